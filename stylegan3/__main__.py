@@ -1,0 +1,5 @@
+import sys
+
+from stylegan3.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Command-line interface: `sg3-explorer <command>`; one module per command in this package."""

@@ -1,0 +1,75 @@
+"""Entry point of the `sg3-explorer` console script.
+
+Each command lives in its own module exposing `register(subparsers)`, which adds an argparse
+sub-parser whose `func` default is called with the parsed arguments. User errors (SG3Error, bad
+arguments) print one line and exit 1; no traceback unless `--debug` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# Command modules, in the order `--help` lists them. A module that fails to import (e.g. an optional
+# dependency missing) only disables its own command.
+COMMAND_MODULES = [
+    "stylegan3.cli.cmd_gui",
+    "stylegan3.cli.cmd_render",
+    "stylegan3.cli.cmd_info",
+    "stylegan3.cli.cmd_convert",
+    "stylegan3.cli.cmd_spectra",
+    "stylegan3.cli.cmd_equivariance",
+    "stylegan3.cli.cmd_sticking",
+    "stylegan3.cli.cmd_video",
+    "stylegan3.cli.cmd_doctor",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sg3-explorer",
+        description="Explore StyleGAN3 / StyleGAN2 generators. Without a command, opens the GUI.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:  # command not written yet
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from stylegan3.errors import SG3Error
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args = parser.parse_args(["gui", *argv])
+    debug = args.debug
+    try:
+        result = args.func(args)
+    except SG3Error as exc:
+        if debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the CLI promises one line, never a traceback dump
+        if debug:
+            raise
+        print(f"error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr)
+        return 1
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
