@@ -1,0 +1,1 @@
+"""Analysis tools: equivariance metrics, spectra and texture sticking (pure functions on tensors)."""
