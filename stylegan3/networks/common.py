@@ -1,0 +1,163 @@
+"""Building blocks shared by the StyleGAN2 and StyleGAN3 generators.
+
+Parameter names, shapes and scaling ("equalized learning rate": weights stored unit-variance and
+scaled at run time) follow the official networks so their state dicts load unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from stylegan3.ops import bias_act
+
+
+def normalize_2nd_moment(x: torch.Tensor, dim: int = 1, eps: float = 1e-8) -> torch.Tensor:
+    """Scale each vector to unit root-mean-square, the input normalisation of the mapping network."""
+    return x * (x.square().mean(dim=dim, keepdim=True) + eps).rsqrt()
+
+
+class FullyConnectedLayer(torch.nn.Module):
+    """Dense layer with run-time weight scaling and a learning-rate multiplier baked into the gains."""
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        activation: str = "linear",
+        bias: bool = True,
+        lr_multiplier: float = 1.0,
+        weight_init: float = 1.0,
+        bias_init: float | Sequence[float] = 0.0,
+    ) -> None:
+        super().__init__()
+        self.in_features = in_features
+        self.out_features = out_features
+        self.activation = activation
+        self.weight = torch.nn.Parameter(torch.randn([out_features, in_features]) * (weight_init / lr_multiplier))
+        if bias:
+            init = np.broadcast_to(np.asarray(bias_init, dtype=np.float32), [out_features])
+            self.bias = torch.nn.Parameter(torch.from_numpy(init / lr_multiplier))
+        else:
+            self.bias = None
+        self.weight_gain = lr_multiplier / np.sqrt(in_features)
+        self.bias_gain = lr_multiplier
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.weight.to(x.dtype) * self.weight_gain
+        b = self.bias
+        if b is not None:
+            b = b.to(x.dtype)
+            if self.bias_gain != 1:
+                b = b * self.bias_gain
+        if self.activation == "linear" and b is not None:
+            return torch.addmm(b.unsqueeze(0), x, w.t())
+        x = x.matmul(w.t())
+        return bias_act(x, b, act=self.activation)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, activation={self.activation}"
+
+
+class MappingNetwork(torch.nn.Module):
+    """z (+ class label) -> w, broadcast to num_ws copies, with the truncation trick.
+
+    One class serves both generations: StyleGAN3 uses 2 layers and a w_dim-sized label embedding,
+    StyleGAN2 8 layers and optional `embed_features` / `layer_features`.
+    """
+
+    def __init__(
+        self,
+        z_dim: int,
+        c_dim: int,
+        w_dim: int,
+        num_ws: int,
+        num_layers: int = 2,
+        embed_features: int | None = None,
+        layer_features: int | None = None,
+        activation: str = "lrelu",
+        lr_multiplier: float = 0.01,
+        w_avg_beta: float = 0.998,
+    ) -> None:
+        super().__init__()
+        self.z_dim = z_dim
+        self.c_dim = c_dim
+        self.w_dim = w_dim
+        self.num_ws = num_ws
+        self.num_layers = num_layers
+        self.w_avg_beta = w_avg_beta
+        embed_features = (w_dim if embed_features is None else embed_features) if c_dim > 0 else 0
+        layer_features = w_dim if layer_features is None else layer_features
+        features = [z_dim + embed_features] + [layer_features] * (num_layers - 1) + [w_dim]
+        if c_dim > 0:
+            self.embed = FullyConnectedLayer(c_dim, embed_features)
+        for idx in range(num_layers):
+            layer = FullyConnectedLayer(
+                features[idx], features[idx + 1], activation=activation, lr_multiplier=lr_multiplier
+            )
+            setattr(self, f"fc{idx}", layer)
+        self.register_buffer("w_avg", torch.zeros([w_dim]))
+
+    def forward(
+        self,
+        z: torch.Tensor | None,
+        c: torch.Tensor | None,
+        truncation_psi: float = 1.0,
+        truncation_cutoff: int | None = None,
+        update_emas: bool = False,
+    ) -> torch.Tensor:
+        del update_emas  # inference only: the running average is loaded, never updated
+        x = None
+        if self.z_dim > 0:
+            x = normalize_2nd_moment(z.to(torch.float32))
+        if self.c_dim > 0:
+            if c is None or c.ndim != 2 or c.shape[1] != self.c_dim:
+                raise ValueError(f"this network needs a class label of size {self.c_dim}")
+            y = normalize_2nd_moment(self.embed(c.to(torch.float32)))
+            x = torch.cat([x, y], dim=1) if x is not None else y
+        for idx in range(self.num_layers):
+            x = getattr(self, f"fc{idx}")(x)
+        x = x.unsqueeze(1).repeat([1, self.num_ws, 1])
+        if truncation_psi != 1:
+            cutoff = self.num_ws if truncation_cutoff is None else int(truncation_cutoff)
+            x[:, :cutoff] = self.w_avg.lerp(x[:, :cutoff], truncation_psi)
+        return x
+
+    def extra_repr(self) -> str:
+        return f"z_dim={self.z_dim}, c_dim={self.c_dim}, w_dim={self.w_dim}, num_ws={self.num_ws}"
+
+
+def modulate_weights(
+    weight: torch.Tensor,
+    styles: torch.Tensor,
+    demodulate: bool,
+    input_gain: torch.Tensor | None = None,
+    prenormalize: bool = True,
+) -> torch.Tensor:
+    """Per-sample weights [N, O, I, kh, kw]: scale input channels by styles, then normalise each output.
+
+    Pre-normalising weight and styles (as StyleGAN3 does) keeps fp16 from overflowing and cancels out
+    in the demodulation, so the result is the same as without it.
+    """
+    batch = styles.shape[0]
+    if demodulate and prenormalize:
+        weight = weight * weight.square().mean([1, 2, 3], keepdim=True).rsqrt()
+        styles = styles * styles.square().mean().rsqrt()
+    w = weight.unsqueeze(0) * styles.reshape(batch, 1, -1, 1, 1)
+    if demodulate:
+        dcoefs = (w.square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt()
+        w = w * dcoefs.reshape(batch, -1, 1, 1, 1)
+    if input_gain is not None:
+        w = w * input_gain.expand(batch, weight.shape[1]).reshape(batch, 1, -1, 1, 1)
+    return w
+
+
+def grouped_conv(x: torch.Tensor, w: torch.Tensor, padding: int = 0) -> torch.Tensor:
+    """Convolve each sample with its own weights in one call (batch folded into groups)."""
+    batch = x.shape[0]
+    _, out_ch, in_ch, kh, kw = w.shape
+    x = x.reshape(1, -1, *x.shape[2:])
+    x = torch.nn.functional.conv2d(x, w.reshape(-1, in_ch, kh, kw).to(x.dtype), padding=padding, groups=batch)
+    return x.reshape(batch, out_ch, *x.shape[2:])

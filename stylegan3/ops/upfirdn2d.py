@@ -1,0 +1,165 @@
+"""upfirdn2d: upsample by zero insertion, pad (negative = crop), FIR filter, downsample.
+
+Semantics follow the official op so stored filters and padding conventions carry over unchanged:
+the filter is applied as a true convolution (flipped) unless `flip_filter`, a 1-D filter is applied
+separably along x then y, and `gain` multiplies the filter as gain**(ndim/2) per pass so the total
+gain of a 2-D or separable filter is `gain`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from stylegan3.ops import backend
+
+
+def _pair(value: int | Sequence[int]) -> tuple[int, int]:
+    if isinstance(value, int):
+        return value, value
+    a, b = value
+    return int(a), int(b)
+
+
+def parse_padding(padding: int | Sequence[int]) -> tuple[int, int, int, int]:
+    """Padding as (x0, x1, y0, y1) from an int, (px, py) or (x0, x1, y0, y1)."""
+    if isinstance(padding, int):
+        return padding, padding, padding, padding
+    padding = [int(p) for p in padding]
+    if len(padding) == 2:
+        px, py = padding
+        return px, px, py, py
+    x0, x1, y0, y1 = padding
+    return x0, x1, y0, y1
+
+
+def filter_size(f: torch.Tensor | None) -> tuple[int, int]:
+    """(width, height) of a 1-D or 2-D filter; (1, 1) for None."""
+    if f is None:
+        return 1, 1
+    if f.ndim == 1:
+        return int(f.shape[0]), int(f.shape[0])
+    return int(f.shape[-1]), int(f.shape[-2])
+
+
+def setup_filter(
+    f: Sequence[float] | np.ndarray | torch.Tensor | None,
+    device: torch.device | str = "cpu",
+    normalize: bool = True,
+    flip_filter: bool = False,
+    gain: float = 1.0,
+    separable: bool | None = None,
+) -> torch.Tensor:
+    """Filter tensor in the layout upfirdn2d expects (used when we build networks ourselves)."""
+    if f is None:
+        f = 1
+    f = torch.as_tensor(f, dtype=torch.float32)
+    if f.ndim == 0:
+        f = f[np.newaxis]
+    if separable is None:
+        separable = f.ndim == 1 and f.numel() >= 8
+    if f.ndim == 1 and not separable:
+        f = f.ger(f)
+    if normalize:
+        f = f / f.sum()
+    if flip_filter:
+        f = f.flip(list(range(f.ndim)))
+    f = f * (gain ** (f.ndim / 2))
+    return f.to(device=device)
+
+
+def upfirdn2d_ref(
+    x: torch.Tensor,
+    f: torch.Tensor | None,
+    up: int | Sequence[int] = 1,
+    down: int | Sequence[int] = 1,
+    padding: int | Sequence[int] = 0,
+    flip_filter: bool = False,
+    gain: float = 1.0,
+) -> torch.Tensor:
+    """Reference implementation with plain PyTorch ops (any device, any float dtype)."""
+    if f is None:
+        f = torch.ones([1, 1], dtype=torch.float32, device=x.device)
+    upx, upy = _pair(up)
+    downx, downy = _pair(down)
+    padx0, padx1, pady0, pady1 = parse_padding(padding)
+    n, c, h, w = x.shape
+
+    # Zero insertion: each sample followed by up-1 zeros along each axis.
+    x = x.reshape(n, c, h, 1, w, 1)
+    x = F.pad(x, [0, upx - 1, 0, 0, 0, upy - 1])
+    x = x.reshape(n, c, h * upy, w * upx)
+
+    # Positive padding adds zeros, negative padding crops.
+    x = F.pad(x, [max(padx0, 0), max(padx1, 0), max(pady0, 0), max(pady1, 0)])
+    x = x[:, :, max(-pady0, 0) : x.shape[2] - max(-pady1, 0), max(-padx0, 0) : x.shape[3] - max(-padx1, 0)]
+
+    # conv2d correlates, so flip the filter to convolve unless the caller asked otherwise.
+    f = (f * (gain ** (f.ndim / 2))).to(x.dtype)
+    if not flip_filter:
+        f = f.flip(list(range(f.ndim)))
+    if f.ndim == 2:
+        weight = f[None, None].repeat([c, 1, 1, 1])
+        x = F.conv2d(x, weight, groups=c)
+    else:
+        weight = f[None, None].repeat([c, 1, 1])
+        x = F.conv2d(x, weight.unsqueeze(2), groups=c)
+        x = F.conv2d(x, weight.unsqueeze(3), groups=c)
+    return x[:, :, ::downy, ::downx]
+
+
+def _cuda_filter(f: torch.Tensor | None, x: torch.Tensor, flip_filter: bool) -> torch.Tensor:
+    """2-D, correlation-ready float32 filter for the kernels (they do no flipping)."""
+    if f is None:
+        return torch.ones([1, 1], dtype=torch.float32, device=x.device)
+    f = f.to(device=x.device, dtype=torch.float32)
+    if f.ndim == 1:
+        f = f.ger(f)
+    if not flip_filter:
+        f = f.flip([0, 1])
+    return f.contiguous()
+
+
+def upfirdn2d(
+    x: torch.Tensor,
+    f: torch.Tensor | None,
+    up: int | Sequence[int] = 1,
+    down: int | Sequence[int] = 1,
+    padding: int | Sequence[int] = 0,
+    flip_filter: bool = False,
+    gain: float = 1.0,
+) -> torch.Tensor:
+    """Dispatching entry point: CUDA kernels for CUDA inference tensors, reference otherwise."""
+    kernels = backend.cuda_kernels_for(x)
+    if kernels is not None:
+        upx, upy = _pair(up)
+        downx, downy = _pair(down)
+        px0, px1, py0, py1 = parse_padding(padding)
+        # A separable filter's gain applies once per pass; as a 2-D filter it applies once in total.
+        return kernels.upfirdn2d(
+            x.contiguous(), _cuda_filter(f, x, flip_filter), upx, upy, downx, downy, px0, px1, py0, py1, float(gain)
+        )
+    return upfirdn2d_ref(x, f, up=up, down=down, padding=padding, flip_filter=flip_filter, gain=gain)
+
+
+def upsample2d(
+    x: torch.Tensor, f: torch.Tensor | None, up: int = 2, padding: int | Sequence[int] = 0, gain: float = 1.0
+) -> torch.Tensor:
+    """Upsample keeping the image centred: pads so that output size is input size * up."""
+    fw, fh = filter_size(f)
+    px0, px1, py0, py1 = parse_padding(padding)
+    pad = [px0 + (fw + up - 1) // 2, px1 + (fw - up) // 2, py0 + (fh + up - 1) // 2, py1 + (fh - up) // 2]
+    return upfirdn2d(x, f, up=up, padding=pad, gain=gain * up * up)
+
+
+def downsample2d(
+    x: torch.Tensor, f: torch.Tensor | None, down: int = 2, padding: int | Sequence[int] = 0, gain: float = 1.0
+) -> torch.Tensor:
+    """Downsample keeping the image centred: output size is input size / down."""
+    fw, fh = filter_size(f)
+    px0, px1, py0, py1 = parse_padding(padding)
+    pad = [px0 + (fw - down + 1) // 2, px1 + (fw - down) // 2, py0 + (fh - down + 1) // 2, py1 + (fh - down) // 2]
+    return upfirdn2d(x, f, down=down, padding=pad, gain=gain)
