@@ -1,0 +1,84 @@
+"""`load_network`: one entry point for every way a user names a network.
+
+A source is resolved to a local file (downloading URLs and catalog names into the cache), the
+file is read by content (pickle or native safetensors) into a `ParsedNetwork`, and that is built
+into our own module. The demo network needs no file at all.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from stylegan3 import catalog
+from stylegan3.errors import NetworkLoadError
+from stylegan3.loading.build import build_network, resolve_device
+from stylegan3.loading.download import ProgressCallback, download, is_url
+from stylegan3.loading.formats import HEAD_BYTES, describe_unreadable, detect_format
+from stylegan3.loading.native import read_native
+from stylegan3.loading.official import open_network_file, read_official_pickle
+from stylegan3.loading.parsed import ParsedNetwork
+
+DEMO = "demo"
+
+
+def load_network(
+    source: str | os.PathLike,
+    key: str = "G_ema",
+    device: str | torch.device | None = None,
+    progress: ProgressCallback | None = None,
+) -> torch.nn.Module:
+    """Load a generator from a path, http(s) URL, catalog name or 'demo', executing nothing from the file.
+
+    Returns the module in eval mode with gradients off, on `device` (default: cuda if available,
+    else cpu). `progress(done_bytes, total_or_None)` reports download progress for URLs.
+    """
+    text = _source_text(source)
+    if text == DEMO:
+        return _load_demo(device)
+    parsed = read_network(text, key=key, progress=progress)
+    return build_network(parsed, device, label=text)
+
+
+def read_network(
+    source: str | os.PathLike, key: str = "G_ema", progress: ProgressCallback | None = None
+) -> ParsedNetwork:
+    """Resolve `source` to a file and parse it (format chosen by content) without building modules."""
+    text = _source_text(source)
+    path = local_file(text, progress)
+    with open_network_file(path, text) as file:
+        kind = detect_format(file.read(HEAD_BYTES))
+    if kind == "pickle":
+        return read_official_pickle(path, key, label=text)
+    if kind == "safetensors":
+        return read_native(path, label=text)
+    raise NetworkLoadError(text, describe_unreadable(kind))
+
+
+def local_file(source: str, progress: ProgressCallback | None = None) -> Path:
+    """A local path for `source`: URLs and catalog names are downloaded (once) into the cache."""
+    if is_url(source):
+        return download(source, progress)
+    path = Path(source).expanduser()
+    entry = catalog.lookup(source)
+    if entry is not None and not path.exists():
+        return download(entry.url, progress)
+    return path
+
+
+def _source_text(source: object) -> str:
+    if isinstance(source, (str, os.PathLike)):
+        return os.fspath(source)
+    raise NetworkLoadError(repr(source), "expected a file path, URL, catalog name or 'demo'")
+
+
+def _load_demo(device: str | torch.device | None) -> torch.nn.Module:
+    try:
+        from stylegan3.demo import demo_network
+    except ImportError:
+        raise NetworkLoadError(DEMO, "the built-in demo network is not available in this installation") from None
+    G = demo_network()
+    G.eval().requires_grad_(False)
+    return G.to(resolve_device(device))

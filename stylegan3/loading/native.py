@@ -1,0 +1,112 @@
+"""The native network format: a `.safetensors` file with our metadata.
+
+safetensors holds only raw tensors plus string metadata and its reader executes nothing, so a
+converted network can be shared and loaded with no trust in its author. Metadata keys:
+`format='sg3-explorer'`, `format_version='1'`, `kind` ('sg3'|'sg2'), `class_name` and
+`init_kwargs` (JSON), which is all the builder needs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from stylegan3.errors import NetworkLoadError, UnsupportedNetworkError
+from stylegan3.loading.parsed import KINDS, ParsedNetwork
+
+FORMAT = "sg3-explorer"
+FORMAT_VERSION = "1"
+
+
+def write_native(parsed: ParsedNetwork, path: str | os.PathLike) -> Path:
+    """Write `parsed` as a native `.safetensors` file (atomically: a temp file renamed into place)."""
+    tensors = {name: t.detach().to("cpu").contiguous().clone() for name, t in parsed.state_dict.items()}
+    metadata = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "kind": parsed.kind,
+        "class_name": parsed.class_name,
+        "init_kwargs": json.dumps(parsed.init_kwargs, sort_keys=True),
+    }
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=metadata)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def save_native(G: torch.nn.Module, path: str | os.PathLike) -> Path:
+    """Save one of our generators (anything with `init_kwargs` and official tensor names) natively."""
+    state = G.state_dict()
+    init_kwargs = getattr(G, "init_kwargs", None)
+    if not isinstance(init_kwargs, dict):
+        raise TypeError("save_native needs a generator with an `init_kwargs` dict")
+    if "synthesis.input.freqs" in state:
+        kind = "sg3"
+    elif "synthesis.b4.const" in state:
+        kind = "sg2"
+    else:
+        raise TypeError("save_native needs a StyleGAN3 or StyleGAN2 generator")
+    plain = json.loads(json.dumps(init_kwargs, default=_json_number))
+    return write_native(ParsedNetwork(kind, "Generator", plain, dict(state)), path)
+
+
+def read_native(path: str | os.PathLike, label: str | None = None) -> ParsedNetwork:
+    """Read a native file back into a `ParsedNetwork` (tensors on the CPU)."""
+    label = label or str(path)
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as file:
+            metadata = file.metadata() or {}
+            _check_metadata(metadata, label)
+            state = {name: file.get_tensor(name) for name in file.keys()}
+    except NetworkLoadError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the safetensors reader reports corruption with assorted types
+        raise NetworkLoadError(label, f"corrupt .safetensors file: {_first_line(exc)}") from None
+    try:
+        init_kwargs = json.loads(metadata["init_kwargs"])
+    except (KeyError, ValueError):
+        raise UnsupportedNetworkError(label, "the file's init_kwargs metadata is missing or not JSON") from None
+    if not isinstance(init_kwargs, dict):
+        raise UnsupportedNetworkError(label, "the file's init_kwargs metadata is not a JSON object")
+    return ParsedNetwork(
+        kind=metadata["kind"],
+        class_name=metadata.get("class_name", "Generator"),
+        init_kwargs=init_kwargs,
+        state_dict=state,
+        extra={"source": label, "format": FORMAT, "format_version": metadata["format_version"]},
+    )
+
+
+def _check_metadata(metadata: dict[str, str], label: str) -> None:
+    if metadata.get("format") != FORMAT:
+        raise UnsupportedNetworkError(label, "a .safetensors file without sg3-explorer network metadata")
+    if metadata.get("format_version") != FORMAT_VERSION:
+        raise UnsupportedNetworkError(
+            label, f"sg3-explorer format version {metadata.get('format_version')!r} is not supported (expected 1)"
+        )
+    if metadata.get("kind") not in KINDS:
+        raise UnsupportedNetworkError(label, f"unknown network kind {metadata.get('kind')!r} in the metadata")
+
+
+def _json_number(value: Any) -> Any:
+    if hasattr(value, "item"):  # numpy / torch scalars
+        return value.item()
+    raise TypeError(f"init_kwargs value of type {type(value).__name__} cannot be saved")
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return (lines[0] if lines else type(exc).__name__)[:200]

@@ -1,0 +1,281 @@
+"""A pickle reader that turns an official network pickle into plain data and never runs its code.
+
+Python's pickle format is a small program: `GLOBAL module name` imports any callable and `REDUCE`
+calls it. NVIDIA's pickles use that to run `torch_utils.persistence._reconstruct_persistent_obj`,
+which `exec`s the `module_src` string stored in the file, so a stock `pickle.load` of a downloaded
+file runs whatever source the file carries. Here `find_class` only answers a short allow-list, and
+every allowed name maps to a function of ours that builds inert data (dicts, tensors, numpy
+values): the persistence hook returns its `meta` dict wrapped in `PersistentRecord`, tensors are
+rebuilt from their storage bytes by torch's weights-only loader, numpy values from raw bytes.
+Anything else is refused with `UnsafePickleError` before it is ever looked up.
+"""
+
+from __future__ import annotations
+
+import collections
+import io
+import pickle
+import re
+import warnings
+from typing import Any, BinaryIO
+
+import numpy as np
+import torch
+
+from stylegan3.errors import UnsafePickleError, UnsupportedNetworkError
+
+
+class PersistentRecord:
+    """What a persistent-class object becomes: its `meta` dict (type, version, class_name, module_src, state)."""
+
+    __slots__ = ("meta",)
+
+    def __init__(self, meta: Any) -> None:
+        self.meta = meta
+
+    def __setstate__(self, state: Any) -> None:
+        # The official reduce carries no extra state; a file that sends one is not an official pickle.
+        raise pickle.UnpicklingError("unexpected state for a persistent object")
+
+    @property
+    def class_name(self) -> str:
+        name = self.meta.get("class_name") if isinstance(self.meta, dict) else None
+        return name if isinstance(name, str) else "<unknown>"
+
+    def __repr__(self) -> str:
+        return f"PersistentRecord({self.class_name})"
+
+
+def _reconstruct_persistent_obj(meta: Any) -> PersistentRecord:
+    """Stand-in for the persistence hook: keep `meta` as data instead of exec'ing `meta['module_src']`."""
+    if not isinstance(meta, dict):
+        raise pickle.UnpicklingError("persistent object without a meta dict")
+    return PersistentRecord(meta)
+
+
+class EasyDictData(dict):
+    """`dnnlib.util.EasyDict` read back as a plain dict (its attributes are its keys, so state is redundant)."""
+
+    def __setstate__(self, state: Any) -> None:
+        if state is not None and not isinstance(state, dict):
+            raise pickle.UnpicklingError("EasyDict with a non-dict state")
+
+
+# --- tensors -------------------------------------------------------------------------------------
+
+
+def _load_storage(blob: Any) -> torch.TypedStorage:
+    """Storage bytes are themselves a `torch.save` blob; torch's weights-only loader reads them safely."""
+    if not isinstance(blob, (bytes, bytearray)):
+        raise pickle.UnpicklingError("tensor storage is not a byte string")
+    storage = torch.load(io.BytesIO(bytes(blob)), weights_only=True, map_location="cpu")
+    if not isinstance(storage, torch.TypedStorage):
+        raise pickle.UnpicklingError(f"tensor storage blob holds a {type(storage).__name__}, not a storage")
+    return storage
+
+
+def _check_ints(values: Any, what: str) -> tuple[int, ...]:
+    if not isinstance(values, (tuple, list)) or not all(type(v) is int and v >= 0 for v in values):
+        raise pickle.UnpicklingError(f"tensor {what} is not a tuple of non-negative integers")
+    return tuple(values)
+
+
+def _rebuild_tensor(storage: Any, offset: Any, size: Any, stride: Any, *_ignored: Any) -> torch.Tensor:
+    """Our `_rebuild_tensor_v2`: view `size`/`stride` onto the storage after checking it stays inside it.
+
+    `Tensor.set_` silently grows a storage that is too small, so the bounds are checked here: a
+    forged size must not turn a few bytes of file into a huge allocation.
+    """
+    if not isinstance(storage, torch.TypedStorage):
+        raise pickle.UnpicklingError("tensor without a storage")
+    size = _check_ints(size, "size")
+    stride = _check_ints(stride, "stride")
+    if type(offset) is not int or offset < 0 or len(size) != len(stride):
+        raise pickle.UnpicklingError("malformed tensor layout")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # TypedStorage deprecation notice
+        untyped = storage._untyped_storage
+        dtype = storage.dtype
+    available = untyped.nbytes() // torch.empty(0, dtype=dtype).element_size()
+    if 0 not in size:
+        extent = offset + sum((n - 1) * s for n, s in zip(size, stride, strict=True)) + 1
+        if extent > available:
+            raise pickle.UnpicklingError(f"tensor of size {list(size)} does not fit its storage of {available}")
+    return torch.empty(0, dtype=dtype).set_(untyped, offset, size, stride)
+
+
+def _rebuild_tensor_v2(
+    storage: Any, offset: Any, size: Any, stride: Any, requires_grad: Any = False, backward_hooks: Any = None,
+    metadata: Any = None,
+) -> torch.Tensor:
+    if backward_hooks:
+        raise pickle.UnpicklingError("tensor with backward hooks")
+    return _rebuild_tensor(storage, offset, size, stride)
+
+
+def _rebuild_parameter(data: Any, requires_grad: Any = False, backward_hooks: Any = None) -> torch.Tensor:
+    """Parameters come back as plain tensors: we copy them into our own modules anyway."""
+    if not isinstance(data, torch.Tensor) or backward_hooks:
+        raise pickle.UnpicklingError("malformed parameter")
+    return data
+
+
+# --- numpy ---------------------------------------------------------------------------------------
+
+_NUMERIC_DTYPE = re.compile(r"^(b1|\?|[iu][1248]|f[248]|c(8|16))$")
+
+
+class NumpyDtypeSpec:
+    """`numpy.dtype(spec, align, copy)` plus its BUILD state, restricted to plain numeric types."""
+
+    def __init__(self, spec: Any, align: Any = False, copy: Any = False) -> None:
+        if not isinstance(spec, str) or not _NUMERIC_DTYPE.match(spec):
+            raise pickle.UnpicklingError(f"numpy dtype {spec!r} is not a plain numeric type")
+        self.dtype = np.dtype(spec)
+
+    def __setstate__(self, state: Any) -> None:
+        if not isinstance(state, tuple) or len(state) < 5 or any(x is not None for x in state[2:5]):
+            raise pickle.UnpicklingError("structured or unusual numpy dtype")
+        order = state[1]
+        if order in ("<", ">"):
+            self.dtype = self.dtype.newbyteorder(order)
+        elif order not in ("|", "="):
+            raise pickle.UnpicklingError(f"numpy dtype byte order {order!r}")
+
+
+def _np_scalar(dtype: Any, data: Any = None) -> Any:
+    """A numpy scalar from its raw bytes, returned as the equivalent Python number."""
+    if not isinstance(dtype, NumpyDtypeSpec) or not isinstance(data, (bytes, bytearray)):
+        raise pickle.UnpicklingError("malformed numpy scalar")
+    if len(data) != dtype.dtype.itemsize:
+        raise pickle.UnpicklingError("numpy scalar of the wrong byte size")
+    return np.frombuffer(bytes(data), dtype=dtype.dtype)[0].item()
+
+
+class _NdarrayType:
+    """Stands for `numpy.ndarray` in a pickle; only meaningful as the first argument of `_reconstruct`."""
+
+    def __init__(self, *args: Any) -> None:
+        raise pickle.UnpicklingError("numpy.ndarray called directly")
+
+
+class NumpyArrayData:
+    """An array under construction: `_reconstruct` makes it, BUILD fills it from raw bytes."""
+
+    def __init__(self) -> None:
+        self.array: np.ndarray | None = None
+
+    def __setstate__(self, state: Any) -> None:
+        if not isinstance(state, tuple) or len(state) != 5:
+            raise pickle.UnpicklingError("malformed numpy array state")
+        _version, shape, dtype, fortran, raw = state
+        shape = _check_ints(shape, "array shape")
+        if not isinstance(dtype, NumpyDtypeSpec) or not isinstance(raw, (bytes, bytearray)):
+            raise pickle.UnpicklingError("numpy array of a non-numeric dtype")
+        count = int(np.prod(shape, dtype=np.int64))
+        if count * dtype.dtype.itemsize != len(raw):
+            raise pickle.UnpicklingError("numpy array data of the wrong byte size")
+        flat = np.frombuffer(bytes(raw), dtype=dtype.dtype)
+        self.array = flat.reshape(shape, order="F" if fortran else "C").copy()
+
+
+def _np_reconstruct(subtype: Any, shape: Any = None, dtype_code: Any = None) -> NumpyArrayData:
+    if subtype is not _NdarrayType:
+        raise pickle.UnpicklingError("numpy _reconstruct of something other than ndarray")
+    return NumpyArrayData()
+
+
+# --- the allow-list ------------------------------------------------------------------------------
+
+_TORCH_DTYPES = {
+    name: getattr(torch, name)
+    for name in (
+        "float16", "float32", "float64", "bfloat16", "half", "float", "double",
+        "int8", "int16", "int32", "int64", "uint8", "bool",
+    )
+}
+
+ALLOWED_GLOBALS: dict[tuple[str, str], Any] = {
+    ("torch_utils.persistence", "_reconstruct_persistent_obj"): _reconstruct_persistent_obj,
+    ("dnnlib.util", "EasyDict"): EasyDictData,
+    ("collections", "OrderedDict"): collections.OrderedDict,
+    ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
+    ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
+    ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
+    ("torch.storage", "_load_from_bytes"): _load_storage,
+    ("numpy", "dtype"): NumpyDtypeSpec,
+    ("numpy", "ndarray"): _NdarrayType,
+    **{(prefix, "scalar"): _np_scalar for prefix in ("numpy.core.multiarray", "numpy._core.multiarray")},
+    **{(prefix, "_reconstruct"): _np_reconstruct for prefix in ("numpy.core.multiarray", "numpy._core.multiarray")},
+    **{("torch", name): dtype for name, dtype in _TORCH_DTYPES.items()},
+}
+
+_LEGACY_TF_GLOBALS = {("dnnlib.tflib.network", "Network")}
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """`pickle.Unpickler` whose `find_class` answers only `ALLOWED_GLOBALS`; `source` names the file in errors."""
+
+    def __init__(self, file: BinaryIO, source: str) -> None:
+        super().__init__(file)
+        self.source = source
+
+    def find_class(self, module: str, name: str) -> Any:
+        found = ALLOWED_GLOBALS.get((module, name))
+        if found is not None:
+            return found
+        if (module, name) in _LEGACY_TF_GLOBALS:
+            raise UnsupportedNetworkError(self.source, "legacy TensorFlow StyleGAN2 pickles are not supported yet")
+        raise UnsafePickleError(
+            self.source, f"refused to load '{module}.{name}': not something a network pickle may contain"
+        )
+
+    def persistent_load(self, pid: Any) -> Any:
+        raise UnsafePickleError(self.source, "refused a persistent id: not a plain network pickle")
+
+
+def finalize(obj: Any) -> Any:
+    """Replace construction helpers (numpy arrays in progress, EasyDicts) by plain values, recursively.
+
+    Shared sub-objects are converted once (a file can reference one list from many places, which
+    would otherwise blow up exponentially); cycles and absurd nesting are refused.
+    """
+    done: dict[int, Any] = {}
+    active: set[int] = set()
+
+    def convert(item: Any, depth: int) -> Any:
+        if not isinstance(item, (NumpyArrayData, NumpyDtypeSpec, PersistentRecord, dict, list, tuple)):
+            return item
+        key = id(item)
+        if key in done:
+            return done[key]
+        if key in active or depth > 200:
+            raise pickle.UnpicklingError("data nested too deeply or cyclic")
+        active.add(key)
+        if isinstance(item, NumpyArrayData):
+            if item.array is None:
+                raise pickle.UnpicklingError("numpy array without data")
+            result: Any = item.array
+        elif isinstance(item, NumpyDtypeSpec):
+            result = item.dtype
+        elif isinstance(item, PersistentRecord):
+            item.meta = convert(item.meta, depth + 1)
+            result = item
+        elif isinstance(item, collections.OrderedDict):
+            result = collections.OrderedDict((k, convert(v, depth + 1)) for k, v in item.items())
+        elif isinstance(item, dict):
+            result = {k: convert(v, depth + 1) for k, v in item.items()}
+        elif isinstance(item, list):
+            result = [convert(v, depth + 1) for v in item]
+        else:
+            result = tuple(convert(v, depth + 1) for v in item)
+        active.discard(key)
+        done[key] = result
+        return result
+
+    return convert(obj, 0)
+
+
+def restricted_load(file: BinaryIO, source: str) -> Any:
+    """Unpickle `file` through the allow-list and return plain data (see module docstring)."""
+    return finalize(RestrictedUnpickler(file, source).load())
