@@ -1,0 +1,290 @@
+"""Build-on-first-use of the CUDA kernels, with a per-version cache and a one-line fallback reason.
+
+Why JIT instead of wheels: the kernels must match the user's exact torch / CUDA / GPU, and users who
+cannot compile must still run (on the reference ops). So the extension is compiled with
+`torch.utils.cpp_extension.load` + ninja the first time it is needed, into
+`<cache>/extensions/<key>` where the key hashes the torch version, its CUDA version, the target GPU
+architecture and every source file: any change gives a fresh folder, and a finished build is imported
+directly on later runs (no toolchain needed then). Every failure becomes a one-line reason instead of
+an exception.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+SOURCE_DIR = Path(__file__).resolve().parent
+SOURCES = ("binding.cpp", "upfirdn2d.cu", "bias_act.cu", "filtered_lrelu.cu")
+HEADERS = ("sg3_common.h", "launchers.h", "upfirdn2d.h", "bias_act.h", "filtered_lrelu.h")
+KERNEL_NAMES = ("upfirdn2d", "bias_act", "filtered_lrelu")
+BUILD_FLAGS = {"cflags": ["-O3"], "cuda_cflags": ["-O3"]}
+MARKER = "build.json"
+LOG = "build.log"
+DISABLE_ENV = "SG3_CUDA_BUILD"  # "0" disables building and loading
+
+
+class BuildUnavailable(Exception):
+    """Raised inside this module only; its message is the one-line reason shown to users."""
+
+
+# ---------------------------------------------------------------------------------------------------
+# Cache location and key (pure functions, tested on CPU).
+
+
+def cache_root(env: dict[str, str] | None = None) -> Path:
+    """`$SG3_EXPLORER_CACHE`, else `$XDG_CACHE_HOME/sg3-explorer`, else `~/.cache/sg3-explorer`."""
+    env = os.environ if env is None else env
+    if env.get("SG3_EXPLORER_CACHE"):
+        return Path(env["SG3_EXPLORER_CACHE"]).expanduser()
+    if env.get("XDG_CACHE_HOME"):
+        return Path(env["XDG_CACHE_HOME"]).expanduser() / "sg3-explorer"
+    return Path.home() / ".cache" / "sg3-explorer"
+
+
+def source_digest(source_dir: Path = SOURCE_DIR) -> str:
+    """SHA-256 over the names and bytes of every source and header, so any edit forces a rebuild."""
+    h = hashlib.sha256()
+    for name in sorted(SOURCES + HEADERS):
+        h.update(name.encode())
+        h.update(b"\0")
+        h.update((source_dir / name).read_bytes())
+        h.update(b"\0")
+    h.update(json.dumps(BUILD_FLAGS, sort_keys=True).encode())
+    return h.hexdigest()
+
+
+def cache_key(torch_version: str, cuda_version: str | None, arch: str, digest: str) -> str:
+    """Folder name of one build: 16 hex digits of a hash of everything the binary depends on."""
+    text = "\n".join([torch_version, str(cuda_version), arch, digest, f"py{sys.version_info[0]}.{sys.version_info[1]}"])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def build_dir_for(key: str, root: Path | None = None) -> Path:
+    return (cache_root() if root is None else root) / "extensions" / key
+
+
+def module_name(key: str) -> str:
+    """Python module name of a build; unique per key so two builds never collide in sys.modules."""
+    return f"sg3_cuda_ops_{key[:12]}"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Toolchain discovery (never raises).
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    path: str | None
+    version: str | None
+
+    def describe(self) -> str:
+        if self.path is None:
+            return "not found"
+        return f"{self.version or 'unknown version'} ({self.path})"
+
+
+def _run_version(cmd: list[str]) -> str | None:
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=20, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    text = (out.stdout or "") + (out.stderr or "")
+    return text.strip() or None
+
+
+def cuda_home() -> str | None:
+    """CUDA toolkit root as torch's extension builder sees it (CUDA_HOME/CUDA_PATH, nvcc on PATH, /usr/local/cuda)."""
+    try:
+        from torch.utils import cpp_extension
+
+        home = cpp_extension.CUDA_HOME
+    except Exception:  # noqa: BLE001 - a broken torch install is a reason, not a crash
+        home = None
+    return str(home) if home else None
+
+
+def find_nvcc() -> Tool:
+    home = cuda_home()
+    path = None
+    if home and (Path(home) / "bin" / "nvcc").is_file():
+        path = str(Path(home) / "bin" / "nvcc")
+    path = path or shutil.which("nvcc")
+    version = None
+    if path:
+        text = _run_version([path, "--version"]) or ""
+        m = re.search(r"release [\d.]+, V([\d.]+)", text) or re.search(r"release ([\d.]+)", text)
+        version = m.group(1) if m else None
+    return Tool("nvcc", path, version)
+
+
+def find_ninja() -> Tool:
+    path = shutil.which("ninja")
+    if path is None:
+        # The `ninja` wheel puts its binary next to the interpreter's scripts.
+        candidate = Path(sys.executable).parent / "ninja"
+        path = str(candidate) if candidate.is_file() else None
+    version = (_run_version([path, "--version"]) or "").splitlines()[0] if path else None
+    return Tool("ninja", path, version or None)
+
+
+def find_cxx() -> Tool:
+    name = os.environ.get("CXX") or "c++"
+    path = shutil.which(name) or shutil.which("g++") or shutil.which("clang++")
+    version = (_run_version([path, "--version"]) or "").splitlines()[0] if path else None
+    return Tool("c++", path, version or None)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Target description.
+
+
+@dataclass(frozen=True)
+class Target:
+    torch_version: str
+    cuda_version: str | None
+    device_name: str | None
+    arch: str  # TORCH_CUDA_ARCH_LIST value used for the build, e.g. "9.0"
+
+
+def describe_target() -> Target:
+    """What the build would target; raises BuildUnavailable when there is no CUDA to build for."""
+    if os.environ.get(DISABLE_ENV, "1") == "0":
+        raise BuildUnavailable(f"disabled by {DISABLE_ENV}=0")
+    try:
+        import torch
+    except Exception as exc:  # noqa: BLE001
+        raise BuildUnavailable(f"PyTorch cannot be imported ({exc})") from None
+    if torch.version.cuda is None:
+        raise BuildUnavailable(f"PyTorch {torch.__version__} is a CPU-only build")
+    if not torch.cuda.is_available():
+        raise BuildUnavailable(f"no CUDA device visible to PyTorch {torch.__version__}")
+    index = torch.cuda.current_device()
+    major, minor = torch.cuda.get_device_capability(index)
+    arch = os.environ.get("TORCH_CUDA_ARCH_LIST") or f"{major}.{minor}"
+    return Target(torch.__version__, torch.version.cuda, torch.cuda.get_device_name(index), arch)
+
+
+@contextmanager
+def _arch_env(arch: str) -> Iterator[None]:
+    """Build for the visible GPU only (fast, and avoids arches a new nvcc dropped) unless the user chose."""
+    old = os.environ.get("TORCH_CUDA_ARCH_LIST")
+    os.environ["TORCH_CUDA_ARCH_LIST"] = arch
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("TORCH_CUDA_ARCH_LIST", None)
+        else:
+            os.environ["TORCH_CUDA_ARCH_LIST"] = old
+
+
+# ---------------------------------------------------------------------------------------------------
+# Load or build.
+
+
+def _import_built(directory: Path, name: str) -> ModuleType | None:
+    """Import a finished build without any toolchain; None when the folder holds none."""
+    if not (directory / MARKER).is_file():
+        return None
+    candidates = sorted(directory.glob(f"{name}*.so")) + sorted(directory.glob(f"{name}*.pyd"))
+    for so in candidates:
+        mod_name = so.name.split(".")[0]  # the init symbol is named after the file (name or name_vN)
+        if sys.modules.get(mod_name) is not None:
+            return sys.modules[mod_name]
+        spec = importlib.util.spec_from_file_location(mod_name, so)
+        if spec is None or spec.loader is None:
+            continue
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[mod_name] = module
+        return module
+    return None
+
+
+def first_error_line(log: str) -> str:
+    """The most telling line of a compiler log, for the one-line reason."""
+    lines = [line.strip() for line in log.splitlines() if line.strip()]
+    for pattern in (r"\berror\b", r"fatal", r"Error"):
+        for line in lines:
+            if re.search(pattern, line):
+                return line[:200]
+    return lines[-1][:200] if lines else "no output"
+
+
+def load_or_build(verbose: bool = False) -> ModuleType:
+    """The compiled extension for the visible GPU; raises BuildUnavailable with a one-line reason."""
+    target = describe_target()
+    key = cache_key(target.torch_version, target.cuda_version, target.arch, source_digest())
+    directory = build_dir_for(key)
+    name = module_name(key)
+    try:
+        module = _import_built(directory, name)
+    except Exception as exc:  # noqa: BLE001 - a stale or foreign binary: rebuild below
+        module = None
+        if verbose:
+            print(f"sg3-explorer: cached build in {directory} failed to import ({exc}); rebuilding", file=sys.stderr)
+    if module is not None:
+        return module
+
+    nvcc, ninja, cxx = find_nvcc(), find_ninja(), find_cxx()
+    if nvcc.path is None:
+        raise BuildUnavailable("nvcc not found (install the CUDA toolkit or set CUDA_HOME)")
+    if ninja.path is None:
+        raise BuildUnavailable("ninja not found (pip install ninja)")
+    if cxx.path is None:
+        raise BuildUnavailable("no C++ compiler found (c++, g++ or clang++)")
+    if ninja.path and str(Path(ninja.path).parent) not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = str(Path(ninja.path).parent) + os.pathsep + os.environ.get("PATH", "")
+
+    directory.mkdir(parents=True, exist_ok=True)
+    print(
+        f"sg3-explorer: compiling CUDA kernels for {target.device_name} (first use only, about a minute)...",
+        file=sys.stderr,
+        flush=True,
+    )
+    start = time.perf_counter()
+    try:
+        from torch.utils import cpp_extension
+
+        with _arch_env(target.arch):
+            module = cpp_extension.load(
+                name=name,
+                sources=[str(SOURCE_DIR / s) for s in SOURCES],
+                extra_cflags=BUILD_FLAGS["cflags"],
+                extra_cuda_cflags=BUILD_FLAGS["cuda_cflags"],
+                extra_include_paths=[str(SOURCE_DIR)],
+                build_directory=str(directory),
+                verbose=verbose,
+            )
+    except Exception as exc:  # noqa: BLE001 - compiler errors arrive as RuntimeError/OSError/...
+        log = f"{type(exc).__name__}: {exc}"
+        (directory / LOG).write_text(log)
+        raise BuildUnavailable(f"build failed: {first_error_line(log)} (log: {directory / LOG})") from None
+    missing = [k for k in KERNEL_NAMES if not hasattr(module, k)]
+    if missing:
+        raise BuildUnavailable(f"built extension lacks {', '.join(missing)}")
+    info = {
+        "torch": target.torch_version,
+        "cuda": target.cuda_version,
+        "arch": target.arch,
+        "device": target.device_name,
+        "nvcc": nvcc.version,
+        "seconds": round(time.perf_counter() - start, 1),
+        "built_at": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    (directory / MARKER).write_text(json.dumps(info, indent=2))
+    return module

@@ -1,0 +1,87 @@
+"""`sg3-explorer doctor`: what this machine can run, and why it runs what it runs.
+
+Slow rendering is usually a missing toolchain or a CPU-only torch, not a bug; this command names the
+cause in one screen (GPU, torch, CUDA, compiler tools, kernel build, fallback in force). It always exits
+0 on a working install: a missing GPU or compiler is a fact to report, not an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+from typing import Any
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "doctor",
+        help="report GPU, torch, CUDA, compilers and which kernels are in use",
+        description="Report the GPU, PyTorch, CUDA toolkit and compilers, build the CUDA kernels if possible "
+        "(first use takes about a minute), and say which op implementation renders and why.",
+    )
+    parser.add_argument("--no-build", action="store_true", help="report only; do not compile the CUDA kernels")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.set_defaults(func=run)
+
+
+def gather(build_now: bool = True) -> dict[str, Any]:
+    """The report as a dict (also used by tests and the GUI's about box)."""
+    import ops.cuda as cuda_ops
+
+    info = cuda_ops.status(build_now=build_now)
+    info["python"] = f"{platform.python_version()} ({sys.executable})"
+    info["platform"] = platform.platform()
+    try:
+        from stylegan3.ops import backend
+
+        info["dispatch"] = backend.describe()
+    except Exception as exc:  # noqa: BLE001 - the report must come out even if the library is broken
+        info["dispatch"] = f"unknown ({type(exc).__name__}: {exc})"
+    return info
+
+
+def format_report(info: dict[str, Any]) -> str:
+    """Human-readable report, one fact per line."""
+    dash = "-"
+    rows = [
+        ("python", info.get("python")),
+        ("platform", info.get("platform")),
+        ("torch", info.get("torch") or "not importable"),
+        ("torch CUDA", info.get("torch_cuda") or "none (CPU-only build)"),
+        ("GPU", info.get("device") or "none visible"),
+        ("CUDA_HOME", info.get("cuda_home") or dash),
+        ("nvcc", info.get("nvcc")),
+        ("ninja", info.get("ninja")),
+        ("c++", info.get("cxx")),
+        ("kernel cache", info.get("build_dir") or info.get("cache_dir")),
+        ("target arch", info.get("arch") or dash),
+    ]
+    built = info.get("built_kernels") or []
+    if built:
+        extra = f" [{info['build_info']}]" if info.get("build_info") else ""
+        rows.append(("kernels built", ", ".join(built) + extra))
+    elif info.get("tried"):
+        rows.append(("kernels built", "none"))
+    else:
+        rows.append(("kernels built", "not tried (--no-build)"))
+    width = max(len(k) for k, _ in rows)
+    lines = [f"{k.ljust(width)}  {v}" for k, v in rows]
+    if info.get("active") == "cuda":
+        lines.append("ops: CUDA kernels (fused filtered_lrelu, upfirdn2d, bias_act)")
+    else:
+        reason = info.get("reason") or "kernels not built yet (run without --no-build)"
+        lines.append(f"ops: reference PyTorch path (fallback): {reason}")
+    if info.get("dispatch"):
+        lines.append(f"dispatch: {info['dispatch']}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    info = gather(build_now=not args.no_build)
+    if args.json:
+        print(json.dumps(info, indent=2, sort_keys=True))
+    else:
+        print(format_report(info))
+    return 0
