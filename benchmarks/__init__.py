@@ -1,0 +1,1 @@
+"""Benchmarks (run as modules from the repo root: `PYTHONPATH=. python3 -m benchmarks.<name>`)."""

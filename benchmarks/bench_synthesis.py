@@ -1,0 +1,228 @@
+"""Frame-time benchmark: mapping, synthesis and end-to-end frame for SG3-T, SG3-R and SG2.
+
+Networks use the official FFHQ configs with random weights (timing does not depend on the values).
+Each row is one (network, precision, op implementation); times are medians after warm-up, measured
+with CUDA events on a GPU and `perf_counter` on the CPU. "frame" is z -> image as a uint8 HWC tensor
+on the host, i.e. what a viewer needs to show a frame.
+
+    PYTHONPATH=. python3 -m benchmarks.bench_synthesis                 # full size on the GPU
+    PYTHONPATH=. python3 -m benchmarks.bench_synthesis --tiny          # tiny nets on the CPU (smoke test)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+
+# Synthesis time per frame we aim for on one H100 at 1024x1024, batch 1 (issue 4).
+TARGETS_MS = {"SG3-T": 3.0, "SG3-R": 5.0, "SG2": 6.0}
+
+NETS = ("SG3-T", "SG3-R", "SG2")
+
+
+def official_config(net: str, resolution: int = 1024) -> tuple[str, dict[str, Any]]:
+    """(kind, init kwargs) of the official FFHQ generator of `net` at `resolution`."""
+    common = dict(z_dim=512, w_dim=512, c_dim=0, img_resolution=resolution, img_channels=3)
+    if net == "SG3-T":
+        return "sg3", dict(
+            common,
+            channel_base=32768,
+            channel_max=512,
+            num_fp16_res=4,
+            conv_clamp=256,
+            magnitude_ema_beta=0.999,
+            mapping_kwargs={"num_layers": 2},
+        )
+    if net == "SG3-R":
+        kind, kwargs = official_config("SG3-T", resolution)
+        kwargs.update(conv_kernel=1, use_radial_filters=True, channel_base=65536, channel_max=1024)
+        return kind, kwargs
+    if net == "SG2":
+        kwargs = dict(channel_base=32768, channel_max=512, num_fp16_res=4, conv_clamp=256)
+        return "sg2", dict(common, **kwargs, mapping_kwargs={"num_layers": 8})
+    raise ValueError(f"unknown network {net!r} (one of {', '.join(NETS)})")
+
+
+def tiny_config(net: str, resolution: int = 16) -> tuple[str, dict[str, Any]]:
+    """The same architecture shrunk to seconds on a CPU: tiny resolution, channels and latent size."""
+    kind, kwargs = official_config(net, resolution)
+    kwargs.update(z_dim=32, w_dim=32, channel_base=256 if net != "SG3-R" else 512, channel_max=16)
+    return kind, kwargs
+
+
+@dataclass
+class Row:
+    net: str
+    precision: str
+    impl: str
+    mapping_ms: float | None = None
+    synthesis_ms: float | None = None
+    frame_ms: float | None = None
+    note: str = ""
+
+
+class Timer:
+    """Median wall time of a callable in ms: CUDA events on a GPU, perf_counter otherwise."""
+
+    def __init__(self, device: torch.device, warmup: int, iters: int) -> None:
+        self.device, self.warmup, self.iters = device, warmup, iters
+
+    def __call__(self, fn: Callable[[], Any]) -> float:
+        for _ in range(self.warmup):
+            fn()
+        times = []
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            for _ in range(self.iters):
+                start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                start.record()
+                fn()
+                end.record()
+                end.synchronize()
+                times.append(start.elapsed_time(end))
+        else:
+            for _ in range(self.iters):
+                t0 = time.perf_counter()
+                fn()
+                times.append((time.perf_counter() - t0) * 1000.0)
+        return statistics.median(times)
+
+
+def to_uint8_hwc(img: torch.Tensor) -> torch.Tensor:
+    """[1, C, H, W] in about [-1, 1] -> [H, W, C] uint8 on the host (the viewer's texture upload)."""
+    x = (img[0] * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(1, 2, 0).contiguous()
+    return x.cpu()
+
+
+def build_net(net: str, tiny: bool, resolution: int | None, device: torch.device) -> torch.nn.Module:
+    from stylegan3.networks import build_generator
+
+    kind, kwargs = tiny_config(net, resolution or 16) if tiny else official_config(net, resolution or 1024)
+    torch.manual_seed(0)
+    G = build_generator(kind, kwargs)
+    return G.eval().requires_grad_(False).to(device)
+
+
+def measure(
+    G: torch.nn.Module, net: str, precision: str, impl: str, device: torch.device, timer: Timer, batch: int
+) -> Row:
+    from stylegan3.ops import backend
+
+    row = Row(net, precision, impl)
+    force_fp32 = precision == "fp32"
+    backend.force_impl(impl)
+    try:
+        if impl == "cuda" and backend.active_impl(device) != "cuda":
+            import ops.cuda as cuda_ops
+
+            row.note = f"n/a: {cuda_ops.unavailable_reason() or 'kernels unavailable'}"
+            return row
+        z = torch.randn([batch, G.z_dim], device=device)
+        c = torch.zeros([batch, G.c_dim], device=device)
+        with torch.inference_mode():
+            ws = G.mapping(z, c, truncation_psi=1.0)
+            row.mapping_ms = timer(lambda: G.mapping(z, c, truncation_psi=1.0))
+            row.synthesis_ms = timer(lambda: G.synthesis(ws, noise_mode="const", force_fp32=force_fp32))
+
+            def frame() -> torch.Tensor:
+                w = G.mapping(z[:1], c[:1], truncation_psi=1.0)
+                return to_uint8_hwc(G.synthesis(w, noise_mode="const", force_fp32=force_fp32))
+
+            row.frame_ms = timer(frame)
+    except torch.cuda.OutOfMemoryError:
+        row.note = "out of GPU memory"
+    finally:
+        backend.force_impl(None)
+    return row
+
+
+def format_table(rows: list[Row], res_label: str, device_label: str, with_targets: bool) -> str:
+    head = ["net", "prec", "ops", "mapping ms", "synthesis ms", "frame ms", "vs ref", "target"]
+    ref = {(r.net, r.precision): r.synthesis_ms for r in rows if r.impl == "ref"}
+    lines = []
+    for r in rows:
+        base = ref.get((r.net, r.precision))
+        speed = f"{base / r.synthesis_ms:.2f}x" if base and r.synthesis_ms and r.impl != "ref" else ""
+        target = ""
+        if with_targets and r.impl == "cuda" and r.synthesis_ms is not None:
+            goal = TARGETS_MS[r.net]
+            target = f"<= {goal:g} {'ok' if r.synthesis_ms <= goal else 'MISSED'}"
+
+        def fmt(v: float | None) -> str:
+            return f"{v:.2f}" if v is not None else "-"
+
+        cells = [r.net, r.precision, r.impl, fmt(r.mapping_ms), fmt(r.synthesis_ms), fmt(r.frame_ms), speed, target]
+        lines.append(cells + ([r.note] if r.note else []))
+    widths = [max(len(str(x[i])) for x in [head, *lines] if i < len(x)) for i in range(len(head))]
+    out = [f"# synthesis benchmark: {res_label}, {device_label}"]
+    out.append("  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)))
+    out.append("  ".join("-" * w for w in widths))
+    for cells in lines:
+        text = "  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=False))
+        if len(cells) > len(head):
+            text += "  " + cells[-1]
+        out.append(text.rstrip())
+    return "\n".join(out)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
+    p.add_argument("--nets", default=",".join(NETS), help="comma list of SG3-T, SG3-R, SG2")
+    p.add_argument("--precisions", default=None, help="comma list of fp16, fp32 (default: both on GPU, fp32 on CPU)")
+    p.add_argument("--impls", default=None, help="comma list of ref, cuda (default: both on a GPU, ref on CPU)")
+    p.add_argument("--resolution", type=int, default=None, help="output resolution (default 1024; 16 with --tiny)")
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--warmup", type=int, default=None, help="warm-up runs (default 10 on GPU, 1 on CPU)")
+    p.add_argument("--iters", type=int, default=None, help="timed runs (default 50 on GPU, 3 on CPU)")
+    p.add_argument("--tiny", action="store_true", help="tiny channels and resolution (CPU smoke test)")
+    p.add_argument("--json", default=None, help="also write the rows to this JSON file")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    on_gpu = device.type == "cuda"
+    impls = (args.impls or ("ref,cuda" if on_gpu else "ref")).split(",")
+    precisions = (args.precisions or ("fp16,fp32" if on_gpu else "fp32")).split(",")
+    timer = Timer(device, args.warmup if args.warmup is not None else (10 if on_gpu else 1),
+                  args.iters if args.iters is not None else (50 if on_gpu else 3))
+    if on_gpu:
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    rows: list[Row] = []
+    res = args.resolution or (16 if args.tiny else 1024)
+    for net in args.nets.split(","):
+        t0 = time.perf_counter()
+        G = build_net(net, args.tiny, res, device)
+        print(f"built {net} in {time.perf_counter() - t0:.1f}s", file=sys.stderr, flush=True)
+        for precision in precisions:
+            for impl in impls:
+                rows.append(measure(G, net, precision, impl, device, timer, args.batch))
+                r = rows[-1]
+                print(f"  {net} {precision} {impl}: synthesis {r.synthesis_ms} ms {r.note}", file=sys.stderr)
+        del G
+        if on_gpu:
+            torch.cuda.empty_cache()
+    device_label = torch.cuda.get_device_name(device) if on_gpu else "CPU"
+    device_label += f", torch {torch.__version__}, batch {args.batch}"
+    label = f"{res}x{res}" + (" (tiny channels)" if args.tiny else "")
+    print(format_table(rows, label, device_label, with_targets=on_gpu and not args.tiny and res == 1024))
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump({"device": device_label, "resolution": res, "rows": [asdict(r) for r in rows]}, fh, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
