@@ -1,0 +1,86 @@
+"""The embedded demo networks: untrained, deterministic, built by our own code.
+
+They let the CLI and the app run offline on a fresh machine. Random weights alone give a flat,
+low-contrast image, so after construction each StyleGAN3 layer's `magnitude_ema` is set to the
+measured mean square of its input (what training would have tracked) and the output is scaled to a
+visible range; the result is a colourful band-limited texture that still reacts to every control.
+Nothing here was trained and no pixels resemble any dataset.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+
+from stylegan3.networks import build_generator
+
+DEMO_SEED = 20211018
+
+DEMO_CONFIGS: dict[str, dict] = {
+    "sg3-t": dict(
+        z_dim=128, w_dim=128, c_dim=0, img_resolution=256, img_channels=3,
+        channel_base=4096, channel_max=128, mapping_kwargs={"num_layers": 2},
+    ),
+    "sg3-r": dict(
+        z_dim=128, w_dim=128, c_dim=0, img_resolution=256, img_channels=3,
+        channel_base=8192, channel_max=256, conv_kernel=1, use_radial_filters=True,
+        mapping_kwargs={"num_layers": 2},
+    ),
+    "sg2": dict(
+        z_dim=128, w_dim=128, c_dim=0, img_resolution=256, img_channels=3,
+        channel_base=4096, channel_max=128, mapping_kwargs={"num_layers": 4},
+    ),
+}  # fmt: skip
+
+DEMO_NAMES = {kind: f"demo-{kind} (untrained)" for kind in DEMO_CONFIGS}
+
+
+def _calibrate_sg3(G: torch.nn.Module, num_samples: int = 2) -> None:
+    """Set each layer's magnitude_ema to its input's mean square, then centre and scale the output."""
+    z = torch.randn([num_samples, G.z_dim])
+    ws = G.mapping(z, None)
+    x = G.synthesis.input(ws[:, 0])
+    for name, w in zip(G.synthesis.layer_names, ws.unbind(1)[1:], strict=True):
+        layer = getattr(G.synthesis, name)
+        layer.magnitude_ema.copy_(x.square().mean())
+        x = layer(x, w)
+    # The last layer is linear (bias, then output_scale), so its bias and weight set mean and contrast.
+    last = getattr(G.synthesis, G.synthesis.layer_names[-1])
+    out = x * G.synthesis.output_scale
+    scale = 0.5 / max(float(out.std()), 1e-8)
+    last.weight.mul_(scale)
+    last.bias.copy_((last.bias - out.mean(dim=[0, 2, 3]) / G.synthesis.output_scale) * scale)
+
+
+def _calibrate_sg2(G: torch.nn.Module, num_samples: int = 2) -> None:
+    """Give the noise inputs some strength and scale the ToRGB layers to a visible output range."""
+    for module in G.modules():
+        if hasattr(module, "noise_strength"):
+            module.noise_strength.fill_(0.1)
+    z = torch.randn([num_samples, G.z_dim])
+    img = G(z, None, noise_mode="const")
+    scale = 0.5 / max(float(img.std()), 1e-8)
+    for module in G.modules():
+        if module.__class__.__name__ == "ToRGBLayer":
+            module.weight.mul_(scale)
+            module.bias.mul_(scale)
+
+
+@functools.lru_cache(maxsize=4)
+def _build(kind: str) -> dict[str, torch.Tensor]:
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
+        torch.manual_seed(DEMO_SEED)
+        G = build_generator("sg2" if kind == "sg2" else "sg3", DEMO_CONFIGS[kind]).eval()
+        (_calibrate_sg2 if kind == "sg2" else _calibrate_sg3)(G)
+    return {k: v.clone() for k, v in G.state_dict().items()}
+
+
+def demo_network(kind: str = "sg3-t", device: torch.device | str = "cpu") -> torch.nn.Module:
+    """A fresh copy of the deterministic demo generator of `kind` ('sg3-t', 'sg3-r' or 'sg2')."""
+    if kind not in DEMO_CONFIGS:
+        raise ValueError(f"unknown demo network {kind!r}; choose from {', '.join(DEMO_CONFIGS)}")
+    G = build_generator("sg2" if kind == "sg2" else "sg3", DEMO_CONFIGS[kind])
+    G.load_state_dict(_build(kind))
+    G.demo_name = DEMO_NAMES[kind]
+    return G.eval().requires_grad_(False).to(device)

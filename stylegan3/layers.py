@@ -1,0 +1,101 @@
+"""Layer inspection: what each synthesis layer is (size, channels, band limits) and what it outputs.
+
+SG3 layers are the official `L{idx}_{size}_{channels}` modules plus the Fourier `input`; SG2 layers are
+each block's convolutions and ToRGB (`b64.conv0`, `b64.torgb`, ...). Captures use forward hooks, so
+the generator code stays free of inspection logic and one forward pass yields every layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    name: str  # attribute path below G.synthesis
+    width: int
+    height: int
+    channels: int
+    dtype: str  # compute dtype on a GPU with fp16 allowed
+    sampling_rate: float | None = None  # samples per unit length (SG3); image resolution for SG2
+    cutoff: float | None = None  # f_c (SG3)
+    stopband: float | None = None  # f_t = f_c + f_h (SG3)
+    half_width: float | None = None
+
+    @property
+    def nyquist(self) -> float | None:
+        return None if self.sampling_rate is None else self.sampling_rate / 2
+
+
+def list_layers(G: torch.nn.Module) -> list[LayerInfo]:
+    """Every inspectable synthesis layer, input first, output last."""
+    syn = G.synthesis
+    if hasattr(syn, "input"):
+        inp = syn.input
+        out = [
+            LayerInfo(
+                "input",
+                int(inp.size[0]),
+                int(inp.size[1]),
+                int(inp.channels),
+                "float32",
+                float(inp.sampling_rate),
+                float(inp.bandwidth),
+                None,
+                None,
+            )
+        ]
+        for name in syn.layer_names:
+            layer = getattr(syn, name)
+            out.append(
+                LayerInfo(
+                    name,
+                    int(layer.out_size[0]),
+                    int(layer.out_size[1]),
+                    int(layer.out_channels),
+                    "float16" if layer.use_fp16 else "float32",
+                    float(layer.out_sampling_rate),
+                    float(layer.out_cutoff),
+                    float(layer.out_cutoff + layer.out_half_width),
+                    float(layer.out_half_width),
+                )
+            )
+        return out
+    out = []
+    for res in syn.block_resolutions:
+        block = getattr(syn, f"b{res}")
+        dtype = "float16" if block.use_fp16 else "float32"
+        for part in ("conv0", "conv1", "torgb"):
+            module = getattr(block, part, None)
+            if module is None:
+                continue
+            out.append(LayerInfo(f"b{res}.{part}", res, res, int(module.out_channels), dtype, float(res)))
+    return out
+
+
+def capture_layers(
+    G: torch.nn.Module, ws: torch.Tensor, names: list[str] | None = None, **synthesis_kwargs: Any
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Run synthesis once and return (image, {layer name: output}) for `names` (default: all)."""
+    wanted = [info.name for info in list_layers(G)] if names is None else list(names)
+    captured: dict[str, torch.Tensor] = {}
+    handles = []
+    for name in wanted:
+        module = G.synthesis.get_submodule(name)
+        handles.append(module.register_forward_hook(_store(captured, name)))
+    try:
+        img = G.synthesis(ws, **synthesis_kwargs)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return img, captured
+
+
+def _store(captured: dict[str, torch.Tensor], name: str):
+    def hook(_module: torch.nn.Module, _inputs: Any, output: Any) -> None:
+        captured[name] = output[0] if isinstance(output, tuple) else output
+
+    return hook

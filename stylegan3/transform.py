@@ -1,0 +1,33 @@
+"""The StyleGAN3 input transform, in the official viewer's convention.
+
+The user moves the image by `translate` (in units of the image size: 1.0 = one image width) and
+rotates it by `rotate` turns. The synthesis input stores the *inverse* of that image transform,
+because it transforms the sampling grid of the Fourier features rather than the image.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def make_transform(translate: tuple[float, float] = (0.0, 0.0), rotate: float = 0.0) -> np.ndarray:
+    """M = [[cos a, sin a, x], [-sin a, cos a, y], [0, 0, 1]] with a = rotate * 2 * pi."""
+    a = float(rotate) * 2 * np.pi
+    x, y = (float(v) for v in translate)
+    return np.array([[np.cos(a), np.sin(a), x], [-np.sin(a), np.cos(a), y], [0.0, 0.0, 1.0]])
+
+
+def has_input_transform(G: torch.nn.Module) -> bool:
+    """Only StyleGAN3 nets have a continuous input that can be translated and rotated."""
+    return hasattr(getattr(G, "synthesis", None), "input") and hasattr(G.synthesis.input, "transform")
+
+
+def set_input_transform(G: torch.nn.Module, translate: tuple[float, float] = (0.0, 0.0), rotate: float = 0.0) -> bool:
+    """Write inverse(M) into `G.synthesis.input.transform`; False (and nothing done) for StyleGAN2."""
+    if not has_input_transform(G):
+        return False
+    m = np.linalg.inv(make_transform(translate, rotate))
+    buf = G.synthesis.input.transform
+    buf.copy_(torch.from_numpy(m).to(buf.dtype))
+    return True
