@@ -19,10 +19,10 @@ from typing import Any, BinaryIO
 import numpy as np
 import torch
 
-from stylegan3.errors import NetworkLoadError, UnsupportedNetworkError
+from stylegan3.errors import NetworkLoadError, UnsafePickleError, UnsupportedNetworkError
 from stylegan3.loading.formats import HEAD_BYTES, describe_unreadable, detect_format
 from stylegan3.loading.parsed import ParsedNetwork
-from stylegan3.loading.safe_unpickler import PersistentRecord, restricted_load
+from stylegan3.loading.safe_unpickler import PersistentRecord, StorageRefused, restricted_load
 
 SUPPORTED_PERSISTENCE_VERSION = 6
 MAX_MODULE_DEPTH = 32
@@ -80,6 +80,8 @@ def unpickle_safely(file: BinaryIO, label: str) -> Any:
         return restricted_load(file, label)
     except NetworkLoadError:
         raise
+    except StorageRefused as exc:
+        raise UnsafePickleError(label, str(exc)) from None
     except EOFError:
         problem = "truncated pickle (the file ends before the data does; an incomplete download?)"
     except RecursionError:

@@ -64,11 +64,24 @@ class EasyDictData(dict):
 # --- tensors -------------------------------------------------------------------------------------
 
 
+class StorageRefused(pickle.UnpicklingError):
+    """A tensor's storage blob asks torch's weights-only reader for something other than tensor data."""
+
+
+# torch's wording has changed across versions ("Unsupported global: GLOBAL x.y", "unsupported GLOBAL x.y whose ...").
+_UNSUPPORTED_GLOBAL = re.compile(r"GLOBAL ([\w.]+)", re.IGNORECASE)
+
+
 def _load_storage(blob: Any) -> torch.TypedStorage:
     """Storage bytes are themselves a `torch.save` blob; torch's weights-only loader reads them safely."""
     if not isinstance(blob, (bytes, bytearray)):
         raise pickle.UnpicklingError("tensor storage is not a byte string")
-    storage = torch.load(io.BytesIO(bytes(blob)), weights_only=True, map_location="cpu")
+    try:
+        storage = torch.load(io.BytesIO(bytes(blob)), weights_only=True, map_location="cpu")
+    except pickle.UnpicklingError as exc:
+        found = _UNSUPPORTED_GLOBAL.search(str(exc))
+        what = f"'{found.group(1)}'" if found else "something other than tensor data"
+        raise StorageRefused(f"refused a tensor storage that asks for {what}") from None
     if not isinstance(storage, torch.TypedStorage):
         raise pickle.UnpicklingError(f"tensor storage blob holds a {type(storage).__name__}, not a storage")
     return storage
@@ -185,6 +198,40 @@ def _np_reconstruct(subtype: Any, shape: Any = None, dtype_code: Any = None) -> 
     return NumpyArrayData()
 
 
+def _np_frombuffer(buffer: Any, dtype: Any, shape: Any, order: Any = "C") -> np.ndarray:
+    """Protocol 5 writes numpy arrays as a byte buffer plus dtype, shape and order."""
+    if isinstance(buffer, pickle.PickleBuffer):
+        buffer = buffer.raw()
+    if not isinstance(buffer, (bytes, bytearray, memoryview)) or not isinstance(dtype, NumpyDtypeSpec):
+        raise pickle.UnpicklingError("malformed numpy buffer")
+    shape = _check_ints(shape, "array shape")
+    raw = bytes(buffer)
+    if int(np.prod(shape, dtype=np.int64)) * dtype.dtype.itemsize != len(raw) or order not in ("C", "F"):
+        raise pickle.UnpicklingError("numpy buffer of the wrong byte size")
+    return np.frombuffer(raw, dtype=dtype.dtype).reshape(shape, order=order).copy()
+
+
+# --- bytes in protocol 2 (Python 3 writes them as codecs.encode(text, 'latin1') calls) ----------------
+
+
+def _latin1_bytes(text: Any, encoding: Any = None) -> bytes:
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError("codecs.encode is only accepted for latin1 byte strings")
+    return text.encode("latin1")
+
+
+def _set_of(items: Any = ()) -> set:
+    if not isinstance(items, (list, tuple)):
+        raise pickle.UnpicklingError("set() is only accepted from a list")
+    return set(items)
+
+
+def _empty_bytes(*args: Any) -> bytes:
+    if args:
+        raise pickle.UnpicklingError("bytes() is only accepted without arguments")
+    return b""
+
+
 # --- the allow-list ------------------------------------------------------------------------------
 
 _TORCH_DTYPES = {
@@ -203,10 +250,16 @@ ALLOWED_GLOBALS: dict[tuple[str, str], Any] = {
     ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
     ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
     ("torch.storage", "_load_from_bytes"): _load_storage,
+    ("_codecs", "encode"): _latin1_bytes,
+    ("builtins", "bytes"): _empty_bytes,
+    ("__builtin__", "bytes"): _empty_bytes,
+    ("builtins", "set"): _set_of,
+    ("__builtin__", "set"): _set_of,
     ("numpy", "dtype"): NumpyDtypeSpec,
     ("numpy", "ndarray"): _NdarrayType,
     **{(prefix, "scalar"): _np_scalar for prefix in ("numpy.core.multiarray", "numpy._core.multiarray")},
     **{(prefix, "_reconstruct"): _np_reconstruct for prefix in ("numpy.core.multiarray", "numpy._core.multiarray")},
+    **{(prefix, "_frombuffer"): _np_frombuffer for prefix in ("numpy.core.numeric", "numpy._core.numeric")},
     **{("torch", name): dtype for name, dtype in _TORCH_DTYPES.items()},
 }
 
