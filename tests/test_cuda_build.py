@@ -4,6 +4,7 @@ own tiling/indexing code run on the host (host_harness.cpp) against the referenc
 from __future__ import annotations
 
 import ctypes
+import json
 import shutil
 import subprocess
 import threading
@@ -277,3 +278,39 @@ def test_host_bias_act_matches_reference(harness, act, code, shape, dim):
     ref = bias_act_ref(torch.from_numpy(x), torch.from_numpy(b), dim=dim, act=act, alpha=0.3, gain=1.5, clamp=2.0)
     np.testing.assert_allclose(y, ref.numpy(), rtol=1e-6, atol=1e-6)
     assert np.abs(y).max() <= 2.0
+
+
+# ---------------------------------------------------------------------------------------------------
+# Benchmark CPU mode (the GPU table is produced by benchmarks/gpu_check.sh).
+
+
+def test_benchmark_cpu_mode_prints_table(capsys, tmp_path):
+    from benchmarks import bench_synthesis
+
+    out_json = tmp_path / "rows.json"
+    argv = ["--device", "cpu", "--tiny", "--nets", "SG3-T,SG2", "--warmup", "0", "--iters", "1"]
+    argv += ["--json", str(out_json)]
+    assert bench_synthesis.main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("# synthesis benchmark: 16x16 (tiny channels), CPU")
+    assert lines[1].split() == ["net", "prec", "ops", "mapping", "ms", "synthesis", "ms", "frame", "ms", "vs", "ref",
+                                "target"]
+    rows = [line.split() for line in lines[3:]]
+    assert [r[:3] for r in rows] == [["SG3-T", "fp32", "ref"], ["SG2", "fp32", "ref"]]
+    for r in rows:
+        assert all(float(v) > 0 for v in r[3:6])
+    saved = json.loads(out_json.read_text())
+    assert [r["net"] for r in saved["rows"]] == ["SG3-T", "SG2"] and saved["resolution"] == 16
+
+
+def test_benchmark_configs_are_the_official_ffhq_ones():
+    from benchmarks.bench_synthesis import official_config
+
+    kind, t = official_config("SG3-T")
+    assert kind == "sg3" and t["channel_base"] == 32768 and t["channel_max"] == 512 and t["img_resolution"] == 1024
+    assert t["mapping_kwargs"] == {"num_layers": 2} and t["num_fp16_res"] == 4 and t["conv_clamp"] == 256
+    kind, r = official_config("SG3-R")
+    assert kind == "sg3" and r["conv_kernel"] == 1 and r["use_radial_filters"] is True
+    assert r["channel_base"] == 65536 and r["channel_max"] == 1024
+    kind, s = official_config("SG2")
+    assert kind == "sg2" and s["mapping_kwargs"] == {"num_layers": 8} and s["channel_base"] == 32768
