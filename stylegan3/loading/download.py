@@ -58,6 +58,8 @@ def download(url: str, progress: ProgressCallback | None = None, timeout: float 
     `progress(done_bytes, total_bytes_or_None)` is called as data arrives (for the GUI); a tqdm
     bar is shown on stderr as well. Failures raise `DownloadError` naming the URL.
     """
+    if not is_url(url):
+        raise DownloadError(url, "only http:// and https:// addresses can be downloaded")
     target = cached_file_for(url)
     if target.is_file():
         return target
@@ -103,7 +105,7 @@ def _fetch(url: str, out, progress: ProgressCallback | None, timeout: float) -> 
                 progress(0, total)
             while True:
                 try:
-                    chunk = response.read(CHUNK_BYTES)
+                    chunk = response.read1(CHUNK_BYTES)  # whatever has arrived, so progress stays live
                 except (OSError, http.client.HTTPException) as exc:  # includes timeouts and resets
                     reason = str(exc) or type(exc).__name__
                     raise DownloadError(url, f"download interrupted after {done} bytes: {reason}") from None
