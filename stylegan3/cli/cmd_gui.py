@@ -1,0 +1,59 @@
+"""`sg3-explorer gui [NETWORK ...]`: open the interactive visualizer (also what a bare `sg3-explorer` runs)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("gui", help="open the interactive visualizer window (default command)")
+    p.add_argument("networks", nargs="*", metavar="NETWORK",
+                   help="path, URL or catalog name to open (default: the built-in demo network)")
+    p.add_argument("--screenshot", type=Path, metavar="FILE",
+                   help="render until the first image is on screen, save a screenshot of the window, exit")
+    p.add_argument("--seed", type=int, default=None, help="initial seed")
+    p.add_argument("--psi", type=float, default=None, help="initial truncation psi")
+    p.add_argument("--cpu", action="store_true", help="render on the CPU even when a GPU is present")
+    p.add_argument("--size", type=_size, default=None, metavar="WxH", help="window size in pixels")
+    p.add_argument("--no-settings", action="store_true", help="neither read nor write the settings file")
+    p.set_defaults(func=run)
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WxH, got {text!r}") from None
+    if not (200 <= w <= 16384 and 200 <= h <= 16384):
+        raise argparse.ArgumentTypeError(f"window size out of range: {text}")
+    return w, h
+
+
+def run(args: argparse.Namespace) -> int:
+    from stylegan3.errors import SG3Error
+
+    try:
+        from visualizer.app import App, AppConfig
+        from visualizer.state import RenderState
+    except ImportError as exc:
+        raise SG3Error(f"the GUI needs the 'gui' extra (pip install 'sg3-explorer[gui]'): {exc}") from None
+    state = RenderState()
+    if args.seed is not None:
+        state.x = float(args.seed)
+    if args.psi is not None:
+        state.psi = float(args.psi)
+    config = AppConfig(
+        networks=list(args.networks), screenshot=args.screenshot, cpu=args.cpu, window_size=args.size,
+        persist_settings=not args.no_settings, state=state,
+    )
+    app = App(config)
+    code = app.run()
+    if args.screenshot is not None:
+        if code == 0:
+            print(f"screenshot saved to {args.screenshot}")
+        else:
+            problem = app.loader.status.error or app.render_error or "no image was rendered in time"
+            print(f"error: {problem} (screenshot of the window saved to {args.screenshot})", file=sys.stderr)
+    return code

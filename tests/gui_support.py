@@ -1,0 +1,153 @@
+"""Helpers for the GUI tests: a private Xvfb display, tiny networks written to files, waiting and comparing.
+
+GUI tests skip (not fail) when imgui-bundle or Xvfb is missing, so a machine without the `gui` extra or the
+Debian packages still runs the rest of the suite.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+SCREEN = "1600x1000x24"
+
+
+def gui_skip_reason() -> str | None:
+    if importlib.util.find_spec("imgui_bundle") is None:
+        return "imgui-bundle not installed (pip install 'sg3-explorer[gui]')"
+    if importlib.util.find_spec("OpenGL") is None:
+        return "PyOpenGL not installed"
+    if shutil.which("Xvfb") is None:
+        return "Xvfb not installed (apt-get install xvfb libgl1-mesa-dri libglx-mesa0)"
+    return None
+
+
+def _free_display() -> int:
+    for n in range(90, 400):
+        if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists():
+            return n
+    raise RuntimeError("no free X display number")
+
+
+@contextlib.contextmanager
+def xvfb():
+    """Start Xvfb on a free display, point DISPLAY at it (Mesa software GL), and kill it afterwards."""
+    reason = gui_skip_reason()
+    if reason:
+        pytest.skip(reason)
+    num = _free_display()
+    proc = subprocess.Popen(["Xvfb", f":{num}", "-screen", "0", SCREEN, "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sock = Path(f"/tmp/.X11-unix/X{num}")
+    deadline = time.monotonic() + 10
+    while not sock.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not sock.exists():
+        proc.kill()
+        pytest.skip("Xvfb did not start")
+    old = {k: os.environ.get(k) for k in ("DISPLAY", "LIBGL_ALWAYS_SOFTWARE")}
+    os.environ["DISPLAY"] = f":{num}"
+    os.environ["LIBGL_ALWAYS_SOFTWARE"] = "1"
+    try:
+        yield f":{num}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def tiny_generator(kind: str = "sg2", c_dim: int = 0, res: int = 32, seed: int = 0) -> torch.nn.Module:
+    """A small random-weight generator built by our own code (renders in well under a second on a CPU)."""
+    from stylegan3.networks import build_generator
+
+    torch.manual_seed(seed)
+    kwargs = dict(z_dim=16, w_dim=16, c_dim=c_dim, img_resolution=res, img_channels=3, channel_base=256,
+                  channel_max=16, mapping_kwargs=dict(num_layers=2))
+    if kind == "sg3":
+        kwargs.update(num_layers=4)
+    return build_generator(kind, kwargs).eval().requires_grad_(False)
+
+
+def write_tiny_network(path: Path, **kwargs) -> Path:
+    """Save a tiny generator in the native .safetensors format, so the app loads it like any user file."""
+    from stylegan3.loading.native import save_native
+
+    return save_native(tiny_generator(**kwargs), path)
+
+
+def write_hostile_pickle(path: Path, marker: Path) -> Path:
+    """A pickle that would create `marker` if anything executed it (it must be refused, never run)."""
+    import pickle
+
+    class Exploit:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    path.write_bytes(pickle.dumps({"G_ema": Exploit()}))
+    return path
+
+
+def wait_until(ctx, cond, timeout: float = 30.0) -> bool:
+    """Yield GUI frames (test engine coroutine) until `cond()` holds."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            return False
+        ctx.yield_()
+    return True
+
+
+def wait_image_for_state(ctx, app, timeout: float = 30.0) -> None:
+    """Until the on-screen image was rendered from the app's current state and has been drawn."""
+    ok = wait_until(ctx, lambda: app.shown_state == app.state and not app.renderer.busy, timeout)
+    assert ok, f"no image for {app.state} within {timeout}s (status: {app.loader.status})"
+    for _ in range(2):
+        ctx.yield_()
+
+
+def grab_window(ctx, app) -> np.ndarray:
+    """Screenshot of the whole window through the app's own capture path (read after the frame is drawn)."""
+    app.last_window_capture = None
+    app.request_window_capture(save=False)
+    assert wait_until(ctx, lambda: app.last_window_capture is not None, 10)
+    return app.last_window_capture
+
+
+def mean_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(a.astype(np.float32) - b.astype(np.float32)).mean())
+
+
+def sample_cells(window: np.ndarray, rect: tuple[float, float, float, float], shape: tuple[int, int]) -> np.ndarray:
+    """Read back the shown image at its native size: the screen pixel at the centre of every image pixel.
+
+    The view samples the texture bilinearly, so cell centres carry the texel value itself; this turns the
+    "equal up to scaling" check into an element-wise comparison.
+    """
+    x0, y0, w, h = rect
+    rows = np.floor(y0 + (np.arange(shape[0]) + 0.5) * h / shape[0]).astype(int)
+    cols = np.floor(x0 + (np.arange(shape[1]) + 0.5) * w / shape[1]).astype(int)
+    return window[rows][:, cols]
+
+
+def assert_shows(window: np.ndarray, app, expected: np.ndarray, tol: float = 2.0) -> float:
+    """The image region of `window` equals `expected` (a headless render) up to scaling."""
+    got = sample_cells(window, app.image_view.image_rect, expected.shape[:2])
+    diff = mean_abs_diff(got, expected)
+    assert diff < tol, f"shown image differs from the headless render: mean abs diff {diff:.2f}"
+    return diff

@@ -1,0 +1,468 @@
+"""The app shell: window, main loop, layout (panels left, image right), menus, status bar, keyboard, capture.
+
+The GUI thread never waits for synthesis: each frame it submits the current RenderState to the AsyncRenderer
+(a no-op when nothing changed), uploads whatever finished result arrived, and draws the last good image.
+Networks load on the NetworkLoader's thread; failures become a message in the window.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from imgui_bundle import hello_imgui, imgui, immapp
+
+from assets import ASSETS_DIR
+from visualizer.async_renderer import AsyncRenderer
+from visualizer.capture import capture_name, save_png
+from visualizer.image_view import ImageView
+from visualizer.network_loader import LoadedNetwork, NetworkLoader, default_load_fn
+from visualizer.perf import TimeHistory
+from visualizer.renderer import RenderResult, choose_device, describe_ops
+from visualizer.settings import Settings, load_settings, save_settings
+from visualizer.state import RenderState
+from visualizer.texture import Texture, read_framebuffer
+
+FONT_PATH = ASSETS_DIR / "fonts" / "Roboto-Regular.ttf"
+FONT_SIZE = 15.0  # at 96 PPI; hello_imgui scales it with the screen's DPI
+WINDOW_TITLE = "SG3 Explorer"
+
+SHORTCUTS = [
+    ("Left / Right", "previous / next seed"),
+    ("Down / Up", "seed -10 / +10"),
+    ("Space", "start / stop latent animation"),
+    ("S", "save the generated image (full resolution PNG)"),
+    ("F12", "save a screenshot of the whole window"),
+    ("F", "fit image to window"),
+    ("1", "show image at 1:1"),
+    ("Wheel / drag", "zoom around the cursor / pan the image"),
+    ("Double-click", "toggle fit / 1:1"),
+    ("F1 or H", "this help"),
+]
+
+
+@dataclass
+class AppConfig:
+    networks: list[str] = field(default_factory=list)
+    screenshot: Path | None = None  # save the first frame showing a generated image there, then exit
+    cpu: bool = False
+    window_size: tuple[int, int] | None = None
+    persist_settings: bool = True
+    timeout_s: float = 120.0  # screenshot mode gives up after this long
+    state: RenderState | None = None
+
+
+class App:
+    def __init__(self, config: AppConfig | None = None, load_fn: Callable = default_load_fn) -> None:
+        self.config = config or AppConfig()
+        self.settings: Settings = load_settings() if self.config.persist_settings else Settings()
+        self.state = self.config.state.copy() if self.config.state else RenderState(force_fp32=self.settings.force_fp32)
+        self.device = choose_device(self.config.cpu)
+        self.loader = NetworkLoader(self.device, load_fn)
+        self.renderer = AsyncRenderer()
+        self.network: LoadedNetwork | None = None
+        self.texture = Texture()
+        self.image_view = ImageView()
+        self.last_image: np.ndarray | None = None
+        self.last_result: RenderResult | None = None
+        self.shown_state: RenderState | None = None  # the state the on-screen image was rendered from
+        self.render_error: str | None = None
+        self.gui_times = TimeHistory()
+        self.gui_build_times = TimeHistory()
+        self.render_times = TimeHistory()
+        self.capture_message = ""
+        self.exit_code = 0
+        self.frame = 0
+        self.frames_with_image = 0
+        self.last_window_capture: np.ndarray | None = None
+        self._ops_line = describe_ops(self.device)
+        self._capture_window = False
+        self._exit_after_capture = False
+        self._announced = False
+        self._capture_save = True
+        self._pending_drops: list[str] = []
+        self._show_help = False
+        self.help_open = False
+        self._allow_idling = True  # off while a test script drives the window (it needs every frame)
+        self._t_start = time.monotonic()
+        from widgets import create_widgets
+
+        self.widgets = create_widgets(self)
+        self.extra_networks = list(self.config.networks[1:])
+        for source in reversed(self.config.networks):
+            self.settings.add_recent(source)
+        self.load_network(self.config.networks[0] if self.config.networks else "demo")
+
+    # -- actions used by widgets and shortcuts ----------------------------------------------------------------
+    def load_network(self, source: str) -> None:
+        self.loader.load(source)
+
+    def widget(self, module_name: str):
+        """The panel instance from `widgets.<module_name>`, or None."""
+        for w in self.widgets:
+            if w.key == module_name:
+                return w
+        return None
+
+    @property
+    def last_impl(self) -> str:
+        return self.last_result.impl if self.last_result else "-"
+
+    def ops_description(self) -> str:
+        return self._ops_line
+
+    def set_fps_limit(self, fps: int) -> None:
+        self.settings.fps_limit = int(fps)
+        hello_imgui.get_runner_params().fps_idling.fps_max = float(fps)
+
+    def set_vsync(self, on: bool) -> None:
+        self.settings.vsync = bool(on)
+        hello_imgui.get_runner_params().fps_idling.vsync_to_monitor = bool(on)
+
+    def save_image(self) -> Path | None:
+        """Save the generated image (network resolution, not the zoomed view)."""
+        if self.last_image is None:
+            self.capture_message = "nothing to save yet"
+            return None
+        try:
+            net = self.network.source if self.network else ""
+            path = save_png(self.last_image, self.settings.capture_dir, capture_name("image", self.shown_state, net))
+        except OSError as exc:
+            self.capture_message = f"could not save: {exc}"
+            return None
+        self.capture_message = f"saved {path}"
+        return path
+
+    def request_window_capture(self, save: bool = True) -> None:
+        """Screenshot of the whole window, taken when this frame is fully drawn (kept in `last_window_capture`,
+        and written to the capture folder when `save`)."""
+        self._capture_window = True
+        self._capture_save = save
+
+    # -- per-frame ---------------------------------------------------------------------------------------------
+    def _on_network_loaded(self, loaded: LoadedNetwork) -> None:
+        self.network = loaded
+        self.settings.add_recent(loaded.source)
+        self.renderer.set_network(loaded.G, loaded.load_id)
+        for w in self.widgets:
+            w.on_network()
+
+    def _poll(self) -> None:
+        loaded = self.loader.poll()
+        if loaded is not None:
+            self._on_network_loaded(loaded)
+        if self._pending_drops:
+            self.load_network(self._pending_drops.pop())
+            self._pending_drops.clear()
+        self.renderer.submit(self.state)
+        result = self.renderer.poll()
+        if result is not None:
+            self.render_times.add(result.render_ms)
+            self.last_result = result
+            if result.error:
+                self.render_error = result.error  # the last good image stays on screen
+            elif result.image is not None:
+                self.render_error = None
+                self.texture.upload(result.image)
+                self.last_image = result.image
+                self.shown_state = result.state
+
+    def _keyboard(self) -> None:
+        io = imgui.get_io()
+        if io.want_text_input or imgui.is_any_item_active():
+            return
+        latent = self.widget("latent")
+        K = imgui.Key
+        pressed = imgui.is_key_pressed
+        if pressed(K.right_arrow):
+            self.state.x = float(self.state.seed + 1)
+        if pressed(K.left_arrow):
+            self.state.x = float(self.state.seed - 1)
+        if pressed(K.up_arrow):
+            self.state.x = float(self.state.seed + 10)
+        if pressed(K.down_arrow):
+            self.state.x = float(self.state.seed - 10)
+        if pressed(K.space, False) and latent is not None:
+            latent.anim = not latent.anim
+        if pressed(K.s, False) and not io.key_ctrl:
+            self.save_image()
+        if pressed(K.f12, False):
+            self.request_window_capture()
+        if pressed(K.f, False):
+            self.image_view.view.set_fit()
+        if pressed(K._1, False):
+            self.image_view.view.set_one_to_one()
+        if pressed(K.f1, False) or pressed(K.h, False):
+            self._show_help = True
+
+    def _draw_panels(self) -> None:
+        for w in self.widgets:
+            if not w.visible():
+                continue
+            imgui.set_next_item_open(self.settings.panels_open.get(w.key, w.default_open), imgui.Cond_.once)
+            is_open = imgui.collapsing_header(w.title)
+            self.settings.panels_open[w.key] = is_open
+            if is_open:
+                imgui.push_id(w.key)
+                try:
+                    w.draw()
+                finally:
+                    imgui.pop_id()
+
+    def _draw_help(self) -> None:
+        if self._show_help:
+            imgui.open_popup("Keyboard shortcuts")
+            self._show_help = False
+        imgui.set_next_window_size(imgui.ImVec2(imgui.get_font_size() * 30, 0))
+        opened, _ = imgui.begin_popup_modal("Keyboard shortcuts", True, imgui.WindowFlags_.always_auto_resize)
+        self.help_open = opened
+        if opened:
+            if imgui.begin_table("##keys", 2):
+                for key, what in SHORTCUTS:
+                    imgui.table_next_row()
+                    imgui.table_next_column()
+                    imgui.text(key)
+                    imgui.table_next_column()
+                    imgui.text(what)
+                imgui.end_table()
+            if imgui.button("Close") or imgui.is_key_pressed(imgui.Key.escape):
+                imgui.close_current_popup()
+            imgui.end_popup()
+
+    def _placeholder(self) -> str:
+        status = self.loader.status
+        if status.error and self.network is None:
+            return f"could not load {status.source}: {status.error}"
+        if status.busy:
+            return status.message
+        return "rendering ..."
+
+    def _gui(self) -> None:
+        t0 = time.perf_counter()
+        io = imgui.get_io()
+        dt = io.delta_time
+        if self.frame > 0:
+            self.gui_times.add(dt * 1000.0)
+        self.frame += 1
+        self._poll()
+        for w in self.widgets:
+            w.update(dt)
+        self._keyboard()
+
+        panel_w = imgui.get_font_size() * 24
+        imgui.begin_child("##panels", imgui.ImVec2(panel_w, 0), imgui.ChildFlags_.resize_x | imgui.ChildFlags_.borders)
+        self._draw_panels()
+        imgui.end_child()
+        imgui.same_line()
+        imgui.begin_child("##image", imgui.ImVec2(0, 0), 0, imgui.WindowFlags_.no_scrollbar |
+                          imgui.WindowFlags_.no_scroll_with_mouse)
+        self._draw_banner()
+        self.image_view.draw(self.texture, self.last_image, self._placeholder())
+        imgui.end_child()
+        self._draw_help()
+
+        if self.last_image is not None and self.image_view.image_rect is not None:
+            self.frames_with_image += 1
+        busy = self.renderer.busy or self.loader.busy or any(w.animating for w in self.widgets)
+        hello_imgui.get_runner_params().fps_idling.enable_idling = self._allow_idling and not busy
+        self._screenshot_mode_tick()
+        self.gui_build_times.add((time.perf_counter() - t0) * 1000.0)
+
+    def _draw_banner(self) -> None:
+        """Errors stay visible above the image (the app keeps running with the last good network)."""
+        status = self.loader.status
+        msg = None
+        if status.error:
+            msg = f"Could not load {status.source}: {status.error}"
+        elif self.render_error:
+            msg = self.render_error
+        if msg:
+            imgui.push_style_color(imgui.Col_.text, imgui.ImVec4(1.0, 0.45, 0.4, 1.0))
+            imgui.text_wrapped(msg)
+            imgui.pop_style_color()
+
+    def _screenshot_mode_tick(self) -> None:
+        if self.config.screenshot is None:
+            return
+        failed = self.loader.status.error is not None and not self.loader.busy
+        timed_out = time.monotonic() - self._t_start > self.config.timeout_s
+        # Two frames with the image drawn: the layout has settled and the texture is on screen.
+        if self.frames_with_image >= 2 or failed or timed_out:
+            if failed or (timed_out and self.frames_with_image < 2):
+                self.exit_code = 1
+            self._capture_window = True
+            self._exit_after_capture = True
+            rect = self.image_view.image_rect
+            if rect is not None and not self._announced:
+                self._announced = True
+                x, y, w, h = (round(v) for v in rect)
+                print(f"image at x={x} y={y} w={w} h={h}", flush=True)
+
+    def _before_swap(self) -> None:
+        if not self._capture_window:
+            return
+        self._capture_window = False
+        io = imgui.get_io()
+        w = int(io.display_size.x * io.display_framebuffer_scale.x)
+        h = int(io.display_size.y * io.display_framebuffer_scale.y)
+        pixels = read_framebuffer(w, h)
+        self.last_window_capture = pixels
+        if self.config.screenshot is not None and self._exit_after_capture:
+            try:
+                path = Path(self.config.screenshot)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                from PIL import Image
+
+                Image.fromarray(pixels).save(path)
+            except OSError as exc:
+                print(f"error: could not save screenshot: {exc}", file=sys.stderr)
+                self.exit_code = 1
+            hello_imgui.get_runner_params().app_shall_exit = True
+            return
+        if not self._capture_save:
+            return
+        try:
+            path = save_png(pixels, self.settings.capture_dir, capture_name("gui", self.shown_state))
+            self.capture_message = f"saved {path}"
+        except OSError as exc:
+            self.capture_message = f"could not save: {exc}"
+
+    def _menus(self) -> None:
+        if imgui.begin_menu("File"):
+            if imgui.menu_item_simple("Load demo network"):
+                self.load_network("demo")
+            if imgui.begin_menu("Recent", bool(self.settings.recent)):
+                for source in list(self.settings.recent):
+                    if imgui.menu_item_simple(source):
+                        self.load_network(source)
+                imgui.end_menu()
+            imgui.separator()
+            if imgui.menu_item_simple("Save image", "S"):
+                self.save_image()
+            if imgui.menu_item_simple("Save GUI screenshot", "F12"):
+                self.request_window_capture()
+            imgui.separator()
+            if imgui.menu_item_simple("Quit"):
+                hello_imgui.get_runner_params().app_shall_exit = True
+            imgui.end_menu()
+        if imgui.begin_menu("View"):
+            if imgui.menu_item_simple("Fit to window", "F"):
+                self.image_view.view.set_fit()
+            if imgui.menu_item_simple("Actual size (1:1)", "1"):
+                self.image_view.view.set_one_to_one()
+            imgui.separator()
+            if imgui.menu_item_simple("Larger text"):
+                self._set_font_scale(self.settings.font_scale * 1.1)
+            if imgui.menu_item_simple("Smaller text"):
+                self._set_font_scale(self.settings.font_scale / 1.1)
+            if imgui.menu_item_simple("Default text size"):
+                self._set_font_scale(1.0)
+            imgui.end_menu()
+        if imgui.begin_menu("Help"):
+            if imgui.menu_item_simple("Keyboard shortcuts", "F1"):
+                self._show_help = True
+            imgui.end_menu()
+
+    def _set_font_scale(self, scale: float) -> None:
+        self.settings.font_scale = float(min(max(scale, 0.5), 3.0))
+        imgui.get_style().font_scale_main = self.settings.font_scale
+
+    def _status(self) -> None:
+        status = self.loader.status
+        if status.busy:
+            imgui.text(status.message + (f" {status.fraction * 100:.0f}%" if status.fraction is not None else ""))
+        elif status.error:
+            imgui.text_colored(imgui.ImVec4(1.0, 0.45, 0.4, 1.0), f"error: {status.error}")
+        elif self.network is not None:
+            imgui.text(self.network.info.summary())
+        s = self.state
+        imgui.same_line()
+        imgui.text(f"| seed {s.x:g}{'' if s.y == 0 else f', {s.y:g}'}  psi {s.psi:.2f}")
+        if self.renderer.busy:
+            imgui.same_line()
+            imgui.text_disabled("| rendering")
+        hover = self.image_view.hover
+        if hover is not None:
+            col, row, rgb = hover
+            imgui.same_line()
+            imgui.text(f"| ({col}, {row}) = {rgb}")
+
+    # -- setup and run -----------------------------------------------------------------------------------------
+    def _load_fonts(self) -> None:
+        if FONT_PATH.is_file():
+            hello_imgui.load_font(str(FONT_PATH), FONT_SIZE, hello_imgui.FontLoadingParams(inside_assets=False))
+        else:  # a broken install still gets a readable window
+            hello_imgui.imgui_default_settings.load_default_font_with_font_awesome_icons()
+
+    def _post_init(self) -> None:
+        imgui.get_io().config_flags &= ~imgui.ConfigFlags_.nav_enable_keyboard  # arrows belong to the seed
+        imgui.get_style().font_scale_main = self.settings.font_scale
+        try:
+            import glfw
+            from imgui_bundle.glfw_utils import glfw_window_hello_imgui
+
+            glfw.set_drop_callback(glfw_window_hello_imgui(), self._on_drop)
+        except Exception as exc:  # noqa: BLE001 - drag and drop is a convenience; say why it is off
+            print(f"warning: drag-and-drop unavailable: {exc}", file=sys.stderr)
+
+    def _on_drop(self, _window, paths) -> None:
+        """Files dropped onto the window load like typed paths (first file wins)."""
+        self.handle_drop([str(p) for p in paths])
+
+    def handle_drop(self, paths: list[str]) -> None:
+        if paths:
+            self._pending_drops.append(paths[0])
+
+    def _before_exit(self) -> None:
+        io = imgui.get_io()
+        if io.display_size.x > 0 and self.config.screenshot is None:
+            self.settings.window_size = (int(io.display_size.x), int(io.display_size.y))
+        self.settings.force_fp32 = self.state.force_fp32
+        if self.config.persist_settings:
+            save_settings(self.settings)
+        self.texture.delete()
+
+    def runner_params(self) -> hello_imgui.RunnerParams:
+        p = hello_imgui.RunnerParams()
+        p.app_window_params.window_title = WINDOW_TITLE
+        size = self.config.window_size or self.settings.window_size
+        p.app_window_params.window_geometry.size = (int(size[0]), int(size[1]))
+        p.app_window_params.resizable = True
+        p.ini_disable = True  # our own settings file holds what persists
+        wp = p.imgui_window_params
+        wp.default_imgui_window_type = hello_imgui.DefaultImGuiWindowType.provide_full_screen_window
+        wp.show_menu_bar, wp.show_menu_app, wp.show_menu_view = True, False, False
+        wp.show_status_bar, wp.show_status_fps = True, True
+        wp.remember_theme = False
+        wp.tweaked_theme.theme = hello_imgui.ImGuiTheme_.darcula_darker
+        p.fps_idling.vsync_to_monitor = self.settings.vsync
+        p.fps_idling.fps_max = float(self.settings.fps_limit)
+        cb = p.callbacks
+        cb.show_gui = self._gui
+        cb.show_menus = self._menus
+        cb.show_status = self._status
+        cb.load_additional_fonts = self._load_fonts
+        cb.post_init = self._post_init
+        cb.before_swap = self._before_swap
+        cb.before_exit = self._before_exit
+        return p
+
+    def run(self, test_function: Callable | None = None) -> int:
+        """Open the window and run until it closes. With `test_function`, the imgui test engine drives it."""
+        params = self.runner_params()
+        self._allow_idling = test_function is None and self.config.screenshot is None
+        addons = immapp.AddOnsParams(with_implot=True)
+        try:
+            if test_function is None:
+                immapp.run(params, addons)
+            else:
+                from imgui_bundle.immapp import testing
+
+                testing.run(test_function=test_function, runner_params=params, add_ons_params=addons)
+        finally:
+            self.renderer.close()
+        return self.exit_code

@@ -1,0 +1,61 @@
+"""The image area: draws the texture with the current ViewTransform and handles wheel zoom, drag pan, hover.
+
+Left or middle drag pans, the wheel zooms around the cursor, double-click toggles fit / 1:1. The pixel under the
+cursor (coordinates and RGB value) is reported back for the status bar.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from imgui_bundle import imgui
+
+from visualizer.texture import Texture
+from visualizer.view import ViewTransform
+
+WHEEL_STEP = 1.2
+
+
+class ImageView:
+    def __init__(self) -> None:
+        self.view = ViewTransform()
+        self.hover: tuple[int, int, tuple[int, ...]] | None = None  # (col, row, rgb)
+        # Last placement in window (screen) coordinates: x0, y0, width, height. Tests locate the image with it.
+        self.image_rect: tuple[float, float, float, float] | None = None
+
+    def draw(self, texture: Texture, pixels: np.ndarray | None, placeholder: str) -> None:
+        avail = imgui.get_content_region_avail()
+        rw, rh = max(avail.x, 1.0), max(avail.y, 1.0)
+        origin = imgui.get_cursor_screen_pos()
+        imgui.invisible_button("##image_view", imgui.ImVec2(rw, rh),
+                               imgui.ButtonFlags_.mouse_button_left | imgui.ButtonFlags_.mouse_button_middle)
+        hovered, active = imgui.is_item_hovered(), imgui.is_item_active()
+        dl = imgui.get_window_draw_list()
+        self.hover = None
+        if texture.tex_id is None or pixels is None:
+            self.image_rect = None
+            size = imgui.calc_text_size(placeholder)
+            dl.add_text(imgui.ImVec2(origin.x + (rw - size.x) / 2, origin.y + (rh - size.y) / 2),
+                        imgui.get_color_u32(imgui.Col_.text_disabled), placeholder)
+            return
+        ih, iw = pixels.shape[:2]
+        io = imgui.get_io()
+        mx, my = io.mouse_pos.x - origin.x, io.mouse_pos.y - origin.y
+        if hovered and io.mouse_wheel:
+            self.view.zoom_at(WHEEL_STEP ** io.mouse_wheel, mx, my, rw, rh, iw, ih)
+        if active and (io.mouse_delta.x or io.mouse_delta.y):
+            self.view.pan(io.mouse_delta.x, io.mouse_delta.y, rw, rh, iw, ih)
+        if hovered and imgui.is_mouse_double_clicked(imgui.MouseButton_.left):
+            self.view.set_fit() if not self.view.fit else self.view.set_one_to_one()
+
+        x0, y0, scale = self.view.placement(rw, rh, iw, ih)
+        p0 = imgui.ImVec2(origin.x + x0, origin.y + y0)
+        p1 = imgui.ImVec2(p0.x + iw * scale, p0.y + ih * scale)
+        self.image_rect = (p0.x, p0.y, iw * scale, ih * scale)
+        dl.push_clip_rect(origin, imgui.ImVec2(origin.x + rw, origin.y + rh), True)
+        dl.add_image(imgui.ImTextureRef(texture.tex_id), p0, p1)
+        dl.pop_clip_rect()
+        if hovered:
+            px = self.view.pixel_at(mx, my, rw, rh, iw, ih)
+            if px is not None:
+                col, row = px
+                self.hover = (col, row, tuple(int(v) for v in pixels[row, col]))

@@ -1,0 +1,150 @@
+"""Networks load on a background thread with a status line; the GUI keeps running (and rendering) meanwhile.
+
+Only the newest load request counts: if the user picks another network while one is downloading, the older
+result is discarded when it arrives. Load errors (SG3Error and anything unexpected) become a one-line message
+for the window instead of an exception. Loaded nets are cached, so switching back is instant.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from visualizer.network_info import NetworkInfo, describe_network
+from visualizer.renderer import prepare_network
+
+LoadFn = Callable[..., torch.nn.Module]
+
+
+@dataclass
+class LoadStatus:
+    source: str = ""
+    message: str = ""
+    fraction: float | None = None  # download progress 0..1 when known
+    busy: bool = False
+    error: str | None = None
+
+
+@dataclass
+class LoadedNetwork:
+    load_id: int
+    source: str
+    G: torch.nn.Module
+    info: NetworkInfo
+    seconds: float
+
+
+def default_load_fn(
+    source: str, progress: Callable[..., None] | None = None, device: torch.device | None = None
+) -> torch.nn.Module:
+    """`stylegan3.loading.load_network` straight onto the render device, reporting download progress."""
+    from stylegan3.loading import load_network
+
+    return load_network(source, device=device, progress=progress)
+
+
+def error_line(exc: BaseException) -> str:
+    """One line for the window: our own errors as they are, anything else with its type."""
+    from stylegan3.errors import SG3Error
+
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if isinstance(exc, SG3Error):
+        return text or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _progress_text(args: tuple) -> tuple[str | None, float | None]:
+    """Message and fraction from a progress report: (done_bytes, total_bytes_or_None), (fraction) or (message)."""
+    if len(args) >= 2 and isinstance(args[0], (int, float)) and (args[1] is None or isinstance(args[1], (int, float))):
+        done, total = args[0], args[1]
+        if total:
+            return f"{done / 1e6:.1f} / {total / 1e6:.1f} MB", min(max(done / total, 0.0), 1.0)
+        return f"{done / 1e6:.1f} MB", None
+    if len(args) == 1 and isinstance(args[0], float):
+        return None, min(max(args[0], 0.0), 1.0)
+    if args and isinstance(args[0], str):
+        return args[0], None
+    return None, None
+
+
+class NetworkLoader:
+    def __init__(self, device: torch.device, load_fn: LoadFn = default_load_fn, cache_size: int = 3) -> None:
+        self.device = device
+        self._load_fn = load_fn
+        self._lock = threading.Lock()
+        self._latest_id = 0
+        self._done: LoadedNetwork | None = None
+        self.status = LoadStatus()
+        self._cache: OrderedDict[str, tuple[torch.nn.Module, NetworkInfo]] = OrderedDict()
+        self._cache_size = cache_size
+        self._threads: list[threading.Thread] = []
+
+    def load(self, source: str) -> int:
+        """Start loading `source` in the background; returns the load id."""
+        source = str(source).strip()
+        with self._lock:
+            self._latest_id += 1
+            load_id = self._latest_id
+            self.status = LoadStatus(source=source, message=f"loading {source} ...", busy=True)
+        t = threading.Thread(target=self._work, args=(load_id, source), name="sg3-load", daemon=True)
+        self._threads = [th for th in self._threads if th.is_alive()] + [t]
+        t.start()
+        return load_id
+
+    def poll(self) -> LoadedNetwork | None:
+        """The finished newest load, once."""
+        with self._lock:
+            done, self._done = self._done, None
+        return done
+
+    @property
+    def busy(self) -> bool:
+        return self.status.busy
+
+    def wait(self, timeout: float = 60.0) -> bool:
+        """Block until the loads started so far finish (tests and CLI only)."""
+        end = time.monotonic() + timeout
+        for t in list(self._threads):
+            t.join(max(0.0, end - time.monotonic()))
+        return not self.busy
+
+    def _set_status(self, load_id: int, **changes) -> None:
+        with self._lock:
+            if load_id != self._latest_id:
+                return
+            for k, v in changes.items():
+                setattr(self.status, k, v)
+
+    def _work(self, load_id: int, source: str) -> None:
+        t0 = time.perf_counter()
+
+        def progress(*args) -> None:
+            msg, frac = _progress_text(args)
+            self._set_status(load_id, message=f"{source}: {msg}" if msg else self.status.message, fraction=frac)
+
+        try:
+            cached = self._cache.get(source)
+            if cached is not None:
+                G, info = cached
+            else:
+                G = self._load_fn(source, progress=progress, device=self.device)
+                G = prepare_network(G, self.device)
+                info = describe_network(G, source)
+                self._cache[source] = (G, info)
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        except Exception as exc:  # noqa: BLE001 - hostile or broken input must never take the app down
+            self._set_status(load_id, busy=False, error=error_line(exc), message=f"failed: {error_line(exc)}",
+                             fraction=None)
+            return
+        seconds = time.perf_counter() - t0
+        with self._lock:
+            if load_id != self._latest_id:
+                return  # a newer request superseded this one
+            self._done = LoadedNetwork(load_id, source, G, info, seconds)
+            self.status = LoadStatus(source=source, message=f"loaded {source} in {seconds:.1f} s", busy=False)

@@ -1,0 +1,188 @@
+"""State -> image, with no GUI code: the same functions serve the worker thread, the CLI and the tests.
+
+`render_state(G, state)` is the headless reference the GUI tests compare screenshots against, so the app shows
+exactly what the library computes. Image stages registered with `register_stage` (layer views, untransform,
+spectra; added by the analysis panels) run after synthesis and may replace the image.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from visualizer.state import RenderState, ws_selection
+
+# A stage gets (G, state, ws, image [1, C, H, W] float) and returns the image to show next (or the same one),
+# optionally filling `extras` (e.g. layer statistics) for its panel.
+ImageStage = Callable[[Any, RenderState, torch.Tensor, torch.Tensor, dict], torch.Tensor]
+_STAGES: list[ImageStage] = []
+
+
+def register_stage(stage: ImageStage) -> None:
+    """Add a post-synthesis stage (idempotent). Extension point for the layer / equivariance panels."""
+    if stage not in _STAGES:
+        _STAGES.append(stage)
+
+
+def choose_device(cpu: bool = False) -> torch.device:
+    """The GPU when there is one (unless `cpu`), else the CPU."""
+    if not cpu and torch.cuda.is_available():
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def network_device(G: torch.nn.Module) -> torch.device:
+    for p in G.parameters():
+        return p.device
+    for b in G.buffers():
+        return b.device
+    return torch.device("cpu")
+
+
+def prepare_network(G: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """Inference setup: eval mode, no grads, on `device`."""
+    G = G.eval().requires_grad_(False)
+    return G.to(device)
+
+
+def describe_ops(device: torch.device) -> str:
+    """Which op implementation renders on `device` (CUDA kernels or reference ops), one line."""
+    try:
+        from stylegan3.ops import backend
+    except ImportError:
+        return f"reference ops on {device.type.upper()}"
+    return backend.describe(device)
+
+
+def active_impl(device: torch.device) -> str:
+    try:
+        from stylegan3.ops import backend
+    except ImportError:
+        return "ref"
+    return backend.active_impl(device)
+
+
+def kind_of(G: torch.nn.Module) -> str:
+    """'SG3-T', 'SG3-R' or 'SG2' (library's classification)."""
+    from stylegan3.networks import network_kind
+
+    return network_kind(G)
+
+
+def seed_plane_z(x: float, y: float, z_dim: int) -> np.ndarray:
+    """z for a position in the seed plane: exact seeds at integers, bilinear blend in between."""
+    from stylegan3.latents import blend_seeds, z_from_seed
+
+    if float(x).is_integer() and float(y).is_integer() and y == 0:
+        return np.asarray(z_from_seed(int(x), z_dim), dtype=np.float32).reshape(1, z_dim)
+    return np.asarray(blend_seeds(x, y, z_dim), dtype=np.float32).reshape(1, z_dim)
+
+
+def class_vector(G: torch.nn.Module, class_idx: int, device: torch.device) -> torch.Tensor:
+    """One-hot label for conditional nets, an empty [1, 0] tensor otherwise."""
+    c = torch.zeros([1, G.c_dim], device=device)
+    if G.c_dim > 0:
+        c[0, int(class_idx) % G.c_dim] = 1
+    return c
+
+
+def compute_ws(G: torch.nn.Module, state: RenderState) -> torch.Tensor:
+    """Mapping output [1, num_ws, w_dim] for the state's latent, truncation and style mix."""
+    from stylegan3.latents import z_from_seed
+
+    device = network_device(G)
+    c = class_vector(G, state.class_idx, device)
+    z = torch.from_numpy(seed_plane_z(state.x, state.y, G.z_dim)).to(device)
+    kwargs = dict(truncation_psi=float(state.psi), truncation_cutoff=state.cutoff)
+    ws = G.mapping(z, c, **kwargs)
+    mix = ws_selection(state.mix_ws, G.num_ws)
+    if mix:
+        z_mix = torch.from_numpy(np.asarray(z_from_seed(int(state.mix_seed), G.z_dim), dtype=np.float32))
+        ws_mix = G.mapping(z_mix.reshape(1, -1).to(device), c, **kwargs)
+        ws = ws.clone()
+        ws[:, list(mix)] = ws_mix[:, list(mix)]
+    return ws
+
+
+def apply_transform(G: torch.nn.Module, state: RenderState) -> None:
+    """Write the state's translate/rotate into an SG3 net's input transform (no-op for SG2)."""
+    from stylegan3.transform import set_input_transform
+
+    set_input_transform(G, tuple(state.translate), float(state.rotate))
+
+
+def synthesize(G: torch.nn.Module, state: RenderState, ws: torch.Tensor) -> torch.Tensor:
+    """Synthesis image [1, C, H, W] float; random noise is reproducible through `noise_seed`."""
+    apply_transform(G, state)
+    device = network_device(G)
+    devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(int(state.noise_seed))
+        return G.synthesis(ws, noise_mode=state.noise_mode, force_fp32=bool(state.force_fp32))
+
+
+def to_uint8_hwc(img: torch.Tensor) -> torch.Tensor:
+    """[1, C, H, W] in about [-1, 1] -> [H, W, 3] uint8 on the same device (the official conversion)."""
+    x = img[0].float()
+    if x.shape[0] == 1:
+        x = x.expand(3, -1, -1)
+    x = x[:3]
+    x = (x * 127.5 + 128).clamp(0, 255).to(torch.uint8)
+    return x.permute(1, 2, 0).contiguous()
+
+
+@dataclass
+class RenderResult:
+    """One finished render. `image` is host memory (HxWx3 uint8) ready for the texture upload."""
+
+    image: np.ndarray | None
+    state: RenderState
+    request_id: int = 0
+    network_id: int = 0
+    render_ms: float = 0.0
+    device: str = "cpu"
+    impl: str = "ref"
+    error: str | None = None
+    extras: dict = field(default_factory=dict)
+
+
+@torch.no_grad()
+def render_tensor(G: torch.nn.Module, state: RenderState, extras: dict | None = None) -> torch.Tensor:
+    """The shown image as [H, W, 3] uint8 on G's device (stages applied)."""
+    extras = {} if extras is None else extras
+    ws = compute_ws(G, state)
+    img = synthesize(G, state, ws)
+    for stage in list(_STAGES):
+        img = stage(G, state, ws, img, extras)
+    return to_uint8_hwc(img)
+
+
+def render_state(G: torch.nn.Module, state: RenderState) -> np.ndarray:
+    """Headless render: HxWx3 uint8 numpy, exactly what the app puts on screen for `state`."""
+    return render_tensor(G, state).cpu().numpy()
+
+
+def timed_render(G: torch.nn.Module, state: RenderState) -> RenderResult:
+    """Render with timing and device info; errors become a message instead of an exception."""
+    device = network_device(G)
+    t0 = time.perf_counter()
+    extras: dict = {}
+    try:
+        out = render_tensor(G, state, extras)
+        # One device->host copy of the final uint8 pixels; on the CPU `.numpy()` shares memory.
+        image = out.cpu().numpy()
+        error = None
+    except Exception as exc:  # noqa: BLE001 - a bad state must show a message, never kill the worker
+        image, error = None, f"render failed: {type(exc).__name__}: {exc}"
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    ms = (time.perf_counter() - t0) * 1000.0
+    return RenderResult(
+        image=image, state=state, render_ms=ms, device=str(device), impl=active_impl(device), error=error,
+        extras=extras,
+    )

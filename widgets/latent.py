@@ -1,0 +1,94 @@
+"""Latent panel: seed, continuous 2-D drag through the seed plane, animation, snap, class label."""
+
+from __future__ import annotations
+
+import math
+
+from imgui_bundle import imgui
+
+from widgets.base import Widget
+
+DRAG_SEEDS_PER_PIXEL = 0.02  # mouse drag on the "Drag" button: 50 px move one seed
+
+
+def snap(x: float, y: float) -> tuple[float, float]:
+    """Nearest integer position in the seed plane."""
+    return float(round(x)), float(round(y))
+
+
+def step_animation(x: float, speed: float, dt: float) -> float:
+    """Advance along x by `speed` seeds per second."""
+    return x + speed * dt
+
+
+class LatentWidget(Widget):
+    title = "Latent"
+
+    def __init__(self, app) -> None:
+        super().__init__(app)
+        self.anim = False
+        self.speed = 0.25
+
+    @property
+    def animating(self) -> bool:
+        return self.anim
+
+    def update(self, dt: float) -> None:
+        if self.anim:
+            self.app.state.x = step_animation(self.app.state.x, self.speed, dt)
+
+    def set_seed(self, seed: int) -> None:
+        self.app.state.x = float(seed)
+
+    def on_network(self) -> None:
+        net = self.app.network
+        if net is not None and net.info.c_dim:
+            self.app.state.class_idx %= net.info.c_dim
+
+    def draw(self) -> None:
+        s = self.app.state
+        w = imgui.get_font_size() * 8
+        imgui.set_next_item_width(w)
+        changed, seed = imgui.input_int("Seed", s.seed)
+        if changed:
+            s.x = float(seed)
+        imgui.same_line()
+        _, self.anim = imgui.checkbox("Anim", self.anim)
+        imgui.same_line()
+        if imgui.button("Snap"):
+            s.x, s.y = snap(s.x, s.y)
+        imgui.same_line()
+        if imgui.button("Reset##latent"):
+            s.x, s.y, self.anim = 0.0, 0.0, False
+
+        imgui.set_next_item_width(w)
+        _, s.x = imgui.drag_float("X", s.x, 0.01, format="%.3f")
+        imgui.same_line()
+        imgui.set_next_item_width(w)
+        _, s.y = imgui.drag_float("Y", s.y, 0.01, format="%.3f")
+
+        imgui.button("Drag", imgui.ImVec2(w, 0))
+        if imgui.is_item_active():
+            d = imgui.get_io().mouse_delta
+            if d.x or d.y:
+                s.x += d.x * DRAG_SEEDS_PER_PIXEL
+                s.y += d.y * DRAG_SEEDS_PER_PIXEL
+        if imgui.is_item_hovered():
+            imgui.set_tooltip("Hold and move the mouse: walk the seed plane (fractional positions blend seeds)")
+        imgui.same_line()
+        imgui.set_next_item_width(w)
+        _, self.speed = imgui.slider_float("Speed", self.speed, 0.01, 5.0, "%.2f seeds/s",
+                                           imgui.SliderFlags_.logarithmic)
+
+        net = self.app.network
+        if net is not None and net.info.c_dim > 0:
+            imgui.set_next_item_width(w)
+            changed, c = imgui.input_int("Class", s.class_idx)
+            if changed:
+                s.class_idx = int(c) % net.info.c_dim
+        frac = not (math.isclose(s.x, round(s.x)) and math.isclose(s.y, round(s.y)))
+        if frac:
+            imgui.text_disabled(f"between seeds: ({s.x:.2f}, {s.y:.2f})")
+
+
+WIDGET = LatentWidget

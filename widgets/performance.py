@@ -1,0 +1,63 @@
+"""Performance panel: GUI frame and render time with history graphs, FPS limit, vsync, force fp32, device/ops."""
+
+from __future__ import annotations
+
+import numpy as np
+from imgui_bundle import imgui, implot
+
+from visualizer.perf import TimeHistory
+from widgets.base import Widget
+
+
+def _plot(label: str, hist: TimeHistory, height: float) -> None:
+    data = hist.array()
+    if data.size < 2:
+        return
+    flags = implot.Flags_.no_title | implot.Flags_.no_legend | implot.Flags_.no_menus | implot.Flags_.no_mouse_text
+    if implot.begin_plot(label, imgui.ImVec2(-1, height), flags):
+        ax = implot.AxisFlags_.no_tick_labels | implot.AxisFlags_.no_grid_lines
+        implot.setup_axes("", "", ax, implot.AxisFlags_.auto_fit)
+        implot.setup_axes_limits(0, max(len(hist), 2) - 1, 0, float(data.max()) * 1.1 + 1e-3, imgui.Cond_.always)
+        implot.plot_line("ms", np.arange(data.size, dtype=np.float32), data)
+        implot.end_plot()
+
+
+class PerformanceWidget(Widget):
+    title = "Performance"
+    default_open = False
+
+    def draw(self) -> None:
+        app = self.app
+        h = imgui.get_font_size() * 3
+        gui = app.gui_times
+        build = app.gui_build_times.mean_ms()
+        imgui.text(f"GUI     {gui.mean_ms():6.1f} ms  {gui.fps():6.1f} FPS   (build {build:.2f} ms)")
+        _plot("##gui_plot", gui, h)
+        rt = app.render_times
+        imgui.text(f"Render  {rt.mean_ms(10):6.1f} ms  {rt.fps(10):6.1f} FPS")
+        _plot("##render_plot", rt, h)
+
+        w = imgui.get_font_size() * 10
+        imgui.set_next_item_width(w)
+        changed, fps = imgui.slider_int("FPS limit", app.settings.fps_limit, 5, 240)
+        if changed:
+            app.set_fps_limit(fps)
+        changed, vsync = imgui.checkbox("Vertical sync", app.settings.vsync)
+        if changed:
+            app.set_vsync(vsync)
+        imgui.same_line()
+        _, app.state.force_fp32 = imgui.checkbox("Force FP32", app.state.force_fp32)
+
+        imgui.text("Ops:")
+        imgui.same_line()
+        ops = app.ops_description()
+        if "CUDA kernels" in ops:
+            imgui.text_wrapped(ops)
+        else:
+            imgui.push_style_color(imgui.Col_.text, imgui.ImVec4(1.0, 0.8, 0.35, 1.0))
+            imgui.text_wrapped(ops)
+            imgui.pop_style_color()
+        imgui.text_disabled(f"device {app.device}   impl {app.last_impl}")
+
+
+WIDGET = PerformanceWidget
