@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import io
 import os
 import pickle
@@ -301,3 +302,44 @@ def test_read_official_pickle_rejects_safetensors(tmp_path):
 def test_non_path_source():
     with pytest.raises(NetworkLoadError, match="expected a file path, URL, catalog name or 'demo'"):
         read_network(io.BytesIO(b"x"))
+
+
+# --- a file must not change our allowed objects or grow tensors after the checks --------------------
+
+
+def _build_on_global(module: bytes, name: bytes, attribute: bytes) -> bytes:
+    """GLOBAL module.name, then BUILD with a slot state {attribute: (1,)}: `setattr` on the global itself."""
+    return (b"\x80\x04" + _short_str(module) + _short_str(name) + b"\x93"
+            + b"N}" + _short_str(attribute) + b"K\x01\x85s\x86b.")
+
+
+@pytest.mark.parametrize(
+    "module, name",
+    [(b"torch._utils", b"_rebuild_tensor_v2"), (b"dnnlib.util", b"EasyDict"), (b"numpy", b"dtype"),
+     (b"collections", b"OrderedDict")],
+)
+def test_build_cannot_modify_allowed_globals(tmp_path, module, name):
+    from stylegan3.loading.safe_unpickler import ALLOWED_GLOBALS
+
+    target = ALLOWED_GLOBALS[(module.decode(), name.decode())]
+    before = getattr(target, "__defaults__", None)
+    path = _write(tmp_path, "poison.pkl", _build_on_global(module, name, b"__defaults__"))
+    message = _error(path)
+    assert "corrupt" in message
+    assert getattr(target, "__defaults__", None) == before
+
+
+class _GrowingTensor:
+    """A tensor whose BUILD state asks `Tensor.set_` for far more elements than its storage holds."""
+
+    def __reduce__(self):
+        storage = torch.ones(4).storage()
+        return (torch._utils._rebuild_tensor_v2, (storage, 0, (4,), (1,), False, collections.OrderedDict()),
+                (storage, 0, (10_000_000,), (1,)))
+
+
+def test_tensor_grown_by_build_is_refused(tmp_path):
+    with pytest.warns(UserWarning):  # TypedStorage deprecation, while writing the file
+        data = pickle.dumps({"G_ema": _GrowingTensor()}, protocol=4)
+    assert len(data) < 5000
+    assert "claims more memory than the file holds" in _error(_write(tmp_path, "grow.pkl", data))

@@ -51,5 +51,5 @@ def describe_unreadable(kind: str) -> str:
         "empty": "the file is empty",
         "zip": "a zip archive (e.g. a torch.save checkpoint), not a network pickle or .safetensors file",
         "gzip": "a gzip-compressed file; decompress it first",
-        "text": "a text file, not a network pickle or .safetensors file (an error page saved by a download?)",
+        "text": "a text file, not a network pickle or .safetensors file",
     }.get(kind, "not a network pickle or .safetensors file (unrecognised content)")

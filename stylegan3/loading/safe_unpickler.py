@@ -25,7 +25,39 @@ import torch
 from stylegan3.errors import UnsafePickleError, UnsupportedNetworkError
 
 
-class PersistentRecord:
+class _Sealed(type):
+    """Metaclass of every class a file can reach: a pickle BUILD must not rewrite our classes' attributes."""
+
+    def __setattr__(cls, name: str, value: Any) -> None:
+        raise pickle.UnpicklingError(f"refused to modify {cls.__name__}")
+
+    def __delattr__(cls, name: str) -> None:
+        raise pickle.UnpicklingError(f"refused to modify {cls.__name__}")
+
+
+class AllowedCall:
+    """An allow-listed function as a file sees it: callable, but BUILD cannot change it.
+
+    BUILD with a slot state runs `setattr` on whatever object it is given; handing out our plain
+    functions would let a file rewrite their `__defaults__` for the rest of the process.
+    """
+
+    __slots__ = ("_func",)
+
+    def __init__(self, func: Any) -> None:
+        object.__setattr__(self, "_func", func)
+
+    def __call__(self, *args: Any) -> Any:
+        return self._func(*args)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise pickle.UnpicklingError("refused to modify an allowed function")
+
+    def __setstate__(self, state: Any) -> None:
+        raise pickle.UnpicklingError("refused to modify an allowed function")
+
+
+class PersistentRecord(metaclass=_Sealed):
     """What a persistent-class object becomes: its `meta` dict (type, version, class_name, module_src, state)."""
 
     __slots__ = ("meta",)
@@ -53,7 +85,7 @@ def _reconstruct_persistent_obj(meta: Any) -> PersistentRecord:
     return PersistentRecord(meta)
 
 
-class EasyDictData(dict):
+class EasyDictData(dict, metaclass=_Sealed):
     """`dnnlib.util.EasyDict` read back as a plain dict (its attributes are its keys, so state is redundant)."""
 
     def __setstate__(self, state: Any) -> None:
@@ -138,7 +170,7 @@ def _rebuild_parameter(data: Any, requires_grad: Any = False, backward_hooks: An
 _NUMERIC_DTYPE = re.compile(r"^(b1|\?|[iu][1248]|f[248]|c(8|16))$")
 
 
-class NumpyDtypeSpec:
+class NumpyDtypeSpec(metaclass=_Sealed):
     """`numpy.dtype(spec, align, copy)` plus its BUILD state, restricted to plain numeric types."""
 
     def __init__(self, spec: Any, align: Any = False, copy: Any = False) -> None:
@@ -165,14 +197,14 @@ def _np_scalar(dtype: Any, data: Any = None) -> Any:
     return np.frombuffer(bytes(data), dtype=dtype.dtype)[0].item()
 
 
-class _NdarrayType:
+class _NdarrayType(metaclass=_Sealed):
     """Stands for `numpy.ndarray` in a pickle; only meaningful as the first argument of `_reconstruct`."""
 
     def __init__(self, *args: Any) -> None:
         raise pickle.UnpicklingError("numpy.ndarray called directly")
 
 
-class NumpyArrayData:
+class NumpyArrayData(metaclass=_Sealed):
     """An array under construction: `_reconstruct` makes it, BUILD fills it from raw bytes."""
 
     def __init__(self) -> None:
@@ -242,24 +274,29 @@ _TORCH_DTYPES = {
     )
 }
 
+_NUMPY_CORE = ("numpy.core.multiarray", "numpy._core.multiarray")
+_NUMPY_NUMERIC = ("numpy.core.numeric", "numpy._core.numeric")
+
+# Everything a file may name, and what it gets instead. Classes here are sealed (`_Sealed`) or
+# immutable builtins; functions are wrapped in `AllowedCall`; dtypes are immutable torch objects.
 ALLOWED_GLOBALS: dict[tuple[str, str], Any] = {
-    ("torch_utils.persistence", "_reconstruct_persistent_obj"): _reconstruct_persistent_obj,
+    ("torch_utils.persistence", "_reconstruct_persistent_obj"): AllowedCall(_reconstruct_persistent_obj),
     ("dnnlib.util", "EasyDict"): EasyDictData,
     ("collections", "OrderedDict"): collections.OrderedDict,
-    ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
-    ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
-    ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
-    ("torch.storage", "_load_from_bytes"): _load_storage,
-    ("_codecs", "encode"): _latin1_bytes,
-    ("builtins", "bytes"): _empty_bytes,
-    ("__builtin__", "bytes"): _empty_bytes,
-    ("builtins", "set"): _set_of,
-    ("__builtin__", "set"): _set_of,
+    ("torch._utils", "_rebuild_tensor_v2"): AllowedCall(_rebuild_tensor_v2),
+    ("torch._utils", "_rebuild_tensor"): AllowedCall(_rebuild_tensor),
+    ("torch._utils", "_rebuild_parameter"): AllowedCall(_rebuild_parameter),
+    ("torch.storage", "_load_from_bytes"): AllowedCall(_load_storage),
+    ("_codecs", "encode"): AllowedCall(_latin1_bytes),
+    ("builtins", "bytes"): AllowedCall(_empty_bytes),
+    ("__builtin__", "bytes"): AllowedCall(_empty_bytes),
+    ("builtins", "set"): AllowedCall(_set_of),
+    ("__builtin__", "set"): AllowedCall(_set_of),
     ("numpy", "dtype"): NumpyDtypeSpec,
     ("numpy", "ndarray"): _NdarrayType,
-    **{(prefix, "scalar"): _np_scalar for prefix in ("numpy.core.multiarray", "numpy._core.multiarray")},
-    **{(prefix, "_reconstruct"): _np_reconstruct for prefix in ("numpy.core.multiarray", "numpy._core.multiarray")},
-    **{(prefix, "_frombuffer"): _np_frombuffer for prefix in ("numpy.core.numeric", "numpy._core.numeric")},
+    **{(prefix, "scalar"): AllowedCall(_np_scalar) for prefix in _NUMPY_CORE},
+    **{(prefix, "_reconstruct"): AllowedCall(_np_reconstruct) for prefix in _NUMPY_CORE},
+    **{(prefix, "_frombuffer"): AllowedCall(_np_frombuffer) for prefix in _NUMPY_NUMERIC},
     **{("torch", name): dtype for name, dtype in _TORCH_DTYPES.items()},
 }
 
@@ -287,16 +324,22 @@ class RestrictedUnpickler(pickle.Unpickler):
         raise UnsafePickleError(self.source, "refused a persistent id: not a plain network pickle")
 
 
-def finalize(obj: Any) -> Any:
+def finalize(obj: Any, max_storage_bytes: int | None = None) -> Any:
     """Replace construction helpers (numpy arrays in progress, EasyDicts) by plain values, recursively.
 
     Shared sub-objects are converted once (a file can reference one list from many places, which
-    would otherwise blow up exponentially); cycles and absurd nesting are refused.
+    would otherwise blow up exponentially); cycles and absurd nesting are refused. Every tensor
+    storage must be at most `max_storage_bytes` (the file size: storage bytes come from the file,
+    so a bigger one was grown by a BUILD calling `Tensor.set_`).
     """
     done: dict[int, Any] = {}
     active: set[int] = set()
 
     def convert(item: Any, depth: int) -> Any:
+        if isinstance(item, torch.Tensor):
+            if max_storage_bytes is not None and item.untyped_storage().nbytes() > max_storage_bytes:
+                raise pickle.UnpicklingError("a tensor claims more memory than the file holds")
+            return item
         if not isinstance(item, (NumpyArrayData, NumpyDtypeSpec, PersistentRecord, dict, list, tuple)):
             return item
         key = id(item)
@@ -331,4 +374,7 @@ def finalize(obj: Any) -> Any:
 
 def restricted_load(file: BinaryIO, source: str) -> Any:
     """Unpickle `file` through the allow-list and return plain data (see module docstring)."""
-    return finalize(RestrictedUnpickler(file, source).load())
+    start = file.tell()
+    size = file.seek(0, io.SEEK_END) - start
+    file.seek(start)
+    return finalize(RestrictedUnpickler(file, source).load(), max_storage_bytes=size)
