@@ -343,3 +343,11 @@ def test_tensor_grown_by_build_is_refused(tmp_path):
         data = pickle.dumps({"G_ema": _GrowingTensor()}, protocol=4)
     assert len(data) < 5000
     assert "claims more memory than the file holds" in _error(_write(tmp_path, "grow.pkl", data))
+
+
+def test_zero_stride_expansion_is_refused(tmp_path):
+    data = pickle.dumps({"t": torch.ones(4)}, protocol=3)
+    # size (4,) stride (1,) -> size (10**9,) stride (0,): a view that would grow to 4 GB when copied
+    forged = data.replace(b"K\x04\x85", b"J\x00\xca\x9a\x3b\x85", 1).replace(b"K\x01\x85", b"K\x00\x85", 1)
+    assert "tensor view of size [1000000000] is larger than its storage of 4" in _error(
+        _write(tmp_path, "expand.pkl", forged))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import collections
 import io
+import math
 import pickle
 import re
 import warnings
@@ -144,8 +145,11 @@ def _rebuild_tensor(storage: Any, offset: Any, size: Any, stride: Any, *_ignored
     available = untyped.nbytes() // torch.empty(0, dtype=dtype).element_size()
     if 0 not in size:
         extent = offset + sum((n - 1) * s for n, s in zip(size, stride, strict=True)) + 1
+        # A view with more elements than its storage (stride 0) would grow when copied: refused too.
         if extent > available:
             raise pickle.UnpicklingError(f"tensor of size {list(size)} does not fit its storage of {available}")
+        if math.prod(size) > available:
+            raise pickle.UnpicklingError(f"tensor view of size {list(size)} is larger than its storage of {available}")
     return torch.empty(0, dtype=dtype).set_(untyped, offset, size, stride)
 
 
@@ -217,8 +221,7 @@ class NumpyArrayData(metaclass=_Sealed):
         shape = _check_ints(shape, "array shape")
         if not isinstance(dtype, NumpyDtypeSpec) or not isinstance(raw, (bytes, bytearray)):
             raise pickle.UnpicklingError("numpy array of a non-numeric dtype")
-        count = int(np.prod(shape, dtype=np.int64))
-        if count * dtype.dtype.itemsize != len(raw):
+        if math.prod(shape) * dtype.dtype.itemsize != len(raw):
             raise pickle.UnpicklingError("numpy array data of the wrong byte size")
         flat = np.frombuffer(bytes(raw), dtype=dtype.dtype)
         self.array = flat.reshape(shape, order="F" if fortran else "C").copy()
@@ -238,7 +241,7 @@ def _np_frombuffer(buffer: Any, dtype: Any, shape: Any, order: Any = "C") -> np.
         raise pickle.UnpicklingError("malformed numpy buffer")
     shape = _check_ints(shape, "array shape")
     raw = bytes(buffer)
-    if int(np.prod(shape, dtype=np.int64)) * dtype.dtype.itemsize != len(raw) or order not in ("C", "F"):
+    if math.prod(shape) * dtype.dtype.itemsize != len(raw) or order not in ("C", "F"):
         raise pickle.UnpicklingError("numpy buffer of the wrong byte size")
     return np.frombuffer(raw, dtype=dtype.dtype).reshape(shape, order=order).copy()
 
