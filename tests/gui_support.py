@@ -81,7 +81,12 @@ def tiny_generator(kind: str = "sg2", c_dim: int = 0, res: int = 32, seed: int =
                   channel_max=16, mapping_kwargs=dict(num_layers=2))
     if kind == "sg3":
         kwargs.update(num_layers=4)
-    return build_generator(kind, kwargs).eval().requires_grad_(False)
+    G = build_generator(kind, kwargs).eval().requires_grad_(False)
+    with torch.no_grad():
+        for name, p in G.named_parameters():
+            if name.endswith("noise_strength"):  # zero at initialisation: make noise visible
+                p.fill_(0.3)
+    return G
 
 
 def write_tiny_network(path: Path, **kwargs) -> Path:
