@@ -31,7 +31,6 @@ __all__ = [
     "interpolate_keys",
     "parse_transform_path",
     "transform_path",
-    "has_input_transform",
     "preserved_input_transform",
 ]
 
@@ -222,11 +221,6 @@ def transform_path(spec: str, frames: int, loop: bool = True) -> np.ndarray:
     return out
 
 
-def has_input_transform(G: torch.nn.Module) -> bool:
-    """True for networks with a StyleGAN3 input transform buffer (StyleGAN2 has none)."""
-    return isinstance(getattr(getattr(G.synthesis, "input", None), "transform", None), torch.Tensor)
-
-
 @contextlib.contextmanager
 def preserved_input_transform(G: torch.nn.Module) -> Iterator[None]:
     """Let a path move the network's input transform, then put the user's transform back.
@@ -234,6 +228,8 @@ def preserved_input_transform(G: torch.nn.Module) -> Iterator[None]:
     The transform is a buffer shared by every caller of the network (the GUI's current view included),
     so anything that animates it must leave it as it found it, even when interrupted.
     """
+    from stylegan3.transform import has_input_transform
+
     if not has_input_transform(G):
         raise SG3Error("this network has no input transform (StyleGAN2); a transform path needs StyleGAN3")
     saved = G.synthesis.input.transform.detach().clone()

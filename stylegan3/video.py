@@ -124,7 +124,9 @@ def _pad_to_block(frame: np.ndarray) -> np.ndarray:
 def video_frame_count(spec: VideoSpec) -> int:
     """Number of frames the video will have."""
     cells = spec.grid[0] * spec.grid[1]
-    return num_frames(len(spec.seeds) // max(cells, 1), spec.frames_per_seed, spec.loop)
+    if len(spec.seeds) < cells or len(spec.seeds) % cells:
+        raise SG3Error(f"{len(spec.seeds)} seeds cannot be split evenly over a {spec.grid[0]}x{spec.grid[1]} grid")
+    return num_frames(len(spec.seeds) // cells, spec.frames_per_seed, spec.loop)
 
 
 def _cell_ws(G: torch.nn.Module, spec: VideoSpec, device: torch.device) -> torch.Tensor:
@@ -139,15 +141,11 @@ def _cell_ws(G: torch.nn.Module, spec: VideoSpec, device: torch.device) -> torch
 def _check_spec(nets: Sequence[tuple[str, torch.nn.Module]], spec: VideoSpec) -> None:
     if not nets:
         raise SG3Error("no network to render")
-    cells = spec.grid[0] * spec.grid[1]
-    if len(spec.seeds) < cells or len(spec.seeds) % cells:
-        raise SG3Error(f"{len(spec.seeds)} seeds cannot be split evenly over a {spec.grid[0]}x{spec.grid[1]} grid")
-    if spec.frames_per_seed < 1:
-        raise SG3Error("frames per seed must be >= 1")
+    video_frame_count(spec)  # seeds vs grid, frames per seed
     if spec.batch_size < 1:
         raise SG3Error("batch size must be >= 1")
     if spec.translate_path:
-        from stylegan3.interpolation import has_input_transform
+        from stylegan3.transform import has_input_transform
 
         flat = [name for name, G in nets if not has_input_transform(G)]
         if flat:

@@ -1,0 +1,140 @@
+"""`sg3-explorer sticking`: texture-sticking score and average-of-nearby-latents figure per network."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from stylegan3.errors import SG3Error
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "sticking",
+        help="texture-sticking score and average image per network",
+        description="Average K images rendered from small random perturbations of one latent (StyleGAN3 paper, "
+        "Figure 1). Details that stay sharp in the average are stuck to pixel coordinates. The score is the "
+        "estimated fraction of fine-detail energy that does not move (0 = all details move with the content, "
+        "1 = all stuck). Without --network the embedded demo net is used.",
+    )
+    p.add_argument("--network", action="append", metavar="SRC", help="path, URL, catalog name or 'demo' (repeat)")
+    p.add_argument("--samples", type=int, default=64, metavar="K", help="perturbed renders to average (64)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the central latent (0)")
+    p.add_argument("--sigma", type=float, default=0.5, help="perturbation size, in units of the latent's std (0.5)")
+    p.add_argument("--space", choices=["z", "w"], default="z", help="perturb z (default) or w")
+    p.add_argument("--psi", type=float, default=1.0, help="truncation psi (1 = none)")
+    p.add_argument("--hp-cutoff", type=float, default=0.25, metavar="F",
+                   help="fine detail = frequencies above F * Nyquist (0.25)")
+    p.add_argument("--noise-seed", type=int, default=0, help="seed of the perturbations (0)")
+    p.add_argument("--noise-mode", choices=["const", "random", "none"], default="const",
+                   help="noise inputs (const: the network's fixed noise buffers, themselves pixel-locked)")
+    p.add_argument("--trace-frames", type=int, default=0, metavar="T",
+                   help="also record the middle pixel row over T frames walking in W from --seed to --seed + 1 "
+                   "and print its verticality (trace view, added to the figure)")
+    p.add_argument("--batch", type=int, default=8, help="renders per batch (8)")
+    p.add_argument("--size", type=int, default=None, metavar="PX", help="image size in the figure")
+    p.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
+    p.add_argument("--out", default=None, metavar="FIG.png", help="write the figure here")
+    p.set_defaults(func=run)
+
+
+def _upscale(img: torch.Tensor, size: int) -> torch.Tensor:
+    """Nearest-neighbour when enlarging: interpolation would blur exactly the detail the figure is about."""
+    from stylegan3.video import resize_images
+
+    if size > img.shape[-1]:
+        return F.interpolate(img.to(torch.float32), size=(size, size), mode="nearest")
+    return resize_images(img, size)
+
+
+def _trace_panel(trace: torch.Tensor, size: int) -> np.ndarray:
+    """Trace `[T, C, W]` as a `size` x `size` picture: x across (nearest), time down (stretched)."""
+    from stylegan3.analysis.trace import trace_to_uint8
+
+    img = torch.from_numpy(trace_to_uint8(trace)).permute(2, 0, 1)[None].float()
+    img = F.interpolate(img, size=(size, size), mode="nearest")
+    return img[0].permute(1, 2, 0).to(torch.uint8).numpy()
+
+
+def sticking_figure(rows: list[tuple[str, object]], size: int | None = None,
+                    traces: list[tuple[torch.Tensor, float]] | None = None) -> np.ndarray:
+    """One row per network: single frame | average [| trace], labelled with the scores. uint8 `[H, W, 3]`."""
+    from stylegan3.video import draw_label, to_uint8
+
+    if not rows:
+        raise SG3Error("nothing to draw")
+    size = int(size or min(512, max(256, *(r.average.shape[-1] for _, r in rows))))
+    first = rows[0][1]
+    cols = 3 if traces else 2
+    header = f"one frame | mean of {first.samples} nearby (sigma {first.sigma:g})" + (" | row trace" if traces else "")
+    parts = [draw_label(cols * size, header)]
+    for i, (label, res) in enumerate(rows):
+        pair = torch.stack([res.single, res.average])
+        imgs = to_uint8(_upscale(pair, size)).permute(0, 2, 3, 1).numpy()
+        panels = [imgs[0], imgs[1]]
+        text = f"{label}  sticking {res.score:.3f}"
+        if traces:
+            panels.append(_trace_panel(traces[i][0], size))
+            text += f"  verticality {traces[i][1]:.3f}"
+        parts.append(draw_label(cols * size, text))
+        parts.append(np.concatenate(panels, axis=1))
+    return np.concatenate(parts, axis=0)
+
+
+def _trace_for(G: torch.nn.Module, seed: int, frames: int, args: argparse.Namespace) -> tuple[torch.Tensor, float]:
+    from stylegan3.analysis.trace import record_trace, verticality
+    from stylegan3.interpolation import interpolate_keys, seed_ws
+
+    keys = seed_ws(G, [seed, (seed + 1) % 2**32], psi=args.psi)
+    ws = interpolate_keys(keys, frames - 1, kind="linear")
+    trace = record_trace(G, ws, noise_mode=args.noise_mode, batch_size=args.batch)
+    return trace, verticality(trace, args.hp_cutoff)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from stylegan3.analysis.sticking import sticking_view
+    from stylegan3.cli.cmd_video import load_networks, pick_device
+    from stylegan3.interpolation import make_c, seed_zs
+    from stylegan3.video import network_label
+
+    if args.trace_frames and args.trace_frames < 2:
+        raise SG3Error("--trace-frames must be at least 2 (or 0 for no trace)")
+    if args.samples < 2:
+        raise SG3Error("--samples must be at least 2")
+    if not args.sigma > 0:
+        raise SG3Error("--sigma must be positive")
+    if args.out is not None:
+        from pathlib import Path
+
+        if not Path(args.out).parent.is_dir():
+            raise SG3Error(f"output folder {Path(args.out).parent} does not exist")
+    device = pick_device(args.device)
+    nets = load_networks(args.network, device)
+    rows, traces = [], []
+    for name, G in nets:
+        label = network_label(name, G)
+        z = torch.from_numpy(seed_zs([args.seed], int(G.z_dim))).to(device=device, dtype=torch.float32)
+        with tqdm(total=args.samples, unit="img", desc=name, leave=False) as bar:
+            res = sticking_view(
+                G, z, samples=args.samples, sigma=args.sigma, space=args.space, psi=args.psi,
+                c=make_c(G, 1, None, device), hp_cutoff=args.hp_cutoff, batch_size=args.batch,
+                seed=args.noise_seed, noise_mode=args.noise_mode,
+                progress=lambda done, total: bar.update(done - bar.n),
+            )
+        rows.append((label, res))
+        line = f"{label}: sticking {res.score:.4f} (high-frequency energy kept by the average: {res.ratio:.4f})"
+        if args.trace_frames:
+            traces.append(_trace_for(G, args.seed, args.trace_frames, args))
+            line += f", trace verticality {traces[-1][1]:.4f}"
+        print(line)
+    if args.out is not None:
+        from PIL import Image
+
+        Image.fromarray(sticking_figure(rows, args.size, traces or None)).save(args.out)
+        print(f"wrote {args.out}")
+    return 0

@@ -1,0 +1,105 @@
+"""`sg3-explorer video`: synchronized interpolation videos of one or more networks, side by side."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from stylegan3.errors import SG3Error
+
+
+def pick_device(name: str | None) -> torch.device:
+    """`--device` value, or CUDA when available; a CUDA request without CUDA is a user error, not a crash."""
+    if name is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise SG3Error(f"unknown device {name!r}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SG3Error("--device cuda given but no CUDA GPU is available")
+    return device
+
+
+def network_name(source: str) -> str:
+    """Short pane / figure label for a network source: a file's name, the last part of a URL, or as given."""
+    text = str(source).rstrip("/")
+    return text.rsplit("/", 1)[-1] if "/" in text or Path(text).suffix else text
+
+
+def load_networks(sources: list[str] | None, device: torch.device) -> list[tuple[str, torch.nn.Module]]:
+    """Load every `--network` (the embedded demo net when none) as `(name, G)` in eval mode on `device`."""
+    from stylegan3 import load_network
+
+    if not sources:
+        from stylegan3.demo import demo_network
+
+        return [("demo", demo_network().eval().requires_grad_(False).to(device))]
+    nets = []
+    for src in sources:
+        G = load_network(src, device=device)
+        nets.append((network_name(src), G.eval().requires_grad_(False).to(device)))
+    return nets
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "video",
+        help="write a seed-interpolation video, one pane per network",
+        description="Interpolate in W between seeds and write an mp4 with one labelled pane per network, "
+        "all panes in sync (each network gets z from the same seeds at its own z_dim). "
+        "Without --network the embedded demo net is used. Needs imageio + imageio-ffmpeg.",
+    )
+    p.add_argument("--network", action="append", metavar="SRC", help="path, URL, catalog name or 'demo' (repeat)")
+    p.add_argument("--seeds", default="0-7", help="seed list, e.g. 0-7 or 1,5,9 (default: 0-7)")
+    p.add_argument("--frames-per-seed", type=int, default=60, metavar="N", help="frames between keyframes (60)")
+    p.add_argument("--loop", action="store_true", help="return to the first seed at the end (seamless loop)")
+    p.add_argument("--grid", default="1x1", metavar="WxH", help="walks per pane; seeds are split evenly (1x1)")
+    p.add_argument("--interp", choices=["cubic", "linear"], default="cubic", help="path between keyframes")
+    p.add_argument("--translate-path", metavar="PATH",
+                   help="animate the SG3 input transform: circle:R, sway:X,Y, pan:X,Y, spin:TURNS, joined by '+'")
+    p.add_argument("--psi", type=float, default=1.0, help="truncation psi (1 = none)")
+    p.add_argument("--trunc-cutoff", type=int, default=None, metavar="N", help="truncate only the first N ws")
+    p.add_argument("--class", dest="class_idx", type=int, default=None, help="class index for conditional nets")
+    p.add_argument("--noise-mode", choices=["const", "random", "none"], default="const")
+    p.add_argument("--size", type=int, default=None, metavar="PX",
+                   help="pane cell size in pixels (default: the largest network's resolution)")
+    p.add_argument("--fps", type=float, default=30.0)
+    p.add_argument("--bitrate", default="10M", help="H.264 bitrate (10M)")
+    p.add_argument("--batch", type=int, default=4, help="frames rendered at once per network (4)")
+    p.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
+    p.add_argument("--out", required=True, metavar="FILE.mp4", help="output video")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from stylegan3.interpolation import parse_grid, parse_seeds, parse_transform_path
+    from stylegan3.video import VideoSpec, iter_video_frames, video_frame_count, write_video
+
+    if args.fps <= 0:
+        raise SG3Error("--fps must be positive")
+    if args.translate_path:
+        parse_transform_path(args.translate_path)  # fail on a typo before loading anything
+    spec = VideoSpec(
+        seeds=parse_seeds(args.seeds),
+        frames_per_seed=args.frames_per_seed,
+        loop=args.loop,
+        grid=parse_grid(args.grid),
+        kind=args.interp,
+        psi=args.psi,
+        cutoff=args.trunc_cutoff,
+        class_idx=args.class_idx,
+        noise_mode=args.noise_mode,
+        translate_path=args.translate_path,
+        pane_size=args.size,
+        batch_size=args.batch,
+    )
+    total = video_frame_count(spec)  # seeds vs grid: fail before the (slow) loading
+    device = pick_device(args.device)
+    nets = load_networks(args.network, device)
+    count = write_video(iter_video_frames(nets, spec, device), args.out, fps=args.fps, total=total,
+                        bitrate=args.bitrate)
+    print(f"wrote {args.out}: {count} frames, {count / args.fps:.1f} s, {len(nets)} pane(s)")
+    return 0
