@@ -172,7 +172,8 @@ def test_broken_and_hostile_files_keep_app_running(app_env, artifacts_dir):
                           not app.loader.busy, 20)
         assert app.loader.status.error
 
-        # Dropping a good file loads it and clears the error.
+        # Dropping a good file loads it and clears the error (the GLFW drop callback feeds handle_drop).
+        assert app.drop_enabled
         app.handle_drop([str(net)])
         assert wait_until(ctx, lambda: app.loader.status.error is None and not app.loader.busy, 20)
         wait_image_for_state(ctx, app)

@@ -87,6 +87,7 @@ class App:
         self._pending_drops: list[str] = []
         self._show_help = False
         self.help_open = False
+        self.drop_enabled = False
         self._allow_idling = True  # off while a test script drives the window (it needs every frame)
         self._t_start = time.monotonic()
         from widgets import create_widgets
@@ -235,10 +236,10 @@ class App:
 
     def _placeholder(self) -> str:
         status = self.loader.status
-        if status.error and self.network is None:
-            return f"could not load {status.source}: {status.error}"
         if status.busy:
             return status.message
+        if self.network is None:
+            return "no network loaded: type a path, browse, or drop a file onto the window"
         return "rendering ..."
 
     def _gui(self) -> None:
@@ -277,7 +278,7 @@ class App:
         status = self.loader.status
         msg = None
         if status.error:
-            msg = f"Could not load {status.source}: {status.error}"
+            msg = f"Could not load the network. {status.error}"
         elif self.render_error:
             msg = self.render_error
         if msg:
@@ -376,7 +377,7 @@ class App:
         if status.busy:
             imgui.text(status.message + (f" {status.fraction * 100:.0f}%" if status.fraction is not None else ""))
         elif status.error:
-            imgui.text_colored(imgui.ImVec4(1.0, 0.45, 0.4, 1.0), f"error: {status.error}")
+            imgui.text_colored(imgui.ImVec4(1.0, 0.45, 0.4, 1.0), "load failed (details above the image)")
         elif self.network is not None:
             imgui.text(self.network.info.summary())
         s = self.state
@@ -389,7 +390,9 @@ class App:
         if hover is not None:
             col, row, rgb = hover
             imgui.same_line()
-            imgui.text(f"| ({col}, {row}) = {rgb}")
+            imgui.text(f"| pixel ({col}, {row}) = RGB {rgb}")
+        imgui.same_line()
+        imgui.text_disabled(f"| {self.gui_times.fps():.0f} FPS")
 
     # -- setup and run -----------------------------------------------------------------------------------------
     def _load_fonts(self) -> None:
@@ -406,6 +409,7 @@ class App:
             from imgui_bundle.glfw_utils import glfw_window_hello_imgui
 
             glfw.set_drop_callback(glfw_window_hello_imgui(), self._on_drop)
+            self.drop_enabled = True
         except Exception as exc:  # noqa: BLE001 - drag and drop is a convenience; say why it is off
             print(f"warning: drag-and-drop unavailable: {exc}", file=sys.stderr)
 
@@ -436,7 +440,7 @@ class App:
         wp = p.imgui_window_params
         wp.default_imgui_window_type = hello_imgui.DefaultImGuiWindowType.provide_full_screen_window
         wp.show_menu_bar, wp.show_menu_app, wp.show_menu_view = True, False, False
-        wp.show_status_bar, wp.show_status_fps = True, True
+        wp.show_status_bar, wp.show_status_fps = True, False
         wp.remember_theme = False
         wp.tweaked_theme.theme = hello_imgui.ImGuiTheme_.darcula_darker
         p.fps_idling.vsync_to_monitor = self.settings.vsync

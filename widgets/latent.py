@@ -29,6 +29,9 @@ class LatentWidget(Widget):
         self.anim = False
         self.speed = 0.25
 
+    def visible(self) -> bool:
+        return self.app.network is not None
+
     @property
     def animating(self) -> bool:
         return self.anim

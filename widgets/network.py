@@ -70,7 +70,8 @@ class NetworkWidget(Widget):
         info = net.info
         imgui.text(f"{info.kind}   {info.resolution}x{info.resolution}x{info.img_channels}")
         imgui.text(f"z {info.z_dim}   w {info.w_dim}   ws {info.num_ws}   c {info.c_dim}")
-        imgui.text_colored(DIM_COLOR, f"{info.num_params / 1e6:.2f} M params, fp16 layers: {info.fp16_layers}")
+        params = f"{info.num_params / 1e6:.2f} M params"
+        imgui.text_colored(DIM_COLOR, f"{params}, {info.fp16_layers} layers in fp16 on a GPU")
         imgui.text_colored(DIM_COLOR, _shorten(info.source, 48))
 
     def _browse_popup(self) -> None:

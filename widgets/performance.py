@@ -10,13 +10,15 @@ from widgets.base import Widget
 
 
 def _plot(label: str, hist: TimeHistory, height: float) -> None:
+    """Time history, y from 0 to the recent maximum (written next to the plot instead of tick labels)."""
     data = hist.array()
     if data.size < 2:
         return
+    imgui.text_disabled(f"max {data.max():.1f} ms")
     flags = implot.Flags_.no_title | implot.Flags_.no_legend | implot.Flags_.no_menus | implot.Flags_.no_mouse_text
     if implot.begin_plot(label, imgui.ImVec2(-1, height), flags):
         ax = implot.AxisFlags_.no_tick_labels | implot.AxisFlags_.no_grid_lines
-        implot.setup_axes("", "", ax, implot.AxisFlags_.auto_fit)
+        implot.setup_axes("", "", ax, ax)
         implot.setup_axes_limits(0, max(len(hist), 2) - 1, 0, float(data.max()) * 1.1 + 1e-3, imgui.Cond_.always)
         implot.plot_line("ms", np.arange(data.size, dtype=np.float32), data)
         implot.end_plot()

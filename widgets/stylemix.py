@@ -25,6 +25,9 @@ class StyleMixWidget(Widget):
         self.speed = 1.0
         self._t = 0.0
 
+    def visible(self) -> bool:
+        return self.app.network is not None
+
     @property
     def animating(self) -> bool:
         return self.anim and bool(self.app.state.mix_ws)

@@ -20,6 +20,9 @@ class TruncationWidget(Widget):
         super().__init__(app)
         self.noise_anim = False
 
+    def visible(self) -> bool:
+        return self.app.network is not None
+
     @property
     def animating(self) -> bool:
         return self.noise_anim and self.app.state.noise_mode == "random"
