@@ -7,7 +7,12 @@ file runs whatever source the file carries. Here `find_class` only answers a sho
 every allowed name maps to a function of ours that builds inert data (dicts, tensors, numpy
 values): the persistence hook returns its `meta` dict wrapped in `PersistentRecord`, tensors are
 rebuilt from their storage bytes by torch's weights-only loader, numpy values from raw bytes.
-Anything else is refused with `UnsafePickleError` before it is ever looked up.
+Anything else is refused with `UnsafePickleError` before it is ever looked up (a legacy
+TensorFlow `Network` gets `UnsupportedNetworkError` instead, since it is a format, not an attack).
+
+Besides calls, a pickle can run BUILD (`__setstate__` or `setattr`) on any object it holds, so the
+objects it can name are sealed against modification, and tensors are checked against their
+storage sizes, so a small file cannot make us allocate a huge one.
 """
 
 from __future__ import annotations
@@ -145,9 +150,9 @@ def _rebuild_tensor(storage: Any, offset: Any, size: Any, stride: Any, *_ignored
     available = untyped.nbytes() // torch.empty(0, dtype=dtype).element_size()
     if 0 not in size:
         extent = offset + sum((n - 1) * s for n, s in zip(size, stride, strict=True)) + 1
-        # A view with more elements than its storage (stride 0) would grow when copied: refused too.
         if extent > available:
             raise pickle.UnpicklingError(f"tensor of size {list(size)} does not fit its storage of {available}")
+        # A view with more elements than its storage (stride 0) would grow when copied: refused too.
         if math.prod(size) > available:
             raise pickle.UnpicklingError(f"tensor view of size {list(size)} is larger than its storage of {available}")
     return torch.empty(0, dtype=dtype).set_(untyped, offset, size, stride)
