@@ -61,6 +61,7 @@ def run_driven(app, test_fn) -> None:
         test_fn(ctx)
 
     app.run(test_function=wrapped)
+    assert not app.panel_errors, app.panel_errors
 
 
 def save_artifact(artifacts_dir: Path, name: str, pixels: np.ndarray) -> None:
@@ -135,6 +136,30 @@ def imgui_vec(app, fx: float, fy: float):
 
     x0, y0, w, h = app.image_view.image_rect
     return imgui.ImVec2(x0 + fx * w, y0 + fy * h)
+
+
+def test_failing_panel_shows_error_and_app_keeps_running(app_env):
+    net = write_tiny_network(app_env / "tiny.safetensors", kind="sg2", res=32)
+    app = make_app(app_env, [str(net)])
+    capture = app.widget("capture")
+
+    def broken_draw():
+        from imgui_bundle import imgui
+
+        imgui.begin_group()  # left open on purpose: imgui must recover
+        raise ValueError("boom")
+
+    capture.draw = broken_draw
+
+    def drive(ctx):
+        ctx.item_open("**/Capture")
+        for _ in range(5):
+            ctx.yield_()
+        assert app.panel_errors == {"capture": "ValueError: boom"}
+        ctx.item_input_value("**/Seed", 2)  # the rest of the window still works
+        assert app.state.x == 2.0
+
+    app.run(test_function=drive)
 
 
 def test_broken_and_hostile_files_keep_app_running(app_env, artifacts_dir):

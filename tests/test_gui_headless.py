@@ -397,6 +397,17 @@ def test_widget_helpers_and_optional_modules(monkeypatch):
     assert [m.__name__ for m in widgets.widget_modules()][-1] == "widgets.latent"
 
 
+@pytest.mark.skipif(importlib.util.find_spec("glfw") is None, reason="glfw not installed")
+def test_no_display_is_one_clear_error(monkeypatch, capsys):
+    from stylegan3.cli.main import main
+
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert main(["gui", "--screenshot", "x.png", "--no-settings"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: cannot open a window") and "Xvfb" in err[0]
+
+
 def test_gui_command_is_registered():
     from stylegan3.cli.cmd_gui import _size
     from stylegan3.cli.main import build_parser

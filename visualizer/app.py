@@ -45,6 +45,31 @@ SHORTCUTS = [
 ]
 
 
+def display_problem() -> str | None:
+    """Why no window can be opened here (no X/Wayland display, GLFW failing), or None when it can.
+
+    Checked before anything starts, so a headless machine gets one clear line instead of an abort inside GLFW.
+    """
+    try:
+        import glfw
+    except ImportError as exc:
+        return f"the glfw package is missing ({exc})"
+    problems: list[str] = []
+    previous = glfw.set_error_callback(lambda code, text: problems.append(text.decode() if isinstance(text, bytes)
+                                                                         else str(text)))
+    try:
+        ok = glfw.init()
+        if ok:
+            glfw.terminate()
+    except Exception as exc:  # noqa: BLE001 - pyglfw raises its own error types on some setups
+        ok, problems = False, problems + [str(exc)]
+    finally:
+        glfw.set_error_callback(previous)
+    if ok:
+        return None
+    return "cannot open a window: " + (problems[0] if problems else "GLFW failed to initialise")
+
+
 @dataclass
 class AppConfig:
     networks: list[str] = field(default_factory=list)
@@ -88,6 +113,7 @@ class App:
         self._show_help = False
         self.help_open = False
         self.drop_enabled = False
+        self.panel_errors: dict[str, str] = {}
         self._allow_idling = True  # off while a test script drives the window (it needs every frame)
         self._t_start = time.monotonic()
         from widgets import create_widgets
@@ -209,10 +235,33 @@ class App:
             self.settings.panels_open[w.key] = is_open
             if is_open:
                 imgui.push_id(w.key)
-                try:
-                    w.draw()
-                finally:
-                    imgui.pop_id()
+                if w.key in self.panel_errors:  # a failed panel stays off until the user retries it
+                    imgui.text_colored(imgui.ImVec4(1.0, 0.45, 0.4, 1.0), f"panel failed: {self.panel_errors[w.key]}")
+                    if imgui.button("Retry"):
+                        del self.panel_errors[w.key]
+                else:
+                    self._draw_guarded(w)
+                imgui.pop_id()
+
+    def _draw_guarded(self, w) -> None:
+        """Draw one panel; if it raises, unwind whatever it left open in imgui and show the error instead."""
+        from imgui_bundle.imgui import internal as imgui_internal
+
+        saved = imgui_internal.ErrorRecoveryState()
+        imgui_internal.error_recovery_store_state(saved)
+        try:
+            w.draw()
+        except Exception as exc:  # noqa: BLE001 - one broken panel must not take the app down
+            io = imgui.get_io()
+            asserting = io.config_error_recovery_enable_assert
+            io.config_error_recovery_enable_assert = False
+            try:
+                imgui_internal.error_recovery_try_to_recover_window_state(saved)
+            finally:
+                io.config_error_recovery_enable_assert = asserting
+            if w.key not in self.panel_errors:
+                print(f"error in panel {w.title}: {type(exc).__name__}: {exc}", file=sys.stderr)
+            self.panel_errors[w.key] = f"{type(exc).__name__}: {exc}"
 
     def _draw_help(self) -> None:
         if self._show_help:
@@ -402,7 +451,8 @@ class App:
             hello_imgui.imgui_default_settings.load_default_font_with_font_awesome_icons()
 
     def _post_init(self) -> None:
-        imgui.get_io().config_flags &= ~imgui.ConfigFlags_.nav_enable_keyboard  # arrows belong to the seed
+        io = imgui.get_io()
+        io.config_flags &= ~imgui.ConfigFlags_.nav_enable_keyboard  # arrows belong to the seed
         imgui.get_style().font_scale_main = self.settings.font_scale
         try:
             import glfw

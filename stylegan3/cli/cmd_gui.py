@@ -35,10 +35,13 @@ def run(args: argparse.Namespace) -> int:
     from stylegan3.errors import SG3Error
 
     try:
-        from visualizer.app import App, AppConfig
+        from visualizer.app import App, AppConfig, display_problem
         from visualizer.state import RenderState
     except ImportError as exc:
         raise SG3Error(f"the GUI needs the 'gui' extra (pip install 'sg3-explorer[gui]'): {exc}") from None
+    problem = display_problem()
+    if problem:
+        raise SG3Error(f"{problem} (on a machine without a screen, run it under Xvfb: xvfb-run sg3-explorer ...)")
     state = RenderState()
     if args.seed is not None:
         state.x = float(args.seed)
