@@ -115,6 +115,9 @@ def test_seed_psi_and_pixels(app_env, artifacts_dir):
         ctx.key_press(imgui_key("space"))
         assert not latent.anim
         assert app.state.x > 5.0  # the animation moved through the seed plane
+        ctx.item_drag_with_delta("**/Drag", imgui_vec_delta(50, -25))  # walk the seed plane with the mouse
+        assert app.state.x == pytest.approx(6.0, abs=0.3) and app.state.y == pytest.approx(-0.5, abs=0.3)
+        assert app.window_title.endswith("tiny_sg2.safetensors (SG2)")
         ctx.item_click("**/Snap")
         assert app.state.x == round(app.state.x)
         wait_image_for_state(ctx, app)
@@ -243,6 +246,10 @@ def test_panels_capture_help_and_view(app_env, artifacts_dir):
         ctx.item_open("**/Performance")
         ctx.item_click("**/Force FP32")
         assert app.state.force_fp32
+        ctx.item_click("**/Vertical sync")
+        assert app.settings.vsync is False
+        ctx.item_input_value("**/FPS limit", 30)
+        assert app.settings.fps_limit == 30
         wait_image_for_state(ctx, app)
         shot = grab_window(ctx, app)
         save_artifact(artifacts_dir, "gui_panels.png", shot)
@@ -257,6 +264,9 @@ def test_panels_capture_help_and_view(app_env, artifacts_dir):
         assert len(saved) == 1 and "saved" in app.capture_message
         img = np.asarray(Image.open(saved[0]))
         assert img.shape == (32, 32, 3) and np.array_equal(img, app.last_image)
+        ctx.mouse_move_to_pos(imgui_vec(app, 0.5, 0.5))
+        ctx.key_press(imgui_key("s"))  # keyboard capture
+        assert len(list((app_env / "captures").glob("image_*.png"))) == 2
         ctx.item_click("**/Save GUI")
         assert wait_until(ctx, lambda: list((app_env / "captures").glob("gui_*.png")), 5)
         gui_png = np.asarray(Image.open(next((app_env / "captures").glob("gui_*.png"))))

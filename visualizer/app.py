@@ -114,6 +114,7 @@ class App:
         self.help_open = False
         self.drop_enabled = False
         self.panel_errors: dict[str, str] = {}
+        self.window_title = WINDOW_TITLE
         self._allow_idling = True  # off while a test script drives the window (it needs every frame)
         self._t_start = time.monotonic()
         from widgets import create_widgets
@@ -149,6 +150,12 @@ class App:
     def set_vsync(self, on: bool) -> None:
         self.settings.vsync = bool(on)
         hello_imgui.get_runner_params().fps_idling.vsync_to_monitor = bool(on)
+        try:  # apply now on the GUI thread's current GL context (the runner reads its flag only at start-up)
+            import glfw
+
+            glfw.swap_interval(1 if on else 0)
+        except Exception:  # noqa: BLE001 - keep the setting for the next start if the call is unavailable
+            pass
 
     def save_image(self) -> Path | None:
         """Save the generated image (network resolution, not the zoomed view)."""
@@ -177,6 +184,17 @@ class App:
         self.renderer.set_network(loaded.G, loaded.load_id)
         for w in self.widgets:
             w.on_network()
+        self._set_title(f"{WINDOW_TITLE} - {Path(loaded.source).name or loaded.source} ({loaded.info.kind})")
+
+    def _set_title(self, title: str) -> None:
+        self.window_title = title
+        try:
+            import glfw
+            from imgui_bundle.glfw_utils import glfw_window_hello_imgui
+
+            glfw.set_window_title(glfw_window_hello_imgui(), title)
+        except Exception:  # noqa: BLE001 - cosmetic
+            pass
 
     def _poll(self) -> None:
         loaded = self.loader.poll()

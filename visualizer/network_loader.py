@@ -12,6 +12,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -72,6 +73,15 @@ def _progress_text(args: tuple) -> tuple[str | None, float | None]:
     return None, None
 
 
+def _cache_key(source: str) -> tuple:
+    """A local file that changed on disk is loaded again; URLs and names are keyed by their text."""
+    try:
+        st = Path(source).expanduser().stat()
+        return (source, st.st_mtime_ns, st.st_size)
+    except (OSError, ValueError):
+        return (source,)
+
+
 class NetworkLoader:
     def __init__(self, device: torch.device, load_fn: LoadFn = default_load_fn, cache_size: int = 3) -> None:
         self.device = device
@@ -80,7 +90,7 @@ class NetworkLoader:
         self._latest_id = 0
         self._done: LoadedNetwork | None = None
         self.status = LoadStatus()
-        self._cache: OrderedDict[str, tuple[torch.nn.Module, NetworkInfo]] = OrderedDict()
+        self._cache: OrderedDict[tuple, tuple[torch.nn.Module, NetworkInfo]] = OrderedDict()
         self._cache_size = cache_size
         self._threads: list[threading.Thread] = []
 
@@ -128,14 +138,16 @@ class NetworkLoader:
             self._set_status(load_id, message=f"{source}: {msg}" if msg else self.status.message, fraction=frac)
 
         try:
-            cached = self._cache.get(source)
+            key = _cache_key(source)
+            cached = self._cache.get(key)
             if cached is not None:
                 G, info = cached
+                self._cache.move_to_end(key)
             else:
                 G = self._load_fn(source, progress=progress, device=self.device)
                 G = prepare_network(G, self.device)
                 info = describe_network(G, source)
-                self._cache[source] = (G, info)
+                self._cache[key] = (G, info)
                 while len(self._cache) > self._cache_size:
                     self._cache.popitem(last=False)
         except Exception as exc:  # noqa: BLE001 - hostile or broken input must never take the app down
