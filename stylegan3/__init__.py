@@ -16,8 +16,11 @@ __all__ = [
 ]
 
 
-def load_network(source, key: str = "G_ema", device=None):
-    """Load a generator from a path, URL, catalog name or 'demo' without executing anything from the file."""
+def load_network(source, key: str = "G_ema", device=None, progress=None):
+    """Load a generator from a path, URL, catalog name or 'demo' without executing anything from the file.
+
+    `progress(done_bytes, total_bytes_or_None)` is called while a URL downloads.
+    """
     from stylegan3.loading import load_network as _load
 
-    return _load(source, key=key, device=device)
+    return _load(source, key=key, device=device, progress=progress)

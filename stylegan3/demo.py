@@ -10,12 +10,17 @@ Nothing here was trained and no pixels resemble any dataset.
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
+import os
+import tempfile
 
 import torch
 
 from stylegan3.networks import build_generator
 
 DEMO_SEED = 20211018
+DEMO_VERSION = 1  # bump when construction or calibration changes, to invalidate cached weights
 
 DEMO_CONFIGS: dict[str, dict] = {
     "sg3-t": dict(
@@ -67,13 +72,42 @@ def _calibrate_sg2(G: torch.nn.Module, num_samples: int = 2) -> None:
             module.bias.mul_(scale)
 
 
-@functools.lru_cache(maxsize=4)
-def _build(kind: str) -> dict[str, torch.Tensor]:
+def _construct(kind: str) -> dict[str, torch.Tensor]:
     with torch.random.fork_rng(devices=[]), torch.no_grad():
         torch.manual_seed(DEMO_SEED)
         G = build_generator("sg2" if kind == "sg2" else "sg3", DEMO_CONFIGS[kind]).eval()
         (_calibrate_sg2 if kind == "sg2" else _calibrate_sg3)(G)
-    return {k: v.clone() for k, v in G.state_dict().items()}
+    return {k: v.detach().clone().contiguous() for k, v in G.state_dict().items()}
+
+
+def _cache_path(kind: str):
+    from stylegan3.loading.download import cache_dir
+
+    key = json.dumps([DEMO_VERSION, DEMO_SEED, kind, DEMO_CONFIGS[kind], torch.__version__.split("+")[0]])
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return cache_dir() / "demo" / f"{kind}-{digest}.safetensors"
+
+
+@functools.lru_cache(maxsize=4)
+def _build(kind: str) -> dict[str, torch.Tensor]:
+    """Calibration costs seconds on a CPU, so the result is cached on disk (weights we made ourselves)."""
+    from safetensors.torch import load_file, save_file
+
+    path = _cache_path(kind)
+    try:
+        return load_file(str(path))
+    except Exception:  # noqa: BLE001 - missing or damaged cache: rebuild
+        pass
+    state = _construct(kind)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        os.close(fd)
+        save_file(state, tmp)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # read-only home: keep working without the cache
+    return state
 
 
 def demo_network(kind: str = "sg3-t", device: torch.device | str = "cpu") -> torch.nn.Module:

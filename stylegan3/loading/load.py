@@ -36,8 +36,8 @@ def load_network(
     else cpu). `progress(done_bytes, total_or_None)` reports download progress for URLs.
     """
     text = _source_text(source)
-    if text == DEMO:
-        return _load_demo(device)
+    if text == DEMO or text.startswith(DEMO + "-"):
+        return _load_demo(text, device)
     parsed = read_network(text, key=key, progress=progress)
     return build_network(parsed, device, label=text)
 
@@ -74,11 +74,16 @@ def _source_text(source: object) -> str:
     raise NetworkLoadError(repr(source), "expected a file path, URL, catalog name or 'demo'")
 
 
-def _load_demo(device: str | torch.device | None) -> torch.nn.Module:
+def _load_demo(name: str, device: str | torch.device | None) -> torch.nn.Module:
+    """'demo' is the SG3-T demo; 'demo-sg3-r' and 'demo-sg2' pick the other kinds."""
     try:
-        from stylegan3.demo import demo_network
+        from stylegan3.demo import DEMO_CONFIGS, demo_network
     except ImportError:
         raise NetworkLoadError(DEMO, "the built-in demo network is not available in this installation") from None
-    G = demo_network()
+    kind = "sg3-t" if name == DEMO else name[len(DEMO) + 1 :]
+    if kind not in DEMO_CONFIGS:
+        choices = ", ".join(f"{DEMO}-{k}" for k in DEMO_CONFIGS)
+        raise NetworkLoadError(name, f"no such demo network (choose {DEMO}, {choices})")
+    G = demo_network(kind)
     G.eval().requires_grad_(False)
     return G.to(resolve_device(device))
