@@ -28,7 +28,9 @@ __all__ = [
     "seed_ws",
     "num_frames",
     "frame_times",
+    "interpolate_at",
     "interpolate_keys",
+    "path_ws",
     "parse_transform_path",
     "transform_path",
     "preserved_input_transform",
@@ -128,12 +130,15 @@ def frame_times(num_keys: int, frames_per_key: int, loop: bool) -> np.ndarray:
     return np.arange(num_frames(num_keys, frames_per_key, loop), dtype=np.float64) / frames_per_key
 
 
-def interpolate_keys(keys, frames_per_key: int, loop: bool = False, kind: str = "cubic"):
-    """Interpolate keyframes `[S, ...]` into frames `[F, ...]` (torch in -> torch out, numpy -> numpy).
+def interpolate_at(keys, times, loop: bool = False, kind: str = "cubic"):
+    """Points of the path through keyframes `keys` `[S, ...]` at `times` (in key units: key i sits at i).
 
-    `cubic` is a C2 cubic spline through the keys (periodic when `loop`, so the seam is as smooth as the
-    rest); `linear` is piecewise linear, which makes every key an abrupt change of direction but never
-    overshoots. Frame `i * frames_per_key` equals key `i` exactly in both.
+    Torch in -> torch out (same device and dtype), numpy -> numpy. With `loop` the path closes (times
+    wrap modulo S); without, times are clamped to `[0, S - 1]`. `cubic` is a C2 cubic spline through the
+    keys (periodic when looping, so the seam is as smooth as the rest); `linear` is piecewise linear,
+    which turns abruptly at every key but never overshoots. Whole-number times return the keys exactly,
+    so a path's keyframes match a plain render of their seeds bit for bit. The GUI animates through this
+    with a continuous clock; videos sample it at `frame_times`.
     """
     from scipy.interpolate import CubicSpline
 
@@ -142,28 +147,53 @@ def interpolate_keys(keys, frames_per_key: int, loop: bool = False, kind: str = 
     is_torch = isinstance(keys, torch.Tensor)
     arr = keys.detach().cpu().double().numpy() if is_torch else np.asarray(keys, dtype=np.float64)
     s = arr.shape[0]
-    t = frame_times(s, frames_per_key, loop)
+    if s < 1:
+        raise SG3Error("need at least one keyframe")
+    t = np.asarray(times, dtype=np.float64).reshape(-1)
+    t = np.mod(t, s) if loop else np.clip(t, 0, s - 1)
+    flat = arr.reshape(s, -1)
     if s == 1:
-        out = np.repeat(arr, len(t), axis=0)
+        out = np.repeat(flat, len(t), axis=0)
     else:
-        flat = arr.reshape(s, -1)
         knots = np.arange(s + 1 if loop else s, dtype=np.float64)
         values = np.concatenate([flat, flat[:1]], axis=0) if loop else flat
-        if kind == "linear" or (len(knots) < 3):
+        if kind == "linear" or len(knots) < 3:
             i0 = np.minimum(np.floor(t).astype(int), len(knots) - 2)
             a = (t - i0)[:, None]
             out = values[i0] * (1 - a) + values[i0 + 1] * a
         else:
-            spline = CubicSpline(knots, values, axis=0, bc_type="periodic" if loop else "not-a-knot")
-            out = spline(t)
-        # Land exactly on the keys (the spline does up to rounding; make it bit-exact for tests and caches).
-        key_frames = np.arange(0, len(t), frames_per_key)
-        out[key_frames] = flat[np.arange(len(key_frames)) % s]
-        out = out.reshape((len(t),) + arr.shape[1:])
+            out = CubicSpline(knots, values, axis=0, bc_type="periodic" if loop else "not-a-knot")(t)
+        on_key = t == np.round(t)  # the spline hits keys only up to rounding; make it exact
+        out[on_key] = flat[np.round(t[on_key]).astype(int) % s]
+    out = out.reshape((len(t),) + arr.shape[1:])
     if is_torch:
         return torch.from_numpy(out).to(device=keys.device, dtype=keys.dtype)
     in_dtype = np.asarray(keys).dtype
     return out.astype(in_dtype) if in_dtype.kind == "f" else out
+
+
+def interpolate_keys(keys, frames_per_key: int, loop: bool = False, kind: str = "cubic"):
+    """Interpolate keyframes `[S, ...]` into the frames `[F, ...]` of a video (see `interpolate_at`).
+
+    Frame `i * frames_per_key` is key `i`; a loop ends one frame before returning to key 0.
+    """
+    return interpolate_at(keys, frame_times(len(keys), frames_per_key, loop), loop=loop, kind=kind)
+
+
+def path_ws(
+    G: torch.nn.Module,
+    seeds: Sequence[int],
+    frames_per_seed: int,
+    loop: bool = False,
+    kind: str = "cubic",
+    psi: float = 1.0,
+    cutoff: int | None = None,
+    class_idx: int | None = None,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """Per-frame ws `[F, num_ws, w_dim]` of an interpolation video through `seeds` (interpolated in W)."""
+    keys = seed_ws(G, seeds, psi=psi, cutoff=cutoff, class_idx=class_idx, device=device)
+    return interpolate_keys(keys, frames_per_seed, loop=loop, kind=kind)
 
 
 # --- input-transform paths (SG3 only: StyleGAN2 has no input transform) ---------------------------------

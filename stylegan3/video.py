@@ -19,13 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from stylegan3.errors import SG3Error
-from stylegan3.interpolation import (
-    interpolate_keys,
-    num_frames,
-    preserved_input_transform,
-    seed_ws,
-    transform_path,
-)
+from stylegan3.interpolation import num_frames, path_ws, preserved_input_transform, transform_path
 
 __all__ = [
     "VideoSpec",
@@ -132,9 +126,12 @@ def video_frame_count(spec: VideoSpec) -> int:
 def _cell_ws(G: torch.nn.Module, spec: VideoSpec, device: torch.device) -> torch.Tensor:
     """Per-frame ws for every grid cell: `[frames, cells, num_ws, w_dim]`."""
     cells = spec.grid[0] * spec.grid[1]
-    keys = seed_ws(G, spec.seeds, psi=spec.psi, cutoff=spec.cutoff, class_idx=spec.class_idx, device=device)
-    keys = keys.reshape(cells, len(spec.seeds) // cells, *keys.shape[1:])  # cell i walks seeds[i*k:(i+1)*k]
-    paths = [interpolate_keys(keys[i], spec.frames_per_seed, spec.loop, spec.kind) for i in range(cells)]
+    per_cell = len(spec.seeds) // cells  # cell i walks seeds[i * per_cell : (i + 1) * per_cell]
+    paths = [
+        path_ws(G, spec.seeds[i * per_cell : (i + 1) * per_cell], spec.frames_per_seed, loop=spec.loop,
+                kind=spec.kind, psi=spec.psi, cutoff=spec.cutoff, class_idx=spec.class_idx, device=device)
+        for i in range(cells)
+    ]
     return torch.stack(paths, dim=1)
 
 

@@ -9,11 +9,13 @@ from toy_generators import ToyGenerator
 
 from stylegan3.errors import SG3Error
 from stylegan3.interpolation import (
+    interpolate_at,
     interpolate_keys,
     num_frames,
     parse_grid,
     parse_seeds,
     parse_transform_path,
+    path_ws,
     seed_ws,
     transform_path,
 )
@@ -50,6 +52,24 @@ def test_interpolation_hits_every_key_and_counts_frames():
     assert np.array_equal(interpolate_keys(np.ones([1, 5]), 7, loop=True), np.ones([7, 5]))
     with pytest.raises(SG3Error):
         interpolate_keys(keys, 4, kind="quadratic")
+
+
+def test_path_at_continuous_times_wraps_or_clamps():
+    keys = torch.tensor([[0.0], [4.0], [2.0]])
+    torch.testing.assert_close(interpolate_at(keys, [0.5, 3.0, -0.5, 7.0], kind="linear"),
+                               torch.tensor([[2.0], [2.0], [0.0], [2.0]]))  # clamped to the ends
+    torch.testing.assert_close(interpolate_at(keys, [2.5, 3.0, -1.0, 4.25], loop=True, kind="linear"),
+                               torch.tensor([[1.0], [0.0], [2.0], [3.5]]))  # wraps: 2 -> 0 between 2 and 3
+    cubic = interpolate_at(keys, np.linspace(0, 3, 31), loop=True)
+    assert torch.equal(cubic[[0, 10, 20, 30]], keys[[0, 1, 2, 0]])
+    assert cubic.max() > 4.0  # a spline through a peak overshoots it a little; linear never does
+
+
+def test_path_ws_is_the_interpolated_seed_ws():
+    G = ToyGenerator(0.0)
+    path = path_ws(G, [5, 6, 7], 4, loop=True, psi=0.8)
+    assert path.shape == (12, 4, 8)
+    torch.testing.assert_close(path, interpolate_keys(seed_ws(G, [5, 6, 7], psi=0.8), 4, loop=True))
 
 
 def test_cubic_loop_has_no_seam():
