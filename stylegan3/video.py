@@ -210,6 +210,7 @@ def write_video(
     """
     try:
         import imageio.v2 as imageio
+        import imageio_ffmpeg  # noqa: F401 - imageio only finds out at the first frame otherwise
     except ImportError:
         raise SG3Error("video export needs imageio and imageio-ffmpeg: pip install 'sg3-explorer[video]'") from None
     out = Path(out)

@@ -245,3 +245,12 @@ def test_cli_video_compares_fixture_networks(fixtures_dir, tmp_path):
     assert main(args) == 0
     back = _decode(out)
     assert len(back) == 2 and back[0].shape == (96, 3 * 64, 3)  # three 64 px panes under 24 px labels
+
+
+def test_missing_ffmpeg_is_a_one_line_error(monkeypatch, tmp_path):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "imageio_ffmpeg", None)  # makes `import imageio_ffmpeg` fail
+    with pytest.raises(SG3Error, match=r"pip install 'sg3-explorer\[video\]'"):
+        write_video(iter([np.zeros([16, 16, 3], dtype=np.uint8)]), tmp_path / "v.mp4", progress=False)
+    assert not any(tmp_path.iterdir())

@@ -134,7 +134,8 @@ def sticking_view(
     `space='z'` perturbs z before the mapping network (the paper's "nearby latents"); `space='w'`
     perturbs the mapped w (all layers alike), useful when the mapping saturates. Renders run in batches
     of `batch_size`; only running sums are kept, so memory does not grow with `samples`.
-    `progress(done, total)` is called after every batch.
+    `progress(done, total)` is called after every batch; it may raise to abandon the computation (the
+    GUI's cancel), nothing is left half-changed.
     """
     if space not in ("z", "w"):
         raise SG3Error(f"perturbation space must be 'z' or 'w', got {space!r}")
