@@ -146,7 +146,7 @@ def _check_spec(nets: Sequence[tuple[str, torch.nn.Module]], spec: VideoSpec) ->
 
         flat = [name for name, G in nets if not has_input_transform(G)]
         if flat:
-            raise SG3Error(f"--translate-path needs StyleGAN3 networks; no input transform in: {', '.join(flat)}")
+            raise SG3Error(f"a translate path needs StyleGAN3 networks; no input transform in: {', '.join(flat)}")
 
 
 @torch.no_grad()

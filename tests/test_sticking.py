@@ -76,6 +76,7 @@ def test_average_is_sharp_only_for_the_sticky_net(z0):
     smooth = sticking_view(ToyGenerator(0.0), z0, samples=32, sigma=0.5)
     single_e = highpass_energy(smooth.single[None])[0].item()
     assert single_e == pytest.approx(3 * 0.35**2 / 2, rel=0.02)  # the toy's texture energy
+    assert smooth.detail_energy == pytest.approx(single_e, rel=0.02)  # same in every perturbed frame
     assert highpass_energy(sticky.average[None])[0].item() == pytest.approx(single_e, rel=0.02)
     fine_kept = highpass_energy(smooth.average[None])[0].item() / single_e
     assert fine_kept < 0.05

@@ -96,6 +96,7 @@ class StickingResult:
     single: torch.Tensor  # the unperturbed render, for comparison
     score: float  # estimated fraction of fine-detail energy fixed to the pixel grid, 0..1
     ratio: float  # raw E(average) / mean E(single frame)
+    detail_energy: float  # mean E(single frame): how much fine detail there is to stick at all
     samples: int
     sigma: float
     cutoff: float
@@ -178,6 +179,7 @@ def sticking_view(
         single=single.cpu(),
         score=sticking_ratio_to_score(ratio, samples),
         ratio=ratio,
+        detail_energy=mean_single,
         samples=samples,
         sigma=float(sigma),
         cutoff=float(hp_cutoff),

@@ -127,7 +127,8 @@ def run(args: argparse.Namespace) -> int:
                 progress=lambda done, total: bar.update(done - bar.n),
             )
         rows.append((label, res))
-        line = f"{label}: sticking {res.score:.4f} (high-frequency energy kept by the average: {res.ratio:.4f})"
+        line = (f"{label}: sticking {res.score:.4f} (fine-detail energy per frame {res.detail_energy:.3g}, "
+                f"kept by the average: {res.ratio:.4f})")
         if args.trace_frames:
             traces.append(_trace_for(G, args.seed, args.trace_frames, args))
             line += f", trace verticality {traces[-1][1]:.4f}"
