@@ -3,7 +3,8 @@
 They let the CLI and the app run offline on a fresh machine. Random weights alone give a flat,
 low-contrast image, so after construction each StyleGAN3 layer's `magnitude_ema` is set to the
 measured mean square of its input (what training would have tracked) and the output is scaled to a
-visible range; the result is a colourful band-limited texture that still reacts to every control.
+visible range. A higher first cutoff than the official configs (12 instead of 2) puts detail into
+every layer, so the result is a colourful band-limited texture that shows every control at work.
 Nothing here was trained and no pixels resemble any dataset.
 """
 
@@ -20,17 +21,18 @@ import torch
 from stylegan3.networks import build_generator
 
 DEMO_SEED = 20211018
-DEMO_VERSION = 1  # bump when construction or calibration changes, to invalidate cached weights
+DEMO_VERSION = 2  # bump when construction or calibration changes, to invalidate cached weights
 
 DEMO_CONFIGS: dict[str, dict] = {
     "sg3-t": dict(
         z_dim=128, w_dim=128, c_dim=0, img_resolution=256, img_channels=3,
         channel_base=4096, channel_max=128, mapping_kwargs={"num_layers": 2},
+        first_cutoff=12, first_stopband=2**4.2,
     ),
     "sg3-r": dict(
         z_dim=128, w_dim=128, c_dim=0, img_resolution=256, img_channels=3,
         channel_base=8192, channel_max=256, conv_kernel=1, use_radial_filters=True,
-        mapping_kwargs={"num_layers": 2},
+        mapping_kwargs={"num_layers": 2}, first_cutoff=12, first_stopband=2**4.2,
     ),
     "sg2": dict(
         z_dim=128, w_dim=128, c_dim=0, img_resolution=256, img_channels=3,

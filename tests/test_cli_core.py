@@ -49,7 +49,7 @@ def test_info_lists_layers(capsys):
     assert main(["info", "demo"]) == 0
     out = capsys.readouterr().out
     assert "SG3-T" in out and "untrained" in out
-    assert "L14_256_3" in out and "L0_36_" in out
+    assert "L14_256_3" in out and "L0_84_128" in out
 
 
 def test_bad_network_is_one_line_error_exit_1(tmp_path):
