@@ -181,10 +181,11 @@ def test_cli_rejects_bad_arguments(capsys):
 
 @pytest.mark.fixtures
 @pytest.mark.slow
-def test_fixture_networks_sg2_sticks_more_than_sg3(fixtures_dir, capsys):
+def test_fixture_networks_sg2_sticks_more_than_sg3(fixtures_dir, artifacts_dir, capsys):
     from stylegan3.cli.main import main
 
-    args = ["sticking", "--samples", "6", "--sigma", "0.5", "--device", "cpu"]
+    out = artifacts_dir / "sticking_fixtures.png"  # for people to look at
+    args = ["sticking", "--samples", "6", "--sigma", "0.5", "--device", "cpu", "--out", str(out)]
     for n in ("sg2", "sg3t", "sg3r"):
         args += ["--network", str(fixtures_dir / f"{n}.pkl")]
     assert main(args) == 0
@@ -195,3 +196,4 @@ def test_fixture_networks_sg2_sticks_more_than_sg3(fixtures_dir, capsys):
     # sg3r 0.09. StyleGAN2's per-pixel grain stays on the grid; the StyleGAN3 nets' fine detail averages out.
     assert scores["sg2.pkl"] > 0.6
     assert scores["sg2.pkl"] > scores["sg3t.pkl"] + 0.2 and scores["sg2.pkl"] > scores["sg3r.pkl"] + 0.2
+    assert out.is_file()
