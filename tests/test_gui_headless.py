@@ -152,7 +152,7 @@ class SlowFake:
         self.calls: list[float] = []
         self.gate = threading.Event()
 
-    def __call__(self, G, state):
+    def __call__(self, G, state, should_stop=None):
         self.calls.append(state.x)
         self.gate.wait(5)
         return RenderResult(image=np.full((2, 2, 3), int(state.x), np.uint8), state=state)
@@ -198,6 +198,38 @@ def test_async_renderer_drops_results_of_previous_network():
         assert res is not None and res.network_id == 2
     finally:
         r.close()
+
+
+def test_network_switch_cancels_the_render_in_progress():
+    """A long CPU render of the old network stops at its next layer instead of running to the end."""
+    from visualizer.renderer import timed_render
+
+    G = tiny_generator("sg2", res=32)
+    started, layers_run = threading.Event(), []
+
+    def slow_layer(module, inputs):
+        started.set()
+        layers_run.append(module)
+        time.sleep(0.2)
+
+    handles = [m.register_forward_pre_hook(slow_layer) for m in G.synthesis.children()]
+    r = AsyncRenderer(timed_render)
+    try:
+        r.set_network(G, 1)
+        r.submit(RenderState(x=1))
+        assert started.wait(10)
+        t0 = time.perf_counter()
+        r.set_network(tiny_generator("sg2", res=32), 2)
+        assert r.wait_idle(5)
+        assert time.perf_counter() - t0 < 1.0
+        assert len(layers_run) < len(list(G.synthesis.children()))
+        assert r.poll() is None
+    finally:
+        r.close()
+        for h in handles:
+            h.remove()
+    res = timed_render(G, RenderState(x=1), should_stop=lambda: True)
+    assert res.cancelled and res.image is None and res.error is None
 
 
 def test_submitted_state_is_a_snapshot():

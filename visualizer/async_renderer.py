@@ -7,6 +7,7 @@ requests made meanwhile collapse into the newest one, so a fast slider drag cost
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 
@@ -15,7 +16,20 @@ import torch
 from visualizer.renderer import RenderResult, timed_render
 from visualizer.state import RenderState
 
-RenderFn = Callable[[torch.nn.Module, RenderState], RenderResult]
+# (G, state, should_stop) -> result; should_stop() turns True when the result can no longer be used.
+RenderFn = Callable[[torch.nn.Module, RenderState, Callable[[], bool]], RenderResult]
+
+
+def lower_thread_priority(nice: int = 5) -> None:
+    """Let the GUI thread win the CPU: on Linux, niceness is per thread and inherited by the compute threads
+    torch starts from this one, so a busy render on a CPU-only machine leaves the window responsive."""
+    if not hasattr(os, "setpriority") or os.environ.get("SG3_RENDER_NICE") == "0":
+        return
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
+    except OSError:
+        pass
 
 
 class AsyncRenderer:
@@ -83,13 +97,18 @@ class AsyncRenderer:
             return self._cond.wait_for(lambda: not self._busy and self._pending is None, timeout)
 
     def close(self) -> None:
+        """Stop the worker; a render in progress is cancelled at its next layer."""
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-        self._thread.join(timeout=5)
+        self._thread.join(timeout=10)
 
     # -- worker thread ----------------------------------------------------------------------------------------
+    def _stop_check(self, network_id: int) -> Callable[[], bool]:
+        return lambda: self._closed or self._network_id != network_id
+
     def _run(self) -> None:
+        lower_thread_priority()
         while True:
             with self._cond:
                 self._cond.wait_for(lambda: self._closed or self._pending is not None)
@@ -99,11 +118,11 @@ class AsyncRenderer:
                 self._pending = None
                 G = self._G
                 self._busy = True
-            result = self._render_fn(G, state)
+            result = self._render_fn(G, state, self._stop_check(network_id))
             result.request_id, result.network_id = request_id, network_id
             with self._cond:
                 self._busy = False
                 # Stale results (older network) are dropped; a newer pending request will replace this one.
-                if network_id == self._network_id:
+                if network_id == self._network_id and not result.cancelled:
                     self._result = result
                 self._cond.notify_all()

@@ -7,6 +7,7 @@ spectra; added by the analysis panels) run after synthesis and may replace the i
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -149,6 +150,7 @@ class RenderResult:
     impl: str = "ref"
     error: str | None = None
     extras: dict = field(default_factory=dict)
+    cancelled: bool = False
 
 
 @torch.no_grad()
@@ -167,16 +169,47 @@ def render_state(G: torch.nn.Module, state: RenderState) -> np.ndarray:
     return render_tensor(G, state).cpu().numpy()
 
 
-def timed_render(G: torch.nn.Module, state: RenderState) -> RenderResult:
+class RenderCancelled(Exception):
+    """Raised inside synthesis when the render is no longer wanted (app closing, network switched)."""
+
+
+@contextlib.contextmanager
+def cancellable(G: torch.nn.Module, should_stop: Callable[[], bool] | None):
+    """Check `should_stop` before every mapping/synthesis layer, so an unwanted multi-second CPU render ends
+    at the next layer instead of running to completion (and a closing app never waits long for it)."""
+    if should_stop is None:
+        yield
+        return
+
+    def check(_module, _inputs):
+        if should_stop():
+            raise RenderCancelled()
+
+    layers = [m for part in (getattr(G, "mapping", None), getattr(G, "synthesis", None)) if part is not None
+              for m in part.children()]
+    handles = [m.register_forward_pre_hook(check) for m in layers]
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def timed_render(
+    G: torch.nn.Module, state: RenderState, should_stop: Callable[[], bool] | None = None
+) -> RenderResult:
     """Render with timing and device info; errors become a message instead of an exception."""
     device = network_device(G)
     t0 = time.perf_counter()
     extras: dict = {}
     try:
-        out = render_tensor(G, state, extras)
+        with cancellable(G, should_stop):
+            out = render_tensor(G, state, extras)
         # One device->host copy of the final uint8 pixels; on the CPU `.numpy()` shares memory.
         image = out.cpu().numpy()
         error = None
+    except RenderCancelled:
+        return RenderResult(image=None, state=state, device=str(device), cancelled=True)
     except Exception as exc:  # noqa: BLE001 - a bad state must show a message, never kill the worker
         image, error = None, f"render failed: {type(exc).__name__}: {exc}"
     if device.type == "cuda":

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import threading
 from pathlib import Path
 
 
@@ -13,6 +15,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="path, URL or catalog name to open (default: the built-in demo network)")
     p.add_argument("--screenshot", type=Path, metavar="FILE",
                    help="render until the first image is on screen, save a screenshot of the window, exit")
+    p.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS",
+                   help="with --screenshot: give up (exit 1) if no image is on screen after this long")
     p.add_argument("--seed", type=int, default=None, help="initial seed")
     p.add_argument("--psi", type=float, default=None, help="initial truncation psi")
     p.add_argument("--cpu", action="store_true", help="render on the CPU even when a GPU is present")
@@ -49,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         state.psi = float(args.psi)
     config = AppConfig(
         networks=list(args.networks), screenshot=args.screenshot, cpu=args.cpu, window_size=args.size,
-        persist_settings=not args.no_settings, state=state,
+        persist_settings=not args.no_settings, state=state, timeout_s=args.timeout,
     )
     app = App(config)
     code = app.run()
@@ -59,4 +63,10 @@ def run(args: argparse.Namespace) -> int:
         else:
             problem = app.loader.status.error or app.render_error or "no image was rendered in time"
             print(f"error: {problem} (screenshot of the window saved to {args.screenshot})", file=sys.stderr)
+    if any(t.is_alive() for t in threading.enumerate() if t.name in ("sg3-load", "sg3-render")):
+        # A network still loading (a download, a big pickle) cannot be interrupted; torch threads torn down
+        # at interpreter exit would abort the process, so leave at once: settings and files are written.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     return code
