@@ -57,11 +57,10 @@ class VideoSpec:
 
 def network_label(name: str, G: torch.nn.Module) -> str:
     """`"name (SG3-T 256px)"`; a network our code cannot classify is still labelled with its class name."""
-    try:
-        from stylegan3.networks import network_kind
+    from stylegan3.networks import network_kind
 
-        kind = network_kind(G)
-    except Exception:  # noqa: BLE001 - a label must never stop a video
+    kind = network_kind(G)
+    if kind == "other":
         kind = type(G).__name__
     return f"{name} ({kind} {int(G.img_resolution)}px)"
 

@@ -25,9 +25,12 @@ def build_generator(kind: str, init_kwargs: dict[str, Any]) -> torch.nn.Module:
 
 
 def network_kind(G: torch.nn.Module) -> str:
-    """'SG3-T', 'SG3-R' or 'SG2' for display: R means 1x1 convs with radial filters."""
-    if getattr(G, "kind", None) == "sg2":
+    """'SG3-T', 'SG3-R' or 'SG2' for display (R means 1x1 convs with radial filters); 'other' otherwise."""
+    kind = getattr(G, "kind", None)
+    if kind == "sg2":
         return "SG2"
+    if kind != "sg3":
+        return "other"
     kwargs = getattr(G, "init_kwargs", {})
     if kwargs.get("conv_kernel", 3) == 1 or kwargs.get("use_radial_filters", False):
         return "SG3-R"
