@@ -1,0 +1,485 @@
+"""Comparison mode, headless part: a set of panes, each one network that follows the app's RenderState.
+
+Comparing generators only means something when every pane shows "the same" thing, so a pane never has its own
+latent: `pane_state(main, pane)` derives what a pane renders from the one state the app's controls edit. Where
+the networks differ that derivation says so instead of failing: a different z_dim draws z from the same seed at
+the pane's own z_dim (`stylegan3.latents`), StyleGAN2 has no input transform so it ignores translate/rotate,
+class labels wrap to the pane's own class count, noise can be overridden per pane.
+
+Each pane owns its network object (loaded by its own `NetworkLoader`, never shared with the main view, because
+the SG3 input transform is a buffer of the module and two threads writing it would mix views), its own
+`AsyncRenderer`, and one lock that every user of that network takes (renderer, sticking and trace jobs, video
+recording), so a long sticking average never sees the transform change under it. Long computations run as
+`Job`s on their own thread with a progress fraction the GUI draws and a cancel flag the library's progress
+callback turns into an abort. Nothing here imports imgui; drawing lives in `widgets/comparison.py`.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from visualizer.async_renderer import AsyncRenderer
+from visualizer.network_info import NetworkInfo
+from visualizer.network_loader import LoadedNetwork, NetworkLoader, default_load_fn, error_line
+from visualizer.renderer import class_vector, network_device, seed_plane_z, timed_render, to_uint8_hwc
+from visualizer.state import RenderState
+
+MAX_PANES = 4
+FOLLOW = "follow"  # per-pane override value meaning "use the main state's setting"
+
+
+# -- deriving a pane's state from the main one --------------------------------------------------------------------
+
+@dataclass
+class PaneOverrides:
+    """Per-pane settings where the networks differ; FOLLOW / None keep the main state's value."""
+
+    class_idx: int | None = None  # conditional nets: own label (wrapped to the pane's c_dim)
+    noise_mode: str = FOLLOW  # SG2 nets: 'const' | 'random' | 'none' or FOLLOW
+
+
+def has_transform(kind: str) -> bool:
+    """Only StyleGAN3 nets have an input transform (translate / rotate)."""
+    return kind.startswith("SG3")
+
+
+def pane_state(main: RenderState, info: NetworkInfo, overrides: PaneOverrides | None = None) -> RenderState:
+    """What a pane renders for the app's `main` state: same latent position, truncation, noise and transform,
+    adapted to the pane's network. Analysis views of the main net (layer, FFT, untransform) do not carry over:
+    a pane always shows its generated image, so panes stay comparable whatever the main view shows."""
+    o = overrides or PaneOverrides()
+    state = main.copy(layer_name=None, channel=None, fft=False, untransform=False, extras={})
+    if info.c_dim > 0:
+        state.class_idx = int(main.class_idx if o.class_idx is None else o.class_idx) % info.c_dim
+    else:
+        state.class_idx = 0
+    if state.cutoff is not None and state.cutoff >= info.num_ws:
+        state.cutoff = None  # "all ws" on the pane's (possibly shorter) ws stack
+    state.mix_ws = tuple(i for i in main.mix_ws if 0 <= i < info.num_ws)
+    if o.noise_mode != FOLLOW:
+        state.noise_mode = o.noise_mode
+    if not has_transform(info.kind):
+        state.translate, state.rotate = (0.0, 0.0), 0.0
+    return state
+
+
+def pane_notes(main: RenderState, info: NetworkInfo, reference: NetworkInfo | None) -> list[str]:
+    """Why a pane may not show exactly the main state: the lines the GUI prints under the pane's label."""
+    notes = []
+    if reference is not None and info.z_dim != reference.z_dim:
+        notes.append(f"z_dim {info.z_dim} (not {reference.z_dim}): latent not shared, "
+                     f"z drawn from the same seed at z_dim {info.z_dim}")
+    if not has_transform(info.kind) and (tuple(main.translate) != (0.0, 0.0) or main.rotate != 0.0):
+        notes.append("SG2: no input transform, ignores translate/rotate")
+    if main.mix_ws and any(i >= info.num_ws for i in main.mix_ws):
+        notes.append(f"style mix limited to its {info.num_ws} ws")
+    return notes
+
+
+# -- lockstep motion ------------------------------------------------------------------------------------------
+
+def transform_at(spec: str, t: float) -> tuple[tuple[float, float], float]:
+    """Input transform `(translate, rotate)` at time `t` (cycles; 1.0 = one period) of a transform path spec,
+    the same spec language and units as videos and traces (`stylegan3.interpolation.parse_transform_path`),
+    evaluated at any continuous time so the GUI can animate it with its own clock."""
+    from stylegan3.interpolation import parse_transform_path
+
+    tx = ty = rot = 0.0
+    phase = 2 * math.pi * t
+    for name, p in parse_transform_path(spec):
+        if name == "circle":
+            tx, ty = tx + p[0] * math.cos(phase), ty + p[0] * math.sin(phase)
+        elif name == "sway":
+            tx, ty = tx + p[0] * math.sin(phase), ty + p[1] * math.sin(phase)
+        elif name == "pan":
+            frac = t - math.floor(t)  # a pan restarts every period instead of walking off forever
+            tx, ty = tx + p[0] * frac, ty + p[1] * frac
+        elif name == "spin":
+            rot += p[0] * t
+    return (tx, ty), rot
+
+
+# -- background jobs ------------------------------------------------------------------------------------------
+
+class JobCancelled(Exception):
+    """Raised from a job's progress callback when the job was cancelled (abandons the library computation)."""
+
+
+class Job:
+    """One computation on its own thread: `fn(progress)` -> result. The GUI polls `fraction`, `done`, `result`,
+    `error`; `cancel()` makes the next progress report raise, which the library functions allow."""
+
+    def __init__(self, fn: Callable[[Callable[[int, int], None]], object], name: str = "job") -> None:
+        self.name = name
+        self.fraction = 0.0
+        self.result: object = None
+        self.error: str | None = None
+        self.cancelled = False
+        self.seconds = 0.0
+        self._cancel = threading.Event()
+        self._done = threading.Event()
+        self._fn = fn
+        self._thread = threading.Thread(target=self._run, name=f"sg3-{name}", daemon=True)
+        self._thread.start()
+
+    def _progress(self, done: int, total: int) -> None:
+        if self._cancel.is_set():
+            raise JobCancelled()
+        self.fraction = min(max(done / max(total, 1), 0.0), 1.0)
+
+    def _run(self) -> None:
+        from visualizer.async_renderer import lower_thread_priority
+
+        lower_thread_priority()
+        t0 = time.perf_counter()
+        try:
+            self.result = self._fn(self._progress)
+            self.fraction = 1.0
+        except JobCancelled:
+            self.cancelled = True
+        except Exception as exc:  # noqa: BLE001 - a failed analysis is a message in its pane, not a crash
+            self.error = error_line(exc)
+        finally:
+            self.seconds = time.perf_counter() - t0
+            self._done.set()
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def wait(self, timeout: float = 60.0) -> bool:
+        """Block until finished (tests only; the GUI polls `done`)."""
+        return self._done.wait(timeout)
+
+
+@dataclass
+class StickingSettings:
+    samples: int = 8  # K perturbed frames
+    sigma: float = 0.2  # perturbation size in z
+    seed: int = 0
+
+
+@dataclass
+class TraceSettings:
+    frames: int = 16  # frames of the interpolation from the current seed to the next one
+    row: float = 0.5  # fraction of the image height
+    transform_spec: str = ""  # e.g. "pan:0.25,0"; SG3 panes only (SG2 panes record without it)
+
+
+def sticking_job_fn(G: torch.nn.Module, state: RenderState, settings: StickingSettings,
+                    lock: threading.Lock | None = None) -> Callable:
+    """The work of a sticking job for one pane: the library's average of K perturbed frames around the pane's
+    current latent (its own z_dim, truncation, label, transform), returning (average uint8, result)."""
+    from stylegan3.analysis.sticking import sticking_view
+    from visualizer.renderer import apply_transform
+
+    def run(progress):
+        with lock or _nolock():
+            device = network_device(G)
+            z = torch.from_numpy(seed_plane_z(state.x, state.y, int(G.z_dim))).to(device)
+            apply_transform(G, state)
+            res = sticking_view(G, z, samples=int(settings.samples), sigma=float(settings.sigma),
+                                psi=float(state.psi), cutoff_layers=state.cutoff,
+                                c=class_vector(G, state.class_idx, device), noise_mode=state.noise_mode,
+                                batch_size=4, seed=int(settings.seed), progress=progress)
+        avg = to_uint8_hwc(res.average[None]).numpy()
+        return avg, res
+
+    return run
+
+
+def trace_job_fn(G: torch.nn.Module, kind: str, state: RenderState, settings: TraceSettings,
+                 lock: threading.Lock | None = None) -> Callable:
+    """The work of a trace job: interpolate in W from the current seed to the next over `frames` frames (the
+    same seeds for every pane), record one pixel row per frame; SG3 panes also move their input along the
+    shared transform path in lockstep. Returns (trace uint8 [T, W, 3], verticality)."""
+    from stylegan3.analysis.trace import record_trace, trace_to_uint8, verticality
+    from stylegan3.interpolation import path_ws, transform_path
+
+    frames = max(2, int(settings.frames))
+
+    def run(progress):
+        seed = state.seed
+        c_idx = state.class_idx if int(G.c_dim) > 0 else None
+        with lock or _nolock():
+            ws = path_ws(G, [seed, seed + 1], frames - 1, psi=float(state.psi), cutoff=state.cutoff,
+                         class_idx=c_idx, device=network_device(G))
+            transforms = None
+            if settings.transform_spec.strip() and has_transform(kind):
+                transforms = transform_path(settings.transform_spec, frames, loop=False)
+            row = min(int(settings.row * int(G.img_resolution)), int(G.img_resolution) - 1)
+            trace = record_trace(G, ws, row, noise_mode=state.noise_mode, transforms=transforms, progress=progress)
+        return trace_to_uint8(trace), verticality(trace)
+
+    return run
+
+
+class _nolock:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+# -- the panes ------------------------------------------------------------------------------------------------
+
+@dataclass
+class Pane:
+    """One network of the comparison, with its own loader, renderer, lock and analysis jobs."""
+
+    pane_id: int
+    source: str
+    loader: NetworkLoader
+    renderer: AsyncRenderer
+    lock: threading.Lock
+    network: LoadedNetwork | None = None
+    overrides: PaneOverrides = field(default_factory=PaneOverrides)
+    image: np.ndarray | None = None  # last finished render (HxWx3 uint8)
+    shown_state: RenderState | None = None  # the state `image` was rendered from
+    render_error: str | None = None
+    render_ms: float = 0.0
+    sticking: Job | None = None
+    sticking_image: np.ndarray | None = None
+    sticking_score: float | None = None
+    sticking_state: RenderState | None = None
+    trace: Job | None = None
+    trace_image: np.ndarray | None = None
+    trace_verticality: float | None = None
+    image_version: int = 0  # bumped when `image` / `sticking_image` / `trace_image` change (texture upload)
+
+    @property
+    def info(self) -> NetworkInfo | None:
+        return self.network.info if self.network else None
+
+    @property
+    def G(self) -> torch.nn.Module | None:
+        return self.network.G if self.network else None
+
+    @property
+    def label(self) -> str:
+        name = Path(self.source).name or self.source
+        if self.network is None:
+            return name
+        return f"{name} ({self.network.info.kind} {self.network.info.resolution}px)"
+
+    @property
+    def status(self) -> str:
+        st = self.loader.status
+        if st.error:
+            return f"load failed: {st.error}"
+        if st.busy:
+            return st.message
+        if self.render_error:
+            return self.render_error
+        return ""
+
+    def state_for(self, main: RenderState) -> RenderState | None:
+        return pane_state(main, self.network.info, self.overrides) if self.network else None
+
+
+class ComparisonModel:
+    """The panes and everything they compute; the GUI thread calls `tick(main_state)` once per frame."""
+
+    def __init__(self, device: torch.device | str = "cpu", load_fn: Callable = default_load_fn) -> None:
+        self.device = torch.device(device)
+        self.load_fn = load_fn
+        self.panes: list[Pane] = []
+        self.sticking = StickingSettings()
+        self.trace = TraceSettings()
+        self.record: Job | None = None
+        self.record_path: Path | None = None
+        self.record_message = ""
+        self._next_id = 0
+
+    # -- panes --------------------------------------------------------------------------------------------
+    def add(self, source: str) -> Pane:
+        """Start loading `source` into a new pane (background; the pane shows the loader's status meanwhile)."""
+        source = str(source).strip()
+        if len(self.panes) >= MAX_PANES:
+            from stylegan3.errors import SG3Error
+
+            raise SG3Error(f"at most {MAX_PANES} panes")
+        lock = threading.Lock()
+
+        def locked_render(G, state, should_stop):
+            with lock:
+                return timed_render(G, state, should_stop)
+
+        self._next_id += 1
+        pane = Pane(self._next_id, source, NetworkLoader(self.device, self.load_fn, cache_size=1),
+                    AsyncRenderer(locked_render), lock)
+        pane.loader.load(source)
+        self.panes.append(pane)
+        return pane
+
+    def remove(self, pane: Pane) -> None:
+        for job in (pane.sticking, pane.trace):
+            if job is not None:
+                job.cancel()
+        pane.renderer.close()
+        self.panes.remove(pane)
+
+    def close(self) -> None:
+        if self.record is not None:
+            self.record.cancel()
+        for pane in list(self.panes):
+            self.remove(pane)
+
+    @property
+    def reference(self) -> NetworkInfo | None:
+        """The first loaded pane's network: the one whose z_dim the others are compared against."""
+        for p in self.panes:
+            if p.network is not None:
+                return p.network.info
+        return None
+
+    def notes(self, pane: Pane, main: RenderState) -> list[str]:
+        return pane_notes(main, pane.info, self.reference) if pane.network else []
+
+    # -- per frame ----------------------------------------------------------------------------------------
+    def tick(self, main: RenderState) -> bool:
+        """Take finished loads/renders/jobs and ask every pane for `main`; True when something new arrived."""
+        changed = False
+        for pane in self.panes:
+            loaded = pane.loader.poll()
+            if loaded is not None:
+                pane.network = loaded
+                pane.renderer.set_network(loaded.G, loaded.load_id)
+                pane.image = pane.shown_state = None
+                changed = True
+            if pane.network is None:
+                continue
+            pane.renderer.submit(pane.state_for(main))
+            res = pane.renderer.poll()
+            if res is not None:
+                if res.error:
+                    pane.render_error = res.error
+                elif res.image is not None:
+                    pane.render_error = None
+                    pane.image, pane.shown_state, pane.render_ms = res.image, res.state, res.render_ms
+                    pane.image_version += 1
+                    changed = True
+            changed |= self._collect_jobs(pane)
+        if self.record is not None and self.record.done:
+            job, self.record = self.record, None
+            if job.error:
+                self.record_message = f"recording failed: {job.error}"
+            elif job.cancelled:
+                self.record_message = "recording cancelled"
+            else:
+                self.record_message = f"wrote {job.result} frames to {self.record_path}"
+            changed = True
+        return changed
+
+    def _collect_jobs(self, pane: Pane) -> bool:
+        changed = False
+        job = pane.sticking
+        if job is not None and job.done:
+            pane.sticking = None
+            if job.result is not None:
+                pane.sticking_image, res = job.result
+                pane.sticking_score = float(res.score)
+                pane.image_version += 1
+                changed = True
+            elif job.error:
+                pane.render_error = f"sticking: {job.error}"
+        job = pane.trace
+        if job is not None and job.done:
+            pane.trace = None
+            if job.result is not None:
+                pane.trace_image, pane.trace_verticality = job.result
+                pane.image_version += 1
+                changed = True
+            elif job.error:
+                pane.render_error = f"trace: {job.error}"
+        return changed
+
+    @property
+    def loaded(self) -> list[Pane]:
+        return [p for p in self.panes if p.network is not None]
+
+    @property
+    def busy(self) -> bool:
+        return any(p.loader.busy or p.renderer.busy or p.sticking or p.trace for p in self.panes) or bool(self.record)
+
+    def all_shown(self, main: RenderState) -> bool:
+        """Every pane is loaded and shows its image for `main` (what the tests wait for)."""
+        return bool(self.panes) and all(
+            p.network is not None and p.shown_state == p.state_for(main) and not p.renderer.busy for p in self.panes)
+
+    # -- analysis -----------------------------------------------------------------------------------------
+    def start_sticking(self, main: RenderState) -> None:
+        """(Re)start the sticking average on every loaded pane for the current state (previous jobs cancelled)."""
+        for pane in self.loaded:
+            if pane.sticking is not None:
+                pane.sticking.cancel()
+            state = pane.state_for(main)
+            pane.sticking_state = state
+            pane.sticking = Job(sticking_job_fn(pane.G, state, self.sticking, pane.lock), "sticking")
+
+    def start_trace(self, main: RenderState) -> None:
+        for pane in self.loaded:
+            if pane.trace is not None:
+                pane.trace.cancel()
+            pane.trace = Job(trace_job_fn(pane.G, pane.info.kind, pane.state_for(main), self.trace, pane.lock),
+                             "trace")
+
+    @property
+    def sticking_progress(self) -> float | None:
+        jobs = [p.sticking for p in self.panes if p.sticking is not None]
+        return None if not jobs else float(np.mean([j.fraction for j in jobs]))
+
+    def wait_jobs(self, timeout: float = 60.0) -> bool:
+        """Block until every analysis job and recording finished (tests only)."""
+        end = time.monotonic() + timeout
+        jobs = [j for p in self.panes for j in (p.sticking, p.trace) if j is not None]
+        jobs += [self.record] if self.record else []
+        return all(j.wait(max(0.0, end - time.monotonic())) for j in jobs)
+
+    # -- recording ----------------------------------------------------------------------------------------
+    def start_record(self, main: RenderState, out: str | Path, seconds_per_seed: float = 1.0, seeds: int = 2,
+                     fps: float = 15.0, transform_spec: str = "") -> None:
+        """Write an mp4 of the panes side by side (library video writer) walking `seeds` seeds from the current
+        one; the SG3 panes move along `transform_spec` when every pane is SG3 (the writer requires it)."""
+        from stylegan3.video import VideoSpec, iter_video_frames, video_frame_count, write_video
+
+        panes = self.loaded
+        if not panes or self.record is not None:
+            return
+        nets = [(Path(p.source).name or p.source, p.G) for p in panes]
+        spec_path = transform_spec.strip() or None
+        if spec_path and not all(has_transform(p.info.kind) for p in panes):
+            spec_path = None
+        st = panes[0].state_for(main)
+        spec = VideoSpec(seeds=[main.seed + i for i in range(max(2, seeds))],
+                         frames_per_seed=max(1, round(seconds_per_seed * fps)), psi=float(main.psi),
+                         cutoff=st.cutoff, noise_mode=st.noise_mode, translate_path=spec_path,
+                         pane_size=max(p.info.resolution for p in panes), batch_size=2)
+        total = video_frame_count(spec)
+        locks = [p.lock for p in panes]
+        out = Path(out)
+        self.record_path = out
+        self.record_message = f"recording {out.name} ..."
+
+        def run(progress):
+            with ExitStack() as stack:
+                for lk in locks:  # always in pane order: no deadlock with the per-pane jobs
+                    stack.enter_context(lk)
+                return write_video(iter_video_frames(nets, spec, self.device), out, fps=fps, total=total,
+                                   progress=False, on_frame=lambda n: progress(n, total))
+
+        self.record = Job(run, "record")
+
