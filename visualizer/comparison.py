@@ -207,6 +207,7 @@ def trace_job_fn(G: torch.nn.Module, kind: str, state: RenderState, settings: Tr
     shared transform path in lockstep. Returns (trace uint8 [T, W, 3], verticality)."""
     from stylegan3.analysis.trace import record_trace, trace_to_uint8, verticality
     from stylegan3.interpolation import path_ws, transform_path
+    from visualizer.renderer import apply_transform
 
     frames = max(2, int(settings.frames))
 
@@ -219,6 +220,8 @@ def trace_job_fn(G: torch.nn.Module, kind: str, state: RenderState, settings: Tr
             transforms = None
             if settings.transform_spec.strip() and has_transform(kind):
                 transforms = transform_path(settings.transform_spec, frames, loop=False)
+            else:
+                apply_transform(G, state)  # the pane's current view, not whatever the buffer last held
             row = min(int(settings.row * int(G.img_resolution)), int(G.img_resolution) - 1)
             trace = record_trace(G, ws, row, noise_mode=state.noise_mode, transforms=transforms, progress=progress)
         return trace_to_uint8(trace), verticality(trace)

@@ -153,12 +153,40 @@ class RenderResult:
     cancelled: bool = False
 
 
+@contextlib.contextmanager
+def capture_layer(G: torch.nn.Module, name: str | None, extras: dict):
+    """While active, keep the output of synthesis layer `name` in `extras["layer"]` (for the layer view stage).
+
+    Taken from the one synthesis pass that makes the image, so showing a layer costs no second render. An
+    unknown name (a state left over from another network) captures nothing; the stage then says so.
+    """
+    module = None
+    if name:
+        try:
+            module = G.synthesis.get_submodule(name)
+        except AttributeError:
+            module = None
+    if module is None:
+        yield
+        return
+
+    def hook(_module, _inputs, output):
+        extras["layer"] = output[0] if isinstance(output, tuple) else output
+
+    handle = module.register_forward_hook(hook)
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
 @torch.no_grad()
 def render_tensor(G: torch.nn.Module, state: RenderState, extras: dict | None = None) -> torch.Tensor:
     """The shown image as [H, W, 3] uint8 on G's device (stages applied)."""
     extras = {} if extras is None else extras
     ws = compute_ws(G, state)
-    img = synthesize(G, state, ws)
+    with capture_layer(G, state.layer_name, extras):
+        img = synthesize(G, state, ws)
     for stage in list(_STAGES):
         img = stage(G, state, ws, img, extras)
     return to_uint8_hwc(img)

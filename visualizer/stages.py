@@ -1,0 +1,238 @@
+"""Post-synthesis stages of the analysis panels: layer view, FFT view and untransform (no GUI code).
+
+The renderer calls `analysis_stage` after synthesis (see `visualizer.renderer.register_stage`); it reads only
+the RenderState, so the headless `render_state` shows exactly what the app shows and tests can check every
+pixel. Settings without a RenderState field live in `state.extras` under the keys listed in `DEFAULTS`.
+
+Layer view mapping (documented, tests rely on it). For the captured layer output `t` ([1, C, H, W]):
+  1. channels: `state.channel = None` takes the first three channels as R, G, B (fewer than three: the
+     missing ones are zero, a single channel is shown grey); `state.channel = k` shows channel k in grey;
+  2. normalise (extras "layer_normalize"): divide by the largest |value| of the shown channels;
+  3. brightness (extras "layer_gain_db"): multiply by 10 ** (dB / 20);
+  4. the usual image conversion, pixel = clamp(x * 127.5 + 128, 0, 255) truncated to uint8.
+`state.layer_name = "output"` treats the generated image itself as the layer (to see its spectrum);
+`None` leaves the image alone.
+
+FFT view (`state.fft` with a layer chosen): the windowed power spectrum of the shown channels (mean over
+them) in dB relative to its peak, mapped linearly from -range dB (black) to 0 dB (white), enlarged by an
+integer factor (nearest) to at least `FFT_MIN_SIZE` pixels, with circles of radius cutoff (green), stopband
+(yellow) and Nyquist (red) drawn on it, so energy beyond the layer's band limit is visible.
+
+Untransform (`state.untransform` on an SG3 net): the output rendered with the input transform is warped back
+by the inverse transform with windowed-sinc resampling (`stylegan3.analysis.resample.untransform_image`); a
+perfectly equivariant net then shows a still image. The "difference" view renders the untransformed image too
+and shows (warped back - plain) amplified by "diff_gain_db"; both report the PSNR of the residual.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from stylegan3.analysis.resample import untransform_image
+from stylegan3.analysis.spectra import power_spectrum, to_db
+from stylegan3.layers import LayerInfo, list_layers
+from stylegan3.transform import has_input_transform
+
+OUTPUT = "output"  # pseudo layer name: the generated image
+FFT_MIN_SIZE = 256
+WINDOWS = ("kaiser", "hann", "none")
+UNTRANSFORM_VIEWS = ("warped", "difference")
+DEFAULTS = {
+    "layer_normalize": False,
+    "layer_gain_db": 0.0,
+    "fft_range_db": 80.0,
+    "fft_window": "kaiser",
+    "untransform_view": "warped",
+    "diff_gain_db": 20.0,
+}
+MARK_COLOURS = {  # in the image's [-1, 1] space
+    "cutoff": (-1.0, 1.0, -1.0),
+    "stopband": (1.0, 1.0, -1.0),
+    "nyquist": (1.0, -1.0, -1.0),
+}
+
+
+def setting(state, key: str):
+    """An analysis setting from `state.extras`, or its default."""
+    return state.extras.get(key, DEFAULTS[key])
+
+
+# -- layer view ----------------------------------------------------------------------------------------------
+
+def select_channels(t: torch.Tensor, channel: int | None) -> torch.Tensor:
+    """[1, C, H, W] -> the shown channels: [1, 3, H, W] for RGB mode, [1, 1, H, W] for one channel."""
+    t = t[:1].float()
+    c = t.shape[1]
+    if channel is not None:
+        k = int(channel)
+        if not 0 <= k < c:
+            raise ValueError(f"channel {k} out of range (layer has {c})")
+        return t[:, k : k + 1]
+    if c == 1:
+        return t
+    rgb = t[:, :3]
+    if c == 2:
+        rgb = torch.cat([rgb, torch.zeros_like(rgb[:, :1])], dim=1)
+    return rgb
+
+
+def layer_view(t: torch.Tensor, channel: int | None, normalize: bool = False, gain_db: float = 0.0) -> torch.Tensor:
+    """The layer as an image in the renderer's [-1, 1] convention (steps 1-3 of the module doc)."""
+    x = select_channels(t, channel)
+    if normalize:
+        x = x / x.abs().max().clamp(1e-8, 1e8)
+    return x * (10.0 ** (float(gain_db) / 20.0))
+
+
+def _moments(x: torch.Tensor) -> dict[str, float]:
+    x = x.double()
+    return {"mean": float(x.mean()), "std": float(x.std()) if x.numel() > 1 else 0.0, "max": float(x.abs().max())}
+
+
+def layer_stats(t: torch.Tensor, channel: int | None) -> dict[str, dict[str, float]]:
+    """Mean, std and max |value| over all channels and over the shown ones (the panel's statistics)."""
+    c = t.shape[1]
+    sel = t[:1, channel : channel + 1] if channel is not None else t[:1, : min(3, c)]
+    return {"all": _moments(t[:1]), "selected": _moments(sel)}
+
+
+# -- FFT view ------------------------------------------------------------------------------------------------
+
+def spectrum_db(x: torch.Tensor, sampling_rate: float, window: str = "kaiser") -> tuple[np.ndarray, np.ndarray]:
+    """(power in dB re. peak [H, W] with zero frequency at index n // 2, frequency axis in cycles per unit)."""
+    power = power_spectrum(x, window=window)
+    n = power.shape[-1]
+    freqs = np.fft.fftshift(np.fft.fftfreq(n, d=1.0 / float(sampling_rate)))
+    return to_db(power), freqs
+
+
+def mark_radius_px(freq: float, n: int, sampling_rate: float, scale: int) -> float:
+    """Radius, in pixels of the enlarged FFT image, of the circle |f| = freq."""
+    return float(freq) * n / float(sampling_rate) * scale
+
+
+def fft_image(
+    x: torch.Tensor,
+    sampling_rate: float,
+    marks: dict[str, float] | None = None,
+    window: str = "kaiser",
+    range_db: float = 80.0,
+    min_size: int = FFT_MIN_SIZE,
+) -> torch.Tensor:
+    """The FFT view of the shown channels `x` ([1, C, H, W], square) as a [1, 3, S, S] image in [-1, 1]."""
+    db, _ = spectrum_db(x, sampling_rate, window)
+    n = db.shape[-1]
+    level = np.clip((db + float(range_db)) / max(float(range_db), 1e-6), 0.0, 1.0)
+    scale = max(1, math.ceil(min_size / n))
+    grey = np.kron(level, np.ones((scale, scale))) * 2 - 1
+    img = np.repeat(grey[None], 3, axis=0)
+    size = n * scale
+    # pixel centres relative to the zero-frequency bin's centre
+    centre = (n // 2 + 0.5) * scale
+    coords = np.arange(size) + 0.5 - centre
+    r = np.hypot(coords[None, :], coords[:, None])
+    for name, freq in (marks or {}).items():
+        if name not in MARK_COLOURS or freq is None:
+            continue
+        ring = np.abs(r - mark_radius_px(freq, n, sampling_rate, scale)) < 0.75
+        for ch in range(3):
+            img[ch][ring] = MARK_COLOURS[name][ch]
+    return torch.from_numpy(img.astype(np.float32))[None].to(x.device)
+
+
+def layer_marks(info: LayerInfo | None) -> dict[str, float]:
+    """Cutoff / stopband / Nyquist of a layer (whichever it has), in cycles per unit."""
+    if info is None:
+        return {}
+    marks = {"cutoff": info.cutoff, "stopband": info.stopband, "nyquist": info.nyquist}
+    return {k: float(v) for k, v in marks.items() if v is not None}
+
+
+def layer_info(G: torch.nn.Module, name: str) -> LayerInfo | None:
+    """The LayerInfo of `name`; for "output" the image with the last layer's band limits."""
+    layers = list_layers(G)
+    if name != OUTPUT:
+        return next((info for info in layers if info.name == name), None)
+    res = int(G.img_resolution)
+    last = layers[-1] if layers else None
+    cutoff = last.cutoff if last is not None and last.cutoff is not None else None
+    stop = last.stopband if last is not None and last.stopband is not None else None
+    return LayerInfo(OUTPUT, res, res, int(G.img_channels), "float32", float(res), cutoff, stop)
+
+
+# -- untransform ---------------------------------------------------------------------------------------------
+
+def is_transformed(state) -> bool:
+    return bool(state.translate[0] or state.translate[1] or state.rotate)
+
+
+def residual_psnr(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> float:
+    """PSNR (dB, peak-to-peak 2) of a - b over the mask; infinite when they agree exactly."""
+    cnt = float(mask.sum())
+    if cnt <= 0:
+        return math.nan
+    mse = float(((a.double() - b.double()).square() * mask).sum()) / cnt
+    return math.inf if mse <= 0 else 20 * math.log10(2) - 10 * math.log10(mse)
+
+
+def untransform_step(G: torch.nn.Module, state, ws: torch.Tensor, img: torch.Tensor, extras: dict) -> torch.Tensor:
+    """Warp the output back by the inverse input transform (and optionally show the residual)."""
+    if not state.untransform or not has_input_transform(G):
+        return img
+    if not is_transformed(state):
+        warped, mask = img.float(), torch.ones_like(img, dtype=torch.float32)
+    else:
+        warped, mask = untransform_image(img.float(), tuple(state.translate), float(state.rotate))
+    warped = warped * mask  # pixels whose kernel reached outside the rendered frame are unknown: grey
+    view = setting(state, "untransform_view")
+    if view == "difference":
+        from visualizer.renderer import synthesize
+
+        plain = synthesize(G, state.copy(translate=(0.0, 0.0), rotate=0.0), ws).float()
+        extras["residual_psnr"] = residual_psnr(warped, plain, mask)
+        gain = 10.0 ** (float(setting(state, "diff_gain_db")) / 20.0)
+        return (warped - plain) * mask * gain
+    return warped
+
+
+# -- the stage -----------------------------------------------------------------------------------------------
+
+def layer_step(G: torch.nn.Module, state, img: torch.Tensor, extras: dict) -> torch.Tensor:
+    """Replace the image by the chosen layer's view or FFT view, and report the layer's statistics."""
+    name = state.layer_name
+    if not name:
+        extras.pop("layer", None)
+        return img
+    t = img if name == OUTPUT else extras.pop("layer", None)
+    if t is None:
+        extras["layer_error"] = f"this network has no layer {name!r}"
+        return img
+    channel = state.channel
+    if channel is not None and not 0 <= channel < t.shape[1]:
+        extras["layer_error"] = f"channel {channel} out of range (layer has {t.shape[1]})"
+        channel = None
+    extras["layer_shape"] = tuple(int(v) for v in t.shape[1:])
+    extras["layer_stats"] = layer_stats(t, channel)
+    if state.fft:
+        info = layer_info(G, name)
+        rate = info.sampling_rate if info is not None and info.sampling_rate else float(t.shape[-1])
+        return fft_image(select_channels(t, channel), rate, layer_marks(info), str(setting(state, "fft_window")),
+                         float(setting(state, "fft_range_db")))
+    return layer_view(t, channel, bool(setting(state, "layer_normalize")), float(setting(state, "layer_gain_db")))
+
+
+def analysis_stage(G: torch.nn.Module, state, ws: torch.Tensor, img: torch.Tensor, extras: dict) -> torch.Tensor:
+    """Untransform first (it acts on the output image), then the layer / FFT view."""
+    if state.layer_name in (None, OUTPUT):
+        img = untransform_step(G, state, ws, img, extras)
+    return layer_step(G, state, img, extras)
+
+
+def install() -> None:
+    """Register the analysis stage with the renderer (idempotent; the panels call it when created)."""
+    from visualizer.renderer import register_stage
+
+    register_stage(analysis_stage)
