@@ -11,6 +11,7 @@ import importlib.util
 import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -57,6 +58,10 @@ def xvfb():
     old = {k: os.environ.get(k) for k in ("DISPLAY", "LIBGL_ALWAYS_SOFTWARE")}
     os.environ["DISPLAY"] = f":{num}"
     os.environ["LIBGL_ALWAYS_SOFTWARE"] = "1"
+    problem = _probe_opengl()
+    if problem:
+        proc.kill()
+        pytest.skip(f"no working OpenGL on the virtual display: {problem}")
     try:
         yield f":{num}"
     finally:
@@ -70,6 +75,29 @@ def xvfb():
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+_PROBE = """
+from imgui_bundle import hello_imgui, immapp
+n = [0]
+def gui():
+    n[0] += 1
+    if n[0] > 2:
+        hello_imgui.get_runner_params().app_shall_exit = True
+immapp.run(gui, window_size=(200, 150), fps_idle=0, ini_disable=True)
+"""
+
+
+def _probe_opengl() -> str | None:
+    """Open a window in a child process: a missing Mesa driver must skip the tests, not abort pytest."""
+    try:
+        proc = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        return "window probe timed out"
+    if proc.returncode != 0:
+        lines = (proc.stderr or proc.stdout).strip().splitlines()
+        return lines[-1] if lines else f"exit code {proc.returncode}"
+    return None
 
 
 def tiny_generator(kind: str = "sg2", c_dim: int = 0, res: int = 32, seed: int = 0) -> torch.nn.Module:

@@ -329,6 +329,7 @@ class App:
         imgui.begin_child("##image", imgui.ImVec2(0, 0), 0, imgui.WindowFlags_.no_scrollbar |
                           imgui.WindowFlags_.no_scroll_with_mouse)
         self._draw_banner()
+        self._draw_view_bar()
         self.image_view.draw(self.texture, self.last_image, self._placeholder())
         imgui.end_child()
         self._draw_help()
@@ -341,6 +342,23 @@ class App:
         hello_imgui.get_runner_params().fps_idling.enable_idling = self._allow_idling and not animating
         self._screenshot_mode_tick()
         self.gui_build_times.add((time.perf_counter() - t0) * 1000.0)
+
+    def _draw_view_bar(self) -> None:
+        """Fit / 1:1 buttons and the current zoom, above the image."""
+        view = self.image_view.view
+        if imgui.small_button("Fit"):
+            view.set_fit()
+        imgui.same_line()
+        if imgui.small_button("1:1"):
+            view.set_one_to_one()
+        imgui.same_line()
+        rect = self.image_view.image_rect
+        if rect is not None and self.last_image is not None:
+            h, w = self.last_image.shape[:2]
+            imgui.text_disabled(f"{w}x{h}  zoom {rect[2] / w * 100:.0f}%{'  (fit)' if view.fit else ''}"
+                                "   wheel: zoom, drag: pan, F1: help")
+        else:
+            imgui.new_line()
 
     def _draw_banner(self) -> None:
         """Errors stay visible above the image (the app keeps running with the last good network)."""
