@@ -205,6 +205,15 @@ def test_broken_and_hostile_files_keep_app_running(app_env, artifacts_dir):
         app.handle_drop([str(net)])
         assert wait_until(ctx, lambda: app.loader.status.error is None and not app.loader.busy, 20)
         wait_image_for_state(ctx, app)
+
+        # The in-window file browser lists network files of a folder; clicking one loads it.
+        (app_env / "sub").mkdir()
+        other = write_tiny_network(app_env / "sub" / "other.safetensors", kind="sg2", res=32, seed=1)
+        app.widget("network").browse_dir = str(app_env)
+        ctx.item_click("**/Browse...")
+        ctx.item_click("**/sub\\/")  # a literal "/" in a label is escaped in test-engine paths
+        ctx.item_click("**/other.safetensors")
+        assert wait_until(ctx, lambda: app.network.source == str(other), 20)
         seen["hostile"] = err_hostile
 
     seen = {}
