@@ -9,6 +9,8 @@ is kept in `rects` so tests can compare the window's pixels with a headless rend
 
 from __future__ import annotations
 
+import math
+
 from imgui_bundle import imgui
 
 from visualizer.comparison import FOLLOW, ComparisonModel, Pane, has_transform
@@ -18,6 +20,18 @@ from visualizer.texture import Texture
 NOTE_COLOR = imgui.ImVec4(1.0, 0.75, 0.35, 1.0)
 ERROR_COLOR = imgui.ImVec4(1.0, 0.45, 0.4, 1.0)
 NOISE_CHOICES = (FOLLOW, *NOISE_MODES)
+
+
+def pane_side(space: float, resolutions: list[int]) -> int:
+    """On-screen side of every pane: whole pixels, and when there is room a whole multiple of every network's
+    resolution, so each network pixel covers the same number of screen pixels (no beat patterns from uneven
+    magnification, and the same treatment for every pane)."""
+    side = max(int(space), 16)
+    if resolutions:
+        step = math.lcm(*resolutions)
+        if side >= step:
+            side -= side % step
+    return side
 
 
 class ComparisonView:
@@ -65,14 +79,15 @@ class ComparisonView:
         notes = [self.model.notes(p, main) for p in panes]
         header_h = line * (3 + max(len(x) for x in notes))
         rows = 1 + int(show_sticking) + int(show_trace) * 0.5
-        side = max(min(col_w, (avail.y - header_h - line * 2 * (rows - 1)) / rows), 16.0)
+        side = pane_side(min(col_w, (avail.y - header_h - line * 2 * (rows - 1)) / rows),
+                         [p.info.resolution for p in panes if p.info is not None])
         flags = imgui.TableFlags_.borders_inner_v | imgui.TableFlags_.sizing_stretch_same
         if not imgui.begin_table("##panes", n, flags):
             return
         imgui.table_next_row()
         for pane, pane_notes in zip(panes, notes, strict=True):
             imgui.table_next_column()
-            imgui.push_id(pane.pane_id)
+            imgui.push_id(f"pane{pane.pane_id}")  # string ids: tests address "pane2/x"
             self._header(pane, pane_notes, col_w)
             imgui.pop_id()
         imgui.table_next_row()
