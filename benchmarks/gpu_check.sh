@@ -18,7 +18,7 @@ python3 -m stylegan3.cli.main doctor 2>&1 | tee -a "$OUT/doctor.txt" || status=1
 for log in "$SG3_EXPLORER_CACHE"/extensions/*/build.log; do [ -f "$log" ] && cp "$log" "$OUT/build.log"; done
 
 echo "== gpu tests" | tee "$OUT/gpu_tests.txt"
-python3 -m pytest -m gpu -q -rs tests/test_cuda_ops.py 2>&1 | tee -a "$OUT/gpu_tests.txt" || status=1
+SG3_REQUIRE_CUDA_KERNELS=1 python3 -m pytest -m gpu -q -rs tests/test_cuda_ops.py 2>&1 | tee -a "$OUT/gpu_tests.txt" || status=1
 
 echo "== op benchmark" | tee "$OUT/bench_ops.txt"
 python3 -m benchmarks.bench_ops 2>&1 | tee -a "$OUT/bench_ops.txt" || status=1
