@@ -429,7 +429,7 @@ def test_widget_helpers_and_optional_modules(monkeypatch):
     assert [m.__name__ for m in widgets.widget_modules()][-1] == "widgets.latent"
 
 
-@pytest.mark.skipif(importlib.util.find_spec("glfw") is None, reason="glfw not installed")
+@pytest.mark.skipif(not HAS_IMGUI or importlib.util.find_spec("glfw") is None, reason="GUI extra not installed")
 def test_no_display_is_one_clear_error(monkeypatch, capsys):
     from stylegan3.cli.main import main
 
