@@ -180,6 +180,7 @@ class App:
     # -- per-frame ---------------------------------------------------------------------------------------------
     def _on_network_loaded(self, loaded: LoadedNetwork) -> None:
         self.network = loaded
+        self.shown_state = None  # the old network's image stays up, but it no longer shows the current state
         self.settings.add_recent(loaded.source)
         self.renderer.set_network(loaded.G, loaded.load_id)
         for w in self.widgets:
