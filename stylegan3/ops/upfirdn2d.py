@@ -80,35 +80,49 @@ def upfirdn2d_ref(
     flip_filter: bool = False,
     gain: float = 1.0,
 ) -> torch.Tensor:
-    """Reference implementation with plain PyTorch ops (any device, any float dtype)."""
+    """Reference implementation with plain PyTorch ops (any device, any float dtype).
+
+    Defined as zero insertion, pad/crop, convolution with f and decimation, but computed without
+    the wasted work: upsampling is a strided transposed convolution (it never multiplies the
+    inserted zeros) and downsampling a strided convolution (it never computes dropped samples).
+    """
     if f is None:
         f = torch.ones([1, 1], dtype=torch.float32, device=x.device)
     upx, upy = _pair(up)
     downx, downy = _pair(down)
     padx0, padx1, pady0, pady1 = parse_padding(padding)
     n, c, h, w = x.shape
+    f = (f * (gain ** (f.ndim / 2))).to(x.dtype)
 
-    # Zero insertion: each sample followed by up-1 zeros along each axis.
-    x = x.reshape(n, c, h, 1, w, 1)
-    x = F.pad(x, [0, upx - 1, 0, 0, 0, upy - 1])
-    x = x.reshape(n, c, h * upy, w * upx)
+    if upx > 1 or upy > 1:
+        # Transposed convolution *convolves*; correlation with the flipped filter is convolution with f.
+        kernel = f.flip(list(range(f.ndim))) if flip_filter else f
+        out_w = w * upx + padx0 + padx1 - (f.shape[-1] - 1)
+        out_h = h * upy + pady0 + pady1 - (f.shape[0] - 1)
+        if f.ndim == 2:
+            x = F.conv_transpose2d(x, kernel[None, None].repeat([c, 1, 1, 1]), stride=(upy, upx), groups=c)
+        else:
+            k = kernel[None, None].repeat([c, 1, 1])
+            x = F.conv_transpose2d(x, k.unsqueeze(2), stride=(1, upx), groups=c)
+            x = F.conv_transpose2d(x, k.unsqueeze(3), stride=(upy, 1), groups=c)
+        # Sample o of the padded-then-filtered signal is sample o + K - 1 - pad0 of the full convolution.
+        kw, kh = f.shape[-1], f.shape[0]
+        left, top = padx0 - (kw - 1), pady0 - (kh - 1)
+        x = F.pad(x, [left, out_w - (x.shape[3] + left), top, out_h - (x.shape[2] + top)])
+        return x[:, :, ::downy, ::downx]
 
     # Positive padding adds zeros, negative padding crops.
     x = F.pad(x, [max(padx0, 0), max(padx1, 0), max(pady0, 0), max(pady1, 0)])
     x = x[:, :, max(-pady0, 0) : x.shape[2] - max(-pady1, 0), max(-padx0, 0) : x.shape[3] - max(-padx1, 0)]
 
     # conv2d correlates, so flip the filter to convolve unless the caller asked otherwise.
-    f = (f * (gain ** (f.ndim / 2))).to(x.dtype)
     if not flip_filter:
         f = f.flip(list(range(f.ndim)))
     if f.ndim == 2:
-        weight = f[None, None].repeat([c, 1, 1, 1])
-        x = F.conv2d(x, weight, groups=c)
-    else:
-        weight = f[None, None].repeat([c, 1, 1])
-        x = F.conv2d(x, weight.unsqueeze(2), groups=c)
-        x = F.conv2d(x, weight.unsqueeze(3), groups=c)
-    return x[:, :, ::downy, ::downx]
+        return F.conv2d(x, f[None, None].repeat([c, 1, 1, 1]), stride=(downy, downx), groups=c)
+    weight = f[None, None].repeat([c, 1, 1])
+    x = F.conv2d(x, weight.unsqueeze(2), stride=(1, downx), groups=c)
+    return F.conv2d(x, weight.unsqueeze(3), stride=(downy, 1), groups=c)
 
 
 def _cuda_filter(f: torch.Tensor | None, x: torch.Tensor, flip_filter: bool) -> torch.Tensor:
