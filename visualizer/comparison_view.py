@@ -186,6 +186,8 @@ class ComparisonView:
             imgui.text(f"trace verticality {pane.trace_verticality:.3f}")
         else:
             imgui.text_disabled("trace: not recorded")
-        img = pane.trace_image
-        h = side * 0.5 if img is None else side * img.shape[0] / img.shape[1]
+        # One height for every pane: they recorded the same number of frames, so time runs at one scale.
+        frames = max(2, int(self.model.trace.frames))
+        largest = max((p.info.resolution for p in self.model.panes if p.info is not None), default=frames)
+        h = round(side * min(max(frames / largest, 0.25), 1.0))
         self._image(pane, "trace", side, h, "row over time")

@@ -52,6 +52,8 @@ class ComparisonWidget(Widget):
         self.motion_period = 4.0  # seconds per cycle of the path
         self.motion_t = 0.0
         self.record_dir = ""
+        self.record_seconds = 1.0  # per seed of the recorded walk
+        self.record_seeds = 3
         self._started = False
         self._window = _Window(self._draw_window)
 
@@ -170,7 +172,9 @@ class ComparisonWidget(Widget):
             s.translate = (float(xy[0]), float(xy[1]))
         imgui.same_line()
         imgui.set_next_item_width(font * 5)
-        _, s.rotate = imgui.drag_float("Rotate", s.rotate, 0.002, -1.0, 1.0, "%.3f turns")
+        changed, rot = imgui.drag_float("Rotate", s.rotate, 0.002, -1.0, 1.0, "%.3f turns")
+        if changed:  # assign only on edits: a float32 round trip would change the state every frame
+            s.rotate = float(rot)
         imgui.same_line()
         imgui.text_disabled("(SG3 panes in lockstep; SG2 panes ignore it)")
 
@@ -224,10 +228,18 @@ class ComparisonWidget(Widget):
             imgui.same_line()
             if imgui.button("Cancel##record"):
                 m.record.cancel()
-        elif imgui.button("Record mp4"):
-            self.start_record()
-        if imgui.is_item_hovered():
-            imgui.set_tooltip("write the panes side by side walking the next seeds to an mp4 in the capture folder")
+        else:
+            if imgui.button("Record mp4"):
+                self.start_record()
+            if imgui.is_item_hovered():
+                imgui.set_tooltip("write the panes side by side walking from the current seed to an mp4 in the "
+                                  "capture folder (SG3 panes follow the motion path when all panes are SG3)")
+            imgui.same_line()
+            imgui.set_next_item_width(font * 5)
+            _, self.record_seeds = imgui.slider_int("seeds", self.record_seeds, 2, 20)
+            imgui.same_line()
+            imgui.set_next_item_width(font * 5)
+            _, self.record_seconds = imgui.slider_float("s/seed", self.record_seconds, 0.2, 10.0, "%.1f")
         if m.record_message:
             imgui.same_line()
             imgui.text_disabled(m.record_message)
@@ -239,7 +251,8 @@ class ComparisonWidget(Widget):
             folder.mkdir(parents=True, exist_ok=True)
             out = folder / f"comparison_seed{self.app.state.seed}.mp4"
             spec = self.motion_spec if self.motion else ""
-            self.model.start_record(self.app.state, out, transform_spec=spec)
+            self.model.start_record(self.app.state, out, seconds_per_seed=self.record_seconds,
+                                    seeds=self.record_seeds, transform_spec=spec)
             return out
         except (OSError, SG3Error) as exc:
             self.model.record_message = f"cannot record: {exc}"
