@@ -449,3 +449,21 @@ def test_gui_command_is_registered():
     assert _size("800x600") == (800, 600)
     with pytest.raises(Exception, match="WxH"):
         _size("big")
+
+
+@pytest.mark.skipif(not HAS_IMGUI, reason="imgui-bundle not installed")
+def test_saved_window_size_and_preferences_are_used_at_start(tmp_path, monkeypatch):
+    from visualizer.app import App, AppConfig
+
+    monkeypatch.setenv("SG3_CONFIG_DIR", str(tmp_path / "cfg"))
+    save_settings(Settings(window_size=(1111, 666), fps_limit=24, vsync=False, force_fp32=True))
+    net = write_tiny_network(tmp_path / "n.safetensors", kind="sg2", res=32)
+    app = App(AppConfig(networks=[str(net)], state=RenderState(x=3)))  # as the gui command passes it
+    try:
+        params = app.runner_params()
+        assert tuple(params.app_window_params.window_geometry.size) == (1111, 666)
+        assert params.fps_idling.fps_max == 24 and params.fps_idling.vsync_to_monitor is False
+        assert app.state.force_fp32 is True and app.state.x == 3
+        assert app.loader.wait(30) and app.loader.poll().info.kind == "SG2"
+    finally:
+        app.renderer.close()

@@ -85,7 +85,8 @@ class App:
     def __init__(self, config: AppConfig | None = None, load_fn: Callable = default_load_fn) -> None:
         self.config = config or AppConfig()
         self.settings: Settings = load_settings() if self.config.persist_settings else Settings()
-        self.state = self.config.state.copy() if self.config.state else RenderState(force_fp32=self.settings.force_fp32)
+        self.state = self.config.state.copy() if self.config.state else RenderState()
+        self.state.force_fp32 = self.state.force_fp32 or self.settings.force_fp32
         self.device = choose_device(self.config.cpu)
         self.loader = NetworkLoader(self.device, load_fn)
         self.renderer = AsyncRenderer()
