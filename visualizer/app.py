@@ -22,7 +22,7 @@ from visualizer.capture import capture_name, save_png
 from visualizer.image_view import ImageView
 from visualizer.network_loader import LoadedNetwork, NetworkLoader, default_load_fn
 from visualizer.perf import TimeHistory
-from visualizer.renderer import RenderResult, choose_device, describe_ops
+from visualizer.renderer import RenderResult, choose_device
 from visualizer.settings import Settings, load_settings, save_settings
 from visualizer.state import RenderState
 from visualizer.texture import Texture, read_framebuffer
@@ -105,7 +105,6 @@ class App:
         self.frame = 0
         self.frames_with_image = 0
         self.last_window_capture: np.ndarray | None = None
-        self._ops_line = describe_ops(self.device)
         self._capture_window = False
         self._exit_after_capture = False
         self._announced = False
@@ -142,7 +141,8 @@ class App:
         return self.last_result.impl if self.last_result else "-"
 
     def ops_description(self) -> str:
-        return self._ops_line
+        """Which op implementation renders (found on the loader thread: probing CUDA kernels may build them)."""
+        return self.network.ops if self.network is not None else "(known once a network is loaded)"
 
     def set_fps_limit(self, fps: int) -> None:
         self.settings.fps_limit = int(fps)

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from visualizer.network_info import NetworkInfo, describe_network
-from visualizer.renderer import prepare_network
+from visualizer.renderer import describe_ops, prepare_network
 
 LoadFn = Callable[..., torch.nn.Module]
 
@@ -38,6 +38,7 @@ class LoadedNetwork:
     G: torch.nn.Module
     info: NetworkInfo
     seconds: float
+    ops: str = ""  # e.g. "reference ops on CPU (no CUDA device)"
 
 
 def default_load_fn(
@@ -154,9 +155,13 @@ class NetworkLoader:
             self._set_status(load_id, busy=False, error=error_line(exc), message=f"failed: {error_line(exc)}",
                              fraction=None)
             return
+        try:
+            ops = describe_ops(self.device)
+        except Exception as exc:  # noqa: BLE001 - a broken kernel build is reported, rendering falls back
+            ops = f"op implementation unknown ({type(exc).__name__}: {exc})"
         seconds = time.perf_counter() - t0
         with self._lock:
             if load_id != self._latest_id:
                 return  # a newer request superseded this one
-            self._done = LoadedNetwork(load_id, source, G, info, seconds)
+            self._done = LoadedNetwork(load_id, source, G, info, seconds, ops)
             self.status = LoadStatus(source=source, message=f"loaded {source} in {seconds:.1f} s", busy=False)
