@@ -6,6 +6,8 @@
 #include <c10/cuda/CUDAStream.h>
 #include <torch/extension.h>
 
+#include <pybind11/stl.h>  // std::vector return of filtered_lrelu_plan
+
 #include <algorithm>
 #include <string>
 #include <vector>
