@@ -115,6 +115,26 @@ def check_panes(window: np.ndarray, app, widget) -> list[float]:
     return diffs
 
 
+def check_split(window: np.ndarray, widget, left, right) -> tuple[float, float]:
+    """Left of the divider the first pane, right of it the second, each at the full square's scale."""
+    rect = widget.view.rects[(left.pane_id, "split")]
+    cut = int(round(widget.view.split_x - np.ceil(rect[0])))
+    diffs = []
+    for pane, cols in ((left, slice(0, cut - 2)), (right, slice(cut + 3, None))):
+        want, region = magnified(pane.image, rect)
+        diffs.append(mean_abs_diff(window[region][:, cols], want[:, cols]))
+    other, region = magnified(right.image, rect)
+    assert mean_abs_diff(window[region][:, : cut - 2], other[:, : cut - 2]) > 5.0  # the left really is pane 1
+    assert max(diffs) < 2.0, f"split view differs from the panes' renders: {diffs}"
+    return diffs[0], diffs[1]
+
+
+def imgui_vec(x: float, y: float):
+    from imgui_bundle import imgui
+
+    return imgui.ImVec2(x, y)
+
+
 def wait_panes(ctx, app, widget, timeout: float = 60.0) -> None:
     ok = wait_until(ctx, lambda: widget.model.all_shown(app.state), timeout)
     assert ok, [p.status for p in widget.model.panes]
@@ -153,6 +173,21 @@ def test_comparison_tiny_nets(app_env, artifacts_dir):
         shot = grab_window(ctx, app)
         Image.fromarray(shot).save(artifacts_dir / "gui_comparison_tiny.png")
         seen["seed0"] = check_panes(shot, app, widget)
+
+        # Split view: both panes on one square, the first left of a divider the mouse drags.
+        ctx.item_click("**/Split view")
+        for _ in range(3):
+            ctx.yield_()
+        rect = widget.view.rects[(p2.pane_id, "split")]
+        ctx.item_drag_with_delta("**/##split", imgui_vec(-0.2 * rect[2], 0))
+        ctx.yield_()
+        assert widget.view.divider == pytest.approx(0.3, abs=0.02)
+        ctx.mouse_move_to_pos(imgui_vec(5, 5))  # no tooltip over the image
+        ctx.yield_()
+        shot = grab_window(ctx, app)
+        Image.fromarray(shot).save(artifacts_dir / "gui_comparison_split.png")
+        seen["split"] = check_split(shot, widget, p2, p3)
+        ctx.item_click("**/Split view")
 
         # The main controls drive every pane.
         app.state.psi = 0.6  # (typing into psi is covered by the main GUI tests)

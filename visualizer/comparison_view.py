@@ -34,6 +34,11 @@ def pane_side(space: float, resolutions: list[int]) -> int:
     return side
 
 
+def divider_at(x: float, width: float) -> float:
+    """Divider position (fraction of the width) for a mouse at `x` pixels from the image's left edge."""
+    return min(max(x / max(width, 1.0), 0.0), 1.0)
+
+
 class ComparisonView:
     def __init__(self, model: ComparisonModel) -> None:
         self.model = model
@@ -42,6 +47,8 @@ class ComparisonView:
         # (pane_id, 'image' | 'sticking' | 'trace') -> (x0, y0, w, h) in window pixels, as drawn last frame
         self.rects: dict[tuple[int, str], tuple[float, float, float, float]] = {}
         self._remove: Pane | None = None
+        self.divider = 0.5  # split view: fraction of the width showing the first pane
+        self.split_x: float | None = None  # screen x of the divider, as drawn last frame
 
     # -- textures (GUI thread) ----------------------------------------------------------------------------
     def upload(self) -> None:
@@ -65,13 +72,15 @@ class ComparisonView:
         self._versions.clear()
 
     # -- drawing ------------------------------------------------------------------------------------------
-    def draw_panes(self, main: RenderState, show_sticking: bool, show_trace: bool) -> None:
+    def draw_panes(self, main: RenderState, show_sticking: bool, show_trace: bool, split: bool = False) -> None:
+        """The panes side by side; with `split`, the first two panes share one image with a movable divider."""
         panes = self.model.panes
         self.rects = {k: v for k, v in self.rects.items() if k[0] in {p.pane_id for p in panes}}
         if not panes:
             imgui.text_disabled("no panes: add two or more networks above (e.g. an SG2 and an SG3 of one dataset)")
             return
         n = len(panes)
+        split = split and n >= 2
         avail = imgui.get_content_region_avail()
         spacing = imgui.get_style().cell_padding.x * 2 + 2
         col_w = max((avail.x - spacing * n) / n, 16.0)
@@ -79,21 +88,34 @@ class ComparisonView:
         notes = [self.model.notes(p, main) for p in panes]
         header_h = line * (3 + max(len(x) for x in notes))
         rows = 1 + int(show_sticking) + int(show_trace) * 0.5
-        side = pane_side(min(col_w, (avail.y - header_h - line * 2 * (rows - 1)) / rows),
-                         [p.info.resolution for p in panes if p.info is not None])
+        resolutions = [p.info.resolution for p in panes if p.info is not None]
+        side = pane_side(min(col_w, (avail.y - header_h - line * 2 * (rows - 1)) / rows), resolutions)
         flags = imgui.TableFlags_.borders_inner_v | imgui.TableFlags_.sizing_stretch_same
-        if not imgui.begin_table("##panes", n, flags):
-            return
-        imgui.table_next_row()
-        for pane, pane_notes in zip(panes, notes, strict=True):
-            imgui.table_next_column()
-            imgui.push_id(f"pane{pane.pane_id}")  # string ids: tests address "pane2/x"
-            self._header(pane, pane_notes, col_w)
-            imgui.pop_id()
-        imgui.table_next_row()
-        for pane in panes:
-            imgui.table_next_column()
-            self._image(pane, "image", side, side, pane.status or "rendering ...")
+        if imgui.begin_table("##panes", n, flags):
+            imgui.table_next_row()
+            for pane, pane_notes in zip(panes, notes, strict=True):
+                imgui.table_next_column()
+                imgui.push_id(f"pane{pane.pane_id}")  # string ids: tests address "pane2/x"
+                self._header(pane, pane_notes, col_w)
+                imgui.pop_id()
+            if not split:
+                imgui.table_next_row()
+                for pane in panes:
+                    imgui.table_next_column()
+                    self._image(pane, "image", side, side, pane.status or "rendering ...")
+                self._analysis_rows(panes, side, show_sticking, show_trace)
+            imgui.end_table()
+        if split:
+            big = pane_side(min(avail.x, avail.y - header_h - line * 2 * (rows - 1) - side * (rows - 1)), resolutions)
+            self._split(panes[0], panes[1], big)
+            if (show_sticking or show_trace) and imgui.begin_table("##pane_rows", n, flags):
+                self._analysis_rows(panes, side, show_sticking, show_trace)
+                imgui.end_table()
+        if self._remove is not None:
+            self.model.remove(self._remove)
+            self._remove = None
+
+    def _analysis_rows(self, panes: list[Pane], side: float, show_sticking: bool, show_trace: bool) -> None:
         if show_sticking:
             imgui.table_next_row()
             for pane in panes:
@@ -104,10 +126,40 @@ class ComparisonView:
             for pane in panes:
                 imgui.table_next_column()
                 self._trace(pane, side)
-        imgui.end_table()
-        if self._remove is not None:
-            self.model.remove(self._remove)
-            self._remove = None
+
+    def _split(self, a: Pane, b: Pane, side: float) -> None:
+        """Pane `a` left of the divider, pane `b` right of it, both mapped onto the same square: the divider
+        slides over one picture, so a detail that stays put in one net and moves in the other is easy to see.
+        Press and drag anywhere on the image to move the divider."""
+        origin = imgui.get_cursor_screen_pos()
+        imgui.invisible_button("##split", imgui.ImVec2(side, side))
+        if imgui.is_item_active():
+            self.divider = divider_at(imgui.get_io().mouse_pos.x - origin.x, side)
+        if imgui.is_item_hovered():
+            imgui.set_tooltip("drag to move the divider")
+        ta, tb = self._textures.get((a.pane_id, "image")), self._textures.get((b.pane_id, "image"))
+        dl = imgui.get_window_draw_list()
+        d = self.divider
+        xd = origin.x + round(side * d)
+        bottom = origin.y + side
+        if ta is not None and a.image is not None:
+            dl.add_image(imgui.ImTextureRef(ta.tex_id), origin, imgui.ImVec2(xd, bottom), imgui.ImVec2(0, 0),
+                         imgui.ImVec2((xd - origin.x) / side, 1))
+        if tb is not None and b.image is not None:
+            dl.add_image(imgui.ImTextureRef(tb.tex_id), imgui.ImVec2(xd, origin.y),
+                         imgui.ImVec2(origin.x + side, bottom), imgui.ImVec2((xd - origin.x) / side, 0),
+                         imgui.ImVec2(1, 1))
+        dl.add_line(imgui.ImVec2(xd, origin.y), imgui.ImVec2(xd, bottom), imgui.get_color_u32(imgui.Col_.text), 2.0)
+        text = imgui.get_color_u32(imgui.Col_.text)
+        dl.add_text(imgui.ImVec2(origin.x + 4, bottom + 2), text, f"< {a.label}")
+        label_b = f"{b.label} >"
+        line = imgui.get_text_line_height_with_spacing()
+        dl.add_text(imgui.ImVec2(origin.x + side - imgui.calc_text_size(label_b).x - 4, bottom + 2 + line), text,
+                    label_b)
+        imgui.dummy(imgui.ImVec2(side, 2 * line + 2))
+        rect = (origin.x, origin.y, float(side), float(side))
+        self.rects[(a.pane_id, "split")] = self.rects[(b.pane_id, "split")] = rect
+        self.split_x = xd
 
     def _header(self, pane: Pane, notes: list[str], width: float) -> None:
         imgui.push_text_wrap_pos(imgui.get_cursor_pos_x() + width)

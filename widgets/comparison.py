@@ -47,6 +47,7 @@ class ComparisonWidget(Widget):
         self.message = ""
         self.show_sticking = False
         self.show_trace = False
+        self.split = False
         self.motion = False
         self.motion_spec = "circle:0.1"
         self.motion_period = 4.0  # seconds per cycle of the path
@@ -130,7 +131,7 @@ class ComparisonWidget(Widget):
             if expanded:
                 self._controls()
                 imgui.separator()
-                self.view.draw_panes(self.app.state, self.show_sticking, self.show_trace)
+                self.view.draw_panes(self.app.state, self.show_sticking, self.show_trace, self.split)
         finally:
             imgui.end()
 
@@ -151,6 +152,10 @@ class ComparisonWidget(Widget):
         if self.message:
             imgui.text_colored(ERROR_COLOR, self.message)
 
+        _, self.split = imgui.checkbox("Split view", self.split)
+        if imgui.is_item_hovered():
+            imgui.set_tooltip("the first two panes on one image with a movable divider")
+        imgui.same_line()
         _, self.show_sticking = imgui.checkbox("Sticking view", self.show_sticking)
         imgui.same_line()
         _, self.show_trace = imgui.checkbox("Trace view", self.show_trace)
