@@ -1,0 +1,220 @@
+"""Equivariance panel (StyleGAN3): translate / rotate the Fourier input, untransform the output, live metrics.
+
+Translate is in image widths (official viewer convention: +x moves the content right), rotate in turns.
+Untransform and the difference view are render stages (`visualizer.stages`); the metrics EQ-T, EQ-T_frac and
+EQ-R of the current latent run on a background thread (`visualizer.analysis_jobs`), never on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import math
+
+from imgui_bundle import imgui
+
+from stylegan3.analysis.equivariance import METRIC_LABELS, METRICS
+from visualizer.analysis_jobs import BackgroundJob, equivariance_job
+from visualizer.stages import UNTRANSFORM_VIEWS, install, setting
+from widgets.base import Widget
+
+DRAG_FAST = 0.01  # image widths per mouse pixel (100 px move the content one image)
+DRAG_SLOW = 0.0005
+DRAG_ROTATE = 0.001  # turns per mouse pixel
+
+
+def round_to_pixels(translate: tuple[float, float], resolution: int) -> tuple[float, float]:
+    """Nearest translation by whole output pixels (then EQ-T's integer shift is the exact reference)."""
+    return tuple(round(v * resolution) / resolution for v in translate)
+
+
+def latent_key(state) -> tuple:
+    """Everything the metrics depend on (the latent), not the transform shown on screen."""
+    return (state.x, state.y, state.class_idx, state.mix_seed, state.mix_ws, state.psi, state.cutoff,
+            state.force_fp32)
+
+
+class EquivarianceWidget(Widget):
+    title = "Equivariance"
+    default_open = False
+
+    def __init__(self, app) -> None:
+        super().__init__(app)
+        install()
+        self.anim_t = False
+        self.speed_t = 0.05  # image widths per second
+        self.anim_r = False
+        self.speed_r = 0.05  # turns per second
+        self.round_px = False
+        self.live = False
+        self.job = BackgroundJob()
+        self.metrics: dict[str, float] | None = None
+        self.metrics_key: tuple | None = None
+        self._job_key: tuple | None = None
+
+    # -- state ------------------------------------------------------------------------------------------------
+    @property
+    def supported(self) -> bool:
+        net = self.app.network
+        return net is not None and net.info.kind.startswith("SG3")
+
+    def visible(self) -> bool:
+        return self.app.network is not None
+
+    @property
+    def animating(self) -> bool:
+        return self.supported and (self.anim_t or self.anim_r or self.job.busy)
+
+    def on_network(self) -> None:
+        self.job.cancel()
+        self.metrics, self.metrics_key = None, None
+        if not self.supported:
+            s = self.app.state
+            s.translate, s.rotate, s.untransform = (0.0, 0.0), 0.0, False
+            self.anim_t = self.anim_r = False
+
+    def update(self, dt: float) -> None:
+        if not self.supported:
+            return
+        s = self.app.state
+        if self.anim_t:
+            s.translate = (s.translate[0] + self.speed_t * dt, s.translate[1])
+        if self.anim_r:
+            s.rotate = s.rotate + self.speed_r * dt
+        if self.round_px:
+            s.translate = round_to_pixels(s.translate, self.app.network.info.resolution)
+        self._poll_metrics()
+
+    def start_metrics(self) -> bool:
+        net = self.app.network
+        if net is None or not self.supported:
+            return False
+        key = latent_key(self.app.state)
+        if self.job.start(equivariance_job(net.G, self.app.state), "equivariance"):
+            self._job_key = key
+            return True
+        return False
+
+    def _poll_metrics(self) -> None:
+        ok, result = self.job.poll()
+        if ok:
+            self.metrics, self.metrics_key = result, self._job_key
+        if self.live and not self.job.busy and self.metrics_key != latent_key(self.app.state) and \
+                self.job.error is None:
+            self.start_metrics()
+
+    # -- drawing ----------------------------------------------------------------------------------------------
+    def draw(self) -> None:
+        if not self.supported:
+            imgui.text_wrapped("Disabled: StyleGAN2 has no continuous (Fourier) input to translate or rotate, "
+                               "so its equivariance cannot be probed. Load a StyleGAN3 network.")
+            return
+        self._translate()
+        imgui.separator()
+        self._rotate()
+        imgui.separator()
+        self._untransform()
+        imgui.separator()
+        self._metrics()
+
+    def _drag_button(self, label: str, per_px: float, axis2: bool) -> None:
+        s = self.app.state
+        imgui.button(label)
+        if imgui.is_item_active():
+            d = imgui.get_io().mouse_delta
+            if d.x or d.y:
+                if axis2:
+                    s.translate = (s.translate[0] + d.x * per_px, s.translate[1] + d.y * per_px)
+                else:
+                    s.rotate = s.rotate + d.x * per_px
+        if imgui.is_item_hovered():
+            imgui.set_tooltip("Hold and move the mouse")
+
+    def _translate(self) -> None:
+        s = self.app.state
+        w = imgui.get_font_size() * 6
+        x, y = s.translate
+        imgui.text("Translate")
+        imgui.same_line()
+        imgui.set_next_item_width(w)
+        _, x = imgui.drag_float("X##xlate", x, 0.001, format="%.4f")
+        imgui.same_line()
+        imgui.set_next_item_width(w)
+        _, y = imgui.drag_float("Y##xlate", y, 0.001, format="%.4f")
+        s.translate = (float(x), float(y))
+        self._drag_button("Drag fast##xlate", DRAG_FAST, True)
+        imgui.same_line()
+        self._drag_button("Drag slow##xlate", DRAG_SLOW, True)
+        imgui.same_line()
+        if imgui.button("Reset##xlate"):
+            s.translate, self.anim_t = (0.0, 0.0), False
+        _, self.round_px = imgui.checkbox("Round to whole pixels##xlate", self.round_px)
+        _, self.anim_t = imgui.checkbox("Anim##xlate", self.anim_t)
+        imgui.same_line()
+        imgui.set_next_item_width(imgui.get_font_size() * 9)
+        _, self.speed_t = imgui.slider_float("Speed##xlate", self.speed_t, 0.001, 1.0, "%.3f img/s",
+                                             imgui.SliderFlags_.logarithmic)
+        res = self.app.network.info.resolution
+        imgui.text_disabled(f"= ({s.translate[0] * res:.2f}, {s.translate[1] * res:.2f}) px")
+
+    def _rotate(self) -> None:
+        s = self.app.state
+        imgui.set_next_item_width(imgui.get_font_size() * 8)
+        _, r = imgui.drag_float("Rotate (turns)##rot", s.rotate, 0.001, format="%.4f")
+        s.rotate = float(r)
+        imgui.same_line()
+        imgui.text_disabled(f"{s.rotate * 360:.1f} deg")
+        self._drag_button("Drag##rot", DRAG_ROTATE, False)
+        imgui.same_line()
+        if imgui.button("Reset##rot"):
+            s.rotate, self.anim_r = 0.0, False
+        imgui.same_line()
+        _, self.anim_r = imgui.checkbox("Anim##rot", self.anim_r)
+        imgui.same_line()
+        imgui.set_next_item_width(imgui.get_font_size() * 7)
+        _, self.speed_r = imgui.slider_float("Speed##rot", self.speed_r, 0.001, 1.0, "%.3f turn/s",
+                                             imgui.SliderFlags_.logarithmic)
+
+    def _untransform(self) -> None:
+        s = self.app.state
+        _, s.untransform = imgui.checkbox("Untransform", s.untransform)
+        if imgui.is_item_hovered():
+            imgui.set_tooltip("Warp the output back by the inverse transform (windowed-sinc resampling): a "
+                              "perfectly equivariant network shows a still image")
+        view = setting(s, "untransform_view")
+        for v in UNTRANSFORM_VIEWS:
+            imgui.same_line()
+            if imgui.radio_button(f"{v}##ut", view == v):
+                s.extras["untransform_view"] = v
+        if view == "difference":
+            imgui.set_next_item_width(imgui.get_font_size() * 8)
+            _, g = imgui.slider_float("Diff gain##ut", float(setting(s, "diff_gain_db")), 0.0, 60.0, "%.0f dB")
+            s.extras["diff_gain_db"] = float(g)
+            res = self.app.last_result
+            psnr = res.extras.get("residual_psnr") if res is not None and res.state == s else None
+            if s.untransform and psnr is not None:
+                imgui.same_line()
+                imgui.text(f"residual {psnr:.1f} dB")
+
+    def _metrics(self) -> None:
+        imgui.text("Metrics (this latent)")
+        imgui.same_line()
+        _, self.live = imgui.checkbox("Live##eq", self.live)
+        imgui.same_line()
+        if imgui.button("Compute##eq"):
+            self.start_metrics()
+        if self.job.busy:
+            imgui.progress_bar(self.job.fraction, imgui.ImVec2(-1, 0), f"{self.job.done}/{self.job.total} renders")
+        elif self.job.error:
+            imgui.text_colored(imgui.ImVec4(1.0, 0.45, 0.4, 1.0), f"metrics failed: {self.job.error}")
+        if self.metrics is None:
+            imgui.text_disabled("press Compute (or tick Live) to measure EQ-T, EQ-T_frac, EQ-R")
+            return
+        stale = self.metrics_key != latent_key(self.app.state)
+        for m in METRICS:
+            v = self.metrics.get(m, math.nan)
+            imgui.text(f"{METRIC_LABELS[m]:<10} {v:6.2f} dB")
+            imgui.same_line()
+        imgui.new_line()
+        imgui.text_disabled("PSNR, one random transform each" + (" (for an earlier latent)" if stale else ""))
+
+
+WIDGET = EquivarianceWidget

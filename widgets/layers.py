@@ -1,0 +1,181 @@
+"""Layers & channels panel: every synthesis layer in a table; show one (channel / RGB, normalised, brightness)
+instead of the output, its statistics, and its FFT view with the band limits drawn on it.
+
+The pictures themselves come from `visualizer.stages` (headless): this panel only edits the RenderState.
+"""
+
+from __future__ import annotations
+
+from imgui_bundle import imgui
+
+from stylegan3.layers import LayerInfo, list_layers
+from visualizer.stages import DEFAULTS, OUTPUT, WINDOWS, install, layer_info, setting
+from widgets.base import Widget
+
+MARK_TEXT = {"cutoff": (0.3, 1.0, 0.3), "stopband": (1.0, 1.0, 0.3), "nyquist": (1.0, 0.35, 0.35)}
+
+
+def fmt_freq(v: float | None) -> str:
+    return "-" if v is None else f"{v:.4g}"
+
+
+def fft_toggle(layer_name: str | None, fft: bool) -> str | None:
+    """FFT of "the image" needs the image as a layer; leaving FFT goes back to the plain image."""
+    if fft and layer_name is None:
+        return OUTPUT
+    if not fft and layer_name == OUTPUT:
+        return None
+    return layer_name
+
+
+class LayersWidget(Widget):
+    title = "Layers & channels"
+    default_open = False
+
+    def __init__(self, app) -> None:
+        super().__init__(app)
+        install()
+        self.layers: list[LayerInfo] = []
+
+    def visible(self) -> bool:
+        return self.app.network is not None
+
+    def on_network(self) -> None:
+        net = self.app.network
+        self.layers = list_layers(net.G) if net is not None else []
+        s = self.app.state
+        if s.layer_name not in (None, OUTPUT) and s.layer_name not in {info.name for info in self.layers}:
+            s.layer_name, s.channel = None, None
+
+    def shown_info(self) -> LayerInfo | None:
+        s = self.app.state
+        if s.layer_name is None or self.app.network is None:
+            return None
+        return layer_info(self.app.network.G, s.layer_name)
+
+    def select(self, name: str | None) -> None:
+        s = self.app.state
+        s.layer_name = fft_toggle(name, s.fft)
+        info = self.shown_info()
+        if s.channel is not None and info is not None and s.channel >= info.channels:
+            s.channel = info.channels - 1
+
+    def draw(self) -> None:
+        s = self.app.state
+        self._table()
+        info = self.shown_info()
+        imgui.text(f"Showing: {'image' if s.layer_name in (None, OUTPUT) else s.layer_name}")
+        channels = info.channels if info is not None else (self.app.network.info.img_channels if self.app.network
+                                                            else 3)
+        if imgui.radio_button("RGB (first 3)##ch", s.channel is None):
+            s.channel = None
+        imgui.same_line()
+        if imgui.radio_button("Single##ch", s.channel is not None):
+            s.channel = 0 if s.channel is None else s.channel
+        if s.channel is not None:
+            imgui.same_line()
+            imgui.set_next_item_width(imgui.get_font_size() * 9)
+            _, ch = imgui.slider_int("Channel##ch", s.channel, 0, max(channels - 1, 0))
+            s.channel = min(max(int(ch), 0), max(channels - 1, 0))
+        _, norm = imgui.checkbox("Normalize##layer", bool(setting(s, "layer_normalize")))
+        s.extras["layer_normalize"] = norm
+        imgui.same_line()
+        imgui.set_next_item_width(imgui.get_font_size() * 8)
+        _, gain = imgui.slider_float("Brightness##layer", float(setting(s, "layer_gain_db")), -40.0, 40.0,
+                                     "%+.1f dB")
+        s.extras["layer_gain_db"] = float(gain)
+        if imgui.button("Reset##layer"):
+            s.layer_name, s.channel, s.fft = None, None, False
+            for key in ("layer_normalize", "layer_gain_db", "fft_range_db", "fft_window"):
+                s.extras[key] = DEFAULTS[key]
+        self._stats()
+        imgui.separator()
+        self._fft(info)
+
+    def _table(self) -> None:
+        s = self.app.state
+        flags = (imgui.TableFlags_.borders_inner_v | imgui.TableFlags_.row_bg | imgui.TableFlags_.scroll_y |
+                 imgui.TableFlags_.sizing_fixed_fit)
+        rows = min(len(self.layers) + 1, 9)
+        height = imgui.get_text_line_height_with_spacing() * (rows + 1) + 4
+        if not imgui.begin_table("##layers", 7, flags, imgui.ImVec2(0, height)):
+            return
+        imgui.table_setup_scroll_freeze(0, 1)
+        for col in ("Layer", "Size", "Ch", "dtype", "Cutoff", "Stop", "Rate"):
+            imgui.table_setup_column(col)
+        imgui.table_headers_row()
+        sel_flags = imgui.SelectableFlags_.span_all_columns
+        imgui.table_next_row()
+        imgui.table_next_column()
+        if imgui.selectable("image##layer", s.layer_name in (None, OUTPUT), sel_flags)[0]:
+            self.select(None)
+        net = self.app.network
+        if net is not None:
+            res = net.info.resolution
+            for text in (f"{res}", f"{net.info.img_channels}", "f32", "", "", f"{res}"):
+                imgui.table_next_column()
+                imgui.text(text)
+        for info in self.layers:
+            imgui.table_next_row()
+            imgui.table_next_column()
+            if imgui.selectable(f"{info.name}##layer", s.layer_name == info.name, sel_flags)[0]:
+                self.select(info.name)
+            for text in (f"{info.width}", f"{info.channels}", info.dtype.replace("float", "f"),
+                         fmt_freq(info.cutoff), fmt_freq(info.stopband), fmt_freq(info.sampling_rate)):
+                imgui.table_next_column()
+                imgui.text(text)
+        imgui.end_table()
+
+    def _stats(self) -> None:
+        res = self.app.last_result
+        s = self.app.state
+        if res is None or res.state.layer_name != s.layer_name or s.layer_name is None:
+            return
+        if "layer_error" in res.extras:
+            imgui.text_colored(imgui.ImVec4(1.0, 0.45, 0.4, 1.0), res.extras["layer_error"])
+        stats = res.extras.get("layer_stats")
+        if not stats:
+            return
+        shape = res.extras.get("layer_shape")
+        if shape:
+            imgui.text_disabled(f"{shape[0]} channels, {shape[1]}x{shape[2]}")
+        if imgui.begin_table("##layerstats", 4, imgui.TableFlags_.borders_inner_v):
+            for col in ("", "mean", "std", "max |x|"):
+                imgui.table_setup_column(col)
+            imgui.table_headers_row()
+            for label, key in (("all ch.", "all"), ("shown", "selected")):
+                imgui.table_next_row()
+                imgui.table_next_column()
+                imgui.text(label)
+                for k in ("mean", "std", "max"):
+                    imgui.table_next_column()
+                    imgui.text(f"{stats[key][k]:.4g}")
+            imgui.end_table()
+
+    def _fft(self, info: LayerInfo | None) -> None:
+        s = self.app.state
+        changed, fft = imgui.checkbox("FFT view", s.fft)
+        if changed:
+            s.fft = fft
+            s.layer_name = fft_toggle(s.layer_name, fft)
+        imgui.same_line()
+        imgui.set_next_item_width(imgui.get_font_size() * 8)
+        _, rng = imgui.slider_float("Range##fft", float(setting(s, "fft_range_db")), 20.0, 160.0, "%.0f dB")
+        s.extras["fft_range_db"] = float(rng)
+        imgui.text("Window")
+        current = setting(s, "fft_window")
+        for w in WINDOWS:
+            imgui.same_line()
+            if imgui.radio_button(f"{w}##fftwin", current == w):
+                s.extras["fft_window"] = w
+        if s.fft and info is not None:
+            for name, value in (("cutoff", info.cutoff), ("stopband", info.stopband), ("nyquist", info.nyquist)):
+                if value is None:
+                    continue
+                imgui.text_colored(imgui.ImVec4(*MARK_TEXT[name], 1.0), f"o {name} {value:.4g}")
+                imgui.same_line()
+            imgui.new_line()
+            imgui.text_disabled("cycles per unit; energy outside the circles is above the band limit")
+
+
+WIDGET = LayersWidget
