@@ -65,11 +65,14 @@ def run_driven(app, test_fn) -> None:
         imgui.test_engine.get_io(ctx.engine).config_run_speed = imgui.test_engine.TestRunSpeed.fast
         test_fn(ctx)
 
+    model = app.widget("comparison").model
     try:
         app.run(test_function=wrapped)
+        closed_on_exit = not model.panes  # the window's exit hook closed every pane (threads joined)
     finally:
-        app.widget("comparison").model.close()
+        model.close()  # (a no-op when the exit hook already did it)
     assert not app.panel_errors, app.panel_errors
+    assert closed_on_exit
 
 
 def magnified(expected: np.ndarray, rect: tuple[float, float, float, float]) -> tuple[np.ndarray, tuple]:

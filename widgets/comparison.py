@@ -80,9 +80,38 @@ class ComparisonWidget(Widget):
         return self.motion or self.model.busy
 
     # -- per frame ------------------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Stop the panes' render threads and jobs and free their textures (the window is closing)."""
+        self.model.close()
+        try:
+            self.view.delete()
+        except Exception:  # noqa: BLE001 - no GL context left: the driver frees the textures with it
+            pass
+
+    def _close_on_exit(self) -> None:
+        """Chain our cleanup into the runner's exit callback (the app owns it; we only wrap it), so no render
+        thread is still inside torch when the interpreter shuts down."""
+        try:
+            from imgui_bundle import hello_imgui
+
+            callbacks = hello_imgui.get_runner_params().callbacks
+            previous = callbacks.before_exit
+
+            def before_exit() -> None:
+                try:
+                    self.close()
+                finally:
+                    if previous is not None:
+                        previous()
+
+            callbacks.before_exit = before_exit
+        except Exception as exc:  # noqa: BLE001 - without the hook the threads are daemons and die with the app
+            print(f"comparison: no exit hook ({exc})", file=sys.stderr)
+
     def update(self, dt: float) -> None:
         if not self._started:
             self._started = True
+            self._close_on_exit()
             extras = list(getattr(self.app, "extra_networks", []))
             if extras:  # `gui A B C`: compare all of them, the main network first
                 for source in self.app.config.networks[: MAX_PANES]:
