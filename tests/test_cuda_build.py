@@ -180,16 +180,16 @@ def host_upfirdn2d(lib, x, f, up, down, pad, gain):
     return y
 
 
-def host_filtered_lrelu(lib, x, fu, fd, b, up, down, pad, gain, slope, clamp, smem_bytes):
+def host_filtered_lrelu(lib, x, fu, fd, b, up, down, pad, gain, slope, clamp, smem_bytes, specialize=1):
     n, c, h, w = x.shape
-    info = (I * 5)()
+    info = (I * 6)()
     args = [LL(n * c), I(c), I(h), I(w), I(up), I(down), *map(I, pad), I(fu.shape[-1]), I(fu.shape[0]),
             I(int(fu.ndim == 1)), I(fd.shape[-1]), I(fd.shape[0]), I(int(fd.ndim == 1)), I(int(b is not None)),
-            F(gain), F(slope), F(clamp), I(smem_bytes), info]
+            F(gain), F(slope), F(clamp), I(smem_bytes), I(specialize), info]
     assert lib.sg3h_filtered_lrelu(_ptr(x), _ptr(fu), _ptr(fd), _ptr(b), None, *args) == 0
     y = np.full((n, c, info[0], info[1]), np.nan, np.float32)
     assert lib.sg3h_filtered_lrelu(_ptr(x), _ptr(fu), _ptr(fd), _ptr(b), _ptr(y), *args) == 0
-    return y, (info[2], info[3])
+    return y, (info[2], info[3]), info[5]
 
 
 def rel_err(a: np.ndarray, ref: torch.Tensor) -> float:
@@ -226,18 +226,21 @@ def test_host_upfirdn2d_matches_reference(harness, case):
 
 
 FLRELU_CASES = [
-    # (h, w, up, down, fu shape, fd shape, padding, shared-memory budget in bytes)
+    # (h, w, up, down, fu shape, fd shape, padding, shared-memory budget in bytes); the first four hit the
+    # compile-time variants (up 2 / down 2 / 12 taps and up 4 / down 2 / 24 and 12 taps), the rest the generic code.
     (36, 36, 2, 2, (12,), (12,), (11, 10, 11, 10), 48 * 1024),
     (20, 20, 2, 2, (12, 12), (12, 12), (11, 10, 11, 10), 8 * 1024),
     (17, 13, 4, 2, (24,), (12, 12), (3, -2, 5, 1), 4 * 1024),
+    (21, 19, 4, 2, (24,), (12,), (13, 12, 13, 12), 48 * 1024),
     (9, 9, 1, 1, (1, 1), (1, 1), (0, 0, 0, 0), 1024),
     (30, 30, 2, 1, (12,), (1,), (6, 5, 6, 5), 6000),
     (11, 11, 1, 2, (1, 1), (12, 12), (10, 9, 10, 9), 3000),
 ]
 
 
+@pytest.mark.parametrize("specialize", [1, 0], ids=["variant", "generic"])
 @pytest.mark.parametrize("case", FLRELU_CASES)
-def test_host_filtered_lrelu_matches_reference(harness, case):
+def test_host_filtered_lrelu_matches_reference(harness, case, specialize):
     from stylegan3.ops import filtered_lrelu_ref
 
     h, w, up, down, fus, fds, pad, smem = case
@@ -246,7 +249,9 @@ def test_host_filtered_lrelu_matches_reference(harness, case):
     fu = rng.standard_normal(fus).astype(np.float32)
     fd = rng.standard_normal(fds).astype(np.float32)
     b = rng.standard_normal(3).astype(np.float32)
-    y, tile = host_filtered_lrelu(harness, x, fu, fd, b, up, down, pad, 1.4, 0.2, 2.5, smem)
+    y, tile, variant = host_filtered_lrelu(harness, x, fu, fd, b, up, down, pad, 1.4, 0.2, 2.5, smem, specialize)
+    expected_variant = (1 if up == 2 else 2) if specialize and FLRELU_CASES.index(case) < 4 else 0
+    assert variant == expected_variant
     ref = filtered_lrelu_ref(*(torch.from_numpy(a).double() for a in (x, fu, fd, b)), up=up, down=down, padding=pad,
                              gain=1.4, slope=0.2, clamp=2.5, flip_filter=True)
     assert y.shape == tuple(ref.shape)
@@ -258,8 +263,8 @@ def test_host_filtered_lrelu_matches_reference(harness, case):
 def test_host_filtered_lrelu_tiles_shrink_with_budget(harness):
     x = np.ones((1, 1, 64, 64), np.float32)
     f = np.ones(12, np.float32) / 12
-    _, big = host_filtered_lrelu(harness, x, f, f, None, 2, 2, (11, 10, 11, 10), 1.0, 0.2, -1.0, 48 * 1024)
-    _, small = host_filtered_lrelu(harness, x, f, f, None, 2, 2, (11, 10, 11, 10), 1.0, 0.2, -1.0, 8 * 1024)
+    _, big, _ = host_filtered_lrelu(harness, x, f, f, None, 2, 2, (11, 10, 11, 10), 1.0, 0.2, -1.0, 48 * 1024)
+    _, small, _ = host_filtered_lrelu(harness, x, f, f, None, 2, 2, (11, 10, 11, 10), 1.0, 0.2, -1.0, 8 * 1024)
     assert big == (32, 32) and small[0] * small[1] < 32 * 32
 
 

@@ -103,19 +103,33 @@ inline FlreluParams flrelu_make(int64_t planes, int channels, int in_h, int in_w
     return p;
 }
 
-template <typename T>
+// Compile-time variants for the layer shapes of StyleGAN3 (a zero means "take it from p"): constant
+// factors and tap counts turn divisions into shifts and let the compiler unroll the tap loops.
+enum FlreluVariant : int { kGeneric = 0, kUp2Down2Taps12 = 1, kUp4Down2Taps24x12 = 2 };
+
+inline int flrelu_variant(const FlreluParams& p) {
+    const bool fu_sq = p.fuw == p.fuh, fd12 = p.fdw == 12 && p.fdh == 12;
+    if (p.up == 2 && p.down == 2 && fu_sq && p.fuw == 12 && fd12) return kUp2Down2Taps12;
+    if (p.up == 4 && p.down == 2 && fu_sq && p.fuw == 24 && fd12) return kUp4Down2Taps24x12;
+    return kGeneric;
+}
+
+template <typename T, int UP = 0, int DOWN = 0, int FUT = 0, int FDT = 0>
 SG3_HD void flrelu_block(const FlreluParams& p, const T* x, T* y, const float* fu_g, const float* fd_g,
                          const float* bias, int64_t block, int tid, int nthreads, float* smem) {
+    const int up = UP ? UP : p.up, down = DOWN ? DOWN : p.down;
+    const int fuw = FUT ? FUT : p.fuw, fuh = FUT ? FUT : p.fuh;
+    const int fdw = FDT ? FDT : p.fdw, fdh = FDT ? FDT : p.fdh;
     const int64_t tiles = (int64_t)p.tiles_x * p.tiles_y;
     const int64_t plane = block / tiles;
     const int tile = (int)(block % tiles);
     const int oy0 = (tile / p.tiles_x) * p.tile_h;
     const int ox0 = (tile % p.tiles_x) * p.tile_w;
-    const int my0 = oy0 * p.down;  // first up-stage sample of this tile
-    const int mx0 = ox0 * p.down;
+    const int my0 = oy0 * down;  // first up-stage sample of this tile
+    const int mx0 = ox0 * down;
     // First input sample the tile touches: smallest i with i * up >= my0 - pady0.
-    const int iy_base = -floor_div(-(my0 - p.pady0), p.up);
-    const int ix_base = -floor_div(-(mx0 - p.padx0), p.up);
+    const int iy_base = -floor_div(-(my0 - p.pady0), up);
+    const int ix_base = -floor_div(-(mx0 - p.padx0), up);
 
     const int nfu = flrelu_fu_floats(p), nfd = flrelu_fd_floats(p);
     float* s_fu = smem;
@@ -150,7 +164,7 @@ SG3_HD void flrelu_block(const FlreluParams& p, const T* x, T* y, const float* f
             const int r = i / p.mid_w, mxl = i % p.mid_w;
             const int ux0 = mx0 + mxl - p.padx0;
             float acc = 0.f;
-            for (int fx = pos_mod(-ux0, p.up); fx < p.fuw; fx += p.up) acc += s_fu[fx] * s_in[r * p.in_tw + (ux0 + fx) / p.up - ix_base];
+            for (int fx = pos_mod(-ux0, up); fx < fuw; fx += up) acc += s_fu[fx] * s_in[r * p.in_tw + (ux0 + fx) / up - ix_base];
             s_h1[i] = acc;
         }
         block_sync();
@@ -160,15 +174,15 @@ SG3_HD void flrelu_block(const FlreluParams& p, const T* x, T* y, const float* f
         const int uy0 = my0 + myl - p.pady0;
         float acc = 0.f;
         if (p.fu_sep) {
-            for (int fy = pos_mod(-uy0, p.up); fy < p.fuh; fy += p.up)
-                acc += s_fu[fy] * s_h1[((uy0 + fy) / p.up - iy_base) * p.mid_w + mxl];
+            for (int fy = pos_mod(-uy0, up); fy < fuh; fy += up)
+                acc += s_fu[fy] * s_h1[((uy0 + fy) / up - iy_base) * p.mid_w + mxl];
         } else {
             const int ux0 = mx0 + mxl - p.padx0;
-            const int fx_start = pos_mod(-ux0, p.up);
-            for (int fy = pos_mod(-uy0, p.up); fy < p.fuh; fy += p.up) {
-                const float* row = s_in + ((uy0 + fy) / p.up - iy_base) * p.in_tw;
-                const float* frow = s_fu + fy * p.fuw;
-                for (int fx = fx_start; fx < p.fuw; fx += p.up) acc += frow[fx] * row[(ux0 + fx) / p.up - ix_base];
+            const int fx_start = pos_mod(-ux0, up);
+            for (int fy = pos_mod(-uy0, up); fy < fuh; fy += up) {
+                const float* row = s_in + ((uy0 + fy) / up - iy_base) * p.in_tw;
+                const float* frow = s_fu + fy * fuw;
+                for (int fx = fx_start; fx < fuw; fx += up) acc += frow[fx] * row[(ux0 + fx) / up - ix_base];
             }
         }
         float v = acc * p.up_gain;
@@ -186,9 +200,9 @@ SG3_HD void flrelu_block(const FlreluParams& p, const T* x, T* y, const float* f
         const int n_h2 = p.mid_h * p.tile_w;
         for (int i = tid; i < n_h2; i += nthreads) {
             const int myl = i / p.tile_w, oxl = i % p.tile_w;
-            const float* row = s_mid + myl * p.mid_w + oxl * p.down;
+            const float* row = s_mid + myl * p.mid_w + oxl * down;
             float acc = 0.f;
-            for (int fx = 0; fx < p.fdw; ++fx) acc += s_fd[fx] * row[fx];
+            for (int fx = 0; fx < fdw; ++fx) acc += s_fd[fx] * row[fx];
             s_h2[i] = acc;
         }
         block_sync();
@@ -199,12 +213,12 @@ SG3_HD void flrelu_block(const FlreluParams& p, const T* x, T* y, const float* f
         if (oy >= p.out_h || ox >= p.out_w) continue;
         float acc = 0.f;
         if (p.fd_sep) {
-            for (int fy = 0; fy < p.fdh; ++fy) acc += s_fd[fy] * s_h2[(oyl * p.down + fy) * p.tile_w + oxl];
+            for (int fy = 0; fy < fdh; ++fy) acc += s_fd[fy] * s_h2[(oyl * down + fy) * p.tile_w + oxl];
         } else {
-            for (int fy = 0; fy < p.fdh; ++fy) {
-                const float* row = s_mid + (oyl * p.down + fy) * p.mid_w + oxl * p.down;
-                const float* frow = s_fd + fy * p.fdw;
-                for (int fx = 0; fx < p.fdw; ++fx) acc += frow[fx] * row[fx];
+            for (int fy = 0; fy < fdh; ++fy) {
+                const float* row = s_mid + (oyl * down + fy) * p.mid_w + oxl * down;
+                const float* frow = s_fd + fy * fdw;
+                for (int fx = 0; fx < fdw; ++fx) acc += frow[fx] * row[fx];
             }
         }
         store_f(y_plane + (int64_t)oy * p.out_w + ox, acc);

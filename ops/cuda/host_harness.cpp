@@ -31,11 +31,12 @@ int sg3h_bias_act(const float* x, const float* b, float* y, long long numel, lon
     return sg3::kOk;
 }
 
-// out_info: [out_h, out_w, tile_w, tile_h, smem_floats]. smem_bytes bounds the tile like the GPU launcher.
+// out_info: [out_h, out_w, tile_w, tile_h, smem_floats, variant]. smem_bytes bounds the tile like the GPU
+// launcher; specialize = 1 uses the compile-time variant the launcher would pick (flrelu_variant).
 int sg3h_filtered_lrelu(const float* x, const float* fu, const float* fd, const float* b, float* y, long long planes,
                         int channels, int in_h, int in_w, int up, int down, int padx0, int padx1, int pady0,
                         int pady1, int fuw, int fuh, int fu_sep, int fdw, int fdh, int fd_sep, int has_bias,
-                        float gain, float slope, float clamp, int smem_bytes, int* out_info) {
+                        float gain, float slope, float clamp, int smem_bytes, int specialize, int* out_info) {
     sg3::FlreluParams p = sg3::flrelu_make(planes, channels, in_h, in_w, up, down, padx0, padx1, pady0, pady1, fuw,
                                            fuh, fu_sep, fdw, fdh, fd_sep, has_bias, gain, slope, clamp);
     out_info[0] = p.out_h;
@@ -48,7 +49,16 @@ int sg3h_filtered_lrelu(const float* x, const float* fu, const float* fd, const 
     if (y == nullptr) return sg3::kOk;
     std::vector<float> smem(static_cast<std::size_t>(p.smem_floats));
     const long long blocks = planes * p.tiles_x * p.tiles_y;
-    for (long long blk = 0; blk < blocks; ++blk) sg3::flrelu_block(p, x, y, fu, fd, b, blk, 0, 1, smem.data());
+    const int variant = specialize ? sg3::flrelu_variant(p) : sg3::kGeneric;
+    for (long long blk = 0; blk < blocks; ++blk) {
+        if (variant == sg3::kUp2Down2Taps12)
+            sg3::flrelu_block<float, 2, 2, 12, 12>(p, x, y, fu, fd, b, blk, 0, 1, smem.data());
+        else if (variant == sg3::kUp4Down2Taps24x12)
+            sg3::flrelu_block<float, 4, 2, 24, 12>(p, x, y, fu, fd, b, blk, 0, 1, smem.data());
+        else
+            sg3::flrelu_block<float>(p, x, y, fu, fd, b, blk, 0, 1, smem.data());
+    }
+    out_info[5] = variant;
     return sg3::kOk;
 }
 
