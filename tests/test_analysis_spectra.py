@@ -94,6 +94,8 @@ def test_layer_marks_from_sg3_attributes():
     layer = SimpleNamespace(out_sampling_rate=32, out_cutoff=11.3, out_half_width=4.7)
     assert layer_marks(layer) == pytest.approx({"nyquist": 16, "cutoff": 11.3, "stopband": 16.0})
     assert layer_marks(object()) == {}
+    info = SimpleNamespace(sampling_rate=64.0, cutoff=20.0, stopband=26.5)  # a LayerInfo's fields
+    assert layer_marks(info) == pytest.approx({"nyquist": 32, "cutoff": 20, "stopband": 26.5})
 
 
 def test_accumulate_averages_and_reports_progress():

@@ -56,3 +56,16 @@ def test_bad_arguments_give_one_line(fixtures_dir, tmp_path, capsys):
     missing = str(tmp_path / "none")
     assert main(["spectra", "--network", net, "--images", missing, "--out", str(tmp_path / "b.png")]) == 1
     assert "not a folder" in capsys.readouterr().err
+
+
+def test_stylegan2_layer_spectrum(fixtures_dir, tmp_path, capsys):
+    out = tmp_path / "sg2.png"
+    rc = main(["spectra", "--network", str(fixtures_dir / "sg2.pkl"), "--layer", "b32.conv1", "--samples", "1",
+               "--window", "hann", "--out", str(out), "--device", "cpu"])
+    assert rc == 0
+    arrays = np.load(tmp_path / "sg2.npz")
+    assert arrays["net_power"].shape == (32, 32) and float(arrays["net_nyquist"]) == 16.0
+    assert "net_cutoff" not in arrays  # StyleGAN2 layers have no designed band limit
+    assert main(["spectra", "--network", str(fixtures_dir / "sg2.pkl"), "--layer", "L3_36_64",
+                 "--out", str(out)]) == 1
+    assert "b32.conv1" in capsys.readouterr().err

@@ -132,20 +132,25 @@ def spectrum_slice(power: np.ndarray, freqs: np.ndarray, angle: int = 0) -> tupl
 
 
 def layer_marks(layer: object) -> dict[str, float]:
-    """Cutoff, stopband (cutoff + half-width) and Nyquist of an SG3 layer, in cycles per unit.
+    """Cutoff, stopband (cutoff + half-width) and Nyquist of a layer, in cycles per unit.
 
-    Layers without SG3's filter attributes (StyleGAN2, images) give only what they have.
+    Takes an SG3 layer module (``out_sampling_rate``, ``out_cutoff``, ``out_half_width``) or a
+    :class:`stylegan3.layers.LayerInfo` (``sampling_rate``, ``cutoff``, ``stopband``). Layers without
+    band limits (StyleGAN2, images) give only what they have.
     """
     marks: dict[str, float] = {}
-    rate = getattr(layer, "out_sampling_rate", None)
-    cutoff = getattr(layer, "out_cutoff", None)
+    rate = getattr(layer, "out_sampling_rate", getattr(layer, "sampling_rate", None))
+    cutoff = getattr(layer, "out_cutoff", getattr(layer, "cutoff", None))
     half = getattr(layer, "out_half_width", None)
+    stopband = getattr(layer, "stopband", None)
     if rate is not None:
         marks["nyquist"] = float(rate) / 2
     if cutoff is not None:
         marks["cutoff"] = float(cutoff)
         if half is not None:
             marks["stopband"] = float(cutoff) + float(half)
+        elif stopband is not None:
+            marks["stopband"] = float(stopband)
     return marks
 
 
@@ -247,17 +252,22 @@ def network_spectrum(
         tensor = next(iter(G.buffers()), None)
     device = tensor.device if tensor is not None else torch.device("cpu")
     synthesis_kwargs.setdefault("noise_mode", "const")
-    syn = G.synthesis
+    from stylegan3.layers import list_layers
+
+    try:
+        infos = {info.name: info for info in list_layers(G)}
+    except AttributeError:  # a generator we cannot inspect still has an output to analyse
+        infos = {}
     if layer == "output":
-        names = getattr(syn, "layer_names", None)
-        marks = layer_marks(getattr(syn, names[-1])) if names else {}
+        banded = [info for info in infos.values() if info.cutoff is not None]
+        marks = layer_marks(banded[-1]) if banded else {}  # SG3: the last layer's band is the image's
         marks["nyquist"] = G.img_resolution / 2
         rate: float | None = float(G.img_resolution)
+    elif layer in infos:
+        marks = layer_marks(infos[layer])
+        rate = infos[layer].sampling_rate
     else:
-        known = getattr(syn, "layer_names", None)
-        target = getattr(syn, layer, None) if known is None or layer in known else None
-        marks = layer_marks(target) if target is not None else {}
-        rate = marks["nyquist"] * 2 if "nyquist" in marks else None
+        raise SG3Error(f"no layer {layer!r}; this network has: output, {', '.join(infos)}")
 
     def batches():
         for i in range(num_samples):

@@ -174,9 +174,6 @@ def run(args: argparse.Namespace) -> int:
 
     device = pick_device(args.device)
     (name, G), = load_networks([args.network] if args.network else None, device)
-    names = getattr(G.synthesis, "layer_names", None)
-    if args.layer != "output" and names is not None and args.layer not in names:
-        raise SG3Error(f"no layer {args.layer!r}; this network has: output, {', '.join(names)}")
 
     bar, update = _tqdm(args.samples, "spectrum")
     with bar:
