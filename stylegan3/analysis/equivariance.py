@@ -158,7 +158,9 @@ def eq_metrics_for_latent(
 ) -> dict[str, float]:
     """PSNR (dB) of each metric for one latent and one random draw of each transform; for live display.
 
-    ``ws`` is ``[1, num_ws, w_dim]`` (or without the batch axis). The transform buffer is restored.
+    ``ws`` is ``[1, num_ws, w_dim]`` (or without the batch axis). The transform buffer is restored, but
+    it is changed while this runs: call it from the thread that renders with ``G`` (the GUI's renderer),
+    never beside another render of the same network.
     """
     metrics = _check_metrics(metrics)
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
