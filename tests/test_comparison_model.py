@@ -269,5 +269,22 @@ def test_record_writes_the_panes_to_mp4(nets, tmp_path):
             frames = [np.asarray(f) for f in reader]
         assert len(frames) == 3
         assert frames[0].shape[1] == 64  # two 32 px panes side by side (the 16 px net scaled up)
+
+        model.start_record(main, tmp_path / "moving.mp4", seconds_per_seed=0.1, seeds=2, fps=10,
+                           transform_spec="circle:0.1")
+        assert model.wait_jobs(60)
+        model.tick(main)
+        assert model.record_message.endswith("(no motion: an SG2 pane has no input transform)")
     finally:
         model.close()
+
+
+def test_view_geometry():
+    """Pane side: whole pixels, a multiple of every resolution when it fits; divider follows the mouse."""
+    pytest.importorskip("imgui_bundle")
+    from visualizer.comparison_view import divider_at, pane_side
+
+    assert pane_side(300.7, [32, 16]) == 288 and pane_side(300.7, [64]) == 256
+    assert pane_side(50.5, [64]) == 50  # smaller than the network: whole pixels only
+    assert pane_side(3.0, []) == 16
+    assert divider_at(30, 100) == 0.3 and divider_at(-5, 100) == 0.0 and divider_at(150, 100) == 1.0

@@ -305,6 +305,7 @@ class ComparisonModel:
         self.record: Job | None = None
         self.record_path: Path | None = None
         self.record_message = ""
+        self._record_note = ""
         self._next_id = 0
 
     # -- panes --------------------------------------------------------------------------------------------
@@ -383,7 +384,7 @@ class ComparisonModel:
             elif job.cancelled:
                 self.record_message = "recording cancelled"
             else:
-                self.record_message = f"wrote {job.result} frames to {self.record_path}"
+                self.record_message = f"wrote {job.result} frames to {self.record_path}{self._record_note}"
             changed = True
         return changed
 
@@ -464,8 +465,9 @@ class ComparisonModel:
             return
         nets = [(Path(p.source).name or p.source, p.G) for p in panes]
         spec_path = transform_spec.strip() or None
+        note = ""
         if spec_path and not all(has_transform(p.info.kind) for p in panes):
-            spec_path = None
+            spec_path, note = None, " (no motion: an SG2 pane has no input transform)"
         st = panes[0].state_for(main)
         spec = VideoSpec(seeds=[main.seed + i for i in range(max(2, seeds))],
                          frames_per_seed=max(1, round(seconds_per_seed * fps)), psi=float(main.psi),
@@ -475,7 +477,8 @@ class ComparisonModel:
         locks = [p.lock for p in panes]
         out = Path(out)
         self.record_path = out
-        self.record_message = f"recording {out.name} ..."
+        self.record_message = f"recording {out.name} ...{note}"
+        self._record_note = note
 
         def run(progress):
             with ExitStack() as stack:
