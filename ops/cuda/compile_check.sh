@@ -31,6 +31,6 @@ if [ $# -ge 1 ]; then
     -L"$(python3 -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR"))')" \
     -lpython"$(python3 -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')" \
     -o "$B/sg3_compile_check.so"
-  nm -D "$B/sg3_compile_check.so" | grep -q PyInit_sg3_compile_check
+  nm -D "$B/sg3_compile_check.so" | grep PyInit_sg3_compile_check >/dev/null
   echo "ok  link: every symbol of the extension resolves"
 fi
