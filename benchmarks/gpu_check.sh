@@ -25,7 +25,7 @@ python3 -m benchmarks.bench_ops 2>&1 | tee -a "$OUT/bench_ops.txt" || status=1
 
 if [ -z "${QUICK:-}" ]; then
   echo "== synthesis benchmark" | tee "$OUT/bench_synthesis.txt"
-  python3 -m benchmarks.bench_synthesis --json "$OUT/bench_synthesis.json" 2>&1 | tee -a "$OUT/bench_synthesis.txt" || status=1
+  python3 -m benchmarks.bench_synthesis --warmup "${WARMUP:-5}" --iters "${ITERS:-20}" --json "$OUT/bench_synthesis.json" 2>&1 | tee -a "$OUT/bench_synthesis.txt" || status=1
 fi
 echo "gpu_check finished with status $status; logs in $OUT"
 exit $status
