@@ -13,10 +13,11 @@ Layer view mapping (documented, tests rely on it). For the captured layer output
 `state.layer_name = "output"` treats the generated image itself as the layer (to see its spectrum);
 `None` leaves the image alone.
 
-FFT view (`state.fft` with a layer chosen): the windowed power spectrum of the shown channels (mean over
-them) in dB relative to its peak, mapped linearly from -range dB (black) to 0 dB (white), enlarged by an
-integer factor (nearest) to at least `FFT_MIN_SIZE` pixels, with circles of radius cutoff (green), stopband
-(yellow) and Nyquist (red) drawn on it, so energy beyond the layer's band limit is visible.
+FFT view (`state.fft` with a layer chosen): the windowed power spectrum of the layer (mean over all its
+channels; only channel k when `state.channel = k`) in dB relative to its peak, mapped linearly from -range dB
+(black) to 0 dB (white), enlarged by an integer factor (nearest) to at least `FFT_MIN_SIZE` pixels, with
+circles of radius cutoff (green), stopband (yellow) and Nyquist (red) drawn on it, so energy
+beyond the layer's band limit is visible.
 
 Untransform (`state.untransform` on an SG3 net): the output rendered with the input transform is warped back
 by the inverse transform with windowed-sinc resampling (`stylegan3.analysis.resample.untransform_image`); a
@@ -219,7 +220,8 @@ def layer_step(G: torch.nn.Module, state, img: torch.Tensor, extras: dict) -> to
     if state.fft:
         info = layer_info(G, name)
         rate = info.sampling_rate if info is not None and info.sampling_rate else float(t.shape[-1])
-        return fft_image(select_channels(t, channel), rate, layer_marks(info), str(setting(state, "fft_window")),
+        source = t[:1].float() if channel is None else select_channels(t, channel)
+        return fft_image(source, rate, layer_marks(info), str(setting(state, "fft_window")),
                          float(setting(state, "fft_range_db")))
     return layer_view(t, channel, bool(setting(state, "layer_normalize")), float(setting(state, "layer_gain_db")))
 
