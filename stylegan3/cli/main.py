@@ -44,14 +44,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _default_to_gui(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """`sg3-explorer`, `sg3-explorer NET.pkl` and `sg3-explorer --screenshot F` all mean the gui command."""
+    commands = next(a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    rest = [a for a in argv if a != "--debug"]
+    if rest and (rest[0] in commands or rest[0] in ("-h", "--help")):
+        return argv
+    if "gui" not in commands:
+        return argv
+    debug = ["--debug"] if "--debug" in argv else []
+    return [*debug, "gui", *rest]
+
+
 def main(argv: list[str] | None = None) -> int:
     from stylegan3.errors import SG3Error
 
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        args = parser.parse_args(["gui", *argv])
+    args = parser.parse_args(_default_to_gui(parser, argv))
     debug = args.debug
     try:
         result = args.func(args)
