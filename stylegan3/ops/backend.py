@@ -37,7 +37,7 @@ def _cuda_module() -> Any | None:
 def cuda_kernels_for(x: torch.Tensor) -> Any | None:
     """The compiled kernel module if it should handle `x`, else None (reference path)."""
     choice = _forced or os.environ.get("SG3_OPS", "auto")
-    if choice == "ref" or not x.is_cuda:
+    if choice == "ref" or not x.is_cuda or x.dtype not in (torch.float16, torch.float32):
         return None
     if torch.is_grad_enabled() and x.requires_grad:
         return None

@@ -8,6 +8,7 @@ gain of a 2-D or separable filter is `gain`.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 
 import numpy as np
@@ -125,16 +126,29 @@ def upfirdn2d_ref(
     return F.conv2d(x, weight.unsqueeze(3), stride=(downy, 1), groups=c)
 
 
+_FILTER_CACHE: dict[tuple, tuple[weakref.ref, torch.Tensor]] = {}
+
+
 def _cuda_filter(f: torch.Tensor | None, x: torch.Tensor, flip_filter: bool) -> torch.Tensor:
-    """2-D, correlation-ready float32 filter for the kernels (they do no flipping)."""
+    """Correlation-ready float32 filter for the kernels (they never flip): 1-D stays 1-D (separable).
+
+    Prepared filters are cached per source tensor, so a frame does not rebuild them layer by layer.
+    """
     if f is None:
-        return torch.ones([1, 1], dtype=torch.float32, device=x.device)
-    f = f.to(device=x.device, dtype=torch.float32)
-    if f.ndim == 1:
-        f = f.ger(f)
-    if not flip_filter:
-        f = f.flip([0, 1])
-    return f.contiguous()
+        f = torch.ones([1, 1], dtype=torch.float32)
+    key = (f.data_ptr(), f._version, tuple(f.shape), str(x.device), flip_filter)
+    entry = _FILTER_CACHE.get(key)
+    # The weak reference guards against a new tensor reusing a freed one's memory address.
+    cached = entry[1] if entry is not None and entry[0]() is f else None
+    if cached is None:
+        cached = f.to(device=x.device, dtype=torch.float32)
+        if not flip_filter:
+            cached = cached.flip(list(range(cached.ndim)))
+        cached = cached.contiguous()
+        if len(_FILTER_CACHE) > 1024:
+            _FILTER_CACHE.clear()
+        _FILTER_CACHE[key] = (weakref.ref(f), cached)
+    return cached
 
 
 def upfirdn2d(
@@ -152,7 +166,7 @@ def upfirdn2d(
         upx, upy = _pair(up)
         downx, downy = _pair(down)
         px0, px1, py0, py1 = parse_padding(padding)
-        # A separable filter's gain applies once per pass; as a 2-D filter it applies once in total.
+        # The kernels apply `gain` once in total, for 1-D (separable) and 2-D filters alike.
         return kernels.upfirdn2d(
             x.contiguous(), _cuda_filter(f, x, flip_filter), upx, upy, downx, downy, px0, px1, py0, py1, float(gain)
         )
