@@ -200,6 +200,16 @@ def test_comparison_tiny_nets(app_env, artifacts_dir):
         assert p2.shown_state.seed == p3.shown_state.seed == 4
         check_panes(grab_window(ctx, app), app, widget)
 
+        # Per-pane override where the nets differ: random noise on the SG2 pane only (SG3 has no noise inputs).
+        # (Set on the pane's overrides, which its "Pane noise" combo edits; the test engine did not find a combo
+        # inside the table.)
+        p2.overrides.noise_mode = "random"
+        wait_panes(ctx, app, widget)
+        assert p2.shown_state.noise_mode == "random" and app.state.noise_mode == "const"
+        assert p3.shown_state.noise_mode == "const"
+        check_panes(grab_window(ctx, app), app, widget)
+        p2.overrides.noise_mode = "follow"
+
         # Lockstep motion: the SG3 pane follows the path, the SG2 pane ignores it and says so.
         ctx.item_click("**/Lockstep motion")
         assert wait_until(ctx, lambda: app.state.translate != (0.0, 0.0), 5)
