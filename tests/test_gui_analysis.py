@@ -195,15 +195,26 @@ def test_equivariance_panel(app_env, artifacts_dir):
     assert all(math.isfinite(v) for v in seen["metrics"].values())
 
 
-def test_equivariance_panel_is_disabled_for_sg2(app_env, artifacts_dir):
+def test_sg2_equivariance_disabled_and_layer_table_lists_blocks(app_env, artifacts_dir):
+    """SG2: the equivariance panel explains why it is off; the layer table lists each block's convs and ToRGB."""
+    from stylegan3.layers import list_layers
+
     net = write_tiny_network(app_env / "tiny_sg2.safetensors", kind="sg2", res=32)
-    app = make_app(app_env, [str(net)], ["equivariance"])
+    app = make_app(app_env, [str(net)], ["equivariance", "layers"])
 
     def drive(ctx):
         assert wait_until(ctx, lambda: app.network is not None, 30)
         ctx.yield_()
         assert not ctx.item_exists("**/X##xlate") and not ctx.item_exists("**/Untransform")
         shot(ctx, app, artifacts_dir, "sg2_disabled")
+        names = [info.name for info in list_layers(app.network.G)]
+        assert "b16.torgb" in names and "b32.conv1" in names
+        assert [info.name for info in app.widget("layers").layers] == names
+        ctx.item_close("**/Equivariance")
+        ctx.item_click("**/b16.conv1##layer")
+        assert app.state.layer_name == "b16.conv1"
+        shot(ctx, app, artifacts_dir, "sg2_layer")
+        assert app.last_image.shape == (16, 16, 3)
 
     run_driven(app, drive)
 

@@ -209,11 +209,15 @@ class EquivarianceWidget(Widget):
             imgui.text_disabled("press Compute (or tick Live) to measure EQ-T, EQ-T_frac, EQ-R")
             return
         stale = self.metrics_key != latent_key(self.app.state)
-        for m in METRICS:
-            v = self.metrics.get(m, math.nan)
-            imgui.text(f"{METRIC_LABELS[m]:<10} {v:6.2f} dB")
-            imgui.same_line()
-        imgui.new_line()
+        if imgui.begin_table("##eqmetrics", len(METRICS), imgui.TableFlags_.borders_inner_v):
+            for m in METRICS:
+                imgui.table_setup_column(METRIC_LABELS[m])
+            imgui.table_headers_row()
+            imgui.table_next_row()
+            for m in METRICS:
+                imgui.table_next_column()
+                imgui.text(f"{self.metrics.get(m, math.nan):.2f} dB")
+            imgui.end_table()
         imgui.text_disabled("PSNR, one random transform each" + (" (for an earlier latent)" if stale else ""))
 
 

@@ -74,7 +74,7 @@ class LayersWidget(Widget):
             s.channel = 0 if s.channel is None else s.channel
         if s.channel is not None:
             imgui.same_line()
-            imgui.set_next_item_width(imgui.get_font_size() * 9)
+            imgui.set_next_item_width(imgui.get_font_size() * 6)
             _, ch = imgui.slider_int("Channel##ch", s.channel, 0, max(channels - 1, 0))
             s.channel = min(max(int(ch), 0), max(channels - 1, 0))
         _, norm = imgui.checkbox("Normalize##layer", bool(setting(s, "layer_normalize")))
@@ -175,7 +175,9 @@ class LayersWidget(Widget):
                 imgui.text_colored(imgui.ImVec4(*MARK_TEXT[name], 1.0), f"o {name} {value:.4g}")
                 imgui.same_line()
             imgui.new_line()
-            imgui.text_disabled("cycles per unit; energy outside the circles is above the band limit")
+            imgui.push_style_color(imgui.Col_.text, imgui.get_style_color_vec4(imgui.Col_.text_disabled))
+            imgui.text_wrapped("cycles per unit; energy outside the green circle is above the layer's cutoff")
+            imgui.pop_style_color()
 
 
 WIDGET = LayersWidget

@@ -139,26 +139,32 @@ class SpectraWidget(Widget):
             imgui.text_disabled("press Compute for the spectra of the chosen layer(s)")
             return
         imgui.text_disabled(self.computed_for)
+        for mark in ("cutoff", "stopband", "nyquist"):
+            imgui.text_colored(imgui.ImVec4(*MARK_COLOURS[mark]), f"| {mark}")
+            imgui.same_line()
+        imgui.text_disabled("(thin: overlay)" if len(self.curves) > 1 else "")
         self._plot("Radially averaged power##plot", [("radial", "")])
         self._plot("Slices##plot", [("slice0", " 0 deg"), ("slice45", " 45 deg")])
 
     def _plot(self, title: str, series: list[tuple[str, str]]) -> None:
         width = imgui.get_content_region_avail().x
-        if not implot.begin_plot(title, imgui.ImVec2(width, imgui.get_font_size() * 13)):
+        if not implot.begin_plot(title, imgui.ImVec2(width, imgui.get_font_size() * 14)):
             return
         implot.setup_axes("cycles per unit", "dB")
         implot.setup_legend(implot.Location_.north_east, 0)
-        for name, curves in self.curves.items():
+        for i, (name, curves) in enumerate(self.curves.items()):
             for key, suffix in series:
                 f, db = curves[key]
                 implot.plot_line(f"{name}{suffix}", f, db)
-            marks = self.spectra[name].marks
-            for mark, value in marks.items():
+            for mark, value in self.spectra[name].marks.items():
                 if mark not in MARK_COLOURS:
                     continue
                 spec = implot.Spec()
                 spec.line_color = imgui.ImVec4(*MARK_COLOURS[mark])
-                implot.plot_inf_lines(f"{mark} ({name})", np.array([value], dtype=np.float64), spec)
+                spec.flags = implot.ItemFlags_.no_legend  # explained by the coloured line above the plots
+                if i:  # the overlaid layer's marks are thinner
+                    spec.line_weight = 0.5
+                implot.plot_inf_lines(f"{mark}##{i}", np.array([value], dtype=np.float64), spec)
         implot.end_plot()
 
 
