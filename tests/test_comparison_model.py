@@ -148,6 +148,14 @@ def test_panes_render_the_main_state_and_follow_it(nets):
         assert np.abs(p3.image.astype(int) - before[p3.pane_id]).mean() > 1.0
         assert np.array_equal(p3.image, render_state(p3.G, p3.state_for(main)))
 
+        from stylegan3.video import LABEL_HEIGHT
+
+        saved = model.panes_image()  # what the "Save panes" button writes: both panes at 32 px, labelled
+        assert saved.shape == (LABEL_HEIGHT + 32, 64, 3)
+        assert np.array_equal(saved[LABEL_HEIGHT:, :32], p2.image)
+        big = np.repeat(np.repeat(p3.image.astype(int), 2, axis=0), 2, axis=1)
+        assert np.abs(saved[LABEL_HEIGHT:, 32:].astype(int) - big).mean() < 12  # the 16 px pane scaled up
+
         main.x = 4.0
         wait_shown(model, main)
         assert np.array_equal(p2.image, render_state(p2.G, RenderState(x=4.0)))

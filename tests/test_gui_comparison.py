@@ -260,6 +260,15 @@ def test_comparison_tiny_nets(app_env, artifacts_dir):
             assert np.array_equal(pane.trace_image[0], pane.image[pane.info.resolution // 2])  # frame 0 = shown
             assert shown(shot, widget, pane, "trace", pane.trace_image) < 2.0
 
+        # Save panes: a labelled PNG of the panes (and here the sticking averages) in the capture folder.
+        widget.show_sticking = True
+        ctx.item_click("**/Save panes")
+        saved = sorted((app_env / "captures").glob("comparison_*.png"))
+        assert len(saved) == 1 and widget.model.record_message == f"saved {saved[0]}"
+        png = np.asarray(Image.open(saved[0]))
+        assert png.shape == (2 * (24 + 32), 64, 3)  # label + image, label + sticking average; 2 panes of 32 px
+        assert np.array_equal(png[24:56, :32], p2.image) and np.array_equal(png[80:, :32], p2.sticking_image)
+
         # Record: an mp4 of the panes side by side in the capture folder.
         widget.record_seconds = 0.2  # 3 frames per seed at 15 fps
         ctx.item_click("**/Record mp4")

@@ -453,6 +453,32 @@ class ComparisonModel:
         jobs += [self.record] if self.record else []
         return all(j.wait(max(0.0, end - time.monotonic())) for j in jobs)
 
+    # -- capture ------------------------------------------------------------------------------------------
+    def panes_image(self, with_sticking: bool = False) -> np.ndarray | None:
+        """The panes side by side as one uint8 image, each scaled to the largest resolution and labelled the way
+        the mp4 writer labels them (`stylegan3.video`); with `with_sticking`, the sticking averages as a second
+        row where every pane has one. None until a pane has an image."""
+        from stylegan3.video import draw_label, network_label, resize_images
+
+        panes = [p for p in self.loaded if p.image is not None]
+        if not panes:
+            return None
+        size = max(p.info.resolution for p in panes)
+
+        def scaled(img: np.ndarray) -> np.ndarray:
+            x = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float()
+            x = resize_images(x, size).round().clamp(0, 255).to(torch.uint8)
+            return x[0].permute(1, 2, 0).numpy()
+
+        columns = []
+        sticking = with_sticking and all(p.sticking_image is not None for p in panes)
+        for p in panes:
+            parts = [draw_label(size, network_label(Path(p.source).name or p.source, p.G)), scaled(p.image)]
+            if sticking:
+                parts += [draw_label(size, f"sticking {p.sticking_score:.3f}"), scaled(p.sticking_image)]
+            columns.append(np.concatenate(parts, axis=0))
+        return np.concatenate(columns, axis=1)
+
     # -- recording ----------------------------------------------------------------------------------------
     def start_record(self, main: RenderState, out: str | Path, seconds_per_seed: float = 1.0, seeds: int = 2,
                      fps: float = 15.0, transform_spec: str = "") -> None:

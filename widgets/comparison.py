@@ -263,6 +263,11 @@ class ComparisonWidget(Widget):
             if imgui.button("Cancel##record"):
                 m.record.cancel()
         else:
+            if imgui.button("Save panes"):
+                self.save_panes()
+            if imgui.is_item_hovered():
+                imgui.set_tooltip("PNG of the panes side by side, labelled (with the sticking averages when shown)")
+            imgui.same_line()
             if imgui.button("Record mp4"):
                 self.start_record()
             if imgui.is_item_hovered():
@@ -277,6 +282,22 @@ class ComparisonWidget(Widget):
         if m.record_message:
             imgui.same_line()
             imgui.text_disabled(m.record_message)
+
+    def save_panes(self) -> Path | None:
+        """Write the panes side by side (and the sticking averages when shown) as a PNG in the capture folder."""
+        from visualizer.capture import capture_name, save_png
+
+        pixels = self.model.panes_image(with_sticking=self.show_sticking)
+        if pixels is None:
+            self.model.record_message = "nothing to save yet"
+            return None
+        try:
+            path = save_png(pixels, self.app.settings.capture_dir, capture_name("comparison", self.app.state))
+        except OSError as exc:
+            self.model.record_message = f"could not save: {exc}"
+            return None
+        self.model.record_message = f"saved {path}"
+        return path
 
     def start_record(self) -> Path | None:
         """Record the panes to `<capture folder>/comparison_<seed>.mp4` (background job)."""
