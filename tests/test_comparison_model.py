@@ -150,11 +150,12 @@ def test_panes_render_the_main_state_and_follow_it(nets):
 
         from stylegan3.video import LABEL_HEIGHT
 
-        saved = model.panes_image()  # what the "Save panes" button writes: both panes at 32 px, labelled
+        saved = model.panes_image(min_size=32)  # what "Save panes" writes: both panes at 32 px, labelled
         assert saved.shape == (LABEL_HEIGHT + 32, 64, 3)
         assert np.array_equal(saved[LABEL_HEIGHT:, :32], p2.image)
-        big = np.repeat(np.repeat(p3.image.astype(int), 2, axis=0), 2, axis=1)
-        assert np.abs(saved[LABEL_HEIGHT:, 32:].astype(int) - big).mean() < 12  # the 16 px pane scaled up
+        big = np.repeat(np.repeat(p3.image, 2, axis=0), 2, axis=1)
+        assert np.array_equal(saved[LABEL_HEIGHT:, 32:], big)  # the 16 px pane: each pixel a 2x2 block
+        assert model.panes_image().shape == (LABEL_HEIGHT + 256, 512, 3)  # small nets enlarged for the labels
 
         main.x = 4.0
         wait_shown(model, main)

@@ -266,8 +266,10 @@ def test_comparison_tiny_nets(app_env, artifacts_dir):
         saved = sorted((app_env / "captures").glob("comparison_*.png"))
         assert len(saved) == 1 and widget.model.record_message == f"saved {saved[0]}"
         png = np.asarray(Image.open(saved[0]))
-        assert png.shape == (2 * (24 + 32), 64, 3)  # label + image, label + sticking average; 2 panes of 32 px
-        assert np.array_equal(png[24:56, :32], p2.image) and np.array_equal(png[80:, :32], p2.sticking_image)
+        assert png.shape == (2 * (24 + 256), 512, 3)  # label + image, label + average; 2 panes enlarged to 256
+        assert np.array_equal(png[24:280:8, :256:8], p2.image)
+        assert np.array_equal(png[304::8, :256:8], p2.sticking_image)
+        assert np.array_equal(png[304::16, 256::16], p3.sticking_image)
 
         # Record: an mp4 of the panes side by side in the capture folder.
         widget.record_seconds = 0.2  # 3 frames per seed at 15 fps

@@ -454,18 +454,25 @@ class ComparisonModel:
         return all(j.wait(max(0.0, end - time.monotonic())) for j in jobs)
 
     # -- capture ------------------------------------------------------------------------------------------
-    def panes_image(self, with_sticking: bool = False) -> np.ndarray | None:
-        """The panes side by side as one uint8 image, each scaled to the largest resolution and labelled the way
-        the mp4 writer labels them (`stylegan3.video`); with `with_sticking`, the sticking averages as a second
-        row where every pane has one. None until a pane has an image."""
+    def panes_image(self, with_sticking: bool = False, min_size: int = 256) -> np.ndarray | None:
+        """The panes side by side as one uint8 image, labelled the way the mp4 writer labels them
+        (`stylegan3.video`); with `with_sticking`, the sticking averages as a second row where every pane has
+        one. Every pane gets the same side: the largest resolution, times a whole factor for small nets (so the
+        labels stay readable). A pane whose resolution divides that side is enlarged by repeating pixels, which
+        keeps pixel-level detail (what sticking is about) exact; others are resampled. None until a pane has an
+        image."""
         from stylegan3.video import draw_label, network_label, resize_images
 
         panes = [p for p in self.loaded if p.image is not None]
         if not panes:
             return None
-        size = max(p.info.resolution for p in panes)
+        largest = max(p.info.resolution for p in panes)
+        size = largest * max(1, math.ceil(min_size / largest))
 
         def scaled(img: np.ndarray) -> np.ndarray:
+            if size % img.shape[0] == 0 and img.shape[0] == img.shape[1]:
+                k = size // img.shape[0]
+                return np.repeat(np.repeat(img, k, axis=0), k, axis=1)
             x = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float()
             x = resize_images(x, size).round().clamp(0, 255).to(torch.uint8)
             return x[0].permute(1, 2, 0).numpy()
