@@ -16,6 +16,8 @@ callback turns into an abort. Nothing here imports imgui; drawing lives in `widg
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import math
 import threading
 import time
@@ -185,8 +187,10 @@ def sticking_job_fn(G: torch.nn.Module, state: RenderState, settings: StickingSe
     from stylegan3.analysis.sticking import sticking_view
     from visualizer.renderer import apply_transform
 
+    settings = dataclasses.replace(settings)  # a snapshot: the sliders may move while the job runs
+
     def run(progress):
-        with lock or _nolock():
+        with lock or contextlib.nullcontext():
             device = network_device(G)
             z = torch.from_numpy(seed_plane_z(state.x, state.y, int(G.z_dim))).to(device)
             apply_transform(G, state)
@@ -209,12 +213,13 @@ def trace_job_fn(G: torch.nn.Module, kind: str, state: RenderState, settings: Tr
     from stylegan3.interpolation import path_ws, transform_path
     from visualizer.renderer import apply_transform
 
+    settings = dataclasses.replace(settings)
     frames = max(2, int(settings.frames))
 
     def run(progress):
         seed = state.seed
         c_idx = state.class_idx if int(G.c_dim) > 0 else None
-        with lock or _nolock():
+        with lock or contextlib.nullcontext():
             ws = path_ws(G, [seed, seed + 1], frames - 1, psi=float(state.psi), cutoff=state.cutoff,
                          class_idx=c_idx, device=network_device(G))
             transforms = None
@@ -227,14 +232,6 @@ def trace_job_fn(G: torch.nn.Module, kind: str, state: RenderState, settings: Tr
         return trace_to_uint8(trace), verticality(trace)
 
     return run
-
-
-class _nolock:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 # -- the panes ------------------------------------------------------------------------------------------------
