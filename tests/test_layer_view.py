@@ -307,27 +307,39 @@ def test_private_copy_is_isolated_from_the_render_network(sg3):
         set_input_transform(sg3, (0.0, 0.0), 0.0)
 
 
-def test_equivariance_job_is_the_library_metric_for_the_latent(sg3):
-    from stylegan3.analysis.equivariance import eq_metrics_for_latent
+def test_equivariance_job_asks_the_library_about_the_states_latent(sg3, monkeypatch):
+    """The job passes the state's ws (on the private copy) to the library, one metric and seeded draw each.
 
-    state = RenderState(x=2, psi=0.7)
+    (The values themselves are the library's business, tested in test_analysis_equivariance; the GUI test
+    runs one real job and compares its EQ-T with the library's.)"""
+    import stylegan3.analysis.equivariance as eqmod
+
+    calls = []
+
+    def fake(G, ws, metrics, rng, **kw):
+        calls.append((G, ws.clone(), tuple(metrics), tuple(rng), kw))
+        return {metrics[0]: 10.0 * len(calls)}
+
+    monkeypatch.setattr(eqmod, "eq_metrics_for_latent", fake)
+    state = RenderState(x=2, psi=0.7, translate=(0.3, 0.0))
     seen = []
     out = equivariance_job(sg3, state)(lambda d, t: seen.append((d, t)))
-    assert seen[-1] == (4, 4) and len(seen) == 5
+    assert out == {"eqt": 10.0, "eqt_frac": 20.0, "eqr": 30.0}
+    assert seen[0] == (0, 4) and seen[-1] == (4, 4)
     Gc = private_copy(sg3)
-    ws = compute_ws(Gc, state)
-    for i, m in enumerate(("eqt", "eqt_frac", "eqr")):
-        assert out[m] == pytest.approx(eq_metrics_for_latent(Gc, ws, metrics=[m], rng=[0, i])[m], rel=1e-9)
-    assert out["eqt"] > out["eqr"]  # integer shifts are (nearly) exact for SG3; rotations are the hardest
+    assert [c[2] for c in calls] == [("eqt",), ("eqt_frac",), ("eqr",)]
+    assert [c[3] for c in calls] == [(0, 0), (0, 1), (0, 2)]
+    assert all(c[0] is Gc and c[4]["noise_mode"] == "const" for c in calls)
+    torch.testing.assert_close(calls[0][1], compute_ws(sg3, state))
 
 
 def test_spectra_job_matches_the_library_and_reports_progress(sg3):
     from stylegan3.analysis.spectra import network_spectrum
 
     seen = []
-    out = spectra_job(sg3, ["L2_52_8", "output"], 2, seed=5, psi=1.0)(lambda d, t: seen.append((d, t)))
-    assert seen[-1] == (4, 4)
-    ref = network_spectrum(sg3, "L2_52_8", num_samples=2, seed=5)
+    out = spectra_job(sg3, ["L2_52_8", "output"], 1, seed=5, psi=1.0)(lambda d, t: seen.append((d, t)))
+    assert seen == [(1, 2), (2, 2)]
+    ref = network_spectrum(sg3, "L2_52_8", num_samples=1, seed=5)
     np.testing.assert_allclose(out["L2_52_8"].power, ref.power)
     assert out["output"].power.shape == (32, 32) and out["output"].marks["nyquist"] == 16.0
 
