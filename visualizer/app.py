@@ -88,6 +88,7 @@ class App:
         self.state = self.config.state.copy() if self.config.state else RenderState()
         self.state.force_fp32 = self.state.force_fp32 or self.settings.force_fp32
         self.device = choose_device(self.config.cpu)
+        self.load_fn = load_fn  # how networks are loaded (tests inject fakes); panes of other panels reuse it
         self.loader = NetworkLoader(self.device, load_fn)
         self.renderer = AsyncRenderer()
         self.network: LoadedNetwork | None = None
@@ -260,10 +261,10 @@ class App:
                     if imgui.button("Retry"):
                         del self.panel_errors[w.key]
                 else:
-                    self._draw_guarded(w)
+                    self.draw_guarded(w)
                 imgui.pop_id()
 
-    def _draw_guarded(self, w) -> None:
+    def draw_guarded(self, w) -> None:
         """Draw one panel; if it raises, unwind whatever it left open in imgui and show the error instead."""
         from imgui_bundle.imgui import internal as imgui_internal
 
@@ -512,6 +513,11 @@ class App:
             self._pending_drops.append(paths[0])
 
     def _before_exit(self) -> None:
+        for w in self.widgets:
+            try:
+                w.close()
+            except Exception as exc:  # noqa: BLE001 - one panel's cleanup must not stop the others
+                print(f"error closing panel {w.title}: {type(exc).__name__}: {exc}", file=sys.stderr)
         io = imgui.get_io()
         if io.display_size.x > 0 and self.config.screenshot is None:
             self.settings.window_size = (int(io.display_size.x), int(io.display_size.y))

@@ -39,6 +39,9 @@ class Widget:
     def on_network(self) -> None:
         """Called after a new network has been loaded (clamp state to its dimensions)."""
 
+    def close(self) -> None:
+        """Called once when the window closes: stop threads, free GL objects."""
+
     @property
     def animating(self) -> bool:
         """True while the panel changes the state by itself (keeps the GUI from idling)."""

@@ -39,8 +39,7 @@ class ComparisonWidget(Widget):
 
     def __init__(self, app) -> None:
         super().__init__(app)
-        load_fn = getattr(app.loader, "_load_fn", None)
-        self.model = ComparisonModel(app.device, load_fn) if load_fn else ComparisonModel(app.device)
+        self.model = ComparisonModel(app.device, app.load_fn)
         self.view = ComparisonView(self.model)
         self.window_open = False
         self.path_text = ""
@@ -88,30 +87,9 @@ class ComparisonWidget(Widget):
         except Exception:  # noqa: BLE001 - no GL context left: the driver frees the textures with it
             pass
 
-    def _close_on_exit(self) -> None:
-        """Chain our cleanup into the runner's exit callback (the app owns it; we only wrap it), so no render
-        thread is still inside torch when the interpreter shuts down."""
-        try:
-            from imgui_bundle import hello_imgui
-
-            callbacks = hello_imgui.get_runner_params().callbacks
-            previous = callbacks.before_exit
-
-            def before_exit() -> None:
-                try:
-                    self.close()
-                finally:
-                    if previous is not None:
-                        previous()
-
-            callbacks.before_exit = before_exit
-        except Exception as exc:  # noqa: BLE001 - without the hook the threads are daemons and die with the app
-            print(f"comparison: no exit hook ({exc})", file=sys.stderr)
-
     def update(self, dt: float) -> None:
         if not self._started:
             self._started = True
-            self._close_on_exit()
             extras = list(getattr(self.app, "extra_networks", []))
             if extras:  # `gui A B C`: compare all of them, the main network first
                 for source in self.app.config.networks[: MAX_PANES]:
@@ -127,11 +105,7 @@ class ComparisonWidget(Widget):
         errors = getattr(self.app, "panel_errors", {})
         if self._window.key in errors:
             return  # the panel shows the error and a Retry button
-        guard = getattr(self.app, "_draw_guarded", None)
-        if guard is not None:
-            guard(self._window)
-        else:
-            self._draw_window()
+        self.app.draw_guarded(self._window)
 
     # -- the panel in the left column ----------------------------------------------------------------------
     def draw(self) -> None:
