@@ -131,6 +131,8 @@ def test_equivariance_panel(app_env, artifacts_dir):
         assert all(abs(v * 32 - round(v * 32)) < 1e-9 for v in s.translate)
         ctx.item_click("**/Round to whole pixels##xlate")
         ctx.item_click("**/Reset##xlate")
+        ctx.item_input_value("**/Speed##xlate", 0.5)
+        assert app.widget("equivariance").speed_t == pytest.approx(0.5)
         ctx.item_click("**/Anim##xlate")
         for _ in range(5):
             ctx.yield_()
@@ -145,6 +147,8 @@ def test_equivariance_panel(app_env, artifacts_dir):
         assert s.rotate == pytest.approx(0.175, abs=0.01)
         ctx.item_click("**/Reset##rot")
         assert s.rotate == 0.0
+        ctx.item_input_value("**/Speed##rot", 0.2)
+        assert app.widget("equivariance").speed_r == pytest.approx(0.2)
         ctx.item_click("**/Anim##rot")
         for _ in range(5):
             ctx.yield_()
@@ -284,7 +288,10 @@ def test_layers_fft_and_spectra_panels(app_env, artifacts_dir):
         ctx.item_close("**/Layers & channels")
         ctx.item_open("**/Spectra")
         sp = app.widget("spectra")
-        ctx.yield_()
+        s.layer_name = "L3_32_8"  # as if picked in the layer table: "Shown" takes it over
+        ctx.item_click("**/Shown##spec")
+        assert sp.layer_a == "L3_32_8"
+        s.layer_name = None
         combo_pick(ctx, sp, "Layer##specA", "L2_52_8")
         assert sp.layer_a == "L2_52_8"
         ctx.item_click("**/Overlay##spec")

@@ -240,6 +240,11 @@ def test_untransform_stage_on_a_tiny_sg3(sg3):
     back = render_state(sg3, moved.copy(untransform=True))
     inner = (slice(8, -8), slice(8, -8))
     assert _psnr_uint8(back[inner], plain[inner]) > _psnr_uint8(raw[inner], plain[inner]) + 10
+    # rotation (45 degrees) too: the band-limited warp turns the content back
+    turned = plain_state.copy(rotate=0.125)
+    raw, back = render_state(sg3, turned), render_state(sg3, turned.copy(untransform=True))
+    inner = (slice(9, -9), slice(9, -9))
+    assert _psnr_uint8(back[inner], plain[inner]) > _psnr_uint8(raw[inner], plain[inner]) + 20
     # difference view: residual PSNR reported, the picture is mostly mid-grey (128 = no difference)
     res = timed_render(sg3, moved.copy(untransform=True, extras={"untransform_view": "difference",
                                                                   "diff_gain_db": 0.0}))

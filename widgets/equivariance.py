@@ -97,8 +97,8 @@ class EquivarianceWidget(Widget):
         ok, result = self.job.poll()
         if ok:
             self.metrics, self.metrics_key = result, self._job_key
-        if self.live and not self.job.busy and self.metrics_key != latent_key(self.app.state) and \
-                self.job.error is None:
+        failed = self.job.error is not None and self.job.error != "cancelled"  # retry only on Compute
+        if self.live and not self.job.busy and not failed and self.metrics_key != latent_key(self.app.state):
             self.start_metrics()
 
     # -- drawing ----------------------------------------------------------------------------------------------
