@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from stylegan3.analysis.equivariance import METRICS, estimate_equivariance, input_transform_buffer
-    from stylegan3.cli.cmd_video import load_networks, pick_device
+    from stylegan3.cli.args import load_networks, pick_device
 
     metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
     bad = [m for m in metrics if m not in METRICS]

@@ -158,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
 
     from stylegan3.analysis.images import iter_image_folder, list_images
     from stylegan3.analysis.spectra import accumulate_spectrum, network_spectrum
-    from stylegan3.cli.cmd_video import load_networks, pick_device
+    from stylegan3.cli.args import load_networks, pick_device
 
     if args.samples < 1:
         raise SG3Error("--samples must be at least 1")

@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from stylegan3.analysis.sticking import sticking_view
-    from stylegan3.cli.cmd_video import load_networks, pick_device
+    from stylegan3.cli.args import load_networks, pick_device
     from stylegan3.interpolation import make_c, seed_zs
     from stylegan3.video import network_label
 

@@ -3,45 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-import torch
-
+from stylegan3.cli.args import load_networks, pick_device
 from stylegan3.errors import SG3Error
-
-
-def pick_device(name: str | None) -> torch.device:
-    """`--device` value, or CUDA when available; a CUDA request without CUDA is a user error, not a crash."""
-    if name is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise SG3Error(f"unknown device {name!r}") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise SG3Error("--device cuda given but no CUDA GPU is available")
-    return device
-
-
-def network_name(source: str) -> str:
-    """Short pane / figure label for a network source: a file's name, the last part of a URL, or as given."""
-    text = str(source).rstrip("/")
-    return text.rsplit("/", 1)[-1] if "/" in text or Path(text).suffix else text
-
-
-def load_networks(sources: list[str] | None, device: torch.device) -> list[tuple[str, torch.nn.Module]]:
-    """Load every `--network` (the embedded demo net when none) as `(name, G)` in eval mode on `device`."""
-    from stylegan3 import load_network
-
-    if not sources:
-        from stylegan3.demo import demo_network
-
-        return [("demo", demo_network().eval().requires_grad_(False).to(device))]
-    nets = []
-    for src in sources:
-        G = load_network(src, device=device)
-        nets.append((network_name(src), G.eval().requires_grad_(False).to(device)))
-    return nets
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
