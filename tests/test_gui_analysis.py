@@ -270,9 +270,9 @@ def test_layers_fft_and_spectra_panels(app_env, artifacts_dir):
         assert s.extras["fft_window"] == "hann"
         fft = shot(ctx, app, artifacts_dir, "layer_fft")
         assert app.last_image.shape == (260, 260, 3)
-        # the marks are drawn: pure green (cutoff) and red (Nyquist; here also the stopband) circles
+        # the marks are drawn: pure green (cutoff), yellow (stopband) and red (Nyquist, dashed: = stopband here)
         img = app.last_image
-        for colour in ((0, 255, 0), (255, 0, 0)):
+        for colour in ((0, 255, 0), (255, 255, 0), (255, 0, 0)):
             assert (img == colour).all(axis=2).sum() > 50, colour
         ctx.item_click("**/image##layer")
         assert s.layer_name == OUTPUT and s.fft

@@ -172,6 +172,11 @@ def test_fft_marks_are_circles_at_the_band_limits():
         assert np.abs(r[hit] - radius).max() < 0.8, name
     # the Nyquist circle touches the spectrum's edge: rate / 2 is the highest frequency the grid holds
     assert 8.0 * n / rate * scale == pytest.approx(size / 2)
+    # coinciding marks (stopband = Nyquist): the later one is dashed over the first, both colours show
+    view = stages.fft_image(img, rate, {"stopband": 8.0, "nyquist": 8.0})[0].numpy()
+    counts = [np.all(np.stack([np.isclose(view[ch], c[ch]) for ch in range(3)]), axis=0).sum()
+              for c in (stages.MARK_COLOURS["stopband"], stages.MARK_COLOURS["nyquist"])]
+    assert min(counts) > 0.3 * sum(counts), counts
 
 
 def test_fft_view_of_the_fourier_input_has_its_energy_inside_the_cutoff(sg3):

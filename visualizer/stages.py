@@ -16,8 +16,8 @@ Layer view mapping (documented, tests rely on it). For the captured layer output
 FFT view (`state.fft` with a layer chosen): the windowed power spectrum of the layer (mean over all its
 channels; only channel k when `state.channel = k`) in dB relative to its peak, mapped linearly from -range dB
 (black) to 0 dB (white), enlarged by an integer factor (nearest) to at least `FFT_MIN_SIZE` pixels, with
-circles of radius cutoff (green), stopband (yellow) and Nyquist (red) drawn on it, so energy
-beyond the layer's band limit is visible.
+circles of radius cutoff (green), stopband (yellow) and Nyquist (red) drawn on it (dashed where two coincide),
+so energy beyond the layer's band limit is visible.
 
 Untransform (`state.untransform` on an SG3 net): the output rendered with the input transform is warped back
 by the inverse transform with windowed-sinc resampling (`stylegan3.analysis.resample.untransform_image`); a
@@ -135,10 +135,17 @@ def fft_image(
     centre = (n // 2 + 0.5) * scale
     coords = np.arange(size) + 0.5 - centre
     r = np.hypot(coords[None, :], coords[:, None])
+    # a mark on the same circle as one drawn before (e.g. stopband = Nyquist) is dashed over it: both show
+    dashes = (np.floor((np.arctan2(coords[:, None], coords[None, :]) / (2 * np.pi) + 0.5) * 48) % 2) == 0
+    drawn: list[float] = []
     for name, freq in (marks or {}).items():
         if name not in MARK_COLOURS or freq is None:
             continue
-        ring = np.abs(r - mark_radius_px(freq, n, sampling_rate, scale)) < 0.75
+        radius = mark_radius_px(freq, n, sampling_rate, scale)
+        ring = np.abs(r - radius) < 0.75
+        if any(abs(radius - other) < 1.5 for other in drawn):
+            ring &= dashes
+        drawn.append(radius)
         for ch in range(3):
             img[ch][ring] = MARK_COLOURS[name][ch]
     return torch.from_numpy(img.astype(np.float32))[None].to(x.device)
