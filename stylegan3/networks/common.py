@@ -7,6 +7,7 @@ scaled at run time) follow the official networks so their state dicts load uncha
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -161,3 +162,66 @@ def grouped_conv(x: torch.Tensor, w: torch.Tensor, padding: int = 0) -> torch.Te
     x = x.reshape(1, -1, *x.shape[2:])
     x = torch.nn.functional.conv2d(x, w.reshape(-1, in_ch, kh, kw).to(x.dtype), padding=padding, groups=batch)
     return x.reshape(batch, out_ch, *x.shape[2:])
+
+
+class GeneratorBase(torch.nn.Module):
+    """Mapping + synthesis with the official Generator's constructor arguments and call signature.
+
+    Subclasses name their synthesis network class and the mapping depth their generation defaults to.
+    `init_kwargs` keeps the constructor arguments: they fully determine the architecture, so they are
+    what the native file format stores next to the weights.
+    """
+
+    kind = ""
+    synthesis_class: type[torch.nn.Module]
+    default_mapping_layers = 2
+
+    def __init__(
+        self,
+        z_dim: int,
+        c_dim: int,
+        w_dim: int,
+        img_resolution: int,
+        img_channels: int,
+        mapping_kwargs: dict | None = None,
+        **synthesis_kwargs: Any,
+    ) -> None:
+        super().__init__()
+        mapping_kwargs = dict(mapping_kwargs or {})
+        self.init_kwargs = dict(
+            z_dim=z_dim,
+            c_dim=c_dim,
+            w_dim=w_dim,
+            img_resolution=img_resolution,
+            img_channels=img_channels,
+            mapping_kwargs=mapping_kwargs,
+            **synthesis_kwargs,
+        )
+        self.z_dim = z_dim
+        self.c_dim = c_dim
+        self.w_dim = w_dim
+        self.img_resolution = img_resolution
+        self.img_channels = img_channels
+        self.synthesis = self.synthesis_class(
+            w_dim=w_dim, img_resolution=img_resolution, img_channels=img_channels, **synthesis_kwargs
+        )
+        self.num_ws = self.synthesis.num_ws
+        self.mapping = MappingNetwork(
+            z_dim=z_dim,
+            c_dim=c_dim,
+            w_dim=w_dim,
+            num_ws=self.num_ws,
+            **{"num_layers": self.default_mapping_layers, **mapping_kwargs},
+        )
+
+    def forward(
+        self,
+        z: torch.Tensor,
+        c: torch.Tensor | None,
+        truncation_psi: float = 1,
+        truncation_cutoff: int | None = None,
+        **synthesis_kwargs: Any,
+    ) -> torch.Tensor:
+        synthesis_kwargs.pop("update_emas", None)
+        ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
+        return self.synthesis(ws, **synthesis_kwargs)

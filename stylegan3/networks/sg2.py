@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from stylegan3.networks.common import FullyConnectedLayer, MappingNetwork, modulate_weights
+from stylegan3.networks.common import FullyConnectedLayer, GeneratorBase, modulate_weights
 from stylegan3.ops import bias_act, setup_filter, upfirdn2d, upsample2d
 from stylegan3.ops.upfirdn2d import filter_size
 
@@ -378,14 +378,13 @@ class SynthesisNetwork(torch.nn.Module):
         return img
 
 
-class Generator(torch.nn.Module):
-    """Mapping + synthesis, with the constructor arguments of the official StyleGAN2 Generator.
-
-    ADA-era pickles pass synthesis arguments as a `synthesis_kwargs` dict, StyleGAN3-era ones as
-    keyword arguments; both are accepted.
-    """
+class Generator(GeneratorBase):
+    """StyleGAN2 generator. ADA-era pickles pass synthesis arguments as a `synthesis_kwargs` dict,
+    StyleGAN3-era ones as keyword arguments; both are accepted."""
 
     kind = "sg2"
+    synthesis_class = SynthesisNetwork
+    default_mapping_layers = 8
 
     def __init__(
         self,
@@ -398,38 +397,7 @@ class Generator(torch.nn.Module):
         synthesis_kwargs: dict | None = None,
         **extra_synthesis_kwargs: Any,
     ) -> None:
-        super().__init__()
-        mapping_kwargs = dict(mapping_kwargs or {})
-        all_synthesis = {**(synthesis_kwargs or {}), **extra_synthesis_kwargs}
-        self.init_kwargs = dict(
-            z_dim=z_dim,
-            c_dim=c_dim,
-            w_dim=w_dim,
-            img_resolution=img_resolution,
-            img_channels=img_channels,
-            mapping_kwargs=mapping_kwargs,
-            **all_synthesis,
-        )
-        self.z_dim = z_dim
-        self.c_dim = c_dim
-        self.w_dim = w_dim
-        self.img_resolution = img_resolution
-        self.img_channels = img_channels
-        self.synthesis = SynthesisNetwork(
-            w_dim=w_dim, img_resolution=img_resolution, img_channels=img_channels, **all_synthesis
-        )
-        self.num_ws = self.synthesis.num_ws
-        self.mapping = MappingNetwork(
-            z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, num_ws=self.num_ws, **{"num_layers": 8, **mapping_kwargs}
-        )
-
-    def forward(
-        self,
-        z: torch.Tensor,
-        c: torch.Tensor | None,
-        truncation_psi: float = 1,
-        truncation_cutoff: int | None = None,
-        **synthesis_kwargs: Any,
-    ) -> torch.Tensor:
-        ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
-        return self.synthesis(ws, **synthesis_kwargs)
+        super().__init__(
+            z_dim, c_dim, w_dim, img_resolution, img_channels, mapping_kwargs,
+            **{**(synthesis_kwargs or {}), **extra_synthesis_kwargs},
+        )  # fmt: skip

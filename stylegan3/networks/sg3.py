@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from stylegan3.networks.common import FullyConnectedLayer, MappingNetwork, grouped_conv, modulate_weights
+from stylegan3.networks.common import FullyConnectedLayer, GeneratorBase, grouped_conv, modulate_weights
 from stylegan3.networks.filters import design_lowpass_filter
 from stylegan3.ops import filtered_lrelu
 
@@ -300,51 +300,9 @@ class SynthesisNetwork(torch.nn.Module):
         return x.to(torch.float32)
 
 
-class Generator(torch.nn.Module):
-    """Mapping + synthesis, with the constructor arguments of the official StyleGAN3 Generator."""
+class Generator(GeneratorBase):
+    """StyleGAN3 generator (T or R, decided by `conv_kernel` / `use_radial_filters`)."""
 
     kind = "sg3"
-
-    def __init__(
-        self,
-        z_dim: int,
-        c_dim: int,
-        w_dim: int,
-        img_resolution: int,
-        img_channels: int,
-        mapping_kwargs: dict | None = None,
-        **synthesis_kwargs: Any,
-    ) -> None:
-        super().__init__()
-        mapping_kwargs = dict(mapping_kwargs or {})
-        self.init_kwargs = dict(
-            z_dim=z_dim,
-            c_dim=c_dim,
-            w_dim=w_dim,
-            img_resolution=img_resolution,
-            img_channels=img_channels,
-            mapping_kwargs=mapping_kwargs,
-            **synthesis_kwargs,
-        )
-        self.z_dim = z_dim
-        self.c_dim = c_dim
-        self.w_dim = w_dim
-        self.img_resolution = img_resolution
-        self.img_channels = img_channels
-        self.synthesis = SynthesisNetwork(
-            w_dim=w_dim, img_resolution=img_resolution, img_channels=img_channels, **synthesis_kwargs
-        )
-        self.num_ws = self.synthesis.num_ws
-        self.mapping = MappingNetwork(z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, num_ws=self.num_ws, **mapping_kwargs)
-
-    def forward(
-        self,
-        z: torch.Tensor,
-        c: torch.Tensor | None,
-        truncation_psi: float = 1,
-        truncation_cutoff: int | None = None,
-        **synthesis_kwargs: Any,
-    ) -> torch.Tensor:
-        synthesis_kwargs.pop("update_emas", None)
-        ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
-        return self.synthesis(ws, **synthesis_kwargs)
+    synthesis_class = SynthesisNetwork
+    default_mapping_layers = 2
