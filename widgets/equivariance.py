@@ -206,7 +206,9 @@ class EquivarianceWidget(Widget):
         elif self.job.error:
             imgui.text_colored(imgui.ImVec4(1.0, 0.45, 0.4, 1.0), f"metrics failed: {self.job.error}")
         if self.metrics is None:
-            imgui.text_disabled("press Compute (or tick Live) to measure EQ-T, EQ-T_frac, EQ-R")
+            imgui.push_style_color(imgui.Col_.text, imgui.get_style_color_vec4(imgui.Col_.text_disabled))
+            imgui.text_wrapped("press Compute (or tick Live) to measure EQ-T, EQ-T_frac and EQ-R of this latent")
+            imgui.pop_style_color()
             return
         stale = self.metrics_key != latent_key(self.app.state)
         if imgui.begin_table("##eqmetrics", len(METRICS), imgui.TableFlags_.borders_inner_v):
