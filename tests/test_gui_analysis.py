@@ -183,8 +183,7 @@ def test_equivariance_panel(app_env, artifacts_dir):
         assert wait_until(ctx, lambda: eq.metrics is not None, 60), eq.job.error
         shot(ctx, app, artifacts_dir, "metrics")
         # the library's value for this latent (all three are checked headless in test_layer_view)
-        Gc = private_copy(G)
-        with torch.no_grad():
+        with private_copy(G) as Gc, torch.no_grad():
             ref = eq_metrics_for_latent(Gc, compute_ws(Gc, s), metrics=["eqt"], rng=[0, 0])["eqt"]
         assert eq.metrics["eqt"] == pytest.approx(ref, rel=1e-6)
         seen["metrics"] = dict(eq.metrics)

@@ -308,8 +308,10 @@ def test_private_copy_is_isolated_from_the_render_network(sg3):
     set_input_transform(sg3, (0.3, 0.1), 0.2)
     handle = sg3.synthesis.L0_36_16.register_forward_pre_hook(lambda *a: None)
     try:
-        Gc = private_copy(sg3)
-        assert Gc is not sg3 and private_copy(sg3) is Gc  # cached per network
+        with private_copy(sg3) as Gc:
+            pass
+        with private_copy(sg3) as again:
+            assert Gc is not sg3 and again is Gc  # cached per network
         assert not Gc.synthesis.L0_36_16._forward_pre_hooks
         assert torch.equal(Gc.synthesis.input.transform, torch.eye(3, dtype=Gc.synthesis.input.transform.dtype))
     finally:
@@ -336,7 +338,8 @@ def test_equivariance_job_asks_the_library_about_the_states_latent(sg3, monkeypa
     out = equivariance_job(sg3, state)(lambda d, t: seen.append((d, t)))
     assert out == {"eqt": 10.0, "eqt_frac": 20.0, "eqr": 30.0}
     assert seen[0] == (0, 4) and seen[-1] == (4, 4)
-    Gc = private_copy(sg3)
+    with private_copy(sg3) as Gc:
+        pass
     assert [c[2] for c in calls] == [("eqt",), ("eqt_frac",), ("eqr",)]
     assert [c[3] for c in calls] == [(0, 0), (0, 1), (0, 2)]
     assert all(c[0] is Gc and c[4]["noise_mode"] == "const" for c in calls)
@@ -375,3 +378,12 @@ def test_panel_helpers():
     f, db = curves["radial"]
     assert f[0] == 0 and db[0] == pytest.approx(0) and db[1] == pytest.approx(-10)
     assert set(curves) == {"radial", "slice0", "slice45"}
+
+
+def test_cancel_drops_a_finished_but_unpolled_result():
+    """After a network switch the panel cancels: an old result must not show up as the new network's."""
+    job = BackgroundJob()
+    job.start(lambda progress: 42, "x")
+    job.wait(10)
+    job.cancel()
+    assert job.poll() == (False, None)

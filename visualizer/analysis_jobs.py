@@ -8,6 +8,7 @@ must leak into a measurement (nor a measurement's transforms into the picture on
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import threading
 import weakref
@@ -33,6 +34,7 @@ class BackgroundJob:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._cancel = False
+        self._generation = 0  # bumped by cancel(): results of an older generation are never handed out
         self.done = 0
         self.total = 0
         self.label = ""
@@ -53,12 +55,18 @@ class BackgroundJob:
             return False
         self._cancel = False
         self.done, self.total, self.label, self.error = 0, 0, label, None
-        self._thread = threading.Thread(target=self._run, args=(fn,), name=f"sg3-job-{label}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, args=(fn, self._generation), name=f"sg3-job-{label}", daemon=True
+        )
         self._thread.start()
         return True
 
     def cancel(self) -> None:
-        self._cancel = True
+        """Stop the running job and forget any result not yet polled (e.g. the network was replaced)."""
+        with self._lock:
+            self._cancel = True
+            self._generation += 1
+            self._outcome = None
 
     def wait(self, timeout: float = 60.0) -> bool:
         """Block until the job ends (tests only; the GUI polls)."""
@@ -82,7 +90,7 @@ class BackgroundJob:
         if self._cancel:
             raise JobCancelled()
 
-    def _run(self, fn: JobFn) -> None:
+    def _run(self, fn: JobFn, generation: int) -> None:
         from visualizer.async_renderer import lower_thread_priority
 
         lower_thread_priority()
@@ -93,29 +101,56 @@ class BackgroundJob:
         except Exception as exc:  # noqa: BLE001 - a failed measurement is a message in its panel
             result, error = None, f"{type(exc).__name__}: {exc}"
         with self._lock:
+            if generation != self._generation:
+                result, error = None, "cancelled"
             self._outcome = (result, error)
 
 
 _COPIES: dict[int, tuple[weakref.ref, torch.nn.Module]] = {}
 _COPIES_LOCK = threading.Lock()
+_COPY_IN_USE = threading.Lock()  # one job at a time on the copy: jobs rewrite its transform and hook it
 
 
-def private_copy(G: torch.nn.Module) -> torch.nn.Module:
-    """A copy of G for background work (cached per network): no hooks, identity input transform."""
-    with _COPIES_LOCK:
-        entry = _COPIES.get(id(G))
-        if entry is not None and entry[0]() is G:
-            return entry[1]
-    with torch.no_grad():
-        Gc = copy.deepcopy(G).eval().requires_grad_(False)
-    for m in Gc.modules():  # hooks copied from a render in progress would cancel or capture our passes
-        m._forward_pre_hooks.clear()
-        m._forward_hooks.clear()
+def _make_copy(G: torch.nn.Module) -> torch.nn.Module:
+    """Rebuild G from its constructor arguments and weights: unlike deepcopy this never walks the hook
+    dicts the render thread is changing, and the copy starts with no hooks at all."""
+    kind = getattr(G, "kind", None)
+    if kind in ("sg2", "sg3") and hasattr(G, "init_kwargs"):
+        from stylegan3.networks import build_generator
+
+        Gc = build_generator(kind, G.init_kwargs)
+        Gc.load_state_dict(G.state_dict())
+        Gc = Gc.to(next(G.parameters()).device)
+    else:
+        Gc = copy.deepcopy(G)
+        for m in Gc.modules():
+            m._forward_pre_hooks.clear()
+            m._forward_hooks.clear()
+    Gc.eval().requires_grad_(False)
     set_input_transform(Gc, (0.0, 0.0), 0.0)
-    with _COPIES_LOCK:
-        _COPIES.clear()  # one network at a time: do not keep a big copy of the previous one alive
-        _COPIES[id(G)] = (weakref.ref(G), Gc)
     return Gc
+
+
+@contextlib.contextmanager
+def private_copy(G: torch.nn.Module, progress: Progress | None = None):
+    """Use a copy of G for background work (cached per network), exclusively: a second job waits (and can
+    still be cancelled through `progress`, which raises JobCancelled) until the first is done with it."""
+    while not _COPY_IN_USE.acquire(timeout=0.05):
+        if progress is not None:
+            progress(0, 1)
+    try:
+        with _COPIES_LOCK:
+            entry = _COPIES.get(id(G))
+            Gc = entry[1] if entry is not None and entry[0]() is G else None
+        if Gc is None:
+            with torch.no_grad():
+                Gc = _make_copy(G)
+            with _COPIES_LOCK:
+                _COPIES.clear()  # one network at a time: do not keep a big copy of the previous one alive
+                _COPIES[id(G)] = (weakref.ref(G), Gc)
+        yield Gc
+    finally:
+        _COPY_IN_USE.release()
 
 
 def equivariance_job(G: torch.nn.Module, state, seed: int = 0) -> JobFn:
@@ -127,14 +162,14 @@ def equivariance_job(G: torch.nn.Module, state, seed: int = 0) -> JobFn:
         from visualizer.renderer import compute_ws
 
         progress(0, len(METRICS) + 1)
-        Gc = private_copy(G)
-        with torch.no_grad():
-            ws = compute_ws(Gc, snap)
-        out: dict[str, float] = {}
-        for i, metric in enumerate(METRICS):  # one at a time, so progress moves and cancel is quick
-            out.update(eq_metrics_for_latent(Gc, ws, metrics=[metric], rng=[seed, i], noise_mode="const",
-                                             force_fp32=bool(snap.force_fp32)))
-            progress(i + 1, len(METRICS) + 1)
+        with private_copy(G, progress) as Gc:
+            with torch.no_grad():
+                ws = compute_ws(Gc, snap)
+            out: dict[str, float] = {}
+            for i, metric in enumerate(METRICS):  # one at a time, so progress moves and cancel is quick
+                out.update(eq_metrics_for_latent(Gc, ws, metrics=[metric], rng=[seed, i], noise_mode="const",
+                                                 force_fp32=bool(snap.force_fp32)))
+                progress(i + 1, len(METRICS) + 1)
         progress(len(METRICS) + 1, len(METRICS) + 1)
         return out
 
@@ -148,15 +183,15 @@ def spectra_job(G: torch.nn.Module, layers: list[str], num_samples: int, seed: i
     def run(progress: Progress) -> dict:
         from stylegan3.analysis.spectra import network_spectrum
 
-        Gc = private_copy(G)
         total = num_samples * len(layers)
         out = {}
-        for i, name in enumerate(layers):
-            def step(done: int, _total: int, base: int = i * num_samples) -> None:
-                progress(base + done, total)
+        with private_copy(G, progress) as Gc:
+            for i, name in enumerate(layers):
+                def step(done: int, _total: int, base: int = i * num_samples) -> None:
+                    progress(base + done, total)
 
-            out[name] = network_spectrum(Gc, name, num_samples=num_samples, seed=seed, truncation_psi=psi,
-                                         window=window, progress=step)
+                out[name] = network_spectrum(Gc, name, num_samples=num_samples, seed=seed, truncation_psi=psi,
+                                             window=window, progress=step)
         return out
 
     return run
