@@ -8,12 +8,24 @@ import torch
 
 def to_uint8(img: torch.Tensor) -> torch.Tensor:
     """[N, C, H, W] in [-1, 1] -> [N, H, W, C] uint8 on the same device (no host copy)."""
-    return (img * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
+    return (img.float() * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
+
+
+def to_rgb(img: torch.Tensor) -> torch.Tensor:
+    """Exactly three channels: grey repeated, a missing third channel zero, extra channels dropped."""
+    channels = img.shape[1]
+    if channels == 1:
+        return img.expand(-1, 3, -1, -1)
+    if channels == 2:
+        return torch.cat([img, torch.zeros_like(img[:, :1])], dim=1)
+    return img[:, :3]
+
+
+def to_rgb_uint8(img: torch.Tensor) -> torch.Tensor:
+    """[N, C, H, W] -> [N, H, W, 3] uint8 on the same device, ready for a texture upload or a PNG."""
+    return to_uint8(to_rgb(img)).contiguous()
 
 
 def to_numpy_rgb(img: torch.Tensor) -> np.ndarray:
-    """First image of a batch as an HxWx3 uint8 array (grey images repeated to RGB)."""
-    arr = to_uint8(img[:1])[0].cpu().numpy()
-    if arr.shape[2] == 1:
-        arr = np.repeat(arr, 3, axis=2)
-    return arr[:, :, :3]
+    """First image of a batch as an HxWx3 uint8 array."""
+    return to_rgb_uint8(img[:1])[0].cpu().numpy()

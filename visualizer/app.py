@@ -186,7 +186,7 @@ class App:
         self.settings.add_recent(loaded.source)
         self.renderer.set_network(loaded.G, loaded.load_id)
         for w in self.widgets:
-            w.on_network()
+            self._call_guarded(w, w.on_network)
         self._set_title(f"{WINDOW_TITLE} - {Path(loaded.source).name or loaded.source} ({loaded.info.kind})")
 
     def _set_title(self, title: str) -> None:
@@ -264,6 +264,15 @@ class App:
                     self.draw_guarded(w)
                 imgui.pop_id()
 
+    def _call_guarded(self, w, fn) -> None:
+        """Per-frame panel logic outside imgui drawing: a failure turns the panel off with its message shown."""
+        try:
+            fn()
+        except Exception as exc:  # noqa: BLE001 - one broken panel must not take the app down
+            if w.key not in self.panel_errors:
+                print(f"error in panel {w.title}: {type(exc).__name__}: {exc}", file=sys.stderr)
+            self.panel_errors[w.key] = f"{type(exc).__name__}: {exc}"
+
     def draw_guarded(self, w) -> None:
         """Draw one panel; if it raises, unwind whatever it left open in imgui and show the error instead."""
         from imgui_bundle.imgui import internal as imgui_internal
@@ -321,7 +330,8 @@ class App:
         self.frame += 1
         self._poll()
         for w in self.widgets:
-            w.update(dt)
+            if w.key not in self.panel_errors:
+                self._call_guarded(w, lambda w=w: w.update(dt))
         self._keyboard()
 
         panel_w = imgui.get_font_size() * 24

@@ -32,7 +32,14 @@ import torch
 from visualizer.async_renderer import AsyncRenderer
 from visualizer.network_info import NetworkInfo
 from visualizer.network_loader import LoadedNetwork, NetworkLoader, default_load_fn, error_line
-from visualizer.renderer import class_vector, network_device, seed_plane_z, timed_render, to_uint8_hwc
+from visualizer.renderer import (
+    RenderResult,
+    class_vector,
+    network_device,
+    seed_plane_z,
+    timed_render,
+    to_uint8_hwc,
+)
 from visualizer.state import RenderState
 
 MAX_PANES = 4
@@ -316,8 +323,15 @@ class ComparisonModel:
         lock = threading.Lock()
 
         def locked_render(G, state, should_stop):
-            with lock:
+            # A sticking/trace/record job may hold the pane's network for minutes: wait for it in short steps so
+            # a render that is no longer wanted (pane removed, app closing) gives up instead of blocking close().
+            while not lock.acquire(timeout=0.05):
+                if should_stop is not None and should_stop():
+                    return RenderResult(image=None, state=state, cancelled=True)
+            try:
                 return timed_render(G, state, should_stop)
+            finally:
+                lock.release()
 
         self._next_id += 1
         pane = Pane(self._next_id, source, NetworkLoader(self.device, self.load_fn, cache_size=1),
@@ -327,6 +341,8 @@ class ComparisonModel:
         return pane
 
     def remove(self, pane: Pane) -> None:
+        if self.record is not None and not self.record.done:  # the recording renders every pane
+            self.record.cancel()
         for job in (pane.sticking, pane.trace):
             if job is not None:
                 job.cancel()

@@ -140,17 +140,20 @@ class NetworkLoader:
 
         try:
             key = _cache_key(source)
-            cached = self._cache.get(key)
+            with self._lock:  # several loader threads may run at once (a drop and a click)
+                cached = self._cache.get(key)
+                if cached is not None:
+                    self._cache.move_to_end(key)
             if cached is not None:
                 G, info = cached
-                self._cache.move_to_end(key)
             else:
                 G = self._load_fn(source, progress=progress, device=self.device)
                 G = prepare_network(G, self.device)
                 info = describe_network(G, source)
-                self._cache[key] = (G, info)
-                while len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
+                with self._lock:
+                    self._cache[key] = (G, info)
+                    while len(self._cache) > self._cache_size:
+                        self._cache.popitem(last=False)
         except Exception as exc:  # noqa: BLE001 - hostile or broken input must never take the app down
             self._set_status(load_id, busy=False, error=error_line(exc), message=f"failed: {error_line(exc)}",
                              fraction=None)

@@ -120,21 +120,20 @@ def apply_transform(G: torch.nn.Module, state: RenderState) -> None:
 def synthesize(G: torch.nn.Module, state: RenderState, ws: torch.Tensor) -> torch.Tensor:
     """Synthesis image [1, C, H, W] float; random noise is reproducible through `noise_seed`."""
     apply_transform(G, state)
-    device = network_device(G)
-    devices = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(int(state.noise_seed))
-        return G.synthesis(ws, noise_mode=state.noise_mode, force_fp32=bool(state.force_fp32))
+    kwargs: dict[str, Any] = dict(noise_mode=state.noise_mode, force_fp32=bool(state.force_fp32))
+    if state.noise_mode == "random" and getattr(G, "kind", None) == "sg2":
+        # A generator of our own, not the process-wide RNG that other render threads and jobs draw from too.
+        gen = torch.Generator(device=network_device(G))
+        gen.manual_seed(int(state.noise_seed))
+        kwargs["noise_generator"] = gen
+    return G.synthesis(ws, **kwargs)
 
 
 def to_uint8_hwc(img: torch.Tensor) -> torch.Tensor:
     """[1, C, H, W] in about [-1, 1] -> [H, W, 3] uint8 on the same device (the official conversion)."""
-    x = img[0].float()
-    if x.shape[0] == 1:
-        x = x.expand(3, -1, -1)
-    x = x[:3]
-    x = (x * 127.5 + 128).clamp(0, 255).to(torch.uint8)
-    return x.permute(1, 2, 0).contiguous()
+    from stylegan3.imageutil import to_rgb_uint8
+
+    return to_rgb_uint8(img[:1])[0]
 
 
 @dataclass
