@@ -351,3 +351,42 @@ def test_zero_stride_expansion_is_refused(tmp_path):
     forged = data.replace(b"K\x04\x85", b"J\x00\xca\x9a\x3b\x85", 1).replace(b"K\x01\x85", b"K\x00\x85", 1)
     assert "tensor view of size [1000000000] is larger than its storage of 4" in _error(
         _write(tmp_path, "expand.pkl", forged))
+
+
+def test_shared_submodules_cannot_blow_up_the_tensor_walk(tmp_path):
+    """A module reached twice is refused at once: 25 levels of two shared children would be 2**25 visits."""
+    tree = official_tree(make_generator("sg2"), "sg2")
+    child = Persistent("SynthesisLayer", module_state(torch.nn.Module()), SG3_MODULE_SRC)
+    for _ in range(25):
+        state = module_state(torch.nn.Module())
+        state["_modules"]["a"] = child
+        state["_modules"]["b"] = child
+        child = Persistent("SynthesisLayer", state, SG3_MODULE_SRC)
+    tree.meta["state"]["_modules"]["bomb"] = child
+    path = _write(tmp_path, "shared.pkl", dump_official(official_top(tree)))
+    with pytest.raises(UnsupportedNetworkError, match="appears more than once") as info:
+        read_network(path)
+    assert "shared.pkl" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_shared_lists_in_constructor_arguments_are_bounded(tmp_path):
+    """x = [x, x] nested 60 times is a tiny pickle but 2**60 values once expanded: refused, not expanded."""
+    tree = official_tree(make_generator("sg2"), "sg2")
+    bomb: list = []
+    for _ in range(60):
+        bomb = [bomb, bomb]
+    tree.meta["state"]["_init_kwargs"]["mapping_kwargs"] = {"extra": bomb}
+    path = _write(tmp_path, "kwargs.pkl", dump_official(official_top(tree)))
+    with pytest.raises(UnsupportedNetworkError, match="non-plain data|nested") as info:
+        read_network(path)
+    assert "kwargs.pkl" in str(info.value)
+
+
+def test_absurd_sizes_are_refused_before_allocating(tmp_path):
+    """A file with no weights but z_dim=w_dim=20000 would need gigabytes before the name check: refused first."""
+    tree = official_tree(make_generator("sg2"), "sg2")
+    tree.meta["state"]["_init_kwargs"].update(z_dim=20000, w_dim=20000)
+    path = _write(tmp_path, "huge.pkl", dump_official(official_top(tree)))
+    with pytest.raises(UnsupportedNetworkError, match="w_dim=20000 is outside|z_dim=20000 is outside") as info:
+        load_network(path, device="cpu")
+    assert "huge.pkl" in str(info.value) and "\n" not in str(info.value)

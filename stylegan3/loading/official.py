@@ -123,7 +123,7 @@ def parse_network_tree(top: Any, key: str, label: str) -> ParsedNetwork:
         raise UnsupportedNetworkError(label, f"{key!r} holds a {record.class_name}, not a generator")
 
     state_dict: dict[str, torch.Tensor] = {}
-    _collect_tensors(record, "", state_dict, label, 0)
+    _collect_tensors(record, "", state_dict, label, 0, set())
     init_kwargs = _init_kwargs(meta["state"], label)
     kind = _detect_kind(meta, state_dict, label)
     extra: dict[str, Any] = {"source": label, "key": key, "keys": keys, "version": meta.get("version")}
@@ -152,11 +152,17 @@ def _check_record(record: PersistentRecord, label: str, where: str) -> dict:
 
 
 def _collect_tensors(
-    record: PersistentRecord, prefix: str, out: dict[str, torch.Tensor], label: str, depth: int
+    record: PersistentRecord, prefix: str, out: dict[str, torch.Tensor], label: str, depth: int, seen: set[int]
 ) -> None:
-    """Flatten a module tree into `out` with dotted names, in the order `Module.state_dict()` uses."""
+    """Flatten a module tree into `out` with dotted names, in the order `Module.state_dict()` uses.
+
+    A generator is a tree: a module reached twice would let a small file expand exponentially, so it is refused.
+    """
     if depth > MAX_MODULE_DEPTH:
         raise UnsupportedNetworkError(label, "network modules nested too deeply")
+    if id(record) in seen:
+        raise UnsupportedNetworkError(label, f"module {prefix.rstrip('.') or 'generator'} appears more than once")
+    seen.add(id(record))
     where = prefix.rstrip(".") or "generator"
     state = _check_record(record, label, where)["state"]
     skipped = state.get("_non_persistent_buffers_set") or set()
@@ -173,7 +179,7 @@ def _collect_tensors(
         if not isinstance(child, PersistentRecord):
             problem = f"submodule {prefix}{name} is a {_type_name(child)}, not a network layer"
             raise UnsupportedNetworkError(label, problem)
-        _collect_tensors(child, f"{prefix}{name}.", out, label, depth + 1)
+        _collect_tensors(child, f"{prefix}{name}.", out, label, depth + 1, seen)
 
 
 def _named_entries(state: dict, group: str, prefix: str, label: str) -> list[tuple[str, Any]]:
@@ -202,8 +208,15 @@ def _init_kwargs(state: dict, label: str) -> dict[str, Any]:
         raise UnsupportedNetworkError(label, f"constructor arguments hold non-plain data: {exc}") from None
 
 
-def plain_value(value: Any) -> Any:
+MAX_PLAIN_NODES = 100_000  # far above any real constructor argument set; bounds shared-list bombs
+
+
+def plain_value(value: Any, budget: list[int] | None = None) -> Any:
     """Constructor arguments as JSON-ready Python values (numpy scalars -> numbers, tuples -> lists)."""
+    budget = [MAX_PLAIN_NODES] if budget is None else budget
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise ValueError("too many nested values")
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, np.generic):
@@ -211,9 +224,9 @@ def plain_value(value: Any) -> Any:
     if isinstance(value, dict):
         if not all(isinstance(k, str) for k in value):
             raise ValueError("non-string key")
-        return {k: plain_value(v) for k, v in value.items()}
+        return {k: plain_value(v, budget) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [plain_value(v) for v in value]
+        return [plain_value(v, budget) for v in value]
     raise ValueError(f"a {_type_name(value)}")
 
 
