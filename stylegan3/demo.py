@@ -97,10 +97,13 @@ def _build(kind: str) -> dict[str, torch.Tensor]:
 
     path = _cache_path(kind)
     try:
-        return load_file(str(path))
+        cached = load_file(str(path))
+        expected = build_generator("sg2" if kind == "sg2" else "sg3", DEMO_CONFIGS[kind]).state_dict()
+        if {k: tuple(v.shape) for k, v in cached.items()} == {k: tuple(v.shape) for k, v in expected.items()}:
+            return cached
     except Exception:  # noqa: BLE001 - missing or damaged cache: rebuild
         pass
-    state = _construct(kind)
+    state = _construct(kind)  # also when the cache no longer fits the network code
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")

@@ -31,9 +31,7 @@ def generate(G: torch.nn.Module, z: np.ndarray | torch.Tensor, options: Generate
     """Image [N, C, H, W] float32 for latents z [N, z_dim] under `options` (transform applied and kept)."""
     device = device_of(G)
     z = torch.as_tensor(z, dtype=torch.float32, device=device)
-    c = class_vector(G.c_dim, options.class_idx, device)
-    if c is not None:
-        c = c.repeat([z.shape[0], 1])
+    c = class_vector(G.c_dim, options.class_idx, device, n=z.shape[0])
     if has_input_transform(G):
         set_input_transform(G, options.translate, options.rotate)
     ws = G.mapping(z, c, truncation_psi=options.psi, truncation_cutoff=options.cutoff)

@@ -91,14 +91,9 @@ def seed_zs(seeds: Sequence[int], z_dim: int) -> np.ndarray:
 
 def make_c(G: torch.nn.Module, n: int, class_idx: int | None = None, device: torch.device | str = "cpu"):
     """Conditioning labels `[n, c_dim]`: zeros (unconditional use) or a one-hot class."""
-    c = torch.zeros([n, int(G.c_dim)], device=device)
-    if class_idx is not None:
-        if G.c_dim == 0:
-            raise SG3Error("--class given but the network is unconditional")
-        if not 0 <= class_idx < G.c_dim:
-            raise SG3Error(f"class {class_idx} out of range (the network has {G.c_dim} classes)")
-        c[:, class_idx] = 1
-    return c
+    from stylegan3.latents import class_vector
+
+    return class_vector(int(G.c_dim), class_idx, device, n)
 
 
 @torch.no_grad()

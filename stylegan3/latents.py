@@ -7,6 +7,8 @@ import math
 import numpy as np
 import torch
 
+from stylegan3.errors import SG3Error
+
 
 def z_from_seed(seed: int, z_dim: int) -> np.ndarray:
     """[1, z_dim] float64 normal sample: `np.random.RandomState(seed).randn(1, z_dim)`."""
@@ -33,13 +35,15 @@ def seed_at(ix: int, iy: int) -> int:
     return (ix + iy * 1000) & ((1 << 32) - 1)
 
 
-def class_vector(c_dim: int, label: int | None, device: torch.device | str = "cpu") -> torch.Tensor | None:
-    """One-hot class label for conditional nets (None for unconditional ones)."""
-    if c_dim == 0:
-        return None
-    c = torch.zeros([1, c_dim], device=device)
+def class_vector(
+    c_dim: int, label: int | None, device: torch.device | str = "cpu", n: int = 1
+) -> torch.Tensor:
+    """Labels [n, c_dim]: one-hot `label`, or zeros when no label is given (and for unconditional nets)."""
+    c = torch.zeros([n, c_dim], device=device)
     if label is not None:
+        if c_dim == 0:
+            raise SG3Error("a class label was given but the network is unconditional")
         if not 0 <= label < c_dim:
-            raise ValueError(f"class label must be in [0, {c_dim - 1}], not {label}")
-        c[0, label] = 1
+            raise SG3Error(f"class {label} out of range (the network has {c_dim} classes: 0..{c_dim - 1})")
+        c[:, label] = 1
     return c

@@ -16,8 +16,10 @@ from stylegan3.cli.main import main
 def test_parse_seeds():
     assert parse_seeds("0-3,7") == [0, 1, 2, 3, 7]
     assert parse_seeds("5") == [5]
-    with pytest.raises(Exception, match="invalid seed list"):
+    with pytest.raises(Exception, match="runs backwards"):
         parse_seeds("3-1")
+    with pytest.raises(Exception, match="too long"):
+        parse_seeds("0-9999999999")  # would exhaust memory inside argparse, before any error handling
 
 
 @pytest.mark.fixtures
@@ -43,6 +45,12 @@ def test_render_demo_network_by_default(tmp_path):
     assert main(["render", "--seeds", "3", "--outdir", str(tmp_path)]) == 0
     img = np.asarray(Image.open(tmp_path / "seed0003.png"))
     assert img.shape == (256, 256, 3) and img.std() > 1
+
+
+def test_class_label_on_unconditional_net_is_an_error(tmp_path, capsys):
+    assert main(["render", "--seeds", "0", "--class", "5", "--outdir", str(tmp_path)]) == 1
+    assert "unconditional" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
 
 
 def test_info_lists_layers(capsys):

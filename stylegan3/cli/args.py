@@ -11,26 +11,13 @@ from stylegan3.errors import SG3Error
 
 
 def parse_seeds(text: str) -> list[int]:
-    """'0-3,7' -> [0, 1, 2, 3, 7]."""
-    seeds: list[int] = []
+    """'0-3,7' -> [0, 1, 2, 3, 7] (argparse type: bounded, see `stylegan3.interpolation.parse_seeds`)."""
+    from stylegan3.interpolation import parse_seeds as parse
+
     try:
-        for part in text.split(","):
-            part = part.strip()
-            if not part:
-                continue
-            if "-" in part[1:]:
-                cut = part.index("-", 1)
-                lo_i, hi_i = int(part[:cut]), int(part[cut + 1 :])
-                if hi_i < lo_i:
-                    raise ValueError
-                seeds.extend(range(lo_i, hi_i + 1))
-            else:
-                seeds.append(int(part))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid seed list {text!r} (expected e.g. 0-3,7)") from None
-    if not seeds:
-        raise argparse.ArgumentTypeError("empty seed list")
-    return seeds
+        return parse(text)
+    except SG3Error as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def parse_pair(text: str) -> tuple[float, float]:
@@ -58,16 +45,10 @@ def add_device_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def pick_device(name: str | None) -> torch.device:
-    """`--device` value, or CUDA when available; a CUDA request without CUDA is a user error, not a crash."""
-    if name is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise SG3Error(f"unknown device {name!r}") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise SG3Error("--device cuda given but no CUDA GPU is available")
-    return device
+    """`--device` value, or CUDA when available (one-line errors for unknown or unavailable devices)."""
+    from stylegan3.loading.build import resolve_device
+
+    return resolve_device(name)
 
 
 def network_name(source: str) -> str:

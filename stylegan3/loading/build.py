@@ -20,9 +20,12 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        return torch.device(device)
+        target = torch.device(device)
     except (RuntimeError, TypeError, ValueError):
         raise SG3Error(f"unknown device {device!r} (expected e.g. 'cpu' or 'cuda')") from None
+    if target.type == "cuda" and not torch.cuda.is_available():
+        raise SG3Error(f"device {device!r} asked for, but no CUDA GPU is available")
+    return target
 
 
 def build_network(parsed: ParsedNetwork, device: str | torch.device | None = None, label: str = "") -> torch.nn.Module:

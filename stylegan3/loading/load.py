@@ -36,7 +36,7 @@ def load_network(
     else cpu). `progress(done_bytes, total_or_None)` reports download progress for URLs.
     """
     text = _source_text(source)
-    if text == DEMO or text.startswith(DEMO + "-"):
+    if _is_demo_name(text):
         return _load_demo(text, device)
     parsed = read_network(text, key=key, progress=progress)
     return build_network(parsed, device, label=text)
@@ -74,16 +74,23 @@ def _source_text(source: object) -> str:
     raise NetworkLoadError(repr(source), "expected a file path, URL, catalog name or 'demo'")
 
 
+def _is_demo_name(text: str) -> bool:
+    """'demo' or 'demo-<kind>'; anything else (e.g. a local file 'demo-sg3.safetensors') is a path."""
+    if text == DEMO:
+        return True
+    if not text.startswith(DEMO + "-"):
+        return False
+    from stylegan3.demo import DEMO_CONFIGS
+
+    return text[len(DEMO) + 1 :] in DEMO_CONFIGS
+
+
 def _load_demo(name: str, device: str | torch.device | None) -> torch.nn.Module:
     """'demo' is the SG3-T demo; 'demo-sg3-r' and 'demo-sg2' pick the other kinds."""
     try:
-        from stylegan3.demo import DEMO_CONFIGS, demo_network
+        from stylegan3.demo import demo_network
     except ImportError:
         raise NetworkLoadError(DEMO, "the built-in demo network is not available in this installation") from None
-    kind = "sg3-t" if name == DEMO else name[len(DEMO) + 1 :]
-    if kind not in DEMO_CONFIGS:
-        choices = ", ".join(f"{DEMO}-{k}" for k in DEMO_CONFIGS)
-        raise NetworkLoadError(name, f"no such demo network (choose {DEMO}, {choices})")
-    G = demo_network(kind)
+    G = demo_network("sg3-t" if name == DEMO else name[len(DEMO) + 1 :])
     G.eval().requires_grad_(False)
     return G.to(resolve_device(device))
