@@ -56,6 +56,10 @@ def test_bad_arguments_give_one_line(fixtures_dir, tmp_path, capsys):
     missing = str(tmp_path / "none")
     assert main(["spectra", "--network", net, "--images", missing, "--out", str(tmp_path / "b.png")]) == 1
     assert "not a folder" in capsys.readouterr().err
+    argv = ["spectra", "--network", net, "--layer", "L2_36_64", "--images", str(tmp_path),
+            "--out", str(tmp_path / "c.png")]
+    assert main(argv) == 1
+    assert "--layer output" in capsys.readouterr().err
 
 
 def test_stylegan2_layer_spectrum(fixtures_dir, tmp_path, capsys):

@@ -170,6 +170,9 @@ def run(args: argparse.Namespace) -> int:
     if not out.parent.is_dir():
         raise SG3Error(f"{out.parent}: folder does not exist")
     if args.images is not None:
+        if args.layer != "output":
+            # Inner SG3 layers carry margins and their own sampling rates: photos have no such layer.
+            raise SG3Error("--images compares real images with the generated output: use it with --layer output")
         list_images(args.images, args.max_images)  # fail before the long part
 
     device = pick_device(args.device)
