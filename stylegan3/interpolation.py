@@ -11,14 +11,14 @@ networks of different sizes shown side by side follow "the same" seeds.
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 
 from stylegan3.errors import SG3Error
+from stylegan3.transform import preserved_input_transform  # re-exported: paths animate the transform
 
 __all__ = [
     "parse_seeds",
@@ -244,22 +244,3 @@ def transform_path(spec: str, frames: int, loop: bool = True) -> np.ndarray:
         elif name == "spin":
             out[:, 2] += p[0] * t
     return out
-
-
-@contextlib.contextmanager
-def preserved_input_transform(G: torch.nn.Module) -> Iterator[None]:
-    """Let a path move the network's input transform, then put the user's transform back.
-
-    The transform is a buffer shared by every caller of the network (the GUI's current view included),
-    so anything that animates it must leave it as it found it, even when interrupted.
-    """
-    from stylegan3.transform import has_input_transform
-
-    if not has_input_transform(G):
-        raise SG3Error("this network has no input transform (StyleGAN2); a transform path needs StyleGAN3")
-    saved = G.synthesis.input.transform.detach().clone()
-    try:
-        yield
-    finally:
-        with torch.no_grad():
-            G.synthesis.input.transform.copy_(saved)

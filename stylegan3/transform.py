@@ -7,8 +7,13 @@ because it transforms the sampling grid of the Fourier features rather than the 
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import numpy as np
 import torch
+
+from stylegan3.errors import SG3Error
 
 
 def make_transform(translate: tuple[float, float] = (0.0, 0.0), rotate: float = 0.0) -> np.ndarray:
@@ -31,3 +36,20 @@ def set_input_transform(G: torch.nn.Module, translate: tuple[float, float] = (0.
     buf = G.synthesis.input.transform
     buf.copy_(torch.from_numpy(m).to(buf.dtype))
     return True
+
+
+@contextlib.contextmanager
+def preserved_input_transform(G: torch.nn.Module) -> Iterator[None]:
+    """Let code move the input transform, then put the user's transform back, even when interrupted.
+
+    The buffer is shared by every user of the network (the GUI's current view included).
+    """
+    if not has_input_transform(G):
+        raise SG3Error("this network has no input transform (StyleGAN2): translation and rotation need StyleGAN3")
+    buf = G.synthesis.input.transform
+    saved = buf.detach().clone()
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            buf.copy_(saved)

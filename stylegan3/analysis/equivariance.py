@@ -19,9 +19,8 @@ Only networks with an input transform (StyleGAN3) can be measured; StyleGAN2 has
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,10 +30,10 @@ from stylegan3.analysis.resample import (
     bandlimit_filter,
     rotate_image,
     shift_image_int,
-    transform_matrix,
     translate_image,
 )
 from stylegan3.errors import SG3Error
+from stylegan3.transform import preserved_input_transform, set_input_transform
 
 __all__ = [
     "METRICS",
@@ -84,20 +83,8 @@ def _check_metrics(metrics: Sequence[str]) -> tuple[str, ...]:
     return metrics
 
 
-@contextlib.contextmanager
-def _restored(buf: torch.Tensor) -> Iterator[None]:
-    """Put the transform buffer back as it was, even if rendering fails (the GUI keeps using it)."""
-    saved = buf.detach().clone()
-    try:
-        yield
-    finally:
-        with torch.no_grad():
-            buf.copy_(saved)
-
-
-def _render(G, ws, buf, translate=(0.0, 0.0), rotate=0.0, synthesis_kwargs=None) -> torch.Tensor:
-    inv = np.linalg.inv(transform_matrix(translate, rotate))
-    buf.copy_(torch.as_tensor(inv, dtype=buf.dtype, device=buf.device))
+def _render(G, ws, translate=(0.0, 0.0), rotate=0.0, synthesis_kwargs=None) -> torch.Tensor:
+    set_input_transform(G, translate, rotate)
     kwargs = {"noise_mode": "const", **(synthesis_kwargs or {})}
     return G.synthesis(ws, **kwargs).to(torch.float32)
 
@@ -118,10 +105,10 @@ def eq_terms(
     ``orig`` is the plain rendering, passed in when several metrics share it. Leaves the transform
     buffer at whatever the last render set; callers restore it.
     """
-    buf = input_transform_buffer(G)
+    input_transform_buffer(G)  # StyleGAN2: EquivarianceUnsupportedError with its own message
     with torch.no_grad():
         if orig is None:
-            orig = _render(G, ws, buf, synthesis_kwargs=synthesis_kwargs)
+            orig = _render(G, ws, synthesis_kwargs=synthesis_kwargs)
         h, w = orig.shape[-2:]
         if metric in ("eqt", "eqt_frac"):
             t = rng.uniform(-translate_max, translate_max, size=2)
@@ -131,11 +118,11 @@ def eq_terms(
                 ref, mask = shift_image_int(orig, int(px[0]), int(px[1]))
             else:
                 ref, mask = translate_image(orig, t[0] * w, t[1] * h)
-            img = _render(G, ws, buf, translate=(float(t[0]), float(t[1])), synthesis_kwargs=synthesis_kwargs)
+            img = _render(G, ws, translate=(float(t[0]), float(t[1])), synthesis_kwargs=synthesis_kwargs)
             diff = ref - img
         elif metric == "eqr":
             angle = float(rng.uniform(-1, 1) * rotate_max * math.pi)
-            img = _render(G, ws, buf, rotate=angle / (2 * math.pi), synthesis_kwargs=synthesis_kwargs)
+            img = _render(G, ws, rotate=angle / (2 * math.pi), synthesis_kwargs=synthesis_kwargs)
             ref, ref_mask = rotate_image(orig, angle)
             pseudo, pseudo_mask = bandlimit_filter(img, angle)
             mask = ref_mask * pseudo_mask
@@ -166,10 +153,10 @@ def eq_metrics_for_latent(
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     if ws.ndim == 2:
         ws = ws[None]
-    buf = input_transform_buffer(G)
+    input_transform_buffer(G)  # StyleGAN2: EquivarianceUnsupportedError with its own message
     out: dict[str, float] = {}
-    with _restored(buf), torch.no_grad():
-        orig = _render(G, ws, buf, synthesis_kwargs=synthesis_kwargs)
+    with preserved_input_transform(G), torch.no_grad():
+        orig = _render(G, ws, synthesis_kwargs=synthesis_kwargs)
         for m in metrics:
             sq, cnt = eq_terms(G, ws, m, rng, orig, translate_max, rotate_max, synthesis_kwargs)
             out[m] = psnr_from_mse(sq / max(cnt, 1.0))
@@ -249,17 +236,16 @@ def estimate_equivariance(
     metrics = _check_metrics(metrics)
     if num_samples < 1:
         raise SG3Error("the number of samples must be at least 1")
-    buf = input_transform_buffer(G)
-    device = buf.device
+    device = input_transform_buffer(G).device  # StyleGAN2: EquivarianceUnsupportedError
     rng = np.random.default_rng(seed)
     # one stream per metric, so a metric's draws do not depend on which others are measured alongside
     draw_rngs = {m: np.random.default_rng([seed, 1 + METRICS.index(m)]) for m in metrics}
     sums = {m: np.zeros((num_samples, 2)) for m in metrics}
-    with _restored(buf), torch.no_grad():
+    with preserved_input_transform(G), torch.no_grad():
         for i in range(num_samples):
             z = torch.from_numpy(rng.standard_normal((1, G.z_dim))).to(device=device, dtype=torch.float32)
             ws = G.mapping(z, _random_labels(G, rng, device), truncation_psi=truncation_psi)
-            orig = _render(G, ws, buf, synthesis_kwargs=synthesis_kwargs)
+            orig = _render(G, ws, synthesis_kwargs=synthesis_kwargs)
             for m in metrics:
                 sums[m][i] = eq_terms(G, ws, m, draw_rngs[m], orig, translate_max, rotate_max, synthesis_kwargs)
             if progress is not None:

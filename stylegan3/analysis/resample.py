@@ -26,6 +26,8 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from stylegan3.transform import make_transform as transform_matrix  # the viewer convention
+
 __all__ = [
     "lanczos",
     "shift_image_int",
@@ -252,15 +254,6 @@ def bandlimit_filter(img: torch.Tensor, angle: float, radius: int = 4) -> tuple[
         indexing="ij",
     )
     return _sample(img, xs, ys, rotation_bandlimit_kernel(_rot(angle), radius=radius), radius)
-
-
-def transform_matrix(translate: tuple[float, float] = (0.0, 0.0), rotate: float = 0.0) -> np.ndarray:
-    """The viewer's 3x3 matrix M in image units (rotate in turns); the network gets inverse(M)."""
-    a = rotate * 2 * math.pi
-    m = np.eye(3)
-    m[:2, :2] = _rot(a)
-    m[0, 2], m[1, 2] = translate
-    return m
 
 
 def untransform_image(
