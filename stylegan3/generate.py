@@ -23,7 +23,10 @@ class GenerateOptions:
 
 
 def device_of(G: torch.nn.Module) -> torch.device:
-    return next(G.parameters()).device
+    """Where a network's tensors live (CPU for a module without any)."""
+    for tensor in (*G.parameters(), *G.buffers()):
+        return tensor.device
+    return torch.device("cpu")
 
 
 @torch.no_grad()

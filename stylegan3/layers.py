@@ -7,6 +7,8 @@ the generator code stays free of inspection logic and one forward pass yields ev
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,21 +78,28 @@ def list_layers(G: torch.nn.Module) -> list[LayerInfo]:
     return out
 
 
+@contextlib.contextmanager
+def layer_outputs(G: torch.nn.Module, names: list[str]) -> Iterator[dict[str, torch.Tensor]]:
+    """While active, every forward pass stores the outputs of the named synthesis layers in the yielded dict."""
+    captured: dict[str, torch.Tensor] = {}
+    handles = []
+    try:
+        for name in names:
+            module = G.synthesis.get_submodule(name)
+            handles.append(module.register_forward_hook(_store(captured, name)))
+        yield captured
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
 def capture_layers(
     G: torch.nn.Module, ws: torch.Tensor, names: list[str] | None = None, **synthesis_kwargs: Any
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Run synthesis once and return (image, {layer name: output}) for `names` (default: all)."""
     wanted = [info.name for info in list_layers(G)] if names is None else list(names)
-    captured: dict[str, torch.Tensor] = {}
-    handles = []
-    for name in wanted:
-        module = G.synthesis.get_submodule(name)
-        handles.append(module.register_forward_hook(_store(captured, name)))
-    try:
+    with layer_outputs(G, wanted) as captured:
         img = G.synthesis(ws, **synthesis_kwargs)
-    finally:
-        for handle in handles:
-            handle.remove()
     return img, captured
 
 

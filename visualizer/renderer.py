@@ -32,17 +32,15 @@ def register_stage(stage: ImageStage) -> None:
 
 def choose_device(cpu: bool = False) -> torch.device:
     """The GPU when there is one (unless `cpu`), else the CPU."""
-    if not cpu and torch.cuda.is_available():
-        return torch.device("cuda")
-    return torch.device("cpu")
+    from stylegan3.loading.build import resolve_device
+
+    return resolve_device("cpu" if cpu else None)
 
 
 def network_device(G: torch.nn.Module) -> torch.device:
-    for p in G.parameters():
-        return p.device
-    for b in G.buffers():
-        return b.device
-    return torch.device("cpu")
+    from stylegan3.generate import device_of
+
+    return device_of(G)
 
 
 def prepare_network(G: torch.nn.Module, device: torch.device) -> torch.nn.Module:
@@ -85,11 +83,10 @@ def seed_plane_z(x: float, y: float, z_dim: int) -> np.ndarray:
 
 
 def class_vector(G: torch.nn.Module, class_idx: int, device: torch.device) -> torch.Tensor:
-    """One-hot label for conditional nets, an empty [1, 0] tensor otherwise."""
-    c = torch.zeros([1, G.c_dim], device=device)
-    if G.c_dim > 0:
-        c[0, int(class_idx) % G.c_dim] = 1
-    return c
+    """One-hot label for conditional nets (the GUI's class index wraps around), an empty [1, 0] tensor otherwise."""
+    from stylegan3.latents import class_vector as one_hot
+
+    return one_hot(G.c_dim, int(class_idx) % G.c_dim if G.c_dim else None, device)
 
 
 def compute_ws(G: torch.nn.Module, state: RenderState) -> torch.Tensor:
@@ -159,24 +156,19 @@ def capture_layer(G: torch.nn.Module, name: str | None, extras: dict):
     Taken from the one synthesis pass that makes the image, so showing a layer costs no second render. An
     unknown name (a state left over from another network) captures nothing; the stage then says so.
     """
-    module = None
+    from stylegan3.layers import layer_outputs
+
     if name:
         try:
-            module = G.synthesis.get_submodule(name)
+            G.synthesis.get_submodule(name)
         except AttributeError:
-            module = None
-    if module is None:
-        yield
-        return
-
-    def hook(_module, _inputs, output):
-        extras["layer"] = output[0] if isinstance(output, tuple) else output
-
-    handle = module.register_forward_hook(hook)
-    try:
-        yield
-    finally:
-        handle.remove()
+            name = None
+    with layer_outputs(G, [name] if name else []) as captured:
+        try:
+            yield
+        finally:
+            if name in captured:
+                extras["layer"] = captured[name]
 
 
 @torch.no_grad()
