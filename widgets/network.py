@@ -20,6 +20,7 @@ class NetworkWidget(Widget):
         super().__init__(app)
         self.path_text = ""
         self.browse_dir = app.settings.browse_dir or str(Path.cwd())
+        self._listing: tuple | None = None  # (folders, files) of browse_dir while the browser is open
 
     def on_network(self) -> None:
         net = self.app.network
@@ -39,6 +40,7 @@ class NetworkWidget(Widget):
             app.load_network(self.path_text.strip())
 
         if imgui.button("Browse..."):
+            self._listing = list_folder(self.browse_dir)  # read once per visit, not every frame
             imgui.open_popup("browse_popup")
         imgui.same_line()
         if imgui.button("Recent..."):
@@ -78,7 +80,9 @@ class NetworkWidget(Widget):
         if not imgui.begin_popup("browse_popup"):
             return
         imgui.text(_shorten(self.browse_dir, 60))
-        dirs, files = list_folder(self.browse_dir)
+        if self._listing is None:
+            self._listing = list_folder(self.browse_dir)
+        dirs, files = self._listing
         parent = Path(self.browse_dir).parent
         if imgui.begin_child("##browse_list", imgui.ImVec2(imgui.get_font_size() * 30, imgui.get_font_size() * 18)):
             if imgui.selectable("../", False)[0]:
@@ -98,6 +102,7 @@ class NetworkWidget(Widget):
 
     def _set_browse_dir(self, folder: Path) -> None:
         self.browse_dir = str(folder)
+        self._listing = list_folder(self.browse_dir)
         self.app.settings.browse_dir = self.browse_dir
 
     def _recent_popup(self) -> None:
