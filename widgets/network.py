@@ -74,7 +74,7 @@ class NetworkWidget(Widget):
         imgui.text(f"z {info.z_dim}   w {info.w_dim}   ws {info.num_ws}   c {info.c_dim}")
         params = f"{info.num_params / 1e6:.2f} M params"
         imgui.text_colored(DIM_COLOR, f"{params}, {info.fp16_layers} layers in fp16 on a GPU")
-        imgui.text_colored(DIM_COLOR, _shorten(info.source, 48))
+        imgui.text_colored(DIM_COLOR, _shorten(getattr(net.G, "demo_name", None) or info.source, 48))
 
     def _browse_popup(self) -> None:
         if not imgui.begin_popup("browse_popup"):
