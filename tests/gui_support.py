@@ -184,3 +184,17 @@ def assert_shows(window: np.ndarray, app, expected: np.ndarray, tol: float = 2.0
     diff = mean_abs_diff(got, expected)
     assert diff < tol, f"shown image differs from the headless render: mean abs diff {diff:.2f}"
     return diff
+
+
+def run_driven(app, test_fn) -> None:
+    """Run the app with `test_fn(ctx)` driving it through imgui's test engine at full speed; any failed
+    assertion inside is re-raised here, and no panel may have failed."""
+    from imgui_bundle import imgui
+
+    def wrapped(ctx):
+        io = imgui.test_engine.get_io(ctx.engine)
+        io.config_run_speed = imgui.test_engine.TestRunSpeed.fast
+        test_fn(ctx)
+
+    app.run(test_function=wrapped)
+    assert not app.panel_errors, app.panel_errors

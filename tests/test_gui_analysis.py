@@ -9,7 +9,15 @@ import math
 import numpy as np
 import pytest
 import torch
-from gui_support import assert_shows, grab_window, mean_abs_diff, wait_image_for_state, wait_until, write_tiny_network
+from gui_support import (
+    assert_shows,
+    grab_window,
+    mean_abs_diff,
+    run_driven,
+    wait_image_for_state,
+    wait_until,
+    write_tiny_network,
+)
 from PIL import Image
 
 pytestmark = pytest.mark.gui
@@ -37,18 +45,6 @@ def make_app(tmp_path, networks, open_panels=()):
     app.settings.capture_dir = str(tmp_path / "captures")
     app.settings.panels_open = {w.key: w.key in open_panels for w in app.widgets}
     return app
-
-
-def run_driven(app, test_fn) -> None:
-    from imgui_bundle import imgui
-
-    def wrapped(ctx):
-        io = imgui.test_engine.get_io(ctx.engine)
-        io.config_run_speed = imgui.test_engine.TestRunSpeed.fast
-        test_fn(ctx)
-
-    app.run(test_function=wrapped)
-    assert not app.panel_errors, app.panel_errors
 
 
 def vec(x: float, y: float):

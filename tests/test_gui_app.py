@@ -18,6 +18,7 @@ from gui_support import (
     assert_shows,
     grab_window,
     mean_abs_diff,
+    run_driven,
     sample_cells,
     wait_image_for_state,
     wait_until,
@@ -49,19 +50,6 @@ def make_app(tmp_path: Path, networks: list[str], **kw):
     app = App(AppConfig(networks=networks, window_size=(1200, 760), **kw))
     app.settings.capture_dir = str(tmp_path / "captures")
     return app
-
-
-def run_driven(app, test_fn) -> None:
-    """Run the app with `test_fn(ctx)` driving it; any failed assertion inside is re-raised here."""
-    from imgui_bundle import imgui
-
-    def wrapped(ctx):
-        io = imgui.test_engine.get_io(ctx.engine)
-        io.config_run_speed = imgui.test_engine.TestRunSpeed.fast
-        test_fn(ctx)
-
-    app.run(test_function=wrapped)
-    assert not app.panel_errors, app.panel_errors
 
 
 def save_artifact(artifacts_dir: Path, name: str, pixels: np.ndarray) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import gui_support
 import numpy as np
 import pytest
 import torch
@@ -59,19 +60,13 @@ def make_app(tmp_path: Path, networks: list[str]):
 
 
 def run_driven(app, test_fn) -> None:
-    from imgui_bundle import imgui
-
-    def wrapped(ctx):
-        imgui.test_engine.get_io(ctx.engine).config_run_speed = imgui.test_engine.TestRunSpeed.fast
-        test_fn(ctx)
-
+    """The shared driver, plus: the window's exit hook must have closed every pane (threads joined)."""
     model = app.widget("comparison").model
     try:
-        app.run(test_function=wrapped)
-        closed_on_exit = not model.panes  # the window's exit hook closed every pane (threads joined)
+        gui_support.run_driven(app, test_fn)
+        closed_on_exit = not model.panes
     finally:
         model.close()  # (a no-op when the exit hook already did it)
-    assert not app.panel_errors, app.panel_errors
     assert closed_on_exit
 
 
