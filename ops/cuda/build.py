@@ -106,15 +106,69 @@ def _run_version(cmd: list[str]) -> str | None:
     return text.strip() or None
 
 
-def cuda_home() -> str | None:
-    """CUDA toolkit root as torch's extension builder sees it (CUDA_HOME/CUDA_PATH, nvcc on PATH, /usr/local/cuda)."""
+def _toolkit_ok(root: Path) -> bool:
+    """A CUDA toolkit root has the runtime header and nvcc where torch's builder looks for them."""
+    return (root / "include" / "cuda_runtime.h").is_file() and (root / "bin" / "nvcc").is_file()
+
+
+def _nvcc_target(nvcc: str) -> Path | None:
+    """Toolkit root behind an nvcc that is a symlink or a one-line `exec .../bin/nvcc` wrapper script."""
+    path = Path(nvcc).resolve()
+    if path.parent.name == "bin" and _toolkit_ok(path.parent.parent):
+        return path.parent.parent
+    try:
+        head = path.read_bytes()[:4096].decode("utf-8", "replace") if path.stat().st_size < 4096 else ""
+    except OSError:
+        return None
+    m = re.search(r"(/\S+)/bin/nvcc\b", head)
+    if m and _toolkit_ok(Path(m.group(1))):
+        return Path(m.group(1))
+    return None
+
+
+def cuda_home_candidates(env: dict[str, str] | None = None) -> list[Path]:
+    """Where a CUDA toolkit may live, most specific first (torch's own guess can miss a wrapped nvcc)."""
+    env = os.environ if env is None else env
+    out: list[Path] = []
+    for var in ("CUDA_HOME", "CUDA_PATH"):
+        if env.get(var):
+            out.append(Path(env[var]))
+    nvcc = shutil.which("nvcc", path=env.get("PATH"))
+    if nvcc:
+        behind = _nvcc_target(nvcc)
+        if behind is not None:
+            out.append(behind)
+        out.append(Path(nvcc).resolve().parent.parent)
+    out.append(Path("/usr/local/cuda"))
+    out.extend(sorted(Path("/usr/local").glob("cuda-*"), reverse=True))
+    return out
+
+
+def cuda_home(env: dict[str, str] | None = None) -> str | None:
+    """The CUDA toolkit root the build uses: the first candidate with cuda_runtime.h and bin/nvcc.
+
+    A CUDA_HOME/CUDA_PATH the user set wins even when broken, so the reason names their setting.
+    """
+    env = os.environ if env is None else env
+    candidates = cuda_home_candidates(env)
+    for var in ("CUDA_HOME", "CUDA_PATH"):
+        if env.get(var):
+            return env[var]
+    for root in candidates:
+        if _toolkit_ok(root):
+            return str(root)
+    return None
+
+
+def _use_cuda_home(root: str) -> None:
+    """Point torch's extension builder at `root` (it reads a module global computed at import)."""
+    os.environ["CUDA_HOME"] = root
     try:
         from torch.utils import cpp_extension
 
-        home = cpp_extension.CUDA_HOME
-    except Exception:  # noqa: BLE001 - a broken torch install is a reason, not a crash
-        home = None
-    return str(home) if home else None
+        cpp_extension.CUDA_HOME = root
+    except Exception:  # noqa: BLE001 - the build reports its own failure
+        pass
 
 
 def find_nvcc() -> Tool:
@@ -243,6 +297,11 @@ def load_or_build(verbose: bool = False) -> ModuleType:
     nvcc, ninja, cxx = find_nvcc(), find_ninja(), find_cxx()
     if nvcc.path is None:
         raise BuildUnavailable("nvcc not found (install the CUDA toolkit or set CUDA_HOME)")
+    home = cuda_home()
+    if home is None or not (Path(home) / "include" / "cuda_runtime.h").is_file():
+        where = f"CUDA_HOME={home} has no include/cuda_runtime.h" if home else "no CUDA toolkit with cuda_runtime.h"
+        raise BuildUnavailable(f"{where} (set CUDA_HOME to the toolkit folder)")
+    _use_cuda_home(home)
     if ninja.path is None:
         raise BuildUnavailable("ninja not found (pip install ninja)")
     if cxx.path is None:
