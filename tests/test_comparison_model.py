@@ -17,7 +17,6 @@ from stylegan3.interpolation import transform_path
 from stylegan3.latents import z_from_seed
 from visualizer.comparison import (
     ComparisonModel,
-    Job,
     PaneOverrides,
     StickingSettings,
     TraceSettings,
@@ -26,6 +25,7 @@ from visualizer.comparison import (
     trace_job_fn,
     transform_at,
 )
+from visualizer.jobs import Job
 from visualizer.network_info import describe_network
 from visualizer.renderer import compute_ws, render_state, to_uint8_hwc
 from visualizer.state import RenderState

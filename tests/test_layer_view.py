@@ -17,7 +17,8 @@ from gui_support import tiny_generator
 
 from stylegan3.layers import capture_layers, list_layers
 from visualizer import renderer, stages
-from visualizer.analysis_jobs import BackgroundJob, equivariance_job, private_copy, spectra_job
+from visualizer.analysis_jobs import equivariance_job, private_copy, spectra_job
+from visualizer.jobs import JobSlot
 from visualizer.renderer import compute_ws, render_state, synthesize, timed_render
 from visualizer.state import RenderState
 
@@ -266,8 +267,8 @@ def test_untransform_is_a_no_op_for_sg2(sg2):
 
 # -- background jobs ---------------------------------------------------------------------------------------------
 
-def test_background_job_progress_result_error_and_cancel():
-    job = BackgroundJob()
+def test_job_slot_progress_result_error_and_cancel():
+    job = JobSlot()
     assert job.poll() == (False, None)
 
     def work(progress):
@@ -382,7 +383,7 @@ def test_panel_helpers():
 
 def test_cancel_drops_a_finished_but_unpolled_result():
     """After a network switch the panel cancels: an old result must not show up as the new network's."""
-    job = BackgroundJob()
+    job = JobSlot()
     job.start(lambda progress: 42, "x")
     job.wait(10)
     job.cancel()

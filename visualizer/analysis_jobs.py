@@ -1,7 +1,7 @@
 """Background computations of the analysis panels (equivariance metrics, averaged spectra), no GUI code.
 
-They take seconds to minutes on a CPU, so they run on their own thread and the panels poll for progress and
-results; the GUI thread never waits. They work on a private copy of the network: the render worker rewrites
+They take seconds to minutes on a CPU, so each runs as a `visualizer.jobs.Job` and the panels poll for
+progress and results; the GUI thread never waits. They work on a private copy of the network: the render worker rewrites
 the shared net's input transform for every frame and hooks its layers to cancel stale renders, and neither
 must leak into a measurement (nor a measurement's transforms into the picture on screen).
 """
@@ -12,99 +12,11 @@ import contextlib
 import copy
 import threading
 import weakref
-from collections.abc import Callable
-from typing import Any
 
 import torch
 
 from stylegan3.transform import set_input_transform
-
-Progress = Callable[[int, int], None]
-JobFn = Callable[[Progress], Any]
-
-
-class JobCancelled(Exception):
-    """Raised from the progress callback when the panel cancelled the job."""
-
-
-class BackgroundJob:
-    """At most one computation at a time; `poll()` hands its result (or error) to the GUI once."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._cancel = False
-        self._generation = 0  # bumped by cancel(): results of an older generation are never handed out
-        self.done = 0
-        self.total = 0
-        self.label = ""
-        self._outcome: tuple[Any, str | None] | None = None
-        self.error: str | None = None
-
-    @property
-    def busy(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    @property
-    def fraction(self) -> float:
-        return self.done / self.total if self.total else 0.0
-
-    def start(self, fn: JobFn, label: str = "") -> bool:
-        """Run `fn(progress)` on a worker thread; False (nothing started) while another job runs."""
-        if self.busy:
-            return False
-        self._cancel = False
-        self.done, self.total, self.label, self.error = 0, 0, label, None
-        self._thread = threading.Thread(
-            target=self._run, args=(fn, self._generation), name=f"sg3-job-{label}", daemon=True
-        )
-        self._thread.start()
-        return True
-
-    def cancel(self) -> None:
-        """Stop the running job and forget any result not yet polled (e.g. the network was replaced)."""
-        with self._lock:
-            self._cancel = True
-            self._generation += 1
-            self._outcome = None
-
-    def wait(self, timeout: float = 60.0) -> bool:
-        """Block until the job ends (tests only; the GUI polls)."""
-        t = self._thread
-        if t is not None:
-            t.join(timeout)
-        return not self.busy
-
-    def poll(self) -> tuple[bool, Any]:
-        """(True, result) once after a job finished successfully; errors land in `self.error`."""
-        with self._lock:
-            outcome, self._outcome = self._outcome, None
-        if outcome is None:
-            return False, None
-        result, error = outcome
-        self.error = error
-        return error is None, result
-
-    def _progress(self, done: int, total: int) -> None:
-        self.done, self.total = int(done), int(total)
-        if self._cancel:
-            raise JobCancelled()
-
-    def _run(self, fn: JobFn, generation: int) -> None:
-        from visualizer.async_renderer import lower_thread_priority
-
-        lower_thread_priority()
-        try:
-            result, error = fn(self._progress), None
-        except JobCancelled:
-            result, error = None, "cancelled"
-        except Exception as exc:  # noqa: BLE001 - a failed measurement is a message in its panel
-            result, error = None, f"{type(exc).__name__}: {exc}"
-        with self._lock:
-            if generation != self._generation:
-                result, error = None, "cancelled"
-            self._outcome = (result, error)
-
+from visualizer.jobs import JobFn, Progress
 
 _COPIES: dict[int, tuple[weakref.ref, torch.nn.Module]] = {}
 _COPIES_LOCK = threading.Lock()

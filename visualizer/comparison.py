@@ -10,8 +10,8 @@ Each pane owns its network object (loaded by its own `NetworkLoader`, never shar
 the SG3 input transform is a buffer of the module and two threads writing it would mix views), its own
 `AsyncRenderer`, and one lock that every user of that network takes (renderer, sticking and trace jobs, video
 recording), so a long sticking average never sees the transform change under it. Long computations run as
-`Job`s on their own thread with a progress fraction the GUI draws and a cancel flag the library's progress
-callback turns into an abort. Nothing here imports imgui; drawing lives in `widgets/comparison.py`.
+`visualizer.jobs.Job`s on their own thread with a progress fraction the GUI draws and a cancel flag the library's
+progress callback turns into an abort. Nothing here imports imgui; drawing lives in `widgets/comparison.py`.
 """
 
 from __future__ import annotations
@@ -30,8 +30,9 @@ import numpy as np
 import torch
 
 from visualizer.async_renderer import AsyncRenderer
+from visualizer.jobs import Job
 from visualizer.network_info import NetworkInfo
-from visualizer.network_loader import LoadedNetwork, NetworkLoader, default_load_fn, error_line
+from visualizer.network_loader import LoadedNetwork, NetworkLoader, default_load_fn
 from visualizer.renderer import (
     RenderResult,
     class_vector,
@@ -117,61 +118,7 @@ def transform_at(spec: str, t: float) -> tuple[tuple[float, float], float]:
     return (tx, ty), rot
 
 
-# -- background jobs ------------------------------------------------------------------------------------------
-
-class JobCancelled(Exception):
-    """Raised from a job's progress callback when the job was cancelled (abandons the library computation)."""
-
-
-class Job:
-    """One computation on its own thread: `fn(progress)` -> result. The GUI polls `fraction`, `done`, `result`,
-    `error`; `cancel()` makes the next progress report raise, which the library functions allow."""
-
-    def __init__(self, fn: Callable[[Callable[[int, int], None]], object], name: str = "job") -> None:
-        self.name = name
-        self.fraction = 0.0
-        self.result: object = None
-        self.error: str | None = None
-        self.cancelled = False
-        self.seconds = 0.0
-        self._cancel = threading.Event()
-        self._done = threading.Event()
-        self._fn = fn
-        self._thread = threading.Thread(target=self._run, name=f"sg3-{name}", daemon=True)
-        self._thread.start()
-
-    def _progress(self, done: int, total: int) -> None:
-        if self._cancel.is_set():
-            raise JobCancelled()
-        self.fraction = min(max(done / max(total, 1), 0.0), 1.0)
-
-    def _run(self) -> None:
-        from visualizer.async_renderer import lower_thread_priority
-
-        lower_thread_priority()
-        t0 = time.perf_counter()
-        try:
-            self.result = self._fn(self._progress)
-            self.fraction = 1.0
-        except JobCancelled:
-            self.cancelled = True
-        except Exception as exc:  # noqa: BLE001 - a failed analysis is a message in its pane, not a crash
-            self.error = error_line(exc)
-        finally:
-            self.seconds = time.perf_counter() - t0
-            self._done.set()
-
-    @property
-    def done(self) -> bool:
-        return self._done.is_set()
-
-    def cancel(self) -> None:
-        self._cancel.set()
-
-    def wait(self, timeout: float = 60.0) -> bool:
-        """Block until finished (tests only; the GUI polls `done`)."""
-        return self._done.wait(timeout)
-
+# -- analysis jobs ------------------------------------------------------------------------------------------
 
 @dataclass
 class StickingSettings:

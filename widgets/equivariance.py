@@ -12,7 +12,8 @@ import math
 from imgui_bundle import imgui
 
 from stylegan3.analysis.equivariance import METRIC_LABELS, METRICS
-from visualizer.analysis_jobs import BackgroundJob, equivariance_job
+from visualizer.analysis_jobs import equivariance_job
+from visualizer.jobs import JobSlot
 from visualizer.stages import UNTRANSFORM_VIEWS, install, setting
 from widgets.base import Widget
 
@@ -45,7 +46,7 @@ class EquivarianceWidget(Widget):
         self.speed_r = 0.05  # turns per second
         self.round_px = False
         self.live = False
-        self.job = BackgroundJob()
+        self.job = JobSlot()
         self.metrics: dict[str, float] | None = None
         self.metrics_key: tuple | None = None
         self._job_key: tuple | None = None
@@ -202,7 +203,7 @@ class EquivarianceWidget(Widget):
         if imgui.button("Compute##eq"):
             self.start_metrics()
         if self.job.busy:
-            imgui.progress_bar(self.job.fraction, imgui.ImVec2(-1, 0), f"{self.job.done}/{self.job.total} renders")
+            imgui.progress_bar(self.job.fraction, imgui.ImVec2(-1, 0), f"{self.job.count}/{self.job.total} renders")
         elif self.job.error:
             imgui.text_colored(imgui.ImVec4(1.0, 0.45, 0.4, 1.0), f"metrics failed: {self.job.error}")
         if self.metrics is None:

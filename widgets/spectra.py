@@ -12,7 +12,8 @@ from imgui_bundle import imgui, implot
 
 from stylegan3.analysis.spectra import WINDOWS, to_db
 from stylegan3.layers import list_layers
-from visualizer.analysis_jobs import BackgroundJob, spectra_job
+from visualizer.analysis_jobs import spectra_job
+from visualizer.jobs import JobSlot
 from visualizer.stages import OUTPUT
 from widgets.base import Widget
 
@@ -42,7 +43,7 @@ class SpectraWidget(Widget):
         self.overlay = False
         self.num_samples = 1
         self.window = "kaiser"
-        self.job = BackgroundJob()
+        self.job = JobSlot()
         self.spectra: dict = {}
         self.curves: dict = {}
         self.computed_for = ""
@@ -128,7 +129,7 @@ class SpectraWidget(Widget):
                 self.job.cancel()
             imgui.same_line()
             total = self.job.total or self.num_samples * len(self.layers_to_compute())
-            imgui.progress_bar(self.job.fraction, imgui.ImVec2(-1, 0), f"{self.job.done}/{total} latents")
+            imgui.progress_bar(self.job.fraction, imgui.ImVec2(-1, 0), f"{self.job.count}/{total} latents")
         else:
             if imgui.button("Compute##spec"):
                 self.start()
