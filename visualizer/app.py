@@ -87,6 +87,7 @@ class App:
         self.settings: Settings = load_settings() if self.config.persist_settings else Settings()
         self.state = self.config.state.copy() if self.config.state else RenderState()
         self.state.force_fp32 = self.state.force_fp32 or self.settings.force_fp32
+        self.state.cuda_graphs = self.state.cuda_graphs and self.settings.cuda_graphs
         self.device = choose_device(self.config.cpu)
         self.load_fn = load_fn  # how networks are loaded (tests inject fakes); panes of other panels reuse it
         self.loader = NetworkLoader(self.device, load_fn)
@@ -532,6 +533,7 @@ class App:
         if io.display_size.x > 0 and self.config.screenshot is None:
             self.settings.window_size = (int(io.display_size.x), int(io.display_size.y))
         self.settings.force_fp32 = self.state.force_fp32
+        self.settings.cuda_graphs = self.state.cuda_graphs
         if self.config.persist_settings:
             save_settings(self.settings)
         self.texture.delete()

@@ -114,8 +114,14 @@ def apply_transform(G: torch.nn.Module, state: RenderState) -> None:
     set_input_transform(G, tuple(state.translate), float(state.rotate))
 
 
-def synthesize(G: torch.nn.Module, state: RenderState, ws: torch.Tensor) -> torch.Tensor:
-    """Synthesis image [1, C, H, W] float; random noise is reproducible through `noise_seed`."""
+def synthesize(
+    G: torch.nn.Module, state: RenderState, ws: torch.Tensor, extras: dict | None = None
+) -> torch.Tensor:
+    """Synthesis image [1, C, H, W] float; random noise is reproducible through `noise_seed`.
+
+    On CUDA the pass is replayed from a captured CUDA graph when it can be (`stylegan3.graphs`);
+    `extras["graph"]` then says True, or `extras["graph_reason"]` says why it ran eagerly.
+    """
     apply_transform(G, state)
     kwargs: dict[str, Any] = dict(noise_mode=state.noise_mode, force_fp32=bool(state.force_fp32))
     if state.noise_mode == "random" and getattr(G, "kind", None) == "sg2":
@@ -123,6 +129,14 @@ def synthesize(G: torch.nn.Module, state: RenderState, ws: torch.Tensor) -> torc
         gen = torch.Generator(device=network_device(G))
         gen.manual_seed(int(state.noise_seed))
         kwargs["noise_generator"] = gen
+    if state.cuda_graphs and ws.is_cuda:
+        from stylegan3.graphs import synthesize as graph_synthesize
+
+        img, reason = graph_synthesize(G, ws, **kwargs)
+        if extras is not None:
+            extras["graph"] = reason is None
+            extras["graph_reason"] = reason
+        return img
     return G.synthesis(ws, **kwargs)
 
 
@@ -177,7 +191,7 @@ def render_tensor(G: torch.nn.Module, state: RenderState, extras: dict | None = 
     extras = {} if extras is None else extras
     ws = compute_ws(G, state)
     with capture_layer(G, state.layer_name, extras):
-        img = synthesize(G, state, ws)
+        img = synthesize(G, state, ws, extras)
     for stage in list(_STAGES):
         img = stage(G, state, ws, img, extras)
     return to_uint8_hwc(img)
@@ -196,7 +210,8 @@ class RenderCancelled(Exception):
 def cancellable(G: torch.nn.Module, should_stop: Callable[[], bool] | None):
     """Check `should_stop` before every mapping/synthesis layer, so an unwanted multi-second CPU render ends
     at the next layer instead of running to completion (and a closing app never waits long for it)."""
-    if should_stop is None:
+    if should_stop is None or network_device(G).type == "cuda":
+        # On a GPU a render takes milliseconds: nothing to cut short, and hooks would rule out CUDA graphs.
         yield
         return
 
@@ -234,7 +249,7 @@ def timed_render(
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     ms = (time.perf_counter() - t0) * 1000.0
+    impl = active_impl(device) + ("+graph" if extras.get("graph") else "")
     return RenderResult(
-        image=image, state=state, render_ms=ms, device=str(device), impl=active_impl(device), error=error,
-        extras=extras,
+        image=image, state=state, render_ms=ms, device=str(device), impl=impl, error=error, extras=extras
     )

@@ -43,6 +43,7 @@ class Settings:
     fps_limit: int = 60
     vsync: bool = True
     force_fp32: bool = False
+    cuda_graphs: bool = True
     browse_dir: str = ""
 
     def add_recent(self, source: str) -> None:

@@ -34,6 +34,7 @@ class RenderState:
     noise_seed: int = 0
 
     force_fp32: bool = False
+    cuda_graphs: bool = True  # replay synthesis from a captured CUDA graph where possible (GPU only)
 
     # SG3 input transform (official convention: rotate in turns, M = [[cos, sin, x], [-sin, cos, y]]).
     translate: tuple[float, float] = (0.0, 0.0)

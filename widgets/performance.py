@@ -1,4 +1,4 @@
-"""Performance panel: GUI frame and render time with history graphs, FPS limit, vsync, force fp32, device/ops."""
+"""Performance panel: GUI/render time with history graphs, FPS limit, vsync, force fp32, CUDA graphs, device/ops."""
 
 from __future__ import annotations
 
@@ -49,6 +49,10 @@ class PerformanceWidget(Widget):
             app.set_vsync(vsync)
         imgui.same_line()
         _, app.state.force_fp32 = imgui.checkbox("Force FP32", app.state.force_fp32)
+        imgui.same_line()
+        _, app.state.cuda_graphs = imgui.checkbox("CUDA graphs", app.state.cuda_graphs)
+        if imgui.is_item_hovered():
+            imgui.set_tooltip("Replay synthesis from a captured CUDA graph (GPU only): one launch per frame")
 
         imgui.text("Ops:")
         imgui.same_line()
@@ -60,6 +64,9 @@ class PerformanceWidget(Widget):
             imgui.text_wrapped(ops)
             imgui.pop_style_color()
         imgui.text_disabled(f"device {app.device}   impl {app.last_impl}")
+        reason = app.last_result.extras.get("graph_reason") if app.last_result else None
+        if reason and app.state.cuda_graphs:
+            imgui.text_disabled(f"CUDA graph not used: {reason}")
 
 
 WIDGET = PerformanceWidget

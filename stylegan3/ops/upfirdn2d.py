@@ -127,6 +127,7 @@ def upfirdn2d_ref(
 
 
 _FILTER_CACHE: dict[tuple, tuple[weakref.ref, torch.Tensor]] = {}
+_IDENTITY: dict[torch.device, torch.Tensor] = {}
 
 
 def _cuda_filter(f: torch.Tensor | None, x: torch.Tensor, flip_filter: bool) -> torch.Tensor:
@@ -135,7 +136,12 @@ def _cuda_filter(f: torch.Tensor | None, x: torch.Tensor, flip_filter: bool) -> 
     Prepared filters are cached per source tensor, so a frame does not rebuild them layer by layer.
     """
     if f is None:
-        f = torch.ones([1, 1], dtype=torch.float32)
+        # One identity filter per device: a fresh host tensor per call would mean a host->device copy
+        # every frame (and one that a CUDA graph capture refuses).
+        ones = _IDENTITY.get(x.device)
+        if ones is None:
+            ones = _IDENTITY[x.device] = torch.ones([1, 1], dtype=torch.float32, device=x.device)
+        return ones
     key = (f.data_ptr(), f._version, tuple(f.shape), str(x.device), flip_filter)
     entry = _FILTER_CACHE.get(key)
     # The weak reference guards against a new tensor reusing a freed one's memory address.

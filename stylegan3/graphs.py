@@ -1,0 +1,166 @@
+"""Synthesis replayed from a captured CUDA graph: one launch per frame instead of hundreds.
+
+Why: at batch 1 a StyleGAN3 synthesis pass is a few hundred small kernels, and the Python and launch
+overhead between them (tens of microseconds each) costs as much as the arithmetic on a fast GPU. A
+CUDA graph records the whole pass once and replays it with one call; only the input `ws` changes,
+copied into a static buffer. Everything else the pass reads is read in place at replay, so an input
+transform written with `set_input_transform` (an in-place copy into the network's buffer) is honoured.
+
+What cannot be captured runs eagerly, with the reason kept for the performance panel:
+- anything not on CUDA, or with `SG3_CUDA_GRAPHS=0`;
+- StyleGAN2 with random noise (drawn from a caller's generator each frame);
+- a network with forward hooks (layer capture, cancellation): a replay would skip them;
+- a capture that fails (then that configuration stays eager for this network).
+
+The synthesis code never reads tensor values on the host (tests run it on the `meta` device to prove
+it), which is what makes it capturable.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+DISABLE_ENV = "SG3_CUDA_GRAPHS"  # "0" turns graphs off
+
+
+def graphs_disabled() -> bool:
+    return os.environ.get(DISABLE_ENV, "1") == "0"
+
+
+def has_forward_hooks(module: torch.nn.Module) -> bool:
+    """True if any submodule has hooks a replay would silently skip."""
+    for m in module.modules():
+        if m._forward_hooks or m._forward_pre_hooks:
+            return True
+    return False
+
+
+def eager_reason(G: torch.nn.Module, ws: torch.Tensor, noise_mode: str) -> str | None:
+    """Why this call must run eagerly, or None when it can be replayed from a graph."""
+    if graphs_disabled():
+        return f"disabled by {DISABLE_ENV}=0"
+    if not ws.is_cuda:
+        return "not on CUDA"
+    if noise_mode == "random" and getattr(G, "kind", None) == "sg2":
+        return "random noise is drawn anew each frame"
+    if has_forward_hooks(G.synthesis):
+        return "hooks on the network (layer capture)"
+    return None
+
+
+@dataclass
+class _Captured:
+    graph: Any  # torch.cuda.CUDAGraph
+    ws: torch.Tensor  # static input
+    out: torch.Tensor  # static output, overwritten by every replay
+
+
+class SynthesisGraphs:
+    """Captured synthesis passes of one network, one per (shape, dtype, noise mode, precision).
+
+    Holds the network weakly (the per-network registry below must not keep a closed network alive).
+    Thread-safe: the renderer thread replays while analysis jobs may run the network eagerly.
+    """
+
+    def __init__(self, G: torch.nn.Module, warmup: int = 2) -> None:
+        self._G = weakref.ref(G)
+        self.warmup = warmup
+        self._graphs: dict[tuple, _Captured] = {}
+        self._failed: dict[tuple, str] = {}
+        self._lock = threading.Lock()
+        self.last_reason: str | None = None  # why the last call ran eagerly (None: it was replayed)
+
+    @property
+    def G(self) -> torch.nn.Module:
+        G = self._G()
+        if G is None:
+            raise RuntimeError("the network of these graphs was released")
+        return G
+
+    def __call__(self, ws: torch.Tensor, noise_mode: str = "const", force_fp32: bool = False) -> torch.Tensor:
+        """G.synthesis(ws, noise_mode, force_fp32): replayed when possible, eager otherwise."""
+        reason = eager_reason(self.G, ws, noise_mode)
+        key = (tuple(ws.shape), ws.dtype, str(ws.device), noise_mode, bool(force_fp32))
+        if reason is None:
+            reason = self._failed.get(key)
+        if reason is not None:
+            self.last_reason = reason
+            return self.G.synthesis(ws, noise_mode=noise_mode, force_fp32=force_fp32)
+        with self._lock:
+            captured = self._graphs.get(key)
+            if captured is None:
+                try:
+                    captured = self._capture(ws, noise_mode, force_fp32)
+                except Exception as exc:  # noqa: BLE001 - any capture problem means: stay eager
+                    self._failed[key] = f"capture failed: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}"
+                    self.last_reason = self._failed[key]
+                    torch.cuda.synchronize(ws.device)
+                    return self.G.synthesis(ws, noise_mode=noise_mode, force_fp32=force_fp32)
+                self._graphs[key] = captured
+            captured.ws.copy_(ws)
+            captured.graph.replay()
+            self.last_reason = None
+            # The static output is overwritten by the next replay: hand out a copy.
+            return captured.out.clone()
+
+    def _capture(self, ws: torch.Tensor, noise_mode: str, force_fp32: bool) -> _Captured:
+        static_ws = ws.detach().clone()
+
+        def run() -> torch.Tensor:
+            return self.G.synthesis(static_ws, noise_mode=noise_mode, force_fp32=force_fp32)
+
+        with torch.no_grad():
+            # Warm-up on a side stream (as torch recommends): builds the CUDA kernels, fills the filter
+            # caches and lets cuDNN pick its algorithms before anything is recorded.
+            side = torch.cuda.Stream(device=ws.device)
+            side.wait_stream(torch.cuda.current_stream(ws.device))
+            with torch.cuda.stream(side):
+                for _ in range(max(1, self.warmup)):
+                    run()
+            torch.cuda.current_stream(ws.device).wait_stream(side)
+            graph = torch.cuda.CUDAGraph()
+            # thread_local: another thread's CUDA calls (an analysis job) must not invalidate our capture.
+            with torch.cuda.graph(graph, capture_error_mode="thread_local"):
+                out = run()
+        return _Captured(graph=graph, ws=static_ws, out=out)
+
+    def clear(self) -> None:
+        """Drop every captured graph (frees their memory pools)."""
+        with self._lock:
+            self._graphs.clear()
+            self._failed.clear()
+
+    @property
+    def captured_keys(self) -> list[tuple]:
+        return list(self._graphs)
+
+
+_RUNNERS: weakref.WeakKeyDictionary[torch.nn.Module, SynthesisGraphs] = weakref.WeakKeyDictionary()
+_RUNNERS_LOCK = threading.Lock()
+
+
+def graphs_for(G: torch.nn.Module) -> SynthesisGraphs:
+    """The graph cache of `G` (created on first use, dropped with the network)."""
+    with _RUNNERS_LOCK:
+        runner = _RUNNERS.get(G)
+        if runner is None:
+            runner = SynthesisGraphs(G)
+            _RUNNERS[G] = runner
+        return runner
+
+
+def synthesize(
+    G: torch.nn.Module, ws: torch.Tensor, noise_mode: str = "const", force_fp32: bool = False, **eager_kwargs: Any
+) -> tuple[torch.Tensor, str | None]:
+    """(image, why-eager): a graph replay when possible. Extra kwargs (e.g. a noise generator) force eager."""
+    if eager_kwargs:
+        return G.synthesis(ws, noise_mode=noise_mode, force_fp32=force_fp32, **eager_kwargs), "extra arguments"
+    runner = graphs_for(G)
+    image = runner(ws, noise_mode=noise_mode, force_fp32=force_fp32)
+    return image, runner.last_reason
