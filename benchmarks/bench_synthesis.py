@@ -114,31 +114,49 @@ def build_net(net: str, tiny: bool, resolution: int | None, device: torch.device
 def measure(
     G: torch.nn.Module, net: str, precision: str, impl: str, device: torch.device, timer: Timer, batch: int
 ) -> Row:
+    """One row. `impl` is ref or cuda (which ops), optionally +graph (synthesis replayed from a CUDA graph)."""
+    from stylegan3.graphs import SynthesisGraphs
     from stylegan3.ops import backend
 
     row = Row(net, precision, impl)
     force_fp32 = precision == "fp32"
-    backend.force_impl(impl)
+    ops_impl, _, mode = impl.partition("+")
+    backend.force_impl(ops_impl)
     try:
-        if impl == "cuda" and backend.active_impl(device) != "cuda":
+        if ops_impl == "cuda" and backend.active_impl(device) != "cuda":
             import ops.cuda as cuda_ops
 
             row.note = f"n/a: {cuda_ops.unavailable_reason() or 'kernels unavailable'}"
             return row
+        if mode == "graph" and device.type != "cuda":
+            row.note = "n/a: CUDA graphs need a GPU"
+            return row
         z = torch.randn([batch, G.z_dim], device=device)
         c = torch.zeros([batch, G.c_dim], device=device)
+        runner = SynthesisGraphs(G) if mode == "graph" else None
+
+        def synth(w: torch.Tensor) -> torch.Tensor:
+            if runner is None:
+                return G.synthesis(w, noise_mode="const", force_fp32=force_fp32)
+            out = runner(w, noise_mode="const", force_fp32=force_fp32)
+            if runner.last_reason is not None:
+                raise RuntimeError(f"graph not used: {runner.last_reason}")
+            return out
+
         with torch.inference_mode():
             ws = G.mapping(z, c, truncation_psi=1.0)
             row.mapping_ms = timer(lambda: G.mapping(z, c, truncation_psi=1.0))
-            row.synthesis_ms = timer(lambda: G.synthesis(ws, noise_mode="const", force_fp32=force_fp32))
+            row.synthesis_ms = timer(lambda: synth(ws))
 
             def frame() -> torch.Tensor:
                 w = G.mapping(z[:1], c[:1], truncation_psi=1.0)
-                return to_uint8_hwc(G.synthesis(w, noise_mode="const", force_fp32=force_fp32))
+                return to_uint8_hwc(synth(w))
 
             row.frame_ms = timer(frame)
     except torch.cuda.OutOfMemoryError:
         row.note = "out of GPU memory"
+    except RuntimeError as exc:
+        row.note = f"failed: {str(exc).splitlines()[0][:120]}"
     finally:
         backend.force_impl(None)
     return row
@@ -152,7 +170,7 @@ def format_table(rows: list[Row], res_label: str, device_label: str, with_target
         base = ref.get((r.net, r.precision))
         speed = f"{base / r.synthesis_ms:.2f}x" if base and r.synthesis_ms and r.impl != "ref" else ""
         target = ""
-        if with_targets and r.impl == "cuda" and r.synthesis_ms is not None:
+        if with_targets and r.impl.startswith("cuda") and r.synthesis_ms is not None:
             goal = TARGETS_MS[r.net]
             target = f"<= {goal:g} {'ok' if r.synthesis_ms <= goal else 'MISSED'}"
 
@@ -178,7 +196,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
     p.add_argument("--nets", default=",".join(NETS), help="comma list of SG3-T, SG3-R, SG2")
     p.add_argument("--precisions", default=None, help="comma list of fp16, fp32 (default: both on GPU, fp32 on CPU)")
-    p.add_argument("--impls", default=None, help="comma list of ref, cuda (default: both on a GPU, ref on CPU)")
+    p.add_argument(
+        "--impls",
+        default=None,
+        help="comma list of ref, cuda, ref+graph, cuda+graph (default on a GPU: ref,cuda,cuda+graph; CPU: ref)",
+    )
+    p.add_argument("--tf32", action="store_true", help="leave cuDNN TF32 on (torch's default, as the app renders)")
     p.add_argument("--resolution", type=int, default=None, help="output resolution (default 1024; 16 with --tiny)")
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--warmup", type=int, default=None, help="warm-up runs (default 10 on GPU, 1 on CPU)")
@@ -192,14 +215,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     on_gpu = device.type == "cuda"
-    impls = (args.impls or ("ref,cuda" if on_gpu else "ref")).split(",")
+    impls = (args.impls or ("ref,cuda,cuda+graph" if on_gpu else "ref")).split(",")
     precisions = (args.precisions or ("fp16,fp32" if on_gpu else "fp32")).split(",")
-    timer = Timer(device, args.warmup if args.warmup is not None else (10 if on_gpu else 1),
-                  args.iters if args.iters is not None else (50 if on_gpu else 3))
+    timer = Timer(
+        device,
+        args.warmup if args.warmup is not None else (10 if on_gpu else 1),
+        args.iters if args.iters is not None else (50 if on_gpu else 3),
+    )
     if on_gpu:
         torch.backends.cudnn.benchmark = True
         torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = bool(args.tf32)
     rows: list[Row] = []
     res = args.resolution or (16 if args.tiny else 1024)
     for net in args.nets.split(","):
@@ -215,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         if on_gpu:
             torch.cuda.empty_cache()
     device_label = torch.cuda.get_device_name(device) if on_gpu else "CPU"
-    device_label += f", torch {torch.__version__}, batch {args.batch}"
+    device_label += f", torch {torch.__version__}, batch {args.batch}, tf32 {'on' if args.tf32 else 'off'}"
     label = f"{res}x{res}" + (" (tiny channels)" if args.tiny else "")
     print(format_table(rows, label, device_label, with_targets=on_gpu and not args.tiny and res == 1024))
     if args.json:
