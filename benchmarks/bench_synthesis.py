@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 # Synthesis time per frame we aim for on one H100 at 1024x1024, batch 1 (issue 4).
@@ -96,10 +97,12 @@ class Timer:
         return statistics.median(times)
 
 
-def to_uint8_hwc(img: torch.Tensor) -> torch.Tensor:
-    """[1, C, H, W] in about [-1, 1] -> [H, W, C] uint8 on the host (the viewer's texture upload)."""
-    x = (img[0] * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(1, 2, 0).contiguous()
-    return x.cpu()
+def to_uint8_hwc(img: torch.Tensor) -> np.ndarray:
+    """[1, C, H, W] -> HxWx3 uint8 on the host, through the app's own conversion and host copy."""
+    from visualizer.renderer import to_host
+    from visualizer.renderer import to_uint8_hwc as app_uint8
+
+    return to_host(app_uint8(img))
 
 
 def build_net(net: str, tiny: bool, resolution: int | None, device: torch.device) -> torch.nn.Module:

@@ -147,6 +147,22 @@ def to_uint8_hwc(img: torch.Tensor) -> torch.Tensor:
     return to_rgb_uint8(img[:1])[0]
 
 
+def to_host(pixels: torch.Tensor) -> np.ndarray:
+    """The one device->host copy of a frame's uint8 pixels (shared memory on the CPU).
+
+    On CUDA the copy goes into page-locked memory from torch's caching host allocator: a DMA straight
+    into the array the texture upload reads, instead of a pageable copy staged through a driver buffer.
+    Each frame gets its own block (the allocator recycles it once the array is gone), so a frame the
+    GUI still shows is never overwritten by the next one.
+    """
+    if not pixels.is_cuda:
+        return pixels.numpy()
+    host = torch.empty(pixels.shape, dtype=pixels.dtype, pin_memory=True)
+    host.copy_(pixels, non_blocking=True)
+    torch.cuda.current_stream(pixels.device).synchronize()
+    return host.numpy()
+
+
 @dataclass
 class RenderResult:
     """One finished render. `image` is host memory (HxWx3 uint8) ready for the texture upload."""
@@ -239,8 +255,7 @@ def timed_render(
     try:
         with cancellable(G, should_stop):
             out = render_tensor(G, state, extras)
-        # One device->host copy of the final uint8 pixels; on the CPU `.numpy()` shares memory.
-        image = out.cpu().numpy()
+        image = to_host(out)
         error = None
     except RenderCancelled:
         return RenderResult(image=None, state=state, device=str(device), cancelled=True)
