@@ -243,6 +243,11 @@ def test_panels_capture_help_and_view(app_env, artifacts_dir):
         ctx.item_open("**/Performance")
         ctx.item_click("**/Force FP32")
         assert app.state.force_fp32
+        assert app.state.cuda_graphs  # on by default; on the CPU it changes nothing but can be turned off
+        ctx.item_click("**/CUDA graphs")
+        assert not app.state.cuda_graphs
+        ctx.item_click("**/CUDA graphs")
+        assert app.state.cuda_graphs
         ctx.item_click("**/Vertical sync")
         assert app.settings.vsync is False
         ctx.item_input_value("**/FPS limit", 30)
