@@ -147,6 +147,37 @@ def _pixel_coords(h: int, w: int, device: torch.device) -> tuple[torch.Tensor, t
     return xs, ys
 
 
+@functools.lru_cache(maxsize=8)
+def _bandlimit_grid(radius: int, up: int) -> tuple[int, list[tuple[np.ndarray, ...]], np.ndarray]:
+    """The parts of a band-limit table that do not depend on its matrix, built once per (radius, up).
+
+    An EQ-R estimate draws a new angle for every latent, so its tables are never reused; but the
+    frequency grid, which of its supersampled points lie in the Nyquist square S, and the spatial
+    window are the same for all of them. Only the points in S can count (the pass region is inside
+    S), about 1/256 of the grid, so a table then only tests those against ``A S``. Returns the grid
+    size, per subsample ``(rows, cols, gx, gy)`` of the points in S, and the window (read-only).
+    """
+    period = 8 * radius
+    nf = period * up
+    f = np.fft.fftfreq(nf, d=1.0 / up)
+    sub = (np.arange(4) + 0.5) / 4 - 0.5
+    points = []
+    for oy in sub:
+        for ox in sub:
+            gx1, gy1 = f + ox / period, f + oy / period
+            rows, cols = np.meshgrid(np.flatnonzero(np.abs(gy1) <= 0.5), np.flatnonzero(np.abs(gx1) <= 0.5),
+                                     indexing="ij")
+            rows, cols = rows.reshape(-1), cols.reshape(-1)
+            points.append((rows, cols, gx1[cols], gy1[rows]))
+    half = radius * up
+    d = (np.arange(-half, half + 1) / up)
+    rho = np.sqrt(d[None, :] ** 2 + d[:, None] ** 2)
+    window = np.where(rho < radius, np.sinc(rho / radius), 0.0)
+    for arr in (window, *(a for pt in points for a in pt)):
+        arr.setflags(write=False)  # shared by every table: nothing may change them
+    return nf, points, window
+
+
 @functools.lru_cache(maxsize=64)
 def _bandlimit_table(m00: float, m01: float, m10: float, m11: float, radius: int, up: int) -> np.ndarray:
     """Tabulated impulse response of the ideal low-pass onto ``S intersect A S``, windowed to ``radius``.
@@ -156,26 +187,17 @@ def _bandlimit_table(m00: float, m01: float, m10: float, m11: float, radius: int
     frequency grid fine enough for a period far beyond the window, inverse-FFT'd, then multiplied
     by a radial Lanczos window. Sampled every ``1/up`` pixel over ``[-radius, radius]``.
     """
-    period = 8 * radius
-    nf = period * up
-    f = np.fft.fftfreq(nf, d=1.0 / up)
-    sub = (np.arange(4) + 0.5) / 4 - 0.5
+    nf, points, window = _bandlimit_grid(radius, up)
     ainv = np.linalg.inv(np.array([[m00, m01], [m10, m11]], dtype=np.float64))
     cover = np.zeros((nf, nf))
-    fy, fx = np.meshgrid(f, f, indexing="ij")
-    for oy in sub:
-        for ox in sub:
-            gx, gy = fx + ox / period, fy + oy / period
-            bx = ainv[0, 0] * gx + ainv[0, 1] * gy
-            by = ainv[1, 0] * gx + ainv[1, 1] * gy
-            cover += (np.abs(gx) <= 0.5) & (np.abs(gy) <= 0.5) & (np.abs(bx) <= 0.5) & (np.abs(by) <= 0.5)
+    for rows, cols, gx, gy in points:
+        bx = ainv[0, 0] * gx + ainv[0, 1] * gy
+        by = ainv[1, 0] * gx + ainv[1, 1] * gy
+        cover[rows, cols] += (np.abs(bx) <= 0.5) & (np.abs(by) <= 0.5)
     resp = np.fft.fftshift(np.real(np.fft.ifft2(cover)))
     centre = nf // 2
     half = radius * up
     table = resp[centre - half : centre + half + 1, centre - half : centre + half + 1]
-    d = (np.arange(-half, half + 1) / up)
-    rho = np.sqrt(d[None, :] ** 2 + d[:, None] ** 2)
-    window = np.where(rho < radius, np.sinc(rho / radius), 0.0)
     table = table * window
     return (table / table.max()).astype(np.float32)
 
