@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from stylegan3.errors import SG3Error
+from stylegan3.imageutil import to_rgb_uint8
 from stylegan3.interpolation import num_frames, path_ws, preserved_input_transform, transform_path
 
 __all__ = [
@@ -66,11 +67,9 @@ def network_label(name: str, G: torch.nn.Module) -> str:
 
 
 def to_uint8(images: torch.Tensor) -> torch.Tensor:
-    """Generator output `[N, C, H, W]` in ~[-1, 1] -> uint8 RGB `[N, 3, H, W]` (grey and RGBA handled)."""
-    x = (images.to(torch.float32) * 127.5 + 128).clamp(0, 255).to(torch.uint8)
-    if x.shape[1] == 1:
-        x = x.repeat(1, 3, 1, 1)
-    return x[:, :3]
+    """Generator output `[N, C, H, W]` in ~[-1, 1] -> uint8 RGB `[N, 3, H, W]` (channels first), for existing
+    callers; new code takes `stylegan3.imageutil.to_rgb_uint8` (channels last), which does the conversion."""
+    return to_rgb_uint8(images).permute(0, 3, 1, 2)
 
 
 def resize_images(images: torch.Tensor, size: int) -> torch.Tensor:
@@ -186,7 +185,7 @@ def iter_video_frames(
                     img = G.synthesis(batch, noise_mode=spec.noise_mode, force_fp32=True)
             else:
                 img = G.synthesis(batch, noise_mode=spec.noise_mode, force_fp32=True)
-            img = to_uint8(resize_images(img, cell)).permute(0, 2, 3, 1).cpu().numpy()
+            img = to_rgb_uint8(resize_images(img, cell)).cpu().numpy()
             img = img.reshape(stop - start, cells, cell, cell, 3)
             panes.append([np.concatenate([label, tile_grid(img[f], cols, rows)], axis=0) for f in range(len(img))])
         for f in range(stop - start):

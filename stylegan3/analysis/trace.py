@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from stylegan3.errors import SG3Error
+from stylegan3.imageutil import to_numpy_rgb
 from stylegan3.interpolation import preserved_input_transform
 
 __all__ = ["row_highpass_energy", "verticality", "record_trace", "trace_to_uint8"]
@@ -102,9 +103,5 @@ def record_trace(
 
 
 def trace_to_uint8(trace: torch.Tensor) -> np.ndarray:
-    """Trace `[T, C, W]` in ~[-1, 1] -> RGB image `[T, W, 3]` uint8 (time down, x across)."""
-    img = (trace.to(torch.float32) * 127.5 + 128).clamp(0, 255).to(torch.uint8)
-    img = img.permute(0, 2, 1).numpy()
-    if img.shape[2] == 1:
-        img = np.repeat(img, 3, axis=2)
-    return np.ascontiguousarray(img[:, :, :3])
+    """Trace `[T, C, W]` in ~[-1, 1] -> RGB image `[T, W, 3]` uint8 (time down, x across), converted like a frame."""
+    return to_numpy_rgb(trace.permute(1, 0, 2)[None])
