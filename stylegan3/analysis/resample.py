@@ -113,6 +113,17 @@ def _sample(
     return out.reshape(n, c, ho, wo), mask
 
 
+def _pixel_grid(h: int, w: int, device: torch.device, centred: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """x and y of every pixel centre, float64 ``[H, W]`` each: array positions (pixel j's centre at j, what
+    :func:`_sample` takes) or, ``centred``, measured from the image centre (x right, y down)."""
+    y = torch.arange(h, device=device, dtype=torch.float64)
+    x = torch.arange(w, device=device, dtype=torch.float64)
+    if centred:
+        y, x = y + 0.5 - h / 2, x + 0.5 - w / 2
+    ys, xs = torch.meshgrid(y, x, indexing="ij")
+    return xs, ys
+
+
 def _separable_lanczos(a: int) -> KernelFn:
     return lambda dx, dy: lanczos(dx, a) * lanczos(dy, a)
 
@@ -129,22 +140,8 @@ def translate_image(
     """
     _check_image(img)
     _, _, h, w = img.shape
-    ys, xs = torch.meshgrid(
-        torch.arange(h, device=img.device, dtype=torch.float64),
-        torch.arange(w, device=img.device, dtype=torch.float64),
-        indexing="ij",
-    )
+    xs, ys = _pixel_grid(h, w, img.device)
     return _sample(img, xs - float(dx), ys - float(dy), _separable_lanczos(a), a)
-
-
-def _pixel_coords(h: int, w: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Centred pixel coordinates (x right, y down) of every pixel centre, float64."""
-    ys, xs = torch.meshgrid(
-        torch.arange(h, device=device, dtype=torch.float64) + 0.5 - h / 2,
-        torch.arange(w, device=device, dtype=torch.float64) + 0.5 - w / 2,
-        indexing="ij",
-    )
-    return xs, ys
 
 
 @functools.lru_cache(maxsize=8)
@@ -235,7 +232,7 @@ def warp_image(
     _check_image(img)
     m = torch.as_tensor(matrix, dtype=torch.float64).cpu()
     _, _, h, w = img.shape
-    xs, ys = _pixel_coords(h, w, img.device)
+    xs, ys = _pixel_grid(h, w, img.device, centred=True)
     sx = m[0, 0] * xs + m[0, 1] * ys + m[0, 2] + w / 2 - 0.5
     sy = m[1, 0] * xs + m[1, 1] * ys + m[1, 2] + h / 2 - 0.5
     if torch.allclose(m[:2, :2], torch.eye(2, dtype=torch.float64), atol=1e-12):
@@ -270,11 +267,7 @@ def bandlimit_filter(img: torch.Tensor, angle: float, radius: int = 4) -> tuple[
     """
     _check_image(img)
     _, _, h, w = img.shape
-    ys, xs = torch.meshgrid(
-        torch.arange(h, device=img.device, dtype=torch.float64),
-        torch.arange(w, device=img.device, dtype=torch.float64),
-        indexing="ij",
-    )
+    xs, ys = _pixel_grid(h, w, img.device)
     return _sample(img, xs, ys, rotation_bandlimit_kernel(_rot(angle), radius=radius), radius)
 
 
