@@ -1,7 +1,9 @@
-"""Per-op benchmark: reference vs CUDA for filtered_lrelu, upfirdn2d and bias_act at SG3/SG2-like shapes.
+"""Per-op benchmark: reference vs our CUDA kernels at the layer shapes of the 1024x1024 networks.
 
-Where the synthesis benchmark says *whether* we are fast, this says *which op* costs what, and shows the
-fused kernel's tile plan and the gain from separable (1-D) filters that the dispatch could pass.
+Where the synthesis benchmark says *whether* we are fast, this says *which op* costs what and which
+filtered_lrelu kernel wins: the generic fused kernel, the register-blocked one (the default where it
+applies) and the blocked one with large tiles (shared memory beyond 48 KiB, opt-in). Each row also
+gives the multiply-adds per second the fastest variant reached, to set against the FMA ceiling.
 
     PYTHONPATH=. python3 -m benchmarks.bench_ops            # GPU
     PYTHONPATH=. python3 -m benchmarks.bench_ops --tiny     # CPU smoke test (reference only)
@@ -12,22 +14,66 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from benchmarks.bench_synthesis import Timer
 
-# (channels, size): late SG3-T 1024 layers are wide images with few channels, early ones the reverse.
-FLRELU_SHAPES = [(512, 36), (512, 84), (256, 148), (128, 276), (64, 532), (32, 1044)]
-TINY_SHAPES = [(4, 12), (2, 20)]
+
+@dataclass(frozen=True)
+class FlreluShape:
+    """One filtered_lrelu call of a real layer: SG3-T/R at 1024 (channels, input size, up, taps, 2-D down)."""
+
+    label: str
+    channels: int
+    size: int  # input (conv output) size
+    up: int
+    fu_taps: int
+    radial: bool  # SG3-R: 2-D 12x12 down filter
+    padding: tuple[int, int, int, int]
+
+    def macs(self) -> float:
+        """Multiply-adds of the polyphase computation (as the blocked kernel counts them, no halos)."""
+        out = (self.size * self.up + self.padding[0] + self.padding[1] - self.fu_taps - 12) // 2 + 1
+        mid = (out - 1) * 2 + 12
+        inr = (mid + self.fu_taps - 2) // self.up + 1
+        up = inr * mid * (self.fu_taps / self.up) + mid * mid * (self.fu_taps / self.up)
+        down = out * out * 144 if self.radial else mid * out * 12 + out * out * 12
+        return self.channels * (up + down)
+
+
+# Taken from the official FFHQ configs (see benchmarks/floor.py --layers): the largest layers dominate.
+FLRELU_SHAPES = [
+    FlreluShape("SG3-T L6_148", 512, 150, 2, 12, False, (9, 8, 9, 8)),
+    FlreluShape("SG3-T L9_532", 128, 278, 4, 24, False, (-6, -9, -6, -9)),
+    FlreluShape("SG3-T L10_1044", 81, 534, 4, 24, False, (-6, -9, -6, -9)),
+    FlreluShape("SG3-T L11_1044", 51, 1046, 2, 12, False, (9, 8, 9, 8)),
+    FlreluShape("SG3-R L10_1044", 161, 532, 4, 24, True, (-2, -5, -2, -5)),
+    FlreluShape("SG3-R L11_1044", 102, 1044, 2, 12, True, (11, 10, 11, 10)),
+]
+TINY_SHAPES = [FlreluShape("tiny", 2, 20, 2, 12, False, (11, 10, 11, 10))]
 
 
 def lowpass(taps: int) -> torch.Tensor:
-    """A normalised windowed-sinc low-pass (shape only matters for timing)."""
+    """A normalised windowed-sinc low-pass (shape only matters for timing; values are realistic)."""
     n = np.arange(taps) - (taps - 1) / 2
     f = np.sinc(n / 2) * np.kaiser(taps, 4.0)
     return torch.tensor(f / f.sum(), dtype=torch.float32)
+
+
+def radial(taps: int) -> torch.Tensor:
+    f = lowpass(taps)
+    return torch.outer(f, f) + 1e-3 * torch.randn(taps, taps)  # not separable, like SG3-R's jinc filters
+
+
+def format_rows(head: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+        for r in [head, ["-" * w for w in widths], *rows]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default=None)
     p.add_argument("--tiny", action="store_true")
     p.add_argument("--iters", type=int, default=None)
+    p.add_argument("--big-smem-kib", type=int, default=160, help="shared-memory budget of the large-tile column")
     args = p.parse_args(argv)
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     on_gpu = device.type == "cuda"
@@ -49,66 +96,97 @@ def main(argv: list[str] | None = None) -> int:
         ext = cuda_ops.kernels()
         if ext is None:
             print(f"CUDA kernels unavailable: {cuda_ops.unavailable_reason()}")
-    impls = ["ref"] + (["cuda"] if ext is not None else [])
     dtypes = [torch.float16, torch.float32] if on_gpu else [torch.float32]
     shapes = TINY_SHAPES if args.tiny else FLRELU_SHAPES
-    fu, fd = lowpass(12).to(device), lowpass(12).to(device)
     rows: list[list[str]] = []
 
-    def run(name: str, dtype: torch.dtype, shape: str, fns: dict[str, Callable[[], object]], note: str = "") -> None:
-        times = {}
-        for impl, fn in fns.items():
-            backend.force_impl(impl if impl in ("ref", "cuda") else None)
-            try:
-                with torch.inference_mode():
-                    times[impl] = timer(fn)
-            finally:
-                backend.force_impl(None)
-        ref = times.get("ref")
-        cells = [name, str(dtype).replace("torch.", ""), shape]
-        for impl in ("ref", "cuda", "cuda-1d"):
-            t = times.get(impl)
-            cells.append(f"{t:.3f}" if t is not None else "-")
-        best = min((t for k, t in times.items() if k != "ref"), default=None)
-        cells.append(f"{ref / best:.1f}x" if ref and best else "")
-        cells.append(note)
-        rows.append(cells)
+    def timed(fn: Callable[[], object], impl: str, mode: int = 0, smem: int = 48 * 1024) -> float | None:
+        backend.force_impl(impl)
+        try:
+            if ext is not None:
+                ext.set_filtered_lrelu_mode(mode)
+                ext.set_filtered_lrelu_smem_bytes(smem)
+            with torch.inference_mode():
+                return timer(fn)
+        except torch.cuda.OutOfMemoryError:
+            return None
+        finally:
+            backend.force_impl(None)
+            if ext is not None:
+                ext.set_filtered_lrelu_mode(0)
+                ext.set_filtered_lrelu_smem_bytes(48 * 1024)
+
+    def fmt(t: float | None) -> str:
+        return f"{t:.3f}" if t is not None else "-"
 
     for dtype in dtypes:
-        for ch, size in shapes:
-            x = torch.randn([1, ch, size, size], device=device, dtype=dtype)
-            b = torch.randn([ch], device=device, dtype=dtype)
-            pad = [11, 10, 11, 10]
-            fns: dict[str, Callable[[], object]] = {
-                impl: (lambda x=x, b=b, pad=pad: filtered_lrelu(x, fu, fd, b, up=2, down=2, padding=pad, clamp=256.0))
-                for impl in impls
-            }
+        for s in shapes:
+            x = torch.randn([1, s.channels, s.size, s.size], device=device, dtype=dtype)
+            b = torch.randn([s.channels], device=device, dtype=dtype)
+            fu = lowpass(s.fu_taps).to(device)
+            fd = (radial(12) if s.radial else lowpass(12)).to(device)
+
+            def call(x=x, b=b, fu=fu, fd=fd, s=s) -> torch.Tensor:
+                return filtered_lrelu(x, fu, fd, b, up=s.up, down=2, padding=s.padding, clamp=256.0)
+
+            times = {"ref": timed(call, "ref")}
             note = ""
             if ext is not None:
-                # What the kernel does with separable filters passed as 1-D (flip for correlation).
-                fu1, fd1 = fu.flip(0).contiguous(), fd.flip(0).contiguous()
-                fns["cuda-1d"] = lambda x=x, b=b, fu1=fu1, fd1=fd1, pad=pad: ext.filtered_lrelu(
-                    x, fu1, fd1, b, 2, 2, *pad, float(np.sqrt(2)), 0.2, 256.0
-                )
-                plan = ext.filtered_lrelu_plan(size, size, 2, 2, 12, 12, False, 12, 12, False, *pad)
-                plan1 = ext.filtered_lrelu_plan(size, size, 2, 2, 12, 12, True, 12, 12, True, *pad)
-                note = f"tile 2-D {plan[0]}x{plan[1]} ({plan[2] // 1024} KiB), 1-D {plan1[0]}x{plan1[1]}"
-            run("filtered_lrelu up2 down2 12tap", dtype, f"{ch}x{size}^2", fns, note)
-        for ch, size in shapes[-2:]:
-            x = torch.randn([1, ch, size, size], device=device, dtype=dtype)
-            f4 = lowpass(4).to(device)
-            run("upfirdn2d up2 4tap", dtype, f"{ch}x{size}^2",
-                {impl: (lambda x=x, f4=f4: upfirdn2d(x, f4, up=2, padding=[2, 1, 2, 1], gain=4)) for impl in impls})
-            b = torch.randn([ch], device=device, dtype=dtype)
-            run("bias_act lrelu clamp", dtype, f"{ch}x{size}^2",
-                {impl: (lambda x=x, b=b: bias_act(x, b, act="lrelu", clamp=256.0)) for impl in impls})
-
-    head = ["op", "dtype", "shape", "ref ms", "cuda ms", "cuda 1-D ms", "speedup", "note"]
-    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+                times["generic"] = timed(call, "cuda", mode=1)
+                times["blocked"] = timed(call, "cuda", mode=0)
+                times["big"] = timed(call, "cuda", mode=0, smem=args.big_smem_kib * 1024)
+                plan_args = (s.size, s.size, s.up, 2, s.fu_taps, s.fu_taps, True, 12, 12, not s.radial, *s.padding)
+                plan = ext.filtered_lrelu_plan(*plan_args)
+                ext.set_filtered_lrelu_smem_bytes(args.big_smem_kib * 1024)
+                big = ext.filtered_lrelu_plan(*plan_args)
+                ext.set_filtered_lrelu_smem_bytes(48 * 1024)
+                kind = "blocked" if plan[3] == 1 else "generic"
+                note = f"{kind} tile {plan[0]}x{plan[1]}, big {big[0]}x{big[1]} ({big[2] // 1024} KiB)"
+            best = min((t for k, t in times.items() if k != "ref" and t is not None), default=times["ref"])
+            rate = f"{s.macs() / (best * 1e-3) / 1e12:.1f}" if best else "-"
+            speed = f"{times['ref'] / best:.1f}x" if times["ref"] and best and ext is not None else ""
+            rows.append(
+                [
+                    s.label,
+                    str(dtype).replace("torch.", ""),
+                    f"{s.channels}x{s.size}^2 up{s.up}{' 2-D' if s.radial else ''}",
+                ]
+                + [fmt(times.get(k)) for k in ("ref", "generic", "blocked", "big")]
+                + [f"{s.macs() / 1e9:.2f}", rate, speed, note]
+            )
+    head = [
+        "filtered_lrelu",
+        "dtype",
+        "shape",
+        "ref ms",
+        "generic ms",
+        "blocked ms",
+        "big-tile ms",
+        "GMAC",
+        "best TMAC/s",
+        "vs ref",
+        "plan",
+    ]
     label = torch.cuda.get_device_name(device) if on_gpu else "CPU"
     print(f"# op benchmark on {label}, torch {torch.__version__} (median ms)")
-    for r in [head, ["-" * w for w in widths], *rows]:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    print(format_rows(head, rows))
+
+    other: list[list[str]] = []
+    for dtype in dtypes:
+        for ch, size in [(2, 20)] if args.tiny else [(64, 532), (32, 1044)]:
+            x = torch.randn([1, ch, size, size], device=device, dtype=dtype)
+            f4 = lowpass(4).to(device)
+            b = torch.randn([ch], device=device, dtype=dtype)
+            for name, fn in (
+                ("upfirdn2d up2 4tap", lambda x=x, f4=f4: upfirdn2d(x, f4, up=2, padding=[2, 1, 2, 1], gain=4)),
+                ("bias_act lrelu clamp", lambda x=x, b=b: bias_act(x, b, act="lrelu", clamp=256.0)),
+            ):
+                t_ref = timed(fn, "ref")
+                t_cuda = timed(fn, "cuda") if ext is not None else None
+                speed = f"{t_ref / t_cuda:.1f}x" if t_ref and t_cuda else ""
+                other.append([name, str(dtype).replace("torch.", ""), f"{ch}x{size}^2", fmt(t_ref), fmt(t_cuda), speed])
+    print()
+    print(format_rows(["op", "dtype", "shape", "ref ms", "cuda ms", "vs ref"], other))
     return 0
 
 

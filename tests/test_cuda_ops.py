@@ -131,12 +131,25 @@ FLRELU_CASES = [
     (1, 3, 11, 11, 1, 2, (1, 1), (12, 12), (10, 9, 10, 9), 2.0),
     (1, 64, 148, 148, 2, 2, (12,), (12,), (11, 10, 11, 10), 256.0),  # many tiles
     (1, 2, 8, 8, 2, 2, (64, 64), (64, 64), (60, 60, 60, 60), -1.0),  # too big to fuse: unfused path
+    # The four register-blocked instantiations (up 2/4, 1-D or 2-D 12-tap down filter), odd sizes.
+    (2, 3, 52, 47, 4, 2, (24,), (12,), (27, 26, 25, 28), 256.0),
+    (1, 3, 40, 33, 2, 2, (12,), (12, 12), (11, 10, 9, 12), -1.0),
+    (1, 5, 84, 84, 4, 2, (24,), (12, 12), (27, 26, 27, 26), 256.0),
+    (2, 2, 7, 9, 2, 2, (12,), (12,), (15, 14, 13, 16), 0.5),  # output smaller than one tile
 ]
+
+
+@pytest.fixture(params=[0, 1], ids=["auto", "generic"])
+def flrelu_mode(ext, request):
+    """Every filtered_lrelu case through the register-blocked kernel (where it applies) and the generic one."""
+    ext.set_filtered_lrelu_mode(request.param)
+    yield request.param
+    ext.set_filtered_lrelu_mode(0)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["fp32", "fp16"])
 @pytest.mark.parametrize("case", FLRELU_CASES)
-def test_filtered_lrelu(ext, case, dtype):
+def test_filtered_lrelu(ext, case, dtype, flrelu_mode):
     from stylegan3.ops import filtered_lrelu_ref
 
     n, c, h, w, up, down, fus, fds, pad, clamp = case
@@ -168,6 +181,33 @@ def test_filtered_lrelu_small_tiles(ext):
     finally:
         ext.set_filtered_lrelu_smem_bytes(48 * 1024)
     check(y, ref, torch.float32)
+
+
+@pytest.mark.parametrize("smem_kib", [48, 160])
+def test_blocked_kernel_plans_and_large_tiles(ext, smem_kib):
+    """SG3 shapes take the blocked kernel (1) unless the generic one is forced; beyond 48 KiB of shared
+    memory (opt-in) it takes larger tiles and must still be exact."""
+    from stylegan3.ops import filtered_lrelu_ref
+
+    args = (148, 148, 4, 2, 24, 24, True, 12, 12, True, 27, 26, 27, 26)
+    x = rand([1, 6, 148, 148], torch.float32, seed=21)
+    fu, fd = rand([24], torch.float32, 3), rand([12], torch.float32, 4)
+    b = rand([6], torch.float32, seed=5)
+    ref = filtered_lrelu_ref(x.double(), fu.double(), fd.double(), b.double(), up=4, down=2,
+                             padding=[27, 26, 27, 26], gain=1.4, clamp=256.0, flip_filter=True)
+    try:
+        granted = ext.set_filtered_lrelu_smem_bytes(smem_kib * 1024)
+        plan = ext.filtered_lrelu_plan(*args)
+        assert plan[3] == 1, plan
+        if granted >= 160 * 1024:
+            assert plan[0] * plan[1] > 32 * 32 and plan[2] > 48 * 1024, plan
+        poison_cache(ref.numel(), torch.float32)
+        check(ext.filtered_lrelu(x, fu, fd, b, 4, 2, 27, 26, 27, 26, 1.4, 0.2, 256.0), ref, torch.float32)
+        ext.set_filtered_lrelu_mode(1)
+        assert ext.filtered_lrelu_plan(*args)[3] == 0
+    finally:
+        ext.set_filtered_lrelu_mode(0)
+        ext.set_filtered_lrelu_smem_bytes(48 * 1024)
 
 
 def test_non_contiguous_and_second_stream(ext):

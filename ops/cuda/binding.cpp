@@ -12,12 +12,16 @@
 #include <string>
 #include <vector>
 
+#include "filtered_lrelu_sep.h"
 #include "launchers.h"
 
 namespace {
 
 // Shared memory per block the fused filtered_lrelu may use; 48 KiB needs no opt-in on any GPU.
 int g_flrelu_smem_bytes = 48 * 1024;
+// 0: the register-blocked kernel wherever it applies (StyleGAN3 layer shapes), else the generic one;
+// 1: the generic kernel only (benchmarks and tests compare the two).
+int g_flrelu_mode = 0;
 
 int dtype_code(const torch::Tensor& x, const char* op) {
     if (x.scalar_type() == at::kFloat) return sg3::kFloat32;
@@ -152,25 +156,44 @@ torch::Tensor filtered_lrelu(torch::Tensor x, torch::Tensor fu, torch::Tensor fd
     TORCH_CHECK(p.out_h > 0 && p.out_w > 0, op, ": the filters are larger than the padded, upsampled input");
     torch::Tensor y = torch::empty({x.size(0), x.size(1), p.out_h, p.out_w}, x.options());
     if (y.numel() == 0) return y;
-    const int status = sg3::launch_filtered_lrelu(p, dtype, x.data_ptr(), fu.data_ptr<float>(), fd.data_ptr<float>(),
-                                                  bf.defined() ? bf.data_ptr<float>() : nullptr, y.data_ptr(),
-                                                  g_flrelu_smem_bytes, c10::cuda::getCurrentCUDAStream().stream());
+    const float* bias_ptr = bf.defined() ? bf.data_ptr<float>() : nullptr;
+    const cudaStream_t stream = c10::cuda::getCurrentCUDAStream().stream();
+    int status = sg3::kTooLarge;
+    if (g_flrelu_mode == 0)
+        status = sg3::launch_filtered_lrelu_sep(p, dtype, x.data_ptr(), fu.data_ptr<float>(), fd.data_ptr<float>(),
+                                                bias_ptr, y.data_ptr(), g_flrelu_smem_bytes, stream);
+    if (status == sg3::kTooLarge)
+        status = sg3::launch_filtered_lrelu(p, dtype, x.data_ptr(), fu.data_ptr<float>(), fd.data_ptr<float>(),
+                                            bias_ptr, y.data_ptr(), g_flrelu_smem_bytes, stream);
     if (status == sg3::kTooLarge)
         return filtered_lrelu_unfused(x, fu, fd, bf, up, down, padx0, padx1, pady0, pady1, gain, slope, clamp);
     check_status(status, op);
     return y;
 }
 
-// Tile the fused kernel would use for these arguments: (tile_w, tile_h, shared bytes), (0, 0, 0) when it
-// falls back to the unfused path. For tests and benchmarks.
+// Tile the fused kernel would use for these arguments: (tile_w, tile_h, shared bytes, kernel) with kernel
+// 1 = register-blocked, 0 = generic; (0, 0, 0, 0) when it falls back to the unfused path. For tests and
+// benchmarks.
 std::vector<int64_t> filtered_lrelu_plan(int64_t in_h, int64_t in_w, int64_t up, int64_t down, int64_t fuw,
                                          int64_t fuh, bool fu_sep, int64_t fdw, int64_t fdh, bool fd_sep,
                                          int64_t padx0, int64_t padx1, int64_t pady0, int64_t pady1) {
     sg3::FlreluParams p = sg3::flrelu_make(1, 1, (int)in_h, (int)in_w, (int)up, (int)down, (int)padx0, (int)padx1,
                                            (int)pady0, (int)pady1, (int)fuw, (int)fuh, fu_sep, (int)fdw, (int)fdh,
                                            fd_sep, 0, 1.f, 0.2f, -1.f);
-    if (p.out_h <= 0 || p.out_w <= 0 || !sg3::flrelu_plan(p, g_flrelu_smem_bytes)) return {0, 0, 0};
-    return {p.tile_w, p.tile_h, int64_t(p.smem_floats) * 4};
+    if (p.out_h <= 0 || p.out_w <= 0) return {0, 0, 0, 0};
+    sg3::FlreluSepGeom g;
+    if (g_flrelu_mode == 0 && sg3::flrelu_sep_variant(p) != sg3::kSepNone &&
+        sg3::flrelu_sep_plan(p, !p.fd_sep, g_flrelu_smem_bytes, g))
+        return {g.tile_w, g.tile_h, int64_t(g.smem_floats) * 4, 1};
+    if (!sg3::flrelu_plan(p, g_flrelu_smem_bytes)) return {0, 0, 0, 0};
+    return {p.tile_w, p.tile_h, int64_t(p.smem_floats) * 4, 0};
+}
+
+// Benchmarks and tests: 0 = blocked kernel where it applies (default), 1 = generic kernel only.
+int64_t set_filtered_lrelu_mode(int64_t mode) {
+    TORCH_CHECK(mode == 0 || mode == 1, "filtered_lrelu mode must be 0 (auto) or 1 (generic)");
+    g_flrelu_mode = static_cast<int>(mode);
+    return g_flrelu_mode;
 }
 
 // Experiments only: raise the fused kernel's shared-memory budget (capped by the device's opt-in limit).
@@ -186,7 +209,8 @@ int64_t set_filtered_lrelu_smem_bytes(int64_t bytes) {
 }
 
 std::string build_info() {
-    return std::string("cudart ") + std::to_string(CUDART_VERSION) + ", kernels upfirdn2d bias_act filtered_lrelu";
+    return std::string("cudart ") + std::to_string(CUDART_VERSION) +
+           ", kernels upfirdn2d bias_act filtered_lrelu (generic + register-blocked)";
 }
 
 }  // namespace
@@ -198,5 +222,6 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
     m.def("filtered_lrelu", &filtered_lrelu, "fused upsample, leaky ReLU, clamp, downsample");
     m.def("filtered_lrelu_plan", &filtered_lrelu_plan, "tile of the fused kernel for given arguments");
     m.def("set_filtered_lrelu_smem_bytes", &set_filtered_lrelu_smem_bytes, "shared-memory budget of the fused kernel");
+    m.def("set_filtered_lrelu_mode", &set_filtered_lrelu_mode, "0: blocked kernel where it applies, 1: generic only");
     m.def("build_info", &build_info, "CUDA runtime version the extension was compiled with");
 }

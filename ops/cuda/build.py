@@ -27,8 +27,8 @@ from pathlib import Path
 from types import ModuleType
 
 SOURCE_DIR = Path(__file__).resolve().parent
-SOURCES = ("binding.cpp", "upfirdn2d.cu", "bias_act.cu", "filtered_lrelu.cu")
-HEADERS = ("sg3_common.h", "launchers.h", "upfirdn2d.h", "bias_act.h", "filtered_lrelu.h")
+SOURCES = ("binding.cpp", "upfirdn2d.cu", "bias_act.cu", "filtered_lrelu.cu", "filtered_lrelu_sep.cu")
+HEADERS = ("sg3_common.h", "launchers.h", "upfirdn2d.h", "bias_act.h", "filtered_lrelu.h", "filtered_lrelu_sep.h")
 KERNEL_NAMES = ("upfirdn2d", "bias_act", "filtered_lrelu")
 BUILD_FLAGS = {"cflags": ["-O3"], "cuda_cflags": ["-O3"]}
 MARKER = "build.json"

@@ -82,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             raise AssertionError(f"{name} accepted a CPU tensor")
     plan = again.filtered_lrelu_plan(1046, 1046, 2, 2, 12, 12, True, 12, 12, True, 11, 10, 11, 10)
-    print(f"ok  filtered_lrelu_plan(SG3-T 1044 layer, separable) = tile {plan[0]}x{plan[1]}, {plan[2]} B shared")
+    kind = "register-blocked" if len(plan) > 3 and plan[3] == 1 else "generic"
+    print(f"ok  filtered_lrelu_plan(SG3-T 1044 layer) = {kind} kernel, tile {plan[0]}x{plan[1]}, {plan[2]} B shared")
     return 0
 
 

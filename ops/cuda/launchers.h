@@ -25,4 +25,9 @@ int launch_bias_act(const BiasActParams& p, int dtype, const void* x, const floa
 int launch_filtered_lrelu(FlreluParams& p, int dtype, const void* x, const float* fu, const float* fd,
                           const float* b, void* y, int smem_bytes, cudaStream_t stream);
 
+// The register-blocked kernel (filtered_lrelu_sep.h) for StyleGAN3's layer shapes; returns kTooLarge
+// without launching when it does not apply to these parameters or no tile fits `smem_bytes`.
+int launch_filtered_lrelu_sep(const FlreluParams& p, int dtype, const void* x, const float* fu, const float* fd,
+                              const float* b, void* y, int smem_bytes, cudaStream_t stream);
+
 }  // namespace sg3
