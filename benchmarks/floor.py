@@ -657,12 +657,35 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--tf32-tflops", type=float, default=d.tf32_tflops, help="tf32 tensor-core TFLOPS")
     p.add_argument("--fp32-tflops", type=float, default=d.fp32_tflops, help="fp32 CUDA-core TFLOPS")
     p.add_argument("--hfma2-tflops", type=float, default=d.hfma2_tflops, help="fp16 CUDA-core (half2) TFLOPS")
+    p.add_argument(
+        "--ceilings", default=None, help="JSON of benchmarks.ceilings (measured on the GPU); overrides the rates"
+    )
     return p.parse_args(argv)
+
+
+def measured_ceilings(path: str, base: Ceilings) -> Ceilings:
+    """Rates measured by benchmarks/ceilings.py replace the datasheet ones (a NaN or missing one does not)."""
+    with open(path) as fh:
+        m = json.load(fh)
+
+    def pick(key: str, default: float) -> float:
+        v = m.get(key)
+        return float(v) if isinstance(v, (int, float)) and v == v and v > 0 else default
+
+    return Ceilings(
+        pick("bw_gbs", base.bw_gbs),
+        pick("fp16_tflops", base.fp16_tflops),
+        pick("tf32_tflops", base.tf32_tflops),
+        pick("fp32_fma_tflops", base.fp32_tflops),
+        pick("fp16_fma_tflops", base.hfma2_tflops),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     ceil = Ceilings(args.bw_gbs, args.fp16_tflops, args.tf32_tflops, args.fp32_tflops, args.hfma2_tflops)
+    if args.ceilings:
+        ceil = measured_ceilings(args.ceilings, ceil)
     res = args.resolution or (16 if args.tiny else 1024)
     res_label = f"{res}x{res}" + (" (tiny channels)" if args.tiny else "")
     print(

@@ -18,7 +18,10 @@ python3 -m stylegan3.cli.main doctor 2>&1 | tee -a "$OUT/doctor.txt" || status=1
 for log in "$SG3_EXPLORER_CACHE"/extensions/*/build.log; do [ -f "$log" ] && cp "$log" "$OUT/build.log"; done
 
 echo "== gpu tests" | tee "$OUT/gpu_tests.txt"
-SG3_REQUIRE_CUDA_KERNELS=1 python3 -m pytest -m gpu -q -rs tests/test_cuda_ops.py 2>&1 | tee -a "$OUT/gpu_tests.txt" || status=1
+SG3_REQUIRE_CUDA_KERNELS=1 python3 -m pytest -m gpu -q -rs -p no:cacheprovider tests/ 2>&1 | tee -a "$OUT/gpu_tests.txt" || status=1
+
+echo "== measured ceilings (copy bandwidth, matmul and FMA rates)" | tee "$OUT/ceilings.txt"
+python3 -m benchmarks.ceilings --json "$OUT/ceilings.json" 2>&1 | tee -a "$OUT/ceilings.txt" || status=1
 
 echo "== op benchmark" | tee "$OUT/bench_ops.txt"
 python3 -m benchmarks.bench_ops 2>&1 | tee -a "$OUT/bench_ops.txt" || status=1
@@ -26,6 +29,10 @@ python3 -m benchmarks.bench_ops 2>&1 | tee -a "$OUT/bench_ops.txt" || status=1
 if [ -z "${QUICK:-}" ]; then
   echo "== synthesis benchmark" | tee "$OUT/bench_synthesis.txt"
   python3 -m benchmarks.bench_synthesis --warmup "${WARMUP:-5}" --iters "${ITERS:-20}" --json "$OUT/bench_synthesis.json" 2>&1 | tee -a "$OUT/bench_synthesis.txt" || status=1
+  if [ -f benchmarks/floor.py ]; then
+    echo "== floor with the measured ceilings" | tee "$OUT/floor.txt"
+    python3 -m benchmarks.floor --ceilings "$OUT/ceilings.json" 2>&1 | tee -a "$OUT/floor.txt" || status=1
+  fi
 fi
 echo "gpu_check finished with status $status; logs in $OUT"
 exit $status

@@ -228,3 +228,22 @@ def test_cli_prints_tables_and_writes_json(tmp_path, capsys: pytest.CaptureFixtu
     assert r["bytes"]["a"] < r["bytes"]["b"] and r["floors"]["tf32"]["compute_ms"] > 0
     assert [lay["name"] for lay in r["layers"]][:2] == ["mapping", "input"]
     assert len(r["layers"]) == 2 + len(floor.build("SG3-R", tiny=True).synthesis.layer_names)
+
+
+def test_measured_ceilings_replace_datasheet_rates(tmp_path):
+    path = tmp_path / "ceilings.json"
+    path.write_text(
+        json.dumps(
+            {
+                "bw_gbs": 3000.0,
+                "fp16_tflops": 600.0,
+                "tf32_tflops": float("nan"),
+                "fp32_fma_tflops": 50.0,
+                "device": "H100",
+            }
+        )
+    )
+    base = floor.Ceilings()
+    got = floor.measured_ceilings(str(path), base)
+    assert (got.bw_gbs, got.fp16_tflops, got.fp32_tflops) == (3000.0, 600.0, 50.0)
+    assert got.tf32_tflops == base.tf32_tflops and got.hfma2_tflops == base.hfma2_tflops  # NaN / missing: kept
