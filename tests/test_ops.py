@@ -133,3 +133,20 @@ def test_ops_run_in_float16():
     assert out.dtype == torch.float16
     ref = filtered_lrelu(x.float(), f, f, torch.zeros(4), up=2, down=2, padding=[3, 3, 3, 3])
     assert torch.allclose(out.float(), ref, atol=2e-2, rtol=1e-2)
+
+
+def test_kernel_filters_are_prepared_once():
+    """The CUDA dispatch's filter preparation is cached: a frame must not copy filters host->device (and a
+    CUDA graph capture refuses such copies). Checked on the CPU, where the same cache is used."""
+    from stylegan3.ops.upfirdn2d import _cuda_filter
+
+    x = torch.zeros(1, 1, 4, 4)
+    ones = _cuda_filter(None, x, flip_filter=False)
+    assert ones is _cuda_filter(None, x, flip_filter=True) and ones.tolist() == [[1.0]]
+    f = torch.tensor([1.0, 2.0, 3.0])
+    prepared = _cuda_filter(f, x, flip_filter=False)
+    assert prepared.tolist() == [3.0, 2.0, 1.0]  # flipped once for plain correlation, stays 1-D
+    assert _cuda_filter(f, x, flip_filter=False) is prepared
+    assert _cuda_filter(f, x, flip_filter=True).tolist() == [1.0, 2.0, 3.0]
+    f.mul_(2)  # an in-place change of the filter invalidates its entry
+    assert _cuda_filter(f, x, flip_filter=False).tolist() == [6.0, 4.0, 2.0]
