@@ -17,8 +17,11 @@ for f in upfirdn2d bias_act filtered_lrelu; do
     --compiler-options -fPIC -I. "$f.cu" -o "$B/$f.o"
   echo "ok  nvcc $f.cu (sm_$ARCH, C++20)"
 done
-c++ -O1 -std=c++17 -Wall -Wextra -Werror -shared -fPIC host_harness.cpp -o "$B/harness.so"
-echo "ok  c++ host_harness.cpp"
+for std in c++17 c++20; do
+  c++ -O1 -std=$std -Wall -Wextra -Werror -pthread -shared -fPIC host_harness.cpp -o "$B/harness.so"
+  c++ -O1 -std=$std -Wall -Wextra -Werror -pthread -DSG3H_RACE_MAIN host_harness.cpp -o "$B/harness_race"
+  echo "ok  c++ host_harness.cpp ($std, library and race driver)"
+done
 if [ $# -ge 1 ]; then
   T="$1"
   PYINC="$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"

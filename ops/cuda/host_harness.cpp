@@ -1,65 +1,533 @@
 // Host harness: runs the kernels' own per-element and per-block code (the headers the .cu files use)
-// on the CPU, float32 only, so the tiling and indexing can be tested without a GPU. Not part of the
-// extension; tests/test_cuda_build.py compiles it with the system C++ compiler and calls it via ctypes.
-#include <cstddef>
+// on the CPU, so the tiling, indexing, barriers and float16 load/store can be tested without a GPU.
+// Not part of the extension; tests/test_cuda_build.py compiles it with the system C++ compiler
+// (C++17 or later, -pthread) and calls it via ctypes.
+//
+// What the emulation adds over "one block = one call":
+// - a block runs on T real host threads (one team per call, reused across its blocks), each calling the same block
+//   code with its own tid / nthreads; sg3::block_sync() reaches this file's barrier through
+//   sg3::host_barrier_hook. Two schedules:
+//     kFree:  the threads run concurrently, the barrier is a real one (a race may or may not show);
+//     kBaton: the threads run one at a time, in tid order (or reversed), and hand over only at a
+//             barrier. Every thread finishes its part of a phase before any thread starts the next
+//             one, exactly as a barrier guarantees and nothing more: a missing barrier lets one
+//             thread run into the next phase while the others have not started the previous one,
+//             so it reads their still-poisoned (or stale) shared memory. Deterministic.
+// - every block's shared memory (and a guard zone either side) is filled with a NaN pattern before
+//   the block runs; after it, the guards must be intact (no out-of-bounds shared-memory write).
+// - all threads of a block must reach the same barriers in the same order (__syncthreads in divergent
+//   code is undefined behaviour on the GPU); a mismatch is reported as kEmulationError.
+// - a test-only switch drops one barrier (by its index within the block) in every thread, to prove
+//   the checks catch a missing barrier.
+// - float16 tensors are stored as IEEE binary16 bits; load/store convert exactly like
+//   __half2float / __float2half_rn (round to nearest even), in portable code.
+//
+// upfirdn2d and bias_act keep their launch loops (filter staging, grid-stride) in the .cu files; the
+// small loops in run_upfirdn2d / run_bias_act below restate them, the per-element code is shared.
+// Built with -DSG3H_RACE_MAIN the file is also a stand-alone program for ThreadSanitizer (end of file).
+#include <algorithm>
+#include <condition_variable>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
 #include <vector>
+
+#include "sg3_common.h"
+
+namespace sg3 {
+
+// Host stand-in for __half: the raw binary16 bits.
+struct HostHalf {
+    uint16_t bits;
+};
+
+inline uint16_t half_bits_from_float(float f) {
+    uint32_t x;
+    std::memcpy(&x, &f, sizeof(x));
+    const uint16_t sign = static_cast<uint16_t>((x >> 16) & 0x8000u);
+    const uint32_t ax = x & 0x7fffffffu;
+    if (ax >= 0x7f800000u)  // inf stays inf; NaN stays NaN (quiet, top payload bits kept)
+        return static_cast<uint16_t>(sign | 0x7c00u | (ax > 0x7f800000u ? 0x200u | ((ax >> 13) & 0x3ffu) : 0u));
+    if (ax >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // >= 65520: rounds to inf
+    if (ax <= 0x33000000u) return sign;                                     // <= 2^-25: rounds to zero
+    uint32_t h, rem, halfway;
+    if (ax < 0x38800000u) {  // below 2^-14: half subnormal, units of 2^-24
+        const int shift = 126 - static_cast<int>(ax >> 23);
+        const uint32_t m = (ax & 0x7fffffu) | 0x800000u;
+        h = m >> shift;
+        rem = m & ((1u << shift) - 1u);
+        halfway = 1u << (shift - 1);
+    } else {  // normal: rebias the exponent (127 -> 15) and drop 13 mantissa bits
+        const uint32_t r = ax - 0x38000000u;
+        h = r >> 13;
+        rem = r & 0x1fffu;
+        halfway = 0x1000u;
+    }
+    if (rem > halfway || (rem == halfway && (h & 1u))) ++h;  // a carry into the exponent is correct
+    return static_cast<uint16_t>(sign | h);
+}
+
+inline float float_from_half_bits(uint16_t h) {
+    const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+    const uint32_t e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
+    uint32_t x;
+    if (e == 0x1f) {
+        x = sign | 0x7f800000u | (m << 13);
+    } else if (e == 0) {
+        const float v = static_cast<float>(m) * 5.9604644775390625e-08f;  // m * 2^-24, exact
+        return sign ? -v : v;
+    } else {
+        x = sign | ((e + 112u) << 23) | (m << 13);
+    }
+    float f;
+    std::memcpy(&f, &x, sizeof(f));
+    return f;
+}
+
+inline float load_f(const HostHalf* p) { return float_from_half_bits(p->bits); }
+inline void store_f(HostHalf* p, float v) { p->bits = half_bits_from_float(v); }
+
+}  // namespace sg3
 
 #include "bias_act.h"
 #include "filtered_lrelu.h"
 #include "upfirdn2d.h"
 
+namespace {
+
+constexpr int kEmulationError = 90;  // the emulation caught something; sg3h_last_error() says what
+constexpr int kGuardFloats = 64;     // poisoned floats either side of each block's shared memory
+constexpr uint32_t kPoisonBits = 0x7fa5a5a5u;  // a NaN no arithmetic produces
+
+enum Schedule : int { kFree = 0, kBaton = 1 };
+
+struct Config {
+    int threads = 1;
+    int schedule = kFree;
+    int drop_barrier = -1;  // test-only: barrier index (within a block) every thread skips; -1 = none
+    int descending = 0;     // kBaton: hand the baton from the highest tid down
+    int max_blocks = 0;     // upfirdn2d / bias_act grid cap; 0 = the .cu files' caps
+    int jitter = 0;         // kFree: odd threads yield before each barrier (makes races likelier)
+};
+
+Config g_cfg;
+std::mutex g_error_mu;
+std::string g_error;
+int g_barriers = 0;  // barriers per block in the last run (after any dropped one)
+
+void report(const std::string& msg) {
+    std::lock_guard<std::mutex> lk(g_error_mu);
+    if (g_error.empty()) g_error = msg;
+}
+
+float poison_value() {
+    float f;
+    std::memcpy(&f, &kPoisonBits, sizeof(f));
+    return f;
+}
+
+// Shared memory of one block with poisoned guard zones.
+class Smem {
+   public:
+    explicit Smem(int floats) : floats_(floats), buf_(static_cast<std::size_t>(floats) + 2 * kGuardFloats) {}
+    float* data() { return buf_.data() + kGuardFloats; }
+    void poison() { std::fill(buf_.begin(), buf_.end(), poison_value()); }
+    void check_guards(int64_t block) const {
+        for (std::size_t i = 0; i < buf_.size(); ++i) {
+            if (i == kGuardFloats) i += static_cast<std::size_t>(floats_);
+            if (i >= buf_.size()) break;
+            uint32_t bits;
+            std::memcpy(&bits, &buf_[i], sizeof(bits));
+            if (bits != kPoisonBits) {
+                report("block " + std::to_string(block) + ": shared memory written out of bounds at offset " +
+                       std::to_string(static_cast<long long>(i) - kGuardFloats) + " (size " +
+                       std::to_string(floats_) + " floats)");
+                return;
+            }
+        }
+    }
+
+   private:
+    int floats_;
+    std::vector<float> buf_;
+};
+
+// A team of host threads that runs the blocks of a grid one after the other, each block with all of
+// its threads (see the top of the file for the two schedules).
+class Team {
+   public:
+    using Body = std::function<void(int64_t block, int tid)>;
+    using Hook = std::function<void(int64_t block)>;
+
+    explicit Team(const Config& cfg) : cfg_(cfg), n_(cfg.threads < 1 ? 1 : cfg.threads), turn_cv_(n_) {
+        turn_ = first();
+    }
+
+    // Runs body(block, tid) for every block; before/after run once per block while every thread waits.
+    void run(int64_t blocks, const Body& body, const Hook& before, const Hook& after) {
+        std::vector<std::thread> threads;
+        threads.reserve(static_cast<std::size_t>(n_));
+        for (int t = 0; t < n_; ++t) threads.emplace_back([&, t] { worker(t, blocks, body, before, after); });
+        for (auto& th : threads) th.join();
+    }
+
+   private:
+    static constexpr int kStart = -1;
+    static constexpr int kEndBase = -2;  // end of block: kEndBase - (barriers this thread reached)
+
+    struct ThreadCtx {
+        Team* team;
+        int tid;
+        int next_barrier;
+        int64_t block;
+    };
+
+    int first() const { return cfg_.descending ? n_ - 1 : 0; }
+    int next(int tid) const { return cfg_.descending ? tid - 1 : tid + 1; }
+    bool baton() const { return cfg_.schedule == kBaton; }
+
+    static void hook(void* c) {
+        ThreadCtx* ctx = static_cast<ThreadCtx*>(c);
+        const int index = ctx->next_barrier++;
+        if (index == ctx->team->cfg_.drop_barrier) return;  // fault injection (tests only)
+        if (ctx->team->cfg_.jitter && (ctx->tid & 1))
+            for (int i = 0; i < 4; ++i) std::this_thread::yield();
+        ctx->team->arrive(*ctx, index, nullptr);
+    }
+
+    void wait_turn(std::unique_lock<std::mutex>& lk, int tid) {
+        turn_cv_[static_cast<std::size_t>(tid)].wait(lk, [&] { return turn_ == tid || broken_; });
+    }
+
+    // After a barrier mismatch the threads no longer agree on where they are: stop synchronizing
+    // (instead of deadlocking) and let every thread run to its end; the error is already recorded.
+    void break_team() {
+        broken_ = true;
+        all_cv_.notify_all();
+        for (auto& cv : turn_cv_) cv.notify_all();
+    }
+
+    void pass_turn(int to) {
+        turn_ = to;
+        if (to >= 0 && to < n_) turn_cv_[static_cast<std::size_t>(to)].notify_one();
+    }
+
+    // One arrival at a barrier episode; the last arrival runs `completion` (under the lock) and
+    // releases the others. All arrivals of an episode must name the same barrier.
+    void arrive(const ThreadCtx& ctx, int index, const std::function<void()>& completion) {
+        std::unique_lock<std::mutex> lk(mu_);
+        if (broken_) return;
+        if (count_ == 0) {
+            expected_ = index;
+        } else if (index != expected_) {
+            auto name = [](int i) {
+                return i == kStart ? std::string("block start")
+                       : i <= kEndBase ? "block end after " + std::to_string(kEndBase - i) + " barriers"
+                                       : "barrier " + std::to_string(i);
+            };
+            report("block " + std::to_string(ctx.block) + ": thread " + std::to_string(ctx.tid) + " reached " +
+                   name(index) + " while another thread waits at " + name(expected_));
+            break_team();
+            return;
+        }
+        if (++count_ == n_) {
+            count_ = 0;
+            ++generation_;
+            if (completion) completion();
+            if (baton()) {
+                pass_turn(first());
+                if (turn_ != ctx.tid) wait_turn(lk, ctx.tid);
+            } else {
+                all_cv_.notify_all();
+            }
+            return;
+        }
+        if (baton()) {
+            pass_turn(next(ctx.tid));
+            wait_turn(lk, ctx.tid);
+        } else {
+            const uint64_t gen = generation_;
+            all_cv_.wait(lk, [&] { return generation_ != gen || broken_; });
+        }
+    }
+
+    void worker(int tid, int64_t blocks, const Body& body, const Hook& before, const Hook& after) {
+        ThreadCtx ctx{this, tid, 0, 0};
+        sg3::host_barrier_hook = {&Team::hook, &ctx};
+        if (baton()) {
+            std::unique_lock<std::mutex> lk(mu_);
+            wait_turn(lk, tid);
+        }
+        for (int64_t b = 0; b < blocks; ++b) {
+            ctx.block = b;
+            arrive(ctx, kStart, [&] { before(b); });
+            ctx.next_barrier = 0;
+            body(b, tid);
+            const int reached = ctx.next_barrier;
+            arrive(ctx, kEndBase - reached, [&] {
+                g_barriers = reached;
+                after(b);
+            });
+        }
+        sg3::host_barrier_hook = {nullptr, nullptr};
+        if (baton()) {  // let the next thread leave too
+            std::lock_guard<std::mutex> lk(mu_);
+            pass_turn(next(tid));
+        }
+    }
+
+    Config cfg_;
+    int n_;
+    std::mutex mu_;
+    std::condition_variable all_cv_;
+    std::vector<std::condition_variable> turn_cv_;
+    int count_ = 0;
+    int expected_ = 0;
+    uint64_t generation_ = 0;
+    int turn_ = 0;
+    bool broken_ = false;
+};
+
+void begin_run() {
+    std::lock_guard<std::mutex> lk(g_error_mu);
+    g_error.clear();
+    g_barriers = 0;
+}
+
+int end_run() {
+    std::lock_guard<std::mutex> lk(g_error_mu);
+    return g_error.empty() ? sg3::kOk : kEmulationError;
+}
+
+int64_t grid_blocks(int64_t total, int threads, int64_t cu_cap) {
+    int64_t blocks = (total + threads - 1) / threads;
+    const int64_t cap = g_cfg.max_blocks > 0 ? g_cfg.max_blocks : cu_cap;
+    return blocks > cap ? cap : blocks;
+}
+
+// upfirdn2d.cu's kernel: stage the filter in shared memory (when it fits), barrier, grid-stride loop.
+template <typename T>
+int run_upfirdn2d(const sg3::UpfirdnParams& p, const T* x, const float* f, T* y) {
+    constexpr int kMaxSmemFilterFloats = 8192, kMaxBlocks = 8192;  // as in upfirdn2d.cu
+    const int64_t total = p.planes * p.out_h * p.out_w;
+    if (total <= 0) return sg3::kOk;
+    const int nf = sg3::upfirdn_filter_floats(p);
+    const bool stage = nf <= kMaxSmemFilterFloats;
+    Team team(g_cfg);
+    const int nt = g_cfg.threads < 1 ? 1 : g_cfg.threads;
+    const int64_t blocks = grid_blocks(total, nt, kMaxBlocks);
+    Smem smem(stage ? nf : 0);
+    team.run(
+        blocks,
+        [&](int64_t blk, int tid) {
+            const float* filt = f;
+            if (stage) {
+                float* s_f = smem.data();
+                for (int i = tid; i < nf; i += nt) s_f[i] = f[i];
+                sg3::block_sync();
+                filt = s_f;
+            }
+            for (int64_t i = blk * nt + tid; i < total; i += blocks * nt) sg3::upfirdn_store(p, x, y, filt, i);
+        },
+        [&](int64_t) { smem.poison(); }, [&](int64_t blk) { smem.check_guards(blk); });
+    return end_run();
+}
+
+// bias_act.cu's kernel: grid-stride loop, no shared memory.
+template <typename T>
+int run_bias_act(const sg3::BiasActParams& p, const T* x, const float* b, T* y) {
+    constexpr int kMaxBlocks = 16384;  // as in bias_act.cu
+    if (p.numel <= 0) return sg3::kOk;
+    Team team(g_cfg);
+    const int nt = g_cfg.threads < 1 ? 1 : g_cfg.threads;
+    const int64_t blocks = grid_blocks(p.numel, nt, kMaxBlocks);
+    team.run(
+        blocks,
+        [&](int64_t blk, int tid) {
+            for (int64_t i = blk * nt + tid; i < p.numel; i += blocks * nt) sg3::bias_act_store(p, x, b, y, i);
+        },
+        [](int64_t) {}, [](int64_t) {});
+    return end_run();
+}
+
+// filtered_lrelu.cu's kernel is flrelu_block itself: one block per (plane, tile).
+template <typename T>
+int run_filtered_lrelu(const sg3::FlreluParams& p, int variant, const T* x, const float* fu, const float* fd,
+                       const float* b, T* y) {
+    Team team(g_cfg);
+    const int nt = g_cfg.threads < 1 ? 1 : g_cfg.threads;
+    const int64_t blocks = p.planes * p.tiles_x * p.tiles_y;
+    Smem smem(p.smem_floats);
+    team.run(
+        blocks,
+        [&](int64_t blk, int tid) {
+            if (variant == sg3::kUp2Down2Taps12)
+                sg3::flrelu_block<T, 2, 2, 12, 12>(p, x, y, fu, fd, b, blk, tid, nt, smem.data());
+            else if (variant == sg3::kUp4Down2Taps24x12)
+                sg3::flrelu_block<T, 4, 2, 24, 12>(p, x, y, fu, fd, b, blk, tid, nt, smem.data());
+            else
+                sg3::flrelu_block<T>(p, x, y, fu, fd, b, blk, tid, nt, smem.data());
+        },
+        [&](int64_t) { smem.poison(); }, [&](int64_t blk) { smem.check_guards(blk); });
+    return end_run();
+}
+
+enum DType : int { kFloat32 = 0, kFloat16 = 1 };
+
+// Deliberately broken blocks, to show the emulation's own checks fire: 1 = a barrier only the even
+// threads reach (divergent __syncthreads), 2 = a shared-memory write one past the end.
+int run_selftest(int which) {
+    constexpr int kFloats = 16;
+    Team team(g_cfg);
+    Smem smem(kFloats);
+    team.run(
+        2,
+        [&](int64_t, int tid) {
+            if (which == 1 && tid % 2 == 0) sg3::block_sync();
+            if (which == 2 && tid == 0) smem.data()[kFloats] = 1.f;
+        },
+        [&](int64_t) { smem.poison(); }, [&](int64_t blk) { smem.check_guards(blk); });
+    return end_run();
+}
+
+}  // namespace
+
 extern "C" {
 
-// Writes the output size to out_hw[0..1]; computes y only when y is not null.
-int sg3h_upfirdn2d(const float* x, const float* f, float* y, long long planes, int in_h, int in_w, int upx, int upy,
-                   int downx, int downy, int padx0, int padx1, int pady0, int pady1, int fw, int fh, int separable,
-                   float gain, int* out_hw) {
+// Emulation settings for the following calls (see Config); returns 0, or 1 for a bad value.
+int sg3h_configure(int threads, int schedule, int drop_barrier, int descending, int max_blocks, int jitter) {
+    if (threads < 1 || threads > 1024 || (schedule != kFree && schedule != kBaton)) return 1;
+    g_cfg = Config{threads, schedule, drop_barrier, descending, max_blocks, jitter};
+    return 0;
+}
+
+// What the last call's emulation caught ("" = nothing), and how many barriers a block passed.
+const char* sg3h_last_error() { return g_error.c_str(); }
+int sg3h_last_barriers() { return g_barriers; }
+
+int sg3h_selftest(int which) {
+    begin_run();
+    return run_selftest(which);
+}
+
+// Exact binary16 conversions of the emulated load/store, exposed so tests can check them.
+void sg3h_half_from_float(const float* src, uint16_t* dst, long long n) {
+    for (long long i = 0; i < n; ++i) dst[i] = sg3::half_bits_from_float(src[i]);
+}
+void sg3h_float_from_half(const uint16_t* src, float* dst, long long n) {
+    for (long long i = 0; i < n; ++i) dst[i] = sg3::float_from_half_bits(src[i]);
+}
+
+// dtype: 0 float32, 1 float16 (x and y hold binary16 bits). Writes the output size to out_hw[0..1];
+// computes y only when y is not null.
+int sg3h_upfirdn2d(const void* x, const float* f, void* y, int dtype, long long planes, int in_h, int in_w, int upx,
+                   int upy, int downx, int downy, int padx0, int padx1, int pady0, int pady1, int fw, int fh,
+                   int separable, float gain, int* out_hw) {
+    begin_run();
     sg3::UpfirdnParams p = sg3::upfirdn_make(planes, in_h, in_w, upx, upy, downx, downy, padx0, padx1, pady0, pady1,
                                              fw, fh, separable, gain);
     out_hw[0] = p.out_h;
     out_hw[1] = p.out_w;
     if (y == nullptr) return sg3::kOk;
-    const long long total = planes * p.out_h * p.out_w;
-    for (long long i = 0; i < total; ++i) sg3::upfirdn_store(p, x, y, f, i);
-    return sg3::kOk;
+    if (dtype == kFloat32)
+        return run_upfirdn2d(p, static_cast<const float*>(x), f, static_cast<float*>(y));
+    if (dtype == kFloat16)
+        return run_upfirdn2d(p, static_cast<const sg3::HostHalf*>(x), f, static_cast<sg3::HostHalf*>(y));
+    return sg3::kBadArgument;
 }
 
-int sg3h_bias_act(const float* x, const float* b, float* y, long long numel, long long step, int bias_size, int act,
-                  float alpha, float gain, float clamp) {
+int sg3h_bias_act(const void* x, const float* b, void* y, int dtype, long long numel, long long step, int bias_size,
+                  int act, float alpha, float gain, float clamp) {
+    begin_run();
     sg3::BiasActParams p = {numel, step, bias_size, act, alpha, gain, clamp};
-    for (long long i = 0; i < numel; ++i) sg3::bias_act_store(p, x, b, y, i);
-    return sg3::kOk;
+    if (dtype == kFloat32) return run_bias_act(p, static_cast<const float*>(x), b, static_cast<float*>(y));
+    if (dtype == kFloat16)
+        return run_bias_act(p, static_cast<const sg3::HostHalf*>(x), b, static_cast<sg3::HostHalf*>(y));
+    return sg3::kBadArgument;
 }
 
 // out_info: [out_h, out_w, tile_w, tile_h, smem_floats, variant]. smem_bytes bounds the tile like the GPU
 // launcher; specialize = 1 uses the compile-time variant the launcher would pick (flrelu_variant).
-int sg3h_filtered_lrelu(const float* x, const float* fu, const float* fd, const float* b, float* y, long long planes,
-                        int channels, int in_h, int in_w, int up, int down, int padx0, int padx1, int pady0,
-                        int pady1, int fuw, int fuh, int fu_sep, int fdw, int fdh, int fd_sep, int has_bias,
-                        float gain, float slope, float clamp, int smem_bytes, int specialize, int* out_info) {
+int sg3h_filtered_lrelu(const void* x, const float* fu, const float* fd, const float* b, void* y, int dtype,
+                        long long planes, int channels, int in_h, int in_w, int up, int down, int padx0, int padx1,
+                        int pady0, int pady1, int fuw, int fuh, int fu_sep, int fdw, int fdh, int fd_sep,
+                        int has_bias, float gain, float slope, float clamp, int smem_bytes, int specialize,
+                        int* out_info) {
+    begin_run();
     sg3::FlreluParams p = sg3::flrelu_make(planes, channels, in_h, in_w, up, down, padx0, padx1, pady0, pady1, fuw,
                                            fuh, fu_sep, fdw, fdh, fd_sep, has_bias, gain, slope, clamp);
     out_info[0] = p.out_h;
     out_info[1] = p.out_w;
     if (p.out_h <= 0 || p.out_w <= 0) return sg3::kOk;
     if (!sg3::flrelu_plan(p, smem_bytes)) return sg3::kTooLarge;
+    const int variant = specialize ? sg3::flrelu_variant(p) : sg3::kGeneric;
     out_info[2] = p.tile_w;
     out_info[3] = p.tile_h;
     out_info[4] = p.smem_floats;
-    if (y == nullptr) return sg3::kOk;
-    std::vector<float> smem(static_cast<std::size_t>(p.smem_floats));
-    const long long blocks = planes * p.tiles_x * p.tiles_y;
-    const int variant = specialize ? sg3::flrelu_variant(p) : sg3::kGeneric;
-    for (long long blk = 0; blk < blocks; ++blk) {
-        if (variant == sg3::kUp2Down2Taps12)
-            sg3::flrelu_block<float, 2, 2, 12, 12>(p, x, y, fu, fd, b, blk, 0, 1, smem.data());
-        else if (variant == sg3::kUp4Down2Taps24x12)
-            sg3::flrelu_block<float, 4, 2, 24, 12>(p, x, y, fu, fd, b, blk, 0, 1, smem.data());
-        else
-            sg3::flrelu_block<float>(p, x, y, fu, fd, b, blk, 0, 1, smem.data());
-    }
     out_info[5] = variant;
-    return sg3::kOk;
+    if (y == nullptr) return sg3::kOk;
+    if (dtype == kFloat32)
+        return run_filtered_lrelu(p, variant, static_cast<const float*>(x), fu, fd, b, static_cast<float*>(y));
+    if (dtype == kFloat16)
+        return run_filtered_lrelu(p, variant, static_cast<const sg3::HostHalf*>(x), fu, fd, b,
+                                  static_cast<sg3::HostHalf*>(y));
+    return sg3::kBadArgument;
 }
 
 }  // extern "C"
+
+#ifdef SG3H_RACE_MAIN
+// Stand-alone driver for ThreadSanitizer (tests/test_cuda_build.py builds it with -fsanitize=thread):
+// runs each op's block code on the free schedule, `threads` threads per block, optionally with one
+// barrier dropped. Usage: harness THREADS DROP_BARRIER. Exit status: 0, or 1 if a call failed
+// (ThreadSanitizer uses its own status, 66, when it reports a race).
+#include <cstdio>
+#include <cstdlib>
+
+int main(int argc, char** argv) {
+    const int threads = argc > 1 ? std::atoi(argv[1]) : 8;
+    const int drop = argc > 2 ? std::atoi(argv[2]) : -1;
+    uint32_t seed = 12345u;
+    auto fill = [&](std::vector<float>& v) {
+        for (float& e : v) e = static_cast<float>((seed = seed * 1664525u + 1013904223u) >> 8) / 16777216.f - 0.5f;
+    };
+    std::vector<float> x(2 * 3 * 21 * 19), fu(24 * 24), fd(12 * 12), b(3);
+    fill(x);
+    fill(fu);
+    fill(fd);
+    fill(b);
+    int failures = 0;
+    // up, fu taps, fu separable, fd taps, fd separable, shared-memory budget
+    const int cases[][6] = {{4, 24, 1, 12, 1, 48 * 1024}, {2, 12, 0, 12, 0, 8 * 1024}, {4, 24, 1, 12, 0, 4 * 1024},
+                            {2, 6, 0, 3, 1, 2 * 1024}};
+    for (const auto& c : cases) {
+        int info[6];
+        auto call = [&](float* y) {
+            return sg3h_filtered_lrelu(x.data(), fu.data(), fd.data(), b.data(), y, 0, 6, 3, 21, 19, c[0], 2, 5, 4, 5,
+                                       4, c[1], c[1], c[2], c[3], c[3], c[4], 1, 1.4f, 0.2f, 2.5f, c[5], 1, info);
+        };
+        call(nullptr);
+        std::vector<float> y(static_cast<std::size_t>(6) * info[0] * info[1]);
+        sg3h_configure(threads, kFree, drop, 0, 0, 1);
+        const int rc = call(y.data());
+        std::printf("filtered_lrelu up %d fu %d%s fd %d%s: rc %d %s\n", c[0], c[1], c[2] ? "" : "x2-D", c[3],
+                    c[4] ? "" : "x2-D", rc, sg3h_last_error());
+        failures += rc != 0;
+    }
+    int hw[2];
+    sg3h_upfirdn2d(x.data(), fd.data(), nullptr, 0, 6, 21, 19, 2, 2, 1, 1, 6, 5, 6, 5, 12, 12, 0, 1.f, hw);
+    std::vector<float> y(static_cast<std::size_t>(6) * hw[0] * hw[1]);
+    sg3h_configure(threads, kFree, drop, 0, 2, 1);
+    int rc = sg3h_upfirdn2d(x.data(), fd.data(), y.data(), 0, 6, 21, 19, 2, 2, 1, 1, 6, 5, 6, 5, 12, 12, 0, 1.f, hw);
+    std::printf("upfirdn2d: rc %d %s\n", rc, sg3h_last_error());
+    failures += rc != 0;
+    rc = sg3h_bias_act(x.data(), b.data(), y.data(), 0, static_cast<long long>(x.size()), 21 * 19, 3, 2, 0.2f, 1.4f,
+                       -1.f);
+    std::printf("bias_act: rc %d %s\n", rc, sg3h_last_error());
+    failures += rc != 0;
+    return failures ? 1 : 0;
+}
+#endif

@@ -14,11 +14,23 @@
 
 namespace sg3 {
 
-// Block-wide barrier. Host emulation runs a block as one "thread" that does every phase in
-// order, so a barrier there is a no-op.
+#if !defined(__CUDACC__)
+// Host-only hook (plain C++ builds, never nvcc): the host harness emulates a block with several host
+// threads and points this, per thread, at its barrier. Null (the default) means the block runs as a
+// single thread, for which a barrier has nothing to wait for.
+struct HostBarrierHook {
+    void (*wait)(void* ctx);
+    void* ctx;
+};
+inline thread_local HostBarrierHook host_barrier_hook = {nullptr, nullptr};
+#endif
+
+// Block-wide barrier: exactly __syncthreads() on the device; the harness's barrier on the host.
 SG3_HD void block_sync() {
 #if defined(__CUDA_ARCH__)
     __syncthreads();
+#elif !defined(__CUDACC__)
+    if (host_barrier_hook.wait != nullptr) host_barrier_hook.wait(host_barrier_hook.ctx);
 #endif
 }
 
