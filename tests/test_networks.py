@@ -153,3 +153,33 @@ def test_capture_layers_returns_every_layer_and_same_image():
     assert list(layers) == [info.name for info in list_layers(G)]
     assert torch.equal(img, G.synthesis(ws))
     assert layers["L14_32_3"].shape == (1, 3, 32, 32)
+
+
+def test_frozen_weight_modulation_matches_the_plain_formula():
+    """The per-frame fast path (precomputed weight statistics) equals the plain modulation up to rounding,
+    follows in-place weight updates, and steps aside when gradients are wanted."""
+    from stylegan3.networks import common
+
+    torch.manual_seed(0)
+    weight = torch.nn.Parameter(torch.randn(16, 8, 3, 3), requires_grad=False)
+    styles = torch.randn(2, 8) * 3
+    gain = torch.tensor(0.7)
+    plain = common.modulate_weights(weight.detach().clone(), styles, demodulate=True, input_gain=gain)
+    common._WEIGHT_STATS.clear()
+    fast = common.modulate_weights(weight, styles, demodulate=True, input_gain=gain)
+    assert len(common._WEIGHT_STATS) == 1  # the fast path ran
+    assert fast.shape == (2, 16, 8, 3, 3)
+    torch.testing.assert_close(fast, plain, rtol=1e-6, atol=1e-7)
+    # Demodulated: every output filter of every sample has unit norm before the input gain.
+    norms = (fast / gain).square().sum(dim=[2, 3, 4]).sqrt()
+    torch.testing.assert_close(norms, torch.ones(2, 16), rtol=1e-5, atol=0)
+
+    with torch.no_grad():
+        weight.mul_(-2.0)  # a new state dict loaded in place
+    again = common.modulate_weights(weight, styles, demodulate=True, input_gain=gain)
+    torch.testing.assert_close(again, -fast, rtol=1e-6, atol=1e-7)  # demodulation cancels the scale, not the sign
+
+    trainable = torch.nn.Parameter(torch.randn(4, 3, 3, 3))
+    common._WEIGHT_STATS.clear()
+    out = common.modulate_weights(trainable, torch.randn(1, 3), demodulate=True)
+    assert common._WEIGHT_STATS == {} and out.requires_grad  # autograd: plain path
