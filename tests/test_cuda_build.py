@@ -604,7 +604,7 @@ def test_threadsanitizer_sees_no_race_with_the_barriers_and_one_without(tmp_path
 
     clean = run(-1)
     assert clean.returncode == 0 and "ThreadSanitizer" not in clean.stderr, clean.stdout + clean.stderr
-    assert clean.stdout.count("rc 0") == 6
+    assert clean.stdout.count("rc 0") == 8 and clean.stdout.count("blocked: rc 0") == 2
     for drop in (0, 2):
         racy = run(drop)
         assert "WARNING: ThreadSanitizer: data race" in racy.stderr and racy.returncode != 0
@@ -615,6 +615,79 @@ def test_output_guards_catch_out_of_bounds_writes():
     buf.values[GUARD + 6] = 1.0
     with pytest.raises(AssertionError, match="out of bounds"):
         buf.result()
+
+
+# ---------------------------------------------------------------------------------------------------
+# The register-blocked filtered_lrelu kernel (filtered_lrelu_sep.h), chosen by default for SG3's layers.
+
+BLOCKED_CASES = [
+    # (batch, channels, h, w, up, down, fu shape, fd shape, padding, shared-memory budget, expected sep variant)
+    (2, 3, 36, 36, 2, 2, (12,), (12,), (11, 10, 11, 10), 48 * 1024, 1),
+    (2, 3, 21, 19, 4, 2, (24,), (12,), (13, 12, 13, 12), 48 * 1024, 2),
+    (1, 2, 37, 29, 2, 2, (12,), "radial12", (11, 10, 11, 10), 48 * 1024, 3),  # SG3-R: 2-D down filter
+    (3, 1, 23, 27, 4, 2, (24,), "radial12", (13, 12, 13, 12), 48 * 1024, 4),
+    (1, 2, 40, 38, 4, 2, (24,), (12,), (-6, -9, -4, -11), 48 * 1024, 2),  # SG3-T L9/L10 crop (negative pads)
+    (1, 2, 36, 33, 4, 2, (24,), "radial12", (-2, -5, -2, -5), 48 * 1024, 4),  # SG3-R L10
+    (1, 2, 41, 43, 4, 2, (24,), (12,), (13, 12, 13, 12), 160 * 1024, 2),  # 64x64 tiles (opt-in shared memory)
+    (2, 1, 5, 7, 2, 2, (12,), (12,), (9, 8, 11, 6), 48 * 1024, 1),  # output far smaller than one tile
+]
+BLOCKED_EMUS = [SINGLE, Emu(3, "baton"), Emu(7, "baton", descending=True), Emu(33, "free", jitter=True)]
+
+
+def _blocked_barriers(fd: np.ndarray) -> int:
+    return 3 + (fd.ndim == 1)  # load, up x, up y (+ down x when the down filter is separable)
+
+
+@pytest.mark.parametrize("emu", BLOCKED_EMUS, ids=str)
+@pytest.mark.parametrize("case", BLOCKED_CASES, ids=str)
+def test_host_blocked_kernel_matches_reference_and_generic(harness, case, emu):
+    x, fu, fd, b, ref = _flrelu_data(case)
+    run = _flrelu_run(harness, case, x, fu, fd, b, specialize=2, emu=emu)
+    assert run.info[2] == 10 + case[-1], run.info  # the blocked kernel ran
+    assert run.barriers == _blocked_barriers(fd)
+    y = run.checked()
+    assert rel_err(y, ref) < 1e-5
+    # Same sums in the same order as the generic kernel's compile-time variants: identical bits.
+    generic = _flrelu_run(harness, case, x, fu, fd, b, specialize=1).checked()
+    np.testing.assert_array_equal(y, generic)
+    if case[9] > 48 * 1024:
+        assert run.info[0] * run.info[1] > 32 * 32  # the large budget gives large tiles
+
+
+def test_host_blocked_kernel_on_a_full_gpu_block(harness):
+    """128 threads, the block size the GPU launch uses (kSepThreads)."""
+    for case in (BLOCKED_CASES[0], BLOCKED_CASES[3]):
+        x, fu, fd, b, ref = _flrelu_data(case)
+        run = _flrelu_run(harness, case, x, fu, fd, b, specialize=2, emu=Emu(128, "free"))
+        assert rel_err(run.checked(), ref) < 1e-5
+
+
+@pytest.mark.parametrize("case", BLOCKED_CASES[:4], ids=str)
+def test_host_blocked_kernel_float16(harness, case):
+    x16, fu, fd, b16, ref = _flrelu_data(case, True)
+    emu = Emu(5, "baton", descending=True)
+    y16 = _flrelu_run(harness, case, x16, fu, fd, b16, 2, emu).checked()
+    y32 = _flrelu_run(harness, case, x16.astype(np.float32), fu, fd, b16, 2, emu).checked()
+    assert_fp16_rounds_once(y16, y32, ref)
+
+
+def test_blocked_kernel_falls_back_where_it_does_not_apply(harness):
+    """Shapes outside its instantiations (or a budget no tile fits) take the generic kernel, as on the GPU."""
+    for case in (FLRELU_CASES[2], FLRELU_CASES[6], FLRELU_CASES[10]):  # 4 KiB budget, no filters, up 3
+        x, fu, fd, b, ref = _flrelu_data(case)
+        run = _flrelu_run(harness, case, x, fu, fd, b, specialize=2)
+        assert run.info[2] < 10 and rel_err(run.checked(), ref) < 1e-5
+
+
+@pytest.mark.parametrize("case", BLOCKED_CASES[:4], ids=str)
+def test_dropped_barrier_in_blocked_kernel_is_caught(harness, case):
+    x, fu, fd, b, ref = _flrelu_data(case)
+    for k in range(_blocked_barriers(fd)):
+        for emu in (Emu(5, "baton", drop_barrier=k), Emu(7, "baton", descending=True, drop_barrier=k)):
+            run = _flrelu_run(harness, case, x, fu, fd, b, specialize=2, emu=emu)
+            assert run.rc == 0 and run.error == ""
+            detected = np.isnan(run.y).any() or rel_err(run.y, ref) > 1e-3
+            assert detected, f"missing barrier {k} not detected with {emu}"
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -94,6 +94,7 @@ inline void store_f(HostHalf* p, float v) { p->bits = half_bits_from_float(v); }
 
 #include "bias_act.h"
 #include "filtered_lrelu.h"
+#include "filtered_lrelu_sep.h"
 #include "upfirdn2d.h"
 
 namespace {
@@ -375,6 +376,37 @@ int run_filtered_lrelu(const sg3::FlreluParams& p, int variant, const T* x, cons
     return end_run();
 }
 
+// filtered_lrelu_sep.cu's kernel is flrelu_sep_block: one block per (plane, tile) of the blocked geometry.
+template <typename T>
+int run_filtered_lrelu_sep(const sg3::FlreluParams& p, const sg3::FlreluSepGeom& g, int variant, const T* x,
+                           const float* fu, const float* fd, const float* b, T* y) {
+    Team team(g_cfg);
+    const int nt = g_cfg.threads < 1 ? 1 : g_cfg.threads;
+    const int64_t blocks = p.planes * g.tiles_x * g.tiles_y;
+    Smem smem(g.smem_floats);
+    team.run(
+        blocks,
+        [&](int64_t blk, int tid) {
+            float* s = smem.data();
+            switch (variant) {
+                case sg3::kSepUp2Down2Taps12:
+                    sg3::flrelu_sep_block<T, 2, 2, 12, 12, false>(p, g, x, y, fu, fd, b, blk, tid, nt, s);
+                    break;
+                case sg3::kSepUp4Down2Taps24x12:
+                    sg3::flrelu_sep_block<T, 4, 2, 24, 12, false>(p, g, x, y, fu, fd, b, blk, tid, nt, s);
+                    break;
+                case sg3::kSepUp2Down2Taps12Fd2d:
+                    sg3::flrelu_sep_block<T, 2, 2, 12, 12, true>(p, g, x, y, fu, fd, b, blk, tid, nt, s);
+                    break;
+                default:
+                    sg3::flrelu_sep_block<T, 4, 2, 24, 12, true>(p, g, x, y, fu, fd, b, blk, tid, nt, s);
+                    break;
+            }
+        },
+        [&](int64_t) { smem.poison(); }, [&](int64_t blk) { smem.check_guards(blk); });
+    return end_run();
+}
+
 enum DType : int { kFloat32 = 0, kFloat16 = 1 };
 
 // Deliberately broken blocks, to show the emulation's own checks fire: 1 = a barrier only the even
@@ -450,7 +482,9 @@ int sg3h_bias_act(const void* x, const float* b, void* y, int dtype, long long n
 }
 
 // out_info: [out_h, out_w, tile_w, tile_h, smem_floats, variant]. smem_bytes bounds the tile like the GPU
-// launcher; specialize = 1 uses the compile-time variant the launcher would pick (flrelu_variant).
+// launcher; specialize = 1 uses the compile-time variant the launcher would pick (flrelu_variant);
+// specialize = 2 first tries the register-blocked kernel as the binding does by default (variant reported as
+// 10 + flrelu_sep_variant), falling back like specialize = 1 where it does not apply or fit.
 int sg3h_filtered_lrelu(const void* x, const float* fu, const float* fd, const float* b, void* y, int dtype,
                         long long planes, int channels, int in_h, int in_w, int up, int down, int padx0, int padx1,
                         int pady0, int pady1, int fuw, int fuh, int fu_sep, int fdw, int fdh, int fd_sep,
@@ -462,6 +496,21 @@ int sg3h_filtered_lrelu(const void* x, const float* fu, const float* fd, const f
     out_info[0] = p.out_h;
     out_info[1] = p.out_w;
     if (p.out_h <= 0 || p.out_w <= 0) return sg3::kOk;
+    sg3::FlreluSepGeom g;
+    const int sep = specialize == 2 ? sg3::flrelu_sep_variant(p) : sg3::kSepNone;
+    if (sep != sg3::kSepNone && sg3::flrelu_sep_plan(p, !p.fd_sep, smem_bytes, g)) {
+        out_info[2] = g.tile_w;
+        out_info[3] = g.tile_h;
+        out_info[4] = g.smem_floats;
+        out_info[5] = 10 + sep;
+        if (y == nullptr) return sg3::kOk;
+        if (dtype == kFloat32)
+            return run_filtered_lrelu_sep(p, g, sep, static_cast<const float*>(x), fu, fd, b, static_cast<float*>(y));
+        if (dtype == kFloat16)
+            return run_filtered_lrelu_sep(p, g, sep, static_cast<const sg3::HostHalf*>(x), fu, fd, b,
+                                          static_cast<sg3::HostHalf*>(y));
+        return sg3::kBadArgument;
+    }
     if (!sg3::flrelu_plan(p, smem_bytes)) return sg3::kTooLarge;
     const int variant = specialize ? sg3::flrelu_variant(p) : sg3::kGeneric;
     out_info[2] = p.tile_w;
@@ -500,21 +549,22 @@ int main(int argc, char** argv) {
     fill(fd);
     fill(b);
     int failures = 0;
-    // up, fu taps, fu separable, fd taps, fd separable, shared-memory budget
-    const int cases[][6] = {{4, 24, 1, 12, 1, 48 * 1024}, {2, 12, 0, 12, 0, 8 * 1024}, {4, 24, 1, 12, 0, 4 * 1024},
-                            {2, 6, 0, 3, 1, 2 * 1024}};
+    // up, fu taps, fu separable, fd taps, fd separable, shared-memory budget, specialize (2 = blocked kernel)
+    const int cases[][7] = {{4, 24, 1, 12, 1, 48 * 1024, 1}, {2, 12, 0, 12, 0, 8 * 1024, 1},
+                            {4, 24, 1, 12, 0, 4 * 1024, 1},  {2, 6, 0, 3, 1, 2 * 1024, 1},
+                            {4, 24, 1, 12, 1, 48 * 1024, 2}, {2, 12, 1, 12, 0, 48 * 1024, 2}};
     for (const auto& c : cases) {
         int info[6];
         auto call = [&](float* y) {
             return sg3h_filtered_lrelu(x.data(), fu.data(), fd.data(), b.data(), y, 0, 6, 3, 21, 19, c[0], 2, 5, 4, 5,
-                                       4, c[1], c[1], c[2], c[3], c[3], c[4], 1, 1.4f, 0.2f, 2.5f, c[5], 1, info);
+                                       4, c[1], c[1], c[2], c[3], c[3], c[4], 1, 1.4f, 0.2f, 2.5f, c[5], c[6], info);
         };
         call(nullptr);
         std::vector<float> y(static_cast<std::size_t>(6) * info[0] * info[1]);
         sg3h_configure(threads, kFree, drop, 0, 0, 1);
         const int rc = call(y.data());
-        std::printf("filtered_lrelu up %d fu %d%s fd %d%s: rc %d %s\n", c[0], c[1], c[2] ? "" : "x2-D", c[3],
-                    c[4] ? "" : "x2-D", rc, sg3h_last_error());
+        std::printf("filtered_lrelu up %d fu %d%s fd %d%s%s: rc %d %s\n", c[0], c[1], c[2] ? "" : "x2-D", c[3],
+                    c[4] ? "" : "x2-D", info[5] >= 10 ? " blocked" : "", rc, sg3h_last_error());
         failures += rc != 0;
     }
     int hw[2];
