@@ -38,7 +38,15 @@ def test_doctor_json_no_build(capsys):
     assert info["torch"] == torch.__version__
     assert info["tried"] is False  # --no-build must not compile anything
     assert info["active"] in ("ref", "cuda")
-    assert {"nvcc", "ninja", "cxx", "cache_dir", "built_kernels", "reason", "dispatch"} <= set(info)
+    assert {"nvcc", "ninja", "cxx", "cache_dir", "built_kernels", "reason", "dispatch", "cuda_graphs"} <= set(info)
+    if not torch.cuda.is_available():
+        assert info["cuda_graphs"] == "not applicable (no CUDA device)"
+
+
+def test_doctor_says_when_graphs_are_disabled(capsys, monkeypatch):
+    monkeypatch.setenv("SG3_CUDA_GRAPHS", "0")
+    assert main(["doctor", "--no-build"]) == 0
+    assert "CUDA graphs: off (SG3_CUDA_GRAPHS=0)" in capsys.readouterr().out
 
 
 def test_report_when_kernels_are_built():
@@ -60,4 +68,4 @@ def test_report_when_kernels_are_built():
     text = cmd_doctor.format_report(info)
     assert "GPU            NVIDIA H100 (sm_90)" in text
     assert "kernels built  upfirdn2d, bias_act, filtered_lrelu [cudart 13000]" in text
-    assert "ops: CUDA kernels" in text and "fallback" not in text
+    assert "ops: CUDA kernels" in text and "register-blocked" in text and "fallback" not in text

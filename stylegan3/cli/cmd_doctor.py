@@ -39,6 +39,14 @@ def gather(build_now: bool = True) -> dict[str, Any]:
         info["dispatch"] = backend.describe()
     except Exception as exc:  # noqa: BLE001 - the report must come out even if the library is broken
         info["dispatch"] = f"unknown ({type(exc).__name__}: {exc})"
+    from stylegan3.graphs import DISABLE_ENV, graphs_disabled
+
+    if graphs_disabled():
+        info["cuda_graphs"] = f"off ({DISABLE_ENV}=0)"
+    elif info.get("cuda_available"):
+        info["cuda_graphs"] = "on: the app replays synthesis from a captured CUDA graph"
+    else:
+        info["cuda_graphs"] = "not applicable (no CUDA device)"
     return info
 
 
@@ -69,12 +77,17 @@ def format_report(info: dict[str, Any]) -> str:
     width = max(len(k) for k, _ in rows)
     lines = [f"{k.ljust(width)}  {v}" for k, v in rows]
     if info.get("active") == "cuda":
-        lines.append("ops: CUDA kernels (fused filtered_lrelu, upfirdn2d, bias_act)")
+        lines.append(
+            "ops: CUDA kernels (filtered_lrelu: register-blocked for StyleGAN3 layer shapes, generic fused kernel "
+            "otherwise; upfirdn2d, bias_act)"
+        )
     else:
         reason = info.get("reason") or "kernels not built yet (run without --no-build)"
         lines.append(f"ops: reference PyTorch path (fallback): {reason}")
     if info.get("dispatch"):
         lines.append(f"dispatch: {info['dispatch']}")
+    if info.get("cuda_graphs"):
+        lines.append(f"CUDA graphs: {info['cuda_graphs']}")
     return "\n".join(lines)
 
 
