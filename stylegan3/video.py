@@ -25,7 +25,6 @@ from stylegan3.interpolation import num_frames, path_ws, preserved_input_transfo
 __all__ = [
     "VideoSpec",
     "network_label",
-    "to_uint8",
     "resize_images",
     "draw_label",
     "tile_grid",
@@ -64,12 +63,6 @@ def network_label(name: str, G: torch.nn.Module) -> str:
     if kind == "other":
         kind = type(G).__name__
     return f"{name} ({kind} {int(G.img_resolution)}px)"
-
-
-def to_uint8(images: torch.Tensor) -> torch.Tensor:
-    """Generator output `[N, C, H, W]` in ~[-1, 1] -> uint8 RGB `[N, 3, H, W]` (channels first), for existing
-    callers; new code takes `stylegan3.imageutil.to_rgb_uint8` (channels last), which does the conversion."""
-    return to_rgb_uint8(images).permute(0, 3, 1, 2)
 
 
 def resize_images(images: torch.Tensor, size: int) -> torch.Tensor:

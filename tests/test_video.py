@@ -8,6 +8,7 @@ import torch
 from toy_generators import ToyGenerator
 
 from stylegan3.errors import SG3Error
+from stylegan3.imageutil import to_rgb_uint8
 from stylegan3.interpolation import (
     interpolate_at,
     interpolate_keys,
@@ -20,7 +21,7 @@ from stylegan3.interpolation import (
     transform_path,
 )
 from stylegan3.latents import z_from_seed
-from stylegan3.video import VideoSpec, iter_video_frames, tile_grid, to_uint8, video_frame_count, write_video
+from stylegan3.video import VideoSpec, iter_video_frames, tile_grid, video_frame_count, write_video
 
 # --- latent paths ----------------------------------------------------------------------------------------
 
@@ -125,14 +126,14 @@ def test_frames_show_every_net_in_sync_at_a_common_pane_size():
     assert frames[0].shape == (96, 256, 3) and frames[0].dtype == np.uint8
     assert not frames[0][88:].any()
     # frame 0 cell 0 shows seed 0, cell 1 seed 2 (cells walk consecutive seeds); native-size pane is exact
-    want = to_uint8(a.synthesis(seed_ws(a, [0, 2]))).permute(0, 2, 3, 1).numpy()
+    want = to_rgb_uint8(a.synthesis(seed_ws(a, [0, 2]))).numpy()
     np.testing.assert_array_equal(frames[0][24:88, 0:64], want[0])
     np.testing.assert_array_equal(frames[0][24:88, 64:128], want[1])
     # last frame: the keys seeds 1 and 3 (the path lands exactly on its keys)
-    want_end = to_uint8(a.synthesis(seed_ws(a, [1, 3]))).permute(0, 2, 3, 1).numpy()
+    want_end = to_rgb_uint8(a.synthesis(seed_ws(a, [1, 3]))).numpy()
     np.testing.assert_array_equal(frames[-1][24:88, 64:128], want_end[1])
     # the 32 px net is scaled up to the same 64 px cell
-    b_img = to_uint8(b.synthesis(seed_ws(b, [0]))).permute(0, 2, 3, 1).numpy()[0].astype(float)
+    b_img = to_rgb_uint8(b.synthesis(seed_ws(b, [0]))).numpy()[0].astype(float)
     pane_b = frames[0][24:88, 128:192].astype(float)
     assert np.abs(pane_b[::2, ::2] - b_img).mean() < 25 and np.abs(pane_b - pane_b.mean()).mean() > 10
     # the label strip holds text (bright pixels on the dark strip)

@@ -62,7 +62,8 @@ def _trace_panel(trace: torch.Tensor, size: int) -> np.ndarray:
 def sticking_figure(rows: list[tuple[str, object]], size: int | None = None,
                     traces: list[tuple[torch.Tensor, float]] | None = None) -> np.ndarray:
     """One row per network: single frame | average [| trace], labelled with the scores. uint8 `[H, W, 3]`."""
-    from stylegan3.video import draw_label, to_uint8
+    from stylegan3.imageutil import to_rgb_uint8
+    from stylegan3.video import draw_label
 
     if not rows:
         raise SG3Error("nothing to draw")
@@ -73,7 +74,7 @@ def sticking_figure(rows: list[tuple[str, object]], size: int | None = None,
     parts = [draw_label(cols * size, header)]
     for i, (label, res) in enumerate(rows):
         pair = torch.stack([res.single, res.average])
-        imgs = to_uint8(_upscale(pair, size)).permute(0, 2, 3, 1).numpy()
+        imgs = to_rgb_uint8(_upscale(pair, size)).numpy()
         panels = [imgs[0], imgs[1]]
         text = f"{label}  sticking {res.score:.3f}"
         if traces:
