@@ -126,3 +126,36 @@ def test_untransform_on_reference_outputs(fixtures_dir):
     assert psnr(back, base, mask) > 40
     wrong, _ = untransform_image(moved, (0.25, -0.1), -0.3)
     assert psnr(wrong, base, mask) < 30
+
+
+def _bandlimit_table_full_grid(matrix: np.ndarray, radius: int, up: int) -> np.ndarray:
+    """The band-limit table built the plain way: every supersampled point of the whole frequency grid tested
+    against both S and A S (what the cached, S-restricted construction must reproduce exactly)."""
+    period = 8 * radius
+    nf = period * up
+    f = np.fft.fftfreq(nf, d=1.0 / up)
+    ainv = np.linalg.inv(matrix)
+    cover = np.zeros((nf, nf))
+    for oy in (np.arange(4) + 0.5) / 4 - 0.5:
+        for ox in (np.arange(4) + 0.5) / 4 - 0.5:
+            gx, gy = np.meshgrid(f + ox / period, f + oy / period)
+            bx = ainv[0, 0] * gx + ainv[0, 1] * gy
+            by = ainv[1, 0] * gx + ainv[1, 1] * gy
+            cover += (np.abs(gx) <= 0.5) & (np.abs(gy) <= 0.5) & (np.abs(bx) <= 0.5) & (np.abs(by) <= 0.5)
+    resp = np.fft.fftshift(np.real(np.fft.ifft2(cover)))
+    c, half = nf // 2, radius * up
+    table = resp[c - half : c + half + 1, c - half : c + half + 1]
+    d = np.arange(-half, half + 1) / up
+    rho = np.sqrt(d[None, :] ** 2 + d[:, None] ** 2)
+    table = table * np.where(rho < radius, np.sinc(rho / radius), 0.0)
+    return (table / table.max()).astype(np.float32)
+
+
+@pytest.mark.parametrize("angle", [0.0, 0.1, 0.7, -2.3])
+def test_bandlimit_table_equals_the_full_grid_construction(angle):
+    from stylegan3.analysis.resample import _bandlimit_table
+
+    c, s = np.cos(angle), np.sin(angle)
+    got = _bandlimit_table(c, -s, s, c, 2, 8)
+    want = _bandlimit_table_full_grid(np.array([[c, -s], [s, c]]), 2, 8)
+    np.testing.assert_array_equal(got, want)
