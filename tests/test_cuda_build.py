@@ -20,6 +20,7 @@ import torch
 
 import ops.cuda as cuda_ops
 from ops.cuda import build
+from tests.host_kernels import CXX, build_harness
 
 # ---------------------------------------------------------------------------------------------------
 # Fallback and reason.
@@ -152,7 +153,6 @@ def test_tools_are_reported_without_raising():
 # load/store is emulated bit-exactly. The "baton" schedule runs a block's threads one at a time,
 # handing over only at barriers, which makes a missing barrier show up deterministically.
 
-CXX = shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")
 EMULATION_ERROR = 90  # host_harness.cpp: kEmulationError
 
 
@@ -160,13 +160,7 @@ EMULATION_ERROR = 90  # host_harness.cpp: kEmulationError
 def harness(tmp_path_factory) -> ctypes.CDLL:
     if CXX is None:
         pytest.skip("no C++ compiler to build the host harness")
-    out = tmp_path_factory.mktemp("harness") / "harness.so"
-    src = str(build.SOURCE_DIR / "host_harness.cpp")
-    cmd = [CXX, "-O1", "-std=c++17", "-pthread", "-shared", "-fPIC", src, "-o", str(out)]
-    subprocess.run(cmd, check=True, capture_output=True, timeout=120)
-    lib = ctypes.CDLL(str(out))
-    lib.sg3h_last_error.restype = ctypes.c_char_p
-    return lib
+    return build_harness(tmp_path_factory.mktemp("harness"))
 
 
 I, LL, F, VP = ctypes.c_int, ctypes.c_longlong, ctypes.c_float, ctypes.c_void_p
