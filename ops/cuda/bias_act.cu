@@ -1,27 +1,22 @@
-// bias_act CUDA kernel: elementwise, grid-stride.
+// bias_act CUDA kernel: elementwise, grid-stride. The body is bias_act_block (bias_act.h), which the host
+// harness runs too.
 #include "launchers.h"
 
 namespace sg3 {
 
 namespace {
 
-constexpr int kThreads = 256;
-constexpr int kMaxBlocks = 16384;
-
 template <typename T>
-__global__ void __launch_bounds__(kThreads) bias_act_kernel(BiasActParams p, const T* __restrict__ x,
-                                                            const float* __restrict__ b, T* __restrict__ y) {
-    const int64_t stride = (int64_t)gridDim.x * blockDim.x;
-    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < p.numel; i += stride)
-        bias_act_store(p, x, b, y, i);
+__global__ void __launch_bounds__(kBiasActThreads) bias_act_kernel(BiasActParams p, const T* __restrict__ x,
+                                                                   const float* __restrict__ b, T* __restrict__ y) {
+    bias_act_block(p, x, b, y, (int64_t)blockIdx.x, (int64_t)gridDim.x, (int)threadIdx.x, (int)blockDim.x);
 }
 
 template <typename T>
 int launch(const BiasActParams& p, const T* x, const float* b, T* y, cudaStream_t stream) {
     if (p.numel <= 0) return kOk;
-    int64_t blocks = (p.numel + kThreads - 1) / kThreads;
-    if (blocks > kMaxBlocks) blocks = kMaxBlocks;
-    bias_act_kernel<T><<<(unsigned)blocks, kThreads, 0, stream>>>(p, x, b, y);
+    const int64_t blocks = bias_act_blocks(p, kBiasActThreads, kBiasActMaxBlocks);
+    bias_act_kernel<T><<<(unsigned)blocks, kBiasActThreads, 0, stream>>>(p, x, b, y);
     return launch_status(cudaGetLastError());
 }
 

@@ -29,4 +29,21 @@ SG3_HD void bias_act_store(const BiasActParams& p, const T* x, const float* b, T
     store_f(y + i, v);
 }
 
+constexpr int kBiasActThreads = 256;
+constexpr int64_t kBiasActMaxBlocks = 16384;
+
+// Blocks of the grid-stride launch: enough to cover numel, capped (each thread then loops).
+inline int64_t bias_act_blocks(const BiasActParams& p, int threads, int64_t cap) {
+    const int64_t blocks = (p.numel + threads - 1) / threads;
+    return blocks > cap ? cap : blocks;
+}
+
+// The kernel body: thread `tid` of block `block` (of `blocks`, `nthreads` threads each), grid-stride.
+template <typename T>
+SG3_HD void bias_act_block(const BiasActParams& p, const T* x, const float* b, T* y, int64_t block, int64_t blocks,
+                           int tid, int nthreads) {
+    const int64_t stride = blocks * nthreads;
+    for (int64_t i = block * nthreads + tid; i < p.numel; i += stride) bias_act_store(p, x, b, y, i);
+}
+
 }  // namespace sg3

@@ -22,8 +22,8 @@
 // - float16 tensors are stored as IEEE binary16 bits; load/store convert exactly like
 //   __half2float / __float2half_rn (round to nearest even), in portable code.
 //
-// upfirdn2d and bias_act keep their launch loops (filter staging, grid-stride) in the .cu files; the
-// small loops in run_upfirdn2d / run_bias_act below restate them, the per-element code is shared.
+// Every kernel body is a header function (upfirdn_block, bias_act_block, flrelu_block, flrelu_sep_block) that the
+// .cu kernels call with their blockIdx / threadIdx and this file calls with its emulated ones.
 // Built with -DSG3H_RACE_MAIN the file is also a stand-alone program for ThreadSanitizer (end of file).
 #include <algorithm>
 #include <condition_variable>
@@ -303,54 +303,32 @@ int end_run() {
     return g_error.empty() ? sg3::kOk : kEmulationError;
 }
 
-int64_t grid_blocks(int64_t total, int threads, int64_t cu_cap) {
-    int64_t blocks = (total + threads - 1) / threads;
-    const int64_t cap = g_cfg.max_blocks > 0 ? g_cfg.max_blocks : cu_cap;
-    return blocks > cap ? cap : blocks;
-}
-
-// upfirdn2d.cu's kernel: stage the filter in shared memory (when it fits), barrier, grid-stride loop.
+// upfirdn2d.cu's kernel body is upfirdn_block: filter staging, barrier, grid-stride loop.
 template <typename T>
 int run_upfirdn2d(const sg3::UpfirdnParams& p, const T* x, const float* f, T* y) {
-    constexpr int kMaxSmemFilterFloats = 8192, kMaxBlocks = 8192;  // as in upfirdn2d.cu
-    const int64_t total = p.planes * p.out_h * p.out_w;
-    if (total <= 0) return sg3::kOk;
-    const int nf = sg3::upfirdn_filter_floats(p);
-    const bool stage = nf <= kMaxSmemFilterFloats;
+    if (sg3::upfirdn_total(p) <= 0) return sg3::kOk;
+    const bool stage = sg3::upfirdn_stage_filter(p);
     Team team(g_cfg);
     const int nt = g_cfg.threads < 1 ? 1 : g_cfg.threads;
-    const int64_t blocks = grid_blocks(total, nt, kMaxBlocks);
-    Smem smem(stage ? nf : 0);
+    const int64_t blocks = sg3::upfirdn_blocks(p, nt, g_cfg.max_blocks > 0 ? g_cfg.max_blocks : sg3::kUpfirdnMaxBlocks);
+    Smem smem(stage ? sg3::upfirdn_filter_floats(p) : 0);
     team.run(
         blocks,
-        [&](int64_t blk, int tid) {
-            const float* filt = f;
-            if (stage) {
-                float* s_f = smem.data();
-                for (int i = tid; i < nf; i += nt) s_f[i] = f[i];
-                sg3::block_sync();
-                filt = s_f;
-            }
-            for (int64_t i = blk * nt + tid; i < total; i += blocks * nt) sg3::upfirdn_store(p, x, y, filt, i);
-        },
+        [&](int64_t blk, int tid) { sg3::upfirdn_block(p, x, f, y, stage ? 1 : 0, blk, blocks, tid, nt, smem.data()); },
         [&](int64_t) { smem.poison(); }, [&](int64_t blk) { smem.check_guards(blk); });
     return end_run();
 }
 
-// bias_act.cu's kernel: grid-stride loop, no shared memory.
+// bias_act.cu's kernel body is bias_act_block: grid-stride loop, no shared memory.
 template <typename T>
 int run_bias_act(const sg3::BiasActParams& p, const T* x, const float* b, T* y) {
-    constexpr int kMaxBlocks = 16384;  // as in bias_act.cu
     if (p.numel <= 0) return sg3::kOk;
     Team team(g_cfg);
     const int nt = g_cfg.threads < 1 ? 1 : g_cfg.threads;
-    const int64_t blocks = grid_blocks(p.numel, nt, kMaxBlocks);
+    const int64_t blocks = sg3::bias_act_blocks(p, nt, g_cfg.max_blocks > 0 ? g_cfg.max_blocks : sg3::kBiasActMaxBlocks);
     team.run(
-        blocks,
-        [&](int64_t blk, int tid) {
-            for (int64_t i = blk * nt + tid; i < p.numel; i += blocks * nt) sg3::bias_act_store(p, x, b, y, i);
-        },
-        [](int64_t) {}, [](int64_t) {});
+        blocks, [&](int64_t blk, int tid) { sg3::bias_act_block(p, x, b, y, blk, blocks, tid, nt); }, [](int64_t) {},
+        [](int64_t) {});
     return end_run();
 }
 

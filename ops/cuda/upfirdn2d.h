@@ -82,6 +82,34 @@ SG3_HD void upfirdn_store(const UpfirdnParams& p, const T* x, T* y, const float*
     store_f(y + index, upfirdn_element(p, x_plane, f, oy, ox));
 }
 
-inline int upfirdn_filter_floats(const UpfirdnParams& p) { return p.separable ? p.fw : p.fw * p.fh; }
+SG3_HD int upfirdn_filter_floats(const UpfirdnParams& p) { return p.separable ? p.fw : p.fw * p.fh; }
+
+constexpr int kUpfirdnThreads = 256;
+constexpr int64_t kUpfirdnMaxBlocks = 8192;
+constexpr int kUpfirdnMaxSmemFilterFloats = 8192;  // 32 KiB; larger filters are read from global memory
+
+SG3_HD int64_t upfirdn_total(const UpfirdnParams& p) { return p.planes * p.out_h * p.out_w; }
+inline bool upfirdn_stage_filter(const UpfirdnParams& p) { return upfirdn_filter_floats(p) <= kUpfirdnMaxSmemFilterFloats; }
+inline int64_t upfirdn_blocks(const UpfirdnParams& p, int threads, int64_t cap) {
+    const int64_t blocks = (upfirdn_total(p) + threads - 1) / threads;
+    return blocks > cap ? cap : blocks;
+}
+
+// The kernel body: stage the filter in shared memory (when it fits), barrier, then a grid-stride loop
+// over output elements. Thread `tid` of block `block` (of `blocks`, `nthreads` threads each).
+template <typename T>
+SG3_HD void upfirdn_block(const UpfirdnParams& p, const T* x, const float* f, T* y, int stage_filter, int64_t block,
+                          int64_t blocks, int tid, int nthreads, float* s_f) {
+    const float* filt = f;
+    if (stage_filter) {
+        const int nf = upfirdn_filter_floats(p);
+        for (int i = tid; i < nf; i += nthreads) s_f[i] = f[i];
+        block_sync();
+        filt = s_f;
+    }
+    const int64_t total = upfirdn_total(p);
+    const int64_t stride = blocks * nthreads;
+    for (int64_t i = block * nthreads + tid; i < total; i += stride) upfirdn_store(p, x, y, filt, i);
+}
 
 }  // namespace sg3
