@@ -110,7 +110,10 @@ class SynthesisGraphs:
             return captured.out.clone()
 
     def _capture(self, ws: torch.Tensor, noise_mode: str, force_fp32: bool) -> _Captured:
-        static_ws = ws.detach().clone()
+        # A normal tensor even when called under inference_mode: later calls copy into it in place, and an
+        # inference tensor would refuse that outside inference mode.
+        with torch.inference_mode(False):
+            static_ws = ws.detach().clone()
 
         def run() -> torch.Tensor:
             return self.G.synthesis(static_ws, noise_mode=noise_mode, force_fp32=force_fp32)

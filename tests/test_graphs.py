@@ -151,6 +151,30 @@ def test_replay_matches_eager_and_follows_inputs(net, force_fp32):
 
 @pytest.mark.gpu
 @gpu
+def test_capture_under_inference_mode_then_replay_under_no_grad():
+    G = build_net("SG3-T", tiny=True, resolution=None, device=torch.device("cuda"))
+    runner = graphs.SynthesisGraphs(G)
+    ws = torch.randn(1, G.num_ws, G.w_dim, device="cuda")
+    with torch.inference_mode():
+        first = runner(ws)
+    with torch.no_grad():
+        second = runner(ws * 1.0)
+    assert runner.last_reason is None
+    torch.testing.assert_close(first, second, rtol=0, atol=0)
+
+
+def test_static_input_is_a_normal_tensor_under_inference_mode():
+    """What the capture copies every frame into must accept in-place copies in any mode."""
+    with torch.inference_mode():
+        ws = torch.zeros(1, 4)
+        with torch.inference_mode(False):
+            static = ws.detach().clone()
+    assert ws.is_inference() and not static.is_inference()
+    static.copy_(torch.ones(1, 4))  # outside inference mode: allowed for a normal tensor
+
+
+@pytest.mark.gpu
+@gpu
 def test_layer_capture_runs_eagerly_on_gpu():
     from stylegan3.layers import layer_outputs
 
