@@ -39,3 +39,19 @@ def artifacts_dir() -> Path:
     path = REPO_ROOT / "tests" / "_artifacts"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@pytest.fixture(scope="module")
+def display():
+    """A virtual X display (Xvfb + Mesa) for the GUI tests of one module; skips when Xvfb is missing."""
+    from gui_support import xvfb
+
+    with xvfb() as d:
+        yield d
+
+
+@pytest.fixture()
+def app_env(tmp_path, monkeypatch, display, artifacts_dir):
+    """A display and a private settings folder: a GUI test never reads or writes the user's settings."""
+    monkeypatch.setenv("SG3_CONFIG_DIR", str(tmp_path / "config"))
+    return tmp_path

@@ -100,12 +100,14 @@ def _probe_opengl() -> str | None:
     return None
 
 
-def tiny_generator(kind: str = "sg2", c_dim: int = 0, res: int = 32, seed: int = 0) -> torch.nn.Module:
+def tiny_generator(
+    kind: str = "sg2", c_dim: int = 0, res: int = 32, seed: int = 0, z_dim: int = 16
+) -> torch.nn.Module:
     """A small random-weight generator built by our own code (renders in well under a second on a CPU)."""
     from stylegan3.networks import build_generator
 
     torch.manual_seed(seed)
-    kwargs = dict(z_dim=16, w_dim=16, c_dim=c_dim, img_resolution=res, img_channels=3, channel_base=256,
+    kwargs = dict(z_dim=z_dim, w_dim=16, c_dim=c_dim, img_resolution=res, img_channels=3, channel_base=256,
                   channel_max=16, mapping_kwargs=dict(num_layers=2))
     if kind == "sg3":
         kwargs.update(num_layers=4)

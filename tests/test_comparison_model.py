@@ -33,19 +33,7 @@ from visualizer.state import RenderState
 
 def small_net(kind: str, z_dim: int, res: int, c_dim: int = 0, seed: int = 0) -> torch.nn.Module:
     """A tiny generator of our own with the z size and resolution a test needs."""
-    from stylegan3.networks import build_generator
-
-    torch.manual_seed(seed)
-    kwargs = dict(z_dim=z_dim, w_dim=16, c_dim=c_dim, img_resolution=res, img_channels=3, channel_base=256,
-                  channel_max=16, mapping_kwargs=dict(num_layers=2))
-    if kind == "sg3":
-        kwargs.update(num_layers=4)
-    G = build_generator(kind, kwargs).eval().requires_grad_(False)
-    with torch.no_grad():
-        for name, p in G.named_parameters():
-            if name.endswith("noise_strength"):
-                p.fill_(0.3)
-    return G
+    return tiny_generator(kind, c_dim=c_dim, res=res, seed=seed, z_dim=z_dim)
 
 
 @pytest.fixture(scope="module")

@@ -23,20 +23,6 @@ from PIL import Image
 pytestmark = pytest.mark.gui
 
 
-@pytest.fixture(scope="module")
-def display():
-    from gui_support import xvfb
-
-    with xvfb() as d:
-        yield d
-
-
-@pytest.fixture()
-def app_env(tmp_path, monkeypatch, display, artifacts_dir):
-    monkeypatch.setenv("SG3_CONFIG_DIR", str(tmp_path / "config"))
-    return tmp_path
-
-
 def make_app(tmp_path, networks, open_panels=()):
     """The app with only `open_panels` (widget module names) expanded, so the test needs no clicks for layout."""
     from visualizer.app import App, AppConfig

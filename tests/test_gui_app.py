@@ -24,24 +24,11 @@ from gui_support import (
     wait_until,
     write_hostile_pickle,
     write_tiny_network,
-    xvfb,
 )
 from PIL import Image
 
 pytestmark = pytest.mark.gui
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def display():
-    with xvfb() as d:
-        yield d
-
-
-@pytest.fixture()
-def app_env(tmp_path, monkeypatch, display, artifacts_dir):
-    monkeypatch.setenv("SG3_CONFIG_DIR", str(tmp_path / "config"))
-    return tmp_path
 
 
 def make_app(tmp_path: Path, networks: list[str], **kw):

@@ -14,41 +14,15 @@ from pathlib import Path
 import gui_support
 import numpy as np
 import pytest
-import torch
-from gui_support import grab_window, mean_abs_diff, wait_image_for_state, wait_until, xvfb
+from gui_support import grab_window, mean_abs_diff, wait_image_for_state, wait_until, write_tiny_network
 from PIL import Image
 
 pytestmark = pytest.mark.gui
 
 
-@pytest.fixture(scope="module")
-def display():
-    with xvfb() as d:
-        yield d
-
-
-@pytest.fixture()
-def app_env(tmp_path, monkeypatch, display):
-    monkeypatch.setenv("SG3_CONFIG_DIR", str(tmp_path / "config"))
-    return tmp_path
-
-
 def write_net(path: Path, kind: str, z_dim: int, res: int, seed: int) -> Path:
     """A tiny generator built by our own code with a chosen z size and resolution, saved like a user file."""
-    from stylegan3.loading.native import save_native
-    from stylegan3.networks import build_generator
-
-    torch.manual_seed(seed)
-    kwargs = dict(z_dim=z_dim, w_dim=16, c_dim=0, img_resolution=res, img_channels=3, channel_base=256,
-                  channel_max=16, mapping_kwargs=dict(num_layers=2))
-    if kind == "sg3":
-        kwargs.update(num_layers=4)
-    G = build_generator(kind, kwargs).eval().requires_grad_(False)
-    with torch.no_grad():
-        for name, p in G.named_parameters():
-            if name.endswith("noise_strength"):
-                p.fill_(0.3)
-    return save_native(G, path)
+    return write_tiny_network(path, kind=kind, z_dim=z_dim, res=res, seed=seed)
 
 
 def make_app(tmp_path: Path, networks: list[str]):
