@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from stylegan3.generate import device_of
 from visualizer.async_renderer import AsyncRenderer
 from visualizer.jobs import Job
 from visualizer.network_info import NetworkInfo
@@ -36,7 +37,6 @@ from visualizer.network_loader import LoadedNetwork, NetworkLoader, default_load
 from visualizer.renderer import (
     RenderResult,
     class_vector,
-    network_device,
     seed_plane_z,
     timed_render,
     to_uint8_hwc,
@@ -145,7 +145,7 @@ def sticking_job_fn(G: torch.nn.Module, state: RenderState, settings: StickingSe
 
     def run(progress):
         with lock or contextlib.nullcontext():
-            device = network_device(G)
+            device = device_of(G)
             z = torch.from_numpy(seed_plane_z(state.x, state.y, int(G.z_dim))).to(device)
             apply_transform(G, state)
             res = sticking_view(G, z, samples=int(settings.samples), sigma=float(settings.sigma),
@@ -175,7 +175,7 @@ def trace_job_fn(G: torch.nn.Module, kind: str, state: RenderState, settings: Tr
         c_idx = state.class_idx if int(G.c_dim) > 0 else None
         with lock or contextlib.nullcontext():
             ws = path_ws(G, [seed, seed + 1], frames - 1, psi=float(state.psi), cutoff=state.cutoff,
-                         class_idx=c_idx, device=network_device(G))
+                         class_idx=c_idx, device=device_of(G))
             transforms = None
             if settings.transform_spec.strip() and has_transform(kind):
                 transforms = transform_path(settings.transform_spec, frames, loop=False)

@@ -36,11 +36,11 @@ def _count_fp16_layers(G: torch.nn.Module) -> int:
 
 
 def describe_network(G: torch.nn.Module, source: str) -> NetworkInfo:
-    from visualizer.renderer import kind_of
+    from stylegan3.networks import network_kind
 
     return NetworkInfo(
         source=str(source),
-        kind=kind_of(G),
+        kind=network_kind(G),
         resolution=int(G.img_resolution),
         img_channels=int(G.img_channels),
         z_dim=int(G.z_dim),

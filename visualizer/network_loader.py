@@ -16,8 +16,9 @@ from pathlib import Path
 
 import torch
 
+from stylegan3.ops import backend
 from visualizer.network_info import NetworkInfo, describe_network
-from visualizer.renderer import describe_ops, prepare_network
+from visualizer.renderer import prepare_network
 
 LoadFn = Callable[..., torch.nn.Module]
 
@@ -159,7 +160,7 @@ class NetworkLoader:
                              fraction=None)
             return
         try:
-            ops = describe_ops(self.device)
+            ops = backend.describe(self.device)
         except Exception as exc:  # noqa: BLE001 - a broken kernel build is reported, rendering falls back
             ops = f"op implementation unknown ({type(exc).__name__}: {exc})"
         seconds = time.perf_counter() - t0

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from stylegan3.generate import device_of
+from stylegan3.ops import backend
 from visualizer.state import RenderState, ws_selection
 
 # A stage gets (G, state, ws, image [1, C, H, W] float) and returns the image to show next (or the same one),
@@ -37,40 +39,10 @@ def choose_device(cpu: bool = False) -> torch.device:
     return resolve_device("cpu" if cpu else None)
 
 
-def network_device(G: torch.nn.Module) -> torch.device:
-    from stylegan3.generate import device_of
-
-    return device_of(G)
-
-
 def prepare_network(G: torch.nn.Module, device: torch.device) -> torch.nn.Module:
     """Inference setup: eval mode, no grads, on `device`."""
     G = G.eval().requires_grad_(False)
     return G.to(device)
-
-
-def describe_ops(device: torch.device) -> str:
-    """Which op implementation renders on `device` (CUDA kernels or reference ops), one line."""
-    try:
-        from stylegan3.ops import backend
-    except ImportError:
-        return f"reference ops on {device.type.upper()}"
-    return backend.describe(device)
-
-
-def active_impl(device: torch.device) -> str:
-    try:
-        from stylegan3.ops import backend
-    except ImportError:
-        return "ref"
-    return backend.active_impl(device)
-
-
-def kind_of(G: torch.nn.Module) -> str:
-    """'SG3-T', 'SG3-R' or 'SG2' (library's classification)."""
-    from stylegan3.networks import network_kind
-
-    return network_kind(G)
 
 
 def seed_plane_z(x: float, y: float, z_dim: int) -> np.ndarray:
@@ -93,7 +65,7 @@ def compute_ws(G: torch.nn.Module, state: RenderState) -> torch.Tensor:
     """Mapping output [1, num_ws, w_dim] for the state's latent, truncation and style mix."""
     from stylegan3.latents import z_from_seed
 
-    device = network_device(G)
+    device = device_of(G)
     c = class_vector(G, state.class_idx, device)
     z = torch.from_numpy(seed_plane_z(state.x, state.y, G.z_dim)).to(device)
     kwargs = dict(truncation_psi=float(state.psi), truncation_cutoff=state.cutoff)
@@ -126,7 +98,7 @@ def synthesize(
     kwargs: dict[str, Any] = dict(noise_mode=state.noise_mode, force_fp32=bool(state.force_fp32))
     if state.noise_mode == "random" and getattr(G, "kind", None) == "sg2":
         # A generator of our own, not the process-wide RNG that other render threads and jobs draw from too.
-        gen = torch.Generator(device=network_device(G))
+        gen = torch.Generator(device=device_of(G))
         gen.manual_seed(int(state.noise_seed))
         kwargs["noise_generator"] = gen
     if state.cuda_graphs and ws.is_cuda:
@@ -226,7 +198,7 @@ class RenderCancelled(Exception):
 def cancellable(G: torch.nn.Module, should_stop: Callable[[], bool] | None):
     """Check `should_stop` before every mapping/synthesis layer, so an unwanted multi-second CPU render ends
     at the next layer instead of running to completion (and a closing app never waits long for it)."""
-    if should_stop is None or network_device(G).type == "cuda":
+    if should_stop is None or device_of(G).type == "cuda":
         # On a GPU a render takes milliseconds: nothing to cut short, and hooks would rule out CUDA graphs.
         yield
         return
@@ -249,7 +221,7 @@ def timed_render(
     G: torch.nn.Module, state: RenderState, should_stop: Callable[[], bool] | None = None
 ) -> RenderResult:
     """Render with timing and device info; errors become a message instead of an exception."""
-    device = network_device(G)
+    device = device_of(G)
     t0 = time.perf_counter()
     extras: dict = {}
     try:
@@ -264,7 +236,7 @@ def timed_render(
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     ms = (time.perf_counter() - t0) * 1000.0
-    impl = active_impl(device) + ("+graph" if extras.get("graph") else "")
+    impl = backend.active_impl(device) + ("+graph" if extras.get("graph") else "")
     return RenderResult(
         image=image, state=state, render_ms=ms, device=str(device), impl=impl, error=error, extras=extras
     )
