@@ -35,12 +35,15 @@ class FlreluShape:
     padding: tuple[int, int, int, int]
 
     def macs(self) -> float:
-        """Multiply-adds of the polyphase computation (as the blocked kernel counts them, no halos)."""
-        out = (self.size * self.up + self.padding[0] + self.padding[1] - self.fu_taps - 12) // 2 + 1
+        """Multiply-adds of the polyphase computation as the floor counts them (benchmarks/floor.py, no halos)."""
+        from benchmarks.floor import down_stage_macs, up_stage_macs
+        from stylegan3.ops.filtered_lrelu import output_size
+
+        out, _ = output_size((self.size, self.size), torch.empty(self.fu_taps), torch.empty(12), self.up, 2,
+                             self.padding)
         mid = (out - 1) * 2 + 12
-        inr = (mid + self.fu_taps - 2) // self.up + 1
-        up = inr * mid * (self.fu_taps / self.up) + mid * mid * (self.fu_taps / self.up)
-        down = out * out * 144 if self.radial else mid * out * 12 + out * out * 12
+        up = up_stage_macs((mid, mid), (self.padding[0], self.padding[2]), self.fu_taps, self.up)["sep"]
+        down = down_stage_macs((mid, mid), (out, out), 12)["2d" if self.radial else "sep"]
         return self.channels * (up + down)
 
 
