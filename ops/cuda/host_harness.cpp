@@ -303,86 +303,79 @@ int end_run() {
     return g_error.empty() ? sg3::kOk : kEmulationError;
 }
 
+int threads_per_block() { return g_cfg.threads < 1 ? 1 : g_cfg.threads; }
+
+// The .cu launcher's grid cap, unless the test configured its own (to make grid-stride loops wrap).
+int64_t grid_cap(int64_t cu_cap) { return g_cfg.max_blocks > 0 ? g_cfg.max_blocks : cu_cap; }
+
+// The emulated launch every op shares: `blocks` blocks on the configured threads, each with `smem_floats` of
+// shared memory poisoned before and guard-checked after the block; body(block, tid, nthreads, smem).
+template <typename Body>
+int run_grid(int64_t blocks, int smem_floats, Body body) {
+    Team team(g_cfg);
+    const int nt = threads_per_block();
+    Smem smem(smem_floats);
+    team.run(
+        blocks, [&](int64_t blk, int tid) { body(blk, tid, nt, smem.data()); }, [&](int64_t) { smem.poison(); },
+        [&](int64_t blk) { smem.check_guards(blk); });
+    return end_run();
+}
+
 // upfirdn2d.cu's kernel body is upfirdn_block: filter staging, barrier, grid-stride loop.
 template <typename T>
 int run_upfirdn2d(const sg3::UpfirdnParams& p, const T* x, const float* f, T* y) {
     if (sg3::upfirdn_total(p) <= 0) return sg3::kOk;
-    const bool stage = sg3::upfirdn_stage_filter(p);
-    Team team(g_cfg);
-    const int nt = g_cfg.threads < 1 ? 1 : g_cfg.threads;
-    const int64_t blocks = sg3::upfirdn_blocks(p, nt, g_cfg.max_blocks > 0 ? g_cfg.max_blocks : sg3::kUpfirdnMaxBlocks);
-    Smem smem(stage ? sg3::upfirdn_filter_floats(p) : 0);
-    team.run(
-        blocks,
-        [&](int64_t blk, int tid) { sg3::upfirdn_block(p, x, f, y, stage ? 1 : 0, blk, blocks, tid, nt, smem.data()); },
-        [&](int64_t) { smem.poison(); }, [&](int64_t blk) { smem.check_guards(blk); });
-    return end_run();
+    const int stage = sg3::upfirdn_stage_filter(p) ? 1 : 0;
+    const int64_t blocks = sg3::upfirdn_blocks(p, threads_per_block(), grid_cap(sg3::kUpfirdnMaxBlocks));
+    return run_grid(blocks, stage ? sg3::upfirdn_filter_floats(p) : 0, [&](int64_t blk, int tid, int nt, float* s) {
+        sg3::upfirdn_block(p, x, f, y, stage, blk, blocks, tid, nt, s);
+    });
 }
 
 // bias_act.cu's kernel body is bias_act_block: grid-stride loop, no shared memory.
 template <typename T>
 int run_bias_act(const sg3::BiasActParams& p, const T* x, const float* b, T* y) {
     if (p.numel <= 0) return sg3::kOk;
-    Team team(g_cfg);
-    const int nt = g_cfg.threads < 1 ? 1 : g_cfg.threads;
-    const int64_t blocks = sg3::bias_act_blocks(p, nt, g_cfg.max_blocks > 0 ? g_cfg.max_blocks : sg3::kBiasActMaxBlocks);
-    team.run(
-        blocks, [&](int64_t blk, int tid) { sg3::bias_act_block(p, x, b, y, blk, blocks, tid, nt); }, [](int64_t) {},
-        [](int64_t) {});
-    return end_run();
+    const int64_t blocks = sg3::bias_act_blocks(p, threads_per_block(), grid_cap(sg3::kBiasActMaxBlocks));
+    return run_grid(blocks, 0, [&](int64_t blk, int tid, int nt, float*) {
+        sg3::bias_act_block(p, x, b, y, blk, blocks, tid, nt);
+    });
 }
 
 // filtered_lrelu.cu's kernel is flrelu_block itself: one block per (plane, tile).
 template <typename T>
 int run_filtered_lrelu(const sg3::FlreluParams& p, int variant, const T* x, const float* fu, const float* fd,
                        const float* b, T* y) {
-    Team team(g_cfg);
-    const int nt = g_cfg.threads < 1 ? 1 : g_cfg.threads;
-    const int64_t blocks = p.planes * p.tiles_x * p.tiles_y;
-    Smem smem(p.smem_floats);
-    team.run(
-        blocks,
-        [&](int64_t blk, int tid) {
-            if (variant == sg3::kUp2Down2Taps12)
-                sg3::flrelu_block<T, 2, 2, 12, 12>(p, x, y, fu, fd, b, blk, tid, nt, smem.data());
-            else if (variant == sg3::kUp4Down2Taps24x12)
-                sg3::flrelu_block<T, 4, 2, 24, 12>(p, x, y, fu, fd, b, blk, tid, nt, smem.data());
-            else
-                sg3::flrelu_block<T>(p, x, y, fu, fd, b, blk, tid, nt, smem.data());
-        },
-        [&](int64_t) { smem.poison(); }, [&](int64_t blk) { smem.check_guards(blk); });
-    return end_run();
+    return run_grid(p.planes * p.tiles_x * p.tiles_y, p.smem_floats, [&](int64_t blk, int tid, int nt, float* s) {
+        if (variant == sg3::kUp2Down2Taps12)
+            sg3::flrelu_block<T, 2, 2, 12, 12>(p, x, y, fu, fd, b, blk, tid, nt, s);
+        else if (variant == sg3::kUp4Down2Taps24x12)
+            sg3::flrelu_block<T, 4, 2, 24, 12>(p, x, y, fu, fd, b, blk, tid, nt, s);
+        else
+            sg3::flrelu_block<T>(p, x, y, fu, fd, b, blk, tid, nt, s);
+    });
 }
 
 // filtered_lrelu_sep.cu's kernel is flrelu_sep_block: one block per (plane, tile) of the blocked geometry.
 template <typename T>
 int run_filtered_lrelu_sep(const sg3::FlreluParams& p, const sg3::FlreluSepGeom& g, int variant, const T* x,
                            const float* fu, const float* fd, const float* b, T* y) {
-    Team team(g_cfg);
-    const int nt = g_cfg.threads < 1 ? 1 : g_cfg.threads;
-    const int64_t blocks = p.planes * g.tiles_x * g.tiles_y;
-    Smem smem(g.smem_floats);
-    team.run(
-        blocks,
-        [&](int64_t blk, int tid) {
-            float* s = smem.data();
-            switch (variant) {
-                case sg3::kSepUp2Down2Taps12:
-                    sg3::flrelu_sep_block<T, 2, 2, 12, 12, false>(p, g, x, y, fu, fd, b, blk, tid, nt, s);
-                    break;
-                case sg3::kSepUp4Down2Taps24x12:
-                    sg3::flrelu_sep_block<T, 4, 2, 24, 12, false>(p, g, x, y, fu, fd, b, blk, tid, nt, s);
-                    break;
-                case sg3::kSepUp2Down2Taps12Fd2d:
-                    sg3::flrelu_sep_block<T, 2, 2, 12, 12, true>(p, g, x, y, fu, fd, b, blk, tid, nt, s);
-                    break;
-                default:
-                    sg3::flrelu_sep_block<T, 4, 2, 24, 12, true>(p, g, x, y, fu, fd, b, blk, tid, nt, s);
-                    break;
-            }
-        },
-        [&](int64_t) { smem.poison(); }, [&](int64_t blk) { smem.check_guards(blk); });
-    return end_run();
+    return run_grid(p.planes * g.tiles_x * g.tiles_y, g.smem_floats, [&](int64_t blk, int tid, int nt, float* s) {
+        switch (variant) {
+            case sg3::kSepUp2Down2Taps12:
+                sg3::flrelu_sep_block<T, 2, 2, 12, 12, false>(p, g, x, y, fu, fd, b, blk, tid, nt, s);
+                break;
+            case sg3::kSepUp4Down2Taps24x12:
+                sg3::flrelu_sep_block<T, 4, 2, 24, 12, false>(p, g, x, y, fu, fd, b, blk, tid, nt, s);
+                break;
+            case sg3::kSepUp2Down2Taps12Fd2d:
+                sg3::flrelu_sep_block<T, 2, 2, 12, 12, true>(p, g, x, y, fu, fd, b, blk, tid, nt, s);
+                break;
+            default:
+                sg3::flrelu_sep_block<T, 4, 2, 24, 12, true>(p, g, x, y, fu, fd, b, blk, tid, nt, s);
+                break;
+        }
+    });
 }
 
 enum DType : int { kFloat32 = 0, kFloat16 = 1 };
@@ -391,16 +384,10 @@ enum DType : int { kFloat32 = 0, kFloat16 = 1 };
 // threads reach (divergent __syncthreads), 2 = a shared-memory write one past the end.
 int run_selftest(int which) {
     constexpr int kFloats = 16;
-    Team team(g_cfg);
-    Smem smem(kFloats);
-    team.run(
-        2,
-        [&](int64_t, int tid) {
-            if (which == 1 && tid % 2 == 0) sg3::block_sync();
-            if (which == 2 && tid == 0) smem.data()[kFloats] = 1.f;
-        },
-        [&](int64_t) { smem.poison(); }, [&](int64_t blk) { smem.check_guards(blk); });
-    return end_run();
+    return run_grid(2, kFloats, [&](int64_t, int tid, int, float* s) {
+        if (which == 1 && tid % 2 == 0) sg3::block_sync();
+        if (which == 2 && tid == 0) s[kFloats] = 1.f;
+    });
 }
 
 }  // namespace
