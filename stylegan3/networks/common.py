@@ -6,13 +6,13 @@ scaled at run time) follow the official networks so their state dicts load uncha
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
+from stylegan3.derived import DerivedCache
 from stylegan3.ops import bias_act
 
 
@@ -131,7 +131,7 @@ class MappingNetwork(torch.nn.Module):
         return f"z_dim={self.z_dim}, c_dim={self.c_dim}, w_dim={self.w_dim}, num_ws={self.num_ws}"
 
 
-_WEIGHT_STATS: dict[tuple, tuple[weakref.ref, torch.Tensor, torch.Tensor]] = {}
+_WEIGHT_STATS: DerivedCache[tuple[torch.Tensor, torch.Tensor]] = DerivedCache(limit=4096)
 
 
 def _frozen_weight_stats(weight: torch.Tensor, prenormalize: bool) -> tuple[torch.Tensor, torch.Tensor] | None:
@@ -143,18 +143,14 @@ def _frozen_weight_stats(weight: torch.Tensor, prenormalize: bool) -> tuple[torc
     """
     if not isinstance(weight, torch.nn.Parameter) or (torch.is_grad_enabled() and weight.requires_grad):
         return None
-    key = (weight.data_ptr(), weight._version, str(weight.device), weight.dtype, prenormalize)
-    entry = _WEIGHT_STATS.get(key)
-    if entry is not None and entry[0]() is weight:
-        return entry[1], entry[2]
-    w = weight.detach()
-    if prenormalize:
-        w = w * w.square().mean([1, 2, 3], keepdim=True).rsqrt()
-    sq = w.square().sum(dim=[2, 3])
-    if len(_WEIGHT_STATS) > 4096:
-        _WEIGHT_STATS.clear()
-    _WEIGHT_STATS[key] = (weakref.ref(weight), w, sq)
-    return w, sq
+
+    def make() -> tuple[torch.Tensor, torch.Tensor]:
+        w = weight.detach()
+        if prenormalize:
+            w = w * w.square().mean([1, 2, 3], keepdim=True).rsqrt()
+        return w, w.square().sum(dim=[2, 3])
+
+    return _WEIGHT_STATS.get(weight, prenormalize, make)
 
 
 def modulate_weights(

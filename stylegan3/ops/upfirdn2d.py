@@ -8,13 +8,13 @@ gain of a 2-D or separable filter is `gain`.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from stylegan3.derived import DerivedCache
 from stylegan3.ops import backend
 
 
@@ -126,7 +126,7 @@ def upfirdn2d_ref(
     return F.conv2d(x, weight.unsqueeze(3), stride=(downy, 1), groups=c)
 
 
-_FILTER_CACHE: dict[tuple, tuple[weakref.ref, torch.Tensor]] = {}
+_FILTERS: DerivedCache[torch.Tensor] = DerivedCache()
 _IDENTITY: dict[torch.device, torch.Tensor] = {}
 
 
@@ -142,19 +142,12 @@ def _cuda_filter(f: torch.Tensor | None, x: torch.Tensor, flip_filter: bool) -> 
         if ones is None:
             ones = _IDENTITY[x.device] = torch.ones([1, 1], dtype=torch.float32, device=x.device)
         return ones
-    key = (f.data_ptr(), f._version, tuple(f.shape), str(x.device), flip_filter)
-    entry = _FILTER_CACHE.get(key)
-    # The weak reference guards against a new tensor reusing a freed one's memory address.
-    cached = entry[1] if entry is not None and entry[0]() is f else None
-    if cached is None:
-        cached = f.to(device=x.device, dtype=torch.float32)
-        if not flip_filter:
-            cached = cached.flip(list(range(cached.ndim)))
-        cached = cached.contiguous()
-        if len(_FILTER_CACHE) > 1024:
-            _FILTER_CACHE.clear()
-        _FILTER_CACHE[key] = (weakref.ref(f), cached)
-    return cached
+
+    def prepare() -> torch.Tensor:
+        g = f.to(device=x.device, dtype=torch.float32)
+        return (g if flip_filter else g.flip(list(range(g.ndim)))).contiguous()
+
+    return _FILTERS.get(f, (str(x.device), flip_filter), prepare)
 
 
 def upfirdn2d(
