@@ -127,18 +127,14 @@ def _nvcc_target(nvcc: str) -> Path | None:
 
 
 def cuda_home_candidates(env: dict[str, str] | None = None) -> list[Path]:
-    """Where a CUDA toolkit may live, most specific first (torch's own guess can miss a wrapped nvcc)."""
+    """Where a CUDA toolkit may live when the user named none, most specific first: the toolkit behind the
+    nvcc on PATH (torch's own guess, nvcc's grandparent, misses a wrapped nvcc), then the usual places."""
     env = os.environ if env is None else env
     out: list[Path] = []
-    for var in ("CUDA_HOME", "CUDA_PATH"):
-        if env.get(var):
-            out.append(Path(env[var]))
     nvcc = shutil.which("nvcc", path=env.get("PATH"))
-    if nvcc:
-        behind = _nvcc_target(nvcc)
-        if behind is not None:
-            out.append(behind)
-        out.append(Path(nvcc).resolve().parent.parent)
+    behind = _nvcc_target(nvcc) if nvcc else None
+    if behind is not None:
+        out.append(behind)
     out.append(Path("/usr/local/cuda"))
     out.extend(sorted(Path("/usr/local").glob("cuda-*"), reverse=True))
     return out
@@ -150,14 +146,10 @@ def cuda_home(env: dict[str, str] | None = None) -> str | None:
     A CUDA_HOME/CUDA_PATH the user set wins even when broken, so the reason names their setting.
     """
     env = os.environ if env is None else env
-    candidates = cuda_home_candidates(env)
     for var in ("CUDA_HOME", "CUDA_PATH"):
         if env.get(var):
             return env[var]
-    for root in candidates:
-        if _toolkit_ok(root):
-            return str(root)
-    return None
+    return next((str(root) for root in cuda_home_candidates(env) if _toolkit_ok(root)), None)
 
 
 def _use_cuda_home(root: str) -> None:
