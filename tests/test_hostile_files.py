@@ -254,11 +254,12 @@ def test_dotted_tensor_names_are_refused(tmp_path):
     assert "invalid tensor or module name 'synthesis.b4.const'" in message
 
 
-def test_legacy_tensorflow_pickle(tmp_path):
-    # What a TF-era snapshot starts with: Network objects from dnnlib.tflib.network in a 3-tuple.
+def test_tensorflow_tuple_that_is_not_a_snapshot(tmp_path):
+    # A TF Network (dnnlib.tflib.network, NEWOBJ + BUILD with an empty state) in a 3-tuple with two Nones.
+    # (Real TF-era files are covered in test_loading_tf*.py.)
     data = b"\x80\x04" + _short_str(b"dnnlib.tflib.network") + _short_str(b"Network") + b"\x93)\x81}bNN\x87."
     message = _error(_write(tmp_path, "tf.pkl", data), UnsupportedNetworkError)
-    assert "legacy TensorFlow StyleGAN2 pickles are not supported yet" in message
+    assert "a tuple of 3 items, not the (G, D, Gs) of a TensorFlow snapshot" in message
 
 
 # --- the native format --------------------------------------------------------------------------

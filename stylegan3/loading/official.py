@@ -1,5 +1,8 @@
 """Read NVIDIA's StyleGAN3 / StyleGAN2-ADA-PyTorch network pickles as data (`read_official_pickle`).
 
+TensorFlow-era pickles (a `(G, D, Gs)` tuple of TF networks) are recognised after unpickling and
+handed to `tf_legacy`.
+
 The file is unpickled through `safe_unpickler` (nothing from it runs), then the generator's meta
 tree is walked: the persistent-object `state` of every module holds `_parameters`, `_buffers` and
 `_modules`, whose keys joined with dots are exactly the official state-dict names
@@ -23,6 +26,7 @@ from stylegan3.errors import NetworkLoadError, UnsafePickleError, UnsupportedNet
 from stylegan3.loading.formats import HEAD_BYTES, describe_unreadable, detect_format
 from stylegan3.loading.parsed import ParsedNetwork
 from stylegan3.loading.safe_unpickler import PersistentRecord, StorageRefused, restricted_load
+from stylegan3.loading.tf_legacy import is_tf_pickle, read_tf_pickle
 
 SUPPORTED_PERSISTENCE_VERSION = 6
 MAX_MODULE_DEPTH = 32
@@ -104,8 +108,8 @@ def parse_network_tree(top: Any, key: str, label: str) -> ParsedNetwork:
     keys: list[str] = []
     if isinstance(top, PersistentRecord):
         record = top  # a bare network pickled on its own
-    elif isinstance(top, tuple) and len(top) == 3:
-        raise UnsupportedNetworkError(label, "legacy TensorFlow StyleGAN2 pickles are not supported yet")
+    elif is_tf_pickle(top):
+        return read_tf_pickle(top, key, label)  # a TensorFlow-era (G, D, Gs) tuple or a lone TF network
     elif isinstance(top, dict):
         keys = [str(k) for k in top]
         if key not in top:

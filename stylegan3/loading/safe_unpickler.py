@@ -7,8 +7,11 @@ file runs whatever source the file carries. Here `find_class` only answers a sho
 every allowed name maps to a function of ours that builds inert data (dicts, tensors, numpy
 values): the persistence hook returns its `meta` dict wrapped in `PersistentRecord`, tensors are
 rebuilt from their storage bytes by torch's weights-only loader, numpy values from raw bytes.
-Anything else is refused with `UnsafePickleError` before it is ever looked up (a legacy
-TensorFlow `Network` gets `UnsupportedNetworkError` instead, since it is a format, not an attack).
+Anything else is refused with `UnsafePickleError` before it is ever looked up. TensorFlow-era
+pickles hold `dnnlib.tflib.network.Network` objects, which pickle as "make an empty object, then
+set its state": they become `TFNetworkRecord`s keeping that state (variables as numpy arrays, the
+build function's source as an inert string); ProGAN's older `tfutil.Network` gets
+`UnsupportedNetworkError`, since it is a format we do not read, not an attack.
 
 Besides calls, a pickle can run BUILD (`__setstate__` or `setattr`) on any object it holds, so the
 objects it can name are sealed against modification, and tensors are checked against their
@@ -89,6 +92,34 @@ def _reconstruct_persistent_obj(meta: Any) -> PersistentRecord:
     if not isinstance(meta, dict):
         raise pickle.UnpicklingError("persistent object without a meta dict")
     return PersistentRecord(meta)
+
+
+class TFNetworkRecord(metaclass=_Sealed):
+    """A TensorFlow-era `dnnlib.tflib.network.Network`: only its pickled state dict, kept as data.
+
+    The real class execs `state['build_module_src']` in `__setstate__`; here the state is stored and
+    nothing else happens. NEWOBJ creates the record without arguments, BUILD then sets the state once.
+    """
+
+    __slots__ = ("state",)
+
+    def __new__(cls, *args: Any) -> TFNetworkRecord:
+        if args:
+            raise pickle.UnpicklingError("TensorFlow Network created with arguments")
+        record = object.__new__(cls)
+        object.__setattr__(record, "state", None)
+        return record
+
+    def __setstate__(self, state: Any) -> None:
+        if self.state is not None:
+            raise pickle.UnpicklingError("TensorFlow Network state set twice")
+        if not isinstance(state, dict):
+            raise pickle.UnpicklingError("TensorFlow Network with a state that is not a dict")
+        object.__setattr__(self, "state", state)
+
+    def __repr__(self) -> str:
+        name = self.state.get("name") if isinstance(self.state, dict) else None
+        return f"TFNetworkRecord({name!r})"
 
 
 class EasyDictData(dict, metaclass=_Sealed):
@@ -290,6 +321,7 @@ _NUMPY_NUMERIC = ("numpy.core.numeric", "numpy._core.numeric")
 ALLOWED_GLOBALS: dict[tuple[str, str], Any] = {
     ("torch_utils.persistence", "_reconstruct_persistent_obj"): AllowedCall(_reconstruct_persistent_obj),
     ("dnnlib.util", "EasyDict"): EasyDictData,
+    ("dnnlib.tflib.network", "Network"): TFNetworkRecord,
     ("collections", "OrderedDict"): collections.OrderedDict,
     ("torch._utils", "_rebuild_tensor_v2"): AllowedCall(_rebuild_tensor_v2),
     ("torch._utils", "_rebuild_tensor"): AllowedCall(_rebuild_tensor),
@@ -308,7 +340,10 @@ ALLOWED_GLOBALS: dict[tuple[str, str], Any] = {
     **{("torch", name): dtype for name, dtype in _TORCH_DTYPES.items()},
 }
 
-_LEGACY_TF_GLOBALS = {("dnnlib.tflib.network", "Network")}
+# Formats we recognise by their classes but do not read: one line naming what the file is.
+_KNOWN_UNSUPPORTED_GLOBALS = {
+    ("tfutil", "Network"): "a ProGAN (TensorFlow, tfutil.Network) pickle; only StyleGAN2 generators are supported",
+}
 
 
 class RestrictedUnpickler(pickle.Unpickler):
@@ -322,8 +357,9 @@ class RestrictedUnpickler(pickle.Unpickler):
         found = ALLOWED_GLOBALS.get((module, name))
         if found is not None:
             return found
-        if (module, name) in _LEGACY_TF_GLOBALS:
-            raise UnsupportedNetworkError(self.source, "legacy TensorFlow StyleGAN2 pickles are not supported yet")
+        known = _KNOWN_UNSUPPORTED_GLOBALS.get((module, name))
+        if known is not None:
+            raise UnsupportedNetworkError(self.source, known)
         raise UnsafePickleError(
             self.source, f"refused to load '{module}.{name}': not something a network pickle may contain"
         )
@@ -348,7 +384,7 @@ def finalize(obj: Any, max_storage_bytes: int | None = None) -> Any:
             if max_storage_bytes is not None and item.untyped_storage().nbytes() > max_storage_bytes:
                 raise pickle.UnpicklingError("a tensor claims more memory than the file holds")
             return item
-        if not isinstance(item, (NumpyArrayData, NumpyDtypeSpec, PersistentRecord, dict, list, tuple)):
+        if not isinstance(item, (NumpyArrayData, NumpyDtypeSpec, PersistentRecord, TFNetworkRecord, dict, list, tuple)):
             return item
         key = id(item)
         if key in done:
@@ -364,6 +400,11 @@ def finalize(obj: Any, max_storage_bytes: int | None = None) -> Any:
             result = item.dtype
         elif isinstance(item, PersistentRecord):
             item.meta = convert(item.meta, depth + 1)
+            result = item
+        elif isinstance(item, TFNetworkRecord):
+            if item.state is None:
+                raise pickle.UnpicklingError("TensorFlow Network without a state")
+            object.__setattr__(item, "state", convert(item.state, depth + 1))
             result = item
         elif isinstance(item, collections.OrderedDict):
             result = collections.OrderedDict((k, convert(v, depth + 1)) for k, v in item.items())
