@@ -37,9 +37,39 @@ def describe(G, label: str) -> str:
     return "\n".join(lines)
 
 
+def describe_tf_names(parsed) -> str:
+    """For a TensorFlow-era pickle: which TF variable each of our tensors came from, and how it was converted."""
+    extra = parsed.extra
+    settings = extra.get("tf_static_kwargs", {})
+    psi = extra.get("tf_truncation_psi")
+    origin = "static_kwargs" if "truncation_psi" in settings else "G_main's default"
+    lines = [
+        "",
+        f"TensorFlow  {' / '.join(extra.get('tf_functions', []))} (converted as NVIDIA's legacy.py does)",
+        f"TF truncation_psi {psi} ({origin}; not applied here, use --psi)",
+        "",
+        f"{'tensor':<40}{'shape':<18}TensorFlow variable",
+    ]
+    layout = extra.get("tf_layout", {})
+    for name, tf_name in extra["tf_names"].items():
+        shape = "x".join(str(n) for n in parsed.state_dict[name].shape) or "scalar"
+        note = f" ({layout[name]})" if name in layout else ""
+        lines.append(f"{name:<40}{shape:<18}{tf_name}{note}")
+    return "\n".join(lines)
+
+
 def run(args: argparse.Namespace) -> int:
     import stylegan3
+    from stylegan3.loading import build_network, read_network
+    from stylegan3.loading.load import is_demo_source
 
-    G = stylegan3.load_network(args.source, device="cpu")
+    if is_demo_source(args.source):
+        G = stylegan3.load_network(args.source, device="cpu")
+        print(describe(G, getattr(G, "demo_name", str(args.source))))
+        return 0
+    parsed = read_network(args.source)
+    G = build_network(parsed, device="cpu", label=str(args.source))
     print(describe(G, getattr(G, "demo_name", str(args.source))))
+    if parsed.extra.get("tf_names"):
+        print(describe_tf_names(parsed))
     return 0

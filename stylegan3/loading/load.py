@@ -74,6 +74,11 @@ def _source_text(source: object) -> str:
     raise NetworkLoadError(repr(source), "expected a file path, URL, catalog name or 'demo'")
 
 
+def is_demo_source(source: str | os.PathLike) -> bool:
+    """True when `source` names a built-in demo network rather than a file."""
+    return isinstance(source, str) and _is_demo_name(source)
+
+
 def _is_demo_name(text: str) -> bool:
     """'demo' or 'demo-<kind>'; anything else (e.g. a local file 'demo-sg3.safetensors') is a path."""
     if text == DEMO:

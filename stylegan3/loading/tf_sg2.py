@@ -95,6 +95,17 @@ def _style_bias(value: np.ndarray) -> np.ndarray:
     return value + 1
 
 
+# How each conversion changes a variable, for `info` (identity conversions are not listed).
+LAYOUT_NOTES: dict[Callable[[np.ndarray], np.ndarray], str] = {
+    _dense: "transposed",
+    _conv: "HWIO->OIHW",
+    _conv_flipped: "flipped, HWIO->OIHW",
+    _batch_dropped: "[0]",
+    _noise_image: "[0, 0]",
+    _style_bias: "+1",
+}
+
+
 def convert_tf_generator(network: TFNetwork, label: str) -> ParsedNetwork:
     """A `ParsedNetwork` of our StyleGAN2 from a TF `G_main` network, refusing anything that does not fit."""
     mapping, synthesis = _components(network, label)
@@ -112,6 +123,7 @@ def convert_tf_generator(network: TFNetwork, label: str) -> ParsedNetwork:
     extra = {
         "format": "tensorflow",
         "tf_names": {entry.our_name: entry.tf_name for entry in table},
+        "tf_layout": {entry.our_name: LAYOUT_NOTES[entry.convert] for entry in table if entry.convert in LAYOUT_NOTES},
         "tf_functions": [network.build_func_name, mapping.build_func_name, synthesis.build_func_name],
         "tf_static_kwargs": dict(settings),
         # G_main's own defaults; NVIDIA's converter (and so this app) does not apply them, they are shown only.
