@@ -289,3 +289,11 @@ def _fake_module(name: str, **attrs):
             sys.modules.pop(name, None)
         else:
             sys.modules[name] = saved
+
+
+def test_only_the_chosen_network_is_read(tmp_path):
+    """A snapshot whose D is malformed still gives its Gs (and refuses D when asked for it)."""
+    broken_d = Network({"version": 4, "name": "D", "build_func_name": "D_stylegan2", "variables": "oops"})
+    path = _write(tmp_path, "odd_d.pkl", dump_tf((tf_generator(CFG, 100, "G"), broken_d, tf_generator(CFG))))
+    assert load_network(path, device="cpu").img_resolution == 32
+    assert "variables is not a list" in _error(path, UnsupportedNetworkError, key="D")

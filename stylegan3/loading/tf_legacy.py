@@ -97,13 +97,13 @@ def select_network(top: Any, key: str, label: str) -> TFNetwork:
     if not (isinstance(top, tuple) and len(top) == 3 and all(isinstance(item, TFNetworkRecord) for item in top)):
         count = len(top) if isinstance(top, tuple) else 0
         raise UnsupportedNetworkError(label, f"a tuple of {count} items, not the (G, D, Gs) of a TensorFlow snapshot")
-    networks = [read_tf_network(item, label) for item in top]
-    if networks[2].build_func_name in _NOT_STYLEGAN2:
-        kind = networks[2].describe()
-        raise UnsupportedNetworkError(label, f"{kind} pickle; only StyleGAN2 TensorFlow pickles are supported")
     if key not in _TUPLE_KEYS:
         raise UnsupportedNetworkError(label, f"no {key!r} in this TensorFlow pickle; it holds: 'G', 'D', 'Gs'")
-    network = networks[_TUPLE_KEYS[key]]
+    # Only the network asked for is read: an oddity in D (or G) must not keep Gs from loading.
+    network = read_tf_network(top[_TUPLE_KEYS[key]], label)
+    if network.build_func_name in _NOT_STYLEGAN2:
+        raise UnsupportedNetworkError(label, f"{network.describe()} pickle; only StyleGAN2 TensorFlow pickles "
+                                             "are supported")
     if network.build_func_name.startswith("D_"):
         raise UnsupportedNetworkError(label, f"{key!r} is {network.describe()}, not a generator")
     return network
