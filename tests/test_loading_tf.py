@@ -219,3 +219,18 @@ def test_protocol_2_file_and_lone_generator(tmp_path):
     for path in (p2, lone):
         G = load_network(path, device="cpu")
         assert float((G(z, c, noise_mode="const") - H(z, c, noise_mode="const")).abs().max()) <= TOL
+
+
+def test_fake_tf_pickle_asks_for_what_a_tf_era_file_does():
+    """The writer's files name only TF's Network class and numpy's array/scalar helpers (no torch, no dnnlib.util)."""
+    import sys
+
+    from test_loading_fakes import asked_globals
+
+    from stylegan3.loading.safe_unpickler import ALLOWED_GLOBALS
+
+    asked = asked_globals(tf_snapshot(CONFIGS["ada-cond"]))
+    assert asked <= set(ALLOWED_GLOBALS)
+    assert ("dnnlib.tflib.network", "Network") in asked
+    assert {name for _, name in asked} == {"Network", "_reconstruct", "scalar", "dtype", "ndarray"}
+    assert "dnnlib.tflib.network" not in sys.modules and "dnnlib" not in sys.modules
