@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from stylegan3.cli.main import main
@@ -21,18 +22,31 @@ def test_counts_follow_the_listed_rows():
     assert (info.fp16_layers, info.num_layers) == (12, 20)
 
 
-def test_sg2_torgb_really_computes_in_the_blocks_dtype():
-    """What the count claims: a marked block's torgb sees float16 input on CUDA, float32 on the CPU."""
-    G = demo_network("sg2")
+def _block_dtypes(G, device: str, force_fp32: bool) -> dict[str, torch.dtype]:
+    G = G.to(device)
     seen = {}
     block = G.synthesis.b32
     hooks = [m.register_forward_hook(lambda m, i, o, n=n: seen.__setitem__(n, o.dtype))
              for n, m in (("conv1", block.conv1), ("torgb", block.torgb))]
-    ws = G.mapping(torch.zeros([1, G.z_dim]), None)
-    G.synthesis(ws)
+    ws = G.mapping(torch.zeros([1, G.z_dim], device=device), None)
+    G.synthesis(ws, force_fp32=force_fp32)
     for h in hooks:
         h.remove()
-    assert seen == {"conv1": torch.float32, "torgb": torch.float32}  # on the CPU nothing runs in float16
+    return seen
+
+
+def test_sg2_marked_block_runs_float32_on_the_cpu():
+    """What the count claims: on the CPU a marked block (conv1 and torgb alike) computes in float32."""
+    assert _block_dtypes(demo_network("sg2"), "cpu", False) == {"conv1": torch.float32, "torgb": torch.float32}
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_sg2_marked_block_runs_float16_on_a_gpu():
+    """On CUDA the torgb of a marked block is float16 too, which is why it is counted."""
+    G = demo_network("sg2")
+    assert _block_dtypes(G, "cuda", False) == {"conv1": torch.float16, "torgb": torch.float16}
+    assert _block_dtypes(G, "cuda", True) == {"conv1": torch.float32, "torgb": torch.float32}
 
 
 def test_summary_says_what_runs_where():

@@ -77,12 +77,19 @@ def _default_to_gui(parser: argparse.ArgumentParser, argv: list[str]) -> list[st
         return argv
     if "gui" not in commands:
         return argv
-    if rest and not rest[0].startswith("-") and not Path(rest[0]).expanduser().exists():
+    if rest and not rest[0].startswith("-") and not _is_path(rest[0]):
         close = difflib.get_close_matches(rest[0], list(commands), n=1, cutoff=0.75)
         if close:  # `sg3-explorer rendr ...` is a typo, not a network to open in the GUI
             raise UsageError(f"unknown command {rest[0]!r}; did you mean {close[0]!r}? (see sg3-explorer --help)")
     debug = ["--debug"] if "--debug" in argv else []
     return [*debug, "gui", *rest]
+
+
+def _is_path(text: str) -> bool:
+    try:
+        return Path(text).expanduser().exists()
+    except (OSError, ValueError):  # a name too long or with a NUL byte is no file either
+        return False
 
 
 def main(argv: list[str] | None = None) -> int:
