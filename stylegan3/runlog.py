@@ -39,7 +39,7 @@ def network_fingerprint(G: torch.nn.Module) -> str:
     h = hashlib.sha256()
     h.update(json.dumps(getattr(G, "init_kwargs", None), sort_keys=True, default=str).encode())
     for name, t in sorted(G.state_dict().items()):
-        t = t.detach().cpu().contiguous()
+        t = t.detach().cpu().contiguous().reshape(-1)
         h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
         h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return h.hexdigest()

@@ -57,6 +57,7 @@ __all__ = [
 
 METRICS: tuple[str, ...] = ("eqt", "eqt_frac", "eqr")
 METRIC_LABELS = {"eqt": "EQ-T", "eqt_frac": "EQ-T_frac", "eqr": "EQ-R"}
+DEFINITION_VERSION = 2  # bumped when a metric's value for the same seed changes (results files record it)
 TRANSLATE_MAX = 0.125  # fraction of the image size
 ROTATE_MAX = 1.0  # fraction of 180 degrees
 
