@@ -21,7 +21,14 @@ from stylegan3 import distributed  # noqa: E402
 from stylegan3.analysis.equivariance import estimate_equivariance  # noqa: E402
 from stylegan3.analysis.spectra import network_spectrum  # noqa: E402
 from stylegan3.analysis.sticking import sticking_view  # noqa: E402
+from stylegan3.errors import SG3Error  # noqa: E402
 from stylegan3.video import VideoSpec, iter_video_frames  # noqa: E402
+
+
+def _fails_on_one(i: int) -> int:
+    if i == 1:
+        raise SG3Error(f"item {i} is bad")
+    return i
 
 
 def compute(ctx: distributed.Context) -> dict | None:
@@ -34,9 +41,17 @@ def compute(ctx: distributed.Context) -> dict | None:
                           sigma=0.5, batch_size=2, context=ctx)
     frames = list(iter_video_frames([("a", sg3), ("b", sg2)], VideoSpec(seeds=[0, 1, 2], frames_per_seed=3,
                                                                           batch_size=2), context=ctx))
+    failure = None
+    try:  # an error on whichever rank computes item 1 must reach rank 0 and stop every rank (no hang)
+        list(distributed.map_ordered(_fails_on_one, [0, 1, 2, 3], ctx))
+    except SG3Error as exc:
+        failure = str(exc)
+    except distributed.PeerFailed:
+        failure = "peer failed"
     if not ctx.is_main:
         return None
     return {
+        "failure": failure,
         "eq": {m: (e.psnr, e.stderr, e.ci_low, e.ci_high, e.per_sample) for m, e in eq.items()},
         "spectrum": torch.from_numpy(spec.power),
         "sticking": (stick.average, stick.score, stick.ratio, stick.detail_energy),

@@ -38,6 +38,7 @@ def test_two_gloo_processes_give_the_single_process_bits(tmp_path):
     finally:
         torch.set_num_threads(torch_threads)
     assert two["world_size"] == 2 and one["world_size"] == 1
+    assert two["failure"] == one["failure"] == "item 1 is bad"  # raised on rank 1, reported by rank 0
     assert set(two["eq"]) == {"eqt", "eqt_frac", "eqr"}
     for m, values in one["eq"].items():
         assert two["eq"][m] == values, m  # pooled PSNR, bootstrap spread, interval, per-sample: exactly equal

@@ -2,7 +2,9 @@
 
 Prints one line per metric: the PSNR in dB pooled over all sampled latents (the paper's definition),
 the bootstrap standard error over latents and a 95% interval. StyleGAN2 networks have no input
-transform to probe, so they are refused with a one-line error.
+transform to probe, so they are refused with a one-line error. Under ``torchrun --nproc_per_node N`` the
+latents are spread over the processes (same result as one process); ``--resume`` makes a long run
+continuable and ``--record`` keeps one JSON line per run (see README, "Computing the paper's metrics").
 """
 
 from __future__ import annotations
