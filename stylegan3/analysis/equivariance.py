@@ -193,7 +193,7 @@ class EqEstimate:
         if math.isnan(self.stderr):  # one latent: no spread to report
             return f"{self.label:<10} {self.psnr:7.2f} dB  (n={self.num_samples}, no uncertainty from one sample)"
         return (
-            f"{self.label:<10} {self.psnr:7.2f} dB  +- {self.stderr:.2f}"
+            f"{self.label:<10} {self.psnr:7.2f} dB  +- {self.stderr:.3f}"
             f"  (95% {self.ci_low:.2f} .. {self.ci_high:.2f}, n={self.num_samples})"
         )
 
