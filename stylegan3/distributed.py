@@ -28,7 +28,7 @@ import torch
 
 from stylegan3.errors import SG3Error
 
-__all__ = ["Context", "launched", "setup", "shutdown", "session", "broadcast", "map_ordered", "PeerFailed"]
+__all__ = ["Context", "launched", "setup", "shutdown", "session", "broadcast", "on_main", "map_ordered", "PeerFailed"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -133,6 +133,32 @@ class _Failure:
     user_error: bool
 
 
+def _raise(failure: _Failure, ctx: Context) -> None:
+    if not ctx.is_main:
+        raise PeerFailed()
+    raise SG3Error(failure.message) if failure.user_error else RuntimeError(failure.message)
+
+
+def on_main(fn: Callable[[], T], ctx: Context = SINGLE) -> T:
+    """``fn()`` run on rank 0 only (reading a file), its value shared with every rank.
+
+    An exception on rank 0 is raised there and ends the other ranks too, instead of leaving them
+    waiting for a value that never comes.
+    """
+    if not ctx.active:
+        return fn()
+    value: Any = None
+    if ctx.is_main:
+        try:
+            value = fn()
+        except Exception as exc:  # noqa: BLE001 - re-raised below on rank 0, after telling the others
+            value = _Failure(str(exc) or type(exc).__name__, isinstance(exc, SG3Error))
+    value = broadcast(value, ctx)
+    if isinstance(value, _Failure):
+        _raise(value, ctx)
+    return value
+
+
 def _gather(local: list, ctx: Context) -> list | None:
     import torch.distributed as dist
 
@@ -175,7 +201,5 @@ def map_ordered(
             failed = next((res for _, res in merged if isinstance(res, _Failure)), None)
         failed = broadcast(failed, ctx)
         if failed is not None:
-            if not ctx.is_main:
-                raise PeerFailed()
-            raise SG3Error(failed.message) if failed.user_error else RuntimeError(failed.message)
+            _raise(failed, ctx)
         yield [(round_items[pos], res) for pos, res in merged] if ctx.is_main else None

@@ -148,7 +148,7 @@ def test_rotation_config_is_more_rotation_equivariant_than_translation_config(fi
 def test_latents_are_independent_so_runs_split_and_resume():
     from stylegan3.analysis.equivariance import pool_terms, sample_terms
 
-    G = FakeGenerator(snap=True)
+    G = FakeGenerator(size=32, snap=True)
     full = estimate_equivariance(G, 4, metrics=("eqt_frac", "eqr"), seed=9)
     # latent 2 alone, computed out of order, is what the run used
     terms = [sample_terms(G, i, ("eqt_frac", "eqr"), seed=9) for i in (2, 0, 3, 1)]

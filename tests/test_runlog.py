@@ -108,6 +108,10 @@ def test_killed_run_resumes_to_the_same_result(tmp_path, capsys):
     assert len(rec["network_sha256"]) == 64 and rec["version"] and rec["time"].startswith("20")
     psnr = float(re.search(r"EQ-R\s+([\d.]+) dB", "\n".join(fresh)).group(1))
     assert rec["results"]["eqr"]["psnr_db"] == pytest.approx(psnr, abs=0.006)
-    # the same file with other settings is refused with one line
-    assert main([*args[:-1], "5", "--resume", str(results)]) == 1
-    assert "other settings (seed: 4 there, 5 now)" in capsys.readouterr().err
+    # the same file with other settings is refused with one line, by rank 0, and rank 1 stops too (no hang)
+    refused = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "stylegan3",
+         *args[:-1], "5", "--resume", str(results)],
+        env={**env, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=300)
+    assert refused.returncode != 0
+    assert refused.stderr.count("error: ") == 1 and "other settings (seed: 4 there, 5 now)" in refused.stderr

@@ -70,10 +70,15 @@ def run(args: argparse.Namespace) -> int:
         fingerprint = network_fingerprint(G) if ctx.is_main and (args.resume or args.record) else ""
         settings = {"metrics": list(metrics), "seed": args.seed, "psi": args.psi, "translate_max": 0.125,
                     "rotate_max": 1.0, "force_fp32": True, "definition": DEFINITION_VERSION}
-        log = None
-        if ctx.is_main and args.resume:
-            log = SampleLog(args.resume, {"command": "equivariance", "network_sha256": fingerprint, **settings})
-        done = distributed.broadcast(dict(log.done) if log is not None else {}, ctx)
+
+        def open_log() -> SampleLog | None:  # on rank 0; a refused file ends every rank with its message
+            if not args.resume:
+                return None
+            return SampleLog(args.resume, {"command": "equivariance", "network_sha256": fingerprint, **settings})
+
+        log = distributed.on_main(open_log, ctx)  # every rank learns which latents are done
+        done = dict(log.done) if log is not None else {}
+        log = log if ctx.is_main else None  # rank 0 alone appends
         start = sum(1 for i in done if 0 <= i < args.samples)
         if ctx.is_main and start:
             print(f"{args.resume}: {start} of {args.samples} latents already done, continuing", file=sys.stderr)
