@@ -31,3 +31,13 @@ def test_disabled_progress_is_silent(capsys):
     bar(5)
     bar.close()
     assert capsys.readouterr().err == ""
+
+
+def test_estimate_waits_for_the_whole_first_round(capsys):
+    bar = RunProgress(100, "video", "frames", first_round=8, processes=2)
+    bar.t0 = time.perf_counter() - 4.0
+    bar(1)  # frames of one round arrive together: one frame says nothing about the rate yet
+    assert "estimate" not in capsys.readouterr().err
+    bar(8)
+    bar.close()
+    assert "estimate: 46 s for the remaining 92 frames on 2 processes (first 8 took 4.0 s)" in capsys.readouterr().err

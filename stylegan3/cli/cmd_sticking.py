@@ -121,7 +121,8 @@ def run(args: argparse.Namespace) -> int:
         for name, G in nets:
             label = network_label(name, G)
             z = torch.from_numpy(seed_zs([args.seed], int(G.z_dim))).to(device=device, dtype=torch.float32)
-            with RunProgress(args.samples, name, "img", ctx.is_main, processes=ctx.world_size) as bar:
+            with RunProgress(args.samples, name, "img", ctx.is_main, processes=ctx.world_size,
+                             first_round=args.batch * ctx.world_size) as bar:
                 res = sticking_view(
                     G, z, samples=args.samples, sigma=args.sigma, space=args.space, psi=args.psi,
                     c=make_c(G, 1, None, device), hp_cutoff=args.hp_cutoff, batch_size=args.batch,

@@ -72,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
             for _ in frames:
                 pass
             return 0
-        with RunProgress(total, Path(args.out).name, "frames", processes=ctx.world_size) as bar:
+        per_round = (1 if args.translate_path else args.batch) * ctx.world_size
+        with RunProgress(total, Path(args.out).name, "frames", processes=ctx.world_size, first_round=per_round) as bar:
             count = write_video(frames, args.out, fps=args.fps, total=total, bitrate=args.bitrate, progress=False,
                                 on_frame=bar)
     print(f"wrote {args.out}: {count} frames, {count / args.fps:.1f} s, {len(nets)} pane(s)")

@@ -27,12 +27,16 @@ class RunProgress:
     """``update(done, total)`` as a progress callback; the estimate is printed once, after the first update.
 
     ``start`` counts work already done before this run (a resumed results file): it is neither timed nor
-    part of the estimate. Inactive (no bar, no estimate) when ``enabled`` is false: the non-main ranks.
+    part of the estimate. ``first_round`` is how many units the first round of work delivers at once
+    (a batch on every process): the estimate waits for all of them, since the later ones of a round
+    arrive together with the first. Inactive (no bar, no estimate) when ``enabled`` is false: the
+    non-main ranks.
     """
 
     def __init__(self, total: int, desc: str, unit: str, enabled: bool = True, start: int = 0,
-                 processes: int = 1) -> None:
+                 processes: int = 1, first_round: int = 1) -> None:
         self.total, self.unit, self.enabled, self.start, self.processes = total, unit, enabled, start, processes
+        self.first_round = max(1, int(first_round))
         self.t0 = time.perf_counter()
         self.estimated = False
         self.bar = None
@@ -55,7 +59,7 @@ class RunProgress:
     def __call__(self, done: int, _total: int | None = None) -> None:
         if not self.enabled:
             return
-        if not self.estimated and done < self.total:
+        if not self.estimated and done < self.total and done - self.start >= self.first_round:
             line = self.estimate_line(done)
             if line is not None:
                 self.estimated = True
