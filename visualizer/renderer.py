@@ -32,11 +32,11 @@ def register_stage(stage: ImageStage) -> None:
         _STAGES.append(stage)
 
 
-def choose_device(cpu: bool = False) -> torch.device:
-    """The GPU when there is one (unless `cpu`), else the CPU."""
+def choose_device(cpu: bool = False, device: str | None = None) -> torch.device:
+    """`device` when given (cpu, cuda, cuda:N, mps), else the GPU when there is one (unless `cpu`), else the CPU."""
     from stylegan3.loading.build import resolve_device
 
-    return resolve_device("cpu" if cpu else None)
+    return resolve_device("cpu" if cpu else device)
 
 
 def prepare_network(G: torch.nn.Module, device: torch.device) -> torch.nn.Module:

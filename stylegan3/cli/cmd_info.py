@@ -8,6 +8,9 @@ import argparse
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="print a network's architecture (kind, dims, every layer)")
     p.add_argument("source", nargs="?", default="demo", help="network path, URL, catalog name or 'demo'")
+    from stylegan3.cli.args import add_device_argument
+
+    add_device_argument(p, default_help="cpu")
     p.set_defaults(func=run)
 
 
@@ -39,7 +42,8 @@ def describe(G, label: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     import stylegan3
+    from stylegan3.cli.args import pick_device
 
-    G = stylegan3.load_network(args.source, device="cpu")
+    G = stylegan3.load_network(args.source, device=pick_device(args.device or "cpu"))
     print(describe(G, getattr(G, "demo_name", str(args.source))))
     return 0

@@ -148,4 +148,6 @@ def describe(device: torch.device | str | None = None) -> str:
         except ImportError:
             reason = "ops.cuda package missing"
         return f"reference ops on {name} ({reason or 'forced'})"
-    return "reference ops on CPU (no CUDA device)"
+    if dev.type != "cpu":
+        return f"reference ops on {dev} (kernels are CUDA only)"
+    return "reference ops on CPU (no CUDA device)" if not torch.cuda.is_available() else "reference ops on CPU"

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
 import threading
 import time
@@ -34,6 +35,7 @@ import torch
 from stylegan3.ops import backend
 from stylegan3.ops.reference_kernels import OPS, ReferenceKernels
 
+DISABLE_ENV = "SG3_SELFCHECK"  # "0" skips the check (the kernels then render unchecked)
 CHECK_VERSION = 1  # bump when the check itself changes: cached verdicts are redone
 FILE_NAME = "selfcheck.json"
 # Error measure: max |kernel - reference| / max(max |reference|, 1): relative for large outputs, absolute for small.
@@ -534,6 +536,22 @@ def ensure(
         if line.split(" ", 1)[0] not in already:
             print(f"sg3-explorer: {line}", file=stream)
     return verdict
+
+
+def ensure_safe(G: torch.nn.Module, device: torch.device | str | None = None, stream: TextIO | None = None) -> None:
+    """`ensure` for loaders: never raises. A check that crashes switches the kernels off on that device, since
+    a kernel that faults on valid input is no safer than one that computes wrongly."""
+    if os.environ.get(DISABLE_ENV, "1") == "0":
+        return
+    try:
+        ensure(G, device, stream=stream)
+    except Exception as exc:  # noqa: BLE001 - loading must go on, on the reference ops
+        p = next(iter(G.parameters()), None)
+        dev = torch.device(device) if device is not None else (p.device if p is not None else torch.device("cpu"))
+        why = f"self-check failed: {type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:160]}"
+        for op in OPS:
+            backend.disable(dev, op, why)
+        print(f"sg3-explorer: kernels switched off on {backend.device_key(dev)}: {why}", file=stream or sys.stderr)
 
 
 def reset() -> None:
