@@ -232,7 +232,13 @@ def timed_render(
     except RenderCancelled:
         return RenderResult(image=None, state=state, device=str(device), cancelled=True)
     except Exception as exc:  # noqa: BLE001 - a bad state must show a message, never kill the worker
-        image, error = None, f"render failed: {type(exc).__name__}: {exc}"
+        from stylegan3.memory import is_out_of_memory, out_of_memory_message, release_cached_memory
+
+        if is_out_of_memory(exc):
+            release_cached_memory()
+            image, error = None, out_of_memory_message(exc, "rendering")
+        else:
+            image, error = None, f"render failed: {type(exc).__name__}: {exc}"
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     ms = (time.perf_counter() - t0) * 1000.0

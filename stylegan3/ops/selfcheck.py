@@ -308,8 +308,9 @@ class Verdict:
         if unused:
             parts.append(f"{', '.join(unused)} not used by this network")
         if self.off:
-            parts.append(f"switched off: {', '.join(sorted(self.off))}")
-        parts.append(f"CUDA graphs {self.graphs}" if "graphs" not in self.off else "CUDA graphs off")
+            parts.append(f"turned off: {', '.join(sorted(self.off))}")
+        if "graphs" not in self.off:
+            parts.append(f"CUDA graphs {self.graphs}")
         when = "cached verdict" if self.cached else "once per build"
         return f"self-check on {self.identity.get('device', '?')} ({self.network}): {'; '.join(parts)} " \
                f"[{self.seconds:.1f} s, {when}]"
