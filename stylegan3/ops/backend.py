@@ -119,6 +119,28 @@ def kernels_module(device: torch.device | str) -> Any | None:
     return _cuda_module()
 
 
+def implementations(device: torch.device | str) -> list[tuple[str, str | None]]:
+    """What can render on `device`, for benchmarks: [(name, None if available else why not)], in the order
+    reference, kernels, kernels+graphs. Kernels are whatever `kernels_module` serves there."""
+    dev = torch.device(device)
+    out: list[tuple[str, str | None]] = [("reference", None)]
+    kernels_why = None
+    if kernels_module(dev) is None:
+        kernels_why = "forced to the reference (SG3_OPS=ref)" if (_forced or os.environ.get("SG3_OPS")) == "ref" \
+            else "no kernels for this device"
+        if dev.type == "cuda":
+            try:
+                import ops.cuda as cuda_ops
+
+                kernels_why = cuda_ops.unavailable_reason() or kernels_why
+            except ImportError:
+                kernels_why = "ops.cuda package missing"
+    out.append(("kernels", kernels_why))
+    graphs_why = kernels_why or (None if dev.type == "cuda" else "CUDA graphs need a CUDA device")
+    out.append(("kernels+graphs", graphs_why or disabled_reason(dev, "graphs")))
+    return out
+
+
 def active_impl(device: torch.device | str | None = None) -> str:
     """'cuda' or 'ref': which implementation renders on `device` right now."""
     dev = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
