@@ -67,6 +67,7 @@ def _frames(G):
     return got, want
 
 
+@pytest.mark.slow  # about 10 s of CPU: the harness runs each kernel block on one thread
 @needs_cxx
 def test_correct_kernels_pass_on_the_networks_own_calls(harness_lib, tmp_path):
     G = _net("SG3-T")
@@ -85,6 +86,7 @@ def test_correct_kernels_pass_on_the_networks_own_calls(harness_lib, tmp_path):
     assert "saved in" in text and (tmp_path / selfcheck.FILE_NAME).is_file()
 
 
+@pytest.mark.slow  # about 12 s of CPU; the proof that a wrong kernel never renders
 @needs_cxx
 def test_wrong_kernel_is_switched_off_with_its_reason(harness_lib, tmp_path, monkeypatch):
     G = _net("SG3-T")
@@ -159,3 +161,17 @@ def test_error_measure():
     assert selfcheck.error(torch.tensor([0.0, 0.0, 1e-3]), torch.zeros(3)) == pytest.approx(1e-3)  # absolute
     assert selfcheck.error(torch.tensor([float("nan"), 0, 0]), want) == float("inf")
     assert selfcheck.error(torch.zeros(2), want) == float("inf")
+
+
+def test_doctor_shows_what_the_self_check_switched_off(monkeypatch, capsys):
+    import stylegan3
+    from stylegan3.cli.main import main
+
+    monkeypatch.setattr(backend, "kernels_module", lambda device: object())  # kernels exist for the CPU here
+    monkeypatch.setattr(stylegan3, "load_network", lambda *a, **k: backend.disable(CPU, "filtered_lrelu", "why"))
+    assert main(["doctor", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "self-check: filtered_lrelu switched off: why" in out.splitlines()
+    monkeypatch.undo()
+    assert main(["doctor", "--device", "cpu"]) == 0
+    assert "self-check: not needed (reference ops: nothing to check)" in capsys.readouterr().out

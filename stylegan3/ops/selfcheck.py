@@ -49,7 +49,8 @@ Replay = Callable[[torch.nn.Module, torch.Tensor, bool], torch.Tensor]
 
 
 # ---------------------------------------------------------------------------------------------------
-# Recording the calls a network makes (computed by the reference, so nothing untrusted runs).
+# Recording the calls a network makes (while the kernels render its first frame: the arguments the dispatch
+# passes do not depend on the values computed, so that frame also serves the frame check).
 
 
 @dataclass
@@ -59,21 +60,23 @@ class Call:
     args: tuple  # everything after x, as the dispatch passed it
 
 
-class _Recorder(ReferenceKernels):
-    def __init__(self) -> None:
+class _Recorder:
+    def __init__(self, kernels: Any) -> None:
+        self.kernels = kernels
         self.calls: list[Call] = []
 
+    def _run(self, op: str, x: torch.Tensor, args: tuple) -> torch.Tensor:
+        self.calls.append(Call(op, tuple(x.shape), _detach(args)))
+        return getattr(self.kernels, op)(x, *args)
+
     def upfirdn2d(self, x, *args):
-        self.calls.append(Call("upfirdn2d", tuple(x.shape), _detach(args)))
-        return super().upfirdn2d(x, *args)
+        return self._run("upfirdn2d", x, args)
 
     def bias_act(self, x, *args):
-        self.calls.append(Call("bias_act", tuple(x.shape), _detach(args)))
-        return super().bias_act(x, *args)
+        return self._run("bias_act", x, args)
 
     def filtered_lrelu(self, x, *args):
-        self.calls.append(Call("filtered_lrelu", tuple(x.shape), _detach(args)))
-        return super().filtered_lrelu(x, *args)
+        return self._run("filtered_lrelu", x, args)
 
 
 def _detach(args: tuple) -> tuple:
@@ -102,16 +105,19 @@ def first_frame_ws(G: torch.nn.Module, device: torch.device, seed: int = 0) -> t
     return G.mapping(z, c, truncation_psi=1.0, truncation_cutoff=None)
 
 
-def record_calls(G: torch.nn.Module, device: torch.device) -> list[Call]:
-    """Every op call of one frame (mapping + synthesis in the network's own precision), deduplicated."""
-    recorder = _Recorder()
+def record_calls(
+    G: torch.nn.Module, device: torch.device, kernels: Any | None = None, ws: torch.Tensor | None = None
+) -> tuple[list[Call], torch.Tensor]:
+    """Every distinct op call of one frame (mapping + synthesis in the network's own precision), and that frame
+    as `kernels` (default: the reference through the kernels' API) rendered it."""
+    recorder = _Recorder(kernels if kernels is not None else ReferenceKernels())
     with torch.no_grad(), backend.serving(recorder, device):
-        ws = first_frame_ws(G, device)
-        G.synthesis(ws, noise_mode="const", force_fp32=False)
+        mapped = first_frame_ws(G, device)  # the mapping's calls count too; the frame uses the caller's ws
+        img = G.synthesis(mapped if ws is None else ws, noise_mode="const", force_fp32=False).float()
     seen: dict[tuple, Call] = {}
     for call in recorder.calls:
         seen.setdefault(_call_key(call), call)
-    return list(seen.values())
+    return list(seen.values()), img
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -342,18 +348,25 @@ def check(
     device = torch.device(device)
     t0 = time.perf_counter()
     verdict = Verdict(identity=dict(identity or {"device": backend.device_key(device)}), network=network_label(G))
-    calls = record_calls(G, device)
+    with torch.no_grad(), backend.serving(None, device):
+        ws = first_frame_ws(G, device, seed)
+    fp16 = _uses_fp16(G, device)
+    try:
+        calls, first = record_calls(G, device, kernels, ws)
+    except Exception:  # noqa: BLE001 - kernels that raise on the network's own calls: record with the reference
+        calls, first = record_calls(G, device, None, ws)
+        first = None
     for op, res in check_ops(kernels, device, calls, seed=seed).items():
         verdict.ops[op] = {"cases": res.cases, "worst": res.worst}  # worst error per precision
         if res.problem:
             verdict.off[op] = res.problem
-    with torch.no_grad(), backend.serving(None, device):
-        ws = first_frame_ws(G, device, seed)
-    precisions = [("fp32", True)] + ([("fp16", False)] if _uses_fp16(G, device) else [])
+    precisions = [("fp32", True)] + ([("fp16", False)] if fp16 else [])
     served = _Mixed(kernels, set(verdict.off))
     for precision, force_fp32 in precisions:
         want = frame(G, ws, device, None, force_fp32)
-        err = error(frame(G, ws, device, served, force_fp32), want)
+        # The recording frame is the kernels' own (network precision) unless an op has been switched off since.
+        reuse = first is not None and not verdict.off and (precision == "fp16") == fp16
+        err = error(first if reuse else frame(G, ws, device, served, force_fp32), want)
         verdict.frame[precision] = err
         if err > FRAME_TOL[precision]:
             # Each op agreed on its own, the frame does not: the dispatch or an interplay. Trust none.
@@ -462,6 +475,26 @@ def cuda_identity(device: torch.device) -> tuple[dict[str, Any], Path]:
     return identity, build.build_dir_for(key)
 
 
+def module_identity(kernels: Any, device: torch.device) -> tuple[dict[str, Any], Path | None]:
+    """Key and folder of any other kernels module (e.g. built for the CPU): a compiled module that sits in a
+    build folder (with build.json) keeps its verdict there; the folder name is the build key."""
+    import platform
+
+    path = getattr(kernels, "__file__", None)
+    folder = Path(path).parent if path else None
+    if folder is not None and not (folder / "build.json").is_file():
+        folder = None
+    identity = {
+        "kernels": getattr(kernels, "__name__", type(kernels).__name__),
+        "device": backend.device_key(device),
+        "machine": f"{platform.machine()} {platform.processor()}".strip(),
+        "torch": torch.__version__,
+        "build": folder.name if folder is not None else None,
+        "check": CHECK_VERSION,
+    }
+    return identity, folder
+
+
 _lock = threading.Lock()
 _verdicts: dict[str, list[Verdict]] = {}  # device key -> verdicts applied in this process
 _checked: set[tuple[str, str]] = set()  # (device key, network signature)
@@ -503,10 +536,11 @@ def ensure(
         kernels = backend.kernels_module(device)
         if kernels is None:
             return None
-        if identity is None and device.type == "cuda":
-            identity, folder = cuda_identity(device)
-    identity = identity or {"kernels": type(kernels).__name__, "device": backend.device_key(device),
-                            "check": CHECK_VERSION}
+        if identity is None:
+            identity, folder = cuda_identity(device) if device.type == "cuda" else module_identity(kernels, device)
+    if identity is None:
+        identity, found = module_identity(kernels, device)
+        folder = folder if folder is not None else found
     dkey, sig = backend.device_key(device), network_signature(G)
     stream = sys.stderr if stream is None else stream
     with _lock:
