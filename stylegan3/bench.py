@@ -289,22 +289,38 @@ def _ms(v: float | None) -> str:
 
 
 def format_report(report: Report) -> str:
-    """Markdown: the machine, then one table row per measurement (paste it into an issue as is)."""
+    """Markdown: the machine, one table row per measurement, then what is not available here and why
+    (paste it into an issue as is)."""
     lines = ["## sg3-explorer bench", ""]
     lines += [f"- {k}: {v}" for k, v in report.header.items()]
     lines += [
         "",
-        "| network | res | prec | ops | ms / frame | vs reference | floor ms | x floor | NVIDIA ms | note |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| network | res | prec | ops | ms / frame | vs reference | floor ms | x floor | NVIDIA ms | vs NVIDIA "
+        "| note |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     ref = {(r.network, r.precision): r.ms_per_frame for r in report.rows if r.impl == "reference"}
+    missing: dict[str, str] = {}
     for r in report.rows:
+        if r.note.startswith("n/a: "):
+            missing.setdefault(r.impl, r.note[5:])
+            continue
         base = ref.get((r.network, r.precision))
         speed = f"{base / r.ms_per_frame:.2f}x" if base and r.ms_per_frame and r.impl != "reference" else ""
-        over = f"{r.ms_per_frame / r.floor_ms:.0f}x" if r.ms_per_frame and r.floor_ms else ""
+        over = f"{r.ms_per_frame / r.floor_ms:.1f}x" if r.ms_per_frame and r.floor_ms else ""
         nvidia = f"{_ms(r.nvidia_ms)} ({r.nvidia_where})" if r.nvidia_ms else ""
+        versus = f"{r.nvidia_ms / r.ms_per_frame:.2f}x" if r.nvidia_ms and r.ms_per_frame else ""
         lines.append(
             f"| {r.network} | {r.resolution} | {r.precision} | {r.impl} | {_ms(r.ms_per_frame)} | {speed} | "
-            f"{_ms(r.floor_ms)} | {over} | {nvidia} | {r.note} |"
+            f"{_ms(r.floor_ms)} | {over} | {nvidia} | {versus} | {r.note} |"
         )
+    if missing:
+        lines += ["", "Not available here: " + "; ".join(f"{impl} ({why})" for impl, why in missing.items()) + "."]
+    lines += ["", "vs reference / vs NVIDIA: how many times faster than that (above 1 = faster). floor: the frame's "
+              "arithmetic and memory traffic at the measured rates, layer by layer (stylegan3/floor.py)."]
     return "\n".join(lines)
+
+
+def report_from_json(doc: dict[str, Any]) -> Report:
+    """A report written with `--json`, to print its table again."""
+    return Report(header=dict(doc["header"]), rows=[Row(**r) for r in doc["rows"]])

@@ -27,14 +27,16 @@ def test_cli_bench_prints_the_table_and_writes_json(tmp_path, capsys):
     assert text.startswith("## sg3-explorer bench") and "- device: cpu" in text
     assert "- ops: reference ops on CPU" in text
     rows = [line for line in text.splitlines() if line.startswith("| tiny.safetensors") or line.startswith("| demo")]
-    assert len(rows) == 6  # 2 networks x (reference, kernels, kernels+graphs), fp32 only on the CPU
+    assert len(rows) == 2  # fp32 only on the CPU; what cannot run here is one line below the table
     assert "| tiny.safetensors | 32 | fp32 | reference |" in rows[0]
-    assert "| demo-sg2 | 256 | fp32 | reference |" in rows[3]
-    assert all("n/a: no kernels for this device" in r for r in rows if "| kernels" in r)
+    assert "| demo-sg2 | 256 | fp32 | reference |" in rows[1]
+    assert "Not available here: kernels (no kernels for this device); kernels+graphs (no kernels for this device)." \
+        in text
     assert "run/s" in captured.err or "runs/s" in captured.err or "s/run" in captured.err  # the bar, on stderr
     doc = json.loads(out.read_text())
     ref = [r for r in doc["rows"] if r["impl"] == "reference"]
     assert len(doc["rows"]) == 6 and all(r["ms_per_frame"] > 0 and r["floor_ms"] > 0 for r in ref)
+    assert bench.format_report(bench.report_from_json(doc)) == text.strip()  # the table again, from the JSON
     assert doc["header"]["torch"] == torch.__version__ and doc["header"]["batch"] == 1
 
 
