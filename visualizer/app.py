@@ -75,6 +75,7 @@ class AppConfig:
     networks: list[str] = field(default_factory=list)
     screenshot: Path | None = None  # save the first frame showing a generated image there, then exit
     cpu: bool = False
+    device: str | None = None  # cpu, cuda, cuda:N, mps (None: the GPU when there is one)
     window_size: tuple[int, int] | None = None
     persist_settings: bool = True
     timeout_s: float = 120.0  # screenshot mode gives up after this long
@@ -89,7 +90,7 @@ class App:
         self.state = self.config.state.copy() if self.config.state else RenderState()
         self.state.force_fp32 = self.state.force_fp32 or self.settings.force_fp32
         self.state.cuda_graphs = self.state.cuda_graphs and self.settings.cuda_graphs
-        self.device = choose_device(self.config.cpu)
+        self.device = choose_device(self.config.cpu, self.config.device)
         self.load_fn = load_fn  # how networks are loaded (tests inject fakes); panes of other panels reuse it
         self.loader = NetworkLoader(self.device, load_fn)
         self.renderer = AsyncRenderer()

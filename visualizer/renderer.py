@@ -32,11 +32,11 @@ def register_stage(stage: ImageStage) -> None:
         _STAGES.append(stage)
 
 
-def choose_device(cpu: bool = False) -> torch.device:
-    """The GPU when there is one (unless `cpu`), else the CPU."""
+def choose_device(cpu: bool = False, device: str | None = None) -> torch.device:
+    """`device` when given (cpu, cuda, cuda:N, mps), else the GPU when there is one (unless `cpu`), else the CPU."""
     from stylegan3.loading.build import resolve_device
 
-    return resolve_device("cpu" if cpu else None)
+    return resolve_device("cpu" if cpu else device)
 
 
 def prepare_network(G: torch.nn.Module, device: torch.device) -> torch.nn.Module:
@@ -232,7 +232,13 @@ def timed_render(
     except RenderCancelled:
         return RenderResult(image=None, state=state, device=str(device), cancelled=True)
     except Exception as exc:  # noqa: BLE001 - a bad state must show a message, never kill the worker
-        image, error = None, f"render failed: {type(exc).__name__}: {exc}"
+        from stylegan3.memory import is_out_of_memory, out_of_memory_message, release_cached_memory
+
+        if is_out_of_memory(exc):
+            release_cached_memory()
+            image, error = None, out_of_memory_message(exc, "rendering")
+        else:
+            image, error = None, f"render failed: {type(exc).__name__}: {exc}"
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     ms = (time.perf_counter() - t0) * 1000.0

@@ -1,4 +1,5 @@
-"""Performance panel: GUI/render time with history graphs, FPS limit, vsync, force fp32, CUDA graphs, device/ops."""
+"""Performance panel: GUI/render time with history graphs, FPS limit, vsync, force fp32, CUDA graphs, device/ops,
+GPU memory and the kernels' self-check."""
 
 from __future__ import annotations
 
@@ -70,6 +71,23 @@ class PerformanceWidget(Widget):
         reason = app.last_result.extras.get("graph_reason") if app.last_result else None
         if reason and app.state.cuda_graphs:
             imgui.text_disabled(f"CUDA graph not used: {reason}")
+        _draw_health(app)
+
+
+def _draw_health(app) -> None:
+    """GPU memory and the kernels' self-check (what it switched off and why), each on its own line."""
+    from stylegan3.memory import gpu_memory_line
+    from stylegan3.ops import selfcheck
+
+    memory = gpu_memory_line(app.device)
+    if memory:
+        imgui.text_disabled(memory)
+    for line in selfcheck.status_lines(app.device):
+        off = " switched off: " in line
+        color = imgui.ImVec4(1.0, 0.8, 0.35, 1.0) if off else imgui.get_style().color_(imgui.Col_.text_disabled)
+        imgui.push_style_color(imgui.Col_.text, color)
+        imgui.text_wrapped(line if off else line[0].upper() + line[1:])
+        imgui.pop_style_color()
 
 
 WIDGET = PerformanceWidget

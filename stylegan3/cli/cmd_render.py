@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from stylegan3.cli.args import add_device_argument, add_network_argument, parse_pair, parse_seeds
+from stylegan3.cli.args import add_device_argument, add_network_argument, parse_pair, parse_seeds, pick_device
 from stylegan3.errors import SG3Error
 
 
@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from stylegan3.imageutil import to_numpy_rgb
     from stylegan3.transform import has_input_transform
 
-    G = stylegan3.load_network(args.network, device=args.device)
+    G = stylegan3.load_network(args.network, device=pick_device(args.device))
     if G.c_dim and args.class_idx is None:
         raise SG3Error(f"{args.network}: conditional network ({G.c_dim} classes): pass --class N")
     if (args.translate != (0.0, 0.0) or args.rotate) and not has_input_transform(G):
