@@ -84,6 +84,28 @@ def test_direction_sliders_move_the_image(app_env, artifacts_dir):
         (app_env / "bad.npz").write_text("nope")
         panel.load(str(app_env / "bad.npz"))
         assert "not a readable direction file" in panel.message
+        # User directions: bookmark A -> B and the mean difference of two seed sets join the loaded ones.
+        timeline = app.widget("timeline")
+        for seed in (2, 5):
+            app.state.x = float(seed)
+            timeline.add_bookmark()
+        app.state.x = 0.0
+        ctx.item_open("**/User directions")
+        ctx.item_click("**/Add bookmark A -> B")
+        ctx.item_click("**/Add mean difference A -> B")
+        assert panel.directions.labels[16:] == ["B0->B1", "0-9->10-19"], panel.message
+        assert panel.visible_indices()[:3] == [16, 17, 0]  # user directions listed first
+        ctx.item_input_value("**/B0->B1", 1.0)  # +1 sigma walks from seed 2's w to seed 5's: here, on seed 0
+        assert panel.amounts[16] == pytest.approx(1.0)
+        import torch
+
+        from stylegan3.interpolation import seed_ws
+        from visualizer.explore import state_ws
+
+        G = app.network.G
+        expected = seed_ws(G, [0]) + (seed_ws(G, [5]) - seed_ws(G, [2]))
+        assert torch.allclose(state_ws(G, app.state), expected, atol=1e-5)
+        shot(ctx, app, artifacts_dir, "directions_user")
 
     run_driven(app, drive)
     assert seen["diff"] > 1.0

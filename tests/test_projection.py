@@ -198,3 +198,50 @@ def test_cli_project_errors(tmp_path, capsys):
     assert main(["project", "--network", net, "--target", str(tmp_path / "x.png"), "--steps", "0",
                  "--outdir", str(tmp_path / "o")]) == 1
     assert "--steps" in capsys.readouterr().err
+
+
+def test_perceptual_loss_downloads_into_our_cache_and_fails_clearly(tmp_path, monkeypatch):
+    """LPIPS itself cannot run here (no torchvision beside this torch, no internet): a stand-in `lpips` module
+    checks what our side does: weights fetched through torch.hub into our cache folder, the hub folder put
+    back afterwards, LPIPS + pixel MSE as the value, and a failed download as one clear line."""
+    import sys
+    import types
+    import urllib.error
+
+    import torch.hub
+
+    monkeypatch.setenv("SG3_EXPLORER_CACHE", str(tmp_path / "cache"))
+    seen = {}
+
+    class FakeLPIPS(torch.nn.Module):
+        fail = False
+
+        def __init__(self, net="alex", verbose=True):
+            super().__init__()
+            seen["hub"], seen["net"] = torch.hub.get_dir(), net
+            if FakeLPIPS.fail:
+                raise urllib.error.URLError("no route to host")
+
+        def forward(self, a, b):
+            return (a - b).abs().mean(dim=[1, 2, 3], keepdim=True)
+
+    monkeypatch.setitem(sys.modules, "lpips", types.SimpleNamespace(LPIPS=FakeLPIPS))
+    before = torch.hub.get_dir()
+    importable, cached, reason = perceptual_status()
+    assert importable and not cached and "not downloaded yet" in reason
+    loss, note = make_loss("auto")
+    assert loss.name == "offline" and "not downloaded yet" in note  # auto never starts a download
+    loss, note = make_loss("lpips")
+    assert loss.name == "lpips" and "LPIPS" in loss.description and note == ""
+    assert seen == {"hub": str(tmp_path / "cache" / "torch-hub"), "net": "vgg"}
+    assert torch.hub.get_dir() == before
+    a, b = torch.zeros([1, 3, 8, 8]), torch.full([1, 3, 8, 8], 0.5)
+    assert float(loss(a, b)) == pytest.approx(0.5 + 0.25)
+    (tmp_path / "cache" / "torch-hub" / "checkpoints").mkdir(parents=True)
+    (tmp_path / "cache" / "torch-hub" / "checkpoints" / "vgg16-0000.pth").write_bytes(b"x")
+    assert make_loss("auto")[0].name == "lpips"  # once the weights are there, auto uses them
+    FakeLPIPS.fail = True
+    with pytest.raises(SG3Error, match="could not get its weights") as info:
+        make_loss("lpips")
+    assert "\n" not in str(info.value) and "offline" in str(info.value)
+    assert torch.hub.get_dir() == before

@@ -71,6 +71,15 @@ class DirectionsWidget(Widget):
             self.custom[index] = custom
         self.apply()
 
+    def visible_indices(self) -> list[int]:
+        """User directions first (few, and just made), then the leading `shown` PCA components."""
+        d = self.directions
+        if d is None:
+            return []
+        user = [i for i, label in enumerate(d.labels) if not label.startswith("PC")]
+        pcs = [i for i, label in enumerate(d.labels) if label.startswith("PC")]
+        return user + pcs[: self.shown]
+
     def moves(self) -> tuple:
         from stylegan3.directions import DirectionMove, ws_range
 
@@ -215,7 +224,7 @@ class DirectionsWidget(Widget):
         imgui.text_disabled(f"{len(d)} directions ({d.kind}); sliders in sigma")
         font = imgui.get_font_size()
         changed_any = False
-        for i in range(min(self.shown, len(d))):
+        for i in self.visible_indices():
             imgui.push_id(i)
             imgui.set_next_item_width(font * 9)
             changed, value = imgui.slider_float(f"{d.labels[i]}", self.amounts.get(i, 0.0), -SLIDER_LIMIT,
@@ -246,7 +255,8 @@ class DirectionsWidget(Widget):
             imgui.pop_id()
         if changed_any:
             self.apply()
-        if len(d) > self.shown and imgui.small_button(f"show more ({len(d) - self.shown} hidden)"):
+        hidden = len(d) - len(self.visible_indices())
+        if hidden and imgui.small_button(f"show more ({hidden} hidden)"):
             self.shown += 8
         imgui.same_line()
         if imgui.small_button("Reset sliders"):
@@ -264,11 +274,11 @@ class DirectionsWidget(Widget):
         timeline = self.app.widget("timeline")
         count = len(timeline.timeline.keyframes) if timeline is not None else 0
         if count >= 2:
-            imgui.set_next_item_width(font * 4)
-            _, self.bookmark_a = imgui.input_int("##ba", self.bookmark_a)
+            imgui.set_next_item_width(font * 2.5)
+            _, self.bookmark_a = imgui.input_int("A##ba", self.bookmark_a, 0, 0)
             imgui.same_line()
-            imgui.set_next_item_width(font * 4)
-            _, self.bookmark_b = imgui.input_int("##bb", self.bookmark_b)
+            imgui.set_next_item_width(font * 2.5)
+            _, self.bookmark_b = imgui.input_int("B##bb", self.bookmark_b, 0, 0)
             self.bookmark_a = min(max(self.bookmark_a, 0), count - 1)
             self.bookmark_b = min(max(self.bookmark_b, 0), count - 1)
             imgui.same_line()

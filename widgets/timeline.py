@@ -67,7 +67,9 @@ class TimelineWidget(Widget):
         from stylegan3.keyframes import resolve_timeline
 
         net = self.app.network
-        key = (id(net), repr(self.timeline.to_dict()))
+        # Only the keyframes' latents are cached (durations, interpolation and loop are read live from the
+        # timeline), so edits that change a latent call `changed()`.
+        key = (id(net), id(self.timeline), len(self.timeline.keyframes))
         if self._resolved is None or self._resolved_for != key:
             self._resolved = resolve_timeline(net.G, self.timeline)
             self._resolved_for = key
