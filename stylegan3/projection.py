@@ -99,7 +99,10 @@ def target_from_image(img, resolution: int, channels: int = 3) -> torch.Tensor:
         rgba = img.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         img = Image.alpha_composite(white, rgba)
-    if img.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+    if img.mode.startswith("I;16"):  # 16-bit grey: full scale is 65535
+        arr = np.asarray(img, dtype=np.float64)
+        img = Image.fromarray(np.clip(arr / 257.0, 0, 255).round().astype(np.uint8))
+    elif img.mode in ("I", "F"):  # no fixed full scale: stretch the image's own range
         arr = np.asarray(img, dtype=np.float64)
         lo, hi = float(arr.min()), float(arr.max())
         img = Image.fromarray(((arr - lo) / (hi - lo if hi > lo else 1.0) * 255).round().astype(np.uint8))
@@ -145,7 +148,7 @@ class OfflineLoss:
             a, b = F.avg_pool2d(a, 2), F.avg_pool2d(b, 2)
 
 
-_LPIPS_HINT = "pip install lpips torchvision (a torchvision build matching your torch)"
+_LPIPS_HINT = "pip install 'sg3-explorer[perceptual]' (lpips, and a torchvision build matching your torch)"
 
 
 def _hub_dir() -> Path:

@@ -53,9 +53,9 @@ def test_grey_alpha_sixteen_bit_and_one_channel_targets(tmp_path):
     t = load_target(tmp_path / "alpha.png", 8)
     np.testing.assert_allclose(t[0, :, :4].numpy(), -1, atol=1e-6)
     np.testing.assert_allclose(t[0, :, 4:].numpy(), 1, atol=1e-6)
-    Image.fromarray(np.array([[0, 65535], [65535, 0]], np.uint16)).save(tmp_path / "deep.png")
+    Image.fromarray(np.array([[0, 65535], [32896, 0]], np.uint16)).save(tmp_path / "deep.png")
     t = load_target(tmp_path / "deep.png", 2)
-    np.testing.assert_allclose(t[0, 0].numpy(), [[-1, 1], [1, -1]], atol=1e-6)
+    np.testing.assert_allclose(t[0, 0].numpy(), [[-1, 1], [128 / 127.5 - 1, -1]], atol=1e-6)
     Image.fromarray(np.full([6, 6, 3], (255, 255, 255), np.uint8)).save(tmp_path / "white.jpg")
     t = load_target(tmp_path / "white.jpg", 6, channels=1)
     assert t.shape == (1, 1, 6, 6) and float(t.min()) > 0.98
