@@ -48,7 +48,8 @@ def shot(ctx, app, artifacts_dir, name: str) -> np.ndarray:
     return sample_cells(pixels, app.image_view.image_rect, expected.shape[:2])
 
 
-def test_direction_sliders_move_the_image(app_env, artifacts_dir):
+def test_direction_sliders_move_the_image(app_env, artifacts_dir, monkeypatch):
+    monkeypatch.setenv("SG3_EXPLORER_CACHE", str(app_env / "cache"))  # the PCA cache of this test only
     net = write_tiny_network(app_env / "tiny.safetensors", kind="sg2", res=32)
     app = make_app(app_env, [str(net)], open_panels=("directions",))
     seen = {}
@@ -61,6 +62,7 @@ def test_direction_sliders_move_the_image(app_env, artifacts_dir):
         ctx.item_click("**/Compute PCA")
         assert wait_until(ctx, lambda: panel.directions is not None, 60), panel.message
         assert len(panel.directions) == 16 and "2000 samples" in panel.message
+        assert len(list((app_env / "cache" / "directions").glob("*-pca-2000-s0.npz"))) == 1  # cached per network
         ctx.item_input_value("**/PC0", 3.0)
         assert panel.amounts[0] == pytest.approx(3.0)
         moves = app.state.extras["direction_moves"]

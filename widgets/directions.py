@@ -177,8 +177,9 @@ class DirectionsWidget(Widget):
         ok, result = self.job.poll()
         if ok:
             self.set_directions(result, f"{len(result)} components from {result.samples} samples")
-        elif self.job.error and not self.message.startswith("PCA"):
+        elif self.job.error:
             self.message = f"PCA: {self.job.error}"
+            self.job.error = None
 
     def close(self) -> None:
         self.job.cancel()

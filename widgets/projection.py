@@ -57,7 +57,10 @@ class ProjectionWidget(Widget):
         from visualizer.analysis_jobs import private_copy
 
         net = self.app.network
-        if net is None or self.job.busy:
+        if net is None:
+            return False
+        if self.job.busy:
+            self.message = "a projection is running: cancel it first"
             return False
         self.path = str(path or self.path)
         G = net.G
