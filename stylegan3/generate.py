@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,17 +31,31 @@ def device_of(G: torch.nn.Module) -> torch.device:
 
 
 @torch.no_grad()
-def generate(G: torch.nn.Module, z: np.ndarray | torch.Tensor, options: GenerateOptions) -> torch.Tensor:
-    """Image [N, C, H, W] float32 for latents z [N, z_dim] under `options` (transform applied and kept)."""
+def generate(
+    G: torch.nn.Module,
+    z: np.ndarray | torch.Tensor,
+    options: GenerateOptions,
+    edit_ws: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> torch.Tensor:
+    """Image [N, C, H, W] float32 for latents z [N, z_dim] under `options` (transform applied and kept).
+
+    `edit_ws` changes the mapped ws before synthesis (e.g. moves along semantic directions)."""
     device = device_of(G)
     z = torch.as_tensor(z, dtype=torch.float32, device=device)
     c = class_vector(G.c_dim, options.class_idx, device, n=z.shape[0])
     if has_input_transform(G):
         set_input_transform(G, options.translate, options.rotate)
     ws = G.mapping(z, c, truncation_psi=options.psi, truncation_cutoff=options.cutoff)
+    if edit_ws is not None:
+        ws = edit_ws(ws)
     return G.synthesis(ws, noise_mode=options.noise_mode, force_fp32=options.force_fp32)
 
 
-def generate_seed(G: torch.nn.Module, seed: int, options: GenerateOptions) -> torch.Tensor:
+def generate_seed(
+    G: torch.nn.Module,
+    seed: int,
+    options: GenerateOptions,
+    edit_ws: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> torch.Tensor:
     """Image for one seed, with z drawn as the official tools draw it."""
-    return generate(G, z_from_seed(seed, G.z_dim), options)
+    return generate(G, z_from_seed(seed, G.z_dim), options, edit_ws)

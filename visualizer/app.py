@@ -444,6 +444,10 @@ class App:
                     if imgui.menu_item_simple(source):
                         self.load_network(source)
                 imgui.end_menu()
+            projection = self.widget("projection")
+            if projection is not None and imgui.menu_item_simple("Project image...", "", False,
+                                                                 self.network is not None):
+                projection.open_dialog()
             imgui.separator()
             if imgui.menu_item_simple("Save image", "S"):
                 self.save_image()
@@ -522,6 +526,13 @@ class App:
         self.handle_drop([str(p) for p in paths])
 
     def handle_drop(self, paths: list[str]) -> None:
+        projection = self.widget("projection")
+        if paths and projection is not None:
+            from widgets.projection import is_image_path
+
+            if is_image_path(paths[0]):  # a picture is projected, anything else loads as a network
+                projection.start(paths[0])
+                return
         if paths:
             self._pending_drops.append(paths[0])
 

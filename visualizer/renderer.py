@@ -32,6 +32,18 @@ def register_stage(stage: ImageStage) -> None:
         _STAGES.append(stage)
 
 
+# A ws stage gets (G, state, ws [1, num_ws, w_dim]) after mapping and style mixing and returns the ws to
+# synthesize (e.g. a projected latent instead, or moved along semantic directions).
+WsStage = Callable[[Any, RenderState, torch.Tensor], torch.Tensor]
+_WS_STAGES: list[WsStage] = []
+
+
+def register_ws_stage(stage: WsStage) -> None:
+    """Add a latent stage (idempotent). Extension point for the directions / projection / timeline panels."""
+    if stage not in _WS_STAGES:
+        _WS_STAGES.append(stage)
+
+
 def choose_device(cpu: bool = False, device: str | None = None) -> torch.device:
     """`device` when given (cpu, cuda, cuda:N, mps), else the GPU when there is one (unless `cpu`), else the CPU."""
     from stylegan3.loading.build import resolve_device
@@ -76,6 +88,8 @@ def compute_ws(G: torch.nn.Module, state: RenderState) -> torch.Tensor:
         ws_mix = G.mapping(z_mix.reshape(1, -1).to(device), c, **kwargs)
         ws = ws.clone()
         ws[:, list(mix)] = ws_mix[:, list(mix)]
+    for stage in list(_WS_STAGES):
+        ws = stage(G, state, ws)
     return ws
 
 

@@ -24,6 +24,8 @@ COMMAND_MODULES = [
     "stylegan3.cli.cmd_equivariance",
     "stylegan3.cli.cmd_sticking",
     "stylegan3.cli.cmd_video",
+    "stylegan3.cli.cmd_directions",
+    "stylegan3.cli.cmd_project",
     "stylegan3.cli.cmd_doctor",
     "stylegan3.cli.cmd_bench",
 ]
