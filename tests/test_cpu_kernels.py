@@ -19,7 +19,6 @@ from ops.cuda import cpu as cpu_ops
 from stylegan3.ops import backend, bias_act, filtered_lrelu, upfirdn2d
 from stylegan3.ops.bias_act import bias_act_ref
 from stylegan3.ops.filtered_lrelu import filtered_lrelu_ref
-from stylegan3.ops.upfirdn2d import upfirdn2d_ref
 
 TOL = 1e-4  # the project's bar for float32 outputs; the kernels reach ~1e-6
 
@@ -152,7 +151,7 @@ def test_filtered_lrelu_shapes(counting, kernels, mode):
     kernels.set_filtered_lrelu_mode(mode)
     try:
         for i, (fu_shape, fd_shape, up, down, pad) in enumerate(FLRELU_CASES):
-            n, c, h, w = 1 + i % 2, 3, 17 + i, 21 - i  # odd sizes, batch > 1 every other case
+            n, c, h, w = 1 + i % 2, 3, 27 + i, 31 - i  # odd sizes, batch > 1 every other case
             x = torch.randn(n, c, h, w)
             fu = torch.rand(fu_shape) + 0.1 if fu_shape else None
             fd = torch.rand(fd_shape) + 0.1 if fd_shape else None
