@@ -102,18 +102,55 @@ int as_int(int64_t v, const char* op, const char* what) {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// upfirdn2d: upfirdn_element per output; work items are output rows.
+// upfirdn2d: upfirdn_element per output; work items are output rows. Without upsampling or horizontal
+// decimation (StyleGAN2's blur after each up-convolution) the row form below does the same sums, in the
+// same order, a whole output row at a time: one filter tap times a run of consecutive inputs vectorizes.
+
+template <typename T>
+void upfirdn_row_up1(const sg3::UpfirdnParams& p, const T* x_plane, const float* f, int oy, T* y_row, float* acc,
+                     float* racc) {
+    const int uy0 = oy * p.downy - p.pady0;
+    // Columns whose taps all land inside the input row; the others take the element function.
+    const int lo = std::min(p.out_w, std::max(0, p.padx0));
+    const int hi = std::max(lo, std::min(p.out_w, p.in_w - p.fw + 1 + p.padx0));
+    for (int ox = lo; ox < hi; ++ox) acc[ox] = 0.f;
+    for (int fy = 0; fy < p.fh; ++fy) {
+        const int iy = uy0 + fy;
+        if (iy < 0 || iy >= p.in_h) continue;
+        const T* row = x_plane + (int64_t)iy * p.in_w - p.padx0;
+        const float wy = p.separable ? f[fy] : 1.f;
+        const float* frow = p.separable ? f : f + (int64_t)fy * p.fw;
+        for (int ox = lo; ox < hi; ++ox) racc[ox] = 0.f;
+        for (int fx = 0; fx < p.fw; ++fx) {
+            const float tap = frow[fx];
+            const T* src = row + fx;
+#pragma omp simd
+            for (int ox = lo; ox < hi; ++ox) racc[ox] += tap * sg3::load_f(src + ox);
+        }
+#pragma omp simd
+        for (int ox = lo; ox < hi; ++ox) acc[ox] += wy * racc[ox];
+    }
+    for (int ox = 0; ox < lo; ++ox) sg3::store_f(y_row + ox, sg3::upfirdn_element(p, x_plane, f, oy, ox));
+    for (int ox = lo; ox < hi; ++ox) sg3::store_f(y_row + ox, acc[ox] * p.gain);
+    for (int ox = hi; ox < p.out_w; ++ox) sg3::store_f(y_row + ox, sg3::upfirdn_element(p, x_plane, f, oy, ox));
+}
 
 template <typename T>
 void run_upfirdn2d(const sg3::UpfirdnParams& p, const T* x, const float* f, T* y) {
     const int64_t rows = p.planes * p.out_h;
     const int64_t per_row = std::max<int64_t>(1, int64_t(p.out_w) * p.fw * p.fh / (p.upx * p.upy));
+    const bool row_form = p.upx == 1 && p.upy == 1 && p.downx == 1;
     parallel_chunks(rows, std::max<int64_t>(1, 16384 / per_row), [&](int64_t r0, int64_t r1) {
+        float* acc = row_form ? thread_scratch(2 * size_t(p.out_w)) : nullptr;
         for (int64_t r = r0; r < r1; ++r) {
             const int64_t plane = r / p.out_h;
             const int oy = static_cast<int>(r % p.out_h);
             const T* x_plane = x + plane * int64_t(p.in_h) * p.in_w;
             T* y_row = y + r * p.out_w;
+            if (row_form) {
+                upfirdn_row_up1(p, x_plane, f, oy, y_row, acc, acc + p.out_w);
+                continue;
+            }
             for (int ox = 0; ox < p.out_w; ++ox) sg3::store_f(y_row + ox, sg3::upfirdn_element(p, x_plane, f, oy, ox));
         }
     });
