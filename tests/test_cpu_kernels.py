@@ -232,6 +232,7 @@ def test_app_networks_use_the_cpu_kernels(counting):
     assert all(counting.calls[k] > 0 for k in ("bias_act", "filtered_lrelu", "upfirdn2d"))
 
 
+@pytest.mark.slow
 @pytest.mark.fixtures
 def test_nvidia_fixtures_through_the_cpu_kernels(counting, fixtures_dir, fixture_cases):
     import stylegan3
@@ -353,3 +354,15 @@ def test_cpu_cache_key_covers_sources_flags_and_cpu(tmp_path):
     assert a != build.cpu_signature("model name : CPU A\nflags : fpu avx2 avx512f\n")
     assert build.module_name("0123456789abcdef", "sg3_cpu_ops") == "sg3_cpu_ops_0123456789ab"
     assert build.cpu_build_dir().parent == build.cache_root() / "extensions"
+
+
+def test_cpu_benchmark_table_reports_ratios_and_estimates():
+    from benchmarks.bench_cpu import Result, Run, format_table
+
+    r = Result("SG3-T", {"ref": [Run(70.0, 25.0, 11.0, 4_500_000, 9.8), Run(60.8, 22.7, 10.8, 4_481_000, 9.0)],
+                         "cpu": [Run(29.4, 9.7, 0.5, 207_000, 9.5)]}, 6e-7)
+    row = format_table([r], 256, 2).splitlines()[-1].split()
+    # min ref 60.8 s, cpu 29.4 s: 2.07x; idle estimate 13.2 * 29.4 / 60.8 = 6.38 s <= 7.6; NVIDIA 19.0 / 6.38.
+    assert row[:4] == ["SG3-T", "60.80", "29.40", "2.07x"]
+    assert row[4:10] == ["19.00", "<=", "7.6", "6.38", "2.98x", "no/yes"]
+    assert row[10:] == ["6.0e-07", "22.7/10.8", "9.7/0.5", "4481k/207k", "9.0-9.8"]

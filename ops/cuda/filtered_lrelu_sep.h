@@ -129,8 +129,9 @@ inline int flrelu_sep_variant(const FlreluParams& p) {
 // ascending order (the same bits as the generic kernel), and on the host the S-wide inner loop over
 // consecutive registers is a vector operation (on the GPU everything is unrolled into registers anyway).
 // Up pass: acc[ph][q] = sum_k fu[(UP - ph) % UP + UP k] * win[q + (ph > 0) + k], output q * UP + ph.
-template <int UP, int NU, int FUT>
-SG3_HD void sep_up_run(const float (&fu)[FUT], const float (&win)[kSepRun + NU], float (&acc)[UP][kSepRun]) {
+// `win` is the register window (an array) or, in the CPU build, a pointer straight into the scratch tile.
+template <int UP, int NU, int FUT, typename Window>
+SG3_HD void sep_up_run(const float (&fu)[FUT], const Window& win, float (&acc)[UP][kSepRun]) {
     constexpr int S = kSepRun;
 SG3_UNROLL
     for (int ph = 0; ph < UP; ++ph) {
@@ -148,6 +149,7 @@ SG3_VEC
 // Down pass: acc[q] (+)= sum_k fd[k] * win[q * DOWN + k]. The window is split by phase first
 // (wph[r][t] = win[t * DOWN + r]), so the S outputs of one tap read consecutive values.
 // ACCUMULATE: add to acc (the rows of a 2-D filter), else start from zero.
+// The CPU build reads rows straight from the scratch tile instead (sep_down_run_row below).
 template <int DOWN, int FDT, int WD, bool ACCUMULATE>
 SG3_HD void sep_down_run(const float* fd, const float (&win)[WD], float (&acc)[kSepRun]) {
     constexpr int S = kSepRun;
@@ -164,6 +166,26 @@ SG3_UNROLL
         const float tap = fd[k];
 SG3_VEC
         for (int q = 0; q < S; ++q) acc[q] += tap * wph[k % DOWN][q + k / DOWN];
+    }
+}
+
+// Down pass over a row that lies in memory (the CPU build): the same sums in the same order, read with
+// stride DOWN from the scratch tile, which the compiler turns into vector loads and shuffles. (A window
+// copied to the stack first would be read back by vector loads that straddle its scalar stores.)
+// Used for the 2-D down pass, where it measured faster than the split window; the separable one keeps the
+// window (faster there).
+template <int DOWN, int FDT, bool ACCUMULATE>
+SG3_HD void sep_down_run_row(const float* fd, const float* src, float (&acc)[kSepRun]) {
+    constexpr int S = kSepRun;
+    if (!ACCUMULATE) {
+SG3_UNROLL
+        for (int q = 0; q < S; ++q) acc[q] = 0.f;
+    }
+SG3_UNROLL
+    for (int k = 0; k < FDT; ++k) {
+        const float tap = fd[k];
+SG3_VEC
+        for (int q = 0; q < S; ++q) acc[q] += tap * src[q * DOWN + k];
     }
 }
 
@@ -219,9 +241,13 @@ SG3_UNROLL
         for (int i = tid; i < n; i += nthreads) {
             const int r = i % g.in_h, run = i / g.in_h;
             const float* src = s_in + r * g.st_in + run * S;
+#if defined(SG3_HOST_UNROLL)
+            const float* win = src;
+#else
             float win[S + NU];
 SG3_UNROLL
             for (int t = 0; t < S + NU; ++t) win[t] = src[t];
+#endif
             float acc[UP][S];
             sep_up_run<UP, NU, FUT>(fu, win, acc);
             float* dst = s_h1 + r * g.st_h1 + run * S * UP;
@@ -320,10 +346,14 @@ SG3_UNROLL
 SG3_NO_UNROLL
             for (int fy = 0; fy < FDT; ++fy) {
                 const float* src = s_mid + (oyl * DOWN + fy) * g.st_mid + run * S * DOWN;
+#if defined(SG3_HOST_UNROLL)
+                sep_down_run_row<DOWN, FDT, true>(s_fd + fy * FDT, src, acc);
+#else
                 float win[WD];
 SG3_UNROLL
                 for (int t = 0; t < WD; ++t) win[t] = src[t];
                 sep_down_run<DOWN, FDT, WD, true>(s_fd + fy * FDT, win, acc);
+#endif
             }
 SG3_UNROLL
             for (int q = 0; q < S; ++q) {
