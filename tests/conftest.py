@@ -21,6 +21,20 @@ def has_fixtures() -> bool:
     return (FIXTURES_DIR / "cases.json").is_file()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cpu_kernels_built_once():
+    """Build (or load) the CPU kernels once, before the first test. Every op on a CPU tensor outside autograd
+    then runs on them, as in the app; the first build (about 30 s on 2 cores) lands in the usual cache, not
+    in a folder some test points SG3_EXPLORER_CACHE at, and never inside a test with a short timeout."""
+    try:
+        from ops.cuda import cpu
+
+        cpu.kernels()
+    except Exception:  # noqa: BLE001 - no kernels: the reference ops run, and the CPU-kernel tests skip
+        pass
+    yield
+
+
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
     if not has_fixtures():

@@ -19,6 +19,13 @@ from stylegan3.ops.filtered_lrelu import output_size
 from stylegan3.ops.upfirdn2d import upfirdn2d_ref
 
 
+@pytest.fixture(autouse=True)
+def reference_ops(monkeypatch):
+    """torch's flop counter sees torch ops only, so the counts here are those of the reference path (the
+    CPU kernels, used for CPU tensors where they built, are opaque to it)."""
+    monkeypatch.setenv("SG3_OPS", "ref")
+
+
 def _tiny(net: str) -> torch.nn.Module:
     torch.manual_seed(0)
     from stylegan3.networks import build_generator

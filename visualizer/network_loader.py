@@ -171,6 +171,8 @@ class NetworkLoader:
             self._set_status(load_id, busy=False, error=line, message=f"failed: {line}", fraction=None)
             return
         try:
+            # On first use this builds the op kernels for the device (CPU: about 30 s, once per install).
+            self._set_status(load_id, message=f"{source}: preparing the op kernels (the first time compiles them)")
             ops = backend.describe(self.device)
         except Exception as exc:  # noqa: BLE001 - a broken kernel build is reported, rendering falls back
             ops = f"op implementation unknown ({type(exc).__name__}: {exc})"

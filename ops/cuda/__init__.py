@@ -5,7 +5,9 @@ This is the contract with `stylegan3.ops.backend` (the one dispatch point):
 - `kernels()` builds or loads the extension once per process (thread-safe) and returns it, or None when
   unavailable (no CUDA device, CPU-only torch, no nvcc/ninja/compiler, build error). It never raises.
 - `unavailable_reason()` is that one-line reason (None while kernels are available or not yet tried).
-- `status()` gathers what `sg3-explorer doctor` prints.
+- `status()` gathers what `sg3-explorer doctor` prints, the CPU build's state under "cpu".
+
+The same kernel bodies built for the CPU live in `ops.cuda.cpu`, with the same contract.
 
 When a CUDA device exists but the kernels cannot be used, one RuntimeWarning says so, once per process:
 rendering then continues on the reference PyTorch ops. Without any CUDA device there is nothing to fall
@@ -20,7 +22,7 @@ import warnings
 from types import ModuleType
 from typing import Any
 
-from ops.cuda import build
+from ops.cuda import build, cpu
 
 __all__ = ["kernels", "unavailable_reason", "status", "reset"]
 
@@ -131,4 +133,5 @@ def status(build_now: bool = False) -> dict[str, Any]:
             reason = str(exc)
     info["reason"] = reason
     info["active"] = "cuda" if module is not None else "ref"
+    info["cpu"] = cpu.status(build_now=build_now)
     return info

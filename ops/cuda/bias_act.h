@@ -15,10 +15,9 @@ struct BiasActParams {
     float alpha, gain, clamp;  // clamp < 0: no clamping
 };
 
-template <typename T>
-SG3_HD void bias_act_store(const BiasActParams& p, const T* x, const float* b, T* y, int64_t i) {
-    float v = load_f(x + i);
-    if (p.bias_size > 0) v += b[(i / p.step) % p.bias_size];
+// Activation, gain and clamp of one value that already has its bias: the CPU build applies it along a
+// row of one channel, where the bias is a constant and the loop vectorizes.
+SG3_HD float bias_act_value(const BiasActParams& p, float v) {
     if (p.act == kRelu) {
         v = (v > 0.f) ? v : 0.f;
     } else if (p.act == kLrelu) {
@@ -26,7 +25,14 @@ SG3_HD void bias_act_store(const BiasActParams& p, const T* x, const float* b, T
     }
     v *= p.gain;
     if (p.clamp >= 0.f) v = (v > p.clamp) ? p.clamp : ((v < -p.clamp) ? -p.clamp : v);
-    store_f(y + i, v);
+    return v;
+}
+
+template <typename T>
+SG3_HD void bias_act_store(const BiasActParams& p, const T* x, const float* b, T* y, int64_t i) {
+    float v = load_f(x + i);
+    if (p.bias_size > 0) v += b[(i / p.step) % p.bias_size];
+    store_f(y + i, bias_act_value(p, v));
 }
 
 constexpr int kBiasActThreads = 256;

@@ -35,6 +35,13 @@ MARKER = "build.json"
 LOG = "build.log"
 DISABLE_ENV = "SG3_CUDA_BUILD"  # "0" disables building and loading
 
+# The CPU build of the same kernel bodies (cpu_binding.cpp): C++ only, no CUDA toolkit. -march=native
+# vectorizes for the user's own CPU, so the CPU's identity is part of its cache key.
+CPU_SOURCES = ("cpu_binding.cpp",)
+CPU_HEADERS = ("sg3_common.h", "upfirdn2d.h", "bias_act.h", "filtered_lrelu.h", "filtered_lrelu_sep.h")
+CPU_BUILD_FLAGS = {"cflags": ["-O3", "-march=native", "-fopenmp"], "ldflags": ["-fopenmp"]}
+CPU_DISABLE_ENV = "SG3_CPU_BUILD"  # "0" disables the CPU kernels
+
 
 class BuildUnavailable(Exception):
     """Raised inside this module only; its message is the one-line reason shown to users."""
@@ -54,16 +61,24 @@ def cache_root(env: dict[str, str] | None = None) -> Path:
     return Path.home() / ".cache" / "sg3-explorer"
 
 
-def source_digest(source_dir: Path = SOURCE_DIR) -> str:
-    """SHA-256 over the names and bytes of every source and header, so any edit forces a rebuild."""
+def source_digest(
+    source_dir: Path = SOURCE_DIR, names: tuple[str, ...] | None = None, flags: dict | None = None
+) -> str:
+    """SHA-256 over the names and bytes of every source and header, so any edit forces a rebuild.
+
+    Defaults to the CUDA extension's files and flags; the CPU build passes its own."""
     h = hashlib.sha256()
-    for name in sorted(SOURCES + HEADERS):
+    for name in sorted(SOURCES + HEADERS if names is None else names):
         h.update(name.encode())
         h.update(b"\0")
         h.update((source_dir / name).read_bytes())
         h.update(b"\0")
-    h.update(json.dumps(BUILD_FLAGS, sort_keys=True).encode())
+    h.update(json.dumps(BUILD_FLAGS if flags is None else flags, sort_keys=True).encode())
     return h.hexdigest()
+
+
+def cpu_source_digest(source_dir: Path = SOURCE_DIR) -> str:
+    return source_digest(source_dir, CPU_SOURCES + CPU_HEADERS, CPU_BUILD_FLAGS)
 
 
 def cache_key(torch_version: str, cuda_version: str | None, arch: str, digest: str) -> str:
@@ -76,9 +91,24 @@ def build_dir_for(key: str, root: Path | None = None) -> Path:
     return (cache_root() if root is None else root) / "extensions" / key
 
 
-def module_name(key: str) -> str:
+def module_name(key: str, prefix: str = "sg3_cuda_ops") -> str:
     """Python module name of a build; unique per key so two builds never collide in sys.modules."""
-    return f"sg3_cuda_ops_{key[:12]}"
+    return f"{prefix}_{key[:12]}"
+
+
+def cpu_signature(cpuinfo: str | None = None) -> str:
+    """What a -march=native binary depends on: the machine type and the CPU's model and feature flags."""
+    import platform
+
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(errors="replace")
+        except OSError:
+            cpuinfo = ""
+    wanted = ("model name", "flags", "features", "cpu model", "isa")
+    lines = sorted({line.strip() for line in cpuinfo.splitlines() if line.split(":")[0].strip().lower() in wanted})
+    text = platform.machine() + "\n" + platform.processor() + "\n" + "\n".join(lines)
+    return f"{platform.machine() or 'cpu'}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -271,6 +301,32 @@ def first_error_line(log: str) -> str:
     return lines[-1][:200] if lines else "no output"
 
 
+def _compile(name: str, sources: tuple[str, ...], directory: Path, flags: dict, verbose: bool) -> ModuleType:
+    """torch.utils.cpp_extension.load into `directory`; BuildUnavailable with the first error line on failure."""
+    try:
+        from torch.utils import cpp_extension
+
+        return cpp_extension.load(
+            name=name,
+            sources=[str(SOURCE_DIR / s) for s in sources],
+            extra_cflags=flags.get("cflags"),
+            extra_cuda_cflags=flags.get("cuda_cflags"),
+            extra_ldflags=flags.get("ldflags"),
+            extra_include_paths=[str(SOURCE_DIR)],
+            build_directory=str(directory),
+            verbose=verbose,
+        )
+    except Exception as exc:  # noqa: BLE001 - compiler errors arrive as RuntimeError/OSError/...
+        log = f"{type(exc).__name__}: {exc}"
+        (directory / LOG).write_text(log)
+        raise BuildUnavailable(f"build failed: {first_error_line(log)} (log: {directory / LOG})") from None
+
+
+def _put_ninja_on_path(ninja: Tool) -> None:
+    if ninja.path and str(Path(ninja.path).parent) not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = str(Path(ninja.path).parent) + os.pathsep + os.environ.get("PATH", "")
+
+
 def load_or_build(verbose: bool = False) -> ModuleType:
     """The compiled extension for the visible GPU; raises BuildUnavailable with a one-line reason."""
     target = describe_target()
@@ -298,8 +354,7 @@ def load_or_build(verbose: bool = False) -> ModuleType:
         raise BuildUnavailable("ninja not found (pip install ninja)")
     if cxx.path is None:
         raise BuildUnavailable("no C++ compiler found (c++, g++ or clang++)")
-    if ninja.path and str(Path(ninja.path).parent) not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = str(Path(ninja.path).parent) + os.pathsep + os.environ.get("PATH", "")
+    _put_ninja_on_path(ninja)
 
     directory.mkdir(parents=True, exist_ok=True)
     print(
@@ -308,23 +363,8 @@ def load_or_build(verbose: bool = False) -> ModuleType:
         flush=True,
     )
     start = time.perf_counter()
-    try:
-        from torch.utils import cpp_extension
-
-        with _arch_env(target.arch):
-            module = cpp_extension.load(
-                name=name,
-                sources=[str(SOURCE_DIR / s) for s in SOURCES],
-                extra_cflags=BUILD_FLAGS["cflags"],
-                extra_cuda_cflags=BUILD_FLAGS["cuda_cflags"],
-                extra_include_paths=[str(SOURCE_DIR)],
-                build_directory=str(directory),
-                verbose=verbose,
-            )
-    except Exception as exc:  # noqa: BLE001 - compiler errors arrive as RuntimeError/OSError/...
-        log = f"{type(exc).__name__}: {exc}"
-        (directory / LOG).write_text(log)
-        raise BuildUnavailable(f"build failed: {first_error_line(log)} (log: {directory / LOG})") from None
+    with _arch_env(target.arch):
+        module = _compile(name, SOURCES, directory, BUILD_FLAGS, verbose)
     missing = [k for k in KERNEL_NAMES if not hasattr(module, k)]
     if missing:
         raise BuildUnavailable(f"built extension lacks {', '.join(missing)}")
@@ -334,6 +374,55 @@ def load_or_build(verbose: bool = False) -> ModuleType:
         "arch": target.arch,
         "device": target.device_name,
         "nvcc": nvcc.version,
+        "seconds": round(time.perf_counter() - start, 1),
+        "built_at": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    (directory / MARKER).write_text(json.dumps(info, indent=2))
+    return module
+
+
+def cpu_build_dir() -> Path:
+    """Build folder of the CPU kernels for this torch, CPU and source tree (raises BuildUnavailable)."""
+    if os.environ.get(CPU_DISABLE_ENV, "1") == "0":
+        raise BuildUnavailable(f"disabled by {CPU_DISABLE_ENV}=0")
+    try:
+        import torch
+    except Exception as exc:  # noqa: BLE001
+        raise BuildUnavailable(f"PyTorch cannot be imported ({exc})") from None
+    return build_dir_for(cache_key(torch.__version__, "cpu", cpu_signature(), cpu_source_digest()))
+
+
+def load_or_build_cpu(verbose: bool = False) -> ModuleType:
+    """The CPU build of the kernels (C++ and OpenMP, no CUDA); raises BuildUnavailable with a one-line reason."""
+    directory = cpu_build_dir()
+    name = module_name(directory.name, "sg3_cpu_ops")
+    try:
+        module = _import_built(directory, name)
+    except Exception as exc:  # noqa: BLE001 - a stale or foreign binary: rebuild below
+        module = None
+        if verbose:
+            print(f"sg3-explorer: cached build in {directory} failed to import ({exc}); rebuilding", file=sys.stderr)
+    if module is not None:
+        return module
+    ninja, cxx = find_ninja(), find_cxx()
+    if cxx.path is None:
+        raise BuildUnavailable("no C++ compiler found (c++, g++ or clang++)")
+    if ninja.path is None:
+        raise BuildUnavailable("ninja not found (pip install ninja)")
+    _put_ninja_on_path(ninja)
+    directory.mkdir(parents=True, exist_ok=True)
+    print("sg3-explorer: compiling the CPU kernels (first use only, under a minute)...", file=sys.stderr, flush=True)
+    start = time.perf_counter()
+    module = _compile(name, CPU_SOURCES, directory, CPU_BUILD_FLAGS, verbose)
+    missing = [k for k in KERNEL_NAMES if not hasattr(module, k)]
+    if missing:
+        raise BuildUnavailable(f"built extension lacks {', '.join(missing)}")
+    import torch
+
+    info = {
+        "torch": torch.__version__,
+        "cpu": cpu_signature(),
+        "cxx": cxx.version,
         "seconds": round(time.perf_counter() - start, 1),
         "built_at": time.strftime("%Y-%m-%d %H:%M:%S"),
     }

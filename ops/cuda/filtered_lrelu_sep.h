@@ -20,14 +20,27 @@
 
 #include "filtered_lrelu.h"
 
-// Full unrolling is what turns the register arrays below into registers; host compilers get no pragma
-// (the harness builds with -Werror, and unknown pragmas warn).
+// Full unrolling is what turns the register arrays below into registers. The CPU build (cpu_binding.cpp)
+// asks for it too (SG3_HOST_UNROLL: the window arrays become vector registers); the host harness gets no
+// pragma (it builds with -Werror, and unknown pragmas warn).
+// SG3_VEC marks the loops over the S outputs of a run: unrolled on the GPU, one vector operation on the
+// host (OpenMP simd).
 #if defined(__CUDACC__)
 #define SG3_UNROLL _Pragma("unroll")
 #define SG3_NO_UNROLL _Pragma("unroll 1")
+#define SG3_VEC _Pragma("unroll")
+#elif defined(SG3_HOST_UNROLL) && defined(__clang__)
+#define SG3_UNROLL _Pragma("unroll")
+#define SG3_NO_UNROLL _Pragma("nounroll")
+#define SG3_VEC _Pragma("omp simd")
+#elif defined(SG3_HOST_UNROLL) && defined(__GNUC__)
+#define SG3_UNROLL _Pragma("GCC unroll 64")
+#define SG3_NO_UNROLL _Pragma("GCC unroll 1")
+#define SG3_VEC _Pragma("omp simd")
 #else
 #define SG3_UNROLL
 #define SG3_NO_UNROLL
+#define SG3_VEC
 #endif
 
 namespace sg3 {
@@ -112,6 +125,70 @@ inline int flrelu_sep_variant(const FlreluParams& p) {
     return p.fd_sep ? base : base + 2;
 }
 
+// The arithmetic of one run, tap-major with the S outputs innermost: each output still sums its taps in
+// ascending order (the same bits as the generic kernel), and on the host the S-wide inner loop over
+// consecutive registers is a vector operation (on the GPU everything is unrolled into registers anyway).
+// Up pass: acc[ph][q] = sum_k fu[(UP - ph) % UP + UP k] * win[q + (ph > 0) + k], output q * UP + ph.
+// `win` is the register window (an array) or, in the CPU build, a pointer straight into the scratch tile.
+template <int UP, int NU, int FUT, typename Window>
+SG3_HD void sep_up_run(const float (&fu)[FUT], const Window& win, float (&acc)[UP][kSepRun]) {
+    constexpr int S = kSepRun;
+SG3_UNROLL
+    for (int ph = 0; ph < UP; ++ph) {
+SG3_UNROLL
+        for (int q = 0; q < S; ++q) acc[ph][q] = 0.f;
+SG3_UNROLL
+        for (int k = 0; k < NU; ++k) {
+            const float tap = fu[(UP - ph) % UP + UP * k];
+SG3_VEC
+            for (int q = 0; q < S; ++q) acc[ph][q] += tap * win[q + (ph > 0 ? 1 : 0) + k];
+        }
+    }
+}
+
+// Down pass: acc[q] (+)= sum_k fd[k] * win[q * DOWN + k]. The window is split by phase first
+// (wph[r][t] = win[t * DOWN + r]), so the S outputs of one tap read consecutive values.
+// ACCUMULATE: add to acc (the rows of a 2-D filter), else start from zero.
+// The CPU build reads rows straight from the scratch tile instead (sep_down_run_row below).
+template <int DOWN, int FDT, int WD, bool ACCUMULATE>
+SG3_HD void sep_down_run(const float* fd, const float (&win)[WD], float (&acc)[kSepRun]) {
+    constexpr int S = kSepRun;
+    constexpr int NT = (WD + DOWN - 1) / DOWN;
+    float wph[DOWN][NT];
+SG3_UNROLL
+    for (int t = 0; t < NT * DOWN; ++t) wph[t % DOWN][t / DOWN] = t < WD ? win[t] : 0.f;
+    if (!ACCUMULATE) {
+SG3_UNROLL
+        for (int q = 0; q < S; ++q) acc[q] = 0.f;
+    }
+SG3_UNROLL
+    for (int k = 0; k < FDT; ++k) {
+        const float tap = fd[k];
+SG3_VEC
+        for (int q = 0; q < S; ++q) acc[q] += tap * wph[k % DOWN][q + k / DOWN];
+    }
+}
+
+// Down pass over a row that lies in memory (the CPU build): the same sums in the same order, read with
+// stride DOWN from the scratch tile, which the compiler turns into vector loads and shuffles. (A window
+// copied to the stack first would be read back by vector loads that straddle its scalar stores.)
+// Used for the 2-D down pass, where it measured faster than the split window; the separable one keeps the
+// window (faster there).
+template <int DOWN, int FDT, bool ACCUMULATE>
+SG3_HD void sep_down_run_row(const float* fd, const float* src, float (&acc)[kSepRun]) {
+    constexpr int S = kSepRun;
+    if (!ACCUMULATE) {
+SG3_UNROLL
+        for (int q = 0; q < S; ++q) acc[q] = 0.f;
+    }
+SG3_UNROLL
+    for (int k = 0; k < FDT; ++k) {
+        const float tap = fd[k];
+SG3_VEC
+        for (int q = 0; q < S; ++q) acc[q] += tap * src[q * DOWN + k];
+    }
+}
+
 template <typename T, int UP, int DOWN, int FUT, int FDT, bool FD2D>
 SG3_HD void flrelu_sep_block(const FlreluParams& p, const FlreluSepGeom& g, const T* x, T* y, const float* fu_g,
                              const float* fd_g, const float* bias, int64_t block, int tid, int nthreads,
@@ -164,19 +241,20 @@ SG3_UNROLL
         for (int i = tid; i < n; i += nthreads) {
             const int r = i % g.in_h, run = i / g.in_h;
             const float* src = s_in + r * g.st_in + run * S;
+#if defined(SG3_HOST_UNROLL)
+            const float* win = src;
+#else
             float win[S + NU];
 SG3_UNROLL
             for (int t = 0; t < S + NU; ++t) win[t] = src[t];
+#endif
+            float acc[UP][S];
+            sep_up_run<UP, NU, FUT>(fu, win, acc);
             float* dst = s_h1 + r * g.st_h1 + run * S * UP;
 SG3_UNROLL
             for (int q = 0; q < S; ++q) {
 SG3_UNROLL
-                for (int ph = 0; ph < UP; ++ph) {
-                    float acc = 0.f;
-SG3_UNROLL
-                    for (int k = 0; k < NU; ++k) acc += fu[(UP - ph) % UP + UP * k] * win[q + (ph > 0 ? 1 : 0) + k];
-                    dst[q * UP + ph] = acc;
-                }
+                for (int ph = 0; ph < UP; ++ph) dst[q * UP + ph] = acc[ph][q];
             }
         }
     }
@@ -192,16 +270,15 @@ SG3_UNROLL
             float win[S + NU];
 SG3_UNROLL
             for (int t = 0; t < S + NU; ++t) win[t] = src[t * g.st_h1];
+            float acc[UP][S];
+            sep_up_run<UP, NU, FUT>(fu, win, acc);
 SG3_UNROLL
             for (int q = 0; q < S; ++q) {
 SG3_UNROLL
                 for (int ph = 0; ph < UP; ++ph) {
                     const int row = (run * S + q) * UP + ph - offy;
                     if (row < 0 || row >= g.mid_h) continue;
-                    float acc = 0.f;
-SG3_UNROLL
-                    for (int k = 0; k < NU; ++k) acc += fu[(UP - ph) % UP + UP * k] * win[q + (ph > 0 ? 1 : 0) + k];
-                    float v = acc * p.up_gain;
+                    float v = acc[ph][q] * p.up_gain;
                     v = (v < 0.f) ? v * p.slope : v;
                     v *= p.gain;
                     if (p.clamp >= 0.f) v = (v > p.clamp) ? p.clamp : ((v < -p.clamp) ? -p.clamp : v);
@@ -227,14 +304,11 @@ SG3_UNROLL
             float win[WD];
 SG3_UNROLL
             for (int t = 0; t < WD; ++t) win[t] = src[t];
+            float acc[S];
+            sep_down_run<DOWN, FDT, WD, false>(fd, win, acc);
             float* dst = s_h2 + r * g.st_h2 + run * S;
 SG3_UNROLL
-            for (int q = 0; q < S; ++q) {
-                float acc = 0.f;
-SG3_UNROLL
-                for (int k = 0; k < FDT; ++k) acc += fd[k] * win[q * DOWN + k];
-                dst[q] = acc;
-            }
+            for (int q = 0; q < S; ++q) dst[q] = acc[q];
         }
         block_sync();
 
@@ -249,13 +323,12 @@ SG3_UNROLL
             float win[WD];
 SG3_UNROLL
             for (int t = 0; t < WD; ++t) win[t] = src[t * g.st_h2];
+            float acc[S];
+            sep_down_run<DOWN, FDT, WD, false>(fd, win, acc);
 SG3_UNROLL
             for (int q = 0; q < S; ++q) {
                 const int oy = oy0 + run * S + q;
-                float acc = 0.f;
-SG3_UNROLL
-                for (int k = 0; k < FDT; ++k) acc += fd[k] * win[q * DOWN + k];
-                if (oy < p.out_h) store_f(y_plane + (int64_t)oy * p.out_w + ox, acc);
+                if (oy < p.out_h) store_f(y_plane + (int64_t)oy * p.out_w + ox, acc[q]);
             }
         }
     } else {
@@ -273,16 +346,14 @@ SG3_UNROLL
 SG3_NO_UNROLL
             for (int fy = 0; fy < FDT; ++fy) {
                 const float* src = s_mid + (oyl * DOWN + fy) * g.st_mid + run * S * DOWN;
+#if defined(SG3_HOST_UNROLL)
+                sep_down_run_row<DOWN, FDT, true>(s_fd + fy * FDT, src, acc);
+#else
                 float win[WD];
 SG3_UNROLL
                 for (int t = 0; t < WD; ++t) win[t] = src[t];
-                const float* frow = s_fd + fy * FDT;
-SG3_UNROLL
-                for (int k = 0; k < FDT; ++k) {
-                    const float tap = frow[k];
-SG3_UNROLL
-                    for (int q = 0; q < S; ++q) acc[q] += tap * win[q * DOWN + k];
-                }
+                sep_down_run<DOWN, FDT, WD, true>(s_fd + fy * FDT, win, acc);
+#endif
             }
 SG3_UNROLL
             for (int q = 0; q < S; ++q) {

@@ -55,7 +55,9 @@ def gather(build_now: bool = True, device: Any = None) -> dict[str, Any]:
         from stylegan3.ops import backend
 
         info["self_check"] = self_check_lines(resolve_device(device), build_now)
-        info["dispatch"] = backend.describe(resolve_device(device))
+        # Without --no-build this loads (or builds) the kernels for the device; with it, nothing compiles.
+        info["dispatch"] = (backend.describe(resolve_device(device)) if build_now
+                            else "not decided (--no-build loads no kernels)")
     except Exception as exc:  # noqa: BLE001 - the report must come out even if the library is broken
         info["dispatch"] = f"unknown ({type(exc).__name__}: {exc})"
     from stylegan3.graphs import DISABLE_ENV, graphs_disabled
@@ -105,6 +107,15 @@ def format_report(info: dict[str, Any]) -> str:
         rows.append(("kernels built", "none"))
     else:
         rows.append(("kernels built", "not tried (--no-build)"))
+    cpu = info.get("cpu") or {}
+    if cpu.get("built_kernels"):
+        rows.append(("cpu kernels", f"{', '.join(cpu['built_kernels'])} [{cpu.get('build_info')}]"))
+    elif cpu.get("tried"):
+        rows.append(("cpu kernels", "none"))
+    elif cpu:
+        rows.append(("cpu kernels", "not tried (--no-build)"))
+    if cpu.get("build_dir"):
+        rows.append(("cpu cache", cpu["build_dir"]))
     width = max(len(k) for k, _ in rows)
     lines = [f"{k.ljust(width)}  {v}" for k, v in rows]
     if info.get("active") == "cuda":
@@ -115,6 +126,10 @@ def format_report(info: dict[str, Any]) -> str:
     else:
         reason = info.get("reason") or "kernels not built yet (run without --no-build)"
         lines.append(f"ops: reference PyTorch path (fallback): {reason}")
+    if cpu.get("active") == "cpu":
+        lines.append("cpu ops: CPU kernels (the same kernel bodies, C++ with OpenMP over the cores)")
+    elif cpu:
+        lines.append(f"cpu ops: reference PyTorch path (fallback): {cpu.get('reason') or 'kernels not built yet'}")
     if info.get("dispatch"):
         lines.append(f"dispatch: {info['dispatch']}")
     for line in info.get("self_check") or []:

@@ -1,8 +1,9 @@
-"""The one dispatch point between the reference ops and our CUDA kernels.
+"""The one dispatch point between the reference ops and our compiled kernels.
 
-Kernels are used only for CUDA tensors when autograd is off (the app renders, it never trains) and
-when `ops.cuda` built; everything else takes the reference path. `SG3_OPS=ref` forces the reference
-path, which the tests use to compare both.
+Kernels are used only when autograd is off (the app renders, it never trains): the CUDA extension
+(`ops.cuda.kernels()`) for CUDA tensors, its CPU build (`ops.cuda.cpu.kernels()`, the same kernel bodies
+and the same functions) for CPU tensors, each when it built; everything else takes the reference path.
+`SG3_OPS=ref` forces the reference path (tests compare both); `cuda` or `cpu` allows only that build.
 
 The ops ask `kernels_for(x, op)`: on top of that choice it honours the self-check's verdict (an op switched
 off for a device, with its reason: `disable` / `disabled`) and, for the calling thread only, a kernels
@@ -26,9 +27,11 @@ _REFERENCE = object()
 
 
 def force_impl(name: str | None) -> None:
-    """Force 'ref' or 'cuda' (None restores automatic choice); used by tests and benchmarks."""
+    """Force 'ref', 'cuda' or 'cpu' (None restores automatic choice); used by tests and benchmarks.
+
+    'cuda' / 'cpu' allow only that build of the kernels; tensors on the other device take the reference path."""
     global _forced
-    if name not in (None, "ref", "cuda"):
+    if name not in (None, "ref", "cuda", "cpu"):
         raise ValueError(f"unknown op implementation {name!r}")
     _forced = name
 
@@ -44,14 +47,33 @@ def _cuda_module() -> Any | None:
         return None
 
 
-def cuda_kernels_for(x: torch.Tensor) -> Any | None:
-    """The compiled kernel module if it should handle `x`, else None (reference path)."""
+def _cpu_module() -> Any | None:
+    try:
+        from ops.cuda import cpu as cpu_ops
+    except ImportError:
+        return None
+    try:
+        return cpu_ops.kernels()
+    except Exception:  # noqa: BLE001 - a broken build must never break rendering
+        return None
+
+
+def _kind(device: torch.device) -> str | None:
+    """Which kernel build serves `device` under the current choice: 'cuda', 'cpu' or None (reference)."""
     choice = _forced or os.environ.get("SG3_OPS", "auto")
-    if choice == "ref" or not x.is_cuda or x.dtype not in (torch.float16, torch.float32):
+    if device.type in ("cuda", "cpu") and choice in ("auto", device.type):
+        return device.type
+    return None
+
+
+def cuda_kernels_for(x: torch.Tensor) -> Any | None:
+    """The compiled kernel module (CUDA or CPU build) if it should handle `x`, else None (reference path)."""
+    kind = _kind(x.device)
+    if kind is None or x.dtype not in (torch.float16, torch.float32):
         return None
     if torch.is_grad_enabled() and x.requires_grad:
         return None
-    return _cuda_module()
+    return _cuda_module() if kind == "cuda" else _cpu_module()
 
 
 def device_key(device: torch.device | str) -> str:
@@ -113,10 +135,24 @@ def kernels_for(x: torch.Tensor, op: str) -> Any | None:
 
 def kernels_module(device: torch.device | str) -> Any | None:
     """The kernels module the automatic choice uses on `device` (None: reference ops there)."""
-    dev = torch.device(device)
-    if (_forced or os.environ.get("SG3_OPS", "auto")) == "ref" or dev.type != "cuda":
+    kind = _kind(torch.device(device))
+    if kind is None:
         return None
-    return _cuda_module()
+    return _cuda_module() if kind == "cuda" else _cpu_module()
+
+
+def _unavailable_reason(device: torch.device) -> str | None:
+    """Why the kernel build for `device` is not there (None when it is, or was not tried)."""
+    try:
+        if device.type == "cuda":
+            import ops.cuda as cuda_ops
+
+            return cuda_ops.unavailable_reason()
+        from ops.cuda import cpu as cpu_ops
+
+        return cpu_ops.unavailable_reason()
+    except ImportError:
+        return "ops.cuda package missing"
 
 
 def implementations(device: torch.device | str) -> list[tuple[str, str | None]]:
@@ -126,15 +162,12 @@ def implementations(device: torch.device | str) -> list[tuple[str, str | None]]:
     out: list[tuple[str, str | None]] = [("reference", None)]
     kernels_why = None
     if kernels_module(dev) is None:
-        kernels_why = "forced to the reference (SG3_OPS=ref)" if (_forced or os.environ.get("SG3_OPS")) == "ref" \
-            else "no kernels for this device"
-        if dev.type == "cuda":
-            try:
-                import ops.cuda as cuda_ops
-
-                kernels_why = cuda_ops.unavailable_reason() or kernels_why
-            except ImportError:
-                kernels_why = "ops.cuda package missing"
+        if (_forced or os.environ.get("SG3_OPS")) == "ref":
+            kernels_why = "forced to the reference (SG3_OPS=ref)"
+        elif _kind(dev) is None:
+            kernels_why = "no kernels for this device"
+        else:
+            kernels_why = _unavailable_reason(dev) or "no kernels for this device"
     out.append(("kernels", kernels_why))
     graphs_why = kernels_why or (None if dev.type == "cuda" else "CUDA graphs need a CUDA device")
     out.append(("kernels+graphs", graphs_why or disabled_reason(dev, "graphs")))
@@ -142,12 +175,14 @@ def implementations(device: torch.device | str) -> list[tuple[str, str | None]]:
 
 
 def active_impl(device: torch.device | str | None = None) -> str:
-    """'cuda' or 'ref': which implementation renders on `device` right now."""
+    """'cuda', 'cpu' or 'ref': which implementation renders on `device` right now."""
     dev = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    choice = _forced or os.environ.get("SG3_OPS", "auto")
-    if dev.type != "cuda" or choice == "ref":
-        return "ref"
-    return "cuda" if _cuda_module() is not None else "ref"
+    return _kind(dev) if kernels_module(dev) is not None else "ref"
+
+
+def _switched_off(dev: torch.device) -> str:
+    ops_off = sorted(op for op in disabled(dev) if op != "graphs")
+    return f", reference for {', '.join(ops_off)} (self-check)" if ops_off else ""
 
 
 def describe(device: torch.device | str | None = None) -> str:
@@ -157,19 +192,10 @@ def describe(device: torch.device | str | None = None) -> str:
     if dev.type == "cuda":
         name = torch.cuda.get_device_name(dev)
         if impl == "cuda":
-            off = disabled(dev)
-            ops_off = sorted(op for op in off if op != "graphs")
-            if ops_off:
-                return f"CUDA kernels on {name}, reference for {', '.join(ops_off)} (self-check)"
-            return f"CUDA kernels on {name}"
-        reason = None
-        try:
-            import ops.cuda as cuda_ops
-
-            reason = cuda_ops.unavailable_reason()
-        except ImportError:
-            reason = "ops.cuda package missing"
-        return f"reference ops on {name} ({reason or 'forced'})"
+            return f"CUDA kernels on {name}{_switched_off(dev)}"
+        return f"reference ops on {name} ({_unavailable_reason(dev) or 'forced'})"
     if dev.type != "cpu":
-        return f"reference ops on {dev} (kernels are CUDA only)"
-    return "reference ops on CPU (no CUDA device)" if not torch.cuda.is_available() else "reference ops on CPU"
+        return f"reference ops on {dev.type} (kernels are CUDA and CPU only)"
+    if impl == "cpu":
+        return f"CPU kernels ({torch.get_num_threads()} threads){_switched_off(dev)}"
+    return f"reference ops on CPU ({_unavailable_reason(dev) or 'forced'})"

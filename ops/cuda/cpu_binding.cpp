@@ -1,0 +1,379 @@
+// CPU build of the SG3 Explorer kernels: the same kernel bodies as the CUDA extension (upfirdn2d.h,
+// bias_act.h, filtered_lrelu.h, filtered_lrelu_sep.h), compiled by the host C++ compiler and run with one
+// host thread per block, blocks spread over the cores by OpenMP (torch's own runtime and thread count).
+// No barriers are needed: a block run by one thread (tid 0 of 1) does every phase in order, which is the
+// "single-thread schedule" the host harness already proves equal to the threaded one.
+//
+// The Python API is binding.cpp's, function for function (names, argument order and meaning), so the
+// dispatch (stylegan3/ops/backend.py) treats either extension as "the kernels module". Inference only;
+// x is float32 or float16 on the CPU, computation in float32.
+#include <ATen/Parallel.h>
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/empty.h>
+#include <c10/util/Half.h>
+#include <torch/csrc/utils/pybind.h>
+
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <string>
+#include <vector>
+
+#define SG3_HOST_UNROLL 1  // full unrolling of the blocked kernel's register windows (filtered_lrelu_sep.h)
+#include "sg3_common.h"
+
+namespace sg3 {
+// float16 storage on the host: c10::Half converts with round-to-nearest-even, like __float2half_rn.
+inline float load_f(const c10::Half* p) { return static_cast<float>(*p); }
+inline void store_f(c10::Half* p, float v) { *p = c10::Half(v); }
+}  // namespace sg3
+
+#include "bias_act.h"
+#include "filtered_lrelu.h"
+#include "filtered_lrelu_sep.h"
+#include "upfirdn2d.h"
+
+namespace {
+
+// Scratch per thread that stands in for a block's shared memory, and the budget that sizes tiles: the GPU's
+// default 48 KiB, so both builds run the same tiles (it fits a core's L1/L2; larger tiles measured no faster
+// on SG3's layer sizes, where a 64-wide tile wastes more on the image border than it saves on halos).
+int g_flrelu_smem_bytes = 48 * 1024;
+constexpr int kMaxSmemBytes = 16 * 1024 * 1024;
+int g_flrelu_mode = 0;  // 0: register-blocked kernel where it applies; 1: generic only (as binding.cpp)
+
+float* thread_scratch(size_t floats) {
+    thread_local std::vector<float> buf;
+    if (buf.size() < floats) buf.resize(floats);
+    return buf.data();
+}
+
+// Runs fn(begin, end) over [0, n) on torch's OpenMP threads, handing out chunks of `chunk` items on demand:
+// on a shared machine a thread that gets less CPU time simply takes fewer chunks. fn must not throw.
+template <typename F>
+void parallel_chunks(int64_t n, int64_t chunk, const F& fn) {
+    if (n <= 0) return;
+    chunk = std::max<int64_t>(1, chunk);
+    if (n <= chunk || at::get_num_threads() <= 1 || omp_in_parallel()) {
+        fn(int64_t(0), n);
+        return;
+    }
+    std::atomic<int64_t> next{0};
+#pragma omp parallel
+    {
+        for (;;) {
+            const int64_t b = next.fetch_add(chunk);
+            if (b >= n) break;
+            fn(b, std::min(n, b + chunk));
+        }
+    }
+}
+
+int dtype_code(const at::Tensor& x, const char* op) {
+    if (x.scalar_type() == at::kFloat) return 0;
+    if (x.scalar_type() == at::kHalf) return 1;
+    TORCH_CHECK(false, op, ": float16 or float32 input expected, got ", x.scalar_type());
+    return -1;
+}
+
+void check_x(const at::Tensor& x, const char* op, int64_t ndim) {
+    TORCH_CHECK(x.device().is_cpu(), op, ": x must be a CPU tensor");
+    TORCH_CHECK(ndim < 0 || x.dim() == ndim, op, ": x must have ", ndim, " dimensions, got ", x.dim());
+    TORCH_CHECK(x.numel() < (int64_t(1) << 40), op, ": x is too large");
+}
+
+at::Tensor filter_f32(const at::Tensor& f, const char* op) {
+    TORCH_CHECK(f.dim() == 1 || f.dim() == 2, op, ": filters must be 1-D (separable) or 2-D, got ", f.dim(), "-D");
+    TORCH_CHECK(f.numel() > 0, op, ": empty filter");
+    return f.to(at::kCPU, at::kFloat).contiguous();
+}
+
+at::Tensor bias_f32(const at::Tensor& b, int64_t size, const char* op) {
+    if (b.numel() == 0) return at::Tensor();
+    TORCH_CHECK(b.dim() == 1 && b.numel() == size, op, ": bias must be 1-D with ", size, " elements, got shape ",
+                b.sizes());
+    return b.to(at::kCPU, at::kFloat).contiguous();
+}
+
+int as_int(int64_t v, const char* op, const char* what) {
+    TORCH_CHECK(v >= -(int64_t(1) << 30) && v <= (int64_t(1) << 30), op, ": ", what, " out of range");
+    return static_cast<int>(v);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// upfirdn2d: upfirdn_element per output; work items are output rows. Without upsampling or horizontal
+// decimation (StyleGAN2's blur after each up-convolution) the row form below does the same sums, in the
+// same order, a whole output row at a time: one filter tap times a run of consecutive inputs vectorizes.
+
+template <typename T>
+void upfirdn_row_up1(const sg3::UpfirdnParams& p, const T* x_plane, const float* f, int oy, T* y_row, float* acc,
+                     float* racc) {
+    const int uy0 = oy * p.downy - p.pady0;
+    // Columns whose taps all land inside the input row; the others take the element function.
+    const int lo = std::min(p.out_w, std::max(0, p.padx0));
+    const int hi = std::max(lo, std::min(p.out_w, p.in_w - p.fw + 1 + p.padx0));
+    for (int ox = lo; ox < hi; ++ox) acc[ox] = 0.f;
+    for (int fy = 0; fy < p.fh; ++fy) {
+        const int iy = uy0 + fy;
+        if (iy < 0 || iy >= p.in_h) continue;
+        const T* row = x_plane + (int64_t)iy * p.in_w - p.padx0;
+        const float wy = p.separable ? f[fy] : 1.f;
+        const float* frow = p.separable ? f : f + (int64_t)fy * p.fw;
+        for (int ox = lo; ox < hi; ++ox) racc[ox] = 0.f;
+        for (int fx = 0; fx < p.fw; ++fx) {
+            const float tap = frow[fx];
+            const T* src = row + fx;
+#pragma omp simd
+            for (int ox = lo; ox < hi; ++ox) racc[ox] += tap * sg3::load_f(src + ox);
+        }
+#pragma omp simd
+        for (int ox = lo; ox < hi; ++ox) acc[ox] += wy * racc[ox];
+    }
+    for (int ox = 0; ox < lo; ++ox) sg3::store_f(y_row + ox, sg3::upfirdn_element(p, x_plane, f, oy, ox));
+    for (int ox = lo; ox < hi; ++ox) sg3::store_f(y_row + ox, acc[ox] * p.gain);
+    for (int ox = hi; ox < p.out_w; ++ox) sg3::store_f(y_row + ox, sg3::upfirdn_element(p, x_plane, f, oy, ox));
+}
+
+template <typename T>
+void run_upfirdn2d(const sg3::UpfirdnParams& p, const T* x, const float* f, T* y) {
+    const int64_t rows = p.planes * p.out_h;
+    const int64_t per_row = std::max<int64_t>(1, int64_t(p.out_w) * p.fw * p.fh / (p.upx * p.upy));
+    const bool row_form = p.upx == 1 && p.upy == 1 && p.downx == 1;
+    parallel_chunks(rows, std::max<int64_t>(1, 16384 / per_row), [&](int64_t r0, int64_t r1) {
+        float* acc = row_form ? thread_scratch(2 * size_t(p.out_w)) : nullptr;
+        for (int64_t r = r0; r < r1; ++r) {
+            const int64_t plane = r / p.out_h;
+            const int oy = static_cast<int>(r % p.out_h);
+            const T* x_plane = x + plane * int64_t(p.in_h) * p.in_w;
+            T* y_row = y + r * p.out_w;
+            if (row_form) {
+                upfirdn_row_up1(p, x_plane, f, oy, y_row, acc, acc + p.out_w);
+                continue;
+            }
+            for (int ox = 0; ox < p.out_w; ++ox) sg3::store_f(y_row + ox, sg3::upfirdn_element(p, x_plane, f, oy, ox));
+        }
+    });
+}
+
+at::Tensor upfirdn2d(at::Tensor x, at::Tensor f, int64_t upx, int64_t upy, int64_t downx, int64_t downy,
+                     int64_t padx0, int64_t padx1, int64_t pady0, int64_t pady1, double gain) {
+    const char* op = "upfirdn2d";
+    check_x(x, op, 4);
+    const int dtype = dtype_code(x, op);
+    TORCH_CHECK(upx >= 1 && upy >= 1 && downx >= 1 && downy >= 1, op, ": up/down factors must be >= 1");
+    x = x.contiguous();
+    f = filter_f32(f, op);
+    const int sep = f.dim() == 1 ? 1 : 0;
+    const int fw = as_int(f.size(-1), op, "filter width"), fh = as_int(f.size(0), op, "filter height");
+    const sg3::UpfirdnParams p = sg3::upfirdn_make(
+        x.size(0) * x.size(1), as_int(x.size(2), op, "height"), as_int(x.size(3), op, "width"), as_int(upx, op, "up"),
+        as_int(upy, op, "up"), as_int(downx, op, "down"), as_int(downy, op, "down"), as_int(padx0, op, "padding"),
+        as_int(padx1, op, "padding"), as_int(pady0, op, "padding"), as_int(pady1, op, "padding"), fw, fh, sep,
+        static_cast<float>(gain));
+    TORCH_CHECK(p.out_h > 0 && p.out_w > 0, op, ": the filter is larger than the padded, upsampled input");
+    at::Tensor y = at::empty({x.size(0), x.size(1), p.out_h, p.out_w}, x.options());
+    if (y.numel() == 0) return y;
+    const float* fp = f.data_ptr<float>();
+    if (dtype == 0)
+        run_upfirdn2d(p, x.data_ptr<float>(), fp, y.data_ptr<float>());
+    else
+        run_upfirdn2d(p, x.data_ptr<c10::Half>(), fp, y.data_ptr<c10::Half>());
+    return y;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// bias_act: bias_act_value along rows of one bias element (constant bias: the loop vectorizes).
+
+template <typename T>
+void run_bias_act(const sg3::BiasActParams& p, const T* x, const float* b, T* y) {
+    const int64_t step = p.bias_size > 0 ? p.step : 1;
+    const int64_t rows = p.numel / step;
+    if (p.bias_size <= 0 || step < 64) {
+        // No bias, or rows too short to be worth it: the header's element function as it is.
+        parallel_chunks(p.numel, 32768, [&](int64_t i0, int64_t i1) {
+            for (int64_t i = i0; i < i1; ++i) sg3::bias_act_store(p, x, b, y, i);
+        });
+        return;
+    }
+    parallel_chunks(rows, std::max<int64_t>(1, 32768 / step), [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+            const float bv = b[r % p.bias_size];
+            const T* xr = x + r * step;
+            T* yr = y + r * step;
+            for (int64_t j = 0; j < step; ++j) sg3::store_f(yr + j, sg3::bias_act_value(p, sg3::load_f(xr + j) + bv));
+        }
+    });
+}
+
+at::Tensor bias_act(at::Tensor x, at::Tensor b, int64_t dim, const std::string& act, double alpha, double gain,
+                    double clamp) {
+    const char* op = "bias_act";
+    check_x(x, op, -1);
+    const int dtype = dtype_code(x, op);
+    int code = -1;
+    if (act == "linear") code = sg3::kLinear;
+    if (act == "relu") code = sg3::kRelu;
+    if (act == "lrelu") code = sg3::kLrelu;
+    TORCH_CHECK(code >= 0, op, ": unsupported activation '", act, "' (linear, relu, lrelu)");
+    x = x.contiguous();
+    at::Tensor bf;
+    int64_t step = 1;
+    int bias_size = 0;
+    if (b.numel() > 0) {
+        TORCH_CHECK(x.dim() > 0, op, ": a bias needs a tensor with at least one dimension");
+        if (dim < 0) dim += x.dim();
+        TORCH_CHECK(dim >= 0 && dim < x.dim(), op, ": dim out of range");
+        bf = bias_f32(b, x.size(dim), op);
+        for (int64_t i = dim + 1; i < x.dim(); ++i) step *= x.size(i);
+        bias_size = as_int(x.size(dim), op, "bias size");
+    }
+    at::Tensor y = at::empty(x.sizes(), x.options());
+    if (y.numel() == 0) return y;
+    const sg3::BiasActParams p = {x.numel(), step, bias_size, code, static_cast<float>(alpha),
+                                  static_cast<float>(gain), static_cast<float>(clamp)};
+    const float* bp = bias_size ? bf.data_ptr<float>() : nullptr;
+    if (dtype == 0)
+        run_bias_act(p, x.data_ptr<float>(), bp, y.data_ptr<float>());
+    else
+        run_bias_act(p, x.data_ptr<c10::Half>(), bp, y.data_ptr<c10::Half>());
+    return y;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// filtered_lrelu: one block = one (plane, tile), run start to end by one thread.
+
+template <typename T, int UP, int DOWN, int FUT, int FDT, bool FD2D>
+void run_sep(const sg3::FlreluParams& p, const sg3::FlreluSepGeom& g, const T* x, const float* fu, const float* fd,
+             const float* b, T* y) {
+    const int64_t blocks = p.planes * g.tiles_x * g.tiles_y;
+    parallel_chunks(blocks, 1, [&](int64_t b0, int64_t b1) {
+        float* smem = thread_scratch(size_t(g.smem_floats));
+        for (int64_t blk = b0; blk < b1; ++blk)
+            sg3::flrelu_sep_block<T, UP, DOWN, FUT, FDT, FD2D>(p, g, x, y, fu, fd, b, blk, 0, 1, smem);
+    });
+}
+
+template <typename T, int UP, int DOWN, int FUT, int FDT>
+void run_generic(const sg3::FlreluParams& p, const T* x, const float* fu, const float* fd, const float* b, T* y) {
+    const int64_t blocks = p.planes * p.tiles_x * p.tiles_y;
+    parallel_chunks(blocks, 1, [&](int64_t b0, int64_t b1) {
+        float* smem = thread_scratch(size_t(p.smem_floats));
+        for (int64_t blk = b0; blk < b1; ++blk)
+            sg3::flrelu_block<T, UP, DOWN, FUT, FDT>(p, x, y, fu, fd, b, blk, 0, 1, smem);
+    });
+}
+
+// Returns false when no fused tile fits the budget (the caller then runs the unfused path).
+template <typename T>
+bool run_filtered_lrelu(sg3::FlreluParams& p, const T* x, const float* fu, const float* fd, const float* b, T* y) {
+    const int variant = g_flrelu_mode == 0 ? sg3::flrelu_sep_variant(p) : sg3::kSepNone;
+    sg3::FlreluSepGeom g;
+    if (variant != sg3::kSepNone && sg3::flrelu_sep_plan(p, !p.fd_sep, g_flrelu_smem_bytes, g)) {
+        switch (variant) {
+            case sg3::kSepUp2Down2Taps12: run_sep<T, 2, 2, 12, 12, false>(p, g, x, fu, fd, b, y); return true;
+            case sg3::kSepUp4Down2Taps24x12: run_sep<T, 4, 2, 24, 12, false>(p, g, x, fu, fd, b, y); return true;
+            case sg3::kSepUp2Down2Taps12Fd2d: run_sep<T, 2, 2, 12, 12, true>(p, g, x, fu, fd, b, y); return true;
+            case sg3::kSepUp4Down2Taps24x12Fd2d: run_sep<T, 4, 2, 24, 12, true>(p, g, x, fu, fd, b, y); return true;
+            default: break;
+        }
+    }
+    if (!sg3::flrelu_plan(p, g_flrelu_smem_bytes)) return false;
+    switch (sg3::flrelu_variant(p)) {
+        case sg3::kUp2Down2Taps12: run_generic<T, 2, 2, 12, 12>(p, x, fu, fd, b, y); break;
+        case sg3::kUp4Down2Taps24x12: run_generic<T, 4, 2, 24, 12>(p, x, fu, fd, b, y); break;
+        default: run_generic<T, 0, 0, 0, 0>(p, x, fu, fd, b, y); break;
+    }
+    return true;
+}
+
+// The same computation from the separate ops, in float32, when no tile fits (huge filters).
+at::Tensor filtered_lrelu_unfused(const at::Tensor& x, const at::Tensor& fu, const at::Tensor& fd, const at::Tensor& b,
+                                  int64_t up, int64_t down, int64_t px0, int64_t px1, int64_t py0, int64_t py1,
+                                  double gain, double slope, double clamp) {
+    at::Tensor t = x.to(at::kFloat);
+    at::Tensor none = at::empty({0}, t.options());
+    if (b.defined() && b.numel() > 0) t = bias_act(t, b, 1, "linear", 0.0, 1.0, -1.0);
+    t = upfirdn2d(t, fu, up, up, 1, 1, px0, px1, py0, py1, double(up * up));
+    t = bias_act(t, none, 1, "lrelu", slope, gain, clamp);
+    t = upfirdn2d(t, fd, 1, 1, down, down, 0, 0, 0, 0, 1.0);
+    return t.to(x.scalar_type());
+}
+
+at::Tensor filtered_lrelu(at::Tensor x, at::Tensor fu, at::Tensor fd, at::Tensor b, int64_t up, int64_t down,
+                          int64_t padx0, int64_t padx1, int64_t pady0, int64_t pady1, double gain, double slope,
+                          double clamp) {
+    const char* op = "filtered_lrelu";
+    check_x(x, op, 4);
+    const int dtype = dtype_code(x, op);
+    TORCH_CHECK(up >= 1 && down >= 1, op, ": up/down factors must be >= 1");
+    x = x.contiguous();
+    fu = filter_f32(fu, op);
+    fd = filter_f32(fd, op);
+    at::Tensor bf = bias_f32(b, x.size(1), op);
+    const int fu_sep = fu.dim() == 1 ? 1 : 0, fd_sep = fd.dim() == 1 ? 1 : 0;
+    sg3::FlreluParams p = sg3::flrelu_make(
+        x.size(0) * x.size(1), as_int(std::max<int64_t>(x.size(1), 1), op, "channels"), as_int(x.size(2), op, "height"),
+        as_int(x.size(3), op, "width"), as_int(up, op, "up"), as_int(down, op, "down"), as_int(padx0, op, "padding"),
+        as_int(padx1, op, "padding"), as_int(pady0, op, "padding"), as_int(pady1, op, "padding"),
+        as_int(fu.size(-1), op, "fu size"), as_int(fu.size(0), op, "fu size"), fu_sep, as_int(fd.size(-1), op, "fd size"),
+        as_int(fd.size(0), op, "fd size"), fd_sep, bf.defined() ? 1 : 0, static_cast<float>(gain),
+        static_cast<float>(slope), static_cast<float>(clamp));
+    TORCH_CHECK(p.out_h > 0 && p.out_w > 0, op, ": the filters are larger than the padded, upsampled input");
+    at::Tensor y = at::empty({x.size(0), x.size(1), p.out_h, p.out_w}, x.options());
+    if (y.numel() == 0) return y;
+    const float* bp = bf.defined() ? bf.data_ptr<float>() : nullptr;
+    const float* fup = fu.data_ptr<float>();
+    const float* fdp = fd.data_ptr<float>();
+    const bool fused = dtype == 0
+                           ? run_filtered_lrelu(p, x.data_ptr<float>(), fup, fdp, bp, y.data_ptr<float>())
+                           : run_filtered_lrelu(p, x.data_ptr<c10::Half>(), fup, fdp, bp, y.data_ptr<c10::Half>());
+    if (!fused) return filtered_lrelu_unfused(x, fu, fd, bf, up, down, padx0, padx1, pady0, pady1, gain, slope, clamp);
+    return y;
+}
+
+// (tile_w, tile_h, scratch bytes, kernel: 1 blocked / 0 generic), or zeros for the unfused path; as binding.cpp.
+std::vector<int64_t> filtered_lrelu_plan(int64_t in_h, int64_t in_w, int64_t up, int64_t down, int64_t fuw,
+                                         int64_t fuh, bool fu_sep, int64_t fdw, int64_t fdh, bool fd_sep,
+                                         int64_t padx0, int64_t padx1, int64_t pady0, int64_t pady1) {
+    sg3::FlreluParams p = sg3::flrelu_make(1, 1, (int)in_h, (int)in_w, (int)up, (int)down, (int)padx0, (int)padx1,
+                                           (int)pady0, (int)pady1, (int)fuw, (int)fuh, fu_sep, (int)fdw, (int)fdh,
+                                           fd_sep, 0, 1.f, 0.2f, -1.f);
+    if (p.out_h <= 0 || p.out_w <= 0) return {0, 0, 0, 0};
+    sg3::FlreluSepGeom g;
+    if (g_flrelu_mode == 0 && sg3::flrelu_sep_variant(p) != sg3::kSepNone &&
+        sg3::flrelu_sep_plan(p, !p.fd_sep, g_flrelu_smem_bytes, g))
+        return {g.tile_w, g.tile_h, int64_t(g.smem_floats) * 4, 1};
+    if (!sg3::flrelu_plan(p, g_flrelu_smem_bytes)) return {0, 0, 0, 0};
+    return {p.tile_w, p.tile_h, int64_t(p.smem_floats) * 4, 0};
+}
+
+int64_t set_filtered_lrelu_mode(int64_t mode) {
+    TORCH_CHECK(mode == 0 || mode == 1, "filtered_lrelu mode must be 0 (auto) or 1 (generic)");
+    g_flrelu_mode = static_cast<int>(mode);
+    return g_flrelu_mode;
+}
+
+// The per-thread scratch that plays a block's shared memory (tile size); capped at 16 MiB.
+int64_t set_filtered_lrelu_smem_bytes(int64_t bytes) {
+    g_flrelu_smem_bytes = static_cast<int>(std::max<int64_t>(1024, std::min<int64_t>(bytes, kMaxSmemBytes)));
+    return g_flrelu_smem_bytes;
+}
+
+std::string build_info() {
+    return std::string("cpu, ") + std::to_string(at::get_num_threads()) + " threads (OpenMP " +
+           std::to_string(_OPENMP) + "), kernels upfirdn2d bias_act filtered_lrelu (generic + register-blocked)";
+}
+
+}  // namespace
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+    m.doc() = "SG3 Explorer kernels built for the CPU (inference only)";
+    m.def("upfirdn2d", &upfirdn2d, "upsample, pad, correlate with a filter, downsample");
+    m.def("bias_act", &bias_act, "bias, activation, gain, clamp");
+    m.def("filtered_lrelu", &filtered_lrelu, "fused upsample, leaky ReLU, clamp, downsample");
+    m.def("filtered_lrelu_plan", &filtered_lrelu_plan, "tile of the fused kernel for given arguments");
+    m.def("set_filtered_lrelu_smem_bytes", &set_filtered_lrelu_smem_bytes, "scratch per thread of the fused kernel");
+    m.def("set_filtered_lrelu_mode", &set_filtered_lrelu_mode, "0: blocked kernel where it applies, 1: generic only");
+    m.def("build_info", &build_info, "what the extension was built for");
+}
