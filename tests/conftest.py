@@ -35,6 +35,15 @@ def cpu_kernels_built_once():
     yield
 
 
+@pytest.fixture()
+def no_cpu_kernels(monkeypatch):
+    """The dispatch as on a machine without a C++ compiler: CPU tensors take the reference ops."""
+    from stylegan3.ops import backend
+
+    monkeypatch.setattr(backend, "_cpu_module", lambda: None)
+    yield
+
+
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
     if not has_fixtures():

@@ -16,7 +16,7 @@ from stylegan3.ops import backend
 CPU = torch.device("cpu")
 
 
-def test_cli_bench_prints_the_table_and_writes_json(tmp_path, capsys):
+def test_cli_bench_prints_the_table_and_writes_json(tmp_path, capsys, no_cpu_kernels):
     net = write_tiny_network(tmp_path / "tiny.safetensors", kind="sg3", res=32)
     out = tmp_path / "bench.json"
     argv = ["bench", "--network", str(net), "--network", "demo-sg2", "--device", "cpu", "--warmup", "0", "--iters",
@@ -55,7 +55,7 @@ def test_rows_time_per_frame_floor_and_recorded_numbers(monkeypatch):
     assert again.rows[0].nvidia_ms == 1000.0 and "1000 (test)" in bench.format_report(again)
 
 
-def test_implementations_come_from_the_backend(monkeypatch):
+def test_implementations_come_from_the_backend(monkeypatch, no_cpu_kernels):
     """Rows are whatever the backend lists, so kernels for another device appear once they exist."""
     assert [name for name, _ in backend.implementations(CPU)] == ["reference", "kernels", "kernels+graphs"]
     assert backend.implementations(CPU)[1][1] == "no kernels for this device"

@@ -366,3 +366,22 @@ def test_cpu_benchmark_table_reports_ratios_and_estimates():
     assert row[:4] == ["SG3-T", "60.80", "29.40", "2.07x"]
     assert row[4:10] == ["19.00", "<=", "7.6", "6.38", "2.98x", "no/yes"]
     assert row[10:] == ["6.0e-07", "22.7/10.8", "9.7/0.5", "4481k/207k", "9.0-9.8"]
+
+
+def test_a_build_leaves_the_flags_and_so_the_cache_key_as_they_were(tmp_path, monkeypatch):
+    """torch's cpp_extension.load appends its libraries to the flag lists it is given; were those our module's
+    own lists, every key computed after a first build in the same process would name another folder."""
+    from torch.utils import cpp_extension
+
+    def load(**kwargs):
+        kwargs["extra_ldflags"].append("-ltorch")  # what cpp_extension does to the caller's list
+        kwargs["extra_cflags"].append("-DEXTRA")
+        return object()
+
+    before = build.cpu_build_dir()
+    monkeypatch.setattr(cpp_extension, "load", load)
+    build._compile("probe", build.CPU_SOURCES, tmp_path, build.CPU_BUILD_FLAGS, verbose=False)
+    build._compile("probe", build.SOURCES, tmp_path, build.BUILD_FLAGS, verbose=False)
+    assert build.CPU_BUILD_FLAGS == {"cflags": ["-O3", "-march=native", "-fopenmp"], "ldflags": ["-fopenmp"]}
+    assert build.BUILD_FLAGS == {"cflags": ["-O3"], "cuda_cflags": ["-O3"]}
+    assert build.cpu_build_dir() == before

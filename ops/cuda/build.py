@@ -306,12 +306,14 @@ def _compile(name: str, sources: tuple[str, ...], directory: Path, flags: dict, 
     try:
         from torch.utils import cpp_extension
 
+        # Copies: cpp_extension appends torch's own libraries to these lists in place, which would change
+        # the flags (and so the cache key) of every later build and key computed in this process.
         return cpp_extension.load(
             name=name,
             sources=[str(SOURCE_DIR / s) for s in sources],
-            extra_cflags=flags.get("cflags"),
-            extra_cuda_cflags=flags.get("cuda_cflags"),
-            extra_ldflags=flags.get("ldflags"),
+            extra_cflags=list(flags.get("cflags") or []),
+            extra_cuda_cflags=list(flags.get("cuda_cflags") or []),
+            extra_ldflags=list(flags.get("ldflags") or []),
             extra_include_paths=[str(SOURCE_DIR)],
             build_directory=str(directory),
             verbose=verbose,
