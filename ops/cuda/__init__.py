@@ -17,53 +17,34 @@ back from, so nothing is printed.
 from __future__ import annotations
 
 import logging
-import threading
 import warnings
 from types import ModuleType
 from typing import Any
 
 from ops.cuda import build, cpu
+from ops.cuda.once import BuildOnce
 
 __all__ = ["kernels", "unavailable_reason", "status", "reset"]
 
 _log = logging.getLogger(__name__)
-_lock = threading.Lock()
-_tried = False
-_module: ModuleType | None = None
-_reason: str | None = None
 _warned = False
 
 
 def kernels(verbose: bool = False) -> ModuleType | None:
     """The compiled extension, or None (see `unavailable_reason`). Builds at most once per process."""
-    global _tried, _module, _reason
-    if _tried:
-        return _module
-    with _lock:
-        if not _tried:
-            try:
-                _module = build.load_or_build(verbose=verbose)
-                _reason = None
-            except build.BuildUnavailable as exc:
-                _module, _reason = None, str(exc)
-            except Exception as exc:  # noqa: BLE001 - the contract is: never raise
-                _module, _reason = None, f"unexpected {type(exc).__name__}: {exc}"
-            _tried = True
-            if _module is None:
-                _announce_fallback(_reason or "unknown reason")
-    return _module
+    return _once.get(verbose)
 
 
 def unavailable_reason() -> str | None:
     """Why `kernels()` returned None; None if it did not (or was not called yet)."""
-    return _reason
+    return _once.reason
 
 
 def reset() -> None:
     """Forget the outcome so the next `kernels()` tries again (tests; after installing a toolchain)."""
-    global _tried, _module, _reason, _warned
-    with _lock:
-        _tried, _module, _reason, _warned = False, None, None, False
+    global _warned
+    _once.reset()
+    _warned = False
 
 
 def _cuda_device_present() -> bool:
@@ -84,10 +65,14 @@ def _announce_fallback(reason: str) -> None:
         warnings.warn(
             f"sg3-explorer: CUDA kernels unavailable, using the slower reference ops: {reason}",
             RuntimeWarning,
-            stacklevel=3,
+            stacklevel=4,  # the caller of kernels(), past BuildOnce.get
         )
     else:
         _log.debug("CUDA kernels unavailable: %s", reason)
+
+
+# The build is looked up at call time, so tests can stand in for `build.load_or_build`.
+_once = BuildOnce(lambda verbose: build.load_or_build(verbose=verbose), _announce_fallback)
 
 
 def status(build_now: bool = False) -> dict[str, Any]:
@@ -120,12 +105,12 @@ def status(build_now: bool = False) -> dict[str, Any]:
     except build.BuildUnavailable:
         info["build_dir"] = None
         info["arch"] = None
-    module = kernels() if build_now else _module
-    info["tried"] = _tried
+    module = kernels() if build_now else _once.module
+    info["tried"] = _once.tried
     info["built_kernels"] = [k for k in build.KERNEL_NAMES if module is not None and hasattr(module, k)]
     info["build_info"] = module.build_info() if module is not None and hasattr(module, "build_info") else None
-    reason = _reason
-    if not _tried:
+    reason = _once.reason
+    if not _once.tried:
         try:
             build.describe_target()
             reason = None

@@ -10,51 +10,35 @@ compiler, no ninja, a build error, `SG3_CPU_BUILD=0`). It never raises; the refe
 from __future__ import annotations
 
 import logging
-import threading
 from types import ModuleType
 from typing import Any
 
 from ops.cuda import build
+from ops.cuda.once import BuildOnce
 
 __all__ = ["kernels", "unavailable_reason", "status", "reset"]
 
 _log = logging.getLogger(__name__)
-_lock = threading.Lock()
-_tried = False
-_module: ModuleType | None = None
-_reason: str | None = None
+# The build is looked up at call time, so tests can stand in for `build.load_or_build_cpu`.
+_once = BuildOnce(
+    lambda verbose: build.load_or_build_cpu(verbose=verbose),
+    lambda reason: _log.info("CPU kernels unavailable, using the reference ops: %s", reason),
+)
 
 
 def kernels(verbose: bool = False) -> ModuleType | None:
     """The CPU extension, or None (see `unavailable_reason`). Builds at most once per process."""
-    global _tried, _module, _reason
-    if _tried:
-        return _module
-    with _lock:
-        if not _tried:
-            try:
-                _module = build.load_or_build_cpu(verbose=verbose)
-                _reason = None
-            except build.BuildUnavailable as exc:
-                _module, _reason = None, str(exc)
-            except Exception as exc:  # noqa: BLE001 - the contract is: never raise
-                _module, _reason = None, f"unexpected {type(exc).__name__}: {exc}"
-            _tried = True
-            if _module is None:
-                _log.info("CPU kernels unavailable, using the reference ops: %s", _reason)
-    return _module
+    return _once.get(verbose)
 
 
 def unavailable_reason() -> str | None:
     """Why `kernels()` returned None; None if it did not (or was not called yet)."""
-    return _reason
+    return _once.reason
 
 
 def reset() -> None:
     """Forget the outcome so the next `kernels()` tries again (tests; after installing a compiler)."""
-    global _tried, _module, _reason
-    with _lock:
-        _tried, _module, _reason = False, None, None
+    _once.reset()
 
 
 def status(build_now: bool = False) -> dict[str, Any]:
@@ -64,14 +48,14 @@ def status(build_now: bool = False) -> dict[str, Any]:
         info["build_dir"] = str(build.cpu_build_dir())
     except build.BuildUnavailable as exc:
         info["build_dir"] = None
-        if not _tried:
+        if not _once.tried:
             info["reason"] = str(exc)
-    module = kernels() if build_now else _module
-    info["tried"] = _tried
+    module = kernels() if build_now else _once.module
+    info["tried"] = _once.tried
     info["built_kernels"] = [k for k in build.KERNEL_NAMES if module is not None and hasattr(module, k)]
     info["build_info"] = module.build_info() if module is not None else None
-    if _tried:
-        info["reason"] = _reason
+    if _once.tried:
+        info["reason"] = _once.reason
     elif "reason" not in info:
         cxx, ninja = build.find_cxx(), build.find_ninja()
         info["reason"] = (
