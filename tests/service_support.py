@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
 from pathlib import Path
 
 import torch
@@ -34,3 +37,26 @@ def write_tiny_nets(folder: Path, res: int = 32) -> dict[str, Path]:
 
     folder.mkdir(parents=True, exist_ok=True)
     return {kind: save_native(tiny_net(kind, res), folder / f"tiny-{kind.lower()}.safetensors") for kind in KINDS}
+
+
+@contextlib.contextmanager
+def running_server(allow: list[str], token: str | None = None, host: str = "127.0.0.1"):
+    """A RenderServer on a free loopback port, served by a thread; stopped (and joined) on exit."""
+    from stylegan3.service.policy import AllowList
+    from stylegan3.service.server import RenderServer
+
+    server = RenderServer(host, 0, AllowList.parse(allow), token=token, device="cpu")
+    thread = threading.Thread(target=server.serve_forever, name="test-server", daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        thread.join(timeout=15)
+        assert not thread.is_alive(), "server thread did not stop"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -9,6 +9,7 @@ from pathlib import Path
 from PIL import Image
 
 from stylegan3.cli.args import add_device_argument, add_network_argument, parse_pair, parse_seeds
+from stylegan3.cli.remote import add_connect_arguments, run_render
 from stylegan3.errors import SG3Error
 
 
@@ -25,10 +26,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force-fp32", action="store_true", help="no fp16 even where the network allows it")
     p.add_argument("--outdir", type=Path, required=True, help="output folder (created if needed)")
     add_device_argument(p)
+    add_connect_arguments(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.connect:
+        return run_render(args)
     import stylegan3
     from stylegan3.generate import GenerateOptions, generate_seed
     from stylegan3.imageutil import to_numpy_rgb

@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "stylegan3.cli.cmd_sticking",
     "stylegan3.cli.cmd_video",
     "stylegan3.cli.cmd_doctor",
+    "stylegan3.cli.cmd_serve",
 ]
 
 
