@@ -33,7 +33,10 @@ def connect(args: argparse.Namespace, timeout: float = 15.0):
     if not backend.wait_ready(timeout):
         status = backend.status()
         backend.close()
-        raise SG3Error(status.message or f"cannot reach {args.connect} (is `sg3-explorer serve` running there?)")
+        if status.state == "refused":
+            raise SG3Error(status.message)
+        raise SG3Error(f"cannot reach {args.connect} ({status.message or 'no answer'}; is `sg3-explorer serve` "
+                       "running there, or the SSH tunnel open?)")
     return backend
 
 

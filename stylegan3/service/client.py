@@ -113,9 +113,10 @@ class RemoteBackend(RenderBackend):
             return BackendStatus(state, self._message, self._restarts, self.transport)
 
     def wait_ready(self, timeout: float = 30.0) -> bool:
+        """True once the server said hello; False when it refused us, or did not answer for `dead_after`."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self._state in ("ready", "refused", "closed"):
+            if self._state in ("ready", "refused", "closed") or self._restarts:
                 return self._state == "ready"
             time.sleep(0.02)
         return False

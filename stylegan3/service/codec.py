@@ -39,7 +39,9 @@ def encode(image: np.ndarray, fmt: str = "raw", quality: int = 90) -> tuple[byte
         if fmt == "png":
             Image.fromarray(image).save(buf, format="PNG", compress_level=PNG_LEVEL)
         else:
-            Image.fromarray(image).save(buf, format="JPEG", quality=int(quality))
+            # 4:4:4 chroma at high quality: the analysis views (layers, FFT) have colour detail at pixel scale
+            subsampling = 0 if quality >= 90 else 2
+            Image.fromarray(image).save(buf, format="JPEG", quality=int(quality), subsampling=subsampling)
         payload = buf.getvalue()
     return payload, (time.perf_counter() - t0) * 1000.0
 
