@@ -10,6 +10,7 @@ from PIL import Image
 
 from stylegan3.cli.args import add_device_argument, add_network_argument, parse_pair, parse_seeds
 from stylegan3.cli.remote import add_connect_arguments, run_render
+from stylegan3.cli.session_render import add_session_arguments, run_session
 from stylegan3.errors import SG3Error
 
 
@@ -27,10 +28,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--outdir", type=Path, required=True, help="output folder (created if needed)")
     add_device_argument(p)
     add_connect_arguments(p)
+    add_session_arguments(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.session:
+        return run_session(args)
     if args.connect:
         return run_render(args)
     import stylegan3
