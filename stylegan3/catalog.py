@@ -6,6 +6,7 @@ and read by the safe loader like any other pickle.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 
 SG3_BASE = "https://api.ngc.nvidia.com/v2/models/nvidia/research/stylegan3/versions/1/files/"
@@ -56,3 +57,28 @@ def resolve(name_or_url: str) -> str | None:
         return name_or_url
     entry = lookup(name_or_url)
     return entry.url if entry else None
+
+
+DEMO_NAMES = ("demo", "demo-sg3-r", "demo-sg2")
+
+
+def closest_names(text: str, n: int = 3) -> list[str]:
+    """Catalog and demo names that look like `text` (a typo of one), best first."""
+    key = text.strip().lower()
+    key = key[: -len(".pkl")] if key.endswith(".pkl") else key
+    return difflib.get_close_matches(key, [*CATALOG, *DEMO_NAMES], n=n, cutoff=0.6)
+
+
+def hint_for(text: str) -> str:
+    """The end of a 'no such file' message for something that was maybe meant as a catalog name.
+
+    A text with a folder in it was meant as a path and gets no hint; a bare name gets the closest
+    catalog names, or where to find the list.
+    """
+    if "/" in text or "\\" in text:
+        return ""
+    close = closest_names(text)
+    if close:
+        names = close[0] if len(close) == 1 else ", ".join(close[:-1]) + " or " + close[-1]
+        return f", nor a catalog name; did you mean {names}?"
+    return ", nor a catalog name (`sg3-explorer info --catalog` lists them)"

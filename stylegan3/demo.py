@@ -13,11 +13,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
-import tempfile
 
 import torch
 
+from stylegan3.atomic import replace_atomically
 from stylegan3.networks import build_generator
 
 DEMO_SEED = 20211018
@@ -106,10 +105,8 @@ def _build(kind: str) -> dict[str, torch.Tensor]:
     state = _construct(kind)  # also when the cache no longer fits the network code
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        os.close(fd)
-        save_file(state, tmp)
-        os.replace(tmp, path)
+        with replace_atomically(path, suffix=".tmp") as tmp:
+            save_file(state, str(tmp))
     except OSError:
         pass  # read-only home: keep working without the cache
     return state

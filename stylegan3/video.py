@@ -75,19 +75,77 @@ def resize_images(images: torch.Tensor, size: int) -> torch.Tensor:
 
 
 def draw_label(width: int, text: str, height: int = LABEL_HEIGHT) -> np.ndarray:
-    """A dark strip `[height, width, 3]` uint8 with `text` in white, cut to fit."""
-    from PIL import Image, ImageDraw, ImageFont
+    """A dark strip `[height, width, 3]` uint8 with `text` in white, laid out by `fit_label`."""
+    from PIL import Image, ImageDraw
 
     strip = Image.new("RGB", (width, height), (24, 24, 24))
     draw = ImageDraw.Draw(strip)
-    try:
-        font = ImageFont.load_default(size=max(8, height - 10))
-    except TypeError:  # Pillow < 10.1 has one bitmap font
-        font = ImageFont.load_default()
-    while text and draw.textlength(text, font=font) > width - 8:
-        text = text[:-2] + "\u2026" if len(text) > 2 else ""
-    draw.text((4, height // 2), text, fill=(235, 235, 235), font=font, anchor="lm")
+    lines, size = fit_label(width, text, height)
+    font = _label_font(size)
+    for i, line in enumerate(lines):
+        y = height * (2 * i + 1) / (2 * len(lines))
+        draw.text((_LABEL_MARGIN, y), line, fill=(235, 235, 235), font=font, anchor="lm")
     return np.asarray(strip)
+
+
+def fit_label(width: int, text: str, height: int = LABEL_HEIGHT) -> tuple[list[str], int]:
+    """The lines and font size that show `text` in a `width` x `height` strip.
+
+    Small panes (a 64 px fixture net) cannot hold "name (SG3-T 64px)" on one line, so the first layout
+    that fits wins: one line at a falling font size, then two lines (name over the bracketed detail, or
+    split at a space), then the name without its file extension; only if none fits is text cut with "...".
+    """
+    from PIL import Image, ImageDraw
+
+    draw = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    room = width - 2 * _LABEL_MARGIN
+    one_line = range(max(8, height - 10), 9, -1)
+    two_lines = range(max(8, (height - 2) // 2), 7, -1)
+    layouts = _label_layouts(text)
+    for lines in layouts:
+        for size in one_line if len(lines) == 1 else two_lines:
+            font = _label_font(size)
+            if all(draw.textlength(line, font=font) <= room for line in lines):
+                return lines, size
+    size = (two_lines if len(layouts[-1]) > 1 else one_line)[-1]
+    return [_cut(draw, line, _label_font(size), room) for line in layouts[-1]], size
+
+
+_LABEL_MARGIN = 3
+_NET_SUFFIXES = (".pkl", ".pickle", ".safetensors")
+
+
+def _label_layouts(text: str) -> list[list[str]]:
+    """Ways to show `text`, most complete first (see `draw_label`)."""
+    layouts = [[text]]
+    name, sep, detail = text.partition(" (")
+    if sep and detail.endswith(")"):
+        pair = [name, detail[:-1]]
+    elif " " in text:  # split at the space nearest the middle
+        cut = min((i for i, ch in enumerate(text) if ch == " "), key=lambda i: abs(2 * i - len(text)))
+        pair = [text[:cut], text[cut + 1 :]]
+    else:
+        return layouts
+    layouts.append(pair)
+    stem = next((pair[0][: -len(suf)] for suf in _NET_SUFFIXES if pair[0].lower().endswith(suf)), None)
+    if stem:
+        layouts.append([stem, pair[1]])
+    return layouts
+
+
+def _label_font(size: int):
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1 has one bitmap font
+        return ImageFont.load_default()
+
+
+def _cut(draw, text: str, font, room: float) -> str:
+    while text and draw.textlength(text, font=font) > room:
+        text = text[:-2] + "\u2026" if len(text) > 2 else ""
+    return text
 
 
 def tile_grid(images: np.ndarray, cols: int, rows: int) -> np.ndarray:

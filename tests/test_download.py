@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -195,3 +196,13 @@ def test_stalled_server_times_out(server, isolated_cache):
     assert time.monotonic() - start < 5
     assert "\n" not in str(info.value)
     assert _files(isolated_cache) == []
+
+
+def test_downloaded_file_has_the_umask_mode(server, isolated_cache):
+    """A shared cache must be readable by others: 0644 under umask 022, not mkstemp's 0600."""
+    old = os.umask(0o022)
+    try:
+        path = download(f"{server}/net.pkl")
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644

@@ -307,6 +307,12 @@ def test_cli_screenshot_tiny_sg3(app_env, artifacts_dir, display):
     """`sg3-explorer gui NET --screenshot FILE` exits 0 with a window screenshot showing the rendered image."""
     net = write_tiny_network(app_env / "tiny_sg3.safetensors", kind="sg3", res=32)
     _check_cli_screenshot(net, app_env, artifacts_dir / "cli_tiny_sg3.png", seed=3)
+    # Without --debug the user sees one line: no debug output such as where the image sits.
+    out = app_env / "plain.png"
+    proc = _run_cli([str(net), "--screenshot", str(out)], app_env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == f"screenshot saved to {out}\n"
+    assert np.asarray(Image.open(out)).shape[:2] == (600, 900)
 
 
 @pytest.mark.fixtures
@@ -326,11 +332,12 @@ def test_cli_screenshot_broken_file_fails_cleanly(app_env, artifacts_dir):
     Image.open(out).save(artifacts_dir / "cli_broken.png")
 
 
-def _run_cli(args: list[str], env_dir: Path) -> subprocess.CompletedProcess:
+def _run_cli(args: list[str], env_dir: Path, debug: bool = False) -> subprocess.CompletedProcess:
     import os
 
     env = dict(os.environ, SG3_CONFIG_DIR=str(env_dir / "cli_config"))
-    return subprocess.run([sys.executable, "-m", "stylegan3", "gui", *args, "--size", "900x600"],
+    top = ["--debug"] if debug else []
+    return subprocess.run([sys.executable, "-m", "stylegan3", *top, "gui", *args, "--size", "900x600"],
                           capture_output=True, text=True, timeout=180, cwd=REPO, env=env)
 
 
@@ -339,12 +346,47 @@ def _check_cli_screenshot(net: Path, env_dir: Path, out: Path, seed: int) -> Non
     from visualizer.renderer import render_state
     from visualizer.state import RenderState
 
-    proc = _run_cli([str(net), "--seed", str(seed), "--screenshot", str(out)], env_dir)
+    proc = _run_cli([str(net), "--seed", str(seed), "--screenshot", str(out)], env_dir, debug=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     shot = np.asarray(Image.open(out).convert("RGB"))
     assert shot.shape == (600, 900, 3)
-    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("image at"))
+    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("image at"))  # --debug only
     x, y, w, h = (int(part.split("=")[1]) for part in line.split()[2:])
     G = stylegan3.load_network(str(net), device="cpu")
     expected = render_state(G, RenderState(x=float(seed)))
     assert mean_abs_diff(sample_cells(shot, (x, y, w, h), expected.shape[:2]), expected) < 2.0
+
+
+def test_failed_load_keeps_the_path_to_correct(app_env, artifacts_dir):
+    """A mistyped path from the command line stays in the field after the failure, to be fixed and loaded;
+    the Demo button shows 'demo' there like any other source; the panel says what precision runs here."""
+    net = write_tiny_network(app_env / "tiny_sg2.safetensors", kind="sg2", res=32)
+    typo = str(app_env / "tiny_sg2.safetensor")
+    app = make_app(app_env, [typo])
+    widget = app.widget("network")
+
+    def drive(ctx):
+        assert wait_until(ctx, lambda: not app.loader.busy and app.loader.status.error, 20), app.loader.status
+        assert app.loader.status.error == f"{typo}: no such file"
+        ctx.yield_()
+        assert widget.path_text == typo
+        save_artifact(artifacts_dir, "gui_failed_load_keeps_path.png", grab_window(ctx, app))
+
+        ctx.item_input_value("**/##path", str(net))  # the corrected path, loaded with Enter
+        ctx.key_press(imgui_key("enter"))
+        assert wait_until(ctx, lambda: app.network is not None, 20), app.loader.status
+        assert app.network.source == str(net) and widget.path_text == str(net)
+        assert app.loader.status.error is None
+
+        ctx.item_click("**/Demo")
+        assert widget.path_text == "demo"
+        assert wait_until(ctx, lambda: app.network.source == "demo", 60), app.loader.status
+        ctx.yield_()
+        assert widget.path_text == "demo"
+        info = app.network.info
+        assert (info.fp16_layers, info.num_layers) == (15, 16)
+        if app.device.type == "cpu":
+            assert info.precision("cpu") == "all float32 on the CPU (on a CUDA GPU 15 of 16 layers run in float16)"
+        save_artifact(artifacts_dir, "gui_demo_name_in_field.png", grab_window(ctx, app))
+
+    run_driven(app, drive)

@@ -78,6 +78,7 @@ class AppConfig:
     window_size: tuple[int, int] | None = None
     persist_settings: bool = True
     timeout_s: float = 120.0  # screenshot mode gives up after this long
+    report_image_rect: bool = False  # screenshot mode prints where the image sits (`--debug`; tests read it)
     state: RenderState | None = None
 
 
@@ -399,7 +400,7 @@ class App:
             self._capture_window = True
             self._exit_after_capture = True
             rect = self.image_view.image_rect
-            if rect is not None and not self._announced:
+            if rect is not None and not self._announced and self.config.report_image_rect:
                 self._announced = True
                 x, y, w, h = (round(v) for v in rect)
                 print(f"image at x={x} y={y} w={w} h={h}", flush=True)

@@ -18,7 +18,14 @@ class NetworkInfo:
     c_dim: int
     num_ws: int
     num_params: int
-    fp16_layers: int  # synthesis layers that run in fp16 on a GPU (0 when the net is all fp32)
+    fp16_layers: int  # rows of `list_layers` marked for float16 (which runs only on a CUDA device)
+    num_layers: int = 0  # rows of `list_layers`
+
+    def precision(self, device_type: str, force_fp32: bool = False) -> str:
+        """What runs on `device_type`, in the words `sg3-explorer info` uses."""
+        from stylegan3.precision import precision_summary
+
+        return precision_summary(self.fp16_layers, self.num_layers, device_type, force_fp32)
 
     def summary(self) -> str:
         cond = f", {self.c_dim} classes" if self.c_dim else ""
@@ -28,16 +35,19 @@ class NetworkInfo:
         )
 
 
-def _count_fp16_layers(G: torch.nn.Module) -> int:
-    synthesis = getattr(G, "synthesis", None)
-    if synthesis is None:
-        return 0
-    return sum(1 for m in synthesis.modules() if getattr(m, "use_fp16", False) is True)
+def _count_fp16_layers(G: torch.nn.Module) -> tuple[int, int]:
+    from stylegan3.precision import fp16_layer_count
+
+    try:
+        return fp16_layer_count(G)
+    except AttributeError:  # not one of our generators (a test's stand-in): nothing to count
+        return 0, 0
 
 
 def describe_network(G: torch.nn.Module, source: str) -> NetworkInfo:
     from stylegan3.networks import network_kind
 
+    fp16_layers, num_layers = _count_fp16_layers(G)
     return NetworkInfo(
         source=str(source),
         kind=network_kind(G),
@@ -48,5 +58,6 @@ def describe_network(G: torch.nn.Module, source: str) -> NetworkInfo:
         c_dim=int(G.c_dim),
         num_ws=int(G.num_ws),
         num_params=sum(p.numel() for p in G.parameters()),
-        fp16_layers=_count_fp16_layers(G),
+        fp16_layers=fp16_layers,
+        num_layers=num_layers,
     )

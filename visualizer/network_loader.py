@@ -115,6 +115,11 @@ class NetworkLoader:
         return done
 
     @property
+    def latest_id(self) -> int:
+        """Id of the newest load request (what `status` describes)."""
+        return self._latest_id
+
+    @property
     def busy(self) -> bool:
         return self.status.busy
 

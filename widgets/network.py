@@ -19,16 +19,21 @@ class NetworkWidget(Widget):
     def __init__(self, app) -> None:
         super().__init__(app)
         self.path_text = ""
+        self._load_shown = 0  # id of the load request whose source the field shows
         self.browse_dir = app.settings.browse_dir or str(Path.cwd())
         self._listing: tuple | None = None  # (folders, files) of browse_dir while the browser is open
 
-    def on_network(self) -> None:
-        net = self.app.network
-        if net is not None and net.source != "demo":
-            self.path_text = net.source
+    def _follow_loads(self) -> None:
+        """The field shows what was last asked for (command line, drop, menus, Demo), loaded or not, so a
+        failed load leaves the mistyped text there to correct."""
+        loader = self.app.loader
+        if loader.latest_id != self._load_shown:
+            self._load_shown = loader.latest_id
+            self.path_text = loader.status.source
 
     def draw(self) -> None:
         app = self.app
+        self._follow_loads()
         imgui.set_next_item_width(-imgui.calc_text_size("Load").x - imgui.get_style().item_spacing.x * 2 - 8)
         enter, self.path_text = imgui.input_text(
             "##path", self.path_text, imgui.InputTextFlags_.enter_returns_true
@@ -72,8 +77,10 @@ class NetworkWidget(Widget):
         info = net.info
         imgui.text(f"{info.kind}   {info.resolution}x{info.resolution}x{info.img_channels}")
         imgui.text(f"z {info.z_dim}   w {info.w_dim}   ws {info.num_ws}   c {info.c_dim}")
-        params = f"{info.num_params / 1e6:.2f} M params"
-        imgui.text_colored(DIM_COLOR, f"{params}, {info.fp16_layers} layers in fp16 on a GPU")
+        imgui.text_colored(DIM_COLOR, f"{info.num_params / 1e6:.2f} M params")
+        imgui.push_style_color(imgui.Col_.text, DIM_COLOR)
+        imgui.text_wrapped(info.precision(app.device.type, app.state.force_fp32))
+        imgui.pop_style_color()
         imgui.text_colored(DIM_COLOR, _shorten(getattr(net.G, "demo_name", None) or info.source, 48))
 
     def _browse_popup(self) -> None:

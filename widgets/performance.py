@@ -49,6 +49,9 @@ class PerformanceWidget(Widget):
             app.set_vsync(vsync)
         imgui.same_line()
         _, app.state.force_fp32 = imgui.checkbox("Force FP32", app.state.force_fp32)
+        if imgui.is_item_hovered() and app.network is not None:  # the same words as the Network panel and `info`
+            now = app.network.info.precision(app.device.type, app.state.force_fp32)
+            imgui.set_tooltip(f"float16 runs only on a CUDA GPU. Now: {now}")
         imgui.same_line()
         _, app.state.cuda_graphs = imgui.checkbox("CUDA graphs", app.state.cuda_graphs)
         if imgui.is_item_hovered():

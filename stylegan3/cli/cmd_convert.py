@@ -17,9 +17,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "convert",
         help="convert a network pickle to the safe .safetensors format",
-        description="Read a network (pickle path, URL or catalog name) safely and write it as .safetensors.",
+        description="Read a network (pickle path, URL, catalog name or 'demo') safely and write it as .safetensors.",
     )
-    parser.add_argument("input", help="network pickle: path, http(s) URL or catalog name")
+    parser.add_argument("input", help="network pickle: path, http(s) URL, catalog name or 'demo'")
     parser.add_argument("output", help="where to write the .safetensors file")
     parser.add_argument("--key", default="G_ema", help="network to take from the pickle (default: G_ema)")
     parser.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")

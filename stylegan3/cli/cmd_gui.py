@@ -54,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     config = AppConfig(
         networks=list(args.networks), screenshot=args.screenshot, cpu=args.cpu, window_size=args.size,
         persist_settings=not args.no_settings, state=state, timeout_s=args.timeout,
+        report_image_rect=bool(getattr(args, "debug", False)),
     )
     app = App(config)
     code = app.run()

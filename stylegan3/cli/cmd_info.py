@@ -8,6 +8,8 @@ import argparse
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="print a network's architecture (kind, dims, every layer)")
     p.add_argument("source", nargs="?", default="demo", help="network path, URL, catalog name or 'demo'")
+    p.add_argument("--catalog", action="store_true",
+                   help="list the names accepted instead of a file: official pretrained networks and the demos")
     p.set_defaults(func=run)
 
 
@@ -15,9 +17,11 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:g}"
 
 
-def describe(G, label: str) -> str:
+def describe(G, label: str, device_type: str = "cpu") -> str:
+    """The table `info` prints; `device_type` is where the network would run (for the precision line)."""
     from stylegan3.layers import list_layers
     from stylegan3.networks import network_kind
+    from stylegan3.precision import fp16_layer_count, precision_summary
 
     n_params = sum(p.numel() for p in G.parameters())
     lines = [
@@ -25,8 +29,9 @@ def describe(G, label: str) -> str:
         f"kind        {network_kind(G)}",
         f"resolution  {G.img_resolution}x{G.img_resolution}, {G.img_channels} channels",
         f"z_dim {G.z_dim}  w_dim {G.w_dim}  c_dim {G.c_dim}  num_ws {G.num_ws}  parameters {n_params:,}",
+        f"precision   {precision_summary(*fp16_layer_count(G), device_type)}",
         "",
-        f"{'layer':<14}{'size':>10}{'channels':>10}{'cutoff':>10}{'stopband':>10}{'rate':>8}  dtype",
+        f"{'layer':<14}{'size':>10}{'channels':>10}{'cutoff':>10}{'stopband':>10}{'rate':>8}  dtype on a GPU",
     ]
     for info in list_layers(G):
         size = f"{info.width}x{info.height}"
@@ -58,18 +63,33 @@ def describe_tf_names(parsed) -> str:
     return "\n".join(lines)
 
 
+def catalog_listing() -> str:
+    from stylegan3.catalog import CATALOG, DEMO_NAMES
+
+    lines = [f"{'name':<34}{'kind':<7}resolution"]
+    lines += [f"{e.name:<34}{e.kind:<7}{e.resolution}x{e.resolution}" for e in CATALOG.values()]
+    lines += ["", "built-in untrained demo networks (no download): " + ", ".join(DEMO_NAMES)]
+    return "\n".join(lines)
+
+
 def run(args: argparse.Namespace) -> int:
+    import torch
+
     import stylegan3
     from stylegan3.loading import build_network, read_network
     from stylegan3.loading.load import is_demo_source
 
+    if args.catalog:
+        print(catalog_listing())
+        return 0
+    here = "cuda" if torch.cuda.is_available() else "cpu"
     if is_demo_source(args.source):
         G = stylegan3.load_network(args.source, device="cpu")
-        print(describe(G, getattr(G, "demo_name", str(args.source))))
+        print(describe(G, getattr(G, "demo_name", str(args.source)), here))
         return 0
     parsed = read_network(args.source)
     G = build_network(parsed, device="cpu", label=str(args.source))
-    print(describe(G, getattr(G, "demo_name", str(args.source))))
+    print(describe(G, getattr(G, "demo_name", str(args.source)), here))
     if parsed.extra.get("tf_names"):
         print(describe_tf_names(parsed))
     return 0

@@ -69,22 +69,54 @@ def _font(size: int = 13):
         return ImageFont.load_default()
 
 
+SQUARE_MARKS = ("cutoff", "stopband")
+
+
 def _heatmap(draw, canvas, spec, x0: int, y0: int, db_range: float, title: str) -> None:
-    """Spectrum in dB, nearest-upscaled to PANEL, with cutoff/stopband squares (same units as the axis)."""
+    """Spectrum in dB, nearest-upscaled to PANEL, with cutoff/stopband squares (same units as the axis).
+
+    A mark at the Nyquist frequency is the panel's edge: its square is drawn just inside the frame so it
+    stays visible; a mark beyond Nyquist has no square (the legend says so).
+    """
     from PIL import Image
 
     rgb = _colorize(spec.db(), db_range)
     canvas.paste(Image.fromarray(rgb).resize((PANEL, PANEL), Image.NEAREST), (x0, y0))
-    half_axis = spec.sampling_rate / 2
-    for name in ("cutoff", "stopband"):
-        if name in spec.marks and spec.marks[name] < half_axis:
-            r = spec.marks[name] / half_axis * PANEL / 2
-            c = PANEL / 2
-            draw.rectangle([x0 + c - r, y0 + c - r, x0 + c + r, y0 + c + r], outline=MARK_COLORS[name], width=1)
     draw.rectangle([x0 - 1, y0 - 1, x0 + PANEL, y0 + PANEL], outline=FG)
+    half_axis = spec.sampling_rate / 2
+    c = PANEL / 2
+    for name in SQUARE_MARKS:
+        f = spec.marks.get(name)
+        if f is not None and _on_axis(f, half_axis):
+            r = f / half_axis * PANEL / 2  # at most PANEL / 2: the image pixels just inside the frame
+            draw.rectangle([x0 + c - r, y0 + c - r, x0 + c + r - 1, y0 + c + r - 1], outline=MARK_COLORS[name],
+                           width=2)
     draw.text((x0, y0 - 18), title, fill=FG, font=_font())
     draw.text((x0, y0 + PANEL + 4), f"-{half_axis:g}", fill=FG, font=_font(11))
     draw.text((x0 + PANEL - 24, y0 + PANEL + 4), f"{half_axis:g}", fill=FG, font=_font(11))
+
+
+def _on_axis(f: float, half_axis: float) -> bool:
+    return f <= half_axis * (1 + 1e-9)
+
+
+def square_legend(spec) -> str:
+    """What the squares of `spec`'s heat map are, naming only those drawn and where the others went."""
+    half_axis = spec.sampling_rate / 2
+    drawn, beyond = [], []
+    for name in SQUARE_MARKS:
+        f = spec.marks.get(name)
+        if f is None:
+            continue
+        color = "green" if name == "cutoff" else "orange"
+        edge = ", the edge" if abs(f - half_axis) <= 1e-9 * half_axis else ""
+        (drawn if _on_axis(f, half_axis) else beyond).append(f"{name} {f:.3g} ({color}{edge})")
+    parts = []
+    if drawn:
+        parts.append("squares: " + ", ".join(drawn))
+    if beyond:
+        parts.append(", ".join(beyond) + f" beyond Nyquist {half_axis:g}: no square")
+    return "; ".join(parts)
 
 
 def _curves(draw, x0: int, y0: int, spectra: list, db_range: float) -> None:
@@ -137,8 +169,8 @@ def spectrum_figure(spectra: list, db_range: float = 100.0, title: str = "") -> 
     for i, s in enumerate(spectra):
         _heatmap(draw, canvas, s, gap + i * (PANEL + gap), top, db_range, f"{s.label} (n={s.num_samples})")
     _curves(draw, gap + len(spectra) * (PANEL + gap), top, spectra, db_range)
-    draw.text((gap, height - 22), f"dB re. peak, 0 .. -{db_range:g}; squares: cutoff (green), stopband (orange)",
-              fill=FG, font=_font(11))
+    legend = "; ".join(part for part in (f"dB re. peak, 0 .. -{db_range:g}", square_legend(spectra[0])) if part)
+    draw.text((gap, height - 22), legend, fill=FG, font=_font(11))
     return np.asarray(canvas)
 
 

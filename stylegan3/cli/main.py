@@ -8,8 +8,10 @@ arguments) print one line and exit 1; no traceback unless `--debug` is given.
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import sys
+from pathlib import Path
 
 # Command modules, in the order `--help` lists them. A module that fails to import (e.g. an optional
 # dependency missing) only disables its own command.
@@ -27,8 +29,31 @@ COMMAND_MODULES = [
 ]
 
 
+class UsageError(Exception):
+    """A bad command line: reported as one `error:` line with exit status 1, like every other user error."""
+
+
+class CommandParser(argparse.ArgumentParser):
+    """argparse prints a usage block and exits 2; the README promises one line and exit 1 for every error.
+
+    `add_subparsers` builds sub-parsers of the parent's class, so this covers every command.
+    """
+
+    def error(self, message: str):  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+    def parse_args(self, args=None, namespace=None):  # type: ignore[override]
+        """As argparse, but unknown options are reported by the command they were given to."""
+        namespace, extras = self.parse_known_args(args, namespace)
+        if extras:
+            commands = next((a.choices for a in self._actions if isinstance(a, argparse._SubParsersAction)), {})
+            owner = commands.get(getattr(namespace, "command", None), self)
+            owner.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="sg3-explorer",
         description="Explore StyleGAN3 / StyleGAN2 generators. Without a command, opens the GUI.",
     )
@@ -53,8 +78,19 @@ def _default_to_gui(parser: argparse.ArgumentParser, argv: list[str]) -> list[st
         return argv
     if "gui" not in commands:
         return argv
+    if rest and not rest[0].startswith("-") and not _is_path(rest[0]):
+        close = difflib.get_close_matches(rest[0], list(commands), n=1, cutoff=0.75)
+        if close:  # `sg3-explorer rendr ...` is a typo, not a network to open in the GUI
+            raise UsageError(f"unknown command {rest[0]!r}; did you mean {close[0]!r}? (see sg3-explorer --help)")
     debug = ["--debug"] if "--debug" in argv else []
     return [*debug, "gui", *rest]
+
+
+def _is_path(text: str) -> bool:
+    try:
+        return Path(text).expanduser().exists()
+    except (OSError, ValueError):  # a name too long or with a NUL byte is no file either
+        return False
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,7 +98,11 @@ def main(argv: list[str] | None = None) -> int:
 
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(_default_to_gui(parser, argv))
+    try:
+        args = parser.parse_args(_default_to_gui(parser, argv))
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     debug = args.debug
     try:
         result = args.func(args)

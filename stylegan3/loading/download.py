@@ -12,7 +12,6 @@ import http.client
 import os
 import re
 import sys
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -21,6 +20,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from stylegan3.atomic import create_temp_beside
 from stylegan3.errors import DownloadError
 from stylegan3.loading.formats import HEAD_BYTES, detect_format
 
@@ -67,8 +67,7 @@ def download(url: str, progress: ProgressCallback | None = None, timeout: float 
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DownloadError(url, f"cannot create the cache folder {target.parent}: {exc.strerror or exc}") from None
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".download-", suffix=".part")
-    tmp = Path(tmp_name)
+    fd, tmp = create_temp_beside(target, prefix=".download-")
     try:
         with os.fdopen(fd, "wb") as out:
             _fetch(url, out, progress, timeout)

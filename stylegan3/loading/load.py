@@ -45,9 +45,19 @@ def load_network(
 def read_network(
     source: str | os.PathLike, key: str = "G_ema", progress: ProgressCallback | None = None
 ) -> ParsedNetwork:
-    """Resolve `source` to a file and parse it (format chosen by content) without building modules."""
+    """Resolve `source` to a file and parse it (format chosen by content) without building modules.
+
+    The demo names give the demo network's data, so `convert demo out.safetensors` works like every
+    other command that takes `demo`.
+    """
     text = _source_text(source)
+    if _is_demo_name(text):
+        from stylegan3.loading.native import parsed_from_module
+
+        return parsed_from_module(_load_demo(text, "cpu"))
     path = local_file(text, progress)
+    if not path.exists():
+        raise NetworkLoadError(text, "no such file" + catalog.hint_for(text))
     with open_network_file(path, text) as file:
         kind = detect_format(file.read(HEAD_BYTES))
     if kind == "pickle":

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from stylegan3.atomic import replace_atomically
 from stylegan3.errors import NetworkLoadError, UnsupportedNetworkError
 from stylegan3.loading.parsed import KINDS, ParsedNetwork
 
@@ -36,19 +36,18 @@ def write_native(parsed: ParsedNetwork, path: str | os.PathLike) -> Path:
         "init_kwargs": json.dumps(parsed.init_kwargs, sort_keys=True),
     }
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=metadata)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with replace_atomically(path, prefix=f".{path.name}.") as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
     return path
 
 
 def save_native(G: torch.nn.Module, path: str | os.PathLike) -> Path:
     """Save one of our generators (anything with `init_kwargs` and official tensor names) natively."""
+    return write_native(parsed_from_module(G), path)
+
+
+def parsed_from_module(G: torch.nn.Module) -> ParsedNetwork:
+    """One of our built generators as data again (what `write_native` and `convert demo` need)."""
     state = G.state_dict()
     init_kwargs = getattr(G, "init_kwargs", None)
     if not isinstance(init_kwargs, dict):
@@ -60,7 +59,7 @@ def save_native(G: torch.nn.Module, path: str | os.PathLike) -> Path:
     else:
         raise TypeError("save_native needs a StyleGAN3 or StyleGAN2 generator")
     plain = json.loads(json.dumps(init_kwargs, default=_json_number))
-    return write_native(ParsedNetwork(kind, "Generator", plain, dict(state)), path)
+    return ParsedNetwork(kind, "Generator", plain, dict(state))
 
 
 def read_native(path: str | os.PathLike, label: str | None = None) -> ParsedNetwork:
