@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,13 +101,13 @@ def load_session(path: str | os.PathLike) -> Session:
 
 def save_session(path: str | os.PathLike, session: Session) -> Path:
     """Write atomically (a crash mid-save never leaves half a file where the last good one was)."""
+    from stylegan3.atomic import replace_atomically
+
     p = Path(path)
     text = to_text(session)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".sg3session-", dir=p.parent)
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, p)
+        with replace_atomically(p, prefix=".sg3session-") as tmp:
+            tmp.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise SessionError(f"{p}: cannot write ({exc.strerror})") from None
     return p
