@@ -28,7 +28,7 @@ class NetworkInfo:
     c_dim: int
     num_ws: int
     num_params: int
-    fp16_layers: int  # synthesis layers that run in fp16 on a GPU
+    fp16_layers: int  # rows of the layer table marked for float16 (which runs only on a CUDA device)
     capabilities: Capabilities
     layers: tuple[LayerInfo, ...] = ()
     device: str = "cpu"
@@ -52,13 +52,6 @@ class NetworkInfo:
     @staticmethod
     def from_dict(data: object) -> NetworkInfo:
         return jsoncodec.from_plain(NetworkInfo, data)
-
-
-def _fp16_layers(G: torch.nn.Module) -> int:
-    synthesis = getattr(G, "synthesis", None)
-    if synthesis is None:
-        return 0
-    return sum(1 for m in synthesis.modules() if getattr(m, "use_fp16", False) is True)
 
 
 def describe(G: torch.nn.Module, source: str, device: str | None = None, impl: str | None = None) -> NetworkInfo:
@@ -86,7 +79,7 @@ def describe(G: torch.nn.Module, source: str, device: str | None = None, impl: s
         c_dim=int(G.c_dim),
         num_ws=int(G.num_ws),
         num_params=sum(p.numel() for p in G.parameters()),
-        fp16_layers=_fp16_layers(G),
+        fp16_layers=sum(info.dtype == "float16" for info in layers),
         capabilities=families.capabilities(G),
         layers=layers,
         device=device,
