@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from stylegan3.latents import class_vector, z_from_seed
-from stylegan3.transform import has_input_transform, set_input_transform
+from stylegan3.transform import has_input_transform, input_transform
 
 
 @dataclass
@@ -31,14 +31,16 @@ def device_of(G: torch.nn.Module) -> torch.device:
 
 @torch.no_grad()
 def generate(G: torch.nn.Module, z: np.ndarray | torch.Tensor, options: GenerateOptions) -> torch.Tensor:
-    """Image [N, C, H, W] float32 for latents z [N, z_dim] under `options` (transform applied and kept)."""
+    """Image [N, C, H, W] float32 for latents z [N, z_dim] under `options` (the network is not modified)."""
     device = device_of(G)
     z = torch.as_tensor(z, dtype=torch.float32, device=device)
     c = class_vector(G.c_dim, options.class_idx, device, n=z.shape[0])
+    extra = {}
     if has_input_transform(G):
-        set_input_transform(G, options.translate, options.rotate)
+        m = input_transform(options.translate, options.rotate)
+        extra["transform"] = torch.from_numpy(m).to(device=device, dtype=torch.float32)
     ws = G.mapping(z, c, truncation_psi=options.psi, truncation_cutoff=options.cutoff)
-    return G.synthesis(ws, noise_mode=options.noise_mode, force_fp32=options.force_fp32)
+    return G.synthesis(ws, noise_mode=options.noise_mode, force_fp32=options.force_fp32, **extra)
 
 
 def generate_seed(G: torch.nn.Module, seed: int, options: GenerateOptions) -> torch.Tensor:

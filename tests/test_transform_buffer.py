@@ -19,9 +19,6 @@ from visualizer import stages
 from visualizer.renderer import render_state, timed_render
 from visualizer.state import RenderState
 
-# TEMPORARY until synthesis takes the transform as an argument (this branch, next commits)
-pytestmark = pytest.mark.xfail(reason="synthesis(transform=...) not wired yet", strict=False)
-
 
 @pytest.fixture()
 def G():

@@ -146,21 +146,23 @@ def build_pipeline(request: RenderRequest, info: NetworkInfo) -> tuple[Stage, ..
 
 def synthesize(G: torch.nn.Module, request: RenderRequest, info: NetworkInfo, ws: torch.Tensor,
                transform: np.ndarray | None, stats: dict | None = None) -> torch.Tensor:
-    """One synthesis pass with the given inverse input transform (None = identity), graphs where possible."""
+    """One synthesis pass with the given inverse input transform (None = identity), graphs where possible.
+
+    The transform is an argument of synthesis (a static input of the CUDA graph, like ws): the network's
+    buffer is never written, so other users of the same module see no change."""
+    extra = {}
     if info.capabilities.input_transform:
-        # TODO(phase 2): pass the transform to synthesis instead of writing the network's buffer.
-        buf = G.synthesis.input.transform
-        matrix = np.eye(3) if transform is None else np.asarray(transform)
-        buf.copy_(torch.from_numpy(matrix).to(buf.dtype))
+        extra["transform"] = torch.from_numpy(np.eye(3) if transform is None else np.asarray(transform)).to(
+            device=ws.device, dtype=torch.float32)
     kwargs = noise_kwargs(G, request, ws.device, info.capabilities.seeded_noise)
     if request.synthesis.cuda_graphs and ws.is_cuda:
         from stylegan3.graphs import synthesize as graph_synthesize
 
-        img, reason = graph_synthesize(G, ws, **kwargs)
+        img, reason = graph_synthesize(G, ws, **extra, **kwargs)
         if stats is not None:
             stats["graph"], stats["graph_reason"] = reason is None, reason
         return img
-    return G.synthesis(ws, **kwargs)
+    return G.synthesis(ws, **extra, **kwargs)
 
 
 @dataclass
