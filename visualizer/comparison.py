@@ -58,8 +58,10 @@ class PaneOverrides:
 
 
 def has_transform(kind: str) -> bool:
-    """Only StyleGAN3 nets have an input transform (translate / rotate)."""
-    return kind.startswith("SG3")
+    """Whether a network of this variant ('SG3-T', 'SG2', ...) has an input transform (translate / rotate)."""
+    from stylegan3.families import variant_capabilities
+
+    return variant_capabilities(kind).input_transform
 
 
 def pane_state(main: RenderState, info: NetworkInfo, overrides: PaneOverrides | None = None) -> RenderState:

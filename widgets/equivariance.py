@@ -12,6 +12,7 @@ import math
 from imgui_bundle import imgui
 
 from stylegan3.analysis.equivariance import METRIC_LABELS, METRICS
+from stylegan3.families import variant_capabilities
 from visualizer.analysis_jobs import equivariance_job
 from visualizer.jobs import JobSlot
 from visualizer.stages import UNTRANSFORM_VIEWS, install, setting
@@ -55,7 +56,7 @@ class EquivarianceWidget(Widget):
     @property
     def supported(self) -> bool:
         net = self.app.network
-        return net is not None and net.info.kind.startswith("SG3")
+        return net is not None and variant_capabilities(net.info.kind).input_transform
 
     def visible(self) -> bool:
         return self.app.network is not None
