@@ -80,6 +80,7 @@ class AppConfig:
     timeout_s: float = 120.0  # screenshot mode gives up after this long
     report_image_rect: bool = False  # screenshot mode prints where the image sits (`--debug`; tests read it)
     state: RenderState | None = None
+    session: Path | None = None  # a *.sg3session.json to open at start (its network, view and bookmarks)
 
 
 class App:
@@ -127,6 +128,10 @@ class App:
         for source in reversed(self.config.networks):
             self.settings.add_recent(source)
         self.load_network(self.config.networks[0] if self.config.networks else "demo")
+        if self.config.session is not None:
+            from visualizer.session_io import open_app_session
+
+            open_app_session(self, self.config.session)  # a bad file raises SessionError: one line, no window
 
     # -- actions used by widgets and shortcuts ----------------------------------------------------------------
     def load_network(self, source: str) -> None:

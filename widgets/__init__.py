@@ -27,6 +27,7 @@ OPTIONAL_MODULES = [
     "widgets.equivariance",
     "widgets.spectra",
     "widgets.comparison",
+    "widgets.bookmarks",
 ]
 
 

@@ -22,6 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--cpu", action="store_true", help="render on the CPU even when a GPU is present")
     p.add_argument("--size", type=_size, default=None, metavar="WxH", help="window size in pixels")
     p.add_argument("--no-settings", action="store_true", help="neither read nor write the settings file")
+    p.add_argument("--session", type=Path, default=None, metavar="F.sg3session.json",
+                   help="open a saved session: its network, view, panel settings and bookmarks")
     p.set_defaults(func=run)
 
 
@@ -54,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     config = AppConfig(
         networks=list(args.networks), screenshot=args.screenshot, cpu=args.cpu, window_size=args.size,
         persist_settings=not args.no_settings, state=state, timeout_s=args.timeout,
-        report_image_rect=bool(getattr(args, "debug", False)),
+        report_image_rect=bool(getattr(args, "debug", False)), session=args.session,
     )
     app = App(config)
     code = app.run()
