@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from stylegan3.distributed import SINGLE, Context, map_ordered
 from stylegan3.errors import SG3Error
 from stylegan3.imageutil import to_rgb_uint8
 from stylegan3.interpolation import num_frames, path_ws, preserved_input_transform, transform_path
@@ -203,11 +204,14 @@ def iter_video_frames(
     nets: Sequence[tuple[str, torch.nn.Module]],
     spec: VideoSpec,
     device: torch.device | str = "cpu",
+    context: Context = SINGLE,
 ) -> Iterator[np.ndarray]:
     """Yield the video's frames as uint8 `[H, W, 3]` arrays (sides padded to multiples of 16).
 
     Each network renders `batch_size` frames x cells at a time. With a translate path the input transform
     is one buffer per network, so frames render one at a time and the original transform is restored.
+    With a `context` of several processes every rank must exhaust this iterator: the batches are spread
+    over the ranks, and rank 0 yields every frame in order (the others yield nothing).
     """
     _check_spec(nets, spec)
     device = torch.device(device)
@@ -224,7 +228,7 @@ def iter_video_frames(
     if transforms is not None:
         from stylegan3.transform import set_input_transform
 
-    for start in range(0, total, step):
+    def render_batch(start: int) -> list[np.ndarray]:
         stop = min(start + step, total)
         panes = []
         for (_, G), ws, label in zip(nets, paths, labels, strict=True):
@@ -239,8 +243,11 @@ def iter_video_frames(
             img = to_rgb_uint8(resize_images(img, cell)).cpu().numpy()
             img = img.reshape(stop - start, cells, cell, cell, 3)
             panes.append([np.concatenate([label, tile_grid(img[f], cols, rows)], axis=0) for f in range(len(img))])
-        for f in range(stop - start):
-            yield _pad_to_block(np.concatenate([pane[f] for pane in panes], axis=1))
+        return [_pad_to_block(np.concatenate([pane[f] for pane in panes], axis=1)) for f in range(stop - start)]
+
+    for results in map_ordered(render_batch, range(0, total, step), context):
+        for _start, frames in results or ():
+            yield from frames
 
 
 def write_video(

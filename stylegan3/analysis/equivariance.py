@@ -10,9 +10,19 @@ over the pixels both images really cover. The images live in [-1, 1], so the pea
 As in the paper, translations are drawn uniformly in [-1/8, 1/8] of the image size along each axis
 (EQ-T rounds them to whole pixels, EQ-T_frac keeps them fractional) and rotations uniformly in
 [-180, 180] degrees. For rotations both images are limited to the band the rotated grid can carry
-before comparing, otherwise corner frequencies the reference cannot hold would count as errors.
-The estimate over many latents pools the squared errors of all samples before taking the PSNR (the
-paper's definition) and reports a bootstrap spread over latents as its uncertainty.
+before comparing, otherwise corner frequencies the reference cannot hold would count as errors; the
+rotation operators, their filter and the pixels counted are those of the paper's published numbers
+(:mod:`stylegan3.analysis.paper_rotation`). The estimate over many latents pools the squared errors of
+all samples before taking the PSNR (the paper's definition), renders in float32 (``force_fp32``, as the
+paper's numbers were) and reports a bootstrap spread over latents as its uncertainty.
+
+Every latent's draws come from its own random streams (seeded by the run's seed, the latent's index and
+the metric), so a latent's result does not depend on the others: the work splits over processes
+(:mod:`stylegan3.distributed`) and an interrupted run resumes with the same result. Differences to the
+reference's sampling that remain: its transforms are drawn once per batch of 4 latents (ours once per
+latent, same distribution), its labels of conditional networks follow the training set's label
+distribution (ours are uniform over the classes: we have no dataset), and its random streams are
+torch's, so individual draws differ (the estimate converges to the same value).
 
 Only networks with an input transform (StyleGAN3) can be measured; StyleGAN2 has no such input.
 """
@@ -20,18 +30,15 @@ Only networks with an input transform (StyleGAN3) can be measured; StyleGAN2 has
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from stylegan3.analysis.resample import (
-    bandlimit_filter,
-    rotate_image,
-    shift_image_int,
-    translate_image,
-)
+from stylegan3.analysis.paper_rotation import paper_pseudo_rotate, paper_rotate
+from stylegan3.analysis.resample import shift_image_int, translate_image
+from stylegan3.distributed import SINGLE, Context, map_ordered
 from stylegan3.errors import SG3Error
 from stylegan3.transform import preserved_input_transform, set_input_transform
 
@@ -43,11 +50,14 @@ __all__ = [
     "input_transform_buffer",
     "eq_terms",
     "eq_metrics_for_latent",
+    "sample_terms",
+    "pool_terms",
     "estimate_equivariance",
 ]
 
 METRICS: tuple[str, ...] = ("eqt", "eqt_frac", "eqr")
 METRIC_LABELS = {"eqt": "EQ-T", "eqt_frac": "EQ-T_frac", "eqr": "EQ-R"}
+DEFINITION_VERSION = 2  # bumped when a metric's value for the same seed changes (results files record it)
 TRANSLATE_MAX = 0.125  # fraction of the image size
 ROTATE_MAX = 1.0  # fraction of 180 degrees
 
@@ -123,8 +133,8 @@ def eq_terms(
         elif metric == "eqr":
             angle = float(rng.uniform(-1, 1) * rotate_max * math.pi)
             img = _render(G, ws, rotate=angle / (2 * math.pi), synthesis_kwargs=synthesis_kwargs)
-            ref, ref_mask = rotate_image(orig, angle)
-            pseudo, pseudo_mask = bandlimit_filter(img, angle)
+            ref, ref_mask = paper_rotate(orig, angle)
+            pseudo, pseudo_mask = paper_pseudo_rotate(img, angle)
             mask = ref_mask * pseudo_mask
             diff = ref - pseudo
         else:
@@ -183,7 +193,7 @@ class EqEstimate:
         if math.isnan(self.stderr):  # one latent: no spread to report
             return f"{self.label:<10} {self.psnr:7.2f} dB  (n={self.num_samples}, no uncertainty from one sample)"
         return (
-            f"{self.label:<10} {self.psnr:7.2f} dB  +- {self.stderr:.2f}"
+            f"{self.label:<10} {self.psnr:7.2f} dB  +- {self.stderr:.3f}"
             f"  (95% {self.ci_low:.2f} .. {self.ci_high:.2f}, n={self.num_samples})"
         )
 
@@ -195,8 +205,11 @@ def _pooled_estimate(metric: str, sq: np.ndarray, cnt: np.ndarray, rng: np.rando
     per = [psnr_from_mse(s / max(c, 1.0)) for s, c in zip(sq, cnt, strict=True)]
     if n < 2 or boot < 2:
         return EqEstimate(metric, psnr, math.nan, math.nan, math.nan, n, per)
-    idx = rng.integers(0, n, size=(boot, n))
-    mses = sq[idx].sum(axis=1) / np.maximum(cnt[idx].sum(axis=1), 1.0)
+    mses = np.empty(boot)
+    step = max(1, (1 << 22) // n)  # replicates per chunk: 50,000 latents x 500 replicates would need GBs at once
+    for start in range(0, boot, step):
+        idx = rng.integers(0, n, size=(min(step, boot - start), n))
+        mses[start : start + len(idx)] = sq[idx].sum(axis=1) / np.maximum(cnt[idx].sum(axis=1), 1.0)
     with np.errstate(divide="ignore"):
         psnrs = 20 * np.log10(2) - 10 * np.log10(mses)
     finite = psnrs[np.isfinite(psnrs)]
@@ -215,6 +228,48 @@ def _random_labels(G, rng: np.random.Generator, device) -> torch.Tensor | None:
     return c
 
 
+Terms = dict[str, tuple[float, float]]
+
+
+def sample_terms(
+    G: torch.nn.Module,
+    index: int,
+    metrics: Sequence[str] = METRICS,
+    seed: int = 0,
+    truncation_psi: float = 1.0,
+    translate_max: float = TRANSLATE_MAX,
+    rotate_max: float = ROTATE_MAX,
+    **synthesis_kwargs,
+) -> Terms:
+    """``{metric: (sum of masked squared errors, mask sum)}`` for latent number ``index`` of a run with ``seed``.
+
+    A pure function of its arguments: latent, label and each metric's transform come from streams seeded
+    by ``(seed, stream, index)``, so any process can compute any sample. Leaves the transform buffer
+    changed (callers restore it).
+    """
+    metrics = _check_metrics(metrics)
+    device = input_transform_buffer(G).device
+    kwargs = {"force_fp32": True, **synthesis_kwargs}
+    rng = np.random.default_rng([seed, 0, index])
+    with torch.no_grad():
+        z = torch.from_numpy(rng.standard_normal((1, G.z_dim))).to(device=device, dtype=torch.float32)
+        ws = G.mapping(z, _random_labels(G, rng, device), truncation_psi=truncation_psi)
+        orig = _render(G, ws, synthesis_kwargs=kwargs)
+        return {m: eq_terms(G, ws, m, np.random.default_rng([seed, 1 + METRICS.index(m), index]), orig,
+                            translate_max, rotate_max, kwargs) for m in metrics}
+
+
+def pool_terms(terms: Sequence[Terms], metrics: Sequence[str], seed: int = 0,
+               bootstrap: int = 500) -> dict[str, EqEstimate]:
+    """The estimates from every latent's terms, in latent order (the order fixes the float sums' bits)."""
+    boot_rng = np.random.default_rng([seed, len(METRICS) + 1])
+    out = {}
+    for m in metrics:
+        arr = np.array([t[m] for t in terms], dtype=np.float64).reshape(-1, 2)
+        out[m] = _pooled_estimate(m, arr[:, 0], arr[:, 1], boot_rng, bootstrap)
+    return out
+
+
 def estimate_equivariance(
     G: torch.nn.Module,
     num_samples: int,
@@ -225,30 +280,39 @@ def estimate_equivariance(
     rotate_max: float = ROTATE_MAX,
     progress: ProgressFn | None = None,
     bootstrap: int = 500,
+    *,
+    done: Mapping[int, Terms] | None = None,
+    on_results: Callable[[list[tuple[int, Terms]]], None] | None = None,
+    context: Context = SINGLE,
     **synthesis_kwargs,
-) -> dict[str, EqEstimate]:
+) -> dict[str, EqEstimate] | None:
     """Estimate each metric over ``num_samples`` random latents (z ~ N(0, I), random class if any).
 
-    ``progress(done, total)`` is called after every latent. Deterministic for a given ``seed`` (each
-    metric draws its transforms from its own stream, so results do not depend on the others); runs on
-    the device of ``G``'s parameters. The transform buffer is restored at the end.
+    Deterministic for a given ``seed`` and independent of how the work is split: each latent is
+    :func:`sample_terms` of its index. ``done`` holds latents already computed (a resumed run); the new
+    ones are passed to ``on_results`` as they finish and ``progress(done, total)`` is called after each
+    round. With a ``context`` of several processes (every rank calls this) the latents are spread over
+    the ranks and only rank 0 gets the estimates (the others get None). The transform buffer is restored.
     """
     metrics = _check_metrics(metrics)
     if num_samples < 1:
         raise SG3Error("the number of samples must be at least 1")
-    device = input_transform_buffer(G).device  # StyleGAN2: EquivarianceUnsupportedError
-    rng = np.random.default_rng(seed)
-    # one stream per metric, so a metric's draws do not depend on which others are measured alongside
-    draw_rngs = {m: np.random.default_rng([seed, 1 + METRICS.index(m)]) for m in metrics}
-    sums = {m: np.zeros((num_samples, 2)) for m in metrics}
-    with preserved_input_transform(G), torch.no_grad():
-        for i in range(num_samples):
-            z = torch.from_numpy(rng.standard_normal((1, G.z_dim))).to(device=device, dtype=torch.float32)
-            ws = G.mapping(z, _random_labels(G, rng, device), truncation_psi=truncation_psi)
-            orig = _render(G, ws, synthesis_kwargs=synthesis_kwargs)
-            for m in metrics:
-                sums[m][i] = eq_terms(G, ws, m, draw_rngs[m], orig, translate_max, rotate_max, synthesis_kwargs)
+    input_transform_buffer(G)  # StyleGAN2: EquivarianceUnsupportedError
+    have = {i: t for i, t in (done or {}).items() if 0 <= i < num_samples}
+    todo = [i for i in range(num_samples) if i not in have]
+
+    def one(i: int) -> Terms:
+        return sample_terms(G, i, metrics, seed, truncation_psi, translate_max, rotate_max, **synthesis_kwargs)
+
+    with preserved_input_transform(G):
+        for results in map_ordered(one, todo, context):
+            if results is None:
+                continue
+            have.update(results)
+            if on_results is not None:
+                on_results(results)
             if progress is not None:
-                progress(i + 1, num_samples)
-    boot_rng = np.random.default_rng([seed, 0])
-    return {m: _pooled_estimate(m, s[:, 0], s[:, 1], boot_rng, bootstrap) for m, s in sums.items()}
+                progress(len(have), num_samples)
+    if not context.is_main:
+        return None
+    return pool_terms([have[i] for i in range(num_samples)], metrics, seed, bootstrap)

@@ -262,8 +262,9 @@ def bandlimit_filter(img: torch.Tensor, angle: float, radius: int = 4) -> tuple[
     """Filter ``img`` *in place of* rotating it: keep the band a rotation by ``angle`` would keep.
 
     A network's own rotated output still holds frequencies in the corners of its spectrum that the
-    rotated reference has lost; applying the same band limit to it makes the two comparable
-    (the paper's pseudo-rotation). Returns ``(out, mask)``.
+    rotated reference has lost; applying the same band limit to it makes the two comparable (the idea
+    of the paper's pseudo-rotation; EQ-R itself uses the paper's exact operators in
+    :mod:`stylegan3.analysis.paper_rotation`). Returns ``(out, mask)``.
     """
     _check_image(img)
     _, _, h, w = img.shape

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from stylegan3.distributed import SINGLE, Context, map_ordered
 from stylegan3.errors import SG3Error
 
 __all__ = [
@@ -238,12 +239,16 @@ def network_spectrum(
     window: str = "kaiser",
     beta: float = 8.0,
     progress: ProgressFn | None = None,
+    *,
+    context: Context = SINGLE,
     **synthesis_kwargs,
-) -> Spectrum:
+) -> Spectrum | None:
     """Mean spectrum of a layer (or ``'output'``) over the latents of seeds ``seed .. seed + N - 1``.
 
     The same seeds the GUI shows, so a striking spectrum can be followed back to its images. Runs on
-    the device of ``G``'s parameters.
+    the device of ``G``'s parameters. Each latent's spectrum is computed on its own and the sum runs in
+    seed order, so with a ``context`` of several processes (every rank calls this; only rank 0 gets the
+    spectrum, the others None) the result has the same bits as in one process.
     """
     if num_samples < 1:
         raise SG3Error("the number of samples must be at least 1")
@@ -269,22 +274,36 @@ def network_spectrum(
     else:
         raise SG3Error(f"no layer {layer!r}; this network has: output, {', '.join(infos)}")
 
-    def batches():
-        for i in range(num_samples):
-            z = torch.from_numpy(_z_for_seed(seed + i, G.z_dim)).to(device=device, dtype=torch.float32)
-            c = torch.zeros([1, G.c_dim], device=device)
-            if G.c_dim:
-                c[0, (seed + i) % G.c_dim] = 1
-            with torch.no_grad():
-                ws = G.mapping(z, c, truncation_psi=truncation_psi)
-                if layer == "output":
-                    yield G.synthesis(ws, **synthesis_kwargs)
-                else:
-                    from stylegan3.layers import capture_layers
+    def one(i: int) -> torch.Tensor:
+        z = torch.from_numpy(_z_for_seed(seed + i, G.z_dim)).to(device=device, dtype=torch.float32)
+        c = torch.zeros([1, G.c_dim], device=device)
+        if G.c_dim:
+            c[0, (seed + i) % G.c_dim] = 1
+        with torch.no_grad():
+            ws = G.mapping(z, c, truncation_psi=truncation_psi)
+            if layer == "output":
+                x = G.synthesis(ws, **synthesis_kwargs)
+            else:
+                from stylegan3.layers import capture_layers
 
-                    _img, feats = capture_layers(G, ws, names=[layer], **synthesis_kwargs)
-                    if layer not in feats:
-                        raise SG3Error(f"no layer named {layer!r} in this network")
-                    yield feats[layer]
+                _img, feats = capture_layers(G, ws, names=[layer], **synthesis_kwargs)
+                if layer not in feats:
+                    raise SG3Error(f"no layer named {layer!r} in this network")
+                x = feats[layer]
+        return power_spectrum(x, window, beta).cpu()  # float64; summed on rank 0 in seed order
 
-    return accumulate_spectrum(batches(), rate, layer, marks, window, beta, num_samples, progress)
+    acc: torch.Tensor | None = None
+    count = 0
+    for results in map_ordered(one, range(num_samples), context):
+        for _i, p in results or ():
+            acc = p if acc is None else acc + p
+            count += 1
+        if results is not None and progress is not None:
+            progress(count, num_samples)
+    if not context.is_main:
+        return None
+    if acc.shape[0] != acc.shape[1]:
+        raise SG3Error(f"spectra need square images, got {tuple(acc.shape)}")
+    n = acc.shape[-1]
+    rate = float(rate) if rate is not None else float(n)
+    return Spectrum((acc / num_samples).numpy(), spectrum_frequencies(n, rate), rate, layer, num_samples, marks)

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from stylegan3.distributed import SINGLE, Context, map_ordered
 from stylegan3.errors import SG3Error
 
 __all__ = [
@@ -130,7 +131,8 @@ def sticking_view(
     batch_size: int = 8,
     seed: int = 0,
     progress: ProgressFn | None = None,
-) -> StickingResult:
+    context: Context = SINGLE,
+) -> StickingResult | None:
     """Render K images around latent `z` `[1, z_dim]`, average them and score the sticking.
 
     `space='z'` perturbs z before the mapping network (the paper's "nearby latents"); `space='w'`
@@ -138,7 +140,9 @@ def sticking_view(
     (translate x, y, rotate turns) renders an SG3 net's moved view without modifying the network. Renders run in batches
     of `batch_size`; only running sums are kept, so memory does not grow with `samples`.
     `progress(done, total)` is called after every batch; it may raise to abandon the computation (the
-    GUI's cancel), nothing is left half-changed.
+    GUI's cancel), nothing is left half-changed. With a ``context`` of several processes (every rank
+    calls this) the batches are spread over the ranks and summed in batch order on rank 0, which gets the
+    result (the others None): the same bits as one process.
     """
     if space not in ("z", "w"):
         raise SG3Error(f"perturbation space must be 'z' or 'w', got {space!r}")
@@ -166,20 +170,25 @@ def sticking_view(
     base = z[:1] if space == "z" else w0[:, :1, :].reshape(1, -1)
     lat = perturbed_latents(base, samples, sigma, seed)
 
-    total = None
-    energy_sum = 0.0
-    for start in range(0, samples, batch_size):
+    def one(start: int) -> tuple[torch.Tensor, float]:
         chunk = lat[start : start + batch_size]
         if space == "z":
             ws = mapping(chunk)
         else:
             ws = w0 + (chunk - base)[:, None, :]  # same offset on every layer keeps the style coherent
         imgs = render(ws)
-        energy_sum += float(highpass_energy(imgs, hp_cutoff).sum())
-        part = imgs.sum(dim=0)
-        total = part if total is None else total + part
-        if progress is not None:
-            progress(min(start + batch_size, samples), samples)
+        return imgs.sum(dim=0).cpu(), float(highpass_energy(imgs, hp_cutoff).sum())
+
+    total = None
+    energy_sum = 0.0
+    for results in map_ordered(one, range(0, samples, batch_size), context):
+        for start, (part, energy) in results or ():  # batch order: the sums' bits do not depend on the split
+            energy_sum += energy
+            total = part if total is None else total + part
+            if progress is not None:
+                progress(min(start + batch_size, samples), samples)
+    if not context.is_main:
+        return None
     average = total / samples
     mean_single = energy_sum / samples
     ratio = float(highpass_energy(average[None], hp_cutoff)[0]) / max(mean_single, 1e-30)

@@ -2,7 +2,9 @@
 
 Prints one line per metric: the PSNR in dB pooled over all sampled latents (the paper's definition),
 the bootstrap standard error over latents and a 95% interval. StyleGAN2 networks have no input
-transform to probe, so they are refused with a one-line error.
+transform to probe, so they are refused with a one-line error. Under ``torchrun --nproc_per_node N`` the
+latents are spread over the processes (same result as one process); ``--resume`` makes a long run
+continuable and ``--record`` keeps one JSON line per run (see README, "Computing the paper's metrics").
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 
 from stylegan3.errors import SG3Error
 
@@ -32,14 +35,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--psi", type=float, default=1.0, help="truncation psi (1 = none, as in the paper)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
     p.add_argument("--json", metavar="FILE", help="also write the results (with per-sample PSNRs) as JSON")
+    p.add_argument("--resume", metavar="FILE.jsonl",
+                   help="results file: every finished latent is appended; run again with the same file to "
+                   "continue an interrupted run where it stopped (or with a larger --samples to extend it)")
+    p.add_argument("--record", metavar="FILE.jsonl",
+                   help="append one JSON line per run (network hash, metrics, samples, settings, version, time)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from stylegan3.analysis.equivariance import METRICS, estimate_equivariance, input_transform_buffer
+    from stylegan3 import distributed
+    from stylegan3.analysis.equivariance import (
+        DEFINITION_VERSION,
+        METRICS,
+        estimate_equivariance,
+        input_transform_buffer,
+    )
     from stylegan3.cli.args import load_networks, pick_device
+    from stylegan3.cli.progress import RunProgress
+    from stylegan3.runlog import SampleLog, append_run_record, network_fingerprint, run_record
 
     metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
     bad = [m for m in metrics if m not in METRICS]
@@ -47,26 +61,50 @@ def run(args: argparse.Namespace) -> int:
         raise SG3Error(f"--metrics: unknown {', '.join(bad) or '(none)'}; choose from {', '.join(METRICS)}")
     if args.samples < 1:
         raise SG3Error("--samples must be at least 1")
-    device = pick_device(args.device)
-    (name, G), = load_networks([args.network] if args.network else None, device)
-    input_transform_buffer(G)  # refuses StyleGAN2 before any work
+    for path in (args.resume, args.record, args.json):
+        if path and not Path(path).parent.is_dir():
+            raise SG3Error(f"folder of {path} does not exist")
+    with distributed.session(pick_device(args.device)) as (ctx, device):
+        (name, G), = load_networks([args.network] if args.network else None, device)
+        input_transform_buffer(G)  # refuses StyleGAN2 before any work
+        fingerprint = network_fingerprint(G) if ctx.is_main and (args.resume or args.record) else ""
+        settings = {"metrics": list(metrics), "seed": args.seed, "psi": args.psi, "translate_max": 0.125,
+                    "rotate_max": 1.0, "force_fp32": True, "definition": DEFINITION_VERSION}
 
-    bar = tqdm(total=args.samples, desc="equivariance", unit="latent", file=sys.stderr, leave=False)
-    start = time.perf_counter()
-    with bar:
-        results = estimate_equivariance(
-            G, args.samples, metrics, seed=args.seed, truncation_psi=args.psi,
-            progress=lambda done, _total: bar.update(done - bar.n),
-        )
-    seconds = time.perf_counter() - start
-    print(f"{name}: {args.samples} latents, seed {args.seed}, {device.type}, {seconds:.1f} s")
+        def open_log() -> SampleLog | None:  # on rank 0; a refused file ends every rank with its message
+            if not args.resume:
+                return None
+            return SampleLog(args.resume, {"command": "equivariance", "network_sha256": fingerprint, **settings})
+
+        log = distributed.on_main(open_log, ctx)  # every rank learns which latents are done
+        done = dict(log.done) if log is not None else {}
+        log = log if ctx.is_main else None  # rank 0 alone appends
+        start = sum(1 for i in done if 0 <= i < args.samples)
+        if ctx.is_main and start:
+            print(f"{args.resume}: {start} of {args.samples} latents already done, continuing", file=sys.stderr)
+        t0 = time.perf_counter()
+        with RunProgress(args.samples, "equivariance", "latents", ctx.is_main, start, ctx.world_size) as bar:
+            results = estimate_equivariance(
+                G, args.samples, metrics, seed=args.seed, truncation_psi=args.psi, progress=bar,
+                done=done, on_results=log.append if log is not None else None, context=ctx,
+            )
+        seconds = time.perf_counter() - t0
+        if not ctx.is_main:
+            return 0
+    procs = f", {ctx.world_size} processes" if ctx.active else ""
+    print(f"{name}: {args.samples} latents, seed {args.seed}, {device.type}{procs}, {seconds:.1f} s")
     for m in metrics:
         print(f"  {results[m]}")
+    summary = {m: {"psnr_db": r.psnr, "stderr_db": r.stderr, "ci95_db": [r.ci_low, r.ci_high]}
+               for m, r in results.items()}
     if args.json:
         doc = {"network": name, "samples": args.samples, "seed": args.seed, "psi": args.psi,
                "device": device.type, "seconds": seconds,
-               "metrics": {m: {"psnr_db": r.psnr, "stderr_db": r.stderr, "ci95_db": [r.ci_low, r.ci_high],
-                               "per_sample_db": r.per_sample} for m, r in results.items()}}
+               "metrics": {m: {**summary[m], "per_sample_db": r.per_sample} for m, r in results.items()}}
         with open(args.json, "w") as f:
             json.dump(doc, f, indent=1, allow_nan=True)
+    if args.record:
+        append_run_record(args.record, run_record(
+            "equivariance", name, fingerprint, args.samples, {**settings, "device": device.type},
+            summary, seconds, ctx.world_size))
     return 0

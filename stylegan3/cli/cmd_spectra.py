@@ -207,12 +207,16 @@ def run(args: argparse.Namespace) -> int:
             raise SG3Error("--images compares real images with the generated output: use it with --layer output")
         list_images(args.images, args.max_images)  # fail before the long part
 
-    device = pick_device(args.device)
-    (name, G), = load_networks([args.network] if args.network else None, device)
+    from stylegan3 import distributed
+    from stylegan3.cli.progress import RunProgress
 
-    bar, update = _tqdm(args.samples, "spectrum")
-    with bar:
-        spec = network_spectrum(G, args.layer, args.samples, args.seed, args.psi, args.window, args.beta, update)
+    with distributed.session(pick_device(args.device)) as (ctx, device):
+        (name, G), = load_networks([args.network] if args.network else None, device)
+        with RunProgress(args.samples, "spectrum", "img", ctx.is_main, processes=ctx.world_size) as bar:
+            spec = network_spectrum(G, args.layer, args.samples, args.seed, args.psi, args.window, args.beta, bar,
+                                    context=ctx)
+    if spec is None:  # not rank 0 of a torchrun launch: rank 0 draws and writes
+        return 0
     spec.label = f"{name} {args.layer}"
     spectra = [spec]
     if args.images is not None:

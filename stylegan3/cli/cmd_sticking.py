@@ -96,8 +96,6 @@ def _trace_for(G: torch.nn.Module, seed: int, frames: int, args: argparse.Namesp
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from stylegan3.analysis.sticking import sticking_view
     from stylegan3.cli.args import load_networks, pick_device
     from stylegan3.interpolation import make_c, seed_zs
@@ -114,26 +112,33 @@ def run(args: argparse.Namespace) -> int:
 
         if not Path(args.out).parent.is_dir():
             raise SG3Error(f"output folder {Path(args.out).parent} does not exist")
-    device = pick_device(args.device)
-    nets = load_networks(args.network, device)
-    rows, traces = [], []
-    for name, G in nets:
-        label = network_label(name, G)
-        z = torch.from_numpy(seed_zs([args.seed], int(G.z_dim))).to(device=device, dtype=torch.float32)
-        with tqdm(total=args.samples, unit="img", desc=name, leave=False) as bar:
-            res = sticking_view(
-                G, z, samples=args.samples, sigma=args.sigma, space=args.space, psi=args.psi,
-                c=make_c(G, 1, None, device), hp_cutoff=args.hp_cutoff, batch_size=args.batch,
-                seed=args.noise_seed, noise_mode=args.noise_mode,
-                progress=lambda done, total: bar.update(done - bar.n),
-            )
-        rows.append((label, res))
-        line = (f"{label}: sticking {res.score:.4f} (fine-detail energy per frame {res.detail_energy:.3g}, "
-                f"kept by the average: {res.ratio:.4f})")
-        if args.trace_frames:
-            traces.append(_trace_for(G, args.seed, args.trace_frames, args))
-            line += f", trace verticality {traces[-1][1]:.4f}"
-        print(line)
+    from stylegan3 import distributed
+    from stylegan3.cli.progress import RunProgress
+
+    with distributed.session(pick_device(args.device)) as (ctx, device):
+        nets = load_networks(args.network, device)
+        rows, traces = [], []
+        for name, G in nets:
+            label = network_label(name, G)
+            z = torch.from_numpy(seed_zs([args.seed], int(G.z_dim))).to(device=device, dtype=torch.float32)
+            with RunProgress(args.samples, name, "img", ctx.is_main, processes=ctx.world_size,
+                             first_round=args.batch * ctx.world_size) as bar:
+                res = sticking_view(
+                    G, z, samples=args.samples, sigma=args.sigma, space=args.space, psi=args.psi,
+                    c=make_c(G, 1, None, device), hp_cutoff=args.hp_cutoff, batch_size=args.batch,
+                    seed=args.noise_seed, noise_mode=args.noise_mode, progress=bar, context=ctx,
+                )
+            if res is None:  # torchrun: this rank rendered its share of the batches; rank 0 reports
+                continue
+            rows.append((label, res))
+            line = (f"{label}: sticking {res.score:.4f} (fine-detail energy per frame {res.detail_energy:.3g}, "
+                    f"kept by the average: {res.ratio:.4f})")
+            if args.trace_frames:
+                traces.append(_trace_for(G, args.seed, args.trace_frames, args))
+                line += f", trace verticality {traces[-1][1]:.4f}"
+            print(line)
+    if not ctx.is_main:
+        return 0
     if args.out is not None:
         from PIL import Image
 

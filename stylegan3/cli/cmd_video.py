@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from stylegan3.cli.args import load_networks, pick_device
 from stylegan3.errors import SG3Error
@@ -61,9 +62,19 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch,
     )
     total = video_frame_count(spec)  # seeds vs grid: fail before the (slow) loading
-    device = pick_device(args.device)
-    nets = load_networks(args.network, device)
-    count = write_video(iter_video_frames(nets, spec, device), args.out, fps=args.fps, total=total,
-                        bitrate=args.bitrate)
+    from stylegan3 import distributed
+    from stylegan3.cli.progress import RunProgress
+
+    with distributed.session(pick_device(args.device)) as (ctx, device):
+        nets = load_networks(args.network, device)
+        frames = iter_video_frames(nets, spec, device, context=ctx)
+        if not ctx.is_main:  # torchrun: render this rank's share; rank 0 encodes
+            for _ in frames:
+                pass
+            return 0
+        per_round = (1 if args.translate_path else args.batch) * ctx.world_size
+        with RunProgress(total, Path(args.out).name, "frames", processes=ctx.world_size, first_round=per_round) as bar:
+            count = write_video(frames, args.out, fps=args.fps, total=total, bitrate=args.bitrate, progress=False,
+                                on_frame=bar)
     print(f"wrote {args.out}: {count} frames, {count / args.fps:.1f} s, {len(nets)} pane(s)")
     return 0

@@ -1,0 +1,78 @@
+"""Progress bar and time estimate of the long analysis commands (equivariance, spectra, sticking, video).
+
+Shown on rank 0 only (a torchrun launch would otherwise draw one bar per process). After the first
+round of work, timed, the command prints how long the rest will take, so a user who asked for 50,000
+samples learns in seconds whether to wait, add processes or stop.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+
+def format_duration(seconds: float) -> str:
+    """'42 s', '7 min 05 s', '3 h 12 min'."""
+    seconds = max(0.0, float(seconds))
+    if seconds < 60:
+        return f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.1f} s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+class RunProgress:
+    """``update(done, total)`` as a progress callback; the estimate is printed once, after the first update.
+
+    ``start`` counts work already done before this run (a resumed results file): it is neither timed nor
+    part of the estimate. ``first_round`` is how many units the first round of work delivers at once
+    (a batch on every process): the estimate waits for all of them, since the later ones of a round
+    arrive together with the first. Inactive (no bar, no estimate) when ``enabled`` is false: the
+    non-main ranks.
+    """
+
+    def __init__(self, total: int, desc: str, unit: str, enabled: bool = True, start: int = 0,
+                 processes: int = 1, first_round: int = 1) -> None:
+        self.total, self.unit, self.enabled, self.start, self.processes = total, unit, enabled, start, processes
+        self.first_round = max(1, int(first_round))
+        self.t0 = time.perf_counter()
+        self.estimated = False
+        self.bar = None
+        if enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=start, desc=desc, unit=unit, file=sys.stderr, leave=False)
+
+    def estimate_line(self, done: int) -> str | None:
+        """'estimate: ... for the remaining N units (first K took T)' from the time so far."""
+        new = done - self.start
+        if new <= 0:
+            return None
+        took = time.perf_counter() - self.t0
+        left = self.total - done
+        where = f" on {self.processes} processes" if self.processes > 1 else ""
+        return (f"estimate: {format_duration(took / new * left)} for the remaining {left} {self.unit}{where} "
+                f"(first {new} took {format_duration(took)})")
+
+    def __call__(self, done: int, _total: int | None = None) -> None:
+        if not self.enabled:
+            return
+        if not self.estimated and done < self.total and done - self.start >= self.first_round:
+            line = self.estimate_line(done)
+            if line is not None:
+                self.estimated = True
+                (self.bar.write if self.bar is not None else print)(line, file=sys.stderr)
+        if self.bar is not None:
+            self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+    def __enter__(self) -> RunProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
