@@ -87,7 +87,7 @@ class EquivarianceWidget(Widget):
 
     def start_metrics(self) -> bool:
         net = self.app.network
-        if net is None or not self.supported:
+        if net is None or not self.supported or net.G is None:  # G is None: the network lives on a server
             return False
         key = latent_key(self.app.state)
         if self.job.start(equivariance_job(net.G, self.app.state), "equivariance"):

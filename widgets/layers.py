@@ -37,12 +37,12 @@ class LayersWidget(Widget):
         install()
         self.layers: list[LayerInfo] = []
 
-    def visible(self) -> bool:
-        return self.app.network is not None
+    def visible(self) -> bool:  # needs the module itself: hidden while the network lives on a server
+        return self.app.network is not None and self.app.network.G is not None
 
     def on_network(self) -> None:
         net = self.app.network
-        self.layers = list_layers(net.G) if net is not None else []
+        self.layers = list_layers(net.G) if net is not None and net.G is not None else []
         s = self.app.state
         if s.layer_name not in (None, OUTPUT) and s.layer_name not in {info.name for info in self.layers}:
             s.layer_name, s.channel = None, None

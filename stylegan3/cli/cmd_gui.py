@@ -22,6 +22,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--cpu", action="store_true", help="render on the CPU even when a GPU is present")
     p.add_argument("--size", type=_size, default=None, metavar="WxH", help="window size in pixels")
     p.add_argument("--no-settings", action="store_true", help="neither read nor write the settings file")
+    from stylegan3.cli.remote import add_connect_arguments
+
+    add_connect_arguments(p)
     p.add_argument("--session", type=Path, default=None, metavar="F.sg3session.json",
                    help="open a saved session: its network, view, panel settings and bookmarks")
     p.set_defaults(func=run)
@@ -57,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
         networks=list(args.networks), screenshot=args.screenshot, cpu=args.cpu, window_size=args.size,
         persist_settings=not args.no_settings, state=state, timeout_s=args.timeout,
         report_image_rect=bool(getattr(args, "debug", False)), session=args.session,
+        connect=args.connect, token=args.token or os.environ.get("SG3_EXPLORER_TOKEN") or None,
+        frame_format=args.frame_format, jpeg_quality=args.jpeg_quality,
     )
     app = App(config)
     code = app.run()
