@@ -8,7 +8,7 @@ like ws). Everything else the pass reads is read in place at replay, so without 
 the network's default transform buffer is honoured as it stands.
 
 What cannot be captured runs eagerly, with the reason kept for the performance panel:
-- anything not on CUDA, or with `SG3_CUDA_GRAPHS=0`;
+- anything not on CUDA, or with `SG3_CUDA_GRAPHS=0`, or where the self-check switched graphs off;
 - StyleGAN2 with random noise (drawn from a caller's generator each frame);
 - a network with forward hooks (layer capture, cancellation): a replay would skip them;
 - a capture that fails (then that configuration stays eager for this network).
@@ -46,6 +46,11 @@ def eager_reason(G: torch.nn.Module, ws: torch.Tensor, noise_mode: str) -> str |
     """Why this call must run eagerly, or None when it can be replayed from a graph."""
     if graphs_disabled():
         return f"disabled by {DISABLE_ENV}=0"
+    from stylegan3.ops import backend
+
+    off = backend.disabled_reason(ws.device, "graphs")  # the self-check found replays differing from eager
+    if off is not None:
+        return off
     if not ws.is_cuda:
         return "not on CUDA"
     if noise_mode == "random" and getattr(G, "kind", None) == "sg2":

@@ -136,7 +136,9 @@ def test_network_spectrum_of_output_uses_seeds_and_marks_nyquist():
     iy, ix = np.unravel_index(np.argmax(s.power), s.power.shape)
     assert abs(s.freqs[ix]) == pytest.approx(6.0) and s.freqs[iy] == 0
     amps = [np.random.RandomState(seed).randn(1, 4)[0, 0] for seed in (5, 6, 7)]
-    expected = np.mean(np.square(amps)) * power_spectrum(wave(32, 6 / 32, 0), window="none").max()
+    # A Python float: pytest.approx takes numbers and arrays, not 0-d torch tensors (pytest 9.2 iterates them).
+    peak = float(power_spectrum(wave(32, 6 / 32, 0), window="none").max())
+    expected = float(np.mean(np.square(amps))) * peak
     assert s.power.max() == pytest.approx(expected, rel=1e-4)
 
 

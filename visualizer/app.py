@@ -75,6 +75,7 @@ class AppConfig:
     networks: list[str] = field(default_factory=list)
     screenshot: Path | None = None  # save the first frame showing a generated image there, then exit
     cpu: bool = False
+    device: str | None = None  # cpu, cuda, cuda:N, mps (None: the GPU when there is one)
     window_size: tuple[int, int] | None = None
     persist_settings: bool = True
     timeout_s: float = 120.0  # screenshot mode gives up after this long
@@ -94,7 +95,7 @@ class App:
         self.state = self.config.state.copy() if self.config.state else RenderState()
         self.state.force_fp32 = self.state.force_fp32 or self.settings.force_fp32
         self.state.cuda_graphs = self.state.cuda_graphs and self.settings.cuda_graphs
-        self.device = choose_device(self.config.cpu)
+        self.device = choose_device(self.config.cpu, self.config.device)
         self.load_fn = load_fn  # how networks are loaded (tests inject fakes); panes of other panels reuse it
         self.backend = None  # a RenderBackend when the network lives elsewhere (gui --connect)
         if self.config.connect:
@@ -463,6 +464,10 @@ class App:
                     if imgui.menu_item_simple(source):
                         self.load_network(source)
                 imgui.end_menu()
+            projection = self.widget("projection")
+            if projection is not None and imgui.menu_item_simple("Project image...", "", False,
+                                                                 self.network is not None):
+                projection.open_dialog()
             imgui.separator()
             if imgui.menu_item_simple("Save image", "S"):
                 self.save_image()
@@ -547,6 +552,13 @@ class App:
         self.handle_drop([str(p) for p in paths])
 
     def handle_drop(self, paths: list[str]) -> None:
+        projection = self.widget("projection")
+        if paths and projection is not None:
+            from widgets.projection import is_image_path
+
+            if is_image_path(paths[0]):  # a picture is projected, anything else loads as a network
+                projection.start(paths[0])
+                return
         if paths:
             self._pending_drops.append(paths[0])
 

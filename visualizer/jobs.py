@@ -19,6 +19,16 @@ Progress = Callable[[int, int], None]
 JobFn = Callable[[Progress], Any]
 
 
+# What a job was doing, for an out-of-memory message ("... while recording the comparison video").
+_DOING = {
+    "record": "recording the comparison video",
+    "sticking": "analysing texture sticking",
+    "trace": "tracing the comparison pane",
+    "spectra": "computing spectra",
+    "equivariance": "measuring equivariance",
+}
+
+
 class JobCancelled(Exception):
     """Raised from a job's progress callback after `cancel()`, to abandon the computation."""
 
@@ -85,7 +95,7 @@ class Job:
         except JobCancelled:
             pass
         except Exception as exc:  # noqa: BLE001 - a failed analysis is a message in its panel, not a crash
-            error = error_line(exc)
+            error = error_line(exc, _DOING.get(self.name.removeprefix("job-"), f"running {self.name}"))
         with self._lock:
             if self._cancel:
                 result, error, self.cancelled = None, None, True

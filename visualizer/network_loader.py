@@ -51,9 +51,15 @@ def default_load_fn(
     return load_network(source, device=device, progress=progress)
 
 
-def error_line(exc: BaseException) -> str:
-    """One line for the window: our own errors as they are, anything else with its type."""
+def error_line(exc: BaseException, doing: str = "working") -> str:
+    """One line for the window: our own errors as they are, out of memory with what to change (after handing
+    the cached memory back), anything else with its type."""
     from stylegan3.errors import SG3Error
+    from stylegan3.memory import is_out_of_memory, out_of_memory_message, release_cached_memory
+
+    if is_out_of_memory(exc):
+        release_cached_memory()
+        return out_of_memory_message(exc, doing)
 
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     if isinstance(exc, SG3Error):
@@ -161,8 +167,8 @@ class NetworkLoader:
                     while len(self._cache) > self._cache_size:
                         self._cache.popitem(last=False)
         except Exception as exc:  # noqa: BLE001 - hostile or broken input must never take the app down
-            self._set_status(load_id, busy=False, error=error_line(exc), message=f"failed: {error_line(exc)}",
-                             fraction=None)
+            line = error_line(exc, "loading the network")
+            self._set_status(load_id, busy=False, error=line, message=f"failed: {line}", fraction=None)
             return
         try:
             ops = backend.describe(self.device)

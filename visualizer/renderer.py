@@ -32,11 +32,23 @@ def register_stage(stage: ImageStage) -> None:
         _STAGES.append(stage)
 
 
-def choose_device(cpu: bool = False) -> torch.device:
-    """The GPU when there is one (unless `cpu`), else the CPU."""
+# A ws stage gets (G, state, ws [1, num_ws, w_dim]) after mapping and style mixing and returns the ws to
+# synthesize (e.g. a projected latent instead, or moved along semantic directions).
+WsStage = Callable[[Any, RenderState, torch.Tensor], torch.Tensor]
+_WS_STAGES: list[WsStage] = []
+
+
+def register_ws_stage(stage: WsStage) -> None:
+    """Add a latent stage (idempotent). Extension point for the directions / projection / timeline panels."""
+    if stage not in _WS_STAGES:
+        _WS_STAGES.append(stage)
+
+
+def choose_device(cpu: bool = False, device: str | None = None) -> torch.device:
+    """`device` when given (cpu, cuda, cuda:N, mps), else the GPU when there is one (unless `cpu`), else the CPU."""
     from stylegan3.loading.build import resolve_device
 
-    return resolve_device("cpu" if cpu else None)
+    return resolve_device("cpu" if cpu else device)
 
 
 def prepare_network(G: torch.nn.Module, device: torch.device) -> torch.nn.Module:
@@ -76,6 +88,8 @@ def compute_ws(G: torch.nn.Module, state: RenderState) -> torch.Tensor:
         ws_mix = G.mapping(z_mix.reshape(1, -1).to(device), c, **kwargs)
         ws = ws.clone()
         ws[:, list(mix)] = ws_mix[:, list(mix)]
+    for stage in list(_WS_STAGES):
+        ws = stage(G, state, ws)
     return ws
 
 
@@ -239,7 +253,13 @@ def timed_render(
     except RenderCancelled:
         return RenderResult(image=None, state=state, device=str(device), cancelled=True)
     except Exception as exc:  # noqa: BLE001 - a bad state must show a message, never kill the worker
-        image, error = None, f"render failed: {type(exc).__name__}: {exc}"
+        from stylegan3.memory import is_out_of_memory, out_of_memory_message, release_cached_memory
+
+        if is_out_of_memory(exc):
+            release_cached_memory()
+            image, error = None, out_of_memory_message(exc, "rendering")
+        else:
+            image, error = None, f"render failed: {type(exc).__name__}: {exc}"
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     ms = (time.perf_counter() - t0) * 1000.0

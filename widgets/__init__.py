@@ -27,6 +27,9 @@ OPTIONAL_MODULES = [
     "widgets.equivariance",
     "widgets.spectra",
     "widgets.comparison",
+    "widgets.directions",
+    "widgets.projection",
+    "widgets.timeline",
     "widgets.bookmarks",
 ]
 

@@ -1,4 +1,5 @@
-"""Performance panel: GUI/render time with history graphs, FPS limit, vsync, force fp32, CUDA graphs, device/ops."""
+"""Performance panel: GUI/render time with history graphs, FPS limit, vsync, force fp32, CUDA graphs, device/ops,
+GPU memory and the kernels' self-check."""
 
 from __future__ import annotations
 
@@ -73,6 +74,7 @@ class PerformanceWidget(Widget):
         line = transport_line(app.last_result.extras if app.last_result else {})
         if line:
             imgui.text_wrapped(line)
+        _draw_health(app)
 
 
 def transport_line(extras: dict) -> str | None:
@@ -84,6 +86,22 @@ def transport_line(extras: dict) -> str | None:
     return (f"Transport {transport}: {extras.get('frame_format', 'raw')} {kib:.0f} KiB/frame, encode "
             f"{extras.get('encode_ms', 0.0):.1f} ms, decode {extras.get('decode_ms', 0.0):.1f} ms, "
             f"round trip {extras.get('round_trip_ms', 0.0):.1f} ms")
+
+
+def _draw_health(app) -> None:
+    """GPU memory and the kernels' self-check (what it switched off and why), each on its own line."""
+    from stylegan3.memory import gpu_memory_line
+    from stylegan3.ops import selfcheck
+
+    memory = gpu_memory_line(app.device)
+    if memory:
+        imgui.text_disabled(memory)
+    for line in selfcheck.status_lines(app.device):
+        off = " switched off: " in line
+        color = imgui.ImVec4(1.0, 0.8, 0.35, 1.0) if off else imgui.get_style().color_(imgui.Col_.text_disabled)
+        imgui.push_style_color(imgui.Col_.text, color)
+        imgui.text_wrapped(line if off else line[0].upper() + line[1:])
+        imgui.pop_style_color()
 
 
 WIDGET = PerformanceWidget

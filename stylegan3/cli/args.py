@@ -40,8 +40,10 @@ def add_network_argument(parser: argparse.ArgumentParser, required: bool = False
     )
 
 
-def add_device_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
+def add_device_argument(parser: argparse.ArgumentParser, default_help: str = "cuda if available, else cpu") -> None:
+    """`--device cpu|cuda|cuda:N|mps`, checked by `pick_device` (one-line error, exit 1, for a bad one)."""
+    parser.add_argument("--device", default=None, metavar="DEV",
+                        help=f"cpu, cuda, cuda:N or mps (default: {default_help})")
 
 
 def pick_device(name: str | None) -> torch.device:
@@ -62,9 +64,7 @@ def load_networks(sources: list[str] | None, device: torch.device) -> list[tuple
     from stylegan3 import load_network
 
     if not sources:
-        from stylegan3.demo import demo_network
-
-        return [("demo", demo_network().eval().requires_grad_(False).to(device))]
+        return [("demo", load_network("demo", device=device))]
     nets = []
     for src in sources:
         G = load_network(src, device=device)

@@ -23,11 +23,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("output", help="where to write the .safetensors file")
     parser.add_argument("--key", default="G_ema", help="network to take from the pickle (default: G_ema)")
     parser.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
+    from stylegan3.cli.args import add_device_argument
+
+    add_device_argument(parser, default_help="cpu; where the network is built to validate it")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from stylegan3.cli.args import pick_device
     from stylegan3.loading import build_network, read_network, write_native
+
+    device = pick_device(args.device or "cpu")
 
     output = Path(args.output)
     if output.exists() and not args.force:
@@ -37,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     if not output.parent.is_dir():
         raise SG3Error(f"{output}: folder {output.parent} does not exist")
     parsed = read_network(args.input, key=args.key)
-    build_network(parsed, device="cpu", label=args.input)  # validates names, shapes and kwargs
+    build_network(parsed, device=device, label=args.input)  # validates names, shapes and kwargs
     write_native(parsed, output)
     size_mb = output.stat().st_size / 2**20
     resolution = parsed.init_kwargs.get("img_resolution", "?")

@@ -13,6 +13,9 @@ import platform
 import sys
 from typing import Any
 
+from stylegan3.cli.args import add_device_argument
+from stylegan3.loading.build import resolve_device
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -23,10 +26,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--no-build", action="store_true", help="report only; do not compile the CUDA kernels")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_device_argument(parser)
     parser.set_defaults(func=run)
 
 
-def gather(build_now: bool = True) -> dict[str, Any]:
+def self_check_lines(device: Any, build_now: bool) -> list[str]:
+    """The self-check's verdict on `device` (run on the demo network if this build was never checked)."""
+    from stylegan3.ops import backend, selfcheck
+
+    if not build_now:
+        return ["not run (--no-build)"]
+    if backend.kernels_module(device) is None:
+        return ["not needed (reference ops: nothing to check)"]
+    from stylegan3 import load_network
+
+    load_network("demo", device=device)  # runs or reads the check (its first line goes to stderr)
+    return selfcheck.status_lines(device) or ["no verdict (SG3_SELFCHECK=0?)"]
+
+
+def gather(build_now: bool = True, device: Any = None) -> dict[str, Any]:
     """The report as a dict (also used by tests and the GUI's about box)."""
     import ops.cuda as cuda_ops
 
@@ -36,18 +54,31 @@ def gather(build_now: bool = True) -> dict[str, Any]:
     try:
         from stylegan3.ops import backend
 
-        info["dispatch"] = backend.describe()
+        info["self_check"] = self_check_lines(resolve_device(device), build_now)
+        info["dispatch"] = backend.describe(resolve_device(device))
     except Exception as exc:  # noqa: BLE001 - the report must come out even if the library is broken
         info["dispatch"] = f"unknown ({type(exc).__name__}: {exc})"
     from stylegan3.graphs import DISABLE_ENV, graphs_disabled
 
+    graphs_off = backend_graphs_off(device)
     if graphs_disabled():
         info["cuda_graphs"] = f"off ({DISABLE_ENV}=0)"
+    elif graphs_off:
+        info["cuda_graphs"] = f"off: {graphs_off}"
     elif info.get("cuda_available"):
         info["cuda_graphs"] = "on: the app replays synthesis from a captured CUDA graph"
     else:
         info["cuda_graphs"] = "not applicable (no CUDA device)"
     return info
+
+
+def backend_graphs_off(device: Any) -> str | None:
+    try:
+        from stylegan3.ops import backend
+
+        return backend.disabled_reason(resolve_device(device), "graphs")
+    except Exception:  # noqa: BLE001 - a bad device was reported above
+        return None
 
 
 def format_report(info: dict[str, Any]) -> str:
@@ -86,13 +117,16 @@ def format_report(info: dict[str, Any]) -> str:
         lines.append(f"ops: reference PyTorch path (fallback): {reason}")
     if info.get("dispatch"):
         lines.append(f"dispatch: {info['dispatch']}")
+    for line in info.get("self_check") or []:
+        lines.append(f"self-check: {line}")
     if info.get("cuda_graphs"):
         lines.append(f"CUDA graphs: {info['cuda_graphs']}")
     return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
-    info = gather(build_now=not args.no_build)
+    resolve_device(args.device)  # a bad --device is a one-line error before anything else
+    info = gather(build_now=not args.no_build, device=args.device)
     if args.json:
         print(json.dumps(info, indent=2, sort_keys=True))
     else:

@@ -19,7 +19,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="with --screenshot: give up (exit 1) if no image is on screen after this long")
     p.add_argument("--seed", type=int, default=None, help="initial seed")
     p.add_argument("--psi", type=float, default=None, help="initial truncation psi")
-    p.add_argument("--cpu", action="store_true", help="render on the CPU even when a GPU is present")
+    p.add_argument("--cpu", action="store_true", help="render on the CPU even when a GPU is present (= --device cpu)")
+    from stylegan3.cli.args import add_device_argument
+
+    add_device_argument(p)
     p.add_argument("--size", type=_size, default=None, metavar="WxH", help="window size in pixels")
     p.add_argument("--no-settings", action="store_true", help="neither read nor write the settings file")
     from stylegan3.cli.remote import add_connect_arguments
@@ -41,8 +44,12 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from stylegan3.cli.args import pick_device
     from stylegan3.errors import SG3Error
 
+    if args.cpu and args.device not in (None, "cpu"):
+        raise SG3Error(f"--cpu and --device {args.device} contradict each other")
+    device = pick_device("cpu" if args.cpu else args.device)  # a bad device: one line, before any window
     try:
         from visualizer.app import App, AppConfig, display_problem
         from visualizer.state import RenderState
@@ -57,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
     if args.psi is not None:
         state.psi = float(args.psi)
     config = AppConfig(
-        networks=list(args.networks), screenshot=args.screenshot, cpu=args.cpu, window_size=args.size,
+        networks=list(args.networks), screenshot=args.screenshot, cpu=args.cpu, device=str(device),
+        window_size=args.size,
         persist_settings=not args.no_settings, state=state, timeout_s=args.timeout,
         report_image_rect=bool(getattr(args, "debug", False)), session=args.session,
         connect=args.connect, token=args.token or os.environ.get("SG3_EXPLORER_TOKEN") or None,

@@ -10,6 +10,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("source", nargs="?", default="demo", help="network path, URL, catalog name or 'demo'")
     p.add_argument("--catalog", action="store_true",
                    help="list the names accepted instead of a file: official pretrained networks and the demos")
+    from stylegan3.cli.args import add_device_argument
+
+    add_device_argument(p, default_help="cpu")
     p.set_defaults(func=run)
 
 
@@ -76,19 +79,22 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     import stylegan3
+    from stylegan3.cli.args import pick_device
     from stylegan3.loading import build_network, read_network
     from stylegan3.loading.load import is_demo_source
 
     if args.catalog:
         print(catalog_listing())
         return 0
-    here = "cuda" if torch.cuda.is_available() else "cpu"
+    device = pick_device(args.device or "cpu")
+    # What the precision line describes: the device asked for, else what a render here would use.
+    here = device.type if args.device else ("cuda" if torch.cuda.is_available() else "cpu")
     if is_demo_source(args.source):
-        G = stylegan3.load_network(args.source, device="cpu")
+        G = stylegan3.load_network(args.source, device=device)
         print(describe(G, getattr(G, "demo_name", str(args.source)), here))
         return 0
     parsed = read_network(args.source)
-    G = build_network(parsed, device="cpu", label=str(args.source))
+    G = build_network(parsed, device=device, label=str(args.source))
     print(describe(G, getattr(G, "demo_name", str(args.source)), here))
     if parsed.extra.get("tf_names"):
         print(describe_tf_names(parsed))

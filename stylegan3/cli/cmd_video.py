@@ -31,11 +31,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--noise-mode", choices=["const", "random", "none"], default="const")
     p.add_argument("--size", type=int, default=None, metavar="PX",
                    help="pane cell size in pixels (default: the largest network's resolution)")
-    p.add_argument("--fps", type=float, default=30.0)
+    p.add_argument("--fps", type=float, default=None, help="frames per second (30, or the session's)")
     p.add_argument("--bitrate", default="10M", help="H.264 bitrate (10M)")
     p.add_argument("--batch", type=int, default=4, help="frames rendered at once per network (4)")
     p.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
     p.add_argument("--out", required=True, metavar="FILE.mp4", help="output video")
+    p.add_argument("--session", metavar="FILE.json",
+                   help="render a keyframe timeline (or the timeline of a session file) instead of a seed walk")
+    p.add_argument("--frames", type=int, default=None, metavar="N", help="with --session: exactly N frames")
     p.set_defaults(func=run)
 
 
@@ -43,6 +46,11 @@ def run(args: argparse.Namespace) -> int:
     from stylegan3.interpolation import parse_grid, parse_seeds, parse_transform_path
     from stylegan3.video import VideoSpec, iter_video_frames, video_frame_count, write_video
 
+    if args.session:
+        from stylegan3.cli.session_video import run_session
+
+        return run_session(args)
+    args.fps = 30.0 if args.fps is None else args.fps
     if args.fps <= 0:
         raise SG3Error("--fps must be positive")
     if args.translate_path:

@@ -24,7 +24,10 @@ COMMAND_MODULES = [
     "stylegan3.cli.cmd_equivariance",
     "stylegan3.cli.cmd_sticking",
     "stylegan3.cli.cmd_video",
+    "stylegan3.cli.cmd_directions",
+    "stylegan3.cli.cmd_project",
     "stylegan3.cli.cmd_doctor",
+    "stylegan3.cli.cmd_bench",
     "stylegan3.cli.cmd_serve",
 ]
 
@@ -117,6 +120,12 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the CLI promises one line, never a traceback dump
         if debug:
             raise
+        from stylegan3.memory import is_out_of_memory, out_of_memory_message
+
+        if is_out_of_memory(exc):
+            doing = f"running {args.command or 'gui'}"
+            print(f"error: {out_of_memory_message(exc, doing)}", file=sys.stderr)
+            return 1
         first = (str(exc).strip().splitlines() or [""])[0]
         print(f"error: {type(exc).__name__}: {first} (run with --debug for details)", file=sys.stderr)
         return 1

@@ -7,6 +7,8 @@ turns a mismatch into one readable line instead of torch's multi-line report.
 
 from __future__ import annotations
 
+import re
+
 import torch
 
 from stylegan3.errors import SG3Error, UnsupportedNetworkError
@@ -15,16 +17,37 @@ from stylegan3.loading.parsed import ParsedNetwork
 _LISTED = 3
 
 
+DEVICE_HELP = "cpu, cuda, cuda:N or mps"
+
+
 def resolve_device(device: str | torch.device | None) -> torch.device:
-    """None means the GPU when there is one, else the CPU."""
+    """None means the GPU when there is one, else the CPU. Strings are `cpu`, `cuda`, `cuda:N` or `mps`;
+    anything else, or a device this machine does not have, is a one-line SG3Error."""
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        target = torch.device(device)
-    except (RuntimeError, TypeError, ValueError):
-        raise SG3Error(f"unknown device {device!r} (expected e.g. 'cpu' or 'cuda')") from None
-    if target.type == "cuda" and not torch.cuda.is_available():
-        raise SG3Error(f"device {device!r} asked for, but no CUDA GPU is available")
+    if isinstance(device, torch.device):
+        target = device
+    else:
+        text = str(device).strip().lower()
+        m = re.fullmatch(r"(cpu|cuda|mps)(?::(\d+))?", text)
+        if m is None or (m.group(1) != "cuda" and m.group(2) not in (None, "0")):
+            raise SG3Error(f"unknown device {str(device)!r} (expected {DEVICE_HELP})")
+        target = torch.device(m.group(1), int(m.group(2))) if m.group(2) and m.group(1) == "cuda" \
+            else torch.device(m.group(1))
+    if target.type == "cuda":
+        if not torch.cuda.is_available():
+            raise SG3Error(f"device {str(device)!r} asked for, but no CUDA GPU is available to PyTorch "
+                           f"{torch.__version__}" + (" (a CPU-only build)" if torch.version.cuda is None else ""))
+        count = torch.cuda.device_count()
+        if target.index is not None and target.index >= count:
+            raise SG3Error(f"device {str(device)!r} asked for, but this machine has {count} CUDA GPU(s): "
+                           f"cuda:0 to cuda:{count - 1}")
+    elif target.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise SG3Error(f"device {str(device)!r} asked for, but Apple's MPS backend is not available here")
+    elif target.type != "cpu":
+        raise SG3Error(f"unsupported device {str(device)!r} (expected {DEVICE_HELP})")
     return target
 
 

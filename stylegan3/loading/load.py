@@ -37,9 +37,19 @@ def load_network(
     """
     text = _source_text(source)
     if _is_demo_name(text):
-        return _load_demo(text, device)
-    parsed = read_network(text, key=key, progress=progress)
-    return build_network(parsed, device, label=text)
+        G = _load_demo(text, device)
+    else:
+        G = build_network(read_network(text, key=key, progress=progress), device, label=text)
+    _first_use_check(G)
+    return G
+
+
+def _first_use_check(G: torch.nn.Module) -> None:
+    """Kernels prove themselves on this network's calls before they render it (once per build and
+    architecture; nothing to do on the reference ops). See `stylegan3.ops.selfcheck`."""
+    from stylegan3.ops import selfcheck
+
+    selfcheck.ensure_safe(G)
 
 
 def read_network(

@@ -74,7 +74,7 @@ def bias_act(
     clamp: float | None = None,
 ) -> torch.Tensor:
     """Dispatching entry point: CUDA kernels for CUDA inference tensors, reference otherwise."""
-    kernels = backend.cuda_kernels_for(x)
+    kernels = backend.kernels_for(x, "bias_act")
     if kernels is not None:
         spec = ACTIVATIONS[act]
         bias = b.to(x.dtype).contiguous() if b is not None else x.new_empty([0])

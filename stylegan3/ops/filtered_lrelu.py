@@ -65,7 +65,7 @@ def filtered_lrelu(
     flip_filter: bool = False,
 ) -> torch.Tensor:
     """Dispatching entry point: fused CUDA kernel for CUDA inference tensors, reference otherwise."""
-    kernels = backend.cuda_kernels_for(x)
+    kernels = backend.kernels_for(x, "filtered_lrelu")
     if kernels is not None:
         px0, px1, py0, py1 = parse_padding(padding)
         bias = b.to(x.dtype).contiguous() if b is not None else x.new_empty([0])

@@ -160,7 +160,7 @@ def upfirdn2d(
     gain: float = 1.0,
 ) -> torch.Tensor:
     """Dispatching entry point: CUDA kernels for CUDA inference tensors, reference otherwise."""
-    kernels = backend.cuda_kernels_for(x)
+    kernels = backend.kernels_for(x, "upfirdn2d")
     if kernels is not None:
         upx, upy = _pair(up)
         downx, downy = _pair(down)

@@ -1,0 +1,35 @@
+"""`sg3-explorer video --session FILE`: a keyframe timeline exported to mp4, frame k at time k / fps."""
+
+from __future__ import annotations
+
+import argparse
+
+from stylegan3.errors import SG3Error
+
+
+def run_session(args: argparse.Namespace) -> int:
+    """Load the timeline, the network (`--network`, else the one the timeline names, else the demo) and write."""
+    import stylegan3
+    from stylegan3.cli.args import pick_device
+    from stylegan3.keyframes import iter_timeline_frames, load_timeline, resolve_timeline
+    from stylegan3.video import write_video
+
+    timeline = load_timeline(args.session)
+    timeline.check()
+    fps = float(timeline.fps if args.fps is None else args.fps)
+    if not fps > 0:
+        raise SG3Error("--fps must be positive")
+    if args.frames is not None and args.frames < 1:
+        raise SG3Error("--frames must be at least 1")
+    if args.network and len(args.network) > 1:
+        raise SG3Error("--session renders one network: give --network once")
+    source = args.network[0] if args.network else (timeline.network or "demo")
+    device = pick_device(args.device)
+    G = stylegan3.load_network(source, device=device).eval().requires_grad_(False)
+    resolved = resolve_timeline(G, timeline)
+    total = int(args.frames or timeline.num_frames(fps))
+    frames = iter_timeline_frames(G, resolved, fps=fps, frames=total)
+    count = write_video(frames, args.out, fps=fps, total=total, bitrate=args.bitrate)
+    print(f"wrote {args.out}: {count} frames at {fps:g} fps ({count / fps:.2f} s) from {len(timeline.keyframes)} "
+          f"keyframes, {timeline.interp}{', loop' if timeline.loop else ''}")
+    return 0

@@ -1,0 +1,292 @@
+"""Directions panel: PCA of W (a background job, cached per network), user directions, sliders in sigma units.
+
+Each shown component is a slider (-5 .. 5 sigma) with the range of ws it moves (all, coarse, middle, fine or a
+custom list such as 0-3,8). The moves go into the render state (`visualizer.explore`), so the image on screen
+is `render_state` of that state, and they apply on top of whatever latent is shown (seed, projection, timeline).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from imgui_bundle import imgui
+
+from visualizer.explore import Frozen, set_moves
+from visualizer.jobs import JobSlot
+from widgets.base import Widget
+
+RANGES = ("all", "coarse", "middle", "fine", "custom")
+SLIDER_LIMIT = 5.0
+
+
+def merged(first, second):
+    """Two direction sets as one (components of `first`, then of `second`); either may be None."""
+    from stylegan3.directions import Directions
+
+    if first is None:
+        return second
+    if second is None:
+        return first
+    kind = first.kind if first.kind == second.kind else "mixed"
+    return Directions(vectors=np.concatenate([first.vectors, second.vectors]),
+                      sigmas=np.concatenate([first.sigmas, second.sigmas]), mean=first.mean, kind=kind,
+                      network=first.network or second.network, source=f"{first.source}; {second.source}",
+                      samples=first.samples, labels=list(first.labels) + list(second.labels))
+
+
+class DirectionsWidget(Widget):
+    title = "Directions"
+    default_open = False
+
+    def __init__(self, app) -> None:
+        super().__init__(app)
+        self.job = JobSlot()
+        self.directions = None
+        self.ref: Frozen | None = None
+        self.amounts: dict[int, float] = {}
+        self.ranges: dict[int, str] = {}
+        self.custom: dict[int, str] = {}
+        self.samples = 0
+        self.shown = 8
+        self.path = "directions.npz"
+        self.seeds_a = "0-9"
+        self.seeds_b = "10-19"
+        self.bookmark_a, self.bookmark_b = 0, 1
+        self.message = ""
+
+    def visible(self) -> bool:
+        return self.app.network is not None
+
+    # -- actions (also what the tests call) ----------------------------------------------------------------------
+    def set_directions(self, directions, message: str = "") -> None:
+        self.directions = directions
+        self.ref = Frozen(directions) if directions is not None else None
+        self.amounts, self.ranges, self.custom = {}, {}, {}
+        self.message = message
+        self.apply()
+
+    def set_amount(self, index: int, amount: float, ws: str = "all", custom: str = "") -> None:
+        self.amounts[index] = float(amount)
+        self.ranges[index] = ws
+        if custom:
+            self.custom[index] = custom
+        self.apply()
+
+    def visible_indices(self) -> list[int]:
+        """User directions first (few, and just made), then the leading `shown` PCA components."""
+        d = self.directions
+        if d is None:
+            return []
+        user = [i for i, label in enumerate(d.labels) if not label.startswith("PC")]
+        pcs = [i for i, label in enumerate(d.labels) if label.startswith("PC")]
+        return user + pcs[: self.shown]
+
+    def moves(self) -> tuple:
+        from stylegan3.directions import DirectionMove, ws_range
+
+        if self.directions is None or self.app.network is None:
+            return ()
+        num_ws = int(self.app.network.G.num_ws)
+        out = []
+        for index, amount in sorted(self.amounts.items()):
+            if amount == 0 or index >= len(self.directions):
+                continue
+            name = self.ranges.get(index, "all")
+            try:
+                layers = ws_range(self.custom.get(index, "all") if name == "custom" else name, num_ws)
+            except Exception:  # noqa: BLE001 - a half-typed custom range moves nothing until it parses
+                continue
+            out.append(DirectionMove(index, amount, layers))
+        return tuple(out)
+
+    def apply(self) -> None:
+        set_moves(self.app.state, self.ref, self.moves())
+
+    def reset(self) -> None:
+        self.amounts = {}
+        self.apply()
+
+    def start_pca(self, samples: int | None = None) -> bool:
+        from stylegan3.directions import cached_pca, default_samples
+
+        net = self.app.network
+        if net is None:
+            return False
+        G = net.G
+        n = int(samples or self.samples or default_samples(self.app.device))
+        self.samples = n
+        def run(progress):
+            from visualizer.analysis_jobs import private_copy
+
+            with private_copy(G, progress) as Gc:  # the render thread hooks the shared net's layers
+                return cached_pca(Gc, n, progress=progress)
+
+        return self.job.start(run, f"PCA of {n} w")
+
+    def add_seed_set_direction(self) -> None:
+        from stylegan3.directions import seed_set_direction
+        from stylegan3.interpolation import parse_seeds
+
+        try:
+            d = seed_set_direction(self.app.network.G, parse_seeds(self.seeds_a), parse_seeds(self.seeds_b),
+                                   psi=float(self.app.state.psi), label=f"{self.seeds_a}->{self.seeds_b}")
+        except Exception as exc:  # noqa: BLE001 - a typo in a seed list is a message, not a crash
+            self.message = str(exc)
+            return
+        self.set_directions(merged(self.directions, d), f"added {d.labels[0]}")
+
+    def add_bookmark_direction(self, a: int, b: int) -> None:
+        from stylegan3.directions import network_fingerprint, user_direction
+
+        timeline = self.app.widget("timeline")
+        try:
+            wa, wb = timeline.bookmark_ws(a), timeline.bookmark_ws(b)
+            d = user_direction(wa, wb, network=network_fingerprint(self.app.network.G),
+                               source=f"bookmark {a} -> {b}", label=f"B{a}->B{b}")
+        except Exception as exc:  # noqa: BLE001
+            self.message = str(exc)
+            return
+        self.set_directions(merged(self.directions, d), f"added bookmark {a} -> {b}")
+
+    def save(self, path: str) -> None:
+        from stylegan3.directions import save_directions
+
+        try:
+            save_directions(path, self.directions)
+            self.message = f"saved {path}"
+        except Exception as exc:  # noqa: BLE001
+            self.message = str(exc)
+
+    def load(self, path: str) -> None:
+        from stylegan3.directions import load_directions
+
+        try:
+            d = load_directions(path)
+            if d.w_dim != int(self.app.network.G.w_dim):
+                raise ValueError(f"{path}: {d.w_dim}-d directions, the network's w has {self.app.network.G.w_dim}")
+        except Exception as exc:  # noqa: BLE001
+            self.message = str(exc)
+            return
+        self.set_directions(d, f"loaded {len(d)} directions ({d.kind}) from {path}")
+
+    # -- per frame -----------------------------------------------------------------------------------------------
+    def on_network(self) -> None:
+        self.job.cancel()
+        self.set_directions(None)
+
+    def update(self, dt: float) -> None:
+        ok, result = self.job.poll()
+        if ok:
+            self.set_directions(result, f"{len(result)} components from {result.samples} samples")
+        elif self.job.error:
+            self.message = f"PCA: {self.job.error}"
+            self.job.error = None
+
+    def close(self) -> None:
+        self.job.cancel()
+
+    def draw(self) -> None:
+        from stylegan3.directions import default_samples
+
+        if not self.samples:
+            self.samples = default_samples(self.app.device)
+        imgui.set_next_item_width(imgui.get_font_size() * 7)
+        _, self.samples = imgui.input_int("Samples", self.samples, 1000, 10000)
+        self.samples = max(100, min(int(self.samples), 1_000_000))
+        imgui.same_line()
+        if self.job.busy:
+            imgui.progress_bar(self.job.fraction, imgui.ImVec2(imgui.get_font_size() * 6, 0), self.job.label)
+            imgui.same_line()
+            if imgui.button("Cancel##pca"):
+                self.job.cancel()
+        elif imgui.button("Compute PCA"):
+            self.start_pca()
+        if self.message:
+            imgui.text_wrapped(self.message)
+        self._draw_sliders()
+        if imgui.tree_node("User directions"):
+            self._draw_user()
+            imgui.tree_pop()
+        imgui.set_next_item_width(imgui.get_font_size() * 12)
+        _, self.path = imgui.input_text("##dirpath", self.path)
+        imgui.same_line()
+        if imgui.button("Load##dirs"):
+            self.load(self.path)
+        imgui.same_line()
+        imgui.begin_disabled(self.directions is None)
+        if imgui.button("Save##dirs"):
+            self.save(self.path)
+        imgui.end_disabled()
+
+    def _draw_sliders(self) -> None:
+        d = self.directions
+        if d is None:
+            imgui.text_disabled("no directions: compute PCA, add a user direction, or load a file")
+            return
+        imgui.text_disabled(f"{len(d)} directions ({d.kind}); sliders in sigma")
+        font = imgui.get_font_size()
+        changed_any = False
+        for i in self.visible_indices():
+            imgui.push_id(i)
+            imgui.set_next_item_width(font * 9)
+            changed, value = imgui.slider_float(f"{d.labels[i]}", self.amounts.get(i, 0.0), -SLIDER_LIMIT,
+                                                SLIDER_LIMIT, "%.2f")
+            if imgui.is_item_hovered():
+                imgui.set_tooltip(f"{d.labels[i]}: 1.0 moves {d.sigmas[i]:.3g} in W (one sigma); right-click: 0")
+            if imgui.is_item_clicked(imgui.MouseButton_.right):
+                changed, value = True, 0.0
+            if changed:
+                self.amounts[i] = float(value)
+                changed_any = True
+            imgui.same_line()
+            imgui.set_next_item_width(font * 5)
+            current = self.ranges.get(i, "all")
+            if imgui.begin_combo("##ws", current):
+                for name in RANGES:
+                    if imgui.selectable(name, name == current)[0]:
+                        self.ranges[i] = name
+                        changed_any = True
+                imgui.end_combo()
+            if current == "custom":
+                imgui.same_line()
+                imgui.set_next_item_width(font * 4)
+                changed, text = imgui.input_text("##custom", self.custom.get(i, "0-3"))
+                if changed or i not in self.custom:
+                    self.custom[i] = text
+                    changed_any = True
+            imgui.pop_id()
+        if changed_any:
+            self.apply()
+        hidden = len(d) - len(self.visible_indices())
+        if hidden and imgui.small_button(f"show more ({hidden} hidden)"):
+            self.shown += 8
+        imgui.same_line()
+        if imgui.small_button("Reset sliders"):
+            self.reset()
+
+    def _draw_user(self) -> None:
+        font = imgui.get_font_size()
+        imgui.set_next_item_width(font * 5)
+        _, self.seeds_a = imgui.input_text("A seeds", self.seeds_a)
+        imgui.same_line()
+        imgui.set_next_item_width(font * 5)
+        _, self.seeds_b = imgui.input_text("B seeds", self.seeds_b)
+        if imgui.button("Add mean difference A -> B"):
+            self.add_seed_set_direction()
+        timeline = self.app.widget("timeline")
+        count = len(timeline.timeline.keyframes) if timeline is not None else 0
+        if count >= 2:
+            imgui.set_next_item_width(font * 2.5)
+            _, self.bookmark_a = imgui.input_int("A##ba", self.bookmark_a, 0, 0)
+            imgui.same_line()
+            imgui.set_next_item_width(font * 2.5)
+            _, self.bookmark_b = imgui.input_int("B##bb", self.bookmark_b, 0, 0)
+            self.bookmark_a = min(max(self.bookmark_a, 0), count - 1)
+            self.bookmark_b = min(max(self.bookmark_b, 0), count - 1)
+            imgui.same_line()
+            if imgui.button("Add bookmark A -> B"):
+                self.add_bookmark_direction(self.bookmark_a, self.bookmark_b)
+        else:
+            imgui.text_disabled("two bookmarks (Timeline panel) make a direction too")
+
+
+WIDGET = DirectionsWidget
