@@ -53,7 +53,9 @@ def eager_reason(G: torch.nn.Module, ws: torch.Tensor, noise_mode: str) -> str |
         return off
     if not ws.is_cuda:
         return "not on CUDA"
-    if noise_mode == "random" and getattr(G, "kind", None) == "sg2":
+    from stylegan3 import families
+
+    if noise_mode == "random" and families.capabilities(G).seeded_noise:
         return "random noise is drawn anew each frame"
     if has_forward_hooks(G.synthesis):
         return "hooks on the network (layer capture)"

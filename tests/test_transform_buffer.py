@@ -97,3 +97,23 @@ def test_app_jobs_do_not_write_the_buffer(G):
     trace_job_fn(G, "SG3-T", state, TraceSettings(frames=3, transform_spec="pan:0.1,0"))(progress)
     trace_job_fn(G, "SG3-T", state, TraceSettings(frames=3))(progress)
     untouched(G)
+
+
+def test_no_module_outside_the_networks_writes_the_buffer():
+    """A structural check next to the behavioural ones: no call that writes the buffer outside the networks
+    (`stylegan3/transform.py` keeps `set_input_transform` for library users, the networks' `set_transform`)."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    writes = re.compile(r"set_input_transform\(|preserved_input_transform\(|input\.transform\.copy_|set_transform\(")
+    offenders = []
+    for folder in ("stylegan3", "visualizer", "widgets"):
+        for path in (root / folder).rglob("*.py"):
+            rel = path.relative_to(root).as_posix()
+            if rel.startswith("stylegan3/networks/") or rel == "stylegan3/transform.py":
+                continue
+            for n, line in enumerate(path.read_text().splitlines(), 1):
+                if writes.search(line.split("#")[0]) and not line.lstrip().startswith(("def ", '"""')):
+                    offenders.append(f"{rel}:{n}: {line.strip()}")
+    assert not offenders, "\n".join(offenders)
