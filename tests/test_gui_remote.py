@@ -59,3 +59,44 @@ def test_gui_connect_renders_remotely(app_env, artifacts_dir):
 
         run_driven(app, drive)
     assert seen["diff"] < 2.0 and np.isfinite(seen["diff"])
+
+
+def test_gui_child_renderer_killed_mid_render_restarts(app_env, artifacts_dir):
+    """`gui --renderer child`: SIGKILL the renderer mid-render; the window stays, the status bar names the
+    signal, the renderer restarts and the frame for the current state arrives."""
+    import os
+    import signal
+    import time
+
+    from stylegan3.loading.native import save_native
+    from stylegan3.netinfo import describe
+    from stylegan3.render.pipeline import render_request
+    from visualizer.app import App, AppConfig
+    from visualizer.request_adapter import request_from_state
+
+    G = tiny_net("SG3-T", res=128)  # about a second per frame on a CPU: the kill lands mid-render
+    net = save_native(G, app_env / "slow.safetensors")
+    app = App(AppConfig(networks=[str(net)], window_size=(1200, 800), renderer="child", cpu=True))
+    seen = {}
+
+    def drive(ctx):
+        assert wait_until(ctx, lambda: app.network is not None, 90), app.loader.status
+        wait_image_for_state(ctx, app, 90)
+        first = app.backend.pid
+        app.state.x = 7.0
+        assert wait_until(ctx, lambda: app.backend.status().state == "busy", 10)
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 0.3:
+            ctx.yield_()
+        os.kill(first, signal.SIGKILL)
+        assert wait_until(ctx, lambda: app.backend.status().restarts == 1, 60)
+        wait_image_for_state(ctx, app, 120)
+        shot = grab_window(ctx, app)
+        Image.fromarray(shot).save(artifacts_dir / "gui_child_restarted.png")
+        status = app.backend.status()
+        assert "renderer process killed by SIGKILL" in status.message and app.backend.pid != first
+        want = render_request(G, request_from_state(app.state, str(net)), describe(G, str(net))).image
+        seen["diff"] = assert_shows(shot, app, want)
+
+    run_driven(app, drive)
+    assert seen["diff"] < 2.0

@@ -86,6 +86,7 @@ class AppConfig:
     token: str | None = None
     frame_format: str = "raw"
     jpeg_quality: int = 90
+    renderer: str = "thread"  # 'thread' (in this process) or 'child' (a child process that may crash and restart)
 
 
 class App:
@@ -98,15 +99,21 @@ class App:
         self.device = choose_device(self.config.cpu, self.config.device)
         self.load_fn = load_fn  # how networks are loaded (tests inject fakes); panes of other panels reuse it
         self.backend = None  # a RenderBackend when the network lives elsewhere (gui --connect)
-        if self.config.connect:
-            from stylegan3.service.client import RemoteBackend
+        if self.config.connect or self.config.renderer == "child":
             from visualizer.backend_renderer import BackendRenderer
             from visualizer.remote_loader import RemoteNetworkLoader
 
-            self.backend = RemoteBackend(self.config.connect, token=self.config.token,
-                                         frame_format=self.config.frame_format, quality=self.config.jpeg_quality)
+            if self.config.connect:
+                from stylegan3.service.client import RemoteBackend
+
+                self.backend = RemoteBackend(self.config.connect, token=self.config.token,
+                                             frame_format=self.config.frame_format, quality=self.config.jpeg_quality)
+            else:
+                from stylegan3.service.child import ChildProcessBackend
+
+                self.backend = ChildProcessBackend(device=str(self.device))
             self.loader = RemoteNetworkLoader(self.backend)
-            self.renderer = BackendRenderer(self.backend, device=self.config.connect)
+            self.renderer = BackendRenderer(self.backend, device=self.config.connect or str(self.device))
         else:
             self.loader = NetworkLoader(self.device, load_fn)
             self.renderer = AsyncRenderer()

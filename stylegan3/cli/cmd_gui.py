@@ -28,6 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from stylegan3.cli.remote import add_connect_arguments
 
     add_connect_arguments(p)
+    p.add_argument("--renderer", choices=["thread", "child"], default="thread",
+                   help="render in this process (default) or in a child process: a renderer crash, CUDA error "
+                   "or out-of-memory kill is reported and the renderer restarts, the window stays")
     p.add_argument("--session", type=Path, default=None, metavar="F.sg3session.json",
                    help="open a saved session: its network, view, panel settings and bookmarks")
     p.set_defaults(func=run)
@@ -69,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         persist_settings=not args.no_settings, state=state, timeout_s=args.timeout,
         report_image_rect=bool(getattr(args, "debug", False)), session=args.session,
         connect=args.connect, token=args.token or os.environ.get("SG3_EXPLORER_TOKEN") or None,
-        frame_format=args.frame_format, jpeg_quality=args.jpeg_quality,
+        frame_format=args.frame_format, jpeg_quality=args.jpeg_quality, renderer=args.renderer,
     )
     app = App(config)
     code = app.run()
