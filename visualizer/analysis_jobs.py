@@ -32,7 +32,10 @@ def _make_copy(G: torch.nn.Module) -> torch.nn.Module:
         from stylegan3.networks import build_generator
 
         Gc = build_generator(family.name, G.init_kwargs)
-        Gc.load_state_dict(G.state_dict())
+        state = dict(G.state_dict())
+        if "synthesis.input.transform" in state:  # measurements start from the untransformed view
+            state["synthesis.input.transform"] = torch.eye(3, dtype=state["synthesis.input.transform"].dtype)
+        Gc.load_state_dict(state)
         Gc = Gc.to(next(G.parameters()).device)
     else:
         Gc = copy.deepcopy(G)
