@@ -48,6 +48,22 @@ def test_gui_connect_renders_remotely(app_env, artifacts_dir):
             assert extras["transport"] == server.address and extras["frame_format"] == "png"
             assert extras["frame_bytes"] > 0 and extras["round_trip_ms"] > 0
             assert perf is not None
+            # layer view and FFT view are stages of the request: drawn on the server from the info's layer table
+            ctx.item_open("**/Layers & channels")
+            layer = info.layers[2].name
+            ctx.item_click(f"**/{layer}##layer")
+            assert app.state.layer_name == layer
+            wait_image_for_state(ctx, app, 60)
+            shot = grab_window(ctx, app)
+            want = render_request(G, request_from_state(app.state, str(net)), info).image
+            assert_shows(shot, app, want)
+            ctx.item_click("**/FFT view")
+            assert app.state.fft
+            wait_image_for_state(ctx, app, 60)
+            shot = grab_window(ctx, app)
+            Image.fromarray(shot).save(artifacts_dir / "gui_remote_fft.png")
+            want = render_request(G, request_from_state(app.state, str(net)), info).image
+            assert want.shape[0] >= 256 and assert_shows(shot, app, want) < 2.0
             server.stop()  # the renderer goes away mid-session: the window stays, the status says so
             app.state.x = 5.0
             assert wait_until(ctx, lambda: app.backend.status().state == "disconnected", 30)
