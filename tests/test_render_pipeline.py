@@ -99,3 +99,15 @@ def test_a_failing_render_is_a_message():
     out = render_request(G, RenderRequest(), info)
     assert out.image is None and out.error == "render failed: RuntimeError: boom" and not out.fatal
     torch.manual_seed(0)
+
+
+def test_failures_are_classified_for_the_child_process():
+    """Out of memory is a message (the renderer frees its cache and goes on); other CUDA errors poison the
+    process, so a child renderer exits and is restarted."""
+    from stylegan3.render.pipeline import describe_failure
+
+    msg, fatal = describe_failure(torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB"))
+    assert msg.startswith("out of GPU memory: CUDA out of memory") and not fatal
+    msg, fatal = describe_failure(RuntimeError("CUDA error: an illegal memory access was encountered"))
+    assert fatal and msg == "render failed: RuntimeError: CUDA error: an illegal memory access was encountered"
+    assert describe_failure(ValueError("bad channel")) == ("render failed: ValueError: bad channel", False)

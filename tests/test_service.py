@@ -46,12 +46,24 @@ def nets(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def slow_net(nets):
-    """A net that takes about a second per frame on a CPU, so a kill lands mid-render."""
+    """A net that takes a few hundred ms or more per frame on a CPU, so a kill can land mid-render."""
     from service_support import tiny_net
 
     from stylegan3.loading.native import save_native
 
-    return save_native(tiny_net("SG3-T", res=128), Path(nets["SG2"]).parent / "slow-sg3t-128.safetensors")
+    return save_native(tiny_net("SG3-T", res=256), Path(nets["SG2"]).parent / "slow-sg3t-256.safetensors")
+
+
+def submit_and_kill_mid_render(backend, request: RenderRequest, kill) -> int:
+    """Submit frames of the slow net until one is still unfinished 0.2 s later, then `kill()`; its id."""
+    for seed in range(100, 110):
+        rid = backend.submit(request.with_seed(seed))
+        time.sleep(0.2)
+        if backend.poll() is None and backend.status().state == "busy":
+            kill()
+            return rid
+        backend.wait_result(30)  # it finished first: let it, and try again
+    raise AssertionError("the slow net never took longer than 0.2 s per frame")
 
 
 def _requests(source: str, info) -> list[RenderRequest]:
@@ -275,10 +287,9 @@ def test_killed_child_renderer_is_reported_and_restarted(nets, slow_net):
     with ChildProcessBackend(device="cpu") as backend:
         assert backend.render(request, 120).error is None
         first = backend.pid
-        rid = backend.submit(RenderRequest(network=NetworkRef(str(slow_net))).with_seed(7))
-        time.sleep(0.3)  # the child is loading / rendering the slow net now
-        assert backend.poll() is None and backend.status().state == "busy"
-        os.kill(first, signal.SIGKILL)
+        slow = RenderRequest(network=NetworkRef(str(slow_net)))
+        assert backend.render(slow, 300).error is None  # loaded: what follows is a render, not a load
+        rid = submit_and_kill_mid_render(backend, slow, lambda: os.kill(first, signal.SIGKILL))
         deadline = time.monotonic() + 120
         seen = set()
         result = None
@@ -315,10 +326,9 @@ def test_killed_remote_server_is_reported_and_the_client_reconnects(nets, slow_n
         _wait_listening(server)
         with RemoteBackend(f"127.0.0.1:{port}", dead_after=2.0) as client:
             assert client.render(request, 60).error is None
-            rid = client.submit(RenderRequest(network=NetworkRef(str(slow_net))).with_seed(3))
-            time.sleep(0.3)
-            assert client.poll() is None and client.status().state == "busy"
-            server.send_signal(signal.SIGKILL)
+            slow = RenderRequest(network=NetworkRef(str(slow_net)))
+            assert client.render(slow, 300).error is None
+            rid = submit_and_kill_mid_render(client, slow, lambda: server.send_signal(signal.SIGKILL))
             server.wait(timeout=10)
             deadline = time.monotonic() + 20
             while time.monotonic() < deadline and client.status().state != "disconnected":
