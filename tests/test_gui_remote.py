@@ -64,6 +64,16 @@ def test_gui_connect_renders_remotely(app_env, artifacts_dir):
             Image.fromarray(shot).save(artifacts_dir / "gui_remote_fft.png")
             want = render_request(G, request_from_state(app.state, str(net)), info).image
             assert want.shape[0] >= 256 and assert_shows(shot, app, want) < 2.0
+            # the equivariance metrics of this latent run on the server, progress streamed to the panel
+            eq = app.widget("equivariance")
+            for panel in ("Layers & channels", "Performance", "Latent", "Network"):
+                ctx.item_close(f"**/{panel}")
+            ctx.item_open("**/Equivariance")
+            ctx.item_click("**/Compute##eq")
+            assert wait_until(ctx, lambda: eq.metrics is not None, 120), eq.job.error
+            from visualizer.analysis_jobs import equivariance_job
+
+            assert eq.metrics == equivariance_job(G, app.state)(lambda *a: None)
             server.stop()  # the renderer goes away mid-session: the window stays, the status says so
             app.state.x = 5.0
             assert wait_until(ctx, lambda: app.backend.status().state == "disconnected", 30)

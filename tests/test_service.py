@@ -347,3 +347,27 @@ def test_killed_remote_server_is_reported_and_the_client_reconnects(nets, slow_n
         server.kill()
         server.wait(timeout=10)
         server.stdout.close()
+
+
+def test_analysis_runs_next_to_the_network_and_streams_progress(nets):
+    """Equivariance metrics of the current latent, computed on the server, equal the app's local job."""
+    from stylegan3.service.backend import BackendError
+    from visualizer.analysis_jobs import equivariance_job
+    from visualizer.request_adapter import state_from_request
+
+    source = str(nets["SG3-T"])
+    request = RenderRequest(network=NetworkRef(source), latent=Latent(3.0), truncation=Truncation(0.8, None))
+    seen: list[tuple[int, int]] = []
+    with running_server([str(Path(source).parent)]) as server, RemoteBackend(server.address) as client:
+        got = client.analyze("eq_metrics", request, progress=lambda d, t: seen.append((d, t)))
+        with pytest.raises(BackendError, match="equivariance metrics need a StyleGAN3 network"):
+            client.analyze("eq_metrics", request.replace(network=NetworkRef(str(nets["SG2"]))))
+        answer = _Hostile(server.address).zmq_send(protocol.encode_request("analyze", 9, None, name="rm -rf",
+                                                                           request=to_dict(request)))
+        assert answer["code"] == "bad-request" and "unknown analysis 'rm -rf'" in answer["error"]
+    import stylegan3
+
+    G = stylegan3.load_network(source, device="cpu")
+    want = equivariance_job(G, state_from_request(request))(lambda *a: None)
+    assert got == want and set(got) == {"eqt", "eqt_frac", "eqr"}
+    assert seen and seen[-1][1] == 4 and all(d <= t for d, t in seen)

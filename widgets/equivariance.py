@@ -87,9 +87,21 @@ class EquivarianceWidget(Widget):
 
     def start_metrics(self) -> bool:
         net = self.app.network
-        if net is None or not self.supported or net.G is None:  # G is None: the network lives on a server
+        if net is None or not self.supported:
             return False
         key = latent_key(self.app.state)
+        if net.G is None:  # the network lives in a renderer elsewhere: the metrics run there
+            backend = getattr(self.app, "backend", None)
+            if backend is None or not hasattr(backend, "analyze"):
+                return False
+            from visualizer.request_adapter import request_from_state
+
+            request = request_from_state(self.app.state, net.source)
+            fn = lambda progress: backend.analyze("eq_metrics", request, progress)  # noqa: E731
+            if self.job.start(fn, "equivariance"):
+                self._job_key = key
+                return True
+            return False
         if self.job.start(equivariance_job(net.G, self.app.state), "equivariance"):
             self._job_key = key
             return True

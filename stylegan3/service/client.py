@@ -44,6 +44,7 @@ class RemoteBackend(RenderBackend):
         self._lock = threading.Lock()
         self._pending: tuple[int, RenderRequest, float] | None = None
         self._loads: dict[int, tuple[NetworkRef, Future]] = {}
+        self._analyses: dict[int, list] = {}  # id -> [name, request, future, [done, total]]
         self._cancel = False
         self._slot = ResultSlot()
         self._state = "disconnected"
@@ -84,6 +85,26 @@ class RemoteBackend(RenderBackend):
         except FutureTimeout:
             raise BackendError(f"{ref.source}: no answer from the renderer ({self.transport}) "
                                f"within {timeout:g} s") from None
+
+    def analyze(self, name: str, request: RenderRequest, progress=None, timeout: float = 3600.0) -> dict:
+        """Run an analysis next to the network (`stylegan3.render.analysis`), blocking this (job) thread;
+        `progress(done, total)` is called here as the server reports (it may raise to abandon the wait)."""
+        fut: Future = Future()
+        entry = [name, request, fut, [0, 0]]
+        with self._lock:
+            self._analyses[next(self._ids)] = entry
+        self._wake()
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return fut.result(0.05)
+            except FutureTimeout:
+                pass
+            done, total = entry[3]
+            if progress is not None and total:
+                progress(done, total)
+            if time.monotonic() > deadline:
+                raise BackendError(f"{name}: no result from {self.transport} within {timeout:g} s")
 
     def submit(self, request: RenderRequest) -> int:
         with self._lock:
@@ -167,6 +188,7 @@ class RemoteBackend(RenderBackend):
     def _io_loop(self) -> None:
         self._flight: tuple[int, RenderRequest, float] | None = None  # the render sent and not answered
         self._load_flight: dict[int, tuple[NetworkRef, Future]] = {}
+        self._analysis_flight: dict[int, list] = {}
         sock = self._new_socket()
         hello_id = self._send_hello(sock)
         last_heard = last_ping = time.monotonic()
@@ -195,7 +217,8 @@ class RemoteBackend(RenderBackend):
                         last_heard = now
                         hello_id = self._on_reply(frames, hello_id)
                 problem = self._peer_problem()
-                waiting = hello_id is not None or self._flight is not None or bool(self._load_flight)
+                waiting = (hello_id is not None or self._flight is not None or bool(self._load_flight)
+                           or bool(self._analysis_flight))
                 if not waiting:
                     waiting_since = None
                 elif waiting_since is None:
@@ -212,7 +235,8 @@ class RemoteBackend(RenderBackend):
                         if self._flight is not None and self._pending is None:
                             self._pending = self._flight  # send the unfinished request again
                         self._loads.update(self._load_flight)
-                    self._flight, self._load_flight = None, {}
+                        self._analyses.update(self._analysis_flight)
+                    self._flight, self._load_flight, self._analysis_flight = None, {}, {}
                     sock = self._new_socket()
                     poller.register(sock, zmq.POLLIN)
                     hello_id = self._send_hello(sock)
@@ -238,6 +262,7 @@ class RemoteBackend(RenderBackend):
         with self._lock:
             cancel, self._cancel = self._cancel, False
             loads, self._loads = self._loads, {}
+            analyses, self._analyses = self._analyses, {}
             pending = self._pending if self._flight is None else None
             if pending is not None:
                 self._pending = None
@@ -247,6 +272,9 @@ class RemoteBackend(RenderBackend):
         for lid, (ref, fut) in loads.items():
             self._load_flight[lid] = (ref, fut)
             sock.send(protocol.encode_request("load", lid, self.token, network=jsoncodec.to_plain(ref)))
+        for aid, entry in analyses.items():
+            self._analysis_flight[aid] = entry
+            sock.send(protocol.encode_request("analyze", aid, self.token, name=entry[0], request=to_dict(entry[1])))
         if pending is not None:
             rid, request, _ = pending
             self._flight = pending
@@ -268,6 +296,19 @@ class RemoteBackend(RenderBackend):
                 self._set_state("refused", f"{self.transport}: {header.get('error')}")
                 self._fail_loads(BackendError(f"{self.transport}: {header.get('error')}"))
             return None
+        if msg_id in self._analysis_flight:
+            entry = self._analysis_flight[msg_id]
+            if header["ok"] and "progress" in header:
+                p = header["progress"]
+                if isinstance(p, list) and len(p) == 2 and all(isinstance(v, int) for v in p):
+                    entry[3] = p
+            else:
+                del self._analysis_flight[msg_id]
+                if header["ok"]:
+                    entry[2].set_result(header.get("result"))
+                else:
+                    entry[2].set_exception(BackendError(str(header.get("error"))))
+            return hello_id
         if msg_id in self._load_flight:
             _, fut = self._load_flight.pop(msg_id)
             if header["ok"]:
@@ -314,3 +355,10 @@ class RemoteBackend(RenderBackend):
         for _, fut in loads.values():
             if not fut.done():
                 fut.set_exception(exc)
+        with self._lock:
+            analyses, self._analyses = dict(self._analyses), {}
+        analyses.update(getattr(self, "_analysis_flight", {}) or {})
+        self._analysis_flight = {}
+        for entry in analyses.values():
+            if not entry[2].done():
+                entry[2].set_exception(exc)

@@ -39,6 +39,10 @@ class NetworkOwner:
     def load(self, ref: NetworkRef) -> NetworkInfo:
         return self._get(ref)[1]
 
+    def network(self, ref: NetworkRef) -> tuple[torch.nn.Module, NetworkInfo]:
+        """The module and its info, for analyses that run next to it (the owner keeps it)."""
+        return self._get(ref)
+
     def _get(self, ref: NetworkRef) -> tuple[torch.nn.Module, NetworkInfo]:
         with self._lock:
             hit = self._nets.get(ref)

@@ -3,7 +3,8 @@
 A request is one zmq frame of UTF-8 JSON: {"v": 1, "op": ..., "id": int, "token": str | null, ...}.
 A reply is the JSON header frame, plus one payload frame for a rendered image:
   {"ok": true, "id": ..., ...} or {"ok": false, "id": ..., "code": ..., "error": "one line"}.
-Ops: hello, ping, load {network}, render {request, format, quality}, cancel.
+Ops: hello, ping, load {network}, render {request, format, quality}, cancel, analyze {name, request} (progress
+replies {"ok": true, "id", "progress": [done, total]} until the one with "result").
 Anything else (not JSON, not an object, unknown op, wrong types, more than one frame, too large) gets an
 error reply naming the problem; libzmq itself drops a peer whose message exceeds `MAX_SOCKET_MESSAGE` or who
 does not speak ZMTP (garbage bytes, a forged length prefix) without disturbing other clients.
@@ -22,7 +23,7 @@ PROTOCOL_VERSION = 1
 MAX_REQUEST_BYTES = 64 * 1024  # a render request is about 600 bytes of JSON
 MAX_SOCKET_MESSAGE = 1024 * 1024  # server socket: larger messages make libzmq drop the peer
 MAX_REPLY_MESSAGE = 256 * 1024 * 1024  # client socket: an 8192^2 raw frame is 192 MiB
-OPS = ("hello", "ping", "load", "render", "cancel")
+OPS = ("hello", "ping", "load", "render", "cancel", "analyze")
 DEFAULT_PORT = 5557
 
 

@@ -37,13 +37,14 @@ def new_token() -> str:
 
 @dataclass
 class _Job:
-    kind: str  # 'load' | 'render'
+    kind: str  # 'load' | 'render' | 'analyze'
     ident: bytes
     msg_id: int
     ref: NetworkRef
     request: RenderRequest | None = None
     fmt: str = "raw"
     quality: int = 90
+    analysis: str = ""
     cancelled: bool = False
     t_received: float = field(default_factory=time.perf_counter)
 
@@ -175,7 +176,7 @@ class RenderServer:
             self._send(ident, reply(msg.id, pong=True))
         elif msg.op == "cancel":
             with self._cond:
-                for key in [k for k in self._jobs if k[0] == ident and k[1] == "render"]:
+                for key in [k for k in self._jobs if k[0] == ident and k[1] in ("render", "analyze")]:
                     del self._jobs[key]
                 if self._running is not None and self._running.ident == ident:
                     self._running.cancelled = True
@@ -183,6 +184,16 @@ class RenderServer:
         elif msg.op == "load":
             ref = self._allowed(protocol.network_of(msg), msg, peer)
             self._queue(_Job("load", ident, msg.id, ref), (ident, "load", msg.id))
+        elif msg.op == "analyze":
+            from stylegan3.render.analysis import ANALYSES
+
+            name = msg.body.get("name")
+            if name not in ANALYSES:
+                raise ProtocolError(f"unknown analysis {name!r} (expected one of {', '.join(ANALYSES)})",
+                                    msg_id=msg.id)
+            request, _, _ = protocol.render_args(msg)
+            ref = self._allowed(request.network, msg, peer)
+            self._queue(_Job("analyze", ident, msg.id, ref, request, analysis=name), (ident, "analyze", msg.id))
         elif msg.op == "render":
             request, fmt, quality = protocol.render_args(msg)
             ref = self._allowed(request.network, msg, peer)
@@ -210,7 +221,7 @@ class RenderServer:
                     _, job = self._jobs.popitem(last=False)
                     self._running = job
                 try:
-                    frames, fatal = self._run_job(job)
+                    frames, fatal = self._run_job(job, out)
                 except Exception as exc:  # noqa: BLE001 - shown to that client; the server lives on
                     log.exception("job failed")
                     frames, fatal = [error_reply(job.msg_id, "internal", f"server error: {exc}")], False
@@ -224,7 +235,12 @@ class RenderServer:
         finally:
             out.close(0)
 
-    def _run_job(self, job: _Job) -> tuple[list, bool]:
+    def _run_analysis(self, job: _Job, out) -> list:
+        return _run_analysis_impl(self, job, out)
+
+    def _run_job(self, job: _Job, out) -> tuple[list, bool]:
+        if job.kind == "analyze":
+            return self._run_analysis(job, out), False
         if job.kind == "load":
             try:
                 info = self.owner.load(job.ref)
@@ -250,6 +266,34 @@ class RenderServer:
                        render_ms=result.render_ms, encode_ms=encode_ms,
                        server_ms=(time.perf_counter() - job.t_received) * 1000.0)
         return [header, payload], False
+
+
+def _run_analysis_impl(server: RenderServer, job: _Job, out) -> list:
+    from stylegan3.render.analysis import ANALYSES
+
+    last = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        if server._stopping.is_set() or job.cancelled:
+            raise _Abandoned()
+        now = time.monotonic()
+        if now - last[0] > 0.1 or done >= total:  # bounded: at most ten progress replies a second
+            last[0] = now
+            out.send_multipart([job.ident, reply(job.msg_id, progress=[int(done), int(total)])])
+
+    try:
+        G, info = server.owner.network(job.ref)
+        result = ANALYSES[job.analysis](G, job.request.replace(network=job.ref), info, progress)
+    except _Abandoned:
+        return [error_reply(job.msg_id, "cancelled", "analysis cancelled")]
+    except Exception as exc:  # noqa: BLE001 - the client's message
+        return [error_reply(job.msg_id, "analysis", _one_line(exc))]
+    return [reply(job.msg_id, result=jsoncodec.to_plain(result))]
+
+
+class _Abandoned(Exception):
+    pass
+
 
 
 def _one_line(exc: BaseException) -> str:
