@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from stylegan3.latents import class_vector, z_from_seed
-from stylegan3.transform import has_input_transform, set_input_transform
+from stylegan3.transform import has_input_transform, input_transform
 
 
 @dataclass
@@ -37,18 +37,20 @@ def generate(
     options: GenerateOptions,
     edit_ws: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> torch.Tensor:
-    """Image [N, C, H, W] float32 for latents z [N, z_dim] under `options` (transform applied and kept).
+    """Image [N, C, H, W] float32 for latents z [N, z_dim] under `options` (the network is not modified).
 
     `edit_ws` changes the mapped ws before synthesis (e.g. moves along semantic directions)."""
     device = device_of(G)
     z = torch.as_tensor(z, dtype=torch.float32, device=device)
     c = class_vector(G.c_dim, options.class_idx, device, n=z.shape[0])
+    extra = {}
     if has_input_transform(G):
-        set_input_transform(G, options.translate, options.rotate)
+        m = input_transform(options.translate, options.rotate)
+        extra["transform"] = torch.from_numpy(m).to(device=device, dtype=torch.float32)
     ws = G.mapping(z, c, truncation_psi=options.psi, truncation_cutoff=options.cutoff)
     if edit_ws is not None:
         ws = edit_ws(ws)
-    return G.synthesis(ws, noise_mode=options.noise_mode, force_fp32=options.force_fp32)
+    return G.synthesis(ws, noise_mode=options.noise_mode, force_fp32=options.force_fp32, **extra)
 
 
 def generate_seed(

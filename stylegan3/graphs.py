@@ -2,9 +2,10 @@
 
 Why: at batch 1 a StyleGAN3 synthesis pass is a few hundred small kernels, and the Python and launch
 overhead between them (tens of microseconds each) costs as much as the arithmetic on a fast GPU. A
-CUDA graph records the whole pass once and replays it with one call; only the input `ws` changes,
-copied into a static buffer. Everything else the pass reads is read in place at replay, so an input
-transform written with `set_input_transform` (an in-place copy into the network's buffer) is honoured.
+CUDA graph records the whole pass once and replays it with one call; only the inputs change, copied
+into static tensors: `ws` and, when given, the input `transform` (the renderer passes it as an argument
+like ws). Everything else the pass reads is read in place at replay, so without a `transform` argument
+the network's default transform buffer is honoured as it stands.
 
 What cannot be captured runs eagerly, with the reason kept for the performance panel:
 - anything not on CUDA, or with `SG3_CUDA_GRAPHS=0`, or where the self-check switched graphs off;
@@ -52,7 +53,9 @@ def eager_reason(G: torch.nn.Module, ws: torch.Tensor, noise_mode: str) -> str |
         return off
     if not ws.is_cuda:
         return "not on CUDA"
-    if noise_mode == "random" and getattr(G, "kind", None) == "sg2":
+    from stylegan3 import families
+
+    if noise_mode == "random" and families.capabilities(G).seeded_noise:
         return "random noise is drawn anew each frame"
     if has_forward_hooks(G.synthesis):
         return "hooks on the network (layer capture)"
@@ -64,6 +67,7 @@ class _Captured:
     graph: Any  # torch.cuda.CUDAGraph
     ws: torch.Tensor  # static input
     out: torch.Tensor  # static output, overwritten by every replay
+    transform: torch.Tensor | None = None  # static input when the pass takes the transform as an argument
 
 
 class SynthesisGraphs:
@@ -88,40 +92,50 @@ class SynthesisGraphs:
             raise RuntimeError("the network of these graphs was released")
         return G
 
-    def __call__(self, ws: torch.Tensor, noise_mode: str = "const", force_fp32: bool = False) -> torch.Tensor:
-        """G.synthesis(ws, noise_mode, force_fp32): replayed when possible, eager otherwise."""
+    def __call__(self, ws: torch.Tensor, noise_mode: str = "const", force_fp32: bool = False,
+                 transform: Any = None) -> torch.Tensor:
+        """G.synthesis(ws, noise_mode, force_fp32[, transform]): replayed when possible, eager otherwise."""
         reason = eager_reason(self.G, ws, noise_mode)
-        key = (tuple(ws.shape), ws.dtype, str(ws.device), noise_mode, bool(force_fp32))
+        if transform is not None:
+            transform = torch.as_tensor(transform, device=ws.device).to(torch.float32)
+        t_shape = None if transform is None else tuple(transform.shape)
+        key = (tuple(ws.shape), ws.dtype, str(ws.device), noise_mode, bool(force_fp32), t_shape)
+        extra = {} if transform is None else {"transform": transform}
         if reason is None:
             reason = self._failed.get(key)
         if reason is not None:
             self.last_reason = reason
-            return self.G.synthesis(ws, noise_mode=noise_mode, force_fp32=force_fp32)
+            return self.G.synthesis(ws, noise_mode=noise_mode, force_fp32=force_fp32, **extra)
         with self._lock:
             captured = self._graphs.get(key)
             if captured is None:
                 try:
-                    captured = self._capture(ws, noise_mode, force_fp32)
+                    captured = self._capture(ws, noise_mode, force_fp32, transform)
                 except Exception as exc:  # noqa: BLE001 - any capture problem means: stay eager
                     self._failed[key] = f"capture failed: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}"
                     self.last_reason = self._failed[key]
                     torch.cuda.synchronize(ws.device)
-                    return self.G.synthesis(ws, noise_mode=noise_mode, force_fp32=force_fp32)
+                    return self.G.synthesis(ws, noise_mode=noise_mode, force_fp32=force_fp32, **extra)
                 self._graphs[key] = captured
             captured.ws.copy_(ws)
+            if transform is not None:
+                captured.transform.copy_(transform)
             captured.graph.replay()
             self.last_reason = None
             # The static output is overwritten by the next replay: hand out a copy.
             return captured.out.clone()
 
-    def _capture(self, ws: torch.Tensor, noise_mode: str, force_fp32: bool) -> _Captured:
-        # A normal tensor even when called under inference_mode: later calls copy into it in place, and an
+    def _capture(self, ws: torch.Tensor, noise_mode: str, force_fp32: bool,
+                 transform: torch.Tensor | None = None) -> _Captured:
+        # Normal tensors even when called under inference_mode: later calls copy into them in place, and an
         # inference tensor would refuse that outside inference mode.
         with torch.inference_mode(False):
             static_ws = ws.detach().clone()
+            static_t = None if transform is None else transform.detach().clone()
+        extra = {} if static_t is None else {"transform": static_t}
 
         def run() -> torch.Tensor:
-            return self.G.synthesis(static_ws, noise_mode=noise_mode, force_fp32=force_fp32)
+            return self.G.synthesis(static_ws, noise_mode=noise_mode, force_fp32=force_fp32, **extra)
 
         with torch.no_grad():
             # Warm-up on a side stream (as torch recommends): builds the CUDA kernels, fills the filter
@@ -136,7 +150,7 @@ class SynthesisGraphs:
             # thread_local: another thread's CUDA calls (an analysis job) must not invalidate our capture.
             with torch.cuda.graph(graph, capture_error_mode="thread_local"):
                 out = run()
-        return _Captured(graph=graph, ws=static_ws, out=out)
+        return _Captured(graph=graph, ws=static_ws, out=out, transform=static_t)
 
     def clear(self) -> None:
         """Drop every captured graph (frees their memory pools)."""
@@ -164,11 +178,14 @@ def graphs_for(G: torch.nn.Module) -> SynthesisGraphs:
 
 
 def synthesize(
-    G: torch.nn.Module, ws: torch.Tensor, noise_mode: str = "const", force_fp32: bool = False, **eager_kwargs: Any
+    G: torch.nn.Module, ws: torch.Tensor, noise_mode: str = "const", force_fp32: bool = False,
+    transform: Any = None, **eager_kwargs: Any
 ) -> tuple[torch.Tensor, str | None]:
-    """(image, why-eager): a graph replay when possible. Extra kwargs (e.g. a noise generator) force eager."""
+    """(image, why-eager): a graph replay when possible; `transform` is a static input like ws. Extra kwargs
+    (e.g. a noise generator) force eager."""
     if eager_kwargs:
-        return G.synthesis(ws, noise_mode=noise_mode, force_fp32=force_fp32, **eager_kwargs), "extra arguments"
+        extra = dict(eager_kwargs, **({} if transform is None else {"transform": transform}))
+        return G.synthesis(ws, noise_mode=noise_mode, force_fp32=force_fp32, **extra), "extra arguments"
     runner = graphs_for(G)
-    image = runner(ws, noise_mode=noise_mode, force_fp32=force_fp32)
+    image = runner(ws, noise_mode=noise_mode, force_fp32=force_fp32, transform=transform)
     return image, runner.last_reason

@@ -360,18 +360,18 @@ def resolve_timeline(G: torch.nn.Module, timeline: Timeline) -> ResolvedTimeline
 
 @torch.no_grad()
 def render_at(G: torch.nn.Module, resolved: ResolvedTimeline, t: float, force_fp32: bool = True) -> torch.Tensor:
-    """The image `[1, C, H, W]` at time `t` (G's input transform is restored afterwards)."""
+    """The image `[1, C, H, W]` at time `t` (the transform is passed to synthesis; G is not modified)."""
     from stylegan3.generate import device_of
-    from stylegan3.transform import has_input_transform, preserved_input_transform, set_input_transform
+    from stylegan3.transform import has_input_transform, input_transform
 
-    ws = torch.from_numpy(resolved.ws_at(t)).to(device_of(G))
+    device = device_of(G)
+    ws = torch.from_numpy(resolved.ws_at(t)).to(device)
     noise_mode = resolved.timeline.noise_mode
     if not has_input_transform(G):
         return G.synthesis(ws, noise_mode=noise_mode, force_fp32=force_fp32)
-    with preserved_input_transform(G):
-        tx, ty, rot = (float(v) for v in resolved.transform_at(t)[0])
-        set_input_transform(G, (tx, ty), rot)
-        return G.synthesis(ws, noise_mode=noise_mode, force_fp32=force_fp32)
+    tx, ty, rot = (float(v) for v in resolved.transform_at(t)[0])
+    m = torch.from_numpy(input_transform((tx, ty), rot)).to(device=device, dtype=torch.float32)
+    return G.synthesis(ws, noise_mode=noise_mode, force_fp32=force_fp32, transform=m)
 
 
 def iter_timeline_frames(

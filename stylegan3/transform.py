@@ -23,18 +23,22 @@ def make_transform(translate: tuple[float, float] = (0.0, 0.0), rotate: float = 
     return np.array([[np.cos(a), np.sin(a), x], [-np.sin(a), np.cos(a), y], [0.0, 0.0, 1.0]])
 
 
+def input_transform(translate: tuple[float, float] = (0.0, 0.0), rotate: float = 0.0) -> np.ndarray:
+    """inverse(M): what the synthesis input takes (`G.synthesis(ws, transform=...)`)."""
+    return np.linalg.inv(make_transform(translate, rotate))
+
+
 def has_input_transform(G: torch.nn.Module) -> bool:
     """Only StyleGAN3 nets have a continuous input that can be translated and rotated."""
     return hasattr(getattr(G, "synthesis", None), "input") and hasattr(G.synthesis.input, "transform")
 
 
 def set_input_transform(G: torch.nn.Module, translate: tuple[float, float] = (0.0, 0.0), rotate: float = 0.0) -> bool:
-    """Write inverse(M) into `G.synthesis.input.transform`; False (and nothing done) for StyleGAN2."""
+    """Set the network's default transform to inverse(M) (code written for the official networks does this);
+    False (and nothing done) for StyleGAN2. Our renderers pass `transform=` to synthesis instead."""
     if not has_input_transform(G):
         return False
-    m = np.linalg.inv(make_transform(translate, rotate))
-    buf = G.synthesis.input.transform
-    buf.copy_(torch.from_numpy(m).to(buf.dtype))
+    G.synthesis.input.set_transform(input_transform(translate, rotate))
     return True
 
 
@@ -51,5 +55,4 @@ def preserved_input_transform(G: torch.nn.Module) -> Iterator[None]:
     try:
         yield
     finally:
-        with torch.no_grad():
-            buf.copy_(saved)
+        G.synthesis.input.set_transform(saved)

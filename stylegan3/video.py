@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from stylegan3.distributed import SINGLE, Context, map_ordered
 from stylegan3.errors import SG3Error
 from stylegan3.imageutil import to_rgb_uint8
-from stylegan3.interpolation import num_frames, path_ws, preserved_input_transform, transform_path
+from stylegan3.interpolation import num_frames, path_ws, transform_path
 
 __all__ = [
     "VideoSpec",
@@ -208,8 +208,8 @@ def iter_video_frames(
 ) -> Iterator[np.ndarray]:
     """Yield the video's frames as uint8 `[H, W, 3]` arrays (sides padded to multiples of 16).
 
-    Each network renders `batch_size` frames x cells at a time. With a translate path the input transform
-    is one buffer per network, so frames render one at a time and the original transform is restored.
+    Each network renders `batch_size` frames x cells at a time; a translate path gives each frame its own
+    input transform, passed to synthesis (the networks are not modified).
     With a `context` of several processes every rank must exhaust this iterator: the batches are spread
     over the ranks, and rank 0 yields every frame in order (the others yield nothing).
     """
@@ -224,22 +224,22 @@ def iter_video_frames(
     paths = [_cell_ws(G, spec, device) for _, G in nets]
     labels = [draw_label(cols * cell, network_label(name, G)) for name, G in nets]
     transforms = transform_path(spec.translate_path, total, spec.loop) if spec.translate_path else None
-    step = 1 if transforms is not None else spec.batch_size
+    step = spec.batch_size
     if transforms is not None:
-        from stylegan3.transform import set_input_transform
+        from stylegan3.transform import input_transform
+
+        matrices = torch.from_numpy(np.stack([input_transform((float(t[0]), float(t[1])), float(t[2]))
+                                              for t in transforms])).to(device=device, dtype=torch.float32)
 
     def render_batch(start: int) -> list[np.ndarray]:
         stop = min(start + step, total)
         panes = []
         for (_, G), ws, label in zip(nets, paths, labels, strict=True):
             batch = ws[start:stop].reshape(-1, *ws.shape[2:])  # frame-major: [frames*cells, num_ws, w_dim]
-            if transforms is not None:
-                with preserved_input_transform(G):
-                    tx, ty, rot = (float(v) for v in transforms[start])
-                    set_input_transform(G, (tx, ty), rot)
-                    img = G.synthesis(batch, noise_mode=spec.noise_mode, force_fp32=True)
-            else:
-                img = G.synthesis(batch, noise_mode=spec.noise_mode, force_fp32=True)
+            extra = {}
+            if transforms is not None:  # one transform per frame, passed to synthesis (the net is unchanged)
+                extra["transform"] = matrices[start:stop].repeat_interleave(cells, dim=0)
+            img = G.synthesis(batch, noise_mode=spec.noise_mode, force_fp32=True, **extra)
             img = to_rgb_uint8(resize_images(img, cell)).cpu().numpy()
             img = img.reshape(stop - start, cells, cell, cell, 3)
             panes.append([np.concatenate([label, tile_grid(img[f], cols, rows)], axis=0) for f in range(len(img))])

@@ -26,7 +26,8 @@ class _Input(torch.nn.Module):
 class _Synthesis(torch.nn.Module):
     """Renders plane waves (|f| < 0.2 cycles/pixel, picked by ws) at the input-transformed coordinates.
 
-    Like an SG3 input layer, pixel u (image units, centred) shows the signal at transform @ u, so the
+    Like an SG3 input layer (the transform comes as synthesis' `transform` argument, the buffer is the
+    default), pixel u (image units, centred) shows the signal at transform @ u, so the
     map is exactly equivariant; with `snap`, the sampling point is rounded to the pixel grid first,
     which keeps whole-pixel moves exact but breaks fractional moves and rotations.
     """
@@ -36,12 +37,12 @@ class _Synthesis(torch.nn.Module):
         self.input = _Input()
         self.size, self.snap, self.calls = size, snap, 0
 
-    def forward(self, ws: torch.Tensor, noise_mode: str = "const", **_: object) -> torch.Tensor:
+    def forward(self, ws: torch.Tensor, noise_mode: str = "const", transform=None, **_: object) -> torch.Tensor:
         self.calls += 1
         n = self.size
         c = (torch.arange(n, dtype=torch.float64) + 0.5 - n / 2) / n
         y, x = torch.meshgrid(c, c, indexing="ij")
-        t = self.input.transform.to(torch.float64)
+        t = (self.input.transform if transform is None else torch.as_tensor(transform)).to(torch.float64)
         u = t[0, 0] * x + t[0, 1] * y + t[0, 2]
         v = t[1, 0] * x + t[1, 1] * y + t[1, 2]
         if self.snap:

@@ -153,6 +153,42 @@ def test_replay_matches_eager_and_follows_inputs(net, force_fp32):
 
 @pytest.mark.gpu
 @gpu
+@pytest.mark.parametrize("net", ["SG3-T", "SG3-R"])
+def test_transform_is_a_static_input_like_ws(net):
+    """A transform passed as an argument is copied into the graph's static input each replay; the buffer
+    stays untouched."""
+    from stylegan3.transform import input_transform
+
+    torch.manual_seed(2)
+    G = build_net(net, tiny=False, resolution=256, device=torch.device("cuda"))
+    version = G.synthesis.input.transform._version
+    runner = graphs.SynthesisGraphs(G)
+    for step in range(3):
+        ws = torch.randn(1, G.num_ws, G.w_dim, device="cuda")
+        t = input_transform((0.05 * step, -0.02), 0.03 * step)
+        with torch.no_grad():
+            replayed = runner(ws, transform=t)
+            assert runner.last_reason is None, runner.last_reason
+            eager = G.synthesis(ws, transform=torch.from_numpy(t).float().cuda())
+        err = float((replayed - eager).abs().max() / eager.abs().max())
+        assert err < 1e-5, f"step {step}: replay differs from eager by {err:.2e}"
+    assert len(runner.captured_keys) == 1
+    assert G.synthesis.input.transform._version == version
+
+
+def test_transform_argument_on_the_cpu_runs_eagerly_and_equals_synthesis():
+    from stylegan3.transform import input_transform
+
+    G = build_net("SG3-T", tiny=True, resolution=None, device=torch.device("cpu"))
+    ws = torch.randn(1, G.num_ws, G.w_dim)
+    t = input_transform((0.1, 0.0), 0.05)
+    img, reason = graphs.synthesize(G, ws, transform=t)
+    assert reason == "not on CUDA"
+    assert torch.equal(img, G.synthesis(ws, transform=torch.from_numpy(t).float()))
+
+
+@pytest.mark.gpu
+@gpu
 def test_capture_under_inference_mode_then_replay_under_no_grad():
     G = build_net("SG3-T", tiny=True, resolution=None, device=torch.device("cuda"))
     runner = graphs.SynthesisGraphs(G)

@@ -1,9 +1,9 @@
 """Background computations of the analysis panels (equivariance metrics, averaged spectra), no GUI code.
 
 They take seconds to minutes on a CPU, so each runs as a `visualizer.jobs.Job` and the panels poll for
-progress and results; the GUI thread never waits. They work on a private copy of the network: the render worker rewrites
-the shared net's input transform for every frame and hooks its layers to cancel stale renders, and neither
-must leak into a measurement (nor a measurement's transforms into the picture on screen).
+progress and results; the GUI thread never waits. They work on a private copy of the network: the render worker
+hooks the shared net's layers (layer capture, cancelling stale renders), and that must not leak into a
+measurement. (The input transform is no longer an issue: every renderer passes it to synthesis as an argument.)
 """
 
 from __future__ import annotations
@@ -15,32 +15,34 @@ import weakref
 
 import torch
 
-from stylegan3.transform import set_input_transform
 from visualizer.jobs import JobFn, Progress
 
 _COPIES: dict[int, tuple[weakref.ref, torch.nn.Module]] = {}
 _COPIES_LOCK = threading.Lock()
-_COPY_IN_USE = threading.Lock()  # one job at a time on the copy: jobs rewrite its transform and hook it
+_COPY_IN_USE = threading.Lock()  # one job at a time on the copy: jobs may hook it
 
 
 def _make_copy(G: torch.nn.Module) -> torch.nn.Module:
     """Rebuild G from its constructor arguments and weights: unlike deepcopy this never walks the hook
     dicts the render thread is changing, and the copy starts with no hooks at all."""
-    kind = getattr(G, "kind", None)
-    if kind in ("sg2", "sg3") and hasattr(G, "init_kwargs"):
+    from stylegan3 import families
+
+    family = families.family_of(G)
+    if family is not None and hasattr(G, "init_kwargs"):
         from stylegan3.networks import build_generator
 
-        Gc = build_generator(kind, G.init_kwargs)
-        Gc.load_state_dict(G.state_dict())
+        Gc = build_generator(family.name, G.init_kwargs)
+        state = dict(G.state_dict())
+        if "synthesis.input.transform" in state:  # measurements start from the untransformed view
+            state["synthesis.input.transform"] = torch.eye(3, dtype=state["synthesis.input.transform"].dtype)
+        Gc.load_state_dict(state)
         Gc = Gc.to(next(G.parameters()).device)
     else:
         Gc = copy.deepcopy(G)
         for m in Gc.modules():
             m._forward_pre_hooks.clear()
             m._forward_hooks.clear()
-    Gc.eval().requires_grad_(False)
-    set_input_transform(Gc, (0.0, 0.0), 0.0)
-    return Gc
+    return Gc.eval().requires_grad_(False)
 
 
 @contextlib.contextmanager

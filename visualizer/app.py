@@ -81,6 +81,12 @@ class AppConfig:
     timeout_s: float = 120.0  # screenshot mode gives up after this long
     report_image_rect: bool = False  # screenshot mode prints where the image sits (`--debug`; tests read it)
     state: RenderState | None = None
+    session: Path | None = None  # a *.sg3session.json to open at start (its network, view and bookmarks)
+    connect: str | None = None  # HOST:PORT of an `sg3-explorer serve`: render there (`gui --connect`)
+    token: str | None = None
+    frame_format: str = "raw"
+    jpeg_quality: int = 90
+    renderer: str = "thread"  # 'thread' (in this process) or 'child' (a child process that may crash and restart)
 
 
 class App:
@@ -92,8 +98,25 @@ class App:
         self.state.cuda_graphs = self.state.cuda_graphs and self.settings.cuda_graphs
         self.device = choose_device(self.config.cpu, self.config.device)
         self.load_fn = load_fn  # how networks are loaded (tests inject fakes); panes of other panels reuse it
-        self.loader = NetworkLoader(self.device, load_fn)
-        self.renderer = AsyncRenderer()
+        self.backend = None  # a RenderBackend when the network lives elsewhere (gui --connect)
+        if self.config.connect or self.config.renderer == "child":
+            from visualizer.backend_renderer import BackendRenderer
+            from visualizer.remote_loader import RemoteNetworkLoader
+
+            if self.config.connect:
+                from stylegan3.service.client import RemoteBackend
+
+                self.backend = RemoteBackend(self.config.connect, token=self.config.token,
+                                             frame_format=self.config.frame_format, quality=self.config.jpeg_quality)
+            else:
+                from stylegan3.service.child import ChildProcessBackend
+
+                self.backend = ChildProcessBackend(device=str(self.device))
+            self.loader = RemoteNetworkLoader(self.backend)
+            self.renderer = BackendRenderer(self.backend, device=self.config.connect or str(self.device))
+        else:
+            self.loader = NetworkLoader(self.device, load_fn)
+            self.renderer = AsyncRenderer()
         self.network: LoadedNetwork | None = None
         self.texture = Texture()
         self.image_view = ImageView()
@@ -128,6 +151,10 @@ class App:
         for source in reversed(self.config.networks):
             self.settings.add_recent(source)
         self.load_network(self.config.networks[0] if self.config.networks else "demo")
+        if self.config.session is not None:
+            from visualizer.session_io import open_app_session
+
+            open_app_session(self, self.config.session)  # a bad file raises SessionError: one line, no window
 
     # -- actions used by widgets and shortcuts ----------------------------------------------------------------
     def load_network(self, source: str) -> None:
@@ -187,7 +214,7 @@ class App:
         self.network = loaded
         self.shown_state = None  # the old network's image stays up, but it no longer shows the current state
         self.settings.add_recent(loaded.source)
-        self.renderer.set_network(loaded.G, loaded.load_id)
+        self.renderer.set_network(loaded.G if self.backend is None else loaded.source, loaded.load_id)
         for w in self.widgets:
             self._call_guarded(w, w.on_network)
         self._set_title(f"{WINDOW_TITLE} - {Path(loaded.source).name or loaded.source} ({loaded.info.kind})")
@@ -493,6 +520,12 @@ class App:
         if self.renderer.busy:
             imgui.same_line()
             imgui.text_disabled("| rendering")
+        if self.backend is not None:  # where the frames come from, and what went wrong with it last
+            st = self.backend.status()
+            imgui.same_line()
+            colour = imgui.ImVec4(1.0, 0.45, 0.4, 1.0) if st.state in ("disconnected", "refused") else \
+                imgui.ImVec4(0.6, 0.6, 0.6, 1.0)
+            imgui.text_colored(colour, f"| {st.transport} {st.state}" + (f": {st.message}" if st.message else ""))
         hover = self.image_view.hover
         if hover is not None:
             col, row, rgb = hover

@@ -58,8 +58,10 @@ class PaneOverrides:
 
 
 def has_transform(kind: str) -> bool:
-    """Only StyleGAN3 nets have an input transform (translate / rotate)."""
-    return kind.startswith("SG3")
+    """Whether a network of this variant ('SG3-T', 'SG2', ...) has an input transform (translate / rotate)."""
+    from stylegan3.families import variant_capabilities
+
+    return variant_capabilities(kind).input_transform
 
 
 def pane_state(main: RenderState, info: NetworkInfo, overrides: PaneOverrides | None = None) -> RenderState:
@@ -134,12 +136,20 @@ class TraceSettings:
     transform_spec: str = ""  # e.g. "pan:0.25,0"; SG3 panes only (SG2 panes record without it)
 
 
+def _view_transform(G: torch.nn.Module, state: RenderState) -> tuple[float, float, float] | None:
+    """The pane's view (translate x, y, rotate) for an SG3 net, None for one without an input transform."""
+    from stylegan3 import families
+
+    if not families.capabilities(G).input_transform:
+        return None
+    return (float(state.translate[0]), float(state.translate[1]), float(state.rotate))
+
+
 def sticking_job_fn(G: torch.nn.Module, state: RenderState, settings: StickingSettings,
                     lock: threading.Lock | None = None) -> Callable:
     """The work of a sticking job for one pane: the library's average of K perturbed frames around the pane's
     current latent (its own z_dim, truncation, label, transform), returning (average uint8, result)."""
     from stylegan3.analysis.sticking import sticking_view
-    from visualizer.renderer import apply_transform
 
     settings = dataclasses.replace(settings)  # a snapshot: the sliders may move while the job runs
 
@@ -147,10 +157,10 @@ def sticking_job_fn(G: torch.nn.Module, state: RenderState, settings: StickingSe
         with lock or contextlib.nullcontext():
             device = device_of(G)
             z = torch.from_numpy(seed_plane_z(state.x, state.y, int(G.z_dim))).to(device)
-            apply_transform(G, state)
             res = sticking_view(G, z, samples=int(settings.samples), sigma=float(settings.sigma),
                                 psi=float(state.psi), cutoff_layers=state.cutoff,
                                 c=class_vector(G, state.class_idx, device), noise_mode=state.noise_mode,
+                                transform=_view_transform(G, state),
                                 batch_size=4, seed=int(settings.seed), progress=progress)
         avg = to_uint8_hwc(res.average[None]).numpy()
         return avg, res
@@ -165,7 +175,6 @@ def trace_job_fn(G: torch.nn.Module, kind: str, state: RenderState, settings: Tr
     shared transform path in lockstep. Returns (trace uint8 [T, W, 3], verticality)."""
     from stylegan3.analysis.trace import record_trace, trace_to_uint8, verticality
     from stylegan3.interpolation import path_ws, transform_path
-    from visualizer.renderer import apply_transform
 
     settings = dataclasses.replace(settings)
     frames = max(2, int(settings.frames))
@@ -177,10 +186,11 @@ def trace_job_fn(G: torch.nn.Module, kind: str, state: RenderState, settings: Tr
             ws = path_ws(G, [seed, seed + 1], frames - 1, psi=float(state.psi), cutoff=state.cutoff,
                          class_idx=c_idx, device=device_of(G))
             transforms = None
+            view = _view_transform(G, state)
             if settings.transform_spec.strip() and has_transform(kind):
                 transforms = transform_path(settings.transform_spec, frames, loop=False)
-            else:
-                apply_transform(G, state)  # the pane's current view, not whatever the buffer last held
+            elif view is not None:
+                transforms = np.tile(np.asarray(view, dtype=np.float64), (frames, 1))  # the pane's current view
             row = min(int(settings.row * int(G.img_resolution)), int(G.img_resolution) - 1)
             trace = record_trace(G, ws, row, noise_mode=state.noise_mode, transforms=transforms, progress=progress)
         return trace_to_uint8(trace), verticality(trace)

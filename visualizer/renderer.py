@@ -93,11 +93,16 @@ def compute_ws(G: torch.nn.Module, state: RenderState) -> torch.Tensor:
     return ws
 
 
-def apply_transform(G: torch.nn.Module, state: RenderState) -> None:
-    """Write the state's translate/rotate into an SG3 net's input transform (no-op for SG2)."""
-    from stylegan3.transform import set_input_transform
+def transform_kwargs(G: torch.nn.Module, state: RenderState) -> dict[str, Any]:
+    """`{"transform": inverse(M)}` for synthesis of an SG3 net (nothing for SG2): passed as an argument, so
+    the network shared with panes and jobs is never changed by this view."""
+    from stylegan3 import families
+    from stylegan3.transform import input_transform
 
-    set_input_transform(G, tuple(state.translate), float(state.rotate))
+    if not families.capabilities(G).input_transform:
+        return {}
+    m = input_transform(tuple(state.translate), float(state.rotate))
+    return {"transform": torch.from_numpy(m).to(device=device_of(G), dtype=torch.float32)}
 
 
 def synthesize(
@@ -108,9 +113,11 @@ def synthesize(
     On CUDA the pass is replayed from a captured CUDA graph when it can be (`stylegan3.graphs`);
     `extras["graph"]` then says True, or `extras["graph_reason"]` says why it ran eagerly.
     """
-    apply_transform(G, state)
+    from stylegan3 import families
+
     kwargs: dict[str, Any] = dict(noise_mode=state.noise_mode, force_fp32=bool(state.force_fp32))
-    if state.noise_mode == "random" and getattr(G, "kind", None) == "sg2":
+    kwargs.update(transform_kwargs(G, state))
+    if state.noise_mode == "random" and families.capabilities(G).seeded_noise:
         # A generator of our own, not the process-wide RNG that other render threads and jobs draw from too.
         gen = torch.Generator(device=device_of(G))
         gen.manual_seed(int(state.noise_seed))

@@ -30,6 +30,7 @@ OPTIONAL_MODULES = [
     "widgets.directions",
     "widgets.projection",
     "widgets.timeline",
+    "widgets.bookmarks",
 ]
 
 

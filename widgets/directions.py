@@ -53,8 +53,8 @@ class DirectionsWidget(Widget):
         self.bookmark_a, self.bookmark_b = 0, 1
         self.message = ""
 
-    def visible(self) -> bool:
-        return self.app.network is not None
+    def visible(self) -> bool:  # needs the module itself: hidden while the network lives elsewhere (--connect)
+        return self.app.network is not None and self.app.network.G is not None
 
     # -- actions (also what the tests call) ----------------------------------------------------------------------
     def set_directions(self, directions, message: str = "") -> None:

@@ -12,6 +12,7 @@ import math
 from imgui_bundle import imgui
 
 from stylegan3.analysis.equivariance import METRIC_LABELS, METRICS
+from stylegan3.families import variant_capabilities
 from visualizer.analysis_jobs import equivariance_job
 from visualizer.jobs import JobSlot
 from visualizer.stages import UNTRANSFORM_VIEWS, install, setting
@@ -55,7 +56,7 @@ class EquivarianceWidget(Widget):
     @property
     def supported(self) -> bool:
         net = self.app.network
-        return net is not None and net.info.kind.startswith("SG3")
+        return net is not None and variant_capabilities(net.info.kind).input_transform
 
     def visible(self) -> bool:
         return self.app.network is not None
@@ -89,6 +90,18 @@ class EquivarianceWidget(Widget):
         if net is None or not self.supported:
             return False
         key = latent_key(self.app.state)
+        if net.G is None:  # the network lives in a renderer elsewhere: the metrics run there
+            backend = getattr(self.app, "backend", None)
+            if backend is None or not hasattr(backend, "analyze"):
+                return False
+            from visualizer.request_adapter import request_from_state
+
+            request = request_from_state(self.app.state, net.source)
+            fn = lambda progress: backend.analyze("eq_metrics", request, progress)  # noqa: E731
+            if self.job.start(fn, "equivariance"):
+                self._job_key = key
+                return True
+            return False
         if self.job.start(equivariance_job(net.G, self.app.state), "equivariance"):
             self._job_key = key
             return True

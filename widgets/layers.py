@@ -37,21 +37,30 @@ class LayersWidget(Widget):
         install()
         self.layers: list[LayerInfo] = []
 
-    def visible(self) -> bool:
-        return self.app.network is not None
+    def visible(self) -> bool:  # the module, or (network on a server) its NetworkInfo's layer table
+        net = self.app.network
+        return net is not None and (net.G is not None or getattr(net, "net_info", None) is not None)
 
     def on_network(self) -> None:
         net = self.app.network
-        self.layers = list_layers(net.G) if net is not None else []
+        if net is not None and net.G is None and getattr(net, "net_info", None) is not None:
+            self.layers = list(net.net_info.layers)  # rendered elsewhere: the layer table came with the info
+        else:
+            self.layers = list_layers(net.G) if net is not None and net.G is not None else []
         s = self.app.state
         if s.layer_name not in (None, OUTPUT) and s.layer_name not in {info.name for info in self.layers}:
             s.layer_name, s.channel = None, None
 
     def shown_info(self) -> LayerInfo | None:
         s = self.app.state
-        if s.layer_name is None or self.app.network is None:
+        net = self.app.network
+        if s.layer_name is None or net is None:
             return None
-        return layer_info(self.app.network.G, s.layer_name)
+        if net.G is None and getattr(net, "net_info", None) is not None:
+            from stylegan3.render.pipeline import output_layer_info
+
+            return output_layer_info(net.net_info) if s.layer_name == OUTPUT else net.net_info.layer(s.layer_name)
+        return layer_info(net.G, s.layer_name)
 
     def select(self, name: str | None) -> None:
         s = self.app.state

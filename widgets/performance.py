@@ -71,7 +71,21 @@ class PerformanceWidget(Widget):
         reason = app.last_result.extras.get("graph_reason") if app.last_result else None
         if reason and app.state.cuda_graphs:
             imgui.text_disabled(f"CUDA graph not used: {reason}")
+        line = transport_line(app.last_result.extras if app.last_result else {})
+        if line:
+            imgui.text_wrapped(line)
         _draw_health(app)
+
+
+def transport_line(extras: dict) -> str | None:
+    """How the last frame travelled (a renderer in a child process or on a server), or None in process."""
+    transport = extras.get("transport")
+    if transport is None or transport == "thread":
+        return None
+    kib = extras.get("frame_bytes", 0) / 1024
+    return (f"Transport {transport}: {extras.get('frame_format', 'raw')} {kib:.0f} KiB/frame, encode "
+            f"{extras.get('encode_ms', 0.0):.1f} ms, decode {extras.get('decode_ms', 0.0):.1f} ms, "
+            f"round trip {extras.get('round_trip_ms', 0.0):.1f} ms")
 
 
 def _draw_health(app) -> None:

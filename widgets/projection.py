@@ -44,8 +44,8 @@ class ProjectionWidget(Widget):
         self._open_dialog = False
         self.dialog_visible = False
 
-    def visible(self) -> bool:
-        return self.app.network is not None
+    def visible(self) -> bool:  # needs the module itself: hidden while the network lives elsewhere (--connect)
+        return self.app.network is not None and self.app.network.G is not None
 
     # -- actions ----------------------------------------------------------------------------------------------
     def open_dialog(self) -> None:

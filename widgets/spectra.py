@@ -49,8 +49,8 @@ class SpectraWidget(Widget):
         self.computed_for = ""
         self.item_rects: dict[str, tuple[float, float, float, float]] = {}  # combo -> x0, y0, x1, y1 (GUI tests)
 
-    def visible(self) -> bool:
-        return self.app.network is not None
+    def visible(self) -> bool:  # needs the module itself: hidden while the network lives on a server
+        return self.app.network is not None and self.app.network.G is not None
 
     @property
     def animating(self) -> bool:
@@ -59,7 +59,8 @@ class SpectraWidget(Widget):
     def on_network(self) -> None:
         self.job.cancel()
         net = self.app.network
-        self.names = [OUTPUT] + ([info.name for info in list_layers(net.G)] if net is not None else [])
+        self.names = [OUTPUT] + ([info.name for info in list_layers(net.G)] if net is not None and net.G is not None
+                                 else [])
         if self.layer_a not in self.names:
             self.layer_a = OUTPUT
         if self.layer_b not in self.names:

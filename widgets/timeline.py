@@ -33,8 +33,8 @@ class TimelineWidget(Widget):
         self._resolved = None
         self._resolved_for = None
 
-    def visible(self) -> bool:
-        return self.app.network is not None
+    def visible(self) -> bool:  # needs the module itself: hidden while the network lives elsewhere (--connect)
+        return self.app.network is not None and self.app.network.G is not None
 
     @property
     def animating(self) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from imgui_bundle import imgui
 
+from stylegan3.families import variant_capabilities
 from visualizer.state import NOISE_MODES
 from widgets.base import Widget
 
@@ -53,7 +54,7 @@ class TruncationWidget(Widget):
             s.psi, s.cutoff = 1.0, None
             s.noise_mode, s.noise_seed, self.noise_anim = "const", 0, False
 
-        if net is not None and net.info.kind != "SG2":
+        if net is not None and not variant_capabilities(net.info.kind).seeded_noise:
             imgui.text_disabled("SG3 has no noise inputs")
             return
         imgui.text("Noise")

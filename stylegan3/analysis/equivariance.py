@@ -40,7 +40,7 @@ from stylegan3.analysis.paper_rotation import paper_pseudo_rotate, paper_rotate
 from stylegan3.analysis.resample import shift_image_int, translate_image
 from stylegan3.distributed import SINGLE, Context, map_ordered
 from stylegan3.errors import SG3Error
-from stylegan3.transform import preserved_input_transform, set_input_transform
+from stylegan3.transform import input_transform
 
 __all__ = [
     "METRICS",
@@ -94,8 +94,10 @@ def _check_metrics(metrics: Sequence[str]) -> tuple[str, ...]:
 
 
 def _render(G, ws, translate=(0.0, 0.0), rotate=0.0, synthesis_kwargs=None) -> torch.Tensor:
-    set_input_transform(G, translate, rotate)
-    kwargs = {"noise_mode": "const", **(synthesis_kwargs or {})}
+    """Synthesis with the input moved by (translate, rotate), passed as an argument (the network is not
+    modified, so measurements may share it with a renderer)."""
+    m = torch.from_numpy(input_transform(translate, rotate)).to(device=ws.device, dtype=torch.float32)
+    kwargs = {"noise_mode": "const", **(synthesis_kwargs or {}), "transform": m}
     return G.synthesis(ws, **kwargs).to(torch.float32)
 
 
@@ -112,8 +114,8 @@ def eq_terms(
     """Sum of masked squared errors and the mask's sum, for one draw of ``metric`` on the latents ``ws``.
 
     Kept as a pair (not a PSNR) so draws pool correctly: the paper's PSNR is over the total error.
-    ``orig`` is the plain rendering, passed in when several metrics share it. Leaves the transform
-    buffer at whatever the last render set; callers restore it.
+    ``orig`` is the plain rendering, passed in when several metrics share it. The network is not modified
+    (the transforms are arguments of synthesis).
     """
     input_transform_buffer(G)  # StyleGAN2: EquivarianceUnsupportedError with its own message
     with torch.no_grad():
@@ -165,7 +167,7 @@ def eq_metrics_for_latent(
         ws = ws[None]
     input_transform_buffer(G)  # StyleGAN2: EquivarianceUnsupportedError with its own message
     out: dict[str, float] = {}
-    with preserved_input_transform(G), torch.no_grad():
+    with torch.no_grad():
         orig = _render(G, ws, synthesis_kwargs=synthesis_kwargs)
         for m in metrics:
             sq, cnt = eq_terms(G, ws, m, rng, orig, translate_max, rotate_max, synthesis_kwargs)
@@ -244,8 +246,7 @@ def sample_terms(
     """``{metric: (sum of masked squared errors, mask sum)}`` for latent number ``index`` of a run with ``seed``.
 
     A pure function of its arguments: latent, label and each metric's transform come from streams seeded
-    by ``(seed, stream, index)``, so any process can compute any sample. Leaves the transform buffer
-    changed (callers restore it).
+    by ``(seed, stream, index)``, so any process can compute any sample. The network is not modified.
     """
     metrics = _check_metrics(metrics)
     device = input_transform_buffer(G).device
@@ -304,15 +305,14 @@ def estimate_equivariance(
     def one(i: int) -> Terms:
         return sample_terms(G, i, metrics, seed, truncation_psi, translate_max, rotate_max, **synthesis_kwargs)
 
-    with preserved_input_transform(G):
-        for results in map_ordered(one, todo, context):
-            if results is None:
-                continue
-            have.update(results)
-            if on_results is not None:
-                on_results(results)
-            if progress is not None:
-                progress(len(have), num_samples)
+    for results in map_ordered(one, todo, context):
+        if results is None:
+            continue
+        have.update(results)
+        if on_results is not None:
+            on_results(results)
+        if progress is not None:
+            progress(len(have), num_samples)
     if not context.is_main:
         return None
     return pool_terms([have[i] for i in range(num_samples)], metrics, seed, bootstrap)

@@ -126,6 +126,7 @@ def sticking_view(
     cutoff_layers: int | None = None,
     c: torch.Tensor | None = None,
     noise_mode: str = "const",
+    transform: tuple[float, float, float] | None = None,
     hp_cutoff: float = 0.25,
     batch_size: int = 8,
     seed: int = 0,
@@ -135,7 +136,8 @@ def sticking_view(
     """Render K images around latent `z` `[1, z_dim]`, average them and score the sticking.
 
     `space='z'` perturbs z before the mapping network (the paper's "nearby latents"); `space='w'`
-    perturbs the mapped w (all layers alike), useful when the mapping saturates. Renders run in batches
+    perturbs the mapped w (all layers alike), useful when the mapping saturates. `transform`
+    (translate x, y, rotate turns) renders an SG3 net's moved view without modifying the network. Renders run in batches
     of `batch_size`; only running sums are kept, so memory does not grow with `samples`.
     `progress(done, total)` is called after every batch; it may raise to abandon the computation (the
     GUI's cancel), nothing is left half-changed. With a ``context`` of several processes (every rank
@@ -150,8 +152,15 @@ def sticking_view(
     if c is None:
         c = torch.zeros([1, int(G.c_dim)], device=device)
 
+    extra = {}
+    if transform is not None:  # (translate x, y, rotate turns) of an SG3 net, passed to synthesis
+        from stylegan3.transform import input_transform
+
+        m = input_transform((float(transform[0]), float(transform[1])), float(transform[2]))
+        extra["transform"] = torch.from_numpy(m).to(device=device, dtype=torch.float32)
+
     def render(ws: torch.Tensor) -> torch.Tensor:
-        return G.synthesis(ws, noise_mode=noise_mode, force_fp32=True).to(torch.float32)
+        return G.synthesis(ws, noise_mode=noise_mode, force_fp32=True, **extra).to(torch.float32)
 
     def mapping(zz: torch.Tensor) -> torch.Tensor:
         return G.mapping(zz, c.expand(zz.shape[0], -1), truncation_psi=psi, truncation_cutoff=cutoff_layers)

@@ -17,7 +17,6 @@ detail along the row that does not move: ~0 for details that travel, ~1 for deta
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 
 import numpy as np
@@ -25,7 +24,7 @@ import torch
 
 from stylegan3.errors import SG3Error
 from stylegan3.imageutil import to_numpy_rgb
-from stylegan3.interpolation import preserved_input_transform
+from stylegan3.transform import input_transform
 
 __all__ = ["row_highpass_energy", "verticality", "record_trace", "trace_to_uint8"]
 
@@ -72,8 +71,8 @@ def record_trace(
     """Render frames `ws` `[T, num_ws, w_dim]` and keep pixel row `row` of each -> trace `[T, C, W]`.
 
     `row` defaults to the middle row. `transforms` (`[T, 3]` of translate x, y and rotate turns, see
-    `stylegan3.interpolation.transform_path`) moves an SG3 network's input per frame; frames then render
-    one at a time because the transform is a single buffer of the network, which is restored afterwards.
+    `stylegan3.interpolation.transform_path`) moves an SG3 network's input per frame; it is passed to
+    synthesis per sample, so the network is not modified and frames still render in batches.
     """
     if ws.ndim != 3:
         raise SG3Error(f"expected ws [frames, num_ws, w_dim], got shape {tuple(ws.shape)}")
@@ -82,23 +81,23 @@ def record_trace(
     if not 0 <= row < res:
         raise SG3Error(f"row {row} outside the image (0 .. {res - 1})")
     frames = ws.shape[0]
+    matrices = None
     if transforms is not None:
         if len(transforms) != frames:
             raise SG3Error(f"{len(transforms)} transforms for {frames} frames")
-        batch_size = 1
-    rows = []
-    scope = preserved_input_transform(G) if transforms is not None else contextlib.nullcontext()
-    with scope:
-        for start in range(0, frames, batch_size):
-            if transforms is not None:
-                from stylegan3.transform import set_input_transform
+        from stylegan3.transform import has_input_transform
 
-                tx, ty, rot = (float(v) for v in transforms[start])
-                set_input_transform(G, (tx, ty), rot)
-            img = G.synthesis(ws[start : start + batch_size], noise_mode=noise_mode, force_fp32=True)
-            rows.append(img[:, :, row, :].to(torch.float32).cpu())
-            if progress is not None:
-                progress(min(start + batch_size, frames), frames)
+        if not has_input_transform(G):
+            raise SG3Error("this network has no input transform (StyleGAN2): translation and rotation need StyleGAN3")
+        matrices = torch.from_numpy(np.stack([input_transform((float(t[0]), float(t[1])), float(t[2]))
+                                              for t in transforms])).to(device=ws.device, dtype=torch.float32)
+    rows = []
+    for start in range(0, frames, batch_size):
+        extra = {} if matrices is None else {"transform": matrices[start : start + batch_size]}
+        img = G.synthesis(ws[start : start + batch_size], noise_mode=noise_mode, force_fp32=True, **extra)
+        rows.append(img[:, :, row, :].to(torch.float32).cpu())
+        if progress is not None:
+            progress(min(start + batch_size, frames), frames)
     return torch.cat(rows, dim=0)
 
 

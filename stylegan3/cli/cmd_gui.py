@@ -25,6 +25,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_device_argument(p)
     p.add_argument("--size", type=_size, default=None, metavar="WxH", help="window size in pixels")
     p.add_argument("--no-settings", action="store_true", help="neither read nor write the settings file")
+    from stylegan3.cli.remote import add_connect_arguments
+
+    add_connect_arguments(p)
+    p.add_argument("--renderer", choices=["thread", "child"], default="thread",
+                   help="render in this process (default) or in a child process: a renderer crash, CUDA error "
+                   "or out-of-memory kill is reported and the renderer restarts, the window stays")
+    p.add_argument("--session", type=Path, default=None, metavar="F.sg3session.json",
+                   help="open a saved session: its network, view, panel settings and bookmarks")
     p.set_defaults(func=run)
 
 
@@ -62,7 +70,9 @@ def run(args: argparse.Namespace) -> int:
         networks=list(args.networks), screenshot=args.screenshot, cpu=args.cpu, device=str(device),
         window_size=args.size,
         persist_settings=not args.no_settings, state=state, timeout_s=args.timeout,
-        report_image_rect=bool(getattr(args, "debug", False)),
+        report_image_rect=bool(getattr(args, "debug", False)), session=args.session,
+        connect=args.connect, token=args.token or os.environ.get("SG3_EXPLORER_TOKEN") or None,
+        frame_format=args.frame_format, jpeg_quality=args.jpeg_quality, renderer=args.renderer,
     )
     app = App(config)
     code = app.run()

@@ -9,6 +9,8 @@ from pathlib import Path
 from PIL import Image
 
 from stylegan3.cli.args import add_device_argument, add_network_argument, parse_pair, parse_seeds, pick_device
+from stylegan3.cli.remote import add_connect_arguments, run_render
+from stylegan3.cli.session_render import add_session_arguments, run_session
 from stylegan3.errors import SG3Error
 
 
@@ -28,10 +30,18 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "RANGE (all, coarse, middle, fine, or e.g. 0-3; default all); repeatable")
     p.add_argument("--outdir", type=Path, required=True, help="output folder (created if needed)")
     add_device_argument(p)
+    add_connect_arguments(p)
+    add_session_arguments(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.direction and (args.session or args.connect):
+        raise SG3Error("--direction renders locally only (not with --session or --connect)")
+    if args.session:
+        return run_session(args)
+    if args.connect:
+        return run_render(args)
     import stylegan3
     from stylegan3.generate import GenerateOptions, generate_seed
     from stylegan3.imageutil import to_numpy_rgb

@@ -52,12 +52,12 @@ def parsed_from_module(G: torch.nn.Module) -> ParsedNetwork:
     init_kwargs = getattr(G, "init_kwargs", None)
     if not isinstance(init_kwargs, dict):
         raise TypeError("save_native needs a generator with an `init_kwargs` dict")
-    if "synthesis.input.freqs" in state:
-        kind = "sg3"
-    elif "synthesis.b4.const" in state:
-        kind = "sg2"
-    else:
+    from stylegan3 import families
+
+    family = families.detect(state)
+    if family is None:
         raise TypeError("save_native needs a StyleGAN3 or StyleGAN2 generator")
+    kind = family.name
     plain = json.loads(json.dumps(init_kwargs, default=_json_number))
     return ParsedNetwork(kind, "Generator", plain, dict(state))
 

@@ -235,10 +235,11 @@ def plain_value(value: Any, budget: list[int] | None = None) -> Any:
 
 
 def _detect_kind(meta: dict, state_dict: dict[str, torch.Tensor], label: str) -> str:
-    if "synthesis.input.freqs" in state_dict:
-        return "sg3"
-    if "synthesis.b4.const" in state_dict:
-        return "sg2"
+    from stylegan3 import families
+
+    family = families.detect(state_dict)
+    if family is not None:
+        return family.name
     source = meta.get("module_src")
     if isinstance(source, str) and _DEFINES_SYNTHESIS_INPUT.search(source):
         return "sg3"  # read as text only; never executed

@@ -28,7 +28,6 @@ class ParsedNetwork:
     @property
     def variant(self) -> str:
         """'SG3-T', 'SG3-R' or 'SG2', read from the constructor kwargs (R nets use 1x1 convs / radial filters)."""
-        if self.kind == "sg2":
-            return "SG2"
-        radial = self.init_kwargs.get("conv_kernel") == 1 or bool(self.init_kwargs.get("use_radial_filters"))
-        return "SG3-R" if radial else "SG3-T"
+        from stylegan3 import families
+
+        return families.get(self.kind).variant_of(self.init_kwargs)

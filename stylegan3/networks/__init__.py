@@ -6,10 +6,7 @@ from typing import Any
 
 import torch
 
-from stylegan3.errors import SG3Error
-from stylegan3.networks import sg2, sg3
-
-KINDS = ("sg3", "sg2")
+KINDS = ("sg3", "sg2")  # the families' names (stylegan3.families)
 
 # Far above every published configuration; a file asking for more is refused before anything is allocated
 # (a few bytes of constructor arguments could otherwise demand gigabytes of weights).
@@ -34,26 +31,20 @@ def check_init_kwargs(kwargs: dict[str, Any]) -> None:
 
 
 def build_generator(kind: str, init_kwargs: dict[str, Any]) -> torch.nn.Module:
-    """Instantiate a generator of `kind` ('sg3' or 'sg2') from official constructor kwargs."""
-    classes = {"sg3": sg3.Generator, "sg2": sg2.Generator}
-    if kind not in classes:
-        raise SG3Error(f"unknown generator kind {kind!r} (expected one of {', '.join(KINDS)})")
+    """Instantiate a generator of `kind` (a family name: 'sg3', 'sg2') from official constructor kwargs."""
+    from stylegan3 import families
+
+    family = families.get(kind)
     kwargs = dict(init_kwargs)
     check_init_kwargs(kwargs)
     # Arguments that only matter for training; tolerated so any official pickle builds.
-    for key in ("fused_modconv_default", "magnitude_ema_beta") if kind == "sg2" else ():
+    for key in family.training_only_kwargs:
         kwargs.pop(key, None)
-    return classes[kind](**kwargs)
+    return family.generator_class(**kwargs)
 
 
 def network_kind(G: torch.nn.Module) -> str:
-    """'SG3-T', 'SG3-R' or 'SG2' for display (R means 1x1 convs with radial filters); 'other' otherwise."""
-    kind = getattr(G, "kind", None)
-    if kind == "sg2":
-        return "SG2"
-    if kind != "sg3":
-        return "other"
-    kwargs = getattr(G, "init_kwargs", {})
-    if kwargs.get("conv_kernel", 3) == 1 or kwargs.get("use_radial_filters", False):
-        return "SG3-R"
-    return "SG3-T"
+    """'SG3-T', 'SG3-R' or 'SG2' for display (see `stylegan3.families`); 'other' otherwise."""
+    from stylegan3 import families
+
+    return families.variant(G)

@@ -363,7 +363,9 @@ class SynthesisNetwork(torch.nn.Module):
     def layer_names(self) -> list[str]:
         return [f"b{res}" for res in self.block_resolutions]
 
-    def forward(self, ws: torch.Tensor, **block_kwargs: Any) -> torch.Tensor:
+    def forward(self, ws: torch.Tensor, transform: Any = None, **block_kwargs: Any) -> torch.Tensor:
+        if transform is not None:
+            raise ValueError("StyleGAN2 has no input transform: translation and rotation need StyleGAN3")
         if ws.ndim != 3 or ws.shape[1] != self.num_ws or ws.shape[2] != self.w_dim:
             raise ValueError(f"ws must be [N, {self.num_ws}, {self.w_dim}], got {list(ws.shape)}")
         ws = ws.to(torch.float32)

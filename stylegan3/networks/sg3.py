@@ -20,8 +20,11 @@ from stylegan3.ops import filtered_lrelu
 class SynthesisInput(torch.nn.Module):
     """Fourier features: sinusoids of fixed random frequencies inside a disc of radius `bandwidth`.
 
-    `transform` (3x3, identity by default) is the user's inverse transform of the output image; the
-    renderer writes into it to translate/rotate the continuous input signal (equivariance controls).
+    The user's inverse transform of the output image (3x3) translates / rotates the continuous input
+    signal. Callers pass it to `forward` (`transform=`, one matrix or one per sample), so a network shared
+    by the window, comparison panes and analysis jobs is never modified by a view; the `transform` buffer
+    (identity by default) is only the default, kept because official pickles carry it and code written
+    for the official networks sets it (`set_transform`).
     """
 
     def __init__(self, w_dim: int, channels: int, size: int | list[int], sampling_rate: float, bandwidth: float):
@@ -43,9 +46,25 @@ class SynthesisInput(torch.nn.Module):
         self.register_buffer("freqs", freqs)
         self.register_buffer("phases", phases)
 
-    def forward(self, w: torch.Tensor) -> torch.Tensor:
+    def user_transform(self, transform: torch.Tensor | np.ndarray | None, batch: int, device) -> torch.Tensor:
+        """[1 or N, 3, 3] float32: the given transform(s), or the buffer."""
+        if transform is None:
+            return self.transform.unsqueeze(0)
+        t = torch.as_tensor(transform, device=device).to(self.transform.dtype)
+        if t.ndim == 2:
+            t = t.unsqueeze(0)
+        if t.ndim != 3 or t.shape[1:] != (3, 3) or t.shape[0] not in (1, batch):
+            raise ValueError(f"transform must be [3, 3] or [{batch}, 3, 3], got {list(t.shape)}")
+        return t
+
+    @torch.no_grad()
+    def set_transform(self, matrix: torch.Tensor | np.ndarray) -> None:
+        """Set the default transform (the buffer official code writes); renderers pass `transform=` instead."""
+        self.transform.copy_(torch.as_tensor(matrix).to(self.transform))
+
+    def forward(self, w: torch.Tensor, transform: torch.Tensor | np.ndarray | None = None) -> torch.Tensor:
         batch = w.shape[0]
-        transforms = self.transform.unsqueeze(0)
+        transforms = self.user_transform(transform, batch, w.device)
         freqs = self.freqs.unsqueeze(0)
         phases = self.phases.unsqueeze(0)
 
@@ -287,12 +306,15 @@ class SynthesisNetwork(torch.nn.Module):
             setattr(self, name, layer)
             self.layer_names.append(name)
 
-    def forward(self, ws: torch.Tensor, **layer_kwargs: Any) -> torch.Tensor:
+    def forward(
+        self, ws: torch.Tensor, transform: torch.Tensor | np.ndarray | None = None, **layer_kwargs: Any
+    ) -> torch.Tensor:
+        """Image [N, C, H, W]; `transform` is the inverse user transform (default: the input's buffer)."""
         if ws.ndim != 3 or ws.shape[1] != self.num_ws or ws.shape[2] != self.w_dim:
             raise ValueError(f"ws must be [N, {self.num_ws}, {self.w_dim}], got {list(ws.shape)}")
         layer_kwargs.pop("update_emas", None)
         ws = ws.to(torch.float32).unbind(dim=1)
-        x = self.input(ws[0])
+        x = self.input(ws[0], transform=transform)
         for name, w in zip(self.layer_names, ws[1:], strict=True):
             x = getattr(self, name)(x, w, **layer_kwargs)
         if self.output_scale != 1:

@@ -1,0 +1,179 @@
+"""Strict JSON <-> frozen dataclass conversion, driven by the type hints.
+
+Why not `dataclasses.asdict` + `cls(**d)`: that turns tuples into lists (so a round trip no longer gives an
+equal object), accepts `True` where an int is meant, and reports a bad file as a TypeError deep in a
+constructor. Here every field of the JSON must be present, known and of the declared type, and the error
+names the dotted path of the field (`latent.mix_ws[2]: expected int, got 'a'`).
+
+Supported field types: bool, int, float (ints accepted), str, `X | None`, `tuple[X, ...]`, `tuple[X, Y]`,
+`dict[str, X]`, `Literal[...]` and nested dataclasses. Non-finite floats are refused (JSON has no spelling).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import types
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
+
+from stylegan3.errors import SG3Error
+
+T = TypeVar("T")
+
+
+class CodecError(SG3Error):
+    """A JSON document does not match the dataclass it should describe (one line, names the field)."""
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    hints = _HINTS.get(cls)
+    if hints is None:
+        hints = _HINTS[cls] = get_type_hints(cls)
+    return hints
+
+
+def to_plain(obj: Any) -> Any:
+    """A dataclass (or value) as JSON-ready dicts, lists and scalars, fields in declaration order."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, (tuple, list)):
+        return [to_plain(v) for v in obj]
+    if isinstance(obj, dict):
+        return {str(k): to_plain(v) for k, v in obj.items()}
+    if isinstance(obj, float) and not math.isfinite(obj):
+        raise CodecError(f"cannot write the non-finite number {obj} as JSON")
+    return obj
+
+
+def from_plain(cls: type[T], data: Any, path: str = "") -> T:
+    """Build `cls` from plain data, refusing unknown, missing and wrongly typed fields."""
+    return _convert(cls, data, path or cls.__name__)
+
+
+def dumps(obj: Any, indent: int | None = None) -> str:
+    return json.dumps(to_plain(obj), indent=indent, allow_nan=False)
+
+
+def loads(cls: type[T], text: str | bytes, what: str = "document") -> T:
+    try:
+        data = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CodecError(f"{what} is not valid JSON ({exc})") from None
+    return from_plain(cls, data, cls.__name__)
+
+
+def _type_name(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _fail(path: str, expected: str, value: Any) -> CodecError:
+    shown = repr(value)
+    shown = shown if len(shown) <= 40 else shown[:37] + "..."
+    return CodecError(f"{path}: expected {expected}, got {shown} ({_type_name(value)})")
+
+
+def _convert(tp: Any, value: Any, path: str) -> Any:
+    origin = get_origin(tp)
+    if tp is Any:
+        return value
+    if dataclasses.is_dataclass(tp):
+        return _convert_dataclass(tp, value, path)
+    if origin in (Union, types.UnionType):
+        options = get_args(tp)
+        if value is None:
+            if type(None) in options:
+                return None
+            raise _fail(path, " or ".join(_describe(o) for o in options), value)
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _convert(option, value, path)
+            except CodecError as exc:
+                errors.append(exc)
+        raise errors[0] if len(errors) == 1 else _fail(path, " or ".join(_describe(o) for o in options), value)
+    if origin is Literal:
+        allowed = get_args(tp)
+        if value not in allowed or isinstance(value, bool) != isinstance(allowed[0], bool):
+            raise CodecError(f"{path}: expected one of {', '.join(repr(a) for a in allowed)}, got {value!r}")
+        return value
+    if origin is tuple:
+        args = get_args(tp)
+        if not isinstance(value, (list, tuple)):
+            raise _fail(path, "a list", value)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_convert(args[0], v, f"{path}[{i}]") for i, v in enumerate(value))
+        if len(value) != len(args):
+            raise CodecError(f"{path}: expected a list of {len(args)} values, got {len(value)}")
+        return tuple(_convert(a, v, f"{path}[{i}]") for i, (a, v) in enumerate(zip(args, value, strict=True)))
+    if origin is dict:
+        key_t, val_t = get_args(tp)
+        if not isinstance(value, dict):
+            raise _fail(path, "an object", value)
+        return {_convert(key_t, k, path): _convert(val_t, v, f"{path}.{k}") for k, v in value.items()}
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise _fail(path, "true or false", value)
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _fail(path, "an integer", value)
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise _fail(path, "a number", value)
+        if not math.isfinite(value):
+            raise CodecError(f"{path}: expected a finite number, got {value}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise _fail(path, "a string", value)
+        return value
+    raise TypeError(f"{path}: unsupported field type {tp!r}")  # a programming error, not a user's
+
+
+def _describe(tp: Any) -> str:
+    if tp is type(None):
+        return "null"
+    if dataclasses.is_dataclass(tp):
+        return "an object"
+    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(tp, str(tp))
+
+
+def _convert_dataclass(cls: type, value: Any, path: str) -> Any:
+    if not isinstance(value, dict):
+        raise _fail(path, "an object", value)
+    hints = _hints(cls)
+    names = [f.name for f in dataclasses.fields(cls) if f.init]
+    unknown = [k for k in value if k not in names]
+    if unknown:
+        raise CodecError(f"{path}: unknown field {unknown[0]!r} (known: {', '.join(names)})")
+    missing = [n for n in names if n not in value]
+    if missing:
+        raise CodecError(f"{path}: missing field {missing[0]!r}")
+    kwargs = {n: _convert(hints[n], value[n], f"{path}.{n}") for n in names}
+    try:
+        return cls(**kwargs)
+    except (ValueError, TypeError) as exc:
+        raise CodecError(f"{path}: {exc}") from None
+
+
+def check_fields(obj: Any) -> None:
+    """Validate a dataclass built in code against its own hints (what `__post_init__`s call)."""
+    hints = _hints(type(obj))
+    name = type(obj).__name__
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        converted = _convert(hints[f.name], to_plain(value), f"{name}.{f.name}")
+        if converted != value or type(converted) is not type(value):
+            # e.g. a list where a tuple is declared, or an int where a float is: equality and hashing
+            # would then depend on how the object was built; normalise instead of refusing.
+            object.__setattr__(obj, f.name, converted)
+
+
+__all__ = ["CodecError", "check_fields", "dumps", "from_plain", "loads", "to_plain"]

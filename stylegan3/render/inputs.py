@@ -1,0 +1,66 @@
+"""The one place a request becomes network inputs: z, labels, ws, the input transform and noise arguments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from stylegan3.latents import blend_seeds, class_vector, z_from_seed
+from stylegan3.request import Latent, RenderRequest
+from stylegan3.transform import make_transform
+
+
+def request_z(latent: Latent, z_dim: int) -> np.ndarray:
+    """[1, z_dim] float32: an exact seed's z at integer positions, the bilinear seed-plane blend in between."""
+    if float(latent.x).is_integer() and latent.y == 0:
+        return np.asarray(z_from_seed(int(latent.x), z_dim), dtype=np.float32).reshape(1, z_dim)
+    return np.asarray(blend_seeds(latent.x, latent.y, z_dim), dtype=np.float32).reshape(1, z_dim)
+
+
+def request_c(G: torch.nn.Module, latent: Latent, device: torch.device) -> torch.Tensor:
+    """One-hot label for conditional nets (the index wraps around c_dim), [1, 0] for unconditional ones."""
+    return class_vector(G.c_dim, int(latent.class_idx) % G.c_dim if G.c_dim else None, device)
+
+
+def mix_indices(request: RenderRequest, num_ws: int) -> tuple[int, ...]:
+    return tuple(sorted({int(i) for i in request.mix.ws if 0 <= int(i) < num_ws}))
+
+
+def request_ws(G: torch.nn.Module, request: RenderRequest, device: torch.device) -> torch.Tensor:
+    """Mapping output [1, num_ws, w_dim] for the request's latent, truncation and style mix."""
+    c = request_c(G, request.latent, device)
+    z = torch.from_numpy(request_z(request.latent, G.z_dim)).to(device)
+    kwargs = dict(truncation_psi=float(request.truncation.psi), truncation_cutoff=request.truncation.cutoff)
+    ws = G.mapping(z, c, **kwargs)
+    mix = mix_indices(request, G.num_ws)
+    if mix:
+        z_mix = np.asarray(z_from_seed(int(request.mix.seed), G.z_dim), dtype=np.float32).reshape(1, -1)
+        ws_mix = G.mapping(torch.from_numpy(z_mix).to(device), c, **kwargs)
+        ws = ws.clone()
+        ws[:, list(mix)] = ws_mix[:, list(mix)]
+    return ws
+
+
+def request_transform(request: RenderRequest) -> np.ndarray:
+    """The user's image transform M (3x3, official viewer convention)."""
+    return make_transform(tuple(request.transform.translate), float(request.transform.rotate))
+
+
+def input_transform(request: RenderRequest) -> np.ndarray:
+    """What the synthesis input takes: inverse(M) (it moves the sampling grid, not the image)."""
+    return np.linalg.inv(request_transform(request))
+
+
+def noise_kwargs(
+    G: torch.nn.Module, request: RenderRequest, device: torch.device, seeded_noise: bool
+) -> dict[str, Any]:
+    """Synthesis keyword arguments for noise and precision; seeded random noise where the family supports it."""
+    kwargs: dict[str, Any] = dict(noise_mode=request.noise.mode, force_fp32=bool(request.synthesis.force_fp32))
+    if request.noise.mode == "random" and seeded_noise:
+        # A generator of our own, not the process-wide RNG that other render threads and jobs draw from too.
+        gen = torch.Generator(device=device)
+        gen.manual_seed(int(request.noise.seed))
+        kwargs["noise_generator"] = gen
+    return kwargs

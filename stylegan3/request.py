@@ -1,0 +1,186 @@
+"""The render request: everything that decides one frame, as typed, immutable, JSON-exact data.
+
+One request travels unchanged from the GUI (or `render`, a comparison pane, a session file) to whichever
+renderer owns the network: a thread of this process, a child process or a server on a GPU machine. So it
+is plain data (no tensors, no module), every post-synthesis stage has its own typed settings (no free-form
+dict), and `from_json(to_json(r)) == r` holds exactly (tuples stay tuples, floats keep every bit).
+
+Conventions are those of the official viewer and of `visualizer/stages.py`: the seed plane position (x, y)
+blends neighbouring seeds' z; rotate is in turns; the layer name "output" is the image itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Literal
+
+from stylegan3 import jsoncodec
+from stylegan3.jsoncodec import CodecError
+
+SCHEMA_VERSION = 1
+OUTPUT_LAYER = "output"
+NoiseMode = Literal["const", "random", "none"]
+Window = Literal["kaiser", "hann", "none"]
+UntransformView = Literal["warped", "difference"]
+
+
+class RequestError(CodecError):
+    """A request (or its JSON) is not valid; the message names the field."""
+
+
+@dataclass(frozen=True)
+class _Checked:
+    def __post_init__(self) -> None:
+        try:
+            jsoncodec.check_fields(self)
+        except CodecError as exc:
+            raise RequestError(str(exc)) from None
+
+
+@dataclass(frozen=True)
+class NetworkRef(_Checked):
+    """Which network: a path, URL, catalog name or demo name, and the pickle key to read."""
+
+    source: str = "demo"
+    key: str = "G_ema"
+
+
+@dataclass(frozen=True)
+class Latent(_Checked):
+    """Position in the 2-D seed plane (integers are plain seeds) and the class of conditional nets."""
+
+    x: float = 0.0
+    y: float = 0.0
+    class_idx: int = 0  # wraps around c_dim; ignored by unconditional nets
+
+    @property
+    def seed(self) -> int:
+        return int(self.x // 1)
+
+
+@dataclass(frozen=True)
+class StyleMix(_Checked):
+    """ws whose index is listed come from `seed`'s latent instead."""
+
+    seed: int = 0
+    ws: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Truncation(_Checked):
+    psi: float = 1.0
+    cutoff: int | None = None  # truncate only the first `cutoff` ws; None = all
+
+
+@dataclass(frozen=True)
+class Noise(_Checked):
+    mode: NoiseMode = "const"
+    seed: int = 0  # random noise is reproducible: drawn from a generator seeded with this
+
+
+@dataclass(frozen=True)
+class Transform(_Checked):
+    """The user's image transform of an SG3 net: translate in image widths, rotate in turns."""
+
+    translate: tuple[float, float] = (0.0, 0.0)
+    rotate: float = 0.0
+
+    @property
+    def is_identity(self) -> bool:
+        return not (self.translate[0] or self.translate[1] or self.rotate)
+
+
+@dataclass(frozen=True)
+class LayerView(_Checked):
+    """Show a synthesis layer instead of the image: `layer` None = the image, "output" = the image as a layer."""
+
+    layer: str | None = None
+    channel: int | None = None  # None = first three channels as RGB
+    normalize: bool = False
+    gain_db: float = 0.0
+
+
+@dataclass(frozen=True)
+class FFTView(_Checked):
+    """The shown layer's power spectrum with cutoff / stopband / Nyquist rings (needs a layer)."""
+
+    enabled: bool = False
+    window: Window = "kaiser"
+    range_db: float = 80.0
+
+
+@dataclass(frozen=True)
+class Untransform(_Checked):
+    """Warp the transformed output back (a perfectly equivariant net shows a still image), or the residual."""
+
+    enabled: bool = False
+    view: UntransformView = "warped"
+    diff_gain_db: float = 20.0
+
+
+@dataclass(frozen=True)
+class Synthesis(_Checked):
+    force_fp32: bool = False
+    cuda_graphs: bool = True
+
+
+@dataclass(frozen=True)
+class RenderRequest(_Checked):
+    """One frame: network + latent + every stage's settings. Compare with `==`, hash, send as JSON."""
+
+    schema: int = SCHEMA_VERSION
+    network: NetworkRef = field(default_factory=NetworkRef)
+    latent: Latent = field(default_factory=Latent)
+    mix: StyleMix = field(default_factory=StyleMix)
+    truncation: Truncation = field(default_factory=Truncation)
+    noise: Noise = field(default_factory=Noise)
+    transform: Transform = field(default_factory=Transform)
+    layer: LayerView = field(default_factory=LayerView)
+    fft: FFTView = field(default_factory=FFTView)
+    untransform: Untransform = field(default_factory=Untransform)
+    synthesis: Synthesis = field(default_factory=Synthesis)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.schema != SCHEMA_VERSION:
+            raise RequestError(f"RenderRequest.schema: version {self.schema} is not supported "
+                               f"(this program reads version {SCHEMA_VERSION})")
+
+    def replace(self, **sections) -> RenderRequest:
+        """A copy with whole sections replaced, e.g. `r.replace(transform=Transform(rotate=0.1))`."""
+        return dataclasses.replace(self, **sections)
+
+    def with_seed(self, seed: int) -> RenderRequest:
+        return self.replace(latent=dataclasses.replace(self.latent, x=float(seed), y=0.0))
+
+
+def to_dict(request: RenderRequest) -> dict:
+    return jsoncodec.to_plain(request)
+
+
+def from_dict(data: object) -> RenderRequest:
+    """A request from parsed JSON; an older or newer schema version is named, not guessed at."""
+    if isinstance(data, dict) and data.get("schema", SCHEMA_VERSION) != SCHEMA_VERSION:
+        raise RequestError(f"render request schema version {data.get('schema')!r} is not supported "
+                           f"(this program reads version {SCHEMA_VERSION})")
+    try:
+        return jsoncodec.from_plain(RenderRequest, data)
+    except RequestError:
+        raise
+    except CodecError as exc:
+        raise RequestError(str(exc)) from None
+
+
+def to_json(request: RenderRequest, indent: int | None = None) -> str:
+    return jsoncodec.dumps(request, indent=indent)
+
+
+def from_json(text: str | bytes) -> RenderRequest:
+    import json
+
+    try:
+        data = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RequestError(f"render request is not valid JSON ({exc})") from None
+    return from_dict(data)

@@ -1,0 +1,100 @@
+"""In-process backend: one worker thread owns the network (today's renderer behaviour, behind the interface)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import torch
+
+from stylegan3.netinfo import NetworkInfo
+from stylegan3.request import NetworkRef, RenderRequest
+from stylegan3.service.backend import BackendError, BackendStatus, FrameResult, RenderBackend, ResultSlot, as_ref
+from stylegan3.service.owner import Loader, NetworkOwner, default_loader
+
+
+class ThreadBackend(RenderBackend):
+    transport = "thread"
+
+    def __init__(self, device: str | torch.device | None = None, loader: Loader = default_loader) -> None:
+        self._owner = NetworkOwner(device, loader)
+        self._cond = threading.Condition()
+        self._pending: tuple[int, RenderRequest, float] | None = None
+        self._running: tuple[int, RenderRequest] | None = None
+        self._next_id = 0
+        self._cancel_below = 0  # requests with a smaller id are no longer wanted
+        self._closed = False
+        self._slot = ResultSlot()
+        self._thread = threading.Thread(target=self._run, name="sg3-render", daemon=True)
+        self._thread.start()
+
+    def load(self, network: NetworkRef | str, timeout: float | None = None) -> NetworkInfo:
+        try:
+            return self._owner.load(as_ref(network))
+        except BackendError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a load error is a message for people
+            raise BackendError((str(exc).strip().splitlines() or [type(exc).__name__])[0]) from exc
+
+    def submit(self, request: RenderRequest) -> int:
+        with self._cond:
+            self._next_id += 1
+            self._pending = (self._next_id, request, time.perf_counter())
+            self._cond.notify_all()
+            return self._next_id
+
+    def poll(self) -> FrameResult | None:
+        return self._slot.poll()
+
+    def wait_result(self, timeout: float) -> FrameResult | None:
+        return self._slot.wait(timeout)
+
+    def cancel(self) -> None:
+        with self._cond:
+            self._pending = None
+            self._cancel_below = self._next_id + 1
+
+    def status(self) -> BackendStatus:
+        with self._cond:
+            state = "closed" if self._closed else "busy" if (self._pending or self._running) else "ready"
+        return BackendStatus(state, transport=self.transport)
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self._thread.join(timeout=10)
+        self._owner.close()
+
+    def _should_stop(self, rid: int, request: RenderRequest):
+        def stop() -> bool:
+            pending = self._pending
+            return (self._closed or rid < self._cancel_below
+                    or (pending is not None and pending[1].network != request.network))
+        return stop
+
+    def _run(self) -> None:
+        from stylegan3.service.priority import lower_thread_priority
+
+        lower_thread_priority()
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._closed or self._pending is not None)
+                if self._closed:
+                    return
+                rid, request, t_submit = self._pending
+                self._pending = None
+                self._running = (rid, request)
+            try:
+                out = self._owner.render(request, self._should_stop(rid, request))
+                res = FrameResult(rid, request, out.image, out.stats, out.render_ms, out.error)
+                cancelled = out.cancelled
+            except Exception as exc:  # noqa: BLE001 - a load failure is shown, the worker lives on
+                res = FrameResult(rid, request, None, error=(str(exc).strip().splitlines() or ["error"])[0])
+                cancelled = False
+            res.round_trip_ms = (time.perf_counter() - t_submit) * 1000.0
+            with self._cond:
+                self._running = None
+                if not cancelled and rid >= self._cancel_below:
+                    self._slot.put(res)
+                self._cond.notify_all()

@@ -1,0 +1,118 @@
+"""Session files (`*.sg3session.json`): the network, the request on screen, panel settings and bookmarks.
+
+Plain JSON read with the same strict codec as requests (a session never executes anything, and a bad
+file names the field that is wrong). Each file carries a schema version; an older one is brought up to
+date by the migrations in `MIGRATIONS` (one function per version step), a newer or unknown one is refused
+with a sentence saying which version it is and which this program reads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stylegan3 import jsoncodec
+from stylegan3.errors import SG3Error
+from stylegan3.request import RenderRequest
+
+SESSION_SCHEMA = 1
+SUFFIX = ".sg3session.json"
+MAX_BYTES = 4 * 1024 * 1024  # a session with a thousand bookmarks is about 1 MiB
+MAX_BOOKMARKS = 10_000
+
+# version N -> function turning a version-N document into version N + 1 (none yet: 1 is the first)
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
+
+
+class SessionError(SG3Error):
+    pass
+
+
+@dataclass(frozen=True)
+class Bookmark:
+    name: str
+    request: RenderRequest
+
+
+@dataclass(frozen=True)
+class Session:
+    schema: int = SESSION_SCHEMA
+    request: RenderRequest = field(default_factory=RenderRequest)
+    panels: dict[str, Any] = field(default_factory=dict)  # each panel's own settings, by panel name
+    bookmarks: tuple[Bookmark, ...] = ()
+
+    @property
+    def network(self):
+        return self.request.network
+
+    def with_bookmark(self, name: str, request: RenderRequest) -> Session:
+        return Session(self.schema, self.request, dict(self.panels), (*self.bookmarks, Bookmark(name, request)))
+
+
+def to_text(session: Session) -> str:
+    return json.dumps(jsoncodec.to_plain(session), indent=1, allow_nan=False) + "\n"
+
+
+def from_data(data: Any, label: str = "session") -> Session:
+    """A session from parsed JSON: migrated from an older schema, or refused saying exactly why."""
+    if not isinstance(data, dict):
+        raise SessionError(f"{label}: not a session file (expected a JSON object)")
+    version = data.get("schema")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise SessionError(f"{label}: not a session file (no integer 'schema' version)")
+    if version > SESSION_SCHEMA:
+        raise SessionError(f"{label}: written by a newer sg3-explorer (session schema {version}; this version "
+                           f"reads up to {SESSION_SCHEMA}): update sg3-explorer to open it")
+    while version < SESSION_SCHEMA:
+        step = MIGRATIONS.get(version)
+        if step is None:
+            raise SessionError(f"{label}: session schema {version} cannot be read (no migration from version "
+                               f"{version} to {version + 1}; this version reads {SESSION_SCHEMA})")
+        data = step(dict(data))
+        version += 1
+        data["schema"] = version
+    if isinstance(data.get("bookmarks"), list) and len(data["bookmarks"]) > MAX_BOOKMARKS:
+        raise SessionError(f"{label}: more than {MAX_BOOKMARKS} bookmarks")
+    try:
+        return jsoncodec.from_plain(Session, data)
+    except jsoncodec.CodecError as exc:
+        raise SessionError(f"{label}: {exc}") from None
+
+
+def load_session(path: str | os.PathLike) -> Session:
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        if size > MAX_BYTES:
+            raise SessionError(f"{p}: {size} bytes is too large for a session file (limit {MAX_BYTES})")
+        text = p.read_bytes()
+    except OSError as exc:
+        raise SessionError(f"{p}: cannot read ({exc.strerror})") from None
+    try:
+        data = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise SessionError(f"{p}: not a session file (not valid JSON: {exc})") from None
+    return from_data(data, str(p))
+
+
+def save_session(path: str | os.PathLike, session: Session) -> Path:
+    """Write atomically (a crash mid-save never leaves half a file where the last good one was)."""
+    from stylegan3.atomic import replace_atomically
+
+    p = Path(path)
+    text = to_text(session)
+    try:
+        with replace_atomically(p, prefix=".sg3session-") as tmp:
+            tmp.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise SessionError(f"{p}: cannot write ({exc.strerror})") from None
+    return p
+
+
+def session_stem(path: str | os.PathLike) -> str:
+    name = Path(path).name
+    return name[: -len(SUFFIX)] if name.endswith(SUFFIX) else Path(name).stem

@@ -1,0 +1,128 @@
+"""`gui --connect`: the window renders through a server on loopback; the screen shows exactly the headless
+render of the same request (SG3 with translate/rotate), the Performance panel shows the transport, and a
+server that dies is reported in the status bar while the window stays up."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from gui_support import assert_shows, grab_window, run_driven, wait_image_for_state, wait_until
+from PIL import Image
+from service_support import running_server, tiny_net
+
+pytestmark = pytest.mark.gui
+
+
+def test_gui_connect_renders_remotely(app_env, artifacts_dir):
+    from stylegan3.loading.native import save_native
+    from stylegan3.netinfo import describe
+    from stylegan3.render.pipeline import render_request
+    from visualizer.app import App, AppConfig
+    from visualizer.request_adapter import request_from_state
+
+    folder = app_env / "served"
+    folder.mkdir()
+    G = tiny_net("SG3-R", res=32)
+    net = save_native(G, folder / "sg3r.safetensors")
+    info = describe(G, str(net))
+    seen = {}
+    with running_server([str(folder)]) as server:
+        app = App(AppConfig(networks=[str(net)], window_size=(1200, 800), connect=server.address,
+                            frame_format="png"))
+
+        def drive(ctx):
+            assert wait_until(ctx, lambda: app.network is not None, 60), app.loader.status
+            assert app.network.G is None and app.network.info.kind == "SG3-R"
+            ctx.item_input_value("**/Seed", 4)
+            app.state.translate, app.state.rotate = (0.25, -0.125), 0.05
+            wait_image_for_state(ctx, app, 60)
+            perf = app.widget("performance")
+            ctx.item_open("**/Performance")
+            for _ in range(3):
+                ctx.yield_()
+            shot = grab_window(ctx, app)
+            Image.fromarray(shot).save(artifacts_dir / "gui_remote_sg3r.png")
+            want = render_request(G, request_from_state(app.state, str(net)), info).image
+            seen["diff"] = assert_shows(shot, app, want)
+            extras = app.last_result.extras
+            assert extras["transport"] == server.address and extras["frame_format"] == "png"
+            assert extras["frame_bytes"] > 0 and extras["round_trip_ms"] > 0
+            assert perf is not None
+            # layer view and FFT view are stages of the request: drawn on the server from the info's layer table
+            ctx.item_open("**/Layers & channels")
+            layer = info.layers[2].name
+            ctx.item_click(f"**/{layer}##layer")
+            assert app.state.layer_name == layer
+            wait_image_for_state(ctx, app, 60)
+            shot = grab_window(ctx, app)
+            want = render_request(G, request_from_state(app.state, str(net)), info).image
+            assert_shows(shot, app, want)
+            ctx.item_click("**/FFT view")
+            assert app.state.fft
+            wait_image_for_state(ctx, app, 60)
+            shot = grab_window(ctx, app)
+            Image.fromarray(shot).save(artifacts_dir / "gui_remote_fft.png")
+            want = render_request(G, request_from_state(app.state, str(net)), info).image
+            assert want.shape[0] >= 256 and assert_shows(shot, app, want) < 2.0
+            # the equivariance metrics of this latent run on the server, progress streamed to the panel
+            eq = app.widget("equivariance")
+            for panel in ("Layers & channels", "Performance", "Latent", "Network"):
+                ctx.item_close(f"**/{panel}")
+            ctx.item_open("**/Equivariance")
+            ctx.item_click("**/Compute##eq")
+            assert wait_until(ctx, lambda: eq.metrics is not None, 120), eq.job.error
+            from visualizer.analysis_jobs import equivariance_job
+
+            assert eq.metrics == equivariance_job(G, app.state)(lambda *a: None)
+            server.stop()  # the renderer goes away mid-session: the window stays, the status says so
+            app.state.x = 5.0
+            assert wait_until(ctx, lambda: app.backend.status().state == "disconnected", 30)
+            for _ in range(3):
+                ctx.yield_()
+            shot = grab_window(ctx, app)
+            Image.fromarray(shot).save(artifacts_dir / "gui_remote_lost.png")
+            assert "no answer from" in app.backend.status().message
+
+        run_driven(app, drive)
+    assert seen["diff"] < 2.0 and np.isfinite(seen["diff"])
+
+
+def test_gui_child_renderer_killed_mid_render_restarts(app_env, artifacts_dir):
+    """`gui --renderer child`: SIGKILL the renderer mid-render; the window stays, the status bar names the
+    signal, the renderer restarts and the frame for the current state arrives."""
+    import os
+    import signal
+    import time
+
+    from stylegan3.loading.native import save_native
+    from stylegan3.netinfo import describe
+    from stylegan3.render.pipeline import render_request
+    from visualizer.app import App, AppConfig
+    from visualizer.request_adapter import request_from_state
+
+    G = tiny_net("SG3-T", res=128)  # about a second per frame on a CPU: the kill lands mid-render
+    net = save_native(G, app_env / "slow.safetensors")
+    app = App(AppConfig(networks=[str(net)], window_size=(1200, 800), renderer="child", cpu=True))
+    seen = {}
+
+    def drive(ctx):
+        assert wait_until(ctx, lambda: app.network is not None, 90), app.loader.status
+        wait_image_for_state(ctx, app, 90)
+        first = app.backend.pid
+        app.state.x = 7.0
+        assert wait_until(ctx, lambda: app.backend.status().state == "busy", 10)
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 0.3:
+            ctx.yield_()
+        os.kill(first, signal.SIGKILL)
+        assert wait_until(ctx, lambda: app.backend.status().restarts == 1, 60)
+        wait_image_for_state(ctx, app, 120)
+        shot = grab_window(ctx, app)
+        Image.fromarray(shot).save(artifacts_dir / "gui_child_restarted.png")
+        status = app.backend.status()
+        assert "renderer process killed by SIGKILL" in status.message and app.backend.pid != first
+        want = render_request(G, request_from_state(app.state, str(net)), describe(G, str(net))).image
+        seen["diff"] = assert_shows(shot, app, want)
+
+    run_driven(app, drive)
+    assert seen["diff"] < 2.0

@@ -1,0 +1,116 @@
+"""The app's renderer interface (`AsyncRenderer`'s: set_network, submit, poll, busy, close) over any
+`RenderBackend`, so the window renders in a thread, a child process or on a server without knowing which.
+
+The GUI keeps editing its `RenderState`; each submit turns it into a `RenderRequest` for the network shown,
+and each `FrameResult` comes back as the `RenderResult` the panels already read, with the transport's
+numbers (bytes per frame, encode / decode / round-trip time) in `extras` for the Performance panel.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+from stylegan3.render.pipeline import FrameStats
+from stylegan3.request import NetworkRef
+from stylegan3.service.backend import FrameResult, RenderBackend
+from visualizer.renderer import RenderResult
+from visualizer.request_adapter import request_from_state
+from visualizer.state import RenderState
+
+
+def stats_extras(stats: FrameStats) -> dict:
+    """FrameStats in the `extras` shape the panels read (visualizer.stages)."""
+    out: dict = {}
+    if stats.layer_shape is not None:
+        out["layer_shape"] = tuple(stats.layer_shape)
+    if stats.layer_stats is not None:
+        out["layer_stats"] = {part: {"mean": m.mean, "std": m.std, "max": m.max}
+                              for part, m in (("all", stats.layer_stats.all), ("selected", stats.layer_stats.selected))}
+    if stats.layer_error is not None:
+        out["layer_error"] = stats.layer_error
+    if stats.residual_exact:
+        out["residual_psnr"] = math.inf
+    elif stats.residual_psnr_db is not None:
+        out["residual_psnr"] = stats.residual_psnr_db
+    out["graph"] = stats.graph
+    out["graph_reason"] = stats.graph_reason
+    return out
+
+
+def transport_extras(res: FrameResult) -> dict:
+    return {"transport": res.transport, "frame_format": res.frame_format, "frame_bytes": res.frame_bytes,
+            "encode_ms": res.encode_ms, "decode_ms": res.decode_ms, "round_trip_ms": res.round_trip_ms}
+
+
+class BackendRenderer:
+    def __init__(self, backend: RenderBackend, device: str = "remote") -> None:
+        self.backend = backend
+        self.device = device
+        self._lock = threading.Lock()
+        self._network: NetworkRef | None = None
+        self._network_id = 0
+        self._last_key: tuple | None = None
+        self._sent: dict[int, tuple[int, RenderState]] = {}  # backend id -> (network id, state)
+
+    def set_network(self, network: NetworkRef | str | None, network_id: int) -> None:
+        with self._lock:
+            self._network = NetworkRef(network) if isinstance(network, str) else network
+            self._network_id = network_id
+            self._last_key = None
+
+    @property
+    def network_id(self) -> int:
+        return self._network_id
+
+    def submit(self, state: RenderState, force: bool = False) -> bool:
+        with self._lock:
+            if self._network is None:
+                return False
+            key = (self._network_id, state)
+            if not force and self._last_key == key:
+                return False
+            snap = state.copy()
+            self._last_key = (self._network_id, snap)
+            request = request_from_state(snap, self._network.source, self._network.key)
+            rid = self.backend.submit(request)
+            self._sent[rid] = (self._network_id, snap)
+            for old in [k for k in self._sent if k < rid - 64]:  # bounded: results of these will never come
+                del self._sent[old]
+            return True
+
+    def poll(self) -> RenderResult | None:
+        res = self.backend.poll()
+        if res is None:
+            return None
+        with self._lock:
+            sent = self._sent.pop(res.request_id, None)
+            if sent is None or sent[0] != self._network_id:
+                return None  # a frame of the previous network
+            network_id, state = sent
+        extras = stats_extras(res.stats)
+        extras.update(transport_extras(res))
+        impl = "+graph" if res.stats.graph else ""
+        return RenderResult(image=res.image, state=state, request_id=res.request_id, network_id=network_id,
+                            render_ms=res.render_ms, device=self.device, impl=f"{res.transport}{impl}",
+                            error=res.error, extras=extras)
+
+    @property
+    def busy(self) -> bool:
+        """True while a request is queued or rendering (a finished frame waiting for poll() is not work)."""
+        return self.backend.status().state in ("busy", "restarting")
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.busy:
+                return True
+            time.sleep(0.01)
+        return False
+
+    def status(self):
+        return self.backend.status()
+
+    def close(self) -> None:
+        self.backend.close()

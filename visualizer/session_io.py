@@ -1,0 +1,65 @@
+"""The app <-> a session file, headless: what is on screen, panel settings and bookmarks in; the same out.
+
+Panels take part by defining `panel_settings() -> dict` (plain JSON values) and `apply_panel_settings(d)`;
+the bookmarks panel owns the bookmarks. Opening a session sets the state, loads the session's network when it
+differs from the one shown, and hands each panel its settings back.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from stylegan3.session import SUFFIX, Bookmark, Session, load_session, save_session
+from visualizer.request_adapter import request_from_state, state_from_request
+
+BOOKMARKS_PANEL = "bookmarks"
+
+
+def current_source(app) -> str:
+    return app.network.source if app.network is not None else "demo"
+
+
+def session_from_app(app) -> Session:
+    panels = {}
+    for w in app.widgets:
+        get = getattr(w, "panel_settings", None)
+        if callable(get):
+            panels[w.key] = get()
+    marks = app.widget(BOOKMARKS_PANEL)
+    bookmarks = tuple(marks.bookmarks) if marks is not None else ()
+    return Session(request=request_from_state(app.state, current_source(app)), panels=panels, bookmarks=bookmarks)
+
+
+def apply_session(app, session: Session) -> None:
+    """Show what the session shows (the network loads in the background when it is another one)."""
+    apply_request(app, session.request)
+    for w in app.widgets:
+        put = getattr(w, "apply_panel_settings", None)
+        if callable(put) and w.key in session.panels:
+            put(session.panels[w.key])
+    marks = app.widget(BOOKMARKS_PANEL)
+    if marks is not None:
+        marks.bookmarks = list(session.bookmarks)
+
+
+def apply_request(app, request) -> None:
+    app.state = state_from_request(request, app.state)
+    if request.network.source != current_source(app):
+        app.load_network(request.network.source)
+
+
+def bookmark_here(app, name: str) -> Bookmark:
+    return Bookmark(name, request_from_state(app.state, current_source(app)))
+
+
+def save_app_session(app, path: str | Path) -> Path:
+    p = Path(path).expanduser()
+    if not p.name.endswith(SUFFIX):
+        p = p.with_name(p.name + SUFFIX) if not p.suffix else p.with_suffix(SUFFIX)
+    return save_session(p, session_from_app(app))
+
+
+def open_app_session(app, path: str | Path) -> Session:
+    session = load_session(Path(path).expanduser())
+    apply_session(app, session)
+    return session

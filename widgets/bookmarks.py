@@ -1,0 +1,111 @@
+"""Session & bookmarks panel: save / open a session file; named states to return to with a click.
+
+Headless logic lives in `visualizer.session_io` (tests drive it without a window); this panel only draws it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from imgui_bundle import imgui
+
+from stylegan3.errors import SG3Error
+from stylegan3.session import SUFFIX, Bookmark
+from visualizer import session_io
+from widgets.base import Widget
+
+
+class BookmarksWidget(Widget):
+    title = "Session & bookmarks"
+
+    def __init__(self, app) -> None:
+        super().__init__(app)
+        self.bookmarks: list[Bookmark] = []
+        self.path = str(Path(app.settings.capture_dir) / f"session{SUFFIX}")
+        self.new_name = ""
+        self.message = ""
+        self.editing: int | None = None
+        self.edit_text = ""
+
+    # -- actions (the buttons call these; tests may too) -----------------------------------------------------
+    def add(self, name: str | None = None) -> Bookmark:
+        name = (name or self.new_name).strip() or f"seed {self.app.state.seed}"
+        mark = session_io.bookmark_here(self.app, name)
+        self.bookmarks.append(mark)
+        self.new_name = ""
+        return mark
+
+    def rename(self, index: int, name: str) -> None:
+        name = name.strip()
+        if name and 0 <= index < len(self.bookmarks):
+            self.bookmarks[index] = Bookmark(name, self.bookmarks[index].request)
+
+    def delete(self, index: int) -> None:
+        if 0 <= index < len(self.bookmarks):
+            del self.bookmarks[index]
+
+    def go(self, index: int) -> None:
+        session_io.apply_request(self.app, self.bookmarks[index].request)
+        self.message = f"back to '{self.bookmarks[index].name}'"
+
+    def save(self) -> None:
+        try:
+            self.message = f"saved {session_io.save_app_session(self.app, self.path)}"
+        except SG3Error as exc:
+            self.message = str(exc)
+
+    def open(self) -> None:
+        try:
+            session = session_io.open_app_session(self.app, self.path)
+            self.message = f"opened {Path(self.path).name} ({len(session.bookmarks)} bookmarks)"
+        except SG3Error as exc:
+            self.message = str(exc)
+
+    # -- drawing --------------------------------------------------------------------------------------------
+    def draw(self) -> None:
+        imgui.set_next_item_width(-1)
+        _, self.path = imgui.input_text("##session_path", self.path)
+        if imgui.is_item_hovered():
+            imgui.set_tooltip(f"Session file ({SUFFIX}): network, view, panel settings, bookmarks")
+        if imgui.button("Save session"):
+            self.save()
+        imgui.same_line()
+        if imgui.button("Open session"):
+            self.open()
+        imgui.separator()
+        imgui.set_next_item_width(imgui.get_font_size() * 10)
+        entered, self.new_name = imgui.input_text_with_hint("##bookmark_name", "name", self.new_name,
+                                                            imgui.InputTextFlags_.enter_returns_true)
+        imgui.same_line()
+        if imgui.button("Add bookmark") or entered:
+            self.add()
+        for i, mark in enumerate(list(self.bookmarks)):
+            imgui.push_id(f"bm{i}")
+            if self.editing == i:
+                imgui.set_next_item_width(imgui.get_font_size() * 10)
+                done, self.edit_text = imgui.input_text("##rename", self.edit_text,
+                                                        imgui.InputTextFlags_.enter_returns_true)
+                imgui.same_line()
+                if imgui.button("OK") or done:
+                    self.rename(i, self.edit_text)
+                    self.editing = None
+            else:
+                if imgui.selectable(f"{mark.name}##go", False, 0, imgui.ImVec2(imgui.get_font_size() * 10, 0))[0]:
+                    self.go(i)
+                if imgui.is_item_hovered():
+                    r = mark.request
+                    imgui.set_tooltip(f"seed {r.latent.seed}  psi {r.truncation.psi:.2f}  "
+                                      f"{Path(r.network.source).name or r.network.source}")
+                imgui.same_line()
+                if imgui.small_button("Rename"):
+                    self.editing, self.edit_text = i, mark.name
+            imgui.same_line()
+            if imgui.small_button("x"):
+                self.delete(i)
+                self.editing = None
+            imgui.pop_id()
+        if self.message:
+            imgui.text_wrapped(self.message)
+
+
+WIDGET = BookmarksWidget
