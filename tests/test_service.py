@@ -62,7 +62,7 @@ def submit_and_kill_mid_render(backend, request: RenderRequest, kill) -> int:
         if backend.poll() is None and backend.status().state == "busy":
             kill()
             return rid
-        backend.wait_result(30)  # it finished first: let it, and try again
+        backend.wait_result(120)  # it finished first: let it, and try again
     raise AssertionError("the slow net never took longer than 0.2 s per frame")
 
 
@@ -290,7 +290,7 @@ def test_killed_child_renderer_is_reported_and_restarted(nets, slow_net):
         slow = RenderRequest(network=NetworkRef(str(slow_net)))
         assert backend.render(slow, 300).error is None  # loaded: what follows is a render, not a load
         rid = submit_and_kill_mid_render(backend, slow, lambda: os.kill(first, signal.SIGKILL))
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300  # a loaded 2-core machine renders the 256 px net slowly
         seen = set()
         result = None
         while time.monotonic() < deadline and result is None:
@@ -338,7 +338,7 @@ def test_killed_remote_server_is_reported_and_the_client_reconnects(nets, slow_n
             server = _serve(port, allow)
             _wait_listening(server)
             result = None
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + 300
             while time.monotonic() < deadline and result is None:
                 result = client.wait_result(0.1)
             assert result is not None and result.request_id == rid and result.error is None
