@@ -18,6 +18,7 @@ import torch
 
 from stylegan3.generate import device_of
 from stylegan3.ops import backend
+from stylegan3.render.cancel import RenderCancelled, cancellable  # noqa: F401 - re-exported
 from visualizer.state import RenderState, ws_selection
 
 # A stage gets (G, state, ws, image [1, C, H, W] float) and returns the image to show next (or the same one),
@@ -211,33 +212,6 @@ def render_state(G: torch.nn.Module, state: RenderState) -> np.ndarray:
     return render_tensor(G, state).cpu().numpy()
 
 
-class RenderCancelled(Exception):
-    """Raised inside synthesis when the render is no longer wanted (app closing, network switched)."""
-
-
-@contextlib.contextmanager
-def cancellable(G: torch.nn.Module, should_stop: Callable[[], bool] | None):
-    """Check `should_stop` before every mapping/synthesis layer, so an unwanted multi-second CPU render ends
-    at the next layer instead of running to completion (and a closing app never waits long for it)."""
-    if should_stop is None or device_of(G).type == "cuda":
-        # On a GPU a render takes milliseconds: nothing to cut short, and hooks would rule out CUDA graphs.
-        yield
-        return
-
-    def check(_module, _inputs):
-        if should_stop():
-            raise RenderCancelled()
-
-    layers = [m for part in (getattr(G, "mapping", None), getattr(G, "synthesis", None)) if part is not None
-              for m in part.children()]
-    handles = [m.register_forward_pre_hook(check) for m in layers]
-    try:
-        yield
-    finally:
-        for h in handles:
-            h.remove()
-
-
 def timed_render(
     G: torch.nn.Module, state: RenderState, should_stop: Callable[[], bool] | None = None
 ) -> RenderResult:
@@ -246,7 +220,7 @@ def timed_render(
     t0 = time.perf_counter()
     extras: dict = {}
     try:
-        with cancellable(G, should_stop):
+        with cancellable(G, device, should_stop):
             out = render_tensor(G, state, extras)
         image = to_host(out)
         error = None
