@@ -39,6 +39,23 @@ class NetworkInfo:
         return (f"{self.kind}  {self.resolution}x{self.resolution}  z {self.z_dim}  w {self.w_dim}  "
                 f"ws {self.num_ws}{cond}")
 
+    @property
+    def num_layers(self) -> int:
+        """Rows of the layer table (what `fp16_layers` counts out of)."""
+        return len(self.layers)
+
+    @property
+    def device_type(self) -> str:
+        """'cpu', 'cuda', 'mps': the kind of device the renderer holding the network uses."""
+        return self.device.split(":", 1)[0]
+
+    def precision(self, device_type: str | None = None, force_fp32: bool = False) -> str:
+        """What runs in float16 on `device_type` (default: the renderer's), in the words `sg3-explorer info` uses
+        (Network and Performance panels)."""
+        from stylegan3.precision import precision_summary
+
+        return precision_summary(self.fp16_layers, self.num_layers, device_type or self.device_type, force_fp32)
+
     def layer(self, name: str) -> LayerInfo | None:
         return next((info for info in self.layers if info.name == name), None)
 

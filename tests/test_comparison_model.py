@@ -15,6 +15,7 @@ from gui_support import tiny_generator
 from stylegan3.errors import SG3Error
 from stylegan3.interpolation import transform_path
 from stylegan3.latents import z_from_seed
+from stylegan3.netinfo import describe as describe_network
 from visualizer.comparison import (
     ComparisonModel,
     PaneOverrides,
@@ -26,7 +27,6 @@ from visualizer.comparison import (
     transform_at,
 )
 from visualizer.jobs import Job
-from visualizer.network_info import describe_network
 from visualizer.renderer import compute_ws, render_state, to_uint8_hwc
 from visualizer.state import RenderState
 

@@ -7,8 +7,8 @@ import torch
 
 from stylegan3.cli.main import main
 from stylegan3.demo import demo_network
+from stylegan3.netinfo import describe as describe_network
 from stylegan3.precision import fp16_layer_count, precision_summary
-from visualizer.network_info import describe_network
 
 
 def test_counts_follow_the_listed_rows():

@@ -30,9 +30,9 @@ import numpy as np
 import torch
 
 from stylegan3.generate import device_of
+from stylegan3.netinfo import NetworkInfo
 from visualizer.async_renderer import AsyncRenderer
 from visualizer.jobs import Job
-from visualizer.network_info import NetworkInfo
 from visualizer.network_loader import LoadedNetwork, NetworkLoader, default_load_fn
 from visualizer.renderer import (
     RenderResult,

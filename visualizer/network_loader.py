@@ -16,8 +16,8 @@ from pathlib import Path
 
 import torch
 
+from stylegan3.netinfo import NetworkInfo, describe
 from stylegan3.ops import backend
-from visualizer.network_info import NetworkInfo, describe_network
 from visualizer.renderer import prepare_network
 
 LoadFn = Callable[..., torch.nn.Module]
@@ -36,10 +36,11 @@ class LoadStatus:
 class LoadedNetwork:
     load_id: int
     source: str
-    G: torch.nn.Module
+    G: torch.nn.Module | None  # None when the network lives in a renderer elsewhere (child process, server)
     info: NetworkInfo
     seconds: float
     ops: str = ""  # e.g. "reference ops on CPU (no CUDA device)"
+    label: str = ""  # what the Network panel shows for the source (a demo net's name); empty: the source
 
 
 def default_load_fn(
@@ -90,16 +91,17 @@ def _cache_key(source: str) -> tuple:
         return (source,)
 
 
-class NetworkLoader:
-    def __init__(self, device: torch.device, load_fn: LoadFn = default_load_fn, cache_size: int = 3) -> None:
-        self.device = device
-        self._load_fn = load_fn
+class LoaderBase:
+    """What both loaders share: latest request wins, one background thread per request, a status line.
+
+    Subclasses implement `_work(load_id, source)`, which ends by calling `_finish` or `_fail`.
+    """
+
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._latest_id = 0
         self._done: LoadedNetwork | None = None
         self.status = LoadStatus()
-        self._cache: OrderedDict[tuple, tuple[torch.nn.Module, NetworkInfo]] = OrderedDict()
-        self._cache_size = cache_size
         self._threads: list[threading.Thread] = []
 
     def load(self, source: str) -> int:
@@ -108,7 +110,7 @@ class NetworkLoader:
         with self._lock:
             self._latest_id += 1
             load_id = self._latest_id
-            self.status = LoadStatus(source=source, message=f"loading {source} ...", busy=True)
+            self.status = LoadStatus(source=source, message=self._loading_message(source), busy=True)
         t = threading.Thread(target=self._work, args=(load_id, source), name="sg3-load", daemon=True)
         self._threads = [th for th in self._threads if th.is_alive()] + [t]
         t.start()
@@ -143,6 +145,34 @@ class NetworkLoader:
             for k, v in changes.items():
                 setattr(self.status, k, v)
 
+    def _fail(self, load_id: int, line: str) -> None:
+        self._set_status(load_id, busy=False, error=line, message=f"failed: {line}", fraction=None)
+
+    def _finish(self, loaded: LoadedNetwork) -> None:
+        with self._lock:
+            if loaded.load_id != self._latest_id:
+                return  # a newer request superseded this one
+            self._done = loaded
+            self.status = LoadStatus(source=loaded.source, message=f"loaded {loaded.source} in {loaded.seconds:.1f} s",
+                                     busy=False)
+
+    def _loading_message(self, source: str) -> str:
+        return f"loading {source} ..."
+
+    def _work(self, load_id: int, source: str) -> None:
+        raise NotImplementedError
+
+
+class NetworkLoader(LoaderBase):
+    """Loads into this process, onto the render device (the in-process renderer's loader)."""
+
+    def __init__(self, device: torch.device, load_fn: LoadFn = default_load_fn, cache_size: int = 3) -> None:
+        super().__init__()
+        self.device = device
+        self._load_fn = load_fn
+        self._cache: OrderedDict[tuple, tuple[torch.nn.Module, NetworkInfo]] = OrderedDict()
+        self._cache_size = cache_size
+
     def _work(self, load_id: int, source: str) -> None:
         t0 = time.perf_counter()
 
@@ -161,14 +191,13 @@ class NetworkLoader:
             else:
                 G = self._load_fn(source, progress=progress, device=self.device)
                 G = prepare_network(G, self.device)
-                info = describe_network(G, source)
+                info = describe(G, source)
                 with self._lock:
                     self._cache[key] = (G, info)
                     while len(self._cache) > self._cache_size:
                         self._cache.popitem(last=False)
         except Exception as exc:  # noqa: BLE001 - hostile or broken input must never take the app down
-            line = error_line(exc, "loading the network")
-            self._set_status(load_id, busy=False, error=line, message=f"failed: {line}", fraction=None)
+            self._fail(load_id, error_line(exc, "loading the network"))
             return
         try:
             # On first use this builds the op kernels for the device (CPU: about 30 s, once per install).
@@ -176,9 +205,5 @@ class NetworkLoader:
             ops = backend.describe(self.device)
         except Exception as exc:  # noqa: BLE001 - a broken kernel build is reported, rendering falls back
             ops = f"op implementation unknown ({type(exc).__name__}: {exc})"
-        seconds = time.perf_counter() - t0
-        with self._lock:
-            if load_id != self._latest_id:
-                return  # a newer request superseded this one
-            self._done = LoadedNetwork(load_id, source, G, info, seconds, ops)
-            self.status = LoadStatus(source=source, message=f"loaded {source} in {seconds:.1f} s", busy=False)
+        label = str(getattr(G, "demo_name", "") or "")
+        self._finish(LoadedNetwork(load_id, source, G, info, time.perf_counter() - t0, ops, label))
