@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from imgui_bundle import hello_imgui, imgui, immapp
@@ -20,12 +21,19 @@ from assets import ASSETS_DIR
 from visualizer.async_renderer import AsyncRenderer
 from visualizer.capture import capture_name, save_png
 from visualizer.image_view import ImageView
-from visualizer.network_loader import LoadedNetwork, NetworkLoader, default_load_fn
+from visualizer.jobs import JobSlot
+from visualizer.network_jobs import JobUnavailable, NetworkJob, run_local, unavailable_message
+from visualizer.network_loader import LoadedNetwork, LoadStatus, NetworkLoader, default_load_fn
 from visualizer.perf import TimeHistory
 from visualizer.renderer import RenderResult, choose_device
 from visualizer.settings import Settings, load_settings, save_settings
 from visualizer.state import RenderState
 from visualizer.texture import Texture, read_framebuffer
+
+if TYPE_CHECKING:
+    from stylegan3.netinfo import NetworkInfo
+    from stylegan3.request import RenderRequest
+    from stylegan3.session import Session
 
 FONT_PATH = ASSETS_DIR / "fonts" / "Roboto-Regular.ttf"
 FONT_SIZE = 15.0  # at 96 PPI; hello_imgui scales it with the screen's DPI
@@ -90,6 +98,8 @@ class AppConfig:
 
 
 class App:
+    """The window, and the `widgets.context.PanelContext` every panel is given (the panels see only that)."""
+
     def __init__(self, config: AppConfig | None = None, load_fn: Callable = default_load_fn) -> None:
         self.config = config or AppConfig()
         self.settings: Settings = load_settings() if self.config.persist_settings else Settings()
@@ -156,9 +166,90 @@ class App:
 
             open_app_session(self, self.config.session)  # a bad file raises SessionError: one line, no window
 
-    # -- actions used by widgets and shortcuts ----------------------------------------------------------------
+    # -- the panels' context (widgets.context.PanelContext): what panels see of the app ------------------------
     def load_network(self, source: str) -> None:
         self.loader.load(source)
+
+    @property
+    def info(self) -> NetworkInfo | None:
+        return self.network.info if self.network is not None else None
+
+    @property
+    def source(self) -> str | None:
+        return self.network.source if self.network is not None else None
+
+    @property
+    def network_label(self) -> str:
+        return (self.network.label or self.network.source) if self.network is not None else ""
+
+    @property
+    def device_description(self) -> str:
+        return self.config.connect or str(self.device)
+
+    @property
+    def command_line_networks(self) -> list[str]:
+        return list(self.config.networks)
+
+    @property
+    def load_status(self) -> LoadStatus:
+        return self.loader.status
+
+    @property
+    def load_id(self) -> int:
+        return self.loader.latest_id
+
+    def start_job(self, slot: JobSlot, job: NetworkJob) -> bool:
+        """Run `job` next to the network: with the module here, or on the backend when it can run there."""
+        if self.network is None:
+            slot.error = f"{job.label}: no network loaded"
+            return False
+        if slot.busy:
+            return False
+        if self.backend is None:
+            G = self.network.G
+            return slot.start(lambda progress: run_local(job, G, progress), job.label)
+        if job.remote is None:
+            slot.error = unavailable_message(job, self.backend.transport)
+            return False
+        backend = self.backend
+        return slot.start(lambda progress: job.remote(backend, progress), job.label)
+
+    def compute(self, job: NetworkJob):
+        """A quick job (a few mapping passes) on the GUI thread; refused with the reason when rendered elsewhere."""
+        if self.network is None:
+            raise JobUnavailable(f"{job.label}: no network loaded")
+        if self.backend is not None:
+            raise JobUnavailable(unavailable_message(job, self.backend.transport))
+        return run_local(job, self.network.G)
+
+    def panel_error(self, key: str) -> str | None:
+        return self.panel_errors.get(key)
+
+    def clear_panel_error(self, key: str) -> None:
+        self.panel_errors.pop(key, None)
+
+    def current_request(self) -> RenderRequest:
+        from visualizer.request_adapter import request_from_state
+        from visualizer.session_io import current_source
+
+        return request_from_state(self.state, current_source(self))
+
+    def apply_request(self, request: RenderRequest) -> None:
+        from visualizer.session_io import apply_request
+
+        apply_request(self, request)
+
+    def save_session(self, path: str | Path) -> Path:
+        from visualizer.session_io import save_app_session
+
+        return save_app_session(self, path)
+
+    def open_session(self, path: str | Path) -> Session:
+        from visualizer.session_io import open_app_session
+
+        return open_app_session(self, path)
+
+    # -- actions used by widgets and shortcuts ----------------------------------------------------------------
 
     def widget(self, module_name: str):
         """The panel instance from `widgets.<module_name>`, or None."""

@@ -11,8 +11,8 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from visualizer.app import App
     from widgets.base import Widget
+    from widgets.context import PanelContext
 
 CORE_MODULES = [
     "widgets.network",
@@ -46,5 +46,5 @@ def widget_modules() -> list[ModuleType]:
     return modules
 
 
-def create_widgets(app: App) -> list[Widget]:
+def create_widgets(app: PanelContext) -> list[Widget]:
     return [module.WIDGET(app) for module in widget_modules()]

@@ -1,7 +1,9 @@
 """What every panel is: a collapsible section of the left column that edits the app's RenderState.
 
 A panel draws with imgui and reads/writes `app.state`; anything it displays that takes computation comes from
-a headless function (library or `visualizer/`), so tests can check the numbers without a window.
+a headless function (library or `visualizer/`), so tests can check the numbers without a window. `self.app` is
+a `widgets.context.PanelContext` (the App implements it; tests pass a small fake): a panel sees the network's
+`NetworkInfo` and results and hands work that needs the module to the context as a job, never the App itself.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from visualizer.app import App
+    from widgets.context import PanelContext
 
 
 class Widget:
@@ -18,7 +20,7 @@ class Widget:
     title: str = ""
     default_open: bool = True
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: PanelContext) -> None:
         self.app = app
 
     @property

@@ -1,6 +1,7 @@
 """Session & bookmarks panel: save / open a session file; named states to return to with a click.
 
-Headless logic lives in `visualizer.session_io` (tests drive it without a window); this panel only draws it.
+Headless logic lives in `visualizer.session_io` (tests drive it without a window), reached through the
+context (`current_request`, `apply_request`, `save_session`, `open_session`); this panel only draws it.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from imgui_bundle import imgui
 
 from stylegan3.errors import SG3Error
 from stylegan3.session import SUFFIX, Bookmark
-from visualizer import session_io
 from widgets.base import Widget
 
 
@@ -30,7 +30,7 @@ class BookmarksWidget(Widget):
     # -- actions (the buttons call these; tests may too) -----------------------------------------------------
     def add(self, name: str | None = None) -> Bookmark:
         name = (name or self.new_name).strip() or f"seed {self.app.state.seed}"
-        mark = session_io.bookmark_here(self.app, name)
+        mark = Bookmark(name, self.app.current_request())
         self.bookmarks.append(mark)
         self.new_name = ""
         return mark
@@ -45,18 +45,18 @@ class BookmarksWidget(Widget):
             del self.bookmarks[index]
 
     def go(self, index: int) -> None:
-        session_io.apply_request(self.app, self.bookmarks[index].request)
+        self.app.apply_request(self.bookmarks[index].request)
         self.message = f"back to '{self.bookmarks[index].name}'"
 
     def save(self) -> None:
         try:
-            self.message = f"saved {session_io.save_app_session(self.app, self.path)}"
+            self.message = f"saved {self.app.save_session(self.path)}"
         except SG3Error as exc:
             self.message = str(exc)
 
     def open(self) -> None:
         try:
-            session = session_io.open_app_session(self.app, self.path)
+            session = self.app.open_session(self.path)
             self.message = f"opened {Path(self.path).name} ({len(session.bookmarks)} bookmarks)"
         except SG3Error as exc:
             self.message = str(exc)

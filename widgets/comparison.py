@@ -90,9 +90,9 @@ class ComparisonWidget(Widget):
     def update(self, dt: float) -> None:
         if not self._started:
             self._started = True
-            extras = list(getattr(self.app, "extra_networks", []))
-            if extras:  # `gui A B C`: compare all of them, the main network first
-                for source in self.app.config.networks[: MAX_PANES]:
+            networks = self.app.command_line_networks
+            if len(networks) > 1:  # `gui A B C`: compare all of them, the main network first
+                for source in networks[: MAX_PANES]:
                     self.add_pane(source)
         if self.motion:
             self.set_motion_time(self.motion_t + dt / max(self.motion_period, 0.1))
@@ -102,8 +102,7 @@ class ComparisonWidget(Widget):
             self._draw_guarded()
 
     def _draw_guarded(self) -> None:
-        errors = getattr(self.app, "panel_errors", {})
-        if self._window.key in errors:
+        if self.app.panel_error(self._window.key) is not None:
             return  # the panel shows the error and a Retry button
         self.app.draw_guarded(self._window)
 
@@ -112,13 +111,13 @@ class ComparisonWidget(Widget):
         _, self.window_open = imgui.checkbox("Show comparison window", self.window_open)
         loaded = len(self.model.loaded)
         imgui.text_disabled(f"{len(self.model.panes)} pane(s), {loaded} loaded")
-        if self.app.network is not None and imgui.button("Compare with main network"):
-            self.add_pane(self.app.network.source)
-        err = getattr(self.app, "panel_errors", {}).get(self._window.key)
+        if self.app.source is not None and imgui.button("Compare with main network"):
+            self.add_pane(self.app.source)
+        err = self.app.panel_error(self._window.key)
         if err:
             imgui.text_colored(ERROR_COLOR, f"window failed: {err}")
             if imgui.button("Retry##comparison"):
-                del self.app.panel_errors[self._window.key]
+                self.app.clear_panel_error(self._window.key)
 
     # -- the floating window --------------------------------------------------------------------------------
     def _draw_window(self) -> None:
@@ -148,10 +147,10 @@ class ComparisonWidget(Widget):
         imgui.same_line()
         if (imgui.button("Add pane") or enter) and self.path_text.strip():
             self.add_pane(self.path_text.strip())
-        if self.app.network is not None:
+        if self.app.source is not None:
             imgui.same_line()
             if imgui.button("Add main network"):
-                self.add_pane(self.app.network.source)
+                self.add_pane(self.app.source)
         if self.message:
             imgui.text_colored(ERROR_COLOR, self.message)
 

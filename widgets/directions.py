@@ -3,6 +3,8 @@
 Each shown component is a slider (-5 .. 5 sigma) with the range of ws it moves (all, coarse, middle, fine or a
 custom list such as 0-3,8). The moves go into the render state (`visualizer.explore`), so the image on screen
 is `render_state` of that state, and they apply on top of whatever latent is shown (seed, projection, timeline).
+The PCA and the seed-set / bookmark directions are jobs of the context (`visualizer.network_jobs`): the panel
+never holds the network.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from imgui_bundle import imgui
 
 from visualizer.explore import Frozen, set_moves
 from visualizer.jobs import JobSlot
+from visualizer.network_jobs import pca_job, seed_set_direction_job, user_direction_job
 from widgets.base import Widget
 
 RANGES = ("all", "coarse", "middle", "fine", "custom")
@@ -53,8 +56,8 @@ class DirectionsWidget(Widget):
         self.bookmark_a, self.bookmark_b = 0, 1
         self.message = ""
 
-    def visible(self) -> bool:  # needs the module itself: hidden while the network lives elsewhere (--connect)
-        return self.app.network is not None and self.app.network.G is not None
+    def visible(self) -> bool:  # with the network elsewhere, the jobs say why they cannot run there
+        return self.app.info is not None
 
     # -- actions (also what the tests call) ----------------------------------------------------------------------
     def set_directions(self, directions, message: str = "") -> None:
@@ -83,9 +86,9 @@ class DirectionsWidget(Widget):
     def moves(self) -> tuple:
         from stylegan3.directions import DirectionMove, ws_range
 
-        if self.directions is None or self.app.network is None:
+        if self.directions is None or self.app.info is None:
             return ()
-        num_ws = int(self.app.network.G.num_ws)
+        num_ws = int(self.app.info.num_ws)
         out = []
         for index, amount in sorted(self.amounts.items()):
             if amount == 0 or index >= len(self.directions):
@@ -106,42 +109,31 @@ class DirectionsWidget(Widget):
         self.apply()
 
     def start_pca(self, samples: int | None = None) -> bool:
-        from stylegan3.directions import cached_pca, default_samples
+        from stylegan3.directions import default_samples
 
-        net = self.app.network
-        if net is None:
+        if self.app.info is None:
             return False
-        G = net.G
         n = int(samples or self.samples or default_samples(self.app.device))
         self.samples = n
-        def run(progress):
-            from visualizer.analysis_jobs import private_copy
-
-            with private_copy(G, progress) as Gc:  # the render thread hooks the shared net's layers
-                return cached_pca(Gc, n, progress=progress)
-
-        return self.job.start(run, f"PCA of {n} w")
+        return self.app.start_job(self.job, pca_job(n))
 
     def add_seed_set_direction(self) -> None:
-        from stylegan3.directions import seed_set_direction
         from stylegan3.interpolation import parse_seeds
 
         try:
-            d = seed_set_direction(self.app.network.G, parse_seeds(self.seeds_a), parse_seeds(self.seeds_b),
-                                   psi=float(self.app.state.psi), label=f"{self.seeds_a}->{self.seeds_b}")
+            job = seed_set_direction_job(parse_seeds(self.seeds_a), parse_seeds(self.seeds_b),
+                                         psi=float(self.app.state.psi), label=f"{self.seeds_a}->{self.seeds_b}")
+            d = self.app.compute(job)
         except Exception as exc:  # noqa: BLE001 - a typo in a seed list is a message, not a crash
             self.message = str(exc)
             return
         self.set_directions(merged(self.directions, d), f"added {d.labels[0]}")
 
     def add_bookmark_direction(self, a: int, b: int) -> None:
-        from stylegan3.directions import network_fingerprint, user_direction
-
         timeline = self.app.widget("timeline")
         try:
             wa, wb = timeline.bookmark_ws(a), timeline.bookmark_ws(b)
-            d = user_direction(wa, wb, network=network_fingerprint(self.app.network.G),
-                               source=f"bookmark {a} -> {b}", label=f"B{a}->B{b}")
+            d = self.app.compute(user_direction_job(wa, wb, source=f"bookmark {a} -> {b}", label=f"B{a}->B{b}"))
         except Exception as exc:  # noqa: BLE001
             self.message = str(exc)
             return
@@ -161,8 +153,9 @@ class DirectionsWidget(Widget):
 
         try:
             d = load_directions(path)
-            if d.w_dim != int(self.app.network.G.w_dim):
-                raise ValueError(f"{path}: {d.w_dim}-d directions, the network's w has {self.app.network.G.w_dim}")
+            w_dim = self.app.info.w_dim if self.app.info is not None else d.w_dim
+            if d.w_dim != int(w_dim):
+                raise ValueError(f"{path}: {d.w_dim}-d directions, the network's w has {w_dim}")
         except Exception as exc:  # noqa: BLE001
             self.message = str(exc)
             return

@@ -2,7 +2,8 @@
 
 Translate is in image widths (official viewer convention: +x moves the content right), rotate in turns.
 Untransform and the difference view are render stages (`visualizer.stages`); the metrics EQ-T, EQ-T_frac and
-EQ-R of the current latent run on a background thread (`visualizer.analysis_jobs`), never on the GUI thread.
+EQ-R of the current latent run as a job of the context (`visualizer.network_jobs`: on a background thread here,
+or on the server with `gui --connect`), never on the GUI thread.
 """
 
 from __future__ import annotations
@@ -12,9 +13,8 @@ import math
 from imgui_bundle import imgui
 
 from stylegan3.analysis.equivariance import METRIC_LABELS, METRICS
-from stylegan3.families import variant_capabilities
-from visualizer.analysis_jobs import equivariance_job
 from visualizer.jobs import JobSlot
+from visualizer.network_jobs import equivariance_job
 from visualizer.stages import UNTRANSFORM_VIEWS, install, setting
 from widgets.base import Widget
 
@@ -55,11 +55,11 @@ class EquivarianceWidget(Widget):
     # -- state ------------------------------------------------------------------------------------------------
     @property
     def supported(self) -> bool:
-        net = self.app.network
-        return net is not None and variant_capabilities(net.info.kind).input_transform
+        info = self.app.info
+        return info is not None and info.capabilities.input_transform
 
     def visible(self) -> bool:
-        return self.app.network is not None
+        return self.app.info is not None
 
     @property
     def animating(self) -> bool:
@@ -82,27 +82,14 @@ class EquivarianceWidget(Widget):
         if self.anim_r:
             s.rotate = s.rotate + self.speed_r * dt
         if self.round_px:
-            s.translate = round_to_pixels(s.translate, self.app.network.info.resolution)
+            s.translate = round_to_pixels(s.translate, self.app.info.resolution)
         self._poll_metrics()
 
     def start_metrics(self) -> bool:
-        net = self.app.network
-        if net is None or not self.supported:
+        if self.app.info is None or not self.supported:
             return False
         key = latent_key(self.app.state)
-        if net.G is None:  # the network lives in a renderer elsewhere: the metrics run there
-            backend = getattr(self.app, "backend", None)
-            if backend is None or not hasattr(backend, "analyze"):
-                return False
-            from visualizer.request_adapter import request_from_state
-
-            request = request_from_state(self.app.state, net.source)
-            fn = lambda progress: backend.analyze("eq_metrics", request, progress)  # noqa: E731
-            if self.job.start(fn, "equivariance"):
-                self._job_key = key
-                return True
-            return False
-        if self.job.start(equivariance_job(net.G, self.app.state), "equivariance"):
+        if self.app.start_job(self.job, equivariance_job(self.app.state, self.app.source or "")):
             self._job_key = key
             return True
         return False
@@ -166,7 +153,7 @@ class EquivarianceWidget(Widget):
         imgui.set_next_item_width(imgui.get_font_size() * 9)
         _, self.speed_t = imgui.slider_float("Speed##xlate", self.speed_t, 0.001, 1.0, "%.3f img/s",
                                              imgui.SliderFlags_.logarithmic)
-        res = self.app.network.info.resolution
+        res = self.app.info.resolution
         imgui.text_disabled(f"= ({s.translate[0] * res:.2f}, {s.translate[1] * res:.2f}) px")
 
     def _rotate(self) -> None:

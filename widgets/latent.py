@@ -30,7 +30,7 @@ class LatentWidget(Widget):
         self.speed = 0.25
 
     def visible(self) -> bool:
-        return self.app.network is not None
+        return self.app.info is not None
 
     @property
     def animating(self) -> bool:
@@ -44,9 +44,9 @@ class LatentWidget(Widget):
         self.app.state.x = float(seed)
 
     def on_network(self) -> None:
-        net = self.app.network
-        if net is not None and net.info.c_dim:
-            self.app.state.class_idx %= net.info.c_dim
+        info = self.app.info
+        if info is not None and info.c_dim:
+            self.app.state.class_idx %= info.c_dim
 
     def draw(self) -> None:
         s = self.app.state
@@ -83,12 +83,12 @@ class LatentWidget(Widget):
         _, self.speed = imgui.slider_float("Speed", self.speed, 0.01, 5.0, "%.2f seeds/s",
                                            imgui.SliderFlags_.logarithmic)
 
-        net = self.app.network
-        if net is not None and net.info.c_dim > 0:
+        info = self.app.info
+        if info is not None and info.c_dim > 0:
             imgui.set_next_item_width(w)
             changed, c = imgui.input_int("Class", s.class_idx)
             if changed:
-                s.class_idx = int(c) % net.info.c_dim
+                s.class_idx = int(c) % info.c_dim
         frac = not (math.isclose(s.x, round(s.x)) and math.isclose(s.y, round(s.y)))
         if frac:
             imgui.text_disabled(f"between seeds: ({s.x:.2f}, {s.y:.2f})")

@@ -1,15 +1,17 @@
 """Layers & channels panel: every synthesis layer in a table; show one (channel / RGB, normalised, brightness)
 instead of the output, its statistics, and its FFT view with the band limits drawn on it.
 
-The pictures themselves come from `visualizer.stages` (headless): this panel only edits the RenderState.
+The pictures themselves come from `visualizer.stages` (headless): this panel only edits the RenderState. The
+layer table is the `NetworkInfo`'s, so the panel is the same with the network in this process or on a server.
 """
 
 from __future__ import annotations
 
 from imgui_bundle import imgui
 
-from stylegan3.layers import LayerInfo, list_layers
-from visualizer.stages import DEFAULTS, OUTPUT, WINDOWS, install, layer_info, setting
+from stylegan3.layers import LayerInfo
+from stylegan3.render.pipeline import output_layer_info
+from visualizer.stages import DEFAULTS, OUTPUT, WINDOWS, install, setting
 from widgets.base import Widget
 
 MARK_TEXT = {"cutoff": (0.3, 1.0, 0.3), "stopband": (1.0, 1.0, 0.3), "nyquist": (1.0, 0.35, 0.35)}
@@ -37,30 +39,22 @@ class LayersWidget(Widget):
         install()
         self.layers: list[LayerInfo] = []
 
-    def visible(self) -> bool:  # the module, or (network on a server) its NetworkInfo's layer table
-        net = self.app.network
-        return net is not None and (net.G is not None or getattr(net, "net_info", None) is not None)
+    def visible(self) -> bool:
+        return self.app.info is not None
 
     def on_network(self) -> None:
-        net = self.app.network
-        if net is not None and net.G is None and getattr(net, "net_info", None) is not None:
-            self.layers = list(net.net_info.layers)  # rendered elsewhere: the layer table came with the info
-        else:
-            self.layers = list_layers(net.G) if net is not None and net.G is not None else []
+        info = self.app.info
+        self.layers = list(info.layers) if info is not None else []
         s = self.app.state
         if s.layer_name not in (None, OUTPUT) and s.layer_name not in {info.name for info in self.layers}:
             s.layer_name, s.channel = None, None
 
     def shown_info(self) -> LayerInfo | None:
         s = self.app.state
-        net = self.app.network
-        if s.layer_name is None or net is None:
+        info = self.app.info
+        if s.layer_name is None or info is None:
             return None
-        if net.G is None and getattr(net, "net_info", None) is not None:
-            from stylegan3.render.pipeline import output_layer_info
-
-            return output_layer_info(net.net_info) if s.layer_name == OUTPUT else net.net_info.layer(s.layer_name)
-        return layer_info(net.G, s.layer_name)
+        return output_layer_info(info) if s.layer_name == OUTPUT else info.layer(s.layer_name)
 
     def select(self, name: str | None) -> None:
         s = self.app.state
@@ -74,8 +68,8 @@ class LayersWidget(Widget):
         self._table()
         info = self.shown_info()
         imgui.text(f"Showing: {'image' if s.layer_name in (None, OUTPUT) else s.layer_name}")
-        channels = info.channels if info is not None else (self.app.network.info.img_channels if self.app.network
-                                                            else 3)
+        net_info = self.app.info
+        channels = info.channels if info is not None else (net_info.img_channels if net_info is not None else 3)
         if imgui.radio_button("RGB (first 3)##ch", s.channel is None):
             s.channel = None
         imgui.same_line()
@@ -118,10 +112,10 @@ class LayersWidget(Widget):
         imgui.table_next_column()
         if imgui.selectable("image##layer", s.layer_name in (None, OUTPUT), sel_flags)[0]:
             self.select(None)
-        net = self.app.network
-        if net is not None:
-            res = net.info.resolution
-            for text in (f"{res}", f"{net.info.img_channels}", "f32", "", "", f"{res}"):
+        net_info = self.app.info
+        if net_info is not None:
+            res = net_info.resolution
+            for text in (f"{res}", f"{net_info.img_channels}", "f32", "", "", f"{res}"):
                 imgui.table_next_column()
                 imgui.text(text)
         for info in self.layers:

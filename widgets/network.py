@@ -26,10 +26,10 @@ class NetworkWidget(Widget):
     def _follow_loads(self) -> None:
         """The field shows what was last asked for (command line, drop, menus, Demo), loaded or not, so a
         failed load leaves the mistyped text there to correct."""
-        loader = self.app.loader
-        if loader.latest_id != self._load_shown:
-            self._load_shown = loader.latest_id
-            self.path_text = loader.status.source
+        app = self.app
+        if app.load_id != self._load_shown:
+            self._load_shown = app.load_id
+            self.path_text = app.load_status.source
 
     def draw(self) -> None:
         app = self.app
@@ -60,7 +60,7 @@ class NetworkWidget(Widget):
         self._recent_popup()
         self._catalog_popup()
 
-        status = app.loader.status
+        status = app.load_status
         if status.busy:
             if status.fraction is not None:
                 imgui.progress_bar(status.fraction, imgui.ImVec2(-1, 0), f"{status.fraction * 100:.0f}%")
@@ -70,18 +70,17 @@ class NetworkWidget(Widget):
             imgui.text_wrapped(f"Load failed: {status.error}")
             imgui.pop_style_color()
 
-        net = app.network
-        if net is None:
+        info = app.info
+        if info is None:
             imgui.text_colored(DIM_COLOR, "no network loaded")
             return
-        info = net.info
         imgui.text(f"{info.kind}   {info.resolution}x{info.resolution}x{info.img_channels}")
         imgui.text(f"z {info.z_dim}   w {info.w_dim}   ws {info.num_ws}   c {info.c_dim}")
         imgui.text_colored(DIM_COLOR, f"{info.num_params / 1e6:.2f} M params")
         imgui.push_style_color(imgui.Col_.text, DIM_COLOR)
-        imgui.text_wrapped(info.precision(app.device.type, app.state.force_fp32))
+        imgui.text_wrapped(info.precision(force_fp32=app.state.force_fp32))
         imgui.pop_style_color()
-        imgui.text_colored(DIM_COLOR, _shorten(getattr(net.G, "demo_name", None) or info.source, 48))
+        imgui.text_colored(DIM_COLOR, _shorten(app.network_label or info.source, 48))
 
     def _browse_popup(self) -> None:
         if not imgui.begin_popup("browse_popup"):

@@ -50,8 +50,8 @@ class PerformanceWidget(Widget):
             app.set_vsync(vsync)
         imgui.same_line()
         _, app.state.force_fp32 = imgui.checkbox("Force FP32", app.state.force_fp32)
-        if imgui.is_item_hovered() and app.network is not None:  # the same words as the Network panel and `info`
-            now = app.network.info.precision(app.device.type, app.state.force_fp32)
+        if imgui.is_item_hovered() and app.info is not None:  # the same words as the Network panel and `info`
+            now = app.info.precision(force_fp32=app.state.force_fp32)
             imgui.set_tooltip(f"float16 runs only on a CUDA GPU. Now: {now}")
         imgui.same_line()
         _, app.state.cuda_graphs = imgui.checkbox("CUDA graphs", app.state.cuda_graphs)
@@ -67,7 +67,7 @@ class PerformanceWidget(Widget):
             imgui.push_style_color(imgui.Col_.text, imgui.ImVec4(1.0, 0.8, 0.35, 1.0))
             imgui.text_wrapped(ops)
             imgui.pop_style_color()
-        imgui.text_disabled(f"device {app.device}   impl {app.last_impl}")
+        imgui.text_disabled(f"device {app.device_description}   impl {app.last_impl}")
         reason = app.last_result.extras.get("graph_reason") if app.last_result else None
         if reason and app.state.cuda_graphs:
             imgui.text_disabled(f"CUDA graph not used: {reason}")

@@ -1,6 +1,7 @@
 """Projection panel: bring your own image in (path, File > Project image..., or drop a PNG/JPEG on the window).
 
-The optimizer (`stylegan3.projection.project`) runs as a job on a private copy of the network; every step's
+The optimizer (`stylegan3.projection.project`) runs as a job of the context (`visualizer.network_jobs`, on a
+private copy of the network); every step's
 latent is put into the render state, so the view shows the reconstruction as it forms. Cancel stops it at the
 next step. The result stays on screen and becomes a bookmark of the Timeline panel.
 """
@@ -13,6 +14,7 @@ from imgui_bundle import imgui
 
 from visualizer.explore import set_latent
 from visualizer.jobs import JobSlot
+from visualizer.network_jobs import projection_job
 from widgets.base import Widget
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
@@ -44,8 +46,8 @@ class ProjectionWidget(Widget):
         self._open_dialog = False
         self.dialog_visible = False
 
-    def visible(self) -> bool:  # needs the module itself: hidden while the network lives elsewhere (--connect)
-        return self.app.network is not None and self.app.network.G is not None
+    def visible(self) -> bool:  # with the network elsewhere, Project says why it cannot run there
+        return self.app.info is not None
 
     # -- actions ----------------------------------------------------------------------------------------------
     def open_dialog(self) -> None:
@@ -54,36 +56,33 @@ class ProjectionWidget(Widget):
 
     def start(self, path: str | None = None) -> bool:
         """Load the target now (a bad file is a message at once) and run the optimizer as a job."""
-        from stylegan3.projection import load_target, make_loss, project, psnr
-        from visualizer.analysis_jobs import private_copy
+        from stylegan3.projection import load_target, make_loss
 
-        net = self.app.network
-        if net is None:
+        info = self.app.info
+        if info is None:
             return False
         if self.job.busy:
             self.message = "a projection is running: cancel it first"
             return False
         self.path = str(path or self.path)
-        G = net.G
         try:
-            target = load_target(self.path, int(G.img_resolution), int(G.img_channels))
+            target = load_target(self.path, int(info.resolution), int(info.img_channels))
             loss, note = make_loss(self.loss_kind, self.app.device)
         except Exception as exc:  # noqa: BLE001 - not an image, corrupt, too large, no LPIPS: one line
             self.message = str(exc)
             return False
         self.loss_text = f"loss: {loss.description}" + (f" ({note})" if note else "")
         self.message, self.result, self.latest, self._shown_step = "", None, None, -1
-        steps, space = int(self.steps), self.space
 
-        def run(progress):
-            progress(0, steps)
-            with private_copy(G, progress) as Gc:
-                for step in project(Gc, target, steps=steps, space=space, loss=loss):
-                    self.latest = step
-                    progress(step.step, steps)
-                return step, psnr(step.image, target)
+        def show(step) -> None:  # on the job's thread: `update` picks it up on the GUI thread
+            self.latest = step
 
-        return self.job.start(run, f"project {Path(self.path).name}")
+        job = projection_job(target, int(self.steps), self.space, loss, show, label=f"project {Path(self.path).name}")
+        if self.app.start_job(self.job, job):
+            return True
+        self.message = self.job.error or self.message
+        self.job.error = None
+        return False
 
     def cancel(self) -> None:
         self.job.cancel()

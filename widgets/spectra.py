@@ -2,7 +2,8 @@
 cutoff, stopband and Nyquist marked; averaged over N latents on a background thread; a second layer overlaid.
 
 Latents are the seeds shown in the app (current seed .. seed + N - 1, current psi), so N = 1 is the image on
-screen. The numbers come from `stylegan3.analysis.spectra` (headless); this panel plots them.
+screen. The numbers come from `stylegan3.analysis.spectra` (headless), computed by a job of the context
+(`visualizer.network_jobs.spectra_job`); this panel plots them.
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ import numpy as np
 from imgui_bundle import imgui, implot
 
 from stylegan3.analysis.spectra import WINDOWS, to_db
-from stylegan3.layers import list_layers
-from visualizer.analysis_jobs import spectra_job
 from visualizer.jobs import JobSlot
+from visualizer.network_jobs import spectra_job
 from visualizer.stages import OUTPUT
 from widgets.base import Widget
 
@@ -49,8 +49,8 @@ class SpectraWidget(Widget):
         self.computed_for = ""
         self.item_rects: dict[str, tuple[float, float, float, float]] = {}  # combo -> x0, y0, x1, y1 (GUI tests)
 
-    def visible(self) -> bool:  # needs the module itself: hidden while the network lives on a server
-        return self.app.network is not None and self.app.network.G is not None
+    def visible(self) -> bool:  # with the network elsewhere, Compute says why it cannot run there
+        return self.app.info is not None
 
     @property
     def animating(self) -> bool:
@@ -58,9 +58,8 @@ class SpectraWidget(Widget):
 
     def on_network(self) -> None:
         self.job.cancel()
-        net = self.app.network
-        self.names = [OUTPUT] + ([info.name for info in list_layers(net.G)] if net is not None and net.G is not None
-                                 else [])
+        info = self.app.info
+        self.names = [OUTPUT] + (list(info.layer_names) if info is not None else [])
         if self.layer_a not in self.names:
             self.layer_a = OUTPUT
         if self.layer_b not in self.names:
@@ -74,13 +73,12 @@ class SpectraWidget(Widget):
         return out
 
     def start(self) -> bool:
-        net = self.app.network
-        if net is None:
+        if self.app.info is None:
             return False
         s = self.app.state
         layers = self.layers_to_compute()
-        fn = spectra_job(net.G, layers, int(self.num_samples), int(s.seed), float(s.psi), self.window)
-        if self.job.start(fn, "spectra"):
+        job = spectra_job(layers, int(self.num_samples), int(s.seed), float(s.psi), self.window)
+        if self.app.start_job(self.job, job):
             n = int(self.num_samples)
             seeds = f"seed {s.seed}" if n == 1 else f"seeds {s.seed}..{s.seed + n - 1}"
             self.computed_for = f"{seeds}, psi {s.psi:.2f}, {self.window} window"

@@ -26,7 +26,7 @@ class StyleMixWidget(Widget):
         self._t = 0.0
 
     def visible(self) -> bool:
-        return self.app.network is not None
+        return self.app.info is not None
 
     @property
     def animating(self) -> bool:
@@ -40,14 +40,14 @@ class StyleMixWidget(Widget):
                 self.app.state.mix_seed += 1
 
     def on_network(self) -> None:
-        net = self.app.network
-        if net is not None:
-            self.app.state.mix_ws = ws_selection(self.app.state.mix_ws, net.info.num_ws)
+        info = self.app.info
+        if info is not None:
+            self.app.state.mix_ws = ws_selection(self.app.state.mix_ws, info.num_ws)
 
     def draw(self) -> None:
         s = self.app.state
-        net = self.app.network
-        num_ws = net.info.num_ws if net is not None else 0
+        info = self.app.info
+        num_ws = info.num_ws if info is not None else 0
         imgui.set_next_item_width(imgui.get_font_size() * 8)
         _, s.mix_seed = imgui.input_int("Mix seed", s.mix_seed)
         imgui.same_line()

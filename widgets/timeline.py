@@ -2,15 +2,18 @@
 
 The panel holds a `stylegan3.keyframes.Timeline`; scrubbing puts `ResolvedTimeline.ws_at(t)` and
 `transform_at(t)` into the render state, the export renders the same functions at t = k / fps on a private copy
-of the network, so exported frame k is the preview at time k / fps.
+of the network, so exported frame k is the preview at time k / fps. Both go through the context's jobs
+(`visualizer.network_jobs`): the panel never holds the network.
 """
 
 from __future__ import annotations
 
 from imgui_bundle import imgui
 
-from visualizer.explore import clear_latent, latent_of, set_latent, state_ws
+from stylegan3.errors import SG3Error
+from visualizer.explore import clear_latent, latent_of, set_latent
 from visualizer.jobs import JobSlot
+from visualizer.network_jobs import resolve_timeline_job, state_ws_job, timeline_export_job
 from widgets.base import Widget
 
 
@@ -32,9 +35,10 @@ class TimelineWidget(Widget):
         self.message = ""
         self._resolved = None
         self._resolved_for = None
+        self._resolved_info = None
 
-    def visible(self) -> bool:  # needs the module itself: hidden while the network lives elsewhere (--connect)
-        return self.app.network is not None and self.app.network.G is not None
+    def visible(self) -> bool:  # with the network elsewhere, preview and export say why they cannot run there
+        return self.app.info is not None
 
     @property
     def animating(self) -> bool:
@@ -54,7 +58,7 @@ class TimelineWidget(Widget):
         elif plain_seed:
             key = Keyframe(seed=int(s.x), psi=float(s.psi), label=label or f"seed {int(s.x)}", **common)
         else:  # blended seeds, mixing, moves or an explicit latent: keep exactly what is shown
-            key = Keyframe.from_ws(state_ws(self.app.network.G, s), label=label or s.extras.get("latent_label")
+            key = Keyframe.from_ws(self.app.compute(state_ws_job(s)), label=label or s.extras.get("latent_label")
                                    or f"view {len(self.timeline.keyframes)}", **common)
         self.timeline.keyframes.append(key)
         self.changed()
@@ -64,29 +68,31 @@ class TimelineWidget(Widget):
         self._resolved = None
 
     def resolved(self):
-        from stylegan3.keyframes import resolve_timeline
-
-        net = self.app.network
         # Only the keyframes' latents are cached (durations, interpolation and loop are read live from the
         # timeline), so edits that change a latent call `changed()`.
-        key = (id(net), id(self.timeline), len(self.timeline.keyframes))
-        if self._resolved is None or self._resolved_for != key:
-            self._resolved = resolve_timeline(net.G, self.timeline)
-            self._resolved_for = key
+        # The info object itself (held, compared by identity) stands for the loaded network: each load has its own.
+        key = (id(self.timeline), len(self.timeline.keyframes))
+        if self._resolved is None or self._resolved_for != key or self._resolved_info is not self.app.info:
+            self._resolved = self.app.compute(resolve_timeline_job(self.timeline))
+            self._resolved_for, self._resolved_info = key, self.app.info
         return self._resolved
 
     def bookmark_ws(self, index: int):
-        from stylegan3.keyframes import Timeline, resolve_timeline
+        from stylegan3.keyframes import Timeline
 
         one = Timeline(keyframes=[self.timeline.keyframes[index]], directions=self.timeline.directions)
-        return resolve_timeline(self.app.network.G, one).key_ws[0]
+        return self.app.compute(resolve_timeline_job(one)).key_ws[0]
 
     def preview(self, t: float) -> None:
         """Show the timeline at `t` seconds (the export's frame at that time)."""
         if not self.timeline.keyframes:
             return
         self.time = float(t)
-        r = self.resolved()
+        try:
+            r = self.resolved()
+        except SG3Error as exc:  # the network is rendered elsewhere: say so instead of failing the panel
+            self.message, self.playing = str(exc), False
+            return
         s = self.app.state
         directions = self.app.widget("directions")
         if directions is not None and directions.amounts:
@@ -103,34 +109,22 @@ class TimelineWidget(Widget):
             self.previewing = False
 
     def start_export(self, path: str | None = None, frames: int | None = None) -> bool:
-        from stylegan3.keyframes import iter_timeline_frames
-        from stylegan3.video import write_video
-        from visualizer.analysis_jobs import private_copy
-
         try:
             r = self.resolved()
         except Exception as exc:  # noqa: BLE001 - an empty or broken timeline is a message
             self.message = str(exc)
             return False
-        G = self.app.network.G
         out = self.out_path = path or self.out_path
         fps = float(self.timeline.fps)
         total = int(frames or self.timeline.num_frames(fps))
-
-        def run(progress):
-            progress(0, total)
-            with private_copy(G, progress) as Gc:
-                frames_it = iter_timeline_frames(Gc, r, fps=fps, frames=total, progress=progress)
-                return write_video(frames_it, out, fps=fps, total=total, progress=False)
-
         self.message = ""
-        return self.export.start(run, f"export {total} frames")
+        return self.app.start_job(self.export, timeline_export_job(r, out, fps, total))
 
     def save(self, path: str) -> None:
         from stylegan3.keyframes import save_timeline
 
         try:
-            self.timeline.network = self.app.network.source if self.app.network else None
+            self.timeline.network = self.app.source
             save_timeline(path, self.timeline)
             self.message = f"saved {path}"
         except Exception as exc:  # noqa: BLE001
@@ -178,7 +172,10 @@ class TimelineWidget(Widget):
         tl = self.timeline
         font = imgui.get_font_size()
         if imgui.button("Add bookmark"):
-            self.add_bookmark()
+            try:
+                self.add_bookmark()
+            except SG3Error as exc:  # e.g. a blended view while the network is rendered elsewhere
+                self.message = str(exc)
         imgui.same_line()
         imgui.set_next_item_width(font * 6)
         if imgui.begin_combo("##interp", tl.interp):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from imgui_bundle import imgui
 
-from stylegan3.families import variant_capabilities
 from visualizer.state import NOISE_MODES
 from widgets.base import Widget
 
@@ -22,7 +21,7 @@ class TruncationWidget(Widget):
         self.noise_anim = False
 
     def visible(self) -> bool:
-        return self.app.network is not None
+        return self.app.info is not None
 
     @property
     def animating(self) -> bool:
@@ -33,15 +32,15 @@ class TruncationWidget(Widget):
             self.app.state.noise_seed += 1
 
     def on_network(self) -> None:
-        net = self.app.network
+        info = self.app.info
         s = self.app.state
-        if net is not None and s.cutoff is not None and s.cutoff >= net.info.num_ws:
+        if info is not None and s.cutoff is not None and s.cutoff >= info.num_ws:
             s.cutoff = None
 
     def draw(self) -> None:
         s = self.app.state
-        net = self.app.network
-        num_ws = net.info.num_ws if net is not None else 1
+        info = self.app.info
+        num_ws = info.num_ws if info is not None else 1
         w = imgui.get_font_size() * 12
         imgui.set_next_item_width(w)
         _, s.psi = imgui.slider_float("Psi", s.psi, -1.0, 2.0, "%.2f")
@@ -54,7 +53,7 @@ class TruncationWidget(Widget):
             s.psi, s.cutoff = 1.0, None
             s.noise_mode, s.noise_seed, self.noise_anim = "const", 0, False
 
-        if net is not None and not variant_capabilities(net.info.kind).seeded_noise:
+        if info is not None and not info.capabilities.seeded_noise:
             imgui.text_disabled("SG3 has no noise inputs")
             return
         imgui.text("Noise")

@@ -1,0 +1,276 @@
+"""Panels see the app only through `widgets.context.PanelContext`: no module of `widgets/` imports the App or
+touches the generator module, the library imports no GUI code, every `app.X` a panel uses is a member of the
+protocol (and the App has it), and panels work headless against a small fake context, with the network in
+this process or "elsewhere" (jobs then run through the backend or say why they cannot)."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from gui_support import tiny_generator
+
+REPO = Path(__file__).resolve().parents[1]
+WIDGET_FILES = sorted((REPO / "widgets").glob("*.py"))
+GUI_PACKAGES = ("visualizer", "widgets")
+# `sg3-explorer gui` has to start the window; it is the one library module that may (lazily) import it.
+LIBRARY_GUI_LAUNCHERS = {"stylegan3/cli/cmd_gui.py"}
+APP_INTERNALS = ("network", "backend", "loader", "renderer", "panel_errors", "config", "widgets")
+
+
+def _imported_modules(tree: ast.AST) -> list[str]:
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            out.append(node.module)
+            out += [f"{node.module}.{alias.name}" for alias in node.names]
+    return out
+
+
+def _dotted(node: ast.AST) -> str:
+    if isinstance(node, ast.Attribute):
+        return f"{_dotted(node.value)}.{node.attr}"
+    return node.id if isinstance(node, ast.Name) else "?"
+
+
+def _parse(path: Path) -> ast.AST:
+    return ast.parse(path.read_text(), filename=str(path))
+
+
+def test_widgets_do_not_import_the_app():
+    assert len(WIDGET_FILES) > 10
+    offenders = {p.name: m for p in WIDGET_FILES for m in _imported_modules(_parse(p))
+                 if m == "visualizer.app" or m.startswith("visualizer.app.")}
+    assert offenders == {}
+
+
+def test_widgets_never_touch_the_network_module():
+    found = []
+    for path in WIDGET_FILES:
+        for node in ast.walk(_parse(path)):
+            if not isinstance(node, ast.Attribute):
+                continue
+            name = _dotted(node)
+            on_app = _dotted(node.value) in ("self.app", "app")
+            if node.attr == "G" or "torch.nn" in name or (on_app and node.attr in APP_INTERNALS):
+                found.append(f"{path.name}:{node.lineno} {name}")
+    assert found == []
+
+
+def test_the_checks_above_can_fail(tmp_path):
+    """The AST checks see the forms a regression would take."""
+    bad = ast.parse("from visualizer.app import App\nimport torch\nx = self.app.network.G\ny: torch.nn.Module\n")
+    assert "visualizer.app" in _imported_modules(bad)
+    names = {_dotted(n) for n in ast.walk(bad) if isinstance(n, ast.Attribute)}
+    assert {"self.app.network", "self.app.network.G", "torch.nn.Module"} <= names
+
+
+def test_library_imports_no_gui_code():
+    offenders = []
+    for path in sorted((REPO / "stylegan3").rglob("*.py")):
+        rel = path.relative_to(REPO).as_posix()
+        gui = [m for m in _imported_modules(_parse(path)) if m.split(".")[0] in GUI_PACKAGES]
+        if gui and rel not in LIBRARY_GUI_LAUNCHERS:
+            offenders.append(f"{rel}: {gui}")
+    assert offenders == []
+
+
+def _protocol_members() -> set[str]:
+    from widgets.context import PanelContext
+
+    names = set(PanelContext.__annotations__)
+    names |= {n for n in vars(PanelContext) if not n.startswith("_")}
+    return names
+
+
+def test_panels_use_only_the_context():
+    """Every `self.app.X` / `app.X` in a panel is a member of PanelContext."""
+    members = _protocol_members()
+    assert {"state", "info", "start_job", "compute", "last_result", "settings", "load_network"} <= members
+    used = {}
+    for path in WIDGET_FILES:
+        for node in ast.walk(_parse(path)):
+            if isinstance(node, ast.Attribute) and _dotted(node.value) in ("self.app", "app"):
+                used.setdefault(node.attr, f"{path.name}:{node.lineno}")
+    assert used, "the scan found no uses at all"
+    assert {name: where for name, where in used.items() if name not in members} == {}
+
+
+def test_app_implements_the_context():
+    """The App has every member of the protocol (as a class attribute or set in __init__)."""
+    from visualizer.app import App
+
+    init = ast.parse(textwrap.dedent(inspect.getsource(App.__init__)))
+    assigned = {n.attr for n in ast.walk(init) if isinstance(n, ast.Attribute) and _dotted(n.value) == "self"
+                and isinstance(n.ctx, ast.Store)}
+    missing = sorted(m for m in _protocol_members() if not hasattr(App, m) and m not in assigned)
+    assert missing == []
+
+
+# -- panels against a fake context --------------------------------------------------------------------------------
+
+class FakeContext:
+    """The context a panel gets, without an App or a window: the network either here (`G`) or elsewhere
+    (`backend`, which may offer `analyze`)."""
+
+    def __init__(self, G=None, info=None, backend=None, transport="tcp://gpu-box:5555") -> None:
+        import torch
+
+        from visualizer.settings import Settings
+        from visualizer.state import RenderState
+
+        self.state = RenderState()
+        self.settings = Settings()
+        self.G, self.backend, self.transport = G, backend, transport
+        self.info = info
+        self.source = info.source if info is not None else None
+        self.network_label = self.source or ""
+        self.last_result = None
+        self.device = torch.device("cpu")
+        self.device_description = "cpu"
+        self.panels: dict = {}
+
+    def widget(self, module_name: str):
+        return self.panels.get(module_name)
+
+    def start_job(self, slot, job) -> bool:
+        from visualizer.network_jobs import run_local, unavailable_message
+
+        if self.G is not None:
+            return slot.start(lambda progress: run_local(job, self.G, progress), job.label)
+        if job.remote is None:
+            slot.error = unavailable_message(job, self.transport)
+            return False
+        return slot.start(lambda progress: job.remote(self.backend, progress), job.label)
+
+    def compute(self, job):
+        from visualizer.network_jobs import JobUnavailable, run_local, unavailable_message
+
+        if self.G is None:
+            raise JobUnavailable(unavailable_message(job, self.transport))
+        return run_local(job, self.G)
+
+
+@pytest.fixture(scope="module")
+def sg3():
+    from stylegan3.netinfo import describe
+
+    G = tiny_generator("sg3", res=32)
+    return G, describe(G, "tiny-sg3")
+
+
+def test_layers_panel_reads_the_info_layer_table(sg3):
+    from widgets.layers import LayersWidget
+
+    G, info = sg3
+    remote = FakeContext(info=info)  # the same panel whether the module is here or not: it never needs it
+    panel = LayersWidget(remote)
+    panel.on_network()
+    assert [row.name for row in panel.layers] == list(info.layer_names) and len(panel.layers) == info.num_layers
+    last = info.layers[-1]
+    panel.select(last.name)
+    assert remote.state.layer_name == last.name
+    remote.state.channel = 10_000
+    panel.select(last.name)
+    assert remote.state.channel == last.channels - 1
+    panel.select("output")
+    assert remote.state.layer_name is None and panel.shown_info() is None  # "output" without FFT: the image
+    remote.state.fft = True
+    panel.select("output")
+    shown = panel.shown_info()
+    assert (shown.name, shown.width, shown.channels, shown.cutoff) == ("output", 32, 3, last.cutoff)
+    remote.state.layer_name = "no-such-layer"
+    panel.on_network()
+    assert remote.state.layer_name is None and remote.state.channel is None
+
+
+def test_spectra_panel_computes_through_the_context(sg3):
+    from stylegan3.analysis.spectra import network_spectrum
+    from widgets.spectra import SpectraWidget
+
+    G, info = sg3
+    ctx = FakeContext(G=G, info=info)
+    ctx.state.x = 3.0
+    panel = SpectraWidget(ctx)
+    panel.on_network()
+    assert panel.names == ["output", *info.layer_names]
+    panel.layer_a = info.layers[-2].name
+    assert panel.start()
+    assert panel.job.wait(120)
+    panel.update(0.0)
+    want = network_spectrum(G, panel.layer_a, num_samples=1, seed=3, truncation_psi=1.0, window="kaiser")
+    got = panel.spectra[panel.layer_a]
+    np.testing.assert_allclose(got.power, want.power, rtol=1e-5)
+    assert set(panel.curves[panel.layer_a]) == {"radial", "slice0", "slice45"}
+
+    elsewhere = SpectraWidget(FakeContext(info=info))  # no `remote` for spectra yet: refused with the reason
+    elsewhere.on_network()
+    assert not elsewhere.start() and not elsewhere.job.busy
+    assert "not available while the network is rendered in the server tcp://gpu-box:5555" in elsewhere.job.error
+
+
+def test_equivariance_metrics_run_on_the_backend_when_the_network_is_elsewhere(sg3):
+    from widgets.equivariance import EquivarianceWidget
+
+    G, info = sg3
+    calls = []
+
+    class Backend:
+        def analyze(self, name, request, progress):
+            calls.append((name, request.latent.seed, request.network.source))
+            progress(1, 1)
+            return {"eqt": 41.5, "eqt_frac": 30.25, "eqr": 12.0}
+
+    ctx = FakeContext(info=info, backend=Backend())
+    ctx.state.x = 7.0
+    panel = EquivarianceWidget(ctx)
+    assert panel.supported and panel.start_metrics()
+    assert panel.job.wait(30)
+    panel.update(0.0)
+    assert calls == [("eq_metrics", 7, "tiny-sg3")]
+    assert panel.metrics == {"eqt": 41.5, "eqt_frac": 30.25, "eqr": 12.0}
+
+
+def test_jobs_needing_the_module_say_why_when_it_is_elsewhere(sg3):
+    from widgets.directions import DirectionsWidget
+    from widgets.timeline import TimelineWidget
+
+    G, info = sg3
+    ctx = FakeContext(info=info, transport="child")
+    directions, timeline = DirectionsWidget(ctx), TimelineWidget(ctx)
+    ctx.panels = {"directions": directions, "timeline": timeline}
+    assert directions.visible() and timeline.visible()
+    assert not directions.start_pca(200)
+    directions.update(0.0)
+    assert directions.message == ("PCA: PCA of 200 w: not available while the network is rendered in a child "
+                                  "process; open the network without --connect / --renderer child to run it here")
+    assert timeline.add_bookmark() == 0  # a plain seed needs no network
+    assert timeline.timeline.keyframes[0].seed == 0
+    timeline.preview(0.0)
+    assert "the timeline preview: not available" in timeline.message and not timeline.previewing
+    directions.add_seed_set_direction()
+    assert directions.message.startswith("a seed-set direction: not available")
+
+
+def test_directions_pca_runs_locally_through_the_context(sg3, tmp_path, monkeypatch):
+    monkeypatch.setenv("SG3_EXPLORER_CACHE", str(tmp_path))
+    from stylegan3.directions import pca_directions
+    from widgets.directions import DirectionsWidget
+
+    G, info = sg3
+    ctx = FakeContext(G=G, info=info)
+    panel = DirectionsWidget(ctx)
+    assert panel.start_pca(300)
+    assert panel.job.wait(120)
+    panel.update(0.0)
+    assert panel.directions is not None and panel.directions.samples == 300, panel.message
+    want = pca_directions(G, 300)
+    np.testing.assert_allclose(np.abs(panel.directions.vectors[:3]), np.abs(want.vectors[:3]), atol=1e-4)
+    panel.set_amount(0, 2.0)
+    assert [(m.index, m.amount) for m in panel.moves()] == [(0, 2.0)]

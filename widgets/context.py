@@ -1,0 +1,153 @@
+"""`PanelContext`: everything a panel may know about and ask of the app, and nothing else.
+
+Panels used to receive the `App` object and reach into it (the live generator module, the loader, the error
+dict), which tied every panel to the window class (an import cycle widgets <-> app) and to a network living in
+this process. The renderer owns the network; a panel sees its `NetworkInfo` and results, and work that needs
+the module is handed to `start_job` / `compute` as a `NetworkJob` whose functions live outside `widgets/`
+(`visualizer.network_jobs`). That is why the same panels work with `gui --connect` (a job that cannot run
+there says so), and why a test can drive a panel with a small fake context and no window.
+
+`visualizer.app.App` implements this protocol; nothing here imports it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import torch
+
+    from stylegan3.netinfo import NetworkInfo
+    from stylegan3.request import RenderRequest
+    from stylegan3.session import Session
+    from visualizer.jobs import JobSlot
+    from visualizer.network_jobs import NetworkJob
+    from visualizer.network_loader import LoadStatus
+    from visualizer.perf import TimeHistory
+    from visualizer.renderer import RenderResult
+    from visualizer.settings import Settings
+    from visualizer.state import RenderState
+    from widgets.base import Widget
+
+
+class PanelWindow(Protocol):
+    """A floating window a panel draws (the app guards it like a panel: a failure shows, the app stays up)."""
+
+    key: str
+    title: str
+
+    def draw(self) -> None: ...
+
+
+class PanelContext(Protocol):
+    # -- what is shown ----------------------------------------------------------------------------------------
+    state: RenderState  # edited by the panels; the renderer draws it
+    settings: Settings  # persisted between runs (capture folder, recent networks, fps limit, ...)
+
+    @property
+    def info(self) -> NetworkInfo | None:
+        """The loaded network (sizes, layer table, capabilities); None before the first load finished."""
+
+    @property
+    def source(self) -> str | None:
+        """Path, URL or catalog name of the loaded network; None before the first load finished."""
+
+    @property
+    def network_label(self) -> str:
+        """What to call the loaded network (a demo net's name, else its source); empty before a load."""
+
+    @property
+    def last_result(self) -> RenderResult | None:
+        """The newest finished frame (its state, statistics, transport numbers)."""
+
+    @property
+    def device(self) -> torch.device:
+        """The device this process renders and runs jobs on (for defaults such as sample counts)."""
+
+    @property
+    def device_description(self) -> str:
+        """Where frames are rendered, in words ("cpu", "cuda:0", or the server's address)."""
+
+    @property
+    def command_line_networks(self) -> list[str]:
+        """The networks given at start (`gui A B C`: the comparison panel opens B and C as panes)."""
+
+    # -- networks ---------------------------------------------------------------------------------------------
+    def load_network(self, source: str) -> None:
+        """Start loading `source` in the background (panels follow through `on_network`)."""
+
+    @property
+    def load_status(self) -> LoadStatus:
+        """The newest load request: source, progress message, busy, error."""
+
+    @property
+    def load_id(self) -> int:
+        """Id of the newest load request (changes with every request, loaded or not)."""
+
+    @property
+    def load_fn(self) -> Callable[..., Any]:
+        """How this app loads a network into this process (comparison panes load their own copies)."""
+
+    # -- work that needs the network ---------------------------------------------------------------------------
+    def start_job(self, slot: JobSlot, job: NetworkJob) -> bool:
+        """Run `job` in the background where the renderer holds the network; False (and `slot.error` says why)
+        when nothing is loaded, another job of the slot runs, or the renderer cannot run this job."""
+
+    def compute(self, job: NetworkJob) -> Any:
+        """Run a quick `job` (mapping a few latents) now and return its result; raises `SG3Error` with the
+        reason when the renderer cannot run it."""
+
+    # -- the rest of the app -------------------------------------------------------------------------------------
+    def widget(self, module_name: str) -> Widget | None:
+        """Another panel (`widgets.<module_name>`), for the few cross-panel actions (bookmarks, moves)."""
+
+    def draw_guarded(self, window: PanelWindow) -> None:
+        """Draw a panel's floating window; an exception there turns it off with its message."""
+
+    def panel_error(self, key: str) -> str | None:
+        """Why the panel or window `key` was turned off, or None."""
+
+    def clear_panel_error(self, key: str) -> None:
+        """Retry a failed panel or window."""
+
+    def current_request(self) -> RenderRequest:
+        """The state on screen as a request (what a bookmark or a session file stores)."""
+
+    def apply_request(self, request: RenderRequest) -> None:
+        """Show `request` (loads its network when that is another one)."""
+
+    def save_session(self, path: str | Path) -> Path:
+        """Write the session file (state, panel settings, bookmarks); returns the path written."""
+
+    def open_session(self, path: str | Path) -> Session:
+        """Open a session file; raises SG3Error with the reason when it cannot."""
+
+    # -- capture and performance -------------------------------------------------------------------------------
+    capture_message: str
+
+    def save_image(self) -> Path | None: ...
+
+    def request_window_capture(self, save: bool = True) -> None: ...
+
+    @property
+    def gui_times(self) -> TimeHistory: ...
+
+    @property
+    def gui_build_times(self) -> TimeHistory: ...
+
+    @property
+    def render_times(self) -> TimeHistory: ...
+
+    @property
+    def last_impl(self) -> str: ...
+
+    def ops_description(self) -> str: ...
+
+    def set_fps_limit(self, fps: int) -> None: ...
+
+    def set_vsync(self, on: bool) -> None: ...
+
+
+__all__ = ["PanelContext", "PanelWindow"]
