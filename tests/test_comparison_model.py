@@ -15,7 +15,7 @@ from gui_support import tiny_generator
 from stylegan3.errors import SG3Error
 from stylegan3.interpolation import transform_path
 from stylegan3.latents import z_from_seed
-from stylegan3.netinfo import describe as describe_network
+from stylegan3.netinfo import describe
 from visualizer.comparison import (
     ComparisonModel,
     PaneOverrides,
@@ -42,7 +42,7 @@ def nets():
 
 
 def info(G, name="net"):
-    return describe_network(G, name)
+    return describe(G, name)
 
 
 def model_for(nets: dict) -> ComparisonModel:

@@ -74,6 +74,21 @@ def test_gui_connect_renders_remotely(app_env, artifacts_dir):
             from visualizer.analysis_jobs import equivariance_job
 
             assert eq.metrics == equivariance_job(G, app.state)(lambda *a: None)
+            # a job that has no server side yet is refused in its panel, in words, and the panel stays up
+            ctx.item_close("**/Equivariance")
+            projection = app.widget("projection")
+            assert projection.visible()
+            ctx.item_open("**/Projection")
+            target = app_env / "target.png"
+            Image.new("RGB", (32, 32), (200, 40, 40)).save(target)
+            assert not projection.start(str(target)) and not projection.job.busy
+            for _ in range(3):
+                ctx.yield_()
+            Image.fromarray(grab_window(ctx, app)).save(artifacts_dir / "gui_remote_projection_refused.png")
+            assert projection.message.startswith(f"project target.png: not available while the network is "
+                                                 f"rendered in the server {server.address}")
+            assert "projection" not in app.panel_errors
+            ctx.item_close("**/Projection")
             server.stop()  # the renderer goes away mid-session: the window stays, the status says so
             app.state.x = 5.0
             assert wait_until(ctx, lambda: app.backend.status().state == "disconnected", 30)

@@ -7,7 +7,7 @@ import torch
 
 from stylegan3.cli.main import main
 from stylegan3.demo import demo_network
-from stylegan3.netinfo import describe as describe_network
+from stylegan3.netinfo import describe
 from stylegan3.precision import fp16_layer_count, precision_summary
 
 
@@ -18,7 +18,7 @@ def test_counts_follow_the_listed_rows():
     G = demo_network("sg2")
     assert fp16_layer_count(G) == (12, 20)
     assert [b for b in G.synthesis.block_resolutions if getattr(G.synthesis, f"b{b}").use_fp16] == [32, 64, 128, 256]
-    info = describe_network(G, "demo-sg2")
+    info = describe(G, "demo-sg2")
     assert (info.fp16_layers, info.num_layers) == (12, 20)
 
 

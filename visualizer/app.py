@@ -157,7 +157,6 @@ class App:
         from widgets import create_widgets
 
         self.widgets = create_widgets(self)
-        self.extra_networks = list(self.config.networks[1:])
         for source in reversed(self.config.networks):
             self.settings.add_recent(source)
         self.load_network(self.config.networks[0] if self.config.networks else "demo")

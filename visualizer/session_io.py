@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stylegan3.session import SUFFIX, Bookmark, Session, load_session, save_session
+from stylegan3.session import SUFFIX, Session, load_session, save_session
 from visualizer.request_adapter import request_from_state, state_from_request
 
 BOOKMARKS_PANEL = "bookmarks"
@@ -46,10 +46,6 @@ def apply_request(app, request) -> None:
     app.state = state_from_request(request, app.state)
     if request.network.source != current_source(app):
         app.load_network(request.network.source)
-
-
-def bookmark_here(app, name: str) -> Bookmark:
-    return Bookmark(name, request_from_state(app.state, current_source(app)))
 
 
 def save_app_session(app, path: str | Path) -> Path:

@@ -80,7 +80,7 @@ class ProjectionWidget(Widget):
         job = projection_job(target, int(self.steps), self.space, loss, show, label=f"project {Path(self.path).name}")
         if self.app.start_job(self.job, job):
             return True
-        self.message = self.job.error or self.message
+        self.message, self.loss_text = self.job.error or self.message, ""  # refused: no loss will run
         self.job.error = None
         return False
 
