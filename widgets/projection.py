@@ -1,9 +1,9 @@
 """Projection panel: bring your own image in (path, File > Project image..., or drop a PNG/JPEG on the window).
 
 The optimizer (`stylegan3.projection.project`) runs as a job of the context (`visualizer.network_jobs`, on a
-private copy of the network); every step's
-latent is put into the render state, so the view shows the reconstruction as it forms. Cancel stops it at the
-next step. The result stays on screen and becomes a bookmark of the Timeline panel.
+private copy of the network); every step's latent is put into the render state, so the view shows the
+reconstruction as it forms. Cancel stops it at the next step. The result stays on screen and becomes a
+bookmark of the Timeline panel.
 """
 
 from __future__ import annotations

@@ -70,7 +70,7 @@ class TimelineWidget(Widget):
     def resolved(self):
         # Only the keyframes' latents are cached (durations, interpolation and loop are read live from the
         # timeline), so edits that change a latent call `changed()`.
-        # The info object itself (held, compared by identity) stands for the loaded network: each load has its own.
+        # The info object (held, compared by identity) stands for the network: another network has another one.
         key = (id(self.timeline), len(self.timeline.keyframes))
         if self._resolved is None or self._resolved_for != key or self._resolved_info is not self.app.info:
             self._resolved = self.app.compute(resolve_timeline_job(self.timeline))
