@@ -77,10 +77,25 @@ def from_data(data: Any, label: str = "session") -> Session:
         data["schema"] = version
     if isinstance(data.get("bookmarks"), list) and len(data["bookmarks"]) > MAX_BOOKMARKS:
         raise SessionError(f"{label}: more than {MAX_BOOKMARKS} bookmarks")
+    data = _upgrade_requests(data)
     try:
         return jsoncodec.from_plain(Session, data)
     except jsoncodec.CodecError as exc:
         raise SessionError(f"{label}: {exc}") from None
+
+
+def _upgrade_requests(data: dict) -> dict:
+    """Requests written by an older request schema (a session saved before explicit latents and direction
+    moves were part of the request) are brought up to date; the session schema itself did not change."""
+    from stylegan3.request import upgrade_plain
+
+    data = dict(data)
+    if "request" in data:
+        data["request"] = upgrade_plain(data["request"])
+    if isinstance(data.get("bookmarks"), list):
+        data["bookmarks"] = [dict(b, request=upgrade_plain(b["request"])) if isinstance(b, dict) and "request" in b
+                             else b for b in data["bookmarks"]]
+    return data
 
 
 def load_session(path: str | os.PathLike) -> Session:

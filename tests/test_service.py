@@ -242,7 +242,7 @@ def test_hostile_clients_are_refused_while_another_client_keeps_getting_frames(n
                 "no token": evil.zmq_send(protocol.encode_request("render", 2, None, request=render)),
                 "wrong token": evil.zmq_send(protocol.encode_request("load", 3, "guess",
                                                                      network={"source": "demo", "key": "G_ema"})),
-                "oversized": evil.zmq_send(protocol.encode_request("ping", 4, token, pad="x" * 300_000)),
+                "oversized": evil.zmq_send(protocol.encode_request("ping", 4, token, pad="x" * 900_000)),
                 "passwd": evil.zmq_send(protocol.encode_request("load", 5, token,
                                                                 network={"source": "/etc/passwd", "key": "G_ema"})),
                 "dotdot": evil.zmq_send(protocol.encode_request(

@@ -1,4 +1,9 @@
-"""The one place a request becomes network inputs: z, labels, ws, the input transform and noise arguments."""
+"""The one place a request becomes network inputs: z, labels, ws, the input transform and noise arguments.
+
+ws = mapping of the seed-plane latent (truncation, style mix), replaced by the request's explicit latent
+while it applies, plus every direction move. The GUI's thread, a child process, a server, `render`, `video`,
+comparison panes and analysis jobs all take their ws and transform from here.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ import numpy as np
 import torch
 
 from stylegan3.latents import blend_seeds, class_vector, z_from_seed
-from stylegan3.request import Latent, RenderRequest
+from stylegan3.request import ExplicitLatent, Latent, LatentMove, RenderRequest
 from stylegan3.transform import make_transform
 
 
@@ -29,6 +34,51 @@ def mix_indices(request: RenderRequest, num_ws: int) -> tuple[int, ...]:
 
 
 def request_ws(G: torch.nn.Module, request: RenderRequest, device: torch.device) -> torch.Tensor:
+    """The ws [1, num_ws, w_dim] to synthesize: mapped (or explicit) latent, then the direction moves."""
+    ws = explicit_ws(request.explicit, request.latent, int(G.num_ws), int(G.w_dim), device)
+    if ws is None:
+        ws = mapped_ws(G, request, device)
+    return apply_moves(ws, request.moves)
+
+
+def explicit_ws(explicit: ExplicitLatent, latent: Latent, num_ws: int, w_dim: int,
+                device: torch.device) -> torch.Tensor | None:
+    """The explicit latent as [1, num_ws, w_dim] float32 (W is repeated), or None where it does not apply:
+    none set, the seed-plane position moved since, or a shape of another network (a state left over)."""
+    if not explicit.applies_to(latent):
+        return None
+    arr = np.asarray(explicit.w, dtype=np.float32)
+    if arr.shape[-1] != w_dim or arr.shape[0] not in (1, num_ws):
+        return None
+    arr = np.repeat(arr, num_ws, axis=0) if arr.shape[0] != num_ws else arr
+    return torch.from_numpy(arr.reshape(1, num_ws, w_dim)).to(device)
+
+
+def apply_moves(ws: torch.Tensor, moves: tuple[LatentMove, ...]) -> torch.Tensor:
+    """ws with every move added (a new tensor); moves of another w size are skipped (a state left over)."""
+    usable = [m for m in moves if len(m.vector) == ws.shape[-1]]
+    if not usable:
+        return ws
+    out = ws.clone()
+    num_ws = ws.shape[1]
+    for move in usable:
+        layers = list(range(num_ws)) if move.ws is None else [i for i in move.ws if 0 <= i < num_ws]
+        step = np.asarray(move.vector, dtype=np.float32) * float(move.strength)
+        out[:, layers] += torch.from_numpy(step).to(device=ws.device, dtype=ws.dtype)
+    return out
+
+
+def explicit_latent(ws: np.ndarray | torch.Tensor, latent: Latent, label: str = "") -> ExplicitLatent:
+    """An explicit latent from W `[w_dim]` / `[1, w_dim]` or W+ `[1, num_ws, w_dim]`, pinned to `latent`'s
+    seed-plane position. Rows are float32 values written as floats, so the request carries the exact bits."""
+    arr = ws.detach().to("cpu", torch.float32).numpy() if isinstance(ws, torch.Tensor) else np.asarray(ws)
+    arr = np.asarray(arr, dtype=np.float32)
+    arr = arr.reshape(-1, arr.shape[-1])
+    rows = tuple(tuple(row) for row in arr.astype(np.float64).tolist())
+    return ExplicitLatent(rows, str(label), (float(latent.x), float(latent.y)))
+
+
+def mapped_ws(G: torch.nn.Module, request: RenderRequest, device: torch.device) -> torch.Tensor:
     """Mapping output [1, num_ws, w_dim] for the request's latent, truncation and style mix."""
     c = request_c(G, request.latent, device)
     z = torch.from_numpy(request_z(request.latent, G.z_dim)).to(device)
