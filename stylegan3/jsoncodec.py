@@ -163,13 +163,14 @@ def _convert_dataclass(cls: type, value: Any, path: str) -> Any:
         raise CodecError(f"{path}: {exc}") from None
 
 
-def check_fields(obj: Any) -> None:
-    """Validate a dataclass built in code against its own hints (what `__post_init__`s call)."""
+def check_fields(obj: Any, skip: tuple[str, ...] = ()) -> None:
+    """Validate a dataclass built in code against its own hints (what `__post_init__`s call); fields named in
+    `skip` were checked by the caller."""
     hints = _hints(type(obj))
     name = type(obj).__name__
     for f in dataclasses.fields(obj):
         value = getattr(obj, f.name)
-        if _prechecked(hints[f.name], value):
+        if f.name in skip or _prechecked(hints[f.name], value):
             continue
         converted = _convert(hints[f.name], to_plain(value), f"{name}.{f.name}")
         if converted != value or type(converted) is not type(value):

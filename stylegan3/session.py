@@ -21,7 +21,7 @@ from stylegan3.request import RenderRequest
 
 SESSION_SCHEMA = 1
 SUFFIX = ".sg3session.json"
-MAX_BYTES = 4 * 1024 * 1024  # a session with a thousand bookmarks is about 1 MiB
+MAX_BYTES = 64 * 1024 * 1024  # a bookmark is ~1 KiB, or ~200 KiB with a projected W+ latent of a 1024 net
 MAX_BOOKMARKS = 10_000
 
 # version N -> function turning a version-N document into version N + 1 (none yet: 1 is the first)

@@ -27,7 +27,7 @@ from visualizer.comparison import (
 )
 from visualizer.jobs import Job
 from visualizer.network_info import describe_network
-from visualizer.renderer import compute_ws, render_state, to_uint8_hwc
+from visualizer.renderer import render_state, state_ws, to_uint8_hwc
 from visualizer.state import RenderState
 
 
@@ -65,7 +65,7 @@ def test_different_z_dim_draws_own_z_from_the_same_seed(nets):
     s3 = pane_state(main, info(G3))
     assert s3.seed == 7 and s3.psi == 0.7
     want = G3.mapping(torch.from_numpy(z_from_seed(7, 24)).float(), torch.zeros([1, 0]), truncation_psi=0.7)
-    torch.testing.assert_close(compute_ws(G3, s3), want)
+    torch.testing.assert_close(state_ws(G3, s3), want)
     notes = pane_notes(main, info(G3), reference=info(G2))
     assert notes == ["z_dim 24 (not 16): latent not shared, z drawn from the same seed at z_dim 24"]
     assert pane_notes(main, info(G2), reference=info(G2)) == []
@@ -89,10 +89,10 @@ def test_overrides_class_noise_cutoff_and_layer_view():
     Gc = tiny_generator("sg2", c_dim=4, res=16)
     ic = info(Gc)
     main = RenderState(class_idx=6, cutoff=50, mix_ws=(1, 3, 40), layer_name="b16.conv0", fft=True,
-                       noise_mode="const", extras={"k": 1})
+                       noise_mode="const")
     s = pane_state(main, ic)
     assert s.class_idx == 2 and s.cutoff is None and s.mix_ws == (1, 3)
-    assert s.layer_name is None and not s.fft and s.extras == {}
+    assert s.layer_name is None and not s.fft
     s = pane_state(main, ic, PaneOverrides(class_idx=1, noise_mode="random"))
     assert s.class_idx == 1 and s.noise_mode == "random"
     assert main.class_idx == 6 and main.layer_name == "b16.conv0"  # the main state is never edited

@@ -73,12 +73,12 @@ def equivariance_job(G: torch.nn.Module, state, seed: int = 0) -> JobFn:
 
     def run(progress: Progress) -> dict[str, float]:
         from stylegan3.analysis.equivariance import METRICS, eq_metrics_for_latent
-        from visualizer.renderer import compute_ws
+        from visualizer.renderer import state_ws
 
         progress(0, len(METRICS) + 1)
         with private_copy(G, progress) as Gc:
             with torch.no_grad():
-                ws = compute_ws(Gc, snap)
+                ws = state_ws(Gc, snap)
             out: dict[str, float] = {}
             for i, metric in enumerate(METRICS):  # one at a time, so progress moves and cancel is quick
                 out.update(eq_metrics_for_latent(Gc, ws, metrics=[metric], rng=[seed, i], noise_mode="const",

@@ -3,33 +3,23 @@
 The GUI thread only ever calls `submit` (never blocks: it overwrites the single pending slot) and `poll`
 (returns a finished result at most once). While the worker is busy the GUI keeps showing the last good image;
 requests made meanwhile collapse into the newest one, so a fast slider drag costs one render, not hundreds.
+Each render is `visualizer.renderer.timed_render`: the state's request through `stylegan3.render.pipeline`,
+the same code a child process or a remote server runs.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 
 import torch
 
+from stylegan3.service.priority import lower_thread_priority
 from visualizer.renderer import RenderResult, timed_render
 from visualizer.state import RenderState
 
 # (G, state, should_stop) -> result; should_stop() turns True when the result can no longer be used.
 RenderFn = Callable[[torch.nn.Module, RenderState, Callable[[], bool]], RenderResult]
-
-
-def lower_thread_priority(nice: int = 5) -> None:
-    """Let the GUI thread win the CPU: on Linux, niceness is per thread and inherited by the compute threads
-    torch starts from this one, so a busy render on a CPU-only machine leaves the window responsive."""
-    if not hasattr(os, "setpriority") or os.environ.get("SG3_RENDER_NICE") == "0":
-        return
-    try:
-        tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
-    except OSError:
-        pass
 
 
 class AsyncRenderer:

@@ -34,13 +34,8 @@ from visualizer.async_renderer import AsyncRenderer
 from visualizer.jobs import Job
 from visualizer.network_info import NetworkInfo
 from visualizer.network_loader import LoadedNetwork, NetworkLoader, default_load_fn
-from visualizer.renderer import (
-    RenderResult,
-    class_vector,
-    seed_plane_z,
-    timed_render,
-    to_uint8_hwc,
-)
+from visualizer.renderer import RenderResult, timed_render, to_uint8_hwc
+from visualizer.request_adapter import request_from_state
 from visualizer.state import RenderState
 
 MAX_PANES = 4
@@ -69,7 +64,7 @@ def pane_state(main: RenderState, info: NetworkInfo, overrides: PaneOverrides | 
     adapted to the pane's network. Analysis views of the main net (layer, FFT, untransform) do not carry over:
     a pane always shows its generated image, so panes stay comparable whatever the main view shows."""
     o = overrides or PaneOverrides()
-    state = main.copy(layer_name=None, channel=None, fft=False, untransform=False, extras={})
+    state = main.copy(layer_name=None, channel=None, fft=False, untransform=False)
     if info.c_dim > 0:
         state.class_idx = int(main.class_idx if o.class_idx is None else o.class_idx) % info.c_dim
     else:
@@ -155,11 +150,14 @@ def sticking_job_fn(G: torch.nn.Module, state: RenderState, settings: StickingSe
 
     def run(progress):
         with lock or contextlib.nullcontext():
+            from stylegan3.render.inputs import request_c, request_z
+
             device = device_of(G)
-            z = torch.from_numpy(seed_plane_z(state.x, state.y, int(G.z_dim))).to(device)
+            latent = request_from_state(state).latent
+            z = torch.from_numpy(request_z(latent, int(G.z_dim))).to(device)
             res = sticking_view(G, z, samples=int(settings.samples), sigma=float(settings.sigma),
                                 psi=float(state.psi), cutoff_layers=state.cutoff,
-                                c=class_vector(G, state.class_idx, device), noise_mode=state.noise_mode,
+                                c=request_c(G, latent, device), noise_mode=state.noise_mode,
                                 transform=_view_transform(G, state),
                                 batch_size=4, seed=int(settings.seed), progress=progress)
         avg = to_uint8_hwc(res.average[None]).numpy()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from imgui_bundle import imgui
 
-from visualizer.explore import clear_latent, latent_of, set_latent, state_ws
+from visualizer.explore import clear_latent, latent_label, latent_of, set_latent, state_ws
 from visualizer.jobs import JobSlot
 from widgets.base import Widget
 
@@ -47,14 +47,14 @@ class TimelineWidget(Widget):
 
         s = self.app.state
         common = dict(translate=tuple(float(v) for v in s.translate), rotate=float(s.rotate), duration=duration)
-        plain_seed = (latent_of(s) is None and not s.extras.get("direction_moves") and not s.mix_ws
+        plain_seed = (latent_of(s) is None and not s.moves and not s.mix_ws
                       and s.y == 0 and float(s.x).is_integer())
         if ws is not None:
             key = Keyframe.from_ws(ws, label=label or "projection", **common)
         elif plain_seed:
             key = Keyframe(seed=int(s.x), psi=float(s.psi), label=label or f"seed {int(s.x)}", **common)
         else:  # blended seeds, mixing, moves or an explicit latent: keep exactly what is shown
-            key = Keyframe.from_ws(state_ws(self.app.network.G, s), label=label or s.extras.get("latent_label")
+            key = Keyframe.from_ws(state_ws(self.app.network.G, s), label=label or latent_label(s)
                                    or f"view {len(self.timeline.keyframes)}", **common)
         self.timeline.keyframes.append(key)
         self.changed()

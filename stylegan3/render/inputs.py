@@ -74,7 +74,7 @@ def explicit_latent(ws: np.ndarray | torch.Tensor, latent: Latent, label: str = 
     arr = ws.detach().to("cpu", torch.float32).numpy() if isinstance(ws, torch.Tensor) else np.asarray(ws)
     arr = np.asarray(arr, dtype=np.float32)
     arr = arr.reshape(-1, arr.shape[-1])
-    rows = tuple(tuple(row) for row in arr.astype(np.float64).tolist())
+    rows = tuple(map(tuple, arr.astype(np.float64).tolist()))
     return ExplicitLatent(rows, str(label), (float(latent.x), float(latent.y)))
 
 
