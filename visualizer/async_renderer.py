@@ -14,12 +14,14 @@ from collections.abc import Callable
 
 import torch
 
+from stylegan3.request import RenderRequest
 from stylegan3.service.priority import lower_thread_priority
 from visualizer.renderer import RenderResult, timed_render
 from visualizer.state import RenderState
 
-# (G, state, should_stop) -> result; should_stop() turns True when the result can no longer be used.
-RenderFn = Callable[[torch.nn.Module, RenderState, Callable[[], bool]], RenderResult]
+# (G, state, should_stop) -> result; should_stop() turns True when the result can no longer be used. The state is
+# the window's RenderState or a frozen RenderRequest (a comparison pane's view).
+RenderFn = Callable[[torch.nn.Module, RenderState | RenderRequest, Callable[[], bool]], RenderResult]
 
 
 class AsyncRenderer:
@@ -51,7 +53,7 @@ class AsyncRenderer:
     def network_id(self) -> int:
         return self._network_id
 
-    def submit(self, state: RenderState, force: bool = False) -> bool:
+    def submit(self, state: RenderState | RenderRequest, force: bool = False) -> bool:
         """Ask for `state` (snapshotted). Returns False when it equals the last request (nothing to do)."""
         with self._cond:
             if self._G is None:
@@ -59,7 +61,7 @@ class AsyncRenderer:
             key = (self._network_id, state)
             if not force and self._last_key is not None and self._last_key == key:
                 return False
-            snap = state.copy()
+            snap = state.copy() if isinstance(state, RenderState) else state  # a request is immutable
             self._last_key = (self._network_id, snap)
             self._next_id += 1
             self._pending = (self._next_id, self._network_id, snap)

@@ -22,6 +22,7 @@ from stylegan3.render import pipeline
 from stylegan3.render.cancel import RenderCancelled, cancellable  # noqa: F401 - re-exported
 from stylegan3.render.inputs import request_ws
 from stylegan3.render.pipeline import FrameStats, to_host  # noqa: F401 - to_host re-exported
+from stylegan3.request import RenderRequest
 from visualizer.request_adapter import request_from_state
 from visualizer.state import RenderState
 
@@ -51,10 +52,14 @@ def network_info(G: torch.nn.Module) -> NetworkInfo:
     return cached[1]
 
 
-def state_ws(G: torch.nn.Module, state: RenderState) -> torch.Tensor:
+def as_request(state: RenderState | RenderRequest) -> RenderRequest:
+    return state if isinstance(state, RenderRequest) else request_from_state(state)
+
+
+def state_ws(G: torch.nn.Module, state: RenderState | RenderRequest) -> torch.Tensor:
     """The ws `[1, num_ws, w_dim]` the app synthesizes for `state` (mapping, mixing, explicit latent, moves)."""
     with torch.no_grad():
-        return request_ws(G, request_from_state(state), device_of(G))
+        return request_ws(G, as_request(state), device_of(G))
 
 
 def to_uint8_hwc(img: torch.Tensor) -> torch.Tensor:
@@ -70,7 +75,7 @@ class RenderResult:
     what the stages reported (`stats_extras`) and, from a backend, the transport numbers."""
 
     image: np.ndarray | None
-    state: RenderState
+    state: RenderState | RenderRequest  # what was submitted: the window's state, or a pane's request
     request_id: int = 0
     network_id: int = 0
     render_ms: float = 0.0
@@ -101,26 +106,26 @@ def stats_extras(stats: FrameStats) -> dict:
     return out
 
 
-def render_tensor(G: torch.nn.Module, state: RenderState, stats: dict | None = None) -> torch.Tensor:
+def render_tensor(G: torch.nn.Module, state: RenderState | RenderRequest, stats: dict | None = None) -> torch.Tensor:
     """The shown image as [H, W, 3] uint8 on G's device (every stage the request asks for applied)."""
-    return pipeline.render_tensor(G, request_from_state(state), network_info(G), device_of(G),
-                                  {} if stats is None else stats)
+    return pipeline.render_tensor(G, as_request(state), network_info(G), device_of(G), {} if stats is None else stats)
 
 
-def render_state(G: torch.nn.Module, state: RenderState) -> np.ndarray:
+def render_state(G: torch.nn.Module, state: RenderState | RenderRequest) -> np.ndarray:
     """Headless render: HxWx3 uint8 numpy, exactly what the app puts on screen for `state`."""
     return render_tensor(G, state).cpu().numpy()
 
 
 def timed_render(
-    G: torch.nn.Module, state: RenderState, should_stop: Callable[[], bool] | None = None
+    G: torch.nn.Module, state: RenderState | RenderRequest, should_stop: Callable[[], bool] | None = None
 ) -> RenderResult:
-    """Render with timing and device info; errors become a message instead of an exception."""
+    """Render a window state (or a request, e.g. a comparison pane's) with timing and device info; errors
+    become a message instead of an exception. The result's `state` is what was asked for."""
     from stylegan3.request import RequestError
 
     device = device_of(G)
     try:
-        request = request_from_state(state)
+        request = as_request(state)
     except RequestError as exc:  # a state no request can express (a bad value typed into a panel)
         return RenderResult(image=None, state=state, device=str(device), error=f"render failed: {exc}")
     out = pipeline.render_request(G, request, network_info(G), should_stop)

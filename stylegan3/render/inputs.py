@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from stylegan3 import transform as transforms
 from stylegan3.latents import blend_seeds, class_vector, z_from_seed
-from stylegan3.request import ExplicitLatent, Latent, LatentMove, RenderRequest
-from stylegan3.transform import make_transform
+from stylegan3.request import ExplicitLatent, Latent, LatentMove, RenderRequest, Transform, Truncation
 
 
 def request_z(latent: Latent, z_dim: int) -> np.ndarray:
@@ -93,14 +93,30 @@ def mapped_ws(G: torch.nn.Module, request: RenderRequest, device: torch.device) 
     return ws
 
 
+def seeds_ws(G: torch.nn.Module, seeds, truncation: Truncation = Truncation(), class_idx: int | None = None,
+             device: torch.device | str | None = None) -> torch.Tensor:
+    """Mapped ws `[len(seeds), num_ws, w_dim]` of plain seeds in one batch: the keyframes of videos, traces
+    and timelines, with z drawn exactly as for a request at those seeds. `class_idx` None = zero labels."""
+    from stylegan3.generate import device_of
+
+    device = device_of(G) if device is None else torch.device(device)
+    z_dim = int(G.z_dim)
+    zs = [request_z(Latent(float(int(s))), z_dim) for s in seeds] if z_dim else [np.zeros([len(seeds), 0])]
+    z = torch.from_numpy(np.concatenate(zs, axis=0)).to(device=device, dtype=torch.float32)
+    c = class_vector(int(G.c_dim), class_idx, device, len(seeds))
+    return G.mapping(z, c, truncation_psi=float(truncation.psi), truncation_cutoff=truncation.cutoff)
+
+
 def request_transform(request: RenderRequest) -> np.ndarray:
     """The user's image transform M (3x3, official viewer convention)."""
-    return make_transform(tuple(request.transform.translate), float(request.transform.rotate))
+    return transforms.make_transform(tuple(request.transform.translate), float(request.transform.rotate))
 
 
-def input_transform(request: RenderRequest) -> np.ndarray:
-    """What the synthesis input takes: inverse(M) (it moves the sampling grid, not the image)."""
-    return np.linalg.inv(request_transform(request))
+def input_transform(request: RenderRequest | Transform) -> np.ndarray:
+    """What the synthesis input takes: inverse(M) (it moves the sampling grid, not the image). Also for one
+    step of a transform path (a video frame), given as a `Transform`."""
+    t = request.transform if isinstance(request, RenderRequest) else request
+    return transforms.input_transform(tuple(t.translate), float(t.rotate))
 
 
 def noise_kwargs(
