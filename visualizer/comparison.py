@@ -162,7 +162,7 @@ def _view_transform(G: torch.nn.Module, request: RenderRequest) -> tuple[float, 
     return (float(t.translate[0]), float(t.translate[1]), float(t.rotate))
 
 
-def sticking_job_fn(G: torch.nn.Module, request: RenderRequest, settings: StickingSettings,
+def sticking_job_fn(G: torch.nn.Module, request: RenderRequest | RenderState, settings: StickingSettings,
                     lock: threading.Lock | None = None) -> Callable:
     """The work of a sticking job for one pane: the library's average of K perturbed frames around the pane's
     current latent (its own z_dim, truncation, label, transform), returning (average uint8, result)."""
@@ -170,6 +170,7 @@ def sticking_job_fn(G: torch.nn.Module, request: RenderRequest, settings: Sticki
     from stylegan3.render.inputs import request_c, request_z
 
     settings = dataclasses.replace(settings)  # a snapshot: the sliders may move while the job runs
+    request = as_request(request)
 
     def run(progress):
         with lock or contextlib.nullcontext():
@@ -186,7 +187,7 @@ def sticking_job_fn(G: torch.nn.Module, request: RenderRequest, settings: Sticki
     return run
 
 
-def trace_job_fn(G: torch.nn.Module, kind: str, request: RenderRequest, settings: TraceSettings,
+def trace_job_fn(G: torch.nn.Module, kind: str, request: RenderRequest | RenderState, settings: TraceSettings,
                  lock: threading.Lock | None = None) -> Callable:
     """The work of a trace job: interpolate in W from the current seed to the next over `frames` frames (the
     same seeds for every pane), record one pixel row per frame; SG3 panes also move their input along the
@@ -195,6 +196,7 @@ def trace_job_fn(G: torch.nn.Module, kind: str, request: RenderRequest, settings
     from stylegan3.interpolation import path_ws, transform_path
 
     settings = dataclasses.replace(settings)
+    request = as_request(request)
     frames = max(2, int(settings.frames))
 
     def run(progress):
