@@ -6,7 +6,9 @@ is plain data (no tensors, no module), every post-synthesis stage has its own ty
 dict), and `from_json(to_json(r)) == r` holds exactly (tuples stay tuples, floats keep every bit).
 
 Conventions are those of the official viewer and of `visualizer/stages.py`: the seed plane position (x, y)
-blends neighbouring seeds' z; rotate is in turns; the layer name "output" is the image itself.
+blends neighbouring seeds' z; rotate is in turns; the layer name "output" is the image itself. An explicit
+latent (a projection, a timeline position) and direction moves travel by value, so whoever renders needs no
+file of the client's. Schema 2 added those two sections; version-1 JSON is still read (`upgrade_plain`).
 """
 
 from __future__ import annotations
