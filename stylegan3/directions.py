@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from stylegan3.errors import SG3Error
+from stylegan3.request import LatentMove
 
 __all__ = [
     "Directions",
@@ -244,24 +245,32 @@ def ws_range(name: str, num_ws: int) -> tuple[int, ...]:
     return tuple(sorted(picked))
 
 
-def apply_moves(ws: torch.Tensor, directions: Directions, moves: Sequence[DirectionMove]) -> torch.Tensor:
-    """`ws` `[N, num_ws, w_dim]` with every move added (a new tensor; `ws` is left alone)."""
-    if not moves:
-        return ws
-    if directions.w_dim != ws.shape[-1]:
-        raise SG3Error(f"directions are {directions.w_dim}-dimensional but the network's w has {ws.shape[-1]}")
-    out = ws.clone()
-    num_ws = ws.shape[1]
+def request_moves(directions: Directions, moves: Sequence[DirectionMove]) -> tuple[LatentMove, ...]:
+    """Moves as the render request carries them: each with its unit vector by value and its strength in W
+    units (amount x sigma), so whoever renders needs no direction file."""
+    out = []
     for move in moves:
         if not 0 <= move.index < len(directions):
             raise SG3Error(f"direction {move.index} out of range "
                            f"(the file has {len(directions)}: 0..{len(directions) - 1})")
         if not math.isfinite(move.amount):
             raise SG3Error(f"direction {move.index}: amount must be a finite number")
-        layers = list(range(num_ws)) if move.layers is None else [i for i in move.layers if 0 <= i < num_ws]
-        step = float(move.amount) * float(directions.sigmas[move.index]) * directions.vectors[move.index]
-        out[:, layers] += torch.from_numpy(step).to(device=ws.device, dtype=ws.dtype)
-    return out
+        label = directions.labels[move.index] if move.index < len(directions.labels) else f"#{move.index}"
+        out.append(LatentMove(tuple(directions.vectors[move.index].astype(np.float64).tolist()),
+                              float(move.amount) * float(directions.sigmas[move.index]),
+                              None if move.layers is None else tuple(int(i) for i in move.layers), str(label)))
+    return tuple(out)
+
+
+def apply_moves(ws: torch.Tensor, directions: Directions, moves: Sequence[DirectionMove]) -> torch.Tensor:
+    """`ws` `[N, num_ws, w_dim]` with every move added (a new tensor; `ws` is left alone)."""
+    from stylegan3.render.inputs import apply_moves as add_moves
+
+    if not moves:
+        return ws
+    if directions.w_dim != ws.shape[-1]:
+        raise SG3Error(f"directions are {directions.w_dim}-dimensional but the network's w has {ws.shape[-1]}")
+    return add_moves(ws, request_moves(directions, moves))
 
 
 # --- files ------------------------------------------------------------------------------------------------

@@ -105,12 +105,14 @@ def seed_ws(
     class_idx: int | None = None,
     device: torch.device | str | None = None,
 ) -> torch.Tensor:
-    """Keyframe ws `[len(seeds), num_ws, w_dim]` for the seeds, truncation applied, on `device`."""
+    """Keyframe ws `[len(seeds), num_ws, w_dim]` for the seeds, truncation applied, on `device`
+    (`stylegan3.render.inputs.seeds_ws`: the same seed -> z -> ws as every render request)."""
+    from stylegan3.render.inputs import seeds_ws
+    from stylegan3.request import Truncation
+
     if device is None:
         device = next(iter(G.parameters()), torch.zeros([])).device
-    z = torch.from_numpy(seed_zs(seeds, int(G.z_dim))).to(device=device, dtype=torch.float32)
-    c = make_c(G, len(seeds), class_idx, device)
-    return G.mapping(z, c, truncation_psi=psi, truncation_cutoff=cutoff)
+    return seeds_ws(G, seeds, Truncation(float(psi), cutoff), class_idx, device)
 
 
 def num_frames(num_keys: int, frames_per_key: int, loop: bool) -> int:

@@ -163,17 +163,36 @@ def _convert_dataclass(cls: type, value: Any, path: str) -> Any:
         raise CodecError(f"{path}: {exc}") from None
 
 
-def check_fields(obj: Any) -> None:
-    """Validate a dataclass built in code against its own hints (what `__post_init__`s call)."""
+def check_fields(obj: Any, skip: tuple[str, ...] = ()) -> None:
+    """Validate a dataclass built in code against its own hints (what `__post_init__`s call); fields named in
+    `skip` were checked by the caller."""
     hints = _hints(type(obj))
     name = type(obj).__name__
     for f in dataclasses.fields(obj):
         value = getattr(obj, f.name)
+        if f.name in skip or _prechecked(hints[f.name], value):
+            continue
         converted = _convert(hints[f.name], to_plain(value), f"{name}.{f.name}")
         if converted != value or type(converted) is not type(value):
             # e.g. a list where a tuple is declared, or an int where a float is: equality and hashing
             # would then depend on how the object was built; normalise instead of refusing.
             object.__setattr__(obj, f.name, converted)
+
+
+def _prechecked(tp: Any, value: Any) -> bool:
+    """True for a nested dataclass (or a tuple of them) of the declared type: its own `__post_init__` checked it.
+
+    Why: a request holding a W+ latent has thousands of floats; re-checking them every time a request is
+    built around the same latent (every GUI frame) would cost milliseconds for nothing."""
+    options = get_args(tp) if get_origin(tp) in (Union, types.UnionType) else (tp,)
+    for option in options:
+        if dataclasses.is_dataclass(option) and type(value) is option:
+            return True
+        args = get_args(option)
+        if (get_origin(option) is tuple and len(args) == 2 and args[1] is Ellipsis and dataclasses.is_dataclass(args[0])
+                and type(value) is tuple and all(type(v) is args[0] for v in value)):
+            return True
+    return False
 
 
 __all__ = ["CodecError", "check_fields", "dumps", "from_plain", "loads", "to_plain"]

@@ -362,7 +362,9 @@ def resolve_timeline(G: torch.nn.Module, timeline: Timeline) -> ResolvedTimeline
 def render_at(G: torch.nn.Module, resolved: ResolvedTimeline, t: float, force_fp32: bool = True) -> torch.Tensor:
     """The image `[1, C, H, W]` at time `t` (the transform is passed to synthesis; G is not modified)."""
     from stylegan3.generate import device_of
-    from stylegan3.transform import has_input_transform, input_transform
+    from stylegan3.render.inputs import input_transform
+    from stylegan3.request import Transform
+    from stylegan3.transform import has_input_transform
 
     device = device_of(G)
     ws = torch.from_numpy(resolved.ws_at(t)).to(device)
@@ -370,7 +372,7 @@ def render_at(G: torch.nn.Module, resolved: ResolvedTimeline, t: float, force_fp
     if not has_input_transform(G):
         return G.synthesis(ws, noise_mode=noise_mode, force_fp32=force_fp32)
     tx, ty, rot = (float(v) for v in resolved.transform_at(t)[0])
-    m = torch.from_numpy(input_transform((tx, ty), rot)).to(device=device, dtype=torch.float32)
+    m = torch.from_numpy(input_transform(Transform((tx, ty), rot))).to(device=device, dtype=torch.float32)
     return G.synthesis(ws, noise_mode=noise_mode, force_fp32=force_fp32, transform=m)
 
 

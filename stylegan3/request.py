@@ -6,19 +6,23 @@ is plain data (no tensors, no module), every post-synthesis stage has its own ty
 dict), and `from_json(to_json(r)) == r` holds exactly (tuples stay tuples, floats keep every bit).
 
 Conventions are those of the official viewer and of `visualizer/stages.py`: the seed plane position (x, y)
-blends neighbouring seeds' z; rotate is in turns; the layer name "output" is the image itself.
+blends neighbouring seeds' z; rotate is in turns; the layer name "output" is the image itself. An explicit
+latent (a projection, a timeline position) and direction moves travel by value, so whoever renders needs no
+file of the client's. Schema 2 added those two sections; version-1 JSON is still read (`upgrade_plain`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
 from stylegan3 import jsoncodec
 from stylegan3.jsoncodec import CodecError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # version 1 had no explicit latent and no direction moves
 OUTPUT_LAYER = "output"
 NoiseMode = Literal["const", "random", "none"]
 Window = Literal["kaiser", "hann", "none"]
@@ -32,10 +36,20 @@ class RequestError(CodecError):
 @dataclass(frozen=True)
 class _Checked:
     def __post_init__(self) -> None:
+        self._check()
+
+    def _check(self, skip: tuple[str, ...] = ()) -> None:
         try:
-            jsoncodec.check_fields(self)
+            jsoncodec.check_fields(self, skip)
         except CodecError as exc:
             raise RequestError(str(exc)) from None
+
+
+def _float_rows(w: object) -> bool:
+    """True for a tuple of tuples of finite Python floats: checked at C speed (a W+ latent has ~10^4 values,
+    and the timeline sets one every frame), where the generic field check would take tens of milliseconds."""
+    return (type(w) is tuple and all(type(row) is tuple for row in w)
+            and all(set(map(type, row)) <= {float} and all(map(math.isfinite, row)) for row in w))
 
 
 @dataclass(frozen=True)
@@ -126,6 +140,50 @@ class Synthesis(_Checked):
 
 
 @dataclass(frozen=True)
+class ExplicitLatent(_Checked):
+    """A latent given by value instead of the seed's (a projection, a timeline position, a bookmark).
+
+    `w` is W (one row, used for every ws) or W+ (one row per ws); None = no explicit latent. It applies only
+    while the seed-plane position is still `at`, the one it was set at: moving to another seed leaves it,
+    as in the GUI. psi and style mixing do not apply to it; direction moves do. Values are float64 copies of
+    the float32 latent, so the JSON text gives back the same float32 bits.
+    """
+
+    w: tuple[tuple[float, ...], ...] | None = None
+    label: str = ""
+    at: tuple[float, float] = (0.0, 0.0)
+
+    def __post_init__(self) -> None:
+        self._check(("w",) if _float_rows(self.w) else ())
+        if self.w is not None and (not self.w or len({len(row) for row in self.w}) != 1 or not self.w[0]):
+            raise RequestError("ExplicitLatent.w: expected one or more rows of equal, non-zero length")
+
+    @property
+    def num_rows(self) -> int:
+        return 0 if self.w is None else len(self.w)
+
+    def applies_to(self, latent: Latent) -> bool:
+        return self.w is not None and (float(latent.x), float(latent.y)) == tuple(self.at)
+
+
+@dataclass(frozen=True)
+class LatentMove(_Checked):
+    """One move along a semantic direction, by value: ws[i] += strength * vector for i in `ws` (None = all).
+
+    The unit vector travels with the request and `strength` is already in W units (sigmas x amount), so a
+    remote renderer needs no direction file and gives the same bits as the window's own thread.
+    """
+
+    vector: tuple[float, ...] = ()
+    strength: float = 0.0
+    ws: tuple[int, ...] | None = None
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        self._check(("vector",) if _float_rows((self.vector,)) else ())
+
+
+@dataclass(frozen=True)
 class RenderRequest(_Checked):
     """One frame: network + latent + every stage's settings. Compare with `==`, hash, send as JSON."""
 
@@ -140,6 +198,8 @@ class RenderRequest(_Checked):
     fft: FFTView = field(default_factory=FFTView)
     untransform: Untransform = field(default_factory=Untransform)
     synthesis: Synthesis = field(default_factory=Synthesis)
+    explicit: ExplicitLatent = field(default_factory=ExplicitLatent)
+    moves: tuple[LatentMove, ...] = ()
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -159,11 +219,23 @@ def to_dict(request: RenderRequest) -> dict:
     return jsoncodec.to_plain(request)
 
 
+def upgrade_plain(data: object) -> object:
+    """Parsed JSON of an older request brought to the current schema (other data is returned as it is).
+
+    Version 1 -> 2 added `explicit` and `moves`; a version-1 request meant "none of either", so the
+    defaults are filled in. A version-1 document that already has one of them is left alone to be refused.
+    """
+    if isinstance(data, dict) and data.get("schema") == 1 and "explicit" not in data and "moves" not in data:
+        data = dict(data, schema=2, explicit=jsoncodec.to_plain(ExplicitLatent()), moves=[])
+    return data
+
+
 def from_dict(data: object) -> RenderRequest:
-    """A request from parsed JSON; an older or newer schema version is named, not guessed at."""
-    if isinstance(data, dict) and data.get("schema", SCHEMA_VERSION) != SCHEMA_VERSION:
+    """A request from parsed JSON (version 1 is upgraded); a newer or unknown version is named, not guessed at."""
+    if isinstance(data, dict) and data.get("schema", SCHEMA_VERSION) not in READABLE_VERSIONS:
         raise RequestError(f"render request schema version {data.get('schema')!r} is not supported "
-                           f"(this program reads version {SCHEMA_VERSION})")
+                           f"(this program reads versions {', '.join(map(str, READABLE_VERSIONS))})")
+    data = upgrade_plain(data)
     try:
         return jsoncodec.from_plain(RenderRequest, data)
     except RequestError:

@@ -21,7 +21,7 @@ from stylegan3.request import RenderRequest
 
 SESSION_SCHEMA = 1
 SUFFIX = ".sg3session.json"
-MAX_BYTES = 4 * 1024 * 1024  # a session with a thousand bookmarks is about 1 MiB
+MAX_BYTES = 64 * 1024 * 1024  # a bookmark is ~1 KiB, or ~200 KiB with a projected W+ latent of a 1024 net
 MAX_BOOKMARKS = 10_000
 
 # version N -> function turning a version-N document into version N + 1 (none yet: 1 is the first)
@@ -77,10 +77,25 @@ def from_data(data: Any, label: str = "session") -> Session:
         data["schema"] = version
     if isinstance(data.get("bookmarks"), list) and len(data["bookmarks"]) > MAX_BOOKMARKS:
         raise SessionError(f"{label}: more than {MAX_BOOKMARKS} bookmarks")
+    data = _upgrade_requests(data)
     try:
         return jsoncodec.from_plain(Session, data)
     except jsoncodec.CodecError as exc:
         raise SessionError(f"{label}: {exc}") from None
+
+
+def _upgrade_requests(data: dict) -> dict:
+    """Requests written by an older request schema (a session saved before explicit latents and direction
+    moves were part of the request) are brought up to date; the session schema itself did not change."""
+    from stylegan3.request import upgrade_plain
+
+    data = dict(data)
+    if "request" in data:
+        data["request"] = upgrade_plain(data["request"])
+    if isinstance(data.get("bookmarks"), list):
+        data["bookmarks"] = [dict(b, request=upgrade_plain(b["request"])) if isinstance(b, dict) and "request" in b
+                             else b for b in data["bookmarks"]]
+    return data
 
 
 def load_session(path: str | os.PathLike) -> Session:

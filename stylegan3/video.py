@@ -226,9 +226,10 @@ def iter_video_frames(
     transforms = transform_path(spec.translate_path, total, spec.loop) if spec.translate_path else None
     step = spec.batch_size
     if transforms is not None:
-        from stylegan3.transform import input_transform
+        from stylegan3.render.inputs import input_transform
+        from stylegan3.request import Transform
 
-        matrices = torch.from_numpy(np.stack([input_transform((float(t[0]), float(t[1])), float(t[2]))
+        matrices = torch.from_numpy(np.stack([input_transform(Transform((float(t[0]), float(t[1])), float(t[2])))
                                               for t in transforms])).to(device=device, dtype=torch.float32)
 
     def render_batch(start: int) -> list[np.ndarray]:

@@ -9,7 +9,6 @@ from service_support import tiny_net
 
 from stylegan3.loading.native import save_native
 from stylegan3.service.thread_backend import ThreadBackend
-from visualizer import stages
 from visualizer.backend_renderer import BackendRenderer
 from visualizer.renderer import timed_render
 from visualizer.state import RenderState
@@ -26,14 +25,13 @@ def _wait(r: BackendRenderer, timeout: float = 60.0):
 
 
 def test_backend_renderer_matches_the_app_renderer(tmp_path):
-    stages.install()
     G = tiny_net("SG3-T", res=16)
     path = save_native(G, tmp_path / "n.safetensors")
     r = BackendRenderer(ThreadBackend("cpu"), device="cpu")
     try:
         assert not r.submit(RenderState())  # no network yet
         r.set_network(str(path), 1)
-        state = RenderState(x=2, translate=(0.1, 0.0), untransform=True, extras={"untransform_view": "difference"})
+        state = RenderState(x=2, translate=(0.1, 0.0), untransform=True, untransform_view="difference")
         assert r.submit(state) and not r.submit(state)  # unchanged: nothing to do
         res = _wait(r)
         want = timed_render(G, state)

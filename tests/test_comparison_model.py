@@ -16,18 +16,19 @@ from stylegan3.errors import SG3Error
 from stylegan3.interpolation import transform_path
 from stylegan3.latents import z_from_seed
 from stylegan3.netinfo import describe
+from stylegan3.request import ExplicitLatent, LatentMove, LayerView, Transform
 from visualizer.comparison import (
     ComparisonModel,
     PaneOverrides,
     StickingSettings,
     TraceSettings,
     pane_notes,
-    pane_state,
+    pane_request,
     trace_job_fn,
     transform_at,
 )
 from visualizer.jobs import Job
-from visualizer.renderer import compute_ws, render_state, to_uint8_hwc
+from visualizer.renderer import render_state, state_ws, to_uint8_hwc
 from visualizer.state import RenderState
 
 
@@ -62,10 +63,10 @@ def wait_shown(model: ComparisonModel, main: RenderState, timeout: float = 30.0)
 def test_different_z_dim_draws_own_z_from_the_same_seed(nets):
     G2, G3 = nets["sg2"], nets["sg3"]
     main = RenderState(x=7.0, psi=0.7)
-    s3 = pane_state(main, info(G3))
-    assert s3.seed == 7 and s3.psi == 0.7
+    s3 = pane_request(main, info(G3))
+    assert s3.latent.seed == 7 and s3.truncation.psi == 0.7 and s3.layer == LayerView()
     want = G3.mapping(torch.from_numpy(z_from_seed(7, 24)).float(), torch.zeros([1, 0]), truncation_psi=0.7)
-    torch.testing.assert_close(compute_ws(G3, s3), want)
+    torch.testing.assert_close(state_ws(G3, s3), want)
     notes = pane_notes(main, info(G3), reference=info(G2))
     assert notes == ["z_dim 24 (not 16): latent not shared, z drawn from the same seed at z_dim 24"]
     assert pane_notes(main, info(G2), reference=info(G2)) == []
@@ -75,9 +76,9 @@ def test_different_z_dim_draws_own_z_from_the_same_seed(nets):
 def test_sg2_ignores_transform_sg3_follows_it(nets):
     G2, G3 = nets["sg2"], nets["sg3"]
     main = RenderState(x=1.0, translate=(0.2, -0.1), rotate=0.05)
-    s2, s3 = pane_state(main, info(G2)), pane_state(main, info(G3))
-    assert s2.translate == (0.0, 0.0) and s2.rotate == 0.0
-    assert s3.translate == (0.2, -0.1) and s3.rotate == 0.05
+    s2, s3 = pane_request(main, info(G2)), pane_request(main, info(G3))
+    assert s2.transform == Transform()
+    assert s3.transform == Transform((0.2, -0.1), 0.05)
     assert "SG2: no input transform, ignores translate/rotate" in pane_notes(main, info(G2), info(G2))
     assert not any("transform" in n for n in pane_notes(main, info(G3), info(G3)))
     still = RenderState(x=1.0)
@@ -89,16 +90,31 @@ def test_overrides_class_noise_cutoff_and_layer_view():
     Gc = tiny_generator("sg2", c_dim=4, res=16)
     ic = info(Gc)
     main = RenderState(class_idx=6, cutoff=50, mix_ws=(1, 3, 40), layer_name="b16.conv0", fft=True,
-                       noise_mode="const", extras={"k": 1})
-    s = pane_state(main, ic)
-    assert s.class_idx == 2 and s.cutoff is None and s.mix_ws == (1, 3)
-    assert s.layer_name is None and not s.fft and s.extras == {}
-    s = pane_state(main, ic, PaneOverrides(class_idx=1, noise_mode="random"))
-    assert s.class_idx == 1 and s.noise_mode == "random"
+                       noise_mode="const")
+    s = pane_request(main, ic)
+    assert s.latent.class_idx == 2 and s.truncation.cutoff is None and s.mix.ws == (1, 3)
+    assert s.layer.layer is None and not s.fft.enabled
+    s = pane_request(main, ic, PaneOverrides(class_idx=1, noise_mode="random"))
+    assert s.latent.class_idx == 1 and s.noise.mode == "random"
     assert main.class_idx == 6 and main.layer_name == "b16.conv0"  # the main state is never edited
     assert "style mix limited to its 6 ws" in pane_notes(main, ic, ic)
-    unconditional = pane_state(main, info(tiny_generator("sg2", res=16)))
-    assert unconditional.class_idx == 0
+    unconditional = pane_request(main, info(tiny_generator("sg2", res=16)))
+    assert unconditional.latent.class_idx == 0
+
+
+def test_a_pane_takes_neither_the_main_nets_explicit_latent_nor_its_moves(nets):
+    """W of one network means nothing to another: a pane shows its own mapping of the seed-plane position."""
+    from visualizer.explore import set_latent
+    from visualizer.request_adapter import request_from_state
+
+    G3 = nets["sg3"]
+    main = RenderState(x=2.0, psi=0.9)
+    set_latent(main, torch.randn(1, G3.num_ws, G3.w_dim), "projection")
+    main.moves = request_from_state(main).moves + (LatentMove(tuple([1.0] * G3.w_dim), 2.0),)
+    assert not np.array_equal(render_state(G3, main), render_state(G3, RenderState(x=2.0, psi=0.9)))
+    pane = pane_request(main, info(G3), source="other.pkl")
+    assert pane.explicit == ExplicitLatent() and pane.moves == () and pane.network.source == "other.pkl"
+    assert np.array_equal(render_state(G3, pane), render_state(G3, RenderState(x=2.0, psi=0.9)))
 
 
 # -- lockstep motion ---------------------------------------------------------------------------------------------
@@ -125,16 +141,17 @@ def test_panes_render_the_main_state_and_follow_it(nets):
         wait_shown(model, main)
         assert model.reference.z_dim == 16
         for p in (p2, p3):
-            assert np.array_equal(p.image, render_state(p.G, p.state_for(main)))
+            assert np.array_equal(p.image, render_state(p.G, p.request_for(main)))
         assert p2.image.shape == (32, 32, 3) and p3.image.shape == (16, 16, 3)
         before = {p.pane_id: p.image.copy() for p in model.panes}
 
         main.translate = (0.25, 0.0)  # lockstep: the SG3 pane moves, the SG2 pane keeps its picture
         wait_shown(model, main)
-        assert p2.shown_state.translate == (0.0, 0.0) and p3.shown_state.translate == (0.25, 0.0)
+        assert p2.shown_request.transform == Transform() and p3.shown_request.transform == Transform((0.25, 0.0))
+        assert p2.shown_request.network.source == "sg2" and p3.shown_request.network.source == "sg3"
         assert np.array_equal(p2.image, before[p2.pane_id])
         assert np.abs(p3.image.astype(int) - before[p3.pane_id]).mean() > 1.0
-        assert np.array_equal(p3.image, render_state(p3.G, p3.state_for(main)))
+        assert np.array_equal(p3.image, render_state(p3.G, p3.request_for(main)))
 
         from stylegan3.video import LABEL_HEIGHT
 
@@ -197,7 +214,7 @@ def test_sticking_jobs_match_the_library_and_report_progress(nets):
             assert p.sticking_score == pytest.approx(ref.score, abs=1e-6)
             assert 0.0 <= p.sticking_score <= 1.0
             assert np.array_equal(p.sticking_image, to_uint8_hwc(ref.average[None]).numpy())
-            assert p.sticking_state == p.state_for(main)
+            assert p.sticking_request == p.request_for(main)
     finally:
         model.close()
 
@@ -230,7 +247,7 @@ def test_trace_job_rows_and_lockstep_motion(nets):
 
     G2, G3 = nets["sg2"], nets["sg3"]
     lock = threading.Lock()
-    state3 = pane_state(RenderState(x=5.0), info(G3))
+    state3 = pane_request(RenderState(x=5.0), info(G3))
     trace, vert = trace_job_fn(G3, "SG3-T", state3, TraceSettings(frames=6, row=0.5), lock)(lambda d, t: None)
     assert trace.shape == (6, 16, 3) and 0.0 <= vert <= 1.0
     assert np.array_equal(trace[0], render_state(G3, state3)[8])  # frame 0 is the current seed's image row
@@ -240,7 +257,7 @@ def test_trace_job_rows_and_lockstep_motion(nets):
                              lock)(lambda d, t: None)
     assert np.array_equal(moving[0], trace[0]) and not np.array_equal(moving[-1], trace[-1])
     # SG2 has no input transform: the same settings record without motion instead of failing.
-    state2 = pane_state(RenderState(x=5.0), info(G2))
+    state2 = pane_request(RenderState(x=5.0), info(G2))
     trace2, _ = trace_job_fn(G2, "SG2", state2, TraceSettings(frames=6, row=0.25, transform_spec="pan:0.5,0"),
                              lock)(lambda d, t: None)
     assert trace2.shape == (6, 32, 3)

@@ -9,7 +9,7 @@ from toy_generators import tiny_network
 from stylegan3.directions import DirectionMove, apply_moves, pca_directions
 from stylegan3.imageutil import to_numpy_rgb
 from stylegan3.interpolation import seed_ws
-from visualizer.explore import Frozen, clear_latent, latent_of, set_latent, set_moves
+from visualizer.explore import clear_latent, latent_of, set_latent, set_moves
 from visualizer.renderer import render_state
 from visualizer.state import RenderState
 
@@ -28,8 +28,18 @@ def test_explicit_latent_and_moves_are_what_the_app_renders():
     np.testing.assert_array_equal(render_state(G, state), _image(G, ws))
     d = pca_directions(G, samples=300)
     moves = (DirectionMove(1, 2.0, (0, 1)),)
-    set_moves(state, Frozen(d), moves)
+    set_moves(state, d, moves)
     np.testing.assert_array_equal(render_state(G, state), _image(G, apply_moves(ws, d, moves)))
+    # Both travel in the request by value: its JSON rendered elsewhere (no direction file) gives the same bits.
+    from stylegan3.render.pipeline import render_request
+    from stylegan3.request import from_json, to_json
+    from visualizer.renderer import network_info
+    from visualizer.request_adapter import request_from_state, state_from_request
+
+    request = from_json(to_json(request_from_state(state)))
+    assert request.explicit.label == "test" and len(request.moves) == 1 and request.moves[0].ws == (0, 1)
+    np.testing.assert_array_equal(render_request(G, request, network_info(G)).image, render_state(G, state))
+    assert state_from_request(request) == state
     # Another seed leaves the explicit latent (the moves stay), clearing it gives the plain seed back.
     state.x = 3.0
     assert latent_of(state) is None

@@ -77,7 +77,7 @@ def test_equivariance_panel(app_env, artifacts_dir):
     untransform (warped and difference views) and the metrics (Compute and Live) on a tiny SG3 net."""
     from stylegan3.analysis.equivariance import eq_metrics_for_latent
     from visualizer.analysis_jobs import private_copy
-    from visualizer.renderer import compute_ws, render_state
+    from visualizer.renderer import render_state, state_ws
 
     net = write_fast_sg3(app_env / "tiny_sg3.safetensors")
     app = make_app(app_env, [str(net)], ["equivariance"])
@@ -148,7 +148,7 @@ def test_equivariance_panel(app_env, artifacts_dir):
         err_back = np.abs(app.last_image[inner].astype(np.float32) - plain[inner].astype(np.float32)).mean()
         assert err_back < 6, err_back
         ctx.item_click("**/difference##ut")
-        assert s.extras["untransform_view"] == "difference"
+        assert s.untransform_view == "difference"
         ctx.item_input_value("**/Diff gain##ut", 30)
         diff = shot(ctx, app, artifacts_dir, "difference")
         assert app.last_result.extras["residual_psnr"] > 20
@@ -166,7 +166,7 @@ def test_equivariance_panel(app_env, artifacts_dir):
         shot(ctx, app, artifacts_dir, "metrics")
         # the library's value for this latent (all three are checked headless in test_layer_view)
         with private_copy(G) as Gc, torch.no_grad():
-            ref = eq_metrics_for_latent(Gc, compute_ws(Gc, s), metrics=["eqt"], rng=[0, 0])["eqt"]
+            ref = eq_metrics_for_latent(Gc, state_ws(Gc, s), metrics=["eqt"], rng=[0, 0])["eqt"]
         assert eq.metrics["eqt"] == pytest.approx(ref, rel=1e-6)
         seen["metrics"] = dict(eq.metrics)
         ctx.item_click("**/Live##eq")
@@ -208,7 +208,7 @@ def test_layers_fft_and_spectra_panels(app_env, artifacts_dir):
     then the spectra plots: layer combo, overlay, number of latents, compute with progress, cancel, window."""
     from stylegan3.analysis.spectra import network_spectrum
     from stylegan3.layers import capture_layers
-    from visualizer.renderer import compute_ws
+    from visualizer.renderer import state_ws
     from visualizer.stages import OUTPUT, layer_stats
 
     net = write_fast_sg3(app_env / "tiny_sg3.safetensors")
@@ -230,12 +230,12 @@ def test_layers_fft_and_spectra_panels(app_env, artifacts_dir):
         ctx.item_input_value("**/Channel##ch", 5)
         assert s.channel == 5
         ctx.item_click("**/Normalize##layer")
-        assert s.extras["layer_normalize"] is True
+        assert s.layer_normalize is True
         ctx.item_input_value("**/Brightness##layer", -6)
-        assert s.extras["layer_gain_db"] == pytest.approx(-6)
+        assert s.layer_gain_db == pytest.approx(-6)
         shot(ctx, app, artifacts_dir, "layer_channel")
         with torch.no_grad():
-            _, feats = capture_layers(G, compute_ws(G, s), ["L1_52_16"], noise_mode="const")
+            _, feats = capture_layers(G, state_ws(G, s), ["L1_52_16"], noise_mode="const")
         want = layer_stats(feats["L1_52_16"], 5)
         got = app.last_result.extras["layer_stats"]
         for part in ("all", "selected"):
@@ -246,9 +246,9 @@ def test_layers_fft_and_spectra_panels(app_env, artifacts_dir):
         ctx.item_click("**/FFT view")
         assert s.fft
         ctx.item_input_value("**/Range##fft", 60)
-        assert s.extras["fft_range_db"] == pytest.approx(60)
+        assert s.fft_range_db == pytest.approx(60)
         ctx.item_click("**/hann##fftwin")
-        assert s.extras["fft_window"] == "hann"
+        assert s.fft_window == "hann"
         fft = shot(ctx, app, artifacts_dir, "layer_fft")
         assert app.last_image.shape == (260, 260, 3)
         # the marks are drawn: pure green (cutoff), yellow (stopband) and red (Nyquist, dashed: = stopband here)
@@ -262,7 +262,7 @@ def test_layers_fft_and_spectra_panels(app_env, artifacts_dir):
         assert s.layer_name is None and not s.fft
         ctx.item_click("**/L2_52_8##layer")
         ctx.item_click("**/Reset##layer")
-        assert s.layer_name is None and s.channel is None and s.extras["layer_normalize"] is False
+        assert s.layer_name is None and s.channel is None and s.layer_normalize is False
         seen["fft"] = fft.shape
 
         # Spectra panel

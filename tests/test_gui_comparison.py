@@ -75,7 +75,7 @@ def check_panes(window: np.ndarray, app, widget) -> list[float]:
 
     diffs, sizes = [], set()
     for pane in widget.model.panes:
-        expected = render_state(pane.G, pane.state_for(app.state))
+        expected = render_state(pane.G, pane.request_for(app.state))
         assert np.array_equal(pane.image, expected)
         diff = shown(window, widget, pane, "image", expected)
         assert diff < 2.0, f"{pane.label}: on-screen pane differs from the headless render by {diff:.2f}"
@@ -166,7 +166,7 @@ def test_comparison_tiny_nets(app_env, artifacts_dir):
         ctx.item_input_value("**/Seed", 4)
         assert app.state.x == 4.0
         wait_panes(ctx, app, widget)
-        assert p2.shown_state.seed == p3.shown_state.seed == 4
+        assert p2.shown_request.latent.seed == p3.shown_request.latent.seed == 4
         check_panes(grab_window(ctx, app), app, widget)
 
         # Per-pane override where the nets differ: random noise on the SG2 pane only (SG3 has no noise inputs).
@@ -174,16 +174,16 @@ def test_comparison_tiny_nets(app_env, artifacts_dir):
         # inside the table.)
         p2.overrides.noise_mode = "random"
         wait_panes(ctx, app, widget)
-        assert p2.shown_state.noise_mode == "random" and app.state.noise_mode == "const"
-        assert p3.shown_state.noise_mode == "const"
+        assert p2.shown_request.noise.mode == "random" and app.state.noise_mode == "const"
+        assert p3.shown_request.noise.mode == "const"
         check_panes(grab_window(ctx, app), app, widget)
         p2.overrides.noise_mode = "follow"
 
         # Lockstep motion: the SG3 pane follows the path, the SG2 pane ignores it and says so.
         ctx.item_click("**/Lockstep motion")
         assert wait_until(ctx, lambda: app.state.translate != (0.0, 0.0), 5)
-        assert p2.state_for(app.state).translate == (0.0, 0.0)
-        assert p3.state_for(app.state).translate == app.state.translate
+        assert p2.request_for(app.state).transform.translate == (0.0, 0.0)
+        assert p3.request_for(app.state).transform.translate == app.state.translate
         assert "SG2: no input transform, ignores translate/rotate" in widget.model.notes(p2, app.state)
         ctx.item_click("**/Lockstep motion")
         assert app.state.translate == (0.0, 0.0) and not widget.motion
@@ -193,7 +193,8 @@ def test_comparison_tiny_nets(app_env, artifacts_dir):
         shot = grab_window(ctx, app)
         Image.fromarray(shot).save(artifacts_dir / "gui_comparison_lockstep.png")
         check_panes(shot, app, widget)
-        assert p3.shown_state.translate == pytest.approx((0.0, 0.1)) and p2.shown_state.translate == (0.0, 0.0)
+        assert p3.shown_request.transform.translate == pytest.approx((0.0, 0.1))
+        assert p2.shown_request.transform.translate == (0.0, 0.0)
 
         # Sticking view: K frames and perturbation from the controls, progress while it runs, score per pane.
         ctx.item_click("**/Sticking view")
@@ -208,7 +209,8 @@ def test_comparison_tiny_nets(app_env, artifacts_dir):
         shot = grab_window(ctx, app)
         Image.fromarray(shot).save(artifacts_dir / "gui_comparison_sticking.png")
         for pane in (p2, p3):  # (that the job computes the library's average: tests/test_comparison_model.py)
-            assert pane.sticking_state == pane.state_for(app.state) and pane.sticking_state.psi == pytest.approx(0.6)
+            assert pane.sticking_request == pane.request_for(app.state)
+            assert pane.sticking_request.truncation.psi == pytest.approx(0.6)
             assert pane.sticking_image.shape == pane.image.shape
             assert shown(shot, widget, pane, "sticking", pane.sticking_image) < 2.0
             assert shown(shot, widget, pane, "sticking", pane.image) > 2.0  # the average, not the frame

@@ -65,8 +65,12 @@ def test_direction_sliders_move_the_image(app_env, artifacts_dir, monkeypatch):
         assert len(list((app_env / "cache" / "directions").glob("*-pca-2000-s0.npz"))) == 1  # cached per network
         ctx.item_input_value("**/PC0", 3.0)
         assert panel.amounts[0] == pytest.approx(3.0)
-        moves = app.state.extras["direction_moves"]
-        assert [(m.index, m.amount) for m in moves] == [(0, pytest.approx(3.0))]
+        moves = app.state.moves  # carried by value: unit vector, strength = amount x sigma, ws range
+        d = panel.directions
+        all_ws = tuple(range(int(app.network.G.num_ws)))
+        strength = pytest.approx(3.0 * float(d.sigmas[0]))
+        assert [(m.label, m.strength, m.ws) for m in moves] == [("PC0", strength, all_ws)]
+        np.testing.assert_array_equal(np.asarray(moves[0].vector, dtype=np.float32), d.vectors[0])
         moved = shot(ctx, app, artifacts_dir, "directions_pc0")
         seen["diff"] = mean_abs_diff(moved, before)
         # The same move on the coarse ws only is yet another image.
@@ -80,7 +84,7 @@ def test_direction_sliders_move_the_image(app_env, artifacts_dir, monkeypatch):
         ctx.item_input_value("**/##dirpath", str(path))
         ctx.item_click("**/Load##dirs")
         assert "loaded 16 directions" in panel.message
-        assert "direction_moves" not in app.state.extras
+        assert app.state.moves == ()
         back = shot(ctx, app, artifacts_dir, "directions_reset")
         assert mean_abs_diff(back, before) < 0.5
         (app_env / "bad.npz").write_text("nope")
@@ -137,7 +141,7 @@ def test_project_from_a_file_and_from_a_drop(app_env, artifacts_dir):
         assert panel.job.busy or panel.result is not None
         assert "loss: offline" in panel.loss_text  # which loss is in use is on screen
         saw_live = wait_until(ctx, lambda: panel._shown_step >= 1, 60)
-        assert saw_live and app.state.extras["latent_label"].startswith("projection")
+        assert saw_live and app.state.explicit.label.startswith("projection")
         assert wait_until(ctx, lambda: panel.result is not None, 120), panel.message
         assert "PSNR" in panel.message and "bookmark 0" in panel.message
         timeline = app.widget("timeline")
@@ -213,7 +217,7 @@ def test_timeline_scrub_preview_is_the_exported_frame(app_env, artifacts_dir):
         ctx.item_input_value("**/##json", str(app_env / "t.json"))
         ctx.item_click("**/Save##tl")
         ctx.item_click("**/Leave")
-        assert "latent" not in app.state.extras
+        assert app.state.explicit.w is None
         shot(ctx, app, artifacts_dir, "timeline_left")
 
     run_driven(app, drive)

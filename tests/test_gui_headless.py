@@ -18,7 +18,7 @@ from visualizer.async_renderer import AsyncRenderer
 from visualizer.capture import capture_name, save_png
 from visualizer.network_loader import NetworkLoader, _progress_text, error_line
 from visualizer.perf import TimeHistory
-from visualizer.renderer import RenderResult, compute_ws, register_stage, render_state, to_uint8_hwc
+from visualizer.renderer import RenderResult, render_state, state_ws, to_uint8_hwc
 from visualizer.settings import MAX_RECENT, Settings, config_dir, load_settings, save_settings
 from visualizer.state import RenderState, ws_selection
 from visualizer.view import ViewTransform
@@ -52,7 +52,7 @@ def test_render_state_matches_official_outputs(fixtures_dir, fixture_cases, name
         state = RenderState(x=float(case["seed"]), psi=case["psi"], cutoff=case["cutoff"],
                             noise_mode=case["noise_mode"], translate=tuple(case["translate"]),
                             rotate=case["rotate"], force_fp32=True)
-        ws = compute_ws(G, state).numpy()
+        ws = state_ws(G, state).numpy()
         np.testing.assert_allclose(ws, np.load(fixtures_dir / Path(case["ws"]).name), atol=1e-4)
         states[case["output"]] = state
     # Synthesis is slow on a CPU: render the most demanding case (translate + rotate for SG3, cutoff for SG2).
@@ -74,15 +74,15 @@ def test_seed_plane_integer_point_is_the_seed(sg2c):
     b = render_state(sg2c, RenderState(x=7.0, y=0.0, class_idx=0))
     assert np.array_equal(a, b)
     # A fractional position differs from both neighbours and moves continuously towards the next seed.
-    ws = [compute_ws(sg2c, RenderState(x=7 + t)) for t in (0.0, 0.01, 0.5, 1.0)]
+    ws = [state_ws(sg2c, RenderState(x=7 + t)) for t in (0.0, 0.01, 0.5, 1.0)]
     assert (ws[1] - ws[0]).abs().max() < (ws[2] - ws[0]).abs().max()
-    assert torch.allclose(ws[3], compute_ws(sg2c, RenderState(x=8.0)))
+    assert torch.allclose(ws[3], state_ws(sg2c, RenderState(x=8.0)))
 
 
 def test_style_mixing_takes_selected_ws_from_mix_seed(sg2c):
-    base = compute_ws(sg2c, RenderState(x=1))
-    other = compute_ws(sg2c, RenderState(x=9))
-    mixed = compute_ws(sg2c, RenderState(x=1, mix_seed=9, mix_ws=(0, 2)))
+    base = state_ws(sg2c, RenderState(x=1))
+    other = state_ws(sg2c, RenderState(x=9))
+    mixed = state_ws(sg2c, RenderState(x=1, mix_seed=9, mix_ws=(0, 2)))
     assert torch.equal(mixed[:, [0, 2]], other[:, [0, 2]])
     keep = [i for i in range(sg2c.num_ws) if i not in (0, 2)]
     assert torch.equal(mixed[:, keep], base[:, keep])
@@ -92,10 +92,10 @@ def test_style_mixing_takes_selected_ws_from_mix_seed(sg2c):
 
 def test_truncation_cutoff_and_class_label(sg2c):
     w_avg = sg2c.mapping.w_avg
-    full = compute_ws(sg2c, RenderState(x=3, psi=1.0))
-    zero = compute_ws(sg2c, RenderState(x=3, psi=0.0))
+    full = state_ws(sg2c, RenderState(x=3, psi=1.0))
+    zero = state_ws(sg2c, RenderState(x=3, psi=0.0))
     assert torch.allclose(zero, w_avg.expand_as(zero), atol=1e-5)
-    cut = compute_ws(sg2c, RenderState(x=3, psi=0.0, cutoff=2))
+    cut = state_ws(sg2c, RenderState(x=3, psi=0.0, cutoff=2))
     assert torch.allclose(cut[:, :2], zero[:, :2]) and torch.allclose(cut[:, 2:], full[:, 2:])
     assert not np.array_equal(render_state(sg2c, RenderState(x=3, class_idx=0)),
                               render_state(sg2c, RenderState(x=3, class_idx=2)))
@@ -116,23 +116,19 @@ def test_input_transform_reaches_sg3_network():
     assert np.array_equal(render_state(G, RenderState(x=1)), a)  # transform reset to identity
 
 
-def test_registered_stage_replaces_the_image(sg2c):
+def test_stages_come_from_the_request_not_from_panels_built_in_this_process(sg2c):
+    """No panel was constructed here: the FFT view still runs, because the pipeline is built from the request."""
+    from stylegan3.render.pipeline import render_request
     from visualizer import renderer
+    from visualizer.request_adapter import request_from_state
 
-    def invert_when_fft(G, state, ws, img, extras):
-        if state.fft:
-            extras["stage"] = "ran"
-            return -img
-        return img
-
-    register_stage(invert_when_fft)
-    try:
-        plain = render_state(sg2c, RenderState(x=2))
-        inv = renderer.timed_render(sg2c, RenderState(x=2, fft=True))
-        assert inv.extras == {"stage": "ran"}
-        assert np.abs(inv.image.astype(int) + plain.astype(int) - 256).max() <= 1
-    finally:
-        renderer._STAGES.remove(invert_when_fft)
+    state = RenderState(x=2, layer_name="output", fft=True, fft_window="hann")
+    res = renderer.timed_render(sg2c, state)
+    plain = render_state(sg2c, RenderState(x=2))
+    assert res.error is None and res.image.shape[0] >= 256 > plain.shape[0]  # the enlarged spectrum
+    assert res.extras["layer_shape"] == (3, 32, 32) and "graph" not in res.extras
+    out = render_request(sg2c, request_from_state(state), renderer.network_info(sg2c))
+    assert np.array_equal(out.image, res.image) and np.array_equal(render_state(sg2c, state), res.image)
 
 
 def test_render_errors_become_a_message():
@@ -391,11 +387,15 @@ def test_time_history():
 
 
 def test_state_copy_and_equality():
-    a = RenderState(x=1.5, mix_ws=(1, 2), extras={"k": 1})
+    from stylegan3.request import ExplicitLatent
+
+    a = RenderState(x=1.5, mix_ws=(1, 2), explicit=ExplicitLatent(((1.0, 2.0),), "p", (1.5, 0.0)))
     b = a.copy()
-    assert a == b and b is not a and b.extras is not a.extras
-    b.extras["k"] = 2
+    assert a == b and b is not a
+    b.layer_gain_db = 3.0
     assert a != b and a.seed == 1 and RenderState(x=-0.5).seed == -1
+    c = a.copy(explicit=ExplicitLatent(((1.0, 2.5),), "p", (1.5, 0.0)))
+    assert c != a and a.copy() == a
 
 
 def test_folder_listing_and_catalog(tmp_path):

@@ -57,7 +57,7 @@ def test_tf_pickle_in_main_view_and_beside_sg3(app_env, artifacts_dir):
 
         ctx.item_input_value("**/Seed", 3)
         wait_panes(ctx, app, widget)
-        assert widget.model.panes[0].shown_state.seed == 3
+        assert widget.model.panes[0].shown_request.latent.seed == 3
         seen["seed3"] = check_panes(grab_window(ctx, app), app, widget)
 
     run_driven(app, drive)

@@ -19,18 +19,8 @@ from stylegan3.layers import capture_layers, list_layers
 from visualizer import renderer, stages
 from visualizer.analysis_jobs import equivariance_job, private_copy, spectra_job
 from visualizer.jobs import JobSlot
-from visualizer.renderer import compute_ws, render_state, synthesize, timed_render
+from visualizer.renderer import render_state, state_ws, timed_render
 from visualizer.state import RenderState
-
-
-@pytest.fixture(scope="module", autouse=True)
-def analysis_stage():
-    """The stage is registered only while these tests run (other tests expect the plain pipeline)."""
-    was = stages.analysis_stage in renderer._STAGES
-    stages.install()
-    yield
-    if not was:
-        renderer._STAGES.remove(stages.analysis_stage)
 
 
 def fast_sg3(seed: int = 1) -> torch.nn.Module:
@@ -71,7 +61,7 @@ def expected_pixels(t: torch.Tensor, channel, normalize=False, gain_db=0.0) -> n
 
 def captured(G, state, name):
     with torch.no_grad():
-        _, feats = capture_layers(G, compute_ws(G, state), [name], noise_mode=state.noise_mode)
+        _, feats = capture_layers(G, state_ws(G, state), [name], noise_mode=state.noise_mode)
     return feats[name]
 
 
@@ -87,8 +77,8 @@ def test_layer_view_is_the_captured_tensor_mapped_as_documented(kind, sg3, sg2):
     for state, args in (
         (base, (None,)),
         (base.copy(channel=7), (7,)),
-        (base.copy(channel=2, extras={"layer_normalize": True, "layer_gain_db": -6.0}), (2, True, -6.0)),
-        (base.copy(extras={"layer_gain_db": 12.0}), (None, False, 12.0)),
+        (base.copy(channel=2, layer_normalize=True, layer_gain_db=-6.0), (2, True, -6.0)),
+        (base.copy(layer_gain_db=12.0), (None, False, 12.0)),
     ):
         got = render_state(G, state)
         want = expected_pixels(t, *args)
@@ -226,11 +216,18 @@ def test_untransform_brings_a_translated_sg3_render_back(fixtures_dir):
     G = stylegan3.load_network(str(fixtures_dir / "sg3t.pkl"), device="cpu")
     plain_state = RenderState(x=0, force_fp32=True)
     moved = plain_state.copy(translate=(0.1, 0.05), untransform=True)
-    ws = compute_ws(G, plain_state)
+    from stylegan3.render import pipeline
+    from stylegan3.render.inputs import input_transform
+    from visualizer.request_adapter import request_from_state
+
+    info, req = renderer.network_info(G), request_from_state(moved)
+    ws = state_ws(G, plain_state)
     with torch.no_grad():
-        plain = synthesize(G, plain_state, ws)
-        trans = synthesize(G, moved, ws)
-    back = stages.untransform_step(G, moved, ws, trans, {})  # the stage's "warped" view
+        plain = pipeline.synthesize(G, req, info, ws, None)
+        trans = pipeline.synthesize(G, req, info, ws, input_transform(req))
+        frame = pipeline.Frame(req, info, ws, trans, lambda t: pipeline.synthesize(G, req, info, ws, t))
+        pipeline.untransform_stage(frame)  # the stage's "warped" view
+    back = frame.image
     inner = (slice(None), slice(None), slice(12, -12), slice(12, -12))  # beyond the kernel's border band
     err_back = float((back - plain)[inner].abs().mean())
     err_moved = float((trans - plain)[inner].abs().mean())
@@ -252,8 +249,7 @@ def test_untransform_stage_on_a_tiny_sg3(sg3):
     inner = (slice(9, -9), slice(9, -9))
     assert _psnr_uint8(back[inner], plain[inner]) > _psnr_uint8(raw[inner], plain[inner]) + 20
     # difference view: residual PSNR reported, the picture is mostly mid-grey (128 = no difference)
-    res = timed_render(sg3, moved.copy(untransform=True, extras={"untransform_view": "difference",
-                                                                  "diff_gain_db": 0.0}))
+    res = timed_render(sg3, moved.copy(untransform=True, untransform_view="difference", diff_gain_db=0.0))
     assert res.extras["residual_psnr"] > 25
     assert np.abs(res.image.astype(int) - 128).mean() < 4
     # untransform without a transform is the plain image; SG2 has no input transform: untouched
@@ -344,7 +340,7 @@ def test_equivariance_job_asks_the_library_about_the_states_latent(sg3, monkeypa
     assert [c[2] for c in calls] == [("eqt",), ("eqt_frac",), ("eqr",)]
     assert [c[3] for c in calls] == [(0, 0), (0, 1), (0, 2)]
     assert all(c[0] is Gc and c[4]["noise_mode"] == "const" for c in calls)
-    torch.testing.assert_close(calls[0][1], compute_ws(sg3, state))
+    torch.testing.assert_close(calls[0][1], state_ws(sg3, state))
 
 
 def test_spectra_job_matches_the_library_and_reports_progress(sg3):

@@ -93,13 +93,13 @@ def test_loading_out_of_memory_is_a_status_line_and_the_next_load_works(sg2):
 
 
 def test_cli_out_of_memory_is_one_line(monkeypatch, capsys, tmp_path):
-    from stylegan3 import generate
     from stylegan3.cli.main import main
+    from stylegan3.render import pipeline
 
     def fail(*args, **kwargs):
         raise CUDA_OOM
 
-    monkeypatch.setattr(generate, "generate_seed", fail)
+    monkeypatch.setattr(pipeline, "render_tensor", fail)
     assert main(["render", "--network", "demo-sg2", "--device", "cpu", "--outdir", str(tmp_path)]) == 1
     err = capsys.readouterr().err.strip()
-    assert err == f"error: out of GPU memory while running render (tried to allocate 2.00 GiB): {SUGGESTION}"
+    assert err == f"error: seed 0: out of GPU memory while rendering (tried to allocate 2.00 GiB): {SUGGESTION}"

@@ -9,13 +9,10 @@ from service_support import KINDS, tiny_net
 
 from stylegan3.netinfo import NetworkInfo, describe
 from stylegan3.render.pipeline import build_pipeline, fft_stage, layer_view_stage, render_request, untransform_stage
-from stylegan3.request import FFTView, LayerView, RenderRequest, Transform, Untransform
-from visualizer import stages
+from stylegan3.request import FFTView, LayerView, RenderRequest, Transform, Untransform, from_json, to_json
 from visualizer.renderer import render_state
 from visualizer.request_adapter import request_from_state, state_from_request
 from visualizer.state import RenderState
-
-stages.install()
 
 STATES = {
     "plain": RenderState(x=3),
@@ -24,8 +21,8 @@ STATES = {
     "random-noise": RenderState(x=1, noise_mode="random", noise_seed=5),
     "untransform": RenderState(x=1, translate=(0.1, 0.05), rotate=0.02, untransform=True),
     "difference": RenderState(x=1, translate=(0.1, 0.0), untransform=True,
-                              extras={"untransform_view": "difference", "diff_gain_db": 12.0}),
-    "fft-output": RenderState(x=2, layer_name="output", fft=True, extras={"fft_window": "hann"}),
+                              untransform_view="difference", diff_gain_db=12.0),
+    "fft-output": RenderState(x=2, layer_name="output", fft=True, fft_window="hann"),
     "bad-layer": RenderState(x=2, layer_name="nope"),
 }
 
@@ -33,7 +30,7 @@ STATES = {
 def _layer_state(G, fft: bool) -> RenderState:
     name = describe(G, "t").layers[2].name
     return RenderState(x=1, translate=(0.2, 0.1), layer_name=name, channel=1 if fft else None, fft=fft,
-                       extras={"layer_gain_db": 6.0, "layer_normalize": True, "fft_range_db": 60.0})
+                       layer_gain_db=6.0, layer_normalize=True, fft_range_db=60.0)
 
 
 @pytest.mark.slow
@@ -41,9 +38,19 @@ def _layer_state(G, fft: bool) -> RenderState:
 def test_pipeline_pixels_equal_the_app_renderer(kind):
     G = tiny_net(kind, res=16)
     info = describe(G, kind)
+    from stylegan3.directions import DirectionMove, Directions
+    from visualizer.explore import set_latent, set_moves
+
     states = dict(STATES, layer=_layer_state(G, False), fft=_layer_state(G, True))
+    projected = RenderState(x=4, psi=0.5)
+    set_latent(projected, torch.randn(1, G.num_ws, G.w_dim, generator=torch.Generator().manual_seed(1)), "p")
+    vecs = np.eye(2, G.w_dim, dtype=np.float32)
+    set_moves(projected, Directions(vecs, np.array([2.0, 1.0]), np.zeros(G.w_dim), kind="pca"),
+              (DirectionMove(0, 1.5, (0, 1)), DirectionMove(1, -3.0, None)))
+    states["explicit-moves"] = projected
+    states["explicit-left"] = projected.copy(x=5)  # another seed: the explicit latent no longer applies
     for label, state in states.items():
-        request = request_from_state(state, kind)
+        request = from_json(to_json(request_from_state(state, kind)))  # as a child / server receives it
         out = render_request(G, request, info)
         assert out.error is None, (label, out.error)
         expect = render_state(G, state)
@@ -107,7 +114,7 @@ def test_failures_are_classified_for_the_child_process():
     from stylegan3.render.pipeline import describe_failure
 
     msg, fatal = describe_failure(torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB"))
-    assert msg.startswith("out of GPU memory: CUDA out of memory") and not fatal
+    assert msg.startswith("out of GPU memory while rendering (tried to allocate 2") and not fatal
     msg, fatal = describe_failure(RuntimeError("CUDA error: an illegal memory access was encountered"))
     assert fatal and msg == "render failed: RuntimeError: CUDA error: an illegal memory access was encountered"
     assert describe_failure(ValueError("bad channel")) == ("render failed: ValueError: bad channel", False)

@@ -131,11 +131,19 @@ def test_remote_renders_official_pickles_like_local(fixtures_dir, fixture_cases,
 
 @pytest.mark.slow
 def test_render_connect_writes_the_same_png_bytes(nets, tmp_path):
+    import stylegan3
     from stylegan3.cli.main import main
+    from stylegan3.directions import Directions, save_directions
 
-    for kind in ("SG3-R", "SG2"):
+    w_dim = stylegan3.load_network(str(nets["SG3-R"]), device="cpu").w_dim
+    vecs = np.random.default_rng(3).standard_normal((2, w_dim)).astype(np.float32)
+    dirs = save_directions(tmp_path / "d.npz", Directions(vecs / np.linalg.norm(vecs, axis=1, keepdims=True),
+                                                           np.array([2.0, 1.0]), np.zeros(w_dim), kind="pca"))
+    moves = ["--direction", f"{dirs}:1=2.5@coarse", "--direction", f"{dirs}:0=-1"]  # vectors travel by value
+    for kind, extra in (("SG3-R", []), ("SG2", []), ("SG3-R", moves)):
         source = str(nets[kind])
-        args = ["--network", source, "--seeds", "0,5", "--psi", "0.7", "--translate", "0.1,-0.2", "--rotate", "0.03"]
+        args = ["--network", source, "--seeds", "0,5", "--psi", "0.7", "--translate", "0.1,-0.2", "--rotate", "0.03",
+                *extra]
         assert main(["render", *args, "--device", "cpu", "--outdir", str(tmp_path / "local")]) == 0
         with running_server([str(Path(source).parent)]) as server:
             host_port = server.address.removeprefix("tcp://")
@@ -242,7 +250,7 @@ def test_hostile_clients_are_refused_while_another_client_keeps_getting_frames(n
                 "no token": evil.zmq_send(protocol.encode_request("render", 2, None, request=render)),
                 "wrong token": evil.zmq_send(protocol.encode_request("load", 3, "guess",
                                                                      network={"source": "demo", "key": "G_ema"})),
-                "oversized": evil.zmq_send(protocol.encode_request("ping", 4, token, pad="x" * 300_000)),
+                "oversized": evil.zmq_send(protocol.encode_request("ping", 4, token, pad="x" * 900_000)),
                 "passwd": evil.zmq_send(protocol.encode_request("load", 5, token,
                                                                 network={"source": "/etc/passwd", "key": "G_ema"})),
                 "dotdot": evil.zmq_send(protocol.encode_request(

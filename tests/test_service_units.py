@@ -81,7 +81,7 @@ def _msg(**fields) -> bytes:
     ([_msg()[:-3]], "bad-request", "message is not UTF-8 JSON (truncated"),
     ([b"[1,2]"], "bad-request", "message is not a JSON object"),
     ([_msg(), b"x"], "bad-request", "expected one message frame, got 2"),
-    ([b" " * (protocol.MAX_REQUEST_BYTES + 1)], "too-large", "message too large (65537 bytes, limit 65536)"),
+    ([b" " * (protocol.MAX_REQUEST_BYTES + 1)], "too-large", "message too large (786433 bytes, limit 786432)"),
     ([_msg(id="7")], "bad-request", "message has no integer 'id'"),
     ([_msg(v=9)], "version", "protocol version 9 not supported"),
     ([_msg(op="exec")], "bad-request", "unknown op 'exec'"),

@@ -10,7 +10,7 @@ from PIL import Image
 from service_support import tiny_net
 
 from stylegan3 import session as sessions
-from stylegan3.request import FFTView, Latent, LayerView, NetworkRef, RenderRequest, Transform
+from stylegan3.request import FFTView, Latent, LayerView, NetworkRef, RenderRequest, Transform, Truncation
 from stylegan3.session import Bookmark, Session, SessionError, load_session, save_session
 
 
@@ -29,6 +29,36 @@ def test_save_and_open_round_trip(tmp_path):
     assert data["schema"] == 1 and list(data) == ["schema", "request", "panels", "bookmarks"]
     assert sessions.session_stem(path) == "a"
     assert s.with_bookmark("x", RenderRequest()).bookmarks[-1] == Bookmark("x", RenderRequest())
+
+
+V1_SESSION = """{"schema": 1, "panels": {"latent": {"speed": 0.5}},
+ "request": {"schema": 1, "network": {"source": "demo", "key": "G_ema"},
+  "latent": {"x": 3.0, "y": 0.0, "class_idx": 0}, "mix": {"seed": 0, "ws": []},
+  "truncation": {"psi": 0.8, "cutoff": null}, "noise": {"mode": "const", "seed": 0},
+  "transform": {"translate": [0.1, 0.2], "rotate": 0.05},
+  "layer": {"layer": null, "channel": null, "normalize": false, "gain_db": 0.0},
+  "fft": {"enabled": false, "window": "kaiser", "range_db": 80.0},
+  "untransform": {"enabled": false, "view": "warped", "diff_gain_db": 20.0},
+  "synthesis": {"force_fp32": false, "cuda_graphs": true}},
+ "bookmarks": [{"name": "b", "request": {"schema": 1, "network": {"source": "demo", "key": "G_ema"},
+  "latent": {"x": 5.0, "y": 0.0, "class_idx": 0}, "mix": {"seed": 0, "ws": []},
+  "truncation": {"psi": 1.0, "cutoff": null}, "noise": {"mode": "const", "seed": 0},
+  "transform": {"translate": [0.0, 0.0], "rotate": 0.0},
+  "layer": {"layer": "output", "channel": null, "normalize": false, "gain_db": 0.0},
+  "fft": {"enabled": true, "window": "kaiser", "range_db": 80.0},
+  "untransform": {"enabled": false, "view": "warped", "diff_gain_db": 20.0},
+  "synthesis": {"force_fp32": false, "cuda_graphs": true}}}]}"""
+
+
+def test_a_session_written_with_version_1_requests_opens(tmp_path):
+    p = tmp_path / "old.sg3session.json"
+    p.write_text(V1_SESSION)
+    s = load_session(p)
+    expect = RenderRequest(latent=Latent(3.0), truncation=Truncation(0.8, None), transform=Transform((0.1, 0.2), 0.05))
+    assert s.request == expect and s.panels == {"latent": {"speed": 0.5}}
+    assert s.bookmarks == (Bookmark("b", RenderRequest(latent=Latent(5.0), layer=LayerView("output"),
+                                                       fft=FFTView(True))),)
+    assert load_session(save_session(tmp_path / "new.sg3session.json", s)) == s
 
 
 def test_versions(tmp_path, monkeypatch):
@@ -66,7 +96,8 @@ def test_bad_files_are_named(tmp_path):
     p.write_text(json.dumps(data))
     with pytest.raises(SessionError, match=r"Session.bookmarks\[0\].request.latent.x: expected a number"):
         load_session(p)
-    p.write_bytes(b" " * (sessions.MAX_BYTES + 1))
+    with open(p, "wb") as f:  # sparse: the size is what is refused, not the content
+        f.truncate(sessions.MAX_BYTES + 1)
     with pytest.raises(SessionError, match="too large for a session file"):
         load_session(p)
     with pytest.raises(SessionError, match="cannot read"):

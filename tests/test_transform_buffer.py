@@ -15,7 +15,6 @@ from service_support import tiny_net
 from stylegan3.netinfo import describe
 from stylegan3.render.pipeline import render_request
 from stylegan3.request import FFTView, LayerView, RenderRequest, Transform, Untransform
-from visualizer import stages
 from visualizer.renderer import render_state, timed_render
 from visualizer.state import RenderState
 
@@ -52,7 +51,6 @@ def test_synthesis_takes_the_transform_as_an_argument(G):
 
 
 def test_renderers_and_stages_do_not_write_the_buffer(G):
-    stages.install()
     info = describe(G, "t")
     moved = RenderRequest(transform=Transform((0.25, -0.1), 0.05))
     plain = render_request(G, RenderRequest(), info).image
@@ -62,7 +60,7 @@ def test_renderers_and_stages_do_not_write_the_buffer(G):
         assert out.error is None and not np.array_equal(out.image, plain)
     state = RenderState(translate=(0.25, -0.1), rotate=0.05)
     assert not np.array_equal(render_state(G, state), render_state(G, RenderState()))
-    timed_render(G, state.copy(untransform=True, extras={"untransform_view": "difference"}))
+    timed_render(G, state.copy(untransform=True, untransform_view="difference"))
     untouched(G)
 
 

@@ -68,21 +68,25 @@ def private_copy(G: torch.nn.Module, progress: Progress | None = None):
 
 
 def equivariance_job(G: torch.nn.Module, state, seed: int = 0) -> JobFn:
-    """EQ-T, EQ-T_frac and EQ-R (PSNR dB) of the state's latent, one fixed draw of transforms per metric."""
-    snap = state.copy()
+    """EQ-T, EQ-T_frac and EQ-R (PSNR dB) of the view's latent (a RenderState or RenderRequest; its ws come
+    from `stylegan3.render.inputs`, as the frame's do), one fixed draw of transforms per metric."""
+    from visualizer.renderer import as_request
+
+    request = as_request(state)  # immutable: the panels may edit the state while the job runs
 
     def run(progress: Progress) -> dict[str, float]:
         from stylegan3.analysis.equivariance import METRICS, eq_metrics_for_latent
-        from visualizer.renderer import compute_ws
+        from stylegan3.generate import device_of
+        from stylegan3.render.inputs import request_ws
 
         progress(0, len(METRICS) + 1)
         with private_copy(G, progress) as Gc:
             with torch.no_grad():
-                ws = compute_ws(Gc, snap)
+                ws = request_ws(Gc, request, device_of(Gc))
             out: dict[str, float] = {}
             for i, metric in enumerate(METRICS):  # one at a time, so progress moves and cancel is quick
                 out.update(eq_metrics_for_latent(Gc, ws, metrics=[metric], rng=[seed, i], noise_mode="const",
-                                                 force_fp32=bool(snap.force_fp32)))
+                                                 force_fp32=bool(request.synthesis.force_fp32)))
                 progress(i + 1, len(METRICS) + 1)
         progress(len(METRICS) + 1, len(METRICS) + 1)
         return out

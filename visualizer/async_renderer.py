@@ -3,33 +3,25 @@
 The GUI thread only ever calls `submit` (never blocks: it overwrites the single pending slot) and `poll`
 (returns a finished result at most once). While the worker is busy the GUI keeps showing the last good image;
 requests made meanwhile collapse into the newest one, so a fast slider drag costs one render, not hundreds.
+Each render is `visualizer.renderer.timed_render`: the state's request through `stylegan3.render.pipeline`,
+the same code a child process or a remote server runs.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 
 import torch
 
+from stylegan3.request import RenderRequest
+from stylegan3.service.priority import lower_thread_priority
 from visualizer.renderer import RenderResult, timed_render
 from visualizer.state import RenderState
 
-# (G, state, should_stop) -> result; should_stop() turns True when the result can no longer be used.
-RenderFn = Callable[[torch.nn.Module, RenderState, Callable[[], bool]], RenderResult]
-
-
-def lower_thread_priority(nice: int = 5) -> None:
-    """Let the GUI thread win the CPU: on Linux, niceness is per thread and inherited by the compute threads
-    torch starts from this one, so a busy render on a CPU-only machine leaves the window responsive."""
-    if not hasattr(os, "setpriority") or os.environ.get("SG3_RENDER_NICE") == "0":
-        return
-    try:
-        tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
-    except OSError:
-        pass
+# (G, state, should_stop) -> result; should_stop() turns True when the result can no longer be used. The state is
+# the window's RenderState or a frozen RenderRequest (a comparison pane's view).
+RenderFn = Callable[[torch.nn.Module, RenderState | RenderRequest, Callable[[], bool]], RenderResult]
 
 
 class AsyncRenderer:
@@ -61,7 +53,7 @@ class AsyncRenderer:
     def network_id(self) -> int:
         return self._network_id
 
-    def submit(self, state: RenderState, force: bool = False) -> bool:
+    def submit(self, state: RenderState | RenderRequest, force: bool = False) -> bool:
         """Ask for `state` (snapshotted). Returns False when it equals the last request (nothing to do)."""
         with self._cond:
             if self._G is None:
@@ -69,7 +61,7 @@ class AsyncRenderer:
             key = (self._network_id, state)
             if not force and self._last_key is not None and self._last_key == key:
                 return False
-            snap = state.copy()
+            snap = state.copy() if isinstance(state, RenderState) else state  # a request is immutable
             self._last_key = (self._network_id, snap)
             self._next_id += 1
             self._pending = (self._next_id, self._network_id, snap)

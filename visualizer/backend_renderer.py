@@ -8,35 +8,14 @@ numbers (bytes per frame, encode / decode / round-trip time) in `extras` for the
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 
-from stylegan3.render.pipeline import FrameStats
 from stylegan3.request import NetworkRef
 from stylegan3.service.backend import FrameResult, RenderBackend
-from visualizer.renderer import RenderResult
+from visualizer.renderer import RenderResult, stats_extras
 from visualizer.request_adapter import request_from_state
 from visualizer.state import RenderState
-
-
-def stats_extras(stats: FrameStats) -> dict:
-    """FrameStats in the `extras` shape the panels read (visualizer.stages)."""
-    out: dict = {}
-    if stats.layer_shape is not None:
-        out["layer_shape"] = tuple(stats.layer_shape)
-    if stats.layer_stats is not None:
-        out["layer_stats"] = {part: {"mean": m.mean, "std": m.std, "max": m.max}
-                              for part, m in (("all", stats.layer_stats.all), ("selected", stats.layer_stats.selected))}
-    if stats.layer_error is not None:
-        out["layer_error"] = stats.layer_error
-    if stats.residual_exact:
-        out["residual_psnr"] = math.inf
-    elif stats.residual_psnr_db is not None:
-        out["residual_psnr"] = stats.residual_psnr_db
-    out["graph"] = stats.graph
-    out["graph_reason"] = stats.graph_reason
-    return out
 
 
 def transport_extras(res: FrameResult) -> dict:

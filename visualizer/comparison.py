@@ -1,17 +1,18 @@
-"""Comparison mode, headless part: a set of panes, each one network that follows the app's RenderState.
+"""Comparison mode, headless part: a set of panes, each one network that follows the app's view.
 
 Comparing generators only means something when every pane shows "the same" thing, so a pane never has its own
-latent: `pane_state(main, pane)` derives what a pane renders from the one state the app's controls edit. Where
-the networks differ that derivation says so instead of failing: a different z_dim draws z from the same seed at
-the pane's own z_dim (`stylegan3.latents`), StyleGAN2 has no input transform so it ignores translate/rotate,
-class labels wrap to the pane's own class count, noise can be overridden per pane.
+latent: `pane_request(main, pane, overrides)` derives the `RenderRequest` a pane renders from the main view's
+request. Where the networks differ that derivation says so instead of failing: a different z_dim draws z from
+the same seed at the pane's own z_dim (`stylegan3.render.inputs`), StyleGAN2 has no input transform so it
+ignores translate/rotate, class labels wrap to the pane's own class count, noise can be overridden per pane.
 
-Each pane owns its network object (loaded by its own `NetworkLoader`, never shared with the main view, because
-the SG3 input transform is a buffer of the module and two threads writing it would mix views), its own
-`AsyncRenderer`, and one lock that every user of that network takes (renderer, sticking and trace jobs, video
-recording), so a long sticking average never sees the transform change under it. Long computations run as
-`visualizer.jobs.Job`s on their own thread with a progress fraction the GUI draws and a cancel flag the library's
-progress callback turns into an abort. Nothing here imports imgui; drawing lives in `widgets/comparison.py`.
+Each pane owns its network object (loaded by its own `NetworkLoader`) and its own `AsyncRenderer`, which renders
+the pane's request through the same request pipeline as the main view (the transform is an argument of synthesis,
+so nothing a view does changes the module). One lock per pane is taken by every user of its network (renderer,
+sticking and trace jobs, video recording): the renderer hooks the network's layers to cancel stale renders, and
+those hooks must not fire inside a job. Long computations run as `visualizer.jobs.Job`s on their own thread with
+a progress fraction the GUI draws and a cancel flag the library's progress callback turns into an abort. Nothing
+here imports imgui; drawing lives in `widgets/comparison.py`.
 """
 
 from __future__ import annotations
@@ -31,23 +32,29 @@ import torch
 
 from stylegan3.generate import device_of
 from stylegan3.netinfo import NetworkInfo
+from stylegan3.request import (
+    ExplicitLatent,
+    FFTView,
+    LayerView,
+    NetworkRef,
+    RenderRequest,
+    StyleMix,
+    Transform,
+    Truncation,
+    Untransform,
+)
 from visualizer.async_renderer import AsyncRenderer
 from visualizer.jobs import Job
 from visualizer.network_loader import LoadedNetwork, NetworkLoader, default_load_fn
-from visualizer.renderer import (
-    RenderResult,
-    class_vector,
-    seed_plane_z,
-    timed_render,
-    to_uint8_hwc,
-)
+from visualizer.renderer import RenderResult, timed_render, to_uint8_hwc
+from visualizer.request_adapter import request_from_state
 from visualizer.state import RenderState
 
 MAX_PANES = 4
 FOLLOW = "follow"  # per-pane override value meaning "use the main state's setting"
 
 
-# -- deriving a pane's state from the main one --------------------------------------------------------------------
+# -- deriving a pane's request from the main one ------------------------------------------------------------------
 
 @dataclass
 class PaneOverrides:
@@ -64,35 +71,44 @@ def has_transform(kind: str) -> bool:
     return variant_capabilities(kind).input_transform
 
 
-def pane_state(main: RenderState, info: NetworkInfo, overrides: PaneOverrides | None = None) -> RenderState:
-    """What a pane renders for the app's `main` state: same latent position, truncation, noise and transform,
-    adapted to the pane's network. Analysis views of the main net (layer, FFT, untransform) do not carry over:
-    a pane always shows its generated image, so panes stay comparable whatever the main view shows."""
+def as_request(main: RenderState | RenderRequest) -> RenderRequest:
+    """The main view as a request (the app passes its RenderState; headless callers may pass a request)."""
+    return main if isinstance(main, RenderRequest) else request_from_state(main)
+
+
+def pane_request(main: RenderState | RenderRequest, info: NetworkInfo, overrides: PaneOverrides | None = None,
+                 source: str | None = None) -> RenderRequest:
+    """What a pane renders for the app's `main` view: same latent position, truncation, noise and transform,
+    adapted to the pane's network. Analysis views of the main net (layer, FFT, untransform) do not carry over,
+    nor do its explicit latent and direction moves (W of another network): a pane always shows its generated
+    image for the seed-plane position, so panes stay comparable whatever the main view shows."""
+    main = as_request(main)
     o = overrides or PaneOverrides()
-    state = main.copy(layer_name=None, channel=None, fft=False, untransform=False, extras={})
-    if info.c_dim > 0:
-        state.class_idx = int(main.class_idx if o.class_idx is None else o.class_idx) % info.c_dim
-    else:
-        state.class_idx = 0
-    if state.cutoff is not None and state.cutoff >= info.num_ws:
-        state.cutoff = None  # "all ws" on the pane's (possibly shorter) ws stack
-    state.mix_ws = tuple(i for i in main.mix_ws if 0 <= i < info.num_ws)
-    if o.noise_mode != FOLLOW:
-        state.noise_mode = o.noise_mode
-    if not has_transform(info.kind):
-        state.translate, state.rotate = (0.0, 0.0), 0.0
-    return state
+    class_idx = int(main.latent.class_idx if o.class_idx is None else o.class_idx) % info.c_dim if info.c_dim else 0
+    cutoff = main.truncation.cutoff
+    if cutoff is not None and cutoff >= info.num_ws:
+        cutoff = None  # "all ws" on the pane's (possibly shorter) ws stack
+    return main.replace(
+        network=NetworkRef(source) if source is not None else main.network,
+        latent=dataclasses.replace(main.latent, class_idx=class_idx),
+        mix=StyleMix(main.mix.seed, tuple(i for i in main.mix.ws if 0 <= i < info.num_ws)),
+        truncation=Truncation(main.truncation.psi, cutoff),
+        noise=main.noise if o.noise_mode == FOLLOW else dataclasses.replace(main.noise, mode=o.noise_mode),
+        transform=main.transform if has_transform(info.kind) else Transform(),
+        layer=LayerView(), fft=FFTView(), untransform=Untransform(), explicit=ExplicitLatent(), moves=(),
+    )
 
 
-def pane_notes(main: RenderState, info: NetworkInfo, reference: NetworkInfo | None) -> list[str]:
-    """Why a pane may not show exactly the main state: the lines the GUI prints under the pane's label."""
+def pane_notes(main: RenderState | RenderRequest, info: NetworkInfo, reference: NetworkInfo | None) -> list[str]:
+    """Why a pane may not show exactly the main view: the lines the GUI prints under the pane's label."""
+    main = as_request(main)
     notes = []
     if reference is not None and info.z_dim != reference.z_dim:
         notes.append(f"z_dim {info.z_dim} (not {reference.z_dim}): latent not shared, "
                      f"z drawn from the same seed at z_dim {info.z_dim}")
-    if not has_transform(info.kind) and (tuple(main.translate) != (0.0, 0.0) or main.rotate != 0.0):
+    if not has_transform(info.kind) and not main.transform.is_identity:
         notes.append("SG2: no input transform, ignores translate/rotate")
-    if main.mix_ws and any(i >= info.num_ws for i in main.mix_ws):
+    if main.mix.ws and any(i >= info.num_ws for i in main.mix.ws):
         notes.append(f"style mix limited to its {info.num_ws} ws")
     return notes
 
@@ -136,31 +152,34 @@ class TraceSettings:
     transform_spec: str = ""  # e.g. "pan:0.25,0"; SG3 panes only (SG2 panes record without it)
 
 
-def _view_transform(G: torch.nn.Module, state: RenderState) -> tuple[float, float, float] | None:
+def _view_transform(G: torch.nn.Module, request: RenderRequest) -> tuple[float, float, float] | None:
     """The pane's view (translate x, y, rotate) for an SG3 net, None for one without an input transform."""
     from stylegan3 import families
 
     if not families.capabilities(G).input_transform:
         return None
-    return (float(state.translate[0]), float(state.translate[1]), float(state.rotate))
+    t = request.transform
+    return (float(t.translate[0]), float(t.translate[1]), float(t.rotate))
 
 
-def sticking_job_fn(G: torch.nn.Module, state: RenderState, settings: StickingSettings,
+def sticking_job_fn(G: torch.nn.Module, request: RenderRequest | RenderState, settings: StickingSettings,
                     lock: threading.Lock | None = None) -> Callable:
     """The work of a sticking job for one pane: the library's average of K perturbed frames around the pane's
     current latent (its own z_dim, truncation, label, transform), returning (average uint8, result)."""
     from stylegan3.analysis.sticking import sticking_view
+    from stylegan3.render.inputs import request_c, request_z
 
     settings = dataclasses.replace(settings)  # a snapshot: the sliders may move while the job runs
+    request = as_request(request)
 
     def run(progress):
         with lock or contextlib.nullcontext():
             device = device_of(G)
-            z = torch.from_numpy(seed_plane_z(state.x, state.y, int(G.z_dim))).to(device)
+            z = torch.from_numpy(request_z(request.latent, int(G.z_dim))).to(device)
             res = sticking_view(G, z, samples=int(settings.samples), sigma=float(settings.sigma),
-                                psi=float(state.psi), cutoff_layers=state.cutoff,
-                                c=class_vector(G, state.class_idx, device), noise_mode=state.noise_mode,
-                                transform=_view_transform(G, state),
+                                psi=float(request.truncation.psi), cutoff_layers=request.truncation.cutoff,
+                                c=request_c(G, request.latent, device), noise_mode=request.noise.mode,
+                                transform=_view_transform(G, request),
                                 batch_size=4, seed=int(settings.seed), progress=progress)
         avg = to_uint8_hwc(res.average[None]).numpy()
         return avg, res
@@ -168,7 +187,7 @@ def sticking_job_fn(G: torch.nn.Module, state: RenderState, settings: StickingSe
     return run
 
 
-def trace_job_fn(G: torch.nn.Module, kind: str, state: RenderState, settings: TraceSettings,
+def trace_job_fn(G: torch.nn.Module, kind: str, request: RenderRequest | RenderState, settings: TraceSettings,
                  lock: threading.Lock | None = None) -> Callable:
     """The work of a trace job: interpolate in W from the current seed to the next over `frames` frames (the
     same seeds for every pane), record one pixel row per frame; SG3 panes also move their input along the
@@ -177,22 +196,24 @@ def trace_job_fn(G: torch.nn.Module, kind: str, state: RenderState, settings: Tr
     from stylegan3.interpolation import path_ws, transform_path
 
     settings = dataclasses.replace(settings)
+    request = as_request(request)
     frames = max(2, int(settings.frames))
 
     def run(progress):
-        seed = state.seed
-        c_idx = state.class_idx if int(G.c_dim) > 0 else None
+        seed = request.latent.seed
+        c_idx = request.latent.class_idx % int(G.c_dim) if int(G.c_dim) > 0 else None
         with lock or contextlib.nullcontext():
-            ws = path_ws(G, [seed, seed + 1], frames - 1, psi=float(state.psi), cutoff=state.cutoff,
-                         class_idx=c_idx, device=device_of(G))
+            ws = path_ws(G, [seed, seed + 1], frames - 1, psi=float(request.truncation.psi),
+                         cutoff=request.truncation.cutoff, class_idx=c_idx, device=device_of(G))
             transforms = None
-            view = _view_transform(G, state)
+            view = _view_transform(G, request)
             if settings.transform_spec.strip() and has_transform(kind):
                 transforms = transform_path(settings.transform_spec, frames, loop=False)
             elif view is not None:
                 transforms = np.tile(np.asarray(view, dtype=np.float64), (frames, 1))  # the pane's current view
             row = min(int(settings.row * int(G.img_resolution)), int(G.img_resolution) - 1)
-            trace = record_trace(G, ws, row, noise_mode=state.noise_mode, transforms=transforms, progress=progress)
+            trace = record_trace(G, ws, row, noise_mode=request.noise.mode, transforms=transforms,
+                                 progress=progress)
         return trace_to_uint8(trace), verticality(trace)
 
     return run
@@ -212,13 +233,13 @@ class Pane:
     network: LoadedNetwork | None = None
     overrides: PaneOverrides = field(default_factory=PaneOverrides)
     image: np.ndarray | None = None  # last finished render (HxWx3 uint8)
-    shown_state: RenderState | None = None  # the state `image` was rendered from
+    shown_request: RenderRequest | None = None  # the request `image` was rendered from
     render_error: str | None = None
     render_ms: float = 0.0
     sticking: Job | None = None
     sticking_image: np.ndarray | None = None
     sticking_score: float | None = None
-    sticking_state: RenderState | None = None
+    sticking_request: RenderRequest | None = None
     trace: Job | None = None
     trace_image: np.ndarray | None = None
     trace_verticality: float | None = None
@@ -250,12 +271,13 @@ class Pane:
             return self.render_error
         return ""
 
-    def state_for(self, main: RenderState) -> RenderState | None:
-        return pane_state(main, self.network.info, self.overrides) if self.network else None
+    def request_for(self, main: RenderState | RenderRequest) -> RenderRequest | None:
+        """This pane's view of the main one (None until its network is loaded)."""
+        return pane_request(main, self.network.info, self.overrides, self.source) if self.network else None
 
 
 class ComparisonModel:
-    """The panes and everything they compute; the GUI thread calls `tick(main_state)` once per frame."""
+    """The panes and everything they compute; the GUI thread calls `tick(app.state)` once per frame."""
 
     def __init__(self, device: torch.device | str = "cpu", load_fn: Callable = default_load_fn) -> None:
         self.device = torch.device(device)
@@ -279,14 +301,14 @@ class ComparisonModel:
             raise SG3Error(f"at most {MAX_PANES} panes")
         lock = threading.Lock()
 
-        def locked_render(G, state, should_stop):
+        def locked_render(G, request, should_stop):
             # A sticking/trace/record job may hold the pane's network for minutes: wait for it in short steps so
             # a render that is no longer wanted (pane removed, app closing) gives up instead of blocking close().
             while not lock.acquire(timeout=0.05):
                 if should_stop is not None and should_stop():
-                    return RenderResult(image=None, state=state, cancelled=True)
+                    return RenderResult(image=None, state=request, cancelled=True)
             try:
-                return timed_render(G, state, should_stop)
+                return timed_render(G, request, should_stop)
             finally:
                 lock.release()
 
@@ -320,30 +342,31 @@ class ComparisonModel:
                 return p.network.info
         return None
 
-    def notes(self, pane: Pane, main: RenderState) -> list[str]:
+    def notes(self, pane: Pane, main: RenderState | RenderRequest) -> list[str]:
         return pane_notes(main, pane.info, self.reference) if pane.network else []
 
     # -- per frame ----------------------------------------------------------------------------------------
-    def tick(self, main: RenderState) -> bool:
+    def tick(self, main: RenderState | RenderRequest) -> bool:
         """Take finished loads/renders/jobs and ask every pane for `main`; True when something new arrived."""
+        main = as_request(main)
         changed = False
         for pane in self.panes:
             loaded = pane.loader.poll()
             if loaded is not None:
                 pane.network = loaded
                 pane.renderer.set_network(loaded.G, loaded.load_id)
-                pane.image = pane.shown_state = None
+                pane.image = pane.shown_request = None
                 changed = True
             if pane.network is None:
                 continue
-            pane.renderer.submit(pane.state_for(main))
+            pane.renderer.submit(pane.request_for(main))
             res = pane.renderer.poll()
             if res is not None:
                 if res.error:
                     pane.render_error = res.error
                 elif res.image is not None:
                     pane.render_error = None
-                    pane.image, pane.shown_state, pane.render_ms = res.image, res.state, res.render_ms
+                    pane.image, pane.shown_request, pane.render_ms = res.image, res.state, res.render_ms
                     pane.image_version += 1
                     changed = True
             changed |= self._collect_jobs(pane)
@@ -389,26 +412,30 @@ class ComparisonModel:
     def busy(self) -> bool:
         return any(p.loader.busy or p.renderer.busy or p.sticking or p.trace for p in self.panes) or bool(self.record)
 
-    def all_shown(self, main: RenderState) -> bool:
+    def all_shown(self, main: RenderState | RenderRequest) -> bool:
         """Every pane is loaded and shows its image for `main` (what the tests wait for)."""
+        main = as_request(main)
         return bool(self.panes) and all(
-            p.network is not None and p.shown_state == p.state_for(main) and not p.renderer.busy for p in self.panes)
+            p.network is not None and p.shown_request == p.request_for(main) and not p.renderer.busy
+            for p in self.panes)
 
     # -- analysis -----------------------------------------------------------------------------------------
-    def start_sticking(self, main: RenderState) -> None:
-        """(Re)start the sticking average on every loaded pane for the current state (previous jobs cancelled)."""
+    def start_sticking(self, main: RenderState | RenderRequest) -> None:
+        """(Re)start the sticking average on every loaded pane for the current view (previous jobs cancelled)."""
+        main = as_request(main)
         for pane in self.loaded:
             if pane.sticking is not None:
                 pane.sticking.cancel()
-            state = pane.state_for(main)
-            pane.sticking_state = state
-            pane.sticking = Job(sticking_job_fn(pane.G, state, self.sticking, pane.lock), "sticking")
+            request = pane.request_for(main)
+            pane.sticking_request = request
+            pane.sticking = Job(sticking_job_fn(pane.G, request, self.sticking, pane.lock), "sticking")
 
-    def start_trace(self, main: RenderState) -> None:
+    def start_trace(self, main: RenderState | RenderRequest) -> None:
+        main = as_request(main)
         for pane in self.loaded:
             if pane.trace is not None:
                 pane.trace.cancel()
-            pane.trace = Job(trace_job_fn(pane.G, pane.info.kind, pane.state_for(main), self.trace, pane.lock),
+            pane.trace = Job(trace_job_fn(pane.G, pane.info.kind, pane.request_for(main), self.trace, pane.lock),
                              "trace")
 
     @property
@@ -457,8 +484,8 @@ class ComparisonModel:
         return np.concatenate(columns, axis=1)
 
     # -- recording ----------------------------------------------------------------------------------------
-    def start_record(self, main: RenderState, out: str | Path, seconds_per_seed: float = 1.0, seeds: int = 2,
-                     fps: float = 15.0, transform_spec: str = "") -> None:
+    def start_record(self, main: RenderState | RenderRequest, out: str | Path, seconds_per_seed: float = 1.0,
+                     seeds: int = 2, fps: float = 15.0, transform_spec: str = "") -> None:
         """Write an mp4 of the panes side by side (library video writer) walking `seeds` seeds from the current
         one; the SG3 panes move along `transform_spec` when every pane is SG3 (the writer requires it)."""
         from stylegan3.video import VideoSpec, iter_video_frames, video_frame_count, write_video
@@ -471,10 +498,11 @@ class ComparisonModel:
         note = ""
         if spec_path and not all(has_transform(p.info.kind) for p in panes):
             spec_path, note = None, " (no motion: an SG2 pane has no input transform)"
-        st = panes[0].state_for(main)
-        spec = VideoSpec(seeds=[main.seed + i for i in range(max(2, seeds))],
-                         frames_per_seed=max(1, round(seconds_per_seed * fps)), psi=float(main.psi),
-                         cutoff=st.cutoff, noise_mode=st.noise_mode, translate_path=spec_path,
+        main = as_request(main)
+        first = panes[0].request_for(main)
+        spec = VideoSpec(seeds=[main.latent.seed + i for i in range(max(2, seeds))],
+                         frames_per_seed=max(1, round(seconds_per_seed * fps)), psi=float(main.truncation.psi),
+                         cutoff=first.truncation.cutoff, noise_mode=first.noise.mode, translate_path=spec_path,
                          pane_size=max(p.info.resolution for p in panes), batch_size=2)
         total = video_frame_count(spec)
         locks = [p.lock for p in panes]

@@ -85,7 +85,7 @@ class Job:
         self.count, self.total = int(done), int(total)
 
     def _run(self) -> None:
-        from visualizer.async_renderer import lower_thread_priority
+        from stylegan3.service.priority import lower_thread_priority
 
         lower_thread_priority()
         t0 = time.perf_counter()

@@ -1,48 +1,30 @@
-"""State -> image, with no GUI code: the same functions serve the worker thread, the CLI and the tests.
+"""State -> image for the window's own render thread, the CLI and the tests: the request pipeline, nothing else.
 
-`render_state(G, state)` is the headless reference the GUI tests compare screenshots against, so the app shows
-exactly what the library computes. Image stages registered with `register_stage` (layer views, untransform,
-spectra; added by the analysis panels) run after synthesis and may replace the image.
+Every frame is `stylegan3.render.pipeline` applied to `request_from_state(state)`, the very code a child
+process or a remote server runs, so `render_state(G, state)` is the headless reference the GUI tests compare
+screenshots against and no panel has to be built first for it to match the screen.
 """
 
 from __future__ import annotations
 
-import contextlib
-import time
+import math
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import torch
 
 from stylegan3.generate import device_of
+from stylegan3.netinfo import NetworkInfo, describe
 from stylegan3.ops import backend
+from stylegan3.render import pipeline
 from stylegan3.render.cancel import RenderCancelled, cancellable  # noqa: F401 - re-exported
-from visualizer.state import RenderState, ws_selection
-
-# A stage gets (G, state, ws, image [1, C, H, W] float) and returns the image to show next (or the same one),
-# optionally filling `extras` (e.g. layer statistics) for its panel.
-ImageStage = Callable[[Any, RenderState, torch.Tensor, torch.Tensor, dict], torch.Tensor]
-_STAGES: list[ImageStage] = []
-
-
-def register_stage(stage: ImageStage) -> None:
-    """Add a post-synthesis stage (idempotent). Extension point for the layer / equivariance panels."""
-    if stage not in _STAGES:
-        _STAGES.append(stage)
-
-
-# A ws stage gets (G, state, ws [1, num_ws, w_dim]) after mapping and style mixing and returns the ws to
-# synthesize (e.g. a projected latent instead, or moved along semantic directions).
-WsStage = Callable[[Any, RenderState, torch.Tensor], torch.Tensor]
-_WS_STAGES: list[WsStage] = []
-
-
-def register_ws_stage(stage: WsStage) -> None:
-    """Add a latent stage (idempotent). Extension point for the directions / projection / timeline panels."""
-    if stage not in _WS_STAGES:
-        _WS_STAGES.append(stage)
+from stylegan3.render.inputs import request_ws
+from stylegan3.render.pipeline import FrameStats, to_host  # noqa: F401 - to_host re-exported
+from stylegan3.request import RenderRequest
+from visualizer.request_adapter import request_from_state
+from visualizer.state import RenderState
 
 
 def choose_device(cpu: bool = False, device: str | None = None) -> torch.device:
@@ -58,80 +40,26 @@ def prepare_network(G: torch.nn.Module, device: torch.device) -> torch.nn.Module
     return G.to(device)
 
 
-def seed_plane_z(x: float, y: float, z_dim: int) -> np.ndarray:
-    """z for a position in the seed plane: exact seeds at integers, bilinear blend in between."""
-    from stylegan3.latents import blend_seeds, z_from_seed
-
-    if float(x).is_integer() and float(y).is_integer() and y == 0:
-        return np.asarray(z_from_seed(int(x), z_dim), dtype=np.float32).reshape(1, z_dim)
-    return np.asarray(blend_seeds(x, y, z_dim), dtype=np.float32).reshape(1, z_dim)
+_INFO: weakref.WeakKeyDictionary[torch.nn.Module, tuple[str, NetworkInfo]] = weakref.WeakKeyDictionary()
 
 
-def class_vector(G: torch.nn.Module, class_idx: int, device: torch.device) -> torch.Tensor:
-    """One-hot label for conditional nets (the GUI's class index wraps around), an empty [1, 0] tensor otherwise."""
-    from stylegan3.latents import class_vector as one_hot
-
-    return one_hot(G.c_dim, int(class_idx) % G.c_dim if G.c_dim else None, device)
-
-
-def compute_ws(G: torch.nn.Module, state: RenderState) -> torch.Tensor:
-    """Mapping output [1, num_ws, w_dim] for the state's latent, truncation and style mix."""
-    from stylegan3.latents import z_from_seed
-
-    device = device_of(G)
-    c = class_vector(G, state.class_idx, device)
-    z = torch.from_numpy(seed_plane_z(state.x, state.y, G.z_dim)).to(device)
-    kwargs = dict(truncation_psi=float(state.psi), truncation_cutoff=state.cutoff)
-    ws = G.mapping(z, c, **kwargs)
-    mix = ws_selection(state.mix_ws, G.num_ws)
-    if mix:
-        z_mix = torch.from_numpy(np.asarray(z_from_seed(int(state.mix_seed), G.z_dim), dtype=np.float32))
-        ws_mix = G.mapping(z_mix.reshape(1, -1).to(device), c, **kwargs)
-        ws = ws.clone()
-        ws[:, list(mix)] = ws_mix[:, list(mix)]
-    for stage in list(_WS_STAGES):
-        ws = stage(G, state, ws)
-    return ws
+def network_info(G: torch.nn.Module) -> NetworkInfo:
+    """The NetworkInfo the pipeline needs (layer table, capabilities), computed once per network and device."""
+    device = str(device_of(G))
+    cached = _INFO.get(G)
+    if cached is None or cached[0] != device:
+        cached = _INFO[G] = (device, describe(G, "", device=device))
+    return cached[1]
 
 
-def transform_kwargs(G: torch.nn.Module, state: RenderState) -> dict[str, Any]:
-    """`{"transform": inverse(M)}` for synthesis of an SG3 net (nothing for SG2): passed as an argument, so
-    the network shared with panes and jobs is never changed by this view."""
-    from stylegan3 import families
-    from stylegan3.transform import input_transform
-
-    if not families.capabilities(G).input_transform:
-        return {}
-    m = input_transform(tuple(state.translate), float(state.rotate))
-    return {"transform": torch.from_numpy(m).to(device=device_of(G), dtype=torch.float32)}
+def as_request(state: RenderState | RenderRequest) -> RenderRequest:
+    return state if isinstance(state, RenderRequest) else request_from_state(state)
 
 
-def synthesize(
-    G: torch.nn.Module, state: RenderState, ws: torch.Tensor, extras: dict | None = None
-) -> torch.Tensor:
-    """Synthesis image [1, C, H, W] float; random noise is reproducible through `noise_seed`.
-
-    On CUDA the pass is replayed from a captured CUDA graph when it can be (`stylegan3.graphs`);
-    `extras["graph"]` then says True, or `extras["graph_reason"]` says why it ran eagerly.
-    """
-    from stylegan3 import families
-
-    kwargs: dict[str, Any] = dict(noise_mode=state.noise_mode, force_fp32=bool(state.force_fp32))
-    kwargs.update(transform_kwargs(G, state))
-    if state.noise_mode == "random" and families.capabilities(G).seeded_noise:
-        # A generator of our own, not the process-wide RNG that other render threads and jobs draw from too.
-        gen = torch.Generator(device=device_of(G))
-        gen.manual_seed(int(state.noise_seed))
-        kwargs["noise_generator"] = gen
-    if state.cuda_graphs and ws.is_cuda:
-        from stylegan3.graphs import synthesize as graph_synthesize
-
-        img, reason = graph_synthesize(G, ws, **kwargs)
-        if extras is not None:
-            extras["graph"] = reason is None
-            extras["graph_reason"] = reason
-        return img
-    return G.synthesis(ws, **kwargs)
+def state_ws(G: torch.nn.Module, state: RenderState | RenderRequest) -> torch.Tensor:
+    """The ws `[1, num_ws, w_dim]` the app synthesizes for `state` (mapping, mixing, explicit latent, moves)."""
+    with torch.no_grad():
+        return request_ws(G, as_request(state), device_of(G))
 
 
 def to_uint8_hwc(img: torch.Tensor) -> torch.Tensor:
@@ -141,28 +69,13 @@ def to_uint8_hwc(img: torch.Tensor) -> torch.Tensor:
     return to_rgb_uint8(img[:1])[0]
 
 
-def to_host(pixels: torch.Tensor) -> np.ndarray:
-    """The one device->host copy of a frame's uint8 pixels (shared memory on the CPU).
-
-    On CUDA the copy goes into page-locked memory from torch's caching host allocator: a DMA straight
-    into the array the texture upload reads, instead of a pageable copy staged through a driver buffer.
-    Each frame gets its own block (the allocator recycles it once the array is gone), so a frame the
-    GUI still shows is never overwritten by the next one.
-    """
-    if not pixels.is_cuda:
-        return pixels.numpy()
-    host = torch.empty(pixels.shape, dtype=pixels.dtype, pin_memory=True)
-    host.copy_(pixels, non_blocking=True)
-    torch.cuda.current_stream(pixels.device).synchronize()
-    return host.numpy()
-
-
 @dataclass
 class RenderResult:
-    """One finished render. `image` is host memory (HxWx3 uint8) ready for the texture upload."""
+    """One finished render. `image` is host memory (HxWx3 uint8) ready for the texture upload; `extras` holds
+    what the stages reported (`stats_extras`) and, from a backend, the transport numbers."""
 
     image: np.ndarray | None
-    state: RenderState
+    state: RenderState | RenderRequest  # what was submitted: the window's state, or a pane's request
     request_id: int = 0
     network_id: int = 0
     render_ms: float = 0.0
@@ -173,71 +86,51 @@ class RenderResult:
     cancelled: bool = False
 
 
-@contextlib.contextmanager
-def capture_layer(G: torch.nn.Module, name: str | None, extras: dict):
-    """While active, keep the output of synthesis layer `name` in `extras["layer"]` (for the layer view stage).
-
-    Taken from the one synthesis pass that makes the image, so showing a layer costs no second render. An
-    unknown name (a state left over from another network) captures nothing; the stage then says so.
-    """
-    from stylegan3.layers import layer_outputs
-
-    if name:
-        try:
-            G.synthesis.get_submodule(name)
-        except AttributeError:
-            name = None
-    with layer_outputs(G, [name] if name else []) as captured:
-        try:
-            yield
-        finally:
-            if name in captured:
-                extras["layer"] = captured[name]
+def stats_extras(stats: FrameStats) -> dict:
+    """FrameStats in the `extras` shape the panels read (layer shape / stats / error, residual PSNR, graphs)."""
+    out: dict = {}
+    if stats.layer_shape is not None:
+        out["layer_shape"] = tuple(stats.layer_shape)
+    if stats.layer_stats is not None:
+        out["layer_stats"] = {part: {"mean": m.mean, "std": m.std, "max": m.max}
+                              for part, m in (("all", stats.layer_stats.all), ("selected", stats.layer_stats.selected))}
+    if stats.layer_error is not None:
+        out["layer_error"] = stats.layer_error
+    if stats.residual_exact:
+        out["residual_psnr"] = math.inf
+    elif stats.residual_psnr_db is not None:
+        out["residual_psnr"] = stats.residual_psnr_db
+    if stats.graph or stats.graph_reason is not None:  # only CUDA renders try graphs
+        out["graph"] = stats.graph
+        out["graph_reason"] = stats.graph_reason
+    return out
 
 
-@torch.no_grad()
-def render_tensor(G: torch.nn.Module, state: RenderState, extras: dict | None = None) -> torch.Tensor:
-    """The shown image as [H, W, 3] uint8 on G's device (stages applied)."""
-    extras = {} if extras is None else extras
-    ws = compute_ws(G, state)
-    with capture_layer(G, state.layer_name, extras):
-        img = synthesize(G, state, ws, extras)
-    for stage in list(_STAGES):
-        img = stage(G, state, ws, img, extras)
-    return to_uint8_hwc(img)
+def render_tensor(G: torch.nn.Module, state: RenderState | RenderRequest, stats: dict | None = None) -> torch.Tensor:
+    """The shown image as [H, W, 3] uint8 on G's device (every stage the request asks for applied)."""
+    return pipeline.render_tensor(G, as_request(state), network_info(G), device_of(G), {} if stats is None else stats)
 
 
-def render_state(G: torch.nn.Module, state: RenderState) -> np.ndarray:
+def render_state(G: torch.nn.Module, state: RenderState | RenderRequest) -> np.ndarray:
     """Headless render: HxWx3 uint8 numpy, exactly what the app puts on screen for `state`."""
     return render_tensor(G, state).cpu().numpy()
 
 
 def timed_render(
-    G: torch.nn.Module, state: RenderState, should_stop: Callable[[], bool] | None = None
+    G: torch.nn.Module, state: RenderState | RenderRequest, should_stop: Callable[[], bool] | None = None
 ) -> RenderResult:
-    """Render with timing and device info; errors become a message instead of an exception."""
-    device = device_of(G)
-    t0 = time.perf_counter()
-    extras: dict = {}
-    try:
-        with cancellable(G, device, should_stop):
-            out = render_tensor(G, state, extras)
-        image = to_host(out)
-        error = None
-    except RenderCancelled:
-        return RenderResult(image=None, state=state, device=str(device), cancelled=True)
-    except Exception as exc:  # noqa: BLE001 - a bad state must show a message, never kill the worker
-        from stylegan3.memory import is_out_of_memory, out_of_memory_message, release_cached_memory
+    """Render a window state (or a request, e.g. a comparison pane's) with timing and device info; errors
+    become a message instead of an exception. The result's `state` is what was asked for."""
+    from stylegan3.request import RequestError
 
-        if is_out_of_memory(exc):
-            release_cached_memory()
-            image, error = None, out_of_memory_message(exc, "rendering")
-        else:
-            image, error = None, f"render failed: {type(exc).__name__}: {exc}"
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    ms = (time.perf_counter() - t0) * 1000.0
-    impl = backend.active_impl(device) + ("+graph" if extras.get("graph") else "")
-    return RenderResult(
-        image=image, state=state, render_ms=ms, device=str(device), impl=impl, error=error, extras=extras
-    )
+    device = device_of(G)
+    try:
+        request = as_request(state)
+    except RequestError as exc:  # a state no request can express (a bad value typed into a panel)
+        return RenderResult(image=None, state=state, device=str(device), error=f"render failed: {exc}")
+    out = pipeline.render_request(G, request, network_info(G), should_stop)
+    if out.cancelled:
+        return RenderResult(image=None, state=state, device=str(device), cancelled=True)
+    impl = backend.active_impl(device) + ("+graph" if out.stats.graph else "")
+    return RenderResult(image=out.image, state=state, render_ms=out.render_ms, device=str(device), impl=impl,
+                        error=out.error, extras=stats_extras(out.stats))

@@ -1,7 +1,7 @@
 """RenderState (what the panels edit) <-> RenderRequest (what every renderer takes).
 
-The GUI keeps its editable state; everything it sends to a renderer goes through `request_from_state`, so a
-thread, a child process and a remote server all receive the same typed request.
+The GUI keeps its editable state; everything it sends to a renderer goes through `request_from_state`, so the
+window's own thread, a child process and a remote server all receive the same typed request.
 """
 
 from __future__ import annotations
@@ -19,12 +19,7 @@ from stylegan3.request import (
     Truncation,
     Untransform,
 )
-from visualizer.stages import DEFAULTS
 from visualizer.state import RenderState
-
-
-def _extra(state: RenderState, key: str):
-    return state.extras.get(key, DEFAULTS[key])
 
 
 def request_from_state(state: RenderState, source: str = "demo", key: str = "G_ema") -> RenderRequest:
@@ -35,24 +30,18 @@ def request_from_state(state: RenderState, source: str = "demo", key: str = "G_e
         truncation=Truncation(float(state.psi), state.cutoff),
         noise=Noise(state.noise_mode, int(state.noise_seed)),
         transform=Transform(tuple(float(v) for v in state.translate), float(state.rotate)),
-        layer=LayerView(state.layer_name, state.channel, bool(_extra(state, "layer_normalize")),
-                        float(_extra(state, "layer_gain_db"))),
-        fft=FFTView(bool(state.fft), str(_extra(state, "fft_window")), float(_extra(state, "fft_range_db"))),
-        untransform=Untransform(bool(state.untransform), str(_extra(state, "untransform_view")),
-                                float(_extra(state, "diff_gain_db"))),
+        layer=LayerView(state.layer_name, state.channel, bool(state.layer_normalize), float(state.layer_gain_db)),
+        fft=FFTView(bool(state.fft), str(state.fft_window), float(state.fft_range_db)),
+        untransform=Untransform(bool(state.untransform), str(state.untransform_view), float(state.diff_gain_db)),
         synthesis=Synthesis(bool(state.force_fp32), bool(state.cuda_graphs)),
+        explicit=state.explicit,
+        moves=tuple(state.moves),
     )
 
 
 def state_from_request(request: RenderRequest, base: RenderState | None = None) -> RenderState:
-    """The editable state for a request (a session file, a bookmark); other extras of `base` are kept."""
+    """The editable state for a request (a session file, a bookmark)."""
     base = base or RenderState()
-    extras = dict(base.extras)
-    extras.update(
-        layer_normalize=request.layer.normalize, layer_gain_db=request.layer.gain_db,
-        fft_range_db=request.fft.range_db, fft_window=request.fft.window,
-        untransform_view=request.untransform.view, diff_gain_db=request.untransform.diff_gain_db,
-    )
     return base.copy(
         x=request.latent.x, y=request.latent.y, class_idx=request.latent.class_idx,
         mix_seed=request.mix.seed, mix_ws=tuple(request.mix.ws),
@@ -60,7 +49,10 @@ def state_from_request(request: RenderRequest, base: RenderState | None = None) 
         noise_mode=request.noise.mode, noise_seed=request.noise.seed,
         force_fp32=request.synthesis.force_fp32, cuda_graphs=request.synthesis.cuda_graphs,
         translate=tuple(request.transform.translate), rotate=request.transform.rotate,
-        untransform=request.untransform.enabled,
+        untransform=request.untransform.enabled, untransform_view=request.untransform.view,
+        diff_gain_db=request.untransform.diff_gain_db,
         layer_name=request.layer.layer, channel=request.layer.channel, fft=request.fft.enabled,
-        extras=extras,
+        layer_normalize=request.layer.normalize, layer_gain_db=request.layer.gain_db,
+        fft_window=request.fft.window, fft_range_db=request.fft.range_db,
+        explicit=request.explicit, moves=tuple(request.moves),
     )

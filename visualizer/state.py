@@ -1,14 +1,18 @@
 """The render state: everything that decides which image the renderer produces.
 
-Widgets edit one plain `RenderState`; the renderer turns a copy of it into an image. Keeping it a frozen-free,
-comparable dataclass of plain values lets the GUI detect "nothing changed" with `==`, hand the worker an
-independent snapshot with `copy()`, and lets tests build the very same state headless.
+Widgets edit one plain `RenderState`; the renderer turns a copy of it into an image. Keeping it a comparable
+dataclass of plain values (and immutable, typed request sections for the explicit latent and the direction
+moves) lets the GUI detect "nothing changed" with `==`, hand the worker an independent snapshot with `copy()`,
+and lets tests build the very same state headless. `visualizer.request_adapter.request_from_state` is the one
+conversion to what renderers take, a `RenderRequest`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+
+from stylegan3.request import ExplicitLatent, LatentMove
 
 NOISE_MODES = ("const", "random", "none")
 
@@ -45,9 +49,17 @@ class RenderState:
     layer_name: str | None = None
     channel: int | None = None  # None = first three channels as RGB
     fft: bool = False
+    layer_normalize: bool = False
+    layer_gain_db: float = 0.0
+    fft_window: str = "kaiser"
+    fft_range_db: float = 80.0
+    untransform_view: str = "warped"  # or "difference"
+    diff_gain_db: float = 20.0
 
-    # Free-form settings of optional panels, kept hashable-friendly: (key, value) pairs.
-    extras: dict = field(default_factory=dict)
+    # Exploration panels: a latent given by value (projection, timeline, bookmark) and direction moves,
+    # as the request carries them (immutable, so `==` and `copy()` stay cheap). See `visualizer.explore`.
+    explicit: ExplicitLatent = field(default_factory=ExplicitLatent)
+    moves: tuple[LatentMove, ...] = ()
 
     @property
     def seed(self) -> int:
@@ -56,9 +68,7 @@ class RenderState:
 
     def copy(self, **changes) -> RenderState:
         """An independent snapshot (the worker must never see the GUI edit a state mid-render)."""
-        snap = dataclasses.replace(self, **changes)
-        snap.extras = dict(snap.extras if "extras" in changes else self.extras)
-        return snap
+        return dataclasses.replace(self, **changes)
 
 
 def ws_selection(indices: tuple[int, ...] | list[int], num_ws: int) -> tuple[int, ...]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from imgui_bundle import imgui
 
-from visualizer.explore import Frozen, set_moves
+from visualizer.explore import set_moves
 from visualizer.jobs import JobSlot
 from visualizer.network_jobs import pca_job, seed_set_direction_job, user_direction_job
 from widgets.base import Widget
@@ -44,7 +44,6 @@ class DirectionsWidget(Widget):
         super().__init__(app)
         self.job = JobSlot()
         self.directions = None
-        self.ref: Frozen | None = None
         self.amounts: dict[int, float] = {}
         self.ranges: dict[int, str] = {}
         self.custom: dict[int, str] = {}
@@ -62,7 +61,6 @@ class DirectionsWidget(Widget):
     # -- actions (also what the tests call) ----------------------------------------------------------------------
     def set_directions(self, directions, message: str = "") -> None:
         self.directions = directions
-        self.ref = Frozen(directions) if directions is not None else None
         self.amounts, self.ranges, self.custom = {}, {}, {}
         self.message = message
         self.apply()
@@ -102,7 +100,7 @@ class DirectionsWidget(Widget):
         return tuple(out)
 
     def apply(self) -> None:
-        set_moves(self.app.state, self.ref, self.moves())
+        set_moves(self.app.state, self.directions, self.moves())
 
     def reset(self) -> None:
         self.amounts = {}

@@ -15,7 +15,7 @@ from imgui_bundle import imgui
 from stylegan3.analysis.equivariance import METRIC_LABELS, METRICS
 from visualizer.jobs import JobSlot
 from visualizer.network_jobs import equivariance_job
-from visualizer.stages import UNTRANSFORM_VIEWS, install, setting
+from visualizer.stages import UNTRANSFORM_VIEWS
 from widgets.base import Widget
 
 DRAG_FAST = 0.01  # image widths per mouse pixel (100 px move the content one image)
@@ -40,7 +40,6 @@ class EquivarianceWidget(Widget):
 
     def __init__(self, app) -> None:
         super().__init__(app)
-        install()
         self.anim_t = False
         self.speed_t = 0.05  # image widths per second
         self.anim_r = False
@@ -180,15 +179,15 @@ class EquivarianceWidget(Widget):
         if imgui.is_item_hovered():
             imgui.set_tooltip("Warp the output back by the inverse transform (windowed-sinc resampling): a "
                               "perfectly equivariant network shows a still image")
-        view = setting(s, "untransform_view")
+        view = s.untransform_view
         for v in UNTRANSFORM_VIEWS:
             imgui.same_line()
             if imgui.radio_button(f"{v}##ut", view == v):
-                s.extras["untransform_view"] = v
+                s.untransform_view = v
         if view == "difference":
             imgui.set_next_item_width(imgui.get_font_size() * 8)
-            _, g = imgui.slider_float("Diff gain##ut", float(setting(s, "diff_gain_db")), 0.0, 60.0, "%.0f dB")
-            s.extras["diff_gain_db"] = float(g)
+            _, g = imgui.slider_float("Diff gain##ut", float(s.diff_gain_db), 0.0, 60.0, "%.0f dB")
+            s.diff_gain_db = float(g)
             res = self.app.last_result
             psnr = res.extras.get("residual_psnr") if res is not None and res.state == s else None
             if s.untransform and psnr is not None:

@@ -11,7 +11,7 @@ from imgui_bundle import imgui
 
 from stylegan3.layers import LayerInfo
 from stylegan3.render.pipeline import output_layer_info
-from visualizer.stages import DEFAULTS, OUTPUT, WINDOWS, install, setting
+from visualizer.stages import DEFAULTS, OUTPUT, WINDOWS
 from widgets.base import Widget
 
 MARK_TEXT = {"cutoff": (0.3, 1.0, 0.3), "stopband": (1.0, 1.0, 0.3), "nyquist": (1.0, 0.35, 0.35)}
@@ -36,7 +36,6 @@ class LayersWidget(Widget):
 
     def __init__(self, app) -> None:
         super().__init__(app)
-        install()
         self.layers: list[LayerInfo] = []
 
     def visible(self) -> bool:
@@ -80,17 +79,17 @@ class LayersWidget(Widget):
             imgui.set_next_item_width(imgui.get_font_size() * 6)
             _, ch = imgui.slider_int("Channel##ch", s.channel, 0, max(channels - 1, 0))
             s.channel = min(max(int(ch), 0), max(channels - 1, 0))
-        _, norm = imgui.checkbox("Normalize##layer", bool(setting(s, "layer_normalize")))
-        s.extras["layer_normalize"] = norm
+        _, norm = imgui.checkbox("Normalize##layer", bool(s.layer_normalize))
+        s.layer_normalize = bool(norm)
         imgui.same_line()
         imgui.set_next_item_width(imgui.get_font_size() * 8)
-        _, gain = imgui.slider_float("Brightness##layer", float(setting(s, "layer_gain_db")), -40.0, 40.0,
+        _, gain = imgui.slider_float("Brightness##layer", float(s.layer_gain_db), -40.0, 40.0,
                                      "%+.1f dB")
-        s.extras["layer_gain_db"] = float(gain)
+        s.layer_gain_db = float(gain)
         if imgui.button("Reset##layer"):
             s.layer_name, s.channel, s.fft = None, None, False
             for key in ("layer_normalize", "layer_gain_db", "fft_range_db", "fft_window"):
-                s.extras[key] = DEFAULTS[key]
+                setattr(s, key, DEFAULTS[key])
         self._stats()
         imgui.separator()
         self._fft(info)
@@ -163,14 +162,14 @@ class LayersWidget(Widget):
             s.layer_name = fft_toggle(s.layer_name, fft)
         imgui.same_line()
         imgui.set_next_item_width(imgui.get_font_size() * 8)
-        _, rng = imgui.slider_float("Range##fft", float(setting(s, "fft_range_db")), 20.0, 160.0, "%.0f dB")
-        s.extras["fft_range_db"] = float(rng)
+        _, rng = imgui.slider_float("Range##fft", float(s.fft_range_db), 20.0, 160.0, "%.0f dB")
+        s.fft_range_db = float(rng)
         imgui.text("Window")
-        current = setting(s, "fft_window")
+        current = s.fft_window
         for w in WINDOWS:
             imgui.same_line()
             if imgui.radio_button(f"{w}##fftwin", current == w):
-                s.extras["fft_window"] = w
+                s.fft_window = w
         if s.fft and info is not None:
             for name, value in (("cutoff", info.cutoff), ("stopband", info.stopband), ("nyquist", info.nyquist)):
                 if value is None:

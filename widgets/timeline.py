@@ -11,7 +11,7 @@ from __future__ import annotations
 from imgui_bundle import imgui
 
 from stylegan3.errors import SG3Error
-from visualizer.explore import clear_latent, latent_of, set_latent
+from visualizer.explore import clear_latent, latent_label, latent_of, set_latent
 from visualizer.jobs import JobSlot
 from visualizer.network_jobs import resolve_timeline_job, state_ws_job, timeline_export_job
 from widgets.base import Widget
@@ -51,14 +51,14 @@ class TimelineWidget(Widget):
 
         s = self.app.state
         common = dict(translate=tuple(float(v) for v in s.translate), rotate=float(s.rotate), duration=duration)
-        plain_seed = (latent_of(s) is None and not s.extras.get("direction_moves") and not s.mix_ws
+        plain_seed = (latent_of(s) is None and not s.moves and not s.mix_ws
                       and s.y == 0 and float(s.x).is_integer())
         if ws is not None:
             key = Keyframe.from_ws(ws, label=label or "projection", **common)
         elif plain_seed:
             key = Keyframe(seed=int(s.x), psi=float(s.psi), label=label or f"seed {int(s.x)}", **common)
         else:  # blended seeds, mixing, moves or an explicit latent: keep exactly what is shown
-            key = Keyframe.from_ws(self.app.compute(state_ws_job(s)), label=label or s.extras.get("latent_label")
+            key = Keyframe.from_ws(self.app.compute(state_ws_job(s)), label=label or latent_label(s)
                                    or f"view {len(self.timeline.keyframes)}", **common)
         self.timeline.keyframes.append(key)
         self.changed()

@@ -36,76 +36,85 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.direction and (args.session or args.connect):
-        raise SG3Error("--direction renders locally only (not with --session or --connect)")
+    if args.direction and args.session:
+        raise SG3Error("--direction renders the --seeds (not with --session)")
     if args.session:
         return run_session(args)
     if args.connect:
         return run_render(args)
     import stylegan3
-    from stylegan3.generate import GenerateOptions, generate_seed
-    from stylegan3.imageutil import to_numpy_rgb
-    from stylegan3.transform import has_input_transform
+    from stylegan3.directions import network_fingerprint
+    from stylegan3.netinfo import describe
+    from stylegan3.render.pipeline import render_request
 
     G = stylegan3.load_network(args.network, device=pick_device(args.device))
-    if G.c_dim and args.class_idx is None:
-        raise SG3Error(f"{args.network}: conditional network ({G.c_dim} classes): pass --class N")
-    if (args.translate != (0.0, 0.0) or args.rotate) and not has_input_transform(G):
-        print("warning: --translate/--rotate ignored: StyleGAN2 has no input transform", file=sys.stderr)
-    options = GenerateOptions(
-        psi=args.psi,
-        cutoff=args.cutoff,
-        class_idx=args.class_idx,
-        noise_mode=args.noise_mode,
-        translate=args.translate,
-        rotate=args.rotate,
-        force_fp32=args.force_fp32,
-    )
-    try:
-        args.outdir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise SG3Error(f"{args.outdir}: cannot create output folder ({exc.strerror})") from None
-    edit_ws = direction_edit(G, args.direction)
-    for seed in args.seeds:
-        img = generate_seed(G, seed, options, edit_ws)
-        path = args.outdir / f"seed{seed:04d}.png"
-        Image.fromarray(to_numpy_rgb(img)).save(path)
-        print(path)
+    info = describe(G, args.network)
+    requests = seed_requests(args, info, direction_moves(args.direction, info, network_fingerprint(G)))
+    make_outdir(args.outdir)
+    for seed, request in requests:
+        out = render_request(G, request, info)
+        save_frame(args.outdir, seed, out.image, out.error)
     return 0
 
 
-def direction_edit(G, specs: list[str]):
-    """The `--direction` moves as a ws edit (None without any); every file and index is checked up front."""
-    from stylegan3.directions import (
-        DirectionMove,
-        apply_moves,
-        load_directions,
-        network_fingerprint,
-        parse_direction_spec,
-        ws_range,
-    )
+def seed_requests(args: argparse.Namespace, info, moves: tuple = ()) -> list:
+    """One `RenderRequest` per `--seeds` entry (what a local and a `--connect` render both send to the pipeline);
+    the class and transform options are checked against the network first."""
+    from stylegan3.request import Latent, NetworkRef, Noise, RenderRequest, Synthesis, Transform, Truncation
 
-    if not specs:
-        return None
+    if info.c_dim and args.class_idx is None:
+        raise SG3Error(f"{args.network}: conditional network ({info.c_dim} classes): pass --class N")
+    if args.class_idx is not None and not info.c_dim:
+        raise SG3Error("a class label was given but the network is unconditional")
+    if args.class_idx is not None and not 0 <= args.class_idx < info.c_dim:
+        raise SG3Error(f"class {args.class_idx} out of range (the network has {info.c_dim} classes: "
+                       f"0..{info.c_dim - 1})")
+    if (args.translate != (0.0, 0.0) or args.rotate) and not info.capabilities.input_transform:
+        print("warning: --translate/--rotate ignored: StyleGAN2 has no input transform", file=sys.stderr)
+    base = RenderRequest(
+        network=NetworkRef(args.network),
+        truncation=Truncation(args.psi, args.cutoff),
+        noise=Noise(args.noise_mode),
+        transform=Transform(tuple(args.translate), args.rotate),
+        synthesis=Synthesis(force_fp32=args.force_fp32, cuda_graphs=False),
+        moves=tuple(moves),
+    )
+    return [(seed, base.replace(latent=Latent(float(seed), 0.0, args.class_idx or 0))) for seed in args.seeds]
+
+
+def make_outdir(outdir: Path) -> None:
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SG3Error(f"{outdir}: cannot create output folder ({exc.strerror})") from None
+
+
+def save_frame(outdir: Path, seed: int, image, error: str | None) -> None:
+    if error:
+        raise SG3Error(f"seed {seed}: {error}")
+    path = outdir / f"seed{seed:04d}.png"
+    Image.fromarray(image).save(path)
+    print(path)
+
+
+def direction_moves(specs: list[str], info, fingerprint: str | None = None) -> tuple:
+    """The `--direction` moves as the request carries them (unit vector by value, so `--connect` needs no file
+    on the server); every file and index is checked up front."""
+    from stylegan3.directions import DirectionMove, load_directions, parse_direction_spec, request_moves, ws_range
+
     files: dict[str, object] = {}
-    moves: list[tuple[object, DirectionMove]] = []
+    moves: list = []
     for spec in specs:
         path, index, amount, layers = parse_direction_spec(spec)
         if path not in files:
             files[path] = load_directions(path)
             d = files[path]
-            if d.w_dim != G.w_dim:
-                raise SG3Error(f"{path}: directions are {d.w_dim}-dimensional but the network's w has {G.w_dim}")
-            if d.network and d.network != network_fingerprint(G):
+            if d.w_dim != info.w_dim:
+                raise SG3Error(f"{path}: directions are {d.w_dim}-dimensional but the network's w has {info.w_dim}")
+            if d.network and fingerprint is not None and d.network != fingerprint:
                 print(f"warning: {path} was made for another network ({d.network})", file=sys.stderr)
         d = files[path]
         if index >= len(d):
             raise SG3Error(f"{path}: direction {index} out of range (the file has {len(d)}: 0..{len(d) - 1})")
-        moves.append((d, DirectionMove(index, amount, ws_range(layers, int(G.num_ws)))))
-
-    def edit(ws):
-        for d, move in moves:
-            ws = apply_moves(ws, d, [move])
-        return ws
-
-    return edit
+        moves += request_moves(d, [DirectionMove(index, amount, ws_range(layers, int(info.num_ws)))])
+    return tuple(moves)

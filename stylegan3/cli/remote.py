@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 
 from stylegan3.errors import SG3Error
 
@@ -41,10 +40,9 @@ def connect(args: argparse.Namespace, timeout: float = 15.0):
 
 
 def run_render(args: argparse.Namespace) -> int:
-    """`render --connect`: the same requests as a local render, the same PNG bytes."""
-    from PIL import Image
-
-    from stylegan3.request import Latent, NetworkRef, Noise, RenderRequest, Synthesis, Transform, Truncation
+    """`render --connect`: the same requests as a local render (`cmd_render.seed_requests`), the same PNG bytes."""
+    from stylegan3.cli.cmd_render import direction_moves, make_outdir, save_frame, seed_requests
+    from stylegan3.request import NetworkRef
     from stylegan3.service.backend import BackendError
 
     backend = connect(args)
@@ -53,34 +51,14 @@ def run_render(args: argparse.Namespace) -> int:
             info = backend.load(NetworkRef(args.network))
         except BackendError as exc:
             raise SG3Error(str(exc)) from None
-        if info.c_dim and args.class_idx is None:
-            raise SG3Error(f"{args.network}: conditional network ({info.c_dim} classes): pass --class N")
-        if args.class_idx is not None and not 0 <= args.class_idx < max(info.c_dim, 1):
-            raise SG3Error(f"class {args.class_idx} out of range (the network has {info.c_dim} classes)")
-        if (args.translate != (0.0, 0.0) or args.rotate) and not info.capabilities.input_transform:
-            print("warning: --translate/--rotate ignored: StyleGAN2 has no input transform", file=sys.stderr)
-        base = RenderRequest(
-            network=NetworkRef(args.network),
-            truncation=Truncation(args.psi, args.cutoff),
-            noise=Noise(args.noise_mode),
-            transform=Transform(tuple(args.translate), args.rotate),
-            synthesis=Synthesis(force_fp32=args.force_fp32, cuda_graphs=False),
-        )
-        try:
-            args.outdir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise SG3Error(f"{args.outdir}: cannot create output folder ({exc.strerror})") from None
-        for seed in args.seeds:
-            request = base.replace(latent=Latent(float(seed), 0.0, args.class_idx or 0))
+        requests = seed_requests(args, info, direction_moves(args.direction, info))
+        make_outdir(args.outdir)
+        for seed, request in requests:
             try:
                 result = backend.render(request, timeout=600)
             except BackendError as exc:
                 raise SG3Error(str(exc)) from None
-            if result.error:
-                raise SG3Error(f"seed {seed}: {result.error}")
-            path = args.outdir / f"seed{seed:04d}.png"
-            Image.fromarray(result.image).save(path)
-            print(path)
+            save_frame(args.outdir, seed, result.image, result.error)
     finally:
         backend.close()
     return 0

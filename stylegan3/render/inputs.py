@@ -1,4 +1,9 @@
-"""The one place a request becomes network inputs: z, labels, ws, the input transform and noise arguments."""
+"""The one place a request becomes network inputs: z, labels, ws, the input transform and noise arguments.
+
+ws = mapping of the seed-plane latent (truncation, style mix), replaced by the request's explicit latent
+while it applies, plus every direction move. The GUI's thread, a child process, a server, `render`, `video`,
+comparison panes and analysis jobs all take their ws and transform from here.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from stylegan3 import transform as transforms
 from stylegan3.latents import blend_seeds, class_vector, z_from_seed
-from stylegan3.request import Latent, RenderRequest
-from stylegan3.transform import make_transform
+from stylegan3.request import ExplicitLatent, Latent, LatentMove, RenderRequest, Transform, Truncation
 
 
 def request_z(latent: Latent, z_dim: int) -> np.ndarray:
@@ -29,6 +34,51 @@ def mix_indices(request: RenderRequest, num_ws: int) -> tuple[int, ...]:
 
 
 def request_ws(G: torch.nn.Module, request: RenderRequest, device: torch.device) -> torch.Tensor:
+    """The ws [1, num_ws, w_dim] to synthesize: mapped (or explicit) latent, then the direction moves."""
+    ws = explicit_ws(request.explicit, request.latent, int(G.num_ws), int(G.w_dim), device)
+    if ws is None:
+        ws = mapped_ws(G, request, device)
+    return apply_moves(ws, request.moves)
+
+
+def explicit_ws(explicit: ExplicitLatent, latent: Latent, num_ws: int, w_dim: int,
+                device: torch.device) -> torch.Tensor | None:
+    """The explicit latent as [1, num_ws, w_dim] float32 (W is repeated), or None where it does not apply:
+    none set, the seed-plane position moved since, or a shape of another network (a state left over)."""
+    if not explicit.applies_to(latent):
+        return None
+    arr = np.asarray(explicit.w, dtype=np.float32)
+    if arr.shape[-1] != w_dim or arr.shape[0] not in (1, num_ws):
+        return None
+    arr = np.repeat(arr, num_ws, axis=0) if arr.shape[0] != num_ws else arr
+    return torch.from_numpy(arr.reshape(1, num_ws, w_dim)).to(device)
+
+
+def apply_moves(ws: torch.Tensor, moves: tuple[LatentMove, ...]) -> torch.Tensor:
+    """ws with every move added (a new tensor); moves of another w size are skipped (a state left over)."""
+    usable = [m for m in moves if len(m.vector) == ws.shape[-1]]
+    if not usable:
+        return ws
+    out = ws.clone()
+    num_ws = ws.shape[1]
+    for move in usable:
+        layers = list(range(num_ws)) if move.ws is None else [i for i in move.ws if 0 <= i < num_ws]
+        step = np.asarray(move.vector, dtype=np.float32) * float(move.strength)
+        out[:, layers] += torch.from_numpy(step).to(device=ws.device, dtype=ws.dtype)
+    return out
+
+
+def explicit_latent(ws: np.ndarray | torch.Tensor, latent: Latent, label: str = "") -> ExplicitLatent:
+    """An explicit latent from W `[w_dim]` / `[1, w_dim]` or W+ `[1, num_ws, w_dim]`, pinned to `latent`'s
+    seed-plane position. Rows are float32 values written as floats, so the request carries the exact bits."""
+    arr = ws.detach().to("cpu", torch.float32).numpy() if isinstance(ws, torch.Tensor) else np.asarray(ws)
+    arr = np.asarray(arr, dtype=np.float32)
+    arr = arr.reshape(-1, arr.shape[-1])
+    rows = tuple(map(tuple, arr.astype(np.float64).tolist()))
+    return ExplicitLatent(rows, str(label), (float(latent.x), float(latent.y)))
+
+
+def mapped_ws(G: torch.nn.Module, request: RenderRequest, device: torch.device) -> torch.Tensor:
     """Mapping output [1, num_ws, w_dim] for the request's latent, truncation and style mix."""
     c = request_c(G, request.latent, device)
     z = torch.from_numpy(request_z(request.latent, G.z_dim)).to(device)
@@ -43,14 +93,30 @@ def request_ws(G: torch.nn.Module, request: RenderRequest, device: torch.device)
     return ws
 
 
+def seeds_ws(G: torch.nn.Module, seeds, truncation: Truncation = Truncation(), class_idx: int | None = None,
+             device: torch.device | str | None = None) -> torch.Tensor:
+    """Mapped ws `[len(seeds), num_ws, w_dim]` of plain seeds in one batch: the keyframes of videos, traces
+    and timelines, with z drawn exactly as for a request at those seeds. `class_idx` None = zero labels."""
+    from stylegan3.generate import device_of
+
+    device = device_of(G) if device is None else torch.device(device)
+    z_dim = int(G.z_dim)
+    zs = [request_z(Latent(float(int(s))), z_dim) for s in seeds] if z_dim else [np.zeros([len(seeds), 0])]
+    z = torch.from_numpy(np.concatenate(zs, axis=0)).to(device=device, dtype=torch.float32)
+    c = class_vector(int(G.c_dim), class_idx, device, len(seeds))
+    return G.mapping(z, c, truncation_psi=float(truncation.psi), truncation_cutoff=truncation.cutoff)
+
+
 def request_transform(request: RenderRequest) -> np.ndarray:
     """The user's image transform M (3x3, official viewer convention)."""
-    return make_transform(tuple(request.transform.translate), float(request.transform.rotate))
+    return transforms.make_transform(tuple(request.transform.translate), float(request.transform.rotate))
 
 
-def input_transform(request: RenderRequest) -> np.ndarray:
-    """What the synthesis input takes: inverse(M) (it moves the sampling grid, not the image)."""
-    return np.linalg.inv(request_transform(request))
+def input_transform(request: RenderRequest | Transform) -> np.ndarray:
+    """What the synthesis input takes: inverse(M) (it moves the sampling grid, not the image). Also for one
+    step of a transform path (a video frame), given as a `Transform`."""
+    t = request.transform if isinstance(request, RenderRequest) else request
+    return transforms.input_transform(tuple(t.translate), float(t.rotate))
 
 
 def noise_kwargs(

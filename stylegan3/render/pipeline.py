@@ -178,7 +178,13 @@ class RenderOutput:
 
 
 def to_host(pixels: torch.Tensor) -> np.ndarray:
-    """The one device->host copy of a frame (page-locked on CUDA, see visualizer.renderer.to_host)."""
+    """The one device->host copy of a frame's uint8 pixels (shared memory on the CPU).
+
+    On CUDA the copy goes into page-locked memory from torch's caching host allocator: a DMA straight
+    into the array the texture upload (or the encoder) reads, instead of a pageable copy staged through a
+    driver buffer. Each frame gets its own block (the allocator recycles it once the array is gone), so a
+    frame the GUI still shows is never overwritten by the next one.
+    """
     if not pixels.is_cuda:
         return pixels.numpy()
     host = torch.empty(pixels.shape, dtype=pixels.dtype, pin_memory=True)
@@ -205,9 +211,11 @@ def render_tensor(G: torch.nn.Module, request: RenderRequest, info: NetworkInfo,
 
 def describe_failure(exc: BaseException) -> tuple[str, bool]:
     """(one-line message, fatal): out-of-memory is recoverable, other CUDA errors poison the process."""
+    from stylegan3.memory import is_out_of_memory, out_of_memory_message
+
     text = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-    if isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in text.lower():
-        return f"out of GPU memory: {text}", False
+    if is_out_of_memory(exc) or "out of memory" in text.lower():
+        return out_of_memory_message(exc, "rendering"), False
     cuda_error = type(exc).__name__ == "AcceleratorError" or "CUDA error" in text or "device-side assert" in text
     return f"render failed: {type(exc).__name__}: {text}", cuda_error
 
@@ -227,9 +235,11 @@ def render_request(G: torch.nn.Module, request: RenderRequest, info: NetworkInfo
     except RenderCancelled:
         return RenderOutput(image=None, cancelled=True)
     except Exception as exc:  # noqa: BLE001 - a bad request must give a message, never kill the renderer
+        from stylegan3.memory import release_cached_memory
+
         message, fatal = describe_failure(exc)
-        if device.type == "cuda" and not fatal:
-            torch.cuda.empty_cache()
+        if not fatal:
+            release_cached_memory()
         return RenderOutput(image=None, error=message, fatal=fatal, stats=FrameStats(**stats))
     if device.type == "cuda":
         torch.cuda.synchronize(device)

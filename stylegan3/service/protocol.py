@@ -20,7 +20,7 @@ from stylegan3.errors import SG3Error
 from stylegan3.request import NetworkRef, RenderRequest, RequestError, from_dict
 
 PROTOCOL_VERSION = 1
-MAX_REQUEST_BYTES = 64 * 1024  # a render request is about 600 bytes of JSON
+MAX_REQUEST_BYTES = 768 * 1024  # a request is ~1 KiB of JSON; one with a 16x512 W+ latent ~200 KiB
 MAX_SOCKET_MESSAGE = 1024 * 1024  # server socket: larger messages make libzmq drop the peer
 MAX_REPLY_MESSAGE = 256 * 1024 * 1024  # client socket: an 8192^2 raw frame is 192 MiB
 OPS = ("hello", "ping", "load", "render", "cancel", "analyze")
