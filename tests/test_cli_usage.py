@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from stylegan3.cli.main import build_parser, main
+from visualizer.cli import build_parser, main  # the console script: library commands + gui
 
 
 def _commands() -> list[str]:
@@ -69,3 +69,16 @@ def test_console_script_exit_status_is_1():
     assert _one_error_line(proc.stderr) == ("error: sg3-explorer render: argument --psi: invalid float value: "
                                             "'high' (see sg3-explorer render --help)")
     assert proc.stdout == ""
+
+
+def test_library_command_line_has_no_gui(capsys):
+    """`python -m stylegan3` is the library's: every headless command, no window (the library imports no GUI)."""
+    import argparse
+
+    from stylegan3.cli.main import build_parser as library_parser
+    from stylegan3.cli.main import main as library_main
+
+    sub = next(a for a in library_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert "gui" not in sub.choices and {"render", "serve", "info"} <= set(sub.choices)
+    assert library_main([]) == 1
+    assert _one_error_line(capsys.readouterr().err) == "error: sg3-explorer: no command given (see sg3-explorer --help)"

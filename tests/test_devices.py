@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from stylegan3.cli.main import build_parser, main
+from visualizer.cli import build_parser, main
 from stylegan3.errors import SG3Error
 from stylegan3.loading.build import resolve_device
 

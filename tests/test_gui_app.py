@@ -337,7 +337,7 @@ def _run_cli(args: list[str], env_dir: Path, debug: bool = False) -> subprocess.
 
     env = dict(os.environ, SG3_CONFIG_DIR=str(env_dir / "cli_config"))
     top = ["--debug"] if debug else []
-    return subprocess.run([sys.executable, "-m", "stylegan3", *top, "gui", *args, "--size", "900x600"],
+    return subprocess.run([sys.executable, "-m", "visualizer.cli", *top, "gui", *args, "--size", "900x600"],
                           capture_output=True, text=True, timeout=180, cwd=REPO, env=env)
 
 

@@ -434,7 +434,7 @@ def test_widget_helpers_and_optional_modules(monkeypatch):
 
 @pytest.mark.skipif(not HAS_IMGUI or importlib.util.find_spec("glfw") is None, reason="GUI extra not installed")
 def test_no_display_is_one_clear_error(monkeypatch, capsys):
-    from stylegan3.cli.main import main
+    from visualizer.cli import main
 
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
@@ -444,8 +444,7 @@ def test_no_display_is_one_clear_error(monkeypatch, capsys):
 
 
 def test_gui_command_is_registered():
-    from stylegan3.cli.cmd_gui import _size
-    from stylegan3.cli.main import build_parser
+    from visualizer.cli import _size, build_parser
 
     args = build_parser().parse_args(["gui", "a.pkl", "b.pkl", "--screenshot", "x.png", "--seed", "3"])
     assert args.networks == ["a.pkl", "b.pkl"] and args.screenshot == Path("x.png") and args.seed == 3

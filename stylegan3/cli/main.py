@@ -1,4 +1,4 @@
-"""Entry point of the `sg3-explorer` console script.
+"""The command line of the library (`python -m stylegan3`); the app's `sg3-explorer` script adds `gui` to it.
 
 Each command lives in its own module exposing `register(subparsers)`, which adds an argparse
 sub-parser whose `func` default is called with the parsed arguments. User errors (SG3Error, bad
@@ -11,12 +11,12 @@ import argparse
 import difflib
 import importlib
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 # Command modules, in the order `--help` lists them. A module that fails to import (e.g. an optional
 # dependency missing) only disables its own command.
 COMMAND_MODULES = [
-    "stylegan3.cli.cmd_gui",
     "stylegan3.cli.cmd_render",
     "stylegan3.cli.cmd_info",
     "stylegan3.cli.cmd_convert",
@@ -55,14 +55,16 @@ class CommandParser(argparse.ArgumentParser):
         return namespace
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(extra_modules: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The parser of the library's commands, after `extra_modules` (the app's `gui`, from `visualizer.cli`)."""
     parser = CommandParser(
         prog="sg3-explorer",
-        description="Explore StyleGAN3 / StyleGAN2 generators. Without a command, opens the GUI.",
+        description="Explore StyleGAN3 / StyleGAN2 generators."
+        + (" Without a command, opens the GUI." if extra_modules else ""),
     )
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    for name in [*extra_modules, *COMMAND_MODULES]:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
@@ -73,20 +75,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _default_to_gui(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
-    """`sg3-explorer`, `sg3-explorer NET.pkl` and `sg3-explorer --screenshot F` all mean the gui command."""
+def _default_command(parser: argparse.ArgumentParser, argv: list[str], default: str | None) -> list[str]:
+    """With a default command (the app's `gui`): `sg3-explorer`, `sg3-explorer NET.pkl` and
+    `sg3-explorer --screenshot F` all mean that command; a near-miss of a command name is a typo."""
     commands = next(a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     rest = [a for a in argv if a != "--debug"]
     if rest and (rest[0] in commands or rest[0] in ("-h", "--help")):
         return argv
-    if "gui" not in commands:
+    if default is None or default not in commands:
         return argv
     if rest and not rest[0].startswith("-") and not _is_path(rest[0]):
         close = difflib.get_close_matches(rest[0], list(commands), n=1, cutoff=0.75)
         if close:  # `sg3-explorer rendr ...` is a typo, not a network to open in the GUI
             raise UsageError(f"unknown command {rest[0]!r}; did you mean {close[0]!r}? (see sg3-explorer --help)")
     debug = ["--debug"] if "--debug" in argv else []
-    return [*debug, "gui", *rest]
+    return [*debug, default, *rest]
 
 
 def _is_path(text: str) -> bool:
@@ -96,13 +99,16 @@ def _is_path(text: str) -> bool:
         return False
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, extra_modules: Sequence[str] = (),
+         default_command: str | None = None) -> int:
     from stylegan3.errors import SG3Error
 
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    parser = build_parser(extra_modules)
     try:
-        args = parser.parse_args(_default_to_gui(parser, argv))
+        args = parser.parse_args(_default_command(parser, argv, default_command))
+        if getattr(args, "func", None) is None:
+            parser.error("no command given")
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -123,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         from stylegan3.memory import is_out_of_memory, out_of_memory_message
 
         if is_out_of_memory(exc):
-            doing = f"running {args.command or 'gui'}"
+            doing = f"running {args.command}"
             print(f"error: {out_of_memory_message(exc, doing)}", file=sys.stderr)
             return 1
         first = (str(exc).strip().splitlines() or [""])[0]

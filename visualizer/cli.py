@@ -1,4 +1,9 @@
-"""`sg3-explorer gui [NETWORK ...]`: open the interactive visualizer (also what a bare `sg3-explorer` runs)."""
+"""The app's command line: the library's commands plus `gui [NETWORK ...]`, the default.
+
+The `sg3-explorer` console script starts here, not in `stylegan3.cli`, so that the library never imports GUI
+code: `python -m stylegan3` offers every headless command, the window is the app's own addition (a bare
+`sg3-explorer`, `sg3-explorer NET.pkl` and `sg3-explorer --screenshot F` all mean `gui`).
+"""
 
 from __future__ import annotations
 
@@ -89,3 +94,22 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.flush()
         os._exit(code)
     return code
+
+
+APP_COMMAND_MODULES = [__name__]  # listed first in --help: the window is what most users start
+
+
+def build_parser():
+    from stylegan3.cli.main import build_parser as library_parser
+
+    return library_parser(extra_modules=APP_COMMAND_MODULES)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from stylegan3.cli.main import main as library_main
+
+    return library_main(argv, extra_modules=APP_COMMAND_MODULES, default_command="gui")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
