@@ -45,6 +45,7 @@ class _Job:
     fmt: str = "raw"
     quality: int = 90
     analysis: str = ""
+    params: object = None  # the analysis's parsed params (`stylegan3.render.analysis`)
     cancelled: bool = False
     t_received: float = field(default_factory=time.perf_counter)
 
@@ -175,25 +176,32 @@ class RenderServer:
         elif msg.op == "ping":
             self._send(ident, reply(msg.id, pong=True))
         elif msg.op == "cancel":
+            only = msg.body.get("of")  # one analysis of this client; without it, everything of this client
+            if only is not None and (isinstance(only, bool) or not isinstance(only, int)):
+                raise ProtocolError("'of' must be the integer id of an analyze request", msg_id=msg.id)
             with self._cond:
-                for key in [k for k in self._jobs if k[0] == ident and k[1] in ("render", "analyze")]:
+                for key in [k for k in self._jobs if k[0] == ident and k[1] in ("render", "analyze")
+                            and (only is None or (k[1] == "analyze" and k[2] == only))]:
                     del self._jobs[key]
-                if self._running is not None and self._running.ident == ident:
-                    self._running.cancelled = True
+                running = self._running
+                if running is not None and running.ident == ident and (only is None or running.msg_id == only):
+                    running.cancelled = True
             self._send(ident, reply(msg.id, cancelled=True))
         elif msg.op == "load":
             ref = self._allowed(protocol.network_of(msg), msg, peer)
             self._queue(_Job("load", ident, msg.id, ref), (ident, "load", msg.id))
         elif msg.op == "analyze":
-            from stylegan3.render.analysis import ANALYSES
+            from stylegan3.render import analysis
 
             name = msg.body.get("name")
-            if name not in ANALYSES:
-                raise ProtocolError(f"unknown analysis {name!r} (expected one of {', '.join(ANALYSES)})",
-                                    msg_id=msg.id)
+            try:  # bad params are refused here, at once, before the job takes the renderer's time
+                params = analysis.parse(name, msg.body.get("params"))
+            except analysis.ParamsError as exc:
+                raise ProtocolError(str(exc), msg_id=msg.id) from None
             request, _, _ = protocol.render_args(msg)
             ref = self._allowed(request.network, msg, peer)
-            self._queue(_Job("analyze", ident, msg.id, ref, request, analysis=name), (ident, "analyze", msg.id))
+            self._queue(_Job("analyze", ident, msg.id, ref, request, analysis=name, params=params),
+                        (ident, "analyze", msg.id))
         elif msg.op == "render":
             request, fmt, quality = protocol.render_args(msg)
             ref = self._allowed(request.network, msg, peer)
@@ -269,7 +277,8 @@ class RenderServer:
 
 
 def _run_analysis_impl(server: RenderServer, job: _Job, out) -> list:
-    from stylegan3.render.analysis import ANALYSES
+    from stylegan3.render import analysis
+    from stylegan3.service.arrays import ArrayError, pack
 
     last = [0.0]
 
@@ -283,12 +292,16 @@ def _run_analysis_impl(server: RenderServer, job: _Job, out) -> list:
 
     try:
         G, info = server.owner.network(job.ref)
-        result = ANALYSES[job.analysis](G, job.request.replace(network=job.ref), info, progress)
+        result = analysis.run(job.analysis, G, job.request.replace(network=job.ref), info, progress, job.params)
+        plain, payload = pack(result)
     except _Abandoned:
         return [error_reply(job.msg_id, "cancelled", "analysis cancelled")]
+    except ArrayError as exc:
+        return [error_reply(job.msg_id, "too-large", _one_line(exc))]
     except Exception as exc:  # noqa: BLE001 - the client's message
         return [error_reply(job.msg_id, "analysis", _one_line(exc))]
-    return [reply(job.msg_id, result=jsoncodec.to_plain(result))]
+    header = reply(job.msg_id, result=plain)
+    return [header] if payload is None else [header, payload]
 
 
 class _Abandoned(Exception):
