@@ -97,8 +97,9 @@ class EquivarianceWidget(Widget):
             from visualizer.request_adapter import request_from_state
 
             request = request_from_state(self.app.state, net.source)
-            fn = lambda progress: backend.analyze("eq_metrics", request, progress)  # noqa: E731
-            if self.job.start(fn, "equivariance"):
+            from visualizer.analysis_jobs import backend_equivariance_job
+
+            if self.job.start(backend_equivariance_job(backend, request), "equivariance"):
                 self._job_key = key
                 return True
             return False

@@ -31,6 +31,16 @@ def plot_curves(spectra: dict) -> dict[str, dict[str, tuple[np.ndarray, np.ndarr
     return out
 
 
+def layer_names(net) -> list[str]:
+    """Synthesis layer names of a local network, or of a remote one's `NetworkInfo` layer table."""
+    if net is None:
+        return []
+    if net.G is not None:
+        return [info.name for info in list_layers(net.G)]
+    info = getattr(net, "net_info", None)
+    return [name for name in info.layer_names if name != OUTPUT] if info is not None else []
+
+
 class SpectraWidget(Widget):
     title = "Spectra"
     default_open = False
@@ -49,8 +59,9 @@ class SpectraWidget(Widget):
         self.computed_for = ""
         self.item_rects: dict[str, tuple[float, float, float, float]] = {}  # combo -> x0, y0, x1, y1 (GUI tests)
 
-    def visible(self) -> bool:  # needs the module itself: hidden while the network lives on a server
-        return self.app.network is not None and self.app.network.G is not None
+    def visible(self) -> bool:  # a network here, or a renderer elsewhere that runs the analysis
+        net = self.app.network
+        return net is not None and (net.G is not None or getattr(self.app, "backend", None) is not None)
 
     @property
     def animating(self) -> bool:
@@ -59,8 +70,7 @@ class SpectraWidget(Widget):
     def on_network(self) -> None:
         self.job.cancel()
         net = self.app.network
-        self.names = [OUTPUT] + ([info.name for info in list_layers(net.G)] if net is not None and net.G is not None
-                                 else [])
+        self.names = [OUTPUT] + layer_names(net)
         if self.layer_a not in self.names:
             self.layer_a = OUTPUT
         if self.layer_b not in self.names:
@@ -79,7 +89,14 @@ class SpectraWidget(Widget):
             return False
         s = self.app.state
         layers = self.layers_to_compute()
-        fn = spectra_job(net.G, layers, int(self.num_samples), int(s.seed), float(s.psi), self.window)
+        if net.G is None:  # the network lives in the renderer (--connect, child): the spectra run there
+            from visualizer.analysis_jobs import backend_spectra_job
+            from visualizer.request_adapter import request_from_state
+
+            fn = backend_spectra_job(self.app.backend, request_from_state(s, net.source), layers,
+                                     int(self.num_samples), int(s.seed), float(s.psi), self.window)
+        else:
+            fn = spectra_job(net.G, layers, int(self.num_samples), int(s.seed), float(s.psi), self.window)
         if self.job.start(fn, "spectra"):
             n = int(self.num_samples)
             seeds = f"seed {s.seed}" if n == 1 else f"seeds {s.seed}..{s.seed + n - 1}"

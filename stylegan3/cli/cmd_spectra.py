@@ -50,6 +50,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--db-range", type=float, default=100.0, metavar="DB", help="dB shown below the peak (100)")
     p.add_argument("--out", default="spectrum.png", metavar="FILE.png", help="figure path (spectrum.png)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
+    from stylegan3.cli.remote import add_connect_arguments
+
+    add_connect_arguments(p, frames=False)
     p.set_defaults(func=run)
 
 
@@ -210,11 +213,20 @@ def run(args: argparse.Namespace) -> int:
     from stylegan3 import distributed
     from stylegan3.cli.progress import RunProgress
 
-    with distributed.session(pick_device(args.device)) as (ctx, device):
-        (name, G), = load_networks([args.network] if args.network else None, device)
-        with RunProgress(args.samples, "spectrum", "img", ctx.is_main, processes=ctx.world_size) as bar:
-            spec = network_spectrum(G, args.layer, args.samples, args.seed, args.psi, args.window, args.beta, bar,
-                                    context=ctx)
+    if args.connect:  # the spectrum is computed next to the network; photos (--images) here, on the CPU
+        import torch
+
+        from stylegan3.cli.remote import remote_spectrum
+
+        device = torch.device("cpu")
+        with RunProgress(args.samples, "spectrum", "img", True) as bar:
+            name, spec = remote_spectrum(args, bar)
+    else:
+        with distributed.session(pick_device(args.device)) as (ctx, device):
+            (name, G), = load_networks([args.network] if args.network else None, device)
+            with RunProgress(args.samples, "spectrum", "img", ctx.is_main, processes=ctx.world_size) as bar:
+                spec = network_spectrum(G, args.layer, args.samples, args.seed, args.psi, args.window, args.beta,
+                                        bar, context=ctx)
     if spec is None:  # not rank 0 of a torchrun launch: rank 0 draws and writes
         return 0
     spec.label = f"{name} {args.layer}"

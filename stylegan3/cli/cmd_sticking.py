@@ -38,6 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=int, default=None, metavar="PX", help="image size in the figure")
     p.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
     p.add_argument("--out", default=None, metavar="FIG.png", help="write the figure here")
+    from stylegan3.cli.remote import add_connect_arguments
+
+    add_connect_arguments(p, frames=False)
     p.set_defaults(func=run)
 
 
@@ -95,6 +98,32 @@ def _trace_for(G: torch.nn.Module, seed: int, frames: int, args: argparse.Namesp
     return trace, verticality(trace, args.hp_cutoff)
 
 
+def _line(label: str, res) -> str:
+    return (f"{label}: sticking {res.score:.4f} (fine-detail energy per frame {res.detail_energy:.3g}, "
+            f"kept by the average: {res.ratio:.4f})")
+
+
+def _run_remote(args: argparse.Namespace) -> int:
+    """`--connect`: each network's average is computed on the server; the figure is drawn here."""
+    from stylegan3.cli.progress import RunProgress
+    from stylegan3.cli.remote import remote_sticking
+
+    if args.trace_frames:
+        raise SG3Error("--trace-frames runs locally only (not with --connect)")
+    rows = []
+    for source in args.network or ["demo"]:
+        with RunProgress(args.samples, source, "img", True, first_round=args.batch) as bar:
+            label, res = remote_sticking(args, source, bar)
+        rows.append((label, res))
+        print(_line(label, res))
+    if args.out is not None:
+        from PIL import Image
+
+        Image.fromarray(sticking_figure(rows, args.size)).save(args.out)
+        print(f"wrote {args.out}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from stylegan3.analysis.sticking import sticking_view
     from stylegan3.cli.args import load_networks, pick_device
@@ -115,6 +144,8 @@ def run(args: argparse.Namespace) -> int:
     from stylegan3 import distributed
     from stylegan3.cli.progress import RunProgress
 
+    if args.connect:
+        return _run_remote(args)
     with distributed.session(pick_device(args.device)) as (ctx, device):
         nets = load_networks(args.network, device)
         rows, traces = [], []
@@ -131,8 +162,7 @@ def run(args: argparse.Namespace) -> int:
             if res is None:  # torchrun: this rank rendered its share of the batches; rank 0 reports
                 continue
             rows.append((label, res))
-            line = (f"{label}: sticking {res.score:.4f} (fine-detail energy per frame {res.detail_energy:.3g}, "
-                    f"kept by the average: {res.ratio:.4f})")
+            line = _line(label, res)
             if args.trace_frames:
                 traces.append(_trace_for(G, args.seed, args.trace_frames, args))
                 line += f", trace verticality {traces[-1][1]:.4f}"

@@ -22,7 +22,8 @@ MAX_SAMPLES = 4096
 @dataclass(frozen=True)
 class StickingParams:
     """K perturbed renders of size `sigma` (in z or w), their noise seed, the fine-detail cutoff, batch size.
-    `zero_label` conditions on zeros instead of the request's class (what `sg3-explorer sticking` does)."""
+    `zero_label` conditions on zeros instead of the request's class, and `view` False leaves the input transform
+    to the network's own buffer instead of passing the request's (both what `sg3-explorer sticking` does)."""
 
     samples: int = 8
     sigma: float = 0.2
@@ -31,6 +32,7 @@ class StickingParams:
     hp_cutoff: float = 0.25
     batch_size: int = 4
     zero_label: bool = False
+    view: bool = True
 
     def __post_init__(self) -> None:
         check_range("samples", self.samples, 2, MAX_SAMPLES)
@@ -50,7 +52,7 @@ def sticking_args(G: torch.nn.Module, request: RenderRequest, info: NetworkInfo,
     c = class_vector(int(G.c_dim), None, device) if params.zero_label else request_c(G, request.latent, device)
     t = request.transform
     transform = ((float(t.translate[0]), float(t.translate[1]), float(t.rotate))
-                 if info.capabilities.input_transform else None)
+                 if info.capabilities.input_transform and params.view else None)
     return dict(z=z, samples=params.samples, sigma=params.sigma, space=params.space,
                 psi=float(request.truncation.psi), cutoff_layers=request.truncation.cutoff, c=c,
                 noise_mode=request.noise.mode, transform=transform, hp_cutoff=params.hp_cutoff,
