@@ -127,7 +127,7 @@ def test_record_video_is_written_on_the_client(nets, server, tmp_path):
     assert out.stat().st_size > 1000
 
 
-def test_progress_arrives_and_a_cancelled_job_stops_on_the_server(nets, slow_net):
+def test_progress_arrives_frames_keep_coming_and_a_cancelled_job_stops_on_the_server(nets, slow_net):
     from visualizer.jobs import Job
 
     with running_server([str(Path(slow_net).parent)]) as server, RemoteBackend(server.address) as client:
@@ -140,6 +140,14 @@ def test_progress_arrives_and_a_cancelled_job_stops_on_the_server(nets, slow_net
             time.sleep(0.01)
         assert job.count >= 2 and job.total == 8000 and not job.done  # progress streamed back
         assert server._running is not None and server._running.kind == "analyze"
+        # Frames keep coming between the analysis's steps, for its own client and for another one.
+        with RemoteBackend(server.address) as other:
+            for backend in (client, other, client):
+                t0 = time.monotonic()
+                frame = backend.render(request.with_seed(int(t0 * 1000) % 1000), timeout=30)
+                assert frame.error is None and frame.image.shape == (128, 128, 3)
+                assert time.monotonic() - t0 < 5
+        assert server._running is not None and server._running.kind == "analyze" and not job.done
         t0 = time.monotonic()
         assert job.cancel()
         assert job.wait(10) and job.cancelled and job.result is None

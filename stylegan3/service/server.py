@@ -76,6 +76,7 @@ class RenderServer:
         self._cond = threading.Condition()
         self._jobs: OrderedDict[tuple, _Job] = OrderedDict()
         self._running: _Job | None = None
+        self._between: _Job | None = None  # a render served between two steps of the running analysis
         self._stopping = threading.Event()
         self._worker: threading.Thread | None = None
         self.served = 0  # frames sent (tests, logs)
@@ -183,9 +184,9 @@ class RenderServer:
                 for key in [k for k in self._jobs if k[0] == ident and k[1] in ("render", "analyze")
                             and (only is None or (k[1] == "analyze" and k[2] == only))]:
                     del self._jobs[key]
-                running = self._running
-                if running is not None and running.ident == ident and (only is None or running.msg_id == only):
-                    running.cancelled = True
+                for running in (self._running, self._between):
+                    if running is not None and running.ident == ident and (only is None or running.msg_id == only):
+                        running.cancelled = True
             self._send(ident, reply(msg.id, cancelled=True))
         elif msg.op == "load":
             ref = self._allowed(protocol.network_of(msg), msg, peer)
@@ -246,6 +247,33 @@ class RenderServer:
     def _run_analysis(self, job: _Job, out) -> list:
         return _run_analysis_impl(self, job, out)
 
+    def _renders_between(self, out) -> None:
+        """Serve the render requests waiting now (one per client at most: latest wins) between two progress
+        reports of a long analysis, so its client's view and other clients keep getting frames while spectra
+        of a thousand latents run. Safe because an analysis reports progress between whole steps, when no
+        hook of its own is on the network; bounded to the requests present on entry, so it cannot starve."""
+        with self._cond:
+            keys = [k for k, j in self._jobs.items() if j.kind == "render"]
+        for key in keys:
+            with self._cond:
+                job = self._jobs.pop(key, None)
+                if job is None or self._stopping.is_set():
+                    continue
+                self._between = job
+            try:
+                frames, fatal = self._run_job(job, out)
+            except Exception as exc:  # noqa: BLE001 - shown to that client; the server lives on
+                log.exception("render between analysis steps failed")
+                frames, fatal = [error_reply(job.msg_id, "internal", f"server error: {exc}")], False
+            finally:
+                with self._cond:
+                    self._between = None
+            out.send_multipart([job.ident, *frames], copy=False)
+            if fatal and self.exit_on_fatal:
+                log.error("CUDA error: the renderer process exits so that a fresh one can start")
+                time.sleep(0.2)
+                os._exit(3)
+
     def _run_job(self, job: _Job, out) -> tuple[list, bool]:
         if job.kind == "analyze":
             return self._run_analysis(job, out), False
@@ -289,6 +317,8 @@ def _run_analysis_impl(server: RenderServer, job: _Job, out) -> list:
         if now - last[0] > 0.1 or done >= total:  # bounded: at most ten progress replies a second
             last[0] = now
             out.send_multipart([job.ident, reply(job.msg_id, progress=[int(done), int(total)])])
+        if done < total:
+            server._renders_between(out)
 
     try:
         G, info = server.owner.network(job.ref)
