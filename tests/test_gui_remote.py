@@ -74,6 +74,24 @@ def test_gui_connect_renders_remotely(app_env, artifacts_dir):
             from visualizer.analysis_jobs import equivariance_job
 
             assert eq.metrics == equivariance_job(G, app.state)(lambda *a: None)
+            # the Spectra panel too: its layer list comes from the info, the spectra from the server
+            spectra = app.widget("spectra")
+            ctx.item_close("**/Equivariance")
+            ctx.item_open("**/Spectra")
+            for _ in range(3):
+                ctx.yield_()
+            assert spectra.names == ["output", *info.layer_names]
+            spectra.num_samples = 2
+            ctx.item_click("**/Compute##spec")
+            assert wait_until(ctx, lambda: bool(spectra.curves), 120), spectra.job.error
+            for _ in range(5):  # the plots fit their axes to new data over a frame or two
+                ctx.yield_()
+            shot = grab_window(ctx, app)
+            Image.fromarray(shot).save(artifacts_dir / "gui_remote_spectra.png")
+            from visualizer.analysis_jobs import spectra_job
+
+            want_spec = spectra_job(G, ["output"], 2, app.state.seed, app.state.psi)(lambda *a: None)
+            assert np.array_equal(spectra.spectra["output"].power, want_spec["output"].power)
             server.stop()  # the renderer goes away mid-session: the window stays, the status says so
             app.state.x = 5.0
             assert wait_until(ctx, lambda: app.backend.status().state == "disconnected", 30)
