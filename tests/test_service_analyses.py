@@ -205,12 +205,13 @@ def test_spectra_connect_writes_the_same_figure_and_arrays(nets, server, tmp_pat
     from stylegan3.cli.main import main
 
     args = ["spectra", "--network", str(nets["SG3-T"]), "--layer", "L2_36_16", "--samples", "3", "--seed", "4",
-            "--psi", "0.7", "--window", "hann"]
+            "--psi", "0.7", "--window", "hann", "--record", str(tmp_path / "runs.jsonl")]
     assert main([*args, "--device", "cpu", "--out", str(tmp_path / "local.png")]) == 0
     local_out = capsys.readouterr().out
     host_port = server.address.removeprefix("tcp://")
     assert main([*args, "--connect", host_port, "--out", str(tmp_path / "remote.png")]) == 0
     remote_out = capsys.readouterr().out
+    _same_records(tmp_path / "runs.jsonl", 2, host_port)
     assert (tmp_path / "local.png").read_bytes() == (tmp_path / "remote.png").read_bytes()
     a, b = np.load(tmp_path / "local.npz"), np.load(tmp_path / "remote.npz")
     assert sorted(a.files) == sorted(b.files) and "net_power" in a.files
@@ -222,15 +223,33 @@ def test_sticking_connect_prints_the_same_scores_and_figure(nets, server, tmp_pa
     from stylegan3.cli.main import main
 
     args = ["sticking", "--network", str(nets["SG3-T"]), "--network", str(nets["SG2"]), "--samples", "4",
-            "--seed", "2", "--sigma", "0.4", "--batch", "3", "--psi", "0.9"]
+            "--seed", "2", "--sigma", "0.4", "--batch", "3", "--psi", "0.9", "--record", str(tmp_path / "runs.jsonl")]
     assert main([*args, "--device", "cpu", "--out", str(tmp_path / "local.png")]) == 0
     local_out = capsys.readouterr().out
     host_port = server.address.removeprefix("tcp://")
     assert main([*args, "--connect", host_port, "--out", str(tmp_path / "remote.png")]) == 0
     remote_out = capsys.readouterr().out
+    _same_records(tmp_path / "runs.jsonl", 4, host_port)
     assert "sticking 0." in local_out
     assert local_out.replace("local.png", "X") == remote_out.replace("remote.png", "X")
     assert (tmp_path / "local.png").read_bytes() == (tmp_path / "remote.png").read_bytes()
+
+
+def _same_records(path: Path, count: int, host_port: str) -> None:
+    """`--record` wrote `count` lines: the local runs first, then the remote ones, equal but for where and when."""
+    import json
+
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert len(lines) == count
+    half = count // 2
+    for local, remote in zip(lines[:half], lines[half:], strict=True):
+        assert local["settings"].pop("device") == "cpu" and remote["settings"].pop("device") == f"remote {host_port}"
+        assert len(local["network_sha256"]) == 64
+        for key in ("time", "seconds"):
+            local.pop(key), remote.pop(key)
+        if "npz" in local["results"]:
+            assert local["results"].pop("npz").endswith("local.npz") and remote["results"].pop("npz")
+        assert local == remote
 
 
 def test_connect_commands_refuse_outside_allow_with_one_line(server, tmp_path, capsys):

@@ -109,8 +109,9 @@ def _analyze(call):
 
 
 def remote_spectrum(args: argparse.Namespace, progress=None):
-    """`spectra --connect`: (name, Spectrum) of `--network`'s `--layer`, computed on the server with the
-    arguments a local run passes to `network_spectrum`, so the figure and the .npz are the same."""
+    """`spectra --connect`: (name, Spectrum, weights' SHA-256 or "") of `--network`'s `--layer`, computed on the
+    server with the arguments a local run passes to `network_spectrum`, so the figure and the .npz are the
+    same (the hash only with `--record`)."""
     from stylegan3.cli.args import network_name
     from stylegan3.request import NetworkRef, RenderRequest
     from stylegan3.service import analyses
@@ -122,14 +123,15 @@ def remote_spectrum(args: argparse.Namespace, progress=None):
         request = RenderRequest(network=NetworkRef(source))
         spectra = _analyze(lambda: analyses.spectra(backend, request, [args.layer], args.samples, args.seed,
                                                     args.psi, args.window, args.beta, progress=progress))
+        sha = _analyze(lambda: analyses.fingerprint(backend, request)) if getattr(args, "record", None) else ""
     finally:
         backend.close()
-    return network_name(source) if args.network else "demo", spectra[args.layer]
+    return network_name(source), spectra[args.layer], sha
 
 
 def remote_sticking(args: argparse.Namespace, source: str, progress=None):
-    """`sticking --connect`: (label, StickingResult) of one network, with the arguments of a local run
-    (seed's z, a zero label, psi, noise mode) so the score and figure are the same."""
+    """`sticking --connect`: (label, StickingResult, weights' SHA-256 or "") of one network, with the arguments
+    of a local run (seed's z, a zero label, psi, noise mode) so the score and figure are the same."""
     from stylegan3.cli.args import network_name
     from stylegan3.request import Latent, NetworkRef, Noise, RenderRequest, Truncation
     from stylegan3.service import analyses
@@ -143,6 +145,7 @@ def remote_sticking(args: argparse.Namespace, source: str, progress=None):
             backend, request, progress, samples=args.samples, sigma=float(args.sigma), seed=args.noise_seed,
             space=args.space, hp_cutoff=float(args.hp_cutoff), batch_size=args.batch, zero_label=True,
             view=False))
+        sha = _analyze(lambda: analyses.fingerprint(backend, request)) if getattr(args, "record", None) else ""
     finally:
         backend.close()
-    return f"{network_name(source)} ({info.kind} {info.resolution}px)", res
+    return f"{network_name(source)} ({info.kind} {info.resolution}px)", res, sha

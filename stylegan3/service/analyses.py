@@ -35,6 +35,11 @@ def sticking(backend, request: RenderRequest, progress: ProgressFn = None, **par
     return sticking_from_plain(backend.analyze("sticking", request, progress, params=params))
 
 
+def fingerprint(backend, request: RenderRequest) -> str:
+    """SHA-256 of the request's network's weights, computed where it lives (`stylegan3.runlog`)."""
+    return str(backend.analyze("fingerprint", request)["sha256"])
+
+
 def record_frames(backend, request: RenderRequest, frames: int, path: str = "", walk: float = 0.0,
                   loop: bool = True, chunk: int = 8, frame_format: str = "png",
                   progress: ProgressFn = None) -> Iterator[np.ndarray]:

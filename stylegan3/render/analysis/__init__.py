@@ -8,7 +8,8 @@ params, so a server can refuse bad params with one clear line before the work st
 - `eq_metrics`: EQ-T, EQ-T_frac, EQ-R of the request's latent (the Equivariance panel's Compute);
 - `spectra`: mean power spectra of layers over N latents (the Spectra panel, `sg3-explorer spectra`);
 - `sticking`: texture-sticking score and average image (the comparison panel, `sg3-explorer sticking`);
-- `record`: a chunk of video frames along the request's latent / transform path (written by the client).
+- `record`: a chunk of video frames along the request's latent / transform path (written by the client);
+- `fingerprint`: SHA-256 of the weights, for the run records (`--record`) of remote runs.
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ from stylegan3.request import RenderRequest
 
 ProgressFn = Callable[[int, int], None]
 
-__all__ = ["ANALYSES", "Analysis", "EqParams", "ParamsError", "RecordParams", "SpectraParams", "StickingParams",
-           "eq_metrics", "parse", "record", "run", "spectra", "sticking"]
+__all__ = ["ANALYSES", "Analysis", "EqParams", "NoParams", "ParamsError", "RecordParams", "SpectraParams",
+           "StickingParams", "eq_metrics", "fingerprint", "parse", "record", "run", "spectra", "sticking"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,20 @@ def eq_metrics(G: torch.nn.Module, request: RenderRequest, info: NetworkInfo, pr
 
 
 @dataclass(frozen=True)
+class NoParams:
+    pass
+
+
+def fingerprint(G: torch.nn.Module, request: RenderRequest, info: NetworkInfo, progress: ProgressFn, *,
+                params: NoParams = NoParams()) -> dict[str, str]:  # noqa: B008 - frozen, never mutated
+    """SHA-256 of the weights (`stylegan3.runlog.network_fingerprint`), for `--record` logs of remote runs."""
+    from stylegan3.runlog import network_fingerprint
+
+    progress(0, 1)
+    return {"sha256": network_fingerprint(G)}
+
+
+@dataclass(frozen=True)
 class Analysis:
     fn: Callable[..., Any]
     params: type
@@ -73,6 +88,7 @@ ANALYSES: dict[str, Analysis] = {
     "spectra": Analysis(spectra, SpectraParams),
     "sticking": Analysis(sticking, StickingParams),
     "record": Analysis(record, RecordParams),
+    "fingerprint": Analysis(fingerprint, NoParams),
 }
 
 
