@@ -277,3 +277,24 @@ def test_child_process_backend_runs_analyses(nets):
     want = spectra_job(_local(source), ["output"], 2, 1, 0.8)(lambda d, t: None)
     assert np.array_equal(got["output"].power, want["output"].power)
     assert 0.0 <= res.score <= 1.0 and res.samples == 3
+
+
+def test_thread_backend_renders_between_analysis_steps_and_cancels(slow_net):
+    from visualizer.jobs import Job
+
+    request = _request(slow_net)
+    with ThreadBackend("cpu") as thread:
+        thread.render(request, timeout=60)
+        job = Job(lambda p: analyses.spectra(thread, request, ["output"], 4000, progress=p), "spectra")
+        deadline = time.monotonic() + 60
+        while job.count < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert job.count >= 2 and not job.done
+        for seed in (11, 12):
+            t0 = time.monotonic()
+            frame = thread.render(request.with_seed(seed), timeout=30)
+            assert frame.error is None and frame.image.shape == (128, 128, 3) and time.monotonic() - t0 < 5
+        assert not job.done
+        assert job.cancel() and job.wait(10) and job.cancelled and job.result is None
+        assert thread._net_lock.acquire(timeout=5)  # the analysis let go of the network
+        thread._net_lock.release()

@@ -248,12 +248,14 @@ class RenderServer:
         return _run_analysis_impl(self, job, out)
 
     def _renders_between(self, out) -> None:
-        """Serve the render requests waiting now (one per client at most: latest wins) between two progress
-        reports of a long analysis, so its client's view and other clients keep getting frames while spectra
-        of a thousand latents run. Safe because an analysis reports progress between whole steps, when no
-        hook of its own is on the network; bounded to the requests present on entry, so it cannot starve."""
+        """Serve the render (and load) requests waiting now (one render per client at most: latest wins)
+        between two progress reports of a long analysis, so its client's view and other clients keep getting
+        frames, and can switch networks, while spectra of a thousand latents run. Safe because an analysis
+        reports progress between whole steps, when no hook of its own is on the network (and it keeps its
+        own reference to it, whatever the owner's LRU drops); bounded to the requests present on entry, so
+        it cannot starve."""
         with self._cond:
-            keys = [k for k, j in self._jobs.items() if j.kind == "render"]
+            keys = [k for k, j in self._jobs.items() if j.kind in ("render", "load")]
         for key in keys:
             with self._cond:
                 job = self._jobs.pop(key, None)

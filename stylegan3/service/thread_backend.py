@@ -52,7 +52,11 @@ class ThreadBackend(RenderBackend):
             raise BackendError(str(exc)) from None
         raised: list[BaseException] = []
 
+        holding = [False]
+
         def report(done: int, total: int) -> None:
+            if holding[0]:
+                self._let_render_in()
             if progress is not None:
                 try:
                     progress(done, total)
@@ -63,10 +67,12 @@ class ThreadBackend(RenderBackend):
         try:
             while not self._net_lock.acquire(timeout=0.05):  # a render is running: wait, still cancellable
                 report(0, 1)
+            holding[0] = True
             try:
                 G, info = self._owner.network(as_ref(request.network))
                 result = analysis.run(name, G, request, info, report, parsed)
             finally:
+                holding[0] = False
                 self._net_lock.release()
             return unpack(*pack(result))
         except BaseException as exc:
@@ -75,6 +81,22 @@ class ThreadBackend(RenderBackend):
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
             raise BackendError((str(exc).strip().splitlines() or [type(exc).__name__])[0]) from exc
+
+    def _let_render_in(self) -> None:
+        """Between two steps of an analysis (the caller holds the network lock): when a frame is waiting,
+        hand the lock to the worker until that frame is rendered, so the view keeps up during a long job.
+        (Waiting only until the worker took the request is not enough: a lock is not fair, and this thread
+        could take it back first and keep it for the rest of the analysis.)"""
+        with self._cond:  # waiting, or taken by the worker that now waits for the lock
+            if (self._pending is None and self._running is None) or self._closed:
+                return
+        self._net_lock.release()
+        try:
+            with self._cond:
+                self._cond.wait_for(lambda: self._closed or (self._pending is None and self._running is None),
+                                    timeout=60.0)
+        finally:
+            self._net_lock.acquire()
 
     def submit(self, request: RenderRequest) -> int:
         with self._cond:
