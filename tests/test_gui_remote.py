@@ -4,6 +4,8 @@ server that dies is reported in the status bar while the window stays up."""
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 from gui_support import assert_shows, grab_window, run_driven, wait_image_for_state, wait_until
@@ -92,6 +94,24 @@ def test_gui_connect_renders_remotely(app_env, artifacts_dir):
 
             want_spec = spectra_job(G, ["output"], 2, app.state.seed, app.state.psi)(lambda *a: None)
             assert np.array_equal(spectra.spectra["output"].power, want_spec["output"].power)
+            # sticking and recording of the current view, on the server
+            jobs = app.widget("renderer_jobs")
+            ctx.item_close("**/Spectra")
+            ctx.item_open("**/Sticking & recording")
+            ctx.item_click("**/Measure sticking")
+            assert wait_until(ctx, lambda: jobs.score is not None, 120), jobs.sticking.error
+            from visualizer.comparison import StickingSettings, sticking_job_fn
+
+            _, want_st = sticking_job_fn(G, app.state.copy(), StickingSettings(samples=8, sigma=0.2))(lambda *a: None)
+            assert jobs.score[0] == want_st.score
+            jobs.frames = 4
+            if importlib.util.find_spec("imageio_ffmpeg") is not None:
+                assert jobs.start_record(app_env / "rec.mp4")
+                assert wait_until(ctx, lambda: "wrote 4 frames" in jobs.message, 120), jobs.message
+                assert (app_env / "rec.mp4").stat().st_size > 500
+            for _ in range(3):
+                ctx.yield_()
+            Image.fromarray(grab_window(ctx, app)).save(artifacts_dir / "gui_remote_sticking.png")
             server.stop()  # the renderer goes away mid-session: the window stays, the status says so
             app.state.x = 5.0
             assert wait_until(ctx, lambda: app.backend.status().state == "disconnected", 30)
