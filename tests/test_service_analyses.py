@@ -119,6 +119,19 @@ def test_recording_checks_its_path_against_the_network(nets, server):
     assert len(still) == 2 and not np.array_equal(still[0], still[1])
 
 
+def test_record_chunks_stay_under_the_reply_limit(nets, server, monkeypatch):
+    from stylegan3.render.analysis import record as record_module
+
+    monkeypatch.setattr(record_module, "MAX_CHUNK_BYTES", 16 * 16 * 3 * 2)  # two 16² frames per reply
+    with RemoteBackend(server.address) as client:
+        assert client.server_info is None or "record" in client.server_info["analyses"]
+        with pytest.raises(BackendError, match="count 3 frames of 16² exceed a reply's .* ask for at most 2"):
+            client.analyze("record", _request(nets["SG3-T"]), params={"frames": 5, "count": 3})
+        frames = list(analyses.record_frames(client, _request(nets["SG3-T"]), 5, path="pan:0.5,0", chunk=2))
+        assert client.server_info["analyses"] == ["eq_metrics", "spectra", "sticking", "record", "fingerprint"]
+    assert len(frames) == 5
+
+
 def test_record_video_is_written_on_the_client(nets, server, tmp_path):
     pytest.importorskip("imageio_ffmpeg")
     out = tmp_path / "rec.mp4"

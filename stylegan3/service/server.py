@@ -173,7 +173,7 @@ class RenderServer:
         if msg.op == "hello":
             self._send(ident, reply(msg.id, server="sg3-explorer", protocol=protocol.PROTOCOL_VERSION,
                                     device=str(self.owner.device), formats=list(codec.FORMATS),
-                                    auth=self.token is not None))
+                                    analyses=_analysis_names(), auth=self.token is not None))
         elif msg.op == "ping":
             self._send(ident, reply(msg.id, pong=True))
         elif msg.op == "cancel":
@@ -304,6 +304,12 @@ class RenderServer:
                        render_ms=result.render_ms, encode_ms=encode_ms,
                        server_ms=(time.perf_counter() - job.t_received) * 1000.0)
         return [header, payload], False
+
+
+def _analysis_names() -> list[str]:
+    from stylegan3.render.analysis import ANALYSES
+
+    return list(ANALYSES)
 
 
 def _run_analysis_impl(server: RenderServer, job: _Job, out) -> list:

@@ -21,10 +21,11 @@ from typing import Any
 import torch
 
 from stylegan3.netinfo import NetworkInfo
+from stylegan3.render.analysis import record, spectra, sticking  # modules, one analysis each
 from stylegan3.render.analysis.params import ParamsError, check_range, parse_params
-from stylegan3.render.analysis.record import RecordParams, record
-from stylegan3.render.analysis.spectra import SpectraParams, spectra
-from stylegan3.render.analysis.sticking import StickingParams, sticking
+from stylegan3.render.analysis.record import RecordParams
+from stylegan3.render.analysis.spectra import SpectraParams
+from stylegan3.render.analysis.sticking import StickingParams
 from stylegan3.render.inputs import request_ws
 from stylegan3.request import RenderRequest
 
@@ -85,9 +86,9 @@ class Analysis:
 
 ANALYSES: dict[str, Analysis] = {
     "eq_metrics": Analysis(eq_metrics, EqParams),
-    "spectra": Analysis(spectra, SpectraParams),
-    "sticking": Analysis(sticking, StickingParams),
-    "record": Analysis(record, RecordParams),
+    "spectra": Analysis(spectra.spectra, SpectraParams),
+    "sticking": Analysis(sticking.sticking, StickingParams),
+    "record": Analysis(record.record, RecordParams),
     "fingerprint": Analysis(fingerprint, NoParams),
 }
 
