@@ -279,14 +279,27 @@ def test_connect_commands_refuse_outside_allow_with_one_line(server, tmp_path, c
 
 
 @pytest.mark.slow
-def test_child_process_backend_runs_analyses(nets):
+def test_child_process_backend_runs_and_cancels_analyses(nets, slow_net):
     from stylegan3.service.child import ChildProcessBackend
     from visualizer.analysis_jobs import spectra_job
+    from visualizer.jobs import Job
 
     source = nets["SG3-T"]
     with ChildProcessBackend(device="cpu") as child:
         got = analyses.spectra(child, _request(source), ["output"], 2, 1, 0.8)
         res = analyses.sticking(child, _request(source), samples=3)
+        slow = _request(slow_net)
+        child.render(slow, timeout=60)
+        job = Job(lambda p: analyses.spectra(child, slow, ["output"], 4000, progress=p), "spectra")
+        deadline = time.monotonic() + 60
+        while job.count < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert job.count >= 2 and job.cancel() and job.wait(10) and job.cancelled
+        # Analyses take turns (renders are served between their steps, other analyses are not): a quick one
+        # answered at once shows the cancelled one (4000 latents: a minute or more) stopped in the child.
+        t0 = time.monotonic()
+        assert len(analyses.fingerprint(child, slow)) == 64 and time.monotonic() - t0 < 10
+        assert child.status().restarts == 0  # cancelled, not killed
     want = spectra_job(_local(source), ["output"], 2, 1, 0.8)(lambda d, t: None)
     assert np.array_equal(got["output"].power, want["output"].power)
     assert 0.0 <= res.score <= 1.0 and res.samples == 3
