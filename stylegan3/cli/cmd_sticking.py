@@ -122,19 +122,23 @@ def _line(label: str, res) -> str:
 def _run_remote(args: argparse.Namespace) -> int:
     """`--connect`: each network's average is computed on the server; the figure is drawn here."""
     from stylegan3.cli.progress import RunProgress
-    from stylegan3.cli.remote import remote_sticking
+    from stylegan3.cli.remote import connect, remote_sticking
 
     if args.trace_frames:
         raise SG3Error("--trace-frames runs locally only (not with --connect)")
     rows = []
-    for source in args.network or ["demo"]:
-        t0 = time.perf_counter()
-        with RunProgress(args.samples, source, "img", True, first_round=args.batch) as bar:
-            label, res, sha = remote_sticking(args, source, bar)
-        rows.append((label, res))
-        print(_line(label, res))
-        if args.record:
-            _record(args, label, sha, res, time.perf_counter() - t0, f"remote {args.connect}")
+    backend = connect(args)
+    try:
+        for source in args.network or ["demo"]:
+            t0 = time.perf_counter()
+            with RunProgress(args.samples, source, "img", True, first_round=args.batch) as bar:
+                label, res, sha = remote_sticking(args, backend, source, bar)
+            rows.append((label, res))
+            print(_line(label, res))
+            if args.record:
+                _record(args, label, sha, res, time.perf_counter() - t0, f"remote {args.connect}")
+    finally:
+        backend.close()
     if args.out is not None:
         from PIL import Image
 

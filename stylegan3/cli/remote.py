@@ -129,23 +129,19 @@ def remote_spectrum(args: argparse.Namespace, progress=None):
     return network_name(source), spectra[args.layer], sha
 
 
-def remote_sticking(args: argparse.Namespace, source: str, progress=None):
-    """`sticking --connect`: (label, StickingResult, weights' SHA-256 or "") of one network, with the arguments
-    of a local run (seed's z, a zero label, psi, noise mode) so the score and figure are the same."""
+def remote_sticking(args: argparse.Namespace, backend, source: str, progress=None):
+    """`sticking --connect`: (label, StickingResult, weights' SHA-256 or "") of one network on `backend` (see
+    `connect`), with the arguments of a local run (seed's z, a zero label, psi, noise mode, the network's own
+    input transform) so the score and figure are the same."""
     from stylegan3.cli.args import network_name
     from stylegan3.request import Latent, NetworkRef, Noise, RenderRequest, Truncation
     from stylegan3.service import analyses
 
-    backend = connect(args)
-    try:
-        info = _load(backend, source)
-        request = RenderRequest(network=NetworkRef(source), latent=Latent(float(args.seed)),
-                                truncation=Truncation(float(args.psi), None), noise=Noise(args.noise_mode))
-        res = _analyze(lambda: analyses.sticking(
-            backend, request, progress, samples=args.samples, sigma=float(args.sigma), seed=args.noise_seed,
-            space=args.space, hp_cutoff=float(args.hp_cutoff), batch_size=args.batch, zero_label=True,
-            view=False))
-        sha = _analyze(lambda: analyses.fingerprint(backend, request)) if getattr(args, "record", None) else ""
-    finally:
-        backend.close()
+    info = _load(backend, source)
+    request = RenderRequest(network=NetworkRef(source), latent=Latent(float(args.seed)),
+                            truncation=Truncation(float(args.psi), None), noise=Noise(args.noise_mode))
+    res = _analyze(lambda: analyses.sticking(
+        backend, request, progress, samples=args.samples, sigma=float(args.sigma), seed=args.noise_seed,
+        space=args.space, hp_cutoff=float(args.hp_cutoff), batch_size=args.batch, zero_label=True, view=False))
+    sha = _analyze(lambda: analyses.fingerprint(backend, request)) if getattr(args, "record", None) else ""
     return f"{network_name(source)} ({info.kind} {info.resolution}px)", res, sha
