@@ -4,6 +4,8 @@ server that dies is reported in the status bar while the window stays up."""
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 from gui_support import assert_shows, grab_window, run_driven, wait_image_for_state, wait_until
@@ -89,6 +91,41 @@ def test_gui_connect_renders_remotely(app_env, artifacts_dir):
                                                  f"rendered in the server {server.address}")
             assert "projection" not in app.panel_errors
             ctx.item_close("**/Projection")
+            # the Spectra panel too: its layer list comes from the info, the spectra from the server
+            spectra = app.widget("spectra")
+            ctx.item_open("**/Spectra")
+            for _ in range(3):
+                ctx.yield_()
+            assert spectra.names == ["output", *info.layer_names]
+            spectra.num_samples = 2
+            ctx.item_click("**/Compute##spec")
+            assert wait_until(ctx, lambda: bool(spectra.curves), 120), spectra.job.error
+            for _ in range(5):  # the plots fit their axes to new data over a frame or two
+                ctx.yield_()
+            shot = grab_window(ctx, app)
+            Image.fromarray(shot).save(artifacts_dir / "gui_remote_spectra.png")
+            from visualizer.analysis_jobs import spectra_job
+
+            want_spec = spectra_job(G, ["output"], 2, app.state.seed, app.state.psi)(lambda *a: None)
+            assert np.array_equal(spectra.spectra["output"].power, want_spec["output"].power)
+            # sticking and recording of the current view, on the server
+            jobs = app.widget("renderer_jobs")
+            ctx.item_close("**/Spectra")
+            ctx.item_open("**/Sticking & recording")
+            ctx.item_click("**/Measure sticking")
+            assert wait_until(ctx, lambda: jobs.score is not None, 120), jobs.sticking.error
+            from visualizer.comparison import StickingSettings, sticking_job_fn
+
+            _, want_st = sticking_job_fn(G, app.state.copy(), StickingSettings(samples=8, sigma=0.2))(lambda *a: None)
+            assert jobs.score[0] == want_st.score
+            jobs.frames = 4
+            if importlib.util.find_spec("imageio_ffmpeg") is not None:
+                assert jobs.start_record(app_env / "rec.mp4")
+                assert wait_until(ctx, lambda: "wrote 4 frames" in jobs.message, 120), jobs.message
+                assert (app_env / "rec.mp4").stat().st_size > 500
+            for _ in range(3):
+                ctx.yield_()
+            Image.fromarray(grab_window(ctx, app)).save(artifacts_dir / "gui_remote_sticking.png")
             server.stop()  # the renderer goes away mid-session: the window stays, the status says so
             app.state.x = 5.0
             assert wait_until(ctx, lambda: app.backend.status().state == "disconnected", 30)

@@ -140,6 +140,15 @@ class FakeContext:
         self.device_description = "cpu"
         self.panels: dict = {}
 
+    @property
+    def network_is_here(self) -> bool:
+        return self.G is not None
+
+    def current_request(self):
+        from visualizer.request_adapter import request_from_state
+
+        return request_from_state(self.state, self.source or "")
+
     def widget(self, module_name: str):
         return self.panels.get(module_name)
 
@@ -213,10 +222,28 @@ def test_spectra_panel_computes_through_the_context(sg3):
     np.testing.assert_allclose(got.power, want.power, rtol=1e-5)
     assert set(panel.curves[panel.layer_a]) == {"radial", "slice0", "slice45"}
 
-    elsewhere = SpectraWidget(FakeContext(info=info))  # no `remote` for spectra yet: refused with the reason
+    # With the network elsewhere the same panel runs the server's `spectra` analysis: the same numbers.
+    elsewhere = SpectraWidget(FakeContext(info=info, backend=AnalysesHere(G, info)))
+    elsewhere.app.state.x = 3.0
     elsewhere.on_network()
-    assert not elsewhere.start() and not elsewhere.job.busy
-    assert "not available while the network is rendered in the server tcp://gpu-box:5555" in elsewhere.job.error
+    elsewhere.layer_a = panel.layer_a
+    assert elsewhere.start()
+    assert elsewhere.job.wait(120), elsewhere.job.error
+    elsewhere.update(0.0)
+    np.testing.assert_array_equal(elsewhere.spectra[panel.layer_a].power, got.power)
+
+
+class AnalysesHere:
+    """A backend whose analyses run on a network of this process, as a server runs them next to its own."""
+
+    def __init__(self, G, info) -> None:
+        self.G, self.info, self.calls = G, info, []
+
+    def analyze(self, name, request, progress=None, params=None):
+        from stylegan3.render import analysis
+
+        self.calls.append(name)
+        return analysis.run(name, self.G, request, self.info, progress or (lambda *a: None), params)
 
 
 def test_equivariance_metrics_run_on_the_backend_when_the_network_is_elsewhere(sg3):
@@ -226,8 +253,8 @@ def test_equivariance_metrics_run_on_the_backend_when_the_network_is_elsewhere(s
     calls = []
 
     class Backend:
-        def analyze(self, name, request, progress):
-            calls.append((name, request.latent.seed, request.network.source))
+        def analyze(self, name, request, progress, params=None):
+            calls.append((name, request.latent.seed, request.network.source, params))
             progress(1, 1)
             return {"eqt": 41.5, "eqt_frac": 30.25, "eqr": 12.0}
 
@@ -237,7 +264,7 @@ def test_equivariance_metrics_run_on_the_backend_when_the_network_is_elsewhere(s
     assert panel.supported and panel.start_metrics()
     assert panel.job.wait(30)
     panel.update(0.0)
-    assert calls == [("eq_metrics", 7, "tiny-sg3")]
+    assert calls == [("eq_metrics", 7, "tiny-sg3", {"seed": 0})]
     assert panel.metrics == {"eqt": 41.5, "eqt_frac": 30.25, "eqr": 12.0}
 
 

@@ -84,6 +84,24 @@ def test_analysis_does_not_write_the_buffer(G):
     untouched(G)
 
 
+def test_service_analyses_do_not_write_the_buffer(G):
+    """The analyses a server runs next to the network (spectra, sticking, recording, metrics) on a moved view."""
+    from stylegan3.render import analysis
+
+    info = describe(G, "t")
+    moved = RenderRequest(transform=Transform((0.2, -0.1), 0.04))
+    for name, params in (("eq_metrics", {}), ("spectra", {"layers": ["output", "L1_36_16"], "samples": 2}),
+                         ("sticking", {"samples": 2, "batch_size": 2}), ("fingerprint", {}),
+                         ("record", {"frames": 3, "count": 3, "path": "circle:0.1+spin:0.2", "format": "raw"})):
+        result = analysis.run(name, G, moved, info, lambda d, t: None, params)
+        assert result, name
+    frames = analysis.run("record", G, moved, info, lambda d, t: None, {"frames": 3, "count": 3, "format": "raw"})
+    still = analysis.run("record", G, RenderRequest(), info, lambda d, t: None, {"frames": 3, "count": 3,
+                                                                                "format": "raw"})
+    assert not np.array_equal(frames["frames"][0], still["frames"][0])  # the moved view really travelled
+    untouched(G)
+
+
 def test_app_jobs_do_not_write_the_buffer(G):
     from visualizer.analysis_jobs import equivariance_job
     from visualizer.comparison import StickingSettings, TraceSettings, sticking_job_fn, trace_job_fn

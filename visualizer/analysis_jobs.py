@@ -1,4 +1,10 @@
-"""Background computations of the analysis panels (equivariance metrics, averaged spectra), no GUI code.
+"""Background computations of the analysis panels (equivariance metrics, averaged spectra, recording), no GUI
+code.
+
+With a local network they run on a private copy of it (below). When the network lives in a renderer elsewhere
+(`App.backend` set: `gui --connect`, `gui --renderer child`) the `backend_*` jobs send the same computation to
+it (`stylegan3.render.analysis`) and only wait for its progress and result here, so a panel calls one job
+function either way and gets the same objects back.
 
 They take seconds to minutes on a CPU, so each runs as a `visualizer.jobs.Job` and the panels poll for
 progress and results; the GUI thread never waits. They work on a private copy of the network: the render worker
@@ -111,5 +117,56 @@ def spectra_job(G: torch.nn.Module, layers: list[str], num_samples: int, seed: i
                 out[name] = network_spectrum(Gc, name, num_samples=num_samples, seed=seed, truncation_psi=psi,
                                              window=window, progress=step)
         return out
+
+    return run
+
+
+def backend_equivariance_job(backend, request, seed: int = 0) -> JobFn:
+    """`equivariance_job` where the network lives in `backend` (the request carries the latent)."""
+
+    def run(progress: Progress) -> dict[str, float]:
+        return backend.analyze("eq_metrics", request, progress, params={"seed": int(seed)})
+
+    return run
+
+
+def backend_spectra_job(backend, request, layers: list[str], num_samples: int, seed: int, psi: float,
+                        window: str = "kaiser") -> JobFn:
+    """`spectra_job` where the network lives in `backend`: the same {layer: Spectrum}, bit for bit."""
+
+    def run(progress: Progress) -> dict:
+        from stylegan3.service import analyses
+
+        return analyses.spectra(backend, request, layers, int(num_samples), int(seed), float(psi), window,
+                                progress=progress)
+
+    return run
+
+
+def backend_sticking_job(backend, request, samples: int = 8, sigma: float = 0.2, seed: int = 0) -> JobFn:
+    """The comparison panel's sticking measure of the request's latent and view, where the network lives;
+    returns (average uint8 HxWx3, StickingResult) like `visualizer.comparison.sticking_job_fn`."""
+
+    def run(progress: Progress):
+        from stylegan3.imageutil import to_numpy_rgb
+        from stylegan3.service import analyses
+
+        res = analyses.sticking(backend, request, progress, samples=int(samples), sigma=float(sigma),
+                                seed=int(seed))
+        return to_numpy_rgb(res.average[None]), res
+
+    return run
+
+
+def backend_record_job(backend, request, out, frames: int, fps: float = 30.0, path: str = "",
+                       walk: float = 0.0) -> JobFn:
+    """An mp4 of the request's view moving along a transform `path` (and `walk` seeds), rendered where the
+    network lives and written here; returns the number of frames."""
+
+    def run(progress: Progress) -> int:
+        from stylegan3.service import analyses
+
+        return analyses.record_video(backend, request, out, int(frames), fps=float(fps), path=path,
+                                     walk=float(walk), progress=progress)
 
     return run

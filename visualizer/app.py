@@ -186,6 +186,10 @@ class App:
         return self.config.connect or str(self.device)
 
     @property
+    def network_is_here(self) -> bool:
+        return self.backend is None
+
+    @property
     def command_line_networks(self) -> list[str]:
         return list(self.config.networks)
 

@@ -66,14 +66,43 @@ def pca_job(samples: int) -> NetworkJob:
     return NetworkJob(f"PCA of {int(samples)} w", local)
 
 
-def spectra_job(layers: Sequence[str], num_samples: int, seed: int, psi: float, window: str = "kaiser") -> NetworkJob:
-    """Mean spectra of `layers` over seeds seed .. seed + N - 1 ({layer: Spectrum})."""
+def spectra_job(layers: Sequence[str], num_samples: int, seed: int, psi: float, window: str = "kaiser",
+                request=None) -> NetworkJob:
+    """Mean spectra of `layers` over seeds seed .. seed + N - 1 ({layer: Spectrum}); on a server through its
+    `spectra` analysis (the request names the network and its noise / precision settings)."""
     from visualizer import analysis_jobs
 
     def local(G: torch.nn.Module, progress: Progress):
         return analysis_jobs.spectra_job(G, list(layers), int(num_samples), int(seed), float(psi), window)(progress)
 
-    return NetworkJob("spectra", local)
+    def remote(backend, progress: Progress):
+        return analysis_jobs.backend_spectra_job(backend, request, list(layers), int(num_samples), int(seed),
+                                                 float(psi), window)(progress)
+
+    return NetworkJob("spectra", local, remote if request is not None else None)
+
+
+def sticking_job(request, samples: int, sigma: float) -> NetworkJob:
+    """The texture-sticking measure of the request's latent and view where the network lives:
+    (average uint8 HxWx3, StickingResult). With the network here the comparison panel measures it."""
+    from visualizer import analysis_jobs
+
+    def remote(backend, progress: Progress):
+        return analysis_jobs.backend_sticking_job(backend, request, int(samples), float(sigma))(progress)
+
+    return NetworkJob("sticking", None, remote)
+
+
+def record_job(request, out, frames: int, fps: float, path: str, walk: float) -> NetworkJob:
+    """An mp4 of the request's view along a transform path, rendered where the network lives, written here;
+    returns the number of frames. With the network here the comparison and timeline panels record."""
+    from visualizer import analysis_jobs
+
+    def remote(backend, progress: Progress):
+        return analysis_jobs.backend_record_job(backend, request, out, int(frames), float(fps), path,
+                                                float(walk))(progress)
+
+    return NetworkJob("record", None, remote)
 
 
 def equivariance_job(state, source: str) -> NetworkJob:
@@ -88,7 +117,7 @@ def equivariance_job(state, source: str) -> NetworkJob:
     def remote(backend, progress: Progress):
         from visualizer.request_adapter import request_from_state
 
-        return backend.analyze("eq_metrics", request_from_state(snap, source), progress)
+        return analysis_jobs.backend_equivariance_job(backend, request_from_state(snap, source))(progress)
 
     return NetworkJob("equivariance", local, remote)
 
@@ -174,6 +203,6 @@ def user_direction_job(w_from: np.ndarray | torch.Tensor, w_to: np.ndarray | tor
     return NetworkJob("a bookmark direction", local)
 
 
-__all__ = ["JobUnavailable", "NetworkJob", "equivariance_job", "pca_job", "projection_job", "resolve_timeline_job",
-           "run_local", "seed_set_direction_job", "spectra_job", "state_ws_job", "timeline_export_job",
-           "unavailable_message", "user_direction_job"]
+__all__ = ["JobUnavailable", "NetworkJob", "equivariance_job", "pca_job", "projection_job", "record_job",
+           "resolve_timeline_job", "run_local", "seed_set_direction_job", "spectra_job", "state_ws_job",
+           "sticking_job", "timeline_export_job", "unavailable_message", "user_direction_job"]

@@ -26,6 +26,7 @@ OPTIONAL_MODULES = [
     "widgets.layers",
     "widgets.equivariance",
     "widgets.spectra",
+    "widgets.renderer_jobs",
     "widgets.comparison",
     "widgets.directions",
     "widgets.projection",

@@ -71,6 +71,11 @@ class PanelContext(Protocol):
         """Where frames are rendered, in words ("cpu", "cuda:0", or the server's address)."""
 
     @property
+    def network_is_here(self) -> bool:
+        """True when the renderer holding the network is this process; False with `gui --connect` or
+        `--renderer child` (jobs then run there, and only those with a `remote` part)."""
+
+    @property
     def command_line_networks(self) -> list[str]:
         """The networks given at start (`gui A B C`: the comparison panel opens B and C as panes)."""
 

@@ -241,6 +241,8 @@ def network_spectrum(
     progress: ProgressFn | None = None,
     *,
     context: Context = SINGLE,
+    resume_from: tuple[int, torch.Tensor] | None = None,
+    on_partial: Callable[[int, torch.Tensor], None] | None = None,
     **synthesis_kwargs,
 ) -> Spectrum | None:
     """Mean spectrum of a layer (or ``'output'``) over the latents of seeds ``seed .. seed + N - 1``.
@@ -249,6 +251,10 @@ def network_spectrum(
     the device of ``G``'s parameters. Each latent's spectrum is computed on its own and the sum runs in
     seed order, so with a ``context`` of several processes (every rank calls this; only rank 0 gets the
     spectrum, the others None) the result has the same bits as in one process.
+
+    ``resume_from=(k, sum)`` continues from the float64 sum of the first k latents' spectra (what
+    ``on_partial(count, sum)`` reported on rank 0 after each round), so an interrupted run continued from its
+    checkpoint gives the same bits as one that never stopped (`stylegan3.analysis.spectrum_checkpoint`).
     """
     if num_samples < 1:
         raise SG3Error("the number of samples must be at least 1")
@@ -294,10 +300,20 @@ def network_spectrum(
 
     acc: torch.Tensor | None = None
     count = 0
-    for results in map_ordered(one, range(num_samples), context):
+    if resume_from is not None:
+        count, acc = int(resume_from[0]), resume_from[1].to(torch.float64)
+        if not 0 < count <= num_samples:
+            raise SG3Error(f"cannot continue from {count} latents towards {num_samples}")
+        if progress is not None and context.is_main:
+            progress(count, num_samples)
+    for results in map_ordered(one, range(count, num_samples), context):
         for _i, p in results or ():
+            if acc is not None and p.shape != acc.shape:
+                raise SG3Error(f"spectra need equal sizes, got {tuple(p.shape)} after {tuple(acc.shape)}")
             acc = p if acc is None else acc + p
             count += 1
+        if results is not None and on_partial is not None:
+            on_partial(count, acc)
         if results is not None and progress is not None:
             progress(count, num_samples)
     if not context.is_main:

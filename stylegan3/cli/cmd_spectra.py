@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +51,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--db-range", type=float, default=100.0, metavar="DB", help="dB shown below the peak (100)")
     p.add_argument("--out", default="spectrum.png", metavar="FILE.png", help="figure path (spectrum.png)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
+    p.add_argument("--resume", metavar="FILE.npz",
+                   help="checkpoint of the running sum, saved every 10 s: run again with the same file to continue "
+                   "an interrupted run (same result bits), or with a larger --samples to extend a finished one")
+    p.add_argument("--record", metavar="FILE.jsonl",
+                   help="append one JSON line per run (network hash, marks, size, settings, version, time)")
+    from stylegan3.cli.remote import add_connect_arguments
+
+    add_connect_arguments(p, frames=False)
     p.set_defaults(func=run)
 
 
@@ -185,6 +194,21 @@ def _tqdm(total: int, desc: str):
     return bar, update
 
 
+def _checkpoint(args: argparse.Namespace, G, ctx):
+    """The `--resume` checkpoint, opened on rank 0 (a refused file ends every rank with its message) and
+    shared, so every rank starts from the same latent."""
+    from stylegan3 import distributed
+    from stylegan3.analysis.spectrum_checkpoint import SpectrumCheckpoint
+    from stylegan3.runlog import network_fingerprint
+
+    def open_checkpoint() -> SpectrumCheckpoint:
+        header = {"command": "spectra", "network_sha256": network_fingerprint(G), "layer": args.layer,
+                  "seed": args.seed, "psi": args.psi, "window": args.window, "beta": args.beta}
+        return SpectrumCheckpoint(args.resume, header, args.samples)
+
+    return distributed.on_main(open_checkpoint, ctx)
+
+
 def run(args: argparse.Namespace) -> int:
     from PIL import Image
 
@@ -210,13 +234,43 @@ def run(args: argparse.Namespace) -> int:
     from stylegan3 import distributed
     from stylegan3.cli.progress import RunProgress
 
-    with distributed.session(pick_device(args.device)) as (ctx, device):
-        (name, G), = load_networks([args.network] if args.network else None, device)
-        with RunProgress(args.samples, "spectrum", "img", ctx.is_main, processes=ctx.world_size) as bar:
-            spec = network_spectrum(G, args.layer, args.samples, args.seed, args.psi, args.window, args.beta, bar,
-                                    context=ctx)
+    for path in (args.record, args.resume):
+        if path and not Path(path).parent.is_dir():
+            raise SG3Error(f"folder of {path} does not exist")
+    if args.resume and args.connect:
+        raise SG3Error("--resume runs locally only (not with --connect)")
+    t0 = time.perf_counter()
+    processes, sha = 1, ""
+    if args.connect:  # the spectrum is computed next to the network; photos (--images) here, on the CPU
+        import torch
+
+        from stylegan3.cli.remote import remote_spectrum
+
+        device = torch.device("cpu")
+        where = f"remote {args.connect}"
+        with RunProgress(args.samples, "spectrum", "img", True) as bar:
+            name, spec, sha = remote_spectrum(args, bar)
+    else:
+        with distributed.session(pick_device(args.device)) as (ctx, device):
+            (name, G), = load_networks([args.network] if args.network else None, device)
+            ckpt = _checkpoint(args, G, ctx) if args.resume else None
+            start = ckpt.done if ckpt is not None else 0
+            if ctx.is_main and start:
+                print(f"{args.resume}: {start} of {args.samples} latents already summed, continuing", file=sys.stderr)
+            with RunProgress(args.samples, "spectrum", "img", ctx.is_main, start, ctx.world_size) as bar:
+                spec = network_spectrum(G, args.layer, args.samples, args.seed, args.psi, args.window, args.beta,
+                                        bar, context=ctx, resume_from=ckpt.resume_from if ckpt else None,
+                                        on_partial=ckpt.on_partial if ckpt and ctx.is_main else None)
+            if ckpt is not None and ctx.is_main:
+                ckpt.finish()
+            if spec is not None and args.record:
+                from stylegan3.runlog import network_fingerprint
+
+                sha = network_fingerprint(G)
+            where, processes = device.type, ctx.world_size
     if spec is None:  # not rank 0 of a torchrun launch: rank 0 draws and writes
         return 0
+    seconds = time.perf_counter() - t0
     spec.label = f"{name} {args.layer}"
     spectra = [spec]
     if args.images is not None:
@@ -242,4 +296,13 @@ def run(args: argparse.Namespace) -> int:
     print(f"{spec.label}: {spec.num_samples} samples, {spec.power.shape[0]}x{spec.power.shape[1]}"
           f" at {spec.sampling_rate:g}/unit" + (f" ({marks})" if marks else ""))
     print(f"wrote {out} and {npz}")
+    if args.record:
+        from stylegan3.runlog import append_run_record, run_record
+
+        settings = {"layer": args.layer, "seed": args.seed, "psi": args.psi, "window": args.window,
+                    "beta": args.beta, "device": where}
+        results = {"size": list(spec.power.shape), "sampling_rate": spec.sampling_rate, "marks": dict(spec.marks),
+                   "peak": float(spec.power.max()), "npz": str(npz)}
+        append_run_record(args.record, run_record("spectra", name, sha, args.samples, settings, results, seconds,
+                                                  processes))
     return 0

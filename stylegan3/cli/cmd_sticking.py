@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import time
 
 import numpy as np
 import torch
@@ -38,6 +39,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=int, default=None, metavar="PX", help="image size in the figure")
     p.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
     p.add_argument("--out", default=None, metavar="FIG.png", help="write the figure here")
+    p.add_argument("--record", metavar="FILE.jsonl",
+                   help="append one JSON line per network (network hash, score, settings, version, time)")
+    from stylegan3.cli.remote import add_connect_arguments
+
+    add_connect_arguments(p, frames=False)
     p.set_defaults(func=run)
 
 
@@ -95,6 +101,52 @@ def _trace_for(G: torch.nn.Module, seed: int, frames: int, args: argparse.Namesp
     return trace, verticality(trace, args.hp_cutoff)
 
 
+def _record(args: argparse.Namespace, label: str, sha: str, res, seconds: float, where: str,
+            processes: int = 1) -> None:
+    """One run record per network (`stylegan3.runlog`), the same fields local and remote."""
+    from stylegan3.runlog import append_run_record, run_record
+
+    settings = {"seed": args.seed, "sigma": args.sigma, "space": args.space, "psi": args.psi,
+                "hp_cutoff": args.hp_cutoff, "noise_seed": args.noise_seed, "noise_mode": args.noise_mode,
+                "device": where}
+    results = {"score": res.score, "ratio": res.ratio, "detail_energy": res.detail_energy}
+    append_run_record(args.record, run_record("sticking", label, sha, args.samples, settings, results, seconds,
+                                              processes))
+
+
+def _line(label: str, res) -> str:
+    return (f"{label}: sticking {res.score:.4f} (fine-detail energy per frame {res.detail_energy:.3g}, "
+            f"kept by the average: {res.ratio:.4f})")
+
+
+def _run_remote(args: argparse.Namespace) -> int:
+    """`--connect`: each network's average is computed on the server; the figure is drawn here."""
+    from stylegan3.cli.progress import RunProgress
+    from stylegan3.cli.remote import connect, remote_sticking
+
+    if args.trace_frames:
+        raise SG3Error("--trace-frames runs locally only (not with --connect)")
+    rows = []
+    backend = connect(args)
+    try:
+        for source in args.network or ["demo"]:
+            t0 = time.perf_counter()
+            with RunProgress(args.samples, source, "img", True, first_round=args.batch) as bar:
+                label, res, sha = remote_sticking(args, backend, source, bar)
+            rows.append((label, res))
+            print(_line(label, res))
+            if args.record:
+                _record(args, label, sha, res, time.perf_counter() - t0, f"remote {args.connect}")
+    finally:
+        backend.close()
+    if args.out is not None:
+        from PIL import Image
+
+        Image.fromarray(sticking_figure(rows, args.size)).save(args.out)
+        print(f"wrote {args.out}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from stylegan3.analysis.sticking import sticking_view
     from stylegan3.cli.args import load_networks, pick_device
@@ -107,19 +159,23 @@ def run(args: argparse.Namespace) -> int:
         raise SG3Error("--samples must be at least 2")
     if not args.sigma > 0:
         raise SG3Error("--sigma must be positive")
-    if args.out is not None:
-        from pathlib import Path
+    from pathlib import Path
 
-        if not Path(args.out).parent.is_dir():
-            raise SG3Error(f"output folder {Path(args.out).parent} does not exist")
+    if args.out is not None and not Path(args.out).parent.is_dir():
+        raise SG3Error(f"output folder {Path(args.out).parent} does not exist")
+    if args.record and not Path(args.record).parent.is_dir():
+        raise SG3Error(f"folder of {args.record} does not exist")
     from stylegan3 import distributed
     from stylegan3.cli.progress import RunProgress
 
+    if args.connect:
+        return _run_remote(args)
     with distributed.session(pick_device(args.device)) as (ctx, device):
         nets = load_networks(args.network, device)
         rows, traces = [], []
         for name, G in nets:
             label = network_label(name, G)
+            t0 = time.perf_counter()
             z = torch.from_numpy(seed_zs([args.seed], int(G.z_dim))).to(device=device, dtype=torch.float32)
             with RunProgress(args.samples, name, "img", ctx.is_main, processes=ctx.world_size,
                              first_round=args.batch * ctx.world_size) as bar:
@@ -131,8 +187,12 @@ def run(args: argparse.Namespace) -> int:
             if res is None:  # torchrun: this rank rendered its share of the batches; rank 0 reports
                 continue
             rows.append((label, res))
-            line = (f"{label}: sticking {res.score:.4f} (fine-detail energy per frame {res.detail_energy:.3g}, "
-                    f"kept by the average: {res.ratio:.4f})")
+            if args.record:
+                from stylegan3.runlog import network_fingerprint
+
+                _record(args, label, network_fingerprint(G), res, time.perf_counter() - t0, device.type,
+                        ctx.world_size)
+            line = _line(label, res)
             if args.trace_frames:
                 traces.append(_trace_for(G, args.seed, args.trace_frames, args))
                 line += f", trace verticality {traces[-1][1]:.4f}"

@@ -8,11 +8,14 @@ import os
 from stylegan3.errors import SG3Error
 
 
-def add_connect_arguments(parser: argparse.ArgumentParser) -> None:
+def add_connect_arguments(parser: argparse.ArgumentParser, frames: bool = True) -> None:
+    """--connect / --token, and (for commands that fetch frames) --frame-format / --jpeg-quality."""
     parser.add_argument("--connect", default=None, metavar="HOST:PORT",
-                        help="render on an `sg3-explorer serve` (e.g. through an SSH tunnel) instead of here")
+                        help="run on an `sg3-explorer serve` (e.g. through an SSH tunnel) instead of here")
     parser.add_argument("--token", default=None,
                         help="the server's token (printed by `serve`; default $SG3_EXPLORER_TOKEN)")
+    if not frames:
+        return
     parser.add_argument("--frame-format", choices=["raw", "png", "jpeg"], default="raw",
                         help="how frames travel (--connect): raw or png are lossless (default raw)")
     parser.add_argument("--jpeg-quality", type=int, default=90, help="JPEG quality 1..100 (default 90)")
@@ -25,8 +28,8 @@ def connect(args: argparse.Namespace, timeout: float = 15.0):
 
     token = args.token or os.environ.get("SG3_EXPLORER_TOKEN") or None
     try:
-        backend = RemoteBackend(args.connect, token=token, frame_format=args.frame_format,
-                                quality=args.jpeg_quality)
+        backend = RemoteBackend(args.connect, token=token, frame_format=getattr(args, "frame_format", "raw"),
+                                quality=getattr(args, "jpeg_quality", 90))
     except FrameCodecError:
         raise
     if not backend.wait_ready(timeout):
@@ -62,3 +65,61 @@ def run_render(args: argparse.Namespace) -> int:
     finally:
         backend.close()
     return 0
+
+
+def _load(backend, source: str):
+    from stylegan3.request import NetworkRef
+    from stylegan3.service.backend import BackendError
+
+    try:
+        return backend.load(NetworkRef(source))
+    except BackendError as exc:
+        raise SG3Error(str(exc)) from None
+
+
+def _analyze(call):
+    from stylegan3.service.backend import BackendError
+
+    try:
+        return call()
+    except BackendError as exc:
+        raise SG3Error(str(exc)) from None
+
+
+def remote_spectrum(args: argparse.Namespace, progress=None):
+    """`spectra --connect`: (name, Spectrum, weights' SHA-256 or "") of `--network`'s `--layer`, computed on the
+    server with the arguments a local run passes to `network_spectrum`, so the figure and the .npz are the
+    same (the hash only with `--record`)."""
+    from stylegan3.cli.args import network_name
+    from stylegan3.request import NetworkRef, RenderRequest
+    from stylegan3.service import analyses
+
+    source = args.network or "demo"
+    backend = connect(args)
+    try:
+        _load(backend, source)
+        request = RenderRequest(network=NetworkRef(source))
+        spectra = _analyze(lambda: analyses.spectra(backend, request, [args.layer], args.samples, args.seed,
+                                                    args.psi, args.window, args.beta, progress=progress))
+        sha = _analyze(lambda: analyses.fingerprint(backend, request)) if getattr(args, "record", None) else ""
+    finally:
+        backend.close()
+    return network_name(source), spectra[args.layer], sha
+
+
+def remote_sticking(args: argparse.Namespace, backend, source: str, progress=None):
+    """`sticking --connect`: (label, StickingResult, weights' SHA-256 or "") of one network on `backend` (see
+    `connect`), with the arguments of a local run (seed's z, a zero label, psi, noise mode, the network's own
+    input transform) so the score and figure are the same."""
+    from stylegan3.cli.args import network_name
+    from stylegan3.request import Latent, NetworkRef, Noise, RenderRequest, Truncation
+    from stylegan3.service import analyses
+
+    info = _load(backend, source)
+    request = RenderRequest(network=NetworkRef(source), latent=Latent(float(args.seed)),
+                            truncation=Truncation(float(args.psi), None), noise=Noise(args.noise_mode))
+    res = _analyze(lambda: analyses.sticking(
+        backend, request, progress, samples=args.samples, sigma=float(args.sigma), seed=args.noise_seed,
+        space=args.space, hp_cutoff=float(args.hp_cutoff), batch_size=args.batch, zero_label=True, view=False))
+    sha = _analyze(lambda: analyses.fingerprint(backend, request)) if getattr(args, "record", None) else ""
+    return f"{network_name(source)} ({info.kind} {info.resolution}px)", res, sha

@@ -22,6 +22,7 @@ from stylegan3.netinfo import NetworkInfo
 from stylegan3.render.pipeline import FrameStats
 from stylegan3.request import NetworkRef, RenderRequest, to_dict
 from stylegan3.service import codec, protocol
+from stylegan3.service.arrays import ArrayError, unpack
 from stylegan3.service.backend import BackendError, BackendStatus, FrameResult, RenderBackend, ResultSlot, as_ref
 
 PING_EVERY_S = 0.5
@@ -44,7 +45,8 @@ class RemoteBackend(RenderBackend):
         self._lock = threading.Lock()
         self._pending: tuple[int, RenderRequest, float] | None = None
         self._loads: dict[int, tuple[NetworkRef, Future]] = {}
-        self._analyses: dict[int, list] = {}  # id -> [name, request, future, [done, total]]
+        self._analyses: dict[int, list] = {}  # id -> [name, request, future, [done, total], params]
+        self._cancel_ids: list[int] = []  # analyses abandoned by their caller, to cancel on the server
         self._cancel = False
         self._slot = ResultSlot()
         self._state = "disconnected"
@@ -86,13 +88,17 @@ class RemoteBackend(RenderBackend):
             raise BackendError(f"{ref.source}: no answer from the renderer ({self.transport}) "
                                f"within {timeout:g} s") from None
 
-    def analyze(self, name: str, request: RenderRequest, progress=None, timeout: float = 3600.0) -> dict:
-        """Run an analysis next to the network (`stylegan3.render.analysis`), blocking this (job) thread;
-        `progress(done, total)` is called here as the server reports (it may raise to abandon the wait)."""
+    def analyze(self, name: str, request: RenderRequest, progress=None, timeout: float = 3600.0,
+                params: dict | None = None):
+        """Run an analysis next to the network (`stylegan3.render.analysis`) with `params` (a plain dict),
+        blocking this (job) thread; `progress(done, total)` is called here as the server reports. When it
+        raises (a job's cancel), the server is told to stop that analysis at its next report and the exception
+        propagates. Refusals (bad params, unknown analysis, failures) raise BackendError."""
         fut: Future = Future()
-        entry = [name, request, fut, [0, 0]]
+        entry = [name, request, fut, [0, 0], dict(params or {})]
         with self._lock:
-            self._analyses[next(self._ids)] = entry
+            aid = next(self._ids)
+            self._analyses[aid] = entry
         self._wake()
         deadline = time.monotonic() + timeout
         while True:
@@ -101,10 +107,20 @@ class RemoteBackend(RenderBackend):
             except FutureTimeout:
                 pass
             done, total = entry[3]
-            if progress is not None and total:
-                progress(done, total)
-            if time.monotonic() > deadline:
-                raise BackendError(f"{name}: no result from {self.transport} within {timeout:g} s")
+            try:
+                if progress is not None and total:
+                    progress(done, total)
+                if time.monotonic() > deadline:
+                    raise BackendError(f"{name}: no result from {self.transport} within {timeout:g} s")
+            except BaseException:
+                self._cancel_analysis(aid)
+                raise
+
+    def _cancel_analysis(self, aid: int) -> None:
+        with self._lock:
+            if self._analyses.pop(aid, None) is None:
+                self._cancel_ids.append(aid)  # already sent: ask the server to stop it
+        self._wake()
 
     def submit(self, request: RenderRequest) -> int:
         with self._lock:
@@ -263,18 +279,26 @@ class RemoteBackend(RenderBackend):
             cancel, self._cancel = self._cancel, False
             loads, self._loads = self._loads, {}
             analyses, self._analyses = self._analyses, {}
+            cancel_ids, self._cancel_ids = self._cancel_ids, []
             pending = self._pending if self._flight is None else None
             if pending is not None:
                 self._pending = None
         if cancel:
             sock.send(protocol.encode_request("cancel", next(self._ids), self.token))
             self._flight = None
+        for aid in cancel_ids:
+            entry = self._analysis_flight.pop(aid, None)
+            if entry is not None:
+                sock.send(protocol.encode_request("cancel", next(self._ids), self.token, of=aid))
+                if not entry[2].done():
+                    entry[2].set_exception(BackendError(f"{entry[0]}: cancelled"))
         for lid, (ref, fut) in loads.items():
             self._load_flight[lid] = (ref, fut)
             sock.send(protocol.encode_request("load", lid, self.token, network=jsoncodec.to_plain(ref)))
         for aid, entry in analyses.items():
             self._analysis_flight[aid] = entry
-            sock.send(protocol.encode_request("analyze", aid, self.token, name=entry[0], request=to_dict(entry[1])))
+            sock.send(protocol.encode_request("analyze", aid, self.token, name=entry[0], request=to_dict(entry[1]),
+                                              params=entry[4]))
         if pending is not None:
             rid, request, _ = pending
             self._flight = pending
@@ -305,7 +329,10 @@ class RemoteBackend(RenderBackend):
             else:
                 del self._analysis_flight[msg_id]
                 if header["ok"]:
-                    entry[2].set_result(header.get("result"))
+                    try:
+                        entry[2].set_result(unpack(header.get("result"), payload))
+                    except ArrayError as exc:
+                        entry[2].set_exception(BackendError(f"bad result from {self.transport}: {exc}"))
                 else:
                     entry[2].set_exception(BackendError(str(header.get("error"))))
             return hello_id

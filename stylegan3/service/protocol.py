@@ -3,8 +3,9 @@
 A request is one zmq frame of UTF-8 JSON: {"v": 1, "op": ..., "id": int, "token": str | null, ...}.
 A reply is the JSON header frame, plus one payload frame for a rendered image:
   {"ok": true, "id": ..., ...} or {"ok": false, "id": ..., "code": ..., "error": "one line"}.
-Ops: hello, ping, load {network}, render {request, format, quality}, cancel, analyze {name, request} (progress
-replies {"ok": true, "id", "progress": [done, total]} until the one with "result").
+Ops: hello, ping, load {network}, render {request, format, quality}, cancel [{of: id}], analyze {name, request,
+params} (progress replies {"ok": true, "id", "progress": [done, total]} until the one with "result", whose
+numeric arrays travel in one payload frame: `stylegan3.service.arrays`).
 Anything else (not JSON, not an object, unknown op, wrong types, more than one frame, too large) gets an
 error reply naming the problem; libzmq itself drops a peer whose message exceeds `MAX_SOCKET_MESSAGE` or who
 does not speak ZMTP (garbage bytes, a forged length prefix) without disturbing other clients.

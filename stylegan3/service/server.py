@@ -45,6 +45,7 @@ class _Job:
     fmt: str = "raw"
     quality: int = 90
     analysis: str = ""
+    params: object = None  # the analysis's parsed params (`stylegan3.render.analysis`)
     cancelled: bool = False
     t_received: float = field(default_factory=time.perf_counter)
 
@@ -75,6 +76,7 @@ class RenderServer:
         self._cond = threading.Condition()
         self._jobs: OrderedDict[tuple, _Job] = OrderedDict()
         self._running: _Job | None = None
+        self._between: _Job | None = None  # a render served between two steps of the running analysis
         self._stopping = threading.Event()
         self._worker: threading.Thread | None = None
         self.served = 0  # frames sent (tests, logs)
@@ -171,29 +173,36 @@ class RenderServer:
         if msg.op == "hello":
             self._send(ident, reply(msg.id, server="sg3-explorer", protocol=protocol.PROTOCOL_VERSION,
                                     device=str(self.owner.device), formats=list(codec.FORMATS),
-                                    auth=self.token is not None))
+                                    analyses=_analysis_names(), auth=self.token is not None))
         elif msg.op == "ping":
             self._send(ident, reply(msg.id, pong=True))
         elif msg.op == "cancel":
+            only = msg.body.get("of")  # one analysis of this client; without it, everything of this client
+            if only is not None and (isinstance(only, bool) or not isinstance(only, int)):
+                raise ProtocolError("'of' must be the integer id of an analyze request", msg_id=msg.id)
             with self._cond:
-                for key in [k for k in self._jobs if k[0] == ident and k[1] in ("render", "analyze")]:
+                for key in [k for k in self._jobs if k[0] == ident and k[1] in ("render", "analyze")
+                            and (only is None or (k[1] == "analyze" and k[2] == only))]:
                     del self._jobs[key]
-                if self._running is not None and self._running.ident == ident:
-                    self._running.cancelled = True
+                for running in (self._running, self._between):
+                    if running is not None and running.ident == ident and (only is None or running.msg_id == only):
+                        running.cancelled = True
             self._send(ident, reply(msg.id, cancelled=True))
         elif msg.op == "load":
             ref = self._allowed(protocol.network_of(msg), msg, peer)
             self._queue(_Job("load", ident, msg.id, ref), (ident, "load", msg.id))
         elif msg.op == "analyze":
-            from stylegan3.render.analysis import ANALYSES
+            from stylegan3.render import analysis
 
             name = msg.body.get("name")
-            if name not in ANALYSES:
-                raise ProtocolError(f"unknown analysis {name!r} (expected one of {', '.join(ANALYSES)})",
-                                    msg_id=msg.id)
+            try:  # bad params are refused here, at once, before the job takes the renderer's time
+                params = analysis.parse(name, msg.body.get("params"))
+            except analysis.ParamsError as exc:
+                raise ProtocolError(str(exc), msg_id=msg.id) from None
             request, _, _ = protocol.render_args(msg)
             ref = self._allowed(request.network, msg, peer)
-            self._queue(_Job("analyze", ident, msg.id, ref, request, analysis=name), (ident, "analyze", msg.id))
+            self._queue(_Job("analyze", ident, msg.id, ref, request, analysis=name, params=params),
+                        (ident, "analyze", msg.id))
         elif msg.op == "render":
             request, fmt, quality = protocol.render_args(msg)
             ref = self._allowed(request.network, msg, peer)
@@ -238,6 +247,35 @@ class RenderServer:
     def _run_analysis(self, job: _Job, out) -> list:
         return _run_analysis_impl(self, job, out)
 
+    def _renders_between(self, out) -> None:
+        """Serve the render (and load) requests waiting now (one render per client at most: latest wins)
+        between two progress reports of a long analysis, so its client's view and other clients keep getting
+        frames, and can switch networks, while spectra of a thousand latents run. Safe because an analysis
+        reports progress between whole steps, when no hook of its own is on the network (and it keeps its
+        own reference to it, whatever the owner's LRU drops); bounded to the requests present on entry, so
+        it cannot starve."""
+        with self._cond:
+            keys = [k for k, j in self._jobs.items() if j.kind in ("render", "load")]
+        for key in keys:
+            with self._cond:
+                job = self._jobs.pop(key, None)
+                if job is None or self._stopping.is_set():
+                    continue
+                self._between = job
+            try:
+                frames, fatal = self._run_job(job, out)
+            except Exception as exc:  # noqa: BLE001 - shown to that client; the server lives on
+                log.exception("render between analysis steps failed")
+                frames, fatal = [error_reply(job.msg_id, "internal", f"server error: {exc}")], False
+            finally:
+                with self._cond:
+                    self._between = None
+            out.send_multipart([job.ident, *frames], copy=False)
+            if fatal and self.exit_on_fatal:
+                log.error("CUDA error: the renderer process exits so that a fresh one can start")
+                time.sleep(0.2)
+                os._exit(3)
+
     def _run_job(self, job: _Job, out) -> tuple[list, bool]:
         if job.kind == "analyze":
             return self._run_analysis(job, out), False
@@ -268,8 +306,15 @@ class RenderServer:
         return [header, payload], False
 
 
-def _run_analysis_impl(server: RenderServer, job: _Job, out) -> list:
+def _analysis_names() -> list[str]:
     from stylegan3.render.analysis import ANALYSES
+
+    return list(ANALYSES)
+
+
+def _run_analysis_impl(server: RenderServer, job: _Job, out) -> list:
+    from stylegan3.render import analysis
+    from stylegan3.service.arrays import ArrayError, pack
 
     last = [0.0]
 
@@ -280,15 +325,21 @@ def _run_analysis_impl(server: RenderServer, job: _Job, out) -> list:
         if now - last[0] > 0.1 or done >= total:  # bounded: at most ten progress replies a second
             last[0] = now
             out.send_multipart([job.ident, reply(job.msg_id, progress=[int(done), int(total)])])
+        if done < total:
+            server._renders_between(out)
 
     try:
         G, info = server.owner.network(job.ref)
-        result = ANALYSES[job.analysis](G, job.request.replace(network=job.ref), info, progress)
+        result = analysis.run(job.analysis, G, job.request.replace(network=job.ref), info, progress, job.params)
+        plain, payload = pack(result)
     except _Abandoned:
         return [error_reply(job.msg_id, "cancelled", "analysis cancelled")]
+    except ArrayError as exc:
+        return [error_reply(job.msg_id, "too-large", _one_line(exc))]
     except Exception as exc:  # noqa: BLE001 - the client's message
         return [error_reply(job.msg_id, "analysis", _one_line(exc))]
-    return [reply(job.msg_id, result=jsoncodec.to_plain(result))]
+    header = reply(job.msg_id, result=plain)
+    return [header] if payload is None else [header, payload]
 
 
 class _Abandoned(Exception):

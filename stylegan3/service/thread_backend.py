@@ -25,6 +25,7 @@ class ThreadBackend(RenderBackend):
         self._cancel_below = 0  # requests with a smaller id are no longer wanted
         self._closed = False
         self._slot = ResultSlot()
+        self._net_lock = threading.Lock()  # one user of the networks at a time: a render or an analysis
         self._thread = threading.Thread(target=self._run, name="sg3-render", daemon=True)
         self._thread.start()
 
@@ -35,6 +36,67 @@ class ThreadBackend(RenderBackend):
             raise
         except Exception as exc:  # noqa: BLE001 - a load error is a message for people
             raise BackendError((str(exc).strip().splitlines() or [type(exc).__name__])[0]) from exc
+
+    def analyze(self, name: str, request: RenderRequest, progress=None, timeout: float = 3600.0,
+                params: dict | None = None):
+        """The same call as `RemoteBackend.analyze`, run on this (job) thread next to the worker's network,
+        taking turns with its renders. The result goes through the wire format's pack / unpack, so it has the
+        same types (arrays copied, numpy scalars plain) as a remote one. `timeout` is unused (the caller's
+        thread does the work; cancel through `progress`)."""
+        from stylegan3.render import analysis
+        from stylegan3.service.arrays import pack, unpack
+
+        try:
+            parsed = analysis.parse(name, params)
+        except analysis.ParamsError as exc:
+            raise BackendError(str(exc)) from None
+        raised: list[BaseException] = []
+
+        holding = [False]
+
+        def report(done: int, total: int) -> None:
+            if holding[0]:
+                self._let_render_in()
+            if progress is not None:
+                try:
+                    progress(done, total)
+                except BaseException as exc:
+                    raised.append(exc)
+                    raise
+
+        try:
+            while not self._net_lock.acquire(timeout=0.05):  # a render is running: wait, still cancellable
+                report(0, 1)
+            holding[0] = True
+            try:
+                G, info = self._owner.network(as_ref(request.network))
+                result = analysis.run(name, G, request, info, report, parsed)
+            finally:
+                holding[0] = False
+                self._net_lock.release()
+            return unpack(*pack(result))
+        except BaseException as exc:
+            if raised and exc is raised[-1]:
+                raise
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            raise BackendError((str(exc).strip().splitlines() or [type(exc).__name__])[0]) from exc
+
+    def _let_render_in(self) -> None:
+        """Between two steps of an analysis (the caller holds the network lock): when a frame is waiting,
+        hand the lock to the worker until that frame is rendered, so the view keeps up during a long job.
+        (Waiting only until the worker took the request is not enough: a lock is not fair, and this thread
+        could take it back first and keep it for the rest of the analysis.)"""
+        with self._cond:  # waiting, or taken by the worker that now waits for the lock
+            if (self._pending is None and self._running is None) or self._closed:
+                return
+        self._net_lock.release()
+        try:
+            with self._cond:
+                self._cond.wait_for(lambda: self._closed or (self._pending is None and self._running is None),
+                                    timeout=60.0)
+        finally:
+            self._net_lock.acquire()
 
     def submit(self, request: RenderRequest) -> int:
         with self._cond:
@@ -86,7 +148,8 @@ class ThreadBackend(RenderBackend):
                 self._pending = None
                 self._running = (rid, request)
             try:
-                out = self._owner.render(request, self._should_stop(rid, request))
+                with self._net_lock:
+                    out = self._owner.render(request, self._should_stop(rid, request))
                 res = FrameResult(rid, request, out.image, out.stats, out.render_ms, out.error)
                 cancelled = out.cancelled
             except Exception as exc:  # noqa: BLE001 - a load failure is shown, the worker lives on
