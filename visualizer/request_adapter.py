@@ -7,6 +7,7 @@ window's own thread, a child process and a remote server all receive the same ty
 from __future__ import annotations
 
 from stylegan3.request import (
+    ExplicitLatent,
     FFTView,
     Latent,
     LayerView,
@@ -23,9 +24,13 @@ from visualizer.state import RenderState
 
 
 def request_from_state(state: RenderState, source: str = "demo", key: str = "G_ema") -> RenderRequest:
+    """The state as the request every renderer takes. An explicit latent travels only while it applies (the
+    seed-plane position it was set at): a W+ latent is ~200 KiB of JSON, too much to send with every frame of
+    another seed; the state keeps it, so going back to that position shows it again."""
+    latent = Latent(float(state.x), float(state.y), int(state.class_idx))
     return RenderRequest(
         network=NetworkRef(str(source), key),
-        latent=Latent(float(state.x), float(state.y), int(state.class_idx)),
+        latent=latent,
         mix=StyleMix(int(state.mix_seed), tuple(int(i) for i in state.mix_ws)),
         truncation=Truncation(float(state.psi), state.cutoff),
         noise=Noise(state.noise_mode, int(state.noise_seed)),
@@ -34,7 +39,7 @@ def request_from_state(state: RenderState, source: str = "demo", key: str = "G_e
         fft=FFTView(bool(state.fft), str(state.fft_window), float(state.fft_range_db)),
         untransform=Untransform(bool(state.untransform), str(state.untransform_view), float(state.diff_gain_db)),
         synthesis=Synthesis(bool(state.force_fp32), bool(state.cuda_graphs)),
-        explicit=state.explicit,
+        explicit=state.explicit if state.explicit.applies_to(latent) else ExplicitLatent(),
         moves=tuple(state.moves),
     )
 
