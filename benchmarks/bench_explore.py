@@ -44,7 +44,7 @@ def bench_projection(G, steps: int, space: str, loss_kind: str, device) -> float
 def bench_export(G, frames: int, encode: bool) -> float:
     from stylegan3.keyframes import Keyframe, Timeline, iter_timeline_frames, resolve_timeline
 
-    tl = Timeline([Keyframe(seed=0, duration=1.0), Keyframe(seed=1, translate=(0.1, 0.0), duration=1.0)],
+    tl = Timeline([Keyframe.of_seed(0, duration=1.0), Keyframe.of_seed(1, translate=(0.1, 0.0), duration=1.0)],
                   fps=float(frames), loop=True)
     r = resolve_timeline(G, tl)
     it = iter_timeline_frames(G, r, frames=frames + 1)

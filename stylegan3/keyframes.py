@@ -1,81 +1,107 @@
 """Keyframed paths: a timeline of bookmarks interpolated in W, turned into frames at a given time.
 
-A bookmark (`Keyframe`) is a latent (a seed mapped with its psi, or explicit ws such as a projected image),
-an SG3 input transform and optional moves along semantic directions. Each keyframe holds the duration of the
-segment that leaves it, so a timeline is also a clock: `ResolvedTimeline.ws_at(t)` is the latent shown at
-`t` seconds, the one function that the GUI's scrubbing preview and the video export both call, so frame k of
-an export at F fps is exactly the preview at time k / F.
+A keyframe is a bookmark (`stylegan3.bookmarks.Bookmark`: a name and a `RenderRequest`) plus the duration of
+the segment that leaves it, so the Bookmarks panel and the timeline share one notion of "a state to come back
+to", and a timeline is also a clock. What is interpolated, each key's ws and transform, is taken from its
+request by `stylegan3.render.inputs` (the one request -> ws / transform place), so a key shows exactly what its
+bookmark shows. `ResolvedTimeline.ws_at(t)` is the latent shown at `t` seconds, the one function that the
+GUI's scrubbing preview and the video export both call, so frame k of an export at F fps is exactly the
+preview at time k / F. Only the latent and the transform travel along the path: the network, noise mode and
+views are the timeline's (the request's network names where the bookmark came from; `--network` wins).
 
 Interpolation happens in W per ws row: `linear`, `spherical` (slerp of each w between two keys, which keeps
 the norm from sagging half-way) or `cubic` (a C2 spline through the keys on their real time axis, periodic
 when the timeline loops, so a loop has no kink at its seam). Keys are hit exactly at their times.
 
-The timeline file is JSON with a `format` and `version` field (`to_dict` / `from_dict` round-trip exactly:
-floats are written with Python's shortest exact repr). A session file may embed the same object under a
-`"timeline"` key; `load_timeline` reads either.
+The timeline file is JSON with a `format` and `version` field. Version 2 (written now) stores each key as
+`{"bookmark": {"name", "request"}, "duration"}` with the request codec's exact floats. Version 1 stored seed
+or ws, psi, transform and moves by index into a direction file; it is still read and converted to requests
+exactly (`_v1_keyframes`: the direction file is read once, its vectors travel by value from then on). A
+session file holds a timeline under its `"timeline"` key; `load_timeline` reads either.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
+from stylegan3 import jsoncodec
+from stylegan3.bookmarks import Bookmark
 from stylegan3.errors import SG3Error
+from stylegan3.request import Latent, NetworkRef, Noise, RenderRequest, Transform, Truncation
 
 __all__ = [
     "Keyframe",
-    "Move",
     "Timeline",
     "ResolvedTimeline",
     "INTERPOLATIONS",
+    "VERSION",
+    "READABLE_VERSIONS",
     "resolve_timeline",
     "save_timeline",
     "load_timeline",
+    "timeline_network",
     "iter_timeline_frames",
     "render_at",
 ]
 
 FORMAT = "sg3-explorer timeline"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)  # 1: keys as seed / ws + moves by index into a direction file
 INTERPOLATIONS = ("linear", "spherical", "cubic")
 _MAX_KEYS = 10_000
 _MAX_SECONDS = 24 * 3600.0
 
 
-@dataclass(frozen=True)
-class Move:
-    """A move along direction `index` of the timeline's direction file, by `amount` sigma on the ws `ws`."""
-
-    index: int
-    amount: float
-    ws: str = "all"  # see stylegan3.directions.ws_range
-
-
 @dataclass
 class Keyframe:
-    """One bookmark. Exactly one of `seed` / `w` sets the latent; `w` is `[num_ws][w_dim]` (truncation applied)."""
+    """One key of a timeline: a bookmark and the seconds from it to the next key (the last one: back to the
+    first when looping, else how long a single-key timeline lasts)."""
 
-    seed: int | None = 0
-    w: tuple[tuple[float, ...], ...] | None = None
-    psi: float = 1.0
-    translate: tuple[float, float] = (0.0, 0.0)
-    rotate: float = 0.0
-    moves: tuple[Move, ...] = ()
-    duration: float = 2.0  # seconds from this keyframe to the next (for the last one: back to the first, looping)
-    label: str = ""
+    bookmark: Bookmark
+    duration: float = 2.0
+
+    @property
+    def label(self) -> str:
+        return self.bookmark.name
+
+    @property
+    def request(self) -> RenderRequest:
+        return self.bookmark.request
 
     @staticmethod
-    def from_ws(ws: np.ndarray | torch.Tensor, **kwargs) -> Keyframe:
-        """A keyframe holding explicit ws (`[num_ws, w_dim]` or `[1, num_ws, w_dim]`), e.g. a projection."""
-        arr = ws.detach().cpu().numpy() if isinstance(ws, torch.Tensor) else np.asarray(ws)
-        arr = arr.reshape(arr.shape[-2:]).astype(np.float32)
-        return Keyframe(seed=None, w=tuple(tuple(float(v) for v in row) for row in arr), **kwargs)
+    def of_seed(seed: int, psi: float = 1.0, translate: tuple[float, float] = (0.0, 0.0), rotate: float = 0.0,
+                duration: float = 2.0, label: str = "", network: str = "demo") -> Keyframe:
+        """A key at a plain seed (a short form for scripts and tests)."""
+        request = RenderRequest(network=NetworkRef(network), latent=Latent(float(int(seed))),
+                                truncation=Truncation(float(psi)), transform=_transform(translate, rotate))
+        return Keyframe(Bookmark(label or f"seed {int(seed)}", request), float(duration))
+
+    @staticmethod
+    def from_ws(ws: np.ndarray | torch.Tensor, label: str = "", translate: tuple[float, float] | None = None,
+                rotate: float | None = None, duration: float = 2.0, base: RenderRequest | None = None) -> Keyframe:
+        """A key showing explicit ws (`[num_ws, w_dim]` or `[1, num_ws, w_dim]`, e.g. a projection) on top of
+        `base` (default: a fresh request), pinned to the base's seed-plane position; `translate` / `rotate`
+        replace the base's transform where given."""
+        from stylegan3.render.inputs import explicit_latent
+
+        base = base or RenderRequest()
+        t = base.transform
+        transform = _transform(t.translate if translate is None else translate, t.rotate if rotate is None else rotate)
+        request = base.replace(explicit=explicit_latent(ws, base.latent, label), transform=transform)
+        return Keyframe(Bookmark(label or "explicit latent", request), float(duration))
+
+
+def _transform(translate, rotate) -> Transform:
+    return Transform((float(translate[0]), float(translate[1])), float(rotate))
 
 
 @dataclass
@@ -85,16 +111,11 @@ class Timeline:
     loop: bool = False
     fps: float = 30.0
     noise_mode: str = "const"
-    directions: str | None = None  # direction file the keyframes' moves refer to (relative to the timeline file)
     network: str | None = None  # the network source the timeline was made with (informative; --network wins)
-    base: str | None = field(default=None, compare=False)  # folder of the file it came from (not saved)
 
-    def directions_path(self) -> Path | None:
-        """The direction file, a relative name taken from the folder of the timeline file."""
-        if not self.directions:
-            return None
-        path = Path(self.directions)
-        return path if path.is_absolute() or self.base is None else Path(self.base) / path
+    def copy(self) -> Timeline:
+        """A copy whose key list and durations can be edited without touching this one (bookmarks are frozen)."""
+        return dataclasses.replace(self, keyframes=[Keyframe(k.bookmark, k.duration) for k in self.keyframes])
 
     def durations(self) -> np.ndarray:
         return np.array([k.duration for k in self.keyframes], dtype=np.float64)
@@ -134,83 +155,137 @@ class Timeline:
         for i, k in enumerate(self.keyframes):
             if not (math.isfinite(k.duration) and k.duration > 0):
                 raise SG3Error(f"keyframe {i}: duration must be a positive number of seconds")
-            if (k.seed is None) == (k.w is None):
-                raise SG3Error(f"keyframe {i}: give either a seed or explicit ws, not {'both' if k.w else 'neither'}")
-            if not all(math.isfinite(v) for v in (k.psi, k.rotate, *k.translate)):
-                raise SG3Error(f"keyframe {i}: psi, translate and rotate must be finite numbers")
-            if k.moves and not self.directions:
-                raise SG3Error(f"keyframe {i} moves along directions but the timeline names no direction file")
         if self.total > _MAX_SECONDS:
             raise SG3Error(f"the timeline lasts {self.total:.0f} s (at most {_MAX_SECONDS:.0f})")
 
     # -- file form ---------------------------------------------------------------------------------------------
     def to_dict(self) -> dict:
-        return {
-            "format": FORMAT,
-            "version": VERSION,
-            "interp": self.interp,
-            "loop": self.loop,
-            "fps": self.fps,
-            "noise_mode": self.noise_mode,
-            "directions": self.directions,
-            "network": self.network,
-            "keyframes": [
-                {
-                    "seed": k.seed,
-                    "w": [list(row) for row in k.w] if k.w is not None else None,
-                    "psi": k.psi,
-                    "translate": list(k.translate),
-                    "rotate": k.rotate,
-                    "moves": [{"index": m.index, "amount": m.amount, "ws": m.ws} for m in k.moves],
-                    "duration": k.duration,
-                    "label": k.label,
-                }
-                for k in self.keyframes
-            ],
-        }
+        return jsoncodec.to_plain(_TimelineFile(FORMAT, VERSION, self.interp, self.loop, float(self.fps),
+                                                self.noise_mode, self.network, tuple(self.keyframes)))
 
     @staticmethod
-    def from_dict(data: dict) -> Timeline:
-        """Inverse of `to_dict`; a malformed object is a one-line SG3Error."""
+    def from_dict(data: Any, base: str | Path | None = None, num_ws: int | None = None,
+                  network: str | None = None) -> Timeline:
+        """Inverse of `to_dict`, also of a version-1 object (converted: `base` is the folder its direction file
+        is named relative to, `num_ws` the network's for moves on the named coarse / middle / fine ranges,
+        `network` the source its keys' requests name where the file names none; default 'demo').
+        A malformed object or an unknown version is a one-line SG3Error."""
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise SG3Error("not a timeline (no 'format': 'sg3-explorer timeline')")
         version = data.get("version")
-        if not isinstance(version, int) or version < 1:
+        if isinstance(version, bool) or not isinstance(version, int):
             raise SG3Error("timeline has no valid 'version'")
-        if version > VERSION:
-            raise SG3Error(f"timeline version {version} is newer than this program reads ({VERSION})")
+        if version not in READABLE_VERSIONS:
+            newer = " (written by a newer sg3-explorer?)" if version > VERSION else ""
+            raise SG3Error(f"timeline version {version} is not supported{newer}: this program reads versions "
+                           f"{', '.join(map(str, READABLE_VERSIONS))}")
+        if version == 1:
+            return _from_v1(data, base, num_ws, network)
         try:
-            keys = []
-            for raw in data["keyframes"]:
-                w = raw.get("w")
-                keys.append(Keyframe(
-                    seed=None if raw.get("seed") is None else int(raw["seed"]),
-                    w=None if w is None else tuple(tuple(float(v) for v in row) for row in w),
-                    psi=float(raw.get("psi", 1.0)),
-                    translate=tuple(float(v) for v in raw.get("translate", (0.0, 0.0))),
-                    rotate=float(raw.get("rotate", 0.0)),
-                    moves=tuple(Move(int(m["index"]), float(m["amount"]), str(m.get("ws", "all")))
-                                for m in raw.get("moves", ())),
-                    duration=float(raw.get("duration", 2.0)),
-                    label=str(raw.get("label", "")),
-                ))  # fmt: skip
-            tl = Timeline(keyframes=keys, interp=str(data.get("interp", "cubic")), loop=bool(data.get("loop", False)),
-                          fps=float(data.get("fps", 30.0)), noise_mode=str(data.get("noise_mode", "const")),
-                          directions=data.get("directions"), network=data.get("network"))
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise SG3Error(f"malformed timeline ({type(exc).__name__}: {exc})") from None
-        for k in tl.keyframes:
-            if len(k.translate) != 2:
-                raise SG3Error("malformed timeline: translate needs two numbers")
-            if k.w is not None and (not k.w or len({len(row) for row in k.w}) != 1):
-                raise SG3Error("malformed timeline: explicit ws must be a non-empty rectangular list")
-        return tl
+            doc = jsoncodec.from_plain(_TimelineFile, data, "timeline")
+        except jsoncodec.CodecError as exc:
+            raise SG3Error(f"malformed timeline ({exc})") from None
+        return Timeline(keyframes=list(doc.keyframes), interp=doc.interp, loop=doc.loop, fps=doc.fps,
+                        noise_mode=doc.noise_mode, network=doc.network)
+
+
+@dataclass(frozen=True)
+class _TimelineFile:
+    """The version-2 file form (read with the strict codec: unknown, missing or mistyped fields are named)."""
+
+    format: str
+    version: int
+    interp: str
+    loop: bool
+    fps: float
+    noise_mode: str
+    network: str | None
+    keyframes: tuple[Keyframe, ...]
+
+
+# -- version 1 -----------------------------------------------------------------------------------------------------
+
+_NAMED_RANGES = ("coarse", "middle", "fine")
+
+
+def _from_v1(data: dict, base: str | Path | None, num_ws: int | None, default_network: str | None) -> Timeline:
+    """A version-1 timeline as bookmarks: a seed key becomes a request at that seed with its psi, an explicit-ws
+    key a request whose explicit W+ latent is those ws (pinned to seed 0, where it was shown), moves become the
+    request's by-value moves read from the direction file, so every key resolves to the same ws as before."""
+    try:
+        network = data.get("network")
+        source = str(network) if network else (default_network or "demo")
+        noise_mode = str(data.get("noise_mode", "const"))
+        raws = list(data["keyframes"])
+        directions = _v1_directions(data, base) if any(r.get("moves") for r in raws) else None
+        keys = [_v1_keyframe(raw, i, source, noise_mode, directions, num_ws) for i, raw in enumerate(raws)]
+        return Timeline(keyframes=keys, interp=str(data.get("interp", "cubic")), loop=bool(data.get("loop", False)),
+                        fps=float(data.get("fps", 30.0)), noise_mode=noise_mode,
+                        network=None if network is None else str(network))
+    except SG3Error:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise SG3Error(f"malformed timeline ({type(exc).__name__}: {exc})") from None
+
+
+def _v1_directions(data: dict, base: str | Path | None):
+    from stylegan3.directions import load_directions
+
+    name = data.get("directions")
+    if not name:
+        raise SG3Error("a keyframe moves along directions but the timeline names no direction file")
+    path = Path(name)
+    return load_directions(path if path.is_absolute() or base is None else Path(base) / path)
+
+
+def _v1_keyframe(raw: dict, i: int, source: str, noise_mode: str, directions, num_ws: int | None) -> Keyframe:
+    from stylegan3.directions import DirectionMove, request_moves, ws_range
+    from stylegan3.request import ExplicitLatent, RequestError
+
+    translate = tuple(float(v) for v in raw.get("translate", (0.0, 0.0)))
+    if len(translate) != 2:
+        raise SG3Error("malformed timeline: translate needs two numbers")
+    seed, w = raw.get("seed", 0), raw.get("w")
+    if (seed is None) == (w is None):
+        raise SG3Error(f"keyframe {i}: give either a seed or explicit ws, not {'both' if w else 'neither'}")
+    psi, rotate = float(raw.get("psi", 1.0)), float(raw.get("rotate", 0.0))
+    if not all(math.isfinite(v) for v in (psi, rotate, *translate)):
+        raise SG3Error(f"keyframe {i}: psi, translate and rotate must be finite numbers")
+    moves = []
+    for m in raw.get("moves", ()):
+        name = str(m.get("ws", "all"))
+        if name.strip().lower() == "all":
+            layers = None
+        elif name.strip().lower() in _NAMED_RANGES and num_ws is None:
+            raise SG3Error(f"keyframe {i}: a version-1 move on the {name!r} ws needs the network's number of ws "
+                           "to convert (open it with a network loaded)")
+        else:
+            layers = ws_range(name, num_ws if num_ws is not None else 1 << 20)
+        moves.append(DirectionMove(int(m["index"]), float(m["amount"]), layers))
+    label = str(raw.get("label", ""))
+    try:
+        request = RenderRequest(network=NetworkRef(source), noise=Noise(noise_mode),
+                                transform=Transform(translate, rotate),
+                                moves=request_moves(directions, moves) if moves else ())
+        if w is None:
+            request = request.replace(latent=Latent(float(int(seed))), truncation=Truncation(psi))
+            name = label or f"seed {int(seed)}"
+        else:
+            rows = tuple(tuple(float(v) for v in row) for row in w)
+            request = request.replace(explicit=ExplicitLatent(rows, label))
+            name = label or f"ws {i}"
+    except RequestError as exc:
+        raise SG3Error(f"malformed timeline: keyframe {i}: {exc}") from None
+    return Keyframe(Bookmark(name, request), float(raw.get("duration", 2.0)))
+
+
+# -- files ---------------------------------------------------------------------------------------------------------
 
 
 def save_timeline(path: str | Path, timeline: Timeline) -> Path:
     path = Path(path)
     try:
-        path.write_text(json.dumps(timeline.to_dict(), indent=1) + "\n")
+        path.write_text(json.dumps(timeline.to_dict(), indent=1, allow_nan=False) + "\n")
     except OSError as exc:
         raise SG3Error(f"{path}: cannot write ({exc.strerror or exc})") from None
     return path
@@ -219,9 +294,8 @@ def save_timeline(path: str | Path, timeline: Timeline) -> Path:
 _MAX_FILE_BYTES = 256 << 20
 
 
-def load_timeline(path: str | Path) -> Timeline:
-    """Read a timeline file, or the `"timeline"` object inside a session file."""
-    path = Path(path)
+def _read_document(path: Path) -> Any:
+    """The timeline object of a timeline file, or the `"timeline"` object inside a session file."""
     if not path.is_file():
         raise SG3Error(f"{path}: no such timeline / session file")
     if path.stat().st_size > _MAX_FILE_BYTES:
@@ -232,12 +306,27 @@ def load_timeline(path: str | Path) -> Timeline:
         raise SG3Error(f"{path}: not a JSON timeline ({type(exc).__name__})") from None
     if isinstance(data, dict) and "timeline" in data and data.get("format") != FORMAT:
         data = data["timeline"]
+        if data is None:
+            raise SG3Error(f"{path}: the session holds no timeline")
+    return data
+
+
+def timeline_network(path: str | Path) -> str | None:
+    """The network a timeline file names (so a caller can load it before converting a version-1 file)."""
+    data = _read_document(Path(path))
+    network = data.get("network") if isinstance(data, dict) else None
+    return network if isinstance(network, str) and network else None
+
+
+def load_timeline(path: str | Path, num_ws: int | None = None, network: str | None = None) -> Timeline:
+    """Read a timeline file, or the `"timeline"` object inside a session file (`num_ws`, `network`: see
+    `Timeline.from_dict`, for version-1 files)."""
+    path = Path(path)
+    data = _read_document(path)
     try:
-        tl = Timeline.from_dict(data)
+        return Timeline.from_dict(data, base=path.parent, num_ws=num_ws, network=network)
     except SG3Error as exc:
         raise SG3Error(f"{path}: {exc}") from None
-    tl.base = str(path.parent)
-    return tl
 
 
 # --- time -> latent -------------------------------------------------------------------------------------------
@@ -332,29 +421,28 @@ class ResolvedTimeline:
 
 @torch.no_grad()
 def resolve_timeline(G: torch.nn.Module, timeline: Timeline) -> ResolvedTimeline:
-    """Map every keyframe to its ws (seed with psi, or the explicit ws) and apply its direction moves."""
-    from stylegan3.directions import DirectionMove, apply_moves, load_directions, ws_range
-    from stylegan3.interpolation import seed_ws
+    """Every keyframe's ws and transform, from its request through `stylegan3.render.inputs` (mapping or the
+    explicit latent, then the moves): the key's own bookmark rendered alone shows the same latent."""
+    from stylegan3.generate import device_of
+    from stylegan3.render.inputs import request_ws
 
     timeline.check()
     num_ws, w_dim = int(G.num_ws), int(G.w_dim)
-    directions = load_directions(timeline.directions_path()) if timeline.directions else None
-    if directions is not None and directions.w_dim != w_dim:
-        raise SG3Error(f"{timeline.directions}: {directions.w_dim}-d directions for a network with {w_dim}-d w")
+    device = device_of(G)
     keys = []
     for i, k in enumerate(timeline.keyframes):
-        if k.w is not None:
-            ws = torch.tensor(k.w, dtype=torch.float32)[None]
-            if tuple(ws.shape[1:]) != (num_ws, w_dim):
-                raise SG3Error(f"keyframe {i}: ws of shape {tuple(ws.shape[1:])}, "
-                               f"the network needs ({num_ws}, {w_dim})")
-        else:
-            ws = seed_ws(G, [int(k.seed)], psi=float(k.psi)).cpu()
-        if k.moves:
-            moves = [DirectionMove(m.index, m.amount, ws_range(m.ws, num_ws)) for m in k.moves]
-            ws = apply_moves(ws, directions, moves)
-        keys.append(ws[0].double().numpy())
-    transforms = np.array([[k.translate[0], k.translate[1], k.rotate] for k in timeline.keyframes])
+        request = k.request
+        explicit = request.explicit
+        if explicit.applies_to(request.latent) and (explicit.num_rows not in (1, num_ws)
+                                                    or len(explicit.w[0]) != w_dim):
+            raise SG3Error(f"keyframe {i}: explicit ws of shape ({explicit.num_rows}, {len(explicit.w[0])}), "
+                           f"the network needs ({num_ws}, {w_dim})")
+        bad = [m.label or "a move" for m in request.moves if len(m.vector) != w_dim]
+        if bad:
+            raise SG3Error(f"keyframe {i}: direction {bad[0]!r} is not {w_dim}-dimensional like the network's w")
+        keys.append(request_ws(G, request, device)[0].cpu().double().numpy())
+    transforms = np.array([[*k.request.transform.translate, k.request.transform.rotate] for k in timeline.keyframes],
+                          dtype=np.float64)
     return ResolvedTimeline(timeline=timeline, key_ws=np.stack(keys), key_transforms=transforms)
 
 

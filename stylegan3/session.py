@@ -1,13 +1,18 @@
-"""Session files (`*.sg3session.json`): the network, the request on screen, panel settings and bookmarks.
+"""Session files (`*.sg3session.json`): the network, the request on screen, panel settings, bookmarks, timeline.
 
 Plain JSON read with the same strict codec as requests (a session never executes anything, and a bad
 file names the field that is wrong). Each file carries a schema version; an older one is brought up to
 date by the migrations in `MIGRATIONS` (one function per version step), a newer or unknown one is refused
 with a sentence saying which version it is and which this program reads.
+
+Bookmarks and the timeline are one concept stored once: the bookmark list holds `stylegan3.bookmarks.Bookmark`s
+and the timeline's keys are bookmarks plus a duration (`stylegan3.keyframes`), written in the timeline's own
+file form (a `*.json` timeline file and a session's `"timeline"` read the same way).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Callable
@@ -16,16 +21,28 @@ from pathlib import Path
 from typing import Any
 
 from stylegan3 import jsoncodec
+from stylegan3.bookmarks import Bookmark
 from stylegan3.errors import SG3Error
+from stylegan3.keyframes import Timeline
 from stylegan3.request import RenderRequest
 
-SESSION_SCHEMA = 1
+__all__ = ["Bookmark", "Session", "SessionError", "load_session", "save_session", "session_stem", "SUFFIX"]
+
+SESSION_SCHEMA = 2
 SUFFIX = ".sg3session.json"
 MAX_BYTES = 64 * 1024 * 1024  # a bookmark is ~1 KiB, or ~200 KiB with a projected W+ latent of a 1024 net
 MAX_BOOKMARKS = 10_000
 
-# version N -> function turning a version-N document into version N + 1 (none yet: 1 is the first)
-MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
+
+
+def _v1_to_v2(data: dict) -> dict:
+    """Version 2 added the timeline (a version-1 file may carry a version-1 timeline object, read as it is)."""
+    data.setdefault("timeline", None)
+    return data
+
+
+# version N -> function turning a version-N document into version N + 1
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {1: _v1_to_v2}
 
 
 class SessionError(SG3Error):
@@ -33,9 +50,13 @@ class SessionError(SG3Error):
 
 
 @dataclass(frozen=True)
-class Bookmark:
-    name: str
+class _SessionFields:
+    """What the strict codec reads of a session (the timeline has its own file form, see `from_data`)."""
+
+    schema: int
     request: RenderRequest
+    panels: dict[str, Any]
+    bookmarks: tuple[Bookmark, ...]
 
 
 @dataclass(frozen=True)
@@ -44,21 +65,30 @@ class Session:
     request: RenderRequest = field(default_factory=RenderRequest)
     panels: dict[str, Any] = field(default_factory=dict)  # each panel's own settings, by panel name
     bookmarks: tuple[Bookmark, ...] = ()
+    timeline: Timeline | None = None  # the Timeline panel's keys (bookmarks + durations), None = none made
 
     @property
     def network(self):
         return self.request.network
 
     def with_bookmark(self, name: str, request: RenderRequest) -> Session:
-        return Session(self.schema, self.request, dict(self.panels), (*self.bookmarks, Bookmark(name, request)))
+        return dataclasses.replace(self, panels=dict(self.panels), bookmarks=(*self.bookmarks, Bookmark(name, request)))
+
+
+def to_plain(session: Session) -> dict:
+    plain = jsoncodec.to_plain(_SessionFields(session.schema, session.request, session.panels, session.bookmarks))
+    plain["timeline"] = None if session.timeline is None else session.timeline.to_dict()
+    return plain
 
 
 def to_text(session: Session) -> str:
-    return json.dumps(jsoncodec.to_plain(session), indent=1, allow_nan=False) + "\n"
+    return json.dumps(to_plain(session), indent=1, allow_nan=False) + "\n"
 
 
-def from_data(data: Any, label: str = "session") -> Session:
-    """A session from parsed JSON: migrated from an older schema, or refused saying exactly why."""
+def from_data(data: Any, label: str = "session", base: str | os.PathLike | None = None,
+              num_ws: int | None = None) -> Session:
+    """A session from parsed JSON: migrated from an older schema, or refused saying exactly why. `base` and
+    `num_ws` only matter for an embedded version-1 timeline (see `stylegan3.keyframes.Timeline.from_dict`)."""
     if not isinstance(data, dict):
         raise SessionError(f"{label}: not a session file (expected a JSON object)")
     version = data.get("schema")
@@ -78,10 +108,19 @@ def from_data(data: Any, label: str = "session") -> Session:
     if isinstance(data.get("bookmarks"), list) and len(data["bookmarks"]) > MAX_BOOKMARKS:
         raise SessionError(f"{label}: more than {MAX_BOOKMARKS} bookmarks")
     data = _upgrade_requests(data)
+    if "timeline" not in data:
+        raise SessionError(f"{label}: Session: missing field 'timeline'")
+    data = dict(data)
+    timeline_data = data.pop("timeline")
     try:
-        return jsoncodec.from_plain(Session, data)
+        fields = jsoncodec.from_plain(_SessionFields, data, "Session")
     except jsoncodec.CodecError as exc:
         raise SessionError(f"{label}: {exc}") from None
+    try:
+        timeline = None if timeline_data is None else Timeline.from_dict(timeline_data, base=base, num_ws=num_ws)
+    except SG3Error as exc:
+        raise SessionError(f"{label}: timeline: {exc}") from None
+    return Session(fields.schema, fields.request, fields.panels, fields.bookmarks, timeline)
 
 
 def _upgrade_requests(data: dict) -> dict:
@@ -98,7 +137,8 @@ def _upgrade_requests(data: dict) -> dict:
     return data
 
 
-def load_session(path: str | os.PathLike) -> Session:
+def load_session(path: str | os.PathLike, num_ws: int | None = None) -> Session:
+    """Read a session file (`num_ws`: the network's, to convert an embedded version-1 timeline's ranged moves)."""
     p = Path(path)
     try:
         size = p.stat().st_size
@@ -111,7 +151,7 @@ def load_session(path: str | os.PathLike) -> Session:
         data = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise SessionError(f"{p}: not a session file (not valid JSON: {exc})") from None
-    return from_data(data, str(p))
+    return from_data(data, str(p), base=p.parent, num_ws=num_ws)
 
 
 def save_session(path: str | os.PathLike, session: Session) -> Path:

@@ -145,7 +145,7 @@ def test_project_from_a_file_and_from_a_drop(app_env, artifacts_dir):
         assert wait_until(ctx, lambda: panel.result is not None, 120), panel.message
         assert "PSNR" in panel.message and "bookmark 0" in panel.message
         timeline = app.widget("timeline")
-        assert len(timeline.timeline.keyframes) == 1 and timeline.timeline.keyframes[0].seed is None
+        assert len(timeline.timeline.keyframes) == 1 and timeline.timeline.keyframes[0].request.explicit.w
         result = shot(ctx, app, artifacts_dir, "projection_result")
         target = np.asarray(Image.open(app_env / "me.png"))
         seen["closer"] = (mean_abs_diff(result, target), mean_abs_diff(start, target))
@@ -191,10 +191,10 @@ def test_timeline_scrub_preview_is_the_exported_frame(app_env, artifacts_dir):
         assert wait_until(ctx, lambda: app.network is not None, 30)
         panel = app.widget("timeline")
         ctx.item_input_value("**/Seed", 1)
-        ctx.item_click("**/Add bookmark")
+        ctx.item_click("**/Add keyframe")
         ctx.item_input_value("**/Seed", 4)
-        ctx.item_click("**/Add bookmark")
-        assert [k.seed for k in panel.timeline.keyframes] == [1, 4]
+        ctx.item_click("**/Add keyframe")
+        assert [k.request.latent.x for k in panel.timeline.keyframes] == [1.0, 4.0]
         panel.timeline.keyframes[0].duration = 1.0
         panel.timeline.fps = 6.0
         ctx.item_input_value("**/Time", 0.5)

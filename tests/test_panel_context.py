@@ -151,13 +151,18 @@ class FakeContext:
     def network_is_here(self) -> bool:
         return self.G is not None
 
+    def widget(self, module_name: str):
+        return self.panels.get(module_name)
+
     def current_request(self):
         from visualizer.request_adapter import request_from_state
 
-        return request_from_state(self.state, self.source or "")
+        return request_from_state(self.state, self.source or "demo")
 
-    def widget(self, module_name: str):
-        return self.panels.get(module_name)
+    def apply_request(self, request) -> None:
+        from visualizer.request_adapter import state_from_request
+
+        self.state = state_from_request(request, self.state)
 
     def start_job(self, slot, job) -> bool:
         from visualizer.network_jobs import run_local, unavailable_message
@@ -288,12 +293,40 @@ def test_jobs_needing_the_module_say_why_when_it_is_elsewhere(sg3):
     directions.update(0.0)
     assert directions.message == ("PCA: PCA of 200 w: not available while the network is rendered in a child "
                                   "process; open the network without --connect / --renderer child to run it here")
-    assert timeline.add_bookmark() == 0  # a plain seed needs no network
-    assert timeline.timeline.keyframes[0].seed == 0
+    assert timeline.add_bookmark() == 0  # a key is the view's request: no network needed to make one
+    assert timeline.timeline.keyframes[0].request == ctx.current_request()
     timeline.preview(0.0)
     assert "the timeline preview: not available" in timeline.message and not timeline.previewing
     directions.add_seed_set_direction()
     assert directions.message.startswith("a seed-set direction: not available")
+
+
+def test_a_bookmark_becomes_a_keyframe_and_back(sg3):
+    """Bookmarks panel -> timeline key -> bookmark again is the same Bookmark; clicking either returns to it."""
+    from widgets.bookmarks import BookmarksWidget
+    from widgets.timeline import TimelineWidget
+
+    G, info = sg3
+    ctx = FakeContext(info=info, transport="child")
+    marks, timeline = BookmarksWidget(ctx), TimelineWidget(ctx)
+    ctx.state.x, ctx.state.psi, ctx.state.translate = 5.0, 0.6, (0.25, 0.0)
+    mark = marks.add("five")
+    assert marks.to_timeline(0) is None and "no Timeline panel" in marks.message
+    ctx.panels = {"bookmarks": marks, "timeline": timeline}
+    assert marks.to_timeline(0) == 0 and timeline.timeline.keyframes[0].bookmark is mark
+    assert "'five' is timeline key 0" in marks.message
+    ctx.state.x, ctx.state.psi = 9.0, 1.0
+    assert timeline.add_bookmark(label="nine") == 1
+    kept = timeline.keep_as_bookmark(1)
+    assert [b.name for b in marks.bookmarks] == ["five", "nine"] and marks.bookmarks[1] is kept
+    assert kept.request.latent.x == 9.0
+    timeline.go(0)
+    assert (ctx.state.x, ctx.state.psi, tuple(ctx.state.translate)) == (5.0, 0.6, (0.25, 0.0))
+    assert timeline.message == "back to 'five'"
+    marks.go(1)
+    assert (ctx.state.x, ctx.state.psi) == (9.0, 1.0)
+    timeline.set_timeline(None)
+    assert timeline.timeline.keyframes == []
 
 
 def test_directions_pca_runs_locally_through_the_context(sg3, tmp_path, monkeypatch):

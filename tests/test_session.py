@@ -26,7 +26,8 @@ def test_save_and_open_round_trip(tmp_path):
     path = save_session(tmp_path / "a.sg3session.json", s)
     assert load_session(path) == s
     data = json.loads(path.read_text())
-    assert data["schema"] == 1 and list(data) == ["schema", "request", "panels", "bookmarks"]
+    assert data["schema"] == 2 and list(data) == ["schema", "request", "panels", "bookmarks", "timeline"]
+    assert data["timeline"] is None
     assert sessions.session_stem(path) == "a"
     assert s.with_bookmark("x", RenderRequest()).bookmarks[-1] == Bookmark("x", RenderRequest())
 
@@ -63,9 +64,9 @@ def test_a_session_written_with_version_1_requests_opens(tmp_path):
 
 def test_versions(tmp_path, monkeypatch):
     data = json.loads(sessions.to_text(_session()))
-    newer = dict(data, schema=2)
-    with pytest.raises(SessionError, match=r"written by a newer sg3-explorer \(session schema 2; this version "
-                                           r"reads up to 1\): update sg3-explorer to open it"):
+    newer = dict(data, schema=3)
+    with pytest.raises(SessionError, match=r"written by a newer sg3-explorer \(session schema 3; this version "
+                                           r"reads up to 2\): update sg3-explorer to open it"):
         sessions.from_data(newer, "s")
     with pytest.raises(SessionError, match=r"session schema 0 cannot be read \(no migration from version 0 to 1"):
         sessions.from_data(dict(data, schema=0), "s")
@@ -78,6 +79,26 @@ def test_versions(tmp_path, monkeypatch):
     old = dict(data, schema=0)
     old["marks"] = old.pop("bookmarks")
     assert sessions.from_data(old, "s") == _session()
+
+
+def test_a_session_holds_bookmarks_and_a_timeline_of_bookmarks(tmp_path):
+    """Timeline keys are the same Bookmark type as the list's, written once each, and come back equal."""
+    from stylegan3.keyframes import Keyframe, Timeline
+
+    s = _session()
+    tl = Timeline([Keyframe(s.bookmarks[0], 1.5), Keyframe(s.bookmarks[1], 0.5)], interp="linear", loop=True)
+    s = Session(s.schema, s.request, s.panels, s.bookmarks, tl)
+    path = save_session(tmp_path / "t.sg3session.json", s)
+    again = load_session(path)
+    assert again == s and again.timeline.keyframes[1].bookmark == s.bookmarks[1]
+    data = json.loads(path.read_text())
+    assert data["timeline"]["version"] == 2
+    assert data["timeline"]["keyframes"][0] == {"bookmark": data["bookmarks"][0], "duration": 1.5}
+    data["timeline"]["keyframes"][0]["duration"] = "long"
+    with pytest.raises(SessionError, match=r"timeline: malformed timeline \(timeline.keyframes\[0\].duration"):
+        sessions.from_data(data, "s")
+    from stylegan3.bookmarks import Bookmark as LibraryBookmark
+    assert Bookmark is LibraryBookmark  # one concept: the session module re-exports the library's
 
 
 def test_bad_files_are_named(tmp_path):

@@ -1,8 +1,9 @@
-"""The app <-> a session file, headless: what is on screen, panel settings and bookmarks in; the same out.
+"""The app <-> a session file, headless: what is on screen, panel settings, bookmarks and timeline in; the same out.
 
 Panels take part by defining `panel_settings() -> dict` (plain JSON values) and `apply_panel_settings(d)`;
-the bookmarks panel owns the bookmarks. Opening a session sets the state, loads the session's network when it
-differs from the one shown, and hands each panel its settings back.
+the bookmarks panel owns the bookmarks and the timeline panel the timeline (keys are bookmarks too). Opening a
+session sets the state, loads the session's network when it differs from the one shown, and hands each panel
+its settings back.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from stylegan3.session import SUFFIX, Session, load_session, save_session
 from visualizer.request_adapter import request_from_state, state_from_request
 
 BOOKMARKS_PANEL = "bookmarks"
+TIMELINE_PANEL = "timeline"
 
 
 def current_source(app) -> str:
@@ -27,7 +29,13 @@ def session_from_app(app) -> Session:
             panels[w.key] = get()
     marks = app.widget(BOOKMARKS_PANEL)
     bookmarks = tuple(marks.bookmarks) if marks is not None else ()
-    return Session(request=request_from_state(app.state, current_source(app)), panels=panels, bookmarks=bookmarks)
+    timeline_panel = app.widget(TIMELINE_PANEL)
+    timeline = None
+    if timeline_panel is not None and timeline_panel.timeline.keyframes:
+        timeline = timeline_panel.timeline.copy()
+        timeline.network = current_source(app)
+    return Session(request=request_from_state(app.state, current_source(app)), panels=panels, bookmarks=bookmarks,
+                   timeline=timeline)
 
 
 def apply_session(app, session: Session) -> None:
@@ -40,6 +48,9 @@ def apply_session(app, session: Session) -> None:
     marks = app.widget(BOOKMARKS_PANEL)
     if marks is not None:
         marks.bookmarks = list(session.bookmarks)
+    timeline_panel = app.widget(TIMELINE_PANEL)
+    if timeline_panel is not None:
+        timeline_panel.set_timeline(session.timeline.copy() if session.timeline is not None else None)
 
 
 def apply_request(app, request) -> None:
@@ -56,6 +67,7 @@ def save_app_session(app, path: str | Path) -> Path:
 
 
 def open_app_session(app, path: str | Path) -> Session:
-    session = load_session(Path(path).expanduser())
+    info = getattr(app, "info", None)
+    session = load_session(Path(path).expanduser(), num_ws=info.num_ws if info is not None else None)
     apply_session(app, session)
     return session

@@ -2,6 +2,8 @@
 
 Headless logic lives in `visualizer.session_io` (tests drive it without a window), reached through the
 context (`current_request`, `apply_request`, `save_session`, `open_session`); this panel only draws it.
+A bookmark (`stylegan3.bookmarks.Bookmark`) is also what a timeline key holds, so "to timeline" sends one
+to the Timeline panel as a key and that panel can send a key back here.
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ from pathlib import Path
 
 from imgui_bundle import imgui
 
+from stylegan3.bookmarks import Bookmark
 from stylegan3.errors import SG3Error
-from stylegan3.session import SUFFIX, Bookmark
+from stylegan3.session import SUFFIX
 from widgets.base import Widget
 
 
@@ -35,10 +38,25 @@ class BookmarksWidget(Widget):
         self.new_name = ""
         return mark
 
+    def keep(self, mark: Bookmark) -> Bookmark:
+        """Add an existing bookmark (e.g. a timeline key's) to the list."""
+        self.bookmarks.append(mark)
+        return mark
+
+    def to_timeline(self, index: int) -> int | None:
+        """Send bookmark `index` to the Timeline panel as its last key; returns the key's index."""
+        timeline = self.app.widget("timeline")
+        if timeline is None:
+            self.message = "no Timeline panel to send it to"
+            return None
+        key = timeline.add_keyframe(self.bookmarks[index])
+        self.message = f"'{self.bookmarks[index].name}' is timeline key {key}"
+        return key
+
     def rename(self, index: int, name: str) -> None:
         name = name.strip()
         if name and 0 <= index < len(self.bookmarks):
-            self.bookmarks[index] = Bookmark(name, self.bookmarks[index].request)
+            self.bookmarks[index] = self.bookmarks[index].renamed(name)
 
     def delete(self, index: int) -> None:
         if 0 <= index < len(self.bookmarks):
@@ -99,6 +117,11 @@ class BookmarksWidget(Widget):
                 imgui.same_line()
                 if imgui.small_button("Rename"):
                     self.editing, self.edit_text = i, mark.name
+                imgui.same_line()
+                if imgui.small_button("to timeline"):
+                    self.to_timeline(i)
+                if imgui.is_item_hovered():
+                    imgui.set_tooltip("add this bookmark to the Timeline panel as its last keyframe")
             imgui.same_line()
             if imgui.small_button("x"):
                 self.delete(i)

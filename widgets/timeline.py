@@ -1,6 +1,8 @@
-"""Timeline panel: bookmarks of the current view, their order and durations, scrubbing preview, mp4 export.
+"""Timeline panel: keyframes (bookmarks + durations) in order, scrubbing preview, mp4 export.
 
-The panel holds a `stylegan3.keyframes.Timeline`; scrubbing puts `ResolvedTimeline.ws_at(t)` and
+The panel holds a `stylegan3.keyframes.Timeline`. Its keys are the Bookmarks panel's bookmarks (a bookmark
+sent there becomes a key; a key can be kept as a bookmark), and clicking a key's name returns the view to its
+bookmark, as the Bookmarks panel does. Scrubbing puts `ResolvedTimeline.ws_at(t)` and
 `transform_at(t)` into the render state, the export renders the same functions at t = k / fps on a private copy
 of the network, so exported frame k is the preview at time k / fps. Both go through the context's jobs
 (`visualizer.network_jobs`): the panel never holds the network.
@@ -10,11 +12,14 @@ from __future__ import annotations
 
 from imgui_bundle import imgui
 
+from stylegan3.bookmarks import Bookmark
 from stylegan3.errors import SG3Error
 from visualizer.explore import clear_latent, latent_label, latent_of, set_latent
 from visualizer.jobs import JobSlot
-from visualizer.network_jobs import resolve_timeline_job, state_ws_job, timeline_export_job
+from visualizer.network_jobs import resolve_timeline_job, timeline_export_job
 from widgets.base import Widget
+
+BOOKMARKS_PANEL = "bookmarks"
 
 
 class TimelineWidget(Widget):
@@ -46,23 +51,58 @@ class TimelineWidget(Widget):
 
     # -- actions ----------------------------------------------------------------------------------------------
     def add_bookmark(self, ws=None, label: str = "", duration: float = 2.0) -> int:
-        """Bookmark `ws` (e.g. a projection) or the current view; returns its index."""
+        """A key of the current view, or of explicit `ws` (e.g. a projection) on it; returns its index.
+
+        The key is the view's request, so it keeps exactly what is shown (blended seeds, mixing, an explicit
+        latent, moves) and needs no network to make."""
         from stylegan3.keyframes import Keyframe
 
         s = self.app.state
-        common = dict(translate=tuple(float(v) for v in s.translate), rotate=float(s.rotate), duration=duration)
+        request = self.app.current_request()
+        if ws is not None:
+            key = Keyframe.from_ws(ws, label=label or "projection", duration=duration, base=request)
+            return self.add_keyframe(key.bookmark, duration)
         plain_seed = (latent_of(s) is None and not s.moves and not s.mix_ws
                       and s.y == 0 and float(s.x).is_integer())
-        if ws is not None:
-            key = Keyframe.from_ws(ws, label=label or "projection", **common)
-        elif plain_seed:
-            key = Keyframe(seed=int(s.x), psi=float(s.psi), label=label or f"seed {int(s.x)}", **common)
-        else:  # blended seeds, mixing, moves or an explicit latent: keep exactly what is shown
-            key = Keyframe.from_ws(self.app.compute(state_ws_job(s)), label=label or latent_label(s)
-                                   or f"view {len(self.timeline.keyframes)}", **common)
-        self.timeline.keyframes.append(key)
+        name = label or (f"seed {int(s.x)}" if plain_seed else latent_label(s)
+                         or f"view {len(self.timeline.keyframes)}")
+        return self.add_keyframe(Bookmark(name, request), duration)
+
+    def add_keyframe(self, bookmark: Bookmark, duration: float = 2.0) -> int:
+        """Append `bookmark` as a key (e.g. from the Bookmarks panel); returns its index."""
+        from stylegan3.keyframes import Keyframe
+
+        self.timeline.keyframes.append(Keyframe(bookmark, float(duration)))
         self.changed()
         return len(self.timeline.keyframes) - 1
+
+    def keep_as_bookmark(self, index: int) -> Bookmark | None:
+        """Put key `index`'s bookmark into the Bookmarks panel (None, with a message, without that panel)."""
+        marks = self.app.widget(BOOKMARKS_PANEL)
+        if marks is None:
+            self.message = "no Bookmarks panel to keep it in"
+            return None
+        mark = marks.keep(self.timeline.keyframes[index].bookmark)
+        self.message = f"bookmarked '{mark.name}'"
+        return mark
+
+    def go(self, index: int) -> None:
+        """Return the view to key `index`'s bookmark (leaves the preview: the bookmark's own request is shown)."""
+        key = self.timeline.keyframes[index]
+        self.playing = False
+        self.stop_preview()
+        self.app.apply_request(key.request)
+        self.message = f"back to '{key.label}'"
+
+    def set_timeline(self, timeline) -> None:
+        """Replace the timeline (a session opened); None = an empty one."""
+        from stylegan3.keyframes import Timeline
+
+        self.playing = False
+        self.stop_preview()
+        self.timeline = timeline if timeline is not None else Timeline()
+        self.time = 0.0
+        self.changed()
 
     def changed(self) -> None:
         self._resolved = None
@@ -80,7 +120,7 @@ class TimelineWidget(Widget):
     def bookmark_ws(self, index: int):
         from stylegan3.keyframes import Timeline
 
-        one = Timeline(keyframes=[self.timeline.keyframes[index]], directions=self.timeline.directions)
+        one = Timeline(keyframes=[self.timeline.keyframes[index]])
         return self.app.compute(resolve_timeline_job(one)).key_ws[0]
 
     def preview(self, t: float) -> None:
@@ -134,8 +174,9 @@ class TimelineWidget(Widget):
         from stylegan3.keyframes import load_timeline
 
         try:
-            self.timeline = load_timeline(path)
-            self.changed()
+            info = self.app.info
+            self.set_timeline(load_timeline(path, num_ws=info.num_ws if info is not None else None,
+                                            network=self.app.source))
             self.message = f"loaded {len(self.timeline.keyframes)} keyframes from {path}"
         except Exception as exc:  # noqa: BLE001
             self.message = str(exc)
@@ -171,7 +212,7 @@ class TimelineWidget(Widget):
 
         tl = self.timeline
         font = imgui.get_font_size()
-        if imgui.button("Add bookmark"):
+        if imgui.button("Add keyframe"):
             try:
                 self.add_bookmark()
             except SG3Error as exc:  # e.g. a blended view while the network is rendered elsewhere
@@ -190,7 +231,7 @@ class TimelineWidget(Widget):
             self.changed()
         remove = None
         for i, key in enumerate(tl.keyframes):
-            imgui.push_id(i)
+            imgui.push_id(f"key{i}")
             if imgui.small_button("x"):
                 remove = i
             imgui.same_line()
@@ -203,13 +244,21 @@ class TimelineWidget(Widget):
                 key.duration = float(d)
                 self.changed()
             imgui.same_line()
-            imgui.text(f"{i}: {key.label}")
+            if imgui.small_button("bookmark"):
+                self.keep_as_bookmark(i)
+            if imgui.is_item_hovered():
+                imgui.set_tooltip("keep this key in the Bookmarks panel")
+            imgui.same_line()
+            if imgui.selectable(f"{i}: {key.label}##go", False)[0]:
+                self.go(i)
+            if imgui.is_item_hovered():
+                imgui.set_tooltip("return the view to this key's bookmark")
             imgui.pop_id()
         if remove is not None:
             del tl.keyframes[remove]
             self.changed()
         if not tl.keyframes:
-            imgui.text_disabled("no bookmarks yet: set up a view and press Add bookmark")
+            imgui.text_disabled("no keyframes yet: press Add keyframe, or send a bookmark here")
         else:
             total = max(tl.total, 1e-6)
             imgui.set_next_item_width(font * 12)

@@ -11,21 +11,22 @@ def run_session(args: argparse.Namespace) -> int:
     """Load the timeline, the network (`--network`, else the one the timeline names, else the demo) and write."""
     import stylegan3
     from stylegan3.cli.args import pick_device
-    from stylegan3.keyframes import iter_timeline_frames, load_timeline, resolve_timeline
+    from stylegan3.keyframes import iter_timeline_frames, load_timeline, resolve_timeline, timeline_network
     from stylegan3.video import write_video
 
-    timeline = load_timeline(args.session)
-    timeline.check()
-    fps = float(timeline.fps if args.fps is None else args.fps)
-    if not fps > 0:
+    if args.fps is not None and not args.fps > 0:
         raise SG3Error("--fps must be positive")
     if args.frames is not None and args.frames < 1:
         raise SG3Error("--frames must be at least 1")
     if args.network and len(args.network) > 1:
         raise SG3Error("--session renders one network: give --network once")
-    source = args.network[0] if args.network else (timeline.network or "demo")
+    # The network first: a version-1 timeline's moves on named ws ranges convert with its number of ws.
+    source = args.network[0] if args.network else (timeline_network(args.session) or "demo")
     device = pick_device(args.device)
     G = stylegan3.load_network(source, device=device).eval().requires_grad_(False)
+    timeline = load_timeline(args.session, num_ws=int(G.num_ws), network=source)
+    timeline.check()
+    fps = float(timeline.fps if args.fps is None else args.fps)
     resolved = resolve_timeline(G, timeline)
     total = int(args.frames or timeline.num_frames(fps))
     frames = iter_timeline_frames(G, resolved, fps=fps, frames=total)
