@@ -85,7 +85,7 @@ def bench_net(net: str, resolution: int, rounds: int) -> Result:
                 backend.force_impl(impl)
                 try:
                     if impl == "cpu" and backend.active_impl("cpu") != "cpu":
-                        from ops.cuda import cpu as cpu_ops
+                        from sg3_explorer.ops.cuda import cpu as cpu_ops
 
                         res.note = f"CPU kernels unavailable: {cpu_ops.unavailable_reason()}"
                         continue
@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=3, help="timed rounds per implementation (after one warm-up)")
     p.add_argument("--json", default=None, help="also write the runs to this JSON file")
     args = p.parse_args(argv)
-    from ops.cuda import cpu as cpu_ops
+    from sg3_explorer.ops.cuda import cpu as cpu_ops
 
     t0 = time.perf_counter()
     cpu_ops.kernels()

@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
 
     ext = None
     if on_gpu:
-        import ops.cuda as cuda_ops
+        import sg3_explorer.ops.cuda as cuda_ops
 
         ext = cuda_ops.kernels()
         if ext is None:

@@ -67,8 +67,8 @@ class Timer:
 
 def to_uint8_hwc(img: torch.Tensor) -> np.ndarray:
     """[1, C, H, W] -> HxWx3 uint8 on the host, through the app's own conversion and host copy."""
-    from visualizer.renderer import to_host
-    from visualizer.renderer import to_uint8_hwc as app_uint8
+    from sg3_explorer.visualizer.renderer import to_host
+    from sg3_explorer.visualizer.renderer import to_uint8_hwc as app_uint8
 
     return to_host(app_uint8(img))
 
@@ -95,7 +95,7 @@ def measure(
     backend.force_impl(ops_impl)
     try:
         if ops_impl == "cuda" and backend.active_impl(device) != "cuda":
-            import ops.cuda as cuda_ops
+            import sg3_explorer.ops.cuda as cuda_ops
 
             row.note = f"n/a: {cuda_ops.unavailable_reason() or 'kernels unavailable'}"
             return row

@@ -27,7 +27,7 @@ def cpu_kernels_built_once():
     then runs on them, as in the app; the first build (about 30 s on 2 cores) lands in the usual cache, not
     in a folder some test points SG3_EXPLORER_CACHE at, and never inside a test with a short timeout."""
     try:
-        from ops.cuda import cpu
+        from sg3_explorer.ops.cuda import cpu
 
         cpu.kernels()
     except Exception:  # noqa: BLE001 - no kernels: the reference ops run, and the CPU-kernel tests skip

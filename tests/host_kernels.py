@@ -16,8 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
-from ops.cuda import build
+from sg3_explorer.ops.cuda import build
 
 CXX = shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")
 I, LL, F, VP = ctypes.c_int, ctypes.c_longlong, ctypes.c_float, ctypes.c_void_p

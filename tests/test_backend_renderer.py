@@ -6,12 +6,12 @@ import time
 
 import numpy as np
 from service_support import tiny_net
+from sg3_explorer.visualizer.backend_renderer import BackendRenderer
+from sg3_explorer.visualizer.renderer import timed_render
+from sg3_explorer.visualizer.state import RenderState
 
 from stylegan3.loading.native import save_native
 from stylegan3.service.thread_backend import ThreadBackend
-from visualizer.backend_renderer import BackendRenderer
-from visualizer.renderer import timed_render
-from visualizer.state import RenderState
 
 
 def _wait(r: BackendRenderer, timeout: float = 60.0):

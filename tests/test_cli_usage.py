@@ -6,8 +6,7 @@ import subprocess
 import sys
 
 import pytest
-
-from visualizer.cli import build_parser, main  # the console script: library commands + gui
+from sg3_explorer.visualizer.cli import build_parser, main  # the console script: library commands + gui
 
 
 def _commands() -> list[str]:

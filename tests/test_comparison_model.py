@@ -11,13 +11,7 @@ import numpy as np
 import pytest
 import torch
 from gui_support import tiny_generator
-
-from stylegan3.errors import SG3Error
-from stylegan3.interpolation import transform_path
-from stylegan3.latents import z_from_seed
-from stylegan3.netinfo import describe
-from stylegan3.request import ExplicitLatent, LatentMove, LayerView, Transform
-from visualizer.comparison import (
+from sg3_explorer.visualizer.comparison import (
     ComparisonModel,
     PaneOverrides,
     StickingSettings,
@@ -27,9 +21,15 @@ from visualizer.comparison import (
     trace_job_fn,
     transform_at,
 )
-from visualizer.jobs import Job
-from visualizer.renderer import render_state, state_ws, to_uint8_hwc
-from visualizer.state import RenderState
+from sg3_explorer.visualizer.jobs import Job
+from sg3_explorer.visualizer.renderer import render_state, state_ws, to_uint8_hwc
+from sg3_explorer.visualizer.state import RenderState
+
+from stylegan3.errors import SG3Error
+from stylegan3.interpolation import transform_path
+from stylegan3.latents import z_from_seed
+from stylegan3.netinfo import describe
+from stylegan3.request import ExplicitLatent, LatentMove, LayerView, Transform
 
 
 def small_net(kind: str, z_dim: int, res: int, c_dim: int = 0, seed: int = 0) -> torch.nn.Module:
@@ -104,8 +104,8 @@ def test_overrides_class_noise_cutoff_and_layer_view():
 
 def test_a_pane_takes_neither_the_main_nets_explicit_latent_nor_its_moves(nets):
     """W of one network means nothing to another: a pane shows its own mapping of the seed-plane position."""
-    from visualizer.explore import set_latent
-    from visualizer.request_adapter import request_from_state
+    from sg3_explorer.visualizer.explore import set_latent
+    from sg3_explorer.visualizer.request_adapter import request_from_state
 
     G3 = nets["sg3"]
     main = RenderState(x=2.0, psi=0.9)
@@ -296,7 +296,7 @@ def test_record_writes_the_panes_to_mp4(nets, tmp_path):
 def test_view_geometry():
     """Pane side: whole pixels, a multiple of every resolution when it fits; divider follows the mouse."""
     pytest.importorskip("imgui_bundle")
-    from visualizer.comparison_view import divider_at, pane_side
+    from sg3_explorer.visualizer.comparison_view import divider_at, pane_side
 
     assert pane_side(300.7, [32, 16]) == 288 and pane_side(300.7, [64]) == 256
     assert pane_side(50.5, [64]) == 50  # smaller than the network: whole pixels only

@@ -26,7 +26,7 @@ FP16_TOL = 2e-3  # a few float16 ulps (2**-11) of the largest value
 
 @pytest.fixture(scope="module")
 def ext():
-    import ops.cuda as cuda_ops
+    import sg3_explorer.ops.cuda as cuda_ops
 
     module = cuda_ops.kernels()
     if module is None:

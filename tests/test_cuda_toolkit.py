@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ops.cuda import build
+from sg3_explorer.ops.cuda import build
 
 
 def _toolkit(root: Path) -> Path:

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.gui
 
 def make_app(tmp_path, networks, open_panels=()):
     """The app with only `open_panels` (widget module names) expanded, so the test needs no clicks for layout."""
-    from visualizer.app import App, AppConfig
+    from sg3_explorer.visualizer.app import App, AppConfig
 
     app = App(AppConfig(networks=networks, window_size=(960, 800), persist_settings=False))
     app.settings.capture_dir = str(tmp_path / "captures")
@@ -41,7 +41,7 @@ def vec(x: float, y: float):
 
 def shot(ctx, app, artifacts_dir, name: str) -> np.ndarray:
     """Window screenshot, saved for people to look at, and checked against the headless render."""
-    from visualizer.renderer import render_state
+    from sg3_explorer.visualizer.renderer import render_state
 
     wait_image_for_state(ctx, app)
     pixels = grab_window(ctx, app)
@@ -75,9 +75,10 @@ def write_fast_sg3(path):
 def test_equivariance_panel(app_env, artifacts_dir):
     """Translate (typed, dragged fast/slow, rounded, animated, reset), rotate (typed, dragged, animated, reset),
     untransform (warped and difference views) and the metrics (Compute and Live) on a tiny SG3 net."""
+    from sg3_explorer.visualizer.analysis_jobs import private_copy
+    from sg3_explorer.visualizer.renderer import render_state, state_ws
+
     from stylegan3.analysis.equivariance import eq_metrics_for_latent
-    from visualizer.analysis_jobs import private_copy
-    from visualizer.renderer import render_state, state_ws
 
     net = write_fast_sg3(app_env / "tiny_sg3.safetensors")
     app = make_app(app_env, [str(net)], ["equivariance"])
@@ -206,10 +207,11 @@ def test_sg2_equivariance_disabled_and_layer_table_lists_blocks(app_env, artifac
 def test_layers_fft_and_spectra_panels(app_env, artifacts_dir):
     """Pick a layer in the table, channel / RGB, normalize, brightness, statistics, FFT view (range, window),
     then the spectra plots: layer combo, overlay, number of latents, compute with progress, cancel, window."""
+    from sg3_explorer.visualizer.renderer import state_ws
+    from sg3_explorer.visualizer.stages import OUTPUT, layer_stats
+
     from stylegan3.analysis.spectra import network_spectrum
     from stylegan3.layers import capture_layers
-    from visualizer.renderer import state_ws
-    from visualizer.stages import OUTPUT, layer_stats
 
     net = write_fast_sg3(app_env / "tiny_sg3.safetensors")
     app = make_app(app_env, [str(net)], ["layers"])

@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def make_app(tmp_path: Path, networks: list[str], **kw):
-    from visualizer.app import App, AppConfig
+    from sg3_explorer.visualizer.app import App, AppConfig
 
     app = App(AppConfig(networks=networks, window_size=(1200, 760), **kw))
     app.settings.capture_dir = str(tmp_path / "captures")
@@ -45,7 +45,7 @@ def save_artifact(artifacts_dir: Path, name: str, pixels: np.ndarray) -> None:
 
 def test_seed_psi_and_pixels(app_env, artifacts_dir):
     """Change seed (typed and with the arrow keys) and psi; the screen shows exactly the headless render."""
-    from visualizer.renderer import render_state
+    from sg3_explorer.visualizer.renderer import render_state
 
     net = write_tiny_network(app_env / "tiny_sg2.safetensors", kind="sg2", res=32)
     app = make_app(app_env, [str(net)])
@@ -199,8 +199,8 @@ def test_broken_and_hostile_files_keep_app_running(app_env, artifacts_dir):
 
 def test_panels_capture_help_and_view(app_env, artifacts_dir):
     """Style mix, class label, noise, cutoff, force fp32, capture buttons, help popup, zoom/1:1/fit, settings."""
-    from visualizer.renderer import render_state
-    from visualizer.settings import load_settings
+    from sg3_explorer.visualizer.renderer import render_state
+    from sg3_explorer.visualizer.settings import load_settings
 
     net = write_tiny_network(app_env / "tiny_cond.safetensors", kind="sg2", c_dim=4, res=32)
     app = make_app(app_env, [str(net)])
@@ -337,14 +337,15 @@ def _run_cli(args: list[str], env_dir: Path, debug: bool = False) -> subprocess.
 
     env = dict(os.environ, SG3_CONFIG_DIR=str(env_dir / "cli_config"))
     top = ["--debug"] if debug else []
-    return subprocess.run([sys.executable, "-m", "visualizer.cli", *top, "gui", *args, "--size", "900x600"],
+    return subprocess.run([sys.executable, "-m", "sg3_explorer", *top, "gui", *args, "--size", "900x600"],
                           capture_output=True, text=True, timeout=180, cwd=REPO, env=env)
 
 
 def _check_cli_screenshot(net: Path, env_dir: Path, out: Path, seed: int) -> None:
+    from sg3_explorer.visualizer.renderer import render_state
+    from sg3_explorer.visualizer.state import RenderState
+
     import stylegan3
-    from visualizer.renderer import render_state
-    from visualizer.state import RenderState
 
     proc = _run_cli([str(net), "--seed", str(seed), "--screenshot", str(out)], env_dir, debug=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -26,7 +26,7 @@ def write_net(path: Path, kind: str, z_dim: int, res: int, seed: int) -> Path:
 
 
 def make_app(tmp_path: Path, networks: list[str]):
-    from visualizer.app import App, AppConfig
+    from sg3_explorer.visualizer.app import App, AppConfig
 
     app = App(AppConfig(networks=networks, window_size=(1100, 760), persist_settings=False))
     app.settings.capture_dir = str(tmp_path / "captures")
@@ -71,7 +71,7 @@ def shown(window: np.ndarray, widget, pane, which: str, expected: np.ndarray) ->
 
 def check_panes(window: np.ndarray, app, widget) -> list[float]:
     """Every pane shows the headless render of its state, all at the same on-screen size."""
-    from visualizer.renderer import render_state
+    from sg3_explorer.visualizer.renderer import render_state
 
     diffs, sizes = [], set()
     for pane in widget.model.panes:

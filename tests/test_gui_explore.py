@@ -25,7 +25,7 @@ pytestmark = pytest.mark.gui
 
 
 def make_app(tmp_path, networks, open_panels=()):
-    from visualizer.app import App, AppConfig
+    from sg3_explorer.visualizer.app import App, AppConfig
 
     app = App(AppConfig(networks=networks, window_size=(1100, 860), persist_settings=False))
     app.settings.capture_dir = str(tmp_path / "captures")
@@ -37,8 +37,7 @@ def shot(ctx, app, artifacts_dir, name: str) -> np.ndarray:
     """Window screenshot (saved to look at), checked against the headless render; returns the image region at
     the network's resolution."""
     from gui_support import sample_cells
-
-    from visualizer.renderer import render_state
+    from sg3_explorer.visualizer.renderer import render_state
 
     wait_image_for_state(ctx, app)
     pixels = grab_window(ctx, app)
@@ -104,9 +103,9 @@ def test_direction_sliders_move_the_image(app_env, artifacts_dir, monkeypatch):
         ctx.item_input_value("**/B0->B1", 1.0)  # +1 sigma walks from seed 2's w to seed 5's: here, on seed 0
         assert panel.amounts[16] == pytest.approx(1.0)
         import torch
+        from sg3_explorer.visualizer.explore import state_ws
 
         from stylegan3.interpolation import seed_ws
-        from visualizer.explore import state_ws
 
         G = app.network.G
         expected = seed_ws(G, [0]) + (seed_ws(G, [5]) - seed_ws(G, [2]))

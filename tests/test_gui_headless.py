@@ -13,15 +13,14 @@ import numpy as np
 import pytest
 import torch
 from gui_support import tiny_generator, write_hostile_pickle, write_tiny_network
-
-from visualizer.async_renderer import AsyncRenderer
-from visualizer.capture import capture_name, save_png
-from visualizer.network_loader import NetworkLoader, _progress_text, error_line
-from visualizer.perf import TimeHistory
-from visualizer.renderer import RenderResult, render_state, state_ws, to_uint8_hwc
-from visualizer.settings import MAX_RECENT, Settings, config_dir, load_settings, save_settings
-from visualizer.state import RenderState, ws_selection
-from visualizer.view import ViewTransform
+from sg3_explorer.visualizer.async_renderer import AsyncRenderer
+from sg3_explorer.visualizer.capture import capture_name, save_png
+from sg3_explorer.visualizer.network_loader import NetworkLoader, _progress_text, error_line
+from sg3_explorer.visualizer.perf import TimeHistory
+from sg3_explorer.visualizer.renderer import RenderResult, render_state, state_ws, to_uint8_hwc
+from sg3_explorer.visualizer.settings import MAX_RECENT, Settings, config_dir, load_settings, save_settings
+from sg3_explorer.visualizer.state import RenderState, ws_selection
+from sg3_explorer.visualizer.view import ViewTransform
 
 HAS_IMGUI = importlib.util.find_spec("imgui_bundle") is not None
 
@@ -118,9 +117,10 @@ def test_input_transform_reaches_sg3_network():
 
 def test_stages_come_from_the_request_not_from_panels_built_in_this_process(sg2c):
     """No panel was constructed here: the FFT view still runs, because the pipeline is built from the request."""
+    from sg3_explorer.visualizer import renderer
+    from sg3_explorer.visualizer.request_adapter import request_from_state
+
     from stylegan3.render.pipeline import render_request
-    from visualizer import renderer
-    from visualizer.request_adapter import request_from_state
 
     state = RenderState(x=2, layer_name="output", fft=True, fft_window="hann")
     res = renderer.timed_render(sg2c, state)
@@ -132,7 +132,7 @@ def test_stages_come_from_the_request_not_from_panels_built_in_this_process(sg2c
 
 
 def test_render_errors_become_a_message():
-    from visualizer.renderer import timed_render
+    from sg3_explorer.visualizer.renderer import timed_render
 
     G = tiny_generator("sg2", res=32)
     res = timed_render(G, RenderState(noise_mode="bogus"))
@@ -198,7 +198,7 @@ def test_async_renderer_drops_results_of_previous_network():
 
 def test_network_switch_cancels_the_render_in_progress():
     """A long CPU render of the old network stops at its next layer instead of running to the end."""
-    from visualizer.renderer import timed_render
+    from sg3_explorer.visualizer.renderer import timed_render
 
     G = tiny_generator("sg2", res=32)
     started, layers_run = threading.Event(), []
@@ -270,7 +270,7 @@ def test_loader_loads_describes_and_caches(tmp_path):
     calls = []
 
     def counting_load(source, progress=None, device=None):
-        from visualizer.network_loader import default_load_fn
+        from sg3_explorer.visualizer.network_loader import default_load_fn
 
         calls.append(source)
         progress(50, 100)
@@ -399,7 +399,7 @@ def test_state_copy_and_equality():
 
 
 def test_folder_listing_and_catalog(tmp_path):
-    from visualizer.file_browser import catalog_entries, list_folder
+    from sg3_explorer.visualizer.file_browser import catalog_entries, list_folder
 
     (tmp_path / "sub").mkdir()
     (tmp_path / ".hidden").mkdir()
@@ -416,25 +416,26 @@ def test_folder_listing_and_catalog(tmp_path):
 
 @pytest.mark.skipif(not HAS_IMGUI, reason="imgui-bundle not installed")
 def test_widget_helpers_and_optional_modules(monkeypatch):
-    import widgets
-    from widgets.latent import snap, step_animation
-    from widgets.stylemix import toggle_ws
-    from widgets.truncation import cutoff_from_slider
+    from sg3_explorer.widgets.latent import snap, step_animation
+    from sg3_explorer.widgets.stylemix import toggle_ws
+    from sg3_explorer.widgets.truncation import cutoff_from_slider
+
+    from sg3_explorer import widgets
 
     assert snap(2.6, -0.4) == (3.0, -0.0)
     assert step_animation(1.0, 0.5, 0.1) == pytest.approx(1.05)
     assert toggle_ws((1,), 3, True, 8) == (1, 3) and toggle_ws((1, 3), 1, False, 8) == (3,)
     assert cutoff_from_slider(16, 16) is None and cutoff_from_slider(3, 16) == 3
     names = [m.__name__ for m in widgets.widget_modules()]
-    assert names[:6] == widgets.CORE_MODULES
+    assert names[:6] == [f"sg3_explorer.widgets.{name}" for name in widgets.CORE_MODULES]
     # An optional panel module that exists is picked up; one that is absent is skipped silently.
-    monkeypatch.setattr(widgets, "OPTIONAL_MODULES", ["widgets.latent", "widgets.not_there"])
-    assert [m.__name__ for m in widgets.widget_modules()][-1] == "widgets.latent"
+    monkeypatch.setattr(widgets, "OPTIONAL_MODULES", ["latent", "not_there"])
+    assert [m.__name__ for m in widgets.widget_modules()][-1] == "sg3_explorer.widgets.latent"
 
 
 @pytest.mark.skipif(not HAS_IMGUI or importlib.util.find_spec("glfw") is None, reason="GUI extra not installed")
 def test_no_display_is_one_clear_error(monkeypatch, capsys):
-    from visualizer.cli import main
+    from sg3_explorer.visualizer.cli import main
 
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
@@ -444,7 +445,7 @@ def test_no_display_is_one_clear_error(monkeypatch, capsys):
 
 
 def test_gui_command_is_registered():
-    from visualizer.cli import _size, build_parser
+    from sg3_explorer.visualizer.cli import _size, build_parser
 
     args = build_parser().parse_args(["gui", "a.pkl", "b.pkl", "--screenshot", "x.png", "--seed", "3"])
     assert args.networks == ["a.pkl", "b.pkl"] and args.screenshot == Path("x.png") and args.seed == 3
@@ -455,7 +456,7 @@ def test_gui_command_is_registered():
 
 @pytest.mark.skipif(not HAS_IMGUI, reason="imgui-bundle not installed")
 def test_saved_window_size_and_preferences_are_used_at_start(tmp_path, monkeypatch):
-    from visualizer.app import App, AppConfig
+    from sg3_explorer.visualizer.app import App, AppConfig
 
     monkeypatch.setenv("SG3_CONFIG_DIR", str(tmp_path / "cfg"))
     save_settings(Settings(window_size=(1111, 666), fps_limit=24, vsync=False, force_fp32=True))

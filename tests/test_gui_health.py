@@ -13,11 +13,12 @@ pytestmark = pytest.mark.gui
 
 
 def test_out_of_memory_render_shows_the_message_and_the_app_keeps_running(app_env, artifacts_dir, monkeypatch):
+    from sg3_explorer.visualizer.app import App, AppConfig
+    from sg3_explorer.visualizer.network_loader import default_load_fn
+
     from stylegan3.memory import SUGGESTION
     from stylegan3.ops import backend, selfcheck
     from stylegan3.ops.reference_kernels import ReferenceKernels
-    from visualizer.app import App, AppConfig
-    from visualizer.network_loader import default_load_fn
 
     # A verdict to show: graphs found differing from eager on this device (simulated replay). Start from no
     # verdicts: an earlier test's check of the same architecture on "cpu" would make `ensure` keep that one.

@@ -16,11 +16,12 @@ pytestmark = pytest.mark.gui
 
 
 def test_gui_connect_renders_remotely(app_env, artifacts_dir):
+    from sg3_explorer.visualizer.app import App, AppConfig
+    from sg3_explorer.visualizer.request_adapter import request_from_state
+
     from stylegan3.loading.native import save_native
     from stylegan3.netinfo import describe
     from stylegan3.render.pipeline import render_request
-    from visualizer.app import App, AppConfig
-    from visualizer.request_adapter import request_from_state
 
     folder = app_env / "served"
     folder.mkdir()
@@ -73,7 +74,7 @@ def test_gui_connect_renders_remotely(app_env, artifacts_dir):
             ctx.item_open("**/Equivariance")
             ctx.item_click("**/Compute##eq")
             assert wait_until(ctx, lambda: eq.metrics is not None, 120), eq.job.error
-            from visualizer.analysis_jobs import equivariance_job
+            from sg3_explorer.visualizer.analysis_jobs import equivariance_job
 
             assert eq.metrics == equivariance_job(G, app.state)(lambda *a: None)
             # a job that has no server side yet is refused in its panel, in words, and the panel stays up
@@ -104,7 +105,7 @@ def test_gui_connect_renders_remotely(app_env, artifacts_dir):
                 ctx.yield_()
             shot = grab_window(ctx, app)
             Image.fromarray(shot).save(artifacts_dir / "gui_remote_spectra.png")
-            from visualizer.analysis_jobs import spectra_job
+            from sg3_explorer.visualizer.analysis_jobs import spectra_job
 
             want_spec = spectra_job(G, ["output"], 2, app.state.seed, app.state.psi)(lambda *a: None)
             assert np.array_equal(spectra.spectra["output"].power, want_spec["output"].power)
@@ -114,7 +115,7 @@ def test_gui_connect_renders_remotely(app_env, artifacts_dir):
             ctx.item_open("**/Sticking & recording")
             ctx.item_click("**/Measure sticking")
             assert wait_until(ctx, lambda: jobs.score is not None, 120), jobs.sticking.error
-            from visualizer.comparison import StickingSettings, sticking_job_fn
+            from sg3_explorer.visualizer.comparison import StickingSettings, sticking_job_fn
 
             _, want_st = sticking_job_fn(G, app.state.copy(), StickingSettings(samples=8, sigma=0.2))(lambda *a: None)
             assert jobs.score[0] == want_st.score
@@ -146,11 +147,12 @@ def test_gui_child_renderer_killed_mid_render_restarts(app_env, artifacts_dir):
     import signal
     import time
 
+    from sg3_explorer.visualizer.app import App, AppConfig
+    from sg3_explorer.visualizer.request_adapter import request_from_state
+
     from stylegan3.loading.native import save_native
     from stylegan3.netinfo import describe
     from stylegan3.render.pipeline import render_request
-    from visualizer.app import App, AppConfig
-    from visualizer.request_adapter import request_from_state
 
     G = tiny_net("SG3-T", res=128)  # about a second per frame on a CPU: the kill lands mid-render
     net = save_native(G, app_env / "slow.safetensors")

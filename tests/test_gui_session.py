@@ -14,12 +14,13 @@ pytestmark = pytest.mark.gui
 
 
 def test_bookmarks_and_sessions(app_env, artifacts_dir):
+    from sg3_explorer.visualizer.app import App, AppConfig
+    from sg3_explorer.visualizer.renderer import render_state
+
     from stylegan3.cli.main import main
     from stylegan3.netinfo import describe
     from stylegan3.render.pipeline import render_request
     from stylegan3.session import load_session
-    from visualizer.app import App, AppConfig
-    from visualizer.renderer import render_state
 
     net = write_tiny_network(app_env / "tiny_sg2.safetensors", kind="sg2", res=32)
     app = App(AppConfig(networks=[str(net)], window_size=(1200, 900)))
@@ -86,8 +87,8 @@ def test_bookmarks_and_sessions(app_env, artifacts_dir):
 def test_a_bookmark_goes_to_the_timeline_and_back(app_env, artifacts_dir):
     """Add a bookmark, send it to the timeline, wander off, return to it from the timeline key; keep a key made
     in the Timeline panel as a bookmark and return to that from the Bookmarks panel. The screen shows each."""
-    from visualizer.app import App, AppConfig
-    from visualizer.renderer import render_state
+    from sg3_explorer.visualizer.app import App, AppConfig
+    from sg3_explorer.visualizer.renderer import render_state
 
     net = write_tiny_network(app_env / "tiny_sg2.safetensors", kind="sg2", res=32)
     app = App(AppConfig(networks=[str(net)], window_size=(1200, 900)))

@@ -18,7 +18,7 @@ TF_NET = TFConfig({"num_channels": 3, "resolution": 64, "label_size": 0, "latent
 
 
 def test_tf_pickle_in_main_view_and_beside_sg3(app_env, artifacts_dir):
-    from visualizer.renderer import render_state
+    from sg3_explorer.visualizer.renderer import render_state
 
     tf_pkl = app_env / "stylegan2-ada-tf-64.pkl"
     tf_pkl.write_bytes(tf_snapshot(TF_NET, seed=3))

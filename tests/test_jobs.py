@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import threading
 
+from sg3_explorer.visualizer.jobs import Job, JobSlot
+
 from stylegan3.errors import SG3Error
-from visualizer.jobs import Job, JobSlot
 
 
 def _gated(gate: threading.Event, reached: threading.Event, result: object = "late"):

@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 import torch
 from gui_support import tiny_generator
+from sg3_explorer.visualizer import renderer, stages
+from sg3_explorer.visualizer.analysis_jobs import equivariance_job, private_copy, spectra_job
+from sg3_explorer.visualizer.jobs import JobSlot
+from sg3_explorer.visualizer.renderer import render_state, state_ws, timed_render
+from sg3_explorer.visualizer.state import RenderState
 
 from stylegan3.layers import capture_layers, list_layers
-from visualizer import renderer, stages
-from visualizer.analysis_jobs import equivariance_job, private_copy, spectra_job
-from visualizer.jobs import JobSlot
-from visualizer.renderer import render_state, state_ws, timed_render
-from visualizer.state import RenderState
 
 
 def fast_sg3(seed: int = 1) -> torch.nn.Module:
@@ -216,9 +216,10 @@ def test_untransform_brings_a_translated_sg3_render_back(fixtures_dir):
     G = stylegan3.load_network(str(fixtures_dir / "sg3t.pkl"), device="cpu")
     plain_state = RenderState(x=0, force_fp32=True)
     moved = plain_state.copy(translate=(0.1, 0.05), untransform=True)
+    from sg3_explorer.visualizer.request_adapter import request_from_state
+
     from stylegan3.render import pipeline
     from stylegan3.render.inputs import input_transform
-    from visualizer.request_adapter import request_from_state
 
     info, req = renderer.network_info(G), request_from_state(moved)
     ws = state_ws(G, plain_state)
@@ -358,9 +359,9 @@ def test_spectra_job_matches_the_library_and_reports_progress(sg3):
 
 def test_panel_helpers():
     pytest.importorskip("imgui_bundle")
-    from widgets.equivariance import latent_key, round_to_pixels
-    from widgets.layers import fft_toggle
-    from widgets.spectra import plot_curves
+    from sg3_explorer.widgets.equivariance import latent_key, round_to_pixels
+    from sg3_explorer.widgets.layers import fft_toggle
+    from sg3_explorer.widgets.spectra import plot_curves
 
     assert round_to_pixels((0.26, -0.01), 32) == (0.25, 0.0)
     assert latent_key(RenderState(x=1, translate=(0.3, 0))) == latent_key(RenderState(x=1))

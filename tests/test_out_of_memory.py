@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 import torch
+from sg3_explorer.visualizer.async_renderer import AsyncRenderer
+from sg3_explorer.visualizer.jobs import Job
+from sg3_explorer.visualizer.network_loader import NetworkLoader
+from sg3_explorer.visualizer.state import RenderState
 
 from stylegan3.memory import SUGGESTION, gpu_memory_line, is_out_of_memory, out_of_memory_message
-from visualizer.async_renderer import AsyncRenderer
-from visualizer.jobs import Job
-from visualizer.network_loader import NetworkLoader
-from visualizer.state import RenderState
 
 CUDA_OOM = torch.cuda.OutOfMemoryError(
     "CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of 79.11 GiB of which 1.2 GiB is free."

@@ -93,7 +93,7 @@ def test_library_imports_no_gui_code():
 
 
 def _protocol_members() -> set[str]:
-    from widgets.context import PanelContext
+    from sg3_explorer.widgets.context import PanelContext
 
     names = set(PanelContext.__annotations__)
     names |= {n for n in vars(PanelContext) if not n.startswith("_")}
@@ -115,7 +115,7 @@ def test_panels_use_only_the_context():
 
 def test_app_implements_the_context():
     """The App has every member of the protocol (as a class attribute or set in __init__)."""
-    from visualizer.app import App
+    from sg3_explorer.visualizer.app import App
 
     init = ast.parse(textwrap.dedent(inspect.getsource(App.__init__)))
     assigned = {n.attr for n in ast.walk(init) if isinstance(n, ast.Attribute) and _dotted(n.value) == "self"
@@ -132,9 +132,8 @@ class FakeContext:
 
     def __init__(self, G=None, info=None, backend=None, transport="tcp://gpu-box:5555") -> None:
         import torch
-
-        from visualizer.settings import Settings
-        from visualizer.state import RenderState
+        from sg3_explorer.visualizer.settings import Settings
+        from sg3_explorer.visualizer.state import RenderState
 
         self.state = RenderState()
         self.settings = Settings()
@@ -155,17 +154,17 @@ class FakeContext:
         return self.panels.get(module_name)
 
     def current_request(self):
-        from visualizer.request_adapter import request_from_state
+        from sg3_explorer.visualizer.request_adapter import request_from_state
 
         return request_from_state(self.state, self.source or "demo")
 
     def apply_request(self, request) -> None:
-        from visualizer.request_adapter import state_from_request
+        from sg3_explorer.visualizer.request_adapter import state_from_request
 
         self.state = state_from_request(request, self.state)
 
     def start_job(self, slot, job) -> bool:
-        from visualizer.network_jobs import run_local, unavailable_message
+        from sg3_explorer.visualizer.network_jobs import run_local, unavailable_message
 
         if self.G is not None:
             return slot.start(lambda progress: run_local(job, self.G, progress), job.label)
@@ -175,7 +174,7 @@ class FakeContext:
         return slot.start(lambda progress: job.remote(self.backend, progress), job.label)
 
     def compute(self, job):
-        from visualizer.network_jobs import JobUnavailable, run_local, unavailable_message
+        from sg3_explorer.visualizer.network_jobs import JobUnavailable, run_local, unavailable_message
 
         if self.G is None:
             raise JobUnavailable(unavailable_message(job, self.transport))
@@ -191,7 +190,7 @@ def sg3():
 
 
 def test_layers_panel_reads_the_info_layer_table(sg3):
-    from widgets.layers import LayersWidget
+    from sg3_explorer.widgets.layers import LayersWidget
 
     G, info = sg3
     remote = FakeContext(info=info)  # the same panel whether the module is here or not: it never needs it
@@ -216,8 +215,9 @@ def test_layers_panel_reads_the_info_layer_table(sg3):
 
 
 def test_spectra_panel_computes_through_the_context(sg3):
+    from sg3_explorer.widgets.spectra import SpectraWidget
+
     from stylegan3.analysis.spectra import network_spectrum
-    from widgets.spectra import SpectraWidget
 
     G, info = sg3
     ctx = FakeContext(G=G, info=info)
@@ -259,7 +259,7 @@ class AnalysesHere:
 
 
 def test_equivariance_metrics_run_on_the_backend_when_the_network_is_elsewhere(sg3):
-    from widgets.equivariance import EquivarianceWidget
+    from sg3_explorer.widgets.equivariance import EquivarianceWidget
 
     G, info = sg3
     calls = []
@@ -281,8 +281,8 @@ def test_equivariance_metrics_run_on_the_backend_when_the_network_is_elsewhere(s
 
 
 def test_jobs_needing_the_module_say_why_when_it_is_elsewhere(sg3):
-    from widgets.directions import DirectionsWidget
-    from widgets.timeline import TimelineWidget
+    from sg3_explorer.widgets.directions import DirectionsWidget
+    from sg3_explorer.widgets.timeline import TimelineWidget
 
     G, info = sg3
     ctx = FakeContext(info=info, transport="child")
@@ -303,8 +303,8 @@ def test_jobs_needing_the_module_say_why_when_it_is_elsewhere(sg3):
 
 def test_a_bookmark_becomes_a_keyframe_and_back(sg3):
     """Bookmarks panel -> timeline key -> bookmark again is the same Bookmark; clicking either returns to it."""
-    from widgets.bookmarks import BookmarksWidget
-    from widgets.timeline import TimelineWidget
+    from sg3_explorer.widgets.bookmarks import BookmarksWidget
+    from sg3_explorer.widgets.timeline import TimelineWidget
 
     G, info = sg3
     ctx = FakeContext(info=info, transport="child")
@@ -331,8 +331,9 @@ def test_a_bookmark_becomes_a_keyframe_and_back(sg3):
 
 def test_directions_pca_runs_locally_through_the_context(sg3, tmp_path, monkeypatch):
     monkeypatch.setenv("SG3_EXPLORER_CACHE", str(tmp_path))
+    from sg3_explorer.widgets.directions import DirectionsWidget
+
     from stylegan3.directions import pca_directions
-    from widgets.directions import DirectionsWidget
 
     G, info = sg3
     ctx = FakeContext(G=G, info=info)

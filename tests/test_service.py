@@ -363,9 +363,10 @@ def test_killed_remote_server_is_reported_and_the_client_reconnects(nets, slow_n
 
 def test_analysis_runs_next_to_the_network_and_streams_progress(nets):
     """Equivariance metrics of the current latent, computed on the server, equal the app's local job."""
+    from sg3_explorer.visualizer.analysis_jobs import equivariance_job
+    from sg3_explorer.visualizer.request_adapter import state_from_request
+
     from stylegan3.service.backend import BackendError
-    from visualizer.analysis_jobs import equivariance_job
-    from visualizer.request_adapter import state_from_request
 
     source = str(nets["SG3-T"])
     request = RenderRequest(network=NetworkRef(source), latent=Latent(3.0), truncation=Truncation(0.8, None))

@@ -53,7 +53,7 @@ def _local(source):
 
 
 def test_remote_spectra_equal_the_panels_local_job_bit_for_bit(nets, server):
-    from visualizer.analysis_jobs import backend_spectra_job, spectra_job
+    from sg3_explorer.visualizer.analysis_jobs import backend_spectra_job, spectra_job
 
     source = nets["SG3-T"]
     layers = ["output", "L1_36_16"]
@@ -73,9 +73,9 @@ def test_remote_spectra_equal_the_panels_local_job_bit_for_bit(nets, server):
 
 
 def test_remote_sticking_equals_the_comparison_panels_measure(nets, server):
-    from visualizer.analysis_jobs import backend_sticking_job
-    from visualizer.comparison import StickingSettings, sticking_job_fn
-    from visualizer.request_adapter import state_from_request
+    from sg3_explorer.visualizer.analysis_jobs import backend_sticking_job
+    from sg3_explorer.visualizer.comparison import StickingSettings, sticking_job_fn
+    from sg3_explorer.visualizer.request_adapter import state_from_request
 
     for kind in ("SG3-T", "SG2"):
         request = _request(nets[kind], noise=Noise("const"))
@@ -141,7 +141,7 @@ def test_record_video_is_written_on_the_client(nets, server, tmp_path):
 
 
 def test_progress_arrives_frames_keep_coming_and_a_cancelled_job_stops_on_the_server(nets, slow_net):
-    from visualizer.jobs import Job
+    from sg3_explorer.visualizer.jobs import Job
 
     with running_server([str(Path(slow_net).parent)]) as server, RemoteBackend(server.address) as client:
         request = _request(slow_net)
@@ -280,9 +280,10 @@ def test_connect_commands_refuse_outside_allow_with_one_line(server, tmp_path, c
 
 @pytest.mark.slow
 def test_child_process_backend_runs_and_cancels_analyses(nets, slow_net):
+    from sg3_explorer.visualizer.analysis_jobs import spectra_job
+    from sg3_explorer.visualizer.jobs import Job
+
     from stylegan3.service.child import ChildProcessBackend
-    from visualizer.analysis_jobs import spectra_job
-    from visualizer.jobs import Job
 
     source = nets["SG3-T"]
     with ChildProcessBackend(device="cpu") as child:
@@ -306,7 +307,7 @@ def test_child_process_backend_runs_and_cancels_analyses(nets, slow_net):
 
 
 def test_thread_backend_renders_between_analysis_steps_and_cancels(slow_net):
-    from visualizer.jobs import Job
+    from sg3_explorer.visualizer.jobs import Job
 
     request = _request(slow_net)
     with ThreadBackend("cpu") as thread:

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import torch
 from service_support import tiny_net
+from sg3_explorer.visualizer.renderer import render_state, timed_render
+from sg3_explorer.visualizer.state import RenderState
 
 from stylegan3.netinfo import describe
 from stylegan3.render.pipeline import render_request
 from stylegan3.request import FFTView, LayerView, RenderRequest, Transform, Untransform
-from visualizer.renderer import render_state, timed_render
-from visualizer.state import RenderState
 
 
 @pytest.fixture()
@@ -103,8 +103,8 @@ def test_service_analyses_do_not_write_the_buffer(G):
 
 
 def test_app_jobs_do_not_write_the_buffer(G):
-    from visualizer.analysis_jobs import equivariance_job
-    from visualizer.comparison import StickingSettings, TraceSettings, sticking_job_fn, trace_job_fn
+    from sg3_explorer.visualizer.analysis_jobs import equivariance_job
+    from sg3_explorer.visualizer.comparison import StickingSettings, TraceSettings, sticking_job_fn, trace_job_fn
 
     state = RenderState(translate=(0.1, 0.2), rotate=0.03)
     progress = lambda *a: None  # noqa: E731

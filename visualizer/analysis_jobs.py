@@ -20,8 +20,7 @@ import threading
 import weakref
 
 import torch
-
-from visualizer.jobs import JobFn, Progress
+from sg3_explorer.visualizer.jobs import JobFn, Progress
 
 _COPIES: dict[int, tuple[weakref.ref, torch.nn.Module]] = {}
 _COPIES_LOCK = threading.Lock()
@@ -76,7 +75,7 @@ def private_copy(G: torch.nn.Module, progress: Progress | None = None):
 def equivariance_job(G: torch.nn.Module, state, seed: int = 0) -> JobFn:
     """EQ-T, EQ-T_frac and EQ-R (PSNR dB) of the view's latent (a RenderState or RenderRequest; its ws come
     from `stylegan3.render.inputs`, as the frame's do), one fixed draw of transforms per metric."""
-    from visualizer.renderer import as_request
+    from sg3_explorer.visualizer.renderer import as_request
 
     request = as_request(state)  # immutable: the panels may edit the state while the job runs
 

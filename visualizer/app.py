@@ -16,19 +16,18 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from imgui_bundle import hello_imgui, imgui, immapp
-
-from assets import ASSETS_DIR
-from visualizer.async_renderer import AsyncRenderer
-from visualizer.capture import capture_name, save_png
-from visualizer.image_view import ImageView
-from visualizer.jobs import JobSlot
-from visualizer.network_jobs import JobUnavailable, NetworkJob, run_local, unavailable_message
-from visualizer.network_loader import LoadedNetwork, LoadStatus, NetworkLoader, default_load_fn
-from visualizer.perf import TimeHistory
-from visualizer.renderer import RenderResult, choose_device
-from visualizer.settings import Settings, load_settings, save_settings
-from visualizer.state import RenderState
-from visualizer.texture import Texture, read_framebuffer
+from sg3_explorer.assets import ASSETS_DIR
+from sg3_explorer.visualizer.async_renderer import AsyncRenderer
+from sg3_explorer.visualizer.capture import capture_name, save_png
+from sg3_explorer.visualizer.image_view import ImageView
+from sg3_explorer.visualizer.jobs import JobSlot
+from sg3_explorer.visualizer.network_jobs import JobUnavailable, NetworkJob, run_local, unavailable_message
+from sg3_explorer.visualizer.network_loader import LoadedNetwork, LoadStatus, NetworkLoader, default_load_fn
+from sg3_explorer.visualizer.perf import TimeHistory
+from sg3_explorer.visualizer.renderer import RenderResult, choose_device
+from sg3_explorer.visualizer.settings import Settings, load_settings, save_settings
+from sg3_explorer.visualizer.state import RenderState
+from sg3_explorer.visualizer.texture import Texture, read_framebuffer
 
 if TYPE_CHECKING:
     from stylegan3.netinfo import NetworkInfo
@@ -110,8 +109,8 @@ class App:
         self.load_fn = load_fn  # how networks are loaded (tests inject fakes); panes of other panels reuse it
         self.backend = None  # a RenderBackend when the network lives elsewhere (gui --connect)
         if self.config.connect or self.config.renderer == "child":
-            from visualizer.backend_renderer import BackendRenderer
-            from visualizer.remote_loader import RemoteNetworkLoader
+            from sg3_explorer.visualizer.backend_renderer import BackendRenderer
+            from sg3_explorer.visualizer.remote_loader import RemoteNetworkLoader
 
             if self.config.connect:
                 from stylegan3.service.client import RemoteBackend
@@ -154,14 +153,14 @@ class App:
         self.window_title = WINDOW_TITLE
         self._allow_idling = True  # off while a test script drives the window (it needs every frame)
         self._t_start = time.monotonic()
-        from widgets import create_widgets
+        from sg3_explorer.widgets import create_widgets
 
         self.widgets = create_widgets(self)
         for source in reversed(self.config.networks):
             self.settings.add_recent(source)
         self.load_network(self.config.networks[0] if self.config.networks else "demo")
         if self.config.session is not None:
-            from visualizer.session_io import open_app_session
+            from sg3_explorer.visualizer.session_io import open_app_session
 
             open_app_session(self, self.config.session)  # a bad file raises SessionError: one line, no window
 
@@ -232,23 +231,23 @@ class App:
         self.panel_errors.pop(key, None)
 
     def current_request(self) -> RenderRequest:
-        from visualizer.request_adapter import request_from_state
-        from visualizer.session_io import current_source
+        from sg3_explorer.visualizer.request_adapter import request_from_state
+        from sg3_explorer.visualizer.session_io import current_source
 
         return request_from_state(self.state, current_source(self))
 
     def apply_request(self, request: RenderRequest) -> None:
-        from visualizer.session_io import apply_request
+        from sg3_explorer.visualizer.session_io import apply_request
 
         apply_request(self, request)
 
     def save_session(self, path: str | Path) -> Path:
-        from visualizer.session_io import save_app_session
+        from sg3_explorer.visualizer.session_io import save_app_session
 
         return save_app_session(self, path)
 
     def open_session(self, path: str | Path) -> Session:
-        from visualizer.session_io import open_app_session
+        from sg3_explorer.visualizer.session_io import open_app_session
 
         return open_app_session(self, path)
 
@@ -655,7 +654,7 @@ class App:
     def handle_drop(self, paths: list[str]) -> None:
         projection = self.widget("projection")
         if paths and projection is not None:
-            from widgets.projection import is_image_path
+            from sg3_explorer.widgets.projection import is_image_path
 
             if is_image_path(paths[0]):  # a picture is projected, anything else loads as a network
                 projection.start(paths[0])

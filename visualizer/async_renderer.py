@@ -13,11 +13,11 @@ import threading
 from collections.abc import Callable
 
 import torch
+from sg3_explorer.visualizer.renderer import RenderResult, timed_render
+from sg3_explorer.visualizer.state import RenderState
 
 from stylegan3.request import RenderRequest
 from stylegan3.service.priority import lower_thread_priority
-from visualizer.renderer import RenderResult, timed_render
-from visualizer.state import RenderState
 
 # (G, state, should_stop) -> result; should_stop() turns True when the result can no longer be used. The state is
 # the window's RenderState or a frozen RenderRequest (a comparison pane's view).

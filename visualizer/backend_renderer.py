@@ -11,11 +11,12 @@ from __future__ import annotations
 import threading
 import time
 
+from sg3_explorer.visualizer.renderer import RenderResult, stats_extras
+from sg3_explorer.visualizer.request_adapter import request_from_state
+from sg3_explorer.visualizer.state import RenderState
+
 from stylegan3.request import NetworkRef
 from stylegan3.service.backend import FrameResult, RenderBackend
-from visualizer.renderer import RenderResult, stats_extras
-from visualizer.request_adapter import request_from_state
-from visualizer.state import RenderState
 
 
 def transport_extras(res: FrameResult) -> dict:

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-
-from visualizer.state import RenderState
+from sg3_explorer.visualizer.state import RenderState
 
 
 def capture_name(kind: str, state: RenderState | None, network: str = "") -> str:

@@ -59,8 +59,8 @@ def run(args: argparse.Namespace) -> int:
         raise SG3Error(f"--cpu and --device {args.device} contradict each other")
     device = pick_device("cpu" if args.cpu else args.device)  # a bad device: one line, before any window
     try:
-        from visualizer.app import App, AppConfig, display_problem
-        from visualizer.state import RenderState
+        from sg3_explorer.visualizer.app import App, AppConfig, display_problem
+        from sg3_explorer.visualizer.state import RenderState
     except ImportError as exc:
         raise SG3Error(f"the GUI needs the 'gui' extra (pip install 'sg3-explorer[gui]'): {exc}") from None
     problem = display_problem()

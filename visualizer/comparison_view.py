@@ -12,10 +12,9 @@ from __future__ import annotations
 import math
 
 from imgui_bundle import imgui
-
-from visualizer.comparison import FOLLOW, ComparisonModel, Pane, has_transform
-from visualizer.state import NOISE_MODES, RenderState
-from visualizer.texture import Texture
+from sg3_explorer.visualizer.comparison import FOLLOW, ComparisonModel, Pane, has_transform
+from sg3_explorer.visualizer.state import NOISE_MODES, RenderState
+from sg3_explorer.visualizer.texture import Texture
 
 NOTE_COLOR = imgui.ImVec4(1.0, 0.75, 0.35, 1.0)
 ERROR_COLOR = imgui.ImVec4(1.0, 0.45, 0.4, 1.0)

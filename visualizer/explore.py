@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from sg3_explorer.visualizer.renderer import state_ws  # noqa: F401 - the panels' entry point for "the ws on screen"
+from sg3_explorer.visualizer.state import RenderState
 
 from stylegan3.request import ExplicitLatent, Latent
-from visualizer.renderer import state_ws  # noqa: F401 - the panels' entry point for "the ws on screen"
-from visualizer.state import RenderState
 
 
 def set_latent(state: RenderState, ws: np.ndarray | torch.Tensor, label: str = "") -> None:

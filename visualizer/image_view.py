@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 from imgui_bundle import imgui
-
-from visualizer.texture import Texture
-from visualizer.view import ViewTransform
+from sg3_explorer.visualizer.texture import Texture
+from sg3_explorer.visualizer.view import ViewTransform
 
 WHEEL_STEP = 1.2
 

@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 import torch
+from sg3_explorer.visualizer.jobs import Progress
 
 from stylegan3.errors import SG3Error
-from visualizer.jobs import Progress
 
 LocalFn = Callable[[torch.nn.Module, Progress], Any]
 RemoteFn = Callable[[Any, Progress], Any]  # (a stylegan3.service RenderBackend, progress)
@@ -57,8 +57,9 @@ def pca_job(samples: int) -> NetworkJob:
     """Principal directions of W from `samples` mapped latents (cached per network fingerprint)."""
 
     def local(G: torch.nn.Module, progress: Progress):
+        from sg3_explorer.visualizer.analysis_jobs import private_copy
+
         from stylegan3.directions import cached_pca
-        from visualizer.analysis_jobs import private_copy
 
         with private_copy(G, progress) as Gc:
             return cached_pca(Gc, int(samples), progress=progress)
@@ -70,7 +71,7 @@ def spectra_job(layers: Sequence[str], num_samples: int, seed: int, psi: float, 
                 request=None) -> NetworkJob:
     """Mean spectra of `layers` over seeds seed .. seed + N - 1 ({layer: Spectrum}); on a server through its
     `spectra` analysis (the request names the network and its noise / precision settings)."""
-    from visualizer import analysis_jobs
+    from sg3_explorer.visualizer import analysis_jobs
 
     def local(G: torch.nn.Module, progress: Progress):
         return analysis_jobs.spectra_job(G, list(layers), int(num_samples), int(seed), float(psi), window)(progress)
@@ -85,7 +86,7 @@ def spectra_job(layers: Sequence[str], num_samples: int, seed: int, psi: float, 
 def sticking_job(request, samples: int, sigma: float) -> NetworkJob:
     """The texture-sticking measure of the request's latent and view where the network lives:
     (average uint8 HxWx3, StickingResult). With the network here the comparison panel measures it."""
-    from visualizer import analysis_jobs
+    from sg3_explorer.visualizer import analysis_jobs
 
     def remote(backend, progress: Progress):
         return analysis_jobs.backend_sticking_job(backend, request, int(samples), float(sigma))(progress)
@@ -96,7 +97,7 @@ def sticking_job(request, samples: int, sigma: float) -> NetworkJob:
 def record_job(request, out, frames: int, fps: float, path: str, walk: float) -> NetworkJob:
     """An mp4 of the request's view along a transform path, rendered where the network lives, written here;
     returns the number of frames. With the network here the comparison and timeline panels record."""
-    from visualizer import analysis_jobs
+    from sg3_explorer.visualizer import analysis_jobs
 
     def remote(backend, progress: Progress):
         return analysis_jobs.backend_record_job(backend, request, out, int(frames), float(fps), path,
@@ -107,7 +108,7 @@ def record_job(request, out, frames: int, fps: float, path: str, walk: float) ->
 
 def equivariance_job(state, source: str) -> NetworkJob:
     """EQ-T, EQ-T_frac and EQ-R of the state's latent; on a server through its `analyze` op."""
-    from visualizer import analysis_jobs
+    from sg3_explorer.visualizer import analysis_jobs
 
     snap = state.copy()
 
@@ -115,7 +116,7 @@ def equivariance_job(state, source: str) -> NetworkJob:
         return analysis_jobs.equivariance_job(G, snap)(progress)
 
     def remote(backend, progress: Progress):
-        from visualizer.request_adapter import request_from_state
+        from sg3_explorer.visualizer.request_adapter import request_from_state
 
         return analysis_jobs.backend_equivariance_job(backend, request_from_state(snap, source))(progress)
 
@@ -128,8 +129,9 @@ def projection_job(target: torch.Tensor, steps: int, space: str, loss, on_step: 
     Returns (last ProjectionStep, PSNR of its image against the target)."""
 
     def local(G: torch.nn.Module, progress: Progress):
+        from sg3_explorer.visualizer.analysis_jobs import private_copy
+
         from stylegan3.projection import project, psnr
-        from visualizer.analysis_jobs import private_copy
 
         progress(0, steps)
         step = None
@@ -146,9 +148,10 @@ def timeline_export_job(resolved, out: str, fps: float, total: int) -> NetworkJo
     """Render the resolved timeline at t = k / fps into an mp4 (returns the frame count)."""
 
     def local(G: torch.nn.Module, progress: Progress):
+        from sg3_explorer.visualizer.analysis_jobs import private_copy
+
         from stylegan3.keyframes import iter_timeline_frames
         from stylegan3.video import write_video
-        from visualizer.analysis_jobs import private_copy
 
         progress(0, total)
         with private_copy(G, progress) as Gc:
@@ -164,7 +167,7 @@ def state_ws_job(state) -> NetworkJob:
     """The ws the state shows (seed blend, mixing, explicit latent, moves), as a [1, num_ws, w_dim] array."""
 
     def local(G: torch.nn.Module, _progress: Progress):
-        from visualizer.explore import state_ws
+        from sg3_explorer.visualizer.explore import state_ws
 
         return state_ws(G, state)
 

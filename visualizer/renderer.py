@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from sg3_explorer.visualizer.request_adapter import request_from_state
+from sg3_explorer.visualizer.state import RenderState
 
 from stylegan3.generate import device_of
 from stylegan3.netinfo import NetworkInfo, describe
@@ -23,8 +25,6 @@ from stylegan3.render.cancel import RenderCancelled, cancellable  # noqa: F401 -
 from stylegan3.render.inputs import request_ws
 from stylegan3.render.pipeline import FrameStats, to_host  # noqa: F401 - to_host re-exported
 from stylegan3.request import RenderRequest
-from visualizer.request_adapter import request_from_state
-from visualizer.state import RenderState
 
 
 def choose_device(cpu: bool = False, device: str | None = None) -> torch.device:

@@ -6,6 +6,8 @@ window's own thread, a child process and a remote server all receive the same ty
 
 from __future__ import annotations
 
+from sg3_explorer.visualizer.state import RenderState
+
 from stylegan3.request import (
     ExplicitLatent,
     FFTView,
@@ -20,7 +22,6 @@ from stylegan3.request import (
     Truncation,
     Untransform,
 )
-from visualizer.state import RenderState
 
 
 def request_from_state(state: RenderState, source: str = "demo", key: str = "G_ema") -> RenderRequest:

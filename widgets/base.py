@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from widgets.context import PanelContext
+    from sg3_explorer.widgets.context import PanelContext
 
 
 class Widget:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from imgui_bundle import imgui
-
-from widgets.base import Widget
+from sg3_explorer.widgets.base import Widget
 
 
 class CaptureWidget(Widget):

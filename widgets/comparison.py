@@ -14,11 +14,11 @@ import sys
 from pathlib import Path
 
 from imgui_bundle import imgui
+from sg3_explorer.visualizer.comparison import MAX_PANES, ComparisonModel, transform_at
+from sg3_explorer.visualizer.comparison_view import ERROR_COLOR, ComparisonView
+from sg3_explorer.widgets.base import Widget
 
 from stylegan3.errors import SG3Error
-from visualizer.comparison import MAX_PANES, ComparisonModel, transform_at
-from visualizer.comparison_view import ERROR_COLOR, ComparisonView
-from widgets.base import Widget
 
 WINDOW_TITLE = "Comparison"
 
@@ -258,7 +258,7 @@ class ComparisonWidget(Widget):
 
     def save_panes(self) -> Path | None:
         """Write the panes side by side (and the sticking averages when shown) as a PNG in the capture folder."""
-        from visualizer.capture import capture_name, save_png
+        from sg3_explorer.visualizer.capture import capture_name, save_png
 
         pixels = self.model.panes_image(with_sticking=self.show_sticking)
         if pixels is None:

@@ -18,18 +18,18 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     import torch
+    from sg3_explorer.visualizer.jobs import JobSlot
+    from sg3_explorer.visualizer.network_jobs import NetworkJob
+    from sg3_explorer.visualizer.network_loader import LoadStatus
+    from sg3_explorer.visualizer.perf import TimeHistory
+    from sg3_explorer.visualizer.renderer import RenderResult
+    from sg3_explorer.visualizer.settings import Settings
+    from sg3_explorer.visualizer.state import RenderState
+    from sg3_explorer.widgets.base import Widget
 
     from stylegan3.netinfo import NetworkInfo
     from stylegan3.request import RenderRequest
     from stylegan3.session import Session
-    from visualizer.jobs import JobSlot
-    from visualizer.network_jobs import NetworkJob
-    from visualizer.network_loader import LoadStatus
-    from visualizer.perf import TimeHistory
-    from visualizer.renderer import RenderResult
-    from visualizer.settings import Settings
-    from visualizer.state import RenderState
-    from widgets.base import Widget
 
 
 class PanelWindow(Protocol):

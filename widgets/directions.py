@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 from imgui_bundle import imgui
-
-from visualizer.explore import set_moves
-from visualizer.jobs import JobSlot
-from visualizer.network_jobs import pca_job, seed_set_direction_job, user_direction_job
-from widgets.base import Widget
+from sg3_explorer.visualizer.explore import set_moves
+from sg3_explorer.visualizer.jobs import JobSlot
+from sg3_explorer.visualizer.network_jobs import pca_job, seed_set_direction_job, user_direction_job
+from sg3_explorer.widgets.base import Widget
 
 RANGES = ("all", "coarse", "middle", "fine", "custom")
 SLIDER_LIMIT = 5.0

@@ -8,11 +8,11 @@ layer table is the `NetworkInfo`'s, so the panel is the same with the network in
 from __future__ import annotations
 
 from imgui_bundle import imgui
+from sg3_explorer.visualizer.stages import DEFAULTS, OUTPUT, WINDOWS
+from sg3_explorer.widgets.base import Widget
 
 from stylegan3.layers import LayerInfo
 from stylegan3.render.pipeline import output_layer_info
-from visualizer.stages import DEFAULTS, OUTPUT, WINDOWS
-from widgets.base import Widget
 
 MARK_TEXT = {"cutoff": (0.3, 1.0, 0.3), "stopband": (1.0, 1.0, 0.3), "nyquist": (1.0, 0.35, 0.35)}
 

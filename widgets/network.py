@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from imgui_bundle import imgui
-
-from visualizer.file_browser import catalog_entries, list_folder
-from widgets.base import Widget
+from sg3_explorer.visualizer.file_browser import catalog_entries, list_folder
+from sg3_explorer.widgets.base import Widget
 
 ERROR_COLOR = imgui.ImVec4(1.0, 0.45, 0.4, 1.0)
 DIM_COLOR = imgui.ImVec4(0.65, 0.65, 0.65, 1.0)

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 from imgui_bundle import imgui, implot
-
-from visualizer.perf import TimeHistory
-from widgets.base import Widget
+from sg3_explorer.visualizer.perf import TimeHistory
+from sg3_explorer.widgets.base import Widget
 
 
 def _plot(label: str, hist: TimeHistory, height: float) -> None:

@@ -11,11 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from imgui_bundle import imgui
-
-from visualizer.explore import set_latent
-from visualizer.jobs import JobSlot
-from visualizer.network_jobs import projection_job
-from widgets.base import Widget
+from sg3_explorer.visualizer.explore import set_latent
+from sg3_explorer.visualizer.jobs import JobSlot
+from sg3_explorer.visualizer.network_jobs import projection_job
+from sg3_explorer.widgets.base import Widget
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 DIALOG = "Project image"

@@ -11,9 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from imgui_bundle import imgui
-
-from visualizer.jobs import JobSlot
-from widgets.base import Widget
+from sg3_explorer.visualizer.jobs import JobSlot
+from sg3_explorer.widgets.base import Widget
 
 
 class RendererJobsWidget(Widget):
@@ -37,14 +36,14 @@ class RendererJobsWidget(Widget):
         return self.sticking.busy or self.record.busy
 
     def start_sticking(self) -> bool:
-        from visualizer.network_jobs import sticking_job
+        from sg3_explorer.visualizer.network_jobs import sticking_job
 
         job = sticking_job(self.app.current_request(), int(self.samples), float(self.sigma))
         return self.app.start_job(self.sticking, job)
 
     def start_record(self, out: str | Path | None = None) -> bool:
-        from visualizer.capture import capture_name, next_free_path
-        from visualizer.network_jobs import record_job
+        from sg3_explorer.visualizer.capture import capture_name, next_free_path
+        from sg3_explorer.visualizer.network_jobs import record_job
 
         if self.app.info is None:
             return False

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from imgui_bundle import imgui
-
-from visualizer.state import ws_selection
-from widgets.base import Widget
+from sg3_explorer.visualizer.state import ws_selection
+from sg3_explorer.widgets.base import Widget
 
 
 def toggle_ws(selection: tuple[int, ...], index: int, on: bool, num_ws: int) -> tuple[int, ...]:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from imgui_bundle import imgui
-
-from visualizer.state import NOISE_MODES
-from widgets.base import Widget
+from sg3_explorer.visualizer.state import NOISE_MODES
+from sg3_explorer.widgets.base import Widget
 
 
 def cutoff_from_slider(value: int, num_ws: int) -> int | None:

@@ -21,8 +21,8 @@ import warnings
 from types import ModuleType
 from typing import Any
 
-from ops.cuda import build, cpu
-from ops.cuda.once import BuildOnce
+from sg3_explorer.ops.cuda import build, cpu
+from sg3_explorer.ops.cuda.once import BuildOnce
 
 __all__ = ["kernels", "unavailable_reason", "status", "reset"]
 

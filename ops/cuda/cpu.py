@@ -13,8 +13,8 @@ import logging
 from types import ModuleType
 from typing import Any
 
-from ops.cuda import build
-from ops.cuda.once import BuildOnce
+from sg3_explorer.ops.cuda import build
+from sg3_explorer.ops.cuda.once import BuildOnce
 
 __all__ = ["kernels", "unavailable_reason", "status", "reset"]
 

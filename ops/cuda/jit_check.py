@@ -25,8 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     import torch
-
-    from ops.cuda import build
+    from sg3_explorer.ops.cuda import build
 
     if torch.version.cuda is None:
         print(f"jit_check: torch {torch.__version__} is a CPU-only build; nothing to check")

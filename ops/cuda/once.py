@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 from types import ModuleType
 
-from ops.cuda.build import BuildUnavailable
+from sg3_explorer.ops.cuda.build import BuildUnavailable
 
 
 class BuildOnce:

@@ -46,7 +46,7 @@ def self_check_lines(device: Any, build_now: bool) -> list[str]:
 
 def gather(build_now: bool = True, device: Any = None) -> dict[str, Any]:
     """The report as a dict (also used by tests and the GUI's about box)."""
-    import ops.cuda as cuda_ops
+    import sg3_explorer.ops.cuda as cuda_ops
 
     info = cuda_ops.status(build_now=build_now)
     info["python"] = f"{platform.python_version()} ({sys.executable})"

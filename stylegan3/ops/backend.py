@@ -38,7 +38,7 @@ def force_impl(name: str | None) -> None:
 
 def _cuda_module() -> Any | None:
     try:
-        import ops.cuda as cuda_ops
+        import sg3_explorer.ops.cuda as cuda_ops
     except ImportError:
         return None
     try:
@@ -49,7 +49,7 @@ def _cuda_module() -> Any | None:
 
 def _cpu_module() -> Any | None:
     try:
-        from ops.cuda import cpu as cpu_ops
+        from sg3_explorer.ops.cuda import cpu as cpu_ops
     except ImportError:
         return None
     try:
@@ -145,10 +145,10 @@ def _unavailable_reason(device: torch.device) -> str | None:
     """Why the kernel build for `device` is not there (None when it is, or was not tried)."""
     try:
         if device.type == "cuda":
-            import ops.cuda as cuda_ops
+            import sg3_explorer.ops.cuda as cuda_ops
 
             return cuda_ops.unavailable_reason()
-        from ops.cuda import cpu as cpu_ops
+        from sg3_explorer.ops.cuda import cpu as cpu_ops
 
         return cpu_ops.unavailable_reason()
     except ImportError:

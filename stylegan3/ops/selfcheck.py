@@ -457,7 +457,7 @@ def _driver_version() -> str | None:
 
 def cuda_identity(device: torch.device) -> tuple[dict[str, Any], Path]:
     """The key of the CUDA kernels' verdict (GPU, driver, torch, CUDA, build key) and their build folder."""
-    from ops.cuda import build
+    from sg3_explorer.ops.cuda import build
 
     target = build.describe_target()
     key = build.cache_key(target.torch_version, target.cuda_version, target.arch, build.source_digest())
