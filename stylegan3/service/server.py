@@ -229,20 +229,27 @@ class RenderServer:
                         return
                     _, job = self._jobs.popitem(last=False)
                     self._running = job
-                try:
-                    frames, fatal = self._run_job(job, out)
-                except Exception as exc:  # noqa: BLE001 - shown to that client; the server lives on
-                    log.exception("job failed")
-                    frames, fatal = [error_reply(job.msg_id, "internal", f"server error: {exc}")], False
-                with self._cond:
-                    self._running = None
-                out.send_multipart([job.ident, *frames], copy=False)
-                if fatal and self.exit_on_fatal:
-                    log.error("CUDA error: the renderer process exits so that a fresh one can start")
-                    time.sleep(0.2)  # let the I/O thread deliver the reply
-                    os._exit(3)
+                self._serve(job, out, "_running")
         finally:
             out.close(0)
+
+    def _serve(self, job: _Job, out, slot: str) -> None:
+        """Run one job and send its reply (an error reply when it raised: the server lives on); `slot` names
+        the attribute that marks the job in progress, cleared before the reply goes out. On a CUDA error the
+        process exits (after the reply) so that a fresh renderer can take over."""
+        try:
+            frames, fatal = self._run_job(job, out)
+        except Exception as exc:  # noqa: BLE001 - shown to that client; the server lives on
+            log.exception("%s failed", job.kind)
+            frames, fatal = [error_reply(job.msg_id, "internal", f"server error: {exc}")], False
+        finally:
+            with self._cond:
+                setattr(self, slot, None)
+        out.send_multipart([job.ident, *frames], copy=False)
+        if fatal and self.exit_on_fatal:
+            log.error("CUDA error: the renderer process exits so that a fresh one can start")
+            time.sleep(0.2)  # let the I/O thread deliver the reply
+            os._exit(3)
 
     def _run_analysis(self, job: _Job, out) -> list:
         return _run_analysis_impl(self, job, out)
@@ -262,19 +269,7 @@ class RenderServer:
                 if job is None or self._stopping.is_set():
                     continue
                 self._between = job
-            try:
-                frames, fatal = self._run_job(job, out)
-            except Exception as exc:  # noqa: BLE001 - shown to that client; the server lives on
-                log.exception("render between analysis steps failed")
-                frames, fatal = [error_reply(job.msg_id, "internal", f"server error: {exc}")], False
-            finally:
-                with self._cond:
-                    self._between = None
-            out.send_multipart([job.ident, *frames], copy=False)
-            if fatal and self.exit_on_fatal:
-                log.error("CUDA error: the renderer process exits so that a fresh one can start")
-                time.sleep(0.2)
-                os._exit(3)
+            self._serve(job, out, "_between")
 
     def _run_job(self, job: _Job, out) -> tuple[list, bool]:
         if job.kind == "analyze":
