@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
 from sg3_explorer.ops.cuda import build
 
 CXX = shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")

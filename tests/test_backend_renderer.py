@@ -6,10 +6,10 @@ import time
 
 import numpy as np
 from service_support import tiny_net
+
 from sg3_explorer.visualizer.backend_renderer import BackendRenderer
 from sg3_explorer.visualizer.renderer import timed_render
 from sg3_explorer.visualizer.state import RenderState
-
 from stylegan3.loading.native import save_native
 from stylegan3.service.thread_backend import ThreadBackend
 

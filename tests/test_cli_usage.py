@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+
 from sg3_explorer.visualizer.cli import build_parser, main  # the console script: library commands + gui
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from gui_support import tiny_generator
+
 from sg3_explorer.visualizer.comparison import (
     ComparisonModel,
     PaneOverrides,
@@ -24,7 +25,6 @@ from sg3_explorer.visualizer.comparison import (
 from sg3_explorer.visualizer.jobs import Job
 from sg3_explorer.visualizer.renderer import render_state, state_ws, to_uint8_hwc
 from sg3_explorer.visualizer.state import RenderState
-
 from stylegan3.errors import SG3Error
 from stylegan3.interpolation import transform_path
 from stylegan3.latents import z_from_seed

@@ -13,9 +13,9 @@ import random
 import numpy as np
 import pytest
 import torch
+
 from sg3_explorer.ops.cuda import build
 from sg3_explorer.ops.cuda import cpu as cpu_ops
-
 from stylegan3.ops import backend, bias_act, filtered_lrelu, upfirdn2d
 from stylegan3.ops.bias_act import bias_act_ref
 from stylegan3.ops.filtered_lrelu import filtered_lrelu_ref

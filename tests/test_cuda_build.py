@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import sg3_explorer.ops.cuda as cuda_ops
 import torch
-from sg3_explorer.ops.cuda import build
 
+import sg3_explorer.ops.cuda as cuda_ops
+from sg3_explorer.ops.cuda import build
 from tests.host_kernels import CXX, build_harness
 
 # ---------------------------------------------------------------------------------------------------

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from sg3_explorer.visualizer.cli import build_parser, main
 
+from sg3_explorer.visualizer.cli import build_parser, main
 from stylegan3.errors import SG3Error
 from stylegan3.loading.build import resolve_device
 

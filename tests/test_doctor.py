@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-import sg3_explorer.ops.cuda as cuda_ops
 import torch
 
+import sg3_explorer.ops.cuda as cuda_ops
 from stylegan3.cli import cmd_doctor
 from stylegan3.cli.main import main
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from toy_generators import tiny_network
+
 from sg3_explorer.visualizer.explore import clear_latent, latent_of, set_latent, set_moves
 from sg3_explorer.visualizer.renderer import render_state
 from sg3_explorer.visualizer.state import RenderState
-from toy_generators import tiny_network
-
 from stylegan3.directions import DirectionMove, apply_moves, pca_directions
 from stylegan3.imageutil import to_numpy_rgb
 from stylegan3.interpolation import seed_ws
@@ -33,7 +33,6 @@ def test_explicit_latent_and_moves_are_what_the_app_renders():
     # Both travel in the request by value: its JSON rendered elsewhere (no direction file) gives the same bits.
     from sg3_explorer.visualizer.renderer import network_info
     from sg3_explorer.visualizer.request_adapter import request_from_state, state_from_request
-
     from stylegan3.render.pipeline import render_request
     from stylegan3.request import from_json, to_json
 

@@ -220,9 +220,9 @@ def test_layer_capture_runs_eagerly_on_gpu():
 def test_app_render_on_gpu_uses_graphs_and_matches_cpu(kind):
     """The app's render path on a GPU (kernels + graph replay, force_fp32) shows the CPU's image."""
     import numpy as np
+
     from sg3_explorer.visualizer.renderer import render_state, timed_render
     from sg3_explorer.visualizer.state import RenderState
-
     from stylegan3.demo import demo_network
 
     state = RenderState(x=3.0, psi=0.7, force_fp32=True, translate=(0.05, -0.02), rotate=0.01)

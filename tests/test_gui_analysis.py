@@ -77,7 +77,6 @@ def test_equivariance_panel(app_env, artifacts_dir):
     untransform (warped and difference views) and the metrics (Compute and Live) on a tiny SG3 net."""
     from sg3_explorer.visualizer.analysis_jobs import private_copy
     from sg3_explorer.visualizer.renderer import render_state, state_ws
-
     from stylegan3.analysis.equivariance import eq_metrics_for_latent
 
     net = write_fast_sg3(app_env / "tiny_sg3.safetensors")
@@ -209,7 +208,6 @@ def test_layers_fft_and_spectra_panels(app_env, artifacts_dir):
     then the spectra plots: layer combo, overlay, number of latents, compute with progress, cancel, window."""
     from sg3_explorer.visualizer.renderer import state_ws
     from sg3_explorer.visualizer.stages import OUTPUT, layer_stats
-
     from stylegan3.analysis.spectra import network_spectrum
     from stylegan3.layers import capture_layers
 

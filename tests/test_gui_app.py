@@ -342,10 +342,9 @@ def _run_cli(args: list[str], env_dir: Path, debug: bool = False) -> subprocess.
 
 
 def _check_cli_screenshot(net: Path, env_dir: Path, out: Path, seed: int) -> None:
+    import stylegan3
     from sg3_explorer.visualizer.renderer import render_state
     from sg3_explorer.visualizer.state import RenderState
-
-    import stylegan3
 
     proc = _run_cli([str(net), "--seed", str(seed), "--screenshot", str(out)], env_dir, debug=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr

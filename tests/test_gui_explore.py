@@ -37,6 +37,7 @@ def shot(ctx, app, artifacts_dir, name: str) -> np.ndarray:
     """Window screenshot (saved to look at), checked against the headless render; returns the image region at
     the network's resolution."""
     from gui_support import sample_cells
+
     from sg3_explorer.visualizer.renderer import render_state
 
     wait_image_for_state(ctx, app)
@@ -103,8 +104,8 @@ def test_direction_sliders_move_the_image(app_env, artifacts_dir, monkeypatch):
         ctx.item_input_value("**/B0->B1", 1.0)  # +1 sigma walks from seed 2's w to seed 5's: here, on seed 0
         assert panel.amounts[16] == pytest.approx(1.0)
         import torch
-        from sg3_explorer.visualizer.explore import state_ws
 
+        from sg3_explorer.visualizer.explore import state_ws
         from stylegan3.interpolation import seed_ws
 
         G = app.network.G

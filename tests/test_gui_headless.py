@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 from gui_support import tiny_generator, write_hostile_pickle, write_tiny_network
+
 from sg3_explorer.visualizer.async_renderer import AsyncRenderer
 from sg3_explorer.visualizer.capture import capture_name, save_png
 from sg3_explorer.visualizer.network_loader import NetworkLoader, _progress_text, error_line
@@ -119,7 +120,6 @@ def test_stages_come_from_the_request_not_from_panels_built_in_this_process(sg2c
     """No panel was constructed here: the FFT view still runs, because the pipeline is built from the request."""
     from sg3_explorer.visualizer import renderer
     from sg3_explorer.visualizer.request_adapter import request_from_state
-
     from stylegan3.render.pipeline import render_request
 
     state = RenderState(x=2, layer_name="output", fft=True, fft_window="hann")
@@ -416,11 +416,10 @@ def test_folder_listing_and_catalog(tmp_path):
 
 @pytest.mark.skipif(not HAS_IMGUI, reason="imgui-bundle not installed")
 def test_widget_helpers_and_optional_modules(monkeypatch):
+    from sg3_explorer import widgets
     from sg3_explorer.widgets.latent import snap, step_animation
     from sg3_explorer.widgets.stylemix import toggle_ws
     from sg3_explorer.widgets.truncation import cutoff_from_slider
-
-    from sg3_explorer import widgets
 
     assert snap(2.6, -0.4) == (3.0, -0.0)
     assert step_animation(1.0, 0.5, 0.1) == pytest.approx(1.05)

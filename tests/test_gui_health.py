@@ -15,7 +15,6 @@ pytestmark = pytest.mark.gui
 def test_out_of_memory_render_shows_the_message_and_the_app_keeps_running(app_env, artifacts_dir, monkeypatch):
     from sg3_explorer.visualizer.app import App, AppConfig
     from sg3_explorer.visualizer.network_loader import default_load_fn
-
     from stylegan3.memory import SUGGESTION
     from stylegan3.ops import backend, selfcheck
     from stylegan3.ops.reference_kernels import ReferenceKernels

@@ -18,7 +18,6 @@ pytestmark = pytest.mark.gui
 def test_gui_connect_renders_remotely(app_env, artifacts_dir):
     from sg3_explorer.visualizer.app import App, AppConfig
     from sg3_explorer.visualizer.request_adapter import request_from_state
-
     from stylegan3.loading.native import save_native
     from stylegan3.netinfo import describe
     from stylegan3.render.pipeline import render_request
@@ -149,7 +148,6 @@ def test_gui_child_renderer_killed_mid_render_restarts(app_env, artifacts_dir):
 
     from sg3_explorer.visualizer.app import App, AppConfig
     from sg3_explorer.visualizer.request_adapter import request_from_state
-
     from stylegan3.loading.native import save_native
     from stylegan3.netinfo import describe
     from stylegan3.render.pipeline import render_request

@@ -16,7 +16,6 @@ pytestmark = pytest.mark.gui
 def test_bookmarks_and_sessions(app_env, artifacts_dir):
     from sg3_explorer.visualizer.app import App, AppConfig
     from sg3_explorer.visualizer.renderer import render_state
-
     from stylegan3.cli.main import main
     from stylegan3.netinfo import describe
     from stylegan3.render.pipeline import render_request

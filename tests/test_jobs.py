@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 
 from sg3_explorer.visualizer.jobs import Job, JobSlot
-
 from stylegan3.errors import SG3Error
 
 

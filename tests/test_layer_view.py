@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 import torch
 from gui_support import tiny_generator
+
 from sg3_explorer.visualizer import renderer, stages
 from sg3_explorer.visualizer.analysis_jobs import equivariance_job, private_copy, spectra_job
 from sg3_explorer.visualizer.jobs import JobSlot
 from sg3_explorer.visualizer.renderer import render_state, state_ws, timed_render
 from sg3_explorer.visualizer.state import RenderState
-
 from stylegan3.layers import capture_layers, list_layers
 
 
@@ -217,7 +217,6 @@ def test_untransform_brings_a_translated_sg3_render_back(fixtures_dir):
     plain_state = RenderState(x=0, force_fp32=True)
     moved = plain_state.copy(translate=(0.1, 0.05), untransform=True)
     from sg3_explorer.visualizer.request_adapter import request_from_state
-
     from stylegan3.render import pipeline
     from stylegan3.render.inputs import input_transform
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from sg3_explorer.visualizer.async_renderer import AsyncRenderer
 from sg3_explorer.visualizer.jobs import Job
 from sg3_explorer.visualizer.network_loader import NetworkLoader
 from sg3_explorer.visualizer.state import RenderState
-
 from stylegan3.memory import SUGGESTION, gpu_memory_line, is_out_of_memory, out_of_memory_message
 
 CUDA_OOM = torch.cuda.OutOfMemoryError(

@@ -106,9 +106,8 @@ def test_no_code_imports_the_app_folders_by_their_bare_names():
 
 
 def test_checkout_reaches_the_app_folders_through_sg3_explorer():
-    import sg3_explorer.widgets
-
     import sg3_explorer
+    import sg3_explorer.widgets
 
     if Path(sg3_explorer.__file__).resolve().parent != ROOT / "sg3_explorer":
         pytest.skip("sg3_explorer is imported from an installed copy here, not from this checkout")

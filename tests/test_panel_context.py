@@ -132,6 +132,7 @@ class FakeContext:
 
     def __init__(self, G=None, info=None, backend=None, transport="tcp://gpu-box:5555") -> None:
         import torch
+
         from sg3_explorer.visualizer.settings import Settings
         from sg3_explorer.visualizer.state import RenderState
 
@@ -216,7 +217,6 @@ def test_layers_panel_reads_the_info_layer_table(sg3):
 
 def test_spectra_panel_computes_through_the_context(sg3):
     from sg3_explorer.widgets.spectra import SpectraWidget
-
     from stylegan3.analysis.spectra import network_spectrum
 
     G, info = sg3
@@ -332,7 +332,6 @@ def test_a_bookmark_becomes_a_keyframe_and_back(sg3):
 def test_directions_pca_runs_locally_through_the_context(sg3, tmp_path, monkeypatch):
     monkeypatch.setenv("SG3_EXPLORER_CACHE", str(tmp_path))
     from sg3_explorer.widgets.directions import DirectionsWidget
-
     from stylegan3.directions import pca_directions
 
     G, info = sg3

@@ -4,8 +4,8 @@ become the loader's one-line error."""
 from __future__ import annotations
 
 from service_support import running_server, write_tiny_nets
-from sg3_explorer.visualizer.remote_loader import RemoteNetworkLoader
 
+from sg3_explorer.visualizer.remote_loader import RemoteNetworkLoader
 from stylegan3.service.client import RemoteBackend
 
 

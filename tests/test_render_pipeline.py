@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 from service_support import KINDS, tiny_net
+
 from sg3_explorer.visualizer.renderer import render_state
 from sg3_explorer.visualizer.request_adapter import request_from_state, state_from_request
 from sg3_explorer.visualizer.state import RenderState
-
 from stylegan3.netinfo import NetworkInfo, describe
 from stylegan3.render.pipeline import build_pipeline, fft_stage, layer_view_stage, render_request, untransform_stage
 from stylegan3.request import FFTView, LayerView, RenderRequest, Transform, Untransform, from_json, to_json
@@ -39,7 +39,6 @@ def test_pipeline_pixels_equal_the_app_renderer(kind):
     G = tiny_net(kind, res=16)
     info = describe(G, kind)
     from sg3_explorer.visualizer.explore import set_latent, set_moves
-
     from stylegan3.directions import DirectionMove, Directions
 
     states = dict(STATES, layer=_layer_state(G, False), fft=_layer_state(G, True))

@@ -365,7 +365,6 @@ def test_analysis_runs_next_to_the_network_and_streams_progress(nets):
     """Equivariance metrics of the current latent, computed on the server, equal the app's local job."""
     from sg3_explorer.visualizer.analysis_jobs import equivariance_job
     from sg3_explorer.visualizer.request_adapter import state_from_request
-
     from stylegan3.service.backend import BackendError
 
     source = str(nets["SG3-T"])

@@ -282,7 +282,6 @@ def test_connect_commands_refuse_outside_allow_with_one_line(server, tmp_path, c
 def test_child_process_backend_runs_and_cancels_analyses(nets, slow_net):
     from sg3_explorer.visualizer.analysis_jobs import spectra_job
     from sg3_explorer.visualizer.jobs import Job
-
     from stylegan3.service.child import ChildProcessBackend
 
     source = nets["SG3-T"]

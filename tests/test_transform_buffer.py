@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 from service_support import tiny_net
+
 from sg3_explorer.visualizer.renderer import render_state, timed_render
 from sg3_explorer.visualizer.state import RenderState
-
 from stylegan3.netinfo import describe
 from stylegan3.render.pipeline import render_request
 from stylegan3.request import FFTView, LayerView, RenderRequest, Transform, Untransform

@@ -20,6 +20,7 @@ import threading
 import weakref
 
 import torch
+
 from sg3_explorer.visualizer.jobs import JobFn, Progress
 
 _COPIES: dict[int, tuple[weakref.ref, torch.nn.Module]] = {}

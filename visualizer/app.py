@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from imgui_bundle import hello_imgui, imgui, immapp
+
 from sg3_explorer.assets import ASSETS_DIR
 from sg3_explorer.visualizer.async_renderer import AsyncRenderer
 from sg3_explorer.visualizer.capture import capture_name, save_png

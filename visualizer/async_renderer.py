@@ -13,9 +13,9 @@ import threading
 from collections.abc import Callable
 
 import torch
+
 from sg3_explorer.visualizer.renderer import RenderResult, timed_render
 from sg3_explorer.visualizer.state import RenderState
-
 from stylegan3.request import RenderRequest
 from stylegan3.service.priority import lower_thread_priority
 

@@ -29,13 +29,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
 from sg3_explorer.visualizer.async_renderer import AsyncRenderer
 from sg3_explorer.visualizer.jobs import Job
 from sg3_explorer.visualizer.network_loader import LoadedNetwork, NetworkLoader, default_load_fn
 from sg3_explorer.visualizer.renderer import RenderResult, timed_render, to_uint8_hwc
 from sg3_explorer.visualizer.request_adapter import request_from_state
 from sg3_explorer.visualizer.state import RenderState
-
 from stylegan3.generate import device_of
 from stylegan3.netinfo import NetworkInfo
 from stylegan3.request import (

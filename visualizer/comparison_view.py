@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 from imgui_bundle import imgui
+
 from sg3_explorer.visualizer.comparison import FOLLOW, ComparisonModel, Pane, has_transform
 from sg3_explorer.visualizer.state import NOISE_MODES, RenderState
 from sg3_explorer.visualizer.texture import Texture

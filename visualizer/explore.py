@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+
 from sg3_explorer.visualizer.renderer import state_ws  # noqa: F401 - the panels' entry point for "the ws on screen"
 from sg3_explorer.visualizer.state import RenderState
-
 from stylegan3.request import ExplicitLatent, Latent
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 from imgui_bundle import imgui
+
 from sg3_explorer.visualizer.texture import Texture
 from sg3_explorer.visualizer.view import ViewTransform
 

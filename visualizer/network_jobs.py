@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from sg3_explorer.visualizer.jobs import Progress
 
+from sg3_explorer.visualizer.jobs import Progress
 from stylegan3.errors import SG3Error
 
 LocalFn = Callable[[torch.nn.Module, Progress], Any]
@@ -58,7 +58,6 @@ def pca_job(samples: int) -> NetworkJob:
 
     def local(G: torch.nn.Module, progress: Progress):
         from sg3_explorer.visualizer.analysis_jobs import private_copy
-
         from stylegan3.directions import cached_pca
 
         with private_copy(G, progress) as Gc:
@@ -130,7 +129,6 @@ def projection_job(target: torch.Tensor, steps: int, space: str, loss, on_step: 
 
     def local(G: torch.nn.Module, progress: Progress):
         from sg3_explorer.visualizer.analysis_jobs import private_copy
-
         from stylegan3.projection import project, psnr
 
         progress(0, steps)
@@ -149,7 +147,6 @@ def timeline_export_job(resolved, out: str, fps: float, total: int) -> NetworkJo
 
     def local(G: torch.nn.Module, progress: Progress):
         from sg3_explorer.visualizer.analysis_jobs import private_copy
-
         from stylegan3.keyframes import iter_timeline_frames
         from stylegan3.video import write_video
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from sg3_explorer.visualizer.renderer import prepare_network
 
+from sg3_explorer.visualizer.renderer import prepare_network
 from stylegan3.netinfo import NetworkInfo, describe
 from stylegan3.ops import backend
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 
 from sg3_explorer.visualizer.network_loader import LoadedNetwork, LoaderBase, error_line
-
 from stylegan3.request import NetworkRef
 from stylegan3.service.backend import RenderBackend
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+
 from sg3_explorer.visualizer.request_adapter import request_from_state
 from sg3_explorer.visualizer.state import RenderState
-
 from stylegan3.generate import device_of
 from stylegan3.netinfo import NetworkInfo, describe
 from stylegan3.ops import backend

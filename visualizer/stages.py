@@ -28,8 +28,8 @@ and shows (warped back - plain) amplified by `state.diff_gain_db`; both report t
 from __future__ import annotations
 
 import torch
-from sg3_explorer.visualizer.state import RenderState
 
+from sg3_explorer.visualizer.state import RenderState
 from stylegan3.layers import LayerInfo
 from stylegan3.render.views import (  # noqa: F401 - the view math lives in the library; re-exported for the panels
     FFT_MIN_SIZE,
@@ -57,7 +57,6 @@ def layer_info(G: torch.nn.Module, name: str) -> LayerInfo | None:
     """The LayerInfo of `name` from the network's layer table; for "output" the image with the last layer's
     band limits (the same rows the pipeline's FFT view reads)."""
     from sg3_explorer.visualizer.renderer import network_info
-
     from stylegan3.render.pipeline import output_layer_info
 
     info = network_info(G)

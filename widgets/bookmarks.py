@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from imgui_bundle import imgui
-from sg3_explorer.widgets.base import Widget
 
+from sg3_explorer.widgets.base import Widget
 from stylegan3.bookmarks import Bookmark
 from stylegan3.errors import SG3Error
 from stylegan3.session import SUFFIX

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from imgui_bundle import imgui
+
 from sg3_explorer.widgets.base import Widget
 
 

@@ -14,10 +14,10 @@ import sys
 from pathlib import Path
 
 from imgui_bundle import imgui
+
 from sg3_explorer.visualizer.comparison import MAX_PANES, ComparisonModel, transform_at
 from sg3_explorer.visualizer.comparison_view import ERROR_COLOR, ComparisonView
 from sg3_explorer.widgets.base import Widget
-
 from stylegan3.errors import SG3Error
 
 WINDOW_TITLE = "Comparison"

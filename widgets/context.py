@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     import torch
+
     from sg3_explorer.visualizer.jobs import JobSlot
     from sg3_explorer.visualizer.network_jobs import NetworkJob
     from sg3_explorer.visualizer.network_loader import LoadStatus
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
     from sg3_explorer.visualizer.settings import Settings
     from sg3_explorer.visualizer.state import RenderState
     from sg3_explorer.widgets.base import Widget
-
     from stylegan3.netinfo import NetworkInfo
     from stylegan3.request import RenderRequest
     from stylegan3.session import Session

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 from imgui_bundle import imgui
+
 from sg3_explorer.visualizer.explore import set_moves
 from sg3_explorer.visualizer.jobs import JobSlot
 from sg3_explorer.visualizer.network_jobs import pca_job, seed_set_direction_job, user_direction_job

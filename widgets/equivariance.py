@@ -11,11 +11,11 @@ from __future__ import annotations
 import math
 
 from imgui_bundle import imgui
+
 from sg3_explorer.visualizer.jobs import JobSlot
 from sg3_explorer.visualizer.network_jobs import equivariance_job
 from sg3_explorer.visualizer.stages import UNTRANSFORM_VIEWS
 from sg3_explorer.widgets.base import Widget
-
 from stylegan3.analysis.equivariance import METRIC_LABELS, METRICS
 
 DRAG_FAST = 0.01  # image widths per mouse pixel (100 px move the content one image)

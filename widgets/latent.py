@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from imgui_bundle import imgui
+
 from sg3_explorer.widgets.base import Widget
 
 DRAG_SEEDS_PER_PIXEL = 0.02  # mouse drag on the "Drag" button: 50 px move one seed

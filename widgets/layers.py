@@ -8,9 +8,9 @@ layer table is the `NetworkInfo`'s, so the panel is the same with the network in
 from __future__ import annotations
 
 from imgui_bundle import imgui
+
 from sg3_explorer.visualizer.stages import DEFAULTS, OUTPUT, WINDOWS
 from sg3_explorer.widgets.base import Widget
-
 from stylegan3.layers import LayerInfo
 from stylegan3.render.pipeline import output_layer_info
 

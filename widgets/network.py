@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from imgui_bundle import imgui
+
 from sg3_explorer.visualizer.file_browser import catalog_entries, list_folder
 from sg3_explorer.widgets.base import Widget
 

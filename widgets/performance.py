@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 from imgui_bundle import imgui, implot
+
 from sg3_explorer.visualizer.perf import TimeHistory
 from sg3_explorer.widgets.base import Widget
 

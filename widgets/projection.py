@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from imgui_bundle import imgui
+
 from sg3_explorer.visualizer.explore import set_latent
 from sg3_explorer.visualizer.jobs import JobSlot
 from sg3_explorer.visualizer.network_jobs import projection_job

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from imgui_bundle import imgui
+
 from sg3_explorer.visualizer.jobs import JobSlot
 from sg3_explorer.widgets.base import Widget
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 from imgui_bundle import imgui, implot
+
 from sg3_explorer.visualizer.jobs import JobSlot
 from sg3_explorer.visualizer.network_jobs import spectra_job
 from sg3_explorer.visualizer.stages import OUTPUT
 from sg3_explorer.widgets.base import Widget
-
 from stylegan3.analysis.spectra import WINDOWS, to_db
 
 MARK_COLOURS = {"cutoff": (0.3, 1.0, 0.3, 1.0), "stopband": (1.0, 1.0, 0.3, 1.0), "nyquist": (1.0, 0.35, 0.35, 1.0)}

@@ -11,11 +11,11 @@ of the network, so exported frame k is the preview at time k / fps. Both go thro
 from __future__ import annotations
 
 from imgui_bundle import imgui
+
 from sg3_explorer.visualizer.explore import clear_latent, latent_label, latent_of, set_latent
 from sg3_explorer.visualizer.jobs import JobSlot
 from sg3_explorer.visualizer.network_jobs import resolve_timeline_job, timeline_export_job
 from sg3_explorer.widgets.base import Widget
-
 from stylegan3.bookmarks import Bookmark
 from stylegan3.errors import SG3Error
 

@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     import torch
+
     from sg3_explorer.ops.cuda import build
 
     if torch.version.cuda is None:
