@@ -214,16 +214,21 @@ def test_thread_backend_refuses_bad_params_the_same_way(nets):
             thread.analyze("nope", _request(nets["SG3-T"]))
 
 
-def test_spectra_connect_writes_the_same_figure_and_arrays(nets, server, tmp_path, capsys):
+def _local_then_connect(args: list[str], server, tmp_path, capsys) -> tuple[str, str, str]:
+    """Run a command here (local.png) and through the server (remote.png): both outputs and the server's address."""
     from stylegan3.cli.main import main
 
-    args = ["spectra", "--network", str(nets["SG3-T"]), "--layer", "L2_36_16", "--samples", "3", "--seed", "4",
-            "--psi", "0.7", "--window", "hann", "--record", str(tmp_path / "runs.jsonl")]
     assert main([*args, "--device", "cpu", "--out", str(tmp_path / "local.png")]) == 0
     local_out = capsys.readouterr().out
     host_port = server.address.removeprefix("tcp://")
     assert main([*args, "--connect", host_port, "--out", str(tmp_path / "remote.png")]) == 0
-    remote_out = capsys.readouterr().out
+    return local_out, capsys.readouterr().out, host_port
+
+
+def test_spectra_connect_writes_the_same_figure_and_arrays(nets, server, tmp_path, capsys):
+    args = ["spectra", "--network", str(nets["SG3-T"]), "--layer", "L2_36_16", "--samples", "3", "--seed", "4",
+            "--psi", "0.7", "--window", "hann", "--record", str(tmp_path / "runs.jsonl")]
+    local_out, remote_out, host_port = _local_then_connect(args, server, tmp_path, capsys)
     _same_records(tmp_path / "runs.jsonl", 2, host_port)
     assert (tmp_path / "local.png").read_bytes() == (tmp_path / "remote.png").read_bytes()
     a, b = np.load(tmp_path / "local.npz"), np.load(tmp_path / "remote.npz")
@@ -233,15 +238,9 @@ def test_spectra_connect_writes_the_same_figure_and_arrays(nets, server, tmp_pat
 
 
 def test_sticking_connect_prints_the_same_scores_and_figure(nets, server, tmp_path, capsys):
-    from stylegan3.cli.main import main
-
     args = ["sticking", "--network", str(nets["SG3-T"]), "--network", str(nets["SG2"]), "--samples", "4",
             "--seed", "2", "--sigma", "0.4", "--batch", "3", "--psi", "0.9", "--record", str(tmp_path / "runs.jsonl")]
-    assert main([*args, "--device", "cpu", "--out", str(tmp_path / "local.png")]) == 0
-    local_out = capsys.readouterr().out
-    host_port = server.address.removeprefix("tcp://")
-    assert main([*args, "--connect", host_port, "--out", str(tmp_path / "remote.png")]) == 0
-    remote_out = capsys.readouterr().out
+    local_out, remote_out, host_port = _local_then_connect(args, server, tmp_path, capsys)
     _same_records(tmp_path / "runs.jsonl", 4, host_port)
     assert "sticking 0." in local_out
     assert local_out.replace("local.png", "X") == remote_out.replace("remote.png", "X")
