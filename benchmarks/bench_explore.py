@@ -26,8 +26,8 @@ def _median_ms(times: list[float]) -> float:
 
 
 def bench_projection(G, steps: int, space: str, loss_kind: str, device) -> float:
-    from stylegan3.interpolation import seed_ws
-    from stylegan3.projection import make_loss, project
+    from stylegan3.explore.interpolation import seed_ws
+    from stylegan3.explore.projection import make_loss, project
 
     with torch.no_grad():
         target = G.synthesis(seed_ws(G, [1], device=device), noise_mode="const", force_fp32=True)
@@ -42,14 +42,15 @@ def bench_projection(G, steps: int, space: str, loss_kind: str, device) -> float
 
 
 def bench_export(G, frames: int, encode: bool) -> float:
-    from stylegan3.keyframes import Keyframe, Timeline, iter_timeline_frames, resolve_timeline
+    from stylegan3.documents.timeline import Keyframe, Timeline
+    from stylegan3.render.timeline import iter_timeline_frames, resolve_timeline
 
     tl = Timeline([Keyframe.of_seed(0, duration=1.0), Keyframe.of_seed(1, translate=(0.1, 0.0), duration=1.0)],
                   fps=float(frames), loop=True)
     r = resolve_timeline(G, tl)
     it = iter_timeline_frames(G, r, frames=frames + 1)
     if encode:
-        from stylegan3.video import write_video
+        from stylegan3.explore.video import write_video
 
         with tempfile.TemporaryDirectory() as tmp:
             next(it)  # warm-up
@@ -66,7 +67,7 @@ def bench_export(G, frames: int, encode: bool) -> float:
 
 
 def bench_pca(G, samples: int) -> float:
-    from stylegan3.directions import pca_directions
+    from stylegan3.explore.directions import pca_directions
 
     t0 = time.perf_counter()
     pca_directions(G, samples=samples)

@@ -84,7 +84,7 @@ def serve(port: int) -> None:
 
 
 def _requests(res: int):
-    from stylegan3.request import NetworkRef, RenderRequest, Synthesis
+    from stylegan3.documents.request import NetworkRef, RenderRequest, Synthesis
 
     base = RenderRequest(network=NetworkRef("demo", str(res)), synthesis=Synthesis(cuda_graphs=False))
     seed = 0

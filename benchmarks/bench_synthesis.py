@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 # The network configs live in the package (the `bench` command and the floor use them too).
-from stylegan3.netconfigs import NETS, TARGETS_MS, official_config, tiny_config  # noqa: F401 - re-exported
+from stylegan3.networks.configs import NETS, TARGETS_MS, official_config, tiny_config  # noqa: F401 - re-exported
 
 
 @dataclass
@@ -86,8 +86,8 @@ def measure(
     G: torch.nn.Module, net: str, precision: str, impl: str, device: torch.device, timer: Timer, batch: int
 ) -> Row:
     """One row. `impl` is ref or cuda (which ops), optionally +graph (synthesis replayed from a CUDA graph)."""
-    from stylegan3.graphs import SynthesisGraphs
     from stylegan3.ops import backend
+    from stylegan3.render.graphs import SynthesisGraphs
 
     row = Row(net, precision, impl)
     force_fp32 = precision == "fp32"

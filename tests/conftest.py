@@ -67,7 +67,7 @@ def artifacts_dir() -> Path:
 @pytest.fixture(scope="module")
 def display():
     """A virtual X display (Xvfb + Mesa) for the GUI tests of one module; skips when Xvfb is missing."""
-    from gui_support import xvfb
+    from tests.support.gui import xvfb
 
     with xvfb() as d:
         yield d

@@ -3,7 +3,7 @@ code.
 
 With a local network they run on a private copy of it (below). When the network lives in a renderer elsewhere
 (`App.backend` set: `gui --connect`, `gui --renderer child`) the `backend_*` jobs send the same computation to
-it (`stylegan3.render.analysis`) and only wait for its progress and result here, so a panel calls one job
+it (`stylegan3.analyses`) and only wait for its progress and result here, so a panel calls one job
 function either way and gets the same objects back.
 
 They take seconds to minutes on a CPU, so each runs as a `visualizer.jobs.Job` and the panels poll for
@@ -81,8 +81,8 @@ def equivariance_job(G: torch.nn.Module, state, seed: int = 0) -> JobFn:
     request = as_request(state)  # immutable: the panels may edit the state while the job runs
 
     def run(progress: Progress) -> dict[str, float]:
-        from stylegan3.analysis.equivariance import METRICS, eq_metrics_for_latent
-        from stylegan3.generate import device_of
+        from stylegan3.metrics.equivariance import METRICS, eq_metrics_for_latent
+        from stylegan3.networks.device import device_of
         from stylegan3.render.inputs import request_ws
 
         progress(0, len(METRICS) + 1)
@@ -105,7 +105,7 @@ def spectra_job(G: torch.nn.Module, layers: list[str], num_samples: int, seed: i
     """Mean spectra of `layers` over the latents of seeds seed .. seed + N - 1 ({layer: Spectrum})."""
 
     def run(progress: Progress) -> dict:
-        from stylegan3.analysis.spectra import network_spectrum
+        from stylegan3.metrics.spectra import network_spectrum
 
         total = num_samples * len(layers)
         out = {}
@@ -148,7 +148,7 @@ def backend_sticking_job(backend, request, samples: int = 8, sigma: float = 0.2,
     returns (average uint8 HxWx3, StickingResult) like `visualizer.comparison.sticking_job_fn`."""
 
     def run(progress: Progress):
-        from stylegan3.imageutil import to_numpy_rgb
+        from stylegan3.render.images import to_numpy_rgb
         from stylegan3.service import analyses
 
         res = analyses.sticking(backend, request, progress, samples=int(samples), sigma=float(sigma),

@@ -31,9 +31,9 @@ from sg3_explorer.visualizer.state import RenderState
 from sg3_explorer.visualizer.texture import Texture, read_framebuffer
 
 if TYPE_CHECKING:
-    from stylegan3.netinfo import NetworkInfo
-    from stylegan3.request import RenderRequest
-    from stylegan3.session import Session
+    from stylegan3.documents.request import RenderRequest
+    from stylegan3.documents.session import Session
+    from stylegan3.networks.info import NetworkInfo
 
 FONT_PATH = ASSETS_DIR / "fonts" / "Roboto-Regular.ttf"
 FONT_SIZE = 15.0  # at 96 PPI; hello_imgui scales it with the screen's DPI

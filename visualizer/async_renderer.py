@@ -16,7 +16,7 @@ import torch
 
 from sg3_explorer.visualizer.renderer import RenderResult, timed_render
 from sg3_explorer.visualizer.state import RenderState
-from stylegan3.request import RenderRequest
+from stylegan3.documents.request import RenderRequest
 from stylegan3.service.priority import lower_thread_priority
 
 # (G, state, should_stop) -> result; should_stop() turns True when the result can no longer be used. The state is

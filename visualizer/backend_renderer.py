@@ -14,7 +14,7 @@ import time
 from sg3_explorer.visualizer.renderer import RenderResult, stats_extras
 from sg3_explorer.visualizer.request_adapter import request_from_state
 from sg3_explorer.visualizer.state import RenderState
-from stylegan3.request import NetworkRef
+from stylegan3.documents.request import NetworkRef
 from stylegan3.service.backend import FrameResult, RenderBackend
 
 

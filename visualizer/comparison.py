@@ -36,9 +36,7 @@ from sg3_explorer.visualizer.network_loader import LoadedNetwork, NetworkLoader,
 from sg3_explorer.visualizer.renderer import RenderResult, timed_render, to_uint8_hwc
 from sg3_explorer.visualizer.request_adapter import request_from_state
 from sg3_explorer.visualizer.state import RenderState
-from stylegan3.generate import device_of
-from stylegan3.netinfo import NetworkInfo
-from stylegan3.request import (
+from stylegan3.documents.request import (
     ExplicitLatent,
     FFTView,
     LayerView,
@@ -49,6 +47,8 @@ from stylegan3.request import (
     Truncation,
     Untransform,
 )
+from stylegan3.networks.device import device_of
+from stylegan3.networks.info import NetworkInfo
 
 MAX_PANES = 4
 FOLLOW = "follow"  # per-pane override value meaning "use the main state's setting"
@@ -117,9 +117,9 @@ def pane_notes(main: RenderState | RenderRequest, info: NetworkInfo, reference: 
 
 def transform_at(spec: str, t: float) -> tuple[tuple[float, float], float]:
     """Input transform `(translate, rotate)` at time `t` (cycles; 1.0 = one period) of a transform path spec,
-    the same spec language and units as videos and traces (`stylegan3.interpolation.parse_transform_path`),
+    the same spec language and units as videos and traces (`stylegan3.explore.interpolation.parse_transform_path`),
     evaluated at any continuous time so the GUI can animate it with its own clock."""
-    from stylegan3.interpolation import parse_transform_path
+    from stylegan3.explore.interpolation import parse_transform_path
 
     tx = ty = rot = 0.0
     phase = 2 * math.pi * t
@@ -166,7 +166,7 @@ def sticking_job_fn(G: torch.nn.Module, request: RenderRequest | RenderState, se
                     lock: threading.Lock | None = None) -> Callable:
     """The work of a sticking job for one pane: the library's average of K perturbed frames around the pane's
     current latent (its own z_dim, truncation, label, transform), returning (average uint8, result)."""
-    from stylegan3.analysis.sticking import sticking_view
+    from stylegan3.metrics.sticking import sticking_view
     from stylegan3.render.inputs import request_c, request_z
 
     settings = dataclasses.replace(settings)  # a snapshot: the sliders may move while the job runs
@@ -192,8 +192,8 @@ def trace_job_fn(G: torch.nn.Module, kind: str, request: RenderRequest | RenderS
     """The work of a trace job: interpolate in W from the current seed to the next over `frames` frames (the
     same seeds for every pane), record one pixel row per frame; SG3 panes also move their input along the
     shared transform path in lockstep. Returns (trace uint8 [T, W, 3], verticality)."""
-    from stylegan3.analysis.trace import record_trace, trace_to_uint8, verticality
-    from stylegan3.interpolation import path_ws, transform_path
+    from stylegan3.explore.interpolation import path_ws, transform_path
+    from stylegan3.metrics.trace import record_trace, trace_to_uint8, verticality
 
     settings = dataclasses.replace(settings)
     request = as_request(request)
@@ -453,12 +453,12 @@ class ComparisonModel:
     # -- capture ------------------------------------------------------------------------------------------
     def panes_image(self, with_sticking: bool = False, min_size: int = 256) -> np.ndarray | None:
         """The panes side by side as one uint8 image, labelled the way the mp4 writer labels them
-        (`stylegan3.video`); with `with_sticking`, the sticking averages as a second row where every pane has
+        (`stylegan3.explore.video`); with `with_sticking`, the sticking averages as a second row where every pane has
         one. Every pane gets the same side: the largest resolution, times a whole factor for small nets (so the
         labels stay readable). A pane whose resolution divides that side is enlarged by repeating pixels, which
         keeps pixel-level detail (what sticking is about) exact; others are resampled. None until a pane has an
         image."""
-        from stylegan3.video import draw_label, network_label, resize_images
+        from stylegan3.explore.video import draw_label, network_label, resize_images
 
         panes = [p for p in self.loaded if p.image is not None]
         if not panes:
@@ -488,7 +488,7 @@ class ComparisonModel:
                      seeds: int = 2, fps: float = 15.0, transform_spec: str = "") -> None:
         """Write an mp4 of the panes side by side (library video writer) walking `seeds` seeds from the current
         one; the SG3 panes move along `transform_spec` when every pane is SG3 (the writer requires it)."""
-        from stylegan3.video import VideoSpec, iter_video_frames, video_frame_count, write_video
+        from stylegan3.explore.video import VideoSpec, iter_video_frames, video_frame_count, write_video
 
         panes = self.loaded
         if not panes or self.record is not None:

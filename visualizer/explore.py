@@ -1,6 +1,6 @@
 """The exploration panels' share of the render state: an explicit latent and moves along directions.
 
-Both are request sections (`stylegan3.request.ExplicitLatent`, `LatentMove`), stored on the state as they
+Both are request sections (`stylegan3.documents.request.ExplicitLatent`, `LatentMove`), stored on the state as they
 will travel, so `render_state(G, state)` (= the request pipeline) stays the headless reference of what the app
 shows, and a remote renderer draws the same frame without a direction file:
 - the explicit latent (a projection result, a timeline position, a bookmark) replaces the seed's ws while the
@@ -16,7 +16,7 @@ import torch
 
 from sg3_explorer.visualizer.renderer import state_ws  # noqa: F401 - the panels' entry point for "the ws on screen"
 from sg3_explorer.visualizer.state import RenderState
-from stylegan3.request import ExplicitLatent, Latent
+from stylegan3.documents.request import ExplicitLatent, Latent
 
 
 def set_latent(state: RenderState, ws: np.ndarray | torch.Tensor, label: str = "") -> None:
@@ -44,8 +44,8 @@ def latent_label(state: RenderState) -> str:
 
 
 def set_moves(state: RenderState, directions, moves) -> None:
-    """Moves (`stylegan3.directions.DirectionMove`) along `directions`, as the request carries them; no moves
+    """Moves (`stylegan3.explore.directions.DirectionMove`) along `directions`, as the request carries them; no moves
     (or no directions) removes them."""
-    from stylegan3.directions import request_moves
+    from stylegan3.explore.directions import request_moves
 
     state.moves = () if directions is None or not moves else request_moves(directions, moves)

@@ -33,7 +33,7 @@ def list_folder(folder: str | Path, suffixes: tuple[str, ...] = NETWORK_SUFFIXES
 def catalog_entries() -> list[tuple[str, str]]:
     """(name to load, description) for every official pretrained network the library knows."""
     try:
-        from stylegan3.catalog import CATALOG
+        from stylegan3.loading.catalog import CATALOG
     except ImportError:
         return []
     items = CATALOG.items() if isinstance(CATALOG, dict) else enumerate(CATALOG)

@@ -58,7 +58,7 @@ def pca_job(samples: int) -> NetworkJob:
 
     def local(G: torch.nn.Module, progress: Progress):
         from sg3_explorer.visualizer.analysis_jobs import private_copy
-        from stylegan3.directions import cached_pca
+        from stylegan3.explore.directions import cached_pca
 
         with private_copy(G, progress) as Gc:
             return cached_pca(Gc, int(samples), progress=progress)
@@ -129,7 +129,7 @@ def projection_job(target: torch.Tensor, steps: int, space: str, loss, on_step: 
 
     def local(G: torch.nn.Module, progress: Progress):
         from sg3_explorer.visualizer.analysis_jobs import private_copy
-        from stylegan3.projection import project, psnr
+        from stylegan3.explore.projection import project, psnr
 
         progress(0, steps)
         step = None
@@ -147,8 +147,8 @@ def timeline_export_job(resolved, out: str, fps: float, total: int) -> NetworkJo
 
     def local(G: torch.nn.Module, progress: Progress):
         from sg3_explorer.visualizer.analysis_jobs import private_copy
-        from stylegan3.keyframes import iter_timeline_frames
-        from stylegan3.video import write_video
+        from stylegan3.explore.video import write_video
+        from stylegan3.render.timeline import iter_timeline_frames
 
         progress(0, total)
         with private_copy(G, progress) as Gc:
@@ -172,10 +172,10 @@ def state_ws_job(state) -> NetworkJob:
 
 
 def resolve_timeline_job(timeline) -> NetworkJob:
-    """The timeline's keyframes as ws and transforms (`stylegan3.keyframes.ResolvedTimeline`)."""
+    """The timeline's keyframes as ws and transforms (`stylegan3.documents.timeline.ResolvedTimeline`)."""
 
     def local(G: torch.nn.Module, _progress: Progress):
-        from stylegan3.keyframes import resolve_timeline
+        from stylegan3.render.timeline import resolve_timeline
 
         return resolve_timeline(G, timeline)
 
@@ -184,7 +184,7 @@ def resolve_timeline_job(timeline) -> NetworkJob:
 
 def seed_set_direction_job(seeds_a: Sequence[int], seeds_b: Sequence[int], psi: float, label: str) -> NetworkJob:
     def local(G: torch.nn.Module, _progress: Progress):
-        from stylegan3.directions import seed_set_direction
+        from stylegan3.explore.directions import seed_set_direction
 
         return seed_set_direction(G, list(seeds_a), list(seeds_b), psi=float(psi), label=label)
 
@@ -196,7 +196,7 @@ def user_direction_job(w_from: np.ndarray | torch.Tensor, w_to: np.ndarray | tor
     """The direction between two latents, tagged with the network's fingerprint (checked when loaded again)."""
 
     def local(G: torch.nn.Module, _progress: Progress):
-        from stylegan3.directions import network_fingerprint, user_direction
+        from stylegan3.explore.directions import network_fingerprint, user_direction
 
         return user_direction(w_from, w_to, network=network_fingerprint(G), source=source, label=label)
 

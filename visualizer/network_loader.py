@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from sg3_explorer.visualizer.renderer import prepare_network
-from stylegan3.netinfo import NetworkInfo, describe
+from stylegan3.networks.info import NetworkInfo, describe
 from stylegan3.ops import backend
 
 LoadFn = Callable[..., torch.nn.Module]
@@ -56,7 +56,7 @@ def error_line(exc: BaseException, doing: str = "working") -> str:
     """One line for the window: our own errors as they are, out of memory with what to change (after handing
     the cached memory back), anything else with its type."""
     from stylegan3.errors import SG3Error
-    from stylegan3.memory import is_out_of_memory, out_of_memory_message, release_cached_memory
+    from stylegan3.perf.memory import is_out_of_memory, out_of_memory_message, release_cached_memory
 
     if is_out_of_memory(exc):
         release_cached_memory()

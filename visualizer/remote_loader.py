@@ -1,6 +1,6 @@
 """The loader for a renderer elsewhere (`gui --connect`, `gui --renderer child`): the backend loads the network.
 
-What comes back is a `LoadedNetwork` whose `G` is None and whose `info` is the `stylegan3.netinfo.NetworkInfo`
+What comes back is a `LoadedNetwork` whose `G` is None and whose `info` is the `stylegan3.networks.info.NetworkInfo`
 the renderer sent (layer table, capabilities): panels only ever see that info, and jobs that need the module
 run on the backend or say why they cannot.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 
 from sg3_explorer.visualizer.network_loader import LoadedNetwork, LoaderBase, error_line
-from stylegan3.request import NetworkRef
+from stylegan3.documents.request import NetworkRef
 from stylegan3.service.backend import RenderBackend
 
 

@@ -17,14 +17,14 @@ import torch
 
 from sg3_explorer.visualizer.request_adapter import request_from_state
 from sg3_explorer.visualizer.state import RenderState
-from stylegan3.generate import device_of
-from stylegan3.netinfo import NetworkInfo, describe
+from stylegan3.documents.request import RenderRequest
+from stylegan3.networks.device import device_of
+from stylegan3.networks.info import NetworkInfo, describe
 from stylegan3.ops import backend
 from stylegan3.render import pipeline
 from stylegan3.render.cancel import RenderCancelled, cancellable  # noqa: F401 - re-exported
 from stylegan3.render.inputs import request_ws
 from stylegan3.render.pipeline import FrameStats, to_host  # noqa: F401 - to_host re-exported
-from stylegan3.request import RenderRequest
 
 
 def choose_device(cpu: bool = False, device: str | None = None) -> torch.device:
@@ -64,7 +64,7 @@ def state_ws(G: torch.nn.Module, state: RenderState | RenderRequest) -> torch.Te
 
 def to_uint8_hwc(img: torch.Tensor) -> torch.Tensor:
     """[1, C, H, W] in about [-1, 1] -> [H, W, 3] uint8 on the same device (the official conversion)."""
-    from stylegan3.imageutil import to_rgb_uint8
+    from stylegan3.render.images import to_rgb_uint8
 
     return to_rgb_uint8(img[:1])[0]
 
@@ -121,7 +121,7 @@ def timed_render(
 ) -> RenderResult:
     """Render a window state (or a request, e.g. a comparison pane's) with timing and device info; errors
     become a message instead of an exception. The result's `state` is what was asked for."""
-    from stylegan3.request import RequestError
+    from stylegan3.documents.request import RequestError
 
     device = device_of(G)
     try:

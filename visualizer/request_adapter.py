@@ -7,7 +7,7 @@ window's own thread, a child process and a remote server all receive the same ty
 from __future__ import annotations
 
 from sg3_explorer.visualizer.state import RenderState
-from stylegan3.request import (
+from stylegan3.documents.request import (
     ExplicitLatent,
     FFTView,
     Latent,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sg3_explorer.visualizer.request_adapter import request_from_state, state_from_request
-from stylegan3.session import SUFFIX, Session, load_session, save_session
+from stylegan3.documents.session import SUFFIX, Session, load_session, save_session
 
 BOOKMARKS_PANEL = "bookmarks"
 TIMELINE_PANEL = "timeline"

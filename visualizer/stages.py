@@ -20,7 +20,7 @@ circles of radius cutoff (green), stopband (yellow) and Nyquist (red) drawn on i
 so energy beyond the layer's band limit is visible.
 
 Untransform (`state.untransform` on an SG3 net): the output rendered with the input transform is warped back
-by the inverse transform with windowed-sinc resampling (`stylegan3.analysis.resample.untransform_image`); a
+by the inverse transform with windowed-sinc resampling (`stylegan3.metrics.resample.untransform_image`); a
 perfectly equivariant net then shows a still image. The "difference" view renders the untransformed image too
 and shows (warped back - plain) amplified by `state.diff_gain_db`; both report the PSNR of the residual.
 """
@@ -30,7 +30,7 @@ from __future__ import annotations
 import torch
 
 from sg3_explorer.visualizer.state import RenderState
-from stylegan3.layers import LayerInfo
+from stylegan3.networks.layers import LayerInfo
 from stylegan3.render.views import (  # noqa: F401 - the view math lives in the library; re-exported for the panels
     FFT_MIN_SIZE,
     MARK_COLOURS,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from stylegan3.request import ExplicitLatent, LatentMove
+from stylegan3.documents.request import ExplicitLatent, LatentMove
 
 NOISE_MODES = ("const", "random", "none")
 

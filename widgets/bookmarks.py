@@ -2,7 +2,7 @@
 
 Headless logic lives in `visualizer.session_io` (tests drive it without a window), reached through the
 context (`current_request`, `apply_request`, `save_session`, `open_session`); this panel only draws it.
-A bookmark (`stylegan3.bookmarks.Bookmark`) is also what a timeline key holds, so "to timeline" sends one
+A bookmark (`stylegan3.documents.bookmarks.Bookmark`) is also what a timeline key holds, so "to timeline" sends one
 to the Timeline panel as a key and that panel can send a key back here.
 """
 
@@ -13,9 +13,9 @@ from pathlib import Path
 from imgui_bundle import imgui
 
 from sg3_explorer.widgets.base import Widget
-from stylegan3.bookmarks import Bookmark
+from stylegan3.documents.bookmarks import Bookmark
+from stylegan3.documents.session import SUFFIX
 from stylegan3.errors import SG3Error
-from stylegan3.session import SUFFIX
 
 
 class BookmarksWidget(Widget):

@@ -27,9 +27,9 @@ if TYPE_CHECKING:
     from sg3_explorer.visualizer.settings import Settings
     from sg3_explorer.visualizer.state import RenderState
     from sg3_explorer.widgets.base import Widget
-    from stylegan3.netinfo import NetworkInfo
-    from stylegan3.request import RenderRequest
-    from stylegan3.session import Session
+    from stylegan3.documents.request import RenderRequest
+    from stylegan3.documents.session import Session
+    from stylegan3.networks.info import NetworkInfo
 
 
 class PanelWindow(Protocol):

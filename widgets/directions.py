@@ -23,7 +23,7 @@ SLIDER_LIMIT = 5.0
 
 def merged(first, second):
     """Two direction sets as one (components of `first`, then of `second`); either may be None."""
-    from stylegan3.directions import Directions
+    from stylegan3.explore.directions import Directions
 
     if first is None:
         return second
@@ -82,7 +82,7 @@ class DirectionsWidget(Widget):
         return user + pcs[: self.shown]
 
     def moves(self) -> tuple:
-        from stylegan3.directions import DirectionMove, ws_range
+        from stylegan3.explore.directions import DirectionMove, ws_range
 
         if self.directions is None or self.app.info is None:
             return ()
@@ -107,7 +107,7 @@ class DirectionsWidget(Widget):
         self.apply()
 
     def start_pca(self, samples: int | None = None) -> bool:
-        from stylegan3.directions import default_samples
+        from stylegan3.explore.directions import default_samples
 
         if self.app.info is None:
             return False
@@ -116,7 +116,7 @@ class DirectionsWidget(Widget):
         return self.app.start_job(self.job, pca_job(n))
 
     def add_seed_set_direction(self) -> None:
-        from stylegan3.interpolation import parse_seeds
+        from stylegan3.explore.interpolation import parse_seeds
 
         try:
             job = seed_set_direction_job(parse_seeds(self.seeds_a), parse_seeds(self.seeds_b),
@@ -138,7 +138,7 @@ class DirectionsWidget(Widget):
         self.set_directions(merged(self.directions, d), f"added bookmark {a} -> {b}")
 
     def save(self, path: str) -> None:
-        from stylegan3.directions import save_directions
+        from stylegan3.explore.directions import save_directions
 
         try:
             save_directions(path, self.directions)
@@ -147,7 +147,7 @@ class DirectionsWidget(Widget):
             self.message = str(exc)
 
     def load(self, path: str) -> None:
-        from stylegan3.directions import load_directions
+        from stylegan3.explore.directions import load_directions
 
         try:
             d = load_directions(path)
@@ -176,7 +176,7 @@ class DirectionsWidget(Widget):
         self.job.cancel()
 
     def draw(self) -> None:
-        from stylegan3.directions import default_samples
+        from stylegan3.explore.directions import default_samples
 
         if not self.samples:
             self.samples = default_samples(self.app.device)

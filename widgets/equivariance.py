@@ -16,7 +16,7 @@ from sg3_explorer.visualizer.jobs import JobSlot
 from sg3_explorer.visualizer.network_jobs import equivariance_job
 from sg3_explorer.visualizer.stages import UNTRANSFORM_VIEWS
 from sg3_explorer.widgets.base import Widget
-from stylegan3.analysis.equivariance import METRIC_LABELS, METRICS
+from stylegan3.metrics.equivariance import METRIC_LABELS, METRICS
 
 DRAG_FAST = 0.01  # image widths per mouse pixel (100 px move the content one image)
 DRAG_SLOW = 0.0005

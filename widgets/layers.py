@@ -11,7 +11,7 @@ from imgui_bundle import imgui
 
 from sg3_explorer.visualizer.stages import DEFAULTS, OUTPUT, WINDOWS
 from sg3_explorer.widgets.base import Widget
-from stylegan3.layers import LayerInfo
+from stylegan3.networks.layers import LayerInfo
 from stylegan3.render.pipeline import output_layer_info
 
 MARK_TEXT = {"cutoff": (0.3, 1.0, 0.3), "stopband": (1.0, 1.0, 0.3), "nyquist": (1.0, 0.35, 0.35)}

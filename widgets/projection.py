@@ -1,6 +1,6 @@
 """Projection panel: bring your own image in (path, File > Project image..., or drop a PNG/JPEG on the window).
 
-The optimizer (`stylegan3.projection.project`) runs as a job of the context (`visualizer.network_jobs`, on a
+The optimizer (`stylegan3.explore.projection.project`) runs as a job of the context (`visualizer.network_jobs`, on a
 private copy of the network); every step's latent is put into the render state, so the view shows the
 reconstruction as it forms. Cancel stops it at the next step. The result stays on screen and becomes a
 bookmark of the Timeline panel.
@@ -56,7 +56,7 @@ class ProjectionWidget(Widget):
 
     def start(self, path: str | None = None) -> bool:
         """Load the target now (a bad file is a message at once) and run the optimizer as a job."""
-        from stylegan3.projection import load_target, make_loss
+        from stylegan3.explore.projection import load_target, make_loss
 
         info = self.app.info
         if info is None:

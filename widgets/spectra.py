@@ -2,7 +2,7 @@
 cutoff, stopband and Nyquist marked; averaged over N latents on a background thread; a second layer overlaid.
 
 Latents are the seeds shown in the app (current seed .. seed + N - 1, current psi), so N = 1 is the image on
-screen. The numbers come from `stylegan3.analysis.spectra` (headless), computed by a job of the context
+screen. The numbers come from `stylegan3.metrics.spectra` (headless), computed by a job of the context
 (`visualizer.network_jobs.spectra_job`); this panel plots them.
 """
 
@@ -15,7 +15,7 @@ from sg3_explorer.visualizer.jobs import JobSlot
 from sg3_explorer.visualizer.network_jobs import spectra_job
 from sg3_explorer.visualizer.stages import OUTPUT
 from sg3_explorer.widgets.base import Widget
-from stylegan3.analysis.spectra import WINDOWS, to_db
+from stylegan3.metrics.spectra import WINDOWS, to_db
 
 MARK_COLOURS = {"cutoff": (0.3, 1.0, 0.3, 1.0), "stopband": (1.0, 1.0, 0.3, 1.0), "nyquist": (1.0, 0.35, 0.35, 1.0)}
 

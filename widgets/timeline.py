@@ -1,6 +1,6 @@
 """Timeline panel: keyframes (bookmarks + durations) in order, scrubbing preview, mp4 export.
 
-The panel holds a `stylegan3.keyframes.Timeline`. Its keys are the Bookmarks panel's bookmarks (a bookmark
+The panel holds a `stylegan3.documents.timeline.Timeline`. Its keys are the Bookmarks panel's bookmarks (a bookmark
 sent there becomes a key; a key can be kept as a bookmark), and clicking a key's name returns the view to its
 bookmark, as the Bookmarks panel does. Scrubbing puts `ResolvedTimeline.ws_at(t)` and
 `transform_at(t)` into the render state, the export renders the same functions at t = k / fps on a private copy
@@ -16,7 +16,7 @@ from sg3_explorer.visualizer.explore import clear_latent, latent_label, latent_o
 from sg3_explorer.visualizer.jobs import JobSlot
 from sg3_explorer.visualizer.network_jobs import resolve_timeline_job, timeline_export_job
 from sg3_explorer.widgets.base import Widget
-from stylegan3.bookmarks import Bookmark
+from stylegan3.documents.bookmarks import Bookmark
 from stylegan3.errors import SG3Error
 
 BOOKMARKS_PANEL = "bookmarks"
@@ -27,7 +27,7 @@ class TimelineWidget(Widget):
     default_open = False
 
     def __init__(self, app) -> None:
-        from stylegan3.keyframes import Timeline
+        from stylegan3.documents.timeline import Timeline
 
         super().__init__(app)
         self.timeline = Timeline()
@@ -55,7 +55,7 @@ class TimelineWidget(Widget):
 
         The key is the view's request, so it keeps exactly what is shown (blended seeds, mixing, an explicit
         latent, moves) and needs no network to make."""
-        from stylegan3.keyframes import Keyframe
+        from stylegan3.documents.timeline import Keyframe
 
         s = self.app.state
         request = self.app.current_request()
@@ -70,7 +70,7 @@ class TimelineWidget(Widget):
 
     def add_keyframe(self, bookmark: Bookmark, duration: float = 2.0) -> int:
         """Append `bookmark` as a key (e.g. from the Bookmarks panel); returns its index."""
-        from stylegan3.keyframes import Keyframe
+        from stylegan3.documents.timeline import Keyframe
 
         self.timeline.keyframes.append(Keyframe(bookmark, float(duration)))
         self.changed()
@@ -96,7 +96,7 @@ class TimelineWidget(Widget):
 
     def set_timeline(self, timeline) -> None:
         """Replace the timeline (a session opened); None = an empty one."""
-        from stylegan3.keyframes import Timeline
+        from stylegan3.documents.timeline import Timeline
 
         self.playing = False
         self.stop_preview()
@@ -118,7 +118,7 @@ class TimelineWidget(Widget):
         return self._resolved
 
     def bookmark_ws(self, index: int):
-        from stylegan3.keyframes import Timeline
+        from stylegan3.documents.timeline import Timeline
 
         one = Timeline(keyframes=[self.timeline.keyframes[index]])
         return self.app.compute(resolve_timeline_job(one)).key_ws[0]
@@ -161,7 +161,7 @@ class TimelineWidget(Widget):
         return self.app.start_job(self.export, timeline_export_job(r, out, fps, total))
 
     def save(self, path: str) -> None:
-        from stylegan3.keyframes import save_timeline
+        from stylegan3.documents.timeline import save_timeline
 
         try:
             self.timeline.network = self.app.source
@@ -171,7 +171,7 @@ class TimelineWidget(Widget):
             self.message = str(exc)
 
     def load(self, path: str) -> None:
-        from stylegan3.keyframes import load_timeline
+        from stylegan3.documents.timeline import load_timeline
 
         try:
             info = self.app.info
@@ -208,7 +208,7 @@ class TimelineWidget(Widget):
         self.export.cancel()
 
     def draw(self) -> None:
-        from stylegan3.keyframes import INTERPOLATIONS
+        from stylegan3.documents.timeline import INTERPOLATIONS
 
         tl = self.timeline
         font = imgui.get_font_size()

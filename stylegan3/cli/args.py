@@ -11,8 +11,8 @@ from stylegan3.errors import SG3Error
 
 
 def parse_seeds(text: str) -> list[int]:
-    """'0-3,7' -> [0, 1, 2, 3, 7] (argparse type: bounded, see `stylegan3.interpolation.parse_seeds`)."""
-    from stylegan3.interpolation import parse_seeds as parse
+    """'0-3,7' -> [0, 1, 2, 3, 7] (argparse type: bounded, see `stylegan3.explore.interpolation.parse_seeds`)."""
+    from stylegan3.explore.interpolation import parse_seeds as parse
 
     try:
         return parse(text)

@@ -35,9 +35,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from stylegan3 import bench
     from stylegan3.cli.args import pick_device
     from stylegan3.errors import SG3Error
+    from stylegan3.perf import bench
 
     device = pick_device(args.device)
     if args.batch < 1 or (args.iters is not None and args.iters < 1) or (args.warmup is not None and args.warmup < 0):

@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
 
     import stylegan3
     from stylegan3.cli.args import pick_device
-    from stylegan3.directions import default_samples, pca_directions, save_directions
+    from stylegan3.explore.directions import default_samples, pca_directions, save_directions
 
     if args.samples is not None and args.samples < 2:
         raise SG3Error("--samples must be at least 2")

@@ -60,7 +60,7 @@ def gather(build_now: bool = True, device: Any = None) -> dict[str, Any]:
                             else "not decided (--no-build loads no kernels)")
     except Exception as exc:  # noqa: BLE001 - the report must come out even if the library is broken
         info["dispatch"] = f"unknown ({type(exc).__name__}: {exc})"
-    from stylegan3.graphs import DISABLE_ENV, graphs_disabled
+    from stylegan3.render.graphs import DISABLE_ENV, graphs_disabled
 
     graphs_off = backend_graphs_off(device)
     if graphs_disabled():

@@ -44,16 +44,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from stylegan3 import distributed
-    from stylegan3.analysis.equivariance import (
+    from stylegan3.cli.args import load_networks, pick_device
+    from stylegan3.cli.progress import RunProgress
+    from stylegan3.metrics.equivariance import (
         DEFINITION_VERSION,
         METRICS,
         estimate_equivariance,
         input_transform_buffer,
     )
-    from stylegan3.cli.args import load_networks, pick_device
-    from stylegan3.cli.progress import RunProgress
-    from stylegan3.runlog import SampleLog, append_run_record, network_fingerprint, run_record
+    from stylegan3.runs import distributed
+    from stylegan3.runs.runlog import SampleLog, append_run_record, network_fingerprint, run_record
 
     metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
     bad = [m for m in metrics if m not in METRICS]

@@ -22,9 +22,9 @@ def _fmt(value: float | None) -> str:
 
 def describe(G, label: str, device_type: str = "cpu") -> str:
     """The table `info` prints; `device_type` is where the network would run (for the precision line)."""
-    from stylegan3.layers import list_layers
     from stylegan3.networks import network_kind
-    from stylegan3.precision import fp16_layer_count, precision_summary
+    from stylegan3.networks.layers import list_layers
+    from stylegan3.networks.precision import fp16_layer_count, precision_summary
 
     n_params = sum(p.numel() for p in G.parameters())
     lines = [
@@ -67,7 +67,7 @@ def describe_tf_names(parsed) -> str:
 
 
 def catalog_listing() -> str:
-    from stylegan3.catalog import CATALOG, DEMO_NAMES
+    from stylegan3.loading.catalog import CATALOG, DEMO_NAMES
 
     lines = [f"{'name':<34}{'kind':<7}resolution"]
     lines += [f"{e.name:<34}{e.kind:<7}{e.resolution}x{e.resolution}" for e in CATALOG.values()]

@@ -41,9 +41,9 @@ def run(args: argparse.Namespace) -> int:
 
     import stylegan3
     from stylegan3.cli.args import pick_device
-    from stylegan3.directions import network_fingerprint
-    from stylegan3.imageutil import to_numpy_rgb
-    from stylegan3.projection import load_target, make_loss, project, psnr, save_projection
+    from stylegan3.explore.directions import network_fingerprint
+    from stylegan3.explore.projection import load_target, make_loss, project, psnr, save_projection
+    from stylegan3.render.images import to_numpy_rgb
 
     if not 1 <= args.steps <= 100_000:
         raise SG3Error("--steps must be between 1 and 100000")
@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         if args.video:
-            from stylegan3.video import _pad_to_block, write_video
+            from stylegan3.explore.video import _pad_to_block, write_video
 
             frames = (_pad_to_block(np.concatenate([target_rgb, to_numpy_rgb(s.image)], axis=1)) for s in tracked())
             write_video(frames, args.outdir / "projection.mp4", fps=args.fps, total=args.steps + 1, progress=False)

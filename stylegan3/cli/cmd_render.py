@@ -43,8 +43,8 @@ def run(args: argparse.Namespace) -> int:
     if args.connect:
         return run_render(args)
     import stylegan3
-    from stylegan3.directions import network_fingerprint
-    from stylegan3.netinfo import describe
+    from stylegan3.explore.directions import network_fingerprint
+    from stylegan3.networks.info import describe
     from stylegan3.render.pipeline import render_request
 
     G = stylegan3.load_network(args.network, device=pick_device(args.device))
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
 def seed_requests(args: argparse.Namespace, info, moves: tuple = ()) -> list:
     """One `RenderRequest` per `--seeds` entry (what a local and a `--connect` render both send to the pipeline);
     the class and transform options are checked against the network first."""
-    from stylegan3.request import Latent, NetworkRef, Noise, RenderRequest, Synthesis, Transform, Truncation
+    from stylegan3.documents.request import Latent, NetworkRef, Noise, RenderRequest, Synthesis, Transform, Truncation
 
     if info.c_dim and args.class_idx is None:
         raise SG3Error(f"{args.network}: conditional network ({info.c_dim} classes): pass --class N")
@@ -100,7 +100,13 @@ def save_frame(outdir: Path, seed: int, image, error: str | None) -> None:
 def direction_moves(specs: list[str], info, fingerprint: str | None = None) -> tuple:
     """The `--direction` moves as the request carries them (unit vector by value, so `--connect` needs no file
     on the server); every file and index is checked up front."""
-    from stylegan3.directions import DirectionMove, load_directions, parse_direction_spec, request_moves, ws_range
+    from stylegan3.explore.directions import (
+        DirectionMove,
+        load_directions,
+        parse_direction_spec,
+        request_moves,
+        ws_range,
+    )
 
     files: dict[str, object] = {}
     moves: list = []

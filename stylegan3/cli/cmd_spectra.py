@@ -28,7 +28,7 @@ _CMAP = np.array([[0, 0, 4], [60, 15, 110], [150, 40, 120], [230, 90, 60], [250,
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from stylegan3.analysis.spectra import WINDOWS
+    from stylegan3.metrics.spectra import WINDOWS
 
     p = subparsers.add_parser(
         "spectra",
@@ -130,7 +130,7 @@ def square_legend(spec) -> str:
 
 def _curves(draw, x0: int, y0: int, spectra: list, db_range: float) -> None:
     """0-degree (solid) and 45-degree (thin) slices in dB against |f|, with vertical mark lines."""
-    from stylegan3.analysis.spectra import to_db
+    from stylegan3.metrics.spectra import to_db
 
     fmax = max(s.sampling_rate / 2 * np.sqrt(2) for s in spectra)
     w, h = PLOT_W - 2 * MARGIN, PLOT_H
@@ -197,9 +197,9 @@ def _tqdm(total: int, desc: str):
 def _checkpoint(args: argparse.Namespace, G, ctx):
     """The `--resume` checkpoint, opened on rank 0 (a refused file ends every rank with its message) and
     shared, so every rank starts from the same latent."""
-    from stylegan3 import distributed
-    from stylegan3.analysis.spectrum_checkpoint import SpectrumCheckpoint
-    from stylegan3.runlog import network_fingerprint
+    from stylegan3.metrics.spectrum_checkpoint import SpectrumCheckpoint
+    from stylegan3.runs import distributed
+    from stylegan3.runs.runlog import network_fingerprint
 
     def open_checkpoint() -> SpectrumCheckpoint:
         header = {"command": "spectra", "network_sha256": network_fingerprint(G), "layer": args.layer,
@@ -212,9 +212,9 @@ def _checkpoint(args: argparse.Namespace, G, ctx):
 def run(args: argparse.Namespace) -> int:
     from PIL import Image
 
-    from stylegan3.analysis.images import iter_image_folder, list_images
-    from stylegan3.analysis.spectra import accumulate_spectrum, network_spectrum
     from stylegan3.cli.args import load_networks, pick_device
+    from stylegan3.metrics.images import iter_image_folder, list_images
+    from stylegan3.metrics.spectra import accumulate_spectrum, network_spectrum
 
     if args.samples < 1:
         raise SG3Error("--samples must be at least 1")
@@ -231,8 +231,8 @@ def run(args: argparse.Namespace) -> int:
             raise SG3Error("--images compares real images with the generated output: use it with --layer output")
         list_images(args.images, args.max_images)  # fail before the long part
 
-    from stylegan3 import distributed
     from stylegan3.cli.progress import RunProgress
+    from stylegan3.runs import distributed
 
     for path in (args.record, args.resume):
         if path and not Path(path).parent.is_dir():
@@ -264,7 +264,7 @@ def run(args: argparse.Namespace) -> int:
             if ckpt is not None and ctx.is_main:
                 ckpt.finish()
             if spec is not None and args.record:
-                from stylegan3.runlog import network_fingerprint
+                from stylegan3.runs.runlog import network_fingerprint
 
                 sha = network_fingerprint(G)
             where, processes = device.type, ctx.world_size
@@ -297,7 +297,7 @@ def run(args: argparse.Namespace) -> int:
           f" at {spec.sampling_rate:g}/unit" + (f" ({marks})" if marks else ""))
     print(f"wrote {out} and {npz}")
     if args.record:
-        from stylegan3.runlog import append_run_record, run_record
+        from stylegan3.runs.runlog import append_run_record, run_record
 
         settings = {"layer": args.layer, "seed": args.seed, "psi": args.psi, "window": args.window,
                     "beta": args.beta, "device": where}

@@ -49,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _upscale(img: torch.Tensor, size: int) -> torch.Tensor:
     """Nearest-neighbour when enlarging: interpolation would blur exactly the detail the figure is about."""
-    from stylegan3.video import resize_images
+    from stylegan3.explore.video import resize_images
 
     if size > img.shape[-1]:
         return F.interpolate(img.to(torch.float32), size=(size, size), mode="nearest")
@@ -58,7 +58,7 @@ def _upscale(img: torch.Tensor, size: int) -> torch.Tensor:
 
 def _trace_panel(trace: torch.Tensor, size: int) -> np.ndarray:
     """Trace `[T, C, W]` as a `size` x `size` picture: x across (nearest), time down (stretched)."""
-    from stylegan3.analysis.trace import trace_to_uint8
+    from stylegan3.metrics.trace import trace_to_uint8
 
     img = torch.from_numpy(trace_to_uint8(trace)).permute(2, 0, 1)[None].float()
     img = F.interpolate(img, size=(size, size), mode="nearest")
@@ -68,8 +68,8 @@ def _trace_panel(trace: torch.Tensor, size: int) -> np.ndarray:
 def sticking_figure(rows: list[tuple[str, object]], size: int | None = None,
                     traces: list[tuple[torch.Tensor, float]] | None = None) -> np.ndarray:
     """One row per network: single frame | average [| trace], labelled with the scores. uint8 `[H, W, 3]`."""
-    from stylegan3.imageutil import to_rgb_uint8
-    from stylegan3.video import draw_label
+    from stylegan3.explore.video import draw_label
+    from stylegan3.render.images import to_rgb_uint8
 
     if not rows:
         raise SG3Error("nothing to draw")
@@ -92,8 +92,8 @@ def sticking_figure(rows: list[tuple[str, object]], size: int | None = None,
 
 
 def _trace_for(G: torch.nn.Module, seed: int, frames: int, args: argparse.Namespace) -> tuple[torch.Tensor, float]:
-    from stylegan3.analysis.trace import record_trace, verticality
-    from stylegan3.interpolation import interpolate_keys, seed_ws
+    from stylegan3.explore.interpolation import interpolate_keys, seed_ws
+    from stylegan3.metrics.trace import record_trace, verticality
 
     keys = seed_ws(G, [seed, (seed + 1) % 2**32], psi=args.psi)
     ws = interpolate_keys(keys, frames - 1, kind="linear")
@@ -103,8 +103,8 @@ def _trace_for(G: torch.nn.Module, seed: int, frames: int, args: argparse.Namesp
 
 def _record(args: argparse.Namespace, label: str, sha: str, res, seconds: float, where: str,
             processes: int = 1) -> None:
-    """One run record per network (`stylegan3.runlog`), the same fields local and remote."""
-    from stylegan3.runlog import append_run_record, run_record
+    """One run record per network (`stylegan3.runs.runlog`), the same fields local and remote."""
+    from stylegan3.runs.runlog import append_run_record, run_record
 
     settings = {"seed": args.seed, "sigma": args.sigma, "space": args.space, "psi": args.psi,
                 "hp_cutoff": args.hp_cutoff, "noise_seed": args.noise_seed, "noise_mode": args.noise_mode,
@@ -148,10 +148,10 @@ def _run_remote(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from stylegan3.analysis.sticking import sticking_view
     from stylegan3.cli.args import load_networks, pick_device
-    from stylegan3.interpolation import make_c, seed_zs
-    from stylegan3.video import network_label
+    from stylegan3.explore.interpolation import make_c, seed_zs
+    from stylegan3.explore.video import network_label
+    from stylegan3.metrics.sticking import sticking_view
 
     if args.trace_frames and args.trace_frames < 2:
         raise SG3Error("--trace-frames must be at least 2 (or 0 for no trace)")
@@ -165,8 +165,8 @@ def run(args: argparse.Namespace) -> int:
         raise SG3Error(f"output folder {Path(args.out).parent} does not exist")
     if args.record and not Path(args.record).parent.is_dir():
         raise SG3Error(f"folder of {args.record} does not exist")
-    from stylegan3 import distributed
     from stylegan3.cli.progress import RunProgress
+    from stylegan3.runs import distributed
 
     if args.connect:
         return _run_remote(args)
@@ -188,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
                 continue
             rows.append((label, res))
             if args.record:
-                from stylegan3.runlog import network_fingerprint
+                from stylegan3.runs.runlog import network_fingerprint
 
                 _record(args, label, network_fingerprint(G), res, time.perf_counter() - t0, device.type,
                         ctx.world_size)

@@ -43,8 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from stylegan3.interpolation import parse_grid, parse_seeds, parse_transform_path
-    from stylegan3.video import VideoSpec, iter_video_frames, video_frame_count, write_video
+    from stylegan3.explore.interpolation import parse_grid, parse_seeds, parse_transform_path
+    from stylegan3.explore.video import VideoSpec, iter_video_frames, video_frame_count, write_video
 
     if args.session:
         from stylegan3.cli.session_video import run_session
@@ -70,8 +70,8 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch,
     )
     total = video_frame_count(spec)  # seeds vs grid: fail before the (slow) loading
-    from stylegan3 import distributed
     from stylegan3.cli.progress import RunProgress
+    from stylegan3.runs import distributed
 
     with distributed.session(pick_device(args.device)) as (ctx, device):
         nets = load_networks(args.network, device)

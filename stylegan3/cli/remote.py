@@ -45,7 +45,7 @@ def connect(args: argparse.Namespace, timeout: float = 15.0):
 def run_render(args: argparse.Namespace) -> int:
     """`render --connect`: the same requests as a local render (`cmd_render.seed_requests`), the same PNG bytes."""
     from stylegan3.cli.cmd_render import direction_moves, make_outdir, save_frame, seed_requests
-    from stylegan3.request import NetworkRef
+    from stylegan3.documents.request import NetworkRef
     from stylegan3.service.backend import BackendError
 
     backend = connect(args)
@@ -68,7 +68,7 @@ def run_render(args: argparse.Namespace) -> int:
 
 
 def _load(backend, source: str):
-    from stylegan3.request import NetworkRef
+    from stylegan3.documents.request import NetworkRef
     from stylegan3.service.backend import BackendError
 
     try:
@@ -91,7 +91,7 @@ def remote_spectrum(args: argparse.Namespace, progress=None):
     server with the arguments a local run passes to `network_spectrum`, so the figure and the .npz are the
     same (the hash only with `--record`)."""
     from stylegan3.cli.args import network_name
-    from stylegan3.request import NetworkRef, RenderRequest
+    from stylegan3.documents.request import NetworkRef, RenderRequest
     from stylegan3.service import analyses
 
     source = args.network or "demo"
@@ -112,7 +112,7 @@ def remote_sticking(args: argparse.Namespace, backend, source: str, progress=Non
     `connect`), with the arguments of a local run (seed's z, a zero label, psi, noise mode, the network's own
     input transform) so the score and figure are the same."""
     from stylegan3.cli.args import network_name
-    from stylegan3.request import Latent, NetworkRef, Noise, RenderRequest, Truncation
+    from stylegan3.documents.request import Latent, NetworkRef, Noise, RenderRequest, Truncation
     from stylegan3.service import analyses
 
     info = _load(backend, source)

@@ -21,8 +21,8 @@ def _slug(name: str) -> str:
 def run_session(args: argparse.Namespace) -> int:
     from PIL import Image
 
+    from stylegan3.documents.session import load_session, session_stem
     from stylegan3.service.backend import BackendError
-    from stylegan3.session import load_session, session_stem
 
     session = load_session(args.session)
     if args.connect:

@@ -11,8 +11,9 @@ def run_session(args: argparse.Namespace) -> int:
     """Load the timeline, the network (`--network`, else the one the timeline names, else the demo) and write."""
     import stylegan3
     from stylegan3.cli.args import pick_device
-    from stylegan3.keyframes import iter_timeline_frames, load_timeline, resolve_timeline, timeline_network
-    from stylegan3.video import write_video
+    from stylegan3.documents.timeline import load_timeline, timeline_network
+    from stylegan3.explore.video import write_video
+    from stylegan3.render.timeline import iter_timeline_frames, resolve_timeline
 
     if args.fps is not None and not args.fps > 0:
         raise SG3Error("--fps must be positive")

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import torch
 
-from stylegan3 import catalog
 from stylegan3.errors import NetworkLoadError
+from stylegan3.loading import catalog
 from stylegan3.loading.build import build_network, resolve_device
 from stylegan3.loading.download import ProgressCallback, download, is_url
 from stylegan3.loading.formats import HEAD_BYTES, describe_unreadable, detect_format
@@ -105,7 +105,7 @@ def _is_demo_name(text: str) -> bool:
         return True
     if not text.startswith(DEMO + "-"):
         return False
-    from stylegan3.demo import DEMO_CONFIGS
+    from stylegan3.networks.demo import DEMO_CONFIGS
 
     return text[len(DEMO) + 1 :] in DEMO_CONFIGS
 
@@ -113,7 +113,7 @@ def _is_demo_name(text: str) -> bool:
 def _load_demo(name: str, device: str | torch.device | None) -> torch.nn.Module:
     """'demo' is the SG3-T demo; 'demo-sg3-r' and 'demo-sg2' pick the other kinds."""
     try:
-        from stylegan3.demo import demo_network
+        from stylegan3.networks.demo import demo_network
     except ImportError:
         raise NetworkLoadError(DEMO, "the built-in demo network is not available in this installation") from None
     G = demo_network("sg3-t" if name == DEMO else name[len(DEMO) + 1 :])

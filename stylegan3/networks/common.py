@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from stylegan3.derived import DerivedCache
 from stylegan3.ops import bias_act
+from stylegan3.ops.derived import DerivedCache
 
 
 def normalize_2nd_moment(x: torch.Tensor, dim: int = 1, eps: float = 1e-8) -> torch.Tensor:

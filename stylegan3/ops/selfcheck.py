@@ -98,7 +98,7 @@ def _call_key(call: Call) -> tuple:
 
 
 def first_frame_ws(G: torch.nn.Module, device: torch.device, seed: int = 0) -> torch.Tensor:
-    from stylegan3.latents import z_from_seed
+    from stylegan3.networks.latents import z_from_seed
 
     z = torch.from_numpy(z_from_seed(seed, G.z_dim)).to(device=device, dtype=torch.float32)
     c = torch.zeros([1, G.c_dim], device=device)
@@ -272,7 +272,7 @@ def frame(G: torch.nn.Module, ws: torch.Tensor, device: torch.device, kernels: A
 
 def cuda_graph_replay(G: torch.nn.Module, ws: torch.Tensor, force_fp32: bool) -> torch.Tensor | str:
     """A frame replayed from a freshly captured CUDA graph, or why there was none."""
-    from stylegan3.graphs import SynthesisGraphs
+    from stylegan3.render.graphs import SynthesisGraphs
 
     runner = SynthesisGraphs(G)
     with torch.no_grad():

@@ -14,8 +14,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from stylegan3.derived import DerivedCache
 from stylegan3.ops import backend
+from stylegan3.ops.derived import DerivedCache
 
 
 def _pair(value: int | Sequence[int]) -> tuple[int, int]:

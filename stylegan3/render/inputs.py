@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from stylegan3 import transform as transforms
-from stylegan3.latents import blend_seeds, class_vector, z_from_seed
-from stylegan3.request import ExplicitLatent, Latent, LatentMove, RenderRequest, Transform, Truncation
+from stylegan3.documents.request import ExplicitLatent, Latent, LatentMove, RenderRequest, Transform, Truncation
+from stylegan3.networks import transform as transforms
+from stylegan3.networks.latents import blend_seeds, class_vector, z_from_seed
 
 
 def request_z(latent: Latent, z_dim: int) -> np.ndarray:
@@ -97,7 +97,7 @@ def seeds_ws(G: torch.nn.Module, seeds, truncation: Truncation = Truncation(), c
              device: torch.device | str | None = None) -> torch.Tensor:
     """Mapped ws `[len(seeds), num_ws, w_dim]` of plain seeds in one batch: the keyframes of videos, traces
     and timelines, with z drawn exactly as for a request at those seeds. `class_idx` None = zero labels."""
-    from stylegan3.generate import device_of
+    from stylegan3.networks.device import device_of
 
     device = device_of(G) if device is None else torch.device(device)
     z_dim = int(G.z_dim)

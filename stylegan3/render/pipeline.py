@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from stylegan3.imageutil import to_rgb_uint8
-from stylegan3.layers import LayerInfo, layer_outputs
-from stylegan3.netinfo import NetworkInfo
+from stylegan3.documents.request import OUTPUT_LAYER, RenderRequest
+from stylegan3.networks.info import NetworkInfo
+from stylegan3.networks.layers import LayerInfo, layer_outputs
 from stylegan3.render import views
 from stylegan3.render.cancel import RenderCancelled, cancellable
+from stylegan3.render.images import to_rgb_uint8
 from stylegan3.render.inputs import input_transform, noise_kwargs, request_ws
-from stylegan3.request import OUTPUT_LAYER, RenderRequest
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def output_layer_info(info: NetworkInfo) -> LayerInfo:
 
 def untransform_stage(frame: Frame) -> None:
     """Warp the output back by the inverse input transform; the difference view shows (warped - plain)."""
-    from stylegan3.analysis.resample import untransform_image
+    from stylegan3.metrics.resample import untransform_image
 
     req = frame.request
     img = frame.image
@@ -156,7 +156,7 @@ def synthesize(G: torch.nn.Module, request: RenderRequest, info: NetworkInfo, ws
             device=ws.device, dtype=torch.float32)
     kwargs = noise_kwargs(G, request, ws.device, info.capabilities.seeded_noise)
     if request.synthesis.cuda_graphs and ws.is_cuda:
-        from stylegan3.graphs import synthesize as graph_synthesize
+        from stylegan3.render.graphs import synthesize as graph_synthesize
 
         img, reason = graph_synthesize(G, ws, **extra, **kwargs)
         if stats is not None:
@@ -211,7 +211,7 @@ def render_tensor(G: torch.nn.Module, request: RenderRequest, info: NetworkInfo,
 
 def describe_failure(exc: BaseException) -> tuple[str, bool]:
     """(one-line message, fatal): out-of-memory is recoverable, other CUDA errors poison the process."""
-    from stylegan3.memory import is_out_of_memory, out_of_memory_message
+    from stylegan3.perf.memory import is_out_of_memory, out_of_memory_message
 
     text = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
     if is_out_of_memory(exc) or "out of memory" in text.lower():
@@ -223,7 +223,7 @@ def describe_failure(exc: BaseException) -> tuple[str, bool]:
 def render_request(G: torch.nn.Module, request: RenderRequest, info: NetworkInfo,
                    should_stop: Callable[[], bool] | None = None) -> RenderOutput:
     """Render with timing; errors become a message (and `fatal` for a broken CUDA context), never a raise."""
-    from stylegan3.generate import device_of
+    from stylegan3.networks.device import device_of
 
     device = device_of(G)
     stats: dict = {}
@@ -235,7 +235,7 @@ def render_request(G: torch.nn.Module, request: RenderRequest, info: NetworkInfo
     except RenderCancelled:
         return RenderOutput(image=None, cancelled=True)
     except Exception as exc:  # noqa: BLE001 - a bad request must give a message, never kill the renderer
-        from stylegan3.memory import release_cached_memory
+        from stylegan3.perf.memory import release_cached_memory
 
         message, fatal = describe_failure(exc)
         if not fatal:

@@ -11,8 +11,8 @@ import math
 import numpy as np
 import torch
 
-from stylegan3.analysis.spectra import power_spectrum, to_db
-from stylegan3.layers import LayerInfo
+from stylegan3.metrics.spectra import power_spectrum, to_db
+from stylegan3.networks.layers import LayerInfo
 
 FFT_MIN_SIZE = 256
 MARK_COLOURS = {  # in the image's [-1, 1] space

@@ -1,4 +1,4 @@
-"""Typed client calls for the analyses of `stylegan3.render.analysis`, over any backend with `analyze`.
+"""Typed client calls for the analyses of `stylegan3.analyses`, over any backend with `analyze`.
 
 `ThreadBackend`, `ChildProcessBackend` and `RemoteBackend` answer the same `analyze(name, request, progress,
 params=...)`; these helpers turn the plain results back into the library's objects (`Spectrum`,
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stylegan3.request import RenderRequest
+from stylegan3.documents.request import RenderRequest
 
 ProgressFn = Callable[[int, int], None] | None
 
@@ -21,7 +21,7 @@ def spectra(backend, request: RenderRequest, layers: list[str] | tuple[str, ...]
             seed: int | None = None, psi: float | None = None, window: str = "kaiser", beta: float = 8.0,
             progress: ProgressFn = None) -> dict:
     """{layer: Spectrum} of the request's network, as `visualizer.analysis_jobs.spectra_job` computes locally."""
-    from stylegan3.render.analysis.spectra import spectrum_from_plain
+    from stylegan3.analyses.spectra import spectrum_from_plain
 
     params = dict(layers=list(layers), samples=int(samples), seed=seed, psi=psi, window=window, beta=float(beta))
     out = backend.analyze("spectra", request, progress, params=params)
@@ -30,13 +30,13 @@ def spectra(backend, request: RenderRequest, layers: list[str] | tuple[str, ...]
 
 def sticking(backend, request: RenderRequest, progress: ProgressFn = None, **params):
     """The `StickingResult` of the request's latent / view (params: see `StickingParams`)."""
-    from stylegan3.render.analysis.sticking import sticking_from_plain
+    from stylegan3.analyses.sticking import sticking_from_plain
 
     return sticking_from_plain(backend.analyze("sticking", request, progress, params=params))
 
 
 def fingerprint(backend, request: RenderRequest) -> str:
-    """SHA-256 of the request's network's weights, computed where it lives (`stylegan3.runlog`)."""
+    """SHA-256 of the request's network's weights, computed where it lives (`stylegan3.runs.runlog`)."""
     return str(backend.analyze("fingerprint", request)["sha256"])
 
 
@@ -80,7 +80,7 @@ def record_video(backend, request: RenderRequest, out: str | Path, frames: int, 
                  path: str = "", walk: float = 0.0, loop: bool = True, chunk: int = 8,
                  progress: ProgressFn = None) -> int:
     """Render the recording where the network is and write it here as an mp4; the number of frames written."""
-    from stylegan3.video import _pad_to_block, write_video
+    from stylegan3.explore.video import _pad_to_block, write_video
 
     it = (_pad_to_block(f) for f in record_frames(backend, request, frames, path, walk, loop, chunk,
                                                      progress=progress))

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from stylegan3.documents.request import NetworkRef, RenderRequest
 from stylegan3.errors import SG3Error
-from stylegan3.netinfo import NetworkInfo
+from stylegan3.networks.info import NetworkInfo
 from stylegan3.render.pipeline import FrameStats
-from stylegan3.request import NetworkRef, RenderRequest
 
 
 class BackendError(SG3Error):

@@ -17,10 +17,10 @@ from concurrent.futures import TimeoutError as FutureTimeout
 
 import zmq
 
-from stylegan3 import jsoncodec
-from stylegan3.netinfo import NetworkInfo
+from stylegan3.documents import jsoncodec
+from stylegan3.documents.request import NetworkRef, RenderRequest, to_dict
+from stylegan3.networks.info import NetworkInfo
 from stylegan3.render.pipeline import FrameStats
-from stylegan3.request import NetworkRef, RenderRequest, to_dict
 from stylegan3.service import codec, protocol
 from stylegan3.service.arrays import ArrayError, unpack
 from stylegan3.service.backend import BackendError, BackendStatus, FrameResult, RenderBackend, ResultSlot, as_ref
@@ -90,7 +90,7 @@ class RemoteBackend(RenderBackend):
 
     def analyze(self, name: str, request: RenderRequest, progress=None, timeout: float = 3600.0,
                 params: dict | None = None):
-        """Run an analysis next to the network (`stylegan3.render.analysis`) with `params` (a plain dict),
+        """Run an analysis next to the network (`stylegan3.analyses`) with `params` (a plain dict),
         blocking this (job) thread; `progress(done, total)` is called here as the server reports. When it
         raises (a job's cancel), the server is told to stop that analysis at its next report and the exception
         propagates. Refusals (bad params, unknown analysis, failures) raise BackendError."""

@@ -12,9 +12,9 @@ from collections.abc import Callable
 
 import torch
 
-from stylegan3.netinfo import NetworkInfo, describe
+from stylegan3.documents.request import NetworkRef, RenderRequest
+from stylegan3.networks.info import NetworkInfo, describe
 from stylegan3.render.pipeline import RenderOutput, render_request
-from stylegan3.request import NetworkRef, RenderRequest
 
 Loader = Callable[[NetworkRef, torch.device], torch.nn.Module]
 

@@ -57,7 +57,7 @@ class AllowList:
     @classmethod
     def parse(cls, entries: list[str]) -> AllowList:
         """From `--allow` values; an entry that is neither URL, catalog name, folder nor file is an error."""
-        from stylegan3 import catalog
+        from stylegan3.loading import catalog
 
         allow = cls()
         for entry in entries:
@@ -96,7 +96,7 @@ class AllowList:
 
     def check(self, source: str) -> str:
         """The source to load (a resolved path for files), or SourceRefused saying why not."""
-        from stylegan3 import catalog
+        from stylegan3.loading import catalog
         from stylegan3.loading.load import is_demo_source
 
         text = str(source)

@@ -17,8 +17,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from stylegan3.documents.request import NetworkRef, RenderRequest, RequestError, from_dict
 from stylegan3.errors import SG3Error
-from stylegan3.request import NetworkRef, RenderRequest, RequestError, from_dict
 
 PROTOCOL_VERSION = 1
 MAX_REQUEST_BYTES = 768 * 1024  # a request is ~1 KiB of JSON; one with a 16x512 W+ latent ~200 KiB

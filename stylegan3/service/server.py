@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 
 import zmq
 
-from stylegan3 import jsoncodec
-from stylegan3.request import NetworkRef, RenderRequest
+from stylegan3.documents import jsoncodec
+from stylegan3.documents.request import NetworkRef, RenderRequest
 from stylegan3.service import codec, protocol
 from stylegan3.service.owner import Loader, NetworkOwner, default_loader
 from stylegan3.service.policy import AllowList, SourceRefused
@@ -45,7 +45,7 @@ class _Job:
     fmt: str = "raw"
     quality: int = 90
     analysis: str = ""
-    params: object = None  # the analysis's parsed params (`stylegan3.render.analysis`)
+    params: object = None  # the analysis's parsed params (`stylegan3.analyses`)
     cancelled: bool = False
     t_received: float = field(default_factory=time.perf_counter)
 
@@ -192,7 +192,7 @@ class RenderServer:
             ref = self._allowed(protocol.network_of(msg), msg, peer)
             self._queue(_Job("load", ident, msg.id, ref), (ident, "load", msg.id))
         elif msg.op == "analyze":
-            from stylegan3.render import analysis
+            from stylegan3 import analyses as analysis
 
             name = msg.body.get("name")
             try:  # bad params are refused here, at once, before the job takes the renderer's time
@@ -302,13 +302,13 @@ class RenderServer:
 
 
 def _analysis_names() -> list[str]:
-    from stylegan3.render.analysis import ANALYSES
+    from stylegan3.analyses import ANALYSES
 
     return list(ANALYSES)
 
 
 def _run_analysis_impl(server: RenderServer, job: _Job, out) -> list:
-    from stylegan3.render import analysis
+    from stylegan3 import analyses as analysis
     from stylegan3.service.arrays import ArrayError, pack
 
     last = [0.0]

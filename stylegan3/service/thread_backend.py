@@ -7,8 +7,8 @@ import time
 
 import torch
 
-from stylegan3.netinfo import NetworkInfo
-from stylegan3.request import NetworkRef, RenderRequest
+from stylegan3.documents.request import NetworkRef, RenderRequest
+from stylegan3.networks.info import NetworkInfo
 from stylegan3.service.backend import BackendError, BackendStatus, FrameResult, RenderBackend, ResultSlot, as_ref
 from stylegan3.service.owner import Loader, NetworkOwner, default_loader
 
@@ -43,7 +43,7 @@ class ThreadBackend(RenderBackend):
         taking turns with its renders. The result goes through the wire format's pack / unpack, so it has the
         same types (arrays copied, numpy scalars plain) as a remote one. `timeout` is unused (the caller's
         thread does the work; cancel through `progress`)."""
-        from stylegan3.render import analysis
+        from stylegan3 import analyses as analysis
         from stylegan3.service.arrays import pack, unpack
 
         try:

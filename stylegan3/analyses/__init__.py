@@ -1,0 +1,109 @@
+"""Analyses of a request that run where the network is (a thread, a child process, a server), with progress.
+
+Each is a plain function `(G, request, info, progress, *, params) -> JSON-ready data` (numpy arrays allowed:
+they travel as one binary frame, `stylegan3.service.arrays`), with a frozen dataclass of typed, range-checked
+params, so a server can refuse bad params with one clear line before the work starts and stream progress back.
+`progress(done, total)` may raise to abandon the computation (a client's cancel lands at its next report).
+
+- `eq_metrics`: EQ-T, EQ-T_frac, EQ-R of the request's latent (the Equivariance panel's Compute);
+- `spectra`: mean power spectra of layers over N latents (the Spectra panel, `sg3-explorer spectra`);
+- `sticking`: texture-sticking score and average image (the comparison panel, `sg3-explorer sticking`);
+- `record`: a chunk of video frames along the request's latent / transform path (written by the client);
+- `fingerprint`: SHA-256 of the weights, for the run records (`--record`) of remote runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from stylegan3.analyses import record, spectra, sticking  # modules, one analysis each
+from stylegan3.analyses.params import ParamsError, check_range, parse_params
+from stylegan3.analyses.record import RecordParams
+from stylegan3.analyses.spectra import SpectraParams
+from stylegan3.analyses.sticking import StickingParams
+from stylegan3.documents.request import RenderRequest
+from stylegan3.networks.info import NetworkInfo
+from stylegan3.render.inputs import request_ws
+
+ProgressFn = Callable[[int, int], None]
+
+__all__ = ["ANALYSES", "Analysis", "EqParams", "NoParams", "ParamsError", "RecordParams", "SpectraParams",
+           "StickingParams", "eq_metrics", "fingerprint", "parse", "record", "run", "spectra", "sticking"]
+
+
+@dataclass(frozen=True)
+class EqParams:
+    seed: int = 0  # seed of the fixed draw of transforms
+
+    def __post_init__(self) -> None:
+        check_range("seed", self.seed, 0, 2**32 - 1)
+
+
+@torch.no_grad()
+def eq_metrics(G: torch.nn.Module, request: RenderRequest, info: NetworkInfo, progress: ProgressFn, *,
+               params: EqParams = EqParams()) -> dict[str, float]:  # noqa: B008 - frozen, never mutated
+    """EQ-T, EQ-T_frac and EQ-R (PSNR dB) of the request's latent, as `visualizer.analysis_jobs` computes them."""
+    from stylegan3.errors import SG3Error
+    from stylegan3.metrics.equivariance import METRICS, eq_metrics_for_latent
+    from stylegan3.networks.device import device_of
+
+    if not info.capabilities.input_transform:
+        raise SG3Error("equivariance metrics need a StyleGAN3 network: this one has no input transform")
+    progress(0, len(METRICS) + 1)
+    ws = request_ws(G, request, device_of(G))
+    out: dict[str, float] = {}
+    for i, metric in enumerate(METRICS):
+        out.update(eq_metrics_for_latent(G, ws, metrics=[metric], rng=[params.seed, i], noise_mode="const",
+                                         force_fp32=bool(request.synthesis.force_fp32)))
+        progress(i + 1, len(METRICS) + 1)
+    progress(len(METRICS) + 1, len(METRICS) + 1)
+    return out
+
+
+@dataclass(frozen=True)
+class NoParams:
+    pass
+
+
+def fingerprint(G: torch.nn.Module, request: RenderRequest, info: NetworkInfo, progress: ProgressFn, *,
+                params: NoParams = NoParams()) -> dict[str, str]:  # noqa: B008 - frozen, never mutated
+    """SHA-256 of the weights (`stylegan3.runs.runlog.network_fingerprint`), for `--record` logs of remote runs."""
+    from stylegan3.runs.runlog import network_fingerprint
+
+    progress(0, 1)
+    return {"sha256": network_fingerprint(G)}
+
+
+@dataclass(frozen=True)
+class Analysis:
+    fn: Callable[..., Any]
+    params: type
+
+
+ANALYSES: dict[str, Analysis] = {
+    "eq_metrics": Analysis(eq_metrics, EqParams),
+    "spectra": Analysis(spectra.spectra, SpectraParams),
+    "sticking": Analysis(sticking.sticking, StickingParams),
+    "record": Analysis(record.record, RecordParams),
+    "fingerprint": Analysis(fingerprint, NoParams),
+}
+
+
+def parse(name: object, params: object) -> Any:
+    """The typed params of analysis `name`; ParamsError for an unknown analysis or bad params (one line)."""
+    if not isinstance(name, str) or name not in ANALYSES:
+        raise ParamsError(f"unknown analysis {name!r} (expected one of {', '.join(ANALYSES)})")
+    return parse_params(ANALYSES[name].params, params, f"{name} params")
+
+
+def run(name: str, G: torch.nn.Module, request: RenderRequest, info: NetworkInfo, progress: ProgressFn,
+        params: Any = None) -> Any:
+    """Run analysis `name` with parsed params (or a plain dict / None, parsed here)."""
+    spec = ANALYSES[name]
+    if not isinstance(params, spec.params):
+        params = parse(name, params)
+    return spec.fn(G, request, info, progress, params=params)

@@ -1,0 +1,85 @@
+"""The Spectra panel's averaged spectra as an analysis that runs next to the network.
+
+Same numbers as the local job (`visualizer.analysis_jobs.spectra_job`) and `sg3-explorer spectra`, because
+all three call `stylegan3.metrics.spectra.network_spectrum` with the same arguments; the power arrays
+travel as binary (`stylegan3.service.arrays`), so they arrive bit for bit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from stylegan3.analyses.params import check_range
+from stylegan3.documents.request import RenderRequest
+from stylegan3.networks.info import NetworkInfo
+
+MAX_SAMPLES = 4096
+MAX_LAYERS = 4
+
+
+@dataclass(frozen=True)
+class SpectraParams:
+    """Which layers ('output' = the image), how many latents (seeds seed .. seed + N - 1), psi, window.
+    `seed` / `psi` None take the request's seed and truncation (the GUI's "the seeds shown in the app")."""
+
+    layers: tuple[str, ...] = ("output",)
+    samples: int = 1
+    seed: int | None = None
+    psi: float | None = None
+    window: Literal["kaiser", "hann", "none"] = "kaiser"
+    beta: float = 8.0
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.layers) <= MAX_LAYERS:
+            raise ValueError(f"layers: 1..{MAX_LAYERS} names, got {len(self.layers)}")
+        check_range("samples", self.samples, 1, MAX_SAMPLES)
+        if self.seed is not None:
+            check_range("seed", self.seed, 0, 2**32 - 1)
+        if self.psi is not None:
+            check_range("psi", self.psi, -4.0, 4.0)
+        check_range("beta", self.beta, 0.0, 100.0)
+
+
+def spectrum_to_plain(spec) -> dict[str, Any]:
+    return {"power": spec.power, "freqs": spec.freqs, "sampling_rate": float(spec.sampling_rate),
+            "label": spec.label, "num_samples": int(spec.num_samples),
+            "marks": {k: float(v) for k, v in spec.marks.items()}}
+
+
+def spectrum_from_plain(data: dict[str, Any]):
+    """A `Spectrum` from what `spectra` returned (after `arrays.unpack`)."""
+    from stylegan3.metrics.spectra import Spectrum
+
+    return Spectrum(np.asarray(data["power"]), np.asarray(data["freqs"]), float(data["sampling_rate"]),
+                    str(data["label"]), int(data["num_samples"]), {k: float(v) for k, v in data["marks"].items()})
+
+
+@torch.no_grad()
+def spectra(G: torch.nn.Module, request: RenderRequest, info: NetworkInfo, progress, *,
+            params: SpectraParams) -> dict[str, dict[str, Any]]:
+    """{layer: spectrum as plain data} for the layers of `params`; progress counts latents over all layers."""
+    from stylegan3.errors import SG3Error
+    from stylegan3.metrics.spectra import network_spectrum
+
+    known = ("output", *info.layer_names)
+    for name in params.layers:
+        if info.layers and name not in known:
+            raise SG3Error(f"no layer {name!r}; this network has: {', '.join(known)}")
+    seed = request.latent.seed if params.seed is None else params.seed
+    psi = float(request.truncation.psi) if params.psi is None else params.psi
+    n = params.samples
+    total = n * len(params.layers)
+    progress(0, total)
+    out = {}
+    for i, name in enumerate(params.layers):
+        def step(done: int, _total: int, base: int = i * n) -> None:
+            progress(base + done, total)
+
+        spec = network_spectrum(G, name, num_samples=n, seed=seed, truncation_psi=psi, window=params.window,
+                                beta=params.beta, progress=step)
+        out[name] = spectrum_to_plain(spec)
+    return out

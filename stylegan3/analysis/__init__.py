@@ -1,1 +1,0 @@
-"""Analysis tools: equivariance metrics, spectra and texture sticking (pure functions on tensors)."""

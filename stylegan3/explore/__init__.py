@@ -1,0 +1,1 @@
+"""Exploration tools on top of rendering: latent directions, projection of images, latent paths and videos."""

@@ -1,0 +1,1 @@
+"""Performance: the `bench` command, the per-frame floor model, and out-of-memory reporting."""

@@ -1,0 +1,1 @@
+"""Long runs: torchrun distribution of the long commands and their resumable result logs."""

@@ -1,0 +1,471 @@
+"""Everything behind the visualizer's panels, checked without a window: render state -> image, the worker's
+latest-wins policy, background loading with error lines, view geometry, settings, captures."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from sg3_explorer.visualizer.async_renderer import AsyncRenderer
+from sg3_explorer.visualizer.capture import capture_name, save_png
+from sg3_explorer.visualizer.network_loader import NetworkLoader, _progress_text, error_line
+from sg3_explorer.visualizer.perf import TimeHistory
+from sg3_explorer.visualizer.renderer import RenderResult, render_state, state_ws, to_uint8_hwc
+from sg3_explorer.visualizer.settings import MAX_RECENT, Settings, config_dir, load_settings, save_settings
+from sg3_explorer.visualizer.state import RenderState, ws_selection
+from sg3_explorer.visualizer.view import ViewTransform
+from tests.support.gui import tiny_generator, write_hostile_pickle, write_tiny_network
+
+HAS_IMGUI = importlib.util.find_spec("imgui_bundle") is not None
+
+
+@pytest.fixture(scope="module")
+def sg2c():
+    return tiny_generator("sg2", c_dim=4, res=32)
+
+
+# -- renderer ---------------------------------------------------------------------------------------------------
+
+def _official_uint8(path: Path) -> np.ndarray:
+    ref = np.load(path)[0]
+    return (ref * 127.5 + 128).clip(0, 255).astype(np.uint8).transpose(1, 2, 0)
+
+
+@pytest.mark.fixtures
+@pytest.mark.parametrize("name", ["sg3t", "sg3r", "sg2"])
+def test_render_state_matches_official_outputs(fixtures_dir, fixture_cases, name):
+    """The image the app shows for a state is the official output for the same seed/psi/cutoff/transform."""
+    import stylegan3
+
+    G = stylegan3.load_network(str(fixtures_dir / f"{name}.pkl"), device="cpu")
+    cases = [c for c in fixture_cases if Path(c["output"]).name.startswith(f"{name}_s42_")]
+    assert cases
+    states = {}
+    for case in cases:  # mapping is cheap: check every truncation / cutoff case
+        state = RenderState(x=float(case["seed"]), psi=case["psi"], cutoff=case["cutoff"],
+                            noise_mode=case["noise_mode"], translate=tuple(case["translate"]),
+                            rotate=case["rotate"], force_fp32=True)
+        ws = state_ws(G, state).numpy()
+        np.testing.assert_allclose(ws, np.load(fixtures_dir / Path(case["ws"]).name), atol=1e-4)
+        states[case["output"]] = state
+    # Synthesis is slow on a CPU: render the most demanding case (translate + rotate for SG3, cutoff for SG2).
+    output = max(states, key=lambda o: (states[o].rotate != 0, states[o].cutoff is not None))
+    got = render_state(G, states[output])
+    want = _official_uint8(fixtures_dir / Path(output).name)
+    assert np.abs(got.astype(int) - want).max() <= 1, output
+
+
+def test_uint8_conversion_is_the_official_one():
+    img = torch.tensor([-1.0, -0.5, 0.0, 0.999, 1.0, 2.0]).reshape(1, 1, 1, 6).expand(1, 3, 1, 6)
+    out = to_uint8_hwc(img)
+    assert out.shape == (1, 6, 3) and out.dtype == torch.uint8
+    assert out[0, :, 0].tolist() == [0, 64, 128, 255, 255, 255]
+
+
+def test_seed_plane_integer_point_is_the_seed(sg2c):
+    a = render_state(sg2c, RenderState(x=7.0))
+    b = render_state(sg2c, RenderState(x=7.0, y=0.0, class_idx=0))
+    assert np.array_equal(a, b)
+    # A fractional position differs from both neighbours and moves continuously towards the next seed.
+    ws = [state_ws(sg2c, RenderState(x=7 + t)) for t in (0.0, 0.01, 0.5, 1.0)]
+    assert (ws[1] - ws[0]).abs().max() < (ws[2] - ws[0]).abs().max()
+    assert torch.allclose(ws[3], state_ws(sg2c, RenderState(x=8.0)))
+
+
+def test_style_mixing_takes_selected_ws_from_mix_seed(sg2c):
+    base = state_ws(sg2c, RenderState(x=1))
+    other = state_ws(sg2c, RenderState(x=9))
+    mixed = state_ws(sg2c, RenderState(x=1, mix_seed=9, mix_ws=(0, 2)))
+    assert torch.equal(mixed[:, [0, 2]], other[:, [0, 2]])
+    keep = [i for i in range(sg2c.num_ws) if i not in (0, 2)]
+    assert torch.equal(mixed[:, keep], base[:, keep])
+    # Out-of-range indices (from a previous, bigger network) are ignored.
+    assert ws_selection((1, 1, 99, -2, 0), 4) == (0, 1)
+
+
+def test_truncation_cutoff_and_class_label(sg2c):
+    w_avg = sg2c.mapping.w_avg
+    full = state_ws(sg2c, RenderState(x=3, psi=1.0))
+    zero = state_ws(sg2c, RenderState(x=3, psi=0.0))
+    assert torch.allclose(zero, w_avg.expand_as(zero), atol=1e-5)
+    cut = state_ws(sg2c, RenderState(x=3, psi=0.0, cutoff=2))
+    assert torch.allclose(cut[:, :2], zero[:, :2]) and torch.allclose(cut[:, 2:], full[:, 2:])
+    assert not np.array_equal(render_state(sg2c, RenderState(x=3, class_idx=0)),
+                              render_state(sg2c, RenderState(x=3, class_idx=2)))
+
+
+def test_noise_seed_makes_random_noise_reproducible(sg2c):
+    a = render_state(sg2c, RenderState(noise_mode="random", noise_seed=1))
+    b = render_state(sg2c, RenderState(noise_mode="random", noise_seed=1))
+    c = render_state(sg2c, RenderState(noise_mode="random", noise_seed=2))
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_input_transform_reaches_sg3_network():
+    G = tiny_generator("sg3", res=32)
+    a = render_state(G, RenderState(x=1))
+    b = render_state(G, RenderState(x=1, translate=(0.25, 0.0)))
+    assert not np.array_equal(a, b)
+    assert np.array_equal(render_state(G, RenderState(x=1)), a)  # transform reset to identity
+
+
+def test_stages_come_from_the_request_not_from_panels_built_in_this_process(sg2c):
+    """No panel was constructed here: the FFT view still runs, because the pipeline is built from the request."""
+    from sg3_explorer.visualizer import renderer
+    from sg3_explorer.visualizer.request_adapter import request_from_state
+    from stylegan3.render.pipeline import render_request
+
+    state = RenderState(x=2, layer_name="output", fft=True, fft_window="hann")
+    res = renderer.timed_render(sg2c, state)
+    plain = render_state(sg2c, RenderState(x=2))
+    assert res.error is None and res.image.shape[0] >= 256 > plain.shape[0]  # the enlarged spectrum
+    assert res.extras["layer_shape"] == (3, 32, 32) and "graph" not in res.extras
+    out = render_request(sg2c, request_from_state(state), renderer.network_info(sg2c))
+    assert np.array_equal(out.image, res.image) and np.array_equal(render_state(sg2c, state), res.image)
+
+
+def test_render_errors_become_a_message():
+    from sg3_explorer.visualizer.renderer import timed_render
+
+    G = tiny_generator("sg2", res=32)
+    res = timed_render(G, RenderState(noise_mode="bogus"))
+    assert res.image is None and res.error and res.error.startswith("render failed")
+
+
+# -- async renderer -----------------------------------------------------------------------------------------------
+
+class SlowFake:
+    """Render function that blocks until released, recording what it was asked for."""
+
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+        self.gate = threading.Event()
+
+    def __call__(self, G, state, should_stop=None):
+        self.calls.append(state.x)
+        self.gate.wait(5)
+        return RenderResult(image=np.full((2, 2, 3), int(state.x), np.uint8), state=state)
+
+
+def test_async_renderer_latest_request_wins_and_gui_never_waits():
+    fake = SlowFake()
+    r = AsyncRenderer(fake)
+    try:
+        r.set_network(object(), 1)
+        assert r.submit(RenderState(x=1))
+        time.sleep(0.05)  # worker is now stuck rendering x=1
+        t0 = time.perf_counter()
+        for x in range(2, 50):
+            r.submit(RenderState(x=float(x)))
+        assert time.perf_counter() - t0 < 0.05  # submitting never blocks on the render
+        assert r.poll() is None  # nothing finished yet: the GUI keeps its last image
+        fake.gate.set()
+        assert r.wait_idle(5)
+        res = r.poll()
+        assert res is not None and res.state.x == 49.0
+        assert fake.calls == [1.0, 49.0]  # requests 2..48 were collapsed into the newest one
+        assert r.poll() is None  # delivered once
+        assert not r.submit(RenderState(x=49.0))  # unchanged state: nothing to do
+    finally:
+        r.close()
+
+
+def test_async_renderer_drops_results_of_previous_network():
+    fake = SlowFake()
+    r = AsyncRenderer(fake)
+    try:
+        r.set_network(object(), 1)
+        r.submit(RenderState(x=3))
+        time.sleep(0.05)
+        r.set_network(object(), 2)  # user switched networks while x=3 renders on the old one
+        fake.gate.set()
+        assert r.wait_idle(5)
+        assert r.poll() is None
+        r.submit(RenderState(x=3))
+        assert r.wait_idle(5)
+        res = r.poll()
+        assert res is not None and res.network_id == 2
+    finally:
+        r.close()
+
+
+def test_network_switch_cancels_the_render_in_progress():
+    """A long CPU render of the old network stops at its next layer instead of running to the end."""
+    from sg3_explorer.visualizer.renderer import timed_render
+
+    G = tiny_generator("sg2", res=32)
+    started, layers_run = threading.Event(), []
+
+    def slow_layer(module, inputs):
+        started.set()
+        layers_run.append(module)
+        time.sleep(0.2)
+
+    handles = [m.register_forward_pre_hook(slow_layer) for m in G.synthesis.children()]
+    r = AsyncRenderer(timed_render)
+    try:
+        r.set_network(G, 1)
+        r.submit(RenderState(x=1))
+        assert started.wait(10)
+        t0 = time.perf_counter()
+        r.set_network(tiny_generator("sg2", res=32), 2)
+        assert r.wait_idle(5)
+        assert time.perf_counter() - t0 < 1.0
+        assert len(layers_run) < len(list(G.synthesis.children()))
+        assert r.poll() is None
+    finally:
+        r.close()
+        for h in handles:
+            h.remove()
+    res = timed_render(G, RenderState(x=1), should_stop=lambda: True)
+    assert res.cancelled and res.image is None and res.error is None
+
+
+def test_submitted_state_is_a_snapshot():
+    fake = SlowFake()
+    fake.gate.set()
+    r = AsyncRenderer(fake)
+    try:
+        r.set_network(object(), 1)
+        s = RenderState(x=5)
+        r.submit(s)
+        s.x = 6.0  # the GUI keeps editing its own state
+        assert r.wait_idle(5)
+        assert r.poll().state.x == 5.0
+    finally:
+        r.close()
+
+
+# -- network loading ----------------------------------------------------------------------------------------------
+
+def test_loader_reports_broken_and_hostile_files_as_one_line(tmp_path):
+    loader = NetworkLoader(torch.device("cpu"))
+    broken = tmp_path / "broken.pkl"
+    broken.write_bytes(b"\x80\x04garbage")
+    loader.load(str(broken))
+    assert loader.wait(30)
+    assert loader.poll() is None
+    err = loader.status.error
+    assert err and "\n" not in err and "broken.pkl" in err
+
+    marker = tmp_path / "pwned"
+    loader.load(str(write_hostile_pickle(tmp_path / "evil.pkl", marker)))
+    assert loader.wait(30)
+    assert loader.poll() is None and loader.status.error
+    assert not marker.exists()
+
+    loader.load(str(tmp_path / "missing.pkl"))
+    assert loader.wait(30) and loader.status.error
+
+
+def test_loader_loads_describes_and_caches(tmp_path):
+    path = write_tiny_network(tmp_path / "net.safetensors", kind="sg2", c_dim=3, res=32)
+    calls = []
+
+    def counting_load(source, progress=None, device=None):
+        from sg3_explorer.visualizer.network_loader import default_load_fn
+
+        calls.append(source)
+        progress(50, 100)
+        return default_load_fn(source, progress, device)
+
+    loader = NetworkLoader(torch.device("cpu"), counting_load)
+    loader.load(str(path))
+    assert loader.wait(30)
+    done = loader.poll()
+    assert done is not None and loader.status.error is None
+    info = done.info
+    assert (info.kind, info.resolution, info.c_dim, info.z_dim, info.num_ws) == ("SG2", 32, 3, 16, done.G.num_ws)
+    assert "SG2" in info.summary() and "3 classes" in info.summary()
+    from stylegan3.ops import backend
+
+    assert done.ops == backend.describe("cpu")  # the CPU kernels, or the reference ops with the reason
+    loader.load(str(path))
+    assert loader.wait(30) and loader.poll() is not None
+    assert calls == [str(path)]  # second time from the cache
+
+
+def test_loader_newest_request_wins():
+    release = threading.Event()
+
+    def fake_load(source, progress=None, device=None):
+        if source == "slow":
+            release.wait(5)
+        return tiny_generator("sg2", res=32)
+
+    loader = NetworkLoader(torch.device("cpu"), fake_load)
+    loader.load("slow")
+    loader.load("fast")
+    time.sleep(0.2)
+    release.set()
+    assert loader.wait(10)
+    done = loader.poll()
+    assert done is not None and done.source == "fast"
+    assert loader.poll() is None
+
+
+def test_progress_reports_and_error_lines():
+    assert _progress_text((5_000_000, 10_000_000)) == ("5.0 / 10.0 MB", 0.5)
+    assert _progress_text((3_000_000, None)) == ("3.0 MB", None)
+    assert _progress_text((0.25,)) == (None, 0.25)
+    assert _progress_text(("hashing",)) == ("hashing", None)
+    from stylegan3.errors import NetworkLoadError
+
+    assert error_line(NetworkLoadError("x.pkl", "not a pickle")) == "x.pkl: not a pickle"
+    assert error_line(ValueError("bad\nsecond line")) == "ValueError: bad"
+
+
+# -- view, settings, captures -------------------------------------------------------------------------------------
+
+def test_view_fit_one_to_one_zoom_and_pan():
+    v = ViewTransform()
+    assert v.placement(800, 600, 64, 64) == (100.0, 0.0, 600 / 64)
+    assert v.pixel_at(100, 0, 800, 600, 64, 64) == (0, 0)
+    assert v.pixel_at(99, 0, 800, 600, 64, 64) is None
+    assert v.pixel_at(699.9, 599.9, 800, 600, 64, 64) == (63, 63)
+    v.set_one_to_one()
+    assert v.placement(800, 600, 64, 64) == (368.0, 268.0, 1.0)
+    # Zooming keeps the image point under the cursor in place.
+    before = v.pixel_at(380, 280, 800, 600, 64, 64)
+    v.zoom_at(4.0, 380.5, 280.5, 800, 600, 64, 64)
+    assert v.zoom == 4.0 and v.pixel_at(380.5, 280.5, 800, 600, 64, 64) == before
+    x0, y0, _ = v.placement(800, 600, 64, 64)
+    v.pan(10, -6, 800, 600, 64, 64)
+    x1, y1, _ = v.placement(800, 600, 64, 64)
+    assert (x1 - x0, y1 - y0) == (10.0, -6.0)
+    # Zoom from fit continues from the fitted scale.
+    f = ViewTransform()
+    f.zoom_at(2.0, 400, 300, 800, 600, 64, 64)
+    assert not f.fit and f.zoom == pytest.approx(2 * 600 / 64)
+
+
+def test_settings_roundtrip_and_bad_files(tmp_path, monkeypatch):
+    monkeypatch.setenv("SG3_CONFIG_DIR", str(tmp_path / "cfg"))
+    assert config_dir() == tmp_path / "cfg"
+    s = Settings()
+    for i in range(MAX_RECENT + 5):
+        s.add_recent(f"net{i}.pkl")
+    s.add_recent("net3.pkl")
+    s.add_recent("demo")
+    assert s.recent[0] == "net3.pkl" and len(s.recent) == MAX_RECENT and s.recent.count("net3.pkl") == 1
+    s.window_size, s.panels_open, s.font_scale = (1000, 700), {"latent": False}, 1.25
+    assert save_settings(s)
+    back = load_settings()
+    assert back == s
+    path = tmp_path / "cfg" / "settings.json"
+    path.write_text("{not json")
+    assert load_settings() == Settings()
+    path.write_text(json.dumps({"window_size": "huge", "recent": [1, "a.pkl"], "vsync": "yes", "fps_limit": 30,
+                                "unknown": 1}))
+    odd = load_settings()
+    assert odd.window_size == Settings().window_size and odd.recent == ["a.pkl"]
+    assert odd.vsync is True and odd.fps_limit == 30
+
+
+def test_capture_names_never_overwrite(tmp_path):
+    st = RenderState(x=42, psi=0.7)
+    base = capture_name("image", st, "/data/nets/sg3t.pkl")
+    assert base == "image_sg3t_seed42_psi0.70"
+    px = np.zeros((4, 5, 3), np.uint8)
+    p1 = save_png(px, tmp_path / "caps", base)
+    p2 = save_png(px, tmp_path / "caps", base)
+    assert p1 != p2 and p1.name == "image_sg3t_seed42_psi0.70_0000.png" and p2.is_file()
+
+
+def test_time_history():
+    h = TimeHistory(size=4)
+    for ms in (10, 20, 30, 40, 50):
+        h.add(ms)
+    assert len(h) == 4 and h.mean_ms() == 35.0 and h.fps(2) == pytest.approx(1000 / 45)
+
+
+def test_state_copy_and_equality():
+    from stylegan3.documents.request import ExplicitLatent
+
+    a = RenderState(x=1.5, mix_ws=(1, 2), explicit=ExplicitLatent(((1.0, 2.0),), "p", (1.5, 0.0)))
+    b = a.copy()
+    assert a == b and b is not a
+    b.layer_gain_db = 3.0
+    assert a != b and a.seed == 1 and RenderState(x=-0.5).seed == -1
+    c = a.copy(explicit=ExplicitLatent(((1.0, 2.5),), "p", (1.5, 0.0)))
+    assert c != a and a.copy() == a
+
+
+def test_folder_listing_and_catalog(tmp_path):
+    from sg3_explorer.visualizer.file_browser import catalog_entries, list_folder
+
+    (tmp_path / "sub").mkdir()
+    (tmp_path / ".hidden").mkdir()
+    for name in ("b.pkl", "a.safetensors", "notes.txt"):
+        (tmp_path / name).write_text("x")
+    dirs, files = list_folder(tmp_path)
+    assert [d.name for d in dirs] == ["sub"] and [f.name for f in files] == ["a.safetensors", "b.pkl"]
+    assert list_folder(tmp_path / "missing") == ([], [])
+    names = [n for n, _ in catalog_entries()]
+    assert "stylegan3-t-ffhqu-256x256" in names
+
+
+# -- panels' pure helpers and the widget list ---------------------------------------------------------------------
+
+@pytest.mark.skipif(not HAS_IMGUI, reason="imgui-bundle not installed")
+def test_widget_helpers_and_optional_modules(monkeypatch):
+    from sg3_explorer import widgets
+    from sg3_explorer.widgets.latent import snap, step_animation
+    from sg3_explorer.widgets.stylemix import toggle_ws
+    from sg3_explorer.widgets.truncation import cutoff_from_slider
+
+    assert snap(2.6, -0.4) == (3.0, -0.0)
+    assert step_animation(1.0, 0.5, 0.1) == pytest.approx(1.05)
+    assert toggle_ws((1,), 3, True, 8) == (1, 3) and toggle_ws((1, 3), 1, False, 8) == (3,)
+    assert cutoff_from_slider(16, 16) is None and cutoff_from_slider(3, 16) == 3
+    names = [m.__name__ for m in widgets.widget_modules()]
+    assert names[:6] == [f"sg3_explorer.widgets.{name}" for name in widgets.CORE_MODULES]
+    # An optional panel module that exists is picked up; one that is absent is skipped silently.
+    monkeypatch.setattr(widgets, "OPTIONAL_MODULES", ["latent", "not_there"])
+    assert [m.__name__ for m in widgets.widget_modules()][-1] == "sg3_explorer.widgets.latent"
+
+
+@pytest.mark.skipif(not HAS_IMGUI or importlib.util.find_spec("glfw") is None, reason="GUI extra not installed")
+def test_no_display_is_one_clear_error(monkeypatch, capsys):
+    from sg3_explorer.visualizer.cli import main
+
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert main(["gui", "--screenshot", "x.png", "--no-settings"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: cannot open a window") and "Xvfb" in err[0]
+
+
+def test_gui_command_is_registered():
+    from sg3_explorer.visualizer.cli import _size, build_parser
+
+    args = build_parser().parse_args(["gui", "a.pkl", "b.pkl", "--screenshot", "x.png", "--seed", "3"])
+    assert args.networks == ["a.pkl", "b.pkl"] and args.screenshot == Path("x.png") and args.seed == 3
+    assert _size("800x600") == (800, 600)
+    with pytest.raises(Exception, match="WxH"):
+        _size("big")
+
+
+@pytest.mark.skipif(not HAS_IMGUI, reason="imgui-bundle not installed")
+def test_saved_window_size_and_preferences_are_used_at_start(tmp_path, monkeypatch):
+    from sg3_explorer.visualizer.app import App, AppConfig
+
+    monkeypatch.setenv("SG3_CONFIG_DIR", str(tmp_path / "cfg"))
+    save_settings(Settings(window_size=(1111, 666), fps_limit=24, vsync=False, force_fp32=True))
+    net = write_tiny_network(tmp_path / "n.safetensors", kind="sg2", res=32)
+    app = App(AppConfig(networks=[str(net)], state=RenderState(x=3)))  # as the gui command passes it
+    try:
+        params = app.runner_params()
+        assert tuple(params.app_window_params.window_geometry.size) == (1111, 666)
+        assert params.fps_idling.fps_max == 24 and params.fps_idling.vsync_to_monitor is False
+        assert app.state.force_fp32 is True and app.state.x == 3
+        assert app.loader.wait(30) and app.loader.poll().info.kind == "SG2"
+    finally:
+        app.renderer.close()

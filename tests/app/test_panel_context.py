@@ -1,0 +1,348 @@
+"""Panels see the app only through `widgets.context.PanelContext`: no module of `widgets/` imports the App or
+touches the generator module, the library imports no GUI code, every `app.X` a panel uses is a member of the
+protocol (and the App has it), and panels work headless against a small fake context, with the network in
+this process or "elsewhere" (jobs then run through the backend or say why they cannot)."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.support.gui import tiny_generator
+
+REPO = Path(__file__).resolve().parents[2]
+WIDGET_FILES = sorted((REPO / "widgets").glob("*.py"))
+GUI_PACKAGES = ("visualizer", "widgets")
+APP_INTERNALS = ("network", "backend", "loader", "renderer", "panel_errors", "config", "widgets")
+
+
+def _is_gui_module(name: str) -> bool:
+    """`visualizer.x` in a checkout's old spelling, `sg3_explorer.visualizer.x` as the app package names it."""
+    parts = name.split(".")
+    return parts[0] in GUI_PACKAGES or (parts[0] == "sg3_explorer" and len(parts) > 1 and parts[1] in GUI_PACKAGES)
+
+
+def _app_relative(name: str) -> str:
+    """A module name without the app package's prefix (`sg3_explorer.visualizer.app` -> `visualizer.app`)."""
+    return name.removeprefix("sg3_explorer.")
+
+
+def _imported_modules(tree: ast.AST) -> list[str]:
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            out.append(node.module)
+            out += [f"{node.module}.{alias.name}" for alias in node.names]
+    return out
+
+
+def _dotted(node: ast.AST) -> str:
+    if isinstance(node, ast.Attribute):
+        return f"{_dotted(node.value)}.{node.attr}"
+    return node.id if isinstance(node, ast.Name) else "?"
+
+
+def _parse(path: Path) -> ast.AST:
+    return ast.parse(path.read_text(), filename=str(path))
+
+
+def test_widgets_do_not_import_the_app():
+    assert len(WIDGET_FILES) > 10
+    offenders = {p.name: m for p in WIDGET_FILES for m in _imported_modules(_parse(p))
+                 if _app_relative(m) == "visualizer.app" or _app_relative(m).startswith("visualizer.app.")}
+    assert offenders == {}
+
+
+def test_widgets_never_touch_the_network_module():
+    found = []
+    for path in WIDGET_FILES:
+        for node in ast.walk(_parse(path)):
+            if not isinstance(node, ast.Attribute):
+                continue
+            name = _dotted(node)
+            on_app = _dotted(node.value) in ("self.app", "app")
+            if node.attr == "G" or "torch.nn" in name or (on_app and node.attr in APP_INTERNALS):
+                found.append(f"{path.name}:{node.lineno} {name}")
+    assert found == []
+
+
+def test_the_checks_above_can_fail(tmp_path):
+    """The AST checks see the forms a regression would take."""
+    bad = ast.parse("from sg3_explorer.visualizer.app import App\nimport torch\nx = self.app.network.G\n"
+                    "y: torch.nn.Module\n")
+    assert "visualizer.app" in {_app_relative(m) for m in _imported_modules(bad)}
+    assert _is_gui_module("sg3_explorer.widgets.base") and _is_gui_module("visualizer") and not _is_gui_module("ops")
+    names = {_dotted(n) for n in ast.walk(bad) if isinstance(n, ast.Attribute)}
+    assert {"self.app.network", "self.app.network.G", "torch.nn.Module"} <= names
+
+
+def test_library_imports_no_gui_code():
+    offenders = []
+    for path in sorted((REPO / "stylegan3").rglob("*.py")):
+        rel = path.relative_to(REPO).as_posix()
+        gui = [m for m in _imported_modules(_parse(path)) if _is_gui_module(m)]
+        if gui:
+            offenders.append(f"{rel}: {gui}")
+    assert offenders == []
+
+
+def _protocol_members() -> set[str]:
+    from sg3_explorer.widgets.context import PanelContext
+
+    names = set(PanelContext.__annotations__)
+    names |= {n for n in vars(PanelContext) if not n.startswith("_")}
+    return names
+
+
+def test_panels_use_only_the_context():
+    """Every `self.app.X` / `app.X` in a panel is a member of PanelContext."""
+    members = _protocol_members()
+    assert {"state", "info", "start_job", "compute", "last_result", "settings", "load_network"} <= members
+    used = {}
+    for path in WIDGET_FILES:
+        for node in ast.walk(_parse(path)):
+            if isinstance(node, ast.Attribute) and _dotted(node.value) in ("self.app", "app"):
+                used.setdefault(node.attr, f"{path.name}:{node.lineno}")
+    assert used, "the scan found no uses at all"
+    assert {name: where for name, where in used.items() if name not in members} == {}
+
+
+def test_app_implements_the_context():
+    """The App has every member of the protocol (as a class attribute or set in __init__)."""
+    from sg3_explorer.visualizer.app import App
+
+    init = ast.parse(textwrap.dedent(inspect.getsource(App.__init__)))
+    assigned = {n.attr for n in ast.walk(init) if isinstance(n, ast.Attribute) and _dotted(n.value) == "self"
+                and isinstance(n.ctx, ast.Store)}
+    missing = sorted(m for m in _protocol_members() if not hasattr(App, m) and m not in assigned)
+    assert missing == []
+
+
+# -- panels against a fake context --------------------------------------------------------------------------------
+
+class FakeContext:
+    """The context a panel gets, without an App or a window: the network either here (`G`) or elsewhere
+    (`backend`, which may offer `analyze`)."""
+
+    def __init__(self, G=None, info=None, backend=None, transport="tcp://gpu-box:5555") -> None:
+        import torch
+
+        from sg3_explorer.visualizer.settings import Settings
+        from sg3_explorer.visualizer.state import RenderState
+
+        self.state = RenderState()
+        self.settings = Settings()
+        self.G, self.backend, self.transport = G, backend, transport
+        self.info = info
+        self.source = info.source if info is not None else None
+        self.network_label = self.source or ""
+        self.last_result = None
+        self.device = torch.device("cpu")
+        self.device_description = "cpu"
+        self.panels: dict = {}
+
+    @property
+    def network_is_here(self) -> bool:
+        return self.G is not None
+
+    def widget(self, module_name: str):
+        return self.panels.get(module_name)
+
+    def current_request(self):
+        from sg3_explorer.visualizer.request_adapter import request_from_state
+
+        return request_from_state(self.state, self.source or "demo")
+
+    def apply_request(self, request) -> None:
+        from sg3_explorer.visualizer.request_adapter import state_from_request
+
+        self.state = state_from_request(request, self.state)
+
+    def start_job(self, slot, job) -> bool:
+        from sg3_explorer.visualizer.network_jobs import run_local, unavailable_message
+
+        if self.G is not None:
+            return slot.start(lambda progress: run_local(job, self.G, progress), job.label)
+        if job.remote is None:
+            slot.error = unavailable_message(job, self.transport)
+            return False
+        return slot.start(lambda progress: job.remote(self.backend, progress), job.label)
+
+    def compute(self, job):
+        from sg3_explorer.visualizer.network_jobs import JobUnavailable, run_local, unavailable_message
+
+        if self.G is None:
+            raise JobUnavailable(unavailable_message(job, self.transport))
+        return run_local(job, self.G)
+
+
+@pytest.fixture(scope="module")
+def sg3():
+    from stylegan3.networks.info import describe
+
+    G = tiny_generator("sg3", res=32)
+    return G, describe(G, "tiny-sg3")
+
+
+def test_layers_panel_reads_the_info_layer_table(sg3):
+    from sg3_explorer.widgets.layers import LayersWidget
+
+    G, info = sg3
+    remote = FakeContext(info=info)  # the same panel whether the module is here or not: it never needs it
+    panel = LayersWidget(remote)
+    panel.on_network()
+    assert [row.name for row in panel.layers] == list(info.layer_names) and len(panel.layers) == info.num_layers
+    last = info.layers[-1]
+    panel.select(last.name)
+    assert remote.state.layer_name == last.name
+    remote.state.channel = 10_000
+    panel.select(last.name)
+    assert remote.state.channel == last.channels - 1
+    panel.select("output")
+    assert remote.state.layer_name is None and panel.shown_info() is None  # "output" without FFT: the image
+    remote.state.fft = True
+    panel.select("output")
+    shown = panel.shown_info()
+    assert (shown.name, shown.width, shown.channels, shown.cutoff) == ("output", 32, 3, last.cutoff)
+    remote.state.layer_name = "no-such-layer"
+    panel.on_network()
+    assert remote.state.layer_name is None and remote.state.channel is None
+
+
+def test_spectra_panel_computes_through_the_context(sg3):
+    from sg3_explorer.widgets.spectra import SpectraWidget
+    from stylegan3.metrics.spectra import network_spectrum
+
+    G, info = sg3
+    ctx = FakeContext(G=G, info=info)
+    ctx.state.x = 3.0
+    panel = SpectraWidget(ctx)
+    panel.on_network()
+    assert panel.names == ["output", *info.layer_names]
+    panel.layer_a = info.layers[-2].name
+    assert panel.start()
+    assert panel.job.wait(120)
+    panel.update(0.0)
+    want = network_spectrum(G, panel.layer_a, num_samples=1, seed=3, truncation_psi=1.0, window="kaiser")
+    got = panel.spectra[panel.layer_a]
+    np.testing.assert_allclose(got.power, want.power, rtol=1e-5)
+    assert set(panel.curves[panel.layer_a]) == {"radial", "slice0", "slice45"}
+
+    # With the network elsewhere the same panel runs the server's `spectra` analysis: the same numbers.
+    elsewhere = SpectraWidget(FakeContext(info=info, backend=AnalysesHere(G, info)))
+    elsewhere.app.state.x = 3.0
+    elsewhere.on_network()
+    elsewhere.layer_a = panel.layer_a
+    assert elsewhere.start()
+    assert elsewhere.job.wait(120), elsewhere.job.error
+    elsewhere.update(0.0)
+    np.testing.assert_array_equal(elsewhere.spectra[panel.layer_a].power, got.power)
+
+
+class AnalysesHere:
+    """A backend whose analyses run on a network of this process, as a server runs them next to its own."""
+
+    def __init__(self, G, info) -> None:
+        self.G, self.info, self.calls = G, info, []
+
+    def analyze(self, name, request, progress=None, params=None):
+        from stylegan3 import analyses as analysis
+
+        self.calls.append(name)
+        return analysis.run(name, self.G, request, self.info, progress or (lambda *a: None), params)
+
+
+def test_equivariance_metrics_run_on_the_backend_when_the_network_is_elsewhere(sg3):
+    from sg3_explorer.widgets.equivariance import EquivarianceWidget
+
+    G, info = sg3
+    calls = []
+
+    class Backend:
+        def analyze(self, name, request, progress, params=None):
+            calls.append((name, request.latent.seed, request.network.source, params))
+            progress(1, 1)
+            return {"eqt": 41.5, "eqt_frac": 30.25, "eqr": 12.0}
+
+    ctx = FakeContext(info=info, backend=Backend())
+    ctx.state.x = 7.0
+    panel = EquivarianceWidget(ctx)
+    assert panel.supported and panel.start_metrics()
+    assert panel.job.wait(30)
+    panel.update(0.0)
+    assert calls == [("eq_metrics", 7, "tiny-sg3", {"seed": 0})]
+    assert panel.metrics == {"eqt": 41.5, "eqt_frac": 30.25, "eqr": 12.0}
+
+
+def test_jobs_needing_the_module_say_why_when_it_is_elsewhere(sg3):
+    from sg3_explorer.widgets.directions import DirectionsWidget
+    from sg3_explorer.widgets.timeline import TimelineWidget
+
+    G, info = sg3
+    ctx = FakeContext(info=info, transport="child")
+    directions, timeline = DirectionsWidget(ctx), TimelineWidget(ctx)
+    ctx.panels = {"directions": directions, "timeline": timeline}
+    assert directions.visible() and timeline.visible()
+    assert not directions.start_pca(200)
+    directions.update(0.0)
+    assert directions.message == ("PCA: PCA of 200 w: not available while the network is rendered in a child "
+                                  "process; open the network without --connect / --renderer child to run it here")
+    assert timeline.add_bookmark() == 0  # a key is the view's request: no network needed to make one
+    assert timeline.timeline.keyframes[0].request == ctx.current_request()
+    timeline.preview(0.0)
+    assert "the timeline preview: not available" in timeline.message and not timeline.previewing
+    directions.add_seed_set_direction()
+    assert directions.message.startswith("a seed-set direction: not available")
+
+
+def test_a_bookmark_becomes_a_keyframe_and_back(sg3):
+    """Bookmarks panel -> timeline key -> bookmark again is the same Bookmark; clicking either returns to it."""
+    from sg3_explorer.widgets.bookmarks import BookmarksWidget
+    from sg3_explorer.widgets.timeline import TimelineWidget
+
+    G, info = sg3
+    ctx = FakeContext(info=info, transport="child")
+    marks, timeline = BookmarksWidget(ctx), TimelineWidget(ctx)
+    ctx.state.x, ctx.state.psi, ctx.state.translate = 5.0, 0.6, (0.25, 0.0)
+    mark = marks.add("five")
+    assert marks.to_timeline(0) is None and "no Timeline panel" in marks.message
+    ctx.panels = {"bookmarks": marks, "timeline": timeline}
+    assert marks.to_timeline(0) == 0 and timeline.timeline.keyframes[0].bookmark is mark
+    assert "'five' is timeline key 0" in marks.message
+    ctx.state.x, ctx.state.psi = 9.0, 1.0
+    assert timeline.add_bookmark(label="nine") == 1
+    kept = timeline.keep_as_bookmark(1)
+    assert [b.name for b in marks.bookmarks] == ["five", "nine"] and marks.bookmarks[1] is kept
+    assert kept.request.latent.x == 9.0
+    timeline.go(0)
+    assert (ctx.state.x, ctx.state.psi, tuple(ctx.state.translate)) == (5.0, 0.6, (0.25, 0.0))
+    assert timeline.message == "back to 'five'"
+    marks.go(1)
+    assert (ctx.state.x, ctx.state.psi) == (9.0, 1.0)
+    timeline.set_timeline(None)
+    assert timeline.timeline.keyframes == []
+
+
+def test_directions_pca_runs_locally_through_the_context(sg3, tmp_path, monkeypatch):
+    monkeypatch.setenv("SG3_EXPLORER_CACHE", str(tmp_path))
+    from sg3_explorer.widgets.directions import DirectionsWidget
+    from stylegan3.explore.directions import pca_directions
+
+    G, info = sg3
+    ctx = FakeContext(G=G, info=info)
+    panel = DirectionsWidget(ctx)
+    assert panel.start_pca(300)
+    assert panel.job.wait(120)
+    panel.update(0.0)
+    assert panel.directions is not None and panel.directions.samples == 300, panel.message
+    want = pca_directions(G, 300)
+    np.testing.assert_allclose(np.abs(panel.directions.vectors[:3]), np.abs(want.vectors[:3]), atol=1e-4)
+    panel.set_amount(0, 2.0)
+    assert [(m.index, m.amount) for m in panel.moves()] == [(0, 2.0)]

@@ -1,0 +1,84 @@
+"""`sg3-explorer bench`: the table users paste into bug reports, on tiny networks (seconds on a CPU)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from stylegan3.cli.main import main
+from stylegan3.networks.configs import build_config_net
+from stylegan3.ops import backend
+from stylegan3.perf import bench
+from tests.support.gui import write_tiny_network
+
+CPU = torch.device("cpu")
+
+
+def test_cli_bench_prints_the_table_and_writes_json(tmp_path, capsys, no_cpu_kernels):
+    net = write_tiny_network(tmp_path / "tiny.safetensors", kind="sg3", res=32)
+    out = tmp_path / "bench.json"
+    argv = ["bench", "--network", str(net), "--network", "demo-sg2", "--device", "cpu", "--warmup", "0", "--iters",
+            "1", "--json", str(out)]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    text = captured.out
+    assert text.startswith("## sg3-explorer bench") and "- device: cpu" in text
+    assert "- ops: reference ops on CPU" in text
+    rows = [line for line in text.splitlines() if line.startswith("| tiny.safetensors") or line.startswith("| demo")]
+    assert len(rows) == 2  # fp32 only on the CPU; what cannot run here is one line below the table
+    assert "| tiny.safetensors | 32 | fp32 | reference |" in rows[0]
+    assert "| demo-sg2 | 256 | fp32 | reference |" in rows[1]
+    assert "Not available here: kernels (no kernels for this device); kernels+graphs (no kernels for this device)." \
+        in text
+    assert "run/s" in captured.err or "runs/s" in captured.err or "s/run" in captured.err  # the bar, on stderr
+    doc = json.loads(out.read_text())
+    ref = [r for r in doc["rows"] if r["impl"] == "reference"]
+    assert len(doc["rows"]) == 6 and all(r["ms_per_frame"] > 0 and r["floor_ms"] > 0 for r in ref)
+    assert bench.format_report(bench.report_from_json(doc)) == text.strip()  # the table again, from the JSON
+    assert doc["header"]["torch"] == torch.__version__ and doc["header"]["batch"] == 1
+
+
+def test_rows_time_per_frame_floor_and_recorded_numbers(monkeypatch):
+    """Per-frame time divides by the batch; NVIDIA's recorded numbers appear only for the config they were taken on."""
+    G = build_config_net("SG2", 32, CPU, tiny=True)
+    nets = [bench.Network("SG2 (official config)", G, "SG2")]
+    ticks = []
+    report = bench.run(nets, CPU, batch=2, warmup=1, iters=2, progress=lambda d, t, w: ticks.append((d, t)))
+    assert ticks[-1] == (9, 9) and [d for d, _ in ticks] == list(range(1, 10))  # 3 impls x 3 runs, every run counted
+    ref = report.rows[0]
+    assert ref.impl == "reference" and ref.batch == 2 and ref.ms_per_frame > 0 and ref.floor_ms > 0
+    assert ref.nvidia_ms is None  # recorded at 256x256, batch 1 only
+    monkeypatch.setitem(bench.RECORDED, ("SG2", 32, "cpu", "fp32"), (1000.0, "test"))
+    again = bench.run(nets, CPU, batch=1, warmup=0, iters=1)
+    assert again.rows[0].nvidia_ms == 1000.0 and "1000 (test)" in bench.format_report(again)
+
+
+def test_implementations_come_from_the_backend(monkeypatch, no_cpu_kernels):
+    """Rows are whatever the backend lists, so kernels for another device appear once they exist."""
+    assert [name for name, _ in backend.implementations(CPU)] == ["reference", "kernels", "kernels+graphs"]
+    assert backend.implementations(CPU)[1][1] == "no kernels for this device"
+
+    from stylegan3.ops.reference_kernels import ReferenceKernels
+
+    fake = ReferenceKernels()  # a kernels module that computes with the reference
+    monkeypatch.setattr(backend, "kernels_module", lambda device: fake)
+    monkeypatch.setattr(backend, "cuda_kernels_for", lambda x: fake)
+    impls = backend.implementations(CPU)
+    assert impls[1] == ("kernels", None) and impls[2] == ("kernels+graphs", "CUDA graphs need a CUDA device")
+    G = build_config_net("SG2", 16, CPU, tiny=True)
+    report = bench.run([bench.Network("tiny", G)], CPU, warmup=0, iters=1)
+    assert report.rows[1].impl == "kernels" and report.rows[1].ms_per_frame > 0
+
+
+def test_bad_arguments_are_one_line(capsys):
+    assert main(["bench", "--batch", "0", "--device", "cpu"]) == 1
+    assert capsys.readouterr().err.strip() == "error: --batch and --iters must be at least 1, --warmup at least 0"
+    assert main(["bench", "--resolution", "100", "--device", "cpu"]) == 1
+    assert "power of two" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text,name", [("sg3-t", "SG3-T"), ("SG2", "SG2"), ("demo", None), ("sg3r", None)])
+def test_config_names(text, name):
+    assert bench.config_name(text) == name

@@ -1,0 +1,242 @@
+"""CUDA-graph replay of synthesis (stylegan3.render.graphs).
+
+On the CPU: the fallback rules, and the property that makes capture possible at all: synthesis never
+touches host memory once the network is on a device. That is checked by running the networks on the
+`meta` device under a dispatch mode that records every CPU tensor an op receives or makes (a host
+tensor created in `forward` would become a host->device copy each frame, and a failed capture).
+On a GPU (marked gpu): replays equal eager synthesis and follow new ws and input transforms.
+"""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
+
+from benchmarks.bench_synthesis import build_net
+from stylegan3.networks.transform import set_input_transform
+from stylegan3.render import graphs
+
+NETS = ("SG3-T", "SG3-R", "SG2")
+
+
+class HostTensorSpy(TorchDispatchMode):
+    """Records ops that take or return a non-scalar CPU tensor while everything should be on `meta`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hits: list[str] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        flat_in, _ = tree_flatten((args, kwargs or {}))
+        flat_out, _ = tree_flatten(out)
+        for t in (*flat_in, *flat_out):
+            if isinstance(t, torch.Tensor) and t.device.type == "cpu" and t.dim() > 0:
+                self.hits.append(f"{func} {list(t.shape)}")
+                break
+        return out
+
+
+def _tiny(net: str) -> torch.nn.Module:
+    return build_net(net, tiny=True, resolution=None, device=torch.device("cpu"))
+
+
+@pytest.mark.parametrize("net", NETS)
+@pytest.mark.parametrize("force_fp32", [False, True])
+def test_synthesis_touches_no_host_memory(net, force_fp32):
+    G = _tiny(net)
+    set_input_transform(G, (0.1, -0.05), 0.03)  # a non-identity transform must not change that
+    G = G.to("meta")
+    ws = torch.randn(2, G.num_ws, G.w_dim, device="meta")
+    modes = ("const", "none") if net == "SG2" else ("const",)
+    for noise_mode in modes:
+        spy = HostTensorSpy()
+        with torch.no_grad(), spy:
+            img = G.synthesis(ws, noise_mode=noise_mode, force_fp32=force_fp32)
+        assert img.device.type == "meta" and list(img.shape) == [2, 3, 16, 16]
+        assert spy.hits == [], f"{net} {noise_mode}: host tensors in synthesis: {spy.hits[:5]}"
+
+
+def test_spy_catches_a_host_tensor():
+    """The check above can fail: a forward that builds a host tensor is reported."""
+
+    class Bad(torch.nn.Module):
+        def forward(self, x):
+            return x + torch.ones(x.shape[-1]).to(x.device)
+
+    spy = HostTensorSpy()
+    with spy:
+        Bad()(torch.zeros(2, 3, device="meta"))
+    assert any("ones" in h or "_to_copy" in h for h in spy.hits), spy.hits
+
+
+def test_cpu_runs_eagerly_and_says_why():
+    G = _tiny("SG3-T")
+    ws = torch.randn(1, G.num_ws, G.w_dim)
+    img, reason = graphs.synthesize(G, ws)
+    assert reason == "not on CUDA"
+    torch.testing.assert_close(img, G.synthesis(ws), rtol=0, atol=0)
+    assert graphs.graphs_for(G).captured_keys == []
+
+
+def test_eager_reasons(monkeypatch):
+    G = _tiny("SG2")
+    ws = torch.randn(1, G.num_ws, G.w_dim)
+    assert graphs.eager_reason(G, ws, "const") == "not on CUDA"
+    monkeypatch.setenv(graphs.DISABLE_ENV, "0")
+    assert graphs.eager_reason(G, ws, "const") == f"disabled by {graphs.DISABLE_ENV}=0"
+    monkeypatch.delenv(graphs.DISABLE_ENV)
+    fake_cuda = torch.empty(0)
+    monkeypatch.setattr(torch.Tensor, "is_cuda", property(lambda self: True))
+    assert graphs.eager_reason(G, fake_cuda, "const") is None
+    assert graphs.eager_reason(G, fake_cuda, "random") == "random noise is drawn anew each frame"
+    handle = G.synthesis.b4.register_forward_hook(lambda *a: None)
+    assert graphs.eager_reason(G, fake_cuda, "const") == "hooks on the network (layer capture)"
+    handle.remove()
+    assert graphs.eager_reason(G, fake_cuda, "const") is None
+
+
+def test_registry_does_not_keep_networks_alive():
+    G = _tiny("SG3-T")
+    runner = graphs.graphs_for(G)
+    assert graphs.graphs_for(G) is runner
+    count = len(graphs._RUNNERS)
+    del G
+    gc.collect()
+    assert len(graphs._RUNNERS) == count - 1
+    with pytest.raises(RuntimeError, match="released"):
+        _ = runner.G
+
+
+def test_renderer_reports_eager_on_cpu():
+    from sg3_explorer.visualizer.renderer import timed_render
+    from sg3_explorer.visualizer.state import RenderState
+
+    G = _tiny("SG3-T")
+    result = timed_render(G, RenderState())
+    from stylegan3.ops import backend
+
+    assert result.error is None and result.impl == backend.active_impl("cpu") and "+graph" not in result.impl
+    assert "graph" not in result.extras  # graphs are only tried on CUDA
+
+
+# ---------------------------------------------------------------------------------------------------
+# On a GPU.
+
+gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+@pytest.mark.gpu
+@gpu
+@pytest.mark.parametrize("net", NETS)
+@pytest.mark.parametrize("force_fp32", [False, True])
+def test_replay_matches_eager_and_follows_inputs(net, force_fp32):
+    torch.manual_seed(1)
+    G = build_net(net, tiny=False, resolution=256, device=torch.device("cuda"))
+    runner = graphs.SynthesisGraphs(G)
+    for step in range(3):
+        ws = torch.randn(1, G.num_ws, G.w_dim, device="cuda")
+        if net != "SG2":
+            set_input_transform(G, (0.05 * step, 0.0), 0.02 * step)
+        with torch.no_grad():
+            replayed = runner(ws, force_fp32=force_fp32)
+            assert runner.last_reason is None, runner.last_reason
+            eager = G.synthesis(ws, force_fp32=force_fp32)
+        err = float((replayed - eager).abs().max() / eager.abs().max())
+        assert err < 1e-5, f"step {step}: replay differs from eager by {err:.2e}"
+    assert len(runner.captured_keys) == 1  # one capture, then replays
+
+
+@pytest.mark.gpu
+@gpu
+@pytest.mark.parametrize("net", ["SG3-T", "SG3-R"])
+def test_transform_is_a_static_input_like_ws(net):
+    """A transform passed as an argument is copied into the graph's static input each replay; the buffer
+    stays untouched."""
+    from stylegan3.networks.transform import input_transform
+
+    torch.manual_seed(2)
+    G = build_net(net, tiny=False, resolution=256, device=torch.device("cuda"))
+    version = G.synthesis.input.transform._version
+    runner = graphs.SynthesisGraphs(G)
+    for step in range(3):
+        ws = torch.randn(1, G.num_ws, G.w_dim, device="cuda")
+        t = input_transform((0.05 * step, -0.02), 0.03 * step)
+        with torch.no_grad():
+            replayed = runner(ws, transform=t)
+            assert runner.last_reason is None, runner.last_reason
+            eager = G.synthesis(ws, transform=torch.from_numpy(t).float().cuda())
+        err = float((replayed - eager).abs().max() / eager.abs().max())
+        assert err < 1e-5, f"step {step}: replay differs from eager by {err:.2e}"
+    assert len(runner.captured_keys) == 1
+    assert G.synthesis.input.transform._version == version
+
+
+def test_transform_argument_on_the_cpu_runs_eagerly_and_equals_synthesis():
+    from stylegan3.networks.transform import input_transform
+
+    G = build_net("SG3-T", tiny=True, resolution=None, device=torch.device("cpu"))
+    ws = torch.randn(1, G.num_ws, G.w_dim)
+    t = input_transform((0.1, 0.0), 0.05)
+    img, reason = graphs.synthesize(G, ws, transform=t)
+    assert reason == "not on CUDA"
+    assert torch.equal(img, G.synthesis(ws, transform=torch.from_numpy(t).float()))
+
+
+@pytest.mark.gpu
+@gpu
+def test_capture_under_inference_mode_then_replay_under_no_grad():
+    G = build_net("SG3-T", tiny=True, resolution=None, device=torch.device("cuda"))
+    runner = graphs.SynthesisGraphs(G)
+    ws = torch.randn(1, G.num_ws, G.w_dim, device="cuda")
+    with torch.inference_mode():
+        first = runner(ws)
+    with torch.no_grad():
+        second = runner(ws * 1.0)
+    assert runner.last_reason is None
+    torch.testing.assert_close(first, second, rtol=0, atol=0)
+
+
+@pytest.mark.gpu
+@gpu
+def test_layer_capture_runs_eagerly_on_gpu():
+    from stylegan3.networks.layers import layer_outputs
+
+    G = build_net("SG3-T", tiny=True, resolution=None, device=torch.device("cuda"))
+    ws = torch.randn(1, G.num_ws, G.w_dim, device="cuda")
+    name = G.synthesis.layer_names[3]
+    with torch.no_grad(), layer_outputs(G, [name]) as captured:
+        _, reason = graphs.synthesize(G, ws)
+    assert reason == "hooks on the network (layer capture)" and name in captured
+
+
+@pytest.mark.gpu
+@gpu
+@pytest.mark.parametrize("kind", ["sg3-t", "sg3-r", "sg2"])
+def test_app_render_on_gpu_uses_graphs_and_matches_cpu(kind):
+    """The app's render path on a GPU (kernels + graph replay, force_fp32) shows the CPU's image."""
+    import numpy as np
+
+    from sg3_explorer.visualizer.renderer import render_state, timed_render
+    from sg3_explorer.visualizer.state import RenderState
+    from stylegan3.networks.demo import demo_network
+
+    state = RenderState(x=3.0, psi=0.7, force_fp32=True, translate=(0.05, -0.02), rotate=0.01)
+    cpu = render_state(demo_network(kind, "cpu"), state)
+    G = demo_network(kind, "cuda")
+    old = torch.backends.cudnn.allow_tf32
+    torch.backends.cudnn.allow_tf32 = False  # compare float32 with float32
+    try:
+        first = timed_render(G, state)
+        second = timed_render(G, state.copy(x=4.0))
+        again = timed_render(G, state)
+    finally:
+        torch.backends.cudnn.allow_tf32 = old
+    for r in (first, second, again):
+        assert r.error is None and r.impl.endswith("+graph"), (r.impl, r.error, r.extras.get("graph_reason"))
+    assert np.abs(again.image.astype(int) - cpu.astype(int)).max() <= 2
+    assert np.abs(second.image.astype(int) - cpu.astype(int)).mean() > 1  # another seed: another image
