@@ -11,15 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import numpy as np
 import torch
 
-from stylegan3.analyses.params import check_range
+from stylegan3.analyses.params import check_range, check_transform_path
 from stylegan3.documents.request import RenderRequest
 from stylegan3.errors import SG3Error
 from stylegan3.networks.info import NetworkInfo
-
-MAX_CHUNK_BYTES = 64 * 1024 * 1024  # raw pixels per reply, whatever the pane size
 
 
 @dataclass(frozen=True)
@@ -54,15 +51,7 @@ class WalkParams:
         check_range("count", self.count, 1, 4096)
         if self.start % self.batch_size:
             raise ValueError(f"start {self.start} is not on a batch boundary (batch_size {self.batch_size})")
-        if len(self.translate_path) > 500:
-            raise ValueError("translate_path: at most 500 characters")
-        if self.translate_path.strip():
-            from stylegan3.explore.interpolation import parse_transform_path
-
-            try:
-                parse_transform_path(self.translate_path)
-            except Exception as exc:  # noqa: BLE001 - the spec's own message names the bad part
-                raise ValueError(f"translate_path: {exc}") from None
+        check_transform_path("translate_path", self.translate_path)
 
     def spec(self):
         """The library's `VideoSpec` of these params."""
@@ -79,9 +68,9 @@ def video_walk(G: torch.nn.Module, request: RenderRequest, info: NetworkInfo, pr
                params: WalkParams) -> dict[str, Any]:
     """{"start", "total", "shape", "format", "frames": [payload arrays]}: the pane of the request's network for
     one chunk of the video (frames without label, unpadded)."""
+    from stylegan3.analyses.record import check_chunk, encode_frame
     from stylegan3.explore.video import _cell_ws, pane_frames, transform_matrices, video_frame_count
     from stylegan3.networks.device import device_of
-    from stylegan3.service import codec
 
     spec = params.spec()
     if spec.translate_path and not info.capabilities.input_transform:
@@ -92,11 +81,7 @@ def video_walk(G: torch.nn.Module, request: RenderRequest, info: NetworkInfo, pr
     stop = min(total, params.start + params.count)
     if stop < total and (stop - params.start) % params.batch_size:
         raise SG3Error(f"count {params.count} is not whole batches of {params.batch_size}")
-    cols, rows = spec.grid
-    frame_bytes = rows * cols * params.cell * params.cell * 3
-    if (stop - params.start) * frame_bytes > MAX_CHUNK_BYTES:
-        raise SG3Error(f"count {params.count} frames exceed a reply's {MAX_CHUNK_BYTES >> 20} MiB: ask for at most "
-                       f"{max(1, MAX_CHUNK_BYTES // frame_bytes)}")
+    check_chunk(params.count, stop - params.start, info, spec.grid[0] * spec.grid[1], params.cell)
     device = device_of(G)
     ws = _cell_ws(G, spec, device)
     matrices = transform_matrices(spec, total, device)
@@ -106,7 +91,6 @@ def video_walk(G: torch.nn.Module, request: RenderRequest, info: NetworkInfo, pr
         last = min(first + params.batch_size, stop)
         for image in pane_frames(G, spec, ws, params.cell, first, last, matrices):
             shape = list(image.shape)
-            payload, _ = codec.encode(np.ascontiguousarray(image), params.format)
-            frames.append(np.frombuffer(payload, dtype=np.uint8) if params.format == "png" else image)
+            frames.append(encode_frame(image, params.format))
         progress(last - params.start, stop - params.start)
     return {"start": params.start, "total": total, "shape": shape, "format": params.format, "frames": frames}

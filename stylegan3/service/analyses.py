@@ -162,7 +162,7 @@ def video_frames(backend, networks: Sequence[tuple[str, str]], spec, chunk: int 
     """The frames of `sg3-explorer video` (a `stylegan3.explore.video.VideoSpec` seed walk) for `networks`
     (display name, source) whose panes render on `backend`, each through the same batches as a local run
     (`stylegan3.analyses.walk`); labels and layout are drawn here. Equal to `iter_video_frames` frame by frame."""
-    from stylegan3.analyses.walk import MAX_CHUNK_BYTES
+    from stylegan3.analyses.record import MAX_CHUNK_BYTES
     from stylegan3.documents.request import NetworkRef
     from stylegan3.errors import SG3Error
     from stylegan3.explore.video import check_cell, compose_frame, draw_label, label_text, video_frame_count
