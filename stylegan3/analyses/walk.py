@@ -69,7 +69,7 @@ def video_walk(G: torch.nn.Module, request: RenderRequest, info: NetworkInfo, pr
     """{"start", "total", "shape", "format", "frames": [payload arrays]}: the pane of the request's network for
     one chunk of the video (frames without label, unpadded)."""
     from stylegan3.analyses.record import check_chunk, encode_frame
-    from stylegan3.explore.video import _cell_ws, pane_frames, transform_matrices, video_frame_count
+    from stylegan3.explore.video import cell_ws, pane_frames, transform_matrices, video_frame_count
     from stylegan3.networks.device import device_of
 
     spec = params.spec()
@@ -83,7 +83,7 @@ def video_walk(G: torch.nn.Module, request: RenderRequest, info: NetworkInfo, pr
         raise SG3Error(f"count {params.count} is not whole batches of {params.batch_size}")
     check_chunk(params.count, stop - params.start, info, spec.grid[0] * spec.grid[1], params.cell)
     device = device_of(G)
-    ws = _cell_ws(G, spec, device)
+    ws = cell_ws(G, spec, device)
     matrices = transform_matrices(spec, total, device)
     progress(0, stop - params.start)
     frames, shape = [], None

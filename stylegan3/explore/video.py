@@ -30,6 +30,7 @@ __all__ = [
     "pane_frames",
     "compose_frame",
     "transform_matrices",
+    "cell_ws",
     "resize_images",
     "draw_label",
     "tile_grid",
@@ -180,7 +181,7 @@ def video_frame_count(spec: VideoSpec) -> int:
     return num_frames(len(spec.seeds) // cells, spec.frames_per_seed, spec.loop)
 
 
-def _cell_ws(G: torch.nn.Module, spec: VideoSpec, device: torch.device) -> torch.Tensor:
+def cell_ws(G: torch.nn.Module, spec: VideoSpec, device: torch.device) -> torch.Tensor:
     """Per-frame ws for every grid cell: `[frames, cells, num_ws, w_dim]`."""
     cells = spec.grid[0] * spec.grid[1]
     per_cell = len(spec.seeds) // cells  # cell i walks seeds[i * per_cell : (i + 1) * per_cell]
@@ -222,7 +223,7 @@ def transform_matrices(spec: VideoSpec, total: int, device: torch.device) -> tor
 def pane_frames(G: torch.nn.Module, spec: VideoSpec, ws: torch.Tensor, cell: int, start: int, stop: int,
                 matrices: torch.Tensor | None = None) -> np.ndarray:
     """One network's pane (its grid of walks, no label) for frames `start .. stop - 1`, rendered as one batch:
-    uint8 `[stop - start, rows * cell, cols * cell, 3]`. `ws` is `_cell_ws`, `matrices` `transform_matrices`
+    uint8 `[stop - start, rows * cell, cols * cell, 3]`. `ws` is `cell_ws`, `matrices` `transform_matrices`
     (one transform per frame, passed to synthesis: the network is not modified). The local video and the
     `video_walk` analysis of a remote network both render through this, in the same batches."""
     cols, rows = spec.grid
@@ -265,7 +266,7 @@ def iter_video_frames(
     cols = spec.grid[0]
     cell = check_cell(int(spec.pane_size or max(int(G.img_resolution) for _, G in nets)))
     total = video_frame_count(spec)
-    paths = [_cell_ws(G, spec, device) for _, G in nets]
+    paths = [cell_ws(G, spec, device) for _, G in nets]
     labels = [draw_label(cols * cell, network_label(name, G)) for name, G in nets]
     matrices = transform_matrices(spec, total, device)
     step = spec.batch_size
