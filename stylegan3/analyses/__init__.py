@@ -95,6 +95,7 @@ class Analysis:
 ANALYSES: dict[str, Analysis] = {
     "eq_metrics": Analysis(eq_metrics, EqParams),
     "spectra": Analysis(spectra.spectra, SpectraParams),
+    "paper_spectrum": Analysis(spectra.paper_spectrum, spectra.PaperSpectrumParams),
     "sticking": Analysis(sticking.sticking, StickingParams),
     "record": Analysis(record.record, RecordParams),
     "fingerprint": Analysis(fingerprint, NoParams),

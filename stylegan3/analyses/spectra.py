@@ -3,6 +3,11 @@
 Same numbers as the local job (`visualizer.analysis_jobs.spectra_job`) and `sg3-explorer spectra`, because
 all three call `stylegan3.metrics.spectra.network_spectrum` with the same arguments; the power arrays
 travel as binary (`stylegan3.service.arrays`), so they arrive bit for bit.
+
+`paper_spectrum` is the paper's estimator of the output image (`stylegan3.metrics.paper_spectrum`, registered as
+the analysis 'paper_spectrum'), for `spectra --paper --connect`: it returns the non-negative-x half of the
+mean spectrum (the rest follows by symmetry), so a 1024-pixel network's spectrum at --interp 4 fits one reply;
+the client restores the plane with `full_spectrum`, the same step a local run ends with, so the bits match.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from stylegan3.networks.info import NetworkInfo
 
 MAX_SAMPLES = 4096
 MAX_LAYERS = 4
+MAX_PAPER_SAMPLES = 200_000  # the paper averages 70,000 images (FFHQ's size)
 
 
 @dataclass(frozen=True)
@@ -83,3 +89,53 @@ def spectra(G: torch.nn.Module, request: RenderRequest, info: NetworkInfo, progr
                                 beta=params.beta, progress=step)
         out[name] = spectrum_to_plain(spec)
     return out
+
+
+@dataclass(frozen=True)
+class PaperSpectrumParams:
+    """The paper's estimator (`stylegan3.metrics.paper_spectrum.network_paper_spectrum`): images of seeds
+    seed .. seed + samples - 1, whitened by the dataset's `mean` / `std` (uint8 units), Kaiser `beta`, `interp`."""
+
+    samples: int = 1
+    seed: int = 0
+    mean: float = 127.5
+    std: float = 64.0
+    beta: float = 8.0
+    interp: int = 4
+    psi: float = 1.0
+    noise_mode: Literal["const", "random", "none"] = "const"
+
+    def __post_init__(self) -> None:
+        check_range("samples", self.samples, 1, MAX_PAPER_SAMPLES)
+        check_range("seed", self.seed, 0, 2**32 - 1)
+        check_range("mean", self.mean, -1e6, 1e6)
+        check_range("std", self.std, 1e-6, 1e6)
+        check_range("beta", self.beta, 0.0, 100.0)
+        check_range("interp", self.interp, 1, 16)
+        check_range("psi", self.psi, -4.0, 4.0)
+
+
+@torch.no_grad()
+def paper_spectrum(G: torch.nn.Module, request: RenderRequest, info: NetworkInfo, progress, *,
+                   params: PaperSpectrumParams) -> dict[str, Any]:
+    """{'half': mean spectrum's columns 0 .. S // 2 (float64), 'image_size', 'num_images'}; progress counts images."""
+    from stylegan3.errors import SG3Error
+    from stylegan3.metrics.paper_spectrum import network_paper_spectrum
+    from stylegan3.service.arrays import MAX_RESULT_BYTES
+
+    size = int(G.img_resolution) * params.interp
+    if size * (size // 2 + 1) * 8 > MAX_RESULT_BYTES:
+        raise SG3Error(f"a {size}x{size} spectrum does not fit one reply: use a smaller interp")
+    progress(0, params.samples)
+    spec = network_paper_spectrum(G, params.samples, params.mean, params.std, params.seed, params.beta,
+                                  params.interp, params.noise_mode, params.psi, progress)
+    return {"half": np.ascontiguousarray(spec.spectrum[:, : size // 2 + 1]), "image_size": spec.image_size,
+            "num_images": spec.num_images}
+
+
+def paper_spectrum_from_plain(data: dict[str, Any], label: str = ""):
+    """The `PaperSpectrum` of what `paper_spectrum` returned (after `arrays.unpack`)."""
+    from stylegan3.metrics.paper_spectrum import PaperSpectrum, full_spectrum
+
+    return PaperSpectrum(full_spectrum(np.asarray(data["half"])), int(data["image_size"]), int(data["num_images"]),
+                         label)

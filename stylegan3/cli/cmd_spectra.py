@@ -4,6 +4,7 @@ The figure shows each spectrum as a dB heat map (zero frequency in the middle) w
 and stopband drawn as squares, and beside them the 0- and 45-degree slices as curves with the same
 marks. ``--images DIR`` adds the spectrum of real images (centre-cropped, resized to the same size)
 so a generator can be set beside its training data. Drawn with Pillow: no plotting dependency.
+``--paper`` and ``--stats`` are the StyleGAN3 paper's estimator and dataset statistics (`stylegan3.cli.spectra_paper`).
 """
 
 from __future__ import annotations
@@ -44,8 +45,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--samples", type=int, default=16, metavar="N", help="latents to average (16)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="first seed (0)")
     p.add_argument("--psi", type=float, default=1.0, help="truncation psi (1 = none)")
-    p.add_argument("--images", metavar="DIR", help="also the spectrum of the images in DIR, resized to the same size")
-    p.add_argument("--max-images", type=int, default=None, metavar="K", help="use at most K images from DIR")
+    p.add_argument("--images", metavar="DIR", help="also the spectrum of the images in DIR, resized to the same size; "
+                   "with --paper or --stats: a dataset (folder or zip of PNG/JPEG) at its own size instead")
+    p.add_argument("--max-images", type=int, default=None, metavar="K",
+                   help="use at most K images from DIR (--paper / --stats: a random subset drawn with --seed)")
     p.add_argument("--window", choices=WINDOWS, default="kaiser", help="window before the FFT (kaiser)")
     p.add_argument("--beta", type=float, default=8.0, help="Kaiser window beta (8)")
     p.add_argument("--db-range", type=float, default=100.0, metavar="DB", help="dB shown below the peak (100)")
@@ -59,6 +62,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from stylegan3.cli.remote import add_connect_arguments
 
     add_connect_arguments(p, frames=False)
+    from stylegan3.cli.spectra_paper import add_arguments
+
+    add_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -211,6 +217,16 @@ def _checkpoint(args: argparse.Namespace, G, ctx):
 
 def run(args: argparse.Namespace) -> int:
     from PIL import Image
+
+    from stylegan3.cli import spectra_paper
+
+    if args.stats:
+        return spectra_paper.run_stats(args)
+    if args.paper:
+        return spectra_paper.run_paper(args)
+    for flag in ("mean", "std", "stats_from"):
+        if getattr(args, flag) is not None:
+            raise SG3Error(f"--{flag.replace('_', '-')} belongs to --paper")
 
     from stylegan3.cli.args import load_networks, pick_device
     from stylegan3.metrics.images import iter_image_folder, list_images

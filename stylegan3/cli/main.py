@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "stylegan3.cli.cmd_info",
     "stylegan3.cli.cmd_convert",
     "stylegan3.cli.cmd_spectra",
+    "stylegan3.cli.cmd_spectra_plot",
     "stylegan3.cli.cmd_equivariance",
     "stylegan3.cli.cmd_sticking",
     "stylegan3.cli.cmd_video",

@@ -107,6 +107,28 @@ def remote_spectrum(args: argparse.Namespace, progress=None):
     return network_name(source), spectra[args.layer], sha
 
 
+def remote_paper_spectrum(args: argparse.Namespace, progress=None):
+    """`spectra --paper --connect`: (name, PaperSpectrum, weights' SHA-256 or "") of `--network`'s images, computed
+    on the server by the analysis 'paper_spectrum' with the arguments a local run uses, so the .npz is the same."""
+    from stylegan3.analyses.spectra import paper_spectrum_from_plain
+    from stylegan3.cli.args import network_name
+    from stylegan3.documents.request import NetworkRef, RenderRequest
+    from stylegan3.service import analyses
+
+    source = args.network or "demo"
+    params = dict(samples=int(args.samples), seed=int(args.seed), mean=float(args.mean), std=float(args.std),
+                  beta=float(args.beta), interp=int(args.interp), psi=float(args.psi), noise_mode=args.noise_mode)
+    backend = connect(args)
+    try:
+        _load(backend, source)
+        request = RenderRequest(network=NetworkRef(source))
+        out = _analyze(lambda: backend.analyze("paper_spectrum", request, progress, params=params))
+        sha = _analyze(lambda: analyses.fingerprint(backend, request)) if getattr(args, "record", None) else ""
+    finally:
+        backend.close()
+    return network_name(source), paper_spectrum_from_plain(out), sha
+
+
 def remote_sticking(args: argparse.Namespace, backend, source: str, progress=None):
     """`sticking --connect`: (label, StickingResult, weights' SHA-256 or "") of one network on `backend` (see
     `connect`), with the arguments of a local run (seed's z, a zero label, psi, noise mode, the network's own
