@@ -34,6 +34,10 @@ SLICE_DB = (-50.0, 30.0)  # the slices' vertical range
 HEATMAP_SMOOTH = 1.25
 SCALE = 2  # figures are drawn at twice the size and averaged down: smooth lines and text without antialiasing
 WHITE, BLACK, GRID = (255, 255, 255), (0, 0, 0), (222, 222, 222)
+# Layout in output pixels: the heat map's square (left, top, side) and colour bar (gap after it, width); the slice
+# plots' first area (left, top, width, height) and the gap between the two.
+HEATMAP_BOX, BAR_GAP, BAR_W = (64, 44, 380), 28, 18
+SLICES_BOX, SLICES_GAP = (56, 40, 500, 340), 90
 CONTOUR_LINE = (25, 25, 112)  # midnight blue, blended at 25 %
 # ColorBrewer "Blues" (light to dark), interpolated for the 14 bands (12 levels + below + above).
 _BLUES = np.array([[247, 251, 255], [222, 235, 247], [198, 219, 239], [158, 202, 225], [107, 174, 214],
@@ -104,7 +108,7 @@ def heatmap_figure(spec: PaperSpectrum, smooth: float = HEATMAP_SMOOTH, title: s
     """The paper's heat map of one spectrum as uint8 ``[H, W, 3]``: filled dB contours, axes in cycles per image
     from -size/2 to size/2 (five ticks), a colour bar with the levels, and the title (default: the label)."""
     db = heatmap_db(spec, smooth)
-    left, top, side, bar_gap, bar_w = 64, 44, 380, 28, 18
+    (left, top, side), bar_gap, bar_w = HEATMAP_BOX, BAR_GAP, BAR_W
     width, height = left + side + bar_gap + bar_w + 56, top + side + 48
     canvas = Image.new("RGB", (width * SCALE, height * SCALE), WHITE)
     draw = ImageDraw.Draw(canvas)
@@ -179,7 +183,7 @@ def _slice_panel(specs: Sequence[PaperSpectrum], curves: list[dict], angle: int,
         f, d = c[angle]
         xs = f / fmax * w * s
         ys = (hi - d) / (hi - lo) * h * s
-        draw.line(list(zip(xs.tolist(), ys.tolist(), strict=True)), fill=color, width=3, joint="curve")
+        draw.line(list(zip(xs.tolist(), ys.tolist(), strict=True)), fill=color, width=2 * SCALE, joint="curve")
     return area
 
 
@@ -196,7 +200,7 @@ def slices_figure(specs: Sequence[PaperSpectrum], smooth: float = 0.0) -> np.nda
                            f"{spec.spectrum.shape[0]}x{spec.spectrum.shape[1]}, {first.label} {first.image_size}px "
                            f"{first.spectrum.shape[0]}x{first.spectrum.shape[1]}")
     curves = [slice_curves(spec, smooth) for spec in specs]
-    left, top, w, h, gap = 56, 40, 500, 340, 90
+    (left, top, w, h), gap = SLICES_BOX, SLICES_GAP
     width, height = left + 2 * w + gap + 24, top + h + 56
     s = SCALE
     canvas = Image.new("RGB", (width * s, height * s), WHITE)
