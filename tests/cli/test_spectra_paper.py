@@ -149,3 +149,16 @@ def test_two_processes_give_the_single_process_bits(net, tmp_path):
     assert two.returncode == 0, two.stderr[-3000:]
     a, b = np.load(tmp_path / "one.npz"), np.load(tmp_path / "two.npz")
     assert np.array_equal(a["spectrum"], b["spectrum"]) and int(b["num_images"]) == 3
+
+
+def test_the_analysis_refuses_bad_params_with_one_line(net):
+    from stylegan3.documents.request import NetworkRef, RenderRequest
+    from stylegan3.service.backend import BackendError
+    from stylegan3.service.thread_backend import ThreadBackend
+
+    request = RenderRequest(network=NetworkRef(str(net)))
+    with ThreadBackend("cpu") as thread:
+        with pytest.raises(BackendError, match="paper_spectrum params: std must be in"):
+            thread.analyze("paper_spectrum", request, params={"std": 0.0})
+        with pytest.raises(BackendError, match="paper_spectrum params: interp must be in 1..16, got 32"):
+            thread.analyze("paper_spectrum", request, params={"interp": 32})

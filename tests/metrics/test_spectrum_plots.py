@@ -87,8 +87,8 @@ def test_slices_put_each_curve_at_its_db_and_label_it(tmp_path):
         y0 = round((hi - 0) / (hi - lo) * h)  # 0 dB
         band = slice(y0 - 2, y0 + 2)  # the flat curve runs along 0 dB (the falling one, drawn later, crosses it)
         assert blue[band].any(axis=0).sum() > 0.95 * w
-        y20 = round((hi - 20) / (hi - lo) * h)
-        assert orange[y20 - 3:y20 + 4, :6].any() and not orange[:y20 - 3].any()  # the falling one starts at 20 dB
+        y20 = round((hi - 20) / (hi - lo) * h)  # the falling one starts at 20 dB
+        assert orange[y20 - 3:y20 + 4, :6].any() and not orange[:y20 - 3, :w // 2].any()
         assert not orange[:, w - 40:].any()  # ... and has left the plot (below -50 dB) before the end
         # the legend (top right) shows both colours
         legend = area[:60, w - 200:]
