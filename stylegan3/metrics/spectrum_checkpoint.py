@@ -7,6 +7,8 @@ result has the same bits as an uninterrupted run. The file (`.npz`) holds a head
 psi, window, beta), the count and the sum; it is replaced atomically, so a kill leaves the previous checkpoint,
 and reopening it with other settings is refused (the sum would not belong to the same estimate). A larger
 `--samples` extends a finished run; a smaller one than what is saved is refused (a sum cannot be undone).
+`spectra --paper` keeps its sum the same way (the half plane of `stylegan3.metrics.paper_spectrum`, counted in
+images, with the paper estimator's settings in the header).
 """
 
 from __future__ import annotations
