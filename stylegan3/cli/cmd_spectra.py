@@ -245,6 +245,8 @@ def run(args: argparse.Namespace) -> int:
         if args.layer != "output":
             # Inner SG3 layers carry margins and their own sampling rates: photos have no such layer.
             raise SG3Error("--images compares real images with the generated output: use it with --layer output")
+        if Path(args.images).is_file():
+            raise SG3Error(f"{args.images}: not a folder (a zip of a dataset is read by --paper and --stats)")
         list_images(args.images, args.max_images)  # fail before the long part
 
     from stylegan3.cli.progress import RunProgress

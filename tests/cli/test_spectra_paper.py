@@ -117,7 +117,7 @@ def test_connect_gives_the_local_bits(net, tmp_path, capsys):
 
 
 def test_errors_are_one_line(net, data, tmp_path, capsys):
-    folder, _zpath = data
+    folder, zpath = data
     out = ["--out", str(tmp_path / "x.png")]
     cases = {
         ("spectra", "--paper", "--network", str(net), *out): "give --mean and --std (or --stats-from",
@@ -128,6 +128,7 @@ def test_errors_are_one_line(net, data, tmp_path, capsys):
         ("spectra", "--stats", *out): "--stats needs --images",
         ("spectra", "--network", str(net), "--mean", "3", *out): "--mean belongs to --paper",
         ("spectra-plot", "heatmap", str(folder / "img0.png"), *out): "not a spectrum file",
+        ("spectra", "--network", str(net), "--images", str(zpath), *out): "a zip of a dataset is read by --paper",
     }
     for argv, message in cases.items():
         assert main(list(argv)) == 1, argv
