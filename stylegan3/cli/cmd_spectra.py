@@ -38,7 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "of seeds S..S+N-1 and draw it in dB with its 0/45-degree slices and, for StyleGAN3 layers, the cutoff, "
         "stopband and Nyquist marks. Frequencies are in cycles per image unit (the output's Nyquist is half its "
         "resolution). The raw arrays go to an .npz beside the figure. Without --network the embedded demo "
-        "net is used.",
+        "net is used. --stats and --paper follow the StyleGAN3 paper instead: a dataset's pixel statistics, and the "
+        "paper's average spectrum of a network's or a dataset's images (docs/SPECTRA.md).",
     )
     p.add_argument("--network", metavar="SRC", help="path, URL, catalog name or 'demo'")
     p.add_argument("--layer", default="output", metavar="NAME", help="synthesis layer name, or 'output' (default)")
