@@ -163,3 +163,27 @@ def test_the_analysis_refuses_bad_params_with_one_line(net):
             thread.analyze("paper_spectrum", request, params={"std": 0.0})
         with pytest.raises(BackendError, match="paper_spectrum params: interp must be in 1..16, got 32"):
             thread.analyze("paper_spectrum", request, params={"interp": 32})
+
+
+def test_an_interrupted_dataset_spectrum_continues_to_the_same_bits(data, tmp_path, capsys, monkeypatch):
+    from stylegan3.cli.progress import RunProgress
+    from stylegan3.metrics.spectrum_checkpoint import SpectrumCheckpoint
+
+    folder, _zpath = data
+    argv = ["spectra", "--paper", "--images", str(folder), "--mean", "100", "--std", "60", "--device", "cpu"]
+    assert main([*argv, "--out", str(tmp_path / "fresh.png")]) == 0
+    ckpt = str(tmp_path / "sum.npz")
+
+    def stop_at_3(self, done: int, _total=None) -> None:
+        if done == 3:
+            raise KeyboardInterrupt  # a kill after the 3rd image's sum was saved
+
+    with monkeypatch.context() as m:
+        m.setattr(SpectrumCheckpoint.__init__, "__defaults__", (0.0,))  # save after every image, not every 10 s
+        m.setattr(RunProgress, "__call__", stop_at_3)
+        assert main([*argv, "--resume", ckpt, "--out", str(tmp_path / "cut.png")]) != 0
+    assert "interrupted" in capsys.readouterr().err and not (tmp_path / "cut.npz").exists()
+    assert main([*argv, "--resume", ckpt, "--out", str(tmp_path / "resumed.png")]) == 0
+    assert "3 of 5 images already summed, continuing" in capsys.readouterr().err
+    a, b = np.load(tmp_path / "fresh.npz"), np.load(tmp_path / "resumed.npz")
+    assert np.array_equal(a["spectrum"], b["spectrum"]) and int(b["num_images"]) == 5
