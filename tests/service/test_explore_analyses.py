@@ -283,3 +283,74 @@ def test_equivariance_terms_equal_the_library_terms(nets, server):
             assert seen == [4, 5, 6]
         with pytest.raises(BackendError, match="StyleGAN3"):
             analyses.equivariance_terms(each["remote"], _request(nets["SG2"]), 0, 1, ["eqt"], 0, 1.0)
+
+
+# --- the commands: --connect writes what a local run writes ------------------------------------------------------
+
+
+def _run_here_and_there(args: list[str], server, out_flag: str, here, there, capsys) -> tuple[str, str]:
+    from stylegan3.cli.main import main
+
+    assert main([*args, "--device", "cpu", out_flag, str(here)]) == 0
+    local_out = capsys.readouterr().out
+    assert main([*args, "--connect", server.address.removeprefix("tcp://"), out_flag, str(there)]) == 0
+    return local_out, capsys.readouterr().out
+
+
+def test_directions_connect_writes_the_same_file(nets, server, tmp_path, capsys):
+    from stylegan3.explore.directions import load_directions
+
+    args = ["directions", "--network", str(nets["SG3-R"]), "--samples", "300", "--components", "6", "--seed", "4"]
+    local_out, remote_out = _run_here_and_there(args, server, "--out", tmp_path / "a.npz", tmp_path / "b.npz",
+                                                capsys)
+    a, b = np.load(tmp_path / "a.npz"), np.load(tmp_path / "b.npz")
+    assert sorted(a.files) == ["mean", "meta", "sigmas", "vectors"] and a["vectors"].shape == (6, 16)
+    assert all(np.array_equal(a[k], b[k]) for k in a.files)
+    assert load_directions(tmp_path / "a.npz").source == "PCA of 300 w (seed 4)"
+    assert local_out.replace("a.npz", "X") == remote_out.replace("b.npz", "X")
+
+
+def test_project_connect_writes_the_same_files(nets, server, tmp_path, capsys):
+    from PIL import Image
+
+    Image.fromarray(_target(40)).save(tmp_path / "me.png")
+    args = ["project", "--network", str(nets["SG3-T"]), "--target", str(tmp_path / "me.png"), "--steps", "4",
+            "--loss", "offline", "--seed", "3"]
+    local_out, remote_out = _run_here_and_there(args, server, "--outdir", tmp_path / "a", tmp_path / "b", capsys)
+    for name in ("projected.png", "target.png"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+    a, b = np.load(tmp_path / "a" / "projected_w.npz"), np.load(tmp_path / "b" / "projected_w.npz")
+    assert np.array_equal(a["ws"], b["ws"]) and str(a["meta"]) == str(b["meta"])
+    assert "loss: offline" in remote_out and local_out.replace("/a/", "/X/") == remote_out.replace("/b/", "/X/")
+
+
+def test_project_connect_video_has_every_step(nets, server, tmp_path, capsys):
+    pytest.importorskip("imageio_ffmpeg")
+    import imageio.v2 as imageio
+    from PIL import Image
+
+    from stylegan3.cli.main import main
+
+    Image.fromarray(_target(16)).save(tmp_path / "me.png")
+    assert main(["project", "--network", str(nets["SG2"]), "--target", str(tmp_path / "me.png"), "--steps", "3",
+                 "--loss", "offline", "--space", "w", "--video", "--connect", server.address.removeprefix("tcp://"),
+                 "--outdir", str(tmp_path / "out")]) == 0
+    with imageio.get_reader(str(tmp_path / "out" / "projection.mp4")) as reader:
+        frames = [np.asarray(f) for f in reader]
+    assert len(frames) == 4 and frames[0].shape == (16, 32, 3)
+
+
+def test_explore_commands_refuse_outside_allow_with_one_line(server, tmp_path, capsys):
+    from PIL import Image
+
+    from stylegan3.cli.main import main
+
+    host_port = server.address.removeprefix("tcp://")
+    Image.fromarray(_target(16)).save(tmp_path / "me.png")
+    assert main(["directions", "--network", "/etc/passwd", "--connect", host_port,
+                 "--out", str(tmp_path / "d.npz")]) == 1
+    assert "error: refused: /etc/passwd: outside the folders this server allows" in capsys.readouterr().err
+    assert main(["project", "--network", "/etc/passwd", "--target", str(tmp_path / "me.png"), "--connect", host_port,
+                 "--outdir", str(tmp_path / "p")]) == 1
+    assert "error: refused: /etc/passwd" in capsys.readouterr().err
+    assert not (tmp_path / "p").exists()
