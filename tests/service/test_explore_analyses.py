@@ -354,3 +354,35 @@ def test_explore_commands_refuse_outside_allow_with_one_line(server, tmp_path, c
                  "--outdir", str(tmp_path / "p")]) == 1
     assert "error: refused: /etc/passwd" in capsys.readouterr().err
     assert not (tmp_path / "p").exists()
+
+
+def test_equivariance_connect_writes_the_same_estimates_log_and_record(nets, server, tmp_path, capsys):
+    import json
+
+    from stylegan3.cli.main import main
+
+    host_port = server.address.removeprefix("tcp://")
+    base = ["equivariance", "--network", str(nets["SG3-T"]), "--samples", "5", "--metrics", "eqt,eqr", "--seed", "2",
+            "--psi", "0.9"]
+
+    def run(tag: str, *extra: str) -> str:
+        assert main([*base, "--json", str(tmp_path / f"{tag}.json"), "--resume", str(tmp_path / f"{tag}.jsonl"),
+                     "--record", str(tmp_path / "runs.jsonl"), *extra]) == 0
+        return capsys.readouterr().out
+
+    local = run("local", "--device", "cpu")
+    # A remote run resumed from a log that holds latent 2 only: it asks the server for 0-1 and 3-4.
+    lines = (tmp_path / "local.jsonl").read_text().splitlines()
+    (tmp_path / "remote.jsonl").write_text("\n".join([lines[0], *[ln for ln in lines[1:] if '"i": 2,' in ln]]) + "\n")
+    remote = run("remote", "--connect", host_port)
+    assert local.splitlines()[1:] == remote.splitlines()[1:] and "EQ-T" in local
+    assert ": 5 latents, seed 2, cpu, " in local and f": 5 latents, seed 2, remote {host_port}, " in remote
+    a, b = (json.loads((tmp_path / f"{t}.json").read_text()) for t in ("local", "remote"))
+    assert a["metrics"] == b["metrics"] and b["device"] == f"remote {host_port}"
+    logged = [sorted((tmp_path / f"{t}.jsonl").read_text().splitlines()) for t in ("local", "remote")]
+    assert logged[0] == logged[1]  # the same header and latents (in another order: 2 came first)
+    records = [json.loads(ln) for ln in (tmp_path / "runs.jsonl").read_text().splitlines()]
+    assert records[0]["network_sha256"] == records[1]["network_sha256"] and len(records[0]["network_sha256"]) == 64
+    assert records[0]["results"] == records[1]["results"]
+    assert main([*base[:1], "--network", str(nets["SG2"]), "--connect", host_port]) == 1
+    assert "equivariance metrics need a StyleGAN3 network" in capsys.readouterr().err
