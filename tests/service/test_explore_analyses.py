@@ -386,3 +386,22 @@ def test_equivariance_connect_writes_the_same_estimates_log_and_record(nets, ser
     assert records[0]["results"] == records[1]["results"]
     assert main([*base[:1], "--network", str(nets["SG2"]), "--connect", host_port]) == 1
     assert "equivariance metrics need a StyleGAN3 network" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_child_process_backend_streams_a_projection_and_maps_ws(nets):
+    from stylegan3.explore.projection import OfflineLoss, project, target_from_image
+    from stylegan3.render.inputs import request_ws
+    from stylegan3.service.child import ChildProcessBackend
+
+    source = nets["SG3-R"]
+    G = _local(source)
+    want = list(project(G, target_from_image(_target(), 16, 3), steps=3, loss=OfflineLoss()))
+    with ChildProcessBackend(device="cpu") as child:
+        assert np.array_equal(analyses.request_ws(child, _request(source)),
+                              request_ws(G, _request(source), torch.device("cpu")).numpy())
+        steps = []
+        last, _ = analyses.project(child, _request(source), _target(), 3, "w+", "offline", on_step=steps.append)
+    assert [s.step for s in steps] == [0, 1, 2, 3]
+    assert all(torch.equal(s.ws, w.ws) for s, w in zip(steps, want, strict=True))
+    assert torch.equal(last.image, want[-1].image)
