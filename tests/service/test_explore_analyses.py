@@ -405,3 +405,38 @@ def test_child_process_backend_streams_a_projection_and_maps_ws(nets):
     assert [s.step for s in steps] == [0, 1, 2, 3]
     assert all(torch.equal(s.ws, w.ws) for s, w in zip(steps, want, strict=True))
     assert torch.equal(last.image, want[-1].image)
+
+
+def test_a_client_that_stops_acknowledging_does_not_hold_the_renderer(nets, server, monkeypatch):
+    import time
+
+    import zmq
+
+    from stylegan3.analyses.project import encode_target
+    from stylegan3.service import server as server_module
+
+    monkeypatch.setattr(server_module, "ACK_TIMEOUT_S", 0.5)
+    target = encode_target(_target(), 16, 3)
+    header = protocol.encode_request("analyze", 1, None, name="project", request=to_dict(_request(nets["SG3-T"])),
+                                     params={"steps": 100_000, "loss": "offline"}, attachment=len(target))
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(server.address)
+    try:
+        sock.send_multipart([header, target])
+        partials = 0
+        deadline = time.monotonic() + 60
+        while partials < protocol.STREAM_WINDOW + 1 and time.monotonic() < deadline:
+            if sock.poll(1000) and "partial" in protocol.parse_reply(sock.recv_multipart())[0]:
+                partials += 1
+        assert partials == protocol.STREAM_WINDOW + 1
+        assert not sock.poll(300) or "partial" not in protocol.parse_reply(sock.recv_multipart())[0]  # it waits
+    finally:
+        sock.close(0)
+        ctx.term()
+    while server._running is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server._running is None, "the abandoned projection still holds the renderer"
+    with RemoteBackend(server.address) as remote:
+        assert remote.render(_request(nets["SG3-T"]), timeout=30).image.shape == (16, 16, 3)
