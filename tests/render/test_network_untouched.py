@@ -15,8 +15,7 @@ from collections.abc import Iterator
 import pytest
 import torch
 
-from stylegan3.analyses import (ANALYSES, EqParams, NoParams, RecordParams, SpectraParams, StickingParams,
-                                run)
+from stylegan3.analyses import ANALYSES, EqParams, NoParams, RecordParams, SpectraParams, StickingParams, run
 from stylegan3.documents.request import FFTView, LayerView, RenderRequest, Transform, Untransform
 from stylegan3.networks.info import describe
 from stylegan3.networks.layers import capture_layers
@@ -74,9 +73,9 @@ def test_render_with_layer_capture_and_cancel_check_leaves_the_network_alone(kin
         fft = render_request(G, request.replace(fft=FFTView(enabled=True)), info, should_stop=lambda: False)
     assert out.error is None and fft.error is None and not out.cancelled
     assert hooked == []
-    # checked once per mapping layer and once per synthesis layer (SG3) or block (SG2), nothing more
+    # asked once before the mapping and once per synthesis layer (SG3: input and layers) or block (SG2)
     per_synthesis = len(G.synthesis.layer_names) + (1 if kind != "SG2" else 0)
-    assert len(calls) == G.mapping.num_layers + per_synthesis
+    assert len(calls) == 1 + per_synthesis
     # the layer shown is the one a capture returns
     assert out.stats.layer_shape is not None
 
