@@ -325,7 +325,7 @@ class SynthesisNetwork(torch.nn.Module):
         """
         if ws.ndim != 3 or ws.shape[1] != self.num_ws or ws.shape[2] != self.w_dim:
             raise ValueError(f"ws must be [N, {self.num_ws}, {self.w_dim}], got {list(ws.shape)}")
-        wanted = capture_set(capture, ("input", *self.layer_names))
+        wanted = capture_set(capture, ("input", *self.layer_names)) if capture else frozenset()
         layer_kwargs.pop("update_emas", None)
         ws = ws.to(torch.float32).unbind(dim=1)
         if should_stop is not None and should_stop():
