@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from stylegan3.analyses import ANALYSES, EqParams, NoParams, RecordParams, SpectraParams, StickingParams, run
-from stylegan3.documents.request import FFTView, LayerView, RenderRequest, Transform, Untransform
+from stylegan3.documents.request import FFTView, Latent, LayerView, RenderRequest, Transform, Untransform
 from stylegan3.networks.info import describe
 from stylegan3.networks.layers import capture_layers
 from stylegan3.render.pipeline import render_request
@@ -132,7 +132,50 @@ def _small_params(G: torch.nn.Module) -> dict[str, object]:
         "sticking": StickingParams(samples=2, batch_size=2),
         "record": RecordParams(frames=2, count=2, format="raw"),
         "fingerprint": NoParams(),
+        **_timeline_params(G),
+        **_exploration_params(G),
     }
+
+
+def _timeline_params(G: torch.nn.Module) -> dict[str, object]:
+    from stylegan3.analyses.timeline import TimelineFramesParams, TimelineParams
+    from stylegan3.analyses.trace import TraceParams
+    from stylegan3.analyses.walk import WalkParams
+    from stylegan3.documents.timeline import Keyframe, Timeline
+
+    doc = Timeline(keyframes=[Keyframe.of_seed(3, duration=0.25), Keyframe.of_seed(4, duration=0.25)],
+                   fps=8.0).to_dict()
+    return {
+        "timeline_keys": TimelineParams(timeline=doc),
+        "timeline_frames": TimelineFramesParams(timeline=doc, count=2, format="raw"),
+        "trace": TraceParams(frames=2),
+        "video_walk": WalkParams(frames_per_seed=1, count=2, batch_size=2),
+    }
+
+
+def _exploration_params(G: torch.nn.Module) -> dict[str, object]:
+    from stylegan3.analyses import directions, equivariance, latents, project
+
+    return {
+        "ws": latents.WsParams(),
+        "pca": directions.PcaParams(samples=20, components=3),
+        "seed_set_direction": directions.SeedSetParams(seeds_a=(1,), seeds_b=(2, 3)),
+        "user_direction": directions.UserDirectionParams(to=RenderRequest(latent=Latent(5.0))),
+        "project": project.ProjectParams(steps=2, loss="offline", init_samples=10),
+        "equivariance_terms": equivariance.TermsParams(count=1),
+    }
+
+
+def _attachment(name: str, G: torch.nn.Module) -> bytes | None:
+    """The bytes an analysis takes beside its params: a projection's target (any image of the right size)."""
+    import numpy as np
+
+    from stylegan3.analyses.project import encode_target
+
+    if not ANALYSES[name].attachment:
+        return None
+    res, channels = int(G.img_resolution), int(G.img_channels)
+    return encode_target(np.random.default_rng(0).integers(0, 256, (res, res, 3), dtype=np.uint8), res, channels)
 
 
 @pytest.mark.slow
@@ -144,10 +187,11 @@ def test_every_analysis_leaves_the_network_alone(kind):
     assert set(params) == set(ANALYSES), "a new analysis: give it small params here"
     request = RenderRequest(layer=LayerView(layer=_layer(G)))
     for name, p in params.items():
-        if name == "eq_metrics" and not info.capabilities.input_transform:
+        if name in ("eq_metrics", "equivariance_terms") and not info.capabilities.input_transform:
             continue
         progress_seen = []
         with watched(G) as hooked:
-            result = run(name, G, request, info, lambda d, t, seen=progress_seen: seen.append((d, t)), params=p)
+            result = run(name, G, request, info, lambda d, t, seen=progress_seen: seen.append((d, t)), params=p,
+                         attachment=_attachment(name, G))
         assert hooked == [], name
         assert result and progress_seen, name
