@@ -22,7 +22,6 @@ from stylegan3.networks.device import device_of
 from stylegan3.networks.info import NetworkInfo, describe
 from stylegan3.ops import backend
 from stylegan3.render import pipeline
-from stylegan3.render.cancel import RenderCancelled, cancellable  # noqa: F401 - re-exported
 from stylegan3.render.inputs import request_ws
 from stylegan3.render.pipeline import FrameStats, to_host  # noqa: F401 - to_host re-exported
 
