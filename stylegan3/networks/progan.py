@@ -21,7 +21,15 @@ import torch
 import torch.nn.functional as F
 
 from stylegan3.networks.tf_era import (
-    ACTIVATIONS, SQRT2, EqualizedConv, activate, faded_output, needed_rgb_levels, pixel_norm, up_conv, weight_scale,
+    ACTIVATIONS,
+    SQRT2,
+    EqualizedConv,
+    activate,
+    faded_output,
+    needed_rgb_levels,
+    pixel_norm,
+    up_conv,
+    weight_scale,
 )  # fmt: skip
 
 

@@ -21,8 +21,17 @@ from typing import Any
 import torch
 
 from stylegan3.networks.tf_era import (
-    ACTIVATIONS, SQRT2, EqualizedConv, activate, blur, blur_kernel, faded_output, needed_rgb_levels, pixel_norm,
-    up_conv, weight_scale,
+    ACTIVATIONS,
+    SQRT2,
+    EqualizedConv,
+    activate,
+    blur,
+    blur_kernel,
+    faded_output,
+    needed_rgb_levels,
+    pixel_norm,
+    up_conv,
+    weight_scale,
 )  # fmt: skip
 
 NOISE_MODES = ("const", "random", "none")
@@ -82,7 +91,8 @@ class StyleLayer(torch.nn.Module):
     """One synthesis layer: [convolution], [blur], then the epilogue (noise, bias, act, norms, AdaIN)."""
 
     def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, tf_name: str, *,
-                 kernel: int | None, const_input: bool = False, up: bool = False, fused: bool = False, blur_taps: list[float] | None = None,
+                 kernel: int | None, const_input: bool = False, up: bool = False, fused: bool = False,
+                 blur_taps: list[float] | None = None,
                  use_noise: bool = True, activation: str = "lrelu", use_pixel_norm: bool = False,
                  use_instance_norm: bool = True, use_wscale: bool = True) -> None:
         super().__init__()
@@ -95,7 +105,7 @@ class StyleLayer(torch.nn.Module):
             self.const = torch.nn.Parameter(torch.ones([out_channels, resolution, resolution]))
         blur_f = blur_kernel(blur_taps, out_channels) if up else None
         if blur_f is not None:
-            self.register_buffer("blur_filter", blur_f)
+            self.register_buffer("blur_filter", blur_f, persistent=False)  # derived from blur_filter settings
         else:
             self.blur_filter = None
         if use_noise:
