@@ -41,6 +41,7 @@ class TFUtilNetwork:
 
 
 TFUtilNetwork.__module__ = "tfutil"
+TFUtilNetwork.__name__ = TFUtilNetwork.__qualname__ = "Network"  # pickled as tfutil.Network
 
 
 @contextlib.contextmanager
