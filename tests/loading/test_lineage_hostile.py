@@ -13,8 +13,16 @@ from stylegan3.errors import NetworkLoadError, UnsafePickleError, UnsupportedNet
 from stylegan3.loading import load_network
 from tests.support.tf_fakes import tf_network
 from tests.support.tf_lineage_fakes import (
-    PROGAN_CONFIGS, V1_CONFIGS, ProConfig, TFUtilNetwork, V1Config, dump, progan_generator, progan_state,
-    v1_discriminator, v1_generator,
+    PROGAN_CONFIGS,
+    V1_CONFIGS,
+    ProConfig,
+    TFUtilNetwork,
+    V1Config,
+    dump,
+    progan_generator,
+    progan_state,
+    v1_discriminator,
+    v1_generator,
 )  # fmt: skip
 
 V1 = V1_CONFIGS["fused"]
@@ -78,7 +86,8 @@ def _get(state: dict, name: str) -> np.ndarray:
 @pytest.mark.parametrize("family", ["v1", "progan"])
 def test_planted_build_module_src_is_inert(tmp_path, family):
     marker = tmp_path / "ran.txt"
-    src = f"import os\nos.system('touch {marker}')\nopen({str(marker)!r}, 'w')\ndef G_style(): pass\nG_paper = G_style\n"
+    src = (f"import os\nos.system('touch {marker}')\nopen({str(marker)!r}, 'w')\n"
+           "def G_style(): pass\nG_paper = G_style\n")
 
     def plant_v1(*states):
         for state in states:

@@ -16,7 +16,7 @@ from stylegan3 import families
 from stylegan3.loading import load_network, read_network, write_native
 from stylegan3.networks.layers import list_layers
 from tests.support import tf_lineage_reference as ref
-from tests.support.tf_lineage_fakes import PROGAN_CONFIGS, ProConfig, progan_state, progan_snapshot
+from tests.support.tf_lineage_fakes import PROGAN_CONFIGS, ProConfig, progan_snapshot, progan_state
 
 TOL = 1e-4
 

@@ -99,10 +99,12 @@ def v1_mapping_variables(cfg: V1Config, rng: np.random.RandomState) -> dict[str,
         out["LabelConcat/weight"] = _randn(rng, label, latent)
         x += latent
     n = cfg.get("mapping_layers")
+    # Stored values carry 1 / lrmul (TF initialises them so), or the mapping would not depend on z at all.
+    lrmul = cfg.kwargs.get("mapping_lrmul", 0.01)
     for i in range(n):
         fmaps = dlatent if i == n - 1 else cfg.get("mapping_fmaps")
-        out[f"Dense{i}/weight"] = _randn(rng, x, fmaps)
-        out[f"Dense{i}/bias"] = _randn(rng, fmaps, scale=0.3)
+        out[f"Dense{i}/weight"] = _randn(rng, x, fmaps, scale=1 / lrmul)
+        out[f"Dense{i}/bias"] = _randn(rng, fmaps, scale=0.3 / lrmul)
         x = fmaps
     return out
 
