@@ -79,7 +79,10 @@ def catalog_listing() -> str:
     from stylegan3.loading.catalog import CATALOG, DEMO_NAMES
 
     lines = [f"{'name':<34}{'kind':<7}resolution"]
-    lines += [f"{e.name:<34}{e.kind:<7}{e.resolution}x{e.resolution}" for e in CATALOG.values()]
+    lines += [f"{e.name:<34}{e.kind:<7}{e.resolution}x{e.resolution}" + ("  *" if e.note else "")
+              for e in CATALOG.values()]
+    notes = sorted({e.note for e in CATALOG.values() if e.note})
+    lines += [f"* {note}" for note in notes]
     lines += ["", "built-in untrained demo networks (no download): " + ", ".join(DEMO_NAMES)]
     return "\n".join(lines)
 
