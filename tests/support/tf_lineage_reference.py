@@ -59,8 +59,8 @@ def upscale_tile(x: torch.Tensor, factor: int = 2) -> torch.Tensor:
 
 def conv2d_transpose_same_s2(x: torch.Tensor, filt_hw_oc_ic: torch.Tensor) -> torch.Tensor:
     """tf.nn.conv2d_transpose(x, filter [h, w, out_c, in_c], stride 2, SAME) = d conv2d(y, filter) / dy applied
-    to x, with y of out_c channels and twice x's size; conv2d SAME for a 4-tap kernel pads (1, 2) - (1, 1)
-    when the output has exactly half the input's size: total padding (H - 1) * 2 + 4 - 2H = 2."""
+    to x, with y of out_c channels and twice x's size. TF's SAME padding of that strided conv2d: total
+    (H - 1) * 2 + k - 2H (2 for the 4-tap kernel), the smaller half before."""
     n, _, h, w = x.shape
     kh = filt_hw_oc_ic.shape[0]
     total = max((h - 1) * 2 + kh - 2 * h, 0)
