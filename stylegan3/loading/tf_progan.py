@@ -36,7 +36,7 @@ from stylegan3.loading.tf_tables import (
     describe_table,
     lod_value,
     same,
-)  # fmt: skip
+)
 from stylegan3.networks.tf_era import needed_rgb_levels
 
 DEFAULTS: dict[str, Any] = {

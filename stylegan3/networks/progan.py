@@ -30,7 +30,7 @@ from stylegan3.networks.tf_era import (
     pixel_norm,
     up_conv,
     weight_scale,
-)  # fmt: skip
+)
 
 
 class InputStage(torch.nn.Module):
@@ -57,8 +57,8 @@ class ConvLayer(torch.nn.Module):
     def __init__(self, in_channels: int, out_channels: int, resolution: int, tf_name: str, *, up: bool, fused: bool,
                  activation: str, use_pixelnorm: bool, eps: float, use_wscale: bool) -> None:
         super().__init__()
-        self.in_channels, self.out_channels, self.resolution, self.tf_name = in_channels, out_channels, resolution, \
-            tf_name
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.resolution, self.tf_name = resolution, tf_name
         self.up, self.fused, self.activation, self.use_pixelnorm, self.eps = up, fused, activation, use_pixelnorm, eps
         self.conv = EqualizedConv(in_channels, out_channels, 3, SQRT2, use_wscale)
         self.bias = torch.nn.Parameter(torch.zeros([out_channels]))
@@ -77,8 +77,8 @@ class DenseInput(torch.nn.Module):
                  use_pixelnorm: bool, eps: float, use_wscale: bool) -> None:
         super().__init__()
         self.in_channels, self.out_channels, self.resolution, self.tf_name = in_features, channels, 4, "4x4/Dense"
-        self.normalize_latents, self.activation, self.use_pixelnorm, self.eps = normalize_latents, activation, \
-            use_pixelnorm, eps
+        self.normalize_latents, self.activation = normalize_latents, activation
+        self.use_pixelnorm, self.eps = use_pixelnorm, eps
         self.weight = torch.nn.Parameter(torch.randn(channels * 16, in_features))
         self.bias = torch.nn.Parameter(torch.zeros([channels]))
         self.scale = weight_scale(in_features, SQRT2 / 4, use_wscale)
@@ -94,8 +94,8 @@ class DenseInput(torch.nn.Module):
 class ToRGB(torch.nn.Module):
     def __init__(self, in_channels: int, img_channels: int, resolution: int, tf_name: str, use_wscale: bool) -> None:
         super().__init__()
-        self.in_channels, self.out_channels, self.resolution, self.tf_name = in_channels, img_channels, resolution, \
-            tf_name
+        self.in_channels, self.out_channels = in_channels, img_channels
+        self.resolution, self.tf_name = resolution, tf_name
         self.conv = EqualizedConv(in_channels, img_channels, 1, 1.0, use_wscale)
         self.bias = torch.nn.Parameter(torch.zeros([img_channels]))
 
@@ -120,8 +120,8 @@ class SynthesisNetwork(torch.nn.Module):
             raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
         if not 0 <= lod <= log2 - 2:
             raise ValueError(f"lod must be within 0..{log2 - 2}, got {lod}")
-        self.w_dim, self.img_resolution, self.img_channels, self.lod = in_features, img_resolution, img_channels, \
-            float(lod)
+        self.w_dim, self.img_resolution, self.img_channels = in_features, img_resolution, img_channels
+        self.lod = float(lod)
         self.num_ws = 1
         self.block_resolutions = [2**i for i in range(2, log2 + 1)]
         self.rgb_resolutions = needed_rgb_levels(img_resolution, self.lod)

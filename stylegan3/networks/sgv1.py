@@ -32,7 +32,7 @@ from stylegan3.networks.tf_era import (
     pixel_norm,
     up_conv,
     weight_scale,
-)  # fmt: skip
+)
 
 NOISE_MODES = ("const", "random", "none")
 
@@ -96,8 +96,8 @@ class StyleLayer(torch.nn.Module):
                  use_noise: bool = True, activation: str = "lrelu", use_pixel_norm: bool = False,
                  use_instance_norm: bool = True, use_wscale: bool = True) -> None:
         super().__init__()
-        self.in_channels, self.out_channels, self.resolution, self.tf_name = in_channels, out_channels, resolution, \
-            tf_name
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.resolution, self.tf_name = resolution, tf_name
         self.up, self.fused, self.activation = up, fused, activation
         self.use_noise, self.use_pixel_norm, self.use_instance_norm = use_noise, use_pixel_norm, use_instance_norm
         self.conv = EqualizedConv(in_channels, out_channels, kernel, SQRT2, use_wscale) if kernel else None
@@ -129,8 +129,7 @@ class StyleLayer(torch.nn.Module):
                 noise = self.noise_const[None, None]
             else:
                 shape = [x.shape[0], 1, x.shape[2], x.shape[3]]
-                noise = torch.randn(shape, generator=noise_generator, device=x.device) if noise_generator is not None \
-                    else torch.randn(shape, device=x.device)
+                noise = torch.randn(shape, generator=noise_generator, device=x.device)
             x = x + noise.to(x.dtype) * self.noise_strength.view(1, -1, 1, 1)
         x = activate(x + self.bias.view(1, -1, 1, 1), self.activation)
         if self.use_pixel_norm:
@@ -147,8 +146,8 @@ class ToRGB(torch.nn.Module):
 
     def __init__(self, in_channels: int, img_channels: int, resolution: int, tf_name: str, use_wscale: bool) -> None:
         super().__init__()
-        self.in_channels, self.out_channels, self.resolution, self.tf_name = in_channels, img_channels, resolution, \
-            tf_name
+        self.in_channels, self.out_channels = in_channels, img_channels
+        self.resolution, self.tf_name = resolution, tf_name
         self.conv = EqualizedConv(in_channels, img_channels, 1, 1.0, use_wscale)
         self.bias = torch.nn.Parameter(torch.zeros([img_channels]))
 

@@ -23,7 +23,7 @@ from tests.support.tf_lineage_fakes import (
     progan_state,
     v1_discriminator,
     v1_generator,
-)  # fmt: skip
+)
 
 V1 = V1_CONFIGS["fused"]
 PRO = PROGAN_CONFIGS["tfutil-fused"]
