@@ -64,6 +64,9 @@ def describe_tf_names(parsed) -> str:
             origin = "static_kwargs" if "truncation_psi" in settings else "G_style's default"
             header.append(f"TF truncation_psi {psi} ({origin}; not applied here, use --psi); cutoff "
                           f"{extra.get('tf_truncation_cutoff')} layers (applied when psi != 1)")
+        if extra.get("tf_ignored_settings"):
+            header.append(f"ignored     {', '.join(extra['tf_ignored_settings'])} (unknown to the build function, "
+                          "which ignores them too)")
         if extra.get("tf_lod"):
             header.append(f"saved during progressive growing: lod {extra['tf_lod']:g}, drawn as TF fades it")
     lines = ["", *header, "", f"{'tensor':<40}{'shape':<18}TensorFlow variable"]

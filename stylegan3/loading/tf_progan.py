@@ -67,6 +67,7 @@ def convert_progan_generator(network: TFNetwork, label: str) -> ParsedNetwork:
         "tf_writer": writer,
         "tf_static_kwargs": dict(network.static_kwargs),
         "tf_lod": init_kwargs["lod"],
+        "tf_ignored_settings": sorted(set(network.static_kwargs) - set(DEFAULTS) - RUNTIME_SETTINGS),
     }
     return ParsedNetwork(kind="progan", class_name="Generator", init_kwargs=init_kwargs, state_dict=state,
                          extra=extra)
@@ -74,7 +75,6 @@ def convert_progan_generator(network: TFNetwork, label: str) -> ParsedNetwork:
 
 def generator_kwargs(network: TFNetwork, variables: dict[str, np.ndarray], label: str) -> dict[str, Any]:
     s = Settings(network.static_kwargs, DEFAULTS, label, "ProGAN")
-    s.refuse_unknown(set(DEFAULTS) | RUNTIME_SETTINGS)
     if s.get("dtype") != "float32":
         raise s.refuse(f"ProGAN setting dtype={s.get('dtype')!r} is not supported (only 'float32')")
     resolution = s.resolution()

@@ -77,6 +77,8 @@ def convert_sgv1_generator(network: TFNetwork, label: str) -> ParsedNetwork:
         "tf_truncation_psi": settings.get("truncation_psi", STYLE_DEFAULTS["truncation_psi"]),
         "tf_truncation_cutoff": init_kwargs["mapping_kwargs"]["truncation_cutoff"],
         "tf_lod": init_kwargs["lod"],
+        "tf_ignored_settings": sorted({name for net in (network, mapping, synthesis)
+                                       for name in net.static_kwargs if name not in KNOWN}),
     }
     return ParsedNetwork(kind="sgv1", class_name="Generator", init_kwargs=init_kwargs, state_dict=state, extra=extra)
 
@@ -103,8 +105,6 @@ def generator_kwargs(network: TFNetwork, mapping: TFNetwork, synthesis: TFNetwor
     style = Settings(network.static_kwargs, STYLE_DEFAULTS, label, "StyleGAN")
     m = Settings(mapping.static_kwargs, MAPPING_DEFAULTS, label, "StyleGAN mapping")
     s = Settings(synthesis.static_kwargs, SYNTHESIS_DEFAULTS, label, "StyleGAN synthesis")
-    for settings in (style, m, s):
-        settings.refuse_unknown(KNOWN)
     for settings, name, value in ((s, "use_styles", True), (s, "const_input_layer", True), (s, "dtype", "float32"),
                                   (m, "dtype", "float32")):
         if settings.get(name) != value:

@@ -9,7 +9,7 @@ missing, misshapen, non-finite or unknown variable is refused by its TF name bef
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,11 +101,6 @@ class Settings:
         if not any(type(value) is type(a) and value == a for a in allowed):  # True is not 1, 'auto' is not True
             raise self.refuse(f"{self.what} setting {name}={value!r} is not one of {allowed}")
         return value
-
-    def refuse_unknown(self, known: Iterable[str]) -> None:
-        unknown = sorted(set(self.values) - set(known))
-        if unknown:
-            raise self.refuse(f"unknown {self.what} setting {unknown[0]!r}: cannot tell how it changes the network")
 
     def resolution(self) -> int:
         resolution = self.integer("resolution", 4, MAX_RESOLUTION)
