@@ -38,9 +38,10 @@ def describe(G, label: str, device_type: str = "cpu") -> str:
     ]
     for info in list_layers(G):
         size = f"{info.width}x{info.height}"
+        tf_scope = f"  TF {info.tf_name}" if info.tf_name else ""
         lines.append(
             f"{info.name:<14}{size:>10}{info.channels:>10}{_fmt(info.cutoff):>10}{_fmt(info.stopband):>10}"
-            f"{_fmt(info.sampling_rate):>8}  {info.dtype}"
+            f"{_fmt(info.sampling_rate):>8}  {info.dtype}{tf_scope}"
         )
     return "\n".join(lines)
 
@@ -50,14 +51,25 @@ def describe_tf_names(parsed) -> str:
     extra = parsed.extra
     settings = extra.get("tf_static_kwargs", {})
     psi = extra.get("tf_truncation_psi")
-    origin = "static_kwargs" if "truncation_psi" in settings else "G_main's default"
-    lines = [
-        "",
-        f"TensorFlow  {' / '.join(extra.get('tf_functions', []))} (converted as NVIDIA's legacy.py does)",
-        f"TF truncation_psi {psi} ({origin}; not applied here, use --psi)",
-        "",
-        f"{'tensor':<40}{'shape':<18}TensorFlow variable",
-    ]
+    functions = " / ".join(extra.get("tf_functions", []))
+    if parsed.kind == "sg2":
+        origin = "static_kwargs" if "truncation_psi" in settings else "G_main's default"
+        header = [f"TensorFlow  {functions} (converted as NVIDIA's legacy.py does)",
+                  f"TF truncation_psi {psi} ({origin}; not applied here, use --psi)"]
+    else:
+        header = [f"TensorFlow  {functions} (read as data, see docs/LINEAGE.md)"]
+        if "tf_writer" in extra:
+            header.append(f"written by  {extra['tf_writer']}")
+        if parsed.kind == "sgv1":
+            origin = "static_kwargs" if "truncation_psi" in settings else "G_style's default"
+            header.append(f"TF truncation_psi {psi} ({origin}; not applied here, use --psi); cutoff "
+                          f"{extra.get('tf_truncation_cutoff')} layers (applied when psi != 1)")
+        if extra.get("tf_ignored_settings"):
+            header.append(f"ignored     {', '.join(extra['tf_ignored_settings'])} (unknown to the build function, "
+                          "which ignores them too)")
+        if extra.get("tf_lod"):
+            header.append(f"saved during progressive growing: lod {extra['tf_lod']:g}, drawn as TF fades it")
+    lines = ["", *header, "", f"{'tensor':<40}{'shape':<18}TensorFlow variable"]
     layout = extra.get("tf_layout", {})
     for name, tf_name in extra["tf_names"].items():
         shape = "x".join(str(n) for n in parsed.state_dict[name].shape) or "scalar"
@@ -70,7 +82,10 @@ def catalog_listing() -> str:
     from stylegan3.loading.catalog import CATALOG, DEMO_NAMES
 
     lines = [f"{'name':<34}{'kind':<7}resolution"]
-    lines += [f"{e.name:<34}{e.kind:<7}{e.resolution}x{e.resolution}" for e in CATALOG.values()]
+    lines += [f"{e.name:<34}{e.kind:<7}{e.resolution}x{e.resolution}" + ("  *" if e.note else "")
+              for e in CATALOG.values()]
+    notes = sorted({e.note for e in CATALOG.values() if e.note})
+    lines += [f"* {note}" for note in notes]
     lines += ["", "built-in untrained demo networks (no download): " + ", ".join(DEMO_NAMES)]
     return "\n".join(lines)
 

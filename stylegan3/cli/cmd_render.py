@@ -20,8 +20,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seeds", type=parse_seeds, default=[0], help="seeds, e.g. 0-3,7 (default: 0)")
     p.add_argument("--class", dest="class_idx", type=int, default=None, help="class label for conditional nets")
     p.add_argument("--psi", type=float, default=1.0, help="truncation psi (default: 1)")
-    p.add_argument("--cutoff", type=int, default=None, help="truncate only the first N ws (default: all)")
-    p.add_argument("--noise-mode", choices=["const", "random", "none"], default="const", help="SG2 noise inputs")
+    p.add_argument("--cutoff", type=int, default=None,
+                   help="truncate only the first N ws (default: all; StyleGAN v1: the network's own, TF's 8)")
+    p.add_argument("--noise-mode", choices=["const", "random", "none"], default="const",
+                   help="SG2 / StyleGAN noise inputs")
     p.add_argument("--translate", type=parse_pair, default=(0.0, 0.0), metavar="X,Y", help="SG3 input translation")
     p.add_argument("--rotate", type=float, default=0.0, metavar="TURNS", help="SG3 input rotation in turns")
     p.add_argument("--force-fp32", action="store_true", help="no fp16 even where the network allows it")

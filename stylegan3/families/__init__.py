@@ -1,7 +1,7 @@
 """The registry of network families: the one place that answers "which kind of network is this".
 
 `family_of(G)` for a built module, `detect(state_dict)` for weights read from a file, `get(name)` for a kind
-stored in a file's metadata, `variant(G)` for the display name ('SG3-T', 'SG3-R', 'SG2').
+stored in a file's metadata, `variant(G)` for the display name ('SG3-T', 'SG3-R', 'SG2', 'SG1', 'ProGAN').
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from stylegan3.errors import SG3Error
-from stylegan3.families import sg2, sg3
+from stylegan3.families import progan, sg2, sg3, sgv1
 from stylegan3.families.base import Capabilities, Family
 
-FAMILIES: tuple[Family, ...] = (sg3.FAMILY, sg2.FAMILY)
+FAMILIES: tuple[Family, ...] = (sg3.FAMILY, sg2.FAMILY, sgv1.FAMILY, progan.FAMILY)
 _BY_NAME = {f.name: f for f in FAMILIES}
 NO_CAPABILITIES = Capabilities(input_transform=False, seeded_noise=False, band_limits=False)
 

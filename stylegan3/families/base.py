@@ -19,6 +19,9 @@ class Capabilities:
     input_transform: bool  # translate / rotate the synthesis input (and untransform, EQ metrics)
     seeded_noise: bool  # random noise drawn from a caller's torch.Generator (reproducible per request)
     band_limits: bool  # layers carry cutoff / stopband / sampling rate (alias-free layers)
+    # An intermediate latent space W (truncation, style mixing, W / W+ directions and projection). ProGAN has
+    # none: its "ws" row is the network input concat(z, c) itself.
+    w_space: bool = True
 
 
 @dataclass(frozen=True)

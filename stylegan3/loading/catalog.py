@@ -15,13 +15,35 @@ SG2_BASE = "https://api.ngc.nvidia.com/v2/models/nvidia/research/stylegan2/versi
 
 @dataclass(frozen=True)
 class CatalogEntry:
-    """One published network: `kind` is 'SG3-T', 'SG3-R' or 'SG2'; `name` has no `.pkl` suffix."""
+    """One published network: `kind` is 'SG3-T', 'SG3-R', 'SG2', 'SG1' or 'ProGAN'; `name` has no `.pkl` suffix."""
 
     name: str
     url: str
     kind: str
     resolution: int
     dataset: str
+    note: str = ""  # what a user should know before fetching it (e.g. that it cannot be downloaded from here)
+
+
+# The TensorFlow-era releases, with the addresses their official READMEs give (NVlabs/stylegan's "networks"
+# table; tkarras/progressive_growing_of_gans' "Importing and using pre-trained networks" section, which links
+# only the CelebA-HQ network by file). All are Google Drive addresses, which answer a program with an HTML
+# page (a quota or virus-scan page) instead of the file.
+DRIVE_NOTE = ("Google Drive address from the official README: it sends an HTML page, not the file, to programs; "
+              "download it in a browser and open the saved .pkl")
+_TF_ERA_NETS = [
+    ("stylegan-ffhq-1024x1024", "https://drive.google.com/uc?id=1MEGjdvVpUsu1jB4zrXZN7Y4kBBOzizDQ", "SG1", 1024,
+     "ffhq"),
+    ("stylegan-celebahq-1024x1024", "https://drive.google.com/uc?id=1MGqJl28pN4t7SAtSrPdSRJSQJqahkzUf", "SG1", 1024,
+     "celebahq"),
+    ("stylegan-bedrooms-256x256", "https://drive.google.com/uc?id=1MOSKeGF0FJcivpBI7s63V9YHloUTORiF", "SG1", 256,
+     "bedrooms"),
+    # The README calls it 512x384 (the pictures); G_synthesis draws square power-of-two frames: 512x512.
+    ("stylegan-cars-512x384", "https://drive.google.com/uc?id=1MJ6iCfNtMIRicihwRorsM3b7mmtmK9c3", "SG1", 512, "cars"),
+    ("stylegan-cats-256x256", "https://drive.google.com/uc?id=1MQywl0FNt6lHu8E_EUqnRbviagS7fbiJ", "SG1", 256, "cats"),
+    ("karras2018iclr-celebahq-1024x1024", "https://drive.google.com/open?id=188K19ucknC6wg1R6jbuPEhTq9zoufOx4",
+     "ProGAN", 1024, "celebahq"),
+]
 
 
 # (dataset, resolution) pairs published for each StyleGAN3 config, and the StyleGAN2 comparison nets.
@@ -38,6 +60,8 @@ def _build() -> dict[str, CatalogEntry]:
     for dataset, res in _SG2_NETS:
         name = f"stylegan2-{dataset}-{res}x{res}"
         entries.append(CatalogEntry(name, f"{SG2_BASE}{name}.pkl", "SG2", res, dataset))
+    for name, url, kind, res, dataset in _TF_ERA_NETS:
+        entries.append(CatalogEntry(name, url, kind, res, dataset, DRIVE_NOTE))
     return {entry.name: entry for entry in entries}
 
 

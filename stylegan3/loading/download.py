@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from stylegan3.errors import DownloadError
 from stylegan3.loading.atomic import create_temp_beside
-from stylegan3.loading.formats import HEAD_BYTES, detect_format
+from stylegan3.loading.formats import HEAD_BYTES, detect_format, looks_like_html
 
 ProgressCallback = Callable[[int, "int | None"], None]
 
@@ -72,15 +72,24 @@ def download(url: str, progress: ProgressCallback | None = None, timeout: float 
         with os.fdopen(fd, "wb") as out:
             _fetch(url, out, progress, timeout)
         with open(tmp, "rb") as check:
-            kind = detect_format(check.read(HEAD_BYTES))
+            head = check.read(HEAD_BYTES)
+        kind = detect_format(head)
         if kind not in ("pickle", "safetensors"):
-            raise DownloadError(url, f"the server sent {'a text page' if kind == 'text' else 'something'} "
-                                     "that is not a network file")
+            raise DownloadError(url, _not_a_network(kind, head))
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return target
+
+
+def _not_a_network(kind: str, head: bytes) -> str:
+    """One line for a download that is not a network file; an HTML page gets its usual cause and the way out."""
+    if looks_like_html(head):
+        return ("the server sent an HTML page instead of the network file (a hosting site's download, sign-in or "
+                "virus-scan page, as Google Drive sends for large files): download it in a browser and open the "
+                "saved file")
+    return f"the server sent {'a text page' if kind == 'text' else 'something'} that is not a network file"
 
 
 def _fetch(url: str, out, progress: ProgressCallback | None, timeout: float) -> None:

@@ -32,6 +32,12 @@ def detect_format(head: bytes) -> str:
     return "unknown"
 
 
+def looks_like_html(head: bytes) -> bool:
+    """True for the start of a web page (a hosting site's download, sign-in or virus-scan page)."""
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return text.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<!--", b"<meta", b"<script"))
+
+
 def _looks_like_text(head: bytes) -> bool:
     try:
         text = head.decode("utf-8")

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-KINDS = ("sg3", "sg2")
+KINDS = ("sg3", "sg2", "sgv1", "progan")
 
 
 @dataclass

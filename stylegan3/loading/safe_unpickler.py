@@ -10,8 +10,9 @@ rebuilt from their storage bytes by torch's weights-only loader, numpy values fr
 Anything else is refused with `UnsafePickleError` before it is ever looked up. TensorFlow-era
 pickles hold `dnnlib.tflib.network.Network` objects, which pickle as "make an empty object, then
 set its state": they become `TFNetworkRecord`s keeping that state (variables as numpy arrays, the
-build function's source as an inert string); ProGAN's older `tfutil.Network` gets
-`UnsupportedNetworkError`, since it is a format we do not read, not an attack.
+build function's source as an inert string); ProGAN's older `tfutil.Network` becomes a
+`TFUtilNetworkRecord` the same way, and an original Theano ProGAN pickle gets `UnsupportedNetworkError`,
+since it is a format we do not read, not an attack.
 
 Besides calls, a pickle can run BUILD (`__setstate__` or `setattr`) on any object it holds, so the
 objects it can name are sealed against modification, and tensors are checked against their
@@ -120,6 +121,15 @@ class TFNetworkRecord(metaclass=_Sealed):
     def __repr__(self) -> str:
         name = self.state.get("name") if isinstance(self.state, dict) else None
         return f"TFNetworkRecord({name!r})"
+
+
+class TFUtilNetworkRecord(TFNetworkRecord):
+    """tkarras/progressive_growing_of_gans' `tfutil.Network` (state version 2, no components): the same record.
+
+    A class of its own because the two writers store ProGAN's fused `Conv0_up` weight in different layouts:
+    only the pickled class tells them apart."""
+
+    __slots__ = ()
 
 
 class EasyDictData(dict, metaclass=_Sealed):
@@ -322,6 +332,7 @@ ALLOWED_GLOBALS: dict[tuple[str, str], Any] = {
     ("torch_utils.persistence", "_reconstruct_persistent_obj"): AllowedCall(_reconstruct_persistent_obj),
     ("dnnlib.util", "EasyDict"): EasyDictData,
     ("dnnlib.tflib.network", "Network"): TFNetworkRecord,
+    ("tfutil", "Network"): TFUtilNetworkRecord,
     ("collections", "OrderedDict"): collections.OrderedDict,
     ("torch._utils", "_rebuild_tensor_v2"): AllowedCall(_rebuild_tensor_v2),
     ("torch._utils", "_rebuild_tensor"): AllowedCall(_rebuild_tensor),
@@ -342,7 +353,8 @@ ALLOWED_GLOBALS: dict[tuple[str, str], Any] = {
 
 # Formats we recognise by their classes but do not read: one line naming what the file is.
 _KNOWN_UNSUPPORTED_GLOBALS = {
-    ("tfutil", "Network"): "a ProGAN (TensorFlow, tfutil.Network) pickle; only StyleGAN2 generators are supported",
+    ("network", "Network"): "an original Theano ProGAN pickle (network.Network); only the TensorFlow releases "
+                            "(tfutil.Network) are read",
 }
 
 

@@ -1,4 +1,4 @@
-"""Read TensorFlow-era network pickles (StyleGAN2, StyleGAN2-ADA TF) as data: `read_tf_pickle`.
+"""Read TensorFlow-era network pickles (StyleGAN2 / StyleGAN2-ADA TF, StyleGAN v1, ProGAN) as data: `read_tf_pickle`.
 
 Those files are a pickled `(G, D, Gs)` tuple of `dnnlib.tflib.network.Network` objects. Each one's
 pickled state is a dict: `version`, `name`, `static_kwargs` (the build function's settings),
@@ -7,7 +7,10 @@ Python source TensorFlow's loader execs; here it is never looked at beyond its t
 `build_func_name`, and `variables`, a list of `(local name, numpy value)`. The safe unpickler turns
 each Network into a `TFNetworkRecord`; this module checks that state, flattens the variables under
 their component paths (`mapping/Dense0/weight`, `synthesis/4x4/Conv/weight`, `dlatent_avg`), says
-what kind of network it is, and hands StyleGAN2 generators to `tf_sg2` for the mapping onto ours.
+what kind of network it is, and hands each generator to its family's mapping onto ours, chosen by the
+build function and the pickled class (never by the `name`): `G_main` -> `tf_sg2`, `G_style` -> `tf_sgv1`,
+`G_paper` -> `tf_progan`. ProGAN's own code wrote `tfutil.Network` (state version 2, no components); the
+dnnlib writers version 3 (NVlabs/stylegan) and 4 (StyleGAN2).
 """
 
 from __future__ import annotations
@@ -20,19 +23,22 @@ import numpy as np
 
 from stylegan3.errors import UnsupportedNetworkError
 from stylegan3.loading.parsed import ParsedNetwork
-from stylegan3.loading.safe_unpickler import TFNetworkRecord
+from stylegan3.loading.safe_unpickler import TFNetworkRecord, TFUtilNetworkRecord
 
-SUPPORTED_VERSIONS = (4,)  # what StyleGAN2 and StyleGAN2-ADA (TF) write; StyleGAN v1 wrote 3, ProGAN 2
+# The state versions each generator's writers produced: (build function, pickled class) -> versions.
+SUPPORTED_VERSIONS = {
+    ("G_main", "dnnlib"): (4,),  # StyleGAN2, StyleGAN2-ADA (TF)
+    ("G_style", "dnnlib"): (3, 4),  # NVlabs/stylegan writes 3; StyleGAN2's code re-saves as 4
+    ("G_paper", "dnnlib"): (3, 4),  # NVlabs/stylegan's networks_progan.py
+    ("G_paper", "tfutil"): (2,),  # tkarras/progressive_growing_of_gans
+}
 MAX_COMPONENT_DEPTH = 4
 _NAME = re.compile(r"[A-Za-z0-9_.\-]+")
 _VARIABLE_NAME = re.compile(r"[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*")
 # Which slot of the (G, D, Gs) tuple each `key` picks; 'G_ema' (our default everywhere) is TF's Gs.
 _TUPLE_KEYS = {"G": 0, "D": 1, "Gs": 2, "G_ema": 2}
-_GENERATOR_FUNCS = ("G_main",)
-_NOT_STYLEGAN2 = {
-    "G_style": "a StyleGAN (v1) generator (TensorFlow, G_style)",
-    "G_paper": "a ProGAN generator (TensorFlow, G_paper)",
-}
+_GENERATOR_FUNCS = ("G_main", "G_style", "G_paper")
+_TITLES = {"G_main": "StyleGAN2", "G_style": "StyleGAN (v1)", "G_paper": "ProGAN"}
 
 
 @dataclass
@@ -45,6 +51,7 @@ class TFNetwork:
     static_kwargs: dict[str, Any]
     variables: dict[str, np.ndarray]
     components: dict[str, TFNetwork] = field(default_factory=dict)
+    origin: str = "dnnlib"  # the pickled class: 'dnnlib' (dnnlib.tflib.network.Network) or 'tfutil' (ProGAN's)
 
     def all_variables(self) -> dict[str, np.ndarray]:
         """Own variables plus every component's, under `component/` prefixes (TF's `Network.vars` names)."""
@@ -56,12 +63,10 @@ class TFNetwork:
     def describe(self) -> str:
         """What this network is, in a few words, for refusals."""
         func = self.build_func_name
-        if func in _NOT_STYLEGAN2:
-            return _NOT_STYLEGAN2[func]
         if func.startswith("D_"):
             return f"a discriminator (TensorFlow, {func})"
         if func in _GENERATOR_FUNCS:
-            return f"a StyleGAN2 generator (TensorFlow, {func})"
+            return f"a {_TITLES[func]} generator (TensorFlow, {func})"
         return f"a TensorFlow network built by {func!r}"
 
 
@@ -73,16 +78,28 @@ def is_tf_pickle(top: Any) -> bool:
 
 
 def read_tf_pickle(top: Any, key: str, label: str) -> ParsedNetwork:
-    """The generator under `key` ('G_ema'/'Gs' or 'G') of an unpickled TF-era file, mapped onto our StyleGAN2."""
+    """The generator under `key` ('G_ema'/'Gs' or 'G') of an unpickled TF-era file, mapped onto our family."""
+    from stylegan3.loading.tf_progan import convert_progan_generator
     from stylegan3.loading.tf_sg2 import convert_tf_generator
+    from stylegan3.loading.tf_sgv1 import convert_sgv1_generator
 
     network = select_network(top, key, label)
-    if network.build_func_name not in _GENERATOR_FUNCS:
-        raise UnsupportedNetworkError(label, f"{network.describe()}; only StyleGAN2 generators (G_main) are supported")
-    if network.version not in SUPPORTED_VERSIONS:
-        problem = f"TensorFlow network version {network.version} is not supported (expected 4, as StyleGAN2 writes)"
+    func = network.build_func_name
+    if func not in _GENERATOR_FUNCS:
+        raise UnsupportedNetworkError(label, f"{network.describe()}; only StyleGAN2 (G_main), StyleGAN (G_style) "
+                                             "and ProGAN (G_paper) generators are supported")
+    versions = SUPPORTED_VERSIONS.get((func, network.origin))
+    if versions is None:
+        raise UnsupportedNetworkError(label, f"{network.describe()} in a {network.origin} Network pickle, which "
+                                             "no known code wrote")
+    if network.version not in versions:
+        expected = " or ".join(str(v) for v in versions)
+        problem = (f"TensorFlow network version {network.version} is not supported for {_TITLES[func]} "
+                   f"(expected {expected})")
         raise UnsupportedNetworkError(label, problem)
-    parsed = convert_tf_generator(network, label)
+    convert = {"G_main": convert_tf_generator, "G_style": convert_sgv1_generator,
+               "G_paper": convert_progan_generator}[func]
+    parsed = convert(network, label)
     parsed.extra.update({"source": label, "key": key, "keys": ["G", "D", "Gs"] if isinstance(top, tuple) else []})
     return parsed
 
@@ -101,9 +118,6 @@ def select_network(top: Any, key: str, label: str) -> TFNetwork:
         raise UnsupportedNetworkError(label, f"no {key!r} in this TensorFlow pickle; it holds: 'G', 'D', 'Gs'")
     # Only the network asked for is read: an oddity in D (or G) must not keep Gs from loading.
     network = read_tf_network(top[_TUPLE_KEYS[key]], label)
-    if network.build_func_name in _NOT_STYLEGAN2:
-        raise UnsupportedNetworkError(label, f"{network.describe()} pickle; only StyleGAN2 TensorFlow pickles "
-                                             "are supported")
     if network.build_func_name.startswith("D_"):
         raise UnsupportedNetworkError(label, f"{key!r} is {network.describe()}, not a generator")
     return network
@@ -145,8 +159,11 @@ def read_tf_network(record: TFNetworkRecord, label: str, where: str = "", depth:
         if not isinstance(child, TFNetworkRecord):
             problem = f"TensorFlow {where}: component {key!r} is a {type(child).__name__}, not a network"
             raise UnsupportedNetworkError(label, problem)
+        if type(child) is not type(record):
+            raise UnsupportedNetworkError(label, f"TensorFlow {where}: component {key!r} is another kind of Network")
         components[key] = read_tf_network(child, label, f"{where}/{key}", depth + 1, seen)
-    return TFNetwork(name, version, func, static_kwargs, variables, components)
+    origin = "tfutil" if isinstance(record, TFUtilNetworkRecord) else "dnnlib"
+    return TFNetwork(name, version, func, static_kwargs, variables, components, origin)
 
 
 def _static_kwargs(value: Any, label: str, where: str) -> dict[str, Any]:

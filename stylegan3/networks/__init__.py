@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-KINDS = ("sg3", "sg2")  # the families' names (stylegan3.families)
+KINDS = ("sg3", "sg2", "sgv1", "progan")  # the families' names (stylegan3.families)
 
 # Far above every published configuration; a file asking for more is refused before anything is allocated
 # (a few bytes of constructor arguments could otherwise demand gigabytes of weights).
@@ -24,6 +24,9 @@ def check_init_kwargs(kwargs: dict[str, Any]) -> None:
             value = source.get(key)
             if isinstance(value, (int, float)) and not 0 <= value <= limit:
                 raise ValueError(f"{key}={value} is outside the supported range 0..{limit}")
+    channels = kwargs.get("channels")  # TF-era families: one feature count per resolution
+    if isinstance(channels, list) and not all(isinstance(v, int) and 0 < v <= LIMITS["channel_max"] for v in channels):
+        raise ValueError(f"channels={channels} holds counts outside the supported range 1..{LIMITS['channel_max']}")
     for key in ("layer_features", "embed_features"):
         value = mapping.get(key)
         if isinstance(value, (int, float)) and not 0 <= value <= LIMITS["w_dim"]:

@@ -1,7 +1,8 @@
 """Layer inspection: what each synthesis layer is (size, channels, band limits) and what it outputs.
 
 SG3 layers are the official `L{idx}_{size}_{channels}` modules plus the Fourier `input`; SG2 layers are
-each block's convolutions and ToRGB (`b64.conv0`, `b64.torgb`, ...). A capture is an argument of synthesis
+each block's convolutions and ToRGB (`b64.conv0`, `b64.torgb`, ...); StyleGAN (v1) and ProGAN list their
+`layer_modules()`, each with the TF scope it was read from (`tf_name`). A capture is an argument of synthesis
 (`G.synthesis(ws, capture=names)` returns (image, {name: output})), not a forward hook: the network is shared
 by the renderer, comparison panes and analysis jobs, and a hook on it would fire in everyone's pass, force
 private copies and locks, and rule out CUDA-graph replay (a graph returns the captured layers as outputs).
@@ -26,6 +27,7 @@ class LayerInfo:
     cutoff: float | None = None  # f_c (SG3)
     stopband: float | None = None  # f_t = f_c + f_h (SG3)
     half_width: float | None = None
+    tf_name: str | None = None  # the TensorFlow scope of a layer read from a TF-era pickle (StyleGAN v1, ProGAN)
 
     @property
     def nyquist(self) -> float | None:
@@ -66,6 +68,12 @@ def list_layers(G: torch.nn.Module) -> list[LayerInfo]:
                 )
             )
         return out
+    if hasattr(syn, "layer_modules"):  # TF-era families: every layer module knows its size and TF scope
+        return [
+            LayerInfo(name, int(m.resolution), int(m.resolution), int(m.out_channels), "float32",
+                      float(m.resolution), tf_name=str(m.tf_name))
+            for name, m in syn.layer_modules()
+        ]
     out = []
     for res in syn.block_resolutions:
         block = getattr(syn, f"b{res}")

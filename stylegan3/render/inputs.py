@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from stylegan3 import families
 from stylegan3.documents.request import ExplicitLatent, Latent, LatentMove, RenderRequest, Transform, Truncation
 from stylegan3.networks import transform as transforms
 from stylegan3.networks.latents import blend_seeds, class_vector, z_from_seed
@@ -84,7 +85,8 @@ def mapped_ws(G: torch.nn.Module, request: RenderRequest, device: torch.device) 
     z = torch.from_numpy(request_z(request.latent, G.z_dim)).to(device)
     kwargs = dict(truncation_psi=float(request.truncation.psi), truncation_cutoff=request.truncation.cutoff)
     ws = G.mapping(z, c, **kwargs)
-    mix = mix_indices(request, G.num_ws)
+    # Style mixing swaps rows of W; a family without W (ProGAN: its one row is the input z) has nothing to mix.
+    mix = mix_indices(request, G.num_ws) if families.capabilities(G).w_space else ()
     if mix:
         z_mix = np.asarray(z_from_seed(int(request.mix.seed), G.z_dim), dtype=np.float32).reshape(1, -1)
         ws_mix = G.mapping(torch.from_numpy(z_mix).to(device), c, **kwargs)

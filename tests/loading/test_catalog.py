@@ -21,8 +21,24 @@ def test_catalog_lists_every_published_network():
                    "stylegan2-metfaces-1024x1024", "stylegan2-metfacesu-1024x1024", "stylegan2-afhqv2-512x512"}
 
 
+def test_tf_era_entries_are_the_official_readme_addresses():
+    """StyleGAN (v1): NVlabs/stylegan's README networks table; ProGAN: the one file tkarras' README links."""
+    tf_era = {n: e for n, e in CATALOG.items() if e.kind in ("SG1", "ProGAN")}
+    assert sorted(tf_era) == ["karras2018iclr-celebahq-1024x1024", "stylegan-bedrooms-256x256",
+                              "stylegan-cars-512x384", "stylegan-cats-256x256", "stylegan-celebahq-1024x1024",
+                              "stylegan-ffhq-1024x1024"]
+    assert tf_era["stylegan-ffhq-1024x1024"].url == "https://drive.google.com/uc?id=1MEGjdvVpUsu1jB4zrXZN7Y4kBBOzizDQ"
+    assert tf_era["karras2018iclr-celebahq-1024x1024"].url == \
+        "https://drive.google.com/open?id=188K19ucknC6wg1R6jbuPEhTq9zoufOx4"
+    assert tf_era["stylegan-cars-512x384"].resolution == 512
+    for entry in tf_era.values():
+        assert entry.url.startswith("https://drive.google.com/") and "browser" in entry.note
+
+
 def test_entries_are_consistent_with_their_names():
     for name, entry in CATALOG.items():
+        if entry.kind in ("SG1", "ProGAN"):
+            continue
         assert entry.name == name
         match = re.fullmatch(r"stylegan([23])-(?:([tr])-)?([a-z0-9]+)-(\d+)x(\d+)", name)
         assert match, name

@@ -45,6 +45,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         elif path == "/page.pkl":
             self._send(200, b"<html><body>Please log in</body></html>\n", "text/html")
+        elif path == "/uc":  # a Google-Drive-like large-file confirmation page, served for a .pkl address
+            page = (b"\n<!DOCTYPE html><html><head><title>Google Drive - Virus scan warning</title></head>"
+                    b"<body>Google Drive can't scan this file for viruses.</body></html>\n")
+            self._send(200, page, "text/html; charset=utf-8")
+        elif path == "/notes.pkl":
+            self._send(200, b"these are not weights, just some notes\n", "text/plain")
         elif path == "/redirect.pkl":
             self.send_response(302)
             self.send_header("Location", "/net.pkl")
@@ -185,7 +191,19 @@ def test_interrupted_stream(server, isolated_cache):
 
 
 def test_error_page_is_not_cached(server, isolated_cache):
-    assert "not a network file" in _failure(f"{server}/page.pkl", isolated_cache)
+    assert "sent an HTML page instead of the network file" in _failure(f"{server}/page.pkl", isolated_cache)
+    assert "sent a text page that is not a network file" in _failure(f"{server}/notes.pkl", isolated_cache)
+
+
+def test_hosting_page_instead_of_a_pickle_is_one_clear_line(server, isolated_cache):
+    """What a Google Drive address (the StyleGAN v1 / ProGAN catalog entries) sends for a large file."""
+    url = f"{server}/uc?id=1MEGjdvVpUsu1jB4zrXZN7Y4kBBOzizDQ"
+    with pytest.raises(DownloadError) as info:
+        load_network(url, device="cpu")
+    message = str(info.value)
+    assert "\n" not in message and message.startswith(url)
+    assert "sent an HTML page instead of the network file" in message and "download it in a browser" in message
+    assert _files(isolated_cache) == []
 
 
 def test_stalled_server_times_out(server, isolated_cache):

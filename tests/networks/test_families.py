@@ -30,4 +30,20 @@ def test_unknown_things():
     assert not families.capabilities(torch.nn.Linear(2, 2)).input_transform
     with pytest.raises(SG3Error, match="unknown generator kind 'xl'"):
         families.get("xl")
-    assert families.names() == ("sg3", "sg2")
+    assert families.names() == ("sg3", "sg2", "sgv1", "progan")
+
+
+@pytest.mark.parametrize(("family", "kwargs", "variant", "w_space"), [
+    ("sgv1", dict(z_dim=4, c_dim=0, w_dim=4, img_resolution=8, img_channels=3, channels=[8, 4],
+                  mapping_kwargs=dict(num_layers=1)), "SG1", True),
+    ("progan", dict(z_dim=4, c_dim=2, img_resolution=8, img_channels=3, channels=[8, 4]), "ProGAN", False),
+])
+def test_tf_era_families(family, kwargs, variant, w_space):
+    from stylegan3.networks import build_generator
+
+    G = build_generator(family, kwargs)
+    assert families.family_of(G).name == family and families.detect(G.state_dict()).name == family
+    assert families.variant(G) == variant and families.variant_capabilities(variant).w_space == w_space
+    caps = families.capabilities(G)
+    assert not caps.input_transform and not caps.band_limits and caps.w_space == w_space
+    assert set(families.get(family).generator_class(**G.init_kwargs).state_dict()) == set(G.state_dict())

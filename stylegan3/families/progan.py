@@ -1,0 +1,33 @@
+"""Progressive GAN: G_paper, read from tkarras/progressive_growing_of_gans and NVlabs/stylegan pickles.
+
+No W space (`w_space=False`): the mapping stage only packs z and the label into the network input, so
+truncation, style mixing and the W tools do not apply; no noise inputs either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from stylegan3.families.base import Capabilities, Family
+
+
+def variant(_init_kwargs: Mapping[str, Any]) -> str:
+    return "ProGAN"
+
+
+def _generator(**kwargs: Any):
+    from stylegan3.networks.progan import Generator
+
+    return Generator(**kwargs)
+
+
+FAMILY = Family(
+    name="progan",
+    title="Progressive GAN",
+    generator_class=_generator,
+    capabilities=Capabilities(input_transform=False, seeded_noise=False, band_limits=False, w_space=False),
+    marker_keys=("synthesis.b4_dense.weight",),
+    variant_of=variant,
+    variants=("ProGAN",),
+)
