@@ -18,6 +18,10 @@ KINDS = ("SG3-T", "SG3-R", "SG2")
 # Family names are accepted too ("sg3" is the translation-equivariant SG3-T), as the loaders name them.
 _ALIASES = {"SG3T": "SG3-T", "SG3": "SG3-T", "SG3R": "SG3-R", "SG2": "SG2"}
 
+# The smallest size rendered end to end (CLI, timeline, directions, projection): 16 px, and for SG3 6 ws of 8.
+# Those tests pin these shapes (and the projection test these weights): `tiny_net(kind, **SMALL_16PX)`.
+SMALL_16PX: dict[str, Any] = dict(res=16, z_dim=8, w_dim=8, mapping_layers=1, num_critical=1, noise=None)
+
 
 def variant(kind: str) -> str:
     """'SG3-T', 'SG3-R' or 'SG2' for any spelling a test uses ('sg3-r', 'sg3r', 'sg3', 'SG2' ...)."""
@@ -39,6 +43,7 @@ def tiny_net(
     channel_max: int = 16,
     mapping_layers: int | None = 2,
     num_layers: int | None = 4,
+    num_critical: int | None = None,
     noise: float | None = 0.3,
     perturb: float = 0.0,
     official: bool = False,
@@ -47,7 +52,7 @@ def tiny_net(
     """A random-weight generator of `kind` at `res`², in eval mode without gradients.
 
     The sizes default to the smallest that still exercise every code path (16 channels, 4 SG3 layers,
-    a 2-layer mapping); `None` for `mapping_layers` / `num_layers` keeps the family's own default depth.
+    a 2-layer mapping); `None` for `mapping_layers` / `num_layers` / `num_critical` keeps the family's default.
     `noise` sets SG2's noise strengths (zero at initialisation, so noise would not show otherwise).
     `perturb` adds that much seeded Gaussian noise to every floating-point tensor, so a loader that drops
     or swaps a tensor (even a zero-initialised bias) changes the output. `official=True` builds the
@@ -68,8 +73,9 @@ def tiny_net(
                     channel_base=channel_base, channel_max=channel_max)
         if mapping_layers is not None:
             init["mapping_kwargs"] = dict(num_layers=mapping_layers)
-        if family == "sg3" and num_layers is not None:
-            init["num_layers"] = num_layers
+        if family == "sg3":  # SG3's depth and critically sampled layers (SG2 has neither)
+            sg3_only = dict(num_layers=num_layers, num_critical=num_critical)
+            init.update({key: value for key, value in sg3_only.items() if value is not None})
         if name == "SG3-R":
             init.update(conv_kernel=1, use_radial_filters=True)
     init.update(kwargs)
