@@ -74,12 +74,10 @@ def to_uint8_hwc(img: torch.Tensor) -> np.ndarray:
 
 
 def build_net(net: str, tiny: bool, resolution: int | None, device: torch.device) -> torch.nn.Module:
-    from stylegan3.networks import build_generator
+    """`net`'s official (or tiny) config, by default at 1024 (16 when tiny): the library's own builder."""
+    from stylegan3.networks.configs import build_config_net
 
-    kind, kwargs = tiny_config(net, resolution or 16) if tiny else official_config(net, resolution or 1024)
-    torch.manual_seed(0)
-    G = build_generator(kind, kwargs)
-    return G.eval().requires_grad_(False).to(device)
+    return build_config_net(net, resolution or (16 if tiny else 1024), device, tiny=tiny)
 
 
 def measure(

@@ -21,6 +21,20 @@ def has_fixtures() -> bool:
     return (FIXTURES_DIR / "cases.json").is_file()
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `gpu` skip by themselves without CUDA, so the marker alone says it (no skipif beside it)."""
+    gpu_items = [item for item in items if item.get_closest_marker("gpu") is not None]
+    if not gpu_items:
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="marked gpu: needs a CUDA GPU (torch.cuda.is_available() is False)")
+    for item in gpu_items:
+        item.add_marker(skip)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def cpu_kernels_built_once():
     """Build (or load) the CPU kernels once, before the first test. Every op on a CPU tensor outside autograd

@@ -11,7 +11,7 @@ from sg3_explorer.visualizer.renderer import timed_render
 from sg3_explorer.visualizer.state import RenderState
 from stylegan3.loading.native import save_native
 from stylegan3.service.thread_backend import ThreadBackend
-from tests.support.service import tiny_net
+from tests.support.nets import tiny_net
 
 
 def _wait(r: BackendRenderer, timeout: float = 60.0):

@@ -29,12 +29,12 @@ from stylegan3.errors import SG3Error
 from stylegan3.explore.interpolation import transform_path
 from stylegan3.networks.info import describe
 from stylegan3.networks.latents import z_from_seed
-from tests.support.gui import tiny_generator
+from tests.support.nets import tiny_net
 
 
 def small_net(kind: str, z_dim: int, res: int, c_dim: int = 0, seed: int = 0) -> torch.nn.Module:
     """A tiny generator of our own with the z size and resolution a test needs."""
-    return tiny_generator(kind, c_dim=c_dim, res=res, seed=seed, z_dim=z_dim)
+    return tiny_net(kind, c_dim=c_dim, res=res, seed=seed, z_dim=z_dim)
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +87,7 @@ def test_sg2_ignores_transform_sg3_follows_it(nets):
 
 
 def test_overrides_class_noise_cutoff_and_layer_view():
-    Gc = tiny_generator("sg2", c_dim=4, res=16)
+    Gc = tiny_net("sg2", c_dim=4, res=16)
     ic = info(Gc)
     main = RenderState(class_idx=6, cutoff=50, mix_ws=(1, 3, 40), layer_name="b16.conv0", fft=True,
                        noise_mode="const")
@@ -98,7 +98,7 @@ def test_overrides_class_noise_cutoff_and_layer_view():
     assert s.latent.class_idx == 1 and s.noise.mode == "random"
     assert main.class_idx == 6 and main.layer_name == "b16.conv0"  # the main state is never edited
     assert "style mix limited to its 6 ws" in pane_notes(main, ic, ic)
-    unconditional = pane_request(main, info(tiny_generator("sg2", res=16)))
+    unconditional = pane_request(main, info(tiny_net("sg2", res=16)))
     assert unconditional.latent.class_idx == 0
 
 

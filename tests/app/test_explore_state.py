@@ -11,7 +11,7 @@ from sg3_explorer.visualizer.state import RenderState
 from stylegan3.explore.directions import DirectionMove, apply_moves, pca_directions
 from stylegan3.explore.interpolation import seed_ws
 from stylegan3.render.images import to_numpy_rgb
-from tests.support.toy_generators import tiny_network
+from tests.support.nets import SMALL_16PX, tiny_net
 
 
 def _image(G, ws):
@@ -20,7 +20,7 @@ def _image(G, ws):
 
 
 def test_explicit_latent_and_moves_are_what_the_app_renders():
-    G = tiny_network("sg3")
+    G = tiny_net("sg3", **SMALL_16PX)
     state = RenderState(x=2.0)
     ws = seed_ws(G, [9])
     set_latent(state, ws, "test")

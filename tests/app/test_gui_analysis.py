@@ -11,15 +11,8 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.support.gui import (
-    assert_shows,
-    grab_window,
-    mean_abs_diff,
-    run_driven,
-    wait_image_for_state,
-    wait_until,
-    write_tiny_network,
-)
+from tests.support.gui import assert_shows, grab_window, mean_abs_diff, run_driven, wait_image_for_state, wait_until
+from tests.support.nets import save_tiny
 
 pytestmark = pytest.mark.gui
 
@@ -63,14 +56,7 @@ def combo_pick(ctx, widget, combo: str, item: str) -> None:
 
 def write_fast_sg3(path):
     """A tiny SG3 net with 1x1 convolutions (the R configuration): the cheapest SG3 to render on a CPU."""
-    from stylegan3.loading.native import save_native
-    from stylegan3.networks import build_generator
-
-    torch.manual_seed(1)
-    G = build_generator("sg3", dict(z_dim=16, w_dim=16, c_dim=0, img_resolution=32, img_channels=3, channel_base=256,
-                                    channel_max=16, mapping_kwargs=dict(num_layers=2), num_layers=4, conv_kernel=1,
-                                    use_radial_filters=True))
-    return save_native(G.eval().requires_grad_(False), path)
+    return save_tiny(path, "SG3-R", seed=1)
 
 
 def test_equivariance_panel(app_env, artifacts_dir):
@@ -184,7 +170,7 @@ def test_sg2_equivariance_disabled_and_layer_table_lists_blocks(app_env, artifac
     """SG2: the equivariance panel explains why it is off; the layer table lists each block's convs and ToRGB."""
     from stylegan3.networks.layers import list_layers
 
-    net = write_tiny_network(app_env / "tiny_sg2.safetensors", kind="sg2", res=32)
+    net = save_tiny(app_env / "tiny_sg2.safetensors", kind="sg2", res=32)
     app = make_app(app_env, [str(net)], ["equivariance", "layers"])
 
     def drive(ctx):

@@ -25,8 +25,8 @@ from tests.support.gui import (
     wait_image_for_state,
     wait_until,
     write_hostile_pickle,
-    write_tiny_network,
 )
+from tests.support.nets import save_tiny
 
 pytestmark = pytest.mark.gui
 REPO = Path(__file__).resolve().parents[2]
@@ -48,7 +48,7 @@ def test_seed_psi_and_pixels(app_env, artifacts_dir):
     """Change seed (typed and with the arrow keys) and psi; the screen shows exactly the headless render."""
     from sg3_explorer.visualizer.renderer import render_state
 
-    net = write_tiny_network(app_env / "tiny_sg2.safetensors", kind="sg2", res=32)
+    net = save_tiny(app_env / "tiny_sg2.safetensors", kind="sg2", res=32)
     app = make_app(app_env, [str(net)])
     seen = {}
 
@@ -118,7 +118,7 @@ def imgui_vec(app, fx: float, fy: float):
 
 
 def test_failing_panel_shows_error_and_app_keeps_running(app_env):
-    net = write_tiny_network(app_env / "tiny.safetensors", kind="sg2", res=32)
+    net = save_tiny(app_env / "tiny.safetensors", kind="sg2", res=32)
     app = make_app(app_env, [str(net)])
     capture = app.widget("capture")
 
@@ -143,7 +143,7 @@ def test_failing_panel_shows_error_and_app_keeps_running(app_env):
 
 def test_broken_and_hostile_files_keep_app_running(app_env, artifacts_dir):
     """Typed path to a broken file, a hostile pickle, a dropped missing file: a message each, last image stays."""
-    net = write_tiny_network(app_env / "tiny.safetensors", kind="sg2", res=32)
+    net = save_tiny(app_env / "tiny.safetensors", kind="sg2", res=32)
     broken = app_env / "broken.pkl"
     broken.write_bytes(b"\x80\x04this is not a pickle")
     marker = app_env / "pwned"
@@ -184,7 +184,7 @@ def test_broken_and_hostile_files_keep_app_running(app_env, artifacts_dir):
 
         # The in-window file browser lists network files of a folder; clicking one loads it.
         (app_env / "sub").mkdir()
-        other = write_tiny_network(app_env / "sub" / "other.safetensors", kind="sg2", res=32, seed=1)
+        other = save_tiny(app_env / "sub" / "other.safetensors", kind="sg2", res=32, seed=1)
         app.widget("network").browse_dir = str(app_env)
         ctx.item_click("**/Browse...")
         ctx.item_click("**/sub\\/")  # a literal "/" in a label is escaped in test-engine paths
@@ -203,7 +203,7 @@ def test_panels_capture_help_and_view(app_env, artifacts_dir):
     from sg3_explorer.visualizer.renderer import render_state
     from sg3_explorer.visualizer.settings import load_settings
 
-    net = write_tiny_network(app_env / "tiny_cond.safetensors", kind="sg2", c_dim=4, res=32)
+    net = save_tiny(app_env / "tiny_cond.safetensors", kind="sg2", c_dim=4, res=32)
     app = make_app(app_env, [str(net)])
 
     def drive(ctx):
@@ -306,7 +306,7 @@ def imgui_vec_delta(dx: float, dy: float):
 
 def test_cli_screenshot_tiny_sg3(app_env, artifacts_dir, display):
     """`sg3-explorer gui NET --screenshot FILE` exits 0 with a window screenshot showing the rendered image."""
-    net = write_tiny_network(app_env / "tiny_sg3.safetensors", kind="sg3", res=32)
+    net = save_tiny(app_env / "tiny_sg3.safetensors", kind="sg3", res=32)
     _check_cli_screenshot(net, app_env, artifacts_dir / "cli_tiny_sg3.png", seed=3)
     # Without --debug the user sees one line: no debug output such as where the image sits.
     out = app_env / "plain.png"
@@ -361,7 +361,7 @@ def _check_cli_screenshot(net: Path, env_dir: Path, out: Path, seed: int) -> Non
 def test_failed_load_keeps_the_path_to_correct(app_env, artifacts_dir):
     """A mistyped path from the command line stays in the field after the failure, to be fixed and loaded;
     the Demo button shows 'demo' there like any other source; the panel says what precision runs here."""
-    net = write_tiny_network(app_env / "tiny_sg2.safetensors", kind="sg2", res=32)
+    net = save_tiny(app_env / "tiny_sg2.safetensors", kind="sg2", res=32)
     typo = str(app_env / "tiny_sg2.safetensor")
     app = make_app(app_env, [typo])
     widget = app.widget("network")

@@ -9,116 +9,29 @@ NVIDIA-made SG2 and SG3-T fixtures.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from PIL import Image
 
-from tests.support import gui as gui_support
-from tests.support.gui import grab_window, mean_abs_diff, wait_image_for_state, wait_until, write_tiny_network
+from tests.support.comparison import (
+    check_panes,
+    check_split,
+    imgui_vec,
+    make_app,
+    run_driven,
+    shown,
+    wait_panes,
+)
+from tests.support.gui import grab_window, wait_image_for_state, wait_until
+from tests.support.nets import save_tiny
 
 pytestmark = pytest.mark.gui
 
 
-def write_net(path: Path, kind: str, z_dim: int, res: int, seed: int) -> Path:
-    """A tiny generator built by our own code with a chosen z size and resolution, saved like a user file."""
-    return write_tiny_network(path, kind=kind, z_dim=z_dim, res=res, seed=seed)
-
-
-def make_app(tmp_path: Path, networks: list[str]):
-    from sg3_explorer.visualizer.app import App, AppConfig
-
-    app = App(AppConfig(networks=networks, window_size=(1100, 760), persist_settings=False))
-    app.settings.capture_dir = str(tmp_path / "captures")
-    return app
-
-
-def run_driven(app, test_fn) -> None:
-    """The shared driver, plus: the window's exit hook must have closed every pane (threads joined)."""
-    model = app.widget("comparison").model
-    try:
-        gui_support.run_driven(app, test_fn)
-        closed_on_exit = not model.panes
-    finally:
-        model.close()  # (a no-op when the exit hook already did it)
-    assert closed_on_exit
-
-
-def magnified(expected: np.ndarray, rect: tuple[float, float, float, float]) -> tuple[np.ndarray, tuple]:
-    """`expected` as the display draws it into `rect`: bilinear texture sampling (clamped at the edges) at every
-    screen pixel centre, as OpenGL does. Returns the image and the screen slice it covers."""
-    x0, y0, w, h = rect
-    ih, iw = expected.shape[:2]
-    xs = np.arange(int(np.ceil(x0)), int(x0 + w))
-    ys = np.arange(int(np.ceil(y0)), int(y0 + h))
-    u = np.clip((xs + 0.5 - x0) / w * iw - 0.5, 0, iw - 1)
-    v = np.clip((ys + 0.5 - y0) / h * ih - 0.5, 0, ih - 1)
-    u0, v0 = np.minimum(u.astype(int), iw - 2), np.minimum(v.astype(int), ih - 2)
-    fu, fv = (u - u0)[None, :, None], (v - v0)[:, None, None]
-    img = expected.astype(np.float32)
-    top = img[v0][:, u0] * (1 - fu) + img[v0][:, u0 + 1] * fu
-    bottom = img[v0 + 1][:, u0] * (1 - fu) + img[v0 + 1][:, u0 + 1] * fu
-    return top * (1 - fv) + bottom * fv, (slice(ys[0], ys[-1] + 1), slice(xs[0], xs[-1] + 1))
-
-
-def shown(window: np.ndarray, widget, pane, which: str, expected: np.ndarray) -> float:
-    """Mean abs difference between what the window shows for a pane image and `expected` (its native pixels)
-    magnified to the pane's on-screen rectangle."""
-    rect = widget.view.rects[(pane.pane_id, which)]
-    want, region = magnified(expected, rect)
-    return mean_abs_diff(window[region], want)
-
-
-def check_panes(window: np.ndarray, app, widget) -> list[float]:
-    """Every pane shows the headless render of its state, all at the same on-screen size."""
-    from sg3_explorer.visualizer.renderer import render_state
-
-    diffs, sizes = [], set()
-    for pane in widget.model.panes:
-        expected = render_state(pane.G, pane.request_for(app.state))
-        assert np.array_equal(pane.image, expected)
-        diff = shown(window, widget, pane, "image", expected)
-        assert diff < 2.0, f"{pane.label}: on-screen pane differs from the headless render by {diff:.2f}"
-        x0, y0, w, h = widget.view.rects[(pane.pane_id, "image")]
-        sizes.add((round(w), round(h)))
-        diffs.append(diff)
-    assert len(sizes) == 1, f"panes of different on-screen size: {sizes}"
-    assert next(iter(sizes))[0] > 100
-    return diffs
-
-
-def check_split(window: np.ndarray, widget, left, right) -> tuple[float, float]:
-    """Left of the divider the first pane, right of it the second, each at the full square's scale."""
-    rect = widget.view.rects[(left.pane_id, "split")]
-    cut = int(round(widget.view.split_x - np.ceil(rect[0])))
-    diffs = []
-    for pane, cols in ((left, slice(0, cut - 2)), (right, slice(cut + 3, None))):
-        want, region = magnified(pane.image, rect)
-        diffs.append(mean_abs_diff(window[region][:, cols], want[:, cols]))
-    other, region = magnified(right.image, rect)
-    assert mean_abs_diff(window[region][:, : cut - 2], other[:, : cut - 2]) > 5.0  # the left really is pane 1
-    assert max(diffs) < 2.0, f"split view differs from the panes' renders: {diffs}"
-    return diffs[0], diffs[1]
-
-
-def imgui_vec(x: float, y: float):
-    from imgui_bundle import imgui
-
-    return imgui.ImVec2(x, y)
-
-
-def wait_panes(ctx, app, widget, timeout: float = 60.0) -> None:
-    ok = wait_until(ctx, lambda: widget.model.all_shown(app.state), timeout)
-    assert ok, [p.status for p in widget.model.panes]
-    for _ in range(3):  # uploaded and drawn
-        ctx.yield_()
-
-
 def test_comparison_tiny_nets(app_env, artifacts_dir):
     """Add two panes by typing paths, then drive seed, lockstep motion, sticking view, trace view and recording."""
-    sg2 = write_net(app_env / "sg2_z16_32px.safetensors", "sg2", z_dim=16, res=32, seed=0)
-    sg3 = write_net(app_env / "sg3_z24_16px.safetensors", "sg3", z_dim=24, res=16, seed=1)
+    sg2 = save_tiny(app_env / "sg2_z16_32px.safetensors", "sg2", z_dim=16, res=32, seed=0)
+    sg3 = save_tiny(app_env / "sg3_z24_16px.safetensors", "sg3", z_dim=24, res=16, seed=1)
     app = make_app(app_env, [str(sg2)])
     widget = app.widget("comparison")
     seen = {}

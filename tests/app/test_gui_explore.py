@@ -11,16 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.support.gui import (
-    assert_shows,
-    grab_window,
-    mean_abs_diff,
-    run_driven,
-    tiny_generator,
-    wait_image_for_state,
-    wait_until,
-    write_tiny_network,
-)
+from tests.support.gui import assert_shows, grab_window, mean_abs_diff, run_driven, wait_image_for_state, wait_until
+from tests.support.nets import save_tiny, tiny_net
 
 pytestmark = pytest.mark.gui
 
@@ -50,7 +42,7 @@ def shot(ctx, app, artifacts_dir, name: str) -> np.ndarray:
 
 def test_direction_sliders_move_the_image(app_env, artifacts_dir, monkeypatch):
     monkeypatch.setenv("SG3_EXPLORER_CACHE", str(app_env / "cache"))  # the PCA cache of this test only
-    net = write_tiny_network(app_env / "tiny.safetensors", kind="sg2", res=32)
+    net = save_tiny(app_env / "tiny.safetensors", kind="sg2", res=32)
     app = make_app(app_env, [str(net)], open_panels=("directions",))
     seen = {}
 
@@ -123,8 +115,8 @@ def test_project_from_a_file_and_from_a_drop(app_env, artifacts_dir):
     from stylegan3.explore.interpolation import seed_ws
     from stylegan3.render.images import to_numpy_rgb
 
-    net = write_tiny_network(app_env / "tiny.safetensors", kind="sg2", res=32)
-    G = tiny_generator(kind="sg2", res=32)
+    net = save_tiny(app_env / "tiny.safetensors", kind="sg2", res=32)
+    G = tiny_net(kind="sg2", res=32)
     with torch.no_grad():
         Image.fromarray(to_numpy_rgb(G.synthesis(seed_ws(G, [7]), noise_mode="const"))).save(app_env / "me.png")
     (app_env / "fake.png").write_text("not a picture")
@@ -183,7 +175,7 @@ def test_timeline_scrub_preview_is_the_exported_frame(app_env, artifacts_dir):
     from stylegan3.documents.timeline import load_timeline
     from stylegan3.render.timeline import render_at, resolve_timeline
 
-    net = write_tiny_network(app_env / "tiny.safetensors", kind="sg2", res=32)
+    net = save_tiny(app_env / "tiny.safetensors", kind="sg2", res=32)
     app = make_app(app_env, [str(net)], open_panels=("latent", "timeline"))
     out = app_env / "clip.mp4"
 
@@ -227,7 +219,7 @@ def test_timeline_scrub_preview_is_the_exported_frame(app_env, artifacts_dir):
         frames = [np.asarray(f) for f in reader]
     assert len(frames) == 7
     tl = load_timeline(app_env / "t.json")
-    G = tiny_generator(kind="sg2", res=32)
+    G = tiny_net(kind="sg2", res=32)
     r = resolve_timeline(G, tl)
     # H.264 with 4:2:0 chroma is lossy on a 32 px colour texture: frame 3 is the closest to the t = 0.5 s preview.
     diffs = [mean_abs_diff(frames[3], render_at(G, r, k / 6)) for k in range(7)]

@@ -21,14 +21,15 @@ from sg3_explorer.visualizer.renderer import RenderResult, render_state, state_w
 from sg3_explorer.visualizer.settings import MAX_RECENT, Settings, config_dir, load_settings, save_settings
 from sg3_explorer.visualizer.state import RenderState, ws_selection
 from sg3_explorer.visualizer.view import ViewTransform
-from tests.support.gui import tiny_generator, write_hostile_pickle, write_tiny_network
+from tests.support.gui import write_hostile_pickle
+from tests.support.nets import save_tiny, tiny_net
 
 HAS_IMGUI = importlib.util.find_spec("imgui_bundle") is not None
 
 
 @pytest.fixture(scope="module")
 def sg2c():
-    return tiny_generator("sg2", c_dim=4, res=32)
+    return tiny_net("sg2", c_dim=4, res=32)
 
 
 # -- renderer ---------------------------------------------------------------------------------------------------
@@ -109,7 +110,7 @@ def test_noise_seed_makes_random_noise_reproducible(sg2c):
 
 
 def test_input_transform_reaches_sg3_network():
-    G = tiny_generator("sg3", res=32)
+    G = tiny_net("sg3", res=32)
     a = render_state(G, RenderState(x=1))
     b = render_state(G, RenderState(x=1, translate=(0.25, 0.0)))
     assert not np.array_equal(a, b)
@@ -134,7 +135,7 @@ def test_stages_come_from_the_request_not_from_panels_built_in_this_process(sg2c
 def test_render_errors_become_a_message():
     from sg3_explorer.visualizer.renderer import timed_render
 
-    G = tiny_generator("sg2", res=32)
+    G = tiny_net("sg2", res=32)
     res = timed_render(G, RenderState(noise_mode="bogus"))
     assert res.image is None and res.error and res.error.startswith("render failed")
 
@@ -200,7 +201,7 @@ def test_network_switch_cancels_the_render_in_progress():
     """A long CPU render of the old network stops at its next layer instead of running to the end."""
     from sg3_explorer.visualizer.renderer import timed_render
 
-    G = tiny_generator("sg2", res=32)
+    G = tiny_net("sg2", res=32)
     started, layers_run = threading.Event(), []
 
     def slow_layer(module, inputs):
@@ -215,7 +216,7 @@ def test_network_switch_cancels_the_render_in_progress():
         r.submit(RenderState(x=1))
         assert started.wait(10)
         t0 = time.perf_counter()
-        r.set_network(tiny_generator("sg2", res=32), 2)
+        r.set_network(tiny_net("sg2", res=32), 2)
         assert r.wait_idle(5)
         assert time.perf_counter() - t0 < 1.0
         assert len(layers_run) < len(list(G.synthesis.children()))
@@ -266,7 +267,7 @@ def test_loader_reports_broken_and_hostile_files_as_one_line(tmp_path):
 
 
 def test_loader_loads_describes_and_caches(tmp_path):
-    path = write_tiny_network(tmp_path / "net.safetensors", kind="sg2", c_dim=3, res=32)
+    path = save_tiny(tmp_path / "net.safetensors", kind="sg2", c_dim=3, res=32)
     calls = []
 
     def counting_load(source, progress=None, device=None):
@@ -298,7 +299,7 @@ def test_loader_newest_request_wins():
     def fake_load(source, progress=None, device=None):
         if source == "slow":
             release.wait(5)
-        return tiny_generator("sg2", res=32)
+        return tiny_net("sg2", res=32)
 
     loader = NetworkLoader(torch.device("cpu"), fake_load)
     loader.load("slow")
@@ -459,7 +460,7 @@ def test_saved_window_size_and_preferences_are_used_at_start(tmp_path, monkeypat
 
     monkeypatch.setenv("SG3_CONFIG_DIR", str(tmp_path / "cfg"))
     save_settings(Settings(window_size=(1111, 666), fps_limit=24, vsync=False, force_fp32=True))
-    net = write_tiny_network(tmp_path / "n.safetensors", kind="sg2", res=32)
+    net = save_tiny(tmp_path / "n.safetensors", kind="sg2", res=32)
     app = App(AppConfig(networks=[str(net)], state=RenderState(x=3)))  # as the gui command passes it
     try:
         params = app.runner_params()

@@ -8,7 +8,8 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.support.gui import grab_window, tiny_generator, wait_image_for_state, wait_until, write_tiny_network
+from tests.support.gui import grab_window, wait_image_for_state, wait_until
+from tests.support.nets import save_tiny, tiny_net
 
 pytestmark = pytest.mark.gui
 
@@ -24,7 +25,7 @@ def test_out_of_memory_render_shows_the_message_and_the_app_keeps_running(app_en
     # verdicts: an earlier test's check of the same architecture on "cpu" would make `ensure` keep that one.
     selfcheck.reset()
     backend.enable_all()
-    checked = tiny_generator("sg2")
+    checked = tiny_net("sg2")
     selfcheck.ensure(checked, "cpu", kernels=ReferenceKernels(), identity={"device": "test CPU"}, stream=io.StringIO(),
                      replay=lambda G, ws, fp32: G.synthesis(ws, noise_mode="const", force_fp32=fp32) + 0.01)
     monkeypatch.setenv("SG3_SELFCHECK", "0")  # the loader's own check (CPU kernels) would replace that verdict
@@ -42,7 +43,7 @@ def test_out_of_memory_render_shows_the_message_and_the_app_keeps_running(app_en
         G.synthesis.forward = synthesis
         return G
 
-    net = write_tiny_network(app_env / "tiny.safetensors", kind="sg2", res=32)
+    net = save_tiny(app_env / "tiny.safetensors", kind="sg2", res=32)
     app = App(AppConfig(networks=[str(net)], window_size=(1200, 760), persist_settings=False), load_fn=load_fn)
 
     def drive(ctx):

@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 from tests.support.gui import assert_shows, grab_window, run_driven, wait_image_for_state, wait_until
-from tests.support.service import running_server, tiny_net
+from tests.support.nets import tiny_net
+from tests.support.service import running_server
 
 pytestmark = pytest.mark.gui
 

@@ -9,14 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.support.gui import (
-    assert_shows,
-    grab_window,
-    run_driven,
-    wait_image_for_state,
-    wait_until,
-    write_tiny_network,
-)
+from tests.support.gui import assert_shows, grab_window, run_driven, wait_image_for_state, wait_until
+from tests.support.nets import save_tiny
 
 pytestmark = pytest.mark.gui
 
@@ -29,7 +23,7 @@ def test_bookmarks_and_sessions(app_env, artifacts_dir):
     from stylegan3.networks.info import describe
     from stylegan3.render.pipeline import render_request
 
-    net = write_tiny_network(app_env / "tiny_sg2.safetensors", kind="sg2", res=32)
+    net = save_tiny(app_env / "tiny_sg2.safetensors", kind="sg2", res=32)
     app = App(AppConfig(networks=[str(net)], window_size=(1200, 900)))
     app.settings.capture_dir = str(app_env / "captures")
     session_path = app_env / "mine.sg3session.json"
@@ -97,7 +91,7 @@ def test_a_bookmark_goes_to_the_timeline_and_back(app_env, artifacts_dir):
     from sg3_explorer.visualizer.app import App, AppConfig
     from sg3_explorer.visualizer.renderer import render_state
 
-    net = write_tiny_network(app_env / "tiny_sg2.safetensors", kind="sg2", res=32)
+    net = save_tiny(app_env / "tiny_sg2.safetensors", kind="sg2", res=32)
     app = App(AppConfig(networks=[str(net)], window_size=(1200, 900)))
     app.settings.capture_dir = str(app_env / "captures")
 

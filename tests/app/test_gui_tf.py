@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from tests.app.test_gui_comparison import check_panes, imgui_vec, magnified, make_app, run_driven, wait_panes
-from tests.support.gui import grab_window, mean_abs_diff, wait_image_for_state, wait_until, write_tiny_network
+from tests.support.comparison import check_panes, imgui_vec, magnified, make_app, run_driven, wait_panes
+from tests.support.gui import grab_window, mean_abs_diff, wait_image_for_state, wait_until
+from tests.support.nets import save_tiny
 from tests.support.tf_fakes import TFConfig, tf_snapshot
 
 pytestmark = pytest.mark.gui
@@ -23,7 +24,7 @@ def test_tf_pickle_in_main_view_and_beside_sg3(app_env, artifacts_dir):
 
     tf_pkl = app_env / "stylegan2-ada-tf-64.pkl"
     tf_pkl.write_bytes(tf_snapshot(TF_NET, seed=3))
-    sg3 = write_tiny_network(app_env / "sg3_z32_32px.safetensors", kind="sg3", z_dim=32, res=32, seed=1)
+    sg3 = save_tiny(app_env / "sg3_z32_32px.safetensors", kind="sg3", z_dim=32, res=32, seed=1)
     app = make_app(app_env, [str(tf_pkl)])
     widget = app.widget("comparison")
     seen = {}

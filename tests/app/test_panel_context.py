@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.support.gui import tiny_generator
+from tests.support.nets import tiny_net
 
 REPO = Path(__file__).resolve().parents[2]
 WIDGET_FILES = sorted((REPO / "widgets").glob("*.py"))
@@ -187,7 +187,7 @@ class FakeContext:
 def sg3():
     from stylegan3.networks.info import describe
 
-    G = tiny_generator("sg3", res=32)
+    G = tiny_net("sg3", res=32)
     return G, describe(G, "tiny-sg3")
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from sg3_explorer.visualizer.remote_loader import RemoteNetworkLoader
 from stylegan3.service.client import RemoteBackend
-from tests.support.service import running_server, write_tiny_nets
+from tests.support.nets import write_tiny_nets
+from tests.support.service import running_server
 
 
 def test_remote_loader(tmp_path):

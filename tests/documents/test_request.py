@@ -147,7 +147,7 @@ def test_defaults_and_schema():
 def test_request_ws_matches_the_official_seed_to_w_path():
     from stylegan3.networks.latents import z_from_seed
     from stylegan3.render.inputs import request_ws
-    from tests.support.service import tiny_net
+    from tests.support.nets import tiny_net
 
     G = tiny_net("SG3-T")
     r = RenderRequest(latent=Latent(5.0), truncation=Truncation(0.7, None), mix=StyleMix(9, (2, 3)))
@@ -191,7 +191,7 @@ def test_a_version_1_request_still_loads_with_no_explicit_latent_and_no_moves():
 
 def test_explicit_latent_replaces_the_seed_only_at_the_position_it_was_set_at():
     from stylegan3.render.inputs import explicit_latent, request_ws
-    from tests.support.service import tiny_net
+    from tests.support.nets import tiny_net
 
     G = tiny_net("SG3-T")
     cpu = torch.device("cpu")
@@ -213,7 +213,7 @@ def test_explicit_latent_replaces_the_seed_only_at_the_position_it_was_set_at():
 def test_moves_carry_their_vector_and_add_strength_times_vector_on_their_ws():
     from stylegan3.explore.directions import DirectionMove, Directions, apply_moves, request_moves
     from stylegan3.render.inputs import request_ws
-    from tests.support.service import tiny_net
+    from tests.support.nets import tiny_net
 
     G = tiny_net("SG3-T")
     cpu = torch.device("cpu")

@@ -11,7 +11,7 @@ from PIL import Image
 from stylegan3.documents import session as sessions
 from stylegan3.documents.request import FFTView, Latent, LayerView, NetworkRef, RenderRequest, Transform, Truncation
 from stylegan3.documents.session import Bookmark, Session, SessionError, load_session, save_session
-from tests.support.service import tiny_net
+from tests.support.nets import tiny_net
 
 
 def _session(source: str = "demo") -> Session:

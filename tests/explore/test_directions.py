@@ -24,7 +24,7 @@ from stylegan3.explore.directions import (
     user_direction,
     ws_range,
 )
-from tests.support.toy_generators import save_tiny, tiny_network
+from tests.support.nets import SMALL_16PX, save_tiny, tiny_net
 
 
 class _LinearMapping(torch.nn.Module):
@@ -65,7 +65,7 @@ def test_pca_recovers_known_axes_and_deviations():
 
 
 def test_pca_of_a_real_net_is_orthonormal_with_non_increasing_variance():
-    G = tiny_network("sg3")
+    G = tiny_net("sg3", **SMALL_16PX)
     d = pca_directions(G, samples=3000)
     gram = d.vectors.astype(np.float64) @ d.vectors.T.astype(np.float64)
     assert np.abs(gram - np.eye(len(d))).max() < 1e-5
@@ -114,7 +114,7 @@ def test_user_directions_walk_from_a_to_b():
     np.testing.assert_allclose(apply_moves(ws, d, [DirectionMove(0, 1.0)])[0, 1].numpy(), b, atol=1e-5)
     with pytest.raises(SG3Error, match="same latent"):
         user_direction(a, a)
-    G = tiny_network("sg3")
+    G = tiny_net("sg3", **SMALL_16PX)
     from stylegan3.explore.interpolation import seed_ws
 
     s = seed_set_direction(G, [0, 1], [2, 3])
@@ -126,7 +126,7 @@ def test_user_directions_walk_from_a_to_b():
 
 
 def test_direction_files_round_trip_and_reject_bad_files(tmp_path):
-    G = tiny_network("sg3")
+    G = tiny_net("sg3", **SMALL_16PX)
     d = pca_directions(G, samples=500)
     path = save_directions(tmp_path / "d.npz", d)
     back = load_directions(path)
@@ -166,7 +166,7 @@ def test_parse_direction_spec():
 
 
 def test_cli_directions_and_render_with_directions(tmp_path, capsys):
-    net = save_tiny("sg3", tmp_path / "tiny.safetensors")
+    net = str(save_tiny(tmp_path / "tiny.safetensors", "sg3", **SMALL_16PX))
     out = tmp_path / "dirs.npz"
     assert main(["directions", "--network", net, "--samples", "800", "--out", str(out)]) == 0
     assert "wrote" in capsys.readouterr().out
@@ -181,7 +181,7 @@ def test_cli_directions_and_render_with_directions(tmp_path, capsys):
     from stylegan3.explore.interpolation import seed_ws
     from stylegan3.render.images import to_numpy_rgb
 
-    G = tiny_network("sg3")
+    G = tiny_net("sg3", **SMALL_16PX)
     ws = apply_moves(seed_ws(G, [1]), d, [DirectionMove(0, 3.0), DirectionMove(2, -2.0, ws_range("fine", G.num_ws))])
     with torch.no_grad():
         expected = to_numpy_rgb(G.synthesis(ws, noise_mode="const")).astype(int)
@@ -197,8 +197,8 @@ def test_cli_directions_and_render_with_directions(tmp_path, capsys):
     ("{bad}:0=1", "not a readable direction file"),
 ])  # fmt: skip
 def test_cli_render_direction_errors_are_one_line(tmp_path, capsys, spec, message):
-    net = save_tiny("sg3", tmp_path / "tiny.safetensors")
-    out = save_directions(tmp_path / "d.npz", pca_directions(tiny_network("sg3"), samples=100))
+    net = str(save_tiny(tmp_path / "tiny.safetensors", "sg3", **SMALL_16PX))
+    out = save_directions(tmp_path / "d.npz", pca_directions(tiny_net("sg3", **SMALL_16PX), samples=100))
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"PK\x03\x04 garbage")
     arg = spec.format(out=out, tmp=tmp_path, bad=bad)
@@ -208,7 +208,7 @@ def test_cli_render_direction_errors_are_one_line(tmp_path, capsys, spec, messag
 
 
 def test_cli_directions_for_another_w_dim_is_refused(tmp_path, capsys):
-    net = save_tiny("sg3", tmp_path / "tiny.safetensors")
+    net = str(save_tiny(tmp_path / "tiny.safetensors", "sg3", **SMALL_16PX))
     other = save_directions(tmp_path / "o.npz", Directions(vectors=np.eye(3), sigmas=np.ones(3), mean=np.zeros(3)))
     assert main(["render", "--network", net, "--outdir", str(tmp_path / "o"), "--direction", f"{other}:0=1"]) == 1
     assert "3-dimensional" in capsys.readouterr().err

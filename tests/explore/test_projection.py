@@ -17,13 +17,13 @@ from stylegan3.explore.projection import (
     project,
     psnr,
 )
-from tests.support.toy_generators import tiny_network
+from tests.support.nets import SMALL_16PX, tiny_net
 
 
 def contrast_net() -> torch.nn.Module:
     """The tiny 16 px SG3 with its output layer scaled up: random weights alone draw an almost flat image,
     which any start point would match; this one has structure (std ~0.4) inside [-1, 1]."""
-    G = tiny_network("sg3")
+    G = tiny_net("sg3", **SMALL_16PX)
     last = getattr(G.synthesis, G.synthesis.layer_names[-1])
     with torch.no_grad():
         last.weight.mul_(6)

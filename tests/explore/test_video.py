@@ -189,9 +189,9 @@ def test_interrupted_write_leaves_nothing(tmp_path):
 def tiny_demo(monkeypatch):
     """The real demo net is 256 px (tens of seconds per frame on a CPU): stand in a tiny SG3 for it."""
     import stylegan3.networks.demo
-    from tests.support.toy_generators import tiny_network
+    from tests.support.nets import SMALL_16PX, tiny_net
 
-    monkeypatch.setattr(stylegan3.networks.demo, "demo_network", lambda *a, **k: tiny_network("sg3"))
+    monkeypatch.setattr(stylegan3.networks.demo, "demo_network", lambda *a, **k: tiny_net("sg3", **SMALL_16PX))
 
 
 def test_cli_video_without_network_uses_the_demo_net(tiny_demo, tmp_path, capsys):
@@ -208,9 +208,10 @@ def test_cli_video_without_network_uses_the_demo_net(tiny_demo, tmp_path, capsys
 
 def test_cli_video_side_by_side_networks_of_different_sizes(tmp_path, capsys):
     from stylegan3.cli.main import main
-    from tests.support.toy_generators import save_tiny
+    from tests.support.nets import SMALL_16PX, save_tiny
 
-    a, b = save_tiny("sg3", tmp_path / "a.safetensors"), save_tiny("sg2", tmp_path / "b.safetensors")
+    a = str(save_tiny(tmp_path / "a.safetensors", "sg3", **SMALL_16PX))
+    b = str(save_tiny(tmp_path / "b.safetensors", "sg2", **SMALL_16PX))
     out = tmp_path / "ab.mp4"
     assert main(["video", "--network", a, "--network", b, "--seeds", "3,4,5,6", "--grid", "2x1",
                  "--frames-per-seed", "2", "--psi", "0.7", "--size", "32", "--out", str(out)]) == 0

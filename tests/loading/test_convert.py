@@ -9,13 +9,14 @@ import torch
 
 from stylegan3.cli.main import main
 from stylegan3.loading import load_network, read_native
-from tests.loading.test_fakes import make_generator, official_pickle_bytes
+from tests.support.nets import tiny_net
+from tests.support.official_fakes import official_pickle_bytes
 
 
 def test_convert_writes_a_loadable_file(tmp_path, capsys):
-    G = make_generator("sg3t")
+    G = tiny_net("SG3-T", res=16, perturb=0.01)
     src = tmp_path / "snapshot.pkl"
-    src.write_bytes(official_pickle_bytes(G, "sg3t"))
+    src.write_bytes(official_pickle_bytes(G))
     out = tmp_path / "net.safetensors"
     assert main(["convert", str(src), str(out)]) == 0
     printed = capsys.readouterr().out
@@ -27,7 +28,7 @@ def test_convert_writes_a_loadable_file(tmp_path, capsys):
 
 def test_convert_refuses_to_overwrite_without_force(tmp_path, capsys):
     src = tmp_path / "snapshot.pkl"
-    src.write_bytes(official_pickle_bytes(make_generator("sg2", seed=3), "sg2"))
+    src.write_bytes(official_pickle_bytes(tiny_net("SG2", res=16, seed=3, c_dim=2, perturb=0.01)))
     out = tmp_path / "net.safetensors"
     out.write_bytes(b"keep me")
     assert main(["convert", str(src), str(out)]) == 1
@@ -39,7 +40,7 @@ def test_convert_refuses_to_overwrite_without_force(tmp_path, capsys):
 
 def test_convert_key_option(tmp_path, capsys):
     src = tmp_path / "snapshot.pkl"
-    src.write_bytes(official_pickle_bytes(make_generator("sg2"), "sg2"))
+    src.write_bytes(official_pickle_bytes(tiny_net("SG2", res=16, c_dim=2, perturb=0.01)))
     assert main(["convert", str(src), str(tmp_path / "d.safetensors"), "--key", "D"]) == 1
     assert capsys.readouterr().err.strip() == f"error: {src}: 'D' holds a Discriminator, not a generator"
     assert not (tmp_path / "d.safetensors").exists()

@@ -15,7 +15,8 @@ import torch
 from stylegan3.errors import DownloadError
 from stylegan3.loading import cache_dir, catalog, download, load_network
 from stylegan3.loading.download import cached_file_for
-from tests.loading.test_fakes import make_generator, official_pickle_bytes
+from tests.support.nets import tiny_net
+from tests.support.official_fakes import official_pickle_bytes
 
 NET_BYTES: bytes = b""
 RELEASE = threading.Event()
@@ -76,13 +77,13 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def generator():
-    return make_generator("sg2", seed=7)
+    return tiny_net("SG2", res=16, seed=7, c_dim=2, perturb=0.01)
 
 
 @pytest.fixture(scope="module")
 def server(generator):
     global NET_BYTES
-    NET_BYTES = official_pickle_bytes(generator, "sg2")
+    NET_BYTES = official_pickle_bytes(generator)
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     httpd.daemon_threads = True
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)

@@ -16,11 +16,11 @@ from safetensors.torch import save_file
 
 from stylegan3.errors import NetworkLoadError, UnsafePickleError, UnsupportedNetworkError
 from stylegan3.loading import load_network, read_network, read_official_pickle
-from tests.loading.test_fakes import (
+from tests.support.nets import tiny_net
+from tests.support.official_fakes import (
     SG3_MODULE_SRC,
     Persistent,
     dump_official,
-    make_generator,
     module_state,
     official_pickle_bytes,
     official_top,
@@ -30,7 +30,7 @@ from tests.loading.test_fakes import (
 
 @pytest.fixture(scope="module")
 def good_pickle() -> bytes:
-    return official_pickle_bytes(make_generator("sg2"), "sg2")
+    return official_pickle_bytes(tiny_net("SG2", res=16, c_dim=2, perturb=0.01))
 
 
 def _write(tmp_path, name: str, data: bytes):
@@ -126,7 +126,7 @@ def test_truncated_pickle_says_truncated(tmp_path, good_pickle):
 def test_code_execution_payloads_are_refused(tmp_path, payload, refused):
     marker = tmp_path / "pwned"
     # The payload hides among legitimate data, inside the generator's constructor kwargs.
-    tree = official_tree(make_generator("sg2"), "sg2")
+    tree = official_tree(tiny_net("SG2", res=16, c_dim=2, perturb=0.01))
     tree.meta["state"]["_init_kwargs"]["evil"] = payload(marker)
     path = _write(tmp_path, "evil.pkl", dump_official(official_top(tree)))
     message = _error(path, UnsafePickleError)
@@ -153,8 +153,8 @@ def test_planted_module_source_never_runs(tmp_path):
     exec(compile(planted.replace(str(marker), str(check)), "planted", "exec"), {})  # noqa: S102
     assert check.exists()
 
-    G = make_generator("sg3t")
-    path = _write(tmp_path, "planted.pkl", dump_official(official_top(official_tree(G, "sg3t", planted))))
+    G = tiny_net("SG3-T", res=16, perturb=0.01)
+    path = _write(tmp_path, "planted.pkl", dump_official(official_top(official_tree(G, planted))))
     loaded = load_network(path, device="cpu")
     assert not marker.exists()
     assert all(torch.equal(loaded.state_dict()[k], v) for k, v in G.state_dict().items())
@@ -229,7 +229,7 @@ def test_generator_key_holding_another_class(tmp_path):
 
 
 def test_unsupported_persistence_version(tmp_path):
-    tree = official_tree(make_generator("sg2"), "sg2")
+    tree = official_tree(tiny_net("SG2", res=16, c_dim=2, perturb=0.01))
     tree.meta["state"]["_modules"]["mapping"].meta["version"] = 5
     message = _error(_write(tmp_path, "v5.pkl", dump_official(official_top(tree))), UnsupportedNetworkError)
     assert "mapping: persistence version 5 is not supported (expected 6)" in message
@@ -241,14 +241,14 @@ def test_non_class_persistent_object(tmp_path):
 
 
 def test_foreign_submodule(tmp_path):
-    tree = official_tree(make_generator("sg2"), "sg2")
+    tree = official_tree(tiny_net("SG2", res=16, c_dim=2, perturb=0.01))
     tree.meta["state"]["_modules"]["mapping"] = {"not": "a module"}
     message = _error(_write(tmp_path, "f.pkl", dump_official(official_top(tree))), UnsupportedNetworkError)
     assert "submodule mapping is a dict, not a network layer" in message
 
 
 def test_dotted_tensor_names_are_refused(tmp_path):
-    tree = official_tree(make_generator("sg2"), "sg2")
+    tree = official_tree(tiny_net("SG2", res=16, c_dim=2, perturb=0.01))
     tree.meta["state"]["_parameters"]["synthesis.b4.const"] = torch.zeros(1)
     message = _error(_write(tmp_path, "d.pkl", dump_official(official_top(tree))), UnsupportedNetworkError)
     assert "invalid tensor or module name 'synthesis.b4.const'" in message
@@ -356,7 +356,7 @@ def test_zero_stride_expansion_is_refused(tmp_path):
 
 def test_shared_submodules_cannot_blow_up_the_tensor_walk(tmp_path):
     """A module reached twice is refused at once: 25 levels of two shared children would be 2**25 visits."""
-    tree = official_tree(make_generator("sg2"), "sg2")
+    tree = official_tree(tiny_net("SG2", res=16, c_dim=2, perturb=0.01))
     child = Persistent("SynthesisLayer", module_state(torch.nn.Module()), SG3_MODULE_SRC)
     for _ in range(25):
         state = module_state(torch.nn.Module())
@@ -372,7 +372,7 @@ def test_shared_submodules_cannot_blow_up_the_tensor_walk(tmp_path):
 
 def test_shared_lists_in_constructor_arguments_are_bounded(tmp_path):
     """x = [x, x] nested 60 times is a tiny pickle but 2**60 values once expanded: refused, not expanded."""
-    tree = official_tree(make_generator("sg2"), "sg2")
+    tree = official_tree(tiny_net("SG2", res=16, c_dim=2, perturb=0.01))
     bomb: list = []
     for _ in range(60):
         bomb = [bomb, bomb]
@@ -385,7 +385,7 @@ def test_shared_lists_in_constructor_arguments_are_bounded(tmp_path):
 
 def test_absurd_sizes_are_refused_before_allocating(tmp_path):
     """A file with no weights but z_dim=w_dim=20000 would need gigabytes before the name check: refused first."""
-    tree = official_tree(make_generator("sg2"), "sg2")
+    tree = official_tree(tiny_net("SG2", res=16, c_dim=2, perturb=0.01))
     tree.meta["state"]["_init_kwargs"].update(z_dim=20000, w_dim=20000)
     path = _write(tmp_path, "huge.pkl", dump_official(official_top(tree)))
     with pytest.raises(UnsupportedNetworkError, match="w_dim=20000 is outside|z_dim=20000 is outside") as info:

@@ -11,12 +11,13 @@ from safetensors import safe_open
 import stylegan3
 from stylegan3.loading import load_network, read_native, read_official_pickle, save_native, write_native
 from stylegan3.loading.formats import detect_format
-from tests.loading.test_fakes import SMALL_KWARGS, make_generator, official_pickle_bytes
+from tests.support.nets import tiny_net
+from tests.support.official_fakes import official_pickle_bytes
 
 
 @pytest.mark.parametrize("name", ["sg3t", "sg3r", "sg2"])
 def test_save_native_round_trip(tmp_path, name):
-    G = make_generator(name)
+    G = tiny_net(name, res=16, c_dim=2 if name == "sg2" else 0, perturb=0.01)
     path = save_native(G, tmp_path / "net.safetensors")
     assert detect_format(path.read_bytes()[:64]) == "safetensors"
     assert [p.name for p in tmp_path.iterdir()] == ["net.safetensors"]  # no temp file left behind
@@ -30,7 +31,8 @@ def test_save_native_round_trip(tmp_path, name):
 
 
 def test_metadata(tmp_path):
-    path = save_native(make_generator("sg3r"), tmp_path / "net.safetensors")
+    G = tiny_net("SG3-R", res=16, perturb=0.01)
+    path = save_native(G, tmp_path / "net.safetensors")
     with safe_open(str(path), framework="pt") as file:
         metadata = file.metadata()
     assert metadata["format"] == "sg3-explorer"
@@ -38,13 +40,13 @@ def test_metadata(tmp_path):
     assert metadata["kind"] == "sg3"
     assert metadata["class_name"] == "Generator"
     kwargs = json.loads(metadata["init_kwargs"])
-    for key, value in SMALL_KWARGS["sg3r"].items():
+    for key, value in G.init_kwargs.items():
         assert kwargs[key] == value
 
 
 def test_pickle_to_native_keeps_everything(tmp_path):
-    G = make_generator("sg3t")
-    parsed = read_official_pickle(official_pickle_bytes(G, "sg3t"))
+    G = tiny_net("SG3-T", res=16, perturb=0.01)
+    parsed = read_official_pickle(official_pickle_bytes(G))
     write_native(parsed, tmp_path / "net.safetensors")
     back = read_native(tmp_path / "net.safetensors")
     assert back.kind == parsed.kind == "sg3"
@@ -57,7 +59,7 @@ def test_pickle_to_native_keeps_everything(tmp_path):
 
 
 def test_outputs_identical_after_native_round_trip(tmp_path):
-    G = make_generator("sg2")
+    G = tiny_net("SG2", res=16, c_dim=2, perturb=0.01)
     loaded = load_network(save_native(G, tmp_path / "g.safetensors"), device="cpu")
     z = torch.randn(2, G.z_dim, generator=torch.Generator().manual_seed(5))
     c = torch.eye(2)
@@ -69,10 +71,10 @@ def test_outputs_identical_after_native_round_trip(tmp_path):
 
 
 def test_format_is_detected_by_content_not_extension(tmp_path):
-    G = make_generator("sg2")
+    G = tiny_net("SG2", res=16, c_dim=2, perturb=0.01)
     native_named_pkl = save_native(G, tmp_path / "really_safetensors.pkl")
     pickle_named_safetensors = tmp_path / "really_pickle.safetensors"
-    pickle_named_safetensors.write_bytes(official_pickle_bytes(G, "sg2"))
+    pickle_named_safetensors.write_bytes(official_pickle_bytes(G))
     for path in (native_named_pkl, pickle_named_safetensors):
         loaded = load_network(path, device="cpu")
         assert torch.equal(loaded.state_dict()["synthesis.b4.const"], G.state_dict()["synthesis.b4.const"])
@@ -80,8 +82,8 @@ def test_format_is_detected_by_content_not_extension(tmp_path):
 
 def test_save_native_overwrites_atomically(tmp_path):
     path = tmp_path / "net.safetensors"
-    save_native(make_generator("sg2", seed=1), path)
-    G2 = make_generator("sg2", seed=2)
+    save_native(tiny_net("SG2", res=16, seed=1, c_dim=2, perturb=0.01), path)
+    G2 = tiny_net("SG2", res=16, seed=2, c_dim=2, perturb=0.01)
     save_native(G2, path)
     assert torch.equal(read_native(path).state_dict["mapping.fc0.weight"], G2.state_dict()["mapping.fc0.weight"])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["net.safetensors"]
@@ -100,7 +102,7 @@ def test_demo_source_uses_the_demo_module(monkeypatch):
 
     def fake_demo(*args, **kwargs):
         calls.append((args, kwargs))
-        return make_generator("sg2").train().requires_grad_(True)
+        return tiny_net("SG2", res=16, c_dim=2, perturb=0.01).train().requires_grad_(True)
 
     monkeypatch.setattr(stylegan3.networks.demo, "demo_network", fake_demo)
     G = stylegan3.load_network("demo", device="cpu")
@@ -110,12 +112,12 @@ def test_demo_source_uses_the_demo_module(monkeypatch):
 
 
 def test_default_device(tmp_path):
-    G = load_network(save_native(make_generator("sg2"), tmp_path / "g.safetensors"))
+    G = load_network(save_native(tiny_net("SG2", res=16, c_dim=2, perturb=0.01), tmp_path / "g.safetensors"))
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert next(G.parameters()).device.type == expected
 
 
 def test_unknown_device_is_a_user_error(tmp_path):
-    path = save_native(make_generator("sg2"), tmp_path / "g.safetensors")
+    path = save_native(tiny_net("SG2", res=16, c_dim=2, perturb=0.01), tmp_path / "g.safetensors")
     with pytest.raises(stylegan3.SG3Error, match="unknown device 'gpu0'"):
         load_network(path, device="gpu0")

@@ -13,12 +13,11 @@ import torch
 from stylegan3.errors import UnsupportedNetworkError
 from stylegan3.loading import load_network, read_official_pickle
 from stylegan3.loading.safe_unpickler import restricted_load
-from tests.loading.test_fakes import (
-    SMALL_KWARGS,
+from tests.support.nets import tiny_net
+from tests.support.official_fakes import (
     EasyDict,
     Persistent,
     dump_official,
-    make_generator,
     module_state,
     official_pickle_bytes,
     official_top,
@@ -32,8 +31,8 @@ def _roundtrip(obj):
 
 @pytest.mark.parametrize("name, variant", [("sg3t", "SG3-T"), ("sg3r", "SG3-R"), ("sg2", "SG2")])
 def test_parse_gives_every_tensor_with_official_names(name, variant):
-    G = make_generator(name)
-    parsed = read_official_pickle(official_pickle_bytes(G, name))
+    G = tiny_net(name, res=16, c_dim=2 if name == "sg2" else 0, perturb=0.01)
+    parsed = read_official_pickle(official_pickle_bytes(G))
     expected = G.state_dict()
     assert parsed.kind == ("sg2" if name == "sg2" else "sg3")
     assert parsed.variant == variant
@@ -45,10 +44,11 @@ def test_parse_gives_every_tensor_with_official_names(name, variant):
 
 
 def test_init_kwargs_become_plain_values():
-    parsed = read_official_pickle(official_pickle_bytes(make_generator("sg3t"), "sg3t"))
+    G = tiny_net("SG3-T", res=16, perturb=0.01)
+    parsed = read_official_pickle(official_pickle_bytes(G))
     beta = parsed.init_kwargs.pop("magnitude_ema_beta")
     assert type(beta) is float and beta == pytest.approx(0.5 ** (32 / 20_000), rel=1e-15)
-    assert parsed.init_kwargs == SMALL_KWARGS["sg3t"]
+    assert parsed.init_kwargs == G.init_kwargs
     assert parsed.extra["keys"] == ["G", "D", "G_ema", "augment_pipe", "training_set_kwargs"]
     assert parsed.extra["version"] == 6
     assert type(parsed.extra["training_set_kwargs"]) is dict  # EasyDict read as a plain dict
@@ -56,7 +56,7 @@ def test_init_kwargs_become_plain_values():
 
 
 def test_path_and_bytes_give_the_same_result(tmp_path):
-    data = official_pickle_bytes(make_generator("sg2"), "sg2")
+    data = official_pickle_bytes(tiny_net("SG2", res=16, c_dim=2, perturb=0.01))
     path = tmp_path / "net.pkl"
     path.write_bytes(data)
     a, b = read_official_pickle(path), read_official_pickle(data)
@@ -66,13 +66,13 @@ def test_path_and_bytes_give_the_same_result(tmp_path):
 
 
 def test_positional_init_args_are_named():
-    G = make_generator("sg2")
-    tree = official_tree(G, "sg2")
+    G = tiny_net("SG2", res=16, c_dim=2, perturb=0.01)
+    tree = official_tree(G)
     kwargs = tree.meta["state"]["_init_kwargs"]
     positional = tuple(kwargs.pop(k) for k in ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels"))
     tree.meta["state"]["_init_args"] = positional
     parsed = read_official_pickle(dump_official(official_top(tree)))
-    assert parsed.init_kwargs == SMALL_KWARGS["sg2"]
+    assert parsed.init_kwargs == G.init_kwargs
 
 
 def test_non_persistent_buffers_are_left_out():
@@ -102,7 +102,7 @@ def test_kind_from_module_source_when_structure_is_silent():
 
 
 def test_other_keys_and_wrong_classes():
-    data = official_pickle_bytes(make_generator("sg2"), "sg2")
+    data = official_pickle_bytes(tiny_net("SG2", res=16, c_dim=2, perturb=0.01))
     with pytest.raises(UnsupportedNetworkError, match="'D' holds a Discriminator, not a generator"):
         read_official_pickle(data, key="D")
     with pytest.raises(UnsupportedNetworkError, match=r"no 'Gs' in this pickle; it holds: 'G', 'D', 'G_ema'"):
@@ -155,9 +155,9 @@ def test_shared_sub_objects_are_not_expanded_exponentially():
 
 @pytest.mark.parametrize("name", ["sg3t", "sg3r", "sg2"])
 def test_load_network_builds_an_equal_module(tmp_path, name):
-    G = make_generator(name)
+    G = tiny_net(name, res=16, c_dim=2 if name == "sg2" else 0, perturb=0.01)
     path = tmp_path / "snapshot.pkl"
-    path.write_bytes(official_pickle_bytes(G, name))
+    path.write_bytes(official_pickle_bytes(G))
     loaded = load_network(path, device="cpu")
     assert type(loaded) is type(G)
     assert not loaded.training
@@ -178,8 +178,8 @@ def test_load_network_builds_an_equal_module(tmp_path, name):
 
 
 def test_mismatched_tensors_give_one_line(tmp_path):
-    G = make_generator("sg2")
-    tree = official_tree(G, "sg2")
+    G = tiny_net("SG2", res=16, c_dim=2, perturb=0.01)
+    tree = official_tree(G)
     tree.meta["state"]["_init_kwargs"]["channel_max"] = 32  # the weights were made for 16 channels
     with pytest.raises(UnsupportedNetworkError, match="do not fit a SG2 generator: wrong shape") as info:
         from stylegan3.loading import build_network
@@ -189,7 +189,7 @@ def test_mismatched_tensors_give_one_line(tmp_path):
 
 
 def test_bad_constructor_arguments_are_reported(tmp_path):
-    tree = official_tree(make_generator("sg2"), "sg2")
+    tree = official_tree(tiny_net("SG2", res=16, c_dim=2, perturb=0.01))
     tree.meta["state"]["_init_kwargs"]["no_such_argument"] = 1
     path = tmp_path / "odd.pkl"
     path.write_bytes(dump_official(official_top(tree)))
@@ -198,8 +198,8 @@ def test_bad_constructor_arguments_are_reported(tmp_path):
 
 
 def test_pickle_protocols_2_to_5(tmp_path):
-    tree = official_tree(make_generator("sg2"), "sg2")
-    from tests.loading.test_fakes import official_module_names
+    tree = official_tree(tiny_net("SG2", res=16, c_dim=2, perturb=0.01))
+    from tests.support.official_fakes import official_module_names
 
     for protocol in (2, 3, 5):
         with official_module_names():

@@ -225,7 +225,7 @@ def test_fake_tf_pickle_asks_for_what_a_tf_era_file_does():
     import sys
 
     from stylegan3.loading.safe_unpickler import ALLOWED_GLOBALS
-    from tests.loading.test_fakes import asked_globals
+    from tests.support.official_fakes import asked_globals
 
     asked = asked_globals(tf_snapshot(CONFIGS["ada-cond"]))
     assert asked <= set(ALLOWED_GLOBALS)

@@ -11,7 +11,7 @@ import torch
 from stylegan3.errors import SG3Error
 from stylegan3.metrics.spectra import network_spectrum
 from stylegan3.metrics.spectrum_checkpoint import SpectrumCheckpoint
-from tests.support.service import tiny_net
+from tests.support.nets import tiny_net
 
 HEADER = {"command": "spectra", "layer": "L1_36_16", "seed": 3}
 

@@ -128,9 +128,9 @@ def test_perturbations_are_reproducible_and_sized():
 def tiny_demo(monkeypatch):
     """The real demo net is 256 px (tens of seconds per image on a CPU): stand in a tiny StyleGAN2."""
     import stylegan3.networks.demo
-    from tests.support.toy_generators import tiny_network
+    from tests.support.nets import SMALL_16PX, tiny_net
 
-    monkeypatch.setattr(stylegan3.networks.demo, "demo_network", lambda *a, **k: tiny_network("sg2"))
+    monkeypatch.setattr(stylegan3.networks.demo, "demo_network", lambda *a, **k: tiny_net("sg2", **SMALL_16PX))
 
 
 def test_cli_without_network_uses_the_demo_net_and_writes_a_figure(tiny_demo, tmp_path, capsys):
@@ -152,9 +152,10 @@ def test_cli_scores_several_networks_with_traces(tmp_path, capsys):
     from PIL import Image
 
     from stylegan3.cli.main import main
-    from tests.support.toy_generators import save_tiny
+    from tests.support.nets import SMALL_16PX, save_tiny
 
-    a, b = save_tiny("sg3", tmp_path / "t.safetensors"), save_tiny("sg2", tmp_path / "s2.safetensors")
+    a = str(save_tiny(tmp_path / "t.safetensors", "sg3", **SMALL_16PX))
+    b = str(save_tiny(tmp_path / "s2.safetensors", "sg2", **SMALL_16PX))
     out = tmp_path / "fig.png"
     assert main(["sticking", "--network", a, "--network", b, "--samples", "4", "--trace-frames", "3",
                  "--noise-mode", "none", "--size", "32", "--out", str(out)]) == 0

@@ -93,9 +93,9 @@ def test_trace_image_and_errors(sweep):
 def test_transform_path_on_an_sg3_net_moves_the_trace_and_restores_the_transform():
     from stylegan3.explore.interpolation import seed_ws, transform_path
     from stylegan3.networks.transform import set_input_transform
-    from tests.support.toy_generators import tiny_network
+    from tests.support.nets import SMALL_16PX, tiny_net
 
-    G = tiny_network("sg3")
+    G = tiny_net("sg3", **SMALL_16PX)
     set_input_transform(G, (0.1, 0.0), 0.05)  # a user's current view, which the trace must not lose
     before = G.synthesis.input.transform.clone()
     ws = seed_ws(G, [3]).repeat(4, 1, 1)

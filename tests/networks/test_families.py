@@ -7,7 +7,7 @@ import torch
 
 from stylegan3 import families
 from stylegan3.errors import SG3Error
-from tests.support.service import tiny_net
+from tests.support.nets import tiny_net
 
 
 @pytest.mark.parametrize(("kind", "family", "transform", "seeded"),

@@ -35,7 +35,6 @@ def test_sg2_marked_block_runs_float32_on_the_cpu():
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_sg2_marked_block_runs_float16_on_a_gpu():
     """On CUDA the torgb of a marked block is float16 too, which is why it is counted."""
     G = demo_network("sg2")

@@ -13,7 +13,7 @@ import torch
 from stylegan3.networks.cancel import RenderCancelled
 from stylegan3.networks.info import describe
 from stylegan3.networks.layers import capture_layers, list_layers
-from tests.support.service import KINDS, tiny_net
+from tests.support.nets import KINDS, tiny_net
 
 
 def _ws(G: torch.nn.Module, n: int = 2) -> torch.Tensor:

@@ -16,7 +16,7 @@ from sg3_explorer.visualizer.state import RenderState
 from stylegan3.documents.request import FFTView, LayerView, RenderRequest, Transform, Untransform
 from stylegan3.networks.info import describe
 from stylegan3.render.pipeline import render_request
-from tests.support.service import tiny_net
+from tests.support.nets import tiny_net
 
 
 @pytest.fixture()

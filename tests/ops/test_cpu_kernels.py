@@ -205,10 +205,10 @@ def test_kernel_argument_errors_are_clear(kernels):
 
 @pytest.mark.parametrize("kind", ["sg3-t", "sg3-r", "sg2"])
 def test_our_networks_match_the_reference_path(counting, kind):
-    from benchmarks.bench_synthesis import build_net
+    from tests.support.nets import tiny_net
 
     net = {"sg3-t": "SG3-T", "sg3-r": "SG3-R", "sg2": "SG2"}[kind]
-    G = build_net(net, tiny=True, resolution=32, device=torch.device("cpu"))
+    G = tiny_net(net, res=32, official=True)
     ws = torch.randn(2, G.num_ws, G.w_dim, generator=torch.Generator().manual_seed(8))
     with torch.no_grad():
         got = G.synthesis(ws, noise_mode="const")
@@ -219,10 +219,10 @@ def test_our_networks_match_the_reference_path(counting, kind):
 
 
 def test_app_networks_use_the_cpu_kernels(counting):
-    from tests.support.gui import tiny_generator
+    from tests.support.nets import tiny_net
 
     for kind in ("sg2", "sg3"):
-        G = tiny_generator(kind, c_dim=2 if kind == "sg2" else 0)
+        G = tiny_net(kind, c_dim=2 if kind == "sg2" else 0)
         z = torch.randn(3, G.z_dim, generator=torch.Generator().manual_seed(1))
         c = torch.eye(2)[[0, 1, 1]] if kind == "sg2" else None
         with torch.no_grad():

@@ -15,10 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-pytestmark = [
-    pytest.mark.gpu,
-    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"),
-]
+pytestmark = pytest.mark.gpu
 
 FP32_TOL = 1e-5
 FP16_TOL = 2e-3  # a few float16 ulps (2**-11) of the largest value
@@ -265,23 +262,20 @@ def test_dispatch_matches_reference(ext, flip, dtype):
 # Whole networks.
 
 NET_CONFIGS = {
-    "SG3-T": ("sg3", dict(channel_base=2048, channel_max=64)),
-    "SG3-R": ("sg3", dict(channel_base=4096, channel_max=128, conv_kernel=1, use_radial_filters=True)),
-    "SG2": ("sg2", dict(channel_base=2048, channel_max=64)),
+    "SG3-T": dict(channel_base=2048, channel_max=64),
+    "SG3-R": dict(channel_base=4096, channel_max=128),
+    "SG2": dict(channel_base=2048, channel_max=64),
 }
 
 
 @pytest.mark.parametrize("net", list(NET_CONFIGS))
 @pytest.mark.parametrize("force_fp32", [True, False], ids=["fp32", "fp16"])
 def test_networks_agree_with_reference(ext, net, force_fp32):
-    from stylegan3.networks import build_generator
     from stylegan3.ops import backend
+    from tests.support.nets import tiny_net
 
-    kind, extra = NET_CONFIGS[net]
-    kwargs = dict(z_dim=64, w_dim=64, c_dim=0, img_resolution=64, img_channels=3, num_fp16_res=4, conv_clamp=256,
-                  mapping_kwargs={"num_layers": 2}, **extra)
-    torch.manual_seed(0)
-    G = build_generator(kind, kwargs).eval().requires_grad_(False).cuda()
+    G = tiny_net(net, res=64, z_dim=64, w_dim=64, num_layers=None, noise=None, num_fp16_res=4, conv_clamp=256,
+                 **NET_CONFIGS[net]).cuda()
     z = torch.randn([3, G.z_dim], device="cuda")
     c = torch.zeros([3, G.c_dim], device="cuda")
     imgs = {}
@@ -303,11 +297,11 @@ def test_networks_agree_with_reference(ext, net, force_fp32):
 @pytest.mark.parametrize("force_fp32", [True, False], ids=["fp32", "fp16"])
 def test_full_size_networks_agree_with_reference(ext, net, force_fp32):
     """The official FFHQ configs at 1024x1024 (random weights), kernels and CUDA graph against the reference."""
-    from benchmarks.bench_synthesis import build_net
+    from stylegan3.networks.configs import build_config_net
     from stylegan3.ops import backend
     from stylegan3.render.graphs import SynthesisGraphs
 
-    G = build_net(net, tiny=False, resolution=1024, device=torch.device("cuda"))
+    G = build_config_net(net, 1024, "cuda")
     ws = G.mapping(torch.randn([1, G.z_dim], device="cuda"), None, truncation_psi=0.7)
     imgs = {}
     for impl in ("ref", "cuda"):

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import torch
 
-from benchmarks.bench_synthesis import build_net
 from stylegan3.ops import backend, bias_act, filtered_lrelu, upfirdn2d
 from tests.support.host_kernels import CXX, HostKernels, build_harness
+from tests.support.nets import tiny_net
 
 pytestmark = pytest.mark.skipif(CXX is None, reason="no C++ compiler to build the host harness")
 
@@ -88,7 +88,7 @@ def test_ops_through_the_dispatch(kernels, flip):
 
 @pytest.mark.parametrize("net", ["SG3-T", "SG3-R", "SG2"])
 def test_whole_networks_match_the_reference_path(kernels, net):
-    G = build_net(net, tiny=True, resolution=32, device=torch.device("cpu"))
+    G = tiny_net(net, res=32, official=True)
     ws = torch.randn(2, G.num_ws, G.w_dim, generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
         got = G.synthesis(ws, noise_mode="const")

@@ -13,10 +13,10 @@ import json
 import pytest
 import torch
 
-from benchmarks.bench_synthesis import build_net
 from stylegan3.ops import backend, bias_act, selfcheck
 from stylegan3.render import graphs
 from tests.support.host_kernels import CXX, HostKernels, build_harness
+from tests.support.nets import tiny_net
 
 needs_cxx = pytest.mark.skipif(CXX is None, reason="no C++ compiler to build the host harness")
 CPU = torch.device("cpu")
@@ -46,7 +46,7 @@ class ShiftedFilteredLrelu(HostKernels):
 
 
 def _net(kind: str = "SG3-T") -> torch.nn.Module:
-    return build_net(kind, tiny=True, resolution=32, device=CPU)
+    return tiny_net(kind, res=32, official=True)
 
 
 def _serve_everywhere(monkeypatch, kernels) -> None:

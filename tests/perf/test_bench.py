@@ -11,13 +11,13 @@ from stylegan3.cli.main import main
 from stylegan3.networks.configs import build_config_net
 from stylegan3.ops import backend
 from stylegan3.perf import bench
-from tests.support.gui import write_tiny_network
+from tests.support.nets import save_tiny
 
 CPU = torch.device("cpu")
 
 
 def test_cli_bench_prints_the_table_and_writes_json(tmp_path, capsys, no_cpu_kernels):
-    net = write_tiny_network(tmp_path / "tiny.safetensors", kind="sg3", res=32)
+    net = save_tiny(tmp_path / "tiny.safetensors", kind="sg3", res=32)
     out = tmp_path / "bench.json"
     argv = ["bench", "--network", str(net), "--network", "demo-sg2", "--device", "cpu", "--warmup", "0", "--iters",
             "1", "--json", str(out)]

@@ -17,6 +17,7 @@ from benchmarks import floor
 from stylegan3.networks import sg3
 from stylegan3.ops.filtered_lrelu import output_size
 from stylegan3.ops.upfirdn2d import upfirdn2d_ref
+from tests.support.nets import tiny_net
 
 
 @pytest.fixture(autouse=True)
@@ -27,11 +28,7 @@ def reference_ops(monkeypatch):
 
 
 def _tiny(net: str) -> torch.nn.Module:
-    torch.manual_seed(0)
-    from stylegan3.networks import build_generator
-
-    kind, kwargs = floor.tiny_config(net, 16)
-    return build_generator(kind, kwargs).eval().requires_grad_(False)
+    return tiny_net(net, res=16, official=True)
 
 
 def _flops(counter: FlopCounterMode, module: str) -> dict[str, int]:

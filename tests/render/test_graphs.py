@@ -16,10 +16,11 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
-from benchmarks.bench_synthesis import build_net
 from stylegan3.networks.cancel import RenderCancelled
+from stylegan3.networks.configs import build_config_net
 from stylegan3.networks.transform import set_input_transform
 from stylegan3.render import graphs
+from tests.support.nets import tiny_net
 
 NETS = ("SG3-T", "SG3-R", "SG2")
 
@@ -43,7 +44,7 @@ class HostTensorSpy(TorchDispatchMode):
 
 
 def _tiny(net: str) -> torch.nn.Module:
-    return build_net(net, tiny=True, resolution=None, device=torch.device("cpu"))
+    return tiny_net(net, res=16, official=True)
 
 
 @pytest.mark.parametrize("net", NETS)
@@ -128,16 +129,13 @@ def test_renderer_reports_eager_on_cpu():
 # ---------------------------------------------------------------------------------------------------
 # On a GPU.
 
-gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-
 
 @pytest.mark.gpu
-@gpu
 @pytest.mark.parametrize("net", NETS)
 @pytest.mark.parametrize("force_fp32", [False, True])
 def test_replay_matches_eager_and_follows_inputs(net, force_fp32):
     torch.manual_seed(1)
-    G = build_net(net, tiny=False, resolution=256, device=torch.device("cuda"))
+    G = build_config_net(net, 256, "cuda")
     runner = graphs.SynthesisGraphs(G)
     for step in range(3):
         ws = torch.randn(1, G.num_ws, G.w_dim, device="cuda")
@@ -153,7 +151,6 @@ def test_replay_matches_eager_and_follows_inputs(net, force_fp32):
 
 
 @pytest.mark.gpu
-@gpu
 @pytest.mark.parametrize("net", ["SG3-T", "SG3-R"])
 def test_transform_is_a_static_input_like_ws(net):
     """A transform passed as an argument is copied into the graph's static input each replay; the buffer
@@ -161,7 +158,7 @@ def test_transform_is_a_static_input_like_ws(net):
     from stylegan3.networks.transform import input_transform
 
     torch.manual_seed(2)
-    G = build_net(net, tiny=False, resolution=256, device=torch.device("cuda"))
+    G = build_config_net(net, 256, "cuda")
     version = G.synthesis.input.transform._version
     runner = graphs.SynthesisGraphs(G)
     for step in range(3):
@@ -192,7 +189,7 @@ def test_capture_and_cancel_on_the_cpu_run_eagerly_and_equal_synthesis():
 def test_transform_argument_on_the_cpu_runs_eagerly_and_equals_synthesis():
     from stylegan3.networks.transform import input_transform
 
-    G = build_net("SG3-T", tiny=True, resolution=None, device=torch.device("cpu"))
+    G = tiny_net("SG3-T", res=16, official=True)
     ws = torch.randn(1, G.num_ws, G.w_dim)
     t = input_transform((0.1, 0.0), 0.05)
     img, reason = graphs.synthesize(G, ws, transform=t)
@@ -201,9 +198,8 @@ def test_transform_argument_on_the_cpu_runs_eagerly_and_equals_synthesis():
 
 
 @pytest.mark.gpu
-@gpu
 def test_capture_under_inference_mode_then_replay_under_no_grad():
-    G = build_net("SG3-T", tiny=True, resolution=None, device=torch.device("cuda"))
+    G = tiny_net("SG3-T", res=16, official=True).cuda()
     runner = graphs.SynthesisGraphs(G)
     ws = torch.randn(1, G.num_ws, G.w_dim, device="cuda")
     with torch.inference_mode():
@@ -215,13 +211,12 @@ def test_capture_under_inference_mode_then_replay_under_no_grad():
 
 
 @pytest.mark.gpu
-@gpu
 @pytest.mark.parametrize("net", NETS)
 def test_captured_layers_are_replayed_from_the_graph_and_equal_eager(net):
     """Layer capture is an argument of synthesis, so the captured layers are static outputs of the graph: a
     layer view replays instead of running eagerly, one graph per capture list, sharing one memory pool."""
     torch.manual_seed(3)
-    G = build_net(net, tiny=False, resolution=256, device=torch.device("cuda"))
+    G = build_config_net(net, 256, "cuda")
     from stylegan3.networks.layers import list_layers
 
     layers = list_layers(G)
@@ -244,9 +239,8 @@ def test_captured_layers_are_replayed_from_the_graph_and_equal_eager(net):
 
 
 @pytest.mark.gpu
-@gpu
 def test_cancel_on_gpu_is_asked_before_a_replay():
-    G = build_net("SG3-T", tiny=True, resolution=None, device=torch.device("cuda"))
+    G = tiny_net("SG3-T", res=16, official=True).cuda()
     ws = torch.randn(1, G.num_ws, G.w_dim, device="cuda")
     runner = graphs.SynthesisGraphs(G)
     with torch.no_grad():
@@ -259,7 +253,6 @@ def test_cancel_on_gpu_is_asked_before_a_replay():
 
 
 @pytest.mark.gpu
-@gpu
 @pytest.mark.parametrize("kind", ["sg3-t", "sg3-r", "sg2"])
 def test_app_render_on_gpu_uses_graphs_and_matches_cpu(kind):
     """The app's render path on a GPU (kernels + graph replay, force_fp32) shows the CPU's image."""

@@ -20,18 +20,12 @@ from sg3_explorer.visualizer.jobs import JobSlot
 from sg3_explorer.visualizer.renderer import render_state, state_ws, timed_render
 from sg3_explorer.visualizer.state import RenderState
 from stylegan3.networks.layers import capture_layers, list_layers
-from tests.support.gui import tiny_generator
+from tests.support.nets import tiny_net
 
 
 def fast_sg3(seed: int = 1) -> torch.nn.Module:
     """A tiny SG3 net with 1x1 convolutions: the cheapest SG3 to render on a CPU (32x32)."""
-    from stylegan3.networks import build_generator
-
-    torch.manual_seed(seed)
-    G = build_generator("sg3", dict(z_dim=16, w_dim=16, c_dim=0, img_resolution=32, img_channels=3, channel_base=256,
-                                    channel_max=16, mapping_kwargs=dict(num_layers=2), num_layers=4, conv_kernel=1,
-                                    use_radial_filters=True))
-    return G.eval().requires_grad_(False)
+    return tiny_net("SG3-R", seed=seed)
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +35,7 @@ def sg3():
 
 @pytest.fixture(scope="module")
 def sg2():
-    return tiny_generator("sg2", res=32)
+    return tiny_net("sg2", res=32)
 
 
 def expected_pixels(t: torch.Tensor, channel, normalize=False, gain_db=0.0) -> np.ndarray:

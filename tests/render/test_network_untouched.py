@@ -21,7 +21,7 @@ from stylegan3.documents.request import FFTView, Latent, LayerView, RenderReques
 from stylegan3.networks.info import describe
 from stylegan3.networks.layers import capture_layers
 from stylegan3.render.pipeline import render_request
-from tests.support.service import KINDS, tiny_net
+from tests.support.nets import KINDS, tiny_net
 
 
 def versions(G: torch.nn.Module) -> dict[str, int]:

@@ -12,7 +12,7 @@ from sg3_explorer.visualizer.state import RenderState
 from stylegan3.documents.request import FFTView, LayerView, RenderRequest, Transform, Untransform, from_json, to_json
 from stylegan3.networks.info import NetworkInfo, describe
 from stylegan3.render.pipeline import build_pipeline, fft_stage, layer_view_stage, render_request, untransform_stage
-from tests.support.service import KINDS, tiny_net
+from tests.support.nets import KINDS, tiny_net
 
 STATES = {
     "plain": RenderState(x=3),

@@ -31,7 +31,7 @@ from stylegan3.explore.directions import (
     ws_range,
 )
 from stylegan3.render.timeline import interpolate_timed, iter_timeline_frames, render_at, resolve_timeline
-from tests.support.toy_generators import save_tiny, tiny_network
+from tests.support.nets import SMALL_16PX, save_tiny, tiny_net
 
 W_KEY = np.random.RandomState(0).randn(6, 8).astype(np.float32) * 0.3  # the tiny SG3 has 6 ws of 8
 
@@ -42,7 +42,7 @@ def _directions(G):
 
 def _timeline(G=None, **kw) -> Timeline:
     """Three keys: a plain seed, explicit W+ ws with a transform, a seed with two direction moves (by value)."""
-    G = G if G is not None else tiny_network("sg3")
+    G = G if G is not None else tiny_net("sg3", **SMALL_16PX)
     moves = request_moves(_directions(G), [DirectionMove(0, 2.0, ws_range("coarse", G.num_ws)),
                                            DirectionMove(1, -1.0)])
     moved = RenderRequest(latent=Latent(11.0), moves=moves)
@@ -92,7 +92,7 @@ def _write_v1(tmp_path, G):
 def test_version_1_converts_to_bookmarks_exactly(tmp_path):
     from stylegan3.explore.interpolation import seed_ws
 
-    G = tiny_network("sg3")
+    G = tiny_net("sg3", **SMALL_16PX)
     path = _write_v1(tmp_path, G)
     tl = load_timeline(path, num_ws=G.num_ws, network="mine.pkl")
     d = _directions(G)
@@ -119,7 +119,7 @@ def test_version_1_converts_to_bookmarks_exactly(tmp_path):
 
 
 def test_version_1_named_ranges_need_the_network(tmp_path):
-    G = tiny_network("sg3")
+    G = tiny_net("sg3", **SMALL_16PX)
     path = _write_v1(tmp_path, G)
     with pytest.raises(SG3Error, match=r"keyframe 2: a version-1 move on the 'coarse' ws needs the network's"):
         load_timeline(path)
@@ -131,7 +131,7 @@ def test_version_1_named_ranges_need_the_network(tmp_path):
 def test_a_version_1_session_with_a_version_1_timeline_opens(tmp_path):
     from stylegan3.documents.session import SESSION_SCHEMA, load_session, save_session
 
-    G = tiny_network("sg3")
+    G = tiny_net("sg3", **SMALL_16PX)
     v1 = json.loads(_write_v1(tmp_path, G).read_text())
     path = tmp_path / "old.sg3session.json"
     request = to_dict(RenderRequest())
@@ -238,7 +238,7 @@ def test_resolved_keys_are_their_bookmarks_latents():
     """Each key's ws is what its bookmark's request renders (`render.inputs`), hit exactly at its time."""
     from stylegan3.render.inputs import request_ws
 
-    G = tiny_network("sg3")
+    G = tiny_net("sg3", **SMALL_16PX)
     tl = _timeline(G)
     r = resolve_timeline(G, tl)
     for i, t in enumerate((0.0, 0.5, 0.75)):
@@ -256,7 +256,7 @@ def test_resolved_keys_are_their_bookmarks_latents():
 
 
 def test_frame_k_is_the_render_at_k_over_fps():
-    G = tiny_network("sg3")
+    G = tiny_net("sg3", **SMALL_16PX)
     tl = _timeline(G, loop=True, interp="cubic")
     r = resolve_timeline(G, tl)
     before = G.synthesis.input.transform.clone()
@@ -280,8 +280,8 @@ def test_export_frame_k_is_the_pipeline_render_of_the_preview_request(kind):
     from stylegan3.render.pipeline import render_request
     from stylegan3.render.timeline import TIMELINE_SYNTHESIS
 
-    G = tiny_network(kind)
-    tl = _timeline(tiny_network("sg3"), interp="spherical", noise_mode="random")
+    G = tiny_net(kind, **SMALL_16PX)
+    tl = _timeline(tiny_net("sg3", **SMALL_16PX), interp="spherical", noise_mode="random")
     tl.keyframes[1] = Keyframe.from_ws(np.resize(W_KEY, (G.num_ws, G.w_dim)), translate=(0.1, -0.05), rotate=0.02,
                                        duration=0.25)
     tl.keyframes[2] = Keyframe.of_seed(11, duration=0.75)
@@ -314,8 +314,8 @@ def test_cli_video_session_writes_exactly_n_frames(tmp_path, capsys):
     pytest.importorskip("imageio_ffmpeg")
     from stylegan3.cli.main import main
 
-    net = save_tiny("sg3", tmp_path / "tiny.safetensors")
-    G = tiny_network("sg3")
+    net = str(save_tiny(tmp_path / "tiny.safetensors", "sg3", **SMALL_16PX))
+    G = tiny_net("sg3", **SMALL_16PX)
     path = save_timeline(tmp_path / "t.json", _timeline(G, network=net))
     out = tmp_path / "t.mp4"
     assert main(["video", "--session", str(path), "--out", str(out)]) == 0
@@ -342,10 +342,10 @@ def test_cli_video_session_errors(tmp_path, capsys):
     bad.write_text("{not json")
     assert main(["video", "--session", str(bad), "--out", str(tmp_path / "x.mp4")]) == 1
     assert "not a JSON timeline" in capsys.readouterr().err
-    G = tiny_network("sg3")
+    G = tiny_net("sg3", **SMALL_16PX)
     missing = _write_v1(tmp_path, G)  # names dirs.npz, which is then deleted
     (tmp_path / "dirs.npz").unlink()
-    net = save_tiny("sg3", tmp_path / "tiny.safetensors")
+    net = str(save_tiny(tmp_path / "tiny.safetensors", "sg3", **SMALL_16PX))
     assert main(["video", "--session", str(missing), "--network", net, "--out", str(tmp_path / "x.mp4")]) == 1
     err = capsys.readouterr().err.strip()
     assert "no such direction file" in err and "\n" not in err

@@ -16,7 +16,7 @@ import pytest
 from stylegan3.cli.main import main
 from stylegan3.errors import SG3Error
 from stylegan3.runs.runlog import SampleLog, network_fingerprint
-from tests.support.gui import write_tiny_network
+from tests.support.nets import save_tiny
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,9 +50,9 @@ def test_sample_log_refuses_other_settings_and_other_files(tmp_path):
 
 
 def test_fingerprint_follows_the_weights(tmp_path):
-    from tests.support.gui import tiny_generator
+    from tests.support.nets import tiny_net
 
-    a, b = tiny_generator("sg3", res=16, seed=0), tiny_generator("sg3", res=16, seed=0)
+    a, b = tiny_net("sg3", res=16, seed=0), tiny_net("sg3", res=16, seed=0)
     assert network_fingerprint(a) == network_fingerprint(b) and len(network_fingerprint(a)) == 64
     next(b.parameters()).data[0] += 1e-3
     assert network_fingerprint(a) != network_fingerprint(b)
@@ -68,7 +68,7 @@ def _sample_lines(path: Path) -> int:
 
 @pytest.mark.slow
 def test_killed_run_resumes_to_the_same_result(tmp_path, capsys):
-    net = write_tiny_network(tmp_path / "net.safetensors", kind="sg3", res=16)
+    net = save_tiny(tmp_path / "net.safetensors", kind="sg3", res=16)
     args = ["equivariance", "--network", str(net), "--samples", "8", "--metrics", "eqt_frac,eqr", "--device", "cpu",
             "--seed", "4"]
     results = tmp_path / "eq.jsonl"

@@ -27,7 +27,8 @@ from stylegan3.service import analyses, protocol
 from stylegan3.service.backend import BackendError
 from stylegan3.service.client import RemoteBackend
 from stylegan3.service.thread_backend import ThreadBackend
-from tests.support.service import running_server, tiny_net, write_tiny_nets
+from tests.support.nets import tiny_net, write_tiny_nets
+from tests.support.service import running_server
 
 
 @pytest.fixture(scope="module")
@@ -185,7 +186,7 @@ def test_progress_arrives_frames_keep_coming_and_a_cancelled_job_stops_on_the_se
 
 
 def test_bad_params_are_refused_while_another_client_keeps_getting_frames(nets, server):
-    from tests.service.test_service import _Hostile
+    from tests.support.service import HostileClient
 
     request = _request(nets["SG3-T"])
     bad = [
@@ -206,11 +207,11 @@ def test_bad_params_are_refused_while_another_client_keeps_getting_frames(nets, 
                 client.analyze(name, request, params=params, timeout=30)
             frame = other.render(request.with_seed(len(message)), timeout=30)
             assert frame.error is None and frame.image.shape == first.image.shape
-        answer = _Hostile(server.address).zmq_send(protocol.encode_request(
+        answer = HostileClient(server.address).zmq_send(protocol.encode_request(
             "analyze", 5, None, name="spectra", request=to_dict(request), params=[1, 2]))
         assert answer["ok"] is False and answer["code"] == "bad-request"
         assert "params must be an object" in answer["error"]
-        answer = _Hostile(server.address).zmq_send(protocol.encode_request("cancel", 6, None, of="all"))
+        answer = HostileClient(server.address).zmq_send(protocol.encode_request("cancel", 6, None, of="all"))
         assert answer["code"] == "bad-request"
         assert other.render(request.with_seed(77), timeout=30).image is not None
     assert server.refused >= len(bad) - 1 + 2  # 'no layer' is refused by the analysis itself

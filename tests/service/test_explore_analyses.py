@@ -18,7 +18,8 @@ from stylegan3.service import analyses, protocol
 from stylegan3.service.backend import BackendError
 from stylegan3.service.client import RemoteBackend
 from stylegan3.service.thread_backend import ThreadBackend
-from tests.support.service import running_server, write_tiny_nets
+from tests.support.nets import write_tiny_nets
+from tests.support.service import running_server
 
 
 @pytest.fixture(scope="module")
@@ -230,7 +231,7 @@ def test_hostile_targets_get_one_line_and_the_server_keeps_serving(nets, server)
 
     from PIL import Image
 
-    from tests.service.test_service import _Hostile
+    from tests.support.service import HostileClient
 
     request = to_dict(_request(nets["SG3-T"]))
     params = {"steps": 2, "loss": "offline"}
@@ -245,7 +246,7 @@ def test_hostile_targets_get_one_line_and_the_server_keeps_serving(nets, server)
         header = protocol.encode_request(op, 7, None, name=name, request=request,
                                          params=params if name == "project" else {},
                                          attachment=len(attachment) if declared is None else declared)
-        return _Hostile(server.address).zmq_send(header, attachment, wait=30)
+        return HostileClient(server.address).zmq_send(header, attachment, wait=30)
 
     cases = [
         (send(b"\0" * (protocol.MAX_ATTACHMENT_BYTES + 1)), "too-large", "attachment too large"),

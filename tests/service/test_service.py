@@ -6,10 +6,8 @@ Everything binds 127.0.0.1 on free ports, every loop is bounded and every server
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -18,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import zmq
 
 from stylegan3.documents.request import (
     FFTView,
@@ -34,7 +31,8 @@ from stylegan3.documents.request import (
 from stylegan3.service import protocol
 from stylegan3.service.client import RemoteBackend
 from stylegan3.service.thread_backend import ThreadBackend
-from tests.support.service import KINDS, free_port, running_server, write_tiny_nets
+from tests.support.nets import KINDS, write_tiny_nets
+from tests.support.service import HostileClient, free_port, running_server
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -48,7 +46,7 @@ def nets(tmp_path_factory):
 def slow_net(nets):
     """A net that takes a few hundred ms or more per frame on a CPU, so a kill can land mid-render."""
     from stylegan3.loading.native import save_native
-    from tests.support.service import tiny_net
+    from tests.support.nets import tiny_net
 
     return save_native(tiny_net("SG3-T", res=256), Path(nets["SG2"]).parent / "slow-sg3t-256.safetensors")
 
@@ -168,45 +166,6 @@ def test_render_connect_errors_are_one_line(nets, tmp_path, capsys):
     assert "cannot reach 127.0.0.1" in capsys.readouterr().err
 
 
-class _Hostile:
-    """Raw zmq and TCP clients that misbehave; each returns what the server answered (or None)."""
-
-    def __init__(self, address: str) -> None:
-        self.address = address
-        self.host, self.port = address.removeprefix("tcp://").rsplit(":", 1)
-        self.ctx = zmq.Context()
-
-    def zmq_send(self, *frames: bytes, wait: float = 5.0) -> dict | None:
-        sock = self.ctx.socket(zmq.DEALER)
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.connect(self.address)
-        try:
-            sock.send_multipart(list(frames))
-            if sock.poll(int(wait * 1000)):
-                return json.loads(sock.recv_multipart()[0])
-            return None
-        finally:
-            sock.close(0)
-
-    def tcp_send(self, data: bytes) -> bytes:
-        with socket.create_connection((self.host, int(self.port)), timeout=5) as s:
-            s.sendall(data)
-            s.settimeout(2)
-            got = b""
-            try:
-                while len(got) < 4096:
-                    chunk = s.recv(4096)
-                    if not chunk:
-                        break
-                    got += chunk
-            except (TimeoutError, ConnectionResetError):
-                pass
-            return got
-
-    def close(self) -> None:
-        self.ctx.term()
-
-
 def test_hostile_clients_are_refused_while_another_client_keeps_getting_frames(nets, tmp_path):
     outside = tmp_path / "outside.safetensors"
     outside.write_bytes(Path(nets["SG2"]).read_bytes())
@@ -230,7 +189,7 @@ def test_hostile_clients_are_refused_while_another_client_keeps_getting_frames(n
 
         worker = threading.Thread(target=good_client, daemon=True)
         worker.start()
-        evil = _Hostile(server.address)
+        evil = HostileClient(server.address)
 
         def frames_keep_coming() -> None:
             n = len(frames)
@@ -373,7 +332,7 @@ def test_analysis_runs_next_to_the_network_and_streams_progress(nets):
         got = client.analyze("eq_metrics", request, progress=lambda d, t: seen.append((d, t)))
         with pytest.raises(BackendError, match="equivariance metrics need a StyleGAN3 network"):
             client.analyze("eq_metrics", request.replace(network=NetworkRef(str(nets["SG2"]))))
-        answer = _Hostile(server.address).zmq_send(protocol.encode_request("analyze", 9, None, name="rm -rf",
+        answer = HostileClient(server.address).zmq_send(protocol.encode_request("analyze", 9, None, name="rm -rf",
                                                                            request=to_dict(request)))
         assert answer["code"] == "bad-request" and "unknown analysis 'rm -rf'" in answer["error"]
     import stylegan3

@@ -16,7 +16,8 @@ from stylegan3.service import analyses
 from stylegan3.service.backend import BackendError
 from stylegan3.service.client import RemoteBackend
 from stylegan3.service.thread_backend import ThreadBackend
-from tests.support.service import running_server, write_tiny_nets
+from tests.support.nets import write_tiny_nets
+from tests.support.service import running_server
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from stylegan3.metrics.equivariance import estimate_equivariance  # noqa: E402
 from stylegan3.metrics.spectra import network_spectrum  # noqa: E402
 from stylegan3.metrics.sticking import sticking_view  # noqa: E402
 from stylegan3.runs import distributed  # noqa: E402
-from tests.support.gui import tiny_generator  # noqa: E402
+from tests.support.nets import tiny_net  # noqa: E402
 
 
 def _fails_on_one(i: int) -> int:
@@ -32,8 +32,8 @@ def _fails_on_one(i: int) -> int:
 
 def compute(ctx: distributed.Context) -> dict | None:
     torch.set_num_threads(1)  # both ranks share two cores; also keeps CPU float sums in one fixed order
-    sg3 = tiny_generator("sg3", res=16, seed=1)
-    sg2 = tiny_generator("sg2", res=16, seed=2)
+    sg3 = tiny_net("sg3", res=16, seed=1)
+    sg2 = tiny_net("sg2", res=16, seed=2)
     eq = estimate_equivariance(sg3, 5, seed=3, context=ctx)
     spec = network_spectrum(sg3, "output", 5, seed=7, context=ctx)
     stick = sticking_view(sg2, torch.randn(1, sg2.z_dim, generator=torch.Generator().manual_seed(0)), samples=7,

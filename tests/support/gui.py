@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 SCREEN = "1600x1000x24"
 
@@ -98,32 +97,6 @@ def _probe_opengl() -> str | None:
         lines = (proc.stderr or proc.stdout).strip().splitlines()
         return lines[-1] if lines else f"exit code {proc.returncode}"
     return None
-
-
-def tiny_generator(
-    kind: str = "sg2", c_dim: int = 0, res: int = 32, seed: int = 0, z_dim: int = 16
-) -> torch.nn.Module:
-    """A small random-weight generator built by our own code (renders in well under a second on a CPU)."""
-    from stylegan3.networks import build_generator
-
-    torch.manual_seed(seed)
-    kwargs = dict(z_dim=z_dim, w_dim=16, c_dim=c_dim, img_resolution=res, img_channels=3, channel_base=256,
-                  channel_max=16, mapping_kwargs=dict(num_layers=2))
-    if kind == "sg3":
-        kwargs.update(num_layers=4)
-    G = build_generator(kind, kwargs).eval().requires_grad_(False)
-    with torch.no_grad():
-        for name, p in G.named_parameters():
-            if name.endswith("noise_strength"):  # zero at initialisation: make noise visible
-                p.fill_(0.3)
-    return G
-
-
-def write_tiny_network(path: Path, **kwargs) -> Path:
-    """Save a tiny generator in the native .safetensors format, so the app loads it like any user file."""
-    from stylegan3.loading.native import save_native
-
-    return save_native(tiny_generator(**kwargs), path)
 
 
 def write_hostile_pickle(path: Path, marker: Path) -> Path:

@@ -1,42 +1,14 @@
-"""Tiny networks of every family for the request, pipeline and render-service tests (built by our code)."""
+"""A render server on a loopback port and hostile raw clients for the service tests (their networks come from
+tests/support/nets.py)."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import threading
-from pathlib import Path
 
-import torch
-
-KINDS = ("SG3-T", "SG3-R", "SG2")
-
-
-def tiny_net(kind: str = "SG3-T", res: int = 32, seed: int = 0) -> torch.nn.Module:
-    """A random-weight generator of `kind` that renders in a fraction of a second on a CPU."""
-    from stylegan3.networks import build_generator
-
-    torch.manual_seed(seed)
-    kwargs = dict(z_dim=16, w_dim=16, c_dim=0, img_resolution=res, img_channels=3, channel_base=256,
-                  channel_max=16, mapping_kwargs=dict(num_layers=2))
-    if kind.startswith("SG3"):
-        kwargs.update(num_layers=4)
-    if kind == "SG3-R":
-        kwargs.update(conv_kernel=1, use_radial_filters=True)
-    G = build_generator("sg2" if kind == "SG2" else "sg3", kwargs).eval().requires_grad_(False)
-    with torch.no_grad():
-        for name, p in G.named_parameters():
-            if name.endswith("noise_strength"):  # zero at initialisation: make noise visible
-                p.fill_(0.3)
-    return G
-
-
-def write_tiny_nets(folder: Path, res: int = 32) -> dict[str, Path]:
-    """One native file per kind in `folder`: {kind: path}."""
-    from stylegan3.loading.native import save_native
-
-    folder.mkdir(parents=True, exist_ok=True)
-    return {kind: save_native(tiny_net(kind, res), folder / f"tiny-{kind.lower()}.safetensors") for kind in KINDS}
+import zmq
 
 
 @contextlib.contextmanager
@@ -57,6 +29,47 @@ def running_server(allow: list[str], token: str | None = None, host: str = "127.
 
 
 def free_port() -> int:
+    """A loopback TCP port nobody listens on (for a server a test starts in another process)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class HostileClient:
+    """Raw zmq and TCP clients that misbehave (bypassing our client's checks), to show what the server answers them;
+    each call returns that answer (or None)."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        self.host, self.port = address.removeprefix("tcp://").rsplit(":", 1)
+        self.ctx = zmq.Context()
+
+    def zmq_send(self, *frames: bytes, wait: float = 5.0) -> dict | None:
+        sock = self.ctx.socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.connect(self.address)
+        try:
+            sock.send_multipart(list(frames))
+            if sock.poll(int(wait * 1000)):
+                return json.loads(sock.recv_multipart()[0])
+            return None
+        finally:
+            sock.close(0)
+
+    def tcp_send(self, data: bytes) -> bytes:
+        with socket.create_connection((self.host, int(self.port)), timeout=5) as s:
+            s.sendall(data)
+            s.settimeout(2)
+            got = b""
+            try:
+                while len(got) < 4096:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    got += chunk
+            except (TimeoutError, ConnectionResetError):
+                pass
+            return got
+
+    def close(self) -> None:
+        self.ctx.term()

@@ -84,30 +84,3 @@ class ToyGenerator(torch.nn.Module):
     def forward(self, z, c, truncation_psi=1.0, truncation_cutoff=None, noise_mode="const", force_fp32=False):
         ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
         return self.synthesis(ws, noise_mode=noise_mode, force_fp32=force_fp32)
-
-
-# --- tiny real networks (our own StyleGAN code, random weights) for fast end-to-end CLI tests -------------
-
-TINY_CONFIGS = {
-    "sg3": dict(z_dim=8, w_dim=8, c_dim=0, img_resolution=16, img_channels=3, channel_base=256, channel_max=16,
-                num_layers=4, num_critical=1, mapping_kwargs={"num_layers": 1}),
-    "sg2": dict(z_dim=6, w_dim=8, c_dim=0, img_resolution=16, img_channels=3, channel_base=256, channel_max=16,
-                mapping_kwargs={"num_layers": 1}),
-}
-
-
-def tiny_network(kind: str = "sg3", seed: int = 0) -> torch.nn.Module:
-    """A deterministic 16 px StyleGAN3-T (4 layers) or StyleGAN2 built by our code: real, but fast on a CPU."""
-    from stylegan3.networks import build_generator
-
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        G = build_generator(kind, TINY_CONFIGS[kind])
-    return G.eval().requires_grad_(False)
-
-
-def save_tiny(kind: str, path) -> str:
-    """Write `tiny_network(kind)` in the native format so CLI tests can pass it as `--network FILE`."""
-    from stylegan3.loading import save_native
-
-    return str(save_native(tiny_network(kind), path))
