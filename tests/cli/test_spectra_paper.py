@@ -16,7 +16,8 @@ from PIL import Image
 
 from stylegan3.cli.main import main
 from stylegan3.metrics.paper_spectrum import dataset_stats, images_paper_spectrum, network_paper_spectrum
-from tests.support.service import running_server, tiny_net
+from tests.support.nets import tiny_net
+from tests.support.service import running_server
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -21,7 +21,7 @@ from stylegan3.metrics.paper_spectrum import (
     network_paper_spectrum,
     paper_window,
 )
-from tests.support.service import tiny_net
+from tests.support.nets import tiny_net
 
 
 def formula(images_uint8: list[np.ndarray], mean: float, std: float, beta: float, interp: int) -> np.ndarray:
