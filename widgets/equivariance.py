@@ -88,7 +88,7 @@ class EquivarianceWidget(Widget):
         if self.app.info is None or not self.supported:
             return False
         key = latent_key(self.app.state)
-        if self.app.start_job(self.job, equivariance_job(self.app.state, self.app.source or "")):
+        if self.app.start_job(self.job, equivariance_job(self.app.current_request())):
             self._job_key = key
             return True
         return False

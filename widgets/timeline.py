@@ -117,12 +117,6 @@ class TimelineWidget(Widget):
             self._resolved_for, self._resolved_info = key, self.app.info
         return self._resolved
 
-    def bookmark_ws(self, index: int):
-        from stylegan3.documents.timeline import Timeline
-
-        one = Timeline(keyframes=[self.timeline.keyframes[index]])
-        return self.app.compute(resolve_timeline_job(one)).key_ws[0]
-
     def preview(self, t: float) -> None:
         """Show the timeline at `t` seconds (the export's frame at that time)."""
         if not self.timeline.keyframes:
@@ -130,17 +124,14 @@ class TimelineWidget(Widget):
         self.time = float(t)
         try:
             r = self.resolved()
-        except SG3Error as exc:  # the network is rendered elsewhere: say so instead of failing the panel
+        except SG3Error as exc:  # a broken key or a lost renderer: say so instead of failing the panel
             self.message, self.playing = str(exc), False
             return
-        s = self.app.state
         directions = self.app.widget("directions")
         if directions is not None and directions.amounts:
             directions.reset()  # bookmarks carry their moves already; live sliders would add them twice
-        set_latent(s, r.ws_at(self.time)[0], label="timeline")
-        tx, ty, rot = (float(v) for v in r.transform_at(self.time)[0])
-        s.translate, s.rotate = (tx, ty), rot
-        s.noise_mode = self.timeline.noise_mode
+        # the export's frame at t is this very request: the preview shows what the export will write
+        self.app.apply_request(r.request_at(self.time))
         self.previewing = True
 
     def stop_preview(self) -> None:
@@ -158,7 +149,7 @@ class TimelineWidget(Widget):
         fps = float(self.timeline.fps)
         total = int(frames or self.timeline.num_frames(fps))
         self.message = ""
-        return self.app.start_job(self.export, timeline_export_job(r, out, fps, total))
+        return self.app.start_job(self.export, timeline_export_job(self.timeline, out, fps, total))
 
     def save(self, path: str) -> None:
         from stylegan3.documents.timeline import save_timeline
