@@ -119,7 +119,8 @@ class DirectionsWidget(Widget):
         from stylegan3.explore.interpolation import parse_seeds
 
         try:
-            job = seed_set_direction_job(self.app.current_request(), parse_seeds(self.seeds_a), parse_seeds(self.seeds_b),
+            job = seed_set_direction_job(self.app.current_request(), parse_seeds(self.seeds_a),
+                                         parse_seeds(self.seeds_b),
                                          psi=float(self.app.state.psi), label=f"{self.seeds_a}->{self.seeds_b}")
             d = self.app.compute(job)
         except Exception as exc:  # noqa: BLE001 - a typo in a seed list is a message, not a crash

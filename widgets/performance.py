@@ -63,7 +63,8 @@ class PerformanceWidget(Widget):
             imgui.push_style_color(imgui.Col_.text, imgui.ImVec4(1.0, 0.8, 0.35, 1.0))
             imgui.text_wrapped(ops)
             imgui.pop_style_color()
-        imgui.text_disabled(f"device {app.device_description}   impl {app.last_result.impl if app.last_result else '-'}")
+        impl = app.last_result.impl if app.last_result else "-"
+        imgui.text_disabled(f"device {app.device_description}   impl {impl}")
         reason = app.last_result.extras.get("graph_reason") if app.last_result else None
         if reason and app.state.cuda_graphs:
             imgui.text_disabled(f"CUDA graph not used: {reason}")

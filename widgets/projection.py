@@ -2,8 +2,8 @@
 
 The optimizer (`stylegan3.explore.projection.project`) runs next to the network as the backend's `project`
 analysis (`visualizer.network_jobs`), streaming each step back; every step's latent is put into the render
-state, so the view shows the reconstruction as it forms. Cancel stops it at the next step. The result stays on screen and becomes a
-bookmark of the Timeline panel.
+state, so the view shows the reconstruction as it forms. Cancel stops it at the next step. The result stays on
+screen and becomes a bookmark of the Timeline panel.
 """
 
 from __future__ import annotations

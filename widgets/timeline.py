@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from imgui_bundle import imgui
 
-from sg3_explorer.visualizer.explore import clear_latent, latent_label, latent_of, set_latent
+from sg3_explorer.visualizer.explore import clear_latent, latent_label, latent_of
 from sg3_explorer.visualizer.jobs import JobSlot
 from sg3_explorer.visualizer.network_jobs import resolve_timeline_job, timeline_export_job
 from sg3_explorer.widgets.base import Widget
@@ -141,7 +141,7 @@ class TimelineWidget(Widget):
 
     def start_export(self, path: str | None = None, frames: int | None = None) -> bool:
         try:
-            r = self.resolved()
+            self.resolved()
         except Exception as exc:  # noqa: BLE001 - an empty or broken timeline is a message
             self.message = str(exc)
             return False
