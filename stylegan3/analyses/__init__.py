@@ -9,7 +9,10 @@ params, so a server can refuse bad params with one clear line before the work st
 - `spectra`: mean power spectra of layers over N latents (the Spectra panel, `sg3-explorer spectra`);
 - `sticking`: texture-sticking score and average image (the comparison panel, `sg3-explorer sticking`);
 - `record`: a chunk of video frames along the request's latent / transform path (written by the client);
-- `fingerprint`: SHA-256 of the weights, for the run records (`--record`) of remote runs.
+- `fingerprint`: SHA-256 of the weights, for the run records (`--record`) of remote runs;
+- `timeline_keys`, `timeline_frames`: a timeline's key latents, and chunks of its export's frames (the
+  Timeline panel, `video --session`);
+- `trace`: a comparison pane's space-time trace of one pixel row and its verticality.
 """
 
 from __future__ import annotations
@@ -20,11 +23,13 @@ from typing import Any
 
 import torch
 
-from stylegan3.analyses import record, spectra, sticking  # modules, one analysis each
+from stylegan3.analyses import record, spectra, sticking, timeline, trace  # modules, one analysis each
 from stylegan3.analyses.params import ParamsError, check_range, parse_params
 from stylegan3.analyses.record import RecordParams
 from stylegan3.analyses.spectra import SpectraParams
 from stylegan3.analyses.sticking import StickingParams
+from stylegan3.analyses.timeline import TimelineFramesParams, TimelineParams
+from stylegan3.analyses.trace import TraceParams
 from stylegan3.documents.request import RenderRequest
 from stylegan3.networks.info import NetworkInfo
 from stylegan3.render.inputs import request_ws
@@ -32,7 +37,8 @@ from stylegan3.render.inputs import request_ws
 ProgressFn = Callable[[int, int], None]
 
 __all__ = ["ANALYSES", "Analysis", "EqParams", "NoParams", "ParamsError", "RecordParams", "SpectraParams",
-           "StickingParams", "eq_metrics", "fingerprint", "parse", "record", "run", "spectra", "sticking"]
+           "StickingParams", "TimelineFramesParams", "TimelineParams", "TraceParams", "eq_metrics", "fingerprint",
+           "parse", "record", "run", "spectra", "sticking", "timeline", "trace"]
 
 
 @dataclass(frozen=True)
@@ -91,6 +97,13 @@ ANALYSES: dict[str, Analysis] = {
     "record": Analysis(record.record, RecordParams),
     "fingerprint": Analysis(fingerprint, NoParams),
 }
+
+# Timelines and comparison panes.
+ANALYSES.update({
+    "timeline_keys": Analysis(timeline.timeline_keys, TimelineParams),
+    "timeline_frames": Analysis(timeline.timeline_frames, TimelineFramesParams),
+    "trace": Analysis(trace.trace, TraceParams),
+})
 
 
 def parse(name: object, params: object) -> Any:

@@ -1,7 +1,10 @@
 """A timeline bound to a network: each key's ws and transform, interpolated in W, turned into frames.
 
-`ResolvedTimeline.ws_at(t)` is the latent shown at `t` seconds, the one function that the GUI's scrubbing
-preview and the video export both call, so frame k of an export at F fps is exactly the preview at time k / F.
+`ResolvedTimeline.request_at(t)` is the frame request at `t` seconds (the W+ latent `ws_at(t)` as an explicit
+latent, the transform at `t`): the GUI's scrubbing preview submits it and the export renders it through the same
+request pipeline (`stylegan3.render.pipeline`), so frame k of an export at F fps is the preview at k / F, bit
+for bit. Resolving keys and rendering frames next to a remote network are the analyses of
+`stylegan3.analyses.timeline`.
 Interpolation happens in W per ws row: `linear`, `spherical` (slerp of each w between two keys, which keeps
 the norm from sagging half-way) or `cubic` (a C2 spline through the keys on their real time axis, periodic
 when the timeline loops, so a loop has no kink at its seam). Keys are hit exactly at their times. The
@@ -16,11 +19,17 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from stylegan3.documents.request import FFTView, LayerView, Noise, RenderRequest, Synthesis, Transform, Untransform
 from stylegan3.documents.timeline import Timeline
 from stylegan3.errors import SG3Error
+from stylegan3.networks.info import NetworkInfo
 
-__all__ = ["ResolvedTimeline", "interpolate_timed", "iter_timeline_frames", "render_at", "resolve_timeline"]
+__all__ = ["TIMELINE_SYNTHESIS", "ResolvedTimeline", "interpolate_timed", "iter_timeline_frames", "render_at",
+           "resolve_timeline"]
 
+# Timeline frames render in float32 (as exports always did): the preview and the export share this, whatever the
+# view's own precision setting, so a GPU's fp16 layers never make them differ.
+TIMELINE_SYNTHESIS = Synthesis(force_fp32=True, cuda_graphs=True)
 
 
 def _slerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -104,6 +113,32 @@ class ResolvedTimeline:
         vals = self.key_transforms[:, None, :]
         return interpolate_timed(vals, self._knots(), np.atleast_1d(t), kind, tl.loop)[:, 0, :]
 
+    def request_at(self, t: float, base: RenderRequest | None = None) -> RenderRequest:
+        """The frame request at time `t`: what the GUI preview submits and what export frame k = `t * fps`
+        renders, so the two are the same pixels (the pipeline is deterministic for equal requests).
+
+        On top of `base` (the network, and the seed-plane position the latent is pinned to; default: a fresh
+        request naming the timeline's network): the W+ latent `ws_at(t)` as an explicit latent (no moves: the
+        keys' moves are inside it), the transform at `t`, the timeline's noise mode, and the image itself (a
+        timeline is a path of images: layer, FFT and untransform views are dropped). Precision is part of the
+        timeline, not of the view: always `TIMELINE_SYNTHESIS` (float32 everywhere, CUDA graphs where
+        available), so a preview on a GPU that renders fp16 layers still matches its export.
+        """
+        from stylegan3.documents.request import NetworkRef
+        from stylegan3.render.inputs import explicit_latent
+
+        tl = self.timeline
+        base = base if base is not None else RenderRequest(network=NetworkRef(tl.network or "demo"))
+        tx, ty, rot = (float(v) for v in self.transform_at(t)[0])
+        return base.replace(
+            explicit=explicit_latent(self.ws_at(t)[0], base.latent, "timeline"),
+            moves=(),
+            transform=Transform((tx, ty), rot),
+            noise=Noise(tl.noise_mode, base.noise.seed),
+            synthesis=TIMELINE_SYNTHESIS,
+            layer=LayerView(), fft=FFTView(), untransform=Untransform(),
+        )
+
     def frame_times(self, fps: float | None = None, frames: int | None = None) -> np.ndarray:
         fps = float(fps or self.timeline.fps)
         n = int(frames or self.timeline.num_frames(fps))
@@ -137,22 +172,18 @@ def resolve_timeline(G: torch.nn.Module, timeline: Timeline) -> ResolvedTimeline
     return ResolvedTimeline(timeline=timeline, key_ws=np.stack(keys), key_transforms=transforms)
 
 
-@torch.no_grad()
-def render_at(G: torch.nn.Module, resolved: ResolvedTimeline, t: float, force_fp32: bool = True) -> torch.Tensor:
-    """The image `[1, C, H, W]` at time `t` (the transform is passed to synthesis; G is not modified)."""
-    from stylegan3.documents.request import Transform
-    from stylegan3.networks.device import device_of
-    from stylegan3.networks.transform import has_input_transform
-    from stylegan3.render.inputs import input_transform
+def render_at(G: torch.nn.Module, resolved: ResolvedTimeline, t: float, base: RenderRequest | None = None,
+              info: NetworkInfo | None = None) -> np.ndarray:
+    """The image (HxWx3 uint8, unpadded) at time `t`: the request pipeline's render of `request_at(t)`, the
+    frame the GUI preview shows (G is not modified)."""
+    from stylegan3.networks.info import describe
+    from stylegan3.render.pipeline import render_request
 
-    device = device_of(G)
-    ws = torch.from_numpy(resolved.ws_at(t)).to(device)
-    noise_mode = resolved.timeline.noise_mode
-    if not has_input_transform(G):
-        return G.synthesis(ws, noise_mode=noise_mode, force_fp32=force_fp32)
-    tx, ty, rot = (float(v) for v in resolved.transform_at(t)[0])
-    m = torch.from_numpy(input_transform(Transform((tx, ty), rot))).to(device=device, dtype=torch.float32)
-    return G.synthesis(ws, noise_mode=noise_mode, force_fp32=force_fp32, transform=m)
+    info = info if info is not None else describe(G, resolved.timeline.network or "")
+    out = render_request(G, resolved.request_at(t, base), info)
+    if out.error is not None:
+        raise SG3Error(f"timeline frame at {t:g} s: {out.error}")
+    return out.image
 
 
 def iter_timeline_frames(
@@ -161,17 +192,18 @@ def iter_timeline_frames(
     fps: float | None = None,
     frames: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    base: RenderRequest | None = None,
 ) -> Iterator[np.ndarray]:
-    """Frames (uint8 `[H, W, 3]`, sides padded to multiples of 16 for H.264) at times k / fps, k = 0 .. N-1.
+    """Frames (uint8 `[H, W, 3]`, sides padded to multiples of 16 for H.264) k = 0 .. N-1 at times k / fps.
 
-    Frame k is `render_at(G, resolved, k / fps)`, converted like the app converts its image.
+    Frame k is `render_at(G, resolved, k / fps)`: the pipeline's render of `request_at(k / fps)`.
     """
     from stylegan3.explore.video import _pad_to_block
-    from stylegan3.render.images import to_rgb_uint8
+    from stylegan3.networks.info import describe
 
+    info = describe(G, resolved.timeline.network or "")
     times = resolved.frame_times(fps, frames)
-    for k, t in enumerate(times):
-        img = to_rgb_uint8(render_at(G, resolved, float(t)))[0].cpu().numpy()
-        yield _pad_to_block(img)
+    for k in range(len(times)):
+        yield _pad_to_block(render_at(G, resolved, float(times[k]), base, info))
         if progress is not None:
             progress(k + 1, len(times))

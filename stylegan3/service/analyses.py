@@ -40,14 +40,33 @@ def fingerprint(backend, request: RenderRequest) -> str:
     return str(backend.analyze("fingerprint", request)["sha256"])
 
 
+def chunk_images(out: dict, start: int, what: str) -> list[np.ndarray]:
+    """The HxWx3 uint8 frames of one chunk reply of a frame-producing analysis (`record`, `timeline_frames`),
+    checked: it starts where asked, is not empty, and every frame has the announced shape."""
+    from stylegan3.errors import SG3Error
+    from stylegan3.service import codec
+
+    got = out["frames"]
+    if out["start"] != start or not got:
+        raise SG3Error(f"{what}: expected frames from {start}, got {len(got)} from {out['start']}")
+    shape = tuple(int(v) for v in out["shape"])
+    images = []
+    for payload in got:
+        if out["format"] == "png":
+            img, _ = codec.decode(payload.tobytes(), "png", shape)
+        else:
+            img = np.asarray(payload, dtype=np.uint8)
+            if img.shape != shape:
+                raise SG3Error(f"{what}: frame of shape {img.shape}, expected {shape}")
+        images.append(img)
+    return images
+
+
 def record_frames(backend, request: RenderRequest, frames: int, path: str = "", walk: float = 0.0,
                   loop: bool = True, chunk: int = 8, frame_format: str = "png",
                   progress: ProgressFn = None) -> Iterator[np.ndarray]:
     """HxWx3 uint8 frames of the recording, fetched `chunk` at a time (each reply bounded); lossless either way.
     `progress(done, frames)` counts frames received; it may raise to stop (the running chunk is cancelled)."""
-    from stylegan3.errors import SG3Error
-    from stylegan3.service import codec
-
     start = 0
     while start < frames:
         params = dict(frames=int(frames), path=path, walk=float(walk), loop=bool(loop), start=start,
@@ -58,19 +77,8 @@ def record_frames(backend, request: RenderRequest, frames: int, path: str = "", 
             if progress is not None:
                 progress(base + done, frames)
 
-        out = backend.analyze("record", request, report, params=params)
-        got = out["frames"]
-        if out["start"] != start or not got:
-            raise SG3Error(f"record: expected frames from {start}, got {len(got)} from {out['start']}")
-        shape = tuple(int(v) for v in out["shape"])
-        for payload in got:
-            if out["format"] == "png":
-                img, _ = codec.decode(payload.tobytes(), "png", shape)
-            else:
-                img = np.asarray(payload, dtype=np.uint8)
-                if img.shape != shape:
-                    raise SG3Error(f"record: frame of shape {img.shape}, expected {shape}")
-            yield img
+        got = chunk_images(backend.analyze("record", request, report, params=params), start, "record")
+        yield from got
         start += len(got)
         if progress is not None:
             progress(start, frames)
@@ -85,3 +93,65 @@ def record_video(backend, request: RenderRequest, out: str | Path, frames: int, 
     it = (_pad_to_block(f) for f in record_frames(backend, request, frames, path, walk, loop, chunk,
                                                      progress=progress))
     return write_video(it, out, fps=fps, total=frames, progress=False)
+
+
+# -- timelines and comparison panes ------------------------------------------------------------------------------
+
+def _timeline_base(timeline, base: RenderRequest | None) -> RenderRequest:
+    """The request a timeline call sends: `base` (names the network, pins the latents), else the timeline's
+    own network (`--network` style callers pass a base)."""
+    from stylegan3.documents.request import NetworkRef
+
+    return base if base is not None else RenderRequest(network=NetworkRef(timeline.network or "demo"))
+
+
+def resolve_timeline(backend, timeline, base: RenderRequest | None = None):
+    """The `ResolvedTimeline` of `timeline` (a `stylegan3.documents.timeline.Timeline`) on `base`'s network:
+    every key's ws and transform, computed next to the network (the timeline travels as its JSON document);
+    scrubbing it afterwards (`ws_at`, `request_at`) costs no call."""
+    from stylegan3.render.timeline import ResolvedTimeline
+
+    out = backend.analyze("timeline_keys", _timeline_base(timeline, base), params=dict(timeline=timeline.to_dict()))
+    return ResolvedTimeline(timeline=timeline, key_ws=np.asarray(out["key_ws"], dtype=np.float64),
+                            key_transforms=np.asarray(out["key_transforms"], dtype=np.float64))
+
+
+def timeline_frames(backend, timeline, fps: float | None = None, frames: int | None = None,
+                    progress: ProgressFn = None, chunk: int = 8, base: RenderRequest | None = None,
+                    frame_format: str = "png") -> Iterator[np.ndarray]:
+    """The export's frames k = 0 .. N-1 (HxWx3 uint8, sides padded to multiples of 16 for H.264), frame k the
+    pipeline's render of `ResolvedTimeline.request_at(k / fps, base)`, i.e. the preview at that time, bit for bit.
+    Fetched `chunk` at a time (each reply bounded), lossless either way; `fps` / `frames` None = the
+    timeline's. `progress(done, frames)` counts frames received; it may raise to stop (the chunk is cancelled)."""
+    from stylegan3.explore.video import _pad_to_block
+
+    fps = float(fps or timeline.fps)
+    total = int(frames or timeline.num_frames(fps))
+    request = _timeline_base(timeline, base)
+    document = timeline.to_dict()
+    start = 0
+    while start < total:
+        params = dict(timeline=document, fps=fps, frames=total, start=start, count=int(min(chunk, total - start)),
+                      format=frame_format)
+
+        def report(done: int, _total: int, base_k: int = start) -> None:
+            if progress is not None:
+                progress(base_k + done, total)
+
+        got = chunk_images(backend.analyze("timeline_frames", request, report, params=params), start,
+                           "timeline_frames")
+        for img in got:
+            yield _pad_to_block(img)
+        start += len(got)
+        if progress is not None:
+            progress(start, total)
+
+
+def trace(backend, request: RenderRequest, frames: int = 16, row: float = 0.5, transform_spec: str = "",
+          progress: ProgressFn = None):
+    """The `TraceResult` (rows `[T, C, W]`, verticality; `.image` for display) of the comparison pane `request`:
+    the walk in W from its seed to the next, one pixel row per frame (`stylegan3.analyses.trace`)."""
+    from stylegan3.analyses.trace import trace_from_plain
+
+    params = dict(frames=int(frames), row=float(row), transform_spec=str(transform_spec))
+    return trace_from_plain(backend.analyze("trace", request, progress, params=params))

@@ -181,7 +181,6 @@ def test_project_from_a_file_and_from_a_drop(app_env, artifacts_dir):
 def test_timeline_scrub_preview_is_the_exported_frame(app_env, artifacts_dir):
     pytest.importorskip("imageio_ffmpeg")
     from stylegan3.documents.timeline import load_timeline
-    from stylegan3.render.images import to_numpy_rgb
     from stylegan3.render.timeline import render_at, resolve_timeline
 
     net = write_tiny_network(app_env / "tiny.safetensors", kind="sg2", res=32)
@@ -202,7 +201,7 @@ def test_timeline_scrub_preview_is_the_exported_frame(app_env, artifacts_dir):
         assert panel.previewing and panel.time == pytest.approx(0.5)
         shown = shot(ctx, app, artifacts_dir, "timeline_scrub")
         G = app.network.G
-        expected = to_numpy_rgb(render_at(G, panel.resolved(), 0.5))
+        expected = render_at(G, panel.resolved(), 0.5)
         assert mean_abs_diff(shown, expected) < 2.0
         # Export: exactly N frames, N = duration x fps + 1, with a progress bar while it runs.
         ctx.item_input_value("**/##mp4", str(out))
@@ -231,5 +230,5 @@ def test_timeline_scrub_preview_is_the_exported_frame(app_env, artifacts_dir):
     G = tiny_generator(kind="sg2", res=32)
     r = resolve_timeline(G, tl)
     # H.264 with 4:2:0 chroma is lossy on a 32 px colour texture: frame 3 is the closest to the t = 0.5 s preview.
-    diffs = [mean_abs_diff(frames[3], to_numpy_rgb(render_at(G, r, k / 6))) for k in range(7)]
+    diffs = [mean_abs_diff(frames[3], render_at(G, r, k / 6)) for k in range(7)]
     assert int(np.argmin(diffs)) == 3, diffs

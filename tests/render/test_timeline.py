@@ -256,8 +256,6 @@ def test_resolved_keys_are_their_bookmarks_latents():
 
 
 def test_frame_k_is_the_render_at_k_over_fps():
-    from stylegan3.render.images import to_numpy_rgb
-
     G = tiny_network("sg3")
     tl = _timeline(G, loop=True, interp="cubic")
     r = resolve_timeline(G, tl)
@@ -265,12 +263,45 @@ def test_frame_k_is_the_render_at_k_over_fps():
     frames = list(iter_timeline_frames(G, r))
     assert len(frames) == tl.num_frames() == 12
     for k in (0, 3, 5, 11):
-        np.testing.assert_array_equal(frames[k], to_numpy_rgb(render_at(G, r, k / tl.fps)))
+        np.testing.assert_array_equal(frames[k], render_at(G, r, k / tl.fps))
     assert not np.array_equal(frames[2], frames[3])
     assert torch.equal(G.synthesis.input.transform, before)  # the user's transform is put back
     # The in-between frame sits between its neighbours in W, not somewhere else.
     w = r.ws_at([1 / 8, 2 / 8, 3 / 8])
     assert np.linalg.norm(w[1] - w[0]) < np.linalg.norm(w[2] - w[0])
+
+
+@pytest.mark.parametrize("kind", ["sg3", "sg2"])
+def test_export_frame_k_is_the_pipeline_render_of_the_preview_request(kind):
+    """The GUI preview submits `request_at(t)`; export frame k is that request's pipeline render at t = k / fps,
+    bit for bit, whatever the view's own precision, views and seed plane (the base request)."""
+    from stylegan3.documents.request import LayerView, Noise, Synthesis
+    from stylegan3.networks.info import describe
+    from stylegan3.render.pipeline import render_request
+    from stylegan3.render.timeline import TIMELINE_SYNTHESIS
+
+    G = tiny_network(kind)
+    tl = _timeline(tiny_network("sg3"), interp="spherical", noise_mode="random")
+    tl.keyframes[1] = Keyframe.from_ws(np.resize(W_KEY, (G.num_ws, G.w_dim)), translate=(0.1, -0.05), rotate=0.02,
+                                       duration=0.25)
+    tl.keyframes[2] = Keyframe.of_seed(11, duration=0.75)
+    r = resolve_timeline(G, tl)
+    base = RenderRequest(network=NetworkRef("mine"), latent=Latent(5.5, 0.25), noise=Noise("const", 7),
+                         layer=LayerView("output", 1), synthesis=Synthesis(force_fp32=False, cuda_graphs=False))
+    info = describe(G, "mine")
+    frames = list(iter_timeline_frames(G, r, fps=6.0, base=base))
+    assert len(frames) == tl.num_frames(6.0) == 5  # 0 .. 0.75 s at 6 fps
+    for k, frame in enumerate(frames):
+        request = r.request_at(k / 6.0, base)
+        assert request.synthesis == TIMELINE_SYNTHESIS and request.layer == LayerView() and request.moves == ()
+        assert request.noise == Noise("random", 7) and request.network == base.network
+        assert request.explicit.applies_to(request.latent) and request.latent == base.latent
+        np.testing.assert_array_equal(np.asarray(request.explicit.w, dtype=np.float32), r.ws_at(k / 6.0)[0])
+        pixels = render_request(G, request, info).image
+        assert frame.shape == pixels.shape == (16, 16, 3) and np.array_equal(frame, pixels)
+    t = r.transform_at(2 / 6.0)[0]
+    assert r.request_at(2 / 6.0, base).transform == Transform((float(t[0]), float(t[1])), float(t[2]))
+    assert not np.array_equal(frames[0], frames[2]) and not np.array_equal(frames[2], frames[4])
 
 
 def _decoded_frames(path):
@@ -282,7 +313,6 @@ def _decoded_frames(path):
 def test_cli_video_session_writes_exactly_n_frames(tmp_path, capsys):
     pytest.importorskip("imageio_ffmpeg")
     from stylegan3.cli.main import main
-    from stylegan3.render.images import to_numpy_rgb
 
     net = save_tiny("sg3", tmp_path / "tiny.safetensors")
     G = tiny_network("sg3")
@@ -295,7 +325,7 @@ def test_cli_video_session_writes_exactly_n_frames(tmp_path, capsys):
     tl = load_timeline(path)
     r = resolve_timeline(G, tl)
     for k in (0, 3, 6):  # H.264 is lossy: close to the headless render, far from other frames
-        expected = to_numpy_rgb(render_at(G, r, k / 8)).astype(float)
+        expected = render_at(G, r, k / 8).astype(float)
         assert np.abs(frames[k] - expected).mean() < 12
     assert main(["video", "--session", str(path), "--network", net, "--fps", "4", "--frames", "5",
                  "--out", str(out)]) == 0
