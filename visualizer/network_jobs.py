@@ -64,8 +64,13 @@ def record_job(request: RenderRequest, out: str | Path, frames: int, fps: float,
 
 def trace_job(request: RenderRequest, frames: int, row: float, transform_spec: str) -> NetworkJob:
     """One pixel row per frame from the request's seed to the next: (trace uint8 [T, W, 3], verticality)."""
-    return NetworkJob("trace", lambda backend, progress: analyses.trace(
-        backend, request, frames=int(frames), row=float(row), transform_spec=transform_spec, progress=progress))
+
+    def run(backend: RenderBackend, progress: Progress):
+        res = analyses.trace(backend, request, frames=int(frames), row=float(row), transform_spec=transform_spec,
+                             progress=progress)
+        return res.image, float(res.verticality)
+
+    return NetworkJob("trace", run)
 
 
 def equivariance_job(request: RenderRequest, seed: int = 0) -> NetworkJob:
@@ -82,14 +87,15 @@ def projection_job(request: RenderRequest, target: Any, steps: int, space: str, 
         backend, request, target, int(steps), space, loss, on_step=on_step, progress=progress))
 
 
-def timeline_export_job(timeline, out: str | Path, fps: float, total: int) -> NetworkJob:
-    """The timeline's frames at t = k / fps (the preview's requests, rendered there) into an mp4 written here."""
+def timeline_export_job(timeline, base: RenderRequest, out: str | Path, fps: float, total: int) -> NetworkJob:
+    """The timeline's frames at t = k / fps (the preview's requests `request_at(t, base)`, rendered there) into
+    an mp4 written here; returns the frame count."""
 
     def run(backend: RenderBackend, progress: Progress) -> int:
         from stylegan3.explore.video import write_video
 
         progress(0, total)
-        frames = analyses.timeline_frames(backend, timeline, float(fps), int(total), progress=progress)
+        frames = analyses.timeline_frames(backend, timeline, float(fps), int(total), progress=progress, base=base)
         return write_video(frames, out, fps=fps, total=total, progress=False)
 
     return NetworkJob(f"export {total} frames", run)
@@ -102,9 +108,11 @@ def request_ws_job(request: RenderRequest) -> NetworkJob:
     return NetworkJob("the latent of this view", lambda backend, _progress: analyses.request_ws(backend, request))
 
 
-def resolve_timeline_job(timeline) -> NetworkJob:
-    """The timeline's keyframes resolved there (`ResolvedTimeline`, with `request_at(t)` for the preview)."""
-    return NetworkJob("the timeline preview", lambda backend, _progress: analyses.resolve_timeline(backend, timeline))
+def resolve_timeline_job(timeline, base: RenderRequest) -> NetworkJob:
+    """The timeline's keyframes resolved on `base`'s network (`ResolvedTimeline`; `request_at(t, base)` is the
+    preview's frame request)."""
+    return NetworkJob("the timeline preview",
+                      lambda backend, _progress: analyses.resolve_timeline(backend, timeline, base))
 
 
 def seed_set_direction_job(request: RenderRequest, seeds_a: Sequence[int], seeds_b: Sequence[int], psi: float,

@@ -107,13 +107,19 @@ class TimelineWidget(Widget):
     def changed(self) -> None:
         self._resolved = None
 
+    def base(self):
+        """What preview and export put the timeline on: a fresh request naming the network shown."""
+        from stylegan3.documents.request import NetworkRef, RenderRequest
+
+        return RenderRequest(network=NetworkRef(self.app.source or "demo"))
+
     def resolved(self):
         # Only the keyframes' latents are cached (durations, interpolation and loop are read live from the
         # timeline), so edits that change a latent call `changed()`.
         # The info object (held, compared by identity) stands for the network: another network has another one.
         key = (id(self.timeline), len(self.timeline.keyframes))
         if self._resolved is None or self._resolved_for != key or self._resolved_info is not self.app.info:
-            self._resolved = self.app.compute(resolve_timeline_job(self.timeline))
+            self._resolved = self.app.compute(resolve_timeline_job(self.timeline, self.base()))
             self._resolved_for, self._resolved_info = key, self.app.info
         return self._resolved
 
@@ -131,7 +137,7 @@ class TimelineWidget(Widget):
         if directions is not None and directions.amounts:
             directions.reset()  # bookmarks carry their moves already; live sliders would add them twice
         # the export's frame at t is this very request: the preview shows what the export will write
-        self.app.apply_request(r.request_at(self.time))
+        self.app.apply_request(r.request_at(self.time, self.base()))
         self.previewing = True
 
     def stop_preview(self) -> None:
@@ -149,7 +155,7 @@ class TimelineWidget(Widget):
         fps = float(self.timeline.fps)
         total = int(frames or self.timeline.num_frames(fps))
         self.message = ""
-        return self.app.start_job(self.export, timeline_export_job(self.timeline, out, fps, total))
+        return self.app.start_job(self.export, timeline_export_job(self.timeline, self.base(), out, fps, total))
 
     def save(self, path: str) -> None:
         from stylegan3.documents.timeline import save_timeline
