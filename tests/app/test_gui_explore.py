@@ -15,6 +15,7 @@ from tests.support.gui import (
     assert_shows,
     grab_window,
     mean_abs_diff,
+    reference_network,
     run_driven,
     tiny_generator,
     wait_image_for_state,
@@ -43,7 +44,7 @@ def shot(ctx, app, artifacts_dir, name: str) -> np.ndarray:
     wait_image_for_state(ctx, app)
     pixels = grab_window(ctx, app)
     Image.fromarray(pixels).save(artifacts_dir / f"gui_explore_{name}.png")
-    expected = render_state(app.network.G, app.state)
+    expected = render_state(reference_network(app), app.state)
     assert_shows(pixels, app, expected)
     return sample_cells(pixels, app.image_view.image_rect, expected.shape[:2])
 
@@ -67,7 +68,7 @@ def test_direction_sliders_move_the_image(app_env, artifacts_dir, monkeypatch):
         assert panel.amounts[0] == pytest.approx(3.0)
         moves = app.state.moves  # carried by value: unit vector, strength = amount x sigma, ws range
         d = panel.directions
-        all_ws = tuple(range(int(app.network.G.num_ws)))
+        all_ws = tuple(range(int(reference_network(app).num_ws)))
         strength = pytest.approx(3.0 * float(d.sigmas[0]))
         assert [(m.label, m.strength, m.ws) for m in moves] == [("PC0", strength, all_ws)]
         np.testing.assert_array_equal(np.asarray(moves[0].vector, dtype=np.float32), d.vectors[0])
@@ -108,7 +109,7 @@ def test_direction_sliders_move_the_image(app_env, artifacts_dir, monkeypatch):
         from sg3_explorer.visualizer.explore import state_ws
         from stylegan3.explore.interpolation import seed_ws
 
-        G = app.network.G
+        G = reference_network(app)
         expected = seed_ws(G, [0]) + (seed_ws(G, [5]) - seed_ws(G, [2]))
         assert torch.allclose(state_ws(G, app.state), expected, atol=1e-5)
         shot(ctx, app, artifacts_dir, "directions_user")
@@ -200,7 +201,7 @@ def test_timeline_scrub_preview_is_the_exported_frame(app_env, artifacts_dir):
         ctx.item_input_value("**/Time", 0.5)
         assert panel.previewing and panel.time == pytest.approx(0.5)
         shown = shot(ctx, app, artifacts_dir, "timeline_scrub")
-        G = app.network.G
+        G = reference_network(app)
         expected = render_at(G, panel.resolved(), 0.5)
         assert mean_abs_diff(shown, expected) < 2.0
         # Export: exactly N frames, N = duration x fps + 1, with a progress bar while it runs.

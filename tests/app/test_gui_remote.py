@@ -29,13 +29,21 @@ def test_gui_connect_renders_remotely(app_env, artifacts_dir):
     net = save_native(G, folder / "sg3r.safetensors")
     info = describe(G, str(net))
     seen = {}
+    from sg3_explorer.visualizer.network_jobs import equivariance_job, spectra_job, sticking_job
+    from stylegan3.service.thread_backend import ThreadBackend
+
+    local = ThreadBackend("cpu")  # the in-process reference of every panel's job
+
+    def here(job):
+        return job.run(local, lambda *a: None)
+
     with running_server([str(folder)]) as server:
         app = App(AppConfig(networks=[str(net)], window_size=(1200, 800), connect=server.address,
                             frame_format="png"))
 
         def drive(ctx):
             assert wait_until(ctx, lambda: app.network is not None, 60), app.loader.status
-            assert app.network.G is None and app.network.info.kind == "SG3-R"
+            assert app.network.info.kind == "SG3-R"
             ctx.item_input_value("**/Seed", 4)
             app.state.translate, app.state.rotate = (0.25, -0.125), 0.05
             wait_image_for_state(ctx, app, 60)
@@ -74,23 +82,22 @@ def test_gui_connect_renders_remotely(app_env, artifacts_dir):
             ctx.item_open("**/Equivariance")
             ctx.item_click("**/Compute##eq")
             assert wait_until(ctx, lambda: eq.metrics is not None, 120), eq.job.error
-            from sg3_explorer.visualizer.analysis_jobs import equivariance_job
-
-            assert eq.metrics == equivariance_job(G, app.state)(lambda *a: None)
-            # a job that has no server side yet is refused in its panel, in words, and the panel stays up
+            assert eq.metrics == here(equivariance_job(app.current_request()))
+            # projection runs on the server too: each step streams back into the view, the result is the latent
             ctx.item_close("**/Equivariance")
             projection = app.widget("projection")
             assert projection.visible()
             ctx.item_open("**/Projection")
             target = app_env / "target.png"
             Image.new("RGB", (32, 32), (200, 40, 40)).save(target)
-            assert not projection.start(str(target)) and not projection.job.busy
-            for _ in range(3):
-                ctx.yield_()
-            Image.fromarray(grab_window(ctx, app)).save(artifacts_dir / "gui_remote_projection_refused.png")
-            assert projection.message.startswith(f"project target.png: not available while the network is "
-                                                 f"rendered in the server {server.address}")
-            assert "projection" not in app.panel_errors
+            projection.steps, projection.loss_kind = 3, "offline"
+            assert projection.start(str(target))
+            assert wait_until(ctx, lambda: projection.result is not None, 120), projection.message
+            assert projection.message.startswith("done: 3 steps") and "projection" not in app.panel_errors
+            wait_image_for_state(ctx, app, 60)
+            Image.fromarray(grab_window(ctx, app)).save(artifacts_dir / "gui_remote_projection.png")
+            assert_shows(grab_window(ctx, app), app,
+                         render_request(G, request_from_state(app.state, str(net)), info).image)
             ctx.item_close("**/Projection")
             # the Spectra panel too: its layer list comes from the info, the spectra from the server
             spectra = app.widget("spectra")
@@ -105,9 +112,7 @@ def test_gui_connect_renders_remotely(app_env, artifacts_dir):
                 ctx.yield_()
             shot = grab_window(ctx, app)
             Image.fromarray(shot).save(artifacts_dir / "gui_remote_spectra.png")
-            from sg3_explorer.visualizer.analysis_jobs import spectra_job
-
-            want_spec = spectra_job(G, ["output"], 2, app.state.seed, app.state.psi)(lambda *a: None)
+            want_spec = here(spectra_job(app.current_request(), ["output"], 2, app.state.seed, app.state.psi))
             assert np.array_equal(spectra.spectra["output"].power, want_spec["output"].power)
             # sticking and recording of the current view, on the server
             jobs = app.widget("renderer_jobs")
@@ -115,9 +120,7 @@ def test_gui_connect_renders_remotely(app_env, artifacts_dir):
             ctx.item_open("**/Sticking & recording")
             ctx.item_click("**/Measure sticking")
             assert wait_until(ctx, lambda: jobs.score is not None, 120), jobs.sticking.error
-            from sg3_explorer.visualizer.comparison import StickingSettings, sticking_job_fn
-
-            _, want_st = sticking_job_fn(G, app.state.copy(), StickingSettings(samples=8, sigma=0.2))(lambda *a: None)
+            _, want_st = here(sticking_job(app.current_request(), 8, 0.2))
             assert jobs.score[0] == want_st.score
             jobs.frames = 4
             if importlib.util.find_spec("imageio_ffmpeg") is not None:
@@ -136,7 +139,10 @@ def test_gui_connect_renders_remotely(app_env, artifacts_dir):
             Image.fromarray(shot).save(artifacts_dir / "gui_remote_lost.png")
             assert "no answer from" in app.backend.status().message
 
-        run_driven(app, drive)
+        try:
+            run_driven(app, drive)
+        finally:
+            local.close()
     assert seen["diff"] < 2.0 and np.isfinite(seen["diff"])
 
 

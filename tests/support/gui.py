@@ -138,6 +138,20 @@ def write_hostile_pickle(path: Path, marker: Path) -> Path:
     return path
 
 
+_REFERENCE: dict[str, torch.nn.Module] = {}
+
+
+def reference_network(app) -> torch.nn.Module:
+    """The app's network loaded into the test's process (the app itself holds none: its backend does), the module
+    the headless reference renders compare the screen with."""
+    from stylegan3.loading import load_network
+
+    source = app.network.source
+    if source not in _REFERENCE:
+        _REFERENCE[source] = load_network(source, device="cpu").eval().requires_grad_(False)
+    return _REFERENCE[source]
+
+
 def wait_until(ctx, cond, timeout: float = 30.0) -> bool:
     """Yield GUI frames (test engine coroutine) until `cond()` holds."""
     deadline = time.monotonic() + timeout
