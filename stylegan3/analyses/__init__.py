@@ -13,6 +13,16 @@ params, so a server can refuse bad params with one clear line before the work st
 - `timeline_keys`, `timeline_frames`: a timeline's key latents, and chunks of its export's frames (the
   Timeline panel, `video --session`);
 - `trace`: a comparison pane's space-time trace of one pixel row and its verticality.
+- `ws`: the latent a request shows (bookmarks, user directions, a projection's start);
+- `pca`, `seed_set_direction`, `user_direction`: directions in W (the Directions panel, `sg3-explorer directions`);
+- `project`: a projection of a target image, streaming every step back (the Projection panel, `sg3-explorer
+  project`);
+- `equivariance_terms`: per-latent equivariance terms of a range of latents (`sg3-explorer equivariance
+  --connect`; pooled by the caller).
+
+Two optional extras, declared per analysis: `streams` (the function gets `emit(data)`, each call a partial
+result that reaches the caller before the end, with flow control) and `attachment` (the function gets the bytes
+a client sent beside its params, e.g. a target image: bounded by `service.protocol.MAX_ATTACHMENT_BYTES`).
 """
 
 from __future__ import annotations
@@ -23,7 +33,17 @@ from typing import Any
 
 import torch
 
-from stylegan3.analyses import record, spectra, sticking, timeline, trace  # modules, one analysis each
+from stylegan3.analyses import (  # modules, one analysis each
+    directions,
+    equivariance,
+    latents,
+    project,
+    record,
+    spectra,
+    sticking,
+    timeline,
+    trace,
+)
 from stylegan3.analyses.params import ParamsError, check_range, parse_params
 from stylegan3.analyses.record import RecordParams
 from stylegan3.analyses.spectra import SpectraParams
@@ -35,10 +55,12 @@ from stylegan3.networks.info import NetworkInfo
 from stylegan3.render.inputs import request_ws
 
 ProgressFn = Callable[[int, int], None]
+EmitFn = Callable[[Any], None]
 
 __all__ = ["ANALYSES", "Analysis", "EqParams", "NoParams", "ParamsError", "RecordParams", "SpectraParams",
-           "StickingParams", "TimelineFramesParams", "TimelineParams", "TraceParams", "eq_metrics", "fingerprint",
-           "parse", "record", "run", "spectra", "sticking", "timeline", "trace"]
+           "StickingParams", "TimelineFramesParams", "TimelineParams", "TraceParams", "check_attachment",
+           "directions", "eq_metrics", "equivariance", "fingerprint", "latents", "parse", "project", "record", "run",
+           "spectra", "sticking", "timeline", "trace"]
 
 
 @dataclass(frozen=True)
@@ -88,6 +110,8 @@ def fingerprint(G: torch.nn.Module, request: RenderRequest, info: NetworkInfo, p
 class Analysis:
     fn: Callable[..., Any]
     params: type
+    streams: bool = False  # fn takes `emit`: partial results sent back while it runs
+    attachment: bool = False  # fn takes `attachment`: bytes sent beside the params (required then)
 
 
 ANALYSES: dict[str, Analysis] = {
@@ -105,6 +129,16 @@ ANALYSES.update({
     "trace": Analysis(trace.trace, TraceParams),
 })
 
+# Exploration: latents, directions, projection, equivariance over many latents (issue 19).
+ANALYSES.update({
+    "ws": Analysis(latents.ws, latents.WsParams),
+    "pca": Analysis(directions.pca, directions.PcaParams),
+    "seed_set_direction": Analysis(directions.seed_set_direction, directions.SeedSetParams),
+    "user_direction": Analysis(directions.user_direction, directions.UserDirectionParams),
+    "project": Analysis(project.project, project.ProjectParams, streams=True, attachment=True),
+    "equivariance_terms": Analysis(equivariance.equivariance_terms, equivariance.TermsParams, streams=True),
+})
+
 
 def parse(name: object, params: object) -> Any:
     """The typed params of analysis `name`; ParamsError for an unknown analysis or bad params (one line)."""
@@ -113,10 +147,26 @@ def parse(name: object, params: object) -> Any:
     return parse_params(ANALYSES[name].params, params, f"{name} params")
 
 
+def check_attachment(name: str, attachment: bytes | None) -> None:
+    """ParamsError when analysis `name` needs an attachment and has none, or gets one it does not take."""
+    spec = ANALYSES[name]
+    if spec.attachment and attachment is None:
+        raise ParamsError(f"{name}: this analysis needs its attachment (e.g. the target image)")
+    if not spec.attachment and attachment is not None:
+        raise ParamsError(f"{name}: this analysis takes no attachment")
+
+
 def run(name: str, G: torch.nn.Module, request: RenderRequest, info: NetworkInfo, progress: ProgressFn,
-        params: Any = None) -> Any:
-    """Run analysis `name` with parsed params (or a plain dict / None, parsed here)."""
+        params: Any = None, *, emit: EmitFn | None = None, attachment: bytes | None = None) -> Any:
+    """Run analysis `name` with parsed params (or a plain dict / None, parsed here); `emit` receives its partial
+    results (dropped when None), `attachment` the bytes sent beside the params."""
     spec = ANALYSES[name]
     if not isinstance(params, spec.params):
         params = parse(name, params)
-    return spec.fn(G, request, info, progress, params=params)
+    check_attachment(name, attachment)
+    extra: dict[str, Any] = {}
+    if spec.streams:
+        extra["emit"] = emit if emit is not None else (lambda data: None)
+    if spec.attachment:
+        extra["attachment"] = attachment
+    return spec.fn(G, request, info, progress, params=params, **extra)

@@ -284,7 +284,8 @@ def project(
     # instead of wandering apart from the start.
     base = w_mean[None, None].clone().requires_grad_(True)
     delta = torch.zeros([1, num_ws, w_mean.shape[0]], device=device, requires_grad=space == "w+")
-    groups = [{"params": [base]}] + ([{"params": [delta]}] if space == "w+" else [])
+    leaves = [base, delta] if space == "w+" else [base]
+    groups = [{"params": [leaf]} for leaf in leaves]
     opt = torch.optim.Adam(groups, lr=lr, betas=(0.9, 0.999))
     warmup = max(1, steps // 20)
     split = steps // 2 if space == "w+" else steps
@@ -303,8 +304,11 @@ def project(
         img = G.synthesis(current(), noise_mode="const", force_fp32=True)
         value = loss(img, target)
         yield snapshot(step, float(value.detach()), img)
+        # Gradients of the latent only: the network's parameters get none (nothing of G is written, even when a
+        # caller's G still requires grad), so a backend can project with the network it renders with.
         opt.zero_grad(set_to_none=True)
-        value.backward()
+        for leaf, grad in zip(leaves, torch.autograd.grad(value, leaves), strict=True):
+            leaf.grad = grad
         opt.step()
     with torch.no_grad():
         img = G.synthesis(current(), noise_mode="const", force_fp32=True)

@@ -8,11 +8,13 @@ params=...)`; these helpers turn the plain results back into the library's objec
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from stylegan3.documents.request import RenderRequest
+from stylegan3.explore.projection import ProjectionStep
 
 ProgressFn = Callable[[int, int], None] | None
 
@@ -155,3 +157,123 @@ def trace(backend, request: RenderRequest, frames: int = 16, row: float = 0.5, t
 
     params = dict(frames=int(frames), row=float(row), transform_spec=str(transform_spec))
     return trace_from_plain(backend.analyze("trace", request, progress, params=params))
+# --- exploration: latents, directions, projection (issue 19) --------------------------------------------------
+
+
+def request_ws(backend, request: RenderRequest) -> np.ndarray:
+    """float32 [1, num_ws, w_dim]: the ws the request shows (mapped or explicit latent, direction moves),
+    mapped where the network is (`stylegan3.render.inputs.request_ws`)."""
+    return np.asarray(backend.analyze("ws", request)["ws"], dtype=np.float32)
+
+
+def pca(backend, request: RenderRequest, samples: int, progress: ProgressFn = None, *,
+        components: int | None = None, seed: int = 0):
+    """PCA `Directions` of the request's network from `samples` w (GANSpace), cached on the backend's side per
+    network fingerprint (`explore.directions.cached_pca`); `components` keeps the leading ones."""
+    from stylegan3.analyses.directions import directions_from_plain
+
+    params = dict(samples=int(samples), components=None if components is None else int(components), seed=int(seed))
+    return directions_from_plain(backend.analyze("pca", request, progress, params=params))
+
+
+def seed_set_direction(backend, request: RenderRequest, seeds_a, seeds_b, psi: float = 1.0, label: str = ""):
+    """The `Directions` from the mean w of `seeds_a` to that of `seeds_b` on the request's network."""
+    from stylegan3.analyses.directions import directions_from_plain
+
+    params = dict(seeds_a=[int(s) for s in seeds_a], seeds_b=[int(s) for s in seeds_b], psi=float(psi),
+                  label=str(label))
+    return directions_from_plain(backend.analyze("seed_set_direction", request, params=params))
+
+
+def user_direction(backend, request_from: RenderRequest, request_to: RenderRequest, source: str = "",
+                   label: str = ""):
+    """The `Directions` from the latent of `request_from` to that of `request_to` (a bookmark A -> B), both
+    mapped next to the network and named by its fingerprint."""
+    from stylegan3.analyses.directions import directions_from_plain
+    from stylegan3.documents.request import to_dict
+    from stylegan3.errors import SG3Error
+
+    if request_from.network != request_to.network:
+        raise SG3Error("a user direction needs both ends on the same network")
+
+    params = dict(to=to_dict(request_to), source=str(source), label=str(label))
+    return directions_from_plain(backend.analyze("user_direction", request_from, params=params))
+
+
+@dataclass
+class Projection:
+    """A finished projection: the last step (float image, ws, loss), its PSNR in dB and what the file records:
+    the network's fingerprint and the loss the backend used (with why 'auto' chose it, when it fell back)."""
+
+    step: ProjectionStep
+    psnr: float
+    network: str
+    loss_kind: str
+    loss_description: str
+    note: str
+
+
+def _step_from_partial(data: dict) -> ProjectionStep:
+    """A streamed step: its image is the 8-bit frame as floats in [-1, 1], chosen so that `to_numpy_rgb` gives
+    the frame back exactly (the frame is what travelled; the last step's full image is in the result)."""
+    import torch
+
+    frame = np.asarray(data["frame"], dtype=np.uint8)
+    image = torch.from_numpy((frame.astype(np.float32) - 127.5) / 127.5).permute(2, 0, 1)[None].contiguous()
+    return ProjectionStep(int(data["step"]), int(data["steps"]), float(data["loss"]),
+                          torch.from_numpy(np.asarray(data["ws"], dtype=np.float32)), image)
+
+
+def run_projection(backend, request: RenderRequest, target, steps: int = 300, space: str = "w+",
+                   loss: str = "auto", on_step: Callable[[ProjectionStep], None] | None = None,
+                   progress: ProgressFn = None, *, lr: float = 0.05, seed: int = 0,
+                   init_samples: int = 2000) -> Projection:
+    """Project `target` (HxWxC uint8 image, or the [1, C, R, R] tensor `explore.projection.load_target` gives)
+    into the request's network where it lives; every step arrives at `on_step` on this thread as it is made.
+    Cancel by raising from `progress` or `on_step`."""
+    import torch
+
+    from stylegan3.analyses.project import encode_target
+
+    info = backend.load(request.network)
+    attachment = encode_target(target, int(info.resolution), int(info.img_channels))
+    params = dict(steps=int(steps), space=space, loss=loss, lr=float(lr), seed=int(seed),
+                  init_samples=int(init_samples))
+
+    def partial(data: dict) -> None:
+        if on_step is not None:
+            on_step(_step_from_partial(data))
+
+    out = backend.analyze("project", request, progress, params=params, on_partial=partial, attachment=attachment)
+    step = ProjectionStep(int(out["step"]), int(out["steps"]), float(out["loss"]),
+                          torch.from_numpy(np.asarray(out["ws"], dtype=np.float32)),
+                          torch.from_numpy(np.asarray(out["image"], dtype=np.float32)))
+    quality = float("inf") if out["psnr"] is None else float(out["psnr"])
+    return Projection(step, quality, str(out["network"]), str(out["loss_kind"]), str(out["loss_description"]),
+                      str(out["note"]))
+
+
+def project(backend, request: RenderRequest, target, steps: int = 300, space: str = "w+", loss: str = "auto",
+            on_step: Callable[[ProjectionStep], None] | None = None,
+            progress: ProgressFn = None) -> tuple[ProjectionStep, float]:
+    """(last step, PSNR dB) of a projection of `target` (see `run_projection`)."""
+    result = run_projection(backend, request, target, steps, space, loss, on_step, progress)
+    return result.step, result.psnr
+
+
+def equivariance_terms(backend, request: RenderRequest, start: int, count: int, metrics, seed: int, psi: float,
+                       on_latent: Callable[[int, dict], None] | None = None,
+                       progress: ProgressFn = None) -> list[tuple[int, dict[str, tuple[float, float]]]]:
+    """Per-latent equivariance terms of latents start .. start + count - 1 (see `analyses.equivariance`); each
+    latent also reaches `on_latent(index, terms)` as soon as it is done."""
+
+    def as_terms(plain: dict) -> dict[str, tuple[float, float]]:
+        return {m: (float(v[0]), float(v[1])) for m, v in plain.items()}
+
+    def partial(data: dict) -> None:
+        if on_latent is not None:
+            on_latent(int(data["index"]), as_terms(data["terms"]))
+
+    params = dict(start=int(start), count=int(count), metrics=list(metrics), seed=int(seed), psi=float(psi))
+    out = backend.analyze("equivariance_terms", request, progress, params=params, on_partial=partial)
+    return [(int(i), as_terms(t)) for i, t in out["terms"]]

@@ -12,8 +12,10 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from collections import deque
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
 
 import zmq
 
@@ -27,6 +29,19 @@ from stylegan3.service.backend import BackendError, BackendStatus, FrameResult, 
 
 PING_EVERY_S = 0.5
 DEAD_AFTER_S = 3.0
+
+
+@dataclass
+class _Analysis:
+    """One analyze call: what to send, and what came back so far (filled by the I/O thread)."""
+
+    name: str
+    request: RenderRequest
+    params: dict
+    attachment: bytes | None
+    future: Future = field(default_factory=Future)
+    progress: list = field(default_factory=lambda: [0, 0])  # [done, total], the latest report
+    partials: deque = field(default_factory=deque)  # (seq, data) received, not yet handed to the caller
 
 
 class RemoteBackend(RenderBackend):
@@ -45,8 +60,9 @@ class RemoteBackend(RenderBackend):
         self._lock = threading.Lock()
         self._pending: tuple[int, RenderRequest, float] | None = None
         self._loads: dict[int, tuple[NetworkRef, Future]] = {}
-        self._analyses: dict[int, list] = {}  # id -> [name, request, future, [done, total], params]
+        self._analyses: dict[int, _Analysis] = {}  # to send
         self._cancel_ids: list[int] = []  # analyses abandoned by their caller, to cancel on the server
+        self._acks: list[tuple[int, int]] = []  # (analysis id, seq) of partial results handed to their caller
         self._cancel = False
         self._slot = ResultSlot()
         self._state = "disconnected"
@@ -89,13 +105,18 @@ class RemoteBackend(RenderBackend):
                                f"within {timeout:g} s") from None
 
     def analyze(self, name: str, request: RenderRequest, progress=None, timeout: float = 3600.0,
-                params: dict | None = None):
-        """Run an analysis next to the network (`stylegan3.analyses`) with `params` (a plain dict),
-        blocking this (job) thread; `progress(done, total)` is called here as the server reports. When it
-        raises (a job's cancel), the server is told to stop that analysis at its next report and the exception
-        propagates. Refusals (bad params, unknown analysis, failures) raise BackendError."""
-        fut: Future = Future()
-        entry = [name, request, fut, [0, 0], dict(params or {})]
+                params: dict | None = None, *, on_partial=None, attachment: bytes | None = None):
+        """Run an analysis next to the network (`stylegan3.analyses`) with `params` (a plain dict) and an
+        optional `attachment` (bytes, e.g. a target image), blocking this (job) thread; `progress(done, total)`
+        is called here as the server reports, and `on_partial(data)` with each streamed partial result, in
+        order, all before the result returns. When either raises (a job's cancel), the server is told to stop
+        that analysis at its next report and the exception propagates. Refusals (bad params, unknown analysis,
+        failures) raise BackendError."""
+        if attachment is not None and len(attachment) > protocol.MAX_ATTACHMENT_BYTES:
+            raise BackendError(f"{name}: attachment of {len(attachment)} bytes is too large "
+                               f"(limit {protocol.MAX_ATTACHMENT_BYTES})")
+        entry = _Analysis(name, request, dict(params or {}), None if attachment is None else bytes(attachment))
+        fut = entry.future
         with self._lock:
             aid = next(self._ids)
             self._analyses[aid] = entry
@@ -103,11 +124,14 @@ class RemoteBackend(RenderBackend):
         deadline = time.monotonic() + timeout
         while True:
             try:
-                return fut.result(0.05)
+                result = fut.result(0.05)
             except FutureTimeout:
-                pass
-            done, total = entry[3]
+                result = fut
             try:
+                self._hand_partials(aid, entry, on_partial)  # all of them before the result
+                if result is not fut:
+                    return result
+                done, total = entry.progress
                 if progress is not None and total:
                     progress(done, total)
                 if time.monotonic() > deadline:
@@ -115,6 +139,19 @@ class RemoteBackend(RenderBackend):
             except BaseException:
                 self._cancel_analysis(aid)
                 raise
+
+    def _hand_partials(self, aid: int, entry: _Analysis, on_partial) -> None:
+        """Give the caller the partial results received so far (on its thread) and acknowledge them."""
+        last = None
+        while entry.partials:
+            seq, data = entry.partials.popleft()
+            if on_partial is not None:
+                on_partial(data)
+            last = seq
+        if last is not None:
+            with self._lock:
+                self._acks.append((aid, last))
+            self._wake()
 
     def _cancel_analysis(self, aid: int) -> None:
         with self._lock:
@@ -280,6 +317,7 @@ class RemoteBackend(RenderBackend):
             loads, self._loads = self._loads, {}
             analyses, self._analyses = self._analyses, {}
             cancel_ids, self._cancel_ids = self._cancel_ids, []
+            acks, self._acks = self._acks, []
             pending = self._pending if self._flight is None else None
             if pending is not None:
                 self._pending = None
@@ -290,15 +328,22 @@ class RemoteBackend(RenderBackend):
             entry = self._analysis_flight.pop(aid, None)
             if entry is not None:
                 sock.send(protocol.encode_request("cancel", next(self._ids), self.token, of=aid))
-                if not entry[2].done():
-                    entry[2].set_exception(BackendError(f"{entry[0]}: cancelled"))
+                if not entry.future.done():
+                    entry.future.set_exception(BackendError(f"{entry.name}: cancelled"))
+        for aid, seq in acks:
+            if aid in self._analysis_flight:
+                sock.send(protocol.encode_request("ack", next(self._ids), self.token, of=aid, seq=seq))
         for lid, (ref, fut) in loads.items():
             self._load_flight[lid] = (ref, fut)
             sock.send(protocol.encode_request("load", lid, self.token, network=jsoncodec.to_plain(ref)))
         for aid, entry in analyses.items():
             self._analysis_flight[aid] = entry
-            sock.send(protocol.encode_request("analyze", aid, self.token, name=entry[0], request=to_dict(entry[1]),
-                                              params=entry[4]))
+            body = dict(name=entry.name, request=to_dict(entry.request), params=entry.params)
+            if entry.attachment is None:
+                sock.send(protocol.encode_request("analyze", aid, self.token, **body))
+            else:
+                sock.send_multipart([protocol.encode_request("analyze", aid, self.token, **body,
+                                                             attachment=len(entry.attachment)), entry.attachment])
         if pending is not None:
             rid, request, _ = pending
             self._flight = pending
@@ -322,19 +367,25 @@ class RemoteBackend(RenderBackend):
             return None
         if msg_id in self._analysis_flight:
             entry = self._analysis_flight[msg_id]
-            if header["ok"] and "progress" in header:
+            if header["ok"] and "partial" in header:
+                try:
+                    entry.partials.append((int(header.get("seq", 0)), unpack(header["partial"], payload)))
+                except (ArrayError, TypeError, ValueError) as exc:
+                    del self._analysis_flight[msg_id]
+                    entry.future.set_exception(BackendError(f"bad partial result from {self.transport}: {exc}"))
+            elif header["ok"] and "progress" in header:
                 p = header["progress"]
                 if isinstance(p, list) and len(p) == 2 and all(isinstance(v, int) for v in p):
-                    entry[3] = p
+                    entry.progress = p
             else:
                 del self._analysis_flight[msg_id]
                 if header["ok"]:
                     try:
-                        entry[2].set_result(unpack(header.get("result"), payload))
+                        entry.future.set_result(unpack(header.get("result"), payload))
                     except ArrayError as exc:
-                        entry[2].set_exception(BackendError(f"bad result from {self.transport}: {exc}"))
+                        entry.future.set_exception(BackendError(f"bad result from {self.transport}: {exc}"))
                 else:
-                    entry[2].set_exception(BackendError(str(header.get("error"))))
+                    entry.future.set_exception(BackendError(str(header.get("error"))))
             return hello_id
         if msg_id in self._load_flight:
             _, fut = self._load_flight.pop(msg_id)
@@ -387,5 +438,5 @@ class RemoteBackend(RenderBackend):
         analyses.update(getattr(self, "_analysis_flight", {}) or {})
         self._analysis_flight = {}
         for entry in analyses.values():
-            if not entry[2].done():
-                entry[2].set_exception(exc)
+            if not entry.future.done():
+                entry.future.set_exception(exc)

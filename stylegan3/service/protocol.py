@@ -4,8 +4,17 @@ A request is one zmq frame of UTF-8 JSON: {"v": 1, "op": ..., "id": int, "token"
 A reply is the JSON header frame, plus one payload frame for a rendered image:
   {"ok": true, "id": ..., ...} or {"ok": false, "id": ..., "code": ..., "error": "one line"}.
 Ops: hello, ping, load {network}, render {request, format, quality}, cancel [{of: id}], analyze {name, request,
-params} (progress replies {"ok": true, "id", "progress": [done, total]} until the one with "result", whose
-numeric arrays travel in one payload frame: `stylegan3.service.arrays`).
+params[, attachment: nbytes]} (progress replies {"ok": true, "id", "progress": [done, total]} until the one with
+"result", whose numeric arrays travel in one payload frame: `stylegan3.service.arrays`), ack {of: id, seq}.
+
+Streamed partial results: an analysis that streams (a projection's steps) sends {"ok": true, "id", "partial":
+data, "seq": n} (+ its arrays' payload frame) before its result. The client acknowledges each one it has handed
+to its caller ({"op": "ack", "of": id, "seq": n}, no reply); the server keeps at most `STREAM_WINDOW`
+unacknowledged, so a slow link or a slow caller slows the analysis down instead of filling queues (libzmq
+would silently drop messages past its high-water mark).
+
+Attachments: an analyze request may carry one binary frame after its JSON (a projection's target PNG), its
+size declared in "attachment" and at most `MAX_ATTACHMENT_BYTES`.
 Anything else (not JSON, not an object, unknown op, wrong types, more than one frame, too large) gets an
 error reply naming the problem; libzmq itself drops a peer whose message exceeds `MAX_SOCKET_MESSAGE` or who
 does not speak ZMTP (garbage bytes, a forged length prefix) without disturbing other clients.
@@ -22,9 +31,11 @@ from stylegan3.errors import SG3Error
 
 PROTOCOL_VERSION = 1
 MAX_REQUEST_BYTES = 768 * 1024  # a request is ~1 KiB of JSON; one with a 16x512 W+ latent ~200 KiB
-MAX_SOCKET_MESSAGE = 1024 * 1024  # server socket: larger messages make libzmq drop the peer
+MAX_ATTACHMENT_BYTES = 12 * 1024 * 1024  # a 1024^2 RGB target is at most ~3 MiB as PNG; a 2048^2 one ~12 MiB
+MAX_SOCKET_MESSAGE = MAX_ATTACHMENT_BYTES + 64 * 1024  # server socket, per frame: larger make libzmq drop the peer
 MAX_REPLY_MESSAGE = 256 * 1024 * 1024  # client socket: an 8192^2 raw frame is 192 MiB
-OPS = ("hello", "ping", "load", "render", "cancel", "analyze")
+OPS = ("hello", "ping", "load", "render", "cancel", "analyze", "ack")
+STREAM_WINDOW = 4  # partial results in flight per analysis before the server waits for an ack
 DEFAULT_PORT = 5557
 
 
@@ -41,6 +52,7 @@ class Message:
     id: int
     token: str | None
     body: dict[str, Any]
+    attachment: bytes | None = None  # the binary frame of an analyze request
 
 
 def encode_request(op: str, msg_id: int, token: str | None = None, **body: Any) -> bytes:
@@ -49,8 +61,8 @@ def encode_request(op: str, msg_id: int, token: str | None = None, **body: Any) 
 
 def parse_request(frames: list[bytes]) -> Message:
     """Validate one client message; ProtocolError (with the id when it could be read) otherwise."""
-    if len(frames) != 1:
-        raise ProtocolError(f"expected one message frame, got {len(frames)}")
+    if not 1 <= len(frames) <= 2:
+        raise ProtocolError(f"expected one message frame (two with an attachment), got {len(frames)}")
     raw = frames[0]
     if len(raw) > MAX_REQUEST_BYTES:
         raise ProtocolError(f"message too large ({len(raw)} bytes, limit {MAX_REQUEST_BYTES})", "too-large")
@@ -73,7 +85,20 @@ def parse_request(frames: list[bytes]) -> Message:
     if token is not None and not isinstance(token, str):
         raise ProtocolError("'token' must be a string", msg_id=msg_id)
     body = {k: v for k, v in data.items() if k not in ("v", "op", "id", "token")}
-    return Message(op, msg_id, token, body)
+    declared = body.get("attachment")
+    if declared is None and len(frames) == 1:
+        return Message(op, msg_id, token, body)
+    if op != "analyze":
+        raise ProtocolError(f"op {op!r} takes no attachment", msg_id=msg_id)
+    if isinstance(declared, bool) or not isinstance(declared, int) or len(frames) != 2:
+        raise ProtocolError("an attachment needs its frame and its size as the integer 'attachment'", msg_id=msg_id)
+    data_frame = frames[1]
+    if len(data_frame) > MAX_ATTACHMENT_BYTES:
+        raise ProtocolError(f"attachment too large ({len(data_frame)} bytes, limit {MAX_ATTACHMENT_BYTES})",
+                            "too-large", msg_id)
+    if len(data_frame) != declared:
+        raise ProtocolError(f"attachment of {len(data_frame)} bytes, {declared} declared", msg_id=msg_id)
+    return Message(op, msg_id, token, body, bytes(data_frame))
 
 
 def network_of(msg: Message) -> NetworkRef:

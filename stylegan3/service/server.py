@@ -28,6 +28,7 @@ from stylegan3.service.policy import AllowList, SourceRefused
 from stylegan3.service.protocol import Message, ProtocolError, error_reply, reply
 
 log = logging.getLogger("sg3.serve")
+ACK_TIMEOUT_S = 60.0  # a streamed analysis whose client stops acknowledging is abandoned after this
 HANDSHAKE_MS = 5000  # a connection that does not complete the ZMTP greeting in time is dropped
 
 
@@ -46,6 +47,9 @@ class _Job:
     quality: int = 90
     analysis: str = ""
     params: object = None  # the analysis's parsed params (`stylegan3.analyses`)
+    attachment: bytes | None = None  # sent beside the params (a projection's target)
+    sent: int = 0  # partial results sent (streamed analyses)
+    acked: int = 0  # ... and acknowledged by the client
     cancelled: bool = False
     t_received: float = field(default_factory=time.perf_counter)
 
@@ -188,6 +192,15 @@ class RenderServer:
                     if running is not None and running.ident == ident and (only is None or running.msg_id == only):
                         running.cancelled = True
             self._send(ident, reply(msg.id, cancelled=True))
+        elif msg.op == "ack":
+            of, seq = msg.body.get("of"), msg.body.get("seq")
+            if any(isinstance(v, bool) or not isinstance(v, int) for v in (of, seq)):
+                raise ProtocolError("'of' and 'seq' must be integers", msg_id=msg.id)
+            with self._cond:
+                running = self._running
+                if running is not None and running.ident == ident and running.msg_id == of:
+                    running.acked = max(running.acked, min(seq, running.sent))
+                    self._cond.notify_all()
         elif msg.op == "load":
             ref = self._allowed(protocol.network_of(msg), msg, peer)
             self._queue(_Job("load", ident, msg.id, ref), (ident, "load", msg.id))
@@ -197,11 +210,13 @@ class RenderServer:
             name = msg.body.get("name")
             try:  # bad params are refused here, at once, before the job takes the renderer's time
                 params = analysis.parse(name, msg.body.get("params"))
+                analysis.check_attachment(name, msg.attachment)
             except analysis.ParamsError as exc:
                 raise ProtocolError(str(exc), msg_id=msg.id) from None
             request, _, _ = protocol.render_args(msg)
             ref = self._allowed(request.network, msg, peer)
-            self._queue(_Job("analyze", ident, msg.id, ref, request, analysis=name, params=params),
+            self._queue(_Job("analyze", ident, msg.id, ref, request, analysis=name, params=params,
+                             attachment=msg.attachment),
                         (ident, "analyze", msg.id))
         elif msg.op == "render":
             request, fmt, quality = protocol.render_args(msg)
@@ -323,9 +338,31 @@ def _run_analysis_impl(server: RenderServer, job: _Job, out) -> list:
         if done < total:
             server._renders_between(out)
 
+    def emit(data) -> None:
+        """Send one partial result, then wait (serving renders, watching for a cancel) while the client has
+        more than `STREAM_WINDOW` of them unacknowledged."""
+        plain, payload = pack(data)
+        job.sent += 1
+        header = reply(job.msg_id, partial=plain, seq=job.sent)
+        out.send_multipart([job.ident, header] if payload is None else [job.ident, header, payload])
+        acked, since = job.acked, time.monotonic()
+        while True:
+            with server._cond:
+                if server._stopping.is_set() or job.cancelled:
+                    raise _Abandoned()
+                if job.sent - job.acked <= protocol.STREAM_WINDOW:
+                    return
+                if job.acked != acked:
+                    acked, since = job.acked, time.monotonic()
+                elif time.monotonic() - since > ACK_TIMEOUT_S:  # the client is gone: free the renderer
+                    raise _Abandoned()
+                server._cond.wait(0.05)
+            server._renders_between(out)
+
     try:
         G, info = server.owner.network(job.ref)
-        result = analysis.run(job.analysis, G, job.request.replace(network=job.ref), info, progress, job.params)
+        result = analysis.run(job.analysis, G, job.request.replace(network=job.ref), info, progress, job.params,
+                              emit=emit, attachment=job.attachment)
         plain, payload = pack(result)
     except _Abandoned:
         return [error_reply(job.msg_id, "cancelled", "analysis cancelled")]

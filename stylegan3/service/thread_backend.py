@@ -38,16 +38,22 @@ class ThreadBackend(RenderBackend):
             raise BackendError((str(exc).strip().splitlines() or [type(exc).__name__])[0]) from exc
 
     def analyze(self, name: str, request: RenderRequest, progress=None, timeout: float = 3600.0,
-                params: dict | None = None):
+                params: dict | None = None, *, on_partial=None, attachment: bytes | None = None):
         """The same call as `RemoteBackend.analyze`, run on this (job) thread next to the worker's network,
-        taking turns with its renders. The result goes through the wire format's pack / unpack, so it has the
-        same types (arrays copied, numpy scalars plain) as a remote one. `timeout` is unused (the caller's
-        thread does the work; cancel through `progress`)."""
+        taking turns with its renders. The result (and each partial result, handed to `on_partial` as it is
+        made) goes through the wire format's pack / unpack, so it has the same types (arrays copied, numpy
+        scalars plain) as a remote one, and an attachment is held to the same limit. `timeout` is unused (the
+        caller's thread does the work; cancel through `progress` or `on_partial` raising)."""
         from stylegan3 import analyses as analysis
         from stylegan3.service.arrays import pack, unpack
+        from stylegan3.service.protocol import MAX_ATTACHMENT_BYTES
 
         try:
             parsed = analysis.parse(name, params)
+            analysis.check_attachment(name, attachment)
+            if attachment is not None and len(attachment) > MAX_ATTACHMENT_BYTES:
+                raise analysis.ParamsError(f"{name}: attachment of {len(attachment)} bytes is too large "
+                                           f"(limit {MAX_ATTACHMENT_BYTES})")
         except analysis.ParamsError as exc:
             raise BackendError(str(exc)) from None
         raised: list[BaseException] = []
@@ -64,13 +70,24 @@ class ThreadBackend(RenderBackend):
                     raised.append(exc)
                     raise
 
+        def emit(data) -> None:
+            if holding[0]:
+                self._let_render_in()
+            if on_partial is not None:
+                part = unpack(*pack(data))
+                try:
+                    on_partial(part)
+                except BaseException as exc:
+                    raised.append(exc)
+                    raise
+
         try:
             while not self._net_lock.acquire(timeout=0.05):  # a render is running: wait, still cancellable
                 report(0, 1)
             holding[0] = True
             try:
                 G, info = self._owner.network(as_ref(request.network))
-                result = analysis.run(name, G, request, info, report, parsed)
+                result = analysis.run(name, G, request, info, report, parsed, emit=emit, attachment=attachment)
             finally:
                 holding[0] = False
                 self._net_lock.release()
