@@ -82,8 +82,8 @@ def equivariance_job(request: RenderRequest, seed: int = 0) -> NetworkJob:
 def projection_job(request: RenderRequest, target: Any, steps: int, space: str, loss: str,
                    on_step: Callable[[Any], None], label: str = "projection") -> NetworkJob:
     """Optimise a latent towards `target`; every step goes to `on_step` as it arrives (the panel shows the
-    reconstruction forming). Returns (last ProjectionStep, PSNR of its image against the target)."""
-    return NetworkJob(label, lambda backend, progress: analyses.project(
+    reconstruction forming). Returns the `Projection` (last step, PSNR against the target, the loss used)."""
+    return NetworkJob(label, lambda backend, progress: analyses.run_projection(
         backend, request, target, int(steps), space, loss, on_step=on_step, progress=progress))
 
 

@@ -70,7 +70,7 @@ class ProjectionWidget(Widget):
         except Exception as exc:  # noqa: BLE001 - not an image, corrupt, too large: one line
             self.message = str(exc)
             return False
-        self.loss_text = f"loss: {self.loss_kind}"  # built next to the network (LPIPS weights live there)
+        self.loss_text = f"loss: {self.loss_kind}"  # the backend builds it (and says which one with the result)
         self.message, self.result, self.latest, self._shown_step = "", None, None, -1
 
         def show(step) -> None:  # on the job's thread: `update` picks it up on the GUI thread
@@ -98,7 +98,8 @@ class ProjectionWidget(Widget):
             set_latent(self.app.state, latest.ws, label=f"projection step {latest.step}")
         ok, result = self.job.poll()
         if ok:
-            step, quality = result
+            step, quality = result.step, result.psnr
+            self.loss_text = f"loss: {result.loss_description}" + (f" ({result.note})" if result.note else "")
             self.result = step
             set_latent(self.app.state, step.ws, label=f"projection of {Path(self.path).name}")
             timeline = self.app.widget("timeline")

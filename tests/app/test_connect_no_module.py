@@ -86,8 +86,9 @@ def test_connect_builds_no_module_in_the_window_process(tmp_path, monkeypatch):
             assert app.compute(jobs.request_ws_job(request)).shape == (1, app.info.num_ws, 16)
             steps = []
             target = load_target(str(_target_png(tmp_path)), 16, 3)
-            step, psnr = run(jobs.projection_job(request, target, 2, "w", "offline", steps.append))
-            assert [s.step for s in steps][-1] == 2 and np.isfinite(psnr) and step.ws.shape[1] == app.info.num_ws
+            done = run(jobs.projection_job(request, target, 2, "w", "offline", steps.append))
+            assert [s.step for s in steps][-1] == 2 and np.isfinite(done.psnr)
+            assert done.step.ws.shape[1] == app.info.num_ws and done.loss_kind == "offline"
             timeline = app.widget("timeline")
             timeline.add_bookmark()
             app.state.x = 4.0

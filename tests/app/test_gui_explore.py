@@ -140,11 +140,11 @@ def test_project_from_a_file_and_from_a_drop(app_env, artifacts_dir):
         ctx.item_input_value("**/Steps", 12)
         ctx.item_click("**/Project")
         assert panel.job.busy or panel.result is not None
-        assert "loss: offline" in panel.loss_text  # which loss is in use is on screen
         saw_live = wait_until(ctx, lambda: panel._shown_step >= 1, 60)
         assert saw_live and app.state.explicit.label.startswith("projection")
         assert wait_until(ctx, lambda: panel.result is not None, 120), panel.message
         assert "PSNR" in panel.message and "bookmark 0" in panel.message
+        assert "loss: offline" in panel.loss_text  # which loss the backend used is on screen
         timeline = app.widget("timeline")
         assert len(timeline.timeline.keyframes) == 1 and timeline.timeline.keyframes[0].request.explicit.w
         result = shot(ctx, app, artifacts_dir, "projection_result")
