@@ -1,7 +1,6 @@
 """The Spectra panel's averaged spectra as an analysis that runs next to the network.
 
-Same numbers as the local job (`visualizer.analysis_jobs.spectra_job`) and `sg3-explorer spectra`, because
-all three call `stylegan3.metrics.spectra.network_spectrum` with the same arguments; the power arrays
+Same numbers as `sg3-explorer spectra` run locally, because both call `stylegan3.metrics.spectra.network_spectrum` with the same arguments; the power arrays
 travel as binary (`stylegan3.service.arrays`), so they arrive bit for bit.
 """
 

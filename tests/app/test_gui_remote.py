@@ -185,3 +185,61 @@ def test_gui_child_renderer_killed_mid_render_restarts(app_env, artifacts_dir):
 
     run_driven(app, drive)
     assert seen["diff"] < 2.0
+
+
+def test_gui_child_renderer_killed_mid_projection_and_mid_export(app_env, artifacts_dir):
+    """SIGKILL the child renderer while a projection streams its steps, and again while the timeline exports:
+    each time the window stays up, the status bar says what happened, the renderer restarts, the job ends (its
+    analysis is sent again to the new renderer, or fails with the reason) and the next frame renders."""
+    import os
+    import signal
+
+    from sg3_explorer.visualizer.app import App, AppConfig
+    from sg3_explorer.visualizer.request_adapter import request_from_state
+    from stylegan3.loading.native import save_native
+    from stylegan3.networks.info import describe
+    from stylegan3.render.pipeline import render_request
+
+    pytest.importorskip("imageio_ffmpeg")
+    G = tiny_net("SG3-T", res=64)
+    net = save_native(G, app_env / "kill.safetensors")
+    Image.fromarray(np.full((64, 64, 3), (30, 160, 90), np.uint8)).save(app_env / "target.png")
+    app = App(AppConfig(networks=[str(net)], window_size=(1200, 800), renderer="child", cpu=True,
+                        persist_settings=False))
+    seen = {}
+
+    def kill_and_recover(ctx, job_ended, restarts: int, name: str) -> None:
+        pid = app.backend.pid
+        os.kill(pid, signal.SIGKILL)
+        assert wait_until(ctx, lambda: app.backend.status().restarts == restarts, 60)
+        assert "renderer process killed by SIGKILL" in app.backend.status().message and app.backend.pid != pid
+        assert wait_until(ctx, job_ended, 240)
+        app.state.x += 1.0  # the next request renders on the new renderer
+        wait_image_for_state(ctx, app, 120)
+        shot = grab_window(ctx, app)
+        Image.fromarray(shot).save(artifacts_dir / f"gui_child_killed_mid_{name}.png")
+        want = render_request(G, request_from_state(app.state, str(net)), describe(G, str(net))).image
+        seen[name] = assert_shows(shot, app, want)
+
+    def drive(ctx):
+        assert wait_until(ctx, lambda: app.network is not None, 90), app.loader.status
+        wait_image_for_state(ctx, app, 90)
+        projection = app.widget("projection")
+        projection.steps, projection.loss_kind = 12, "offline"
+        assert projection.start(str(app_env / "target.png"))
+        assert wait_until(ctx, lambda: projection._shown_step >= 1, 120), projection.message
+        kill_and_recover(ctx, lambda: not projection.job.busy, 1, "projection")
+        assert projection.result is not None or projection.message, "the projection ended without a word"
+        timeline = app.widget("timeline")
+        timeline.add_bookmark()
+        app.state.x += 3.0
+        timeline.add_bookmark()
+        timeline.timeline.fps = 24.0
+        assert timeline.start_export(str(app_env / "clip.mp4"), frames=48)
+        assert wait_until(ctx, lambda: timeline.export.count >= 1, 120), timeline.message
+        kill_and_recover(ctx, lambda: not timeline.export.busy, 2, "export")
+        assert timeline.message, "the export ended without a word"
+        seen["messages"] = (projection.message, timeline.message)
+
+    run_driven(app, drive)
+    assert seen["projection"] < 2.0 and seen["export"] < 2.0
