@@ -41,9 +41,10 @@ def error_line(exc: BaseException, doing: str = "working") -> str:
     from stylegan3.errors import SG3Error
     from stylegan3.perf.memory import is_out_of_memory, out_of_memory_message, release_cached_memory
 
-    if is_out_of_memory(exc):
+    cause = exc.__cause__ if exc.__cause__ is not None and is_out_of_memory(exc.__cause__) else exc
+    if is_out_of_memory(cause):  # a thread backend's load error carries the original one as its cause
         release_cached_memory()
-        return out_of_memory_message(exc, doing)
+        return out_of_memory_message(cause, doing)
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     if isinstance(exc, SG3Error):
         return text or type(exc).__name__

@@ -1,7 +1,8 @@
 """The Spectra panel's averaged spectra as an analysis that runs next to the network.
 
-Same numbers as `sg3-explorer spectra` run locally, because both call `stylegan3.metrics.spectra.network_spectrum` with the same arguments; the power arrays
-travel as binary (`stylegan3.service.arrays`), so they arrive bit for bit.
+Same numbers as `sg3-explorer spectra` run locally, because both call `stylegan3.metrics.spectra.network_spectrum`
+with the same arguments; the power arrays travel as binary (`stylegan3.service.arrays`), so they arrive bit for
+bit.
 """
 
 from __future__ import annotations
