@@ -119,7 +119,8 @@ def test_gui_connect_renders_remotely(app_env, artifacts_dir):
             ctx.item_close("**/Spectra")
             ctx.item_open("**/Sticking & recording")
             ctx.item_click("**/Measure sticking")
-            assert wait_until(ctx, lambda: jobs.score is not None, 120), jobs.sticking.error
+            assert wait_until(ctx, lambda: jobs.score is not None, 120), (jobs.sticking.error, jobs.sticking.busy,
+                                                                           jobs.sticking.count, jobs.message)
             _, want_st = here(sticking_job(app.current_request(), 8, 0.2))
             assert jobs.score[0] == want_st.score
             jobs.frames = 4
