@@ -242,5 +242,5 @@ def test_gui_child_renderer_killed_mid_projection_and_mid_export(app_env, artifa
         assert timeline.message, "the export ended without a word"
         seen["messages"] = (projection.message, timeline.message)
 
-    run_driven(app, drive)
+    run_driven(app, drive, kill_after_s=900)
     assert seen["projection"] < 2.0 and seen["export"] < 2.0

@@ -202,14 +202,17 @@ def assert_shows(window: np.ndarray, app, expected: np.ndarray, tol: float = 2.0
     return diff
 
 
-def run_driven(app, test_fn) -> None:
+def run_driven(app, test_fn, kill_after_s: float | None = None) -> None:
     """Run the app with `test_fn(ctx)` driving it through imgui's test engine at full speed; any failed
-    assertion inside is re-raised here, and no panel may have failed."""
+    assertion inside is re-raised here, and no panel may have failed. `kill_after_s` raises the engine's
+    watchdog (60 s) for a script that waits on slow work by design (a renderer restarting twice)."""
     from imgui_bundle import imgui
 
     def wrapped(ctx):
         io = imgui.test_engine.get_io(ctx.engine)
         io.config_run_speed = imgui.test_engine.TestRunSpeed.fast
+        if kill_after_s is not None:
+            io.config_watchdog_warning = io.config_watchdog_kill_test = float(kill_after_s)
         test_fn(ctx)
 
     app.run(test_function=wrapped)
