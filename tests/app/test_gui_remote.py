@@ -244,3 +244,67 @@ def test_gui_child_renderer_killed_mid_projection_and_mid_export(app_env, artifa
 
     run_driven(app, drive, kill_after_s=900)
     assert seen["projection"] < 2.0 and seen["export"] < 2.0
+
+
+@pytest.mark.parametrize("where", ["connect", "child"])
+def test_gui_directions_timeline_and_panes_render_elsewhere(app_env, artifacts_dir, monkeypatch, where):
+    """Under `gui --connect` and `gui --renderer child`: a PCA direction moved, the timeline previewed at a time
+    and a comparison pane each put on screen exactly what the in-process render of that request shows."""
+    import contextlib
+
+    from sg3_explorer.visualizer.app import App, AppConfig
+    from sg3_explorer.visualizer.renderer import render_state
+    from stylegan3.loading import load_network
+    from stylegan3.loading.native import save_native
+
+    monkeypatch.setenv("SG3_EXPLORER_CACHE", str(app_env / "cache"))
+    folder = app_env / "served"
+    folder.mkdir()
+    G, G2 = tiny_net("SG3-T", res=32), tiny_net("SG2", res=32, seed=3)
+    net, other = save_native(G, folder / "main.safetensors"), save_native(G2, folder / "other.safetensors")
+    with running_server([str(folder)]) if where == "connect" else contextlib.nullcontext() as server:
+        extra = dict(connect=server.address) if where == "connect" else dict(renderer="child", cpu=True)
+        app = App(AppConfig(networks=[str(net)], window_size=(1200, 800), persist_settings=False, **extra))
+        seen = {}
+
+        def check(ctx, name: str) -> float:
+            wait_image_for_state(ctx, app, 60)
+            shot = grab_window(ctx, app)
+            Image.fromarray(shot).save(artifacts_dir / f"gui_{where}_{name}.png")
+            return assert_shows(shot, app, render_state(G, app.state))
+
+        def drive(ctx):
+            assert wait_until(ctx, lambda: app.network is not None, 90), app.loader.status
+            directions = app.widget("directions")
+            ctx.item_open("**/Directions")
+            assert directions.start_pca(64)
+            assert wait_until(ctx, lambda: directions.directions is not None, 120), directions.message
+            directions.set_amount(0, 3.0)
+            directions.apply()
+            assert app.state.moves
+            seen["pca"] = check(ctx, "pca_moved")
+            directions.reset()
+            ctx.item_close("**/Directions")
+            timeline = app.widget("timeline")
+            ctx.item_open("**/Timeline")
+            timeline.add_bookmark()
+            app.state.x = 6.0
+            timeline.add_bookmark()
+            ctx.item_input_value("**/Time", 0.5)
+            assert timeline.previewing and app.state.explicit.w is not None, timeline.message
+            seen["timeline"] = check(ctx, "timeline_preview")
+            ctx.item_click("**/Leave")
+            ctx.item_close("**/Timeline")
+            panes = app.widget("comparison")
+            panes.add_pane(str(other))
+            model = panes.model
+            assert wait_until(ctx, lambda: model.all_shown(app.state), 90), [p.status for p in model.panes]
+            pane = model.panes[0]
+            assert np.array_equal(pane.image, render_state(load_network(str(other), device="cpu"),
+                                                           pane.request_for(app.state)))
+            for _ in range(3):
+                ctx.yield_()
+            Image.fromarray(grab_window(ctx, app)).save(artifacts_dir / f"gui_{where}_pane.png")
+
+        run_driven(app, drive, kill_after_s=600)
+    assert seen["pca"] < 2.0 and seen["timeline"] < 2.0
