@@ -108,10 +108,12 @@ class TimelineWidget(Widget):
         self._resolved = None
 
     def base(self):
-        """What preview and export put the timeline on: a fresh request naming the network shown."""
-        from stylegan3.documents.request import NetworkRef, RenderRequest
+        """What preview and export put the timeline on: a fresh request naming the network shown, pinned to the
+        view's seed-plane position (so Leave returns there; the frames' pixels do not depend on it)."""
+        from stylegan3.documents.request import Latent, NetworkRef, RenderRequest
 
-        return RenderRequest(network=NetworkRef(self.app.source or "demo"))
+        s = self.app.state
+        return RenderRequest(network=NetworkRef(self.app.source or "demo"), latent=Latent(float(s.x), float(s.y)))
 
     def resolved(self):
         # Only the keyframes' latents are cached (durations, interpolation and loop are read live from the

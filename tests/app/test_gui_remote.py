@@ -274,7 +274,7 @@ def test_gui_directions_timeline_and_panes_render_elsewhere(app_env, artifacts_d
             return assert_shows(shot, app, render_state(G, app.state))
 
         def drive(ctx):
-            assert wait_until(ctx, lambda: app.network is not None, 90), app.loader.status
+            assert wait_until(ctx, lambda: app.network is not None, 180), (app.loader.status, app.backend.status())
             directions = app.widget("directions")
             ctx.item_open("**/Directions")
             assert directions.start_pca(64)
@@ -290,10 +290,11 @@ def test_gui_directions_timeline_and_panes_render_elsewhere(app_env, artifacts_d
             timeline.add_bookmark()
             app.state.x = 6.0
             timeline.add_bookmark()
-            ctx.item_input_value("**/Time", 0.5)
+            timeline.preview(0.5)  # what the Time slider does (driven by hand in test_gui_explore)
             assert timeline.previewing and app.state.explicit.w is not None, timeline.message
             seen["timeline"] = check(ctx, "timeline_preview")
-            ctx.item_click("**/Leave")
+            timeline.stop_preview()
+            assert app.state.x == 6.0 and app.state.explicit.w is None  # back where the view was
             ctx.item_close("**/Timeline")
             panes = app.widget("comparison")
             panes.add_pane(str(other))
