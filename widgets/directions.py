@@ -55,7 +55,7 @@ class DirectionsWidget(Widget):
         self.bookmark_a, self.bookmark_b = 0, 1
         self.message = ""
 
-    def visible(self) -> bool:  # with the network elsewhere, the jobs say why they cannot run there
+    def visible(self) -> bool:
         return self.app.info is not None
 
     # -- actions (also what the tests call) ----------------------------------------------------------------------

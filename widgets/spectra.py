@@ -49,7 +49,7 @@ class SpectraWidget(Widget):
         self.computed_for = ""
         self.item_rects: dict[str, tuple[float, float, float, float]] = {}  # combo -> x0, y0, x1, y1 (GUI tests)
 
-    def visible(self) -> bool:  # with the network elsewhere, Compute says why it cannot run there
+    def visible(self) -> bool:
         return self.app.info is not None
 
     @property

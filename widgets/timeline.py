@@ -2,9 +2,9 @@
 
 The panel holds a `stylegan3.documents.timeline.Timeline`. Its keys are the Bookmarks panel's bookmarks (a bookmark
 sent there becomes a key; a key can be kept as a bookmark), and clicking a key's name returns the view to its
-bookmark, as the Bookmarks panel does. Scrubbing puts `ResolvedTimeline.ws_at(t)` and
-`transform_at(t)` into the render state, the export renders the same functions at t = k / fps on a private copy
-of the network, so exported frame k is the preview at time k / fps. Both go through the context's jobs
+bookmark, as the Bookmarks panel does. Scrubbing shows `ResolvedTimeline.request_at(t, base)` (the keys are
+resolved on the backend once), and the export renders the very same requests at t = k / fps on the backend
+(`timeline_frames`), so exported frame k is the preview at time k / fps. Both go through the context's jobs
 (`visualizer.network_jobs`): the panel never holds the network.
 """
 
@@ -42,7 +42,7 @@ class TimelineWidget(Widget):
         self._resolved_for = None
         self._resolved_info = None
 
-    def visible(self) -> bool:  # with the network elsewhere, preview and export say why they cannot run there
+    def visible(self) -> bool:
         return self.app.info is not None
 
     @property
@@ -214,7 +214,7 @@ class TimelineWidget(Widget):
         if imgui.button("Add keyframe"):
             try:
                 self.add_bookmark()
-            except SG3Error as exc:  # e.g. a blended view while the network is rendered elsewhere
+            except SG3Error as exc:  # a view no key can hold: one line
                 self.message = str(exc)
         imgui.same_line()
         imgui.set_next_item_width(font * 6)

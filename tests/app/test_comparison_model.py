@@ -312,3 +312,33 @@ def test_view_geometry():
     assert pane_side(50.5, [64]) == 50  # smaller than the network: whole pixels only
     assert pane_side(3.0, []) == 16
     assert divider_at(30, 100) == 0.3 and divider_at(-5, 100) == 0.0 and divider_at(150, 100) == 1.0
+
+
+def test_main_view_and_four_panes_share_one_backend_without_reloading(nets):
+    """The backend keeps the main view's network and all four panes' (no reload while they take turns)."""
+    from stylegan3.documents.request import NetworkRef
+
+    loads = []
+
+    def loader(ref, device):
+        loads.append(ref.source)
+        return nets["sg3" if ref.source.endswith("3") else "sg2"]
+
+    backend = ThreadBackend("cpu", loader=loader)
+    model = ComparisonModel(FrameChannels(backend))
+    try:
+        backend.load(NetworkRef("main3"))
+        for name in ("a2", "b3", "c2", "d3"):
+            model.add(name)
+        main = model.frames.channel()  # the main view: a fifth channel on the same backend
+        for x in (1.0, 2.0, 3.0):
+            main.submit(pane_request(RenderState(x=x), info(nets["sg3"]), source="main3"))
+            wait_shown(model, RenderState(x=x))
+            end = time.monotonic() + 30
+            while (res := main.poll()) is None:
+                assert time.monotonic() < end
+                time.sleep(0.005)
+            assert res.error is None and res.request.latent.x == x
+        assert sorted(loads) == ["a2", "b3", "c2", "d3", "main3"]
+    finally:
+        close(model)
