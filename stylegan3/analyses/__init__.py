@@ -10,15 +10,16 @@ params, so a server can refuse bad params with one clear line before the work st
 - `sticking`: texture-sticking score and average image (the comparison panel, `sg3-explorer sticking`);
 - `record`: a chunk of video frames along the request's latent / transform path (written by the client);
 - `fingerprint`: SHA-256 of the weights, for the run records (`--record`) of remote runs;
-- `timeline_keys`, `timeline_frames`: a timeline's key latents, and chunks of its export's frames (the
-  Timeline panel, `video --session`);
-- `trace`: a comparison pane's space-time trace of one pixel row and its verticality.
 - `ws`: the latent a request shows (bookmarks, user directions, a projection's start);
 - `pca`, `seed_set_direction`, `user_direction`: directions in W (the Directions panel, `sg3-explorer directions`);
 - `project`: a projection of a target image, streaming every step back (the Projection panel, `sg3-explorer
   project`);
 - `equivariance_terms`: per-latent equivariance terms of a range of latents (`sg3-explorer equivariance
-  --connect`; pooled by the caller).
+  --connect`; pooled by the caller);
+- `timeline_keys`, `timeline_frames`: a timeline's key latents, and chunks of its export's frames (the
+  Timeline panel, `video --session`);
+- `trace`: a comparison pane's space-time trace of one pixel row and its verticality;
+- `video_walk`: one network's pane of a seed-walk video, in chunks (`video --connect`).
 
 Two optional extras, declared per analysis: `streams` (the function gets `emit(data)`, each call a partial
 result that reaches the caller before the end, with flow control) and `attachment` (the function gets the bytes
@@ -43,6 +44,7 @@ from stylegan3.analyses import (  # modules, one analysis each
     sticking,
     timeline,
     trace,
+    walk,
 )
 from stylegan3.analyses.params import ParamsError, check_range, parse_params
 from stylegan3.analyses.record import RecordParams
@@ -50,6 +52,7 @@ from stylegan3.analyses.spectra import SpectraParams
 from stylegan3.analyses.sticking import StickingParams
 from stylegan3.analyses.timeline import TimelineFramesParams, TimelineParams
 from stylegan3.analyses.trace import TraceParams
+from stylegan3.analyses.walk import WalkParams
 from stylegan3.documents.request import RenderRequest
 from stylegan3.networks.info import NetworkInfo
 from stylegan3.render.inputs import request_ws
@@ -58,9 +61,9 @@ ProgressFn = Callable[[int, int], None]
 EmitFn = Callable[[Any], None]
 
 __all__ = ["ANALYSES", "Analysis", "EqParams", "NoParams", "ParamsError", "RecordParams", "SpectraParams",
-           "StickingParams", "TimelineFramesParams", "TimelineParams", "TraceParams", "check_attachment",
-           "directions", "eq_metrics", "equivariance", "fingerprint", "latents", "parse", "project", "record", "run",
-           "spectra", "sticking", "timeline", "trace"]
+           "StickingParams", "TimelineFramesParams", "TimelineParams", "TraceParams", "WalkParams",
+           "check_attachment", "directions", "eq_metrics", "equivariance", "fingerprint", "latents", "parse", "project",
+           "record", "run", "spectra", "sticking", "timeline", "trace", "walk"]
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,7 @@ ANALYSES.update({
     "timeline_keys": Analysis(timeline.timeline_keys, TimelineParams),
     "timeline_frames": Analysis(timeline.timeline_frames, TimelineFramesParams),
     "trace": Analysis(trace.trace, TraceParams),
+    "video_walk": Analysis(walk.video_walk, WalkParams),
 })
 
 # Exploration: latents, directions, projection, equivariance over many latents (issue 19).

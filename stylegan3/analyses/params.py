@@ -38,3 +38,17 @@ def check_range(name: str, value: float, lo: float, hi: float) -> None:
     """ValueError (turned into a ParamsError naming the analysis) when `value` is outside [lo, hi]."""
     if not lo <= value <= hi:
         raise ValueError(f"{name} must be in {lo:g}..{hi:g}, got {value:g}")
+
+
+def check_transform_path(name: str, spec: str) -> None:
+    """ValueError naming the field for a transform path spec (`stylegan3.explore.interpolation`) that is too long
+    or does not parse; an empty spec is no path."""
+    if len(spec) > 500:
+        raise ValueError(f"{name}: at most 500 characters")
+    if spec.strip():
+        from stylegan3.explore.interpolation import parse_transform_path
+
+        try:
+            parse_transform_path(spec)
+        except Exception as exc:  # noqa: BLE001 - the spec's own message names the bad part
+            raise ValueError(f"{name}: {exc}") from None

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from stylegan3.analyses.params import check_range
+from stylegan3.analyses.params import check_range, check_transform_path
 from stylegan3.documents.request import Latent, RenderRequest, Transform
 from stylegan3.networks.info import NetworkInfo
 
@@ -45,15 +45,7 @@ class RecordParams:
         check_range("walk", self.walk, -1e6, 1e6)
         check_range("start", self.start, 0, self.frames - 1)
         check_range("count", self.count, 1, 1024)
-        if len(self.path) > 500:
-            raise ValueError("path: at most 500 characters")
-        if self.path.strip():
-            from stylegan3.explore.interpolation import parse_transform_path
-
-            try:
-                parse_transform_path(self.path)
-            except Exception as exc:  # noqa: BLE001 - the spec's own message names the bad part
-                raise ValueError(f"path: {exc}") from None
+        check_transform_path("path", self.path)
 
 
 def frame_requests(request: RenderRequest, params: RecordParams, first: int = 0,
@@ -75,22 +67,39 @@ def frame_requests(request: RenderRequest, params: RecordParams, first: int = 0,
         )
 
 
+def check_chunk(asked: int, count: int, info: NetworkInfo, cells: int = 1, side: int | None = None) -> None:
+    """SG3Error when `count` frames of `cells` squares of `side` (default: the network's resolution) exceed a
+    chunk reply's MAX_CHUNK_BYTES of pixels; the message says how many fit (`asked`: what the client asked)."""
+    from stylegan3.errors import SG3Error
+
+    side = max(int(side or info.resolution), 1)
+    limit = max(1, MAX_CHUNK_BYTES // (cells * side * side * 3))
+    if count > limit:
+        raise SG3Error(f"count {asked} frames of {side}² exceed a reply's {MAX_CHUNK_BYTES >> 20} MiB: "
+                       f"ask for at most {limit}")
+
+
+def encode_frame(image: np.ndarray, frame_format: str) -> np.ndarray:
+    """A frame as a chunk reply carries it: the PNG file's bytes as a uint8 array, or the pixels themselves."""
+    from stylegan3.service import codec
+
+    if frame_format != "png":
+        return image
+    payload, _ = codec.encode(np.ascontiguousarray(image), "png")
+    return np.frombuffer(payload, dtype=np.uint8)
+
+
 @torch.no_grad()
 def record(G: torch.nn.Module, request: RenderRequest, info: NetworkInfo, progress, *,
            params: RecordParams) -> dict[str, Any]:
     """{"start", "total", "shape", "format", "frames": [payload arrays]} for one chunk of the recording."""
     from stylegan3.errors import SG3Error
     from stylegan3.render.pipeline import render_request
-    from stylegan3.service import codec
 
     if params.path.strip() and not info.capabilities.input_transform:
         raise SG3Error("a transform path needs a StyleGAN3 network: this one has no input transform")
-    side = max(int(info.resolution), 1)
-    limit = max(1, MAX_CHUNK_BYTES // (side * side * 3))
     count = min(params.count, params.frames - params.start)
-    if count > limit:
-        raise SG3Error(f"count {params.count} frames of {side}² exceed a reply's {MAX_CHUNK_BYTES >> 20} MiB: "
-                       f"ask for at most {limit}")
+    check_chunk(params.count, count, info)
     progress(0, count)
     frames, shape = [], None
     for i, req in enumerate(frame_requests(request, params, params.start, count)):
@@ -98,8 +107,7 @@ def record(G: torch.nn.Module, request: RenderRequest, info: NetworkInfo, progre
         if out.error is not None:
             raise SG3Error(f"frame {params.start + i}: {out.error}")
         shape = list(out.image.shape)
-        payload, _ = codec.encode(out.image, params.format)
-        frames.append(np.frombuffer(payload, dtype=np.uint8) if params.format == "png" else out.image)
+        frames.append(encode_frame(out.image, params.format))
         progress(i + 1, count)
     return {"start": params.start, "total": params.frames, "shape": shape, "format": params.format,
             "frames": frames}

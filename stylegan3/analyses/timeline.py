@@ -24,7 +24,6 @@ from stylegan3.errors import SG3Error
 from stylegan3.networks.info import NetworkInfo
 
 MAX_FRAMES = 1_000_000
-MAX_CHUNK_BYTES = 64 * 1024 * 1024  # raw pixels per reply, whatever the resolution
 
 
 def timeline_from_plain(data: dict[str, Any]) -> Timeline:
@@ -100,27 +99,22 @@ def timeline_frames(G: torch.nn.Module, request: RenderRequest, info: NetworkInf
                     params: TimelineFramesParams) -> dict[str, Any]:
     """{"start", "total", "shape", "format", "frames": [payload arrays]}: one chunk of the export, each frame
     the pipeline's render of `request_at(k / fps)` on top of `request` (unpadded; the client pads for H.264)."""
+    from stylegan3.analyses.record import check_chunk, encode_frame
     from stylegan3.render.timeline import render_at, resolve_timeline
-    from stylegan3.service import codec
 
     timeline = _timeline(params.timeline)
     fps = float(params.fps or timeline.fps)
     total = int(params.frames or timeline.num_frames(fps))
     if params.start >= total:
         raise SG3Error(f"start {params.start} is past the export's {total} frames")
-    side = max(int(info.resolution), 1)
-    limit = max(1, MAX_CHUNK_BYTES // (side * side * 3))
     count = min(params.count, total - params.start)
-    if count > limit:
-        raise SG3Error(f"count {params.count} frames of {side}² exceed a reply's {MAX_CHUNK_BYTES >> 20} MiB: "
-                       f"ask for at most {limit}")
+    check_chunk(params.count, count, info)
     progress(0, count)
     resolved = resolve_timeline(G, timeline)
     frames, shape = [], None
     for i in range(count):
         image = render_at(G, resolved, (params.start + i) / fps, request, info)
         shape = list(image.shape)
-        payload, _ = codec.encode(image, params.format)
-        frames.append(np.frombuffer(payload, dtype=np.uint8) if params.format == "png" else image)
+        frames.append(encode_frame(image, params.format))
         progress(i + 1, count)
     return {"start": params.start, "total": total, "shape": shape, "format": params.format, "frames": frames}

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from stylegan3.analyses.params import check_range
+from stylegan3.analyses.params import check_range, check_transform_path
 from stylegan3.documents.request import RenderRequest
 from stylegan3.networks.info import NetworkInfo
 
@@ -34,15 +34,7 @@ class TraceParams:
     def __post_init__(self) -> None:
         check_range("frames", self.frames, 2, MAX_FRAMES)
         check_range("row", self.row, 0.0, 1.0)
-        if len(self.transform_spec) > 500:
-            raise ValueError("transform_spec: at most 500 characters")
-        if self.transform_spec.strip():
-            from stylegan3.explore.interpolation import parse_transform_path
-
-            try:
-                parse_transform_path(self.transform_spec)
-            except Exception as exc:  # noqa: BLE001 - the spec's own message names the bad part
-                raise ValueError(f"transform_spec: {exc}") from None
+        check_transform_path("transform_spec", self.transform_spec)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,8 @@
-"""`sg3-explorer directions`: principal directions of W (GANSpace) into a direction file."""
+"""`sg3-explorer directions`: principal directions of W (GANSpace) into a direction file.
+
+The decomposition is the backend's `pca` analysis, here (a thread backend on `--device`) or on a server
+(`--connect`): one code path, the same file either way, and the result cached where the network lives.
+"""
 
 from __future__ import annotations
 
@@ -24,15 +28,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the sampled z (0)")
     p.add_argument("--out", type=Path, required=True, metavar="FILE.npz", help="direction file to write")
     add_device_argument(p)
+    from stylegan3.cli.remote import add_connect_arguments
+
+    add_connect_arguments(p, frames=False)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    import stylegan3
-    from stylegan3.cli.args import pick_device
-    from stylegan3.explore.directions import default_samples, pca_directions, save_directions
+    from stylegan3.cli.remote import analyze, load, open_backend
+    from stylegan3.documents.request import NetworkRef, RenderRequest
+    from stylegan3.explore.directions import default_samples, save_directions
+    from stylegan3.service import analyses
 
     if args.samples is not None and args.samples < 2:
         raise SG3Error("--samples must be at least 2")
@@ -40,14 +48,16 @@ def run(args: argparse.Namespace) -> int:
         raise SG3Error("--components must be at least 1")
     if not args.out.parent.is_dir():
         raise SG3Error(f"output folder {args.out.parent} does not exist")
-    device = pick_device(args.device)
-    G = stylegan3.load_network(args.network, device=device).eval().requires_grad_(False)
-    samples = args.samples or default_samples(device)
-    with tqdm(total=samples, unit="w", desc="sampling W") as bar:
-        def progress(done: int, total: int) -> None:
-            bar.update(done - bar.n)
+    with open_backend(args) as backend:
+        info = load(backend, args.network)
+        samples = args.samples or default_samples(info.device)
+        request = RenderRequest(network=NetworkRef(args.network))
+        with tqdm(total=samples, unit="w", desc="sampling W") as bar:
+            def progress(done: int, total: int) -> None:
+                bar.update(done - bar.n)
 
-        d = pca_directions(G, samples=samples, components=args.components, seed=args.seed, progress=progress)
+            d = analyze(lambda: analyses.pca(backend, request, samples, progress, components=args.components,
+                                             seed=args.seed))
     save_directions(args.out, d)
     share = d.sigmas**2 / max(float((d.sigmas**2).sum()), 1e-30)
     lead = ", ".join(f"PC{i} {s:.3g}" for i, s in enumerate(d.sigmas[:5]))

@@ -5,6 +5,9 @@ the bootstrap standard error over latents and a 95% interval. StyleGAN2 networks
 transform to probe, so they are refused with a one-line error. Under ``torchrun --nproc_per_node N`` the
 latents are spread over the processes (same result as one process); ``--resume`` makes a long run
 continuable and ``--record`` keeps one JSON line per run (see README, "Computing the paper's metrics").
+With ``--connect HOST:PORT`` the latents' terms are computed on an ``sg3-explorer serve`` (the
+``equivariance_terms`` analysis, in chunks, each latent streamed back as it finishes) and pooled here: the same
+estimates, log and JSON as a local run.
 """
 
 from __future__ import annotations
@@ -40,6 +43,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "continue an interrupted run where it stopped (or with a larger --samples to extend it)")
     p.add_argument("--record", metavar="FILE.jsonl",
                    help="append one JSON line per run (network hash, metrics, samples, settings, version, time)")
+    from stylegan3.cli.remote import add_connect_arguments
+
+    add_connect_arguments(p, frames=False)
     p.set_defaults(func=run)
 
 
@@ -53,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         input_transform_buffer,
     )
     from stylegan3.runs import distributed
-    from stylegan3.runs.runlog import SampleLog, append_run_record, network_fingerprint, run_record
+    from stylegan3.runs.runlog import SampleLog, network_fingerprint
 
     metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
     bad = [m for m in metrics if m not in METRICS]
@@ -64,12 +70,16 @@ def run(args: argparse.Namespace) -> int:
     for path in (args.resume, args.record, args.json):
         if path and not Path(path).parent.is_dir():
             raise SG3Error(f"folder of {path} does not exist")
+    settings = {"metrics": list(metrics), "seed": args.seed, "psi": args.psi, "translate_max": 0.125,
+                "rotate_max": 1.0, "force_fp32": True, "definition": DEFINITION_VERSION}
+    if args.connect:
+        name, results, seconds, where, fingerprint = _remote(args, metrics, settings)
+        _report(args, name, results, seconds, where, "", settings, fingerprint, 1)
+        return 0
     with distributed.session(pick_device(args.device)) as (ctx, device):
         (name, G), = load_networks([args.network] if args.network else None, device)
         input_transform_buffer(G)  # refuses StyleGAN2 before any work
         fingerprint = network_fingerprint(G) if ctx.is_main and (args.resume or args.record) else ""
-        settings = {"metrics": list(metrics), "seed": args.seed, "psi": args.psi, "translate_max": 0.125,
-                    "rotate_max": 1.0, "force_fp32": True, "definition": DEFINITION_VERSION}
 
         def open_log() -> SampleLog | None:  # on rank 0; a refused file ends every rank with its message
             if not args.resume:
@@ -92,19 +102,86 @@ def run(args: argparse.Namespace) -> int:
         if not ctx.is_main:
             return 0
     procs = f", {ctx.world_size} processes" if ctx.active else ""
-    print(f"{name}: {args.samples} latents, seed {args.seed}, {device.type}{procs}, {seconds:.1f} s")
+    _report(args, name, results, seconds, device.type, procs, settings, fingerprint, ctx.world_size)
+    return 0
+
+
+def _report(args: argparse.Namespace, name: str, results: dict, seconds: float, where: str, procs: str,
+            settings: dict, fingerprint: str, processes: int) -> None:
+    """Print the estimates and write --json / --record (the same for a local and a --connect run)."""
+    from stylegan3.runs.runlog import append_run_record, run_record
+
+    metrics = list(results)
+    print(f"{name}: {args.samples} latents, seed {args.seed}, {where}{procs}, {seconds:.1f} s")
     for m in metrics:
         print(f"  {results[m]}")
     summary = {m: {"psnr_db": r.psnr, "stderr_db": r.stderr, "ci95_db": [r.ci_low, r.ci_high]}
                for m, r in results.items()}
     if args.json:
         doc = {"network": name, "samples": args.samples, "seed": args.seed, "psi": args.psi,
-               "device": device.type, "seconds": seconds,
+               "device": where, "seconds": seconds,
                "metrics": {m: {**summary[m], "per_sample_db": r.per_sample} for m, r in results.items()}}
         with open(args.json, "w") as f:
             json.dump(doc, f, indent=1, allow_nan=True)
     if args.record:
         append_run_record(args.record, run_record(
-            "equivariance", name, fingerprint, args.samples, {**settings, "device": device.type},
-            summary, seconds, ctx.world_size))
-    return 0
+            "equivariance", name, fingerprint, args.samples, {**settings, "device": where},
+            summary, seconds, processes))
+
+
+CHUNK = 16  # latents per request: a bounded reply, and a cancel or a lost connection costs at most this many
+
+
+def _remote(args: argparse.Namespace, metrics: tuple[str, ...], settings: dict):
+    """(name, estimates, seconds, device line, weights' SHA-256 or "") of a --connect run: the missing latents'
+    terms from the server, appended to the --resume log as each arrives, pooled here in latent order."""
+    from stylegan3.cli.args import network_name
+    from stylegan3.cli.progress import RunProgress
+    from stylegan3.cli.remote import analyze, connect, load, where
+    from stylegan3.documents.request import NetworkRef, RenderRequest
+    from stylegan3.metrics.equivariance import pool_terms
+    from stylegan3.runs.runlog import SampleLog
+    from stylegan3.service import analyses
+
+    source = args.network or "demo"
+    request = RenderRequest(network=NetworkRef(source))
+    backend = connect(args)
+    try:
+        info = load(backend, source)
+        if not info.capabilities.input_transform:
+            raise SG3Error("equivariance metrics need a StyleGAN3 network: this one has no input transform")
+        fingerprint = analyze(lambda: analyses.fingerprint(backend, request)) if args.resume or args.record else ""
+        log = None
+        if args.resume:
+            log = SampleLog(args.resume, {"command": "equivariance", "network_sha256": fingerprint, **settings})
+        have = {i: t for i, t in (log.done if log is not None else {}).items() if 0 <= i < args.samples}
+        if have:
+            print(f"{args.resume}: {len(have)} of {args.samples} latents already done, continuing", file=sys.stderr)
+        todo = [i for i in range(args.samples) if i not in have]
+        t0 = time.perf_counter()
+        with RunProgress(args.samples, "equivariance", "latents", True, len(have)) as bar:
+            def arrived(index: int, terms: dict) -> None:
+                have[index] = terms
+                if log is not None:
+                    log.append([(index, terms)])
+                bar(len(have), args.samples)
+
+            for start, count in _runs(todo, CHUNK):
+                analyze(lambda start=start, count=count: analyses.equivariance_terms(
+                    backend, request, start, count, metrics, args.seed, args.psi, on_latent=arrived))
+        seconds = time.perf_counter() - t0
+    finally:
+        backend.close()
+    results = pool_terms([have[i] for i in range(args.samples)], metrics, args.seed)
+    return network_name(source) if args.network else "demo", results, seconds, where(args, info), fingerprint
+
+
+def _runs(indices: list[int], most: int) -> list[tuple[int, int]]:
+    """(start, count) of consecutive indices, each at most `most` long."""
+    out: list[tuple[int, int]] = []
+    for i in indices:
+        if out and out[-1][0] + out[-1][1] == i and out[-1][1] < most:
+            out[-1] = (out[-1][0], out[-1][1] + 1)
+        else:
+            out.append((i, 1))
+    return out

@@ -1,4 +1,9 @@
-"""`sg3-explorer project`: find the latent of your own image (W or W+), write it, its image and optionally a video."""
+"""`sg3-explorer project`: find the latent of your own image (W or W+), write it, its image and optionally a video.
+
+The optimization is the backend's `project` analysis, here (a thread backend on `--device`) or on a server
+(`--connect`): the target is prepared here (crop, resize), every step streams back to the progress bar and the
+video, and the files are the same either way.
+"""
 
 from __future__ import annotations
 
@@ -31,7 +36,56 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--video", action="store_true", help="also write the optimization as projection.mp4")
     p.add_argument("--fps", type=float, default=30.0, help="frames per second of --video (30)")
     add_device_argument(p)
+    from stylegan3.cli.remote import add_connect_arguments
+
+    add_connect_arguments(p, frames=False)
     p.set_defaults(func=run)
+
+
+_ABORT = object()
+
+
+class _VideoSink:
+    """Frames pushed from the projection's steps, encoded by `write_video` on a thread of its own (it pulls
+    from an iterator); a bounded queue keeps at most a few frames in memory."""
+
+    def __init__(self, out: Path, fps: float, total: int) -> None:
+        import queue
+        import threading
+
+        self._queue: queue.Queue = queue.Queue(maxsize=8)
+        self.error: BaseException | None = None
+
+        def frames():
+            while (frame := self._queue.get()) is not None:
+                if frame is _ABORT:  # the projection failed: write_video leaves no file behind
+                    raise SG3Error("projection interrupted")
+                yield frame
+
+        def write() -> None:
+            from stylegan3.explore.video import write_video
+
+            try:
+                write_video(frames(), out, fps=fps, total=total, progress=False)
+            except BaseException as exc:  # noqa: BLE001 - raised again on the main thread
+                self.error = exc
+                while self._queue.get() not in (None, _ABORT):  # let the producer finish
+                    pass
+
+        self._thread = threading.Thread(target=write, name="sg3-project-video", daemon=True)
+        self._thread.start()
+
+    def put(self, frame) -> None:
+        if self.error is not None:
+            raise self.error
+        self._queue.put(frame)
+
+    def close(self, complete: bool) -> None:
+        """Finish the file (`complete`) or drop it (the projection failed: its own error is the one to see)."""
+        self._queue.put(None if complete and self.error is None else _ABORT)  # also ends the writer's drain
+        self._thread.join()
+        if complete and self.error is not None:
+            raise self.error
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,11 +93,11 @@ def run(args: argparse.Namespace) -> int:
     from PIL import Image
     from tqdm import tqdm
 
-    import stylegan3
-    from stylegan3.cli.args import pick_device
-    from stylegan3.explore.directions import network_fingerprint
-    from stylegan3.explore.projection import load_target, make_loss, project, psnr, save_projection
+    from stylegan3.cli.remote import analyze, load, open_backend
+    from stylegan3.documents.request import NetworkRef, RenderRequest
+    from stylegan3.explore.projection import load_target, save_projection
     from stylegan3.render.images import to_numpy_rgb
+    from stylegan3.service import analyses
 
     if not 1 <= args.steps <= 100_000:
         raise SG3Error("--steps must be between 1 and 100000")
@@ -54,50 +108,48 @@ def run(args: argparse.Namespace) -> int:
             import imageio_ffmpeg  # noqa: F401
         except ImportError:
             raise SG3Error("--video needs imageio and imageio-ffmpeg: pip install 'sg3-explorer[video]'") from None
-    device = pick_device(args.device)
-    G = stylegan3.load_network(args.network, device=device).eval().requires_grad_(False)
-    target = load_target(args.target, int(G.img_resolution), int(G.img_channels))  # a bad image fails here
-    loss, note = make_loss(args.loss, device)
-    if note:
-        print(f"note: {note}", file=sys.stderr)
-    print(f"loss: {loss.description}; space {args.space.upper()}, {args.steps} steps")
-    try:
-        args.outdir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise SG3Error(f"{args.outdir}: cannot create output folder ({exc.strerror})") from None
-    target_rgb = to_numpy_rgb(target)
-    Image.fromarray(target_rgb).save(args.outdir / "target.png")
+    with open_backend(args) as backend:
+        info = load(backend, args.network)
+        target = load_target(args.target, int(info.resolution), int(info.img_channels))  # a bad image fails here
+        print(f"space {args.space.upper()}, {args.steps} steps")
+        try:
+            args.outdir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SG3Error(f"{args.outdir}: cannot create output folder ({exc.strerror})") from None
+        target_rgb = to_numpy_rgb(target)
+        Image.fromarray(target_rgb).save(args.outdir / "target.png")
 
-    steps = project(G, target, steps=args.steps, space=args.space, loss=loss, lr=args.lr, seed=args.seed)
-    last = None
-    bar = tqdm(total=args.steps, unit="step", desc="projecting")
+        from stylegan3.explore.video import _pad_to_block
 
-    def tracked():
-        nonlocal last
-        for step in steps:
-            last = step
+        video = _VideoSink(args.outdir / "projection.mp4", args.fps, args.steps + 1) if args.video else None
+        bar = tqdm(total=args.steps, unit="step", desc="projecting")
+
+        def on_step(step) -> None:
             bar.update(step.step - bar.n)
             bar.set_postfix(loss=f"{step.loss:.4g}")
-            yield step
+            if video is not None:
+                video.put(_pad_to_block(np.concatenate([target_rgb, to_numpy_rgb(step.image)], axis=1)))
 
-    try:
-        if args.video:
-            from stylegan3.explore.video import _pad_to_block, write_video
-
-            frames = (_pad_to_block(np.concatenate([target_rgb, to_numpy_rgb(s.image)], axis=1)) for s in tracked())
-            write_video(frames, args.outdir / "projection.mp4", fps=args.fps, total=args.steps + 1, progress=False)
-        else:
-            for _ in tracked():
-                pass
-    finally:
-        bar.close()
-    quality = psnr(last.image, target.to(last.image.device))
+        complete = False
+        try:
+            result = analyze(lambda: analyses.run_projection(
+                backend, RenderRequest(network=NetworkRef(args.network)), target, args.steps, args.space, args.loss,
+                on_step, lr=args.lr, seed=args.seed))
+            complete = True
+        finally:
+            bar.close()
+            if video is not None:
+                video.close(complete)
+    if result.note:
+        print(f"note: {result.note}", file=sys.stderr)
+    last = result.step
     Image.fromarray(to_numpy_rgb(last.image)).save(args.outdir / "projected.png")
     save_projection(args.outdir / "projected_w.npz", last, {
-        "space": args.space, "loss_kind": loss.name, "target": str(args.target), "network": network_fingerprint(G),
-        "network_source": str(args.network), "psnr_db": quality, "lr": args.lr, "seed": args.seed,
+        "space": args.space, "loss_kind": result.loss_kind, "target": str(args.target), "network": result.network,
+        "network_source": str(args.network), "psnr_db": result.psnr, "lr": args.lr, "seed": args.seed,
     })  # fmt: skip
     written = ["projected_w.npz", "projected.png", "target.png"] + (["projection.mp4"] if args.video else [])
+    print(f"loss: {result.loss_description}")
     print(f"wrote {', '.join(str(args.outdir / n) for n in written)}; final loss {last.loss:.4g}, "
-          f"PSNR {quality:.1f} dB")
+          f"PSNR {result.psnr:.1f} dB")
     return 0

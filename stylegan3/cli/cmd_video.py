@@ -39,7 +39,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--session", metavar="FILE.json",
                    help="render a keyframe timeline (or the timeline of a session file) instead of a seed walk")
     p.add_argument("--frames", type=int, default=None, metavar="N", help="with --session: exactly N frames")
+    from stylegan3.cli.remote import add_connect_arguments
+
+    add_connect_arguments(p, frames=False)
     p.set_defaults(func=run)
+
+
+def _run_remote(args: argparse.Namespace, spec, total: int) -> int:
+    """`--connect`: every pane renders on the server (`stylegan3.analyses.walk`); labels, layout and the mp4
+    are made here, frame for frame what a local run writes."""
+    from stylegan3.cli.args import network_name
+    from stylegan3.cli.progress import RunProgress
+    from stylegan3.cli.remote import connect
+    from stylegan3.explore.video import write_video
+    from stylegan3.service import analyses
+
+    sources = args.network or ["demo"]
+    backend = connect(args)
+    try:
+        frames = analyses.video_frames(backend, [(network_name(s), s) for s in sources], spec)
+        with RunProgress(total, Path(args.out).name, "frames", first_round=args.batch) as bar:
+            count = write_video(frames, args.out, fps=args.fps, total=total, bitrate=args.bitrate, progress=False,
+                                on_frame=bar)
+    finally:
+        backend.close()
+    print(f"wrote {args.out}: {count} frames, {count / args.fps:.1f} s, {len(sources)} pane(s)")
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,6 +97,9 @@ def run(args: argparse.Namespace) -> int:
     total = video_frame_count(spec)  # seeds vs grid: fail before the (slow) loading
     from stylegan3.cli.progress import RunProgress
     from stylegan3.runs import distributed
+
+    if args.connect:
+        return _run_remote(args, spec, total)
 
     with distributed.session(pick_device(args.device)) as (ctx, device):
         nets = load_networks(args.network, device)

@@ -42,6 +42,22 @@ def connect(args: argparse.Namespace, timeout: float = 15.0):
     return backend
 
 
+def open_backend(args: argparse.Namespace):
+    """Where a command's analyses run: the `--connect` server, else a `ThreadBackend` on `--device` here (the
+    same analysis either way, so the files written are the same)."""
+    if getattr(args, "connect", None):
+        return connect(args)
+    from stylegan3.cli.args import pick_device
+    from stylegan3.service.thread_backend import ThreadBackend
+
+    return ThreadBackend(pick_device(getattr(args, "device", None)))
+
+
+def where(args: argparse.Namespace, info) -> str:
+    """The device line of outputs and run records: the local device type, or `remote HOST:PORT`."""
+    return f"remote {args.connect}" if getattr(args, "connect", None) else info.device_type
+
+
 def run_render(args: argparse.Namespace) -> int:
     """`render --connect`: the same requests as a local render (`cmd_render.seed_requests`), the same PNG bytes."""
     from stylegan3.cli.cmd_render import direction_moves, make_outdir, save_frame, seed_requests
@@ -67,7 +83,8 @@ def run_render(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load(backend, source: str):
+def load(backend, source: str):
+    """The backend's `NetworkInfo` of `source`; its refusal or load error as a one-line SG3Error."""
     from stylegan3.documents.request import NetworkRef
     from stylegan3.service.backend import BackendError
 
@@ -77,7 +94,8 @@ def _load(backend, source: str):
         raise SG3Error(str(exc)) from None
 
 
-def _analyze(call):
+def analyze(call):
+    """`call()`, a backend's refusal or failure turned into a one-line SG3Error."""
     from stylegan3.service.backend import BackendError
 
     try:
@@ -97,11 +115,11 @@ def remote_spectrum(args: argparse.Namespace, progress=None):
     source = args.network or "demo"
     backend = connect(args)
     try:
-        _load(backend, source)
+        load(backend, source)
         request = RenderRequest(network=NetworkRef(source))
-        spectra = _analyze(lambda: analyses.spectra(backend, request, [args.layer], args.samples, args.seed,
+        spectra = analyze(lambda: analyses.spectra(backend, request, [args.layer], args.samples, args.seed,
                                                     args.psi, args.window, args.beta, progress=progress))
-        sha = _analyze(lambda: analyses.fingerprint(backend, request)) if getattr(args, "record", None) else ""
+        sha = analyze(lambda: analyses.fingerprint(backend, request)) if getattr(args, "record", None) else ""
     finally:
         backend.close()
     return network_name(source), spectra[args.layer], sha
@@ -115,11 +133,11 @@ def remote_sticking(args: argparse.Namespace, backend, source: str, progress=Non
     from stylegan3.documents.request import Latent, NetworkRef, Noise, RenderRequest, Truncation
     from stylegan3.service import analyses
 
-    info = _load(backend, source)
+    info = load(backend, source)
     request = RenderRequest(network=NetworkRef(source), latent=Latent(float(args.seed)),
                             truncation=Truncation(float(args.psi), None), noise=Noise(args.noise_mode))
-    res = _analyze(lambda: analyses.sticking(
+    res = analyze(lambda: analyses.sticking(
         backend, request, progress, samples=args.samples, sigma=float(args.sigma), seed=args.noise_seed,
         space=args.space, hp_cutoff=float(args.hp_cutoff), batch_size=args.batch, zero_label=True, view=False))
-    sha = _analyze(lambda: analyses.fingerprint(backend, request)) if getattr(args, "record", None) else ""
+    sha = analyze(lambda: analyses.fingerprint(backend, request)) if getattr(args, "record", None) else ""
     return f"{network_name(source)} ({info.kind} {info.resolution}px)", res, sha

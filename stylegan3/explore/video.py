@@ -26,6 +26,11 @@ from stylegan3.runs.distributed import SINGLE, Context, map_ordered
 __all__ = [
     "VideoSpec",
     "network_label",
+    "label_text",
+    "pane_frames",
+    "compose_frame",
+    "transform_matrices",
+    "cell_ws",
     "resize_images",
     "draw_label",
     "tile_grid",
@@ -61,9 +66,12 @@ def network_label(name: str, G: torch.nn.Module) -> str:
     from stylegan3.networks import network_kind
 
     kind = network_kind(G)
-    if kind == "other":
-        kind = type(G).__name__
-    return f"{name} ({kind} {int(G.img_resolution)}px)"
+    return label_text(name, type(G).__name__ if kind == "other" else kind, int(G.img_resolution))
+
+
+def label_text(name: str, kind: str, resolution: int) -> str:
+    """A pane's label from what a `NetworkInfo` says too (a remote network's pane is labelled the same)."""
+    return f"{name} ({kind} {int(resolution)}px)"
 
 
 def resize_images(images: torch.Tensor, size: int) -> torch.Tensor:
@@ -173,7 +181,7 @@ def video_frame_count(spec: VideoSpec) -> int:
     return num_frames(len(spec.seeds) // cells, spec.frames_per_seed, spec.loop)
 
 
-def _cell_ws(G: torch.nn.Module, spec: VideoSpec, device: torch.device) -> torch.Tensor:
+def cell_ws(G: torch.nn.Module, spec: VideoSpec, device: torch.device) -> torch.Tensor:
     """Per-frame ws for every grid cell: `[frames, cells, num_ws, w_dim]`."""
     cells = spec.grid[0] * spec.grid[1]
     per_cell = len(spec.seeds) // cells  # cell i walks seeds[i * per_cell : (i + 1) * per_cell]
@@ -199,6 +207,47 @@ def _check_spec(nets: Sequence[tuple[str, torch.nn.Module]], spec: VideoSpec) ->
             raise SG3Error(f"a translate path needs StyleGAN3 networks; no input transform in: {', '.join(flat)}")
 
 
+def transform_matrices(spec: VideoSpec, total: int, device: torch.device) -> torch.Tensor | None:
+    """The inverse input transform of every frame `[total, 3, 3]` along the translate path; None without one."""
+    if not spec.translate_path:
+        return None
+    from stylegan3.documents.request import Transform
+    from stylegan3.render.inputs import input_transform
+
+    path = transform_path(spec.translate_path, total, spec.loop)
+    return torch.from_numpy(np.stack([input_transform(Transform((float(t[0]), float(t[1])), float(t[2])))
+                                      for t in path])).to(device=device, dtype=torch.float32)
+
+
+@torch.no_grad()
+def pane_frames(G: torch.nn.Module, spec: VideoSpec, ws: torch.Tensor, cell: int, start: int, stop: int,
+                matrices: torch.Tensor | None = None) -> np.ndarray:
+    """One network's pane (its grid of walks, no label) for frames `start .. stop - 1`, rendered as one batch:
+    uint8 `[stop - start, rows * cell, cols * cell, 3]`. `ws` is `cell_ws`, `matrices` `transform_matrices`
+    (one transform per frame, passed to synthesis: the network is not modified). The local video and the
+    `video_walk` analysis of a remote network both render through this, in the same batches."""
+    cols, rows = spec.grid
+    cells = cols * rows
+    batch = ws[start:stop].reshape(-1, *ws.shape[2:])  # frame-major: [frames*cells, num_ws, w_dim]
+    extra = {} if matrices is None else {"transform": matrices[start:stop].repeat_interleave(cells, dim=0)}
+    img = G.synthesis(batch, noise_mode=spec.noise_mode, force_fp32=True, **extra)
+    img = to_rgb_uint8(resize_images(img, cell)).cpu().numpy()
+    img = img.reshape(stop - start, cells, cell, cell, 3)
+    return np.stack([tile_grid(img[f], cols, rows) for f in range(len(img))])
+
+
+def compose_frame(panes: Sequence[np.ndarray], labels: Sequence[np.ndarray]) -> np.ndarray:
+    """One video frame: each pane under its label strip, side by side, padded for H.264."""
+    return _pad_to_block(np.concatenate([np.concatenate([label, pane], axis=0)
+                                         for pane, label in zip(panes, labels, strict=True)], axis=1))
+
+
+def check_cell(cell: int) -> int:
+    if not 8 <= cell <= 4096:
+        raise SG3Error(f"pane size {cell} outside 8..4096")
+    return cell
+
+
 @torch.no_grad()
 def iter_video_frames(
     nets: Sequence[tuple[str, torch.nn.Module]],
@@ -208,43 +257,24 @@ def iter_video_frames(
 ) -> Iterator[np.ndarray]:
     """Yield the video's frames as uint8 `[H, W, 3]` arrays (sides padded to multiples of 16).
 
-    Each network renders `batch_size` frames x cells at a time; a translate path gives each frame its own
-    input transform, passed to synthesis (the networks are not modified).
+    Each network renders `batch_size` frames x cells at a time (`pane_frames`).
     With a `context` of several processes every rank must exhaust this iterator: the batches are spread
     over the ranks, and rank 0 yields every frame in order (the others yield nothing).
     """
     _check_spec(nets, spec)
     device = torch.device(device)
-    cols, rows = spec.grid
-    cells = cols * rows
-    cell = int(spec.pane_size or max(int(G.img_resolution) for _, G in nets))
-    if not 8 <= cell <= 4096:
-        raise SG3Error(f"pane size {cell} outside 8..4096")
+    cols = spec.grid[0]
+    cell = check_cell(int(spec.pane_size or max(int(G.img_resolution) for _, G in nets)))
     total = video_frame_count(spec)
-    paths = [_cell_ws(G, spec, device) for _, G in nets]
+    paths = [cell_ws(G, spec, device) for _, G in nets]
     labels = [draw_label(cols * cell, network_label(name, G)) for name, G in nets]
-    transforms = transform_path(spec.translate_path, total, spec.loop) if spec.translate_path else None
+    matrices = transform_matrices(spec, total, device)
     step = spec.batch_size
-    if transforms is not None:
-        from stylegan3.documents.request import Transform
-        from stylegan3.render.inputs import input_transform
-
-        matrices = torch.from_numpy(np.stack([input_transform(Transform((float(t[0]), float(t[1])), float(t[2])))
-                                              for t in transforms])).to(device=device, dtype=torch.float32)
 
     def render_batch(start: int) -> list[np.ndarray]:
         stop = min(start + step, total)
-        panes = []
-        for (_, G), ws, label in zip(nets, paths, labels, strict=True):
-            batch = ws[start:stop].reshape(-1, *ws.shape[2:])  # frame-major: [frames*cells, num_ws, w_dim]
-            extra = {}
-            if transforms is not None:  # one transform per frame, passed to synthesis (the net is unchanged)
-                extra["transform"] = matrices[start:stop].repeat_interleave(cells, dim=0)
-            img = G.synthesis(batch, noise_mode=spec.noise_mode, force_fp32=True, **extra)
-            img = to_rgb_uint8(resize_images(img, cell)).cpu().numpy()
-            img = img.reshape(stop - start, cells, cell, cell, 3)
-            panes.append([np.concatenate([label, tile_grid(img[f], cols, rows)], axis=0) for f in range(len(img))])
-        return [_pad_to_block(np.concatenate([pane[f] for pane in panes], axis=1)) for f in range(stop - start)]
+        panes = [pane_frames(G, spec, ws, cell, start, stop, matrices) for (_, G), ws in zip(nets, paths, strict=True)]
+        return [compose_frame([pane[f] for pane in panes], labels) for f in range(stop - start)]
 
     for results in map_ordered(render_batch, range(0, total, step), context):
         for _start, frames in results or ():

@@ -6,12 +6,13 @@ scaled at run time) follow the official networks so their state dicts load uncha
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
+from stylegan3.networks.cancel import RenderCancelled, ShouldStop
 from stylegan3.ops import bias_act
 from stylegan3.ops.derived import DerivedCache
 
@@ -109,7 +110,9 @@ class MappingNetwork(torch.nn.Module):
         truncation_psi: float = 1.0,
         truncation_cutoff: int | None = None,
         update_emas: bool = False,
+        should_stop: ShouldStop | None = None,
     ) -> torch.Tensor:
+        """ws [N, num_ws, w_dim]; `should_stop` is asked before each layer (`stylegan3.networks.cancel`)."""
         del update_emas  # inference only: the running average is loaded, never updated
         x = None
         if self.z_dim > 0:
@@ -120,6 +123,8 @@ class MappingNetwork(torch.nn.Module):
             y = normalize_2nd_moment(self.embed(c.to(torch.float32)))
             x = torch.cat([x, y], dim=1) if x is not None else y
         for idx in range(self.num_layers):
+            if should_stop is not None and should_stop():
+                raise RenderCancelled()
             x = getattr(self, f"fc{idx}")(x)
         x = x.unsqueeze(1).repeat([1, self.num_ws, 1])
         if truncation_psi != 1:
@@ -129,6 +134,21 @@ class MappingNetwork(torch.nn.Module):
 
     def extra_repr(self) -> str:
         return f"z_dim={self.z_dim}, c_dim={self.c_dim}, w_dim={self.w_dim}, num_ws={self.num_ws}"
+
+
+def capture_set(capture: Collection[str] | None, known: Collection[str]) -> frozenset[str]:
+    """The layer names a synthesis pass keeps (empty for None), checked before any work is done.
+
+    Layer capture is an argument of synthesis, not a forward hook on a shared module: see `capture_layers`
+    in `stylegan3.networks.layers` for why.
+    """
+    if not capture:
+        return frozenset()
+    wanted = frozenset(capture)
+    unknown = sorted(wanted.difference(known))
+    if unknown:
+        raise ValueError(f"no layer named {', '.join(map(repr, unknown))}; this network has: {', '.join(known)}")
+    return wanted
 
 
 _WEIGHT_STATS: DerivedCache[tuple[torch.Tensor, torch.Tensor]] = DerivedCache(limit=4096)
@@ -261,5 +281,6 @@ class GeneratorBase(torch.nn.Module):
         **synthesis_kwargs: Any,
     ) -> torch.Tensor:
         synthesis_kwargs.pop("update_emas", None)
-        ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
+        ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff,
+                          should_stop=synthesis_kwargs.get("should_stop"))
         return self.synthesis(ws, **synthesis_kwargs)

@@ -1,14 +1,14 @@
 """Layer inspection: what each synthesis layer is (size, channels, band limits) and what it outputs.
 
 SG3 layers are the official `L{idx}_{size}_{channels}` modules plus the Fourier `input`; SG2 layers are
-each block's convolutions and ToRGB (`b64.conv0`, `b64.torgb`, ...). Captures use forward hooks, so
-the generator code stays free of inspection logic and one forward pass yields every layer.
+each block's convolutions and ToRGB (`b64.conv0`, `b64.torgb`, ...). A capture is an argument of synthesis
+(`G.synthesis(ws, capture=names)` returns (image, {name: output})), not a forward hook: the network is shared
+by the renderer, comparison panes and analysis jobs, and a hook on it would fire in everyone's pass, force
+private copies and locks, and rule out CUDA-graph replay (a graph returns the captured layers as outputs).
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,33 +78,9 @@ def list_layers(G: torch.nn.Module) -> list[LayerInfo]:
     return out
 
 
-@contextlib.contextmanager
-def layer_outputs(G: torch.nn.Module, names: list[str]) -> Iterator[dict[str, torch.Tensor]]:
-    """While active, every forward pass stores the outputs of the named synthesis layers in the yielded dict."""
-    captured: dict[str, torch.Tensor] = {}
-    handles = []
-    try:
-        for name in names:
-            module = G.synthesis.get_submodule(name)
-            handles.append(module.register_forward_hook(_store(captured, name)))
-        yield captured
-    finally:
-        for handle in handles:
-            handle.remove()
-
-
 def capture_layers(
     G: torch.nn.Module, ws: torch.Tensor, names: list[str] | None = None, **synthesis_kwargs: Any
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Run synthesis once and return (image, {layer name: output}) for `names` (default: all)."""
+    """Run synthesis once and return (image, {layer name: output}) for `names` (default: all, in order)."""
     wanted = [info.name for info in list_layers(G)] if names is None else list(names)
-    with layer_outputs(G, wanted) as captured:
-        img = G.synthesis(ws, **synthesis_kwargs)
-    return img, captured
-
-
-def _store(captured: dict[str, torch.Tensor], name: str):
-    def hook(_module: torch.nn.Module, _inputs: Any, output: Any) -> None:
-        captured[name] = output[0] if isinstance(output, tuple) else output
-
-    return hook
+    return G.synthesis(ws, capture=wanted, **synthesis_kwargs)

@@ -7,13 +7,15 @@ official state dicts load unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from stylegan3.networks.common import FullyConnectedLayer, GeneratorBase, modulate_weights
+from stylegan3.networks.cancel import RenderCancelled, ShouldStop
+from stylegan3.networks.common import FullyConnectedLayer, GeneratorBase, capture_set, modulate_weights
 from stylegan3.ops import bias_act, setup_filter, upfirdn2d, upsample2d
 from stylegan3.ops.upfirdn2d import filter_size
 
@@ -290,30 +292,35 @@ class SynthesisBlock(torch.nn.Module):
         img: torch.Tensor | None,
         ws: torch.Tensor,
         force_fp32: bool = False,
+        parts: dict[str, torch.Tensor] | None = None,
         **layer_kwargs: Any,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(features, image so far); `parts`, when given, receives this call's conv0 / conv1 / torgb outputs by
+        name (the synthesis network's layer capture)."""
         layer_kwargs.pop("fused_modconv", None)
         layer_kwargs.pop("update_emas", None)
         w_iter = iter(ws.unbind(dim=1))
         use_fp16 = self.use_fp16 and not force_fp32 and ws.device.type == "cuda"
         dtype = torch.float16 if use_fp16 else torch.float32
+        keep = parts if parts is not None else {}
         if self.in_channels == 0:
             x = self.const.to(dtype).unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])
-            x = self.conv1(x, next(w_iter), **layer_kwargs)
+            x = keep["conv1"] = self.conv1(x, next(w_iter), **layer_kwargs)
         elif self.architecture == "resnet":
             x = x.to(dtype)
             y = self.skip(x, gain=np.sqrt(0.5))
-            x = self.conv0(x, next(w_iter), **layer_kwargs)
-            x = self.conv1(x, next(w_iter), gain=np.sqrt(0.5), **layer_kwargs)
+            x = keep["conv0"] = self.conv0(x, next(w_iter), **layer_kwargs)
+            x = keep["conv1"] = self.conv1(x, next(w_iter), gain=np.sqrt(0.5), **layer_kwargs)
             x = y + x
         else:
             x = x.to(dtype)
-            x = self.conv0(x, next(w_iter), **layer_kwargs)
-            x = self.conv1(x, next(w_iter), **layer_kwargs)
+            x = keep["conv0"] = self.conv0(x, next(w_iter), **layer_kwargs)
+            x = keep["conv1"] = self.conv1(x, next(w_iter), **layer_kwargs)
         if img is not None:
             img = upsample2d(img, self.resample_filter)
         if self.is_last or self.architecture == "skip":
-            y = self.torgb(x, next(w_iter)).to(torch.float32)
+            y = keep["torgb"] = self.torgb(x, next(w_iter))
+            y = y.to(torch.float32)
             img = img + y if img is not None else y
         return x, img
 
@@ -363,21 +370,46 @@ class SynthesisNetwork(torch.nn.Module):
     def layer_names(self) -> list[str]:
         return [f"b{res}" for res in self.block_resolutions]
 
-    def forward(self, ws: torch.Tensor, transform: Any = None, **block_kwargs: Any) -> torch.Tensor:
+    @property
+    def capturable(self) -> list[str]:
+        """What `capture` may name: each block's convolutions and ToRGB (`b64.conv0`, `b64.torgb`, ...)."""
+        return [f"b{res}.{part}" for res in self.block_resolutions for part in ("conv0", "conv1", "torgb")
+                if hasattr(getattr(self, f"b{res}"), part)]
+
+    def forward(
+        self,
+        ws: torch.Tensor,
+        transform: Any = None,
+        *,
+        should_stop: ShouldStop | None = None,
+        capture: Collection[str] | None = None,
+        **block_kwargs: Any,
+    ) -> torch.Tensor | tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Image [N, C, H, W]. Per call, never stored on the module: `should_stop` is asked before each block
+        (`RenderCancelled` when it says so); with `capture` (names of `capturable`) the result is
+        (image, {name: that layer's output}) in the order asked."""
         if transform is not None:
             raise ValueError("StyleGAN2 has no input transform: translation and rotation need StyleGAN3")
         if ws.ndim != 3 or ws.shape[1] != self.num_ws or ws.shape[2] != self.w_dim:
             raise ValueError(f"ws must be [N, {self.num_ws}, {self.w_dim}], got {list(ws.shape)}")
+        wanted = capture_set(capture, self.capturable) if capture else frozenset()
         ws = ws.to(torch.float32)
         x = img = None
         w_idx = 0
+        kept: dict[str, torch.Tensor] = {}
         for res in self.block_resolutions:
+            if should_stop is not None and should_stop():
+                raise RenderCancelled()
             block = getattr(self, f"b{res}")
             # Consecutive blocks share one w: a block's ToRGB uses the w of the next block's first conv.
             block_ws = ws.narrow(1, w_idx, block.num_conv + block.num_torgb)
             w_idx += block.num_conv
-            x, img = block(x, img, block_ws, **block_kwargs)
-        return img
+            parts: dict[str, torch.Tensor] | None = {} if wanted else None
+            x, img = block(x, img, block_ws, parts=parts, **block_kwargs)
+            for part, t in (parts or {}).items():
+                if f"b{res}.{part}" in wanted:
+                    kept[f"b{res}.{part}"] = t
+        return img if capture is None else (img, {name: kept[name] for name in capture})
 
 
 class Generator(GeneratorBase):

@@ -7,12 +7,14 @@ state dict loads unchanged and layers keep their official names (e.g. `L3_52_512
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
 import torch
 
-from stylegan3.networks.common import FullyConnectedLayer, GeneratorBase, grouped_conv, modulate_weights
+from stylegan3.networks.cancel import RenderCancelled, ShouldStop
+from stylegan3.networks.common import FullyConnectedLayer, GeneratorBase, capture_set, grouped_conv, modulate_weights
 from stylegan3.networks.filters import design_lowpass_filter
 from stylegan3.ops import filtered_lrelu
 
@@ -307,19 +309,39 @@ class SynthesisNetwork(torch.nn.Module):
             self.layer_names.append(name)
 
     def forward(
-        self, ws: torch.Tensor, transform: torch.Tensor | np.ndarray | None = None, **layer_kwargs: Any
-    ) -> torch.Tensor:
-        """Image [N, C, H, W]; `transform` is the inverse user transform (default: the input's buffer)."""
+        self,
+        ws: torch.Tensor,
+        transform: torch.Tensor | np.ndarray | None = None,
+        *,
+        should_stop: ShouldStop | None = None,
+        capture: Collection[str] | None = None,
+        **layer_kwargs: Any,
+    ) -> torch.Tensor | tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Image [N, C, H, W]; `transform` is the inverse user transform (default: the input's buffer).
+
+        Per call, never stored on the module: `should_stop` is asked before the input and before each layer
+        (`RenderCancelled` when it says so); with `capture` (names from `layers.list_layers`: 'input' and the
+        `L{idx}_{size}_{channels}` layers) the result is (image, {name: that layer's output}) in the order asked.
+        """
         if ws.ndim != 3 or ws.shape[1] != self.num_ws or ws.shape[2] != self.w_dim:
             raise ValueError(f"ws must be [N, {self.num_ws}, {self.w_dim}], got {list(ws.shape)}")
+        wanted = capture_set(capture, ("input", *self.layer_names)) if capture else frozenset()
         layer_kwargs.pop("update_emas", None)
         ws = ws.to(torch.float32).unbind(dim=1)
+        if should_stop is not None and should_stop():
+            raise RenderCancelled()
         x = self.input(ws[0], transform=transform)
+        kept = {"input": x} if "input" in wanted else {}
         for name, w in zip(self.layer_names, ws[1:], strict=True):
+            if should_stop is not None and should_stop():
+                raise RenderCancelled()
             x = getattr(self, name)(x, w, **layer_kwargs)
+            if name in wanted:
+                kept[name] = x
         if self.output_scale != 1:
             x = x * self.output_scale
-        return x.to(torch.float32)
+        img = x.to(torch.float32)
+        return img if capture is None else (img, {name: kept[name] for name in capture})
 
 
 class Generator(GeneratorBase):

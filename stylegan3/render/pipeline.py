@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from stylegan3.documents.request import OUTPUT_LAYER, RenderRequest
+from stylegan3.networks.cancel import RenderCancelled, ShouldStop
 from stylegan3.networks.info import NetworkInfo
-from stylegan3.networks.layers import LayerInfo, layer_outputs
+from stylegan3.networks.layers import LayerInfo
 from stylegan3.render import views
-from stylegan3.render.cancel import RenderCancelled, cancellable
 from stylegan3.render.images import to_rgb_uint8
 from stylegan3.render.inputs import input_transform, noise_kwargs, request_ws
 
@@ -145,23 +145,33 @@ def build_pipeline(request: RenderRequest, info: NetworkInfo) -> tuple[Stage, ..
 
 
 def synthesize(G: torch.nn.Module, request: RenderRequest, info: NetworkInfo, ws: torch.Tensor,
-               transform: np.ndarray | None, stats: dict | None = None) -> torch.Tensor:
+               transform: np.ndarray | None, stats: dict | None = None, *, capture: Sequence[str] | None = None,
+               should_stop: ShouldStop | None = None) -> torch.Tensor | tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """One synthesis pass with the given inverse input transform (None = identity), graphs where possible.
 
-    The transform is an argument of synthesis (a static input of the CUDA graph, like ws): the network's
-    buffer is never written, so other users of the same module see no change."""
-    extra = {}
+    The transform, the layers to capture and the cancel check are arguments of synthesis (the first two a
+    static input and static outputs of the CUDA graph, like ws): the network is never written or hooked, so
+    other users of the same module see no change. With `capture` the result is (image, {name: layer})."""
+    extra: dict = {}
     if info.capabilities.input_transform:
         extra["transform"] = torch.from_numpy(np.eye(3) if transform is None else np.asarray(transform)).to(
             device=ws.device, dtype=torch.float32)
+    if capture is not None:
+        extra["capture"] = capture
     kwargs = noise_kwargs(G, request, ws.device, info.capabilities.seeded_noise)
+    if should_stop is not None and info.family == "other":  # a module of another kind takes no should_stop
+        if should_stop():
+            raise RenderCancelled()
+        should_stop = None
     if request.synthesis.cuda_graphs and ws.is_cuda:
         from stylegan3.render.graphs import synthesize as graph_synthesize
 
-        img, reason = graph_synthesize(G, ws, **extra, **kwargs)
+        out, reason = graph_synthesize(G, ws, should_stop=should_stop, **extra, **kwargs)
         if stats is not None:
             stats["graph"], stats["graph_reason"] = reason is None, reason
-        return img
+        return out
+    if should_stop is not None:
+        extra["should_stop"] = should_stop
     return G.synthesis(ws, **extra, **kwargs)
 
 
@@ -195,15 +205,27 @@ def to_host(pixels: torch.Tensor) -> np.ndarray:
 
 @torch.no_grad()
 def render_tensor(G: torch.nn.Module, request: RenderRequest, info: NetworkInfo, device: torch.device,
-                  stats: dict) -> torch.Tensor:
-    """The shown frame as [H, W, 3] uint8 on the device."""
+                  stats: dict, should_stop: ShouldStop | None = None) -> torch.Tensor:
+    """The shown frame as [H, W, 3] uint8 on the device; `RenderCancelled` once `should_stop()` says so.
+
+    `should_stop` is asked before the mapping (a few small layers: not worth asking inside) and then between
+    synthesis layers; the shown layer comes back from synthesis as a captured output."""
+    if should_stop is not None and should_stop():
+        raise RenderCancelled()
     ws = request_ws(G, request, device)
     transform = input_transform(request) if info.capabilities.input_transform else None
     name = request.layer.layer
-    capture = [name] if name and name != OUTPUT_LAYER and name in info.layer_names else []
-    with layer_outputs(G, capture) as captured:
-        img = synthesize(G, request, info, ws, transform, stats)
-    frame = Frame(request, info, ws, img, lambda t: synthesize(G, request, info, ws, t), captured.get(name), stats)
+    layer = None
+    if name and name != OUTPUT_LAYER and name in info.layer_names:
+        img, layers = synthesize(G, request, info, ws, transform, stats, capture=(name,), should_stop=should_stop)
+        layer = layers[name]
+    else:
+        img = synthesize(G, request, info, ws, transform, stats, should_stop=should_stop)
+
+    def again(t: np.ndarray | None) -> torch.Tensor:
+        return synthesize(G, request, info, ws, t, should_stop=should_stop)
+
+    frame = Frame(request, info, ws, img, again, layer, stats)
     for stage in build_pipeline(request, info):
         stage(frame)
     return to_rgb_uint8(frame.image[:1])[0]
@@ -221,16 +243,16 @@ def describe_failure(exc: BaseException) -> tuple[str, bool]:
 
 
 def render_request(G: torch.nn.Module, request: RenderRequest, info: NetworkInfo,
-                   should_stop: Callable[[], bool] | None = None) -> RenderOutput:
-    """Render with timing; errors become a message (and `fatal` for a broken CUDA context), never a raise."""
+                   should_stop: ShouldStop | None = None) -> RenderOutput:
+    """Render with timing; errors become a message (and `fatal` for a broken CUDA context), never a raise.
+    `should_stop` (asked between layers, never stored on the network) turns a stale render into `cancelled`."""
     from stylegan3.networks.device import device_of
 
     device = device_of(G)
     stats: dict = {}
     t0 = time.perf_counter()
     try:
-        with cancellable(G, device, should_stop):
-            pixels = render_tensor(G, request, info, device, stats)
+        pixels = render_tensor(G, request, info, device, stats, should_stop)
         image = to_host(pixels)
     except RenderCancelled:
         return RenderOutput(image=None, cancelled=True)

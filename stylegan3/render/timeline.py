@@ -19,7 +19,16 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from stylegan3.documents.request import FFTView, LayerView, Noise, RenderRequest, Synthesis, Transform, Untransform
+from stylegan3.documents.request import (
+    FFTView,
+    LayerView,
+    NetworkRef,
+    Noise,
+    RenderRequest,
+    Synthesis,
+    Transform,
+    Untransform,
+)
 from stylegan3.documents.timeline import Timeline
 from stylegan3.errors import SG3Error
 from stylegan3.networks.info import NetworkInfo
@@ -119,12 +128,12 @@ class ResolvedTimeline:
 
         On top of `base` (the network, and the seed-plane position the latent is pinned to; default: a fresh
         request naming the timeline's network): the W+ latent `ws_at(t)` as an explicit latent (no moves: the
-        keys' moves are inside it), the transform at `t`, the timeline's noise mode, and the image itself (a
+        keys' moves are inside it), the transform at `t`, the timeline's noise mode (random noise drawn from the
+        base's noise seed, so any frame renders again to the same bits), and the image itself (a
         timeline is a path of images: layer, FFT and untransform views are dropped). Precision is part of the
         timeline, not of the view: always `TIMELINE_SYNTHESIS` (float32 everywhere, CUDA graphs where
         available), so a preview on a GPU that renders fp16 layers still matches its export.
         """
-        from stylegan3.documents.request import NetworkRef
         from stylegan3.render.inputs import explicit_latent
 
         tl = self.timeline

@@ -7,7 +7,7 @@ params=...)`; these helpers turn the plain results back into the library's objec
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -157,6 +157,50 @@ def trace(backend, request: RenderRequest, frames: int = 16, row: float = 0.5, t
 
     params = dict(frames=int(frames), row=float(row), transform_spec=str(transform_spec))
     return trace_from_plain(backend.analyze("trace", request, progress, params=params))
+
+
+def video_frames(backend, networks: Sequence[tuple[str, str]], spec, chunk: int = 8,
+                 progress: ProgressFn = None) -> Iterator[np.ndarray]:
+    """The frames of `sg3-explorer video` (a `stylegan3.explore.video.VideoSpec` seed walk) for `networks`
+    (display name, source) whose panes render on `backend`, each through the same batches as a local run
+    (`stylegan3.analyses.walk`); labels and layout are drawn here. Equal to `iter_video_frames` frame by frame."""
+    from stylegan3.analyses.record import MAX_CHUNK_BYTES
+    from stylegan3.documents.request import NetworkRef
+    from stylegan3.errors import SG3Error
+    from stylegan3.explore.video import check_cell, compose_frame, draw_label, label_text, video_frame_count
+
+    total = video_frame_count(spec)
+    infos = [backend.load(NetworkRef(source)) for _, source in networks]
+    if not infos:
+        raise SG3Error("no network to render")
+    if spec.translate_path:
+        flat = [name for (name, _), info in zip(networks, infos, strict=True)
+                if not info.capabilities.input_transform]
+        if flat:
+            raise SG3Error(f"a translate path needs StyleGAN3 networks; no input transform in: {', '.join(flat)}")
+    cols, rows = spec.grid
+    cell = check_cell(int(spec.pane_size or max(info.resolution for info in infos)))
+    labels = [draw_label(cols * cell, label_text(name, info.kind, info.resolution))
+              for (name, _), info in zip(networks, infos, strict=True)]
+    batch = int(spec.batch_size)
+    fits = max(1, MAX_CHUNK_BYTES // (rows * cols * cell * cell * 3))
+    count = max(1, min(int(chunk), fits) // batch) * batch  # whole batches: the local run's batches exactly
+    walk = dict(seeds=[int(s) for s in spec.seeds], frames_per_seed=int(spec.frames_per_seed), loop=bool(spec.loop),
+                grid=[cols, rows], kind=spec.kind, psi=float(spec.psi), cutoff=spec.cutoff, class_idx=spec.class_idx,
+                noise_mode=spec.noise_mode, translate_path=spec.translate_path or "", cell=cell, batch_size=batch)
+    start = 0
+    while start < total:
+        params = dict(walk, start=start, count=count)
+        panes = [chunk_images(backend.analyze("video_walk", RenderRequest(network=NetworkRef(source)),
+                                              params=params), start, "video_walk")
+                 for _, source in networks]
+        for f in range(len(panes[0])):
+            yield compose_frame([pane[f] for pane in panes], labels)
+        start += len(panes[0])
+        if progress is not None:
+            progress(start, total)
+
+
 # --- exploration: latents, directions, projection (issue 19) --------------------------------------------------
 
 

@@ -42,6 +42,7 @@ class _Analysis:
     future: Future = field(default_factory=Future)
     progress: list = field(default_factory=lambda: [0, 0])  # [done, total], the latest report
     partials: deque = field(default_factory=deque)  # (seq, data) received, not yet handed to the caller
+    arrived: threading.Event = field(default_factory=threading.Event)  # set by the I/O thread on news
 
 
 class RemoteBackend(RenderBackend):
@@ -123,22 +124,22 @@ class RemoteBackend(RenderBackend):
         self._wake()
         deadline = time.monotonic() + timeout
         while True:
+            entry.arrived.wait(0.05)
+            entry.arrived.clear()
+            finished = fut.done()  # its partials were queued before it was set: all are handed over below
             try:
-                result = fut.result(0.05)
-            except FutureTimeout:
-                result = fut
-            try:
-                self._hand_partials(aid, entry, on_partial)  # all of them before the result
-                if result is not fut:
-                    return result
-                done, total = entry.progress
-                if progress is not None and total:
-                    progress(done, total)
-                if time.monotonic() > deadline:
-                    raise BackendError(f"{name}: no result from {self.transport} within {timeout:g} s")
+                self._hand_partials(aid, entry, on_partial)
+                if not finished:
+                    done, total = entry.progress
+                    if progress is not None and total:
+                        progress(done, total)
+                    if time.monotonic() > deadline:
+                        raise BackendError(f"{name}: no result from {self.transport} within {timeout:g} s")
             except BaseException:
                 self._cancel_analysis(aid)
                 raise
+            if finished:
+                return fut.result()
 
     def _hand_partials(self, aid: int, entry: _Analysis, on_partial) -> None:
         """Give the caller the partial results received so far (on its thread) and acknowledge them."""
@@ -386,6 +387,7 @@ class RemoteBackend(RenderBackend):
                         entry.future.set_exception(BackendError(f"bad result from {self.transport}: {exc}"))
                 else:
                     entry.future.set_exception(BackendError(str(header.get("error"))))
+            entry.arrived.set()
             return hello_id
         if msg_id in self._load_flight:
             _, fut = self._load_flight.pop(msg_id)

@@ -24,15 +24,9 @@ def test_counts_follow_the_listed_rows():
 
 def _block_dtypes(G, device: str, force_fp32: bool) -> dict[str, torch.dtype]:
     G = G.to(device)
-    seen = {}
-    block = G.synthesis.b32
-    hooks = [m.register_forward_hook(lambda m, i, o, n=n: seen.__setitem__(n, o.dtype))
-             for n, m in (("conv1", block.conv1), ("torgb", block.torgb))]
     ws = G.mapping(torch.zeros([1, G.z_dim], device=device), None)
-    G.synthesis(ws, force_fp32=force_fp32)
-    for h in hooks:
-        h.remove()
-    return seen
+    _, layers = G.synthesis(ws, force_fp32=force_fp32, capture=["b32.conv1", "b32.torgb"])
+    return {name.split(".")[1]: t.dtype for name, t in layers.items()}
 
 
 def test_sg2_marked_block_runs_float32_on_the_cpu():

@@ -17,6 +17,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
 from benchmarks.bench_synthesis import build_net
+from stylegan3.networks.cancel import RenderCancelled
 from stylegan3.networks.transform import set_input_transform
 from stylegan3.render import graphs
 
@@ -95,7 +96,7 @@ def test_eager_reasons(monkeypatch):
     assert graphs.eager_reason(G, fake_cuda, "const") is None
     assert graphs.eager_reason(G, fake_cuda, "random") == "random noise is drawn anew each frame"
     handle = G.synthesis.b4.register_forward_hook(lambda *a: None)
-    assert graphs.eager_reason(G, fake_cuda, "const") == "hooks on the network (layer capture)"
+    assert graphs.eager_reason(G, fake_cuda, "const") == "forward hooks on the network (a replay would skip them)"
     handle.remove()
     assert graphs.eager_reason(G, fake_cuda, "const") is None
 
@@ -176,6 +177,18 @@ def test_transform_is_a_static_input_like_ws(net):
     assert G.synthesis.input.transform._version == version
 
 
+def test_capture_and_cancel_on_the_cpu_run_eagerly_and_equal_synthesis():
+    G = _tiny("SG2")
+    ws = torch.randn(1, G.num_ws, G.w_dim)
+    with torch.no_grad():
+        (img, layers), reason = graphs.synthesize(G, ws, capture=["b8.conv0"])
+        eager_img, eager_layers = G.synthesis(ws, capture=["b8.conv0"])
+    assert reason == "not on CUDA" and list(layers) == ["b8.conv0"]
+    assert torch.equal(img, eager_img) and torch.equal(layers["b8.conv0"], eager_layers["b8.conv0"])
+    with pytest.raises(RenderCancelled):
+        graphs.synthesize(G, ws, should_stop=lambda: True)
+
+
 def test_transform_argument_on_the_cpu_runs_eagerly_and_equals_synthesis():
     from stylegan3.networks.transform import input_transform
 
@@ -203,15 +216,46 @@ def test_capture_under_inference_mode_then_replay_under_no_grad():
 
 @pytest.mark.gpu
 @gpu
-def test_layer_capture_runs_eagerly_on_gpu():
-    from stylegan3.networks.layers import layer_outputs
+@pytest.mark.parametrize("net", NETS)
+def test_captured_layers_are_replayed_from_the_graph_and_equal_eager(net):
+    """Layer capture is an argument of synthesis, so the captured layers are static outputs of the graph: a
+    layer view replays instead of running eagerly, one graph per capture list, sharing one memory pool."""
+    torch.manual_seed(3)
+    G = build_net(net, tiny=False, resolution=256, device=torch.device("cuda"))
+    from stylegan3.networks.layers import list_layers
 
+    layers = list_layers(G)
+    names = [layers[3].name, layers[-1].name]
+    runner = graphs.SynthesisGraphs(G)
+    for step in range(3):
+        ws = torch.randn(1, G.num_ws, G.w_dim, device="cuda")
+        with torch.no_grad():
+            for capture in (names[:1], names, None):  # three graphs, replayed in turn from one pool
+                replayed = runner(ws, force_fp32=True, capture=capture)
+                assert runner.last_reason is None, runner.last_reason
+                eager = G.synthesis(ws, force_fp32=True, capture=capture)
+                if capture is None:
+                    replayed, eager = (replayed, {}), (eager, {})
+                assert list(replayed[1]) == list(eager[1]) == list(capture or [])
+                for a, b in [(replayed[0], eager[0]), *((replayed[1][n], eager[1][n]) for n in capture or [])]:
+                    err = float((a.float() - b.float()).abs().max() / b.float().abs().max().clamp(min=1e-12))
+                    assert err < 1e-5, f"step {step} {capture}: replay differs from eager by {err:.2e}"
+    assert len(runner.captured_keys) == 3
+
+
+@pytest.mark.gpu
+@gpu
+def test_cancel_on_gpu_is_asked_before_a_replay():
     G = build_net("SG3-T", tiny=True, resolution=None, device=torch.device("cuda"))
     ws = torch.randn(1, G.num_ws, G.w_dim, device="cuda")
-    name = G.synthesis.layer_names[3]
-    with torch.no_grad(), layer_outputs(G, [name]) as captured:
-        _, reason = graphs.synthesize(G, ws)
-    assert reason == "hooks on the network (layer capture)" and name in captured
+    runner = graphs.SynthesisGraphs(G)
+    with torch.no_grad():
+        runner(ws)  # captured
+        calls = []
+        runner(ws, should_stop=lambda: calls.append(1) or False)
+        assert runner.last_reason is None and calls == [1]
+        with pytest.raises(RenderCancelled):
+            runner(ws, should_stop=lambda: True)
 
 
 @pytest.mark.gpu

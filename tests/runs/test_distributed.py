@@ -19,7 +19,7 @@ def _launch(out: Path, nproc: int) -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
            "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-           str(ROOT / "tests" / "dist_worker.py"), str(out)]
+           str(ROOT / "tests" / "support" / "dist_worker.py"), str(out)]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
 
@@ -29,7 +29,6 @@ def test_two_gloo_processes_give_the_single_process_bits(tmp_path):
     _launch(tmp_path / "two.pt", 2)
     two = torch.load(tmp_path / "two.pt")
     # the reference: the same code in this process, no process group
-    sys.path.insert(0, str(ROOT / "tests"))
     from tests.support import dist_worker
 
     torch_threads = torch.get_num_threads()

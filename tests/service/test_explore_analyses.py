@@ -283,3 +283,160 @@ def test_equivariance_terms_equal_the_library_terms(nets, server):
             assert seen == [4, 5, 6]
         with pytest.raises(BackendError, match="StyleGAN3"):
             analyses.equivariance_terms(each["remote"], _request(nets["SG2"]), 0, 1, ["eqt"], 0, 1.0)
+
+
+# --- the commands: --connect writes what a local run writes ------------------------------------------------------
+
+
+def _run_here_and_there(args: list[str], server, out_flag: str, here, there, capsys) -> tuple[str, str]:
+    from stylegan3.cli.main import main
+
+    assert main([*args, "--device", "cpu", out_flag, str(here)]) == 0
+    local_out = capsys.readouterr().out
+    assert main([*args, "--connect", server.address.removeprefix("tcp://"), out_flag, str(there)]) == 0
+    return local_out, capsys.readouterr().out
+
+
+def test_directions_connect_writes_the_same_file(nets, server, tmp_path, capsys):
+    from stylegan3.explore.directions import load_directions
+
+    args = ["directions", "--network", str(nets["SG3-R"]), "--samples", "300", "--components", "6", "--seed", "4"]
+    local_out, remote_out = _run_here_and_there(args, server, "--out", tmp_path / "a.npz", tmp_path / "b.npz",
+                                                capsys)
+    a, b = np.load(tmp_path / "a.npz"), np.load(tmp_path / "b.npz")
+    assert sorted(a.files) == ["mean", "meta", "sigmas", "vectors"] and a["vectors"].shape == (6, 16)
+    assert all(np.array_equal(a[k], b[k]) for k in a.files)
+    assert load_directions(tmp_path / "a.npz").source == "PCA of 300 w (seed 4)"
+    assert local_out.replace("a.npz", "X") == remote_out.replace("b.npz", "X")
+
+
+def test_project_connect_writes_the_same_files(nets, server, tmp_path, capsys):
+    from PIL import Image
+
+    Image.fromarray(_target(40)).save(tmp_path / "me.png")
+    args = ["project", "--network", str(nets["SG3-T"]), "--target", str(tmp_path / "me.png"), "--steps", "4",
+            "--loss", "offline", "--seed", "3"]
+    local_out, remote_out = _run_here_and_there(args, server, "--outdir", tmp_path / "a", tmp_path / "b", capsys)
+    for name in ("projected.png", "target.png"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+    a, b = np.load(tmp_path / "a" / "projected_w.npz"), np.load(tmp_path / "b" / "projected_w.npz")
+    assert np.array_equal(a["ws"], b["ws"]) and str(a["meta"]) == str(b["meta"])
+    assert "loss: offline" in remote_out and local_out.replace("/a/", "/X/") == remote_out.replace("/b/", "/X/")
+
+
+def test_project_connect_video_has_every_step(nets, server, tmp_path, capsys):
+    pytest.importorskip("imageio_ffmpeg")
+    import imageio.v2 as imageio
+    from PIL import Image
+
+    from stylegan3.cli.main import main
+
+    Image.fromarray(_target(16)).save(tmp_path / "me.png")
+    assert main(["project", "--network", str(nets["SG2"]), "--target", str(tmp_path / "me.png"), "--steps", "3",
+                 "--loss", "offline", "--space", "w", "--video", "--connect", server.address.removeprefix("tcp://"),
+                 "--outdir", str(tmp_path / "out")]) == 0
+    with imageio.get_reader(str(tmp_path / "out" / "projection.mp4")) as reader:
+        frames = [np.asarray(f) for f in reader]
+    assert len(frames) == 4 and frames[0].shape == (16, 32, 3)
+
+
+def test_explore_commands_refuse_outside_allow_with_one_line(server, tmp_path, capsys):
+    from PIL import Image
+
+    from stylegan3.cli.main import main
+
+    host_port = server.address.removeprefix("tcp://")
+    Image.fromarray(_target(16)).save(tmp_path / "me.png")
+    assert main(["directions", "--network", "/etc/passwd", "--connect", host_port,
+                 "--out", str(tmp_path / "d.npz")]) == 1
+    assert "error: refused: /etc/passwd: outside the folders this server allows" in capsys.readouterr().err
+    assert main(["project", "--network", "/etc/passwd", "--target", str(tmp_path / "me.png"), "--connect", host_port,
+                 "--outdir", str(tmp_path / "p")]) == 1
+    assert "error: refused: /etc/passwd" in capsys.readouterr().err
+    assert not (tmp_path / "p").exists()
+
+
+def test_equivariance_connect_writes_the_same_estimates_log_and_record(nets, server, tmp_path, capsys):
+    import json
+
+    from stylegan3.cli.main import main
+
+    host_port = server.address.removeprefix("tcp://")
+    base = ["equivariance", "--network", str(nets["SG3-T"]), "--samples", "5", "--metrics", "eqt,eqr", "--seed", "2",
+            "--psi", "0.9"]
+
+    def run(tag: str, *extra: str) -> str:
+        assert main([*base, "--json", str(tmp_path / f"{tag}.json"), "--resume", str(tmp_path / f"{tag}.jsonl"),
+                     "--record", str(tmp_path / "runs.jsonl"), *extra]) == 0
+        return capsys.readouterr().out
+
+    local = run("local", "--device", "cpu")
+    # A remote run resumed from a log that holds latent 2 only: it asks the server for 0-1 and 3-4.
+    lines = (tmp_path / "local.jsonl").read_text().splitlines()
+    (tmp_path / "remote.jsonl").write_text("\n".join([lines[0], *[ln for ln in lines[1:] if '"i": 2,' in ln]]) + "\n")
+    remote = run("remote", "--connect", host_port)
+    assert local.splitlines()[1:] == remote.splitlines()[1:] and "EQ-T" in local
+    assert ": 5 latents, seed 2, cpu, " in local and f": 5 latents, seed 2, remote {host_port}, " in remote
+    a, b = (json.loads((tmp_path / f"{t}.json").read_text()) for t in ("local", "remote"))
+    assert a["metrics"] == b["metrics"] and b["device"] == f"remote {host_port}"
+    logged = [sorted((tmp_path / f"{t}.jsonl").read_text().splitlines()) for t in ("local", "remote")]
+    assert logged[0] == logged[1]  # the same header and latents (in another order: 2 came first)
+    records = [json.loads(ln) for ln in (tmp_path / "runs.jsonl").read_text().splitlines()]
+    assert records[0]["network_sha256"] == records[1]["network_sha256"] and len(records[0]["network_sha256"]) == 64
+    assert records[0]["results"] == records[1]["results"]
+    assert main([*base[:1], "--network", str(nets["SG2"]), "--connect", host_port]) == 1
+    assert "equivariance metrics need a StyleGAN3 network" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_child_process_backend_streams_a_projection_and_maps_ws(nets):
+    from stylegan3.explore.projection import OfflineLoss, project, target_from_image
+    from stylegan3.render.inputs import request_ws
+    from stylegan3.service.child import ChildProcessBackend
+
+    source = nets["SG3-R"]
+    G = _local(source)
+    want = list(project(G, target_from_image(_target(), 16, 3), steps=3, loss=OfflineLoss()))
+    with ChildProcessBackend(device="cpu") as child:
+        assert np.array_equal(analyses.request_ws(child, _request(source)),
+                              request_ws(G, _request(source), torch.device("cpu")).numpy())
+        steps = []
+        last, _ = analyses.project(child, _request(source), _target(), 3, "w+", "offline", on_step=steps.append)
+    assert [s.step for s in steps] == [0, 1, 2, 3]
+    assert all(torch.equal(s.ws, w.ws) for s, w in zip(steps, want, strict=True))
+    assert torch.equal(last.image, want[-1].image)
+
+
+def test_a_client_that_stops_acknowledging_does_not_hold_the_renderer(nets, server, monkeypatch):
+    import time
+
+    import zmq
+
+    from stylegan3.analyses.project import encode_target
+    from stylegan3.service import server as server_module
+
+    monkeypatch.setattr(server_module, "ACK_TIMEOUT_S", 0.5)
+    target = encode_target(_target(), 16, 3)
+    header = protocol.encode_request("analyze", 1, None, name="project", request=to_dict(_request(nets["SG3-T"])),
+                                     params={"steps": 100_000, "loss": "offline"}, attachment=len(target))
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(server.address)
+    try:
+        sock.send_multipart([header, target])
+        partials = 0
+        deadline = time.monotonic() + 60
+        while partials < protocol.STREAM_WINDOW + 1 and time.monotonic() < deadline:
+            if sock.poll(1000) and "partial" in protocol.parse_reply(sock.recv_multipart())[0]:
+                partials += 1
+        assert partials == protocol.STREAM_WINDOW + 1
+        assert not sock.poll(300) or "partial" not in protocol.parse_reply(sock.recv_multipart())[0]  # it waits
+    finally:
+        sock.close(0)
+        ctx.term()
+    while server._running is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server._running is None, "the abandoned projection still holds the renderer"
+    with RemoteBackend(server.address) as remote:
+        assert remote.render(_request(nets["SG3-T"]), timeout=30).image.shape == (16, 16, 3)

@@ -245,7 +245,7 @@ def test_hostile_clients_are_refused_while_another_client_keeps_getting_frames(n
             answers = {
                 "garbage": evil.zmq_send(b"\x00\xffnot json at all"),
                 "truncated": evil.zmq_send(protocol.encode_request("render", 1, token, request=render)[:-9]),
-                "two frames": evil.zmq_send(b"{}", b"{}"),
+                "three frames": evil.zmq_send(b"{}", b"{}", b"{}"),
                 "no token": evil.zmq_send(protocol.encode_request("render", 2, None, request=render)),
                 "wrong token": evil.zmq_send(protocol.encode_request("load", 3, "guess",
                                                                      network={"source": "demo", "key": "G_ema"})),
@@ -261,7 +261,7 @@ def test_hostile_clients_are_refused_while_another_client_keeps_getting_frames(n
             expect = {
                 "garbage": ("bad-request", "message is not UTF-8 JSON"),
                 "truncated": ("bad-request", "message is not UTF-8 JSON"),
-                "two frames": ("bad-request", "expected one message frame, got 2"),
+                "three frames": ("bad-request", "expected one message frame (two with an attachment), got 3"),
                 "no token": ("auth", "wrong or missing token"),
                 "wrong token": ("auth", "wrong or missing token"),
                 "oversized": ("too-large", "message too large"),

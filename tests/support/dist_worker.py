@@ -13,14 +13,14 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root: tests.support
 
-from stylegan3 import distributed  # noqa: E402
 from stylegan3.errors import SG3Error  # noqa: E402
 from stylegan3.explore.video import VideoSpec, iter_video_frames  # noqa: E402
 from stylegan3.metrics.equivariance import estimate_equivariance  # noqa: E402
 from stylegan3.metrics.spectra import network_spectrum  # noqa: E402
 from stylegan3.metrics.sticking import sticking_view  # noqa: E402
+from stylegan3.runs import distributed  # noqa: E402
 from tests.support.gui import tiny_generator  # noqa: E402
 
 
