@@ -1,5 +1,5 @@
-"""SG3 Explorer's desktop app: window shell, image view, and the background renderer and network loader.
+"""SG3 Explorer's desktop app: the session over a render backend (`explorer`), the window shell and image view.
 
-`renderer`, `async_renderer`, `network_loader`, `state`, `view`, `settings` and `capture` are free of GUI imports
-(headless, testable); `app`, `image_view` and `texture` need imgui-bundle and an OpenGL context.
+`explorer`, `backend_renderer`, `loader`, `network_jobs`, `state`, `view`, `settings` and `capture` are free of
+GUI drawing (headless, testable); `app`, `image_view` and `texture` need imgui-bundle and an OpenGL context.
 """

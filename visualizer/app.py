@@ -1,8 +1,9 @@
-"""The app shell: window, main loop, layout (panels left, image right), menus, status bar, keyboard, capture.
+"""The window over the session (`visualizer.explorer.Explorer`): layout (panels left, image right), menus,
+status bar, keyboard, capture, screenshot mode and the imgui runner.
 
-The GUI thread never waits for synthesis: each frame it submits the current RenderState to the AsyncRenderer
-(a no-op when nothing changed), uploads whatever finished result arrived, and draws the last good image.
-Networks load on the NetworkLoader's thread; failures become a message in the window.
+The GUI thread never waits for synthesis: each frame the session submits the current RenderState to the
+backend (a no-op when nothing changed) and takes whatever finished frame arrived; the window uploads it and
+draws the last good image. Load and render failures become a message in the window.
 """
 
 from __future__ import annotations
@@ -10,30 +11,20 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 from imgui_bundle import hello_imgui, imgui, immapp
 
 from sg3_explorer.assets import ASSETS_DIR
-from sg3_explorer.visualizer.async_renderer import AsyncRenderer
 from sg3_explorer.visualizer.capture import capture_name, save_png
+from sg3_explorer.visualizer.explorer import AppConfig, Explorer
 from sg3_explorer.visualizer.image_view import ImageView
-from sg3_explorer.visualizer.jobs import JobSlot
-from sg3_explorer.visualizer.network_jobs import JobUnavailable, NetworkJob, run_local, unavailable_message
-from sg3_explorer.visualizer.network_loader import LoadedNetwork, LoadStatus, NetworkLoader, default_load_fn
+from sg3_explorer.visualizer.loader import LoadedNetwork
 from sg3_explorer.visualizer.perf import TimeHistory
-from sg3_explorer.visualizer.renderer import RenderResult, choose_device
-from sg3_explorer.visualizer.settings import Settings, load_settings, save_settings
-from sg3_explorer.visualizer.state import RenderState
+from sg3_explorer.visualizer.settings import save_settings
 from sg3_explorer.visualizer.texture import Texture, read_framebuffer
-
-if TYPE_CHECKING:
-    from stylegan3.documents.request import RenderRequest
-    from stylegan3.documents.session import Session
-    from stylegan3.networks.info import NetworkInfo
+from stylegan3.service.backend import RenderBackend
 
 FONT_PATH = ASSETS_DIR / "fonts" / "Roboto-Regular.ttf"
 FONT_SIZE = 15.0  # at 96 PPI; hello_imgui scales it with the screen's DPI
@@ -78,66 +69,14 @@ def display_problem() -> str | None:
     return "cannot open a window: " + (problems[0] if problems else "GLFW failed to initialise")
 
 
-@dataclass
-class AppConfig:
-    networks: list[str] = field(default_factory=list)
-    screenshot: Path | None = None  # save the first frame showing a generated image there, then exit
-    cpu: bool = False
-    device: str | None = None  # cpu, cuda, cuda:N, mps (None: the GPU when there is one)
-    window_size: tuple[int, int] | None = None
-    persist_settings: bool = True
-    timeout_s: float = 120.0  # screenshot mode gives up after this long
-    report_image_rect: bool = False  # screenshot mode prints where the image sits (`--debug`; tests read it)
-    state: RenderState | None = None
-    session: Path | None = None  # a *.sg3session.json to open at start (its network, view and bookmarks)
-    connect: str | None = None  # HOST:PORT of an `sg3-explorer serve`: render there (`gui --connect`)
-    token: str | None = None
-    frame_format: str = "raw"
-    jpeg_quality: int = 90
-    renderer: str = "thread"  # 'thread' (in this process) or 'child' (a child process that may crash and restart)
+class App(Explorer):
+    """The window over the session: layout, menus, status bar, keyboard, capture, the imgui runner."""
 
-
-class App:
-    """The window, and the `widgets.context.PanelContext` every panel is given (the panels see only that)."""
-
-    def __init__(self, config: AppConfig | None = None, load_fn: Callable = default_load_fn) -> None:
-        self.config = config or AppConfig()
-        self.settings: Settings = load_settings() if self.config.persist_settings else Settings()
-        self.state = self.config.state.copy() if self.config.state else RenderState()
-        self.state.force_fp32 = self.state.force_fp32 or self.settings.force_fp32
-        self.state.cuda_graphs = self.state.cuda_graphs and self.settings.cuda_graphs
-        self.device = choose_device(self.config.cpu, self.config.device)
-        self.load_fn = load_fn  # how networks are loaded (tests inject fakes); panes of other panels reuse it
-        self.backend = None  # a RenderBackend when the network lives elsewhere (gui --connect)
-        if self.config.connect or self.config.renderer == "child":
-            from sg3_explorer.visualizer.backend_renderer import BackendRenderer
-            from sg3_explorer.visualizer.remote_loader import RemoteNetworkLoader
-
-            if self.config.connect:
-                from stylegan3.service.client import RemoteBackend
-
-                self.backend = RemoteBackend(self.config.connect, token=self.config.token,
-                                             frame_format=self.config.frame_format, quality=self.config.jpeg_quality)
-            else:
-                from stylegan3.service.child import ChildProcessBackend
-
-                self.backend = ChildProcessBackend(device=str(self.device))
-            self.loader = RemoteNetworkLoader(self.backend)
-            self.renderer = BackendRenderer(self.backend, device=self.config.connect or str(self.device))
-        else:
-            self.loader = NetworkLoader(self.device, load_fn)
-            self.renderer = AsyncRenderer()
-        self.network: LoadedNetwork | None = None
+    def __init__(self, config: AppConfig | None = None, backend: RenderBackend | None = None) -> None:
         self.texture = Texture()
         self.image_view = ImageView()
-        self.last_image: np.ndarray | None = None
-        self.last_result: RenderResult | None = None
-        self.shown_state: RenderState | None = None  # the state the on-screen image was rendered from
-        self.render_error: str | None = None
         self.gui_times = TimeHistory()
         self.gui_build_times = TimeHistory()
-        self.render_times = TimeHistory()
-        self.capture_message = ""
         self.exit_code = 0
         self.frame = 0
         self.frames_with_image = 0
@@ -146,156 +85,14 @@ class App:
         self._exit_after_capture = False
         self._announced = False
         self._capture_save = True
-        self._pending_drops: list[str] = []
         self._show_help = False
         self.help_open = False
         self.drop_enabled = False
-        self.panel_errors: dict[str, str] = {}
         self.window_title = WINDOW_TITLE
         self._allow_idling = True  # off while a test script drives the window (it needs every frame)
+        self._applied_pacing: tuple[int, bool] | None = None
         self._t_start = time.monotonic()
-        from sg3_explorer.widgets import create_widgets
-
-        self.widgets = create_widgets(self)
-        for source in reversed(self.config.networks):
-            self.settings.add_recent(source)
-        self.load_network(self.config.networks[0] if self.config.networks else "demo")
-        if self.config.session is not None:
-            from sg3_explorer.visualizer.session_io import open_app_session
-
-            open_app_session(self, self.config.session)  # a bad file raises SessionError: one line, no window
-
-    # -- the panels' context (widgets.context.PanelContext): what panels see of the app ------------------------
-    def load_network(self, source: str) -> None:
-        self.loader.load(source)
-
-    @property
-    def info(self) -> NetworkInfo | None:
-        return self.network.info if self.network is not None else None
-
-    @property
-    def source(self) -> str | None:
-        return self.network.source if self.network is not None else None
-
-    @property
-    def network_label(self) -> str:
-        return (self.network.label or self.network.source) if self.network is not None else ""
-
-    @property
-    def device_description(self) -> str:
-        return self.config.connect or str(self.device)
-
-    @property
-    def network_is_here(self) -> bool:
-        return self.backend is None
-
-    @property
-    def command_line_networks(self) -> list[str]:
-        return list(self.config.networks)
-
-    @property
-    def load_status(self) -> LoadStatus:
-        return self.loader.status
-
-    @property
-    def load_id(self) -> int:
-        return self.loader.latest_id
-
-    def start_job(self, slot: JobSlot, job: NetworkJob) -> bool:
-        """Run `job` next to the network: with the module here, or on the backend when it can run there."""
-        if self.network is None:
-            slot.error = f"{job.label}: no network loaded"
-            return False
-        if slot.busy:
-            return False
-        if self.backend is None:
-            G = self.network.G
-            return slot.start(lambda progress: run_local(job, G, progress), job.label)
-        if job.remote is None:
-            slot.error = unavailable_message(job, self.backend.transport)
-            return False
-        backend = self.backend
-        return slot.start(lambda progress: job.remote(backend, progress), job.label)
-
-    def compute(self, job: NetworkJob):
-        """A quick job (a few mapping passes) on the GUI thread; refused with the reason when rendered elsewhere."""
-        if self.network is None:
-            raise JobUnavailable(f"{job.label}: no network loaded")
-        if self.backend is not None:
-            raise JobUnavailable(unavailable_message(job, self.backend.transport))
-        return run_local(job, self.network.G)
-
-    def panel_error(self, key: str) -> str | None:
-        return self.panel_errors.get(key)
-
-    def clear_panel_error(self, key: str) -> None:
-        self.panel_errors.pop(key, None)
-
-    def current_request(self) -> RenderRequest:
-        from sg3_explorer.visualizer.request_adapter import request_from_state
-        from sg3_explorer.visualizer.session_io import current_source
-
-        return request_from_state(self.state, current_source(self))
-
-    def apply_request(self, request: RenderRequest) -> None:
-        from sg3_explorer.visualizer.session_io import apply_request
-
-        apply_request(self, request)
-
-    def save_session(self, path: str | Path) -> Path:
-        from sg3_explorer.visualizer.session_io import save_app_session
-
-        return save_app_session(self, path)
-
-    def open_session(self, path: str | Path) -> Session:
-        from sg3_explorer.visualizer.session_io import open_app_session
-
-        return open_app_session(self, path)
-
-    # -- actions used by widgets and shortcuts ----------------------------------------------------------------
-
-    def widget(self, module_name: str):
-        """The panel instance from `widgets.<module_name>`, or None."""
-        for w in self.widgets:
-            if w.key == module_name:
-                return w
-        return None
-
-    @property
-    def last_impl(self) -> str:
-        return self.last_result.impl if self.last_result else "-"
-
-    def ops_description(self) -> str:
-        """Which op implementation renders (found on the loader thread: probing CUDA kernels may build them)."""
-        return self.network.ops if self.network is not None else "(known once a network is loaded)"
-
-    def set_fps_limit(self, fps: int) -> None:
-        self.settings.fps_limit = int(fps)
-        hello_imgui.get_runner_params().fps_idling.fps_max = float(fps)
-
-    def set_vsync(self, on: bool) -> None:
-        self.settings.vsync = bool(on)
-        hello_imgui.get_runner_params().fps_idling.vsync_to_monitor = bool(on)
-        try:  # apply now on the GUI thread's current GL context (the runner reads its flag only at start-up)
-            import glfw
-
-            glfw.swap_interval(1 if on else 0)
-        except Exception:  # noqa: BLE001 - keep the setting for the next start if the call is unavailable
-            pass
-
-    def save_image(self) -> Path | None:
-        """Save the generated image (network resolution, not the zoomed view)."""
-        if self.last_image is None:
-            self.capture_message = "nothing to save yet"
-            return None
-        try:
-            net = self.network.source if self.network else ""
-            path = save_png(self.last_image, self.settings.capture_dir, capture_name("image", self.shown_state, net))
-        except OSError as exc:
-            self.capture_message = f"could not save: {exc}"
-            return None
-        self.capture_message = f"saved {path}"
-        return path
+        super().__init__(config, backend)
 
     def request_window_capture(self, save: bool = True) -> None:
         """Screenshot of the whole window, taken when this frame is fully drawn (kept in `last_window_capture`,
@@ -304,14 +101,27 @@ class App:
         self._capture_save = save
 
     # -- per-frame ---------------------------------------------------------------------------------------------
+    def _show_image(self, image: np.ndarray) -> None:
+        self.texture.upload(image)
+
     def _on_network_loaded(self, loaded: LoadedNetwork) -> None:
-        self.network = loaded
-        self.shown_state = None  # the old network's image stays up, but it no longer shows the current state
-        self.settings.add_recent(loaded.source)
-        self.renderer.set_network(loaded.G if self.backend is None else loaded.source, loaded.load_id)
-        for w in self.widgets:
-            self._call_guarded(w, w.on_network)
+        super()._on_network_loaded(loaded)
         self._set_title(f"{WINDOW_TITLE} - {Path(loaded.source).name or loaded.source} ({loaded.info.kind})")
+
+    def _apply_pacing(self) -> None:
+        """The fps limit and vsync of the settings (the Performance panel edits them), applied when changed."""
+        pacing = (int(self.settings.fps_limit), bool(self.settings.vsync))
+        if pacing == self._applied_pacing:
+            return
+        self._applied_pacing = pacing
+        fps = hello_imgui.get_runner_params().fps_idling
+        fps.fps_max, fps.vsync_to_monitor = float(pacing[0]), pacing[1]
+        try:  # vsync now on the GUI thread's current GL context (the runner reads its flag only at start-up)
+            import glfw
+
+            glfw.swap_interval(1 if pacing[1] else 0)
+        except Exception:  # noqa: BLE001 - kept for the next start if the call is unavailable
+            pass
 
     def _set_title(self, title: str) -> None:
         self.window_title = title
@@ -322,26 +132,6 @@ class App:
             glfw.set_window_title(glfw_window_hello_imgui(), title)
         except Exception:  # noqa: BLE001 - cosmetic
             pass
-
-    def _poll(self) -> None:
-        loaded = self.loader.poll()
-        if loaded is not None:
-            self._on_network_loaded(loaded)
-        if self._pending_drops:
-            self.load_network(self._pending_drops.pop())
-            self._pending_drops.clear()
-        self.renderer.submit(self.state)
-        result = self.renderer.poll()
-        if result is not None:
-            self.render_times.add(result.render_ms)
-            self.last_result = result
-            if result.error:
-                self.render_error = result.error  # the last good image stays on screen
-            elif result.image is not None:
-                self.render_error = None
-                self.texture.upload(result.image)
-                self.last_image = result.image
-                self.shown_state = result.state
 
     def _keyboard(self) -> None:
         io = imgui.get_io()
@@ -387,15 +177,6 @@ class App:
                 else:
                     self.draw_guarded(w)
                 imgui.pop_id()
-
-    def _call_guarded(self, w, fn) -> None:
-        """Per-frame panel logic outside imgui drawing: a failure turns the panel off with its message shown."""
-        try:
-            fn()
-        except Exception as exc:  # noqa: BLE001 - one broken panel must not take the app down
-            if w.key not in self.panel_errors:
-                print(f"error in panel {w.title}: {type(exc).__name__}: {exc}", file=sys.stderr)
-            self.panel_errors[w.key] = f"{type(exc).__name__}: {exc}"
 
     def draw_guarded(self, w) -> None:
         """Draw one panel; if it raises, unwind whatever it left open in imgui and show the error instead."""
@@ -452,10 +233,11 @@ class App:
         if self.frame > 0:
             self.gui_times.add(dt * 1000.0)
         self.frame += 1
-        self._poll()
+        self.poll()
+        self._apply_pacing()
         for w in self.widgets:
             if w.key not in self.panel_errors:
-                self._call_guarded(w, lambda w=w: w.update(dt))
+                self.call_guarded(w, lambda w=w: w.update(dt))
         self._keyboard()
 
         panel_w = imgui.get_font_size() * 24
@@ -614,8 +396,8 @@ class App:
         if self.renderer.busy:
             imgui.same_line()
             imgui.text_disabled("| rendering")
-        if self.backend is not None:  # where the frames come from, and what went wrong with it last
-            st = self.backend.status()
+        st = self.backend.status()
+        if st.transport != "thread" or st.message:  # where the frames come from, and what went wrong last
             imgui.same_line()
             colour = imgui.ImVec4(1.0, 0.45, 0.4, 1.0) if st.state in ("disconnected", "refused") else \
                 imgui.ImVec4(0.6, 0.6, 0.6, 1.0)
@@ -652,23 +434,7 @@ class App:
         """Files dropped onto the window load like typed paths (first file wins)."""
         self.handle_drop([str(p) for p in paths])
 
-    def handle_drop(self, paths: list[str]) -> None:
-        projection = self.widget("projection")
-        if paths and projection is not None:
-            from sg3_explorer.widgets.projection import is_image_path
-
-            if is_image_path(paths[0]):  # a picture is projected, anything else loads as a network
-                projection.start(paths[0])
-                return
-        if paths:
-            self._pending_drops.append(paths[0])
-
     def _before_exit(self) -> None:
-        for w in self.widgets:
-            try:
-                w.close()
-            except Exception as exc:  # noqa: BLE001 - one panel's cleanup must not stop the others
-                print(f"error closing panel {w.title}: {type(exc).__name__}: {exc}", file=sys.stderr)
         io = imgui.get_io()
         if io.display_size.x > 0 and self.config.screenshot is None:
             self.settings.window_size = (int(io.display_size.x), int(io.display_size.y))
@@ -717,5 +483,5 @@ class App:
 
                 testing.run(test_function=test_function, runner_params=params, add_ons_params=addons)
         finally:
-            self.renderer.close()
+            self.close()
         return self.exit_code

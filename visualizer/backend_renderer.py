@@ -1,21 +1,67 @@
-"""The app's renderer interface (`AsyncRenderer`'s: set_network, submit, poll, busy, close) over any
-`RenderBackend`, so the window renders in a thread, a child process or on a server without knowing which.
+"""The window's renderer: frames of a `RenderBackend` (thread, child process or server), for several views.
 
-The GUI keeps editing its `RenderState`; each submit turns it into a `RenderRequest` for the network shown,
-and each `FrameResult` comes back as the `RenderResult` the panels already read, with the transport's
+The main view and each comparison pane are a `FrameChannel` of one `FrameChannels` over the backend: each
+channel keeps its own newest request (latest wins per view) and gets back only its own frames. The channels
+take turns on the backend, one request in flight at a time, so a backend with a single result mailbox serves
+them all over one connection, and the backend's own "latest wins" never drops another view's frame.
+
+`BackendRenderer` is the main view's channel with the window's `RenderState`: each submit turns the state
+into a `RenderRequest` for the network shown, each frame comes back as a `RenderResult` with the transport's
 numbers (bytes per frame, encode / decode / round-trip time) in `extras` for the Performance panel.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
+from dataclasses import dataclass, field
 
-from sg3_explorer.visualizer.renderer import RenderResult, stats_extras
+import numpy as np
+
 from sg3_explorer.visualizer.request_adapter import request_from_state
 from sg3_explorer.visualizer.state import RenderState
-from stylegan3.documents.request import NetworkRef
+from stylegan3.documents.request import NetworkRef, RenderRequest
+from stylegan3.render.pipeline import FrameStats
 from stylegan3.service.backend import FrameResult, RenderBackend
+
+LOST_AFTER_S = 2.0  # a request the backend reports idle on for this long is sent again (a restarted renderer)
+
+
+@dataclass
+class RenderResult:
+    """One finished frame of the main view: `image` HxWx3 uint8 for the texture, `state` what was submitted,
+    `extras` what the stages reported (`stats_extras`) and the transport numbers."""
+
+    image: np.ndarray | None
+    state: RenderState | RenderRequest
+    request_id: int = 0
+    network_id: int = 0
+    render_ms: float = 0.0
+    device: str = "cpu"
+    impl: str = "ref"
+    error: str | None = None
+    extras: dict = field(default_factory=dict)
+
+
+def stats_extras(stats: FrameStats) -> dict:
+    """FrameStats in the `extras` shape the panels read (layer shape / stats / error, residual PSNR, graphs)."""
+    out: dict = {}
+    if stats.layer_shape is not None:
+        out["layer_shape"] = tuple(stats.layer_shape)
+    if stats.layer_stats is not None:
+        out["layer_stats"] = {part: {"mean": m.mean, "std": m.std, "max": m.max}
+                              for part, m in (("all", stats.layer_stats.all), ("selected", stats.layer_stats.selected))}
+    if stats.layer_error is not None:
+        out["layer_error"] = stats.layer_error
+    if stats.residual_exact:
+        out["residual_psnr"] = math.inf
+    elif stats.residual_psnr_db is not None:
+        out["residual_psnr"] = stats.residual_psnr_db
+    if stats.graph or stats.graph_reason is not None:  # only CUDA renders try graphs
+        out["graph"] = stats.graph
+        out["graph_reason"] = stats.graph_reason
+    return out
 
 
 def transport_extras(res: FrameResult) -> dict:
@@ -23,51 +69,139 @@ def transport_extras(res: FrameResult) -> dict:
             "encode_ms": res.encode_ms, "decode_ms": res.decode_ms, "round_trip_ms": res.round_trip_ms}
 
 
-class BackendRenderer:
-    def __init__(self, backend: RenderBackend, device: str = "remote") -> None:
+class FrameChannel:
+    """One view's requests and frames on the shared backend (submit latest-wins, poll its newest frame once)."""
+
+    def __init__(self, hub: FrameChannels) -> None:
+        self._hub = hub
+        self.pending: RenderRequest | None = None
+        self.in_flight = False
+        self.result: FrameResult | None = None
+
+    def submit(self, request: RenderRequest) -> None:
+        with self._hub.lock:
+            self.pending = request
+        self._hub.pump()
+
+    def poll(self) -> FrameResult | None:
+        self._hub.pump()
+        with self._hub.lock:
+            res, self.result = self.result, None
+        return res
+
+    def drop(self) -> None:
+        """Forget the waiting request and any frame not yet polled (the view changed network or closed)."""
+        with self._hub.lock:
+            self.pending, self.result = None, None
+
+    @property
+    def busy(self) -> bool:
+        return self.pending is not None or self.in_flight
+
+    def close(self) -> None:
+        self.drop()
+        self._hub.remove(self)
+
+
+class FrameChannels:
+    """Several views take turns on one backend: at most one request in flight, the next channel with a waiting
+    request goes next (round robin, so a busy pane never starves the main view)."""
+
+    def __init__(self, backend: RenderBackend) -> None:
         self.backend = backend
+        self.lock = threading.RLock()
+        self._channels: list[FrameChannel] = []
+        self._flight: tuple[int, FrameChannel, RenderRequest, float] | None = None
+        self._turn = 0
+
+    def channel(self) -> FrameChannel:
+        ch = FrameChannel(self)
+        with self.lock:
+            self._channels.append(ch)
+        return ch
+
+    def remove(self, ch: FrameChannel) -> None:
+        with self.lock:
+            if ch in self._channels:
+                self._channels.remove(ch)
+
+    def pump(self) -> None:
+        """Route a finished frame to its channel and send the next waiting request (never blocks)."""
+        with self.lock:
+            res = self.backend.poll()
+            if res is not None and self._flight is not None and res.request_id == self._flight[0]:
+                ch = self._flight[1]
+                ch.in_flight = False
+                if ch in self._channels:
+                    ch.result = res
+                self._flight = None
+            if self._flight is not None:
+                rid, ch, request, t_sent = self._flight
+                if time.monotonic() - t_sent > LOST_AFTER_S and \
+                        self.backend.status().state not in ("busy", "restarting"):
+                    ch.in_flight = False  # never answered (a renderer that died and came back): send it again
+                    if ch.pending is None:
+                        ch.pending = request
+                    self._flight = None
+            if self._flight is not None or not self._channels:
+                return
+            n = len(self._channels)
+            for k in range(n):
+                ch = self._channels[(self._turn + k) % n]
+                if ch.pending is not None:
+                    request, ch.pending = ch.pending, None
+                    ch.in_flight = True
+                    self._flight = (self.backend.submit(request), ch, request, time.monotonic())
+                    self._turn = (self._turn + k + 1) % n
+                    return
+
+
+class BackendRenderer:
+    """The main view: the window's `RenderState` in, `RenderResult`s out, frames of the current network only."""
+
+    def __init__(self, channels: FrameChannels, device: str = "cpu") -> None:
+        self.channels = channels
+        self.backend = channels.backend
         self.device = device
-        self._lock = threading.Lock()
+        self._channel = channels.channel()
         self._network: NetworkRef | None = None
         self._network_id = 0
         self._last_key: tuple | None = None
-        self._sent: dict[int, tuple[int, RenderState]] = {}  # backend id -> (network id, state)
+        self._sent: dict[int, tuple[RenderRequest, int, RenderState]] = {}  # id(request) -> what it showed
 
     def set_network(self, network: NetworkRef | str | None, network_id: int) -> None:
-        with self._lock:
-            self._network = NetworkRef(network) if isinstance(network, str) else network
-            self._network_id = network_id
-            self._last_key = None
+        self._network = NetworkRef(network) if isinstance(network, str) else network
+        self._network_id = network_id
+        self._last_key = None
+        self._channel.drop()
 
     @property
     def network_id(self) -> int:
         return self._network_id
 
     def submit(self, state: RenderState, force: bool = False) -> bool:
-        with self._lock:
-            if self._network is None:
-                return False
-            key = (self._network_id, state)
-            if not force and self._last_key == key:
-                return False
-            snap = state.copy()
-            self._last_key = (self._network_id, snap)
-            request = request_from_state(snap, self._network.source, self._network.key)
-            rid = self.backend.submit(request)
-            self._sent[rid] = (self._network_id, snap)
-            for old in [k for k in self._sent if k < rid - 64]:  # bounded: results of these will never come
-                del self._sent[old]
-            return True
+        if self._network is None:
+            return False
+        key = (self._network_id, state)
+        if not force and self._last_key == key:
+            return False
+        snap = state.copy()
+        self._last_key = (self._network_id, snap)
+        request = request_from_state(snap, self._network.source, self._network.key)
+        self._sent[id(request)] = (request, self._network_id, snap)  # the request is kept: its id stays unique
+        for old in list(self._sent)[:-64]:  # bounded: frames of these will never come
+            del self._sent[old]
+        self._channel.submit(request)
+        return True
 
     def poll(self) -> RenderResult | None:
-        res = self.backend.poll()
+        res = self._channel.poll()
         if res is None:
             return None
-        with self._lock:
-            sent = self._sent.pop(res.request_id, None)
-            if sent is None or sent[0] != self._network_id:
-                return None  # a frame of the previous network
-            network_id, state = sent
+        sent = self._sent.pop(id(res.request), None)
+        if sent is None or sent[0] is not res.request or sent[1] != self._network_id:
+            return None  # a frame of the previous network
+        _, network_id, state = sent
         extras = stats_extras(res.stats)
         extras.update(transport_extras(res))
         impl = "+graph" if res.stats.graph else ""
@@ -77,8 +211,9 @@ class BackendRenderer:
 
     @property
     def busy(self) -> bool:
-        """True while a request is queued or rendering (a finished frame waiting for poll() is not work)."""
-        return self.backend.status().state in ("busy", "restarting")
+        """True while this view's request waits or renders (a finished frame waiting for poll() is not work)."""
+        self.channels.pump()
+        return self._channel.busy or self.backend.status().state == "restarting"
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         deadline = time.monotonic() + timeout
@@ -87,9 +222,3 @@ class BackendRenderer:
                 return True
             time.sleep(0.01)
         return False
-
-    def status(self):
-        return self.backend.status()
-
-    def close(self) -> None:
-        self.backend.close()

@@ -6,34 +6,29 @@ request. Where the networks differ that derivation says so instead of failing: a
 the same seed at the pane's own z_dim (`stylegan3.render.inputs`), StyleGAN2 has no input transform so it
 ignores translate/rotate, class labels wrap to the pane's own class count, noise can be overridden per pane.
 
-Each pane owns its network object (loaded by its own `NetworkLoader`) and its own `AsyncRenderer`, which renders
-the pane's request through the same request pipeline as the main view (the transform is an argument of synthesis,
-so nothing a view does changes the module). One lock per pane is taken by every user of its network (renderer,
-sticking and trace jobs, video recording): the renderer hooks the network's layers to cancel stale renders, and
-those hooks must not fire inside a job. Long computations run as `visualizer.jobs.Job`s on their own thread with
-a progress fraction the GUI draws and a cancel flag the library's progress callback turns into an abort. Nothing
-here imports imgui; drawing lives in `widgets/comparison.py`.
+A pane is a `RenderRequest` naming its network, rendered by the window's backend on a `FrameChannel` of its own
+(the backend holds several networks, `stylegan3.service.owner.NetworkOwner`), so panes work the same in this
+process, in a child renderer and on a server. Sticking, trace and the recording are the backend's analyses on
+the pane's request, run as `visualizer.jobs.Job`s with a progress fraction the GUI draws and a cancel the
+progress callback turns into an abort. Nothing here imports imgui; drawing lives in `widgets/comparison.py`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
-import threading
 import time
-from collections.abc import Callable
-from contextlib import ExitStack
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from sg3_explorer.visualizer.async_renderer import AsyncRenderer
+from sg3_explorer.visualizer.backend_renderer import FrameChannel, FrameChannels
 from sg3_explorer.visualizer.jobs import Job
-from sg3_explorer.visualizer.network_loader import LoadedNetwork, NetworkLoader, default_load_fn
-from sg3_explorer.visualizer.renderer import RenderResult, timed_render, to_uint8_hwc
+from sg3_explorer.visualizer.loader import LoadedNetwork, NetworkLoader
+from sg3_explorer.visualizer.network_jobs import sticking_job, trace_job
 from sg3_explorer.visualizer.request_adapter import request_from_state
 from sg3_explorer.visualizer.state import RenderState
 from stylegan3.documents.request import (
@@ -47,8 +42,8 @@ from stylegan3.documents.request import (
     Truncation,
     Untransform,
 )
-from stylegan3.networks.device import device_of
 from stylegan3.networks.info import NetworkInfo
+from stylegan3.service.backend import RenderBackend
 
 MAX_PANES = 4
 FOLLOW = "follow"  # per-pane override value meaning "use the main state's setting"
@@ -152,84 +147,16 @@ class TraceSettings:
     transform_spec: str = ""  # e.g. "pan:0.25,0"; SG3 panes only (SG2 panes record without it)
 
 
-def _view_transform(G: torch.nn.Module, request: RenderRequest) -> tuple[float, float, float] | None:
-    """The pane's view (translate x, y, rotate) for an SG3 net, None for one without an input transform."""
-    from stylegan3 import families
-
-    if not families.capabilities(G).input_transform:
-        return None
-    t = request.transform
-    return (float(t.translate[0]), float(t.translate[1]), float(t.rotate))
-
-
-def sticking_job_fn(G: torch.nn.Module, request: RenderRequest | RenderState, settings: StickingSettings,
-                    lock: threading.Lock | None = None) -> Callable:
-    """The work of a sticking job for one pane: the library's average of K perturbed frames around the pane's
-    current latent (its own z_dim, truncation, label, transform), returning (average uint8, result)."""
-    from stylegan3.metrics.sticking import sticking_view
-    from stylegan3.render.inputs import request_c, request_z
-
-    settings = dataclasses.replace(settings)  # a snapshot: the sliders may move while the job runs
-    request = as_request(request)
-
-    def run(progress):
-        with lock or contextlib.nullcontext():
-            device = device_of(G)
-            z = torch.from_numpy(request_z(request.latent, int(G.z_dim))).to(device)
-            res = sticking_view(G, z, samples=int(settings.samples), sigma=float(settings.sigma),
-                                psi=float(request.truncation.psi), cutoff_layers=request.truncation.cutoff,
-                                c=request_c(G, request.latent, device), noise_mode=request.noise.mode,
-                                transform=_view_transform(G, request),
-                                batch_size=4, seed=int(settings.seed), progress=progress)
-        avg = to_uint8_hwc(res.average[None]).numpy()
-        return avg, res
-
-    return run
-
-
-def trace_job_fn(G: torch.nn.Module, kind: str, request: RenderRequest | RenderState, settings: TraceSettings,
-                 lock: threading.Lock | None = None) -> Callable:
-    """The work of a trace job: interpolate in W from the current seed to the next over `frames` frames (the
-    same seeds for every pane), record one pixel row per frame; SG3 panes also move their input along the
-    shared transform path in lockstep. Returns (trace uint8 [T, W, 3], verticality)."""
-    from stylegan3.explore.interpolation import path_ws, transform_path
-    from stylegan3.metrics.trace import record_trace, trace_to_uint8, verticality
-
-    settings = dataclasses.replace(settings)
-    request = as_request(request)
-    frames = max(2, int(settings.frames))
-
-    def run(progress):
-        seed = request.latent.seed
-        c_idx = request.latent.class_idx % int(G.c_dim) if int(G.c_dim) > 0 else None
-        with lock or contextlib.nullcontext():
-            ws = path_ws(G, [seed, seed + 1], frames - 1, psi=float(request.truncation.psi),
-                         cutoff=request.truncation.cutoff, class_idx=c_idx, device=device_of(G))
-            transforms = None
-            view = _view_transform(G, request)
-            if settings.transform_spec.strip() and has_transform(kind):
-                transforms = transform_path(settings.transform_spec, frames, loop=False)
-            elif view is not None:
-                transforms = np.tile(np.asarray(view, dtype=np.float64), (frames, 1))  # the pane's current view
-            row = min(int(settings.row * int(G.img_resolution)), int(G.img_resolution) - 1)
-            trace = record_trace(G, ws, row, noise_mode=request.noise.mode, transforms=transforms,
-                                 progress=progress)
-        return trace_to_uint8(trace), verticality(trace)
-
-    return run
-
-
 # -- the panes ------------------------------------------------------------------------------------------------
 
 @dataclass
 class Pane:
-    """One network of the comparison, with its own loader, renderer, lock and analysis jobs."""
+    """One network of the comparison: its load, its frame channel on the backend, its analysis jobs."""
 
     pane_id: int
     source: str
     loader: NetworkLoader
-    renderer: AsyncRenderer
-    lock: threading.Lock
+    channel: FrameChannel
     network: LoadedNetwork | None = None
     overrides: PaneOverrides = field(default_factory=PaneOverrides)
     image: np.ndarray | None = None  # last finished render (HxWx3 uint8)
@@ -243,15 +170,12 @@ class Pane:
     trace: Job | None = None
     trace_image: np.ndarray | None = None
     trace_verticality: float | None = None
+    submitted: RenderRequest | None = None  # the newest request sent on the channel
     image_version: int = 0  # bumped when `image` / `sticking_image` / `trace_image` change (texture upload)
 
     @property
     def info(self) -> NetworkInfo | None:
         return self.network.info if self.network else None
-
-    @property
-    def G(self) -> torch.nn.Module | None:
-        return self.network.G if self.network else None
 
     @property
     def label(self) -> str:
@@ -279,9 +203,8 @@ class Pane:
 class ComparisonModel:
     """The panes and everything they compute; the GUI thread calls `tick(app.state)` once per frame."""
 
-    def __init__(self, device: torch.device | str = "cpu", load_fn: Callable = default_load_fn) -> None:
-        self.device = torch.device(device)
-        self.load_fn = load_fn
+    def __init__(self, frames: FrameChannels) -> None:
+        self.frames = frames
         self.panes: list[Pane] = []
         self.sticking = StickingSettings()
         self.trace = TraceSettings()
@@ -299,22 +222,8 @@ class ComparisonModel:
             from stylegan3.errors import SG3Error
 
             raise SG3Error(f"at most {MAX_PANES} panes")
-        lock = threading.Lock()
-
-        def locked_render(G, request, should_stop):
-            # A sticking/trace/record job may hold the pane's network for minutes: wait for it in short steps so
-            # a render that is no longer wanted (pane removed, app closing) gives up instead of blocking close().
-            while not lock.acquire(timeout=0.05):
-                if should_stop is not None and should_stop():
-                    return RenderResult(image=None, state=request, cancelled=True)
-            try:
-                return timed_render(G, request, should_stop)
-            finally:
-                lock.release()
-
         self._next_id += 1
-        pane = Pane(self._next_id, source, NetworkLoader(self.device, self.load_fn, cache_size=1),
-                    AsyncRenderer(locked_render), lock)
+        pane = Pane(self._next_id, source, NetworkLoader(self.backend), self.frames.channel())
         pane.loader.load(source)
         self.panes.append(pane)
         return pane
@@ -325,7 +234,7 @@ class ComparisonModel:
         for job in (pane.sticking, pane.trace):
             if job is not None:
                 job.cancel()
-        pane.renderer.close()
+        pane.channel.close()
         self.panes.remove(pane)
 
     def close(self) -> None:
@@ -333,6 +242,10 @@ class ComparisonModel:
             self.record.cancel()
         for pane in list(self.panes):
             self.remove(pane)
+
+    @property
+    def backend(self) -> RenderBackend:
+        return self.frames.backend
 
     @property
     def reference(self) -> NetworkInfo | None:
@@ -354,19 +267,22 @@ class ComparisonModel:
             loaded = pane.loader.poll()
             if loaded is not None:
                 pane.network = loaded
-                pane.renderer.set_network(loaded.G, loaded.load_id)
-                pane.image = pane.shown_request = None
+                pane.channel.drop()
+                pane.image = pane.shown_request = pane.submitted = None
                 changed = True
             if pane.network is None:
                 continue
-            pane.renderer.submit(pane.request_for(main))
-            res = pane.renderer.poll()
-            if res is not None:
+            request = pane.request_for(main)
+            if request != pane.submitted:
+                pane.submitted = request
+                pane.channel.submit(request)
+            res = pane.channel.poll()
+            if res is not None and res.request.network == request.network:
                 if res.error:
                     pane.render_error = res.error
                 elif res.image is not None:
                     pane.render_error = None
-                    pane.image, pane.shown_request, pane.render_ms = res.image, res.state, res.render_ms
+                    pane.image, pane.shown_request, pane.render_ms = res.image, res.request, res.render_ms
                     pane.image_version += 1
                     changed = True
             changed |= self._collect_jobs(pane)
@@ -410,13 +326,13 @@ class ComparisonModel:
 
     @property
     def busy(self) -> bool:
-        return any(p.loader.busy or p.renderer.busy or p.sticking or p.trace for p in self.panes) or bool(self.record)
+        return any(p.loader.busy or p.channel.busy or p.sticking or p.trace for p in self.panes) or bool(self.record)
 
     def all_shown(self, main: RenderState | RenderRequest) -> bool:
         """Every pane is loaded and shows its image for `main` (what the tests wait for)."""
         main = as_request(main)
         return bool(self.panes) and all(
-            p.network is not None and p.shown_request == p.request_for(main) and not p.renderer.busy
+            p.network is not None and p.shown_request == p.request_for(main) and not p.channel.busy
             for p in self.panes)
 
     # -- analysis -----------------------------------------------------------------------------------------
@@ -428,15 +344,17 @@ class ComparisonModel:
                 pane.sticking.cancel()
             request = pane.request_for(main)
             pane.sticking_request = request
-            pane.sticking = Job(sticking_job_fn(pane.G, request, self.sticking, pane.lock), "sticking")
+            job = sticking_job(request, self.sticking.samples, self.sticking.sigma, self.sticking.seed)
+            pane.sticking = Job(lambda progress, run=job.run: run(self.backend, progress), "sticking")
 
     def start_trace(self, main: RenderState | RenderRequest) -> None:
         main = as_request(main)
         for pane in self.loaded:
             if pane.trace is not None:
                 pane.trace.cancel()
-            pane.trace = Job(trace_job_fn(pane.G, pane.info.kind, pane.request_for(main), self.trace, pane.lock),
-                             "trace")
+            spec = self.trace.transform_spec if has_transform(pane.info.kind) else ""
+            job = trace_job(pane.request_for(main), max(2, int(self.trace.frames)), self.trace.row, spec)
+            pane.trace = Job(lambda progress, run=job.run: run(self.backend, progress), "trace")
 
     @property
     def sticking_progress(self) -> float | None:
@@ -458,65 +376,71 @@ class ComparisonModel:
         labels stay readable). A pane whose resolution divides that side is enlarged by repeating pixels, which
         keeps pixel-level detail (what sticking is about) exact; others are resampled. None until a pane has an
         image."""
-        from stylegan3.explore.video import draw_label, network_label, resize_images
+        from stylegan3.explore.video import draw_label
 
         panes = [p for p in self.loaded if p.image is not None]
         if not panes:
             return None
         largest = max(p.info.resolution for p in panes)
         size = largest * max(1, math.ceil(min_size / largest))
-
-        def scaled(img: np.ndarray) -> np.ndarray:
-            if size % img.shape[0] == 0 and img.shape[0] == img.shape[1]:
-                k = size // img.shape[0]
-                return np.repeat(np.repeat(img, k, axis=0), k, axis=1)
-            x = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float()
-            x = resize_images(x, size).round().clamp(0, 255).to(torch.uint8)
-            return x[0].permute(1, 2, 0).numpy()
-
         columns = []
         sticking = with_sticking and all(p.sticking_image is not None for p in panes)
         for p in panes:
-            parts = [draw_label(size, network_label(Path(p.source).name or p.source, p.G)), scaled(p.image)]
+            parts = [draw_label(size, p.label), scaled(p.image, size)]
             if sticking:
-                parts += [draw_label(size, f"sticking {p.sticking_score:.3f}"), scaled(p.sticking_image)]
+                parts += [draw_label(size, f"sticking {p.sticking_score:.3f}"), scaled(p.sticking_image, size)]
             columns.append(np.concatenate(parts, axis=0))
         return np.concatenate(columns, axis=1)
 
     # -- recording ----------------------------------------------------------------------------------------
     def start_record(self, main: RenderState | RenderRequest, out: str | Path, seconds_per_seed: float = 1.0,
                      seeds: int = 2, fps: float = 15.0, transform_spec: str = "") -> None:
-        """Write an mp4 of the panes side by side (library video writer) walking `seeds` seeds from the current
-        one; the SG3 panes move along `transform_spec` when every pane is SG3 (the writer requires it)."""
-        from stylegan3.explore.video import VideoSpec, iter_video_frames, video_frame_count, write_video
+        """Write an mp4 of the panes side by side walking `seeds` seeds from the current one (the backend's
+        `record` analysis on each pane's request); the panes move along `transform_spec` when every pane is SG3."""
+        from stylegan3.explore.video import draw_label, write_video
+        from stylegan3.service.analyses import record_frames
 
         panes = self.loaded
         if not panes or self.record is not None:
             return
-        nets = [(Path(p.source).name or p.source, p.G) for p in panes]
-        spec_path = transform_spec.strip() or None
+        spec_path = transform_spec.strip()
         note = ""
         if spec_path and not all(has_transform(p.info.kind) for p in panes):
-            spec_path, note = None, " (no motion: an SG2 pane has no input transform)"
+            spec_path, note = "", " (no motion: an SG2 pane has no input transform)"
         main = as_request(main)
-        first = panes[0].request_for(main)
-        spec = VideoSpec(seeds=[main.latent.seed + i for i in range(max(2, seeds))],
-                         frames_per_seed=max(1, round(seconds_per_seed * fps)), psi=float(main.truncation.psi),
-                         cutoff=first.truncation.cutoff, noise_mode=first.noise.mode, translate_path=spec_path,
-                         pane_size=max(p.info.resolution for p in panes), batch_size=2)
-        total = video_frame_count(spec)
-        locks = [p.lock for p in panes]
+        requests = [p.request_for(main) for p in panes]
+        walk = float(max(2, seeds) - 1)
+        total = max(2, round(walk * seconds_per_seed * fps) + 1)
+        size = max(p.info.resolution for p in panes)
+        labels = [draw_label(size, p.label) for p in panes]
+        backend = self.backend
         out = Path(out)
         self.record_path = out
         self.record_message = f"recording {out.name} ...{note}"
         self._record_note = note
 
         def run(progress):
-            with ExitStack() as stack:
-                for lk in locks:  # always in pane order: no deadlock with the per-pane jobs
-                    stack.enter_context(lk)
-                return write_video(iter_video_frames(nets, spec, self.device), out, fps=fps, total=total,
-                                   progress=False, on_frame=lambda n: progress(n, total))
+            streams = [record_frames(backend, r, total, spec_path, walk, loop=False) for r in requests]
+
+            def side_by_side() -> Iterator[np.ndarray]:
+                for n, imgs in enumerate(zip(*streams, strict=True)):
+                    progress(n, total)
+                    yield np.concatenate([np.concatenate([lab, scaled(img, size)], axis=0)
+                                          for lab, img in zip(labels, imgs, strict=True)], axis=1)
+
+            return write_video(side_by_side(), out, fps=fps, total=total, progress=False)
 
         self.record = Job(run, "record")
 
+
+def scaled(img: np.ndarray, size: int) -> np.ndarray:
+    """`img` at `size` x `size`: whole factors repeat pixels (pixel-level detail, what sticking is about, stays
+    exact); others are resampled."""
+    from stylegan3.explore.video import resize_images
+
+    if size % img.shape[0] == 0 and img.shape[0] == img.shape[1]:
+        k = size // img.shape[0]
+        return np.repeat(np.repeat(img, k, axis=0), k, axis=1)
+    x = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float()
+    x = resize_images(x, size).round().clamp(0, 255).to(torch.uint8)
+    return x[0].permute(1, 2, 0).numpy()

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sg3_explorer.visualizer.network_loader import error_line
+from sg3_explorer.visualizer.loader import error_line
 
 Progress = Callable[[int, int], None]
 JobFn = Callable[[Progress], Any]

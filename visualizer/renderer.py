@@ -1,20 +1,17 @@
-"""State -> image for the window's own render thread, the CLI and the tests: the request pipeline, nothing else.
-
-Every frame is `stylegan3.render.pipeline` applied to `request_from_state(state)`, the very code a child
-process or a remote server runs, so `render_state(G, state)` is the headless reference the GUI tests compare
-screenshots against and no panel has to be built first for it to match the screen.
+"""The headless reference of what the window shows: `stylegan3.render.pipeline` on `request_from_state(state)`
+with a module in hand (the window itself never holds one: its frames come from a `RenderBackend` that runs this
+same pipeline). Tests compare screenshots with `render_state(G, state)`; no panel has to be built for it.
 """
 
 from __future__ import annotations
 
-import math
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
+from sg3_explorer.visualizer.backend_renderer import RenderResult, stats_extras
 from sg3_explorer.visualizer.request_adapter import request_from_state
 from sg3_explorer.visualizer.state import RenderState
 from stylegan3.documents.request import RenderRequest
@@ -23,21 +20,7 @@ from stylegan3.networks.info import NetworkInfo, describe
 from stylegan3.ops import backend
 from stylegan3.render import pipeline
 from stylegan3.render.inputs import request_ws
-from stylegan3.render.pipeline import FrameStats, to_host  # noqa: F401 - to_host re-exported
-
-
-def choose_device(cpu: bool = False, device: str | None = None) -> torch.device:
-    """`device` when given (cpu, cuda, cuda:N, mps), else the GPU when there is one (unless `cpu`), else the CPU."""
-    from stylegan3.loading.build import resolve_device
-
-    return resolve_device("cpu" if cpu else device)
-
-
-def prepare_network(G: torch.nn.Module, device: torch.device) -> torch.nn.Module:
-    """Inference setup: eval mode, no grads, on `device`."""
-    G = G.eval().requires_grad_(False)
-    return G.to(device)
-
+from stylegan3.render.pipeline import to_host  # noqa: F401 - to_host re-exported
 
 _INFO: weakref.WeakKeyDictionary[torch.nn.Module, tuple[str, NetworkInfo]] = weakref.WeakKeyDictionary()
 
@@ -68,43 +51,6 @@ def to_uint8_hwc(img: torch.Tensor) -> torch.Tensor:
     return to_rgb_uint8(img[:1])[0]
 
 
-@dataclass
-class RenderResult:
-    """One finished render. `image` is host memory (HxWx3 uint8) ready for the texture upload; `extras` holds
-    what the stages reported (`stats_extras`) and, from a backend, the transport numbers."""
-
-    image: np.ndarray | None
-    state: RenderState | RenderRequest  # what was submitted: the window's state, or a pane's request
-    request_id: int = 0
-    network_id: int = 0
-    render_ms: float = 0.0
-    device: str = "cpu"
-    impl: str = "ref"
-    error: str | None = None
-    extras: dict = field(default_factory=dict)
-    cancelled: bool = False
-
-
-def stats_extras(stats: FrameStats) -> dict:
-    """FrameStats in the `extras` shape the panels read (layer shape / stats / error, residual PSNR, graphs)."""
-    out: dict = {}
-    if stats.layer_shape is not None:
-        out["layer_shape"] = tuple(stats.layer_shape)
-    if stats.layer_stats is not None:
-        out["layer_stats"] = {part: {"mean": m.mean, "std": m.std, "max": m.max}
-                              for part, m in (("all", stats.layer_stats.all), ("selected", stats.layer_stats.selected))}
-    if stats.layer_error is not None:
-        out["layer_error"] = stats.layer_error
-    if stats.residual_exact:
-        out["residual_psnr"] = math.inf
-    elif stats.residual_psnr_db is not None:
-        out["residual_psnr"] = stats.residual_psnr_db
-    if stats.graph or stats.graph_reason is not None:  # only CUDA renders try graphs
-        out["graph"] = stats.graph
-        out["graph_reason"] = stats.graph_reason
-    return out
-
-
 def render_tensor(G: torch.nn.Module, state: RenderState | RenderRequest, stats: dict | None = None) -> torch.Tensor:
     """The shown image as [H, W, 3] uint8 on G's device (every stage the request asks for applied)."""
     return pipeline.render_tensor(G, as_request(state), network_info(G), device_of(G), {} if stats is None else stats)
@@ -128,8 +74,6 @@ def timed_render(
     except RequestError as exc:  # a state no request can express (a bad value typed into a panel)
         return RenderResult(image=None, state=state, device=str(device), error=f"render failed: {exc}")
     out = pipeline.render_request(G, request, network_info(G), should_stop)
-    if out.cancelled:
-        return RenderResult(image=None, state=state, device=str(device), cancelled=True)
     impl = backend.active_impl(device) + ("+graph" if out.stats.graph else "")
     return RenderResult(image=out.image, state=state, render_ms=out.render_ms, device=str(device), impl=impl,
                         error=out.error, extras=stats_extras(out.stats))

@@ -39,7 +39,7 @@ class ComparisonWidget(Widget):
 
     def __init__(self, app) -> None:
         super().__init__(app)
-        self.model = ComparisonModel(app.device, app.load_fn)
+        self.model = ComparisonModel(app.frames)
         self.view = ComparisonView(self.model)
         self.window_open = False
         self.path_text = ""

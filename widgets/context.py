@@ -1,29 +1,27 @@
 """`PanelContext`: everything a panel may know about and ask of the app, and nothing else.
 
-Panels used to receive the `App` object and reach into it (the live generator module, the loader, the error
-dict), which tied every panel to the window class (an import cycle widgets <-> app) and to a network living in
-this process. The renderer owns the network; a panel sees its `NetworkInfo` and results, and work that needs
-the module is handed to `start_job` / `compute` as a `NetworkJob` whose functions live outside `widgets/`
-(`visualizer.network_jobs`). That is why the same panels work with `gui --connect` (a job that cannot run
-there says so), and why a test can drive a panel with a small fake context and no window.
+The network lives in the window's `RenderBackend` (a thread of this process, a child process or a server); a
+panel sees its `NetworkInfo` and frames, and hands work that needs the module to `start_job` / `compute` as
+a `NetworkJob` (`visualizer.network_jobs`: typed calls of the backend's analyses). That is why every panel works
+the same in each place the network may live, and why a test can drive a panel with a small fake context and
+no window. Window settings (fps limit, vsync) are plain `settings` fields the window applies.
 
-`visualizer.app.App` implements this protocol; nothing here imports it.
+`visualizer.app.App` (over `visualizer.explorer.Explorer`) implements this protocol; nothing here imports it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     import torch
 
+    from sg3_explorer.visualizer.backend_renderer import FrameChannels, RenderResult
     from sg3_explorer.visualizer.jobs import JobSlot
+    from sg3_explorer.visualizer.loader import LoadStatus
     from sg3_explorer.visualizer.network_jobs import NetworkJob
-    from sg3_explorer.visualizer.network_loader import LoadStatus
     from sg3_explorer.visualizer.perf import TimeHistory
-    from sg3_explorer.visualizer.renderer import RenderResult
     from sg3_explorer.visualizer.settings import Settings
     from sg3_explorer.visualizer.state import RenderState
     from sg3_explorer.widgets.base import Widget
@@ -55,10 +53,6 @@ class PanelContext(Protocol):
         """Path, URL or catalog name of the loaded network; None before the first load finished."""
 
     @property
-    def network_label(self) -> str:
-        """What to call the loaded network (a demo net's name, else its source); empty before a load."""
-
-    @property
     def last_result(self) -> RenderResult | None:
         """The newest finished frame (its state, statistics, transport numbers)."""
 
@@ -69,11 +63,6 @@ class PanelContext(Protocol):
     @property
     def device_description(self) -> str:
         """Where frames are rendered, in words ("cpu", "cuda:0", or the server's address)."""
-
-    @property
-    def network_is_here(self) -> bool:
-        """True when the renderer holding the network is this process; False with `gui --connect` or
-        `--renderer child` (jobs then run there, and only those with a `remote` part)."""
 
     @property
     def command_line_networks(self) -> list[str]:
@@ -92,17 +81,18 @@ class PanelContext(Protocol):
         """Id of the newest load request (changes with every request, loaded or not)."""
 
     @property
-    def load_fn(self) -> Callable[..., Any]:
-        """How this app loads a network into this process (comparison panes load their own copies)."""
+    def frames(self) -> FrameChannels:
+        """The backend's frame channels: a view of its own (a comparison pane) renders on `frames.channel()`
+        and loads its network with `frames.backend.load`."""
 
     # -- work that needs the network ---------------------------------------------------------------------------
     def start_job(self, slot: JobSlot, job: NetworkJob) -> bool:
-        """Run `job` in the background where the renderer holds the network; False (and `slot.error` says why)
-        when nothing is loaded, another job of the slot runs, or the renderer cannot run this job."""
+        """Run `job` in the background on the backend; False (and `slot.error` says why) when nothing is
+        loaded or another job of the slot runs."""
 
     def compute(self, job: NetworkJob) -> Any:
         """Run a quick `job` (mapping a few latents) now and return its result; raises `SG3Error` with the
-        reason when the renderer cannot run it."""
+        reason when it fails."""
 
     # -- the rest of the app -------------------------------------------------------------------------------------
     def widget(self, module_name: str) -> Widget | None:
@@ -145,14 +135,7 @@ class PanelContext(Protocol):
     @property
     def render_times(self) -> TimeHistory: ...
 
-    @property
-    def last_impl(self) -> str: ...
-
     def ops_description(self) -> str: ...
-
-    def set_fps_limit(self, fps: int) -> None: ...
-
-    def set_vsync(self, on: bool) -> None: ...
 
 
 __all__ = ["PanelContext", "PanelWindow"]

@@ -55,7 +55,7 @@ class DirectionsWidget(Widget):
         self.bookmark_a, self.bookmark_b = 0, 1
         self.message = ""
 
-    def visible(self) -> bool:  # with the network elsewhere, the jobs say why they cannot run there
+    def visible(self) -> bool:
         return self.app.info is not None
 
     # -- actions (also what the tests call) ----------------------------------------------------------------------
@@ -113,13 +113,14 @@ class DirectionsWidget(Widget):
             return False
         n = int(samples or self.samples or default_samples(self.app.device))
         self.samples = n
-        return self.app.start_job(self.job, pca_job(n))
+        return self.app.start_job(self.job, pca_job(self.app.current_request(), n))
 
     def add_seed_set_direction(self) -> None:
         from stylegan3.explore.interpolation import parse_seeds
 
         try:
-            job = seed_set_direction_job(parse_seeds(self.seeds_a), parse_seeds(self.seeds_b),
+            job = seed_set_direction_job(self.app.current_request(), parse_seeds(self.seeds_a),
+                                         parse_seeds(self.seeds_b),
                                          psi=float(self.app.state.psi), label=f"{self.seeds_a}->{self.seeds_b}")
             d = self.app.compute(job)
         except Exception as exc:  # noqa: BLE001 - a typo in a seed list is a message, not a crash
@@ -130,8 +131,8 @@ class DirectionsWidget(Widget):
     def add_bookmark_direction(self, a: int, b: int) -> None:
         timeline = self.app.widget("timeline")
         try:
-            wa, wb = timeline.bookmark_ws(a), timeline.bookmark_ws(b)
-            d = self.app.compute(user_direction_job(wa, wb, source=f"bookmark {a} -> {b}", label=f"B{a}->B{b}"))
+            ra, rb = timeline.timeline.keyframes[a].request, timeline.timeline.keyframes[b].request
+            d = self.app.compute(user_direction_job(ra, rb, source=f"bookmark {a} -> {b}", label=f"B{a}->B{b}"))
         except Exception as exc:  # noqa: BLE001
             self.message = str(exc)
             return

@@ -2,8 +2,8 @@
 
 Translate is in image widths (official viewer convention: +x moves the content right), rotate in turns.
 Untransform and the difference view are render stages (`visualizer.stages`); the metrics EQ-T, EQ-T_frac and
-EQ-R of the current latent run as a job of the context (`visualizer.network_jobs`: on a background thread here,
-or on the server with `gui --connect`), never on the GUI thread.
+EQ-R of the current latent run as a job of the context (`visualizer.network_jobs`: the backend's `eq_metrics`
+analysis, wherever the network lives), never on the GUI thread.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ class EquivarianceWidget(Widget):
         if self.app.info is None or not self.supported:
             return False
         key = latent_key(self.app.state)
-        if self.app.start_job(self.job, equivariance_job(self.app.state, self.app.source or "")):
+        if self.app.start_job(self.job, equivariance_job(self.app.current_request())):
             self._job_key = key
             return True
         return False

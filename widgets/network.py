@@ -80,7 +80,7 @@ class NetworkWidget(Widget):
         imgui.push_style_color(imgui.Col_.text, DIM_COLOR)
         imgui.text_wrapped(info.precision(force_fp32=app.state.force_fp32))
         imgui.pop_style_color()
-        imgui.text_colored(DIM_COLOR, _shorten(app.network_label or info.source, 48))
+        imgui.text_colored(DIM_COLOR, _shorten(app.source or info.source, 48))
 
     def _browse_popup(self) -> None:
         if not imgui.begin_popup("browse_popup"):

@@ -42,12 +42,8 @@ class PerformanceWidget(Widget):
 
         w = imgui.get_font_size() * 10
         imgui.set_next_item_width(w)
-        changed, fps = imgui.slider_int("FPS limit", app.settings.fps_limit, 5, 240)
-        if changed:
-            app.set_fps_limit(fps)
-        changed, vsync = imgui.checkbox("Vertical sync", app.settings.vsync)
-        if changed:
-            app.set_vsync(vsync)
+        _, app.settings.fps_limit = imgui.slider_int("FPS limit", app.settings.fps_limit, 5, 240)  # window applies
+        _, app.settings.vsync = imgui.checkbox("Vertical sync", app.settings.vsync)
         imgui.same_line()
         _, app.state.force_fp32 = imgui.checkbox("Force FP32", app.state.force_fp32)
         if imgui.is_item_hovered() and app.info is not None:  # the same words as the Network panel and `info`
@@ -67,7 +63,8 @@ class PerformanceWidget(Widget):
             imgui.push_style_color(imgui.Col_.text, imgui.ImVec4(1.0, 0.8, 0.35, 1.0))
             imgui.text_wrapped(ops)
             imgui.pop_style_color()
-        imgui.text_disabled(f"device {app.device_description}   impl {app.last_impl}")
+        impl = app.last_result.impl if app.last_result else "-"
+        imgui.text_disabled(f"device {app.device_description}   impl {impl}")
         reason = app.last_result.extras.get("graph_reason") if app.last_result else None
         if reason and app.state.cuda_graphs:
             imgui.text_disabled(f"CUDA graph not used: {reason}")

@@ -1,9 +1,9 @@
 """Projection panel: bring your own image in (path, File > Project image..., or drop a PNG/JPEG on the window).
 
-The optimizer (`stylegan3.explore.projection.project`) runs as a job of the context (`visualizer.network_jobs`, on a
-private copy of the network); every step's latent is put into the render state, so the view shows the
-reconstruction as it forms. Cancel stops it at the next step. The result stays on screen and becomes a
-bookmark of the Timeline panel.
+The optimizer (`stylegan3.explore.projection.project`) runs next to the network as the backend's `project`
+analysis (`visualizer.network_jobs`), streaming each step back; every step's latent is put into the render
+state, so the view shows the reconstruction as it forms. Cancel stops it at the next step. The result stays on
+screen and becomes a bookmark of the Timeline panel.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class ProjectionWidget(Widget):
         self._open_dialog = False
         self.dialog_visible = False
 
-    def visible(self) -> bool:  # with the network elsewhere, Project says why it cannot run there
+    def visible(self) -> bool:
         return self.app.info is not None
 
     # -- actions ----------------------------------------------------------------------------------------------
@@ -56,7 +56,7 @@ class ProjectionWidget(Widget):
 
     def start(self, path: str | None = None) -> bool:
         """Load the target now (a bad file is a message at once) and run the optimizer as a job."""
-        from stylegan3.explore.projection import load_target, make_loss
+        from stylegan3.explore.projection import load_target
 
         info = self.app.info
         if info is None:
@@ -67,17 +67,17 @@ class ProjectionWidget(Widget):
         self.path = str(path or self.path)
         try:
             target = load_target(self.path, int(info.resolution), int(info.img_channels))
-            loss, note = make_loss(self.loss_kind, self.app.device)
-        except Exception as exc:  # noqa: BLE001 - not an image, corrupt, too large, no LPIPS: one line
+        except Exception as exc:  # noqa: BLE001 - not an image, corrupt, too large: one line
             self.message = str(exc)
             return False
-        self.loss_text = f"loss: {loss.description}" + (f" ({note})" if note else "")
+        self.loss_text = f"loss: {self.loss_kind}"  # the backend builds it (and says which one with the result)
         self.message, self.result, self.latest, self._shown_step = "", None, None, -1
 
         def show(step) -> None:  # on the job's thread: `update` picks it up on the GUI thread
             self.latest = step
 
-        job = projection_job(target, int(self.steps), self.space, loss, show, label=f"project {Path(self.path).name}")
+        job = projection_job(self.app.current_request(), target, int(self.steps), self.space, self.loss_kind, show,
+                             label=f"project {Path(self.path).name}")
         if self.app.start_job(self.job, job):
             return True
         self.message, self.loss_text = self.job.error or self.message, ""  # refused: no loss will run
@@ -98,7 +98,8 @@ class ProjectionWidget(Widget):
             set_latent(self.app.state, latest.ws, label=f"projection step {latest.step}")
         ok, result = self.job.poll()
         if ok:
-            step, quality = result
+            step, quality = result.step, result.psnr
+            self.loss_text = f"loss: {result.loss_description}" + (f" ({result.note})" if result.note else "")
             self.result = step
             set_latent(self.app.state, step.ws, label=f"projection of {Path(self.path).name}")
             timeline = self.app.widget("timeline")

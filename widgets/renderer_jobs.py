@@ -1,9 +1,7 @@
-"""Sticking & recording on the renderer: the texture-sticking score of the current view and an mp4 of the view
-moving along a transform path, computed where the network lives (`gui --connect`, `gui --renderer child`).
-
-The comparison and timeline panels do these with a network in the window's process; this panel is what is
-left when the network is elsewhere. The work is `visualizer.network_jobs.sticking_job` / `record_job` (headless,
-tested), run by the context where the network is; this only starts them and shows progress and results.
+"""Sticking & recording of the main view: the texture-sticking score of the current view and an mp4 of the view
+moving along a transform path, computed next to the network by the backend's `sticking` / `record` analyses
+(`visualizer.network_jobs.sticking_job` / `record_job`, headless, tested); this starts them and shows progress
+and results. (The comparison panel runs the same analyses per pane.)
 """
 
 from __future__ import annotations
@@ -30,7 +28,7 @@ class RendererJobsWidget(Widget):
         self.record_path: Path | None = None
 
     def visible(self) -> bool:
-        return self.app.info is not None and not self.app.network_is_here
+        return self.app.info is not None
 
     @property
     def animating(self) -> bool:

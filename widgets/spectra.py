@@ -49,7 +49,7 @@ class SpectraWidget(Widget):
         self.computed_for = ""
         self.item_rects: dict[str, tuple[float, float, float, float]] = {}  # combo -> x0, y0, x1, y1 (GUI tests)
 
-    def visible(self) -> bool:  # with the network elsewhere, Compute says why it cannot run there
+    def visible(self) -> bool:
         return self.app.info is not None
 
     @property
@@ -77,8 +77,8 @@ class SpectraWidget(Widget):
             return False
         s = self.app.state
         layers = self.layers_to_compute()
-        job = spectra_job(layers, int(self.num_samples), int(s.seed), float(s.psi), self.window,
-                          request=self.app.current_request())
+        job = spectra_job(self.app.current_request(), layers, int(self.num_samples), int(s.seed), float(s.psi),
+                          self.window)
         if self.app.start_job(self.job, job):
             n = int(self.num_samples)
             seeds = f"seed {s.seed}" if n == 1 else f"seeds {s.seed}..{s.seed + n - 1}"

@@ -2,9 +2,9 @@
 
 The panel holds a `stylegan3.documents.timeline.Timeline`. Its keys are the Bookmarks panel's bookmarks (a bookmark
 sent there becomes a key; a key can be kept as a bookmark), and clicking a key's name returns the view to its
-bookmark, as the Bookmarks panel does. Scrubbing puts `ResolvedTimeline.ws_at(t)` and
-`transform_at(t)` into the render state, the export renders the same functions at t = k / fps on a private copy
-of the network, so exported frame k is the preview at time k / fps. Both go through the context's jobs
+bookmark, as the Bookmarks panel does. Scrubbing shows `ResolvedTimeline.request_at(t, base)` (the keys are
+resolved on the backend once), and the export renders the very same requests at t = k / fps on the backend
+(`timeline_frames`), so exported frame k is the preview at time k / fps. Both go through the context's jobs
 (`visualizer.network_jobs`): the panel never holds the network.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from imgui_bundle import imgui
 
-from sg3_explorer.visualizer.explore import clear_latent, latent_label, latent_of, set_latent
+from sg3_explorer.visualizer.explore import clear_latent, latent_label, latent_of
 from sg3_explorer.visualizer.jobs import JobSlot
 from sg3_explorer.visualizer.network_jobs import resolve_timeline_job, timeline_export_job
 from sg3_explorer.widgets.base import Widget
@@ -42,7 +42,7 @@ class TimelineWidget(Widget):
         self._resolved_for = None
         self._resolved_info = None
 
-    def visible(self) -> bool:  # with the network elsewhere, preview and export say why they cannot run there
+    def visible(self) -> bool:
         return self.app.info is not None
 
     @property
@@ -107,21 +107,23 @@ class TimelineWidget(Widget):
     def changed(self) -> None:
         self._resolved = None
 
+    def base(self):
+        """What preview and export put the timeline on: a fresh request naming the network shown, pinned to the
+        view's seed-plane position (so Leave returns there; the frames' pixels do not depend on it)."""
+        from stylegan3.documents.request import Latent, NetworkRef, RenderRequest
+
+        s = self.app.state
+        return RenderRequest(network=NetworkRef(self.app.source or "demo"), latent=Latent(float(s.x), float(s.y)))
+
     def resolved(self):
         # Only the keyframes' latents are cached (durations, interpolation and loop are read live from the
         # timeline), so edits that change a latent call `changed()`.
         # The info object (held, compared by identity) stands for the network: another network has another one.
         key = (id(self.timeline), len(self.timeline.keyframes))
         if self._resolved is None or self._resolved_for != key or self._resolved_info is not self.app.info:
-            self._resolved = self.app.compute(resolve_timeline_job(self.timeline))
+            self._resolved = self.app.compute(resolve_timeline_job(self.timeline, self.base()))
             self._resolved_for, self._resolved_info = key, self.app.info
         return self._resolved
-
-    def bookmark_ws(self, index: int):
-        from stylegan3.documents.timeline import Timeline
-
-        one = Timeline(keyframes=[self.timeline.keyframes[index]])
-        return self.app.compute(resolve_timeline_job(one)).key_ws[0]
 
     def preview(self, t: float) -> None:
         """Show the timeline at `t` seconds (the export's frame at that time)."""
@@ -130,17 +132,14 @@ class TimelineWidget(Widget):
         self.time = float(t)
         try:
             r = self.resolved()
-        except SG3Error as exc:  # the network is rendered elsewhere: say so instead of failing the panel
+        except SG3Error as exc:  # a broken key or a lost renderer: say so instead of failing the panel
             self.message, self.playing = str(exc), False
             return
-        s = self.app.state
         directions = self.app.widget("directions")
         if directions is not None and directions.amounts:
             directions.reset()  # bookmarks carry their moves already; live sliders would add them twice
-        set_latent(s, r.ws_at(self.time)[0], label="timeline")
-        tx, ty, rot = (float(v) for v in r.transform_at(self.time)[0])
-        s.translate, s.rotate = (tx, ty), rot
-        s.noise_mode = self.timeline.noise_mode
+        # the export's frame at t is this very request: the preview shows what the export will write
+        self.app.apply_request(r.request_at(self.time, self.base()))
         self.previewing = True
 
     def stop_preview(self) -> None:
@@ -150,7 +149,7 @@ class TimelineWidget(Widget):
 
     def start_export(self, path: str | None = None, frames: int | None = None) -> bool:
         try:
-            r = self.resolved()
+            self.resolved()
         except Exception as exc:  # noqa: BLE001 - an empty or broken timeline is a message
             self.message = str(exc)
             return False
@@ -158,7 +157,7 @@ class TimelineWidget(Widget):
         fps = float(self.timeline.fps)
         total = int(frames or self.timeline.num_frames(fps))
         self.message = ""
-        return self.app.start_job(self.export, timeline_export_job(r, out, fps, total))
+        return self.app.start_job(self.export, timeline_export_job(self.timeline, self.base(), out, fps, total))
 
     def save(self, path: str) -> None:
         from stylegan3.documents.timeline import save_timeline
@@ -215,7 +214,7 @@ class TimelineWidget(Widget):
         if imgui.button("Add keyframe"):
             try:
                 self.add_bookmark()
-            except SG3Error as exc:  # e.g. a blended view while the network is rendered elsewhere
+            except SG3Error as exc:  # a view no key can hold: one line
                 self.message = str(exc)
         imgui.same_line()
         imgui.set_next_item_width(font * 6)

@@ -77,7 +77,7 @@ class EqParams:
 @torch.no_grad()
 def eq_metrics(G: torch.nn.Module, request: RenderRequest, info: NetworkInfo, progress: ProgressFn, *,
                params: EqParams = EqParams()) -> dict[str, float]:  # noqa: B008 - frozen, never mutated
-    """EQ-T, EQ-T_frac and EQ-R (PSNR dB) of the request's latent, as `visualizer.analysis_jobs` computes them."""
+    """EQ-T, EQ-T_frac and EQ-R (PSNR dB) of the request's latent (the Equivariance panel's metrics)."""
     from stylegan3.errors import SG3Error
     from stylegan3.metrics.equivariance import METRICS, eq_metrics_for_latent
     from stylegan3.networks.device import device_of

@@ -1,8 +1,8 @@
 """The Spectra panel's averaged spectra as an analysis that runs next to the network.
 
-Same numbers as the local job (`visualizer.analysis_jobs.spectra_job`) and `sg3-explorer spectra`, because
-all three call `stylegan3.metrics.spectra.network_spectrum` with the same arguments; the power arrays
-travel as binary (`stylegan3.service.arrays`), so they arrive bit for bit.
+Same numbers as `sg3-explorer spectra` run locally, because both call `stylegan3.metrics.spectra.network_spectrum`
+with the same arguments; the power arrays travel as binary (`stylegan3.service.arrays`), so they arrive bit for
+bit.
 
 `paper_spectrum` is the paper's estimator of the output image (`stylegan3.metrics.paper_spectrum`, registered as
 the analysis 'paper_spectrum'), for `spectra --paper --connect`: it returns the non-negative-x half of the

@@ -22,7 +22,7 @@ ProgressFn = Callable[[int, int], None] | None
 def spectra(backend, request: RenderRequest, layers: list[str] | tuple[str, ...], samples: int,
             seed: int | None = None, psi: float | None = None, window: str = "kaiser", beta: float = 8.0,
             progress: ProgressFn = None) -> dict:
-    """{layer: Spectrum} of the request's network, as `visualizer.analysis_jobs.spectra_job` computes locally."""
+    """{layer: Spectrum} of the request's network (`stylegan3.metrics.spectra.network_spectrum` per layer)."""
     from stylegan3.analyses.spectra import spectrum_from_plain
 
     params = dict(layers=list(layers), samples=int(samples), seed=seed, psi=psi, window=window, beta=float(beta))

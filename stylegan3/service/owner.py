@@ -1,7 +1,7 @@
 """`NetworkOwner`: the only holder of network modules in a renderer (thread, child process or server).
 
-Networks are loaded once per (source, key) and kept in a small LRU, so switching back and forth between two
-networks (a comparison) does not reload them; everything outside gets `NetworkInfo` and frames.
+Networks are loaded once per (source, key) and kept in a small LRU (the main view and four comparison panes), so
+switching back and forth does not reload them; everything outside gets `NetworkInfo` and frames.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def default_loader(ref: NetworkRef, device: torch.device) -> torch.nn.Module:
 
 class NetworkOwner:
     def __init__(self, device: str | torch.device | None = None, loader: Loader = default_loader,
-                 keep: int = 2) -> None:
+                 keep: int = 5) -> None:
         from stylegan3.loading.build import resolve_device
 
         self.device = resolve_device(device)

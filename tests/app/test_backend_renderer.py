@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from sg3_explorer.visualizer.backend_renderer import BackendRenderer
+from sg3_explorer.visualizer.backend_renderer import BackendRenderer, FrameChannels
 from sg3_explorer.visualizer.renderer import timed_render
 from sg3_explorer.visualizer.state import RenderState
 from stylegan3.loading.native import save_native
@@ -27,7 +27,7 @@ def _wait(r: BackendRenderer, timeout: float = 60.0):
 def test_backend_renderer_matches_the_app_renderer(tmp_path):
     G = tiny_net("SG3-T", res=16)
     path = save_native(G, tmp_path / "n.safetensors")
-    r = BackendRenderer(ThreadBackend("cpu"), device="cpu")
+    r = BackendRenderer(FrameChannels(ThreadBackend("cpu")), device="cpu")
     try:
         assert not r.submit(RenderState())  # no network yet
         r.set_network(str(path), 1)
@@ -50,4 +50,4 @@ def test_backend_renderer_matches_the_app_renderer(tmp_path):
         assert r.wait_idle(60)
         assert r.poll() is None
     finally:
-        r.close()
+        r.backend.close()

@@ -1,6 +1,6 @@
 """Comparison mode without a window: how a pane's state follows the main one (own z_dim, SG2 without input
-transform, per-pane overrides), lockstep motion, the pane set's renders, and the sticking / trace / record jobs
-that run off the GUI thread."""
+transform, per-pane overrides), lockstep motion, the pane set's renders on frame channels of one backend (which
+holds every pane's network), and the sticking / trace / record analyses that run off the GUI thread."""
 
 from __future__ import annotations
 
@@ -11,17 +11,17 @@ import numpy as np
 import pytest
 import torch
 
+from sg3_explorer.visualizer.backend_renderer import FrameChannels
 from sg3_explorer.visualizer.comparison import (
     ComparisonModel,
     PaneOverrides,
     StickingSettings,
-    TraceSettings,
     pane_notes,
     pane_request,
-    trace_job_fn,
     transform_at,
 )
 from sg3_explorer.visualizer.jobs import Job
+from sg3_explorer.visualizer.network_jobs import trace_job
 from sg3_explorer.visualizer.renderer import render_state, state_ws, to_uint8_hwc
 from sg3_explorer.visualizer.state import RenderState
 from stylegan3.documents.request import ExplicitLatent, LatentMove, LayerView, Transform
@@ -29,6 +29,7 @@ from stylegan3.errors import SG3Error
 from stylegan3.explore.interpolation import transform_path
 from stylegan3.networks.info import describe
 from stylegan3.networks.latents import z_from_seed
+from stylegan3.service.thread_backend import ThreadBackend
 from tests.support.nets import tiny_net
 
 
@@ -47,7 +48,13 @@ def info(G, name="net"):
 
 
 def model_for(nets: dict) -> ComparisonModel:
-    return ComparisonModel("cpu", lambda source, progress=None, device=None: nets[source])
+    """Panes on a thread backend that 'loads' the test's modules by name."""
+    return ComparisonModel(FrameChannels(ThreadBackend("cpu", loader=lambda ref, device: nets[ref.source])))
+
+
+def close(model: ComparisonModel) -> None:
+    model.close()
+    model.backend.close()
 
 
 def wait_shown(model: ComparisonModel, main: RenderState, timeout: float = 30.0) -> None:
@@ -134,6 +141,7 @@ def test_transform_at_matches_the_video_paths():
 # -- the pane set ------------------------------------------------------------------------------------------------
 
 def test_panes_render_the_main_state_and_follow_it(nets):
+    G = {"sg2": nets["sg2"], "sg3": nets["sg3"]}
     model = model_for(nets)
     try:
         p2, p3 = model.add("sg2"), model.add("sg3")
@@ -141,7 +149,7 @@ def test_panes_render_the_main_state_and_follow_it(nets):
         wait_shown(model, main)
         assert model.reference.z_dim == 16
         for p in (p2, p3):
-            assert np.array_equal(p.image, render_state(p.G, p.request_for(main)))
+            assert np.array_equal(p.image, render_state(G[p.source], p.request_for(main)))
         assert p2.image.shape == (32, 32, 3) and p3.image.shape == (16, 16, 3)
         before = {p.pane_id: p.image.copy() for p in model.panes}
 
@@ -151,7 +159,7 @@ def test_panes_render_the_main_state_and_follow_it(nets):
         assert p2.shown_request.network.source == "sg2" and p3.shown_request.network.source == "sg3"
         assert np.array_equal(p2.image, before[p2.pane_id])
         assert np.abs(p3.image.astype(int) - before[p3.pane_id]).mean() > 1.0
-        assert np.array_equal(p3.image, render_state(p3.G, p3.request_for(main)))
+        assert np.array_equal(p3.image, render_state(G[p3.source], p3.request_for(main)))
 
         from stylegan3.explore.video import LABEL_HEIGHT
 
@@ -164,18 +172,18 @@ def test_panes_render_the_main_state_and_follow_it(nets):
 
         main.x = 4.0
         wait_shown(model, main)
-        assert np.array_equal(p2.image, render_state(p2.G, RenderState(x=4.0)))
+        assert np.array_equal(p2.image, render_state(G[p2.source], RenderState(x=4.0)))
         model.remove(p2)
         assert model.panes == [p3] and model.reference.z_dim == 24
     finally:
-        model.close()
+        close(model)
 
 
 def test_failed_load_is_a_message_and_pane_limit():
-    def load_fn(source, progress=None, device=None):
-        raise SG3Error(f"{source}: not a network")
+    def loader(ref, device):
+        raise SG3Error(f"{ref.source}: not a network")
 
-    model = ComparisonModel("cpu", load_fn)
+    model = ComparisonModel(FrameChannels(ThreadBackend("cpu", loader=loader)))
     try:
         pane = model.add("bad.pkl")
         end = time.monotonic() + 10
@@ -188,7 +196,7 @@ def test_failed_load_is_a_message_and_pane_limit():
         with pytest.raises(SG3Error, match="at most 4 panes"):
             model.add("one too many")
     finally:
-        model.close()
+        close(model)
 
 
 # -- jobs --------------------------------------------------------------------------------------------------------
@@ -209,14 +217,15 @@ def test_sticking_jobs_match_the_library_and_report_progress(nets):
         model.tick(main)
         assert model.sticking_progress is None
         for p in model.panes:
-            z = torch.from_numpy(z_from_seed(2, int(p.G.z_dim))).float()
-            ref = sticking_view(p.G, z, samples=3, sigma=0.3, psi=0.8, seed=5)
+            G = nets[p.source]
+            z = torch.from_numpy(z_from_seed(2, int(G.z_dim))).float()
+            ref = sticking_view(G, z, samples=3, sigma=0.3, psi=0.8, seed=5)
             assert p.sticking_score == pytest.approx(ref.score, abs=1e-6)
             assert 0.0 <= p.sticking_score <= 1.0
             assert np.array_equal(p.sticking_image, to_uint8_hwc(ref.average[None]).numpy())
             assert p.sticking_request == p.request_for(main)
     finally:
-        model.close()
+        close(model)
 
 
 def test_job_progress_cancel_and_error():
@@ -243,25 +252,26 @@ def test_job_progress_cancel_and_error():
 
 
 def test_trace_job_rows_and_lockstep_motion(nets):
-    import threading
-
     G2, G3 = nets["sg2"], nets["sg3"]
-    lock = threading.Lock()
-    state3 = pane_request(RenderState(x=5.0), info(G3))
-    trace, vert = trace_job_fn(G3, "SG3-T", state3, TraceSettings(frames=6, row=0.5), lock)(lambda d, t: None)
+    backend = ThreadBackend("cpu", loader=lambda ref, device: nets[ref.source])
+
+    def run(request, frames, row=0.5, spec=""):
+        return trace_job(request, frames, row, spec).run(backend, lambda d, t: None)
+
+    state3 = pane_request(RenderState(x=5.0), info(G3), source="sg3")
+    trace, vert = run(state3, 6)
     assert trace.shape == (6, 16, 3) and 0.0 <= vert <= 1.0
     assert np.array_equal(trace[0], render_state(G3, state3)[8])  # frame 0 is the current seed's image row
     assert np.array_equal(trace[-1], render_state(G3, RenderState(x=6.0))[8])  # ... and the path ends at seed+1
 
-    moving, _ = trace_job_fn(G3, "SG3-T", state3, TraceSettings(frames=6, transform_spec="pan:0.5,0"),
-                             lock)(lambda d, t: None)
+    moving, _ = run(state3, 6, spec="pan:0.5,0")
     assert np.array_equal(moving[0], trace[0]) and not np.array_equal(moving[-1], trace[-1])
     # SG2 has no input transform: the same settings record without motion instead of failing.
-    state2 = pane_request(RenderState(x=5.0), info(G2))
-    trace2, _ = trace_job_fn(G2, "SG2", state2, TraceSettings(frames=6, row=0.25, transform_spec="pan:0.5,0"),
-                             lock)(lambda d, t: None)
+    state2 = pane_request(RenderState(x=5.0), info(G2), source="sg2")
+    trace2, _ = run(state2, 6, row=0.25)  # SG2: the comparison model sends no transform path
     assert trace2.shape == (6, 32, 3)
     assert np.array_equal(trace2[0], render_state(G2, state2)[8])
+    backend.close()
 
 
 @pytest.mark.skipif(importlib.util.find_spec("imageio_ffmpeg") is None, reason="imageio-ffmpeg not installed")
@@ -290,7 +300,7 @@ def test_record_writes_the_panes_to_mp4(nets, tmp_path):
         model.tick(main)
         assert model.record_message.endswith("(no motion: an SG2 pane has no input transform)")
     finally:
-        model.close()
+        close(model)
 
 
 def test_view_geometry():
@@ -302,3 +312,33 @@ def test_view_geometry():
     assert pane_side(50.5, [64]) == 50  # smaller than the network: whole pixels only
     assert pane_side(3.0, []) == 16
     assert divider_at(30, 100) == 0.3 and divider_at(-5, 100) == 0.0 and divider_at(150, 100) == 1.0
+
+
+def test_main_view_and_four_panes_share_one_backend_without_reloading(nets):
+    """The backend keeps the main view's network and all four panes' (no reload while they take turns)."""
+    from stylegan3.documents.request import NetworkRef
+
+    loads = []
+
+    def loader(ref, device):
+        loads.append(ref.source)
+        return nets["sg3" if ref.source.endswith("3") else "sg2"]
+
+    backend = ThreadBackend("cpu", loader=loader)
+    model = ComparisonModel(FrameChannels(backend))
+    try:
+        backend.load(NetworkRef("main3"))
+        for name in ("a2", "b3", "c2", "d3"):
+            model.add(name)
+        main = model.frames.channel()  # the main view: a fifth channel on the same backend
+        for x in (1.0, 2.0, 3.0):
+            main.submit(pane_request(RenderState(x=x), info(nets["sg3"]), source="main3"))
+            wait_shown(model, RenderState(x=x))
+            end = time.monotonic() + 30
+            while (res := main.poll()) is None:
+                assert time.monotonic() < end
+                time.sleep(0.005)
+            assert res.error is None and res.request.latent.x == x
+        assert sorted(loads) == ["a2", "b3", "c2", "d3", "main3"]
+    finally:
+        close(model)

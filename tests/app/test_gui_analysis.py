@@ -11,7 +11,15 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.support.gui import assert_shows, grab_window, mean_abs_diff, run_driven, wait_image_for_state, wait_until
+from tests.support.gui import (
+    assert_shows,
+    grab_window,
+    mean_abs_diff,
+    reference_network,
+    run_driven,
+    wait_image_for_state,
+    wait_until,
+)
 from tests.support.nets import save_tiny
 
 pytestmark = pytest.mark.gui
@@ -40,7 +48,7 @@ def shot(ctx, app, artifacts_dir, name: str) -> np.ndarray:
     wait_image_for_state(ctx, app)
     pixels = grab_window(ctx, app)
     Image.fromarray(pixels).save(artifacts_dir / f"gui_analysis_{name}.png")
-    assert_shows(pixels, app, render_state(app.network.G, app.state))
+    assert_shows(pixels, app, render_state(reference_network(app), app.state))
     return pixels
 
 
@@ -62,7 +70,6 @@ def write_fast_sg3(path):
 def test_equivariance_panel(app_env, artifacts_dir):
     """Translate (typed, dragged fast/slow, rounded, animated, reset), rotate (typed, dragged, animated, reset),
     untransform (warped and difference views) and the metrics (Compute and Live) on a tiny SG3 net."""
-    from sg3_explorer.visualizer.analysis_jobs import private_copy
     from sg3_explorer.visualizer.renderer import render_state, state_ws
     from stylegan3.metrics.equivariance import eq_metrics_for_latent
 
@@ -73,7 +80,7 @@ def test_equivariance_panel(app_env, artifacts_dir):
     def drive(ctx):
         assert wait_until(ctx, lambda: app.network is not None, 30)
         wait_image_for_state(ctx, app)
-        G = app.network.G
+        G = reference_network(app)
         s = app.state
         plain = render_state(G, s.copy())
 
@@ -152,8 +159,8 @@ def test_equivariance_panel(app_env, artifacts_dir):
         assert wait_until(ctx, lambda: eq.metrics is not None, 60), eq.job.error
         shot(ctx, app, artifacts_dir, "metrics")
         # the library's value for this latent (all three are checked headless in test_layer_view)
-        with private_copy(G) as Gc, torch.no_grad():
-            ref = eq_metrics_for_latent(Gc, state_ws(Gc, s), metrics=["eqt"], rng=[0, 0])["eqt"]
+        with torch.no_grad():
+            ref = eq_metrics_for_latent(G, state_ws(G, s), metrics=["eqt"], rng=[0, 0])["eqt"]
         assert eq.metrics["eqt"] == pytest.approx(ref, rel=1e-6)
         seen["metrics"] = dict(eq.metrics)
         ctx.item_click("**/Live##eq")
@@ -178,7 +185,7 @@ def test_sg2_equivariance_disabled_and_layer_table_lists_blocks(app_env, artifac
         ctx.yield_()
         assert not ctx.item_exists("**/X##xlate") and not ctx.item_exists("**/Untransform")
         shot(ctx, app, artifacts_dir, "sg2_disabled")
-        names = [info.name for info in list_layers(app.network.G)]
+        names = [info.name for info in list_layers(reference_network(app))]
         assert "b16.torgb" in names and "b32.conv1" in names
         assert [info.name for info in app.widget("layers").layers] == names
         ctx.item_close("**/Equivariance")
@@ -205,7 +212,7 @@ def test_layers_fft_and_spectra_panels(app_env, artifacts_dir):
     def drive(ctx):
         assert wait_until(ctx, lambda: app.network is not None, 30)
         wait_image_for_state(ctx, app)
-        G = app.network.G
+        G = reference_network(app)
         s = app.state
         ctx.item_click("**/L1_52_16##layer")
         assert s.layer_name == "L1_52_16" and s.channel is None

@@ -20,6 +20,7 @@ from tests.support.gui import (
     assert_shows,
     grab_window,
     mean_abs_diff,
+    reference_network,
     run_driven,
     sample_cells,
     wait_image_for_state,
@@ -55,7 +56,7 @@ def test_seed_psi_and_pixels(app_env, artifacts_dir):
     def drive(ctx):
         assert wait_until(ctx, lambda: app.network is not None, 30), app.loader.status
         wait_image_for_state(ctx, app)
-        G = app.network.G
+        G = reference_network(app)
         first = grab_window(ctx, app)
         save_artifact(artifacts_dir, "gui_seed0.png", first)
         seen["diff0"] = assert_shows(first, app, render_state(G, app.state))
@@ -209,7 +210,7 @@ def test_panels_capture_help_and_view(app_env, artifacts_dir):
     def drive(ctx):
         assert wait_until(ctx, lambda: app.network is not None, 30)
         wait_image_for_state(ctx, app)
-        G = app.network.G
+        G = reference_network(app)
         assert app.network.info.kind == "SG2" and app.network.info.c_dim == 4
 
         ctx.item_input_value("**/Class", 2)

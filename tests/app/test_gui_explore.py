@@ -11,7 +11,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.support.gui import assert_shows, grab_window, mean_abs_diff, run_driven, wait_image_for_state, wait_until
+from tests.support.gui import (
+    assert_shows,
+    grab_window,
+    mean_abs_diff,
+    reference_network,
+    run_driven,
+    wait_image_for_state,
+    wait_until,
+)
 from tests.support.nets import save_tiny, tiny_net
 
 pytestmark = pytest.mark.gui
@@ -35,7 +43,7 @@ def shot(ctx, app, artifacts_dir, name: str) -> np.ndarray:
     wait_image_for_state(ctx, app)
     pixels = grab_window(ctx, app)
     Image.fromarray(pixels).save(artifacts_dir / f"gui_explore_{name}.png")
-    expected = render_state(app.network.G, app.state)
+    expected = render_state(reference_network(app), app.state)
     assert_shows(pixels, app, expected)
     return sample_cells(pixels, app.image_view.image_rect, expected.shape[:2])
 
@@ -59,7 +67,7 @@ def test_direction_sliders_move_the_image(app_env, artifacts_dir, monkeypatch):
         assert panel.amounts[0] == pytest.approx(3.0)
         moves = app.state.moves  # carried by value: unit vector, strength = amount x sigma, ws range
         d = panel.directions
-        all_ws = tuple(range(int(app.network.G.num_ws)))
+        all_ws = tuple(range(int(reference_network(app).num_ws)))
         strength = pytest.approx(3.0 * float(d.sigmas[0]))
         assert [(m.label, m.strength, m.ws) for m in moves] == [("PC0", strength, all_ws)]
         np.testing.assert_array_equal(np.asarray(moves[0].vector, dtype=np.float32), d.vectors[0])
@@ -100,7 +108,7 @@ def test_direction_sliders_move_the_image(app_env, artifacts_dir, monkeypatch):
         from sg3_explorer.visualizer.explore import state_ws
         from stylegan3.explore.interpolation import seed_ws
 
-        G = app.network.G
+        G = reference_network(app)
         expected = seed_ws(G, [0]) + (seed_ws(G, [5]) - seed_ws(G, [2]))
         assert torch.allclose(state_ws(G, app.state), expected, atol=1e-5)
         shot(ctx, app, artifacts_dir, "directions_user")
@@ -131,11 +139,11 @@ def test_project_from_a_file_and_from_a_drop(app_env, artifacts_dir):
         ctx.item_input_value("**/Steps", 12)
         ctx.item_click("**/Project")
         assert panel.job.busy or panel.result is not None
-        assert "loss: offline" in panel.loss_text  # which loss is in use is on screen
         saw_live = wait_until(ctx, lambda: panel._shown_step >= 1, 60)
         assert saw_live and app.state.explicit.label.startswith("projection")
         assert wait_until(ctx, lambda: panel.result is not None, 120), panel.message
         assert "PSNR" in panel.message and "bookmark 0" in panel.message
+        assert "loss: offline" in panel.loss_text  # which loss the backend used is on screen
         timeline = app.widget("timeline")
         assert len(timeline.timeline.keyframes) == 1 and timeline.timeline.keyframes[0].request.explicit.w
         result = shot(ctx, app, artifacts_dir, "projection_result")
@@ -192,7 +200,7 @@ def test_timeline_scrub_preview_is_the_exported_frame(app_env, artifacts_dir):
         ctx.item_input_value("**/Time", 0.5)
         assert panel.previewing and panel.time == pytest.approx(0.5)
         shown = shot(ctx, app, artifacts_dir, "timeline_scrub")
-        G = app.network.G
+        G = reference_network(app)
         expected = render_at(G, panel.resolved(), 0.5)
         assert mean_abs_diff(shown, expected) < 2.0
         # Export: exactly N frames, N = duration x fps + 1, with a progress bar while it runs.

@@ -13,14 +13,16 @@ import numpy as np
 import pytest
 import torch
 
-from sg3_explorer.visualizer.async_renderer import AsyncRenderer
+from sg3_explorer.visualizer.backend_renderer import BackendRenderer, FrameChannels
 from sg3_explorer.visualizer.capture import capture_name, save_png
-from sg3_explorer.visualizer.network_loader import NetworkLoader, _progress_text, error_line
+from sg3_explorer.visualizer.loader import NetworkLoader, error_line
 from sg3_explorer.visualizer.perf import TimeHistory
-from sg3_explorer.visualizer.renderer import RenderResult, render_state, state_ws, to_uint8_hwc
+from sg3_explorer.visualizer.renderer import render_state, state_ws, to_uint8_hwc
 from sg3_explorer.visualizer.settings import MAX_RECENT, Settings, config_dir, load_settings, save_settings
 from sg3_explorer.visualizer.state import RenderState, ws_selection
 from sg3_explorer.visualizer.view import ViewTransform
+from stylegan3.service.backend import BackendStatus, FrameResult, RenderBackend, ResultSlot
+from stylegan3.service.thread_backend import ThreadBackend
 from tests.support.gui import write_hostile_pickle
 from tests.support.nets import save_tiny, tiny_net
 
@@ -140,114 +142,130 @@ def test_render_errors_become_a_message():
     assert res.image is None and res.error and res.error.startswith("render failed")
 
 
-# -- async renderer -----------------------------------------------------------------------------------------------
+# -- frames of a backend ------------------------------------------------------------------------------------------
 
-class SlowFake:
-    """Render function that blocks until released, recording what it was asked for."""
+class GatedBackend(RenderBackend):
+    """A backend whose renders wait for `gate`, recording what it was asked for (one request at a time, newest
+    waiting one wins, like the real ones)."""
 
     def __init__(self) -> None:
-        self.calls: list[float] = []
+        self.calls: list[tuple[str, float]] = []
         self.gate = threading.Event()
+        self._slot = ResultSlot()
+        self._cond = threading.Condition()
+        self._pending = None
+        self._running = False
+        self._ids = 0
+        threading.Thread(target=self._run, daemon=True).start()
 
-    def __call__(self, G, state, should_stop=None):
-        self.calls.append(state.x)
-        self.gate.wait(5)
-        return RenderResult(image=np.full((2, 2, 3), int(state.x), np.uint8), state=state)
+    def load(self, network, timeout=None):
+        raise NotImplementedError
 
+    def submit(self, request) -> int:
+        with self._cond:
+            self._ids += 1
+            self._pending = (self._ids, request)
+            self._cond.notify_all()
+            return self._ids
 
-def test_async_renderer_latest_request_wins_and_gui_never_waits():
-    fake = SlowFake()
-    r = AsyncRenderer(fake)
-    try:
-        r.set_network(object(), 1)
-        assert r.submit(RenderState(x=1))
-        time.sleep(0.05)  # worker is now stuck rendering x=1
-        t0 = time.perf_counter()
-        for x in range(2, 50):
-            r.submit(RenderState(x=float(x)))
-        assert time.perf_counter() - t0 < 0.05  # submitting never blocks on the render
-        assert r.poll() is None  # nothing finished yet: the GUI keeps its last image
-        fake.gate.set()
-        assert r.wait_idle(5)
-        res = r.poll()
-        assert res is not None and res.state.x == 49.0
-        assert fake.calls == [1.0, 49.0]  # requests 2..48 were collapsed into the newest one
-        assert r.poll() is None  # delivered once
-        assert not r.submit(RenderState(x=49.0))  # unchanged state: nothing to do
-    finally:
-        r.close()
+    def poll(self):
+        return self._slot.poll()
 
+    def cancel(self) -> None:
+        pass
 
-def test_async_renderer_drops_results_of_previous_network():
-    fake = SlowFake()
-    r = AsyncRenderer(fake)
-    try:
-        r.set_network(object(), 1)
-        r.submit(RenderState(x=3))
-        time.sleep(0.05)
-        r.set_network(object(), 2)  # user switched networks while x=3 renders on the old one
-        fake.gate.set()
-        assert r.wait_idle(5)
-        assert r.poll() is None
-        r.submit(RenderState(x=3))
-        assert r.wait_idle(5)
-        res = r.poll()
-        assert res is not None and res.network_id == 2
-    finally:
-        r.close()
+    def status(self) -> BackendStatus:
+        return BackendStatus("busy" if self._pending or self._running else "ready")
+
+    def close(self) -> None:
+        self.gate.set()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._pending is not None)
+                (rid, request), self._pending, self._running = self._pending, None, True
+            self.calls.append((request.network.source, request.latent.x))
+            self.gate.wait(5)
+            img = np.full((2, 2, 3), int(request.latent.x), np.uint8)
+            self._slot.put(FrameResult(rid, request, img))
+            self._running = False
 
 
-def test_network_switch_cancels_the_render_in_progress():
-    """A long CPU render of the old network stops at its next layer instead of running to the end."""
-    from sg3_explorer.visualizer.renderer import timed_render
-
-    G = tiny_net("sg2", res=32)
-    started, layers_run = threading.Event(), []
-
-    def slow_layer(module, inputs):
-        started.set()
-        layers_run.append(module)
-        time.sleep(0.2)
-
-    handles = [m.register_forward_pre_hook(slow_layer) for m in G.synthesis.children()]
-    r = AsyncRenderer(timed_render)
-    try:
-        r.set_network(G, 1)
-        r.submit(RenderState(x=1))
-        assert started.wait(10)
-        t0 = time.perf_counter()
-        r.set_network(tiny_net("sg2", res=32), 2)
-        assert r.wait_idle(5)
-        assert time.perf_counter() - t0 < 1.0
-        assert len(layers_run) < len(list(G.synthesis.children()))
-        assert r.poll() is None
-    finally:
-        r.close()
-        for h in handles:
-            h.remove()
-    res = timed_render(G, RenderState(x=1), should_stop=lambda: True)
-    assert res.cancelled and res.image is None and res.error is None
+def _wait_frame(poll, timeout: float = 5.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        res = poll()
+        if res is not None:
+            return res
+        time.sleep(0.005)
+    return None
 
 
-def test_submitted_state_is_a_snapshot():
-    fake = SlowFake()
-    fake.gate.set()
-    r = AsyncRenderer(fake)
-    try:
-        r.set_network(object(), 1)
-        s = RenderState(x=5)
-        r.submit(s)
-        s.x = 6.0  # the GUI keeps editing its own state
-        assert r.wait_idle(5)
-        assert r.poll().state.x == 5.0
-    finally:
-        r.close()
+def test_main_view_latest_request_wins_and_gui_never_waits():
+    backend = GatedBackend()
+    r = BackendRenderer(FrameChannels(backend))
+    r.set_network("net", 1)
+    assert r.submit(RenderState(x=1))
+    time.sleep(0.05)  # the backend is now stuck rendering x=1
+    t0 = time.perf_counter()
+    for x in range(2, 50):
+        r.submit(RenderState(x=float(x)))
+    assert time.perf_counter() - t0 < 1.0  # submitting never blocks on the render (held for 5 s)
+    assert r.poll() is None  # nothing finished yet: the GUI keeps its last image
+    backend.gate.set()
+    first = _wait_frame(r.poll)
+    assert first is not None and first.state.x == 1.0  # an older frame still shows (a drag keeps updating)
+    res = _wait_frame(r.poll)
+    assert res is not None and res.state.x == 49.0 and res.image[0, 0, 0] == 49
+    assert backend.calls == [("net", 1.0), ("net", 49.0)]  # requests 2..48 were collapsed into the newest one
+    assert r.wait_idle(5) and r.poll() is None  # delivered once
+    assert not r.submit(RenderState(x=49.0))  # unchanged state: nothing to do
+
+
+def test_frames_of_the_previous_network_are_dropped_and_states_are_snapshots():
+    backend = GatedBackend()
+    r = BackendRenderer(FrameChannels(backend))
+    r.set_network("old", 1)
+    s = RenderState(x=3)
+    r.submit(s)
+    s.x = 6.0  # the GUI keeps editing its own state
+    time.sleep(0.05)
+    r.set_network("new", 2)  # user switched networks while x=3 renders on the old one
+    backend.gate.set()
+    assert r.wait_idle(5) and r.poll() is None
+    r.submit(RenderState(x=3))
+    res = _wait_frame(r.poll)
+    assert res is not None and res.network_id == 2 and res.state.x == 3.0
+    assert backend.calls == [("old", 3.0), ("new", 3.0)]
+
+
+def test_channels_take_turns_and_each_gets_its_own_frames():
+    """The main view and two panes on one backend: one request in flight, every view served, none starved."""
+    from stylegan3.documents.request import Latent, NetworkRef, RenderRequest
+
+    backend = GatedBackend()
+    hub = FrameChannels(backend)
+    views = [hub.channel() for _ in range(3)]
+    for i, ch in enumerate(views):
+        ch.submit(RenderRequest(network=NetworkRef(f"net{i}"), latent=Latent(float(i + 1))))
+    views[0].submit(RenderRequest(network=NetworkRef("net0"), latent=Latent(9.0)))  # latest wins per view
+    backend.gate.set()
+    got = [_wait_frame(ch.poll) for ch in views]
+    assert [(g.request.network.source, g.request.latent.x) for g in got] == [("net0", 1.0), ("net1", 2.0),
+                                                                           ("net2", 3.0)]
+    again = _wait_frame(views[0].poll)
+    assert again.request.latent.x == 9.0 and not any(ch.busy for ch in views)
+    assert [c[1] for c in backend.calls] == [1.0, 2.0, 3.0, 9.0]
+    views[1].close()
+    assert views[1] not in hub._channels
 
 
 # -- network loading ----------------------------------------------------------------------------------------------
 
 def test_loader_reports_broken_and_hostile_files_as_one_line(tmp_path):
-    loader = NetworkLoader(torch.device("cpu"))
+    backend = ThreadBackend("cpu")
+    loader = NetworkLoader(backend)
     broken = tmp_path / "broken.pkl"
     broken.write_bytes(b"\x80\x04garbage")
     loader.load(str(broken))
@@ -264,44 +282,45 @@ def test_loader_reports_broken_and_hostile_files_as_one_line(tmp_path):
 
     loader.load(str(tmp_path / "missing.pkl"))
     assert loader.wait(30) and loader.status.error
+    backend.close()
 
 
-def test_loader_loads_describes_and_caches(tmp_path):
+def test_loader_loads_describes_and_the_backend_keeps_the_network(tmp_path):
+    from stylegan3.service.owner import default_loader
+
     path = save_tiny(tmp_path / "net.safetensors", kind="sg2", c_dim=3, res=32)
     calls = []
 
-    def counting_load(source, progress=None, device=None):
-        from sg3_explorer.visualizer.network_loader import default_load_fn
+    def counting_load(ref, device):
+        calls.append(ref.source)
+        return default_loader(ref, device)
 
-        calls.append(source)
-        progress(50, 100)
-        return default_load_fn(source, progress, device)
-
-    loader = NetworkLoader(torch.device("cpu"), counting_load)
+    backend = ThreadBackend("cpu", loader=counting_load)
+    loader = NetworkLoader(backend)
     loader.load(str(path))
     assert loader.wait(30)
     done = loader.poll()
     assert done is not None and loader.status.error is None
     info = done.info
-    assert (info.kind, info.resolution, info.c_dim, info.z_dim, info.num_ws) == ("SG2", 32, 3, 16, done.G.num_ws)
+    assert (info.kind, info.resolution, info.c_dim, info.z_dim, info.num_ws) == ("SG2", 32, 3, 16, 8)
     assert "SG2" in info.summary() and "3 classes" in info.summary()
-    from stylegan3.ops import backend
-
-    assert done.ops == backend.describe("cpu")  # the CPU kernels, or the reference ops with the reason
+    assert done.ops == f"rendered by thread on cpu ({info.impl} ops)"
     loader.load(str(path))
     assert loader.wait(30) and loader.poll() is not None
-    assert calls == [str(path)]  # second time from the cache
+    assert calls == [str(path)]  # second time the backend still holds it
+    backend.close()
 
 
 def test_loader_newest_request_wins():
     release = threading.Event()
 
-    def fake_load(source, progress=None, device=None):
-        if source == "slow":
+    def fake_load(ref, device):
+        if ref.source == "slow":
             release.wait(5)
         return tiny_net("sg2", res=32)
 
-    loader = NetworkLoader(torch.device("cpu"), fake_load)
+    backend = ThreadBackend("cpu", loader=fake_load)
+    loader = NetworkLoader(backend)
     loader.load("slow")
     loader.load("fast")
     time.sleep(0.2)
@@ -310,13 +329,10 @@ def test_loader_newest_request_wins():
     done = loader.poll()
     assert done is not None and done.source == "fast"
     assert loader.poll() is None
+    backend.close()
 
 
-def test_progress_reports_and_error_lines():
-    assert _progress_text((5_000_000, 10_000_000)) == ("5.0 / 10.0 MB", 0.5)
-    assert _progress_text((3_000_000, None)) == ("3.0 MB", None)
-    assert _progress_text((0.25,)) == (None, 0.25)
-    assert _progress_text(("hashing",)) == ("hashing", None)
+def test_error_lines():
     from stylegan3.errors import NetworkLoadError
 
     assert error_line(NetworkLoadError("x.pkl", "not a pickle")) == "x.pkl: not a pickle"
@@ -469,4 +485,4 @@ def test_saved_window_size_and_preferences_are_used_at_start(tmp_path, monkeypat
         assert app.state.force_fp32 is True and app.state.x == 3
         assert app.loader.wait(30) and app.loader.poll().info.kind == "SG2"
     finally:
-        app.renderer.close()
+        app.close()

@@ -16,10 +16,11 @@ pytestmark = pytest.mark.gui
 
 def test_out_of_memory_render_shows_the_message_and_the_app_keeps_running(app_env, artifacts_dir, monkeypatch):
     from sg3_explorer.visualizer.app import App, AppConfig
-    from sg3_explorer.visualizer.network_loader import default_load_fn
     from stylegan3.ops import backend, selfcheck
     from stylegan3.ops.reference_kernels import ReferenceKernels
     from stylegan3.perf.memory import SUGGESTION
+    from stylegan3.service.owner import default_loader
+    from stylegan3.service.thread_backend import ThreadBackend
 
     # A verdict to show: graphs found differing from eager on this device (simulated replay). Start from no
     # verdicts: an earlier test's check of the same architecture on "cpu" would make `ensure` keep that one.
@@ -31,8 +32,8 @@ def test_out_of_memory_render_shows_the_message_and_the_app_keeps_running(app_en
     monkeypatch.setenv("SG3_SELFCHECK", "0")  # the loader's own check (CPU kernels) would replace that verdict
     short_of_memory = {"on": False}
 
-    def load_fn(source, progress=None, device=None):
-        G = default_load_fn(source, progress=progress, device=device)
+    def loader(ref, device):
+        G = default_loader(ref, device)
         real = G.synthesis.forward
 
         def synthesis(*args, **kwargs):
@@ -44,7 +45,8 @@ def test_out_of_memory_render_shows_the_message_and_the_app_keeps_running(app_en
         return G
 
     net = save_tiny(app_env / "tiny.safetensors", kind="sg2", res=32)
-    app = App(AppConfig(networks=[str(net)], window_size=(1200, 760), persist_settings=False), load_fn=load_fn)
+    app = App(AppConfig(networks=[str(net)], window_size=(1200, 760), persist_settings=False),
+              backend=ThreadBackend("cpu", loader=loader))
 
     def drive(ctx):
         assert wait_until(ctx, lambda: app.network is not None, 30)

@@ -30,13 +30,21 @@ def test_gui_connect_renders_remotely(app_env, artifacts_dir):
     net = save_native(G, folder / "sg3r.safetensors")
     info = describe(G, str(net))
     seen = {}
+    from sg3_explorer.visualizer.network_jobs import equivariance_job, spectra_job, sticking_job
+    from stylegan3.service.thread_backend import ThreadBackend
+
+    local = ThreadBackend("cpu")  # the in-process reference of every panel's job
+
+    def here(job):
+        return job.run(local, lambda *a: None)
+
     with running_server([str(folder)]) as server:
         app = App(AppConfig(networks=[str(net)], window_size=(1200, 800), connect=server.address,
                             frame_format="png"))
 
         def drive(ctx):
             assert wait_until(ctx, lambda: app.network is not None, 60), app.loader.status
-            assert app.network.G is None and app.network.info.kind == "SG3-R"
+            assert app.network.info.kind == "SG3-R"
             ctx.item_input_value("**/Seed", 4)
             app.state.translate, app.state.rotate = (0.25, -0.125), 0.05
             wait_image_for_state(ctx, app, 60)
@@ -75,23 +83,22 @@ def test_gui_connect_renders_remotely(app_env, artifacts_dir):
             ctx.item_open("**/Equivariance")
             ctx.item_click("**/Compute##eq")
             assert wait_until(ctx, lambda: eq.metrics is not None, 120), eq.job.error
-            from sg3_explorer.visualizer.analysis_jobs import equivariance_job
-
-            assert eq.metrics == equivariance_job(G, app.state)(lambda *a: None)
-            # a job that has no server side yet is refused in its panel, in words, and the panel stays up
+            assert eq.metrics == here(equivariance_job(app.current_request()))
+            # projection runs on the server too: each step streams back into the view, the result is the latent
             ctx.item_close("**/Equivariance")
             projection = app.widget("projection")
             assert projection.visible()
             ctx.item_open("**/Projection")
             target = app_env / "target.png"
             Image.new("RGB", (32, 32), (200, 40, 40)).save(target)
-            assert not projection.start(str(target)) and not projection.job.busy
-            for _ in range(3):
-                ctx.yield_()
-            Image.fromarray(grab_window(ctx, app)).save(artifacts_dir / "gui_remote_projection_refused.png")
-            assert projection.message.startswith(f"project target.png: not available while the network is "
-                                                 f"rendered in the server {server.address}")
-            assert "projection" not in app.panel_errors
+            projection.steps, projection.loss_kind = 3, "offline"
+            assert projection.start(str(target))
+            assert wait_until(ctx, lambda: projection.result is not None, 120), projection.message
+            assert projection.message.startswith("done: 3 steps") and "projection" not in app.panel_errors
+            wait_image_for_state(ctx, app, 60)
+            Image.fromarray(grab_window(ctx, app)).save(artifacts_dir / "gui_remote_projection.png")
+            assert_shows(grab_window(ctx, app), app,
+                         render_request(G, request_from_state(app.state, str(net)), info).image)
             ctx.item_close("**/Projection")
             # the Spectra panel too: its layer list comes from the info, the spectra from the server
             spectra = app.widget("spectra")
@@ -106,19 +113,16 @@ def test_gui_connect_renders_remotely(app_env, artifacts_dir):
                 ctx.yield_()
             shot = grab_window(ctx, app)
             Image.fromarray(shot).save(artifacts_dir / "gui_remote_spectra.png")
-            from sg3_explorer.visualizer.analysis_jobs import spectra_job
-
-            want_spec = spectra_job(G, ["output"], 2, app.state.seed, app.state.psi)(lambda *a: None)
+            want_spec = here(spectra_job(app.current_request(), ["output"], 2, app.state.seed, app.state.psi))
             assert np.array_equal(spectra.spectra["output"].power, want_spec["output"].power)
             # sticking and recording of the current view, on the server
             jobs = app.widget("renderer_jobs")
             ctx.item_close("**/Spectra")
             ctx.item_open("**/Sticking & recording")
             ctx.item_click("**/Measure sticking")
-            assert wait_until(ctx, lambda: jobs.score is not None, 120), jobs.sticking.error
-            from sg3_explorer.visualizer.comparison import StickingSettings, sticking_job_fn
-
-            _, want_st = sticking_job_fn(G, app.state.copy(), StickingSettings(samples=8, sigma=0.2))(lambda *a: None)
+            assert wait_until(ctx, lambda: jobs.score is not None, 120), (jobs.sticking.error, jobs.sticking.busy,
+                                                                           jobs.sticking.count, jobs.message)
+            _, want_st = here(sticking_job(app.current_request(), 8, 0.2))
             assert jobs.score[0] == want_st.score
             jobs.frames = 4
             if importlib.util.find_spec("imageio_ffmpeg") is not None:
@@ -137,7 +141,10 @@ def test_gui_connect_renders_remotely(app_env, artifacts_dir):
             Image.fromarray(shot).save(artifacts_dir / "gui_remote_lost.png")
             assert "no answer from" in app.backend.status().message
 
-        run_driven(app, drive)
+        try:
+            run_driven(app, drive)
+        finally:
+            local.close()
     assert seen["diff"] < 2.0 and np.isfinite(seen["diff"])
 
 
@@ -180,3 +187,126 @@ def test_gui_child_renderer_killed_mid_render_restarts(app_env, artifacts_dir):
 
     run_driven(app, drive)
     assert seen["diff"] < 2.0
+
+
+def test_gui_child_renderer_killed_mid_projection_and_mid_export(app_env, artifacts_dir):
+    """SIGKILL the child renderer while a projection streams its steps, and again while the timeline exports:
+    each time the window stays up, the status bar says what happened, the renderer restarts, the job ends (its
+    analysis is sent again to the new renderer, or fails with the reason) and the next frame renders."""
+    import os
+    import signal
+
+    from sg3_explorer.visualizer.app import App, AppConfig
+    from sg3_explorer.visualizer.request_adapter import request_from_state
+    from stylegan3.loading.native import save_native
+    from stylegan3.networks.info import describe
+    from stylegan3.render.pipeline import render_request
+
+    pytest.importorskip("imageio_ffmpeg")
+    G = tiny_net("SG3-T", res=64)
+    net = save_native(G, app_env / "kill.safetensors")
+    Image.fromarray(np.full((64, 64, 3), (30, 160, 90), np.uint8)).save(app_env / "target.png")
+    app = App(AppConfig(networks=[str(net)], window_size=(1200, 800), renderer="child", cpu=True,
+                        persist_settings=False))
+    seen = {}
+
+    def kill_and_recover(ctx, job_ended, restarts: int, name: str) -> None:
+        pid = app.backend.pid
+        os.kill(pid, signal.SIGKILL)
+        assert wait_until(ctx, lambda: app.backend.status().restarts == restarts, 60)
+        assert "renderer process killed by SIGKILL" in app.backend.status().message and app.backend.pid != pid
+        assert wait_until(ctx, job_ended, 240)
+        app.state.x += 1.0  # the next request renders on the new renderer
+        wait_image_for_state(ctx, app, 120)
+        shot = grab_window(ctx, app)
+        Image.fromarray(shot).save(artifacts_dir / f"gui_child_killed_mid_{name}.png")
+        want = render_request(G, request_from_state(app.state, str(net)), describe(G, str(net))).image
+        seen[name] = assert_shows(shot, app, want)
+
+    def drive(ctx):
+        assert wait_until(ctx, lambda: app.network is not None, 90), app.loader.status
+        wait_image_for_state(ctx, app, 90)
+        projection = app.widget("projection")
+        projection.steps, projection.loss_kind = 12, "offline"
+        assert projection.start(str(app_env / "target.png"))
+        assert wait_until(ctx, lambda: projection._shown_step >= 1, 120), projection.message
+        kill_and_recover(ctx, lambda: not projection.job.busy, 1, "projection")
+        assert projection.result is not None or projection.message, "the projection ended without a word"
+        timeline = app.widget("timeline")
+        timeline.add_bookmark()
+        app.state.x += 3.0
+        timeline.add_bookmark()
+        timeline.timeline.fps = 24.0
+        assert timeline.start_export(str(app_env / "clip.mp4"), frames=48)
+        assert wait_until(ctx, lambda: timeline.export.count >= 1, 120), timeline.message
+        kill_and_recover(ctx, lambda: not timeline.export.busy, 2, "export")
+        assert timeline.message, "the export ended without a word"
+        seen["messages"] = (projection.message, timeline.message)
+
+    run_driven(app, drive, kill_after_s=900)
+    assert seen["projection"] < 2.0 and seen["export"] < 2.0
+
+
+@pytest.mark.parametrize("where", ["connect", "child"])
+def test_gui_directions_timeline_and_panes_render_elsewhere(app_env, artifacts_dir, monkeypatch, where):
+    """Under `gui --connect` and `gui --renderer child`: a PCA direction moved, the timeline previewed at a time
+    and a comparison pane each put on screen exactly what the in-process render of that request shows."""
+    import contextlib
+
+    from sg3_explorer.visualizer.app import App, AppConfig
+    from sg3_explorer.visualizer.renderer import render_state
+    from stylegan3.loading import load_network
+    from stylegan3.loading.native import save_native
+
+    monkeypatch.setenv("SG3_EXPLORER_CACHE", str(app_env / "cache"))
+    folder = app_env / "served"
+    folder.mkdir()
+    G, G2 = tiny_net("SG3-T", res=32), tiny_net("SG2", res=32, seed=3)
+    net, other = save_native(G, folder / "main.safetensors"), save_native(G2, folder / "other.safetensors")
+    with running_server([str(folder)]) if where == "connect" else contextlib.nullcontext() as server:
+        extra = dict(connect=server.address) if where == "connect" else dict(renderer="child", cpu=True)
+        app = App(AppConfig(networks=[str(net)], window_size=(1200, 800), persist_settings=False, **extra))
+        seen = {}
+
+        def check(ctx, name: str) -> float:
+            wait_image_for_state(ctx, app, 60)
+            shot = grab_window(ctx, app)
+            Image.fromarray(shot).save(artifacts_dir / f"gui_{where}_{name}.png")
+            return assert_shows(shot, app, render_state(G, app.state))
+
+        def drive(ctx):
+            assert wait_until(ctx, lambda: app.network is not None, 180), (app.loader.status, app.backend.status())
+            directions = app.widget("directions")
+            ctx.item_open("**/Directions")
+            assert directions.start_pca(64)
+            assert wait_until(ctx, lambda: directions.directions is not None, 120), directions.message
+            directions.set_amount(0, 3.0)
+            directions.apply()
+            assert app.state.moves
+            seen["pca"] = check(ctx, "pca_moved")
+            directions.reset()
+            ctx.item_close("**/Directions")
+            timeline = app.widget("timeline")
+            ctx.item_open("**/Timeline")
+            timeline.add_bookmark()
+            app.state.x = 6.0
+            timeline.add_bookmark()
+            timeline.preview(0.5)  # what the Time slider does (driven by hand in test_gui_explore)
+            assert timeline.previewing and app.state.explicit.w is not None, timeline.message
+            seen["timeline"] = check(ctx, "timeline_preview")
+            timeline.stop_preview()
+            assert app.state.x == 6.0 and app.state.explicit.w is None  # back where the view was
+            ctx.item_close("**/Timeline")
+            panes = app.widget("comparison")
+            panes.add_pane(str(other))
+            model = panes.model
+            assert wait_until(ctx, lambda: model.all_shown(app.state), 90), [p.status for p in model.panes]
+            pane = model.panes[0]
+            assert np.array_equal(pane.image, render_state(load_network(str(other), device="cpu"),
+                                                           pane.request_for(app.state)))
+            for _ in range(3):
+                ctx.yield_()
+            Image.fromarray(grab_window(ctx, app)).save(artifacts_dir / f"gui_{where}_pane.png")
+
+        run_driven(app, drive, kill_after_s=600)
+    assert seen["pca"] < 2.0 and seen["timeline"] < 2.0

@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.support.gui import assert_shows, grab_window, run_driven, wait_image_for_state, wait_until
+from tests.support.gui import (
+    assert_shows,
+    grab_window,
+    reference_network,
+    run_driven,
+    wait_image_for_state,
+    wait_until,
+)
 from tests.support.nets import save_tiny
 
 pytestmark = pytest.mark.gui
@@ -33,7 +40,7 @@ def test_bookmarks_and_sessions(app_env, artifacts_dir):
         assert wait_until(ctx, lambda: app.network is not None, 30), app.loader.status
         panel = app.widget("bookmarks")
         assert panel is not None
-        G = app.network.G
+        G = reference_network(app)
         ctx.item_input_value("**/Seed", 3)
         wait_image_for_state(ctx, app)
         ctx.item_input_value("**/##bookmark_name", "first")  # Enter adds it
@@ -44,6 +51,7 @@ def test_bookmarks_and_sessions(app_env, artifacts_dir):
         ctx.item_click("**/Add bookmark")  # no name: named after the seed
         ctx.item_input_value("**/##bookmark_name", "scratch")
         assert [b.name for b in panel.bookmarks] == ["first", "seed 9", "scratch"]
+        ctx.item_close("**/Network")  # room for the list's last row above the status bar
         ctx.item_click("**/bm0/Rename")
         ctx.item_input_value("**/bm0/##rename", "home")
         ctx.item_click("**/bm2/x")
@@ -98,7 +106,7 @@ def test_a_bookmark_goes_to_the_timeline_and_back(app_env, artifacts_dir):
     def drive(ctx):
         assert wait_until(ctx, lambda: app.network is not None, 30), app.loader.status
         marks, timeline = app.widget("bookmarks"), app.widget("timeline")
-        G = app.network.G
+        G = reference_network(app)
         ctx.item_input_value("**/Seed", 3)
         ctx.item_input_value("**/Psi", 0.5)
         ctx.item_input_value("**/##bookmark_name", "three")

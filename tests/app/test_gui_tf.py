@@ -7,7 +7,13 @@ import pytest
 from PIL import Image
 
 from tests.support.comparison import check_panes, imgui_vec, magnified, make_app, run_driven, wait_panes
-from tests.support.gui import grab_window, mean_abs_diff, wait_image_for_state, wait_until
+from tests.support.gui import (
+    grab_window,
+    mean_abs_diff,
+    reference_network,
+    wait_image_for_state,
+    wait_until,
+)
 from tests.support.nets import save_tiny
 from tests.support.tf_fakes import TFConfig, tf_snapshot
 
@@ -33,7 +39,7 @@ def test_tf_pickle_in_main_view_and_beside_sg3(app_env, artifacts_dir):
         assert wait_until(ctx, lambda: app.network is not None, 60), app.loader.status
         assert app.loader.status.error is None
         wait_image_for_state(ctx, app)
-        G = app.network.G
+        G = reference_network(app)
         assert (app.network.info.kind, G.img_resolution, G.z_dim) == ("SG2", 64, 32)
         shot = grab_window(ctx, app)
         Image.fromarray(shot).save(artifacts_dir / "gui_tf_main.png")

@@ -1,7 +1,7 @@
 """Panels see the app only through `widgets.context.PanelContext`: no module of `widgets/` imports the App or
 touches the generator module, the library imports no GUI code, every `app.X` a panel uses is a member of the
-protocol (and the App has it), and panels work headless against a small fake context, with the network in
-this process or "elsewhere" (jobs then run through the backend or say why they cannot)."""
+protocol (and the App has it), and panels work headless against a small fake context whose jobs run on a
+backend's analyses (the only place a network lives), failures there becoming the panel's message."""
 
 from __future__ import annotations
 
@@ -115,12 +115,15 @@ def test_panels_use_only_the_context():
 
 
 def test_app_implements_the_context():
-    """The App has every member of the protocol (as a class attribute or set in __init__)."""
+    """The App (the window over the headless `Explorer` session) has every member of the protocol, as a class
+    attribute or set in an __init__ of its classes."""
     from sg3_explorer.visualizer.app import App
 
-    init = ast.parse(textwrap.dedent(inspect.getsource(App.__init__)))
-    assigned = {n.attr for n in ast.walk(init) if isinstance(n, ast.Attribute) and _dotted(n.value) == "self"
-                and isinstance(n.ctx, ast.Store)}
+    assigned = set()
+    for cls in App.__mro__[:-1]:
+        init = ast.parse(textwrap.dedent(inspect.getsource(cls.__init__)))
+        assigned |= {n.attr for n in ast.walk(init) if isinstance(n, ast.Attribute) and _dotted(n.value) == "self"
+                     and isinstance(n.ctx, ast.Store)}
     missing = sorted(m for m in _protocol_members() if not hasattr(App, m) and m not in assigned)
     assert missing == []
 
@@ -128,10 +131,9 @@ def test_app_implements_the_context():
 # -- panels against a fake context --------------------------------------------------------------------------------
 
 class FakeContext:
-    """The context a panel gets, without an App or a window: the network either here (`G`) or elsewhere
-    (`backend`, which may offer `analyze`)."""
+    """The context a panel gets, without an App or a window: jobs run on `backend` (anything with `analyze`)."""
 
-    def __init__(self, G=None, info=None, backend=None, transport="tcp://gpu-box:5555") -> None:
+    def __init__(self, info=None, backend=None) -> None:
         import torch
 
         from sg3_explorer.visualizer.settings import Settings
@@ -139,18 +141,13 @@ class FakeContext:
 
         self.state = RenderState()
         self.settings = Settings()
-        self.G, self.backend, self.transport = G, backend, transport
+        self.backend = backend
         self.info = info
         self.source = info.source if info is not None else None
-        self.network_label = self.source or ""
         self.last_result = None
         self.device = torch.device("cpu")
         self.device_description = "cpu"
         self.panels: dict = {}
-
-    @property
-    def network_is_here(self) -> bool:
-        return self.G is not None
 
     def widget(self, module_name: str):
         return self.panels.get(module_name)
@@ -166,21 +163,10 @@ class FakeContext:
         self.state = state_from_request(request, self.state)
 
     def start_job(self, slot, job) -> bool:
-        from sg3_explorer.visualizer.network_jobs import run_local, unavailable_message
-
-        if self.G is not None:
-            return slot.start(lambda progress: run_local(job, self.G, progress), job.label)
-        if job.remote is None:
-            slot.error = unavailable_message(job, self.transport)
-            return False
-        return slot.start(lambda progress: job.remote(self.backend, progress), job.label)
+        return slot.start(lambda progress: job.run(self.backend, progress), job.label)
 
     def compute(self, job):
-        from sg3_explorer.visualizer.network_jobs import JobUnavailable, run_local, unavailable_message
-
-        if self.G is None:
-            raise JobUnavailable(unavailable_message(job, self.transport))
-        return run_local(job, self.G)
+        return job.run(self.backend, lambda done, total: None)
 
 
 @pytest.fixture(scope="module")
@@ -221,7 +207,8 @@ def test_spectra_panel_computes_through_the_context(sg3):
     from stylegan3.metrics.spectra import network_spectrum
 
     G, info = sg3
-    ctx = FakeContext(G=G, info=info)
+    backend = AnalysesHere(G, info)
+    ctx = FakeContext(info=info, backend=backend)
     ctx.state.x = 3.0
     panel = SpectraWidget(ctx)
     panel.on_network()
@@ -234,16 +221,7 @@ def test_spectra_panel_computes_through_the_context(sg3):
     got = panel.spectra[panel.layer_a]
     np.testing.assert_allclose(got.power, want.power, rtol=1e-5)
     assert set(panel.curves[panel.layer_a]) == {"radial", "slice0", "slice45"}
-
-    # With the network elsewhere the same panel runs the server's `spectra` analysis: the same numbers.
-    elsewhere = SpectraWidget(FakeContext(info=info, backend=AnalysesHere(G, info)))
-    elsewhere.app.state.x = 3.0
-    elsewhere.on_network()
-    elsewhere.layer_a = panel.layer_a
-    assert elsewhere.start()
-    assert elsewhere.job.wait(120), elsewhere.job.error
-    elsewhere.update(0.0)
-    np.testing.assert_array_equal(elsewhere.spectra[panel.layer_a].power, got.power)
+    assert backend.calls == ["spectra"]
 
 
 class AnalysesHere:
@@ -259,7 +237,7 @@ class AnalysesHere:
         return analysis.run(name, self.G, request, self.info, progress or (lambda *a: None), params)
 
 
-def test_equivariance_metrics_run_on_the_backend_when_the_network_is_elsewhere(sg3):
+def test_equivariance_metrics_run_on_the_backend(sg3):
     from sg3_explorer.widgets.equivariance import EquivarianceWidget
 
     G, info = sg3
@@ -281,25 +259,35 @@ def test_equivariance_metrics_run_on_the_backend_when_the_network_is_elsewhere(s
     assert panel.metrics == {"eqt": 41.5, "eqt_frac": 30.25, "eqr": 12.0}
 
 
-def test_jobs_needing_the_module_say_why_when_it_is_elsewhere(sg3):
+def test_a_failing_backend_is_the_panels_message(sg3):
+    """A lost renderer (or any refusal) makes the job fail with its one line; the panels stay up."""
     from sg3_explorer.widgets.directions import DirectionsWidget
     from sg3_explorer.widgets.timeline import TimelineWidget
+    from stylegan3.service.backend import BackendError
+
+    class Lost:
+        def analyze(self, name, request, progress=None, params=None, **kw):
+            raise BackendError(f"{name}: renderer process died (SIGKILL); restarted")
+
+        def load(self, network, timeout=None):
+            raise BackendError("renderer process died (SIGKILL); restarted")
 
     G, info = sg3
-    ctx = FakeContext(info=info, transport="child")
+    ctx = FakeContext(info=info, backend=Lost())
     directions, timeline = DirectionsWidget(ctx), TimelineWidget(ctx)
     ctx.panels = {"directions": directions, "timeline": timeline}
     assert directions.visible() and timeline.visible()
-    assert not directions.start_pca(200)
+    assert directions.start_pca(200)
+    assert directions.job.wait(10)
     directions.update(0.0)
-    assert directions.message == ("PCA: PCA of 200 w: not available while the network is rendered in a child "
-                                  "process; open the network without --connect / --renderer child to run it here")
+    assert directions.message == "PCA: pca: renderer process died (SIGKILL); restarted"
     assert timeline.add_bookmark() == 0  # a key is the view's request: no network needed to make one
     assert timeline.timeline.keyframes[0].request == ctx.current_request()
     timeline.preview(0.0)
-    assert "the timeline preview: not available" in timeline.message and not timeline.previewing
+    assert timeline.message == "timeline_keys: renderer process died (SIGKILL); restarted"
+    assert not timeline.previewing
     directions.add_seed_set_direction()
-    assert directions.message.startswith("a seed-set direction: not available")
+    assert directions.message == "seed_set_direction: renderer process died (SIGKILL); restarted"
 
 
 def test_a_bookmark_becomes_a_keyframe_and_back(sg3):
@@ -308,7 +296,7 @@ def test_a_bookmark_becomes_a_keyframe_and_back(sg3):
     from sg3_explorer.widgets.timeline import TimelineWidget
 
     G, info = sg3
-    ctx = FakeContext(info=info, transport="child")
+    ctx = FakeContext(info=info)
     marks, timeline = BookmarksWidget(ctx), TimelineWidget(ctx)
     ctx.state.x, ctx.state.psi, ctx.state.translate = 5.0, 0.6, (0.25, 0.0)
     mark = marks.add("five")
@@ -330,13 +318,13 @@ def test_a_bookmark_becomes_a_keyframe_and_back(sg3):
     assert timeline.timeline.keyframes == []
 
 
-def test_directions_pca_runs_locally_through_the_context(sg3, tmp_path, monkeypatch):
+def test_directions_pca_runs_through_the_context(sg3, tmp_path, monkeypatch):
     monkeypatch.setenv("SG3_EXPLORER_CACHE", str(tmp_path))
     from sg3_explorer.widgets.directions import DirectionsWidget
     from stylegan3.explore.directions import pca_directions
 
     G, info = sg3
-    ctx = FakeContext(G=G, info=info)
+    ctx = FakeContext(info=info, backend=AnalysesHere(G, info))
     panel = DirectionsWidget(ctx)
     assert panel.start_pca(300)
     assert panel.job.wait(120)

@@ -103,15 +103,16 @@ def test_service_analyses_do_not_write_the_buffer(G):
 
 
 def test_app_jobs_do_not_write_the_buffer(G):
-    from sg3_explorer.visualizer.analysis_jobs import equivariance_job
-    from sg3_explorer.visualizer.comparison import StickingSettings, TraceSettings, sticking_job_fn, trace_job_fn
+    from sg3_explorer.visualizer.network_jobs import equivariance_job, sticking_job, trace_job
+    from sg3_explorer.visualizer.request_adapter import request_from_state
+    from stylegan3.service.thread_backend import ThreadBackend
 
-    state = RenderState(translate=(0.1, 0.2), rotate=0.03)
+    request = request_from_state(RenderState(translate=(0.1, 0.2), rotate=0.03), "G")
     progress = lambda *a: None  # noqa: E731
-    equivariance_job(G, state)(progress)
-    sticking_job_fn(G, state, StickingSettings(samples=2))(progress)
-    trace_job_fn(G, "SG3-T", state, TraceSettings(frames=3, transform_spec="pan:0.1,0"))(progress)
-    trace_job_fn(G, "SG3-T", state, TraceSettings(frames=3))(progress)
+    with ThreadBackend("cpu", loader=lambda ref, device: G) as backend:
+        for job in (equivariance_job(request), sticking_job(request, 2, 0.2), trace_job(request, 3, 0.5, "pan:0.1,0"),
+                    trace_job(request, 3, 0.5, "")):
+            job.run(backend, progress)
     untouched(G)
 
 

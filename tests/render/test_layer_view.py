@@ -15,9 +15,10 @@ import pytest
 import torch
 
 from sg3_explorer.visualizer import renderer, stages
-from sg3_explorer.visualizer.analysis_jobs import equivariance_job, private_copy, spectra_job
 from sg3_explorer.visualizer.jobs import JobSlot
+from sg3_explorer.visualizer.network_jobs import equivariance_job, spectra_job
 from sg3_explorer.visualizer.renderer import render_state, state_ws, timed_render
+from sg3_explorer.visualizer.request_adapter import request_from_state
 from sg3_explorer.visualizer.state import RenderState
 from stylegan3.networks.layers import capture_layers, list_layers
 from tests.support.nets import tiny_net
@@ -293,25 +294,16 @@ def test_job_slot_progress_result_error_and_cancel():
     assert job.poll() == (False, None) and job.error == "cancelled"
 
 
-def test_private_copy_is_isolated_from_the_render_network(sg3):
-    from stylegan3.networks.transform import set_input_transform
+def _backend(G):
+    """A thread backend whose only network is `G` (whatever the request names)."""
+    from stylegan3.service.thread_backend import ThreadBackend
 
-    set_input_transform(sg3, (0.3, 0.1), 0.2)
-    handle = sg3.synthesis.L0_36_16.register_forward_pre_hook(lambda *a: None)
-    try:
-        with private_copy(sg3) as Gc:
-            pass
-        with private_copy(sg3) as again:
-            assert Gc is not sg3 and again is Gc  # cached per network
-        assert not Gc.synthesis.L0_36_16._forward_pre_hooks
-        assert torch.equal(Gc.synthesis.input.transform, torch.eye(3, dtype=Gc.synthesis.input.transform.dtype))
-    finally:
-        handle.remove()
-        set_input_transform(sg3, (0.0, 0.0), 0.0)
+    return ThreadBackend("cpu", loader=lambda ref, device: G)
 
 
 def test_equivariance_job_asks_the_library_about_the_states_latent(sg3, monkeypatch):
-    """The job passes the state's ws (on the private copy) to the library, one metric and seeded draw each.
+    """The job passes the state's ws to the library on the backend's own network (no copy), one metric and
+    seeded draw each.
 
     (The values themselves are the library's business, tested in test_analysis_equivariance; the GUI test
     runs one real job and compares its EQ-T with the library's.)"""
@@ -326,14 +318,13 @@ def test_equivariance_job_asks_the_library_about_the_states_latent(sg3, monkeypa
     monkeypatch.setattr(eqmod, "eq_metrics_for_latent", fake)
     state = RenderState(x=2, psi=0.7, translate=(0.3, 0.0))
     seen = []
-    out = equivariance_job(sg3, state)(lambda d, t: seen.append((d, t)))
+    with _backend(sg3) as backend:
+        out = equivariance_job(request_from_state(state, "sg3")).run(backend, lambda d, t: seen.append((d, t)))
     assert out == {"eqt": 10.0, "eqt_frac": 20.0, "eqr": 30.0}
     assert seen[0] == (0, 4) and seen[-1] == (4, 4)
-    with private_copy(sg3) as Gc:
-        pass
     assert [c[2] for c in calls] == [("eqt",), ("eqt_frac",), ("eqr",)]
     assert [c[3] for c in calls] == [(0, 0), (0, 1), (0, 2)]
-    assert all(c[0] is Gc and c[4]["noise_mode"] == "const" for c in calls)
+    assert all(c[0] is sg3 and c[4]["noise_mode"] == "const" for c in calls)
     torch.testing.assert_close(calls[0][1], state_ws(sg3, state))
 
 
@@ -341,8 +332,10 @@ def test_spectra_job_matches_the_library_and_reports_progress(sg3):
     from stylegan3.metrics.spectra import network_spectrum
 
     seen = []
-    out = spectra_job(sg3, ["L2_52_8", "output"], 1, seed=5, psi=1.0)(lambda d, t: seen.append((d, t)))
-    assert seen == [(1, 2), (2, 2)]
+    with _backend(sg3) as backend:
+        job = spectra_job(request_from_state(RenderState(), "sg3"), ["L2_52_8", "output"], 1, seed=5, psi=1.0)
+        out = job.run(backend, lambda d, t: seen.append((d, t)))
+    assert seen[-1] == (2, 2)
     ref = network_spectrum(sg3, "L2_52_8", num_samples=1, seed=5)
     np.testing.assert_allclose(out["L2_52_8"].power, ref.power)
     assert out["output"].power.shape == (32, 32) and out["output"].marks["nyquist"] == 16.0

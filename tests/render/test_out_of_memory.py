@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import torch
 
-from sg3_explorer.visualizer.async_renderer import AsyncRenderer
+from sg3_explorer.visualizer.backend_renderer import BackendRenderer, FrameChannels
 from sg3_explorer.visualizer.jobs import Job
-from sg3_explorer.visualizer.network_loader import NetworkLoader
+from sg3_explorer.visualizer.loader import NetworkLoader
 from sg3_explorer.visualizer.state import RenderState
 from stylegan3.perf.memory import SUGGESTION, gpu_memory_line, is_out_of_memory, out_of_memory_message
+from stylegan3.service.thread_backend import ThreadBackend
 
 CUDA_OOM = torch.cuda.OutOfMemoryError(
     "CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of 79.11 GiB of which 1.2 GiB is free."
@@ -44,23 +47,32 @@ def test_render_out_of_memory_keeps_the_worker_running(sg2, monkeypatch, exc):
         raise exc
 
     monkeypatch.setattr(sg2.synthesis, "forward", fail)
-    renderer = AsyncRenderer()
+    backend = ThreadBackend("cpu", loader=lambda ref, device: sg2)
+    renderer = BackendRenderer(FrameChannels(backend))
     try:
-        renderer.set_network(sg2, 1)
+        renderer.set_network("sg2", 1)
         renderer.submit(RenderState())
-        assert renderer.wait_idle(60)
-        res = renderer.poll()
+        res = _frame(renderer)
         assert res.image is None and res.error.startswith("out of ") and "while rendering" in res.error
         assert res.error.endswith(SUGGESTION)
         monkeypatch.setattr(sg2.synthesis, "forward", real)  # memory freed (smaller batch, fp16...): it renders
         state = RenderState()
         state.x = 3.0
         renderer.submit(state)
-        assert renderer.wait_idle(60)
-        res = renderer.poll()
+        res = _frame(renderer)
         assert res.error is None and res.image.shape == (sg2.img_resolution, sg2.img_resolution, 3)
     finally:
-        renderer.close()
+        backend.close()
+
+
+def _frame(renderer: BackendRenderer, timeout: float = 60.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        res = renderer.poll()
+        if res is not None:
+            return res
+        time.sleep(0.01)
+    raise AssertionError("no frame")
 
 
 def test_analysis_and_recording_jobs_stop_with_the_message():
@@ -78,18 +90,20 @@ def test_analysis_and_recording_jobs_stop_with_the_message():
 def test_loading_out_of_memory_is_a_status_line_and_the_next_load_works(sg2):
     calls = []
 
-    def load_fn(source, progress=None, device=None):
-        calls.append(source)
-        if source == "huge":
+    def load_fn(ref, device):
+        calls.append(ref.source)
+        if ref.source == "huge":
             raise CUDA_OOM
         return sg2
 
-    loader = NetworkLoader(torch.device("cpu"), load_fn)
+    backend = ThreadBackend("cpu", loader=load_fn)
+    loader = NetworkLoader(backend)
     loader.load("huge")
     assert loader.wait(30)
     assert loader.status.error.startswith("out of GPU memory while loading the network") and loader.poll() is None
     loader.load("small")
-    assert loader.wait(30) and loader.status.error is None and loader.poll().G is sg2
+    assert loader.wait(30) and loader.status.error is None and loader.poll().info.kind == "SG2"
+    backend.close()
 
 
 def test_cli_out_of_memory_is_one_line(monkeypatch, capsys, tmp_path):

@@ -63,14 +63,16 @@ def _local(source):
 
 
 def test_remote_spectra_equal_the_panels_local_job_bit_for_bit(nets, server):
-    from sg3_explorer.visualizer.analysis_jobs import backend_spectra_job, spectra_job
+    from sg3_explorer.visualizer.network_jobs import spectra_job
+    from stylegan3.metrics.spectra import network_spectrum
 
     source = nets["SG3-T"]
     layers = ["output", "L1_36_16"]
     with RemoteBackend(server.address) as client, ThreadBackend("cpu") as thread:
-        got = backend_spectra_job(client, _request(source), layers, 3, 3, 0.8, "hann")(lambda d, t: None)
+        got = spectra_job(_request(source), layers, 3, 3, 0.8, "hann").run(client, lambda d, t: None)
         in_thread = analyses.spectra(thread, _request(source), layers, 3, 3, 0.8, "hann")
-    want = spectra_job(_local(source), layers, 3, 3, 0.8, "hann")(lambda d, t: None)
+    want = {name: network_spectrum(_local(source), name, num_samples=3, seed=3, truncation_psi=0.8, window="hann")
+            for name in layers}
     assert set(got) == set(want) == set(layers)
     for name in layers:
         for spec in (got[name], in_thread[name]):
@@ -83,16 +85,15 @@ def test_remote_spectra_equal_the_panels_local_job_bit_for_bit(nets, server):
 
 
 def test_remote_sticking_equals_the_comparison_panels_measure(nets, server):
-    from sg3_explorer.visualizer.analysis_jobs import backend_sticking_job
-    from sg3_explorer.visualizer.comparison import StickingSettings, sticking_job_fn
-    from sg3_explorer.visualizer.request_adapter import state_from_request
+    from sg3_explorer.visualizer.network_jobs import sticking_job
+    from stylegan3.render.images import to_numpy_rgb
 
     for kind in ("SG3-T", "SG2"):
         request = _request(nets[kind], noise=Noise("const"))
-        with RemoteBackend(server.address) as client:
-            avg, res = backend_sticking_job(client, request, samples=5, sigma=0.3, seed=2)(lambda d, t: None)
-        want_avg, want = sticking_job_fn(_local(nets[kind]), state_from_request(request),
-                                         StickingSettings(samples=5, sigma=0.3, seed=2))(lambda d, t: None)
+        with RemoteBackend(server.address) as client, ThreadBackend("cpu") as here:
+            avg, res = sticking_job(request, 5, 0.3, 2).run(client, lambda d, t: None)
+            want = analyses.sticking(here, request, samples=5, sigma=0.3, seed=2)
+        want_avg = to_numpy_rgb(want.average[None])
         assert res.score == want.score and res.ratio == want.ratio and 0.0 <= res.score <= 1.0
         assert torch.equal(res.average, want.average) and torch.equal(res.single, want.single)
         assert np.array_equal(avg, want_avg) and avg.shape == (16, 16, 3) and avg.dtype == np.uint8
@@ -290,8 +291,8 @@ def test_connect_commands_refuse_outside_allow_with_one_line(server, tmp_path, c
 
 @pytest.mark.slow
 def test_child_process_backend_runs_and_cancels_analyses(nets, slow_net):
-    from sg3_explorer.visualizer.analysis_jobs import spectra_job
     from sg3_explorer.visualizer.jobs import Job
+    from stylegan3.metrics.spectra import network_spectrum
     from stylegan3.service.child import ChildProcessBackend
 
     source = nets["SG3-T"]
@@ -310,8 +311,8 @@ def test_child_process_backend_runs_and_cancels_analyses(nets, slow_net):
         t0 = time.monotonic()
         assert len(analyses.fingerprint(child, slow)) == 64 and time.monotonic() - t0 < 10
         assert child.status().restarts == 0  # cancelled, not killed
-    want = spectra_job(_local(source), ["output"], 2, 1, 0.8)(lambda d, t: None)
-    assert np.array_equal(got["output"].power, want["output"].power)
+    want = network_spectrum(_local(source), "output", num_samples=2, seed=1, truncation_psi=0.8)
+    assert np.array_equal(got["output"].power, want.power)
     assert 0.0 <= res.score <= 1.0 and res.samples == 3
 
 

@@ -320,10 +320,9 @@ def test_killed_remote_server_is_reported_and_the_client_reconnects(nets, slow_n
 
 
 def test_analysis_runs_next_to_the_network_and_streams_progress(nets):
-    """Equivariance metrics of the current latent, computed on the server, equal the app's local job."""
-    from sg3_explorer.visualizer.analysis_jobs import equivariance_job
-    from sg3_explorer.visualizer.request_adapter import state_from_request
+    """Equivariance metrics of the current latent, computed on the server, equal the in-process backend's."""
     from stylegan3.service.backend import BackendError
+    from stylegan3.service.thread_backend import ThreadBackend
 
     source = str(nets["SG3-T"])
     request = RenderRequest(network=NetworkRef(source), latent=Latent(3.0), truncation=Truncation(0.8, None))
@@ -335,9 +334,7 @@ def test_analysis_runs_next_to_the_network_and_streams_progress(nets):
         answer = HostileClient(server.address).zmq_send(protocol.encode_request("analyze", 9, None, name="rm -rf",
                                                                            request=to_dict(request)))
         assert answer["code"] == "bad-request" and "unknown analysis 'rm -rf'" in answer["error"]
-    import stylegan3
-
-    G = stylegan3.load_network(source, device="cpu")
-    want = equivariance_job(G, state_from_request(request))(lambda *a: None)
+    with ThreadBackend("cpu") as here:
+        want = here.analyze("eq_metrics", request)
     assert got == want and set(got) == {"eqt", "eqt_frac", "eqr"}
     assert seen and seen[-1][1] == 4 and all(d <= t for d, t in seen)

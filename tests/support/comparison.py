@@ -64,7 +64,9 @@ def check_panes(window: np.ndarray, app: Any, widget: Any) -> list[float]:
 
     diffs, sizes = [], set()
     for pane in widget.model.panes:
-        expected = render_state(pane.G, pane.request_for(app.state))
+        from stylegan3.loading import load_network
+
+        expected = render_state(load_network(pane.source, device="cpu"), pane.request_for(app.state))
         assert np.array_equal(pane.image, expected)
         diff = shown(window, widget, pane, "image", expected)
         assert diff < 2.0, f"{pane.label}: on-screen pane differs from the headless render by {diff:.2f}"

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 SCREEN = "1600x1000x24"
 
@@ -111,6 +112,20 @@ def write_hostile_pickle(path: Path, marker: Path) -> Path:
     return path
 
 
+_REFERENCE: dict[str, torch.nn.Module] = {}
+
+
+def reference_network(app) -> torch.nn.Module:
+    """The app's network loaded into the test's process (the app itself holds none: its backend does), the module
+    the headless reference renders compare the screen with."""
+    from stylegan3.loading import load_network
+
+    source = app.network.source
+    if source not in _REFERENCE:
+        _REFERENCE[source] = load_network(source, device="cpu").eval().requires_grad_(False)
+    return _REFERENCE[source]
+
+
 def wait_until(ctx, cond, timeout: float = 30.0) -> bool:
     """Yield GUI frames (test engine coroutine) until `cond()` holds."""
     deadline = time.monotonic() + timeout
@@ -161,14 +176,17 @@ def assert_shows(window: np.ndarray, app, expected: np.ndarray, tol: float = 2.0
     return diff
 
 
-def run_driven(app, test_fn) -> None:
+def run_driven(app, test_fn, kill_after_s: float | None = None) -> None:
     """Run the app with `test_fn(ctx)` driving it through imgui's test engine at full speed; any failed
-    assertion inside is re-raised here, and no panel may have failed."""
+    assertion inside is re-raised here, and no panel may have failed. `kill_after_s` raises the engine's
+    watchdog (60 s) for a script that waits on slow work by design (a renderer restarting twice)."""
     from imgui_bundle import imgui
 
     def wrapped(ctx):
         io = imgui.test_engine.get_io(ctx.engine)
         io.config_run_speed = imgui.test_engine.TestRunSpeed.fast
+        if kill_after_s is not None:
+            io.config_watchdog_warning = io.config_watchdog_kill_test = float(kill_after_s)
         test_fn(ctx)
 
     app.run(test_function=wrapped)

@@ -1,9 +1,9 @@
-"""Loading through a backend: the app gets a LoadedNetwork without a module, with the full info; refusals
-become the loader's one-line error."""
+"""Loading through a backend: the app gets a LoadedNetwork (no module, the full info); refusals become the loader's
+one-line error."""
 
 from __future__ import annotations
 
-from sg3_explorer.visualizer.remote_loader import RemoteNetworkLoader
+from sg3_explorer.visualizer.loader import NetworkLoader
 from stylegan3.service.client import RemoteBackend
 from tests.support.nets import write_tiny_nets
 from tests.support.service import running_server
@@ -12,11 +12,11 @@ from tests.support.service import running_server
 def test_remote_loader(tmp_path):
     nets = write_tiny_nets(tmp_path / "nets", res=16)
     with running_server([str(tmp_path / "nets")]) as server, RemoteBackend(server.address) as backend:
-        loader = RemoteNetworkLoader(backend)
+        loader = NetworkLoader(backend)
         loader.load(str(nets["SG3-R"]))
         assert loader.wait(60)
         loaded = loader.poll()
-        assert loaded is not None and loaded.G is None and loader.poll() is None
+        assert loaded is not None and not hasattr(loaded, "G") and loader.poll() is None
         assert loaded.info.kind == "SG3-R" and loaded.info.resolution == 16
         assert loaded.info.capabilities.input_transform and loaded.info.num_layers == len(loaded.info.layers) > 0
         assert server.address in loaded.ops
