@@ -7,8 +7,8 @@ more when a frame is rendered and every analysis has run once. This measures tha
 child process each (so nothing of the previous network stays in the numbers):
 
   RSS before the load (torch, the network code and the CPU kernels loaded, a ThreadBackend started, no
-  network), after the load, after one
-  frame, after each analysis of `stylegan3.analyses.ANALYSES` with small params (a budget stops a long one),
+  network), after the load, after one frame, after each analysis of `stylegan3.analyses.ANALYSES` with small
+  params (a budget stops a long one),
 
 next to the network's weight bytes (parameters + buffers as loaded). "x weights" is (RSS - RSS before the load)
 / weight bytes: about 1 plus the activations of one frame and the allocator's pools is one copy; 2 or more
