@@ -19,6 +19,10 @@ Networks: the 256^2 demo SG3-R ('demo-sg3-r') and the official-config SG3-R at 1
 
     PYTHONPATH=. python3 -m benchmarks.bench_memory            # both networks (minutes on a 2-core CPU)
     PYTHONPATH=. python3 -m benchmarks.bench_memory --quick    # the 256^2 demo only
+    PYTHONPATH=. python3 -m benchmarks.bench_memory --networks config:SG3-R:1024 --analyses fingerprint,record
+
+A 1024^2 SG3-R frame takes minutes on a loaded 2-core CPU (and eq_metrics renders about seven): the whole
+run is for a quiet machine or a GPU box's CPU.
 """
 
 from __future__ import annotations
@@ -78,7 +82,7 @@ def warm_code() -> None:
         pass
 
 
-def measure_one(source: str, budget_s: float) -> dict[str, Any]:
+def measure_one(source: str, budget_s: float, only: list[str] | None = None) -> dict[str, Any]:
     """In this (fresh) process: load `source` into a ThreadBackend, render, run each analysis; RSS after each."""
     import torch
 
@@ -119,7 +123,7 @@ def measure_one(source: str, budget_s: float) -> dict[str, Any]:
         t0 = time.perf_counter()
         res = backend.render(request, timeout=3600)
         step("after 1 frame", time.perf_counter() - t0, res.error or "")
-        for name in analyses.ANALYSES:
+        for name in [n for n in analyses.ANALYSES if only is None or n in only]:
             t0 = time.perf_counter()
 
             def progress(done: int, total: int, t0: float = t0) -> None:
@@ -144,9 +148,10 @@ def measure_one(source: str, budget_s: float) -> dict[str, Any]:
     return dict(source=source, weights=held.get("weights", 0), steps=steps, torch=torch.__version__)
 
 
-def run_child(source: str, budget_s: float) -> dict[str, Any]:
+def run_child(source: str, budget_s: float, only: list[str] | None) -> dict[str, Any]:
     """`measure_one` in a fresh interpreter, so each network starts from the same empty process."""
     cmd = [sys.executable, "-m", "benchmarks.bench_memory", "--one", source, "--budget", str(budget_s)]
+    cmd += ["--analyses", ",".join(only)] if only else []
     out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -175,15 +180,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="the 256^2 demo SG3-R only")
     p.add_argument("--networks", default=None, help=f"comma list of sources (default: {', '.join(NETWORKS)})")
     p.add_argument("--budget", type=float, default=120.0, help="seconds one analysis may run before it is stopped")
+    p.add_argument("--analyses", default=None, help="comma list: run only these analyses (default: every one)")
     p.add_argument("--json", default=None, help="also write the measurements here")
     p.add_argument("--one", default=None, help=argparse.SUPPRESS)  # the child: measure one network, print JSON
     args = p.parse_args(argv)
+    only = args.analyses.split(",") if args.analyses else None
     if args.one:
-        print(json.dumps(measure_one(args.one, args.budget)))
+        print(json.dumps(measure_one(args.one, args.budget, only)))
         return 0
     sources = args.networks.split(",") if args.networks else list(NETWORKS)[:1 if args.quick else None]
     load_before = open("/proc/loadavg").read().split()[:3]
-    results = [run_child(src, args.budget) for src in sources]
+    results = [run_child(src, args.budget, only) for src in sources]
     load_after = open("/proc/loadavg").read().split()[:3]
     print(f"resident memory of one process holding one network (CPU, ThreadBackend, 1 torch thread); "
           f"{os.cpu_count()} CPUs, load average {' '.join(load_before)} before / {' '.join(load_after)} after; "
