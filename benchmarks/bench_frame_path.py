@@ -31,8 +31,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 OLD_COMMIT = "d3a0a41"
-NETS = ("demo", "demo-sg3-r", "demo-sg2")  # 'demo' is the 256^2 demo SG3-T
-LABELS = {"demo": "demo SG3-T 256", "demo-sg3-r": "demo SG3-R 256", "demo-sg2": "demo SG2 256"}
+# 'demo' is the 256^2 demo SG3-T; 'tiny' a 64^2 tiny-config SG3-T of ours (written to a temporary file that both
+# trees read): its frame takes milliseconds, so its row shows what the path itself adds to a frame.
+NETS = ("tiny", "demo", "demo-sg3-r", "demo-sg2")
+LABELS = {"tiny": "tiny SG3-T 64", "demo": "demo SG3-T 256", "demo-sg3-r": "demo SG3-R 256",
+          "demo-sg2": "demo SG2 256"}  # fmt: skip
 
 # Runs in a child process of either tree (`python -c`), so it uses only what both trees have under their own
 # import paths. stdin: one JSON command per line ({"net", "frames", "warmup", "start"}); stdout: one JSON reply
@@ -154,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--nets", default=",".join(NETS), help=f"comma list (default {','.join(NETS)})")
     p.add_argument("--rounds", type=int, default=5, help="blocks per side and network (default 5)")
     p.add_argument("--frames", type=int, default=5, help="timed frames per block (default 5)")
+    p.add_argument("--tiny-frames", type=int, default=50, help="timed frames per block of the tiny net (default 50)")
     p.add_argument("--warmup", type=int, default=1, help="untimed frames at the start of each block (default 1)")
     p.add_argument("--threads", type=int, default=1, help="torch threads in each worker (default 1)")
     p.add_argument("--old-tree", default=None, help=f"a checkout of {OLD_COMMIT} to use instead of a new worktree")
@@ -161,6 +165,14 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     load_before = _load()
+    tmp = tempfile.TemporaryDirectory(prefix="sg3-frame-path-")
+    sources = {net: net for net in args.nets.split(",")}
+    if "tiny" in sources:
+        from stylegan3.loading.native import save_native
+        from stylegan3.networks.configs import build_config_net
+
+        tiny = build_config_net("SG3-T", 64, tiny=True)
+        sources["tiny"] = str(save_native(tiny, Path(tmp.name) / "tiny.safetensors"))
     tree, made = old_tree(args.old_tree)
     blocks: dict[tuple[str, str], list[dict[str, list[float]]]] = {}
     try:
@@ -171,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
                     order = ("old", "new") if r % 2 == 0 else ("new", "old")  # neither side always goes first
                     for side in order:
                         start = 1000 * r  # the same seeds / psi / translations on both sides in round r
-                        res = workers[side].block(net, args.frames, args.warmup, start)
+                        frames = args.tiny_frames if net == "tiny" else args.frames
+                        res = workers[side].block(sources[net], frames, args.warmup, start)
                         blocks.setdefault((net, side), []).append(res)
                         print(f"  {net} round {r + 1}/{args.rounds} {side}: median "
                               f"{statistics.median(res['wall_ms']):.1f} ms", file=sys.stderr, flush=True)  # fmt: skip
@@ -182,11 +195,13 @@ def main(argv: list[str] | None = None) -> int:
         if made:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False)
             subprocess.run(["git", "-C", str(ROOT), "worktree", "prune"], check=False)
+        tmp.cleanup()
     load_after = _load()
 
     print(f"frame time, old local path ({OLD_COMMIT}: AsyncRenderer + timed_render, RenderState) vs ThreadBackend "
           f"(this tree, RenderRequest); CPU, {args.threads} torch thread(s) per worker, {args.rounds} rounds x "
-          f"{args.frames} frames (+{args.warmup} warm-up) per side and network, interleaved; {os.cpu_count()} CPUs, "
+          f"{args.frames} frames ({args.tiny_frames} for tiny; +{args.warmup} warm-up) per side and network, "
+          f"interleaved; {os.cpu_count()} CPUs, "
           f"load average {load_before} before / {load_after} after")  # fmt: skip
     head = ["network", "path", "wall ms min", "wall ms median", "render ms median", "path ms median", "new / old"]
     rows = []
