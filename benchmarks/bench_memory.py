@@ -12,7 +12,8 @@ child process each (so nothing of the previous network stays in the numbers):
 
 next to the network's weight bytes (parameters + buffers as loaded). "x weights" is (RSS - RSS before the load)
 / weight bytes: about 1 plus the activations of one frame and the allocator's pools is one copy; 2 or more
-would be a second copy. VmHWM (peak RSS) shows transient copies that were freed again.
+would be a second copy. VmHWM (peak RSS) shows transient copies that were freed again, and a last row after
+glibc's malloc_trim(0) shows how much of the growth was freed memory the allocator had kept.
 
 Networks: the 256^2 demo SG3-R ('demo-sg3-r') and the official-config SG3-R at 1024^2 with random weights
 (`stylegan3.networks.configs.build_config_net`), both on the CPU. `--quick` measures the demo only.
@@ -63,6 +64,21 @@ def weight_bytes(G: Any) -> int:
         storage = t.untyped_storage()
         seen[storage.data_ptr()] = storage.nbytes()
     return sum(seen.values())
+
+
+def trim_heap() -> bool:
+    """glibc's malloc_trim(0): return freed heap pages to the system. Large frees below the (adaptive) mmap
+    threshold stay in the process, so RSS after a big computation mixes live memory with the allocator's
+    reserve; the row after the trim separates them. False where there is no glibc."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        return False
+    return True
 
 
 def warm_code() -> None:
@@ -145,6 +161,8 @@ def measure_one(source: str, budget_s: float, only: list[str] | None = None) -> 
             except Exception as exc:  # noqa: BLE001 - reported in the table, the other steps still run
                 note = f"failed: {(str(exc).strip().splitlines() or [type(exc).__name__])[0][:80]}"
             step(f"after {name}", time.perf_counter() - t0, note)
+        if trim_heap():
+            step("after malloc_trim", note="freed memory the C allocator kept, handed back: what is left is live")
     return dict(source=source, weights=held.get("weights", 0), steps=steps, torch=torch.__version__)
 
 
