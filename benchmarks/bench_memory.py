@@ -12,8 +12,11 @@ child process each (so nothing of the previous network stays in the numbers):
 
 next to the network's weight bytes (parameters + buffers as loaded). "x weights" is (RSS - RSS before the load)
 / weight bytes: about 1 plus the activations of one frame and the allocator's pools is one copy; 2 or more
-would be a second copy. VmHWM (peak RSS) shows transient copies that were freed again, and a last row after
-glibc's malloc_trim(0) shows how much of the growth was freed memory the allocator had kept.
+would be a second copy. "cached" is what the per-tensor caches of derived values (`DerivedCache`: SG3's
+frozen conv weights prenormalized, the filters) hold beside the weights: the prenormalized weights are a
+second copy of the conv weights, kept to save passes over them every frame. VmHWM (peak RSS) shows transient
+copies that were freed again, and a last row after glibc's malloc_trim(0) shows how much of the growth was
+freed memory the allocator had kept.
 
 Networks: the 256^2 demo SG3-R ('demo-sg3-r') and the official-config SG3-R at 1024^2 with random weights
 (`stylegan3.networks.configs.build_config_net`), both on the CPU. `--quick` measures the demo only.
@@ -57,12 +60,27 @@ def status_kib(field: str, pid: int | str = "self") -> int:
     raise RuntimeError(f"no {field} for process {pid}")
 
 
-def weight_bytes(G: Any) -> int:
-    """Bytes of every parameter and buffer, as the network is held (shared storages counted once)."""
+def weight_storages(G: Any) -> dict[int, int]:
+    """{storage address: bytes} of every parameter and buffer, as the network is held (shared ones once)."""
+    return {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in [*G.parameters(), *G.buffers()]}
+
+
+def derived_bytes(exclude: set[int]) -> int:
+    """Bytes of the tensors that the per-tensor caches (`stylegan3.ops.derived.DerivedCache`: filters, frozen
+    weight statistics) hold beside the weights, storages in `exclude` (the weights themselves) left out.
+    Reads the caches' entries: a benchmark's look inside, so a cache that changes shape counts as 0."""
+    import gc
+
+    import torch
+
+    from stylegan3.ops.derived import DerivedCache
+
     seen: dict[int, int] = {}
-    for t in [*G.parameters(), *G.buffers()]:
-        storage = t.untyped_storage()
-        seen[storage.data_ptr()] = storage.nbytes()
+    for cache in [o for o in gc.get_objects() if isinstance(o, DerivedCache)]:
+        for _, value in getattr(cache, "_entries", {}).values():
+            for t in value if isinstance(value, tuple) else (value,):
+                if isinstance(t, torch.Tensor) and t.untyped_storage().data_ptr() not in exclude:
+                    seen[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
     return sum(seen.values())
 
 
@@ -108,7 +126,7 @@ def measure_one(source: str, budget_s: float, only: list[str] | None = None) -> 
     from stylegan3.service.thread_backend import ThreadBackend
 
     torch.set_num_threads(int(os.environ.get("SG3_BENCH_THREADS", "1")))
-    held: dict[str, int] = {}
+    held: dict[int, int] = {}  # storage address -> bytes of the loaded network's weights
 
     def loader(ref: NetworkRef, device: torch.device) -> torch.nn.Module:
         """The default loader, plus `config:NET:RES` (an official config built here); notes the weight bytes."""
@@ -119,14 +137,14 @@ def measure_one(source: str, budget_s: float, only: list[str] | None = None) -> 
             G = build_config_net(net, int(res), device)
         else:
             G = default_loader(ref, device)
-        held["weights"] = weight_bytes(G)
+        held.update(weight_storages(G))
         return G
 
     steps: list[dict[str, Any]] = []
 
     def step(name: str, seconds: float = 0.0, note: str = "") -> None:
         steps.append(dict(step=name, rss_kib=status_kib("VmRSS"), hwm_kib=status_kib("VmHWM"), seconds=seconds,
-                          note=note))  # fmt: skip
+                          derived=derived_bytes(set(held)), note=note))  # fmt: skip
         print(f"  {source}: {name} {seconds:.1f} s {note}", file=sys.stderr, flush=True)
 
     request = RenderRequest(network=NetworkRef(source), synthesis=Synthesis(cuda_graphs=False)).with_seed(1)
@@ -163,7 +181,7 @@ def measure_one(source: str, budget_s: float, only: list[str] | None = None) -> 
             step(f"after {name}", time.perf_counter() - t0, note)
         if trim_heap():
             step("after malloc_trim", note="freed memory the C allocator kept, handed back: what is left is live")
-    return dict(source=source, weights=held.get("weights", 0), steps=steps, torch=torch.__version__)
+    return dict(source=source, weights=sum(held.values()), steps=steps, torch=torch.__version__)
 
 
 def run_child(source: str, budget_s: float, only: list[str] | None) -> dict[str, Any]:
@@ -177,16 +195,17 @@ def run_child(source: str, budget_s: float, only: list[str] | None) -> dict[str,
 def table(result: dict[str, Any]) -> list[str]:
     w = result["weights"]
     base = result["steps"][0]["rss_kib"] * 1024
-    head = ["step", "RSS MiB", "+ since load MiB", "x weights", "peak MiB", "s", "note"]
+    head = ["step", "RSS MiB", "+ since load MiB", "x weights", "peak MiB", "cached MiB", "s", "note"]
     rows = []
     for s in result["steps"]:
         grown = s["rss_kib"] * 1024 - base
-        rows.append([s["step"], f"{s['rss_kib'] / 1024:.1f}", f"{grown / 2**20:+.1f}",
-                     f"{grown / w:.2f}" if w else "", f"{s['hwm_kib'] / 1024:.1f}", f"{s['seconds']:.1f}", s["note"]])
+        rows.append([s["step"], f"{s['rss_kib'] / 1024:.1f}", f"{grown / 2**20:+.1f}", f"{grown / w:.2f}" if w else "",
+                     f"{s['hwm_kib'] / 1024:.1f}", f"{s.get('derived', 0) / 2**20:.1f}", f"{s['seconds']:.1f}",
+                     s["note"]])  # fmt: skip
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
 
     def fmt(r: list[str]) -> str:
-        cells = [c.ljust(n) if i in (0, 6) else c.rjust(n) for i, (c, n) in enumerate(zip(r, widths, strict=True))]
+        cells = [c.ljust(n) if i in (0, 7) else c.rjust(n) for i, (c, n) in enumerate(zip(r, widths, strict=True))]
         return "  ".join(cells).rstrip()
 
     return [f"## {NETWORKS.get(result['source'], result['source'])}: weights {w / 2**20:.1f} MiB ({w:,} bytes)",
