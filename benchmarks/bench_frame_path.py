@@ -29,6 +29,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from benchmarks.tables import text_table
+
 ROOT = Path(__file__).resolve().parent.parent
 OLD_COMMIT = "d3a0a41"
 # 'demo' is the 256^2 demo SG3-T; 'tiny' a 64^2 tiny-config SG3-T of ours (written to a temporary file that both
@@ -217,12 +219,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append([LABELS.get(net, net), "old (AsyncRenderer)" if side == "old" else "new (ThreadBackend)",
                          f"{min(walls):.1f}", f"{med[side]:.1f}", f"{statistics.median(renders):.1f}",
                          f"{statistics.median(paths):.2f}", ratio])  # fmt: skip
-    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
-
-    def fmt(r: list[str]) -> str:
-        return "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
-
-    print("\n".join([fmt(head), "  ".join("-" * w for w in widths), *[fmt(r) for r in rows]]))
+    print("\n".join(text_table(head, rows, left={0, 1})))
     print("new / old: median wall time per frame of the new path over the old one (below 1 = the new path is faster)")
     if args.json:
         with open(args.json, "w") as fh:

@@ -39,6 +39,8 @@ import sys
 import time
 from typing import Any
 
+from benchmarks.tables import text_table
+
 # Small params per analysis: one latent, one layer, a couple of frames. An analysis not listed here (one added
 # later) runs with its defaults, under the same time budget.
 SMALL_PARAMS: dict[str, dict[str, Any]] = {
@@ -202,14 +204,8 @@ def table(result: dict[str, Any]) -> list[str]:
         rows.append([s["step"], f"{s['rss_kib'] / 1024:.1f}", f"{grown / 2**20:+.1f}", f"{grown / w:.2f}" if w else "",
                      f"{s['hwm_kib'] / 1024:.1f}", f"{s.get('derived', 0) / 2**20:.1f}", f"{s['seconds']:.1f}",
                      s["note"]])  # fmt: skip
-    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
-
-    def fmt(r: list[str]) -> str:
-        cells = [c.ljust(n) if i in (0, 7) else c.rjust(n) for i, (c, n) in enumerate(zip(r, widths, strict=True))]
-        return "  ".join(cells).rstrip()
-
-    return [f"## {NETWORKS.get(result['source'], result['source'])}: weights {w / 2**20:.1f} MiB ({w:,} bytes)",
-            fmt(head), "  ".join("-" * n for n in widths), *[fmt(r) for r in rows]]  # fmt: skip
+    title = f"## {NETWORKS.get(result['source'], result['source'])}: weights {w / 2**20:.1f} MiB ({w:,} bytes)"
+    return [title, *text_table(head, rows, left={0, 7})]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import torch
 
+from benchmarks.tables import text_table
 from stylegan3.documents.request import (
     FFTView,
     LayerView,
@@ -167,12 +168,7 @@ def table(sides: list[Side]) -> list[str]:
             rows.append([s.name, who, str(s.frames), f"{s.seconds:.0f}", f"{s.frames / s.seconds:.1f}",
                          _mib(samples[0]), _mib(samples[-1]), _mib(max(samples)), f"{s.growth(who):+.2f}",
                          str(s.errors)])  # fmt: skip
-    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
-
-    def fmt(r: list[str]) -> str:
-        return "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
-
-    return [fmt(head), "  ".join("-" * w for w in widths), *[fmt(r) for r in rows]]
+    return text_table(head, rows, left={0, 1})
 
 
 def main(argv: list[str] | None = None) -> int:

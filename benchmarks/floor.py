@@ -13,10 +13,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterable
 from dataclasses import asdict
 from typing import Any
 
+from benchmarks.tables import text_table
 from stylegan3.networks.configs import NETS
 from stylegan3.perf.floor import Ceilings, build, count_network, summarize
 
@@ -27,17 +27,6 @@ def _g(x: float) -> str:
 
 def _ms(x: float | None) -> str:
     return "" if x is None else f"{x:.3f}"
-
-
-def _table(head: list[str], rows: Iterable[list[str]], right: set[int]) -> list[str]:
-    rows = list(rows)
-    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
-
-    def line(r: list[str]) -> str:
-        cells = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))]
-        return "  ".join(cells).rstrip()
-
-    return [line(head), "  ".join("-" * w for w in widths), *[line(r) for r in rows]]
 
 
 UNIT_LABEL = {"tc16": "fp16 TC", "mm32": "tf32 TC | fp32", "cuda": "fp32 cores"}
@@ -54,7 +43,7 @@ def format_summary(s: dict[str, Any], res_label: str) -> str:
         alt = [_g(p[k]) if k in p else "" for k in ("macs_2d", "macs_sep")]
         times = [_ms(p["ms"].get(k)) for k in ("fp16", "tf32", "fp32", "hfma2")]
         rows.append([label, _g(p["macs"]), *alt, UNIT_LABEL[p["unit"]], *times])
-    out += _table(head, rows, right={1, 2, 3, 5, 6, 7, 8})
+    out += text_table(head, rows, left={0, 4})
     rd = s["radial_down"]
     if rd["macs"]:
         out.append(
@@ -78,7 +67,7 @@ def format_summary(s: dict[str, Any], res_label: str) -> str:
         ["floor practical = max(compute, b)", _ms(fl["tf32"]["practical_ms"]), _ms(fl["fp32"]["practical_ms"])],
         ["layer-wise: sum max(compute_l, b_l)", _ms(fl["tf32"]["layerwise_ms"]), _ms(fl["fp32"]["layerwise_ms"])],
     ]
-    out += _table(["floor (synthesis only, ms)", "fp32 convs on tf32 TC", "on fp32 cores"], frows, right={1, 2})
+    out += text_table(["floor (synthesis only, ms)", "fp32 convs on tf32 TC", "on fp32 cores"], frows)
     extra = f"target (issue 4) <= {s['target_ms']:g} ms" if s["target_ms"] else ""
     if s["official_ms"]:
         extra += f"; official code fp16 {s['official_ms']:g} ms"
@@ -104,7 +93,7 @@ def format_layers(s: dict[str, Any]) -> str:
         mbs = [f"{r[k] / 1e6:.1f}" for k in ("bytes_a", "bytes_b", "bytes_c")]
         times = [_ms(r["compute_ms"]["tf32"]), _ms(r["compute_ms"]["fp32"]), _ms(r["bytes_b_ms"])]
         rows.append([r["name"], r["dtype"], r["desc"], _g(conv), *flts, _g(other), *mbs, *times])
-    return "\n".join([f"### {s['net']} {s['precision']} per layer", *_table(head, rows, right=set(range(3, 14)))])
+    return "\n".join([f"### {s['net']} {s['precision']} per layer", *text_table(head, rows, left={0, 1, 2})])
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
