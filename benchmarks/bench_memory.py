@@ -78,7 +78,7 @@ def derived_bytes(exclude: set[int]) -> int:
     from stylegan3.ops.derived import DerivedCache
 
     seen: dict[int, int] = {}
-    for cache in [o for o in gc.get_objects() if isinstance(o, DerivedCache)]:
+    for cache in [o for o in gc.get_objects() if issubclass(type(o), DerivedCache)]:  # type(): no __class__ hooks
         for _, value in getattr(cache, "_entries", {}).values():
             for t in value if isinstance(value, tuple) else (value,):
                 if isinstance(t, torch.Tensor) and t.untyped_storage().data_ptr() not in exclude:
