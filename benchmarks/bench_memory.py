@@ -12,11 +12,11 @@ child process each (so nothing of the previous network stays in the numbers):
 
 next to the network's weight bytes (parameters + buffers as loaded). "x weights" is (RSS - RSS before the load)
 / weight bytes: about 1 plus the activations of one frame and the allocator's pools is one copy; 2 or more
-would be a second copy. "cached" is what the per-tensor caches of derived values (`DerivedCache`: SG3's
-frozen conv weights prenormalized, the filters) hold beside the weights: the prenormalized weights are a
-second copy of the conv weights, kept to save passes over them every frame. VmHWM (peak RSS) shows transient
-copies that were freed again, and a last row after glibc's malloc_trim(0) shows how much of the growth was
-freed memory the allocator had kept.
+would be a second copy. "trimmed" is the same after glibc's malloc_trim(0), called after every step: what is
+live, without the freed memory the allocator kept (a 1024^2 frame's activations on the CPU). "cached" is what
+the per-tensor caches of derived values (`DerivedCache`: SG3's frozen conv weights prenormalized, the filters)
+hold beside the weights: the prenormalized weights are a second copy of the conv weights, kept to save passes
+over them every frame. VmHWM (peak RSS) shows transient copies that were freed again.
 
 Networks: the 256^2 demo SG3-R ('demo-sg3-r') and the official-config SG3-R at 1024^2 with random weights
 (`stylegan3.networks.configs.build_config_net`), both on the CPU. `--quick` measures the demo only.
@@ -89,7 +89,7 @@ def derived_bytes(exclude: set[int]) -> int:
 def trim_heap() -> bool:
     """glibc's malloc_trim(0): return freed heap pages to the system. Large frees below the (adaptive) mmap
     threshold stay in the process, so RSS after a big computation mixes live memory with the allocator's
-    reserve; the row after the trim separates them. False where there is no glibc."""
+    reserve; RSS after the trim separates them. False where there is no glibc."""
     import ctypes
     import ctypes.util
 
@@ -145,7 +145,9 @@ def measure_one(source: str, budget_s: float, only: list[str] | None = None) -> 
     steps: list[dict[str, Any]] = []
 
     def step(name: str, seconds: float = 0.0, note: str = "") -> None:
-        steps.append(dict(step=name, rss_kib=status_kib("VmRSS"), hwm_kib=status_kib("VmHWM"), seconds=seconds,
+        rss, hwm = status_kib("VmRSS"), status_kib("VmHWM")
+        live = status_kib("VmRSS") if trim_heap() else None
+        steps.append(dict(step=name, rss_kib=rss, live_kib=live, hwm_kib=hwm, seconds=seconds,
                           derived=derived_bytes(set(held)), note=note))  # fmt: skip
         print(f"  {source}: {name} {seconds:.1f} s {note}", file=sys.stderr, flush=True)
 
@@ -181,8 +183,6 @@ def measure_one(source: str, budget_s: float, only: list[str] | None = None) -> 
             except Exception as exc:  # noqa: BLE001 - reported in the table, the other steps still run
                 note = f"failed: {(str(exc).strip().splitlines() or [type(exc).__name__])[0][:80]}"
             step(f"after {name}", time.perf_counter() - t0, note)
-        if trim_heap():
-            step("after malloc_trim", note="freed memory the C allocator kept, handed back: what is left is live")
     return dict(source=source, weights=sum(held.values()), steps=steps, torch=torch.__version__)
 
 
@@ -196,16 +196,20 @@ def run_child(source: str, budget_s: float, only: list[str] | None) -> dict[str,
 
 def table(result: dict[str, Any]) -> list[str]:
     w = result["weights"]
-    base = result["steps"][0]["rss_kib"] * 1024
-    head = ["step", "RSS MiB", "+ since load MiB", "x weights", "peak MiB", "cached MiB", "s", "note"]
-    rows = []
-    for s in result["steps"]:
-        grown = s["rss_kib"] * 1024 - base
-        rows.append([s["step"], f"{s['rss_kib'] / 1024:.1f}", f"{grown / 2**20:+.1f}", f"{grown / w:.2f}" if w else "",
-                     f"{s['hwm_kib'] / 1024:.1f}", f"{s.get('derived', 0) / 2**20:.1f}", f"{s['seconds']:.1f}",
-                     s["note"]])  # fmt: skip
+    first = result["steps"][0]
+
+    def grown(s: dict[str, Any], key: str) -> list[str]:
+        if s.get(key) is None or first.get(key) is None:
+            return ["", "", ""]
+        delta = (s[key] - first[key]) * 1024
+        return [f"{s[key] / 1024:.1f}", f"{delta / 2**20:+.1f}", f"{delta / w:.2f}" if w else ""]
+
+    head = ["step", "RSS MiB", "+MiB", "x weights", "trimmed MiB", "+MiB", "x weights", "peak MiB", "cached MiB",
+            "s", "note"]  # fmt: skip
+    rows = [[s["step"], *grown(s, "rss_kib"), *grown(s, "live_kib"), f"{s['hwm_kib'] / 1024:.1f}",
+             f"{s.get('derived', 0) / 2**20:.1f}", f"{s['seconds']:.1f}", s["note"]] for s in result["steps"]]
     title = f"## {NETWORKS.get(result['source'], result['source'])}: weights {w / 2**20:.1f} MiB ({w:,} bytes)"
-    return [title, *text_table(head, rows, left={0, 7})]
+    return [title, *text_table(head, rows, left={0, 10})]
 
 
 def main(argv: list[str] | None = None) -> int:
