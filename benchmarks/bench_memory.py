@@ -16,7 +16,9 @@ would be a second copy. "trimmed" is the same after glibc's malloc_trim(0), call
 live, without the freed memory the allocator kept (a 1024^2 frame's activations on the CPU). "cached" is what
 the per-tensor caches of derived values (`DerivedCache`: SG3's frozen conv weights prenormalized, the filters)
 hold beside the weights: the prenormalized weights are a second copy of the conv weights, kept to save passes
-over them every frame. VmHWM (peak RSS) shows transient copies that were freed again.
+over them every frame. "tensors" is every CPU tensor Python still reaches beside the weights (cached ones
+included): live growth beyond it is native memory, not a tensor copy. VmHWM (peak RSS) shows transient copies
+that were freed again.
 
 Networks: the 256^2 demo SG3-R ('demo-sg3-r') and the official-config SG3-R at 1024^2 with random weights
 (`stylegan3.networks.configs.build_config_net`), both on the CPU. `--quick` measures the demo only.
@@ -86,6 +88,22 @@ def derived_bytes(exclude: set[int]) -> int:
     return sum(seen.values())
 
 
+def tensor_bytes(exclude: set[int]) -> int:
+    """Bytes of every CPU tensor storage Python objects still reach (the gc's view), storages in `exclude` (the
+    weights) left out: growth that is not here is native (allocator pools, FFT plans, library workspaces)."""
+    import gc
+
+    import torch
+
+    seen: dict[int, int] = {}
+    for o in gc.get_objects():
+        if issubclass(type(o), torch.Tensor) and o.device.type == "cpu" and not o.is_meta:
+            storage = o.untyped_storage()
+            if storage.data_ptr() not in exclude:
+                seen[storage.data_ptr()] = storage.nbytes()
+    return sum(seen.values())
+
+
 def trim_heap() -> bool:
     """glibc's malloc_trim(0): return freed heap pages to the system. Large frees below the (adaptive) mmap
     threshold stay in the process, so RSS after a big computation mixes live memory with the allocator's
@@ -148,7 +166,7 @@ def measure_one(source: str, budget_s: float, only: list[str] | None = None) -> 
         rss, hwm = status_kib("VmRSS"), status_kib("VmHWM")
         live = status_kib("VmRSS") if trim_heap() else None
         steps.append(dict(step=name, rss_kib=rss, live_kib=live, hwm_kib=hwm, seconds=seconds,
-                          derived=derived_bytes(set(held)), note=note))  # fmt: skip
+                          derived=derived_bytes(set(held)), tensors=tensor_bytes(set(held)), note=note))  # fmt: skip
         print(f"  {source}: {name} {seconds:.1f} s {note}", file=sys.stderr, flush=True)
 
     request = RenderRequest(network=NetworkRef(source), synthesis=Synthesis(cuda_graphs=False)).with_seed(1)
@@ -205,11 +223,12 @@ def table(result: dict[str, Any]) -> list[str]:
         return [f"{s[key] / 1024:.1f}", f"{delta / 2**20:+.1f}", f"{delta / w:.2f}" if w else ""]
 
     head = ["step", "RSS MiB", "+MiB", "x weights", "trimmed MiB", "+MiB", "x weights", "peak MiB", "cached MiB",
-            "s", "note"]  # fmt: skip
+            "tensors MiB", "s", "note"]  # fmt: skip
     rows = [[s["step"], *grown(s, "rss_kib"), *grown(s, "live_kib"), f"{s['hwm_kib'] / 1024:.1f}",
-             f"{s.get('derived', 0) / 2**20:.1f}", f"{s['seconds']:.1f}", s["note"]] for s in result["steps"]]
+             f"{s.get('derived', 0) / 2**20:.1f}", f"{s.get('tensors', 0) / 2**20:.1f}", f"{s['seconds']:.1f}",
+             s["note"]] for s in result["steps"]]  # fmt: skip
     title = f"## {NETWORKS.get(result['source'], result['source'])}: weights {w / 2**20:.1f} MiB ({w:,} bytes)"
-    return [title, *text_table(head, rows, left={0, 10})]
+    return [title, *text_table(head, rows, left={0, 11})]
 
 
 def main(argv: list[str] | None = None) -> int:
