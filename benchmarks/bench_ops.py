@@ -35,9 +35,9 @@ class FlreluShape:
     padding: tuple[int, int, int, int]
 
     def macs(self) -> float:
-        """Multiply-adds of the polyphase computation as the floor counts them (benchmarks/floor.py, no halos)."""
-        from benchmarks.floor import down_stage_macs, up_stage_macs
+        """Multiply-adds of the polyphase computation as the floor counts them (stylegan3/perf/floor.py, no halos)."""
         from stylegan3.ops.filtered_lrelu import output_size
+        from stylegan3.perf.floor import down_stage_macs, up_stage_macs
 
         out, _ = output_size((self.size, self.size), torch.empty(self.fu_taps), torch.empty(12), self.up, 2,
                              self.padding)

@@ -1,4 +1,4 @@
-"""benchmarks.floor: the per-frame counts checked against independent counts on tiny networks.
+"""stylegan3.perf.floor: the per-frame counts checked against independent counts on tiny networks.
 
 Convolutions and matmuls are checked against torch's FlopCounterMode (which counts what the reference
 code actually launches), the filter stages against brute-force loops over samples and taps written
@@ -13,10 +13,11 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from benchmarks import floor
+from benchmarks import floor as floor_script
 from stylegan3.networks import sg3
 from stylegan3.ops.filtered_lrelu import output_size
 from stylegan3.ops.upfirdn2d import upfirdn2d_ref
+from stylegan3.perf import floor
 from tests.support.nets import tiny_net
 
 
@@ -216,7 +217,7 @@ def test_floor_is_max_of_added_units_and_bytes() -> None:
 def test_cli_prints_tables_and_writes_json(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "floor.json"
     argv = ["--tiny", "--nets", "SG3-R,SG2", "--layers", "--json", str(out), "--bw-gbs", "2000", "--fp32-tflops", "50"]
-    assert floor.main(argv) == 0
+    assert floor_script.main(argv) == 0
     text = capsys.readouterr().out
     assert "1 MAC = 1 FMA = 2 FLOPs" in text and "2000 GB/s" in text and "fp32 50" in text
     for needle in ("## SG3-R fp16", "## SG3-R fp32", "## SG2 fp16", "## SG2 fp32", "floor practical", "target"):
@@ -248,6 +249,6 @@ def test_measured_ceilings_replace_datasheet_rates(tmp_path):
         )
     )
     base = floor.Ceilings()
-    got = floor.measured_ceilings(str(path), base)
+    got = floor_script.measured_ceilings(str(path), base)
     assert (got.bw_gbs, got.fp16_tflops, got.fp32_tflops) == (3000.0, 600.0, 50.0)
     assert got.tf32_tflops == base.tf32_tflops and got.hfma2_tflops == base.hfma2_tflops  # NaN / missing: kept
