@@ -151,26 +151,29 @@ def capture_set(capture: Collection[str] | None, known: Collection[str]) -> froz
     return wanted
 
 
-_WEIGHT_STATS: DerivedCache[tuple[torch.Tensor, torch.Tensor]] = DerivedCache(limit=4096)
+_WEIGHT_STATS: DerivedCache[tuple[torch.Tensor, torch.Tensor | None]] = DerivedCache(limit=4096)
 
 
-def _frozen_weight_stats(weight: torch.Tensor, prenormalize: bool) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """(weight as modulated, its squares summed over the kernel taps [O, I]) for a weight that cannot change.
+def _frozen_weight_stats(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None] | None:
+    """(per-output prenormalisation factor [O], the prenormalised weight's squares summed over the kernel taps
+    [O, I], or None for 1x1 kernels) for a weight that cannot change.
 
-    Both depend on the weight alone, yet the plain formulation recomputes them every frame in about ten
-    passes over the weight tensor. Only for parameters outside autograd (rendering): cached per tensor
-    and version, so an in-place update (a new state dict loaded) recomputes them.
+    Both depend on the weight alone, yet the plain formulation recomputes them every frame in about ten passes
+    over the weight tensor. Only for parameters outside autograd (rendering): cached per tensor and version, so
+    an in-place update (a new state dict loaded) recomputes them. Nothing weight-sized is kept: the process
+    holds one copy of the weights (a prenormalised copy, or the sums of a 1x1 kernel, which are as large as the
+    kernel, would be a second one: SG3-R's layers are 1x1).
     """
     if not isinstance(weight, torch.nn.Parameter) or (torch.is_grad_enabled() and weight.requires_grad):
         return None
 
-    def make() -> tuple[torch.Tensor, torch.Tensor]:
+    def make() -> tuple[torch.Tensor, torch.Tensor | None]:
         w = weight.detach()
-        if prenormalize:
-            w = w * w.square().mean([1, 2, 3], keepdim=True).rsqrt()
-        return w, w.square().sum(dim=[2, 3])
+        gain = w.square().mean([1, 2, 3]).rsqrt()
+        taps = w.shape[2] * w.shape[3]
+        return gain, (w.square().sum(dim=[2, 3]) * gain.square()[:, None] if taps > 1 else None)
 
-    return _WEIGHT_STATS.get(weight, prenormalize, make)
+    return _WEIGHT_STATS.get(weight, "prenormalized", make)
 
 
 def modulate_weights(
@@ -186,21 +189,23 @@ def modulate_weights(
     in the demodulation, so the result is the same as without it.
 
     For a frozen parameter the per-output demodulation factor comes from precomputed sums of squares
-    (sum_i s_i^2 * sum_k w_oik^2, the same sum regrouped) and all scale factors meet the weight in one
-    multiply: one pass over the weight per frame instead of about ten. Equal up to float rounding.
+    (sum_i s_i^2 * sum_k w_oik^2, the same sum regrouped; for 1x1 kernels the squares of the weight, one pass)
+    and all scale factors, the prenormalisation too, meet the weight in one multiply: one or two passes over
+    the weight per frame instead of about ten. Equal up to float rounding.
     """
     batch = styles.shape[0]
     # StyleGAN3's form only (pre-normalised): StyleGAN2 keeps the plain order, closest to the official numbers.
-    stats = _frozen_weight_stats(weight, True) if demodulate and prenormalize else None
+    stats = _frozen_weight_stats(weight) if demodulate and prenormalize else None
     if stats is not None:
-        w_n, sq = stats
-        if prenormalize:
-            styles = styles * styles.square().mean().rsqrt()
+        gain, sq = stats
+        if sq is None:  # 1x1: the sums are the squares themselves
+            sq = (weight[:, :, 0, 0] * gain[:, None]).square()
+        styles = styles * styles.square().mean().rsqrt()
         dcoefs = (styles.square() @ sq.t() + 1e-8).rsqrt()  # [N, O]
-        scale = dcoefs.unsqueeze(2) * styles.unsqueeze(1)  # [N, O, I]
+        scale = (dcoefs * gain).unsqueeze(2) * styles.unsqueeze(1)  # [N, O, I]
         if input_gain is not None:
             scale = scale * input_gain.expand(batch, weight.shape[1]).unsqueeze(1)
-        return w_n.unsqueeze(0) * scale.reshape(batch, *scale.shape[1:], 1, 1)
+        return weight.unsqueeze(0) * scale.reshape(batch, *scale.shape[1:], 1, 1)
     if demodulate and prenormalize:
         weight = weight * weight.square().mean([1, 2, 3], keepdim=True).rsqrt()
         styles = styles * styles.square().mean().rsqrt()
