@@ -39,7 +39,7 @@ def error_line(exc: BaseException, doing: str = "working") -> str:
     """One line for the window: our own errors as they are, out of memory with what to change, anything else
     with its type."""
     from stylegan3.errors import SG3Error
-    from stylegan3.perf.memory import is_out_of_memory, out_of_memory_message, release_cached_memory
+    from stylegan3.render.memory import is_out_of_memory, out_of_memory_message, release_cached_memory
 
     cause = exc.__cause__ if exc.__cause__ is not None and is_out_of_memory(exc.__cause__) else exc
     if is_out_of_memory(cause):  # a thread backend's load error carries the original one as its cause

@@ -88,7 +88,7 @@ def transport_line(extras: dict) -> str | None:
 def _draw_health(app) -> None:
     """GPU memory and the kernels' self-check (what it switched off and why), each on its own line."""
     from stylegan3.ops import selfcheck
-    from stylegan3.perf.memory import gpu_memory_line
+    from stylegan3.render.memory import gpu_memory_line
 
     memory = gpu_memory_line(app.device)
     if memory:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import torch
 
@@ -53,15 +52,10 @@ def pick_device(name: str | None) -> torch.device:
     return resolve_device(name)
 
 
-def network_name(source: str) -> str:
-    """Short pane / figure label for a network source: a file's name, the last part of a URL, or as given."""
-    text = str(source).rstrip("/")
-    return text.rsplit("/", 1)[-1] if "/" in text or Path(text).suffix else text
-
-
 def load_networks(sources: list[str] | None, device: torch.device) -> list[tuple[str, torch.nn.Module]]:
     """Load every `--network` (the embedded demo net when none) as `(name, G)` in eval mode on `device`."""
     from stylegan3 import load_network
+    from stylegan3.loading.load import network_name
 
     if not sources:
         return [("demo", load_network("demo", device=device))]

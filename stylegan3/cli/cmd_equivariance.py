@@ -135,10 +135,10 @@ CHUNK = 16  # latents per request: a bounded reply, and a cancel or a lost conne
 def _remote(args: argparse.Namespace, metrics: tuple[str, ...], settings: dict):
     """(name, estimates, seconds, device line, weights' SHA-256 or "") of a --connect run: the missing latents'
     terms from the server, appended to the --resume log as each arrives, pooled here in latent order."""
-    from stylegan3.cli.args import network_name
     from stylegan3.cli.progress import RunProgress
     from stylegan3.cli.remote import analyze, connect, load, where
     from stylegan3.documents.request import NetworkRef, RenderRequest
+    from stylegan3.loading.load import network_name
     from stylegan3.metrics.equivariance import pool_terms
     from stylegan3.runs.runlog import SampleLog
     from stylegan3.service import analyses

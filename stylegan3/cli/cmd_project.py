@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
         target_rgb = to_numpy_rgb(target)
         Image.fromarray(target_rgb).save(args.outdir / "target.png")
 
-        from stylegan3.explore.video import _pad_to_block
+        from stylegan3.render.images import pad_to_block
 
         video = _VideoSink(args.outdir / "projection.mp4", args.fps, args.steps + 1) if args.video else None
         bar = tqdm(total=args.steps, unit="step", desc="projecting")
@@ -128,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
             bar.update(step.step - bar.n)
             bar.set_postfix(loss=f"{step.loss:.4g}")
             if video is not None:
-                video.put(_pad_to_block(np.concatenate([target_rgb, to_numpy_rgb(step.image)], axis=1)))
+                video.put(pad_to_block(np.concatenate([target_rgb, to_numpy_rgb(step.image)], axis=1)))
 
         complete = False
         try:

@@ -48,10 +48,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _run_remote(args: argparse.Namespace, spec, total: int) -> int:
     """`--connect`: every pane renders on the server (`stylegan3.analyses.walk`); labels, layout and the mp4
     are made here, frame for frame what a local run writes."""
-    from stylegan3.cli.args import network_name
     from stylegan3.cli.progress import RunProgress
     from stylegan3.cli.remote import connect
     from stylegan3.explore.video import write_video
+    from stylegan3.loading.load import network_name
     from stylegan3.service import analyses
 
     sources = args.network or ["demo"]

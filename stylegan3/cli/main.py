@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None, *, extra_modules: Sequence[str] = (),
     except Exception as exc:  # noqa: BLE001 - the CLI promises one line, never a traceback dump
         if debug:
             raise
-        from stylegan3.perf.memory import is_out_of_memory, out_of_memory_message
+        from stylegan3.render.memory import is_out_of_memory, out_of_memory_message
 
         if is_out_of_memory(exc):
             doing = f"running {args.command}"

@@ -108,8 +108,8 @@ def remote_spectrum(args: argparse.Namespace, progress=None):
     """`spectra --connect`: (name, Spectrum, weights' SHA-256 or "") of `--network`'s `--layer`, computed on the
     server with the arguments a local run passes to `network_spectrum`, so the figure and the .npz are the
     same (the hash only with `--record`)."""
-    from stylegan3.cli.args import network_name
     from stylegan3.documents.request import NetworkRef, RenderRequest
+    from stylegan3.loading.load import network_name
     from stylegan3.service import analyses
 
     source = args.network or "demo"
@@ -129,8 +129,8 @@ def remote_paper_spectrum(args: argparse.Namespace, progress=None):
     """`spectra --paper --connect`: (name, PaperSpectrum, weights' SHA-256 or "") of `--network`'s images, computed
     on the server by the analysis 'paper_spectrum' with the arguments a local run uses, so the .npz is the same."""
     from stylegan3.analyses.spectra import paper_spectrum_from_plain
-    from stylegan3.cli.args import network_name
     from stylegan3.documents.request import NetworkRef, RenderRequest
+    from stylegan3.loading.load import network_name
     from stylegan3.service import analyses
 
     source = args.network or "demo"
@@ -151,8 +151,8 @@ def remote_sticking(args: argparse.Namespace, backend, source: str, progress=Non
     """`sticking --connect`: (label, StickingResult, weights' SHA-256 or "") of one network on `backend` (see
     `connect`), with the arguments of a local run (seed's z, a zero label, psi, noise mode, the network's own
     input transform) so the score and figure are the same."""
-    from stylegan3.cli.args import network_name
     from stylegan3.documents.request import Latent, NetworkRef, Noise, RenderRequest, Truncation
+    from stylegan3.loading.load import network_name
     from stylegan3.service import analyses
 
     info = load(backend, source)

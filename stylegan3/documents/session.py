@@ -156,7 +156,7 @@ def load_session(path: str | os.PathLike, num_ws: int | None = None) -> Session:
 
 def save_session(path: str | os.PathLike, session: Session) -> Path:
     """Write atomically (a crash mid-save never leaves half a file where the last good one was)."""
-    from stylegan3.loading.atomic import replace_atomically
+    from stylegan3.documents.atomic import replace_atomically
 
     p = Path(path)
     text = to_text(session)

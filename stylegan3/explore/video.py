@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from stylegan3.errors import SG3Error
 from stylegan3.explore.interpolation import num_frames, path_ws, transform_path
-from stylegan3.render.images import to_rgb_uint8
+from stylegan3.render.images import VIDEO_BLOCK, pad_to_block, to_rgb_uint8
 from stylegan3.runs.distributed import SINGLE, Context, map_ordered
 
 __all__ = [
@@ -40,7 +40,6 @@ __all__ = [
 ]
 
 LABEL_HEIGHT = 24
-_BLOCK = 16  # H.264 encoders want frame sides divisible by 16; we pad instead of letting ffmpeg rescale
 
 
 @dataclass
@@ -165,14 +164,6 @@ def tile_grid(images: np.ndarray, cols: int, rows: int) -> np.ndarray:
     return images.reshape(rows, cols, h, w, c).transpose(0, 2, 1, 3, 4).reshape(rows * h, cols * w, c)
 
 
-def _pad_to_block(frame: np.ndarray) -> np.ndarray:
-    h, w = frame.shape[:2]
-    ph, pw = -h % _BLOCK, -w % _BLOCK
-    if ph or pw:
-        frame = np.pad(frame, ((0, ph), (0, pw), (0, 0)))
-    return frame
-
-
 def video_frame_count(spec: VideoSpec) -> int:
     """Number of frames the video will have."""
     cells = spec.grid[0] * spec.grid[1]
@@ -238,7 +229,7 @@ def pane_frames(G: torch.nn.Module, spec: VideoSpec, ws: torch.Tensor, cell: int
 
 def compose_frame(panes: Sequence[np.ndarray], labels: Sequence[np.ndarray]) -> np.ndarray:
     """One video frame: each pane under its label strip, side by side, padded for H.264."""
-    return _pad_to_block(np.concatenate([np.concatenate([label, pane], axis=0)
+    return pad_to_block(np.concatenate([np.concatenate([label, pane], axis=0)
                                          for pane, label in zip(panes, labels, strict=True)], axis=1))
 
 
@@ -312,7 +303,7 @@ def write_video(
         bar = tqdm(total=total, unit="frame", desc=out.name)
     try:
         writer = imageio.get_writer(str(tmp), format="FFMPEG", mode="I", fps=fps, codec="libx264",
-                                    bitrate=bitrate, macro_block_size=_BLOCK, pixelformat="yuv420p",
+                                    bitrate=bitrate, macro_block_size=VIDEO_BLOCK, pixelformat="yuv420p",
                                     ffmpeg_log_level="error")
         try:
             for frame in frames:

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from stylegan3.documents.atomic import create_temp_beside
 from stylegan3.errors import DownloadError
-from stylegan3.loading.atomic import create_temp_beside
 from stylegan3.loading.formats import HEAD_BYTES, detect_format, looks_like_html
 
 ProgressCallback = Callable[[int, "int | None"], None]

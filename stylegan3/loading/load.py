@@ -105,7 +105,7 @@ def _is_demo_name(text: str) -> bool:
         return True
     if not text.startswith(DEMO + "-"):
         return False
-    from stylegan3.networks.demo import DEMO_CONFIGS
+    from stylegan3.loading.demo import DEMO_CONFIGS
 
     return text[len(DEMO) + 1 :] in DEMO_CONFIGS
 
@@ -113,9 +113,15 @@ def _is_demo_name(text: str) -> bool:
 def _load_demo(name: str, device: str | torch.device | None) -> torch.nn.Module:
     """'demo' is the SG3-T demo; 'demo-sg3-r' and 'demo-sg2' pick the other kinds."""
     try:
-        from stylegan3.networks.demo import demo_network
+        from stylegan3.loading.demo import demo_network
     except ImportError:
         raise NetworkLoadError(DEMO, "the built-in demo network is not available in this installation") from None
     G = demo_network("sg3-t" if name == DEMO else name[len(DEMO) + 1 :])
     G.eval().requires_grad_(False)
     return G.to(resolve_device(device))
+
+
+def network_name(source: str) -> str:
+    """Short pane / figure label for a network source: a file's name, the last part of a URL, or as given."""
+    text = str(source).rstrip("/")
+    return text.rsplit("/", 1)[-1] if "/" in text or Path(text).suffix else text

@@ -17,8 +17,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from stylegan3.documents.atomic import replace_atomically
 from stylegan3.errors import NetworkLoadError, UnsupportedNetworkError
-from stylegan3.loading.atomic import replace_atomically
 from stylegan3.loading.parsed import KINDS, ParsedNetwork
 
 FORMAT = "sg3-explorer"

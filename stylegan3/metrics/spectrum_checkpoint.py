@@ -82,7 +82,7 @@ class SpectrumCheckpoint:
             self.save(*self._latest)
 
     def save(self, count: int, acc: torch.Tensor) -> None:
-        from stylegan3.loading.atomic import replace_atomically
+        from stylegan3.documents.atomic import replace_atomically
 
         with replace_atomically(self.path, suffix=".part.npz") as tmp:
             np.savez(tmp, header=np.array(json.dumps(self.header, sort_keys=True)), count=np.int64(count),

@@ -73,7 +73,7 @@ def networks(sources: list[str] | None, device: torch.device, resolution: int | 
     """`--network` values: SG3-T / SG3-R / SG2 build the official config at `resolution` (random weights), anything
     else loads as everywhere (path, URL, catalog name, demo). Default: the three official configs."""
     from stylegan3 import load_network
-    from stylegan3.cli.args import network_name
+    from stylegan3.loading.load import network_name
     from stylegan3.ops import selfcheck
 
     out = []
@@ -182,8 +182,8 @@ def measure_row(
 ) -> Row:
     """One (network, precision, implementation) row; `why_not` (from the backend) makes it a note instead."""
     from stylegan3.ops import backend
-    from stylegan3.perf.memory import is_out_of_memory, out_of_memory_message, release_cached_memory
     from stylegan3.render.graphs import SynthesisGraphs
+    from stylegan3.render.memory import is_out_of_memory, out_of_memory_message, release_cached_memory
 
     G = net.G
     row = Row(net.label, int(G.img_resolution), precision, impl, batch)

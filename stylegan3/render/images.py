@@ -29,3 +29,16 @@ def to_rgb_uint8(img: torch.Tensor) -> torch.Tensor:
 def to_numpy_rgb(img: torch.Tensor) -> np.ndarray:
     """First image of a batch as an HxWx3 uint8 array."""
     return to_rgb_uint8(img[:1])[0].cpu().numpy()
+
+
+VIDEO_BLOCK = 16  # H.264 encodes macroblocks of 16x16 pixels: other sizes get resized by the encoder
+
+
+def pad_to_block(frame: np.ndarray, block: int = VIDEO_BLOCK) -> np.ndarray:
+    """HxWxC frame zero-padded at the right and bottom to multiples of `block`, so a video encoder stores the
+    pixels unscaled (every writer of a frame to mp4 pads the same way, so exported frames compare exactly)."""
+    h, w = frame.shape[:2]
+    ph, pw = -h % block, -w % block
+    if ph or pw:
+        frame = np.pad(frame, ((0, ph), (0, pw), (0, 0)))
+    return frame

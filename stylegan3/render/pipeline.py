@@ -233,7 +233,7 @@ def render_tensor(G: torch.nn.Module, request: RenderRequest, info: NetworkInfo,
 
 def describe_failure(exc: BaseException) -> tuple[str, bool]:
     """(one-line message, fatal): out-of-memory is recoverable, other CUDA errors poison the process."""
-    from stylegan3.perf.memory import is_out_of_memory, out_of_memory_message
+    from stylegan3.render.memory import is_out_of_memory, out_of_memory_message
 
     text = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
     if is_out_of_memory(exc) or "out of memory" in text.lower():
@@ -257,7 +257,7 @@ def render_request(G: torch.nn.Module, request: RenderRequest, info: NetworkInfo
     except RenderCancelled:
         return RenderOutput(image=None, cancelled=True)
     except Exception as exc:  # noqa: BLE001 - a bad request must give a message, never kill the renderer
-        from stylegan3.perf.memory import release_cached_memory
+        from stylegan3.render.memory import release_cached_memory
 
         message, fatal = describe_failure(exc)
         if not fatal:

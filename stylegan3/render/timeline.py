@@ -207,12 +207,12 @@ def iter_timeline_frames(
 
     Frame k is `render_at(G, resolved, k / fps)`: the pipeline's render of `request_at(k / fps)`.
     """
-    from stylegan3.explore.video import _pad_to_block
     from stylegan3.networks.info import describe
+    from stylegan3.render.images import pad_to_block
 
     info = describe(G, resolved.timeline.network or "")
     times = resolved.frame_times(fps, frames)
     for k in range(len(times)):
-        yield _pad_to_block(render_at(G, resolved, float(times[k]), base, info))
+        yield pad_to_block(render_at(G, resolved, float(times[k]), base, info))
         if progress is not None:
             progress(k + 1, len(times))

@@ -90,9 +90,10 @@ def record_video(backend, request: RenderRequest, out: str | Path, frames: int, 
                  path: str = "", walk: float = 0.0, loop: bool = True, chunk: int = 8,
                  progress: ProgressFn = None) -> int:
     """Render the recording where the network is and write it here as an mp4; the number of frames written."""
-    from stylegan3.explore.video import _pad_to_block, write_video
+    from stylegan3.explore.video import write_video
+    from stylegan3.render.images import pad_to_block
 
-    it = (_pad_to_block(f) for f in record_frames(backend, request, frames, path, walk, loop, chunk,
+    it = (pad_to_block(f) for f in record_frames(backend, request, frames, path, walk, loop, chunk,
                                                      progress=progress))
     return write_video(it, out, fps=fps, total=frames, progress=False)
 
@@ -125,7 +126,7 @@ def timeline_frames(backend, timeline, fps: float | None = None, frames: int | N
     pipeline's render of `ResolvedTimeline.request_at(k / fps, base)`, i.e. the preview at that time, bit for bit.
     Fetched `chunk` at a time (each reply bounded), lossless either way; `fps` / `frames` None = the
     timeline's. `progress(done, frames)` counts frames received; it may raise to stop (the chunk is cancelled)."""
-    from stylegan3.explore.video import _pad_to_block
+    from stylegan3.render.images import pad_to_block
 
     fps = float(fps or timeline.fps)
     total = int(frames or timeline.num_frames(fps))
@@ -143,7 +144,7 @@ def timeline_frames(backend, timeline, fps: float | None = None, frames: int | N
         got = chunk_images(backend.analyze("timeline_frames", request, report, params=params), start,
                            "timeline_frames")
         for img in got:
-            yield _pad_to_block(img)
+            yield pad_to_block(img)
         start += len(got)
         if progress is not None:
             progress(start, total)

@@ -18,7 +18,7 @@ def test_out_of_memory_render_shows_the_message_and_the_app_keeps_running(app_en
     from sg3_explorer.visualizer.app import App, AppConfig
     from stylegan3.ops import backend, selfcheck
     from stylegan3.ops.reference_kernels import ReferenceKernels
-    from stylegan3.perf.memory import SUGGESTION
+    from stylegan3.render.memory import SUGGESTION
     from stylegan3.service.owner import default_loader
     from stylegan3.service.thread_backend import ThreadBackend
 

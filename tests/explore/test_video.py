@@ -188,10 +188,10 @@ def test_interrupted_write_leaves_nothing(tmp_path):
 @pytest.fixture
 def tiny_demo(monkeypatch):
     """The real demo net is 256 px (tens of seconds per frame on a CPU): stand in a tiny SG3 for it."""
-    import stylegan3.networks.demo
+    import stylegan3.loading.demo
     from tests.support.nets import SMALL_16PX, tiny_net
 
-    monkeypatch.setattr(stylegan3.networks.demo, "demo_network", lambda *a, **k: tiny_net("sg3", **SMALL_16PX))
+    monkeypatch.setattr(stylegan3.loading.demo, "demo_network", lambda *a, **k: tiny_net("sg3", **SMALL_16PX))
 
 
 def test_cli_video_without_network_uses_the_demo_net(tiny_demo, tmp_path, capsys):

@@ -7,7 +7,7 @@ import os
 import pytest
 import torch
 
-from stylegan3.loading.atomic import replace_atomically
+from stylegan3.documents.atomic import replace_atomically
 
 
 @pytest.fixture
@@ -42,7 +42,7 @@ def test_replace_atomically_keeps_target_on_failure(tmp_path, umask_022):
 
 
 def test_demo_cache_file_is_readable_by_others(tmp_path, monkeypatch, umask_022):
-    from stylegan3.networks import demo
+    from stylegan3.loading import demo
 
     monkeypatch.setenv("SG3_EXPLORER_CACHE", str(tmp_path))
     state = {"w": torch.arange(4.0)}

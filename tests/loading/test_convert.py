@@ -72,7 +72,7 @@ def test_convert_missing_output_folder(tmp_path, capsys):
 
 def test_convert_demo_like_every_other_command(tmp_path, capsys):
     """`convert demo OUT` writes the demo net: loading OUT gives the same weights and the same image."""
-    from stylegan3.networks.demo import demo_network
+    from stylegan3.loading.demo import demo_network
 
     out = tmp_path / "demo-sg2.safetensors"
     assert main(["convert", "demo-sg2", str(out)]) == 0

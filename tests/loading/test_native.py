@@ -96,7 +96,7 @@ def test_save_native_needs_a_generator(tmp_path):
 
 
 def test_demo_source_uses_the_demo_module(monkeypatch):
-    import stylegan3.networks.demo
+    import stylegan3.loading.demo
 
     calls = []
 
@@ -104,7 +104,7 @@ def test_demo_source_uses_the_demo_module(monkeypatch):
         calls.append((args, kwargs))
         return tiny_net("SG2", res=16, c_dim=2, perturb=0.01).train().requires_grad_(True)
 
-    monkeypatch.setattr(stylegan3.networks.demo, "demo_network", fake_demo)
+    monkeypatch.setattr(stylegan3.loading.demo, "demo_network", fake_demo)
     G = stylegan3.load_network("demo", device="cpu")
     assert len(calls) == 1
     assert not G.training and not any(p.requires_grad for p in G.parameters())

@@ -127,10 +127,10 @@ def test_perturbations_are_reproducible_and_sized():
 @pytest.fixture
 def tiny_demo(monkeypatch):
     """The real demo net is 256 px (tens of seconds per image on a CPU): stand in a tiny StyleGAN2."""
-    import stylegan3.networks.demo
+    import stylegan3.loading.demo
     from tests.support.nets import SMALL_16PX, tiny_net
 
-    monkeypatch.setattr(stylegan3.networks.demo, "demo_network", lambda *a, **k: tiny_net("sg2", **SMALL_16PX))
+    monkeypatch.setattr(stylegan3.loading.demo, "demo_network", lambda *a, **k: tiny_net("sg2", **SMALL_16PX))
 
 
 def test_cli_without_network_uses_the_demo_net_and_writes_a_figure(tiny_demo, tmp_path, capsys):

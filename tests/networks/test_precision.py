@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from stylegan3.cli.main import main
-from stylegan3.networks.demo import demo_network
+from stylegan3.loading.demo import demo_network
 from stylegan3.networks.info import describe
 from stylegan3.networks.precision import fp16_layer_count, precision_summary
 

@@ -260,7 +260,7 @@ def test_app_render_on_gpu_uses_graphs_and_matches_cpu(kind):
 
     from sg3_explorer.visualizer.renderer import render_state, timed_render
     from sg3_explorer.visualizer.state import RenderState
-    from stylegan3.networks.demo import demo_network
+    from stylegan3.loading.demo import demo_network
 
     state = RenderState(x=3.0, psi=0.7, force_fp32=True, translate=(0.05, -0.02), rotate=0.01)
     cpu = render_state(demo_network(kind, "cpu"), state)

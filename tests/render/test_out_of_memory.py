@@ -11,7 +11,7 @@ from sg3_explorer.visualizer.backend_renderer import BackendRenderer, FrameChann
 from sg3_explorer.visualizer.jobs import Job
 from sg3_explorer.visualizer.loader import NetworkLoader
 from sg3_explorer.visualizer.state import RenderState
-from stylegan3.perf.memory import SUGGESTION, gpu_memory_line, is_out_of_memory, out_of_memory_message
+from stylegan3.render.memory import SUGGESTION, gpu_memory_line, is_out_of_memory, out_of_memory_message
 from stylegan3.service.thread_backend import ThreadBackend
 
 CUDA_OOM = torch.cuda.OutOfMemoryError(
@@ -34,7 +34,7 @@ def test_out_of_memory_is_recognised_and_explained():
 
 @pytest.fixture()
 def sg2():
-    from stylegan3.networks.demo import demo_network
+    from stylegan3.loading.demo import demo_network
 
     return demo_network("sg2").eval().requires_grad_(False)
 

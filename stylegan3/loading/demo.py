@@ -16,7 +16,7 @@ import json
 
 import torch
 
-from stylegan3.loading.atomic import replace_atomically
+from stylegan3.documents.atomic import replace_atomically
 from stylegan3.networks import build_generator
 
 DEMO_SEED = 20211018
