@@ -281,6 +281,43 @@ def test_equivariance_metrics_run_on_the_backend_when_the_network_is_elsewhere(s
     assert panel.metrics == {"eqt": 41.5, "eqt_frac": 30.25, "eqr": 12.0}
 
 
+def test_live_equivariance_follows_direction_moves_and_the_explicit_latent(sg3):
+    """The metrics are of the latent shown: a direction slider or a projected latent changes it, so live metrics
+    must be measured again (they went stale when the cache keyed on hand-picked seed-plane fields)."""
+    from sg3_explorer.widgets.equivariance import EquivarianceWidget
+    from stylegan3.documents.request import ExplicitLatent, LatentMove
+
+    G, info = sg3
+    seen = []
+
+    class Backend:
+        def analyze(self, name, request, progress, params=None):
+            seen.append((len(request.moves), request.explicit.label))
+            progress(1, 1)
+            return {"eqt": 40.0 + len(seen), "eqt_frac": 30.0, "eqr": 12.0}
+
+    ctx = FakeContext(info=info, backend=Backend())
+    ctx.state.x = 2.0
+    panel = EquivarianceWidget(ctx)
+    panel.live = True
+
+    def settle() -> None:
+        panel.update(0.0)  # starts a job when the metrics are not of the latent shown
+        assert panel.job.wait(30), panel.job.error
+        panel.update(0.0)  # takes its result
+
+    settle()
+    assert seen == [(0, "")] and panel.metrics["eqt"] == 41.0
+    ctx.state.moves = (LatentMove(tuple([1.0] * info.w_dim), 1.5, label="smile"),)
+    settle()
+    assert seen == [(0, ""), (1, "")] and panel.metrics["eqt"] == 42.0
+    ctx.state.explicit = ExplicitLatent(((0.5,) * info.w_dim,), "projection", (2.0, 0.0))
+    settle()
+    assert seen == [(0, ""), (1, ""), (1, "projection")] and panel.metrics["eqt"] == 43.0
+    settle()  # nothing changed: nothing measured again
+    assert len(seen) == 3
+
+
 def test_jobs_needing_the_module_say_why_when_it_is_elsewhere(sg3):
     from sg3_explorer.widgets.directions import DirectionsWidget
     from sg3_explorer.widgets.timeline import TimelineWidget
