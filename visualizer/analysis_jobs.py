@@ -73,12 +73,9 @@ def private_copy(G: torch.nn.Module, progress: Progress | None = None):
         _COPY_IN_USE.release()
 
 
-def equivariance_job(G: torch.nn.Module, state, seed: int = 0) -> JobFn:
-    """EQ-T, EQ-T_frac and EQ-R (PSNR dB) of the view's latent (a RenderState or RenderRequest; its ws come
-    from `stylegan3.render.inputs`, as the frame's do), one fixed draw of transforms per metric."""
-    from sg3_explorer.visualizer.renderer import as_request
-
-    request = as_request(state)  # immutable: the panels may edit the state while the job runs
+def equivariance_job(G: torch.nn.Module, request, seed: int = 0) -> JobFn:
+    """EQ-T, EQ-T_frac and EQ-R (PSNR dB) of the request's latent (its ws come from `stylegan3.render.inputs`,
+    as the frame's do), one fixed draw of transforms per metric."""
 
     def run(progress: Progress) -> dict[str, float]:
         from stylegan3.metrics.equivariance import METRICS, eq_metrics_for_latent

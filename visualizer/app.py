@@ -1,6 +1,6 @@
 """The app shell: window, main loop, layout (panels left, image right), menus, status bar, keyboard, capture.
 
-The GUI thread never waits for synthesis: each frame it submits the current RenderState to the AsyncRenderer
+The GUI thread never waits for synthesis: each frame it submits the window's RenderRequest to the AsyncRenderer
 (a no-op when nothing changed), uploads whatever finished result arrived, and draws the last good image.
 Networks load on the NetworkLoader's thread; failures become a message in the window.
 """
@@ -27,11 +27,10 @@ from sg3_explorer.visualizer.network_loader import LoadedNetwork, LoadStatus, Ne
 from sg3_explorer.visualizer.perf import TimeHistory
 from sg3_explorer.visualizer.renderer import RenderResult, choose_device
 from sg3_explorer.visualizer.settings import Settings, load_settings, save_settings
-from sg3_explorer.visualizer.state import RenderState
 from sg3_explorer.visualizer.texture import Texture, read_framebuffer
+from stylegan3.documents.request import NetworkRef, RenderRequest
 
 if TYPE_CHECKING:
-    from stylegan3.documents.request import RenderRequest
     from stylegan3.documents.session import Session
     from stylegan3.networks.info import NetworkInfo
 
@@ -88,7 +87,7 @@ class AppConfig:
     persist_settings: bool = True
     timeout_s: float = 120.0  # screenshot mode gives up after this long
     report_image_rect: bool = False  # screenshot mode prints where the image sits (`--debug`; tests read it)
-    state: RenderState | None = None
+    request: RenderRequest | None = None  # what to show first (`gui --seed/--psi`); the network section is ignored
     session: Path | None = None  # a *.sg3session.json to open at start (its network, view and bookmarks)
     connect: str | None = None  # HOST:PORT of an `sg3-explorer serve`: render there (`gui --connect`)
     token: str | None = None
@@ -103,9 +102,11 @@ class App:
     def __init__(self, config: AppConfig | None = None, load_fn: Callable = default_load_fn) -> None:
         self.config = config or AppConfig()
         self.settings: Settings = load_settings() if self.config.persist_settings else Settings()
-        self.state = self.config.state.copy() if self.config.state else RenderState()
-        self.state.force_fp32 = self.state.force_fp32 or self.settings.force_fp32
-        self.state.cuda_graphs = self.state.cuda_graphs and self.settings.cuda_graphs
+        request = self.config.request or RenderRequest()
+        # What is shown: panels edit its frozen sections (`request.edit`); the renderer gets its `for_frame()`.
+        self.request: RenderRequest = request.edit(
+            "synthesis", force_fp32=request.synthesis.force_fp32 or self.settings.force_fp32,
+            cuda_graphs=request.synthesis.cuda_graphs and self.settings.cuda_graphs)
         self.device = choose_device(self.config.cpu, self.config.device)
         self.load_fn = load_fn  # how networks are loaded (tests inject fakes); panes of other panels reuse it
         self.backend = None  # a RenderBackend when the network lives elsewhere (gui --connect)
@@ -132,7 +133,7 @@ class App:
         self.image_view = ImageView()
         self.last_image: np.ndarray | None = None
         self.last_result: RenderResult | None = None
-        self.shown_state: RenderState | None = None  # the state the on-screen image was rendered from
+        self.shown_request: RenderRequest | None = None  # the request the on-screen image was rendered from
         self.render_error: str | None = None
         self.gui_times = TimeHistory()
         self.gui_build_times = TimeHistory()
@@ -232,10 +233,9 @@ class App:
         self.panel_errors.pop(key, None)
 
     def current_request(self) -> RenderRequest:
-        from sg3_explorer.visualizer.request_adapter import request_from_state
         from sg3_explorer.visualizer.session_io import current_source
 
-        return request_from_state(self.state, current_source(self))
+        return self.request.replace(network=NetworkRef(current_source(self))).for_frame()
 
     def apply_request(self, request: RenderRequest) -> None:
         from sg3_explorer.visualizer.session_io import apply_request
@@ -290,7 +290,7 @@ class App:
             return None
         try:
             net = self.network.source if self.network else ""
-            path = save_png(self.last_image, self.settings.capture_dir, capture_name("image", self.shown_state, net))
+            path = save_png(self.last_image, self.settings.capture_dir, capture_name("image", self.shown_request, net))
         except OSError as exc:
             self.capture_message = f"could not save: {exc}"
             return None
@@ -306,7 +306,7 @@ class App:
     # -- per-frame ---------------------------------------------------------------------------------------------
     def _on_network_loaded(self, loaded: LoadedNetwork) -> None:
         self.network = loaded
-        self.shown_state = None  # the old network's image stays up, but it no longer shows the current state
+        self.shown_request = None  # the old network's image stays up, but it no longer shows the current request
         self.settings.add_recent(loaded.source)
         self.renderer.set_network(loaded.G if self.backend is None else loaded.source, loaded.load_id)
         for w in self.widgets:
@@ -330,7 +330,7 @@ class App:
         if self._pending_drops:
             self.load_network(self._pending_drops.pop())
             self._pending_drops.clear()
-        self.renderer.submit(self.state)
+        self.renderer.submit(self.request.for_frame())
         result = self.renderer.poll()
         if result is not None:
             self.render_times.add(result.render_ms)
@@ -341,7 +341,7 @@ class App:
                 self.render_error = None
                 self.texture.upload(result.image)
                 self.last_image = result.image
-                self.shown_state = result.state
+                self.shown_request = result.request
 
     def _keyboard(self) -> None:
         io = imgui.get_io()
@@ -350,14 +350,10 @@ class App:
         latent = self.widget("latent")
         K = imgui.Key
         pressed = imgui.is_key_pressed
-        if pressed(K.right_arrow):
-            self.state.x = float(self.state.seed + 1)
-        if pressed(K.left_arrow):
-            self.state.x = float(self.state.seed - 1)
-        if pressed(K.up_arrow):
-            self.state.x = float(self.state.seed + 10)
-        if pressed(K.down_arrow):
-            self.state.x = float(self.state.seed - 10)
+        seed = self.request.latent.seed
+        for key, step in ((K.right_arrow, 1), (K.left_arrow, -1), (K.up_arrow, 10), (K.down_arrow, -10)):
+            if pressed(key):
+                self.request = self.request.edit("latent", x=float(seed + step))
         if pressed(K.space, False) and latent is not None:
             latent.anim = not latent.anim
         if pressed(K.s, False) and not io.key_ctrl:
@@ -551,7 +547,7 @@ class App:
         if not self._capture_save:
             return
         try:
-            path = save_png(pixels, self.settings.capture_dir, capture_name("gui", self.shown_state))
+            path = save_png(pixels, self.settings.capture_dir, capture_name("gui", self.shown_request))
             self.capture_message = f"saved {path}"
         except OSError as exc:
             self.capture_message = f"could not save: {exc}"
@@ -608,9 +604,9 @@ class App:
             imgui.text_colored(imgui.ImVec4(1.0, 0.45, 0.4, 1.0), "load failed (details above the image)")
         elif self.network is not None:
             imgui.text(self.network.info.summary())
-        s = self.state
+        lat = self.request.latent
         imgui.same_line()
-        imgui.text(f"| seed {s.x:g}{'' if s.y == 0 else f', {s.y:g}'}  psi {s.psi:.2f}")
+        imgui.text(f"| seed {lat.x:g}{'' if lat.y == 0 else f', {lat.y:g}'}  psi {self.request.truncation.psi:.2f}")
         if self.renderer.busy:
             imgui.same_line()
             imgui.text_disabled("| rendering")
@@ -672,8 +668,8 @@ class App:
         io = imgui.get_io()
         if io.display_size.x > 0 and self.config.screenshot is None:
             self.settings.window_size = (int(io.display_size.x), int(io.display_size.y))
-        self.settings.force_fp32 = self.state.force_fp32
-        self.settings.cuda_graphs = self.state.cuda_graphs
+        self.settings.force_fp32 = self.request.synthesis.force_fp32
+        self.settings.cuda_graphs = self.request.synthesis.cuda_graphs
         if self.config.persist_settings:
             save_settings(self.settings)
         self.texture.delete()

@@ -3,7 +3,7 @@
 The GUI thread only ever calls `submit` (never blocks: it overwrites the single pending slot) and `poll`
 (returns a finished result at most once). While the worker is busy the GUI keeps showing the last good image;
 requests made meanwhile collapse into the newest one, so a fast slider drag costs one render, not hundreds.
-Each render is `visualizer.renderer.timed_render`: the state's request through `stylegan3.render.pipeline`,
+Each render is `visualizer.renderer.timed_render`: the request through `stylegan3.render.pipeline`,
 the same code a child process or a remote server runs.
 """
 
@@ -15,13 +15,12 @@ from collections.abc import Callable
 import torch
 
 from sg3_explorer.visualizer.renderer import RenderResult, timed_render
-from sg3_explorer.visualizer.state import RenderState
 from stylegan3.documents.request import RenderRequest
 from stylegan3.service.priority import lower_thread_priority
 
-# (G, state, should_stop) -> result; should_stop() turns True when the result can no longer be used. The state is
-# the window's RenderState or a frozen RenderRequest (a comparison pane's view).
-RenderFn = Callable[[torch.nn.Module, RenderState | RenderRequest, Callable[[], bool]], RenderResult]
+# (G, request, should_stop) -> result; should_stop() turns True when the result can no longer be used. The
+# request is the window's or a comparison pane's.
+RenderFn = Callable[[torch.nn.Module, RenderRequest, Callable[[], bool]], RenderResult]
 
 
 class AsyncRenderer:
@@ -30,8 +29,8 @@ class AsyncRenderer:
         self._cond = threading.Condition()
         self._G: torch.nn.Module | None = None
         self._network_id = 0
-        self._pending: tuple[int, int, RenderState] | None = None
-        self._last_key: tuple[int, RenderState] | None = None
+        self._pending: tuple[int, int, RenderRequest] | None = None
+        self._last_key: tuple[int, RenderRequest] | None = None
         self._next_id = 0
         self._result: RenderResult | None = None
         self._delivered_id = -1
@@ -53,18 +52,17 @@ class AsyncRenderer:
     def network_id(self) -> int:
         return self._network_id
 
-    def submit(self, state: RenderState | RenderRequest, force: bool = False) -> bool:
-        """Ask for `state` (snapshotted). Returns False when it equals the last request (nothing to do)."""
+    def submit(self, request: RenderRequest, force: bool = False) -> bool:
+        """Ask for `request` (immutable: no snapshot needed). Returns False when it equals the last request."""
         with self._cond:
             if self._G is None:
                 return False
-            key = (self._network_id, state)
+            key = (self._network_id, request)
             if not force and self._last_key is not None and self._last_key == key:
                 return False
-            snap = state.copy() if isinstance(state, RenderState) else state  # a request is immutable
-            self._last_key = (self._network_id, snap)
+            self._last_key = key
             self._next_id += 1
-            self._pending = (self._next_id, self._network_id, snap)
+            self._pending = (self._next_id, self._network_id, request)
             self._cond.notify()
             return True
 
@@ -106,11 +104,11 @@ class AsyncRenderer:
                 self._cond.wait_for(lambda: self._closed or self._pending is not None)
                 if self._closed:
                     return
-                request_id, network_id, state = self._pending
+                request_id, network_id, request = self._pending
                 self._pending = None
                 G = self._G
                 self._busy = True
-            result = self._render_fn(G, state, self._stop_check(network_id))
+            result = self._render_fn(G, request, self._stop_check(network_id))
             result.request_id, result.network_id = request_id, network_id
             with self._cond:
                 self._busy = False

@@ -1,7 +1,7 @@
 """The app's renderer interface (`AsyncRenderer`'s: set_network, submit, poll, busy, close) over any
 `RenderBackend`, so the window renders in a thread, a child process or on a server without knowing which.
 
-The GUI keeps editing its `RenderState`; each submit turns it into a `RenderRequest` for the network shown,
+Each submit sends the window's `RenderRequest` with the network section of the network shown,
 and each `FrameResult` comes back as the `RenderResult` the panels already read, with the transport's
 numbers (bytes per frame, encode / decode / round-trip time) in `extras` for the Performance panel.
 """
@@ -12,9 +12,7 @@ import threading
 import time
 
 from sg3_explorer.visualizer.renderer import RenderResult, stats_extras
-from sg3_explorer.visualizer.request_adapter import request_from_state
-from sg3_explorer.visualizer.state import RenderState
-from stylegan3.documents.request import NetworkRef
+from stylegan3.documents.request import NetworkRef, RenderRequest
 from stylegan3.service.backend import FrameResult, RenderBackend
 
 
@@ -31,7 +29,7 @@ class BackendRenderer:
         self._network: NetworkRef | None = None
         self._network_id = 0
         self._last_key: tuple | None = None
-        self._sent: dict[int, tuple[int, RenderState]] = {}  # backend id -> (network id, state)
+        self._sent: dict[int, tuple[int, RenderRequest]] = {}  # backend id -> (network id, request submitted)
 
     def set_network(self, network: NetworkRef | str | None, network_id: int) -> None:
         with self._lock:
@@ -43,18 +41,16 @@ class BackendRenderer:
     def network_id(self) -> int:
         return self._network_id
 
-    def submit(self, state: RenderState, force: bool = False) -> bool:
+    def submit(self, request: RenderRequest, force: bool = False) -> bool:
         with self._lock:
             if self._network is None:
                 return False
-            key = (self._network_id, state)
+            key = (self._network_id, request)
             if not force and self._last_key == key:
                 return False
-            snap = state.copy()
-            self._last_key = (self._network_id, snap)
-            request = request_from_state(snap, self._network.source, self._network.key)
-            rid = self.backend.submit(request)
-            self._sent[rid] = (self._network_id, snap)
+            self._last_key = key
+            rid = self.backend.submit(request.replace(network=self._network))
+            self._sent[rid] = key
             for old in [k for k in self._sent if k < rid - 64]:  # bounded: results of these will never come
                 del self._sent[old]
             return True
@@ -67,11 +63,11 @@ class BackendRenderer:
             sent = self._sent.pop(res.request_id, None)
             if sent is None or sent[0] != self._network_id:
                 return None  # a frame of the previous network
-            network_id, state = sent
+            network_id, request = sent
         extras = stats_extras(res.stats)
         extras.update(transport_extras(res))
         impl = "+graph" if res.stats.graph else ""
-        return RenderResult(image=res.image, state=state, request_id=res.request_id, network_id=network_id,
+        return RenderResult(image=res.image, request=request, request_id=res.request_id, network_id=network_id,
                             render_ms=res.render_ms, device=self.device, impl=f"{res.transport}{impl}",
                             error=res.error, extras=extras)
 

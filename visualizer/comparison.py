@@ -34,8 +34,6 @@ from sg3_explorer.visualizer.async_renderer import AsyncRenderer
 from sg3_explorer.visualizer.jobs import Job
 from sg3_explorer.visualizer.network_loader import LoadedNetwork, NetworkLoader, default_load_fn
 from sg3_explorer.visualizer.renderer import RenderResult, timed_render, to_uint8_hwc
-from sg3_explorer.visualizer.request_adapter import request_from_state
-from sg3_explorer.visualizer.state import RenderState
 from stylegan3.documents.request import (
     ExplicitLatent,
     FFTView,
@@ -51,14 +49,14 @@ from stylegan3.networks.device import device_of
 from stylegan3.networks.info import NetworkInfo
 
 MAX_PANES = 4
-FOLLOW = "follow"  # per-pane override value meaning "use the main state's setting"
+FOLLOW = "follow"  # per-pane override value meaning "use the main view's setting"
 
 
 # -- deriving a pane's request from the main one ------------------------------------------------------------------
 
 @dataclass
 class PaneOverrides:
-    """Per-pane settings where the networks differ; FOLLOW / None keep the main state's value."""
+    """Per-pane settings where the networks differ; FOLLOW / None keep the main view's value."""
 
     class_idx: int | None = None  # conditional nets: own label (wrapped to the pane's c_dim)
     noise_mode: str = FOLLOW  # SG2 nets: 'const' | 'random' | 'none' or FOLLOW
@@ -71,18 +69,12 @@ def has_transform(kind: str) -> bool:
     return variant_capabilities(kind).input_transform
 
 
-def as_request(main: RenderState | RenderRequest) -> RenderRequest:
-    """The main view as a request (the app passes its RenderState; headless callers may pass a request)."""
-    return main if isinstance(main, RenderRequest) else request_from_state(main)
-
-
-def pane_request(main: RenderState | RenderRequest, info: NetworkInfo, overrides: PaneOverrides | None = None,
+def pane_request(main: RenderRequest, info: NetworkInfo, overrides: PaneOverrides | None = None,
                  source: str | None = None) -> RenderRequest:
     """What a pane renders for the app's `main` view: same latent position, truncation, noise and transform,
     adapted to the pane's network. Analysis views of the main net (layer, FFT, untransform) do not carry over,
     nor do its explicit latent and direction moves (W of another network): a pane always shows its generated
     image for the seed-plane position, so panes stay comparable whatever the main view shows."""
-    main = as_request(main)
     o = overrides or PaneOverrides()
     class_idx = int(main.latent.class_idx if o.class_idx is None else o.class_idx) % info.c_dim if info.c_dim else 0
     cutoff = main.truncation.cutoff
@@ -99,9 +91,8 @@ def pane_request(main: RenderState | RenderRequest, info: NetworkInfo, overrides
     )
 
 
-def pane_notes(main: RenderState | RenderRequest, info: NetworkInfo, reference: NetworkInfo | None) -> list[str]:
+def pane_notes(main: RenderRequest, info: NetworkInfo, reference: NetworkInfo | None) -> list[str]:
     """Why a pane may not show exactly the main view: the lines the GUI prints under the pane's label."""
-    main = as_request(main)
     notes = []
     if reference is not None and info.z_dim != reference.z_dim:
         notes.append(f"z_dim {info.z_dim} (not {reference.z_dim}): latent not shared, "
@@ -162,7 +153,7 @@ def _view_transform(G: torch.nn.Module, request: RenderRequest) -> tuple[float, 
     return (float(t.translate[0]), float(t.translate[1]), float(t.rotate))
 
 
-def sticking_job_fn(G: torch.nn.Module, request: RenderRequest | RenderState, settings: StickingSettings,
+def sticking_job_fn(G: torch.nn.Module, request: RenderRequest, settings: StickingSettings,
                     lock: threading.Lock | None = None) -> Callable:
     """The work of a sticking job for one pane: the library's average of K perturbed frames around the pane's
     current latent (its own z_dim, truncation, label, transform), returning (average uint8, result)."""
@@ -170,7 +161,6 @@ def sticking_job_fn(G: torch.nn.Module, request: RenderRequest | RenderState, se
     from stylegan3.render.inputs import request_c, request_z
 
     settings = dataclasses.replace(settings)  # a snapshot: the sliders may move while the job runs
-    request = as_request(request)
 
     def run(progress):
         with lock or contextlib.nullcontext():
@@ -187,7 +177,7 @@ def sticking_job_fn(G: torch.nn.Module, request: RenderRequest | RenderState, se
     return run
 
 
-def trace_job_fn(G: torch.nn.Module, kind: str, request: RenderRequest | RenderState, settings: TraceSettings,
+def trace_job_fn(G: torch.nn.Module, kind: str, request: RenderRequest, settings: TraceSettings,
                  lock: threading.Lock | None = None) -> Callable:
     """The work of a trace job: interpolate in W from the current seed to the next over `frames` frames (the
     same seeds for every pane), record one pixel row per frame; SG3 panes also move their input along the
@@ -196,7 +186,6 @@ def trace_job_fn(G: torch.nn.Module, kind: str, request: RenderRequest | RenderS
     from stylegan3.metrics.trace import record_trace, trace_to_uint8, verticality
 
     settings = dataclasses.replace(settings)
-    request = as_request(request)
     frames = max(2, int(settings.frames))
 
     def run(progress):
@@ -271,13 +260,13 @@ class Pane:
             return self.render_error
         return ""
 
-    def request_for(self, main: RenderState | RenderRequest) -> RenderRequest | None:
+    def request_for(self, main: RenderRequest) -> RenderRequest | None:
         """This pane's view of the main one (None until its network is loaded)."""
         return pane_request(main, self.network.info, self.overrides, self.source) if self.network else None
 
 
 class ComparisonModel:
-    """The panes and everything they compute; the GUI thread calls `tick(app.state)` once per frame."""
+    """The panes and everything they compute; the GUI thread calls `tick(app.request)` once per frame."""
 
     def __init__(self, device: torch.device | str = "cpu", load_fn: Callable = default_load_fn) -> None:
         self.device = torch.device(device)
@@ -306,7 +295,7 @@ class ComparisonModel:
             # a render that is no longer wanted (pane removed, app closing) gives up instead of blocking close().
             while not lock.acquire(timeout=0.05):
                 if should_stop is not None and should_stop():
-                    return RenderResult(image=None, state=request, cancelled=True)
+                    return RenderResult(image=None, request=request, cancelled=True)
             try:
                 return timed_render(G, request, should_stop)
             finally:
@@ -342,13 +331,12 @@ class ComparisonModel:
                 return p.network.info
         return None
 
-    def notes(self, pane: Pane, main: RenderState | RenderRequest) -> list[str]:
+    def notes(self, pane: Pane, main: RenderRequest) -> list[str]:
         return pane_notes(main, pane.info, self.reference) if pane.network else []
 
     # -- per frame ----------------------------------------------------------------------------------------
-    def tick(self, main: RenderState | RenderRequest) -> bool:
+    def tick(self, main: RenderRequest) -> bool:
         """Take finished loads/renders/jobs and ask every pane for `main`; True when something new arrived."""
-        main = as_request(main)
         changed = False
         for pane in self.panes:
             loaded = pane.loader.poll()
@@ -366,7 +354,7 @@ class ComparisonModel:
                     pane.render_error = res.error
                 elif res.image is not None:
                     pane.render_error = None
-                    pane.image, pane.shown_request, pane.render_ms = res.image, res.state, res.render_ms
+                    pane.image, pane.shown_request, pane.render_ms = res.image, res.request, res.render_ms
                     pane.image_version += 1
                     changed = True
             changed |= self._collect_jobs(pane)
@@ -412,17 +400,15 @@ class ComparisonModel:
     def busy(self) -> bool:
         return any(p.loader.busy or p.renderer.busy or p.sticking or p.trace for p in self.panes) or bool(self.record)
 
-    def all_shown(self, main: RenderState | RenderRequest) -> bool:
+    def all_shown(self, main: RenderRequest) -> bool:
         """Every pane is loaded and shows its image for `main` (what the tests wait for)."""
-        main = as_request(main)
         return bool(self.panes) and all(
             p.network is not None and p.shown_request == p.request_for(main) and not p.renderer.busy
             for p in self.panes)
 
     # -- analysis -----------------------------------------------------------------------------------------
-    def start_sticking(self, main: RenderState | RenderRequest) -> None:
+    def start_sticking(self, main: RenderRequest) -> None:
         """(Re)start the sticking average on every loaded pane for the current view (previous jobs cancelled)."""
-        main = as_request(main)
         for pane in self.loaded:
             if pane.sticking is not None:
                 pane.sticking.cancel()
@@ -430,8 +416,7 @@ class ComparisonModel:
             pane.sticking_request = request
             pane.sticking = Job(sticking_job_fn(pane.G, request, self.sticking, pane.lock), "sticking")
 
-    def start_trace(self, main: RenderState | RenderRequest) -> None:
-        main = as_request(main)
+    def start_trace(self, main: RenderRequest) -> None:
         for pane in self.loaded:
             if pane.trace is not None:
                 pane.trace.cancel()
@@ -484,7 +469,7 @@ class ComparisonModel:
         return np.concatenate(columns, axis=1)
 
     # -- recording ----------------------------------------------------------------------------------------
-    def start_record(self, main: RenderState | RenderRequest, out: str | Path, seconds_per_seed: float = 1.0,
+    def start_record(self, main: RenderRequest, out: str | Path, seconds_per_seed: float = 1.0,
                      seeds: int = 2, fps: float = 15.0, transform_spec: str = "") -> None:
         """Write an mp4 of the panes side by side (library video writer) walking `seeds` seeds from the current
         one; the SG3 panes move along `transform_spec` when every pane is SG3 (the writer requires it)."""
@@ -498,7 +483,6 @@ class ComparisonModel:
         note = ""
         if spec_path and not all(has_transform(p.info.kind) for p in panes):
             spec_path, note = None, " (no motion: an SG2 pane has no input transform)"
-        main = as_request(main)
         first = panes[0].request_for(main)
         spec = VideoSpec(seeds=[main.latent.seed + i for i in range(max(2, seeds))],
                          frames_per_seed=max(1, round(seconds_per_seed * fps)), psi=float(main.truncation.psi),

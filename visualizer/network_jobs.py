@@ -105,19 +105,15 @@ def record_job(request, out, frames: int, fps: float, path: str, walk: float) ->
     return NetworkJob("record", None, remote)
 
 
-def equivariance_job(state, source: str) -> NetworkJob:
-    """EQ-T, EQ-T_frac and EQ-R of the state's latent; on a server through its `analyze` op."""
+def equivariance_job(request) -> NetworkJob:
+    """EQ-T, EQ-T_frac and EQ-R of the request's latent; on a server through its `analyze` op."""
     from sg3_explorer.visualizer import analysis_jobs
 
-    snap = state.copy()
-
     def local(G: torch.nn.Module, progress: Progress):
-        return analysis_jobs.equivariance_job(G, snap)(progress)
+        return analysis_jobs.equivariance_job(G, request)(progress)
 
     def remote(backend, progress: Progress):
-        from sg3_explorer.visualizer.request_adapter import request_from_state
-
-        return analysis_jobs.backend_equivariance_job(backend, request_from_state(snap, source))(progress)
+        return analysis_jobs.backend_equivariance_job(backend, request)(progress)
 
     return NetworkJob("equivariance", local, remote)
 
@@ -160,17 +156,6 @@ def timeline_export_job(resolved, out: str, fps: float, total: int) -> NetworkJo
 
 # -- quick jobs (compute): a few mapping passes on the GUI thread ------------------------------------------------
 
-def state_ws_job(state) -> NetworkJob:
-    """The ws the state shows (seed blend, mixing, explicit latent, moves), as a [1, num_ws, w_dim] array."""
-
-    def local(G: torch.nn.Module, _progress: Progress):
-        from sg3_explorer.visualizer.explore import state_ws
-
-        return state_ws(G, state)
-
-    return NetworkJob("the latent of this view", local)
-
-
 def resolve_timeline_job(timeline) -> NetworkJob:
     """The timeline's keyframes as ws and transforms (`stylegan3.documents.timeline.ResolvedTimeline`)."""
 
@@ -204,5 +189,5 @@ def user_direction_job(w_from: np.ndarray | torch.Tensor, w_to: np.ndarray | tor
 
 
 __all__ = ["JobUnavailable", "NetworkJob", "equivariance_job", "pca_job", "projection_job", "record_job",
-           "resolve_timeline_job", "run_local", "seed_set_direction_job", "spectra_job", "state_ws_job",
+           "resolve_timeline_job", "run_local", "seed_set_direction_job", "spectra_job",
            "sticking_job", "timeline_export_job", "unavailable_message", "user_direction_job"]

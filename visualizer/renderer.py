@@ -1,8 +1,8 @@
-"""State -> image for the window's own render thread, the CLI and the tests: the request pipeline, nothing else.
+"""Request -> image for the window's own render thread, the CLI and the tests: the request pipeline, nothing else.
 
-Every frame is `stylegan3.render.pipeline` applied to `request_from_state(state)`, the very code a child
-process or a remote server runs, so `render_state(G, state)` is the headless reference the GUI tests compare
-screenshots against and no panel has to be built first for it to match the screen.
+Every frame is `stylegan3.render.pipeline` applied to the window's request, the very code a child process or a
+remote server runs, so `render_image(G, request)` is the headless reference the GUI tests compare screenshots
+against and no panel has to be built first for it to match the screen.
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from sg3_explorer.visualizer.request_adapter import request_from_state
-from sg3_explorer.visualizer.state import RenderState
 from stylegan3.documents.request import RenderRequest
 from stylegan3.networks.device import device_of
 from stylegan3.networks.info import NetworkInfo, describe
@@ -52,14 +50,10 @@ def network_info(G: torch.nn.Module) -> NetworkInfo:
     return cached[1]
 
 
-def as_request(state: RenderState | RenderRequest) -> RenderRequest:
-    return state if isinstance(state, RenderRequest) else request_from_state(state)
-
-
-def state_ws(G: torch.nn.Module, state: RenderState | RenderRequest) -> torch.Tensor:
-    """The ws `[1, num_ws, w_dim]` the app synthesizes for `state` (mapping, mixing, explicit latent, moves)."""
+def view_ws(G: torch.nn.Module, request: RenderRequest) -> torch.Tensor:
+    """The ws `[1, num_ws, w_dim]` the app synthesizes for `request` (mapping, mixing, explicit latent, moves)."""
     with torch.no_grad():
-        return request_ws(G, as_request(state), device_of(G))
+        return request_ws(G, request, device_of(G))
 
 
 def to_uint8_hwc(img: torch.Tensor) -> torch.Tensor:
@@ -75,7 +69,7 @@ class RenderResult:
     what the stages reported (`stats_extras`) and, from a backend, the transport numbers."""
 
     image: np.ndarray | None
-    state: RenderState | RenderRequest  # what was submitted: the window's state, or a pane's request
+    request: RenderRequest  # what was submitted: the window's request, or a pane's
     request_id: int = 0
     network_id: int = 0
     render_ms: float = 0.0
@@ -106,31 +100,25 @@ def stats_extras(stats: FrameStats) -> dict:
     return out
 
 
-def render_tensor(G: torch.nn.Module, state: RenderState | RenderRequest, stats: dict | None = None) -> torch.Tensor:
+def render_tensor(G: torch.nn.Module, request: RenderRequest, stats: dict | None = None) -> torch.Tensor:
     """The shown image as [H, W, 3] uint8 on G's device (every stage the request asks for applied)."""
-    return pipeline.render_tensor(G, as_request(state), network_info(G), device_of(G), {} if stats is None else stats)
+    return pipeline.render_tensor(G, request, network_info(G), device_of(G), {} if stats is None else stats)
 
 
-def render_state(G: torch.nn.Module, state: RenderState | RenderRequest) -> np.ndarray:
-    """Headless render: HxWx3 uint8 numpy, exactly what the app puts on screen for `state`."""
-    return render_tensor(G, state).cpu().numpy()
+def render_image(G: torch.nn.Module, request: RenderRequest) -> np.ndarray:
+    """Headless render: HxWx3 uint8 numpy, exactly what the app puts on screen for `request`."""
+    return render_tensor(G, request).cpu().numpy()
 
 
 def timed_render(
-    G: torch.nn.Module, state: RenderState | RenderRequest, should_stop: Callable[[], bool] | None = None
+    G: torch.nn.Module, request: RenderRequest, should_stop: Callable[[], bool] | None = None
 ) -> RenderResult:
-    """Render a window state (or a request, e.g. a comparison pane's) with timing and device info; errors
-    become a message instead of an exception. The result's `state` is what was asked for."""
-    from stylegan3.documents.request import RequestError
-
+    """Render the window's request (or a comparison pane's) with timing and device info; errors become a
+    message instead of an exception. The result's `request` is what was asked for."""
     device = device_of(G)
-    try:
-        request = as_request(state)
-    except RequestError as exc:  # a state no request can express (a bad value typed into a panel)
-        return RenderResult(image=None, state=state, device=str(device), error=f"render failed: {exc}")
     out = pipeline.render_request(G, request, network_info(G), should_stop)
     if out.cancelled:
-        return RenderResult(image=None, state=state, device=str(device), cancelled=True)
+        return RenderResult(image=None, request=request, device=str(device), cancelled=True)
     impl = backend.active_impl(device) + ("+graph" if out.stats.graph else "")
-    return RenderResult(image=out.image, state=state, render_ms=out.render_ms, device=str(device), impl=impl,
+    return RenderResult(image=out.image, request=request, render_ms=out.render_ms, device=str(device), impl=impl,
                         error=out.error, extras=stats_extras(out.stats))

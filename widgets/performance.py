@@ -49,12 +49,17 @@ class PerformanceWidget(Widget):
         if changed:
             app.set_vsync(vsync)
         imgui.same_line()
-        _, app.state.force_fp32 = imgui.checkbox("Force FP32", app.state.force_fp32)
+        synthesis = app.request.synthesis
+        changed, on = imgui.checkbox("Force FP32", synthesis.force_fp32)
+        if changed:
+            self.edit("synthesis", force_fp32=on)
         if imgui.is_item_hovered() and app.info is not None:  # the same words as the Network panel and `info`
-            now = app.info.precision(force_fp32=app.state.force_fp32)
+            now = app.info.precision(force_fp32=app.request.synthesis.force_fp32)
             imgui.set_tooltip(f"float16 runs only on a CUDA GPU. Now: {now}")
         imgui.same_line()
-        _, app.state.cuda_graphs = imgui.checkbox("CUDA graphs", app.state.cuda_graphs)
+        changed, on = imgui.checkbox("CUDA graphs", synthesis.cuda_graphs)
+        if changed:
+            self.edit("synthesis", cuda_graphs=on)
         if imgui.is_item_hovered():
             imgui.set_tooltip("Replay synthesis from a captured CUDA graph (GPU only): one launch per frame")
 
@@ -69,7 +74,7 @@ class PerformanceWidget(Widget):
             imgui.pop_style_color()
         imgui.text_disabled(f"device {app.device_description}   impl {app.last_impl}")
         reason = app.last_result.extras.get("graph_reason") if app.last_result else None
-        if reason and app.state.cuda_graphs:
+        if reason and app.request.synthesis.cuda_graphs:
             imgui.text_disabled(f"CUDA graph not used: {reason}")
         line = transport_line(app.last_result.extras if app.last_result else {})
         if line:

@@ -3,7 +3,7 @@
 The panel holds a `stylegan3.documents.timeline.Timeline`. Its keys are the Bookmarks panel's bookmarks (a bookmark
 sent there becomes a key; a key can be kept as a bookmark), and clicking a key's name returns the view to its
 bookmark, as the Bookmarks panel does. Scrubbing puts `ResolvedTimeline.ws_at(t)` and
-`transform_at(t)` into the render state, the export renders the same functions at t = k / fps on a private copy
+`transform_at(t)` into the window's request, the export renders the same functions at t = k / fps on a private copy
 of the network, so exported frame k is the preview at time k / fps. Both go through the context's jobs
 (`visualizer.network_jobs`): the panel never holds the network.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from imgui_bundle import imgui
 
-from sg3_explorer.visualizer.explore import clear_latent, latent_label, latent_of, set_latent
+from sg3_explorer.visualizer.explore import latent_label, latent_of, with_latent, without_latent
 from sg3_explorer.visualizer.jobs import JobSlot
 from sg3_explorer.visualizer.network_jobs import resolve_timeline_job, timeline_export_job
 from sg3_explorer.widgets.base import Widget
@@ -57,14 +57,14 @@ class TimelineWidget(Widget):
         latent, moves) and needs no network to make."""
         from stylegan3.documents.timeline import Keyframe
 
-        s = self.app.state
         request = self.app.current_request()
         if ws is not None:
             key = Keyframe.from_ws(ws, label=label or "projection", duration=duration, base=request)
             return self.add_keyframe(key.bookmark, duration)
-        plain_seed = (latent_of(s) is None and not s.moves and not s.mix_ws
-                      and s.y == 0 and float(s.x).is_integer())
-        name = label or (f"seed {int(s.x)}" if plain_seed else latent_label(s)
+        lat = request.latent
+        plain_seed = (latent_of(request) is None and not request.moves and not request.mix.ws
+                      and lat.y == 0 and float(lat.x).is_integer())
+        name = label or (f"seed {int(lat.x)}" if plain_seed else latent_label(request)
                          or f"view {len(self.timeline.keyframes)}")
         return self.add_keyframe(Bookmark(name, request), duration)
 
@@ -133,19 +133,18 @@ class TimelineWidget(Widget):
         except SG3Error as exc:  # the network is rendered elsewhere: say so instead of failing the panel
             self.message, self.playing = str(exc), False
             return
-        s = self.app.state
         directions = self.app.widget("directions")
         if directions is not None and directions.amounts:
             directions.reset()  # bookmarks carry their moves already; live sliders would add them twice
-        set_latent(s, r.ws_at(self.time)[0], label="timeline")
         tx, ty, rot = (float(v) for v in r.transform_at(self.time)[0])
-        s.translate, s.rotate = (tx, ty), rot
-        s.noise_mode = self.timeline.noise_mode
+        request = with_latent(self.request, r.ws_at(self.time)[0], label="timeline")
+        self.app.request = request.edit("transform", translate=(tx, ty), rotate=rot).edit(
+            "noise", mode=self.timeline.noise_mode)
         self.previewing = True
 
     def stop_preview(self) -> None:
         if self.previewing:
-            clear_latent(self.app.state)
+            self.app.request = without_latent(self.request)
             self.previewing = False
 
     def start_export(self, path: str | None = None, frames: int | None = None) -> bool:

@@ -8,13 +8,13 @@ travel as binary (`stylegan3.service.arrays`), so they arrive bit for bit.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
 
 from stylegan3.analyses.params import check_range
-from stylegan3.documents.request import RenderRequest
+from stylegan3.documents.request import RenderRequest, Window
 from stylegan3.networks.info import NetworkInfo
 
 MAX_SAMPLES = 4096
@@ -30,7 +30,7 @@ class SpectraParams:
     samples: int = 1
     seed: int | None = None
     psi: float | None = None
-    window: Literal["kaiser", "hann", "none"] = "kaiser"
+    window: Window = "kaiser"
     beta: float = 8.0
 
     def __post_init__(self) -> None:
