@@ -1,6 +1,6 @@
 """The analysis panels (equivariance, layers & channels, spectra) in the real app on Xvfb, driven by the imgui
 test engine: every control is operated like a user would, and the pixels on screen must equal the headless
-`render_state` of the resulting state. Screenshots are left in tests/_artifacts (gui_analysis_*.png)."""
+`render_image` of the resulting state. Screenshots are left in tests/_artifacts (gui_analysis_*.png)."""
 
 from __future__ import annotations
 
@@ -42,12 +42,12 @@ def vec(x: float, y: float):
 
 def shot(ctx, app, artifacts_dir, name: str) -> np.ndarray:
     """Window screenshot, saved for people to look at, and checked against the headless render."""
-    from sg3_explorer.visualizer.renderer import render_state
+    from sg3_explorer.visualizer.renderer import render_image
 
     wait_image_for_state(ctx, app)
     pixels = grab_window(ctx, app)
     Image.fromarray(pixels).save(artifacts_dir / f"gui_analysis_{name}.png")
-    assert_shows(pixels, app, render_state(app.network.G, app.state))
+    assert_shows(pixels, app, render_image(app.network.G, app.state))
     return pixels
 
 
@@ -77,7 +77,7 @@ def test_equivariance_panel(app_env, artifacts_dir):
     """Translate (typed, dragged fast/slow, rounded, animated, reset), rotate (typed, dragged, animated, reset),
     untransform (warped and difference views) and the metrics (Compute and Live) on a tiny SG3 net."""
     from sg3_explorer.visualizer.analysis_jobs import private_copy
-    from sg3_explorer.visualizer.renderer import render_state, state_ws
+    from sg3_explorer.visualizer.renderer import render_image, view_ws
     from stylegan3.metrics.equivariance import eq_metrics_for_latent
 
     net = write_fast_sg3(app_env / "tiny_sg3.safetensors")
@@ -89,7 +89,7 @@ def test_equivariance_panel(app_env, artifacts_dir):
         wait_image_for_state(ctx, app)
         G = app.network.G
         s = app.state
-        plain = render_state(G, s.copy())
+        plain = render_image(G, s.copy())
 
         ctx.item_input_value("**/X##xlate", 0.25)
         ctx.item_input_value("**/Y##xlate", -0.125)
@@ -167,7 +167,7 @@ def test_equivariance_panel(app_env, artifacts_dir):
         shot(ctx, app, artifacts_dir, "metrics")
         # the library's value for this latent (all three are checked headless in test_layer_view)
         with private_copy(G) as Gc, torch.no_grad():
-            ref = eq_metrics_for_latent(Gc, state_ws(Gc, s), metrics=["eqt"], rng=[0, 0])["eqt"]
+            ref = eq_metrics_for_latent(Gc, view_ws(Gc, s), metrics=["eqt"], rng=[0, 0])["eqt"]
         assert eq.metrics["eqt"] == pytest.approx(ref, rel=1e-6)
         seen["metrics"] = dict(eq.metrics)
         ctx.item_click("**/Live##eq")
@@ -197,7 +197,7 @@ def test_sg2_equivariance_disabled_and_layer_table_lists_blocks(app_env, artifac
         assert [info.name for info in app.widget("layers").layers] == names
         ctx.item_close("**/Equivariance")
         ctx.item_click("**/b16.conv1##layer")
-        assert app.state.layer_name == "b16.conv1"
+        assert app.request.layer.layer == "b16.conv1"
         shot(ctx, app, artifacts_dir, "sg2_layer")
         assert app.last_image.shape == (16, 16, 3)
 
@@ -207,7 +207,7 @@ def test_sg2_equivariance_disabled_and_layer_table_lists_blocks(app_env, artifac
 def test_layers_fft_and_spectra_panels(app_env, artifacts_dir):
     """Pick a layer in the table, channel / RGB, normalize, brightness, statistics, FFT view (range, window),
     then the spectra plots: layer combo, overlay, number of latents, compute with progress, cancel, window."""
-    from sg3_explorer.visualizer.renderer import state_ws
+    from sg3_explorer.visualizer.renderer import view_ws
     from sg3_explorer.visualizer.stages import OUTPUT, layer_stats
     from stylegan3.metrics.spectra import network_spectrum
     from stylegan3.networks.layers import capture_layers
@@ -236,7 +236,7 @@ def test_layers_fft_and_spectra_panels(app_env, artifacts_dir):
         assert s.layer_gain_db == pytest.approx(-6)
         shot(ctx, app, artifacts_dir, "layer_channel")
         with torch.no_grad():
-            _, feats = capture_layers(G, state_ws(G, s), ["L1_52_16"], noise_mode="const")
+            _, feats = capture_layers(G, view_ws(G, s), ["L1_52_16"], noise_mode="const")
         want = layer_stats(feats["L1_52_16"], 5)
         got = app.last_result.extras["layer_stats"]
         for part in ("all", "selected"):

@@ -1,7 +1,7 @@
 """Comparison mode in the real window (Xvfb + Mesa), driven by Dear ImGui's test engine.
 
 Two networks side by side in the "Comparison" window, driven by the app's own controls: each pane's pixels on
-screen must equal a headless `render_state` of the pane's state (up to scaling, panes of different resolution
+screen must equal a headless `render_image` of the pane's state (up to scaling, panes of different resolution
 are shown at one size), the sticking view must show the library's average with its score, the trace view the
 recorded rows. Runs once with two tiny nets of our own (different z_dim and resolution) and once with the
 NVIDIA-made SG2 and SG3-T fixtures.
@@ -72,11 +72,11 @@ def shown(window: np.ndarray, widget, pane, which: str, expected: np.ndarray) ->
 
 def check_panes(window: np.ndarray, app, widget) -> list[float]:
     """Every pane shows the headless render of its state, all at the same on-screen size."""
-    from sg3_explorer.visualizer.renderer import render_state
+    from sg3_explorer.visualizer.renderer import render_image
 
     diffs, sizes = [], set()
     for pane in widget.model.panes:
-        expected = render_state(pane.G, pane.request_for(app.state))
+        expected = render_image(pane.G, pane.request_for(app.state))
         assert np.array_equal(pane.image, expected)
         diff = shown(window, widget, pane, "image", expected)
         assert diff < 2.0, f"{pane.label}: on-screen pane differs from the headless render by {diff:.2f}"
@@ -163,9 +163,9 @@ def test_comparison_tiny_nets(app_env, artifacts_dir):
         ctx.item_click("**/Split view")
 
         # The main controls drive every pane.
-        app.state.psi = 0.6  # (typing into psi is covered by the main GUI tests)
+        app.request = app.request.edit("truncation", psi=0.6  # (typing into psi is covered by the main GUI tests))
         ctx.item_input_value("**/Seed", 4)
-        assert app.state.x == 4.0
+        assert app.request.latent.x == 4.0
         wait_panes(ctx, app, widget)
         assert p2.shown_request.latent.seed == p3.shown_request.latent.seed == 4
         check_panes(grab_window(ctx, app), app, widget)
@@ -175,21 +175,21 @@ def test_comparison_tiny_nets(app_env, artifacts_dir):
         # inside the table.)
         p2.overrides.noise_mode = "random"
         wait_panes(ctx, app, widget)
-        assert p2.shown_request.noise.mode == "random" and app.state.noise_mode == "const"
+        assert p2.shown_request.noise.mode == "random" and app.request.noise.mode == "const"
         assert p3.shown_request.noise.mode == "const"
         check_panes(grab_window(ctx, app), app, widget)
         p2.overrides.noise_mode = "follow"
 
         # Lockstep motion: the SG3 pane follows the path, the SG2 pane ignores it and says so.
         ctx.item_click("**/Lockstep motion")
-        assert wait_until(ctx, lambda: app.state.translate != (0.0, 0.0), 5)
+        assert wait_until(ctx, lambda: app.request.transform.translate != (0.0, 0.0), 5)
         assert p2.request_for(app.state).transform.translate == (0.0, 0.0)
-        assert p3.request_for(app.state).transform.translate == app.state.translate
+        assert p3.request_for(app.state).transform.translate == app.request.transform.translate
         assert "SG2: no input transform, ignores translate/rotate" in widget.model.notes(p2, app.state)
         ctx.item_click("**/Lockstep motion")
-        assert app.state.translate == (0.0, 0.0) and not widget.motion
+        assert app.request.transform.translate == (0.0, 0.0) and not widget.motion
         widget.set_motion_time(0.25)  # a fixed point of the path: circle:0.1 at a quarter turn
-        assert app.state.translate == pytest.approx((0.0, 0.1))
+        assert app.request.transform.translate == pytest.approx((0.0, 0.1))
         wait_panes(ctx, app, widget)
         shot = grab_window(ctx, app)
         Image.fromarray(shot).save(artifacts_dir / "gui_comparison_lockstep.png")

@@ -65,7 +65,7 @@ def test_out_of_memory_render_shows_the_message_and_the_app_keeps_running(app_en
         ctx.item_open("**/Latent")
         ctx.item_input_value("**/Seed", 6)
         wait_image_for_state(ctx, app)
-        assert app.render_error is None and app.state.x == 6.0
+        assert app.render_error is None and app.request.latent.x == 6.0
 
     try:
         app.run(test_function=drive)

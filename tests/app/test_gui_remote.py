@@ -37,7 +37,7 @@ def test_gui_connect_renders_remotely(app_env, artifacts_dir):
             assert wait_until(ctx, lambda: app.network is not None, 60), app.loader.status
             assert app.network.G is None and app.network.info.kind == "SG3-R"
             ctx.item_input_value("**/Seed", 4)
-            app.state.translate, app.state.rotate = (0.25, -0.125), 0.05
+            app.request.transform.translate, app.state.rotate = (0.25, -0.125), 0.05
             wait_image_for_state(ctx, app, 60)
             perf = app.widget("performance")
             ctx.item_open("**/Performance")
@@ -55,13 +55,13 @@ def test_gui_connect_renders_remotely(app_env, artifacts_dir):
             ctx.item_open("**/Layers & channels")
             layer = info.layers[2].name
             ctx.item_click(f"**/{layer}##layer")
-            assert app.state.layer_name == layer
+            assert app.request.layer.layer == layer
             wait_image_for_state(ctx, app, 60)
             shot = grab_window(ctx, app)
             want = render_request(G, request_from_state(app.state, str(net)), info).image
             assert_shows(shot, app, want)
             ctx.item_click("**/FFT view")
-            assert app.state.fft
+            assert app.request.fft.enabled
             wait_image_for_state(ctx, app, 60)
             shot = grab_window(ctx, app)
             Image.fromarray(shot).save(artifacts_dir / "gui_remote_fft.png")
@@ -107,7 +107,7 @@ def test_gui_connect_renders_remotely(app_env, artifacts_dir):
             Image.fromarray(shot).save(artifacts_dir / "gui_remote_spectra.png")
             from sg3_explorer.visualizer.analysis_jobs import spectra_job
 
-            want_spec = spectra_job(G, ["output"], 2, app.state.seed, app.state.psi)(lambda *a: None)
+            want_spec = spectra_job(G, ["output"], 2, app.request.latent.seed, app.request.truncation.psi)(lambda *a: None)
             assert np.array_equal(spectra.spectra["output"].power, want_spec["output"].power)
             # sticking and recording of the current view, on the server
             jobs = app.widget("renderer_jobs")
@@ -128,7 +128,7 @@ def test_gui_connect_renders_remotely(app_env, artifacts_dir):
                 ctx.yield_()
             Image.fromarray(grab_window(ctx, app)).save(artifacts_dir / "gui_remote_sticking.png")
             server.stop()  # the renderer goes away mid-session: the window stays, the status says so
-            app.state.x = 5.0
+            app.request = app.request.edit("latent", x=5.0)
             assert wait_until(ctx, lambda: app.backend.status().state == "disconnected", 30)
             for _ in range(3):
                 ctx.yield_()
@@ -162,7 +162,7 @@ def test_gui_child_renderer_killed_mid_render_restarts(app_env, artifacts_dir):
         assert wait_until(ctx, lambda: app.network is not None, 90), app.loader.status
         wait_image_for_state(ctx, app, 90)
         first = app.backend.pid
-        app.state.x = 7.0
+        app.request = app.request.edit("latent", x=7.0)
         assert wait_until(ctx, lambda: app.backend.status().state == "busy", 10)
         t0 = time.monotonic()
         while time.monotonic() - t0 < 0.3:

@@ -104,7 +104,7 @@ def _protocol_members() -> set[str]:
 def test_panels_use_only_the_context():
     """Every `self.app.X` / `app.X` in a panel is a member of PanelContext."""
     members = _protocol_members()
-    assert {"state", "info", "start_job", "compute", "last_result", "settings", "load_network"} <= members
+    assert {"request", "info", "start_job", "compute", "last_result", "settings", "load_network"} <= members
     used = {}
     for path in WIDGET_FILES:
         for node in ast.walk(_parse(path)):
@@ -135,9 +135,9 @@ class FakeContext:
         import torch
 
         from sg3_explorer.visualizer.settings import Settings
-        from sg3_explorer.visualizer.state import RenderState
+        from stylegan3.documents.request import RenderRequest
 
-        self.state = RenderState()
+        self.request = RenderRequest()
         self.settings = Settings()
         self.G, self.backend, self.transport = G, backend, transport
         self.info = info
@@ -156,14 +156,12 @@ class FakeContext:
         return self.panels.get(module_name)
 
     def current_request(self):
-        from sg3_explorer.visualizer.request_adapter import request_from_state
+        from stylegan3.documents.request import NetworkRef
 
-        return request_from_state(self.state, self.source or "demo")
+        return self.request.replace(network=NetworkRef(self.source or "demo")).for_frame()
 
     def apply_request(self, request) -> None:
-        from sg3_explorer.visualizer.request_adapter import state_from_request
-
-        self.state = state_from_request(request, self.state)
+        self.request = request
 
     def start_job(self, slot, job) -> bool:
         from sg3_explorer.visualizer.network_jobs import run_local, unavailable_message
@@ -201,19 +199,19 @@ def test_layers_panel_reads_the_info_layer_table(sg3):
     assert [row.name for row in panel.layers] == list(info.layer_names) and len(panel.layers) == info.num_layers
     last = info.layers[-1]
     panel.select(last.name)
-    assert remote.state.layer_name == last.name
-    remote.state.channel = 10_000
+    assert remote.request.layer.layer == last.name
+    remote.request = remote.request.edit("layer", channel=10_000)
     panel.select(last.name)
-    assert remote.state.channel == last.channels - 1
+    assert remote.request.layer.channel == last.channels - 1
     panel.select("output")
-    assert remote.state.layer_name is None and panel.shown_info() is None  # "output" without FFT: the image
-    remote.state.fft = True
+    assert remote.request.layer.layer is None and panel.shown_info() is None  # "output" without FFT: the image
+    remote.request = remote.request.edit("fft", enabled=True)
     panel.select("output")
     shown = panel.shown_info()
     assert (shown.name, shown.width, shown.channels, shown.cutoff) == ("output", 32, 3, last.cutoff)
-    remote.state.layer_name = "no-such-layer"
+    remote.request = remote.request.edit("layer", layer="no-such-layer")
     panel.on_network()
-    assert remote.state.layer_name is None and remote.state.channel is None
+    assert remote.request.layer.layer is None and remote.request.layer.channel is None
 
 
 def test_spectra_panel_computes_through_the_context(sg3):
@@ -222,7 +220,7 @@ def test_spectra_panel_computes_through_the_context(sg3):
 
     G, info = sg3
     ctx = FakeContext(G=G, info=info)
-    ctx.state.x = 3.0
+    ctx.request = ctx.request.edit("latent", x=3.0)
     panel = SpectraWidget(ctx)
     panel.on_network()
     assert panel.names == ["output", *info.layer_names]
@@ -237,7 +235,7 @@ def test_spectra_panel_computes_through_the_context(sg3):
 
     # With the network elsewhere the same panel runs the server's `spectra` analysis: the same numbers.
     elsewhere = SpectraWidget(FakeContext(info=info, backend=AnalysesHere(G, info)))
-    elsewhere.app.state.x = 3.0
+    elsewhere.app.request = elsewhere.app.request.edit("latent", x=3.0)
     elsewhere.on_network()
     elsewhere.layer_a = panel.layer_a
     assert elsewhere.start()
@@ -272,7 +270,7 @@ def test_equivariance_metrics_run_on_the_backend_when_the_network_is_elsewhere(s
             return {"eqt": 41.5, "eqt_frac": 30.25, "eqr": 12.0}
 
     ctx = FakeContext(info=info, backend=Backend())
-    ctx.state.x = 7.0
+    ctx.request = ctx.request.edit("latent", x=7.0)
     panel = EquivarianceWidget(ctx)
     assert panel.supported and panel.start_metrics()
     assert panel.job.wait(30)
@@ -297,7 +295,7 @@ def test_live_equivariance_follows_direction_moves_and_the_explicit_latent(sg3):
             return {"eqt": 40.0 + len(seen), "eqt_frac": 30.0, "eqr": 12.0}
 
     ctx = FakeContext(info=info, backend=Backend())
-    ctx.state.x = 2.0
+    ctx.request = ctx.request.edit("latent", x=2.0)
     panel = EquivarianceWidget(ctx)
     panel.live = True
 
@@ -308,14 +306,15 @@ def test_live_equivariance_follows_direction_moves_and_the_explicit_latent(sg3):
 
     settle()
     assert seen == [(0, "")] and panel.metrics["eqt"] == 41.0
-    ctx.state.moves = (LatentMove(tuple([1.0] * info.w_dim), 1.5, label="smile"),)
+    ctx.request = ctx.request.replace(moves=(LatentMove(tuple([1.0] * info.w_dim), 1.5, label="smile"),))
     settle()
     assert seen == [(0, ""), (1, "")] and panel.metrics["eqt"] == 42.0
-    ctx.state.explicit = ExplicitLatent(((0.5,) * info.w_dim,), "projection", (2.0, 0.0))
+    ctx.request = ctx.request.replace(explicit=ExplicitLatent(((0.5,) * info.w_dim,), "projection", (2.0, 0.0)))
     settle()
     assert seen == [(0, ""), (1, ""), (1, "projection")] and panel.metrics["eqt"] == 43.0
-    settle()  # nothing changed: nothing measured again
-    assert len(seen) == 3
+    ctx.request = ctx.request.edit("transform", translate=(0.25, 0.0)).edit("untransform", enabled=True)
+    settle()  # the latent did not change (only the view of it): nothing measured again
+    assert len(seen) == 3 and panel.metrics["eqt"] == 43.0
 
 
 def test_jobs_needing_the_module_say_why_when_it_is_elsewhere(sg3):
@@ -347,22 +346,23 @@ def test_a_bookmark_becomes_a_keyframe_and_back(sg3):
     G, info = sg3
     ctx = FakeContext(info=info, transport="child")
     marks, timeline = BookmarksWidget(ctx), TimelineWidget(ctx)
-    ctx.state.x, ctx.state.psi, ctx.state.translate = 5.0, 0.6, (0.25, 0.0)
+    ctx.request = ctx.request.edit("latent", x=5.0).edit("truncation", psi=0.6).edit("transform", translate=(0.25, 0.0))
     mark = marks.add("five")
     assert marks.to_timeline(0) is None and "no Timeline panel" in marks.message
     ctx.panels = {"bookmarks": marks, "timeline": timeline}
     assert marks.to_timeline(0) == 0 and timeline.timeline.keyframes[0].bookmark is mark
     assert "'five' is timeline key 0" in marks.message
-    ctx.state.x, ctx.state.psi = 9.0, 1.0
+    ctx.request = ctx.request.edit("latent", x=9.0).edit("truncation", psi=1.0)
     assert timeline.add_bookmark(label="nine") == 1
     kept = timeline.keep_as_bookmark(1)
     assert [b.name for b in marks.bookmarks] == ["five", "nine"] and marks.bookmarks[1] is kept
     assert kept.request.latent.x == 9.0
     timeline.go(0)
-    assert (ctx.state.x, ctx.state.psi, tuple(ctx.state.translate)) == (5.0, 0.6, (0.25, 0.0))
+    r = ctx.request
+    assert (r.latent.x, r.truncation.psi, r.transform.translate) == (5.0, 0.6, (0.25, 0.0))
     assert timeline.message == "back to 'five'"
     marks.go(1)
-    assert (ctx.state.x, ctx.state.psi) == (9.0, 1.0)
+    assert (ctx.request.latent.x, ctx.request.truncation.psi) == (9.0, 1.0)
     timeline.set_timeline(None)
     assert timeline.timeline.keyframes == []
 

@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from sg3_explorer.visualizer.renderer import render_state, timed_render
-from sg3_explorer.visualizer.state import RenderState
+from sg3_explorer.visualizer.renderer import render_image, timed_render
 from stylegan3.documents.request import FFTView, LayerView, RenderRequest, Transform, Untransform
 from stylegan3.networks.info import describe
 from stylegan3.render.pipeline import render_request
@@ -58,8 +57,8 @@ def test_renderers_and_stages_do_not_write_the_buffer(G):
                     moved.replace(layer=LayerView("output"), fft=FFTView(True))):
         out = render_request(G, request, info)
         assert out.error is None and not np.array_equal(out.image, plain)
-    state = RenderState(translate=(0.25, -0.1), rotate=0.05)
-    assert not np.array_equal(render_state(G, state), render_state(G, RenderState()))
+    state = RenderRequest(transform=Transform(translate=(0.25, -0.1), rotate=0.05))
+    assert not np.array_equal(render_image(G, state), render_image(G, RenderRequest()))
     timed_render(G, state.copy(untransform=True, untransform_view="difference"))
     untouched(G)
 
@@ -106,7 +105,7 @@ def test_app_jobs_do_not_write_the_buffer(G):
     from sg3_explorer.visualizer.analysis_jobs import equivariance_job
     from sg3_explorer.visualizer.comparison import StickingSettings, TraceSettings, sticking_job_fn, trace_job_fn
 
-    state = RenderState(translate=(0.1, 0.2), rotate=0.03)
+    state = RenderRequest(transform=Transform(translate=(0.1, 0.2), rotate=0.03))
     progress = lambda *a: None  # noqa: E731
     equivariance_job(G, state)(progress)
     sticking_job_fn(G, state, StickingSettings(samples=2))(progress)

@@ -17,8 +17,17 @@ import torch
 from sg3_explorer.visualizer import renderer, stages
 from sg3_explorer.visualizer.analysis_jobs import equivariance_job, private_copy, spectra_job
 from sg3_explorer.visualizer.jobs import JobSlot
-from sg3_explorer.visualizer.renderer import render_state, state_ws, timed_render
-from sg3_explorer.visualizer.state import RenderState
+from sg3_explorer.visualizer.renderer import render_image, timed_render, view_ws
+from stylegan3.documents.request import (
+    FFTView,
+    Latent,
+    LayerView,
+    RenderRequest,
+    Synthesis,
+    Transform,
+    Truncation,
+    Untransform,
+)
 from stylegan3.networks.layers import capture_layers, list_layers
 from tests.support.gui import tiny_generator
 
@@ -61,7 +70,7 @@ def expected_pixels(t: torch.Tensor, channel, normalize=False, gain_db=0.0) -> n
 
 def captured(G, state, name):
     with torch.no_grad():
-        _, feats = capture_layers(G, state_ws(G, state), [name], noise_mode=state.noise_mode)
+        _, feats = capture_layers(G, view_ws(G, state), [name], noise_mode=state.noise_mode)
     return feats[name]
 
 
@@ -71,7 +80,7 @@ def captured(G, state, name):
 def test_layer_view_is_the_captured_tensor_mapped_as_documented(kind, sg3, sg2):
     G = sg3 if kind == "sg3" else sg2
     name = list_layers(G)[2].name  # L1_52_16 / b8.conv0: 16 channels, not the output size
-    base = RenderState(x=3, layer_name=name)
+    base = RenderRequest(latent=Latent(3), layer=LayerView(layer=name))
     t = captured(G, base, name)
     assert t.shape[1] == 16 and t.shape[-1] != G.img_resolution or kind == "sg2"
     for state, args in (
@@ -80,7 +89,7 @@ def test_layer_view_is_the_captured_tensor_mapped_as_documented(kind, sg3, sg2):
         (base.copy(channel=2, layer_normalize=True, layer_gain_db=-6.0), (2, True, -6.0)),
         (base.copy(layer_gain_db=12.0), (None, False, 12.0)),
     ):
-        got = render_state(G, state)
+        got = render_image(G, state)
         want = expected_pixels(t, *args)
         assert got.shape == want.shape == (t.shape[2], t.shape[3], 3)
         diff = np.abs(got.astype(int) - want.astype(int))
@@ -89,7 +98,7 @@ def test_layer_view_is_the_captured_tensor_mapped_as_documented(kind, sg3, sg2):
 
 def test_layer_statistics_all_and_selected_channels(sg3):
     name = "L2_52_8"
-    state = RenderState(x=1, layer_name=name, channel=4)
+    state = RenderRequest(latent=Latent(1), layer=LayerView(layer=name, channel=4))
     t = captured(sg3, state, name).double()
     res = timed_render(sg3, state)
     assert res.error is None
@@ -111,13 +120,13 @@ def test_few_channel_layers_and_bad_requests(sg3):
     with pytest.raises(ValueError):
         stages.select_channels(rgb, 5)
     # a state naming a layer this net does not have (left over from another net): the image, and a message
-    plain = render_state(sg3, RenderState(x=2))
-    res = timed_render(sg3, RenderState(x=2, layer_name="b64.conv0"))
+    plain = render_image(sg3, RenderRequest(latent=Latent(2)))
+    res = timed_render(sg3, RenderRequest(latent=Latent(2), layer=LayerView(layer="b64.conv0")))
     assert np.array_equal(res.image, plain) and "b64.conv0" in res.extras["layer_error"]
-    res = timed_render(sg3, RenderState(x=2, layer_name="L1_52_16", channel=99))
+    res = timed_render(sg3, RenderRequest(latent=Latent(2), layer=LayerView(layer="L1_52_16", channel=99)))
     assert "out of range" in res.extras["layer_error"] and res.image.shape == (52, 52, 3)
     # no layer chosen: the stage leaves the image alone even with fft / untransform off-axis settings
-    assert np.array_equal(render_state(sg3, RenderState(x=2, fft=True)), plain)
+    assert np.array_equal(render_image(sg3, RenderRequest(latent=Latent(2), fft=FFTView(enabled=True))), plain)
 
 
 # -- FFT view ----------------------------------------------------------------------------------------------------
@@ -172,7 +181,7 @@ def test_fft_marks_are_circles_at_the_band_limits():
 
 def test_fft_view_of_the_fourier_input_has_its_energy_inside_the_cutoff(sg3):
     """The SG3 input layer is a bank of sinusoids with |f| <= bandwidth: its power lies inside the cutoff."""
-    state = RenderState(x=0, layer_name="input")
+    state = RenderRequest(latent=Latent(0), layer=LayerView(layer="input"))
     t = captured(sg3, state, "input")
     info = stages.layer_info(sg3, "input")
     db, freqs = stages.spectrum_db(t, info.sampling_rate, "kaiser")
@@ -182,7 +191,7 @@ def test_fft_view_of_the_fourier_input_has_its_energy_inside_the_cutoff(sg3):
     inside = power[r <= info.cutoff + 3 * step].sum() / power.sum()
     assert inside > 0.99, inside
     # and the app shows exactly that picture with the cutoff ring drawn on it
-    shown = render_state(sg3, state.copy(fft=True))
+    shown = render_image(sg3, state.copy(fft=True))
     want = stages.fft_image(t, info.sampling_rate, stages.layer_marks(info))
     assert np.array_equal(shown, renderer.to_uint8_hwc(want).numpy())
     assert (shown == (0, 255, 0)).all(axis=2).sum() > 50
@@ -197,7 +206,7 @@ def test_layer_info_and_marks(sg3, sg2):
     assert stages.layer_marks(stages.layer_info(sg2, "b16.conv1")) == {"nyquist": 8.0}
     assert stages.layer_info(sg2, "nope") is None
     # FFT of the generated image itself (pseudo layer "output")
-    img = render_state(sg2, RenderState(x=1, layer_name=stages.OUTPUT, fft=True))
+    img = render_image(sg2, RenderRequest(latent=Latent(1), layer=LayerView(layer=stages.OUTPUT), fft=FFTView(enabled=True)))
     assert img.shape == (256, 256, 3)
 
 
@@ -214,14 +223,14 @@ def test_untransform_brings_a_translated_sg3_render_back(fixtures_dir):
     import stylegan3
 
     G = stylegan3.load_network(str(fixtures_dir / "sg3t.pkl"), device="cpu")
-    plain_state = RenderState(x=0, force_fp32=True)
+    plain_state = RenderRequest(latent=Latent(0), synthesis=Synthesis(force_fp32=True))
     moved = plain_state.copy(translate=(0.1, 0.05), untransform=True)
     from sg3_explorer.visualizer.request_adapter import request_from_state
     from stylegan3.render import pipeline
     from stylegan3.render.inputs import input_transform
 
     info, req = renderer.network_info(G), request_from_state(moved)
-    ws = state_ws(G, plain_state)
+    ws = view_ws(G, plain_state)
     with torch.no_grad():
         plain = pipeline.synthesize(G, req, info, ws, None)
         trans = pipeline.synthesize(G, req, info, ws, input_transform(req))
@@ -236,16 +245,16 @@ def test_untransform_brings_a_translated_sg3_render_back(fixtures_dir):
 
 
 def test_untransform_stage_on_a_tiny_sg3(sg3):
-    plain_state = RenderState(x=4)
-    plain = render_state(sg3, plain_state)
+    plain_state = RenderRequest(latent=Latent(4))
+    plain = render_image(sg3, plain_state)
     moved = plain_state.copy(translate=(0.0625, -0.03125))  # (2, -1) px: shift + kernel reach < 8 px
-    raw = render_state(sg3, moved)
-    back = render_state(sg3, moved.copy(untransform=True))
+    raw = render_image(sg3, moved)
+    back = render_image(sg3, moved.copy(untransform=True))
     inner = (slice(8, -8), slice(8, -8))
     assert _psnr_uint8(back[inner], plain[inner]) > _psnr_uint8(raw[inner], plain[inner]) + 10
     # rotation (45 degrees) too: the band-limited warp turns the content back
     turned = plain_state.copy(rotate=0.125)
-    raw, back = render_state(sg3, turned), render_state(sg3, turned.copy(untransform=True))
+    raw, back = render_image(sg3, turned), render_image(sg3, turned.copy(untransform=True))
     inner = (slice(9, -9), slice(9, -9))
     assert _psnr_uint8(back[inner], plain[inner]) > _psnr_uint8(raw[inner], plain[inner]) + 20
     # difference view: residual PSNR reported, the picture is mostly mid-grey (128 = no difference)
@@ -253,12 +262,12 @@ def test_untransform_stage_on_a_tiny_sg3(sg3):
     assert res.extras["residual_psnr"] > 25
     assert np.abs(res.image.astype(int) - 128).mean() < 4
     # untransform without a transform is the plain image; SG2 has no input transform: untouched
-    assert np.abs(render_state(sg3, plain_state.copy(untransform=True)).astype(int) - plain).max() <= 1
+    assert np.abs(render_image(sg3, plain_state.copy(untransform=True)).astype(int) - plain).max() <= 1
 
 
 def test_untransform_is_a_no_op_for_sg2(sg2):
-    s = RenderState(x=1, untransform=True, translate=(0.1, 0.0))
-    assert np.array_equal(render_state(sg2, s), render_state(sg2, RenderState(x=1)))
+    s = RenderRequest(latent=Latent(1), transform=Transform(translate=(0.1, 0.0)), untransform=Untransform(enabled=True))
+    assert np.array_equal(render_image(sg2, s), render_image(sg2, RenderRequest(latent=Latent(1))))
 
 
 # -- background jobs ---------------------------------------------------------------------------------------------
@@ -330,7 +339,7 @@ def test_equivariance_job_asks_the_library_about_the_states_latent(sg3, monkeypa
         return {metrics[0]: 10.0 * len(calls)}
 
     monkeypatch.setattr(eqmod, "eq_metrics_for_latent", fake)
-    state = RenderState(x=2, psi=0.7, translate=(0.3, 0.0))
+    state = RenderRequest(latent=Latent(2), truncation=Truncation(0.7), transform=Transform(translate=(0.3, 0.0)))
     seen = []
     out = equivariance_job(sg3, state)(lambda d, t: seen.append((d, t)))
     assert out == {"eqt": 10.0, "eqt_frac": 20.0, "eqr": 30.0}
@@ -340,7 +349,7 @@ def test_equivariance_job_asks_the_library_about_the_states_latent(sg3, monkeypa
     assert [c[2] for c in calls] == [("eqt",), ("eqt_frac",), ("eqr",)]
     assert [c[3] for c in calls] == [(0, 0), (0, 1), (0, 2)]
     assert all(c[0] is Gc and c[4]["noise_mode"] == "const" for c in calls)
-    torch.testing.assert_close(calls[0][1], state_ws(sg3, state))
+    torch.testing.assert_close(calls[0][1], view_ws(sg3, state))
 
 
 def test_spectra_job_matches_the_library_and_reports_progress(sg3):
@@ -363,8 +372,8 @@ def test_panel_helpers():
     from sg3_explorer.widgets.spectra import plot_curves
 
     assert round_to_pixels((0.26, -0.01), 32) == (0.25, 0.0)
-    assert latent_key(RenderState(x=1, translate=(0.3, 0))) == latent_key(RenderState(x=1))
-    assert latent_key(RenderState(x=1)) != latent_key(RenderState(x=2))
+    assert latent_key(RenderRequest(latent=Latent(1), transform=Transform(translate=(0.3, 0)))) == latent_key(RenderRequest(latent=Latent(1)))
+    assert latent_key(RenderRequest(latent=Latent(1))) != latent_key(RenderRequest(latent=Latent(2)))
     assert fft_toggle(None, True) == stages.OUTPUT and fft_toggle(stages.OUTPUT, False) is None
     assert fft_toggle("L1", True) == "L1" and fft_toggle("L1", False) == "L1"
     from stylegan3.metrics.spectra import Spectrum, spectrum_frequencies

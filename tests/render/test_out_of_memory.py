@@ -8,7 +8,7 @@ import torch
 from sg3_explorer.visualizer.async_renderer import AsyncRenderer
 from sg3_explorer.visualizer.jobs import Job
 from sg3_explorer.visualizer.network_loader import NetworkLoader
-from sg3_explorer.visualizer.state import RenderState
+from stylegan3.documents.request import RenderRequest
 from stylegan3.perf.memory import SUGGESTION, gpu_memory_line, is_out_of_memory, out_of_memory_message
 
 CUDA_OOM = torch.cuda.OutOfMemoryError(
@@ -47,13 +47,13 @@ def test_render_out_of_memory_keeps_the_worker_running(sg2, monkeypatch, exc):
     renderer = AsyncRenderer()
     try:
         renderer.set_network(sg2, 1)
-        renderer.submit(RenderState())
+        renderer.submit(RenderRequest())
         assert renderer.wait_idle(60)
         res = renderer.poll()
         assert res.image is None and res.error.startswith("out of ") and "while rendering" in res.error
         assert res.error.endswith(SUGGESTION)
         monkeypatch.setattr(sg2.synthesis, "forward", real)  # memory freed (smaller batch, fp16...): it renders
-        state = RenderState()
+        state = RenderRequest()
         state.x = 3.0
         renderer.submit(state)
         assert renderer.wait_idle(60)

@@ -6,31 +6,40 @@ import numpy as np
 import pytest
 import torch
 
-from sg3_explorer.visualizer.renderer import render_state
+from sg3_explorer.visualizer.renderer import render_image
 from sg3_explorer.visualizer.request_adapter import request_from_state, state_from_request
-from sg3_explorer.visualizer.state import RenderState
-from stylegan3.documents.request import FFTView, LayerView, RenderRequest, Transform, Untransform, from_json, to_json
+from stylegan3.documents.request import (
+    FFTView,
+    Latent,
+    LayerView,
+    Noise,
+    RenderRequest,
+    StyleMix,
+    Transform,
+    Truncation,
+    Untransform,
+    from_json,
+    to_json,
+)
 from stylegan3.networks.info import NetworkInfo, describe
 from stylegan3.render.pipeline import build_pipeline, fft_stage, layer_view_stage, render_request, untransform_stage
 from tests.support.service import KINDS, tiny_net
 
 STATES = {
-    "plain": RenderState(x=3),
-    "moved": RenderState(x=1, translate=(0.25, -0.125), rotate=0.05, psi=0.7),
-    "blend-mix": RenderState(x=2.5, y=0.25, mix_seed=4, mix_ws=(1, 2)),
-    "random-noise": RenderState(x=1, noise_mode="random", noise_seed=5),
-    "untransform": RenderState(x=1, translate=(0.1, 0.05), rotate=0.02, untransform=True),
-    "difference": RenderState(x=1, translate=(0.1, 0.0), untransform=True,
-                              untransform_view="difference", diff_gain_db=12.0),
-    "fft-output": RenderState(x=2, layer_name="output", fft=True, fft_window="hann"),
-    "bad-layer": RenderState(x=2, layer_name="nope"),
+    "plain": RenderRequest(latent=Latent(3)),
+    "moved": RenderRequest(latent=Latent(1), truncation=Truncation(0.7), transform=Transform(translate=(0.25, -0.125), rotate=0.05)),
+    "blend-mix": RenderRequest(latent=Latent(2.5, y=0.25), mix=StyleMix(seed=4, ws=(1, 2))),
+    "random-noise": RenderRequest(latent=Latent(1), noise=Noise(mode="random", seed=5)),
+    "untransform": RenderRequest(latent=Latent(1), transform=Transform(translate=(0.1, 0.05), rotate=0.02), untransform=Untransform(enabled=True)),
+    "difference": RenderRequest(latent=Latent(1), transform=Transform(translate=(0.1, 0.0)), untransform=Untransform(enabled=True, view="difference", diff_gain_db=12.0)),
+    "fft-output": RenderRequest(latent=Latent(2), layer=LayerView(layer="output"), fft=FFTView(enabled=True, window="hann")),
+    "bad-layer": RenderRequest(latent=Latent(2), layer=LayerView(layer="nope")),
 }
 
 
 def _layer_state(G, fft: bool) -> RenderState:
     name = describe(G, "t").layers[2].name
-    return RenderState(x=1, translate=(0.2, 0.1), layer_name=name, channel=1 if fft else None, fft=fft,
-                       layer_gain_db=6.0, layer_normalize=True, fft_range_db=60.0)
+    return RenderRequest(latent=Latent(1), transform=Transform(translate=(0.2, 0.1)), layer=LayerView(layer=name, channel=1 if fft else None, gain_db=6.0, normalize=True), fft=FFTView(enabled=fft, range_db=60.0))
 
 
 @pytest.mark.slow
@@ -42,7 +51,7 @@ def test_pipeline_pixels_equal_the_app_renderer(kind):
     from stylegan3.explore.directions import DirectionMove, Directions
 
     states = dict(STATES, layer=_layer_state(G, False), fft=_layer_state(G, True))
-    projected = RenderState(x=4, psi=0.5)
+    projected = RenderRequest(latent=Latent(4), truncation=Truncation(0.5))
     set_latent(projected, torch.randn(1, G.num_ws, G.w_dim, generator=torch.Generator().manual_seed(1)), "p")
     vecs = np.eye(2, G.w_dim, dtype=np.float32)
     set_moves(projected, Directions(vecs, np.array([2.0, 1.0]), np.zeros(G.w_dim), kind="pca"),
@@ -53,7 +62,7 @@ def test_pipeline_pixels_equal_the_app_renderer(kind):
         request = from_json(to_json(request_from_state(state, kind)))  # as a child / server receives it
         out = render_request(G, request, info)
         assert out.error is None, (label, out.error)
-        expect = render_state(G, state)
+        expect = render_image(G, state)
         assert out.image.shape == expect.shape and out.image.dtype == np.uint8
         assert np.array_equal(out.image, expect), f"{kind} {label}: {np.abs(out.image.astype(int) - expect).max()}"
     # the layer view reported what it showed
