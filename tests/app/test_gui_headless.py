@@ -1,4 +1,4 @@
-"""Everything behind the visualizer's panels, checked without a window: render state -> image, the worker's
+"""Everything behind the visualizer's panels, checked without a window: request -> image, the worker's
 latest-wins policy, background loading with error lines, view geometry, settings, captures."""
 
 from __future__ import annotations
@@ -19,8 +19,20 @@ from sg3_explorer.visualizer.network_loader import NetworkLoader, _progress_text
 from sg3_explorer.visualizer.perf import TimeHistory
 from sg3_explorer.visualizer.renderer import RenderResult, render_image, to_uint8_hwc, view_ws
 from sg3_explorer.visualizer.settings import MAX_RECENT, Settings, config_dir, load_settings, save_settings
-from sg3_explorer.visualizer.state import ws_selection
 from sg3_explorer.visualizer.view import ViewTransform
+from sg3_explorer.widgets.stylemix import ws_selection
+from stylegan3.documents.request import (
+    FFTView,
+    Latent,
+    LayerView,
+    Noise,
+    RenderRequest,
+    RequestError,
+    StyleMix,
+    Synthesis,
+    Transform,
+    Truncation,
+)
 from tests.support.gui import tiny_generator, write_hostile_pickle, write_tiny_network
 
 HAS_IMGUI = importlib.util.find_spec("imgui_bundle") is not None
@@ -40,8 +52,8 @@ def _official_uint8(path: Path) -> np.ndarray:
 
 @pytest.mark.fixtures
 @pytest.mark.parametrize("name", ["sg3t", "sg3r", "sg2"])
-def test_render_state_matches_official_outputs(fixtures_dir, fixture_cases, name):
-    """The image the app shows for a state is the official output for the same seed/psi/cutoff/transform."""
+def test_render_image_matches_official_outputs(fixtures_dir, fixture_cases, name):
+    """The image the app shows for a request is the official output for the same seed/psi/cutoff/transform."""
     import stylegan3
 
     G = stylegan3.load_network(str(fixtures_dir / f"{name}.pkl"), device="cpu")
@@ -49,12 +61,14 @@ def test_render_state_matches_official_outputs(fixtures_dir, fixture_cases, name
     assert cases
     states = {}
     for case in cases:  # mapping is cheap: check every truncation / cutoff case
-        state = RenderRequest(latent=Latent(float(case["seed"])), truncation=Truncation(case["psi"], cutoff=case["cutoff"]), noise=Noise(mode=case["noise_mode"]), transform=Transform(translate=tuple(case["translate"]), rotate=case["rotate"]), synthesis=Synthesis(force_fp32=True))
+        state = RenderRequest(latent=Latent(float(case["seed"])), truncation=Truncation(case["psi"], case["cutoff"]),
+                              noise=Noise(case["noise_mode"]), synthesis=Synthesis(force_fp32=True),
+                              transform=Transform(tuple(case["translate"]), case["rotate"]))
         ws = view_ws(G, state).numpy()
         np.testing.assert_allclose(ws, np.load(fixtures_dir / Path(case["ws"]).name), atol=1e-4)
         states[case["output"]] = state
     # Synthesis is slow on a CPU: render the most demanding case (translate + rotate for SG3, cutoff for SG2).
-    output = max(states, key=lambda o: (states[o].rotate != 0, states[o].cutoff is not None))
+    output = max(states, key=lambda o: (states[o].transform.rotate != 0, states[o].truncation.cutoff is not None))
     got = render_image(G, states[output])
     want = _official_uint8(fixtures_dir / Path(output).name)
     assert np.abs(got.astype(int) - want).max() <= 1, output
@@ -117,7 +131,6 @@ def test_input_transform_reaches_sg3_network():
 def test_stages_come_from_the_request_not_from_panels_built_in_this_process(sg2c):
     """No panel was constructed here: the FFT view still runs, because the pipeline is built from the request."""
     from sg3_explorer.visualizer import renderer
-    from sg3_explorer.visualizer.request_adapter import request_from_state
     from stylegan3.render.pipeline import render_request
 
     state = RenderRequest(latent=Latent(2), layer=LayerView(layer="output"), fft=FFTView(enabled=True, window="hann"))
@@ -125,16 +138,18 @@ def test_stages_come_from_the_request_not_from_panels_built_in_this_process(sg2c
     plain = render_image(sg2c, RenderRequest(latent=Latent(2)))
     assert res.error is None and res.image.shape[0] >= 256 > plain.shape[0]  # the enlarged spectrum
     assert res.extras["layer_shape"] == (3, 32, 32) and "graph" not in res.extras
-    out = render_request(sg2c, request_from_state(state), renderer.network_info(sg2c))
+    out = render_request(sg2c, state, renderer.network_info(sg2c))
     assert np.array_equal(out.image, res.image) and np.array_equal(render_image(sg2c, state), res.image)
 
 
 def test_render_errors_become_a_message():
     from sg3_explorer.visualizer.renderer import timed_render
 
+    with pytest.raises(RequestError, match="Noise.mode"):  # a bad value never reaches a renderer: no request has it
+        RenderRequest().edit("noise", mode="bogus")
     G = tiny_generator("sg2", res=32)
-    res = timed_render(G, RenderRequest(noise=Noise(mode="bogus")))
-    assert res.image is None and res.error and res.error.startswith("render failed")
+    res = timed_render(G, RenderRequest(layer=LayerView(layer="nope")))
+    assert res.image is not None and "nope" in res.extras["layer_error"]
 
 
 # -- async renderer -----------------------------------------------------------------------------------------------
@@ -146,10 +161,10 @@ class SlowFake:
         self.calls: list[float] = []
         self.gate = threading.Event()
 
-    def __call__(self, G, state, should_stop=None):
-        self.calls.append(state.x)
+    def __call__(self, G, request, should_stop=None):
+        self.calls.append(request.latent.x)
         self.gate.wait(5)
-        return RenderResult(image=np.full((2, 2, 3), int(state.x), np.uint8), state=state)
+        return RenderResult(image=np.full((2, 2, 3), int(request.latent.x), np.uint8), request=request)
 
 
 def test_async_renderer_latest_request_wins_and_gui_never_waits():
@@ -170,7 +185,7 @@ def test_async_renderer_latest_request_wins_and_gui_never_waits():
         assert res is not None and res.request.latent.x == 49.0
         assert fake.calls == [1.0, 49.0]  # requests 2..48 were collapsed into the newest one
         assert r.poll() is None  # delivered once
-        assert not r.submit(RenderRequest(latent=Latent(49.0)))  # unchanged state: nothing to do
+        assert not r.submit(RenderRequest(latent=Latent(49.0)))  # unchanged request: nothing to do
     finally:
         r.close()
 
@@ -226,17 +241,17 @@ def test_network_switch_cancels_the_render_in_progress():
     assert res.cancelled and res.image is None and res.error is None
 
 
-def test_submitted_state_is_a_snapshot():
+def test_submitted_request_is_what_renders_while_the_gui_edits_its_own():
     fake = SlowFake()
     fake.gate.set()
     r = AsyncRenderer(fake)
     try:
         r.set_network(object(), 1)
-        s = RenderRequest(latent=Latent(5))
-        r.submit(s)
-        s.x = 6.0  # the GUI keeps editing its own state
+        shown = RenderRequest(latent=Latent(5))
+        r.submit(shown)
+        shown = shown.edit("latent", x=6.0)  # the GUI puts back an edited copy: the submitted one is unchanged
         assert r.wait_idle(5)
-        assert r.poll().state.x == 5.0
+        assert r.poll().request.latent.x == 5.0
     finally:
         r.close()
 
@@ -384,16 +399,15 @@ def test_time_history():
     assert len(h) == 4 and h.mean_ms() == 35.0 and h.fps(2) == pytest.approx(1000 / 45)
 
 
-def test_state_copy_and_equality():
+def test_request_edits_and_equality():
     from stylegan3.documents.request import ExplicitLatent
 
-    a = RenderRequest(latent=Latent(1.5), mix=StyleMix(ws=(1, 2)), explicit=ExplicitLatent(((1.0, 2.0),), "p", (1.5, 0.0)))
-    b = a.copy()
-    assert a == b and b is not a
-    b.layer_gain_db = 3.0
-    assert a != b and a.seed == 1 and RenderRequest(latent=Latent(-0.5)).seed == -1
-    c = a.copy(explicit=ExplicitLatent(((1.0, 2.5),), "p", (1.5, 0.0)))
-    assert c != a and a.copy() == a
+    pinned = ExplicitLatent(((1.0, 2.0),), "p", (1.5, 0.0))
+    a = RenderRequest(latent=Latent(1.5), mix=StyleMix(ws=(1, 2)), explicit=pinned)
+    b = a.edit("layer", gain_db=3.0)
+    assert a != b and a.layer.gain_db == 0.0 and b.edit("layer", gain_db=0.0) == a and hash(b.edit("layer")) == hash(b)
+    assert a.latent.seed == 1 and RenderRequest(latent=Latent(-0.5)).latent.seed == -1
+    assert a.replace(explicit=ExplicitLatent(((1.0, 2.5),), "p", (1.5, 0.0))) != a
 
 
 def test_folder_listing_and_catalog(tmp_path):
@@ -458,7 +472,7 @@ def test_saved_window_size_and_preferences_are_used_at_start(tmp_path, monkeypat
     monkeypatch.setenv("SG3_CONFIG_DIR", str(tmp_path / "cfg"))
     save_settings(Settings(window_size=(1111, 666), fps_limit=24, vsync=False, force_fp32=True))
     net = write_tiny_network(tmp_path / "n.safetensors", kind="sg2", res=32)
-    app = App(AppConfig(networks=[str(net)], state=RenderRequest(latent=Latent(3))))  # as the gui command passes it
+    app = App(AppConfig(networks=[str(net)], request=RenderRequest(latent=Latent(3))))  # as the gui command passes it
     try:
         params = app.runner_params()
         assert tuple(params.app_window_params.window_geometry.size) == (1111, 666)
