@@ -104,6 +104,7 @@ class App:
         self.settings: Settings = load_settings() if self.config.persist_settings else Settings()
         request = self.config.request or RenderRequest()
         # What is shown: panels edit its frozen sections (`request.edit`); the renderer gets its `for_frame()`.
+        # Its network section is not read: `current_request()` names the loaded network.
         self.request: RenderRequest = request.edit(
             "synthesis", force_fp32=request.synthesis.force_fp32 or self.settings.force_fp32,
             cuda_graphs=request.synthesis.cuda_graphs and self.settings.cuda_graphs)

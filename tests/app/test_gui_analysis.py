@@ -16,7 +16,7 @@ from tests.support.gui import (
     grab_window,
     mean_abs_diff,
     run_driven,
-    wait_image_for_state,
+    wait_image_for_request,
     wait_until,
     write_tiny_network,
 )
@@ -44,10 +44,10 @@ def shot(ctx, app, artifacts_dir, name: str) -> np.ndarray:
     """Window screenshot, saved for people to look at, and checked against the headless render."""
     from sg3_explorer.visualizer.renderer import render_image
 
-    wait_image_for_state(ctx, app)
+    wait_image_for_request(ctx, app)
     pixels = grab_window(ctx, app)
     Image.fromarray(pixels).save(artifacts_dir / f"gui_analysis_{name}.png")
-    assert_shows(pixels, app, render_image(app.network.G, app.state))
+    assert_shows(pixels, app, render_image(app.network.G, app.request))
     return pixels
 
 
@@ -86,9 +86,9 @@ def test_equivariance_panel(app_env, artifacts_dir):
 
     def drive(ctx):
         assert wait_until(ctx, lambda: app.network is not None, 30)
-        wait_image_for_state(ctx, app)
+        wait_image_for_request(ctx, app)
         G = app.network.G
-        s = app.state
+        s = app.request
         plain = render_image(G, s.copy())
 
         ctx.item_input_value("**/X##xlate", 0.25)
@@ -218,9 +218,9 @@ def test_layers_fft_and_spectra_panels(app_env, artifacts_dir):
 
     def drive(ctx):
         assert wait_until(ctx, lambda: app.network is not None, 30)
-        wait_image_for_state(ctx, app)
+        wait_image_for_request(ctx, app)
         G = app.network.G
-        s = app.state
+        s = app.request
         ctx.item_click("**/L1_52_16##layer")
         assert s.layer_name == "L1_52_16" and s.channel is None
         shot(ctx, app, artifacts_dir, "layer_rgb")

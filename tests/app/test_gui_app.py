@@ -22,7 +22,7 @@ from tests.support.gui import (
     mean_abs_diff,
     run_driven,
     sample_cells,
-    wait_image_for_state,
+    wait_image_for_request,
     wait_until,
     write_hostile_pickle,
     write_tiny_network,
@@ -54,26 +54,26 @@ def test_seed_psi_and_pixels(app_env, artifacts_dir):
 
     def drive(ctx):
         assert wait_until(ctx, lambda: app.network is not None, 30), app.loader.status
-        wait_image_for_state(ctx, app)
+        wait_image_for_request(ctx, app)
         G = app.network.G
         first = grab_window(ctx, app)
         save_artifact(artifacts_dir, "gui_seed0.png", first)
-        seen["diff0"] = assert_shows(first, app, render_image(G, app.state))
+        seen["diff0"] = assert_shows(first, app, render_image(G, app.request))
 
         ctx.item_input_value("**/Seed", 5)
         assert app.request.latent.x == 5.0
-        wait_image_for_state(ctx, app)
+        wait_image_for_request(ctx, app)
         shot = grab_window(ctx, app)
-        seen["diff5"] = assert_shows(shot, app, render_image(G, app.state))
+        seen["diff5"] = assert_shows(shot, app, render_image(G, app.request))
         # ...and it is a different picture from seed 0.
         assert mean_abs_diff(shot, first) > 1.0
 
         ctx.item_input_value("**/Psi", 0.5)
         assert app.request.truncation.psi == pytest.approx(0.5)
-        wait_image_for_state(ctx, app)
+        wait_image_for_request(ctx, app)
         shot = grab_window(ctx, app)
         save_artifact(artifacts_dir, "gui_seed5_psi0.5.png", shot)
-        assert_shows(shot, app, render_image(G, app.state))
+        assert_shows(shot, app, render_image(G, app.request))
 
         ctx.mouse_move_to_pos(imgui_vec(app, 0.5, 0.5))  # keys go to the app, not to a text field
         ctx.key_press(imgui_key("right_arrow"))
@@ -92,12 +92,13 @@ def test_seed_psi_and_pixels(app_env, artifacts_dir):
         assert not latent.anim
         assert app.request.latent.x > 5.0  # the animation moved through the seed plane
         ctx.item_drag_with_delta("**/Drag", imgui_vec_delta(50, -25))  # walk the seed plane with the mouse
-        assert app.request.latent.x == pytest.approx(6.0, abs=0.3) and app.request.latent.y == pytest.approx(-0.5, abs=0.3)
+        lat = app.request.latent
+        assert lat.x == pytest.approx(6.0, abs=0.3) and lat.y == pytest.approx(-0.5, abs=0.3)
         assert app.window_title.endswith("tiny_sg2.safetensors (SG2)")
         ctx.item_click("**/Snap")
         assert app.request.latent.x == round(app.request.latent.x)
-        wait_image_for_state(ctx, app)
-        assert_shows(grab_window(ctx, app), app, render_image(G, app.state))
+        wait_image_for_request(ctx, app)
+        assert_shows(grab_window(ctx, app), app, render_image(G, app.request))
 
     run_driven(app, drive)
     assert seen["diff0"] < 3.0 and seen["diff5"] < 3.0
@@ -152,7 +153,7 @@ def test_broken_and_hostile_files_keep_app_running(app_env, artifacts_dir):
 
     def drive(ctx):
         assert wait_until(ctx, lambda: app.network is not None, 30)
-        wait_image_for_state(ctx, app)
+        wait_image_for_request(ctx, app)
         shown = app.last_image.copy()
 
         ctx.item_input_value("**/##path", str(broken))
@@ -180,7 +181,7 @@ def test_broken_and_hostile_files_keep_app_running(app_env, artifacts_dir):
         assert app.drop_enabled
         app.handle_drop([str(net)])
         assert wait_until(ctx, lambda: app.loader.status.error is None and not app.loader.busy, 20)
-        wait_image_for_state(ctx, app)
+        wait_image_for_request(ctx, app)
 
         # The in-window file browser lists network files of a folder; clicking one loads it.
         (app_env / "sub").mkdir()
@@ -208,7 +209,7 @@ def test_panels_capture_help_and_view(app_env, artifacts_dir):
 
     def drive(ctx):
         assert wait_until(ctx, lambda: app.network is not None, 30)
-        wait_image_for_state(ctx, app)
+        wait_image_for_request(ctx, app)
         G = app.network.G
         assert app.network.info.kind == "SG2" and app.network.info.c_dim == 4
 
@@ -240,10 +241,10 @@ def test_panels_capture_help_and_view(app_env, artifacts_dir):
         assert app.settings.vsync is False
         ctx.item_input_value("**/FPS limit", 30)
         assert app.settings.fps_limit == 30
-        wait_image_for_state(ctx, app)
+        wait_image_for_request(ctx, app)
         shot = grab_window(ctx, app)
         save_artifact(artifacts_dir, "gui_panels.png", shot)
-        assert_shows(shot, app, render_image(G, app.state))
+        assert_shows(shot, app, render_image(G, app.request))
         assert app.render_times.mean_ms() > 0 and len(app.gui_times) > 5
 
         for header in ("Style mixing", "Truncation & noise", "Latent"):  # keep the next panels in view

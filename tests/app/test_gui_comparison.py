@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from tests.support import gui as gui_support
-from tests.support.gui import grab_window, mean_abs_diff, wait_image_for_state, wait_until, write_tiny_network
+from tests.support.gui import grab_window, mean_abs_diff, wait_image_for_request, wait_until, write_tiny_network
 
 pytestmark = pytest.mark.gui
 
@@ -76,7 +76,7 @@ def check_panes(window: np.ndarray, app, widget) -> list[float]:
 
     diffs, sizes = [], set()
     for pane in widget.model.panes:
-        expected = render_image(pane.G, pane.request_for(app.state))
+        expected = render_image(pane.G, pane.request_for(app.request))
         assert np.array_equal(pane.image, expected)
         diff = shown(window, widget, pane, "image", expected)
         assert diff < 2.0, f"{pane.label}: on-screen pane differs from the headless render by {diff:.2f}"
@@ -109,7 +109,7 @@ def imgui_vec(x: float, y: float):
 
 
 def wait_panes(ctx, app, widget, timeout: float = 60.0) -> None:
-    ok = wait_until(ctx, lambda: widget.model.all_shown(app.state), timeout)
+    ok = wait_until(ctx, lambda: widget.model.all_shown(app.request), timeout)
     assert ok, [p.status for p in widget.model.panes]
     for _ in range(3):  # uploaded and drawn
         ctx.yield_()
@@ -125,7 +125,7 @@ def test_comparison_tiny_nets(app_env, artifacts_dir):
 
     def drive(ctx):
         assert wait_until(ctx, lambda: app.network is not None, 30)
-        wait_image_for_state(ctx, app)
+        wait_image_for_request(ctx, app)
         ctx.item_open("**/Comparison")
         ctx.item_click("**/Show comparison window")
         assert widget.window_open
@@ -141,7 +141,7 @@ def test_comparison_tiny_nets(app_env, artifacts_dir):
         p2, p3 = widget.model.panes
         assert (p2.info.kind, p2.info.z_dim, p2.info.resolution) == ("SG2", 16, 32)
         assert (p3.info.kind, p3.info.z_dim, p3.info.resolution) == ("SG3-T", 24, 16)
-        assert widget.model.notes(p3, app.state) == [
+        assert widget.model.notes(p3, app.request) == [
             "z_dim 24 (not 16): latent not shared, z drawn from the same seed at z_dim 24"]
         shot = grab_window(ctx, app)
         Image.fromarray(shot).save(artifacts_dir / "gui_comparison_tiny.png")
@@ -183,9 +183,9 @@ def test_comparison_tiny_nets(app_env, artifacts_dir):
         # Lockstep motion: the SG3 pane follows the path, the SG2 pane ignores it and says so.
         ctx.item_click("**/Lockstep motion")
         assert wait_until(ctx, lambda: app.request.transform.translate != (0.0, 0.0), 5)
-        assert p2.request_for(app.state).transform.translate == (0.0, 0.0)
-        assert p3.request_for(app.state).transform.translate == app.request.transform.translate
-        assert "SG2: no input transform, ignores translate/rotate" in widget.model.notes(p2, app.state)
+        assert p2.request_for(app.request).transform.translate == (0.0, 0.0)
+        assert p3.request_for(app.request).transform.translate == app.request.transform.translate
+        assert "SG2: no input transform, ignores translate/rotate" in widget.model.notes(p2, app.request)
         ctx.item_click("**/Lockstep motion")
         assert app.request.transform.translate == (0.0, 0.0) and not widget.motion
         widget.set_motion_time(0.25)  # a fixed point of the path: circle:0.1 at a quarter turn
@@ -210,7 +210,7 @@ def test_comparison_tiny_nets(app_env, artifacts_dir):
         shot = grab_window(ctx, app)
         Image.fromarray(shot).save(artifacts_dir / "gui_comparison_sticking.png")
         for pane in (p2, p3):  # (that the job computes the library's average: tests/app/test_comparison_model.py)
-            assert pane.sticking_request == pane.request_for(app.state)
+            assert pane.sticking_request == pane.request_for(app.request)
             assert pane.sticking_request.truncation.psi == pytest.approx(0.6)
             assert pane.sticking_image.shape == pane.image.shape
             assert shown(shot, widget, pane, "sticking", pane.sticking_image) < 2.0

@@ -17,7 +17,7 @@ from tests.support.gui import (
     mean_abs_diff,
     run_driven,
     tiny_generator,
-    wait_image_for_state,
+    wait_image_for_request,
     wait_until,
     write_tiny_network,
 )
@@ -40,10 +40,10 @@ def shot(ctx, app, artifacts_dir, name: str) -> np.ndarray:
     from sg3_explorer.visualizer.renderer import render_image
     from tests.support.gui import sample_cells
 
-    wait_image_for_state(ctx, app)
+    wait_image_for_request(ctx, app)
     pixels = grab_window(ctx, app)
     Image.fromarray(pixels).save(artifacts_dir / f"gui_explore_{name}.png")
-    expected = render_image(app.network.G, app.state)
+    expected = render_image(app.network.G, app.request)
     assert_shows(pixels, app, expected)
     return sample_cells(pixels, app.image_view.image_rect, expected.shape[:2])
 
@@ -105,12 +105,12 @@ def test_direction_sliders_move_the_image(app_env, artifacts_dir, monkeypatch):
         assert panel.amounts[16] == pytest.approx(1.0)
         import torch
 
-        from sg3_explorer.visualizer.explore import view_ws
+        from sg3_explorer.visualizer.renderer import view_ws
         from stylegan3.explore.interpolation import seed_ws
 
         G = app.network.G
         expected = seed_ws(G, [0]) + (seed_ws(G, [5]) - seed_ws(G, [2]))
-        assert torch.allclose(view_ws(G, app.state), expected, atol=1e-5)
+        assert torch.allclose(view_ws(G, app.request), expected, atol=1e-5)
         shot(ctx, app, artifacts_dir, "directions_user")
 
     run_driven(app, drive)

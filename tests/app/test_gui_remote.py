@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.support.gui import assert_shows, grab_window, run_driven, wait_image_for_state, wait_until
+from tests.support.gui import assert_shows, grab_window, run_driven, wait_image_for_request, wait_until
 from tests.support.service import running_server, tiny_net
 
 pytestmark = pytest.mark.gui
@@ -38,14 +38,14 @@ def test_gui_connect_renders_remotely(app_env, artifacts_dir):
             assert app.network.G is None and app.network.info.kind == "SG3-R"
             ctx.item_input_value("**/Seed", 4)
             app.request.transform.translate, app.state.rotate = (0.25, -0.125), 0.05
-            wait_image_for_state(ctx, app, 60)
+            wait_image_for_request(ctx, app, 60)
             perf = app.widget("performance")
             ctx.item_open("**/Performance")
             for _ in range(3):
                 ctx.yield_()
             shot = grab_window(ctx, app)
             Image.fromarray(shot).save(artifacts_dir / "gui_remote_sg3r.png")
-            want = render_request(G, request_from_state(app.state, str(net)), info).image
+            want = render_request(G, request_from_state(app.request, str(net)), info).image
             seen["diff"] = assert_shows(shot, app, want)
             extras = app.last_result.extras
             assert extras["transport"] == server.address and extras["frame_format"] == "png"
@@ -56,16 +56,16 @@ def test_gui_connect_renders_remotely(app_env, artifacts_dir):
             layer = info.layers[2].name
             ctx.item_click(f"**/{layer}##layer")
             assert app.request.layer.layer == layer
-            wait_image_for_state(ctx, app, 60)
+            wait_image_for_request(ctx, app, 60)
             shot = grab_window(ctx, app)
-            want = render_request(G, request_from_state(app.state, str(net)), info).image
+            want = render_request(G, request_from_state(app.request, str(net)), info).image
             assert_shows(shot, app, want)
             ctx.item_click("**/FFT view")
             assert app.request.fft.enabled
-            wait_image_for_state(ctx, app, 60)
+            wait_image_for_request(ctx, app, 60)
             shot = grab_window(ctx, app)
             Image.fromarray(shot).save(artifacts_dir / "gui_remote_fft.png")
-            want = render_request(G, request_from_state(app.state, str(net)), info).image
+            want = render_request(G, request_from_state(app.request, str(net)), info).image
             assert want.shape[0] >= 256 and assert_shows(shot, app, want) < 2.0
             # the equivariance metrics of this latent run on the server, progress streamed to the panel
             eq = app.widget("equivariance")
@@ -76,7 +76,7 @@ def test_gui_connect_renders_remotely(app_env, artifacts_dir):
             assert wait_until(ctx, lambda: eq.metrics is not None, 120), eq.job.error
             from sg3_explorer.visualizer.analysis_jobs import equivariance_job
 
-            assert eq.metrics == equivariance_job(G, app.state)(lambda *a: None)
+            assert eq.metrics == equivariance_job(G, app.request)(lambda *a: None)
             # a job that has no server side yet is refused in its panel, in words, and the panel stays up
             ctx.item_close("**/Equivariance")
             projection = app.widget("projection")
@@ -117,7 +117,7 @@ def test_gui_connect_renders_remotely(app_env, artifacts_dir):
             assert wait_until(ctx, lambda: jobs.score is not None, 120), jobs.sticking.error
             from sg3_explorer.visualizer.comparison import StickingSettings, sticking_job_fn
 
-            _, want_st = sticking_job_fn(G, app.state.copy(), StickingSettings(samples=8, sigma=0.2))(lambda *a: None)
+            _, want_st = sticking_job_fn(G, app.request, StickingSettings(samples=8, sigma=0.2))(lambda *a: None)
             assert jobs.score[0] == want_st.score
             jobs.frames = 4
             if importlib.util.find_spec("imageio_ffmpeg") is not None:
@@ -160,7 +160,7 @@ def test_gui_child_renderer_killed_mid_render_restarts(app_env, artifacts_dir):
 
     def drive(ctx):
         assert wait_until(ctx, lambda: app.network is not None, 90), app.loader.status
-        wait_image_for_state(ctx, app, 90)
+        wait_image_for_request(ctx, app, 90)
         first = app.backend.pid
         app.request = app.request.edit("latent", x=7.0)
         assert wait_until(ctx, lambda: app.backend.status().state == "busy", 10)
@@ -169,12 +169,12 @@ def test_gui_child_renderer_killed_mid_render_restarts(app_env, artifacts_dir):
             ctx.yield_()
         os.kill(first, signal.SIGKILL)
         assert wait_until(ctx, lambda: app.backend.status().restarts == 1, 60)
-        wait_image_for_state(ctx, app, 120)
+        wait_image_for_request(ctx, app, 120)
         shot = grab_window(ctx, app)
         Image.fromarray(shot).save(artifacts_dir / "gui_child_restarted.png")
         status = app.backend.status()
         assert "renderer process killed by SIGKILL" in status.message and app.backend.pid != first
-        want = render_request(G, request_from_state(app.state, str(net)), describe(G, str(net))).image
+        want = render_request(G, request_from_state(app.request, str(net)), describe(G, str(net))).image
         seen["diff"] = assert_shows(shot, app, want)
 
     run_driven(app, drive)

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from tests.app.test_gui_comparison import check_panes, imgui_vec, magnified, make_app, run_driven, wait_panes
-from tests.support.gui import grab_window, mean_abs_diff, wait_image_for_state, wait_until, write_tiny_network
+from tests.support.gui import grab_window, mean_abs_diff, wait_image_for_request, wait_until, write_tiny_network
 from tests.support.tf_fakes import TFConfig, tf_snapshot
 
 pytestmark = pytest.mark.gui
@@ -31,12 +31,12 @@ def test_tf_pickle_in_main_view_and_beside_sg3(app_env, artifacts_dir):
     def drive(ctx):
         assert wait_until(ctx, lambda: app.network is not None, 60), app.loader.status
         assert app.loader.status.error is None
-        wait_image_for_state(ctx, app)
+        wait_image_for_request(ctx, app)
         G = app.network.G
         assert (app.network.info.kind, G.img_resolution, G.z_dim) == ("SG2", 64, 32)
         shot = grab_window(ctx, app)
         Image.fromarray(shot).save(artifacts_dir / "gui_tf_main.png")
-        expected = render_image(G, app.state)
+        expected = render_image(G, app.request)
         assert float(expected.std()) > 5  # a structured image, not a flat colour
         # (The random TF weights give pixel-scale detail: compare with the bilinear magnification the view draws.)
         want, region = magnified(expected, app.image_view.image_rect)
