@@ -60,7 +60,7 @@ def model_for(nets: dict) -> ComparisonModel:
     return ComparisonModel("cpu", lambda source, progress=None, device=None: nets[source])
 
 
-def wait_shown(model: ComparisonModel, main: RenderState, timeout: float = 30.0) -> None:
+def wait_shown(model: ComparisonModel, main: RenderRequest, timeout: float = 30.0) -> None:
     end = time.monotonic() + timeout
     while not model.all_shown(main):
         assert time.monotonic() < end, [p.status for p in model.panes]
@@ -80,7 +80,7 @@ def test_different_z_dim_draws_own_z_from_the_same_seed(nets):
     notes = pane_notes(main, info(G3), reference=info(G2))
     assert notes == ["z_dim 24 (not 16): latent not shared, z drawn from the same seed at z_dim 24"]
     assert pane_notes(main, info(G2), reference=info(G2)) == []
-    assert np.array_equal(render_image(G3, s3), render_image(G3, RenderRequest(latent=Latent(7.0), truncation=Truncation(0.7))))
+    assert np.array_equal(render_image(G3, s3), render_image(G3, main))
 
 
 def test_sg2_ignores_transform_sg3_follows_it(nets):
@@ -99,13 +99,14 @@ def test_sg2_ignores_transform_sg3_follows_it(nets):
 def test_overrides_class_noise_cutoff_and_layer_view():
     Gc = tiny_generator("sg2", c_dim=4, res=16)
     ic = info(Gc)
-    main = RenderRequest(latent=Latent(class_idx=6), mix=StyleMix(ws=(1, 3, 40)), truncation=Truncation(cutoff=50), noise=Noise(mode="const"), layer=LayerView(layer="b16.conv0"), fft=FFTView(enabled=True))
+    main = RenderRequest(latent=Latent(class_idx=6), mix=StyleMix(ws=(1, 3, 40)), truncation=Truncation(cutoff=50),
+                         noise=Noise(mode="const"), layer=LayerView(layer="b16.conv0"), fft=FFTView(enabled=True))
     s = pane_request(main, ic)
     assert s.latent.class_idx == 2 and s.truncation.cutoff is None and s.mix.ws == (1, 3)
     assert s.layer.layer is None and not s.fft.enabled
     s = pane_request(main, ic, PaneOverrides(class_idx=1, noise_mode="random"))
     assert s.latent.class_idx == 1 and s.noise.mode == "random"
-    assert main.class_idx == 6 and main.layer_name == "b16.conv0"  # the main state is never edited
+    assert main.latent.class_idx == 6 and main.layer.layer == "b16.conv0"  # the main request is never edited
     assert "style mix limited to its 6 ws" in pane_notes(main, ic, ic)
     unconditional = pane_request(main, info(tiny_generator("sg2", res=16)))
     assert unconditional.latent.class_idx == 0
@@ -113,17 +114,16 @@ def test_overrides_class_noise_cutoff_and_layer_view():
 
 def test_a_pane_takes_neither_the_main_nets_explicit_latent_nor_its_moves(nets):
     """W of one network means nothing to another: a pane shows its own mapping of the seed-plane position."""
-    from sg3_explorer.visualizer.explore import set_latent
-    from sg3_explorer.visualizer.request_adapter import request_from_state
+    from sg3_explorer.visualizer.explore import with_latent
 
     G3 = nets["sg3"]
-    main = RenderRequest(latent=Latent(2.0), truncation=Truncation(0.9))
-    set_latent(main, torch.randn(1, G3.num_ws, G3.w_dim), "projection")
-    main.moves = request_from_state(main).moves + (LatentMove(tuple([1.0] * G3.w_dim), 2.0),)
-    assert not np.array_equal(render_image(G3, main), render_image(G3, RenderRequest(latent=Latent(2.0), truncation=Truncation(0.9))))
+    plain = RenderRequest(latent=Latent(2.0), truncation=Truncation(0.9))
+    main = with_latent(plain, torch.randn(1, G3.num_ws, G3.w_dim), "projection")
+    main = main.replace(moves=(LatentMove(tuple([1.0] * G3.w_dim), 2.0),))
+    assert not np.array_equal(render_image(G3, main), render_image(G3, plain))
     pane = pane_request(main, info(G3), source="other.pkl")
     assert pane.explicit == ExplicitLatent() and pane.moves == () and pane.network.source == "other.pkl"
-    assert np.array_equal(render_image(G3, pane), render_image(G3, RenderRequest(latent=Latent(2.0), truncation=Truncation(0.9))))
+    assert np.array_equal(render_image(G3, pane), render_image(G3, plain))
 
 
 # -- lockstep motion ---------------------------------------------------------------------------------------------
@@ -142,7 +142,7 @@ def test_transform_at_matches_the_video_paths():
 
 # -- the pane set ------------------------------------------------------------------------------------------------
 
-def test_panes_render_the_main_state_and_follow_it(nets):
+def test_panes_render_the_main_request_and_follow_it(nets):
     model = model_for(nets)
     try:
         p2, p3 = model.add("sg2"), model.add("sg3")
@@ -154,7 +154,7 @@ def test_panes_render_the_main_state_and_follow_it(nets):
         assert p2.image.shape == (32, 32, 3) and p3.image.shape == (16, 16, 3)
         before = {p.pane_id: p.image.copy() for p in model.panes}
 
-        main.translate = (0.25, 0.0)  # lockstep: the SG3 pane moves, the SG2 pane keeps its picture
+        main = main.edit("transform", translate=(0.25, 0.0))  # lockstep: the SG3 pane moves, the SG2 pane does not
         wait_shown(model, main)
         assert p2.shown_request.transform == Transform() and p3.shown_request.transform == Transform((0.25, 0.0))
         assert p2.shown_request.network.source == "sg2" and p3.shown_request.network.source == "sg3"
@@ -171,7 +171,7 @@ def test_panes_render_the_main_state_and_follow_it(nets):
         assert np.array_equal(saved[LABEL_HEIGHT:, 32:], big)  # the 16 px pane: each pixel a 2x2 block
         assert model.panes_image().shape == (LABEL_HEIGHT + 256, 512, 3)  # small nets enlarged for the labels
 
-        main.x = 4.0
+        main = main.edit("latent", x=4.0)
         wait_shown(model, main)
         assert np.array_equal(p2.image, render_image(p2.G, RenderRequest(latent=Latent(4.0))))
         model.remove(p2)
@@ -260,7 +260,8 @@ def test_trace_job_rows_and_lockstep_motion(nets):
     trace, vert = trace_job_fn(G3, "SG3-T", state3, TraceSettings(frames=6, row=0.5), lock)(lambda d, t: None)
     assert trace.shape == (6, 16, 3) and 0.0 <= vert <= 1.0
     assert np.array_equal(trace[0], render_image(G3, state3)[8])  # frame 0 is the current seed's image row
-    assert np.array_equal(trace[-1], render_image(G3, RenderRequest(latent=Latent(6.0)))[8])  # ... and the path ends at seed+1
+    seed_plus_1 = RenderRequest(latent=Latent(6.0))
+    assert np.array_equal(trace[-1], render_image(G3, seed_plus_1)[8])  # ... and the path ends at seed+1
 
     moving, _ = trace_job_fn(G3, "SG3-T", state3, TraceSettings(frames=6, transform_spec="pan:0.5,0"),
                              lock)(lambda d, t: None)
