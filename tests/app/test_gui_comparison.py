@@ -163,7 +163,7 @@ def test_comparison_tiny_nets(app_env, artifacts_dir):
         ctx.item_click("**/Split view")
 
         # The main controls drive every pane.
-        app.request = app.request.edit("truncation", psi=0.6  # (typing into psi is covered by the main GUI tests))
+        app.request = app.request.edit("truncation", psi=0.6)  # (typing into psi is covered by the main GUI tests)
         ctx.item_input_value("**/Seed", 4)
         assert app.request.latent.x == 4.0
         wait_panes(ctx, app, widget)

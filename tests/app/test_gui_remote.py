@@ -18,7 +18,6 @@ pytestmark = pytest.mark.gui
 
 def test_gui_connect_renders_remotely(app_env, artifacts_dir):
     from sg3_explorer.visualizer.app import App, AppConfig
-    from sg3_explorer.visualizer.request_adapter import request_from_state
     from stylegan3.loading.native import save_native
     from stylegan3.networks.info import describe
     from stylegan3.render.pipeline import render_request
@@ -37,7 +36,7 @@ def test_gui_connect_renders_remotely(app_env, artifacts_dir):
             assert wait_until(ctx, lambda: app.network is not None, 60), app.loader.status
             assert app.network.G is None and app.network.info.kind == "SG3-R"
             ctx.item_input_value("**/Seed", 4)
-            app.request.transform.translate, app.state.rotate = (0.25, -0.125), 0.05
+            app.request = app.request.edit("transform", translate=(0.25, -0.125), rotate=0.05)
             wait_image_for_request(ctx, app, 60)
             perf = app.widget("performance")
             ctx.item_open("**/Performance")
@@ -45,7 +44,7 @@ def test_gui_connect_renders_remotely(app_env, artifacts_dir):
                 ctx.yield_()
             shot = grab_window(ctx, app)
             Image.fromarray(shot).save(artifacts_dir / "gui_remote_sg3r.png")
-            want = render_request(G, request_from_state(app.request, str(net)), info).image
+            want = render_request(G, app.current_request(), info).image
             seen["diff"] = assert_shows(shot, app, want)
             extras = app.last_result.extras
             assert extras["transport"] == server.address and extras["frame_format"] == "png"
@@ -58,14 +57,14 @@ def test_gui_connect_renders_remotely(app_env, artifacts_dir):
             assert app.request.layer.layer == layer
             wait_image_for_request(ctx, app, 60)
             shot = grab_window(ctx, app)
-            want = render_request(G, request_from_state(app.request, str(net)), info).image
+            want = render_request(G, app.current_request(), info).image
             assert_shows(shot, app, want)
             ctx.item_click("**/FFT view")
             assert app.request.fft.enabled
             wait_image_for_request(ctx, app, 60)
             shot = grab_window(ctx, app)
             Image.fromarray(shot).save(artifacts_dir / "gui_remote_fft.png")
-            want = render_request(G, request_from_state(app.request, str(net)), info).image
+            want = render_request(G, app.current_request(), info).image
             assert want.shape[0] >= 256 and assert_shows(shot, app, want) < 2.0
             # the equivariance metrics of this latent run on the server, progress streamed to the panel
             eq = app.widget("equivariance")
@@ -107,7 +106,8 @@ def test_gui_connect_renders_remotely(app_env, artifacts_dir):
             Image.fromarray(shot).save(artifacts_dir / "gui_remote_spectra.png")
             from sg3_explorer.visualizer.analysis_jobs import spectra_job
 
-            want_spec = spectra_job(G, ["output"], 2, app.request.latent.seed, app.request.truncation.psi)(lambda *a: None)
+            seed, psi = app.request.latent.seed, app.request.truncation.psi
+            want_spec = spectra_job(G, ["output"], 2, seed, psi)(lambda *a: None)
             assert np.array_equal(spectra.spectra["output"].power, want_spec["output"].power)
             # sticking and recording of the current view, on the server
             jobs = app.widget("renderer_jobs")
@@ -148,7 +148,6 @@ def test_gui_child_renderer_killed_mid_render_restarts(app_env, artifacts_dir):
     import time
 
     from sg3_explorer.visualizer.app import App, AppConfig
-    from sg3_explorer.visualizer.request_adapter import request_from_state
     from stylegan3.loading.native import save_native
     from stylegan3.networks.info import describe
     from stylegan3.render.pipeline import render_request
@@ -174,7 +173,7 @@ def test_gui_child_renderer_killed_mid_render_restarts(app_env, artifacts_dir):
         Image.fromarray(shot).save(artifacts_dir / "gui_child_restarted.png")
         status = app.backend.status()
         assert "renderer process killed by SIGKILL" in status.message and app.backend.pid != first
-        want = render_request(G, request_from_state(app.request, str(net)), describe(G, str(net))).image
+        want = render_request(G, app.current_request(), describe(G, str(net))).image
         seen["diff"] = assert_shows(shot, app, want)
 
     run_driven(app, drive)
