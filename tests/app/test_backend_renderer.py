@@ -31,11 +31,12 @@ def test_backend_renderer_matches_the_app_renderer(tmp_path):
     try:
         assert not r.submit(RenderRequest())  # no network yet
         r.set_network(str(path), 1)
-        state = RenderRequest(latent=Latent(2), transform=Transform(translate=(0.1, 0.0)), untransform=Untransform(enabled=True, view="difference"))
-        assert r.submit(state) and not r.submit(state)  # unchanged: nothing to do
+        request = RenderRequest(latent=Latent(2), transform=Transform(translate=(0.1, 0.0)),
+                                untransform=Untransform(enabled=True, view="difference"))
+        assert r.submit(request) and not r.submit(request)  # unchanged: nothing to do
         res = _wait(r)
-        want = timed_render(G, state)
-        assert res.error is None and np.array_equal(res.image, want.image) and res.state == state
+        want = timed_render(G, request)
+        assert res.error is None and np.array_equal(res.image, want.image) and res.request == request
         assert res.extras["residual_psnr"] == want.extras["residual_psnr"]
         assert res.extras["transport"] == "thread" and res.extras["round_trip_ms"] >= res.render_ms
         layer = RenderRequest(latent=Latent(2), layer=LayerView(layer=G.synthesis.layer_names[1]))
