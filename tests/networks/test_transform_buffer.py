@@ -59,7 +59,7 @@ def test_renderers_and_stages_do_not_write_the_buffer(G):
         assert out.error is None and not np.array_equal(out.image, plain)
     state = RenderRequest(transform=Transform(translate=(0.25, -0.1), rotate=0.05))
     assert not np.array_equal(render_image(G, state), render_image(G, RenderRequest()))
-    timed_render(G, state.copy(untransform=True, untransform_view="difference"))
+    timed_render(G, state.edit("untransform", enabled=True, view="difference"))
     untouched(G)
 
 

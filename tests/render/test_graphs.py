@@ -225,14 +225,15 @@ def test_app_render_on_gpu_uses_graphs_and_matches_cpu(kind):
     from stylegan3.documents.request import Latent, RenderRequest, Synthesis, Transform, Truncation
     from stylegan3.networks.demo import demo_network
 
-    state = RenderRequest(latent=Latent(3.0), truncation=Truncation(0.7), transform=Transform(translate=(0.05, -0.02), rotate=0.01), synthesis=Synthesis(force_fp32=True))
+    state = RenderRequest(latent=Latent(3.0), truncation=Truncation(0.7), transform=Transform((0.05, -0.02), 0.01),
+                          synthesis=Synthesis(force_fp32=True))
     cpu = render_image(demo_network(kind, "cpu"), state)
     G = demo_network(kind, "cuda")
     old = torch.backends.cudnn.allow_tf32
     torch.backends.cudnn.allow_tf32 = False  # compare float32 with float32
     try:
         first = timed_render(G, state)
-        second = timed_render(G, state.copy(x=4.0))
+        second = timed_render(G, state.edit("latent", x=4.0))
         again = timed_render(G, state)
     finally:
         torch.backends.cudnn.allow_tf32 = old

@@ -53,9 +53,7 @@ def test_render_out_of_memory_keeps_the_worker_running(sg2, monkeypatch, exc):
         assert res.image is None and res.error.startswith("out of ") and "while rendering" in res.error
         assert res.error.endswith(SUGGESTION)
         monkeypatch.setattr(sg2.synthesis, "forward", real)  # memory freed (smaller batch, fp16...): it renders
-        state = RenderRequest()
-        state.x = 3.0
-        renderer.submit(state)
+        renderer.submit(RenderRequest().edit("latent", x=3.0))
         assert renderer.wait_idle(60)
         res = renderer.poll()
         assert res.error is None and res.image.shape == (sg2.img_resolution, sg2.img_resolution, 3)

@@ -84,13 +84,12 @@ def test_remote_spectra_equal_the_panels_local_job_bit_for_bit(nets, server):
 def test_remote_sticking_equals_the_comparison_panels_measure(nets, server):
     from sg3_explorer.visualizer.analysis_jobs import backend_sticking_job
     from sg3_explorer.visualizer.comparison import StickingSettings, sticking_job_fn
-    from sg3_explorer.visualizer.request_adapter import state_from_request
 
     for kind in ("SG3-T", "SG2"):
         request = _request(nets[kind], noise=Noise("const"))
         with RemoteBackend(server.address) as client:
             avg, res = backend_sticking_job(client, request, samples=5, sigma=0.3, seed=2)(lambda d, t: None)
-        want_avg, want = sticking_job_fn(_local(nets[kind]), state_from_request(request),
+        want_avg, want = sticking_job_fn(_local(nets[kind]), request,
                                          StickingSettings(samples=5, sigma=0.3, seed=2))(lambda d, t: None)
         assert res.score == want.score and res.ratio == want.ratio and 0.0 <= res.score <= 1.0
         assert torch.equal(res.average, want.average) and torch.equal(res.single, want.single)

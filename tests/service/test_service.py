@@ -363,7 +363,6 @@ def test_killed_remote_server_is_reported_and_the_client_reconnects(nets, slow_n
 def test_analysis_runs_next_to_the_network_and_streams_progress(nets):
     """Equivariance metrics of the current latent, computed on the server, equal the app's local job."""
     from sg3_explorer.visualizer.analysis_jobs import equivariance_job
-    from sg3_explorer.visualizer.request_adapter import state_from_request
     from stylegan3.service.backend import BackendError
 
     source = str(nets["SG3-T"])
@@ -379,6 +378,6 @@ def test_analysis_runs_next_to_the_network_and_streams_progress(nets):
     import stylegan3
 
     G = stylegan3.load_network(source, device="cpu")
-    want = equivariance_job(G, state_from_request(request))(lambda *a: None)
+    want = equivariance_job(G, request)(lambda *a: None)
     assert got == want and set(got) == {"eqt", "eqt_frac", "eqr"}
     assert seen and seen[-1][1] == 4 and all(d <= t for d, t in seen)
