@@ -173,7 +173,7 @@ def test_equivariance_panel(app_env, artifacts_dir):
         ctx.item_click("**/Live##eq")
         ctx.item_open("**/Latent")
         ctx.item_input_value("**/Seed", 3)
-        assert wait_until(ctx, lambda: eq.metrics_key is not None and eq.metrics_key[0] == 3.0, 60)
+        assert wait_until(ctx, lambda: eq.metrics_key is not None and eq.metrics_key.latent.x == 3.0, 60)
         assert eq.metrics != seen["metrics"]
 
     run_driven(app, drive)
