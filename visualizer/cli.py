@@ -53,6 +53,7 @@ def _size(text: str) -> tuple[int, int]:
 
 def run(args: argparse.Namespace) -> int:
     from stylegan3.cli.args import pick_device
+    from stylegan3.documents.request import RenderRequest
     from stylegan3.errors import SG3Error
 
     if args.cpu and args.device not in (None, "cpu"):
@@ -60,7 +61,6 @@ def run(args: argparse.Namespace) -> int:
     device = pick_device("cpu" if args.cpu else args.device)  # a bad device: one line, before any window
     try:
         from sg3_explorer.visualizer.app import App, AppConfig, display_problem
-        from stylegan3.documents.request import RenderRequest
     except ImportError as exc:
         raise SG3Error(f"the GUI needs the 'gui' extra (pip install 'sg3-explorer[gui]'): {exc}") from None
     problem = display_problem()
