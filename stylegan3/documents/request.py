@@ -234,13 +234,13 @@ class RenderRequest(_Checked):
         return self.replace(explicit=ExplicitLatent())
 
     def latent_part(self) -> RenderRequest:
-        """Only what decides the ws (network, seed plane, mix, truncation, the explicit latent in force, direction
-        moves) and the precision of their synthesis; noise, transform and views at their defaults. The key of
-        anything measured on the latent (the live equivariance metrics): a cache keyed on it cannot miss a
-        section that changes the latent, as one keyed on hand-picked fields did."""
-        frame = self.for_frame()
-        return RenderRequest(network=self.network, latent=self.latent, mix=self.mix, truncation=self.truncation,
-                             synthesis=self.synthesis, explicit=frame.explicit, moves=self.moves)
+        """The request with what only changes the picture of the latent reset (noise, transform, layer / FFT /
+        untransform views) and the explicit latent only while it applies: the key of anything measured on the
+        latent itself (the live equivariance metrics). Sections are reset by name, so a section added later
+        counts as part of the latent until said otherwise: a cache on this key recomputes too often rather than
+        going stale, as one keyed on hand-picked fields did (it missed the explicit latent and the moves)."""
+        return self.for_frame().replace(noise=Noise(), transform=Transform(), layer=LayerView(), fft=FFTView(),
+                                        untransform=Untransform())
 
 
 def to_dict(request: RenderRequest) -> dict:
