@@ -40,7 +40,6 @@ from stylegan3.documents.request import (
     LayerView,
     NetworkRef,
     RenderRequest,
-    StyleMix,
     Transform,
     Truncation,
     Untransform,
@@ -83,7 +82,7 @@ def pane_request(main: RenderRequest, info: NetworkInfo, overrides: PaneOverride
     return main.replace(
         network=NetworkRef(source) if source is not None else main.network,
         latent=dataclasses.replace(main.latent, class_idx=class_idx),
-        mix=StyleMix(main.mix.seed, tuple(i for i in main.mix.ws if 0 <= i < info.num_ws)),
+        mix=main.mix.limited_to(info.num_ws),
         truncation=Truncation(main.truncation.psi, cutoff),
         noise=main.noise if o.noise_mode == FOLLOW else dataclasses.replace(main.noise, mode=o.noise_mode),
         transform=main.transform if has_transform(info.kind) else Transform(),

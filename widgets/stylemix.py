@@ -8,16 +8,11 @@ from sg3_explorer.widgets.base import Widget
 from stylegan3.documents.request import StyleMix
 
 
-def ws_selection(indices: tuple[int, ...] | list[int], num_ws: int) -> tuple[int, ...]:
-    """Normalise a mix-layer selection: unique, sorted, inside [0, num_ws)."""
-    return tuple(sorted({int(i) for i in indices if 0 <= int(i) < num_ws}))
-
-
 def toggle_ws(selection: tuple[int, ...], index: int, on: bool, num_ws: int) -> tuple[int, ...]:
     """Selection with `index` added or removed."""
     s = set(selection)
     s.add(index) if on else s.discard(index)
-    return ws_selection(tuple(s), num_ws)
+    return StyleMix(ws=tuple(s)).limited_to(num_ws).ws
 
 
 class StyleMixWidget(Widget):
@@ -47,7 +42,7 @@ class StyleMixWidget(Widget):
     def on_network(self) -> None:
         info = self.app.info
         if info is not None:
-            self.edit("mix", ws=ws_selection(self.request.mix.ws, info.num_ws))
+            self.app.request = self.request.replace(mix=self.request.mix.limited_to(info.num_ws))
 
     def draw(self) -> None:
         mix = self.request.mix

@@ -86,6 +86,10 @@ class StyleMix(_Checked):
     seed: int = 0
     ws: tuple[int, ...] = ()
 
+    def limited_to(self, num_ws: int) -> StyleMix:
+        """The mix on a network with `num_ws` ws: indices unique, sorted, those it does not have dropped."""
+        return StyleMix(self.seed, tuple(sorted({i for i in self.ws if 0 <= i < num_ws})))
+
 
 @dataclass(frozen=True)
 class Truncation(_Checked):

@@ -20,7 +20,6 @@ from sg3_explorer.visualizer.perf import TimeHistory
 from sg3_explorer.visualizer.renderer import RenderResult, render_image, to_uint8_hwc, view_ws
 from sg3_explorer.visualizer.settings import MAX_RECENT, Settings, config_dir, load_settings, save_settings
 from sg3_explorer.visualizer.view import ViewTransform
-from sg3_explorer.widgets.stylemix import ws_selection
 from stylegan3.documents.request import (
     FFTView,
     Latent,
@@ -99,7 +98,7 @@ def test_style_mixing_takes_selected_ws_from_mix_seed(sg2c):
     keep = [i for i in range(sg2c.num_ws) if i not in (0, 2)]
     assert torch.equal(mixed[:, keep], base[:, keep])
     # Out-of-range indices (from a previous, bigger network) are ignored.
-    assert ws_selection((1, 1, 99, -2, 0), 4) == (0, 1)
+    assert StyleMix(9, (1, 1, 99, -2, 0)).limited_to(4) == StyleMix(9, (0, 1))
 
 
 def test_truncation_cutoff_and_class_label(sg2c):
