@@ -351,10 +351,9 @@ class App:
         latent = self.widget("latent")
         K = imgui.Key
         pressed = imgui.is_key_pressed
-        seed = self.request.latent.seed
         for key, step in ((K.right_arrow, 1), (K.left_arrow, -1), (K.up_arrow, 10), (K.down_arrow, -10)):
             if pressed(key):
-                self.request = self.request.edit("latent", x=float(seed + step))
+                self.request = self.request.edit("latent", x=float(self.request.latent.seed + step))
         if pressed(K.space, False) and latent is not None:
             latent.anim = not latent.anim
         if pressed(K.s, False) and not io.key_ctrl:
