@@ -236,7 +236,8 @@ def test_comparison_tiny_nets(app_env, artifacts_dir):
         widget.show_sticking = True
         ctx.item_click("**/Save panes")
         saved = sorted((app_env / "captures").glob("comparison_*.png"))
-        assert len(saved) == 1 and widget.model.record_message == f"saved {saved[0]}", (widget.model.record_message, app.panel_errors)
+        why = (widget.model.record_message, app.panel_errors)
+        assert len(saved) == 1 and widget.model.record_message == f"saved {saved[0]}", why
         png = np.asarray(Image.open(saved[0]))
         Image.fromarray(png).save(artifacts_dir / "gui_comparison_saved_panes.png")
         assert png.shape == (2 * (24 + 256), 512, 3)  # label + image, label + average; 2 panes enlarged to 256
