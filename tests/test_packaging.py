@@ -69,7 +69,7 @@ def test_unpacked_wheel_imports_without_the_source_tree(wheel, tmp_path):
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     code = (
-        "import sg3_explorer, sg3_explorer.ops.cuda as k, sg3_explorer.visualizer.state as s, stylegan3.cli.main\n"
+        "import sg3_explorer, sg3_explorer.ops.cuda as k, sg3_explorer.visualizer.explore as s, stylegan3.cli.main\n"
         "import sg3_explorer.assets as a\n"
         "print(len(sg3_explorer.__path__), k.__file__, s.__file__, a.ASSETS_DIR)\n"
     )

@@ -1,7 +1,7 @@
 """The window over the session (`visualizer.explorer.Explorer`): layout (panels left, image right), menus,
 status bar, keyboard, capture, screenshot mode and the imgui runner.
 
-The GUI thread never waits for synthesis: each frame the session submits the current RenderState to the
+The GUI thread never waits for synthesis: each frame the session submits the window's RenderRequest to the
 backend (a no-op when nothing changed) and takes whatever finished frame arrived; the window uploads it and
 draws the last good image. Load and render failures become a message in the window.
 """
@@ -140,14 +140,9 @@ class App(Explorer):
         latent = self.widget("latent")
         K = imgui.Key
         pressed = imgui.is_key_pressed
-        if pressed(K.right_arrow):
-            self.state.x = float(self.state.seed + 1)
-        if pressed(K.left_arrow):
-            self.state.x = float(self.state.seed - 1)
-        if pressed(K.up_arrow):
-            self.state.x = float(self.state.seed + 10)
-        if pressed(K.down_arrow):
-            self.state.x = float(self.state.seed - 10)
+        for key, step in ((K.right_arrow, 1), (K.left_arrow, -1), (K.up_arrow, 10), (K.down_arrow, -10)):
+            if pressed(key):
+                self.request = self.request.edit("latent", x=float(self.request.latent.seed + step))
         if pressed(K.space, False) and latent is not None:
             latent.anim = not latent.anim
         if pressed(K.s, False) and not io.key_ctrl:
@@ -333,7 +328,7 @@ class App(Explorer):
         if not self._capture_save:
             return
         try:
-            path = save_png(pixels, self.settings.capture_dir, capture_name("gui", self.shown_state))
+            path = save_png(pixels, self.settings.capture_dir, capture_name("gui", self.shown_request))
             self.capture_message = f"saved {path}"
         except OSError as exc:
             self.capture_message = f"could not save: {exc}"
@@ -390,9 +385,9 @@ class App(Explorer):
             imgui.text_colored(imgui.ImVec4(1.0, 0.45, 0.4, 1.0), "load failed (details above the image)")
         elif self.network is not None:
             imgui.text(self.network.info.summary())
-        s = self.state
+        lat = self.request.latent
         imgui.same_line()
-        imgui.text(f"| seed {s.x:g}{'' if s.y == 0 else f', {s.y:g}'}  psi {s.psi:.2f}")
+        imgui.text(f"| seed {lat.x:g}{'' if lat.y == 0 else f', {lat.y:g}'}  psi {self.request.truncation.psi:.2f}")
         if self.renderer.busy:
             imgui.same_line()
             imgui.text_disabled("| rendering")
@@ -438,8 +433,8 @@ class App(Explorer):
         io = imgui.get_io()
         if io.display_size.x > 0 and self.config.screenshot is None:
             self.settings.window_size = (int(io.display_size.x), int(io.display_size.y))
-        self.settings.force_fp32 = self.state.force_fp32
-        self.settings.cuda_graphs = self.state.cuda_graphs
+        self.settings.force_fp32 = self.request.synthesis.force_fp32
+        self.settings.cuda_graphs = self.request.synthesis.cuda_graphs
         if self.config.persist_settings:
             save_settings(self.settings)
         self.texture.delete()

@@ -5,8 +5,8 @@ channel keeps its own newest request (latest wins per view) and gets back only i
 take turns on the backend, one request in flight at a time, so a backend with a single result mailbox serves
 them all over one connection, and the backend's own "latest wins" never drops another view's frame.
 
-`BackendRenderer` is the main view's channel with the window's `RenderState`: each submit turns the state
-into a `RenderRequest` for the network shown, each frame comes back as a `RenderResult` with the transport's
+`BackendRenderer` is the main view's channel: each submit sends the window's `RenderRequest` with the network
+section of the network shown, each frame comes back as a `RenderResult` with the transport's
 numbers (bytes per frame, encode / decode / round-trip time) in `extras` for the Performance panel.
 """
 
@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sg3_explorer.visualizer.request_adapter import request_from_state
-from sg3_explorer.visualizer.state import RenderState
 from stylegan3.documents.request import NetworkRef, RenderRequest
 from stylegan3.render.pipeline import FrameStats
 from stylegan3.service.backend import FrameResult, RenderBackend
@@ -30,11 +28,11 @@ LOST_AFTER_S = 2.0  # a request the backend reports idle on for this long is sen
 
 @dataclass
 class RenderResult:
-    """One finished frame of the main view: `image` HxWx3 uint8 for the texture, `state` what was submitted,
+    """One finished frame of the main view: `image` HxWx3 uint8 for the texture, `request` what was submitted,
     `extras` what the stages reported (`stats_extras`) and the transport numbers."""
 
     image: np.ndarray | None
-    state: RenderState | RenderRequest
+    request: RenderRequest  # what was submitted: the window's request, or a pane's
     request_id: int = 0
     network_id: int = 0
     render_ms: float = 0.0
@@ -157,7 +155,7 @@ class FrameChannels:
 
 
 class BackendRenderer:
-    """The main view: the window's `RenderState` in, `RenderResult`s out, frames of the current network only."""
+    """The main view: the window's `RenderRequest` in, `RenderResult`s out, frames of the current network only."""
 
     def __init__(self, channels: FrameChannels, device: str = "cpu") -> None:
         self.channels = channels
@@ -167,7 +165,7 @@ class BackendRenderer:
         self._network: NetworkRef | None = None
         self._network_id = 0
         self._last_key: tuple | None = None
-        self._sent: dict[int, tuple[RenderRequest, int, RenderState]] = {}  # id(request) -> what it showed
+        self._sent: dict[int, tuple[RenderRequest, int, RenderRequest]] = {}  # id(sent) -> what it showed
 
     def set_network(self, network: NetworkRef | str | None, network_id: int) -> None:
         self._network = NetworkRef(network) if isinstance(network, str) else network
@@ -179,19 +177,18 @@ class BackendRenderer:
     def network_id(self) -> int:
         return self._network_id
 
-    def submit(self, state: RenderState, force: bool = False) -> bool:
+    def submit(self, request: RenderRequest, force: bool = False) -> bool:
         if self._network is None:
             return False
-        key = (self._network_id, state)
+        key = (self._network_id, request)
         if not force and self._last_key == key:
             return False
-        snap = state.copy()
-        self._last_key = (self._network_id, snap)
-        request = request_from_state(snap, self._network.source, self._network.key)
-        self._sent[id(request)] = (request, self._network_id, snap)  # the request is kept: its id stays unique
+        self._last_key = key
+        sent = request.replace(network=self._network)
+        self._sent[id(sent)] = (sent, self._network_id, request)  # the request is kept: its id stays unique
         for old in list(self._sent)[:-64]:  # bounded: frames of these will never come
             del self._sent[old]
-        self._channel.submit(request)
+        self._channel.submit(sent)
         return True
 
     def poll(self) -> RenderResult | None:
@@ -201,11 +198,11 @@ class BackendRenderer:
         sent = self._sent.pop(id(res.request), None)
         if sent is None or sent[0] is not res.request or sent[1] != self._network_id:
             return None  # a frame of the previous network
-        _, network_id, state = sent
+        _, network_id, request = sent
         extras = stats_extras(res.stats)
         extras.update(transport_extras(res))
         impl = "+graph" if res.stats.graph else ""
-        return RenderResult(image=res.image, state=state, request_id=res.request_id, network_id=network_id,
+        return RenderResult(image=res.image, request=request, request_id=res.request_id, network_id=network_id,
                             render_ms=res.render_ms, device=self.device, impl=f"{res.transport}{impl}",
                             error=res.error, extras=extras)
 

@@ -10,19 +10,19 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from sg3_explorer.visualizer.state import RenderState
+from stylegan3.documents.request import RenderRequest
 
 
-def capture_name(kind: str, state: RenderState | None, network: str = "") -> str:
+def capture_name(kind: str, request: RenderRequest | None, network: str = "") -> str:
     """Base name without counter or extension, e.g. 'image_sg3t_seed42_psi0.70'."""
     parts = [kind]
     if network:
         stem = Path(network.split("?")[0]).stem or network
         parts.append("".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in stem)[:40])
-    if state is not None:
-        pos = f"{state.x:g}" if state.y == 0 else f"{state.x:g}_{state.y:g}"
-        parts.append(f"seed{pos}")
-        parts.append(f"psi{state.psi:.2f}")
+    if request is not None:
+        x, y = request.latent.x, request.latent.y
+        parts.append(f"seed{x:g}" if y == 0 else f"seed{x:g}_{y:g}")
+        parts.append(f"psi{request.truncation.psi:.2f}")
     return "_".join(parts)
 
 

@@ -53,6 +53,7 @@ def _size(text: str) -> tuple[int, int]:
 
 def run(args: argparse.Namespace) -> int:
     from stylegan3.cli.args import pick_device
+    from stylegan3.documents.request import RenderRequest
     from stylegan3.errors import SG3Error
 
     if args.cpu and args.device not in (None, "cpu"):
@@ -60,21 +61,20 @@ def run(args: argparse.Namespace) -> int:
     device = pick_device("cpu" if args.cpu else args.device)  # a bad device: one line, before any window
     try:
         from sg3_explorer.visualizer.app import App, AppConfig, display_problem
-        from sg3_explorer.visualizer.state import RenderState
     except ImportError as exc:
         raise SG3Error(f"the GUI needs the 'gui' extra (pip install 'sg3-explorer[gui]'): {exc}") from None
     problem = display_problem()
     if problem:
         raise SG3Error(f"{problem} (on a machine without a screen, run it under Xvfb: xvfb-run sg3-explorer ...)")
-    state = RenderState()
+    request = RenderRequest()
     if args.seed is not None:
-        state.x = float(args.seed)
+        request = request.with_seed(args.seed)
     if args.psi is not None:
-        state.psi = float(args.psi)
+        request = request.edit("truncation", psi=float(args.psi))
     config = AppConfig(
         networks=list(args.networks), screenshot=args.screenshot, cpu=args.cpu, device=str(device),
         window_size=args.size,
-        persist_settings=not args.no_settings, state=state, timeout_s=args.timeout,
+        persist_settings=not args.no_settings, request=request, timeout_s=args.timeout,
         report_image_rect=bool(getattr(args, "debug", False)), session=args.session,
         connect=args.connect, token=args.token or os.environ.get("SG3_EXPLORER_TOKEN") or None,
         frame_format=args.frame_format, jpeg_quality=args.jpeg_quality, renderer=args.renderer,

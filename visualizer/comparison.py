@@ -29,15 +29,12 @@ from sg3_explorer.visualizer.backend_renderer import FrameChannel, FrameChannels
 from sg3_explorer.visualizer.jobs import Job
 from sg3_explorer.visualizer.loader import LoadedNetwork, NetworkLoader
 from sg3_explorer.visualizer.network_jobs import sticking_job, trace_job
-from sg3_explorer.visualizer.request_adapter import request_from_state
-from sg3_explorer.visualizer.state import RenderState
 from stylegan3.documents.request import (
     ExplicitLatent,
     FFTView,
     LayerView,
     NetworkRef,
     RenderRequest,
-    StyleMix,
     Transform,
     Truncation,
     Untransform,
@@ -46,14 +43,14 @@ from stylegan3.networks.info import NetworkInfo
 from stylegan3.service.backend import RenderBackend
 
 MAX_PANES = 4
-FOLLOW = "follow"  # per-pane override value meaning "use the main state's setting"
+FOLLOW = "follow"  # per-pane override value meaning "use the main view's setting"
 
 
 # -- deriving a pane's request from the main one ------------------------------------------------------------------
 
 @dataclass
 class PaneOverrides:
-    """Per-pane settings where the networks differ; FOLLOW / None keep the main state's value."""
+    """Per-pane settings where the networks differ; FOLLOW / None keep the main view's value."""
 
     class_idx: int | None = None  # conditional nets: own label (wrapped to the pane's c_dim)
     noise_mode: str = FOLLOW  # SG2 nets: 'const' | 'random' | 'none' or FOLLOW
@@ -66,18 +63,12 @@ def has_transform(kind: str) -> bool:
     return variant_capabilities(kind).input_transform
 
 
-def as_request(main: RenderState | RenderRequest) -> RenderRequest:
-    """The main view as a request (the app passes its RenderState; headless callers may pass a request)."""
-    return main if isinstance(main, RenderRequest) else request_from_state(main)
-
-
-def pane_request(main: RenderState | RenderRequest, info: NetworkInfo, overrides: PaneOverrides | None = None,
+def pane_request(main: RenderRequest, info: NetworkInfo, overrides: PaneOverrides | None = None,
                  source: str | None = None) -> RenderRequest:
     """What a pane renders for the app's `main` view: same latent position, truncation, noise and transform,
     adapted to the pane's network. Analysis views of the main net (layer, FFT, untransform) do not carry over,
     nor do its explicit latent and direction moves (W of another network): a pane always shows its generated
     image for the seed-plane position, so panes stay comparable whatever the main view shows."""
-    main = as_request(main)
     o = overrides or PaneOverrides()
     class_idx = int(main.latent.class_idx if o.class_idx is None else o.class_idx) % info.c_dim if info.c_dim else 0
     cutoff = main.truncation.cutoff
@@ -86,7 +77,7 @@ def pane_request(main: RenderState | RenderRequest, info: NetworkInfo, overrides
     return main.replace(
         network=NetworkRef(source) if source is not None else main.network,
         latent=dataclasses.replace(main.latent, class_idx=class_idx),
-        mix=StyleMix(main.mix.seed, tuple(i for i in main.mix.ws if 0 <= i < info.num_ws)),
+        mix=main.mix.limited_to(info.num_ws),
         truncation=Truncation(main.truncation.psi, cutoff),
         noise=main.noise if o.noise_mode == FOLLOW else dataclasses.replace(main.noise, mode=o.noise_mode),
         transform=main.transform if has_transform(info.kind) else Transform(),
@@ -94,9 +85,8 @@ def pane_request(main: RenderState | RenderRequest, info: NetworkInfo, overrides
     )
 
 
-def pane_notes(main: RenderState | RenderRequest, info: NetworkInfo, reference: NetworkInfo | None) -> list[str]:
+def pane_notes(main: RenderRequest, info: NetworkInfo, reference: NetworkInfo | None) -> list[str]:
     """Why a pane may not show exactly the main view: the lines the GUI prints under the pane's label."""
-    main = as_request(main)
     notes = []
     if reference is not None and info.z_dim != reference.z_dim:
         notes.append(f"z_dim {info.z_dim} (not {reference.z_dim}): latent not shared, "
@@ -195,13 +185,13 @@ class Pane:
             return self.render_error
         return ""
 
-    def request_for(self, main: RenderState | RenderRequest) -> RenderRequest | None:
+    def request_for(self, main: RenderRequest) -> RenderRequest | None:
         """This pane's view of the main one (None until its network is loaded)."""
         return pane_request(main, self.network.info, self.overrides, self.source) if self.network else None
 
 
 class ComparisonModel:
-    """The panes and everything they compute; the GUI thread calls `tick(app.state)` once per frame."""
+    """The panes and everything they compute; the GUI thread calls `tick(app.request)` once per frame."""
 
     def __init__(self, frames: FrameChannels) -> None:
         self.frames = frames
@@ -255,13 +245,12 @@ class ComparisonModel:
                 return p.network.info
         return None
 
-    def notes(self, pane: Pane, main: RenderState | RenderRequest) -> list[str]:
+    def notes(self, pane: Pane, main: RenderRequest) -> list[str]:
         return pane_notes(main, pane.info, self.reference) if pane.network else []
 
     # -- per frame ----------------------------------------------------------------------------------------
-    def tick(self, main: RenderState | RenderRequest) -> bool:
+    def tick(self, main: RenderRequest) -> bool:
         """Take finished loads/renders/jobs and ask every pane for `main`; True when something new arrived."""
-        main = as_request(main)
         changed = False
         for pane in self.panes:
             loaded = pane.loader.poll()
@@ -328,17 +317,15 @@ class ComparisonModel:
     def busy(self) -> bool:
         return any(p.loader.busy or p.channel.busy or p.sticking or p.trace for p in self.panes) or bool(self.record)
 
-    def all_shown(self, main: RenderState | RenderRequest) -> bool:
+    def all_shown(self, main: RenderRequest) -> bool:
         """Every pane is loaded and shows its image for `main` (what the tests wait for)."""
-        main = as_request(main)
         return bool(self.panes) and all(
             p.network is not None and p.shown_request == p.request_for(main) and not p.channel.busy
             for p in self.panes)
 
     # -- analysis -----------------------------------------------------------------------------------------
-    def start_sticking(self, main: RenderState | RenderRequest) -> None:
+    def start_sticking(self, main: RenderRequest) -> None:
         """(Re)start the sticking average on every loaded pane for the current view (previous jobs cancelled)."""
-        main = as_request(main)
         for pane in self.loaded:
             if pane.sticking is not None:
                 pane.sticking.cancel()
@@ -347,8 +334,7 @@ class ComparisonModel:
             job = sticking_job(request, self.sticking.samples, self.sticking.sigma, self.sticking.seed)
             pane.sticking = Job(lambda progress, run=job.run: run(self.backend, progress), "sticking")
 
-    def start_trace(self, main: RenderState | RenderRequest) -> None:
-        main = as_request(main)
+    def start_trace(self, main: RenderRequest) -> None:
         for pane in self.loaded:
             if pane.trace is not None:
                 pane.trace.cancel()
@@ -393,7 +379,7 @@ class ComparisonModel:
         return np.concatenate(columns, axis=1)
 
     # -- recording ----------------------------------------------------------------------------------------
-    def start_record(self, main: RenderState | RenderRequest, out: str | Path, seconds_per_seed: float = 1.0,
+    def start_record(self, main: RenderRequest, out: str | Path, seconds_per_seed: float = 1.0,
                      seeds: int = 2, fps: float = 15.0, transform_spec: str = "") -> None:
         """Write an mp4 of the panes side by side walking `seeds` seeds from the current one (the backend's
         `record` analysis on each pane's request); the panes move along `transform_spec` when every pane is SG3."""
@@ -407,7 +393,6 @@ class ComparisonModel:
         note = ""
         if spec_path and not all(has_transform(p.info.kind) for p in panes):
             spec_path, note = "", " (no motion: an SG2 pane has no input transform)"
-        main = as_request(main)
         requests = [p.request_for(main) for p in panes]
         walk = float(max(2, seeds) - 1)
         total = max(2, round(walk * seconds_per_seed * fps) + 1)

@@ -14,8 +14,8 @@ import math
 from imgui_bundle import imgui
 
 from sg3_explorer.visualizer.comparison import FOLLOW, ComparisonModel, Pane, has_transform
-from sg3_explorer.visualizer.state import NOISE_MODES, RenderState
 from sg3_explorer.visualizer.texture import Texture
+from stylegan3.documents.request import NOISE_MODES, RenderRequest
 
 NOTE_COLOR = imgui.ImVec4(1.0, 0.75, 0.35, 1.0)
 ERROR_COLOR = imgui.ImVec4(1.0, 0.45, 0.4, 1.0)
@@ -72,7 +72,7 @@ class ComparisonView:
         self._versions.clear()
 
     # -- drawing ------------------------------------------------------------------------------------------
-    def draw_panes(self, main: RenderState, show_sticking: bool, show_trace: bool, split: bool = False) -> None:
+    def draw_panes(self, main: RenderRequest, show_sticking: bool, show_trace: bool, split: bool = False) -> None:
         """The panes side by side; with `split`, the first two panes share one image with a movable divider."""
         panes = self.model.panes
         self.rects = {k: v for k, v in self.rects.items() if k[0] in {p.pane_id for p in panes}}

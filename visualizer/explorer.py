@@ -2,7 +2,7 @@
 
 Everything that needs the network goes through one `stylegan3.service.RenderBackend`: a `ThreadBackend` in this
 process by default, a `ChildProcessBackend` (`--renderer child`) or a `RemoteBackend` (`--connect`). The
-network module lives only there; this side holds its `NetworkInfo`, the current `RenderState`, the newest
+network module lives only there; this side holds its `NetworkInfo`, the `RenderRequest` shown (`request`), the newest
 frame, and runs panels' `NetworkJob`s against the backend. It is the `widgets.context.PanelContext` every panel
 is given, less the window's parts (`visualizer.app.App` adds drawing, capture and the imgui runner), so a test
 can drive it without a window.
@@ -24,14 +24,13 @@ from sg3_explorer.visualizer.loader import LoadedNetwork, LoadStatus, NetworkLoa
 from sg3_explorer.visualizer.network_jobs import NetworkJob
 from sg3_explorer.visualizer.perf import TimeHistory
 from sg3_explorer.visualizer.settings import Settings, load_settings
-from sg3_explorer.visualizer.state import RenderState
+from stylegan3.documents.request import NetworkRef, RenderRequest
 from stylegan3.errors import SG3Error
 from stylegan3.service.backend import RenderBackend
 
 if TYPE_CHECKING:
     import torch
 
-    from stylegan3.documents.request import RenderRequest
     from stylegan3.documents.session import Session
     from stylegan3.networks.info import NetworkInfo
 
@@ -46,7 +45,7 @@ class AppConfig:
     persist_settings: bool = True
     timeout_s: float = 120.0  # screenshot mode gives up after this long
     report_image_rect: bool = False  # screenshot mode prints where the image sits (`--debug`; tests read it)
-    state: RenderState | None = None
+    request: RenderRequest | None = None  # what to show first (`gui --seed/--psi`); the network section is ignored
     session: Path | None = None  # a *.sg3session.json to open at start (its network, view and bookmarks)
     connect: str | None = None  # HOST:PORT of an `sg3-explorer serve`: render there (`gui --connect`)
     token: str | None = None
@@ -88,9 +87,12 @@ class Explorer:
     def __init__(self, config: AppConfig | None = None, backend: RenderBackend | None = None) -> None:
         self.config = config or AppConfig()
         self.settings: Settings = load_settings() if self.config.persist_settings else Settings()
-        self.state = self.config.state.copy() if self.config.state else RenderState()
-        self.state.force_fp32 = self.state.force_fp32 or self.settings.force_fp32
-        self.state.cuda_graphs = self.state.cuda_graphs and self.settings.cuda_graphs
+        request = self.config.request or RenderRequest()
+        # What is shown: panels edit its frozen sections (`request.edit`); the renderer gets its `for_frame()`.
+        # Its network section is not read: `current_request()` names the loaded network.
+        self.request: RenderRequest = request.edit(
+            "synthesis", force_fp32=request.synthesis.force_fp32 or self.settings.force_fp32,
+            cuda_graphs=request.synthesis.cuda_graphs and self.settings.cuda_graphs)
         self.device = choose_device(self.config.cpu, self.config.device)
         # only the connect case needs no local device; a test may hand in its own backend (a fake loader)
         self.backend = backend if backend is not None else open_backend(self.config, self.device)
@@ -100,7 +102,7 @@ class Explorer:
         self.network: LoadedNetwork | None = None
         self.last_image: np.ndarray | None = None
         self.last_result: RenderResult | None = None
-        self.shown_state: RenderState | None = None  # the state the on-screen image was rendered from
+        self.shown_request: RenderRequest | None = None  # the request the on-screen image was rendered from
         self.render_error: str | None = None
         self.render_times = TimeHistory()
         self.capture_message = ""
@@ -175,10 +177,9 @@ class Explorer:
         self.panel_errors.pop(key, None)
 
     def current_request(self) -> RenderRequest:
-        from sg3_explorer.visualizer.request_adapter import request_from_state
         from sg3_explorer.visualizer.session_io import current_source
 
-        return request_from_state(self.state, current_source(self))
+        return self.request.replace(network=NetworkRef(current_source(self))).for_frame()
 
     def apply_request(self, request: RenderRequest) -> None:
         from sg3_explorer.visualizer.session_io import apply_request
@@ -206,7 +207,7 @@ class Explorer:
             return None
         try:
             path = save_png(self.last_image, self.settings.capture_dir,
-                            capture_name("image", self.shown_state, self.source or ""))
+                            capture_name("image", self.shown_request, self.source or ""))
         except OSError as exc:
             self.capture_message = f"could not save: {exc}"
             return None
@@ -227,14 +228,14 @@ class Explorer:
 
     # -- per frame -------------------------------------------------------------------------------------------
     def poll(self) -> None:
-        """Take a finished load, submit the current state (a no-op when unchanged), take a finished frame."""
+        """Take a finished load, submit the current request (a no-op when unchanged), take a finished frame."""
         loaded = self.loader.poll()
         if loaded is not None:
             self._on_network_loaded(loaded)
         if self._pending_drops:
             self.load_network(self._pending_drops.pop())
             self._pending_drops.clear()
-        self.renderer.submit(self.state)
+        self.renderer.submit(self.request.for_frame())
         result = self.renderer.poll()
         if result is not None:
             self.render_times.add(result.render_ms)
@@ -244,7 +245,7 @@ class Explorer:
             elif result.image is not None:
                 self.render_error = None
                 self.last_image = result.image
-                self.shown_state = result.state
+                self.shown_request = result.request
                 self._show_image(result.image)
 
     def _show_image(self, image: np.ndarray) -> None:
@@ -252,7 +253,7 @@ class Explorer:
 
     def _on_network_loaded(self, loaded: LoadedNetwork) -> None:
         self.network = loaded
-        self.shown_state = None  # the old network's image stays up, but it no longer shows the current state
+        self.shown_request = None  # the old network's image stays up, but it no longer shows the current request
         self.settings.add_recent(loaded.source)
         self.renderer.set_network(loaded.source, loaded.load_id)
         for w in self.widgets:

@@ -37,7 +37,7 @@ class Job:
     """`fn(progress)` on its own (lower-priority) thread, started at construction. The GUI reads `fraction`,
     `count` / `total`, `done`, `result`, `error`, `cancelled` without waiting. A job cancelled before it finished
     never has a result, even when `fn` ran to the end without another progress report: a caller that cancelled
-    has moved on (new network, new state) and must not see the old answer."""
+    has moved on (new network, another view) and must not see the old answer."""
 
     def __init__(self, fn: JobFn, name: str = "job") -> None:
         self.name = name

@@ -1,6 +1,6 @@
-"""The headless reference of what the window shows: `stylegan3.render.pipeline` on `request_from_state(state)`
-with a module in hand (the window itself never holds one: its frames come from a `RenderBackend` that runs this
-same pipeline). Tests compare screenshots with `render_state(G, state)`; no panel has to be built for it.
+"""The headless reference of what the window shows: `stylegan3.render.pipeline` on a `RenderRequest` with a
+module in hand (the window itself never holds one: its frames come from a `RenderBackend` that runs this same
+pipeline). Tests compare screenshots with `render_image(G, request)`; no panel has to be built for it.
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ import numpy as np
 import torch
 
 from sg3_explorer.visualizer.backend_renderer import RenderResult, stats_extras
-from sg3_explorer.visualizer.request_adapter import request_from_state
-from sg3_explorer.visualizer.state import RenderState
 from stylegan3.documents.request import RenderRequest
 from stylegan3.networks.device import device_of
 from stylegan3.networks.info import NetworkInfo, describe
@@ -34,14 +32,10 @@ def network_info(G: torch.nn.Module) -> NetworkInfo:
     return cached[1]
 
 
-def as_request(state: RenderState | RenderRequest) -> RenderRequest:
-    return state if isinstance(state, RenderRequest) else request_from_state(state)
-
-
-def state_ws(G: torch.nn.Module, state: RenderState | RenderRequest) -> torch.Tensor:
-    """The ws `[1, num_ws, w_dim]` the app synthesizes for `state` (mapping, mixing, explicit latent, moves)."""
+def view_ws(G: torch.nn.Module, request: RenderRequest) -> torch.Tensor:
+    """The ws `[1, num_ws, w_dim]` the app synthesizes for `request` (mapping, mixing, explicit latent, moves)."""
     with torch.no_grad():
-        return request_ws(G, as_request(state), device_of(G))
+        return request_ws(G, request, device_of(G))
 
 
 def to_uint8_hwc(img: torch.Tensor) -> torch.Tensor:
@@ -51,29 +45,23 @@ def to_uint8_hwc(img: torch.Tensor) -> torch.Tensor:
     return to_rgb_uint8(img[:1])[0]
 
 
-def render_tensor(G: torch.nn.Module, state: RenderState | RenderRequest, stats: dict | None = None) -> torch.Tensor:
+def render_tensor(G: torch.nn.Module, request: RenderRequest, stats: dict | None = None) -> torch.Tensor:
     """The shown image as [H, W, 3] uint8 on G's device (every stage the request asks for applied)."""
-    return pipeline.render_tensor(G, as_request(state), network_info(G), device_of(G), {} if stats is None else stats)
+    return pipeline.render_tensor(G, request, network_info(G), device_of(G), {} if stats is None else stats)
 
 
-def render_state(G: torch.nn.Module, state: RenderState | RenderRequest) -> np.ndarray:
-    """Headless render: HxWx3 uint8 numpy, exactly what the app puts on screen for `state`."""
-    return render_tensor(G, state).cpu().numpy()
+def render_image(G: torch.nn.Module, request: RenderRequest) -> np.ndarray:
+    """Headless render: HxWx3 uint8 numpy, exactly what the app puts on screen for `request`."""
+    return render_tensor(G, request).cpu().numpy()
 
 
 def timed_render(
-    G: torch.nn.Module, state: RenderState | RenderRequest, should_stop: Callable[[], bool] | None = None
+    G: torch.nn.Module, request: RenderRequest, should_stop: Callable[[], bool] | None = None
 ) -> RenderResult:
-    """Render a window state (or a request, e.g. a comparison pane's) with timing and device info; errors
-    become a message instead of an exception. The result's `state` is what was asked for."""
-    from stylegan3.documents.request import RequestError
-
+    """Render the window's request (or a comparison pane's) with timing and device info; errors become a
+    message instead of an exception. The result's `request` is what was asked for."""
     device = device_of(G)
-    try:
-        request = as_request(state)
-    except RequestError as exc:  # a state no request can express (a bad value typed into a panel)
-        return RenderResult(image=None, state=state, device=str(device), error=f"render failed: {exc}")
     out = pipeline.render_request(G, request, network_info(G), should_stop)
     impl = backend.active_impl(device) + ("+graph" if out.stats.graph else "")
-    return RenderResult(image=out.image, state=state, render_ms=out.render_ms, device=str(device), impl=impl,
+    return RenderResult(image=out.image, request=request, render_ms=out.render_ms, device=str(device), impl=impl,
                         error=out.error, extras=stats_extras(out.stats))

@@ -2,7 +2,7 @@
 
 Panels take part by defining `panel_settings() -> dict` (plain JSON values) and `apply_panel_settings(d)`;
 the bookmarks panel owns the bookmarks and the timeline panel the timeline (keys are bookmarks too). Opening a
-session sets the state, loads the session's network when it differs from the one shown, and hands each panel
+session sets the window's request, loads the session's network when it differs from the one shown, and hands each panel
 its settings back.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sg3_explorer.visualizer.request_adapter import request_from_state, state_from_request
 from stylegan3.documents.session import SUFFIX, Session, load_session, save_session
 
 BOOKMARKS_PANEL = "bookmarks"
@@ -34,8 +33,7 @@ def session_from_app(app) -> Session:
     if timeline_panel is not None and timeline_panel.timeline.keyframes:
         timeline = timeline_panel.timeline.copy()
         timeline.network = current_source(app)
-    return Session(request=request_from_state(app.state, current_source(app)), panels=panels, bookmarks=bookmarks,
-                   timeline=timeline)
+    return Session(request=app.current_request(), panels=panels, bookmarks=bookmarks, timeline=timeline)
 
 
 def apply_session(app, session: Session) -> None:
@@ -54,7 +52,7 @@ def apply_session(app, session: Session) -> None:
 
 
 def apply_request(app, request) -> None:
-    app.state = state_from_request(request, app.state)
+    app.request = request
     if request.network.source != current_source(app):
         app.load_network(request.network.source)
 

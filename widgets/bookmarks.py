@@ -1,4 +1,4 @@
-"""Session & bookmarks panel: save / open a session file; named states to return to with a click.
+"""Session & bookmarks panel: save / open a session file; named views to return to with a click.
 
 Headless logic lives in `visualizer.session_io` (tests drive it without a window), reached through the
 context (`current_request`, `apply_request`, `save_session`, `open_session`); this panel only draws it.
@@ -32,7 +32,7 @@ class BookmarksWidget(Widget):
 
     # -- actions (the buttons call these; tests may too) -----------------------------------------------------
     def add(self, name: str | None = None) -> Bookmark:
-        name = (name or self.new_name).strip() or f"seed {self.app.state.seed}"
+        name = (name or self.new_name).strip() or f"seed {self.request.latent.seed}"
         mark = Bookmark(name, self.app.current_request())
         self.bookmarks.append(mark)
         self.new_name = ""

@@ -1,9 +1,9 @@
 """Comparison panel: opens the "Comparison" window where two or more networks render side by side.
 
-The panes follow the app's own RenderState, so every control of the left column (seed, latent drag and
+The panes follow the app's own RenderRequest, so every control of the left column (seed, latent drag and
 animation, psi, cutoff, style mix, noise) drives all panes at once. This panel adds what only makes sense
 across networks: lockstep input motion for the SG3 panes (a transform path animated by the GUI clock, written
-into the main state so the main view moves too), the sticking view (average of K perturbed frames per pane,
+into the main request so the main view moves too), the sticking view (average of K perturbed frames per pane,
 with its score), the trace view (one pixel row over an interpolation) and recording the panes to an mp4.
 Networks given after the first on the command line (`gui A.pkl B.pkl`) open here as panes, the first included.
 """
@@ -18,6 +18,7 @@ from imgui_bundle import imgui
 from sg3_explorer.visualizer.comparison import MAX_PANES, ComparisonModel, transform_at
 from sg3_explorer.visualizer.comparison_view import ERROR_COLOR, ComparisonView
 from sg3_explorer.widgets.base import Widget
+from stylegan3.documents.request import Transform
 from stylegan3.errors import SG3Error
 
 WINDOW_TITLE = "Comparison"
@@ -70,7 +71,8 @@ class ComparisonWidget(Widget):
         """Put every SG3 view at time `t` (cycles) of the motion path (SG2 panes ignore it)."""
         self.motion_t = float(t)
         try:
-            self.app.state.translate, self.app.state.rotate = transform_at(self.motion_spec, self.motion_t)
+            translate, rotate = transform_at(self.motion_spec, self.motion_t)
+            self.edit("transform", translate=translate, rotate=rotate)
         except SG3Error as exc:
             self.motion, self.message = False, str(exc)
 
@@ -96,7 +98,7 @@ class ComparisonWidget(Widget):
                     self.add_pane(source)
         if self.motion:
             self.set_motion_time(self.motion_t + dt / max(self.motion_period, 0.1))
-        self.model.tick(self.app.state)
+        self.model.tick(self.request)
         self.view.upload()
         if self.window_open:
             self._draw_guarded()
@@ -133,7 +135,7 @@ class ComparisonWidget(Widget):
             if expanded:
                 self._controls()
                 imgui.separator()
-                self.view.draw_panes(self.app.state, self.show_sticking, self.show_trace, self.split)
+                self.view.draw_panes(self.request, self.show_sticking, self.show_trace, self.split)
         finally:
             imgui.end()
 
@@ -164,7 +166,7 @@ class ComparisonWidget(Widget):
         imgui.same_line()
         changed, self.motion = imgui.checkbox("Lockstep motion", self.motion)
         if changed and not self.motion:
-            self.app.state.translate, self.app.state.rotate = (0.0, 0.0), 0.0
+            self.app.request = self.request.replace(transform=Transform())
         if self.motion:
             imgui.same_line()
             imgui.set_next_item_width(font * 9)
@@ -172,16 +174,16 @@ class ComparisonWidget(Widget):
             imgui.same_line()
             imgui.set_next_item_width(font * 6)
             _, self.motion_period = imgui.slider_float("Period", self.motion_period, 0.5, 20.0, "%.1f s")
-        s = self.app.state
+        t = self.request.transform
         imgui.set_next_item_width(font * 7)
-        changed, xy = imgui.drag_float2("Translate", list(s.translate), 0.005, -1.0, 1.0, "%.3f")
+        changed, xy = imgui.drag_float2("Translate", list(t.translate), 0.005, -1.0, 1.0, "%.3f")
         if changed:
-            s.translate = (float(xy[0]), float(xy[1]))
+            self.edit("transform", translate=(float(xy[0]), float(xy[1])))
         imgui.same_line()
         imgui.set_next_item_width(font * 5)
-        changed, rot = imgui.drag_float("Rotate", s.rotate, 0.002, -1.0, 1.0, "%.3f turns")
-        if changed:  # assign only on edits: a float32 round trip would change the state every frame
-            s.rotate = float(rot)
+        changed, rot = imgui.drag_float("Rotate", t.rotate, 0.002, -1.0, 1.0, "%.3f turns")
+        if changed:
+            self.edit("transform", rotate=float(rot))
         imgui.same_line()
         imgui.text_disabled("(SG3 panes in lockstep; SG2 panes ignore it)")
 
@@ -201,7 +203,7 @@ class ComparisonWidget(Widget):
                                          imgui.SliderFlags_.logarithmic)
         imgui.same_line()
         if imgui.button("Compute sticking"):
-            self.model.start_sticking(self.app.state)
+            self.model.start_sticking(self.request)
         progress = self.model.sticking_progress
         if progress is not None:
             imgui.same_line()
@@ -226,7 +228,7 @@ class ComparisonWidget(Widget):
             imgui.set_tooltip("optional SG3 input path while tracing, e.g. pan:0.25,0 (SG2 panes trace without it)")
         imgui.same_line()
         if imgui.button("Record trace"):
-            self.model.start_trace(self.app.state)
+            self.model.start_trace(self.request)
 
     def _record_controls(self, font: float) -> None:
         m = self.model
@@ -265,7 +267,7 @@ class ComparisonWidget(Widget):
             self.model.record_message = "nothing to save yet"
             return None
         try:
-            path = save_png(pixels, self.app.settings.capture_dir, capture_name("comparison", self.app.state))
+            path = save_png(pixels, self.app.settings.capture_dir, capture_name("comparison", self.request))
         except OSError as exc:
             self.model.record_message = f"could not save: {exc}"
             return None
@@ -277,9 +279,9 @@ class ComparisonWidget(Widget):
         try:
             folder = Path(self.record_dir or self.app.settings.capture_dir).expanduser()
             folder.mkdir(parents=True, exist_ok=True)
-            out = folder / f"comparison_seed{self.app.state.seed}.mp4"
+            out = folder / f"comparison_seed{self.request.latent.seed}.mp4"
             spec = self.motion_spec if self.motion else ""
-            self.model.start_record(self.app.state, out, seconds_per_seed=self.record_seconds,
+            self.model.start_record(self.request, out, seconds_per_seed=self.record_seconds,
                                     seeds=self.record_seeds, transform_spec=spec)
             return out
         except (OSError, SG3Error) as exc:

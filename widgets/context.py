@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from sg3_explorer.visualizer.network_jobs import NetworkJob
     from sg3_explorer.visualizer.perf import TimeHistory
     from sg3_explorer.visualizer.settings import Settings
-    from sg3_explorer.visualizer.state import RenderState
     from sg3_explorer.widgets.base import Widget
     from stylegan3.documents.request import RenderRequest
     from stylegan3.documents.session import Session
@@ -41,7 +40,7 @@ class PanelWindow(Protocol):
 
 class PanelContext(Protocol):
     # -- what is shown ----------------------------------------------------------------------------------------
-    state: RenderState  # edited by the panels; the renderer draws it
+    request: RenderRequest  # what is shown: panels put back edited copies (frozen); the renderer draws it
     settings: Settings  # persisted between runs (capture folder, recent networks, fps limit, ...)
 
     @property
@@ -54,7 +53,7 @@ class PanelContext(Protocol):
 
     @property
     def last_result(self) -> RenderResult | None:
-        """The newest finished frame (its state, statistics, transport numbers)."""
+        """The newest finished frame (its request, statistics, transport numbers)."""
 
     @property
     def device(self) -> torch.device:
@@ -108,13 +107,14 @@ class PanelContext(Protocol):
         """Retry a failed panel or window."""
 
     def current_request(self) -> RenderRequest:
-        """The state on screen as a request (what a bookmark or a session file stores)."""
+        """The request on screen as sent: its network section names the loaded network, the explicit latent only
+        while it applies (what a bookmark, a session file or a job of the view's latent takes)."""
 
     def apply_request(self, request: RenderRequest) -> None:
         """Show `request` (loads its network when that is another one)."""
 
     def save_session(self, path: str | Path) -> Path:
-        """Write the session file (state, panel settings, bookmarks); returns the path written."""
+        """Write the session file (request, panel settings, bookmarks); returns the path written."""
 
     def open_session(self, path: str | Path) -> Session:
         """Open a session file; raises SG3Error with the reason when it cannot."""

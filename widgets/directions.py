@@ -1,8 +1,9 @@
 """Directions panel: PCA of W (a background job, cached per network), user directions, sliders in sigma units.
 
 Each shown component is a slider (-5 .. 5 sigma) with the range of ws it moves (all, coarse, middle, fine or a
-custom list such as 0-3,8). The moves go into the render state (`visualizer.explore`), so the image on screen
-is `render_state` of that state, and they apply on top of whatever latent is shown (seed, projection, timeline).
+custom list such as 0-3,8). The moves go into the window's request (`visualizer.explore`), so the image on
+screen is `render_image` of that request, and they apply on top of whatever latent is shown (seed, projection,
+timeline).
 The PCA and the seed-set / bookmark directions are jobs of the context (`visualizer.network_jobs`): the panel
 never holds the network.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from imgui_bundle import imgui
 
-from sg3_explorer.visualizer.explore import set_moves
+from sg3_explorer.visualizer.explore import with_moves
 from sg3_explorer.visualizer.jobs import JobSlot
 from sg3_explorer.visualizer.network_jobs import pca_job, seed_set_direction_job, user_direction_job
 from sg3_explorer.widgets.base import Widget
@@ -100,7 +101,7 @@ class DirectionsWidget(Widget):
         return tuple(out)
 
     def apply(self) -> None:
-        set_moves(self.app.state, self.directions, self.moves())
+        self.app.request = with_moves(self.request, self.directions, self.moves())
 
     def reset(self) -> None:
         self.amounts = {}
@@ -120,8 +121,8 @@ class DirectionsWidget(Widget):
 
         try:
             job = seed_set_direction_job(self.app.current_request(), parse_seeds(self.seeds_a),
-                                         parse_seeds(self.seeds_b),
-                                         psi=float(self.app.state.psi), label=f"{self.seeds_a}->{self.seeds_b}")
+                                         parse_seeds(self.seeds_b), psi=float(self.request.truncation.psi),
+                                         label=f"{self.seeds_a}->{self.seeds_b}")
             d = self.app.compute(job)
         except Exception as exc:  # noqa: BLE001 - a typo in a seed list is a message, not a crash
             self.message = str(exc)

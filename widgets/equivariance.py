@@ -1,9 +1,9 @@
 """Equivariance panel (StyleGAN3): translate / rotate the Fourier input, untransform the output, live metrics.
 
 Translate is in image widths (official viewer convention: +x moves the content right), rotate in turns.
-Untransform and the difference view are render stages (`visualizer.stages`); the metrics EQ-T, EQ-T_frac and
-EQ-R of the current latent run as a job of the context (`visualizer.network_jobs`: the backend's `eq_metrics`
-analysis, wherever the network lives), never on the GUI thread.
+Untransform and the difference view are render stages (`stylegan3.render.views`); the metrics EQ-T, EQ-T_frac
+and EQ-R of the current latent run as a job of the context (`visualizer.network_jobs`: the backend's
+`eq_metrics` analysis, wherever the network lives), never on the GUI thread.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from imgui_bundle import imgui
 
 from sg3_explorer.visualizer.jobs import JobSlot
 from sg3_explorer.visualizer.network_jobs import equivariance_job
-from sg3_explorer.visualizer.stages import UNTRANSFORM_VIEWS
 from sg3_explorer.widgets.base import Widget
+from stylegan3.documents.request import UNTRANSFORM_VIEWS, RenderRequest, Transform
 from stylegan3.metrics.equivariance import METRIC_LABELS, METRICS
 
 DRAG_FAST = 0.01  # image widths per mouse pixel (100 px move the content one image)
@@ -26,12 +26,6 @@ DRAG_ROTATE = 0.001  # turns per mouse pixel
 def round_to_pixels(translate: tuple[float, float], resolution: int) -> tuple[float, float]:
     """Nearest translation by whole output pixels (then EQ-T's integer shift is the exact reference)."""
     return tuple(round(v * resolution) / resolution for v in translate)
-
-
-def latent_key(state) -> tuple:
-    """Everything the metrics depend on (the latent), not the transform shown on screen."""
-    return (state.x, state.y, state.class_idx, state.mix_seed, state.mix_ws, state.psi, state.cutoff,
-            state.force_fp32)
 
 
 class EquivarianceWidget(Widget):
@@ -48,10 +42,10 @@ class EquivarianceWidget(Widget):
         self.live = False
         self.job = JobSlot()
         self.metrics: dict[str, float] | None = None
-        self.metrics_key: tuple | None = None
-        self._job_key: tuple | None = None
+        self.metrics_key: RenderRequest | None = None
+        self._job_key: RenderRequest | None = None
 
-    # -- state ------------------------------------------------------------------------------------------------
+    # -- the view -------------------------------------------------------------------------------------------
     @property
     def supported(self) -> bool:
         info = self.app.info
@@ -68,27 +62,34 @@ class EquivarianceWidget(Widget):
         self.job.cancel()
         self.metrics, self.metrics_key = None, None
         if not self.supported:
-            s = self.app.state
-            s.translate, s.rotate, s.untransform = (0.0, 0.0), 0.0, False
+            self.app.request = self.request.replace(transform=Transform()).edit("untransform", enabled=False)
             self.anim_t = self.anim_r = False
 
     def update(self, dt: float) -> None:
         if not self.supported:
             return
-        s = self.app.state
+        t = self.request.transform
+        translate, rotate = t.translate, t.rotate
         if self.anim_t:
-            s.translate = (s.translate[0] + self.speed_t * dt, s.translate[1])
+            translate = (translate[0] + self.speed_t * dt, translate[1])
         if self.anim_r:
-            s.rotate = s.rotate + self.speed_r * dt
+            rotate = rotate + self.speed_r * dt
         if self.round_px:
-            s.translate = round_to_pixels(s.translate, self.app.info.resolution)
+            translate = round_to_pixels(translate, self.app.info.resolution)
+        if (translate, rotate) != (t.translate, t.rotate):
+            self.edit("transform", translate=translate, rotate=rotate)
         self._poll_metrics()
+
+    def latent(self) -> RenderRequest:
+        """What the metrics depend on and are cached by: the shown request's latent part (explicit latent and
+        direction moves included), not the transform or view on screen."""
+        return self.app.current_request().latent_part()
 
     def start_metrics(self) -> bool:
         if self.app.info is None or not self.supported:
             return False
-        key = latent_key(self.app.state)
-        if self.app.start_job(self.job, equivariance_job(self.app.current_request())):
+        key = self.latent()
+        if self.app.start_job(self.job, equivariance_job(key)):
             self._job_key = key
             return True
         return False
@@ -98,7 +99,7 @@ class EquivarianceWidget(Widget):
         if ok:
             self.metrics, self.metrics_key = result, self._job_key
         failed = self.job.error is not None and self.job.error != "cancelled"  # retry only on Compute
-        if self.live and not self.job.busy and not failed and self.metrics_key != latent_key(self.app.state):
+        if self.live and not self.job.busy and not failed and self.metrics_key != self.latent():
             self.start_metrics()
 
     # -- drawing ----------------------------------------------------------------------------------------------
@@ -116,56 +117,58 @@ class EquivarianceWidget(Widget):
         self._metrics()
 
     def _drag_button(self, label: str, per_px: float, axis2: bool) -> None:
-        s = self.app.state
         imgui.button(label)
         if imgui.is_item_active():
             d = imgui.get_io().mouse_delta
+            t = self.request.transform
             if d.x or d.y:
                 if axis2:
-                    s.translate = (s.translate[0] + d.x * per_px, s.translate[1] + d.y * per_px)
+                    self.edit("transform", translate=(t.translate[0] + d.x * per_px, t.translate[1] + d.y * per_px))
                 else:
-                    s.rotate = s.rotate + d.x * per_px
+                    self.edit("transform", rotate=t.rotate + d.x * per_px)
         if imgui.is_item_hovered():
             imgui.set_tooltip("Hold and move the mouse")
 
     def _translate(self) -> None:
-        s = self.app.state
         w = imgui.get_font_size() * 6
-        x, y = s.translate
+        x, y = self.request.transform.translate
         imgui.text("Translate")
         imgui.same_line()
         imgui.set_next_item_width(w)
-        _, x = imgui.drag_float("X##xlate", x, 0.001, format="%.4f")
+        changed_x, x = imgui.drag_float("X##xlate", x, 0.001, format="%.4f")
         imgui.same_line()
         imgui.set_next_item_width(w)
-        _, y = imgui.drag_float("Y##xlate", y, 0.001, format="%.4f")
-        s.translate = (float(x), float(y))
+        changed_y, y = imgui.drag_float("Y##xlate", y, 0.001, format="%.4f")
+        if changed_x or changed_y:
+            self.edit("transform", translate=(float(x), float(y)))
         self._drag_button("Drag fast##xlate", DRAG_FAST, True)
         imgui.same_line()
         self._drag_button("Drag slow##xlate", DRAG_SLOW, True)
         imgui.same_line()
         if imgui.button("Reset##xlate"):
-            s.translate, self.anim_t = (0.0, 0.0), False
+            self.edit("transform", translate=(0.0, 0.0))
+            self.anim_t = False
         _, self.round_px = imgui.checkbox("Round to whole pixels##xlate", self.round_px)
         _, self.anim_t = imgui.checkbox("Anim##xlate", self.anim_t)
         imgui.same_line()
         imgui.set_next_item_width(imgui.get_font_size() * 9)
         _, self.speed_t = imgui.slider_float("Speed##xlate", self.speed_t, 0.001, 1.0, "%.3f img/s",
                                              imgui.SliderFlags_.logarithmic)
-        res = self.app.info.resolution
-        imgui.text_disabled(f"= ({s.translate[0] * res:.2f}, {s.translate[1] * res:.2f}) px")
+        res, (x, y) = self.app.info.resolution, self.request.transform.translate
+        imgui.text_disabled(f"= ({x * res:.2f}, {y * res:.2f}) px")
 
     def _rotate(self) -> None:
-        s = self.app.state
         imgui.set_next_item_width(imgui.get_font_size() * 8)
-        _, r = imgui.drag_float("Rotate (turns)##rot", s.rotate, 0.001, format="%.4f")
-        s.rotate = float(r)
+        changed, r = imgui.drag_float("Rotate (turns)##rot", self.request.transform.rotate, 0.001, format="%.4f")
+        if changed:
+            self.edit("transform", rotate=float(r))
         imgui.same_line()
-        imgui.text_disabled(f"{s.rotate * 360:.1f} deg")
+        imgui.text_disabled(f"{self.request.transform.rotate * 360:.1f} deg")
         self._drag_button("Drag##rot", DRAG_ROTATE, False)
         imgui.same_line()
         if imgui.button("Reset##rot"):
-            s.rotate, self.anim_r = 0.0, False
+            self.edit("transform", rotate=0.0)
+            self.anim_r = False
         imgui.same_line()
         _, self.anim_r = imgui.checkbox("Anim##rot", self.anim_r)
         imgui.same_line()
@@ -174,23 +177,26 @@ class EquivarianceWidget(Widget):
                                              imgui.SliderFlags_.logarithmic)
 
     def _untransform(self) -> None:
-        s = self.app.state
-        _, s.untransform = imgui.checkbox("Untransform", s.untransform)
+        ut = self.request.untransform
+        changed, on = imgui.checkbox("Untransform", ut.enabled)
+        if changed:
+            self.edit("untransform", enabled=on)
         if imgui.is_item_hovered():
             imgui.set_tooltip("Warp the output back by the inverse transform (windowed-sinc resampling): a "
                               "perfectly equivariant network shows a still image")
-        view = s.untransform_view
         for v in UNTRANSFORM_VIEWS:
             imgui.same_line()
-            if imgui.radio_button(f"{v}##ut", view == v):
-                s.untransform_view = v
-        if view == "difference":
+            if imgui.radio_button(f"{v}##ut", ut.view == v):
+                self.edit("untransform", view=v)
+        if ut.view == "difference":
             imgui.set_next_item_width(imgui.get_font_size() * 8)
-            _, g = imgui.slider_float("Diff gain##ut", float(s.diff_gain_db), 0.0, 60.0, "%.0f dB")
-            s.diff_gain_db = float(g)
+            changed, g = imgui.slider_float("Diff gain##ut", float(ut.diff_gain_db), 0.0, 60.0, "%.0f dB")
+            if changed:
+                self.edit("untransform", diff_gain_db=float(g))
             res = self.app.last_result
-            psnr = res.extras.get("residual_psnr") if res is not None and res.state == s else None
-            if s.untransform and psnr is not None:
+            shown = res is not None and res.request == self.request.for_frame()
+            psnr = res.extras.get("residual_psnr") if shown else None
+            if self.request.untransform.enabled and psnr is not None:
                 imgui.same_line()
                 imgui.text(f"residual {psnr:.1f} dB")
 
@@ -210,7 +216,7 @@ class EquivarianceWidget(Widget):
             imgui.text_wrapped("press Compute (or tick Live) to measure EQ-T, EQ-T_frac and EQ-R of this latent")
             imgui.pop_style_color()
             return
-        stale = self.metrics_key != latent_key(self.app.state)
+        stale = self.metrics_key != self.latent()
         if imgui.begin_table("##eqmetrics", len(METRICS), imgui.TableFlags_.borders_inner_v):
             for m in METRICS:
                 imgui.table_setup_column(METRIC_LABELS[m])

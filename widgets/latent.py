@@ -38,44 +38,50 @@ class LatentWidget(Widget):
 
     def update(self, dt: float) -> None:
         if self.anim:
-            self.app.state.x = step_animation(self.app.state.x, self.speed, dt)
+            self.edit("latent", x=step_animation(self.request.latent.x, self.speed, dt))
 
     def set_seed(self, seed: int) -> None:
-        self.app.state.x = float(seed)
+        self.edit("latent", x=float(seed))
 
     def on_network(self) -> None:
         info = self.app.info
         if info is not None and info.c_dim:
-            self.app.state.class_idx %= info.c_dim
+            self.edit("latent", class_idx=self.request.latent.class_idx % info.c_dim)
 
     def draw(self) -> None:
-        s = self.app.state
+        lat = self.request.latent
         w = imgui.get_font_size() * 8
         imgui.set_next_item_width(w)
-        changed, seed = imgui.input_int("Seed", s.seed)
+        changed, seed = imgui.input_int("Seed", lat.seed)
         if changed:
-            s.x = float(seed)
+            self.edit("latent", x=float(seed))
         imgui.same_line()
         _, self.anim = imgui.checkbox("Anim", self.anim)
         imgui.same_line()
         if imgui.button("Snap"):
-            s.x, s.y = snap(s.x, s.y)
+            x, y = snap(lat.x, lat.y)
+            self.edit("latent", x=x, y=y)
         imgui.same_line()
         if imgui.button("Reset##latent"):
-            s.x, s.y, self.anim = 0.0, 0.0, False
+            self.edit("latent", x=0.0, y=0.0)
+            self.anim = False
 
         imgui.set_next_item_width(w)
-        _, s.x = imgui.drag_float("X", s.x, 0.01, format="%.3f")
+        changed, x = imgui.drag_float("X", lat.x, 0.01, format="%.3f")
+        if changed:
+            self.edit("latent", x=float(x))
         imgui.same_line()
         imgui.set_next_item_width(w)
-        _, s.y = imgui.drag_float("Y", s.y, 0.01, format="%.3f")
+        changed, y = imgui.drag_float("Y", lat.y, 0.01, format="%.3f")
+        if changed:
+            self.edit("latent", y=float(y))
 
         imgui.button("Drag", imgui.ImVec2(w, 0))
         if imgui.is_item_active():
             d = imgui.get_io().mouse_delta
             if d.x or d.y:
-                s.x += d.x * DRAG_SEEDS_PER_PIXEL
-                s.y += d.y * DRAG_SEEDS_PER_PIXEL
+                lat = self.request.latent
+                self.edit("latent", x=lat.x + d.x * DRAG_SEEDS_PER_PIXEL, y=lat.y + d.y * DRAG_SEEDS_PER_PIXEL)
         if imgui.is_item_hovered():
             imgui.set_tooltip("Hold and move the mouse: walk the seed plane (fractional positions blend seeds)")
         imgui.same_line()
@@ -83,15 +89,16 @@ class LatentWidget(Widget):
         _, self.speed = imgui.slider_float("Speed", self.speed, 0.01, 5.0, "%.2f seeds/s",
                                            imgui.SliderFlags_.logarithmic)
 
+        lat = self.request.latent
         info = self.app.info
         if info is not None and info.c_dim > 0:
             imgui.set_next_item_width(w)
-            changed, c = imgui.input_int("Class", s.class_idx)
+            changed, c = imgui.input_int("Class", lat.class_idx)
             if changed:
-                s.class_idx = int(c) % info.c_dim
-        frac = not (math.isclose(s.x, round(s.x)) and math.isclose(s.y, round(s.y)))
+                self.edit("latent", class_idx=int(c) % info.c_dim)
+        frac = not (math.isclose(lat.x, round(lat.x)) and math.isclose(lat.y, round(lat.y)))
         if frac:
-            imgui.text_disabled(f"between seeds: ({s.x:.2f}, {s.y:.2f})")
+            imgui.text_disabled(f"between seeds: ({lat.x:.2f}, {lat.y:.2f})")
 
 
 WIDGET = LatentWidget

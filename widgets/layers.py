@@ -1,7 +1,8 @@
 """Layers & channels panel: every synthesis layer in a table; show one (channel / RGB, normalised, brightness)
 instead of the output, its statistics, and its FFT view with the band limits drawn on it.
 
-The pictures themselves come from `visualizer.stages` (headless): this panel only edits the RenderState. The
+The pictures themselves come from the request pipeline (`stylegan3.render.views`): this panel only edits the
+request's `LayerView` and `FFTView` sections. The
 layer table is the `NetworkInfo`'s, so the panel is the same with the network in this process or on a server.
 """
 
@@ -9,10 +10,10 @@ from __future__ import annotations
 
 from imgui_bundle import imgui
 
-from sg3_explorer.visualizer.stages import DEFAULTS, OUTPUT, WINDOWS
 from sg3_explorer.widgets.base import Widget
+from stylegan3.documents.request import OUTPUT_LAYER, WINDOWS, FFTView, LayerView
 from stylegan3.networks.layers import LayerInfo
-from stylegan3.render.pipeline import output_layer_info
+from stylegan3.render.pipeline import layer_info
 
 MARK_TEXT = {"cutoff": (0.3, 1.0, 0.3), "stopband": (1.0, 1.0, 0.3), "nyquist": (1.0, 0.35, 0.35)}
 
@@ -24,8 +25,8 @@ def fmt_freq(v: float | None) -> str:
 def fft_toggle(layer_name: str | None, fft: bool) -> str | None:
     """FFT of "the image" needs the image as a layer; leaving FFT goes back to the plain image."""
     if fft and layer_name is None:
-        return OUTPUT
-    if not fft and layer_name == OUTPUT:
+        return OUTPUT_LAYER
+    if not fft and layer_name == OUTPUT_LAYER:
         return None
     return layer_name
 
@@ -44,58 +45,54 @@ class LayersWidget(Widget):
     def on_network(self) -> None:
         info = self.app.info
         self.layers = list(info.layers) if info is not None else []
-        s = self.app.state
-        if s.layer_name not in (None, OUTPUT) and s.layer_name not in {info.name for info in self.layers}:
-            s.layer_name, s.channel = None, None
+        name = self.request.layer.layer
+        if name not in (None, OUTPUT_LAYER) and name not in {info.name for info in self.layers}:
+            self.edit("layer", layer=None, channel=None)
 
     def shown_info(self) -> LayerInfo | None:
-        s = self.app.state
         info = self.app.info
-        if s.layer_name is None or info is None:
-            return None
-        return output_layer_info(info) if s.layer_name == OUTPUT else info.layer(s.layer_name)
+        return layer_info(info, self.request.layer.layer) if info is not None else None
 
     def select(self, name: str | None) -> None:
-        s = self.app.state
-        s.layer_name = fft_toggle(name, s.fft)
-        info = self.shown_info()
-        if s.channel is not None and info is not None and s.channel >= info.channels:
-            s.channel = info.channels - 1
+        self.edit("layer", layer=fft_toggle(name, self.request.fft.enabled))
+        info, channel = self.shown_info(), self.request.layer.channel
+        if channel is not None and info is not None and channel >= info.channels:
+            self.edit("layer", channel=info.channels - 1)
 
     def draw(self) -> None:
-        s = self.app.state
         self._table()
         info = self.shown_info()
-        imgui.text(f"Showing: {'image' if s.layer_name in (None, OUTPUT) else s.layer_name}")
+        lv = self.request.layer
+        imgui.text(f"Showing: {'image' if lv.layer in (None, OUTPUT_LAYER) else lv.layer}")
         net_info = self.app.info
         channels = info.channels if info is not None else (net_info.img_channels if net_info is not None else 3)
-        if imgui.radio_button("RGB (first 3)##ch", s.channel is None):
-            s.channel = None
+        if imgui.radio_button("RGB (first 3)##ch", lv.channel is None):
+            self.edit("layer", channel=None)
         imgui.same_line()
-        if imgui.radio_button("Single##ch", s.channel is not None):
-            s.channel = 0 if s.channel is None else s.channel
-        if s.channel is not None:
+        if imgui.radio_button("Single##ch", lv.channel is not None) and lv.channel is None:
+            self.edit("layer", channel=0)
+        if self.request.layer.channel is not None:
             imgui.same_line()
             imgui.set_next_item_width(imgui.get_font_size() * 6)
-            _, ch = imgui.slider_int("Channel##ch", s.channel, 0, max(channels - 1, 0))
-            s.channel = min(max(int(ch), 0), max(channels - 1, 0))
-        _, norm = imgui.checkbox("Normalize##layer", bool(s.layer_normalize))
-        s.layer_normalize = bool(norm)
+            changed, ch = imgui.slider_int("Channel##ch", self.request.layer.channel, 0, max(channels - 1, 0))
+            if changed:
+                self.edit("layer", channel=min(max(int(ch), 0), max(channels - 1, 0)))
+        changed, norm = imgui.checkbox("Normalize##layer", bool(lv.normalize))
+        if changed:
+            self.edit("layer", normalize=bool(norm))
         imgui.same_line()
         imgui.set_next_item_width(imgui.get_font_size() * 8)
-        _, gain = imgui.slider_float("Brightness##layer", float(s.layer_gain_db), -40.0, 40.0,
-                                     "%+.1f dB")
-        s.layer_gain_db = float(gain)
+        changed, gain = imgui.slider_float("Brightness##layer", float(lv.gain_db), -40.0, 40.0, "%+.1f dB")
+        if changed:
+            self.edit("layer", gain_db=float(gain))
         if imgui.button("Reset##layer"):
-            s.layer_name, s.channel, s.fft = None, None, False
-            for key in ("layer_normalize", "layer_gain_db", "fft_range_db", "fft_window"):
-                setattr(s, key, DEFAULTS[key])
+            self.app.request = self.request.replace(layer=LayerView(), fft=FFTView())
         self._stats()
         imgui.separator()
         self._fft(info)
 
     def _table(self) -> None:
-        s = self.app.state
+        shown = self.request.layer.layer
         flags = (imgui.TableFlags_.borders_inner_v | imgui.TableFlags_.row_bg | imgui.TableFlags_.scroll_y |
                  imgui.TableFlags_.sizing_fixed_fit)
         rows = min(len(self.layers) + 1, 9)
@@ -109,7 +106,7 @@ class LayersWidget(Widget):
         sel_flags = imgui.SelectableFlags_.span_all_columns
         imgui.table_next_row()
         imgui.table_next_column()
-        if imgui.selectable("image##layer", s.layer_name in (None, OUTPUT), sel_flags)[0]:
+        if imgui.selectable("image##layer", shown in (None, OUTPUT_LAYER), sel_flags)[0]:
             self.select(None)
         net_info = self.app.info
         if net_info is not None:
@@ -120,7 +117,7 @@ class LayersWidget(Widget):
         for info in self.layers:
             imgui.table_next_row()
             imgui.table_next_column()
-            if imgui.selectable(f"{info.name}##layer", s.layer_name == info.name, sel_flags)[0]:
+            if imgui.selectable(f"{info.name}##layer", shown == info.name, sel_flags)[0]:
                 self.select(info.name)
             for text in (f"{info.width}", f"{info.channels}", info.dtype.replace("float", "f"),
                          fmt_freq(info.cutoff), fmt_freq(info.stopband), fmt_freq(info.sampling_rate)):
@@ -130,8 +127,8 @@ class LayersWidget(Widget):
 
     def _stats(self) -> None:
         res = self.app.last_result
-        s = self.app.state
-        if res is None or res.state.layer_name != s.layer_name or s.layer_name is None:
+        shown = self.request.layer.layer
+        if res is None or res.request.layer.layer != shown or shown is None:
             return
         if "layer_error" in res.extras:
             imgui.text_colored(imgui.ImVec4(1.0, 0.45, 0.4, 1.0), res.extras["layer_error"])
@@ -155,22 +152,22 @@ class LayersWidget(Widget):
             imgui.end_table()
 
     def _fft(self, info: LayerInfo | None) -> None:
-        s = self.app.state
-        changed, fft = imgui.checkbox("FFT view", s.fft)
+        fv = self.request.fft
+        changed, fft = imgui.checkbox("FFT view", fv.enabled)
         if changed:
-            s.fft = fft
-            s.layer_name = fft_toggle(s.layer_name, fft)
+            self.app.request = self.request.edit("fft", enabled=fft).edit(
+                "layer", layer=fft_toggle(self.request.layer.layer, fft))
         imgui.same_line()
         imgui.set_next_item_width(imgui.get_font_size() * 8)
-        _, rng = imgui.slider_float("Range##fft", float(s.fft_range_db), 20.0, 160.0, "%.0f dB")
-        s.fft_range_db = float(rng)
+        changed, rng = imgui.slider_float("Range##fft", float(fv.range_db), 20.0, 160.0, "%.0f dB")
+        if changed:
+            self.edit("fft", range_db=float(rng))
         imgui.text("Window")
-        current = s.fft_window
         for w in WINDOWS:
             imgui.same_line()
-            if imgui.radio_button(f"{w}##fftwin", current == w):
-                s.fft_window = w
-        if s.fft and info is not None:
+            if imgui.radio_button(f"{w}##fftwin", fv.window == w):
+                self.edit("fft", window=w)
+        if self.request.fft.enabled and info is not None:
             for name, value in (("cutoff", info.cutoff), ("stopband", info.stopband), ("nyquist", info.nyquist)):
                 if value is None:
                     continue

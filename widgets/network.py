@@ -78,7 +78,7 @@ class NetworkWidget(Widget):
         imgui.text(f"z {info.z_dim}   w {info.w_dim}   ws {info.num_ws}   c {info.c_dim}")
         imgui.text_colored(DIM_COLOR, f"{info.num_params / 1e6:.2f} M params")
         imgui.push_style_color(imgui.Col_.text, DIM_COLOR)
-        imgui.text_wrapped(info.precision(force_fp32=app.state.force_fp32))
+        imgui.text_wrapped(info.precision(force_fp32=app.request.synthesis.force_fp32))
         imgui.pop_style_color()
         imgui.text_colored(DIM_COLOR, _shorten(app.source or info.source, 48))
 

@@ -45,12 +45,17 @@ class PerformanceWidget(Widget):
         _, app.settings.fps_limit = imgui.slider_int("FPS limit", app.settings.fps_limit, 5, 240)  # window applies
         _, app.settings.vsync = imgui.checkbox("Vertical sync", app.settings.vsync)
         imgui.same_line()
-        _, app.state.force_fp32 = imgui.checkbox("Force FP32", app.state.force_fp32)
+        synthesis = app.request.synthesis
+        changed, on = imgui.checkbox("Force FP32", synthesis.force_fp32)
+        if changed:
+            self.edit("synthesis", force_fp32=on)
         if imgui.is_item_hovered() and app.info is not None:  # the same words as the Network panel and `info`
-            now = app.info.precision(force_fp32=app.state.force_fp32)
+            now = app.info.precision(force_fp32=app.request.synthesis.force_fp32)
             imgui.set_tooltip(f"float16 runs only on a CUDA GPU. Now: {now}")
         imgui.same_line()
-        _, app.state.cuda_graphs = imgui.checkbox("CUDA graphs", app.state.cuda_graphs)
+        changed, on = imgui.checkbox("CUDA graphs", synthesis.cuda_graphs)
+        if changed:
+            self.edit("synthesis", cuda_graphs=on)
         if imgui.is_item_hovered():
             imgui.set_tooltip("Replay synthesis from a captured CUDA graph (GPU only): one launch per frame")
 
@@ -66,7 +71,7 @@ class PerformanceWidget(Widget):
         impl = app.last_result.impl if app.last_result else "-"
         imgui.text_disabled(f"device {app.device_description}   impl {impl}")
         reason = app.last_result.extras.get("graph_reason") if app.last_result else None
-        if reason and app.state.cuda_graphs:
+        if reason and app.request.synthesis.cuda_graphs:
             imgui.text_disabled(f"CUDA graph not used: {reason}")
         line = transport_line(app.last_result.extras if app.last_result else {})
         if line:

@@ -1,8 +1,8 @@
 """Projection panel: bring your own image in (path, File > Project image..., or drop a PNG/JPEG on the window).
 
 The optimizer (`stylegan3.explore.projection.project`) runs next to the network as the backend's `project`
-analysis (`visualizer.network_jobs`), streaming each step back; every step's latent is put into the render
-state, so the view shows the reconstruction as it forms. Cancel stops it at the next step. The result stays on
+analysis (`visualizer.network_jobs`), streaming each step back; every step's latent is put into the window's
+request, so the view shows the reconstruction as it forms. Cancel stops it at the next step. The result stays on
 screen and becomes a bookmark of the Timeline panel.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from imgui_bundle import imgui
 
-from sg3_explorer.visualizer.explore import set_latent
+from sg3_explorer.visualizer.explore import with_latent
 from sg3_explorer.visualizer.jobs import JobSlot
 from sg3_explorer.visualizer.network_jobs import projection_job
 from sg3_explorer.widgets.base import Widget
@@ -95,13 +95,13 @@ class ProjectionWidget(Widget):
         latest = self.latest
         if latest is not None and latest.step != self._shown_step and (self.job.busy or self.result is None):
             self._shown_step = latest.step
-            set_latent(self.app.state, latest.ws, label=f"projection step {latest.step}")
+            self.app.request = with_latent(self.request, latest.ws, label=f"projection step {latest.step}")
         ok, result = self.job.poll()
         if ok:
             step, quality = result.step, result.psnr
             self.loss_text = f"loss: {result.loss_description}" + (f" ({result.note})" if result.note else "")
             self.result = step
-            set_latent(self.app.state, step.ws, label=f"projection of {Path(self.path).name}")
+            self.app.request = with_latent(self.request, step.ws, label=f"projection of {Path(self.path).name}")
             timeline = self.app.widget("timeline")
             if timeline is not None:
                 self.bookmark = timeline.add_bookmark(step.ws, label=f"projection of {Path(self.path).name}")

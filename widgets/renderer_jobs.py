@@ -49,7 +49,7 @@ class RendererJobsWidget(Widget):
         if out is None:
             folder = Path(self.app.settings.capture_dir).expanduser()
             folder.mkdir(parents=True, exist_ok=True)
-            out = next_free_path(folder, capture_name("video", self.app.state, self.app.source or ""), ".mp4")
+            out = next_free_path(folder, capture_name("video", self.request, self.app.source or ""), ".mp4")
         self.record_path = Path(out)
         moves = self.app.info.capabilities.input_transform
         path = self.path if moves else ""  # SG2 has no input transform: the recording walks seeds only

@@ -13,9 +13,9 @@ from imgui_bundle import imgui, implot
 
 from sg3_explorer.visualizer.jobs import JobSlot
 from sg3_explorer.visualizer.network_jobs import spectra_job
-from sg3_explorer.visualizer.stages import OUTPUT
 from sg3_explorer.widgets.base import Widget
-from stylegan3.metrics.spectra import WINDOWS, to_db
+from stylegan3.documents.request import OUTPUT_LAYER, WINDOWS, FFTView
+from stylegan3.metrics.spectra import to_db
 
 MARK_COLOURS = {"cutoff": (0.3, 1.0, 0.3, 1.0), "stopband": (1.0, 1.0, 0.3, 1.0), "nyquist": (1.0, 0.35, 0.35, 1.0)}
 
@@ -37,12 +37,12 @@ class SpectraWidget(Widget):
 
     def __init__(self, app) -> None:
         super().__init__(app)
-        self.names: list[str] = [OUTPUT]
-        self.layer_a = OUTPUT
+        self.names: list[str] = [OUTPUT_LAYER]
+        self.layer_a = OUTPUT_LAYER
         self.layer_b: str | None = None
         self.overlay = False
         self.num_samples = 1
-        self.window = "kaiser"
+        self.window = FFTView().window
         self.job = JobSlot()
         self.spectra: dict = {}
         self.curves: dict = {}
@@ -59,9 +59,9 @@ class SpectraWidget(Widget):
     def on_network(self) -> None:
         self.job.cancel()
         info = self.app.info
-        self.names = [OUTPUT] + (list(info.layer_names) if info is not None else [])
+        self.names = [OUTPUT_LAYER] + (list(info.layer_names) if info is not None else [])
         if self.layer_a not in self.names:
-            self.layer_a = OUTPUT
+            self.layer_a = OUTPUT_LAYER
         if self.layer_b not in self.names:
             self.layer_b = None
         self.spectra, self.curves = {}, {}
@@ -75,14 +75,14 @@ class SpectraWidget(Widget):
     def start(self) -> bool:
         if self.app.info is None:
             return False
-        s = self.app.state
+        request = self.app.current_request()
+        seed, psi = request.latent.seed, request.truncation.psi
         layers = self.layers_to_compute()
-        job = spectra_job(self.app.current_request(), layers, int(self.num_samples), int(s.seed), float(s.psi),
-                          self.window)
+        job = spectra_job(request, layers, int(self.num_samples), int(seed), float(psi), self.window)
         if self.app.start_job(self.job, job):
             n = int(self.num_samples)
-            seeds = f"seed {s.seed}" if n == 1 else f"seeds {s.seed}..{s.seed + n - 1}"
-            self.computed_for = f"{seeds}, psi {s.psi:.2f}, {self.window} window"
+            seeds = f"seed {seed}" if n == 1 else f"seeds {seed}..{seed + n - 1}"
+            self.computed_for = f"{seeds}, psi {psi:.2f}, {self.window} window"
             return True
         return False
 
@@ -108,8 +108,8 @@ class SpectraWidget(Widget):
         self.layer_a = self._combo("Layer##specA", self.layer_a)
         imgui.same_line()
         if imgui.button("Shown##spec"):
-            shown = self.app.state.layer_name
-            self.layer_a = shown if shown in self.names else OUTPUT
+            shown = self.request.layer.layer
+            self.layer_a = shown if shown in self.names else OUTPUT_LAYER
         _, self.overlay = imgui.checkbox("Overlay##spec", self.overlay)
         if self.overlay:
             imgui.same_line()

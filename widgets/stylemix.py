@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from imgui_bundle import imgui
 
-from sg3_explorer.visualizer.state import ws_selection
 from sg3_explorer.widgets.base import Widget
+from stylegan3.documents.request import StyleMix
 
 
 def toggle_ws(selection: tuple[int, ...], index: int, on: bool, num_ws: int) -> tuple[int, ...]:
     """Selection with `index` added or removed."""
     s = set(selection)
     s.add(index) if on else s.discard(index)
-    return ws_selection(tuple(s), num_ws)
+    return StyleMix(ws=tuple(s)).limited_to(num_ws).ws
 
 
 class StyleMixWidget(Widget):
@@ -30,47 +30,50 @@ class StyleMixWidget(Widget):
 
     @property
     def animating(self) -> bool:
-        return self.anim and bool(self.app.state.mix_ws)
+        return self.anim and bool(self.request.mix.ws)
 
     def update(self, dt: float) -> None:
         if self.animating:
             self._t += dt * self.speed
             if self._t >= 1.0:
                 self._t = 0.0
-                self.app.state.mix_seed += 1
+                self.edit("mix", seed=self.request.mix.seed + 1)
 
     def on_network(self) -> None:
         info = self.app.info
         if info is not None:
-            self.app.state.mix_ws = ws_selection(self.app.state.mix_ws, info.num_ws)
+            self.app.request = self.request.replace(mix=self.request.mix.limited_to(info.num_ws))
 
     def draw(self) -> None:
-        s = self.app.state
+        mix = self.request.mix
         info = self.app.info
         num_ws = info.num_ws if info is not None else 0
         imgui.set_next_item_width(imgui.get_font_size() * 8)
-        _, s.mix_seed = imgui.input_int("Mix seed", s.mix_seed)
+        changed, seed = imgui.input_int("Mix seed", mix.seed)
+        if changed:
+            self.edit("mix", seed=int(seed))
         imgui.same_line()
         _, self.anim = imgui.checkbox("Anim##mix", self.anim)
         imgui.same_line()
         if imgui.button("Reset##mix"):
-            s.mix_seed, s.mix_ws, self.anim = 0, (), False
+            self.app.request = self.request.replace(mix=StyleMix())
+            self.anim = False
         if imgui.button("All##mix"):
-            s.mix_ws = tuple(range(num_ws))
+            self.edit("mix", ws=tuple(range(num_ws)))
         imgui.same_line()
         if imgui.button("None##mix"):
-            s.mix_ws = ()
+            self.edit("mix", ws=())
         imgui.same_line()
         if imgui.button("Fine half##mix"):
-            s.mix_ws = tuple(range(num_ws // 2, num_ws))
+            self.edit("mix", ws=tuple(range(num_ws // 2, num_ws)))
         imgui.text_disabled("ws taken from the mix seed:")
         per_row = 6
         for i in range(num_ws):
             if i % per_row:
                 imgui.same_line()
-            changed, on = imgui.checkbox(f"{i:2d}##ws{i}", i in s.mix_ws)
+            changed, on = imgui.checkbox(f"{i:2d}##ws{i}", i in self.request.mix.ws)
             if changed:
-                s.mix_ws = toggle_ws(s.mix_ws, i, on, num_ws)
+                self.edit("mix", ws=toggle_ws(self.request.mix.ws, i, on, num_ws))
 
 
 WIDGET = StyleMixWidget

@@ -2,9 +2,10 @@
 
 The panel holds a `stylegan3.documents.timeline.Timeline`. Its keys are the Bookmarks panel's bookmarks (a bookmark
 sent there becomes a key; a key can be kept as a bookmark), and clicking a key's name returns the view to its
-bookmark, as the Bookmarks panel does. Scrubbing shows `ResolvedTimeline.request_at(t, base)` (the keys are
-resolved on the backend once), and the export renders the very same requests at t = k / fps on the backend
-(`timeline_frames`), so exported frame k is the preview at time k / fps. Both go through the context's jobs
+bookmark, as the Bookmarks panel does. Scrubbing shows `ResolvedTimeline.request_at(t, base)` in the window
+(the keys are resolved on the backend once; the window's request becomes that request), and the export renders
+the very same requests at t = k / fps on the backend (`timeline_frames`), so exported frame k is the preview at
+time k / fps. Both go through the context's jobs
 (`visualizer.network_jobs`): the panel never holds the network.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from imgui_bundle import imgui
 
-from sg3_explorer.visualizer.explore import clear_latent, latent_label, latent_of
+from sg3_explorer.visualizer.explore import latent_label, latent_of, without_latent
 from sg3_explorer.visualizer.jobs import JobSlot
 from sg3_explorer.visualizer.network_jobs import resolve_timeline_job, timeline_export_job
 from sg3_explorer.widgets.base import Widget
@@ -57,14 +58,14 @@ class TimelineWidget(Widget):
         latent, moves) and needs no network to make."""
         from stylegan3.documents.timeline import Keyframe
 
-        s = self.app.state
         request = self.app.current_request()
         if ws is not None:
             key = Keyframe.from_ws(ws, label=label or "projection", duration=duration, base=request)
             return self.add_keyframe(key.bookmark, duration)
-        plain_seed = (latent_of(s) is None and not s.moves and not s.mix_ws
-                      and s.y == 0 and float(s.x).is_integer())
-        name = label or (f"seed {int(s.x)}" if plain_seed else latent_label(s)
+        lat = request.latent
+        plain_seed = (latent_of(request) is None and not request.moves and not request.mix.ws
+                      and lat.y == 0 and float(lat.x).is_integer())
+        name = label or (f"seed {int(lat.x)}" if plain_seed else latent_label(request)
                          or f"view {len(self.timeline.keyframes)}")
         return self.add_keyframe(Bookmark(name, request), duration)
 
@@ -112,8 +113,8 @@ class TimelineWidget(Widget):
         view's seed-plane position (so Leave returns there; the frames' pixels do not depend on it)."""
         from stylegan3.documents.request import Latent, NetworkRef, RenderRequest
 
-        s = self.app.state
-        return RenderRequest(network=NetworkRef(self.app.source or "demo"), latent=Latent(float(s.x), float(s.y)))
+        lat = self.request.latent
+        return RenderRequest(network=NetworkRef(self.app.source or "demo"), latent=Latent(float(lat.x), float(lat.y)))
 
     def resolved(self):
         # Only the keyframes' latents are cached (durations, interpolation and loop are read live from the
@@ -144,7 +145,7 @@ class TimelineWidget(Widget):
 
     def stop_preview(self) -> None:
         if self.previewing:
-            clear_latent(self.app.state)
+            self.app.request = without_latent(self.request)
             self.previewing = False
 
     def start_export(self, path: str | None = None, frames: int | None = None) -> bool:

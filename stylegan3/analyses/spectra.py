@@ -13,13 +13,13 @@ the client restores the plane with `full_spectrum`, the same step a local run en
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
 
 from stylegan3.analyses.params import check_range
-from stylegan3.documents.request import RenderRequest
+from stylegan3.documents.request import NoiseMode, RenderRequest, Window
 from stylegan3.networks.info import NetworkInfo
 
 MAX_SAMPLES = 4096
@@ -36,7 +36,7 @@ class SpectraParams:
     samples: int = 1
     seed: int | None = None
     psi: float | None = None
-    window: Literal["kaiser", "hann", "none"] = "kaiser"
+    window: Window = "kaiser"
     beta: float = 8.0
 
     def __post_init__(self) -> None:
@@ -103,7 +103,7 @@ class PaperSpectrumParams:
     beta: float = 8.0
     interp: int = 4
     psi: float = 1.0
-    noise_mode: Literal["const", "random", "none"] = "const"
+    noise_mode: NoiseMode = "const"
 
     def __post_init__(self) -> None:
         check_range("samples", self.samples, 1, MAX_PAPER_SAMPLES)

@@ -11,6 +11,7 @@ from PIL import Image
 from stylegan3.cli.args import add_device_argument, add_network_argument, parse_pair, parse_seeds, pick_device
 from stylegan3.cli.remote import add_connect_arguments, run_render
 from stylegan3.cli.session_render import add_session_arguments, run_session
+from stylegan3.documents.request import NOISE_MODES
 from stylegan3.errors import SG3Error
 
 
@@ -22,8 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--psi", type=float, default=1.0, help="truncation psi (default: 1)")
     p.add_argument("--cutoff", type=int, default=None,
                    help="truncate only the first N ws (default: all; StyleGAN v1: the network's own, TF's 8)")
-    p.add_argument("--noise-mode", choices=["const", "random", "none"], default="const",
-                   help="SG2 / StyleGAN noise inputs")
+    p.add_argument("--noise-mode", choices=NOISE_MODES, default="const", help="SG2 / StyleGAN noise inputs")
     p.add_argument("--translate", type=parse_pair, default=(0.0, 0.0), metavar="X,Y", help="SG3 input translation")
     p.add_argument("--rotate", type=float, default=0.0, metavar="TURNS", help="SG3 input rotation in turns")
     p.add_argument("--force-fp32", action="store_true", help="no fp16 even where the network allows it")

@@ -29,7 +29,7 @@ _CMAP = np.array([[0, 0, 4], [60, 15, 110], [150, 40, 120], [230, 90, 60], [250,
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from stylegan3.metrics.spectra import WINDOWS
+    from stylegan3.documents.request import WINDOWS
 
     p = subparsers.add_parser(
         "spectra",

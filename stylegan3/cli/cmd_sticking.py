@@ -9,6 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from stylegan3.documents.request import NOISE_MODES
 from stylegan3.errors import SG3Error
 
 
@@ -30,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--hp-cutoff", type=float, default=0.25, metavar="F",
                    help="fine detail = frequencies above F * Nyquist (0.25)")
     p.add_argument("--noise-seed", type=int, default=0, help="seed of the perturbations (0)")
-    p.add_argument("--noise-mode", choices=["const", "random", "none"], default="const",
+    p.add_argument("--noise-mode", choices=NOISE_MODES, default="const",
                    help="noise inputs (const: the network's fixed noise buffers, themselves pixel-locked)")
     p.add_argument("--trace-frames", type=int, default=0, metavar="T",
                    help="also record the middle pixel row over T frames walking in W from --seed to --seed + 1 "

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from stylegan3.cli.args import load_networks, pick_device
+from stylegan3.documents.request import NOISE_MODES
 from stylegan3.errors import SG3Error
 
 
@@ -28,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--psi", type=float, default=1.0, help="truncation psi (1 = none)")
     p.add_argument("--trunc-cutoff", type=int, default=None, metavar="N", help="truncate only the first N ws")
     p.add_argument("--class", dest="class_idx", type=int, default=None, help="class index for conditional nets")
-    p.add_argument("--noise-mode", choices=["const", "random", "none"], default="const")
+    p.add_argument("--noise-mode", choices=NOISE_MODES, default="const")
     p.add_argument("--size", type=int, default=None, metavar="PX",
                    help="pane cell size in pixels (default: the largest network's resolution)")
     p.add_argument("--fps", type=float, default=None, help="frames per second (30, or the session's)")

@@ -5,10 +5,13 @@ renderer owns the network: a thread of this process, a child process or a server
 is plain data (no tensors, no module), every post-synthesis stage has its own typed settings (no free-form
 dict), and `from_json(to_json(r)) == r` holds exactly (tuples stay tuples, floats keep every bit).
 
-Conventions are those of the official viewer and of `visualizer/stages.py`: the seed plane position (x, y)
+Conventions are those of the official viewer and of `stylegan3/render/views.py`: the seed plane position (x, y)
 blends neighbouring seeds' z; rotate is in turns; the layer name "output" is the image itself. An explicit
 latent (a projection, a timeline position) and direction moves travel by value, so whoever renders needs no
 file of the client's. Schema 2 added those two sections; version-1 JSON is still read (`upgrade_plain`).
+
+The window's state is a request too: panels edit its frozen sections (`RenderRequest.edit`), so the constants
+below (noise modes, FFT windows, untransform views, the sections' defaults) are the only copy of them.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 from stylegan3.documents import jsoncodec
 from stylegan3.documents.jsoncodec import CodecError
@@ -27,6 +30,9 @@ OUTPUT_LAYER = "output"
 NoiseMode = Literal["const", "random", "none"]
 Window = Literal["kaiser", "hann", "none"]
 UntransformView = Literal["warped", "difference"]
+NOISE_MODES: tuple[str, ...] = get_args(NoiseMode)
+WINDOWS: tuple[str, ...] = get_args(Window)
+UNTRANSFORM_VIEWS: tuple[str, ...] = get_args(UntransformView)
 
 
 class RequestError(CodecError):
@@ -79,6 +85,10 @@ class StyleMix(_Checked):
 
     seed: int = 0
     ws: tuple[int, ...] = ()
+
+    def limited_to(self, num_ws: int) -> StyleMix:
+        """The mix on a network with `num_ws` ws: indices unique, sorted, those it does not have dropped."""
+        return StyleMix(self.seed, tuple(sorted({i for i in self.ws if 0 <= i < num_ws})))
 
 
 @dataclass(frozen=True)
@@ -211,8 +221,30 @@ class RenderRequest(_Checked):
         """A copy with whole sections replaced, e.g. `r.replace(transform=Transform(rotate=0.1))`."""
         return dataclasses.replace(self, **sections)
 
+    def edit(self, section: str, **fields) -> RenderRequest:
+        """A copy with fields of one (frozen) section changed, e.g. `r.edit("truncation", psi=0.7)`: how the
+        window's panels change what is shown."""
+        return self.replace(**{section: dataclasses.replace(getattr(self, section), **fields)})
+
     def with_seed(self, seed: int) -> RenderRequest:
-        return self.replace(latent=dataclasses.replace(self.latent, x=float(seed), y=0.0))
+        return self.edit("latent", x=float(seed), y=0.0)
+
+    def for_frame(self) -> RenderRequest:
+        """The request to send for one frame: the explicit latent travels only while it applies to the
+        seed-plane position it was set at. A W+ latent is ~200 KiB of JSON, too much to send with every frame of
+        another seed; the window keeps it in its own request, so going back to that position shows it again."""
+        if self.explicit.w is None or self.explicit.applies_to(self.latent):
+            return self
+        return self.replace(explicit=ExplicitLatent())
+
+    def latent_part(self) -> RenderRequest:
+        """The request with what only changes the picture of the latent reset (noise, transform, layer / FFT /
+        untransform views) and the explicit latent only while it applies: the key of anything measured on the
+        latent itself (the live equivariance metrics). Sections are reset by name, so a section added later
+        counts as part of the latent until said otherwise: a cache on this key recomputes too often rather than
+        going stale, as one keyed on hand-picked fields did (it missed the explicit latent and the moves)."""
+        return self.for_frame().replace(noise=Noise(), transform=Transform(), layer=LayerView(), fft=FFTView(),
+                                        untransform=Untransform())
 
 
 def to_dict(request: RenderRequest) -> dict:

@@ -27,7 +27,7 @@ import torch
 
 from stylegan3.documents import jsoncodec
 from stylegan3.documents.bookmarks import Bookmark
-from stylegan3.documents.request import Latent, NetworkRef, Noise, RenderRequest, Transform, Truncation
+from stylegan3.documents.request import NOISE_MODES, Latent, NetworkRef, Noise, RenderRequest, Transform, Truncation
 from stylegan3.errors import SG3Error
 
 __all__ = [
@@ -138,7 +138,7 @@ class Timeline:
             raise SG3Error(f"unknown interpolation {self.interp!r} (one of {', '.join(INTERPOLATIONS)})")
         if not (math.isfinite(self.fps) and 0 < self.fps <= 1000):
             raise SG3Error(f"fps {self.fps} outside (0, 1000]")
-        if self.noise_mode not in ("const", "random", "none"):
+        if self.noise_mode not in NOISE_MODES:
             raise SG3Error(f"unknown noise mode {self.noise_mode!r}")
         for i, k in enumerate(self.keyframes):
             if not (math.isfinite(k.duration) and k.duration > 0):

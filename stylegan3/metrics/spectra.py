@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from stylegan3.documents.request import WINDOWS
 from stylegan3.errors import SG3Error
 from stylegan3.runs.distributed import SINGLE, Context, map_ordered
 
 __all__ = [
-    "WINDOWS",
     "Spectrum",
     "window_2d",
     "power_spectrum",
@@ -38,7 +38,6 @@ __all__ = [
     "network_spectrum",
 ]
 
-WINDOWS = ("kaiser", "hann", "none")
 ProgressFn = Callable[[int, int], None]
 
 

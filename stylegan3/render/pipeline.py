@@ -74,6 +74,12 @@ def output_layer_info(info: NetworkInfo) -> LayerInfo:
                      last.cutoff if last is not None else None, last.stopband if last is not None else None)
 
 
+def layer_info(info: NetworkInfo, name: str | None) -> LayerInfo | None:
+    """The table row of the layer a request shows: "output" is the image (`output_layer_info`); None when the
+    network has no such layer."""
+    return output_layer_info(info) if name == OUTPUT_LAYER else info.layer(name) if name else None
+
+
 def untransform_stage(frame: Frame) -> None:
     """Warp the output back by the inverse input transform; the difference view shows (warped - plain)."""
     from stylegan3.metrics.resample import untransform_image
@@ -126,7 +132,7 @@ def fft_stage(frame: Frame) -> None:
         return
     t, channel = shown
     name = frame.request.layer.layer
-    info = output_layer_info(frame.info) if name == OUTPUT_LAYER else frame.info.layer(name)
+    info = layer_info(frame.info, name)
     rate = info.sampling_rate if info is not None and info.sampling_rate else float(t.shape[-1])
     source = t[:1].float() if channel is None else views.select_channels(t, channel)
     fft = frame.request.fft

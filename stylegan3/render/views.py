@@ -1,7 +1,28 @@
 """Pure image math of the post-synthesis views: layer view, statistics, FFT view with band-limit rings.
 
 Tensors in, tensors out, no knowledge of requests or networks, so the pipeline (`stylegan3.render.pipeline`),
-the app and the tests share one definition of every pixel. The mapping is documented in `visualizer/stages.py`.
+the app and the tests share one definition of every pixel. The settings are the request's `LayerView`,
+`FFTView` and `Untransform` sections (`stylegan3.documents.request`).
+
+Layer view mapping (documented, tests rely on it). For the captured layer output `t` ([1, C, H, W]):
+  1. channels: `LayerView.channel = None` takes the first three channels as R, G, B (fewer than three: the
+     missing ones are zero, a single channel is shown grey); `channel = k` shows channel k in grey;
+  2. normalise (`LayerView.normalize`): divide by the largest |value| of the shown channels;
+  3. brightness (`LayerView.gain_db`): multiply by 10 ** (dB / 20);
+  4. the usual image conversion, pixel = clamp(x * 127.5 + 128, 0, 255) truncated to uint8.
+`LayerView.layer = "output"` treats the generated image itself as the layer (to see its spectrum); `None`
+leaves the image alone.
+
+FFT view (`FFTView.enabled` with a layer chosen): the windowed power spectrum of the layer (mean over all its
+channels; only channel k when `channel = k`) in dB relative to its peak, mapped linearly from -range dB (black)
+to 0 dB (white), enlarged by an integer factor (nearest) to at least `FFT_MIN_SIZE` pixels, with circles of
+radius cutoff (green), stopband (yellow) and Nyquist (red) drawn on it (dashed where two coincide), so energy
+beyond the layer's band limit is visible.
+
+Untransform (`Untransform.enabled` on an SG3 net): the output rendered with the input transform is warped back
+by the inverse transform with windowed-sinc resampling (`stylegan3.metrics.resample.untransform_image`); a
+perfectly equivariant net then shows a still image. The "difference" view renders the untransformed image too
+and shows (warped back - plain) amplified by `Untransform.diff_gain_db`; both report the PSNR of the residual.
 """
 
 from __future__ import annotations

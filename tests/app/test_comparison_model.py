@@ -22,9 +22,19 @@ from sg3_explorer.visualizer.comparison import (
 )
 from sg3_explorer.visualizer.jobs import Job
 from sg3_explorer.visualizer.network_jobs import trace_job
-from sg3_explorer.visualizer.renderer import render_state, state_ws, to_uint8_hwc
-from sg3_explorer.visualizer.state import RenderState
-from stylegan3.documents.request import ExplicitLatent, LatentMove, LayerView, Transform
+from sg3_explorer.visualizer.renderer import render_image, to_uint8_hwc, view_ws
+from stylegan3.documents.request import (
+    ExplicitLatent,
+    FFTView,
+    Latent,
+    LatentMove,
+    LayerView,
+    Noise,
+    RenderRequest,
+    StyleMix,
+    Transform,
+    Truncation,
+)
 from stylegan3.errors import SG3Error
 from stylegan3.explore.interpolation import transform_path
 from stylegan3.networks.info import describe
@@ -57,7 +67,7 @@ def close(model: ComparisonModel) -> None:
     model.backend.close()
 
 
-def wait_shown(model: ComparisonModel, main: RenderState, timeout: float = 30.0) -> None:
+def wait_shown(model: ComparisonModel, main: RenderRequest, timeout: float = 30.0) -> None:
     end = time.monotonic() + timeout
     while not model.all_shown(main):
         assert time.monotonic() < end, [p.status for p in model.panes]
@@ -69,41 +79,41 @@ def wait_shown(model: ComparisonModel, main: RenderState, timeout: float = 30.0)
 
 def test_different_z_dim_draws_own_z_from_the_same_seed(nets):
     G2, G3 = nets["sg2"], nets["sg3"]
-    main = RenderState(x=7.0, psi=0.7)
+    main = RenderRequest(latent=Latent(7.0), truncation=Truncation(0.7))
     s3 = pane_request(main, info(G3))
     assert s3.latent.seed == 7 and s3.truncation.psi == 0.7 and s3.layer == LayerView()
     want = G3.mapping(torch.from_numpy(z_from_seed(7, 24)).float(), torch.zeros([1, 0]), truncation_psi=0.7)
-    torch.testing.assert_close(state_ws(G3, s3), want)
+    torch.testing.assert_close(view_ws(G3, s3), want)
     notes = pane_notes(main, info(G3), reference=info(G2))
     assert notes == ["z_dim 24 (not 16): latent not shared, z drawn from the same seed at z_dim 24"]
     assert pane_notes(main, info(G2), reference=info(G2)) == []
-    assert np.array_equal(render_state(G3, s3), render_state(G3, RenderState(x=7.0, psi=0.7)))
+    assert np.array_equal(render_image(G3, s3), render_image(G3, main))
 
 
 def test_sg2_ignores_transform_sg3_follows_it(nets):
     G2, G3 = nets["sg2"], nets["sg3"]
-    main = RenderState(x=1.0, translate=(0.2, -0.1), rotate=0.05)
+    main = RenderRequest(latent=Latent(1.0), transform=Transform(translate=(0.2, -0.1), rotate=0.05))
     s2, s3 = pane_request(main, info(G2)), pane_request(main, info(G3))
     assert s2.transform == Transform()
     assert s3.transform == Transform((0.2, -0.1), 0.05)
     assert "SG2: no input transform, ignores translate/rotate" in pane_notes(main, info(G2), info(G2))
     assert not any("transform" in n for n in pane_notes(main, info(G3), info(G3)))
-    still = RenderState(x=1.0)
-    assert np.array_equal(render_state(G2, s2), render_state(G2, still))
-    assert np.abs(render_state(G3, s3).astype(int) - render_state(G3, still)).mean() > 1.0
+    still = RenderRequest(latent=Latent(1.0))
+    assert np.array_equal(render_image(G2, s2), render_image(G2, still))
+    assert np.abs(render_image(G3, s3).astype(int) - render_image(G3, still)).mean() > 1.0
 
 
 def test_overrides_class_noise_cutoff_and_layer_view():
     Gc = tiny_net("sg2", c_dim=4, res=16)
     ic = info(Gc)
-    main = RenderState(class_idx=6, cutoff=50, mix_ws=(1, 3, 40), layer_name="b16.conv0", fft=True,
-                       noise_mode="const")
+    main = RenderRequest(latent=Latent(class_idx=6), mix=StyleMix(ws=(1, 3, 40)), truncation=Truncation(cutoff=50),
+                         noise=Noise(mode="const"), layer=LayerView(layer="b16.conv0"), fft=FFTView(enabled=True))
     s = pane_request(main, ic)
     assert s.latent.class_idx == 2 and s.truncation.cutoff is None and s.mix.ws == (1, 3)
     assert s.layer.layer is None and not s.fft.enabled
     s = pane_request(main, ic, PaneOverrides(class_idx=1, noise_mode="random"))
     assert s.latent.class_idx == 1 and s.noise.mode == "random"
-    assert main.class_idx == 6 and main.layer_name == "b16.conv0"  # the main state is never edited
+    assert main.latent.class_idx == 6 and main.layer.layer == "b16.conv0"  # the main request is never edited
     assert "style mix limited to its 6 ws" in pane_notes(main, ic, ic)
     unconditional = pane_request(main, info(tiny_net("sg2", res=16)))
     assert unconditional.latent.class_idx == 0
@@ -111,17 +121,16 @@ def test_overrides_class_noise_cutoff_and_layer_view():
 
 def test_a_pane_takes_neither_the_main_nets_explicit_latent_nor_its_moves(nets):
     """W of one network means nothing to another: a pane shows its own mapping of the seed-plane position."""
-    from sg3_explorer.visualizer.explore import set_latent
-    from sg3_explorer.visualizer.request_adapter import request_from_state
+    from sg3_explorer.visualizer.explore import with_latent
 
     G3 = nets["sg3"]
-    main = RenderState(x=2.0, psi=0.9)
-    set_latent(main, torch.randn(1, G3.num_ws, G3.w_dim), "projection")
-    main.moves = request_from_state(main).moves + (LatentMove(tuple([1.0] * G3.w_dim), 2.0),)
-    assert not np.array_equal(render_state(G3, main), render_state(G3, RenderState(x=2.0, psi=0.9)))
+    plain = RenderRequest(latent=Latent(2.0), truncation=Truncation(0.9))
+    main = with_latent(plain, torch.randn(1, G3.num_ws, G3.w_dim), "projection")
+    main = main.replace(moves=(LatentMove(tuple([1.0] * G3.w_dim), 2.0),))
+    assert not np.array_equal(render_image(G3, main), render_image(G3, plain))
     pane = pane_request(main, info(G3), source="other.pkl")
     assert pane.explicit == ExplicitLatent() and pane.moves == () and pane.network.source == "other.pkl"
-    assert np.array_equal(render_state(G3, pane), render_state(G3, RenderState(x=2.0, psi=0.9)))
+    assert np.array_equal(render_image(G3, pane), render_image(G3, plain))
 
 
 # -- lockstep motion ---------------------------------------------------------------------------------------------
@@ -140,26 +149,26 @@ def test_transform_at_matches_the_video_paths():
 
 # -- the pane set ------------------------------------------------------------------------------------------------
 
-def test_panes_render_the_main_state_and_follow_it(nets):
+def test_panes_render_the_main_request_and_follow_it(nets):
     G = {"sg2": nets["sg2"], "sg3": nets["sg3"]}
     model = model_for(nets)
     try:
         p2, p3 = model.add("sg2"), model.add("sg3")
-        main = RenderState(x=3.0)
+        main = RenderRequest(latent=Latent(3.0))
         wait_shown(model, main)
         assert model.reference.z_dim == 16
         for p in (p2, p3):
-            assert np.array_equal(p.image, render_state(G[p.source], p.request_for(main)))
+            assert np.array_equal(p.image, render_image(G[p.source], p.request_for(main)))
         assert p2.image.shape == (32, 32, 3) and p3.image.shape == (16, 16, 3)
         before = {p.pane_id: p.image.copy() for p in model.panes}
 
-        main.translate = (0.25, 0.0)  # lockstep: the SG3 pane moves, the SG2 pane keeps its picture
+        main = main.edit("transform", translate=(0.25, 0.0))  # lockstep: the SG3 pane moves, the SG2 pane does not
         wait_shown(model, main)
         assert p2.shown_request.transform == Transform() and p3.shown_request.transform == Transform((0.25, 0.0))
         assert p2.shown_request.network.source == "sg2" and p3.shown_request.network.source == "sg3"
         assert np.array_equal(p2.image, before[p2.pane_id])
         assert np.abs(p3.image.astype(int) - before[p3.pane_id]).mean() > 1.0
-        assert np.array_equal(p3.image, render_state(G[p3.source], p3.request_for(main)))
+        assert np.array_equal(p3.image, render_image(G[p3.source], p3.request_for(main)))
 
         from stylegan3.explore.video import LABEL_HEIGHT
 
@@ -170,9 +179,9 @@ def test_panes_render_the_main_state_and_follow_it(nets):
         assert np.array_equal(saved[LABEL_HEIGHT:, 32:], big)  # the 16 px pane: each pixel a 2x2 block
         assert model.panes_image().shape == (LABEL_HEIGHT + 256, 512, 3)  # small nets enlarged for the labels
 
-        main.x = 4.0
+        main = main.edit("latent", x=4.0)
         wait_shown(model, main)
-        assert np.array_equal(p2.image, render_state(G[p2.source], RenderState(x=4.0)))
+        assert np.array_equal(p2.image, render_image(G[p2.source], RenderRequest(latent=Latent(4.0))))
         model.remove(p2)
         assert model.panes == [p3] and model.reference.z_dim == 24
     finally:
@@ -189,7 +198,7 @@ def test_failed_load_is_a_message_and_pane_limit():
         end = time.monotonic() + 10
         while pane.loader.busy and time.monotonic() < end:
             time.sleep(0.01)
-        model.tick(RenderState())
+        model.tick(RenderRequest())
         assert pane.network is None and pane.status == "load failed: bad.pkl: not a network"
         for _ in range(3):
             model.add("more.pkl")
@@ -208,7 +217,7 @@ def test_sticking_jobs_match_the_library_and_report_progress(nets):
     try:
         model.add("sg2")
         model.add("sg3")
-        main = RenderState(x=2.0, psi=0.8)
+        main = RenderRequest(latent=Latent(2.0), truncation=Truncation(0.8))
         wait_shown(model, main)
         model.sticking = StickingSettings(samples=3, sigma=0.3, seed=5)
         model.start_sticking(main)
@@ -258,19 +267,20 @@ def test_trace_job_rows_and_lockstep_motion(nets):
     def run(request, frames, row=0.5, spec=""):
         return trace_job(request, frames, row, spec).run(backend, lambda d, t: None)
 
-    state3 = pane_request(RenderState(x=5.0), info(G3), source="sg3")
+    state3 = pane_request(RenderRequest(latent=Latent(5.0)), info(G3), source="sg3")
     trace, vert = run(state3, 6)
     assert trace.shape == (6, 16, 3) and 0.0 <= vert <= 1.0
-    assert np.array_equal(trace[0], render_state(G3, state3)[8])  # frame 0 is the current seed's image row
-    assert np.array_equal(trace[-1], render_state(G3, RenderState(x=6.0))[8])  # ... and the path ends at seed+1
+    assert np.array_equal(trace[0], render_image(G3, state3)[8])  # frame 0 is the current seed's image row
+    seed_plus_1 = RenderRequest(latent=Latent(6.0))
+    assert np.array_equal(trace[-1], render_image(G3, seed_plus_1)[8])  # ... and the path ends at seed+1
 
     moving, _ = run(state3, 6, spec="pan:0.5,0")
     assert np.array_equal(moving[0], trace[0]) and not np.array_equal(moving[-1], trace[-1])
     # SG2 has no input transform: the same settings record without motion instead of failing.
-    state2 = pane_request(RenderState(x=5.0), info(G2), source="sg2")
+    state2 = pane_request(RenderRequest(latent=Latent(5.0)), info(G2), source="sg2")
     trace2, _ = run(state2, 6, row=0.25)  # SG2: the comparison model sends no transform path
     assert trace2.shape == (6, 32, 3)
-    assert np.array_equal(trace2[0], render_state(G2, state2)[8])
+    assert np.array_equal(trace2[0], render_image(G2, state2)[8])
     backend.close()
 
 
@@ -282,7 +292,7 @@ def test_record_writes_the_panes_to_mp4(nets, tmp_path):
     try:
         model.add("sg2")
         model.add("sg3")
-        main = RenderState(x=0.0)
+        main = RenderRequest(latent=Latent(0.0))
         wait_shown(model, main)
         out = tmp_path / "cmp.mp4"
         model.start_record(main, out, seconds_per_seed=0.2, seeds=2, fps=10)
@@ -332,8 +342,8 @@ def test_main_view_and_four_panes_share_one_backend_without_reloading(nets):
             model.add(name)
         main = model.frames.channel()  # the main view: a fifth channel on the same backend
         for x in (1.0, 2.0, 3.0):
-            main.submit(pane_request(RenderState(x=x), info(nets["sg3"]), source="main3"))
-            wait_shown(model, RenderState(x=x))
+            main.submit(pane_request(RenderRequest(latent=Latent(x)), info(nets["sg3"]), source="main3"))
+            wait_shown(model, RenderRequest(latent=Latent(x)))
             end = time.monotonic() + 30
             while (res := main.poll()) is None:
                 assert time.monotonic() < end

@@ -62,10 +62,10 @@ def test_connect_builds_no_module_in_the_window_process(tmp_path, monkeypatch):
         monkeypatch.setenv("SG3_EXPLORER_CACHE", str(tmp_path / "cache"))
         app = Explorer(AppConfig(networks=[str(nets["SG3-T"])], connect=f"127.0.0.1:{port}", persist_settings=False))
         try:
-            _until(lambda: app.shown_state == app.state, app.poll)
+            _until(lambda: app.shown_request == app.request.for_frame(), app.poll)
             assert app.last_image.shape == (16, 16, 3) and app.info.kind == "SG3-T"
-            app.state.x, app.state.translate = 2.0, (0.25, 0.0)
-            _until(lambda: app.shown_state == app.state, app.poll)
+            app.request = app.request.edit("latent", x=2.0).edit("transform", translate=(0.25, 0.0))
+            _until(lambda: app.shown_request == app.request.for_frame(), app.poll)
             request = app.current_request()
 
             def run(job):
@@ -92,22 +92,22 @@ def test_connect_builds_no_module_in_the_window_process(tmp_path, monkeypatch):
             assert done.step.ws.shape[1] == app.info.num_ws and done.loss_kind == "offline"
             timeline = app.widget("timeline")
             timeline.add_bookmark()
-            app.state.x = 4.0
+            app.request = app.request.edit("latent", x=4.0)
             timeline.add_bookmark()
             timeline.preview(0.5)
-            assert timeline.previewing and app.state.explicit is not None, timeline.message
-            _until(lambda: app.shown_state == app.state, app.poll)
+            assert timeline.previewing and app.request.explicit.w is not None, timeline.message
+            _until(lambda: app.shown_request == app.request.for_frame(), app.poll)
             if importlib.util.find_spec("imageio_ffmpeg") is not None:
                 assert run(jobs.timeline_export_job(timeline.timeline, timeline.base(), tmp_path / "t.mp4",
                                                     4.0, 3)) == 3
                 assert run(jobs.record_job(request, tmp_path / "r.mp4", 2, 10.0, "circle:0.1", 0.0)) == 2
             comparison = app.widget("comparison").model
             comparison.add(str(nets["SG2"]))
-            _until(lambda: comparison.all_shown(app.state), lambda: (app.poll(), comparison.tick(app.state)))
-            comparison.start_sticking(app.state)
-            comparison.start_trace(app.state)
+            _until(lambda: comparison.all_shown(app.request), lambda: (app.poll(), comparison.tick(app.request)))
+            comparison.start_sticking(app.request)
+            comparison.start_trace(app.request)
             assert comparison.wait_jobs(120)
-            comparison.tick(app.state)
+            comparison.tick(app.request)
             pane = comparison.panes[0]
             assert pane.sticking_image is not None and pane.trace_image is not None, pane.status
         finally:

@@ -1,6 +1,6 @@
 """The analysis panels (equivariance, layers & channels, spectra) in the real app on Xvfb, driven by the imgui
 test engine: every control is operated like a user would, and the pixels on screen must equal the headless
-`render_state` of the resulting state. Screenshots are left in tests/_artifacts (gui_analysis_*.png)."""
+`render_image` of the resulting request. Screenshots are left in tests/_artifacts (gui_analysis_*.png)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from tests.support.gui import (
     mean_abs_diff,
     reference_network,
     run_driven,
-    wait_image_for_state,
+    wait_image_for_request,
     wait_until,
 )
 from tests.support.nets import save_tiny
@@ -43,12 +43,12 @@ def vec(x: float, y: float):
 
 def shot(ctx, app, artifacts_dir, name: str) -> np.ndarray:
     """Window screenshot, saved for people to look at, and checked against the headless render."""
-    from sg3_explorer.visualizer.renderer import render_state
+    from sg3_explorer.visualizer.renderer import render_image
 
-    wait_image_for_state(ctx, app)
+    wait_image_for_request(ctx, app)
     pixels = grab_window(ctx, app)
     Image.fromarray(pixels).save(artifacts_dir / f"gui_analysis_{name}.png")
-    assert_shows(pixels, app, render_state(reference_network(app), app.state))
+    assert_shows(pixels, app, render_image(reference_network(app), app.request))
     return pixels
 
 
@@ -70,7 +70,7 @@ def write_fast_sg3(path):
 def test_equivariance_panel(app_env, artifacts_dir):
     """Translate (typed, dragged fast/slow, rounded, animated, reset), rotate (typed, dragged, animated, reset),
     untransform (warped and difference views) and the metrics (Compute and Live) on a tiny SG3 net."""
-    from sg3_explorer.visualizer.renderer import render_state, state_ws
+    from sg3_explorer.visualizer.renderer import render_image, view_ws
     from stylegan3.metrics.equivariance import eq_metrics_for_latent
 
     net = write_fast_sg3(app_env / "tiny_sg3.safetensors")
@@ -79,14 +79,13 @@ def test_equivariance_panel(app_env, artifacts_dir):
 
     def drive(ctx):
         assert wait_until(ctx, lambda: app.network is not None, 30)
-        wait_image_for_state(ctx, app)
+        wait_image_for_request(ctx, app)
         G = reference_network(app)
-        s = app.state
-        plain = render_state(G, s.copy())
+        plain = render_image(G, app.request)
 
         ctx.item_input_value("**/X##xlate", 0.25)
         ctx.item_input_value("**/Y##xlate", -0.125)
-        assert s.translate == pytest.approx((0.25, -0.125))
+        assert app.request.transform.translate == pytest.approx((0.25, -0.125))
         shot(ctx, app, artifacts_dir, "translate")
         # the content moved by (8, -4) pixels: the plain render shifted by that matches away from the border
         shown = app.last_image.astype(np.float32)
@@ -95,16 +94,17 @@ def test_equivariance_panel(app_env, artifacts_dir):
         assert np.abs(shown - plain.astype(np.float32)).mean() > 5
 
         ctx.item_click("**/Reset##xlate")
-        assert s.translate == (0.0, 0.0)
+        assert app.request.transform.translate == (0.0, 0.0)
         ctx.item_drag_with_delta("**/Drag fast##xlate", vec(30, 0))
-        assert s.translate[0] == pytest.approx(0.3, abs=0.05) and abs(s.translate[1]) < 0.05
-        x0 = s.translate
+        tx, ty = app.request.transform.translate
+        assert tx == pytest.approx(0.3, abs=0.05) and abs(ty) < 0.05
+        x0 = app.request.transform.translate
         ctx.item_drag_with_delta("**/Drag slow##xlate", vec(40, 20))
-        assert s.translate[0] - x0[0] == pytest.approx(0.02, abs=0.005)
-        assert s.translate[1] - x0[1] == pytest.approx(0.01, abs=0.005)
+        assert app.request.transform.translate[0] - x0[0] == pytest.approx(0.02, abs=0.005)
+        assert app.request.transform.translate[1] - x0[1] == pytest.approx(0.01, abs=0.005)
         ctx.item_click("**/Round to whole pixels##xlate")
         ctx.yield_()
-        assert all(abs(v * 32 - round(v * 32)) < 1e-9 for v in s.translate)
+        assert all(abs(v * 32 - round(v * 32)) < 1e-9 for v in app.request.transform.translate)
         ctx.item_click("**/Round to whole pixels##xlate")
         ctx.item_click("**/Reset##xlate")
         ctx.item_input_value("**/Speed##xlate", 0.5)
@@ -113,36 +113,36 @@ def test_equivariance_panel(app_env, artifacts_dir):
         for _ in range(5):
             ctx.yield_()
         ctx.item_click("**/Anim##xlate")
-        assert s.translate[0] > 0 and s.translate[1] == 0
+        assert app.request.transform.translate[0] > 0 and app.request.transform.translate[1] == 0
         ctx.item_click("**/Reset##xlate")
 
         ctx.item_input_value("**/Rotate (turns)##rot", 0.125)
-        assert s.rotate == pytest.approx(0.125)
+        assert app.request.transform.rotate == pytest.approx(0.125)
         shot(ctx, app, artifacts_dir, "rotate")
         ctx.item_drag_with_delta("**/Drag##rot", vec(50, 0))
-        assert s.rotate == pytest.approx(0.175, abs=0.01)
+        assert app.request.transform.rotate == pytest.approx(0.175, abs=0.01)
         ctx.item_click("**/Reset##rot")
-        assert s.rotate == 0.0
+        assert app.request.transform.rotate == 0.0
         ctx.item_input_value("**/Speed##rot", 0.2)
         assert app.widget("equivariance").speed_r == pytest.approx(0.2)
         ctx.item_click("**/Anim##rot")
         for _ in range(5):
             ctx.yield_()
         ctx.item_click("**/Anim##rot")
-        assert s.rotate > 0
+        assert app.request.transform.rotate > 0
         ctx.item_click("**/Reset##rot")
 
         # Untransform: the translated render warped back is close to the plain render.
         ctx.item_input_value("**/X##xlate", 0.1)
         ctx.item_input_value("**/Y##xlate", 0.05)
         ctx.item_click("**/Untransform")
-        assert s.untransform
+        assert app.request.untransform.enabled
         back = shot(ctx, app, artifacts_dir, "untransform")
         inner = (slice(6, -6), slice(6, -6))
         err_back = np.abs(app.last_image[inner].astype(np.float32) - plain[inner].astype(np.float32)).mean()
         assert err_back < 6, err_back
         ctx.item_click("**/difference##ut")
-        assert s.untransform_view == "difference"
+        assert app.request.untransform.view == "difference"
         ctx.item_input_value("**/Diff gain##ut", 30)
         diff = shot(ctx, app, artifacts_dir, "difference")
         assert app.last_result.extras["residual_psnr"] > 20
@@ -160,13 +160,13 @@ def test_equivariance_panel(app_env, artifacts_dir):
         shot(ctx, app, artifacts_dir, "metrics")
         # the library's value for this latent (all three are checked headless in test_layer_view)
         with torch.no_grad():
-            ref = eq_metrics_for_latent(G, state_ws(G, s), metrics=["eqt"], rng=[0, 0])["eqt"]
+            ref = eq_metrics_for_latent(G, view_ws(G, app.request), metrics=["eqt"], rng=[0, 0])["eqt"]
         assert eq.metrics["eqt"] == pytest.approx(ref, rel=1e-6)
         seen["metrics"] = dict(eq.metrics)
         ctx.item_click("**/Live##eq")
         ctx.item_open("**/Latent")
         ctx.item_input_value("**/Seed", 3)
-        assert wait_until(ctx, lambda: eq.metrics_key is not None and eq.metrics_key[0] == 3.0, 60)
+        assert wait_until(ctx, lambda: eq.metrics_key is not None and eq.metrics_key.latent.x == 3.0, 60)
         assert eq.metrics != seen["metrics"]
 
     run_driven(app, drive)
@@ -190,7 +190,7 @@ def test_sg2_equivariance_disabled_and_layer_table_lists_blocks(app_env, artifac
         assert [info.name for info in app.widget("layers").layers] == names
         ctx.item_close("**/Equivariance")
         ctx.item_click("**/b16.conv1##layer")
-        assert app.state.layer_name == "b16.conv1"
+        assert app.request.layer.layer == "b16.conv1"
         shot(ctx, app, artifacts_dir, "sg2_layer")
         assert app.last_image.shape == (16, 16, 3)
 
@@ -200,10 +200,11 @@ def test_sg2_equivariance_disabled_and_layer_table_lists_blocks(app_env, artifac
 def test_layers_fft_and_spectra_panels(app_env, artifacts_dir):
     """Pick a layer in the table, channel / RGB, normalize, brightness, statistics, FFT view (range, window),
     then the spectra plots: layer combo, overlay, number of latents, compute with progress, cancel, window."""
-    from sg3_explorer.visualizer.renderer import state_ws
-    from sg3_explorer.visualizer.stages import OUTPUT, layer_stats
+    from sg3_explorer.visualizer.renderer import view_ws
+    from stylegan3.documents.request import OUTPUT_LAYER, LayerView
     from stylegan3.metrics.spectra import network_spectrum
     from stylegan3.networks.layers import capture_layers
+    from stylegan3.render.views import layer_stats
 
     net = write_fast_sg3(app_env / "tiny_sg3.safetensors")
     app = make_app(app_env, [str(net)], ["layers"])
@@ -211,25 +212,24 @@ def test_layers_fft_and_spectra_panels(app_env, artifacts_dir):
 
     def drive(ctx):
         assert wait_until(ctx, lambda: app.network is not None, 30)
-        wait_image_for_state(ctx, app)
+        wait_image_for_request(ctx, app)
         G = reference_network(app)
-        s = app.state
         ctx.item_click("**/L1_52_16##layer")
-        assert s.layer_name == "L1_52_16" and s.channel is None
+        assert app.request.layer.layer == "L1_52_16" and app.request.layer.channel is None
         shot(ctx, app, artifacts_dir, "layer_rgb")
         assert app.last_image.shape == (52, 52, 3)
 
         ctx.item_click("**/Single##ch")
-        assert s.channel == 0
+        assert app.request.layer.channel == 0
         ctx.item_input_value("**/Channel##ch", 5)
-        assert s.channel == 5
+        assert app.request.layer.channel == 5
         ctx.item_click("**/Normalize##layer")
-        assert s.layer_normalize is True
+        assert app.request.layer.normalize is True
         ctx.item_input_value("**/Brightness##layer", -6)
-        assert s.layer_gain_db == pytest.approx(-6)
+        assert app.request.layer.gain_db == pytest.approx(-6)
         shot(ctx, app, artifacts_dir, "layer_channel")
         with torch.no_grad():
-            _, feats = capture_layers(G, state_ws(G, s), ["L1_52_16"], noise_mode="const")
+            _, feats = capture_layers(G, view_ws(G, app.request), ["L1_52_16"], noise_mode="const")
         want = layer_stats(feats["L1_52_16"], 5)
         got = app.last_result.extras["layer_stats"]
         for part in ("all", "selected"):
@@ -238,11 +238,11 @@ def test_layers_fft_and_spectra_panels(app_env, artifacts_dir):
         assert got["selected"]["std"] != pytest.approx(got["all"]["std"])
 
         ctx.item_click("**/FFT view")
-        assert s.fft
+        assert app.request.fft.enabled
         ctx.item_input_value("**/Range##fft", 60)
-        assert s.fft_range_db == pytest.approx(60)
+        assert app.request.fft.range_db == pytest.approx(60)
         ctx.item_click("**/hann##fftwin")
-        assert s.fft_window == "hann"
+        assert app.request.fft.window == "hann"
         fft = shot(ctx, app, artifacts_dir, "layer_fft")
         assert app.last_image.shape == (260, 260, 3)
         # the marks are drawn: pure green (cutoff), yellow (stopband) and red (Nyquist, dashed: = stopband here)
@@ -250,23 +250,23 @@ def test_layers_fft_and_spectra_panels(app_env, artifacts_dir):
         for colour in ((0, 255, 0), (255, 255, 0), (255, 0, 0)):
             assert (img == colour).all(axis=2).sum() > 50, colour
         ctx.item_click("**/image##layer")
-        assert s.layer_name == OUTPUT and s.fft
+        assert app.request.layer.layer == OUTPUT_LAYER and app.request.fft.enabled
         shot(ctx, app, artifacts_dir, "output_fft")
         ctx.item_click("**/FFT view")
-        assert s.layer_name is None and not s.fft
+        assert app.request.layer.layer is None and not app.request.fft.enabled
         ctx.item_click("**/L2_52_8##layer")
         ctx.item_click("**/Reset##layer")
-        assert s.layer_name is None and s.channel is None and s.layer_normalize is False
+        assert app.request.layer == LayerView()  # no layer, RGB, not normalised, 0 dB
         seen["fft"] = fft.shape
 
         # Spectra panel
         ctx.item_close("**/Layers & channels")
         ctx.item_open("**/Spectra")
         sp = app.widget("spectra")
-        s.layer_name = "L3_32_8"  # as if picked in the layer table: "Shown" takes it over
+        app.request = app.request.edit("layer", layer="L3_32_8")  # as if picked in the table: "Shown" takes it
         ctx.item_click("**/Shown##spec")
         assert sp.layer_a == "L3_32_8"
-        s.layer_name = None
+        app.request = app.request.edit("layer", layer=None)
         combo_pick(ctx, sp, "Layer##specA", "L2_52_8")
         assert sp.layer_a == "L2_52_8"
         ctx.item_click("**/Overlay##spec")
@@ -281,7 +281,8 @@ def test_layers_fft_and_spectra_panels(app_env, artifacts_dir):
             ctx.yield_()
         pixels = grab_window(ctx, app)
         Image.fromarray(pixels).save(artifacts_dir / "gui_analysis_spectra.png")
-        ref = network_spectrum(G, "L2_52_8", num_samples=2, seed=s.seed, truncation_psi=s.psi, window="kaiser")
+        ref = network_spectrum(G, "L2_52_8", num_samples=2, seed=app.request.latent.seed,
+                               truncation_psi=app.request.truncation.psi, window="kaiser")
         f, db = sp.curves["L2_52_8"]["radial"]
         rf, rp = ref.radial()
         np.testing.assert_allclose(f, rf)

@@ -2,7 +2,7 @@
 
 Each test opens the window on a tiny network saved by our own code, drives the panels like a user would (typing
 into fields, clicking, pressing keys), and checks the render state and the pixels on screen: the image region
-of a window screenshot must equal a headless `render_state` of the same state, up to scaling.
+of a window screenshot must equal a headless `render_image` of the same state, up to scaling.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from tests.support.gui import (
     reference_network,
     run_driven,
     sample_cells,
-    wait_image_for_state,
+    wait_image_for_request,
     wait_until,
     write_hostile_pickle,
 )
@@ -47,7 +47,7 @@ def save_artifact(artifacts_dir: Path, name: str, pixels: np.ndarray) -> None:
 
 def test_seed_psi_and_pixels(app_env, artifacts_dir):
     """Change seed (typed and with the arrow keys) and psi; the screen shows exactly the headless render."""
-    from sg3_explorer.visualizer.renderer import render_state
+    from sg3_explorer.visualizer.renderer import render_image
 
     net = save_tiny(app_env / "tiny_sg2.safetensors", kind="sg2", res=32)
     app = make_app(app_env, [str(net)])
@@ -55,35 +55,35 @@ def test_seed_psi_and_pixels(app_env, artifacts_dir):
 
     def drive(ctx):
         assert wait_until(ctx, lambda: app.network is not None, 30), app.loader.status
-        wait_image_for_state(ctx, app)
+        wait_image_for_request(ctx, app)
         G = reference_network(app)
         first = grab_window(ctx, app)
         save_artifact(artifacts_dir, "gui_seed0.png", first)
-        seen["diff0"] = assert_shows(first, app, render_state(G, app.state))
+        seen["diff0"] = assert_shows(first, app, render_image(G, app.request))
 
         ctx.item_input_value("**/Seed", 5)
-        assert app.state.x == 5.0
-        wait_image_for_state(ctx, app)
+        assert app.request.latent.x == 5.0
+        wait_image_for_request(ctx, app)
         shot = grab_window(ctx, app)
-        seen["diff5"] = assert_shows(shot, app, render_state(G, app.state))
+        seen["diff5"] = assert_shows(shot, app, render_image(G, app.request))
         # ...and it is a different picture from seed 0.
         assert mean_abs_diff(shot, first) > 1.0
 
         ctx.item_input_value("**/Psi", 0.5)
-        assert app.state.psi == pytest.approx(0.5)
-        wait_image_for_state(ctx, app)
+        assert app.request.truncation.psi == pytest.approx(0.5)
+        wait_image_for_request(ctx, app)
         shot = grab_window(ctx, app)
         save_artifact(artifacts_dir, "gui_seed5_psi0.5.png", shot)
-        assert_shows(shot, app, render_state(G, app.state))
+        assert_shows(shot, app, render_image(G, app.request))
 
         ctx.mouse_move_to_pos(imgui_vec(app, 0.5, 0.5))  # keys go to the app, not to a text field
         ctx.key_press(imgui_key("right_arrow"))
-        assert app.state.x == 6.0
+        assert app.request.latent.x == 6.0
         ctx.key_press(imgui_key("down_arrow"))
-        assert app.state.x == -4.0
+        assert app.request.latent.x == -4.0
         ctx.key_press(imgui_key("up_arrow"))
         ctx.key_press(imgui_key("left_arrow"))
-        assert app.state.x == 5.0
+        assert app.request.latent.x == 5.0
         latent = app.widget("latent")
         ctx.key_press(imgui_key("space"))
         assert latent.anim
@@ -91,14 +91,15 @@ def test_seed_psi_and_pixels(app_env, artifacts_dir):
         ctx.yield_()
         ctx.key_press(imgui_key("space"))
         assert not latent.anim
-        assert app.state.x > 5.0  # the animation moved through the seed plane
+        assert app.request.latent.x > 5.0  # the animation moved through the seed plane
         ctx.item_drag_with_delta("**/Drag", imgui_vec_delta(50, -25))  # walk the seed plane with the mouse
-        assert app.state.x == pytest.approx(6.0, abs=0.3) and app.state.y == pytest.approx(-0.5, abs=0.3)
+        lat = app.request.latent
+        assert lat.x == pytest.approx(6.0, abs=0.3) and lat.y == pytest.approx(-0.5, abs=0.3)
         assert app.window_title.endswith("tiny_sg2.safetensors (SG2)")
         ctx.item_click("**/Snap")
-        assert app.state.x == round(app.state.x)
-        wait_image_for_state(ctx, app)
-        assert_shows(grab_window(ctx, app), app, render_state(G, app.state))
+        assert app.request.latent.x == round(app.request.latent.x)
+        wait_image_for_request(ctx, app)
+        assert_shows(grab_window(ctx, app), app, render_image(G, app.request))
 
     run_driven(app, drive)
     assert seen["diff0"] < 3.0 and seen["diff5"] < 3.0
@@ -137,7 +138,7 @@ def test_failing_panel_shows_error_and_app_keeps_running(app_env):
             ctx.yield_()
         assert app.panel_errors == {"capture": "ValueError: boom"}
         ctx.item_input_value("**/Seed", 2)  # the rest of the window still works
-        assert app.state.x == 2.0
+        assert app.request.latent.x == 2.0
 
     app.run(test_function=drive)
 
@@ -153,7 +154,7 @@ def test_broken_and_hostile_files_keep_app_running(app_env, artifacts_dir):
 
     def drive(ctx):
         assert wait_until(ctx, lambda: app.network is not None, 30)
-        wait_image_for_state(ctx, app)
+        wait_image_for_request(ctx, app)
         shown = app.last_image.copy()
 
         ctx.item_input_value("**/##path", str(broken))
@@ -181,7 +182,7 @@ def test_broken_and_hostile_files_keep_app_running(app_env, artifacts_dir):
         assert app.drop_enabled
         app.handle_drop([str(net)])
         assert wait_until(ctx, lambda: app.loader.status.error is None and not app.loader.busy, 20)
-        wait_image_for_state(ctx, app)
+        wait_image_for_request(ctx, app)
 
         # The in-window file browser lists network files of a folder; clicking one loads it.
         (app_env / "sub").mkdir()
@@ -201,7 +202,7 @@ def test_broken_and_hostile_files_keep_app_running(app_env, artifacts_dir):
 
 def test_panels_capture_help_and_view(app_env, artifacts_dir):
     """Style mix, class label, noise, cutoff, force fp32, capture buttons, help popup, zoom/1:1/fit, settings."""
-    from sg3_explorer.visualizer.renderer import render_state
+    from sg3_explorer.visualizer.renderer import render_image
     from sg3_explorer.visualizer.settings import load_settings
 
     net = save_tiny(app_env / "tiny_cond.safetensors", kind="sg2", c_dim=4, res=32)
@@ -209,42 +210,42 @@ def test_panels_capture_help_and_view(app_env, artifacts_dir):
 
     def drive(ctx):
         assert wait_until(ctx, lambda: app.network is not None, 30)
-        wait_image_for_state(ctx, app)
+        wait_image_for_request(ctx, app)
         G = reference_network(app)
         assert app.network.info.kind == "SG2" and app.network.info.c_dim == 4
 
         ctx.item_input_value("**/Class", 2)
-        assert app.state.class_idx == 2
+        assert app.request.latent.class_idx == 2
 
         ctx.item_open("**/Style mixing")
         ctx.item_input_value("**/Mix seed", 7)
         ctx.item_click("**/ 3##ws3")
         ctx.item_click("**/ 4##ws4")
-        assert app.state.mix_seed == 7 and app.state.mix_ws == (3, 4)
+        assert app.request.mix.seed == 7 and app.request.mix.ws == (3, 4)
 
         ctx.item_input_value("**/Cutoff", 2)
-        assert app.state.cutoff == 2
+        assert app.request.truncation.cutoff == 2
         ctx.item_click("**/random")
-        assert app.state.noise_mode == "random"
+        assert app.request.noise.mode == "random"
         ctx.item_input_value("**/Noise seed", 3)
-        assert app.state.noise_seed == 3
+        assert app.request.noise.seed == 3
 
         ctx.item_open("**/Performance")
         ctx.item_click("**/Force FP32")
-        assert app.state.force_fp32
-        assert app.state.cuda_graphs  # on by default; on the CPU it changes nothing but can be turned off
+        assert app.request.synthesis.force_fp32
+        assert app.request.synthesis.cuda_graphs  # on by default; on the CPU it changes nothing but can be turned off
         ctx.item_click("**/CUDA graphs")
-        assert not app.state.cuda_graphs
+        assert not app.request.synthesis.cuda_graphs
         ctx.item_click("**/CUDA graphs")
-        assert app.state.cuda_graphs
+        assert app.request.synthesis.cuda_graphs
         ctx.item_click("**/Vertical sync")
         assert app.settings.vsync is False
         ctx.item_input_value("**/FPS limit", 30)
         assert app.settings.fps_limit == 30
-        wait_image_for_state(ctx, app)
+        wait_image_for_request(ctx, app)
         shot = grab_window(ctx, app)
         save_artifact(artifacts_dir, "gui_panels.png", shot)
-        assert_shows(shot, app, render_state(G, app.state))
+        assert_shows(shot, app, render_image(G, app.request))
         assert app.render_times.mean_ms() > 0 and len(app.gui_times) > 5
 
         for header in ("Style mixing", "Truncation & noise", "Latent"):  # keep the next panels in view
@@ -345,8 +346,8 @@ def _run_cli(args: list[str], env_dir: Path, debug: bool = False) -> subprocess.
 
 def _check_cli_screenshot(net: Path, env_dir: Path, out: Path, seed: int) -> None:
     import stylegan3
-    from sg3_explorer.visualizer.renderer import render_state
-    from sg3_explorer.visualizer.state import RenderState
+    from sg3_explorer.visualizer.renderer import render_image
+    from stylegan3.documents.request import Latent, RenderRequest
 
     proc = _run_cli([str(net), "--seed", str(seed), "--screenshot", str(out)], env_dir, debug=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -355,7 +356,7 @@ def _check_cli_screenshot(net: Path, env_dir: Path, out: Path, seed: int) -> Non
     line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("image at"))  # --debug only
     x, y, w, h = (int(part.split("=")[1]) for part in line.split()[2:])
     G = stylegan3.load_network(str(net), device="cpu")
-    expected = render_state(G, RenderState(x=float(seed)))
+    expected = render_image(G, RenderRequest(latent=Latent(float(seed))))
     assert mean_abs_diff(sample_cells(shot, (x, y, w, h), expected.shape[:2]), expected) < 2.0
 
 

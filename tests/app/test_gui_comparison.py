@@ -1,7 +1,7 @@
 """Comparison mode in the real window (Xvfb + Mesa), driven by Dear ImGui's test engine.
 
 Two networks side by side in the "Comparison" window, driven by the app's own controls: each pane's pixels on
-screen must equal a headless `render_state` of the pane's state (up to scaling, panes of different resolution
+screen must equal a headless `render_image` of the pane's state (up to scaling, panes of different resolution
 are shown at one size), the sticking view must show the library's average with its score, the trace view the
 recorded rows. Runs once with two tiny nets of our own (different z_dim and resolution) and once with the
 NVIDIA-made SG2 and SG3-T fixtures.
@@ -22,7 +22,7 @@ from tests.support.comparison import (
     shown,
     wait_panes,
 )
-from tests.support.gui import grab_window, wait_image_for_state, wait_until
+from tests.support.gui import grab_window, wait_image_for_request, wait_until
 from tests.support.nets import save_tiny
 
 pytestmark = pytest.mark.gui
@@ -38,7 +38,7 @@ def test_comparison_tiny_nets(app_env, artifacts_dir):
 
     def drive(ctx):
         assert wait_until(ctx, lambda: app.network is not None, 30)
-        wait_image_for_state(ctx, app)
+        wait_image_for_request(ctx, app)
         ctx.item_open("**/Comparison")
         ctx.item_click("**/Show comparison window")
         assert widget.window_open
@@ -54,7 +54,7 @@ def test_comparison_tiny_nets(app_env, artifacts_dir):
         p2, p3 = widget.model.panes
         assert (p2.info.kind, p2.info.z_dim, p2.info.resolution) == ("SG2", 16, 32)
         assert (p3.info.kind, p3.info.z_dim, p3.info.resolution) == ("SG3-T", 24, 16)
-        assert widget.model.notes(p3, app.state) == [
+        assert widget.model.notes(p3, app.request) == [
             "z_dim 24 (not 16): latent not shared, z drawn from the same seed at z_dim 24"]
         shot = grab_window(ctx, app)
         Image.fromarray(shot).save(artifacts_dir / "gui_comparison_tiny.png")
@@ -76,9 +76,9 @@ def test_comparison_tiny_nets(app_env, artifacts_dir):
         ctx.item_click("**/Split view")
 
         # The main controls drive every pane.
-        app.state.psi = 0.6  # (typing into psi is covered by the main GUI tests)
+        app.request = app.request.edit("truncation", psi=0.6)  # (typing into psi is covered by the main GUI tests)
         ctx.item_input_value("**/Seed", 4)
-        assert app.state.x == 4.0
+        assert app.request.latent.x == 4.0
         wait_panes(ctx, app, widget)
         assert p2.shown_request.latent.seed == p3.shown_request.latent.seed == 4
         check_panes(grab_window(ctx, app), app, widget)
@@ -88,21 +88,21 @@ def test_comparison_tiny_nets(app_env, artifacts_dir):
         # inside the table.)
         p2.overrides.noise_mode = "random"
         wait_panes(ctx, app, widget)
-        assert p2.shown_request.noise.mode == "random" and app.state.noise_mode == "const"
+        assert p2.shown_request.noise.mode == "random" and app.request.noise.mode == "const"
         assert p3.shown_request.noise.mode == "const"
         check_panes(grab_window(ctx, app), app, widget)
         p2.overrides.noise_mode = "follow"
 
         # Lockstep motion: the SG3 pane follows the path, the SG2 pane ignores it and says so.
         ctx.item_click("**/Lockstep motion")
-        assert wait_until(ctx, lambda: app.state.translate != (0.0, 0.0), 5)
-        assert p2.request_for(app.state).transform.translate == (0.0, 0.0)
-        assert p3.request_for(app.state).transform.translate == app.state.translate
-        assert "SG2: no input transform, ignores translate/rotate" in widget.model.notes(p2, app.state)
+        assert wait_until(ctx, lambda: app.request.transform.translate != (0.0, 0.0), 5)
+        assert p2.request_for(app.request).transform.translate == (0.0, 0.0)
+        assert p3.request_for(app.request).transform.translate == app.request.transform.translate
+        assert "SG2: no input transform, ignores translate/rotate" in widget.model.notes(p2, app.request)
         ctx.item_click("**/Lockstep motion")
-        assert app.state.translate == (0.0, 0.0) and not widget.motion
+        assert app.request.transform.translate == (0.0, 0.0) and not widget.motion
         widget.set_motion_time(0.25)  # a fixed point of the path: circle:0.1 at a quarter turn
-        assert app.state.translate == pytest.approx((0.0, 0.1))
+        assert app.request.transform.translate == pytest.approx((0.0, 0.1))
         wait_panes(ctx, app, widget)
         shot = grab_window(ctx, app)
         Image.fromarray(shot).save(artifacts_dir / "gui_comparison_lockstep.png")
@@ -123,7 +123,7 @@ def test_comparison_tiny_nets(app_env, artifacts_dir):
         shot = grab_window(ctx, app)
         Image.fromarray(shot).save(artifacts_dir / "gui_comparison_sticking.png")
         for pane in (p2, p3):  # (that the job computes the library's average: tests/app/test_comparison_model.py)
-            assert pane.sticking_request == pane.request_for(app.state)
+            assert pane.sticking_request == pane.request_for(app.request)
             assert pane.sticking_request.truncation.psi == pytest.approx(0.6)
             assert pane.sticking_image.shape == pane.image.shape
             assert shown(shot, widget, pane, "sticking", pane.sticking_image) < 2.0
@@ -149,7 +149,8 @@ def test_comparison_tiny_nets(app_env, artifacts_dir):
         widget.show_sticking = True
         ctx.item_click("**/Save panes")
         saved = sorted((app_env / "captures").glob("comparison_*.png"))
-        assert len(saved) == 1 and widget.model.record_message == f"saved {saved[0]}"
+        why = (widget.model.record_message, app.panel_errors)
+        assert len(saved) == 1 and widget.model.record_message == f"saved {saved[0]}", why
         png = np.asarray(Image.open(saved[0]))
         Image.fromarray(png).save(artifacts_dir / "gui_comparison_saved_panes.png")
         assert png.shape == (2 * (24 + 256), 512, 3)  # label + image, label + average; 2 panes enlarged to 256

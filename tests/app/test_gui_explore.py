@@ -1,7 +1,7 @@
 """The directions, projection and timeline panels in the real window (Xvfb + Mesa, imgui test engine).
 
 Each test drives its panel like a user (typing, clicking, dropping a file) and checks the pixels: the image
-region of the window must equal the headless `render_state` of the app's state, and for the timeline also the
+region of the window must equal the headless `render_image` of the app's state, and for the timeline also the
 library's `render_at` of the exported timeline at that time.
 """
 
@@ -17,7 +17,7 @@ from tests.support.gui import (
     mean_abs_diff,
     reference_network,
     run_driven,
-    wait_image_for_state,
+    wait_image_for_request,
     wait_until,
 )
 from tests.support.nets import save_tiny, tiny_net
@@ -37,13 +37,13 @@ def make_app(tmp_path, networks, open_panels=()):
 def shot(ctx, app, artifacts_dir, name: str) -> np.ndarray:
     """Window screenshot (saved to look at), checked against the headless render; returns the image region at
     the network's resolution."""
-    from sg3_explorer.visualizer.renderer import render_state
+    from sg3_explorer.visualizer.renderer import render_image
     from tests.support.gui import sample_cells
 
-    wait_image_for_state(ctx, app)
+    wait_image_for_request(ctx, app)
     pixels = grab_window(ctx, app)
     Image.fromarray(pixels).save(artifacts_dir / f"gui_explore_{name}.png")
-    expected = render_state(reference_network(app), app.state)
+    expected = render_image(reference_network(app), app.request)
     assert_shows(pixels, app, expected)
     return sample_cells(pixels, app.image_view.image_rect, expected.shape[:2])
 
@@ -65,7 +65,7 @@ def test_direction_sliders_move_the_image(app_env, artifacts_dir, monkeypatch):
         assert len(list((app_env / "cache" / "directions").glob("*-pca-2000-s0.npz"))) == 1  # cached per network
         ctx.item_input_value("**/PC0", 3.0)
         assert panel.amounts[0] == pytest.approx(3.0)
-        moves = app.state.moves  # carried by value: unit vector, strength = amount x sigma, ws range
+        moves = app.request.moves  # carried by value: unit vector, strength = amount x sigma, ws range
         d = panel.directions
         all_ws = tuple(range(int(reference_network(app).num_ws)))
         strength = pytest.approx(3.0 * float(d.sigmas[0]))
@@ -84,7 +84,7 @@ def test_direction_sliders_move_the_image(app_env, artifacts_dir, monkeypatch):
         ctx.item_input_value("**/##dirpath", str(path))
         ctx.item_click("**/Load##dirs")
         assert "loaded 16 directions" in panel.message
-        assert app.state.moves == ()
+        assert app.request.moves == ()
         back = shot(ctx, app, artifacts_dir, "directions_reset")
         assert mean_abs_diff(back, before) < 0.5
         (app_env / "bad.npz").write_text("nope")
@@ -93,9 +93,9 @@ def test_direction_sliders_move_the_image(app_env, artifacts_dir, monkeypatch):
         # User directions: bookmark A -> B and the mean difference of two seed sets join the loaded ones.
         timeline = app.widget("timeline")
         for seed in (2, 5):
-            app.state.x = float(seed)
+            app.request = app.request.edit("latent", x=float(seed))
             timeline.add_bookmark()
-        app.state.x = 0.0
+        app.request = app.request.edit("latent", x=0.0)
         ctx.item_open("**/User directions")
         ctx.item_click("**/Add bookmark A -> B")
         ctx.item_click("**/Add mean difference A -> B")
@@ -105,12 +105,12 @@ def test_direction_sliders_move_the_image(app_env, artifacts_dir, monkeypatch):
         assert panel.amounts[16] == pytest.approx(1.0)
         import torch
 
-        from sg3_explorer.visualizer.explore import state_ws
+        from sg3_explorer.visualizer.renderer import view_ws
         from stylegan3.explore.interpolation import seed_ws
 
         G = reference_network(app)
         expected = seed_ws(G, [0]) + (seed_ws(G, [5]) - seed_ws(G, [2]))
-        assert torch.allclose(state_ws(G, app.state), expected, atol=1e-5)
+        assert torch.allclose(view_ws(G, app.request), expected, atol=1e-5)
         shot(ctx, app, artifacts_dir, "directions_user")
 
     run_driven(app, drive)
@@ -140,7 +140,7 @@ def test_project_from_a_file_and_from_a_drop(app_env, artifacts_dir):
         ctx.item_click("**/Project")
         assert panel.job.busy or panel.result is not None
         saw_live = wait_until(ctx, lambda: panel._shown_step >= 1, 60)
-        assert saw_live and app.state.explicit.label.startswith("projection")
+        assert saw_live and app.request.explicit.label.startswith("projection")
         assert wait_until(ctx, lambda: panel.result is not None, 120), panel.message
         assert "PSNR" in panel.message and "bookmark 0" in panel.message
         assert "loss: offline" in panel.loss_text  # which loss the backend used is on screen
@@ -217,7 +217,7 @@ def test_timeline_scrub_preview_is_the_exported_frame(app_env, artifacts_dir):
         ctx.item_input_value("**/##json", str(app_env / "t.json"))
         ctx.item_click("**/Save##tl")
         ctx.item_click("**/Leave")
-        assert app.state.explicit.w is None
+        assert app.request.explicit.w is None
         shot(ctx, app, artifacts_dir, "timeline_left")
 
     run_driven(app, drive)

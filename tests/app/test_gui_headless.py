@@ -1,4 +1,4 @@
-"""Everything behind the visualizer's panels, checked without a window: render state -> image, the worker's
+"""Everything behind the visualizer's panels, checked without a window: request -> image, the worker's
 latest-wins policy, background loading with error lines, view geometry, settings, captures."""
 
 from __future__ import annotations
@@ -17,10 +17,22 @@ from sg3_explorer.visualizer.backend_renderer import BackendRenderer, FrameChann
 from sg3_explorer.visualizer.capture import capture_name, save_png
 from sg3_explorer.visualizer.loader import NetworkLoader, error_line
 from sg3_explorer.visualizer.perf import TimeHistory
-from sg3_explorer.visualizer.renderer import render_state, state_ws, to_uint8_hwc
+from sg3_explorer.visualizer.renderer import render_image, to_uint8_hwc, view_ws
 from sg3_explorer.visualizer.settings import MAX_RECENT, Settings, config_dir, load_settings, save_settings
-from sg3_explorer.visualizer.state import RenderState, ws_selection
 from sg3_explorer.visualizer.view import ViewTransform
+from stylegan3.documents.request import (
+    FFTView,
+    Latent,
+    LayerView,
+    NetworkRef,
+    Noise,
+    RenderRequest,
+    RequestError,
+    StyleMix,
+    Synthesis,
+    Transform,
+    Truncation,
+)
 from stylegan3.service.backend import BackendStatus, FrameResult, RenderBackend, ResultSlot
 from stylegan3.service.thread_backend import ThreadBackend
 from tests.support.gui import write_hostile_pickle
@@ -43,8 +55,8 @@ def _official_uint8(path: Path) -> np.ndarray:
 
 @pytest.mark.fixtures
 @pytest.mark.parametrize("name", ["sg3t", "sg3r", "sg2"])
-def test_render_state_matches_official_outputs(fixtures_dir, fixture_cases, name):
-    """The image the app shows for a state is the official output for the same seed/psi/cutoff/transform."""
+def test_render_image_matches_official_outputs(fixtures_dir, fixture_cases, name):
+    """The image the app shows for a request is the official output for the same seed/psi/cutoff/transform."""
     import stylegan3
 
     G = stylegan3.load_network(str(fixtures_dir / f"{name}.pkl"), device="cpu")
@@ -52,15 +64,15 @@ def test_render_state_matches_official_outputs(fixtures_dir, fixture_cases, name
     assert cases
     states = {}
     for case in cases:  # mapping is cheap: check every truncation / cutoff case
-        state = RenderState(x=float(case["seed"]), psi=case["psi"], cutoff=case["cutoff"],
-                            noise_mode=case["noise_mode"], translate=tuple(case["translate"]),
-                            rotate=case["rotate"], force_fp32=True)
-        ws = state_ws(G, state).numpy()
+        state = RenderRequest(latent=Latent(float(case["seed"])), truncation=Truncation(case["psi"], case["cutoff"]),
+                              noise=Noise(case["noise_mode"]), synthesis=Synthesis(force_fp32=True),
+                              transform=Transform(tuple(case["translate"]), case["rotate"]))
+        ws = view_ws(G, state).numpy()
         np.testing.assert_allclose(ws, np.load(fixtures_dir / Path(case["ws"]).name), atol=1e-4)
         states[case["output"]] = state
     # Synthesis is slow on a CPU: render the most demanding case (translate + rotate for SG3, cutoff for SG2).
-    output = max(states, key=lambda o: (states[o].rotate != 0, states[o].cutoff is not None))
-    got = render_state(G, states[output])
+    output = max(states, key=lambda o: (states[o].transform.rotate != 0, states[o].truncation.cutoff is not None))
+    got = render_image(G, states[output])
     want = _official_uint8(fixtures_dir / Path(output).name)
     assert np.abs(got.astype(int) - want).max() <= 1, output
 
@@ -73,73 +85,74 @@ def test_uint8_conversion_is_the_official_one():
 
 
 def test_seed_plane_integer_point_is_the_seed(sg2c):
-    a = render_state(sg2c, RenderState(x=7.0))
-    b = render_state(sg2c, RenderState(x=7.0, y=0.0, class_idx=0))
+    a = render_image(sg2c, RenderRequest(latent=Latent(7.0)))
+    b = render_image(sg2c, RenderRequest(latent=Latent(7.0, y=0.0, class_idx=0)))
     assert np.array_equal(a, b)
     # A fractional position differs from both neighbours and moves continuously towards the next seed.
-    ws = [state_ws(sg2c, RenderState(x=7 + t)) for t in (0.0, 0.01, 0.5, 1.0)]
+    ws = [view_ws(sg2c, RenderRequest(latent=Latent(7 + t))) for t in (0.0, 0.01, 0.5, 1.0)]
     assert (ws[1] - ws[0]).abs().max() < (ws[2] - ws[0]).abs().max()
-    assert torch.allclose(ws[3], state_ws(sg2c, RenderState(x=8.0)))
+    assert torch.allclose(ws[3], view_ws(sg2c, RenderRequest(latent=Latent(8.0))))
 
 
 def test_style_mixing_takes_selected_ws_from_mix_seed(sg2c):
-    base = state_ws(sg2c, RenderState(x=1))
-    other = state_ws(sg2c, RenderState(x=9))
-    mixed = state_ws(sg2c, RenderState(x=1, mix_seed=9, mix_ws=(0, 2)))
+    base = view_ws(sg2c, RenderRequest(latent=Latent(1)))
+    other = view_ws(sg2c, RenderRequest(latent=Latent(9)))
+    mixed = view_ws(sg2c, RenderRequest(latent=Latent(1), mix=StyleMix(seed=9, ws=(0, 2))))
     assert torch.equal(mixed[:, [0, 2]], other[:, [0, 2]])
     keep = [i for i in range(sg2c.num_ws) if i not in (0, 2)]
     assert torch.equal(mixed[:, keep], base[:, keep])
     # Out-of-range indices (from a previous, bigger network) are ignored.
-    assert ws_selection((1, 1, 99, -2, 0), 4) == (0, 1)
+    assert StyleMix(9, (1, 1, 99, -2, 0)).limited_to(4) == StyleMix(9, (0, 1))
 
 
 def test_truncation_cutoff_and_class_label(sg2c):
     w_avg = sg2c.mapping.w_avg
-    full = state_ws(sg2c, RenderState(x=3, psi=1.0))
-    zero = state_ws(sg2c, RenderState(x=3, psi=0.0))
+    full = view_ws(sg2c, RenderRequest(latent=Latent(3), truncation=Truncation(1.0)))
+    zero = view_ws(sg2c, RenderRequest(latent=Latent(3), truncation=Truncation(0.0)))
     assert torch.allclose(zero, w_avg.expand_as(zero), atol=1e-5)
-    cut = state_ws(sg2c, RenderState(x=3, psi=0.0, cutoff=2))
+    cut = view_ws(sg2c, RenderRequest(latent=Latent(3), truncation=Truncation(0.0, cutoff=2)))
     assert torch.allclose(cut[:, :2], zero[:, :2]) and torch.allclose(cut[:, 2:], full[:, 2:])
-    assert not np.array_equal(render_state(sg2c, RenderState(x=3, class_idx=0)),
-                              render_state(sg2c, RenderState(x=3, class_idx=2)))
+    assert not np.array_equal(render_image(sg2c, RenderRequest(latent=Latent(3, class_idx=0))),
+                              render_image(sg2c, RenderRequest(latent=Latent(3, class_idx=2))))
 
 
 def test_noise_seed_makes_random_noise_reproducible(sg2c):
-    a = render_state(sg2c, RenderState(noise_mode="random", noise_seed=1))
-    b = render_state(sg2c, RenderState(noise_mode="random", noise_seed=1))
-    c = render_state(sg2c, RenderState(noise_mode="random", noise_seed=2))
+    a = render_image(sg2c, RenderRequest(noise=Noise(mode="random", seed=1)))
+    b = render_image(sg2c, RenderRequest(noise=Noise(mode="random", seed=1)))
+    c = render_image(sg2c, RenderRequest(noise=Noise(mode="random", seed=2)))
     assert np.array_equal(a, b) and not np.array_equal(a, c)
 
 
 def test_input_transform_reaches_sg3_network():
     G = tiny_net("sg3", res=32)
-    a = render_state(G, RenderState(x=1))
-    b = render_state(G, RenderState(x=1, translate=(0.25, 0.0)))
+    a = render_image(G, RenderRequest(latent=Latent(1)))
+    b = render_image(G, RenderRequest(latent=Latent(1), transform=Transform(translate=(0.25, 0.0))))
     assert not np.array_equal(a, b)
-    assert np.array_equal(render_state(G, RenderState(x=1)), a)  # transform reset to identity
+    assert np.array_equal(render_image(G, RenderRequest(latent=Latent(1))), a)  # transform reset to identity
 
 
 def test_stages_come_from_the_request_not_from_panels_built_in_this_process(sg2c):
     """No panel was constructed here: the FFT view still runs, because the pipeline is built from the request."""
     from sg3_explorer.visualizer import renderer
-    from sg3_explorer.visualizer.request_adapter import request_from_state
     from stylegan3.render.pipeline import render_request
 
-    state = RenderState(x=2, layer_name="output", fft=True, fft_window="hann")
+    state = RenderRequest(latent=Latent(2), layer=LayerView(layer="output"), fft=FFTView(enabled=True, window="hann"))
     res = renderer.timed_render(sg2c, state)
-    plain = render_state(sg2c, RenderState(x=2))
+    plain = render_image(sg2c, RenderRequest(latent=Latent(2)))
     assert res.error is None and res.image.shape[0] >= 256 > plain.shape[0]  # the enlarged spectrum
     assert res.extras["layer_shape"] == (3, 32, 32) and "graph" not in res.extras
-    out = render_request(sg2c, request_from_state(state), renderer.network_info(sg2c))
-    assert np.array_equal(out.image, res.image) and np.array_equal(render_state(sg2c, state), res.image)
+    out = render_request(sg2c, state, renderer.network_info(sg2c))
+    assert np.array_equal(out.image, res.image) and np.array_equal(render_image(sg2c, state), res.image)
 
 
 def test_render_errors_become_a_message():
     from sg3_explorer.visualizer.renderer import timed_render
 
+    with pytest.raises(RequestError, match="Noise.mode"):  # a bad value never reaches a renderer: no request has it
+        RenderRequest().edit("noise", mode="bogus")
     G = tiny_net("sg2", res=32)
-    res = timed_render(G, RenderState(noise_mode="bogus"))
-    assert res.image is None and res.error and res.error.startswith("render failed")
+    res = timed_render(G, RenderRequest(layer=LayerView(layer="nope")))
+    assert res.image is not None and "nope" in res.extras["layer_error"]
 
 
 # -- frames of a backend ------------------------------------------------------------------------------------------
@@ -206,44 +219,42 @@ def test_main_view_latest_request_wins_and_gui_never_waits():
     backend = GatedBackend()
     r = BackendRenderer(FrameChannels(backend))
     r.set_network("net", 1)
-    assert r.submit(RenderState(x=1))
+    assert r.submit(RenderRequest(latent=Latent(1)))
     time.sleep(0.05)  # the backend is now stuck rendering x=1
     t0 = time.perf_counter()
     for x in range(2, 50):
-        r.submit(RenderState(x=float(x)))
+        r.submit(RenderRequest(latent=Latent(float(x))))
     assert time.perf_counter() - t0 < 1.0  # submitting never blocks on the render (held for 5 s)
     assert r.poll() is None  # nothing finished yet: the GUI keeps its last image
     backend.gate.set()
     first = _wait_frame(r.poll)
-    assert first is not None and first.state.x == 1.0  # an older frame still shows (a drag keeps updating)
+    assert first is not None and first.request.latent.x == 1.0  # an older frame still shows (a drag keeps updating)
     res = _wait_frame(r.poll)
-    assert res is not None and res.state.x == 49.0 and res.image[0, 0, 0] == 49
+    assert res is not None and res.request.latent.x == 49.0 and res.image[0, 0, 0] == 49
     assert backend.calls == [("net", 1.0), ("net", 49.0)]  # requests 2..48 were collapsed into the newest one
     assert r.wait_idle(5) and r.poll() is None  # delivered once
-    assert not r.submit(RenderState(x=49.0))  # unchanged state: nothing to do
+    assert not r.submit(RenderRequest(latent=Latent(49.0)))  # unchanged request: nothing to do
 
 
-def test_frames_of_the_previous_network_are_dropped_and_states_are_snapshots():
+def test_frames_of_the_previous_network_are_dropped_and_requests_are_immutable():
     backend = GatedBackend()
     r = BackendRenderer(FrameChannels(backend))
     r.set_network("old", 1)
-    s = RenderState(x=3)
+    s = RenderRequest(latent=Latent(3))
     r.submit(s)
-    s.x = 6.0  # the GUI keeps editing its own state
+    s = s.edit("latent", x=6.0)  # the GUI puts back an edited copy: the submitted one is unchanged
     time.sleep(0.05)
     r.set_network("new", 2)  # user switched networks while x=3 renders on the old one
     backend.gate.set()
     assert r.wait_idle(5) and r.poll() is None
-    r.submit(RenderState(x=3))
+    r.submit(RenderRequest(latent=Latent(3)))
     res = _wait_frame(r.poll)
-    assert res is not None and res.network_id == 2 and res.state.x == 3.0
+    assert res is not None and res.network_id == 2 and res.request.latent.x == 3.0
     assert backend.calls == [("old", 3.0), ("new", 3.0)]
 
 
 def test_channels_take_turns_and_each_gets_its_own_frames():
     """The main view and two panes on one backend: one request in flight, every view served, none starved."""
-    from stylegan3.documents.request import Latent, NetworkRef, RenderRequest
-
     backend = GatedBackend()
     hub = FrameChannels(backend)
     views = [hub.channel() for _ in range(3)]
@@ -387,7 +398,7 @@ def test_settings_roundtrip_and_bad_files(tmp_path, monkeypatch):
 
 
 def test_capture_names_never_overwrite(tmp_path):
-    st = RenderState(x=42, psi=0.7)
+    st = RenderRequest(latent=Latent(42), truncation=Truncation(0.7))
     base = capture_name("image", st, "/data/nets/sg3t.pkl")
     assert base == "image_sg3t_seed42_psi0.70"
     px = np.zeros((4, 5, 3), np.uint8)
@@ -403,16 +414,15 @@ def test_time_history():
     assert len(h) == 4 and h.mean_ms() == 35.0 and h.fps(2) == pytest.approx(1000 / 45)
 
 
-def test_state_copy_and_equality():
+def test_request_edits_and_equality():
     from stylegan3.documents.request import ExplicitLatent
 
-    a = RenderState(x=1.5, mix_ws=(1, 2), explicit=ExplicitLatent(((1.0, 2.0),), "p", (1.5, 0.0)))
-    b = a.copy()
-    assert a == b and b is not a
-    b.layer_gain_db = 3.0
-    assert a != b and a.seed == 1 and RenderState(x=-0.5).seed == -1
-    c = a.copy(explicit=ExplicitLatent(((1.0, 2.5),), "p", (1.5, 0.0)))
-    assert c != a and a.copy() == a
+    pinned = ExplicitLatent(((1.0, 2.0),), "p", (1.5, 0.0))
+    a = RenderRequest(latent=Latent(1.5), mix=StyleMix(ws=(1, 2)), explicit=pinned)
+    b = a.edit("layer", gain_db=3.0)
+    assert a != b and a.layer.gain_db == 0.0 and b.edit("layer", gain_db=0.0) == a and hash(b.edit("layer")) == hash(b)
+    assert a.latent.seed == 1 and RenderRequest(latent=Latent(-0.5)).latent.seed == -1
+    assert a.replace(explicit=ExplicitLatent(((1.0, 2.5),), "p", (1.5, 0.0))) != a
 
 
 def test_folder_listing_and_catalog(tmp_path):
@@ -477,12 +487,12 @@ def test_saved_window_size_and_preferences_are_used_at_start(tmp_path, monkeypat
     monkeypatch.setenv("SG3_CONFIG_DIR", str(tmp_path / "cfg"))
     save_settings(Settings(window_size=(1111, 666), fps_limit=24, vsync=False, force_fp32=True))
     net = save_tiny(tmp_path / "n.safetensors", kind="sg2", res=32)
-    app = App(AppConfig(networks=[str(net)], state=RenderState(x=3)))  # as the gui command passes it
+    app = App(AppConfig(networks=[str(net)], request=RenderRequest(latent=Latent(3))))  # as the gui command passes it
     try:
         params = app.runner_params()
         assert tuple(params.app_window_params.window_geometry.size) == (1111, 666)
         assert params.fps_idling.fps_max == 24 and params.fps_idling.vsync_to_monitor is False
-        assert app.state.force_fp32 is True and app.state.x == 3
+        assert app.request.synthesis.force_fp32 is True and app.request.latent.x == 3
         assert app.loader.wait(30) and app.loader.poll().info.kind == "SG2"
     finally:
         app.close()

@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.support.gui import grab_window, wait_image_for_state, wait_until
+from tests.support.gui import grab_window, wait_image_for_request, wait_until
 from tests.support.nets import save_tiny, tiny_net
 
 pytestmark = pytest.mark.gui
@@ -50,7 +50,7 @@ def test_out_of_memory_render_shows_the_message_and_the_app_keeps_running(app_en
 
     def drive(ctx):
         assert wait_until(ctx, lambda: app.network is not None, 30)
-        wait_image_for_state(ctx, app)
+        wait_image_for_request(ctx, app)
         ctx.item_open("**/Performance")
         short_of_memory["on"] = True
         ctx.item_input_value("**/Seed", 5)
@@ -67,8 +67,8 @@ def test_out_of_memory_render_shows_the_message_and_the_app_keeps_running(app_en
         short_of_memory["on"] = False  # e.g. fp16 or fewer panes: the same window renders again
         ctx.item_open("**/Latent")
         ctx.item_input_value("**/Seed", 6)
-        wait_image_for_state(ctx, app)
-        assert app.render_error is None and app.state.x == 6.0
+        wait_image_for_request(ctx, app)
+        assert app.render_error is None and app.request.latent.x == 6.0
 
     try:
         app.run(test_function=drive)

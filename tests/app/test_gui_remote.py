@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.support.gui import assert_shows, grab_window, run_driven, wait_image_for_state, wait_until
+from tests.support.gui import assert_shows, grab_window, run_driven, wait_image_for_request, wait_until
 from tests.support.nets import tiny_net
 from tests.support.service import running_server
 
@@ -19,7 +19,6 @@ pytestmark = pytest.mark.gui
 
 def test_gui_connect_renders_remotely(app_env, artifacts_dir):
     from sg3_explorer.visualizer.app import App, AppConfig
-    from sg3_explorer.visualizer.request_adapter import request_from_state
     from stylegan3.loading.native import save_native
     from stylegan3.networks.info import describe
     from stylegan3.render.pipeline import render_request
@@ -46,15 +45,15 @@ def test_gui_connect_renders_remotely(app_env, artifacts_dir):
             assert wait_until(ctx, lambda: app.network is not None, 60), app.loader.status
             assert app.network.info.kind == "SG3-R"
             ctx.item_input_value("**/Seed", 4)
-            app.state.translate, app.state.rotate = (0.25, -0.125), 0.05
-            wait_image_for_state(ctx, app, 60)
+            app.request = app.request.edit("transform", translate=(0.25, -0.125), rotate=0.05)
+            wait_image_for_request(ctx, app, 60)
             perf = app.widget("performance")
             ctx.item_open("**/Performance")
             for _ in range(3):
                 ctx.yield_()
             shot = grab_window(ctx, app)
             Image.fromarray(shot).save(artifacts_dir / "gui_remote_sg3r.png")
-            want = render_request(G, request_from_state(app.state, str(net)), info).image
+            want = render_request(G, app.current_request(), info).image
             seen["diff"] = assert_shows(shot, app, want)
             extras = app.last_result.extras
             assert extras["transport"] == server.address and extras["frame_format"] == "png"
@@ -64,17 +63,17 @@ def test_gui_connect_renders_remotely(app_env, artifacts_dir):
             ctx.item_open("**/Layers & channels")
             layer = info.layers[2].name
             ctx.item_click(f"**/{layer}##layer")
-            assert app.state.layer_name == layer
-            wait_image_for_state(ctx, app, 60)
+            assert app.request.layer.layer == layer
+            wait_image_for_request(ctx, app, 60)
             shot = grab_window(ctx, app)
-            want = render_request(G, request_from_state(app.state, str(net)), info).image
+            want = render_request(G, app.current_request(), info).image
             assert_shows(shot, app, want)
             ctx.item_click("**/FFT view")
-            assert app.state.fft
-            wait_image_for_state(ctx, app, 60)
+            assert app.request.fft.enabled
+            wait_image_for_request(ctx, app, 60)
             shot = grab_window(ctx, app)
             Image.fromarray(shot).save(artifacts_dir / "gui_remote_fft.png")
-            want = render_request(G, request_from_state(app.state, str(net)), info).image
+            want = render_request(G, app.current_request(), info).image
             assert want.shape[0] >= 256 and assert_shows(shot, app, want) < 2.0
             # the equivariance metrics of this latent run on the server, progress streamed to the panel
             eq = app.widget("equivariance")
@@ -95,10 +94,10 @@ def test_gui_connect_renders_remotely(app_env, artifacts_dir):
             assert projection.start(str(target))
             assert wait_until(ctx, lambda: projection.result is not None, 120), projection.message
             assert projection.message.startswith("done: 3 steps") and "projection" not in app.panel_errors
-            wait_image_for_state(ctx, app, 60)
+            wait_image_for_request(ctx, app, 60)
             Image.fromarray(grab_window(ctx, app)).save(artifacts_dir / "gui_remote_projection.png")
             assert_shows(grab_window(ctx, app), app,
-                         render_request(G, request_from_state(app.state, str(net)), info).image)
+                         render_request(G, app.current_request(), info).image)
             ctx.item_close("**/Projection")
             # the Spectra panel too: its layer list comes from the info, the spectra from the server
             spectra = app.widget("spectra")
@@ -113,7 +112,8 @@ def test_gui_connect_renders_remotely(app_env, artifacts_dir):
                 ctx.yield_()
             shot = grab_window(ctx, app)
             Image.fromarray(shot).save(artifacts_dir / "gui_remote_spectra.png")
-            want_spec = here(spectra_job(app.current_request(), ["output"], 2, app.state.seed, app.state.psi))
+            request = app.current_request()
+            want_spec = here(spectra_job(request, ["output"], 2, request.latent.seed, request.truncation.psi))
             assert np.array_equal(spectra.spectra["output"].power, want_spec["output"].power)
             # sticking and recording of the current view, on the server
             jobs = app.widget("renderer_jobs")
@@ -133,7 +133,7 @@ def test_gui_connect_renders_remotely(app_env, artifacts_dir):
                 ctx.yield_()
             Image.fromarray(grab_window(ctx, app)).save(artifacts_dir / "gui_remote_sticking.png")
             server.stop()  # the renderer goes away mid-session: the window stays, the status says so
-            app.state.x = 5.0
+            app.request = app.request.edit("latent", x=5.0)
             assert wait_until(ctx, lambda: app.backend.status().state == "disconnected", 30)
             for _ in range(3):
                 ctx.yield_()
@@ -156,7 +156,6 @@ def test_gui_child_renderer_killed_mid_render_restarts(app_env, artifacts_dir):
     import time
 
     from sg3_explorer.visualizer.app import App, AppConfig
-    from sg3_explorer.visualizer.request_adapter import request_from_state
     from stylegan3.loading.native import save_native
     from stylegan3.networks.info import describe
     from stylegan3.render.pipeline import render_request
@@ -168,21 +167,21 @@ def test_gui_child_renderer_killed_mid_render_restarts(app_env, artifacts_dir):
 
     def drive(ctx):
         assert wait_until(ctx, lambda: app.network is not None, 90), app.loader.status
-        wait_image_for_state(ctx, app, 90)
+        wait_image_for_request(ctx, app, 90)
         first = app.backend.pid
-        app.state.x = 7.0
+        app.request = app.request.edit("latent", x=7.0)
         assert wait_until(ctx, lambda: app.backend.status().state == "busy", 10)
         t0 = time.monotonic()
         while time.monotonic() - t0 < 0.3:
             ctx.yield_()
         os.kill(first, signal.SIGKILL)
         assert wait_until(ctx, lambda: app.backend.status().restarts == 1, 60)
-        wait_image_for_state(ctx, app, 120)
+        wait_image_for_request(ctx, app, 120)
         shot = grab_window(ctx, app)
         Image.fromarray(shot).save(artifacts_dir / "gui_child_restarted.png")
         status = app.backend.status()
         assert "renderer process killed by SIGKILL" in status.message and app.backend.pid != first
-        want = render_request(G, request_from_state(app.state, str(net)), describe(G, str(net))).image
+        want = render_request(G, app.current_request(), describe(G, str(net))).image
         seen["diff"] = assert_shows(shot, app, want)
 
     run_driven(app, drive)
@@ -197,7 +196,6 @@ def test_gui_child_renderer_killed_mid_projection_and_mid_export(app_env, artifa
     import signal
 
     from sg3_explorer.visualizer.app import App, AppConfig
-    from sg3_explorer.visualizer.request_adapter import request_from_state
     from stylegan3.loading.native import save_native
     from stylegan3.networks.info import describe
     from stylegan3.render.pipeline import render_request
@@ -216,16 +214,17 @@ def test_gui_child_renderer_killed_mid_projection_and_mid_export(app_env, artifa
         assert wait_until(ctx, lambda: app.backend.status().restarts == restarts, 60)
         assert "renderer process killed by SIGKILL" in app.backend.status().message and app.backend.pid != pid
         assert wait_until(ctx, job_ended, 240)
-        app.state.x += 1.0  # the next request renders on the new renderer
-        wait_image_for_state(ctx, app, 120)
+        # the next request renders on the new renderer
+        app.request = app.request.edit("latent", x=app.request.latent.x + 1.0)
+        wait_image_for_request(ctx, app, 120)
         shot = grab_window(ctx, app)
         Image.fromarray(shot).save(artifacts_dir / f"gui_child_killed_mid_{name}.png")
-        want = render_request(G, request_from_state(app.state, str(net)), describe(G, str(net))).image
+        want = render_request(G, app.current_request(), describe(G, str(net))).image
         seen[name] = assert_shows(shot, app, want)
 
     def drive(ctx):
         assert wait_until(ctx, lambda: app.network is not None, 90), app.loader.status
-        wait_image_for_state(ctx, app, 90)
+        wait_image_for_request(ctx, app, 90)
         projection = app.widget("projection")
         projection.steps, projection.loss_kind = 12, "offline"
         assert projection.start(str(app_env / "target.png"))
@@ -234,7 +233,7 @@ def test_gui_child_renderer_killed_mid_projection_and_mid_export(app_env, artifa
         assert projection.result is not None or projection.message, "the projection ended without a word"
         timeline = app.widget("timeline")
         timeline.add_bookmark()
-        app.state.x += 3.0
+        app.request = app.request.edit("latent", x=app.request.latent.x + 3.0)
         timeline.add_bookmark()
         timeline.timeline.fps = 24.0
         assert timeline.start_export(str(app_env / "clip.mp4"), frames=48)
@@ -254,7 +253,7 @@ def test_gui_directions_timeline_and_panes_render_elsewhere(app_env, artifacts_d
     import contextlib
 
     from sg3_explorer.visualizer.app import App, AppConfig
-    from sg3_explorer.visualizer.renderer import render_state
+    from sg3_explorer.visualizer.renderer import render_image
     from stylegan3.loading import load_network
     from stylegan3.loading.native import save_native
 
@@ -269,10 +268,10 @@ def test_gui_directions_timeline_and_panes_render_elsewhere(app_env, artifacts_d
         seen = {}
 
         def check(ctx, name: str) -> float:
-            wait_image_for_state(ctx, app, 60)
+            wait_image_for_request(ctx, app, 60)
             shot = grab_window(ctx, app)
             Image.fromarray(shot).save(artifacts_dir / f"gui_{where}_{name}.png")
-            return assert_shows(shot, app, render_state(G, app.state))
+            return assert_shows(shot, app, render_image(G, app.request))
 
         def drive(ctx):
             assert wait_until(ctx, lambda: app.network is not None, 180), (app.loader.status, app.backend.status())
@@ -282,28 +281,28 @@ def test_gui_directions_timeline_and_panes_render_elsewhere(app_env, artifacts_d
             assert wait_until(ctx, lambda: directions.directions is not None, 120), directions.message
             directions.set_amount(0, 3.0)
             directions.apply()
-            assert app.state.moves
+            assert app.request.moves
             seen["pca"] = check(ctx, "pca_moved")
             directions.reset()
             ctx.item_close("**/Directions")
             timeline = app.widget("timeline")
             ctx.item_open("**/Timeline")
             timeline.add_bookmark()
-            app.state.x = 6.0
+            app.request = app.request.edit("latent", x=6.0)
             timeline.add_bookmark()
             timeline.preview(0.5)  # what the Time slider does (driven by hand in test_gui_explore)
-            assert timeline.previewing and app.state.explicit.w is not None, timeline.message
+            assert timeline.previewing and app.request.explicit.w is not None, timeline.message
             seen["timeline"] = check(ctx, "timeline_preview")
             timeline.stop_preview()
-            assert app.state.x == 6.0 and app.state.explicit.w is None  # back where the view was
+            assert app.request.latent.x == 6.0 and app.request.explicit.w is None  # back where the view was
             ctx.item_close("**/Timeline")
             panes = app.widget("comparison")
             panes.add_pane(str(other))
             model = panes.model
-            assert wait_until(ctx, lambda: model.all_shown(app.state), 90), [p.status for p in model.panes]
+            assert wait_until(ctx, lambda: model.all_shown(app.request), 90), [p.status for p in model.panes]
             pane = model.panes[0]
-            assert np.array_equal(pane.image, render_state(load_network(str(other), device="cpu"),
-                                                           pane.request_for(app.state)))
+            assert np.array_equal(pane.image, render_image(load_network(str(other), device="cpu"),
+                                                           pane.request_for(app.request)))
             for _ in range(3):
                 ctx.yield_()
             Image.fromarray(grab_window(ctx, app)).save(artifacts_dir / f"gui_{where}_pane.png")

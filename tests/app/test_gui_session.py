@@ -14,7 +14,7 @@ from tests.support.gui import (
     grab_window,
     reference_network,
     run_driven,
-    wait_image_for_state,
+    wait_image_for_request,
     wait_until,
 )
 from tests.support.nets import save_tiny
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.gui
 
 def test_bookmarks_and_sessions(app_env, artifacts_dir):
     from sg3_explorer.visualizer.app import App, AppConfig
-    from sg3_explorer.visualizer.renderer import render_state
+    from sg3_explorer.visualizer.renderer import render_image
     from stylegan3.cli.main import main
     from stylegan3.documents.session import load_session
     from stylegan3.networks.info import describe
@@ -42,7 +42,7 @@ def test_bookmarks_and_sessions(app_env, artifacts_dir):
         assert panel is not None
         G = reference_network(app)
         ctx.item_input_value("**/Seed", 3)
-        wait_image_for_state(ctx, app)
+        wait_image_for_request(ctx, app)
         ctx.item_input_value("**/##bookmark_name", "first")  # Enter adds it
         assert [b.name for b in panel.bookmarks] == ["first"]
         assert panel.bookmarks[0].request.latent.x == 3.0
@@ -56,30 +56,30 @@ def test_bookmarks_and_sessions(app_env, artifacts_dir):
         ctx.item_input_value("**/bm0/##rename", "home")
         ctx.item_click("**/bm2/x")
         assert [b.name for b in panel.bookmarks] == ["home", "seed 9"]
-        wait_image_for_state(ctx, app)
+        wait_image_for_request(ctx, app)
         shot = grab_window(ctx, app)
         Image.fromarray(shot).save(artifacts_dir / "gui_bookmarks_list.png")
 
         ctx.item_click("**/bm0/home##go")  # back to seed 3, psi 1
-        assert app.state.x == 3.0 and app.state.psi == 1.0
-        wait_image_for_state(ctx, app)
+        assert app.request.latent.x == 3.0 and app.request.truncation.psi == 1.0
+        wait_image_for_request(ctx, app)
         shot = grab_window(ctx, app)
         Image.fromarray(shot).save(artifacts_dir / "gui_bookmark_home.png")
-        assert_shows(shot, app, render_state(G, app.state))
+        assert_shows(shot, app, render_image(G, app.request))
 
         ctx.item_click("**/bm1/seed 9##go")
-        assert app.state.x == 9.0 and app.state.psi == pytest.approx(0.5)
+        assert app.request.latent.x == 9.0 and app.request.truncation.psi == pytest.approx(0.5)
         ctx.item_input_value("**/##session_path", str(session_path))
         ctx.item_click("**/Save session")
         assert session_path.is_file(), panel.message
-        seen["saved_state"] = app.state.copy()
+        seen["saved"] = app.current_request()
 
         ctx.item_input_value("**/Seed", 20)  # wander off, forget the bookmarks, then open the session again
         panel.bookmarks.clear()
         ctx.item_click("**/Open session")
-        assert app.state == seen["saved_state"], panel.message
+        assert app.current_request() == seen["saved"], panel.message
         assert [b.name for b in panel.bookmarks] == ["home", "seed 9"]
-        wait_image_for_state(ctx, app)
+        wait_image_for_request(ctx, app)
         shot = grab_window(ctx, app)
         Image.fromarray(shot).save(artifacts_dir / "gui_session_opened.png")
         session = load_session(session_path)
@@ -97,7 +97,7 @@ def test_a_bookmark_goes_to_the_timeline_and_back(app_env, artifacts_dir):
     """Add a bookmark, send it to the timeline, wander off, return to it from the timeline key; keep a key made
     in the Timeline panel as a bookmark and return to that from the Bookmarks panel. The screen shows each."""
     from sg3_explorer.visualizer.app import App, AppConfig
-    from sg3_explorer.visualizer.renderer import render_state
+    from sg3_explorer.visualizer.renderer import render_image
 
     net = save_tiny(app_env / "tiny_sg2.safetensors", kind="sg2", res=32)
     app = App(AppConfig(networks=[str(net)], window_size=(1200, 900)))
@@ -121,19 +121,20 @@ def test_a_bookmark_goes_to_the_timeline_and_back(app_env, artifacts_dir):
         assert [b.name for b in marks.bookmarks] == ["three", "seed 8"], timeline.message
         ctx.item_input_value("**/Seed", 20)
         ctx.item_click("**/key0/0: three##go")  # back to the bookmark from its timeline key
-        assert (app.state.x, app.state.psi) == (3.0, pytest.approx(0.5)) and timeline.message == "back to 'three'"
-        wait_image_for_state(ctx, app)
+        assert (app.request.latent.x, app.request.truncation.psi) == (3.0, pytest.approx(0.5))
+        assert timeline.message == "back to 'three'"
+        wait_image_for_request(ctx, app)
         shot = grab_window(ctx, app)
         Image.fromarray(shot).save(artifacts_dir / "gui_bookmark_timeline_three.png")
-        assert_shows(shot, app, render_state(G, app.state))
-        three = render_state(G, app.state)
+        assert_shows(shot, app, render_image(G, app.request))
+        three = render_image(G, app.request)
         ctx.item_close("**/Timeline")
         ctx.item_click("**/bm1/seed 8##go")
-        assert app.state.x == 8.0 and app.state.psi == 1.0
-        wait_image_for_state(ctx, app)
+        assert app.request.latent.x == 8.0 and app.request.truncation.psi == 1.0
+        wait_image_for_request(ctx, app)
         shot = grab_window(ctx, app)
         Image.fromarray(shot).save(artifacts_dir / "gui_bookmark_timeline_eight.png")
-        assert_shows(shot, app, render_state(G, app.state))
-        assert not np.array_equal(render_state(G, app.state), three)
+        assert_shows(shot, app, render_image(G, app.request))
+        assert not np.array_equal(render_image(G, app.request), three)
 
     run_driven(app, drive)

@@ -11,7 +11,7 @@ from tests.support.gui import (
     grab_window,
     mean_abs_diff,
     reference_network,
-    wait_image_for_state,
+    wait_image_for_request,
     wait_until,
 )
 from tests.support.nets import save_tiny
@@ -26,7 +26,7 @@ TF_NET = TFConfig({"num_channels": 3, "resolution": 64, "label_size": 0, "latent
 
 
 def test_tf_pickle_in_main_view_and_beside_sg3(app_env, artifacts_dir):
-    from sg3_explorer.visualizer.renderer import render_state
+    from sg3_explorer.visualizer.renderer import render_image
 
     tf_pkl = app_env / "stylegan2-ada-tf-64.pkl"
     tf_pkl.write_bytes(tf_snapshot(TF_NET, seed=3))
@@ -38,12 +38,12 @@ def test_tf_pickle_in_main_view_and_beside_sg3(app_env, artifacts_dir):
     def drive(ctx):
         assert wait_until(ctx, lambda: app.network is not None, 60), app.loader.status
         assert app.loader.status.error is None
-        wait_image_for_state(ctx, app)
+        wait_image_for_request(ctx, app)
         G = reference_network(app)
         assert (app.network.info.kind, G.img_resolution, G.z_dim) == ("SG2", 64, 32)
         shot = grab_window(ctx, app)
         Image.fromarray(shot).save(artifacts_dir / "gui_tf_main.png")
-        expected = render_state(G, app.state)
+        expected = render_image(G, app.request)
         assert float(expected.std()) > 5  # a structured image, not a flat colour
         # (The random TF weights give pixel-scale detail: compare with the bilinear magnification the view draws.)
         want, region = magnified(expected, app.image_view.image_rect)

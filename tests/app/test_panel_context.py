@@ -104,7 +104,7 @@ def _protocol_members() -> set[str]:
 def test_panels_use_only_the_context():
     """Every `self.app.X` / `app.X` in a panel is a member of PanelContext."""
     members = _protocol_members()
-    assert {"state", "info", "start_job", "compute", "last_result", "settings", "load_network"} <= members
+    assert {"request", "info", "start_job", "compute", "last_result", "settings", "load_network"} <= members
     used = {}
     for path in WIDGET_FILES:
         for node in ast.walk(_parse(path)):
@@ -137,9 +137,9 @@ class FakeContext:
         import torch
 
         from sg3_explorer.visualizer.settings import Settings
-        from sg3_explorer.visualizer.state import RenderState
+        from stylegan3.documents.request import RenderRequest
 
-        self.state = RenderState()
+        self.request = RenderRequest()
         self.settings = Settings()
         self.backend = backend
         self.info = info
@@ -153,14 +153,12 @@ class FakeContext:
         return self.panels.get(module_name)
 
     def current_request(self):
-        from sg3_explorer.visualizer.request_adapter import request_from_state
+        from stylegan3.documents.request import NetworkRef
 
-        return request_from_state(self.state, self.source or "demo")
+        return self.request.replace(network=NetworkRef(self.source or "demo")).for_frame()
 
     def apply_request(self, request) -> None:
-        from sg3_explorer.visualizer.request_adapter import state_from_request
-
-        self.state = state_from_request(request, self.state)
+        self.request = request
 
     def start_job(self, slot, job) -> bool:
         return slot.start(lambda progress: job.run(self.backend, progress), job.label)
@@ -187,19 +185,19 @@ def test_layers_panel_reads_the_info_layer_table(sg3):
     assert [row.name for row in panel.layers] == list(info.layer_names) and len(panel.layers) == info.num_layers
     last = info.layers[-1]
     panel.select(last.name)
-    assert remote.state.layer_name == last.name
-    remote.state.channel = 10_000
+    assert remote.request.layer.layer == last.name
+    remote.request = remote.request.edit("layer", channel=10_000)
     panel.select(last.name)
-    assert remote.state.channel == last.channels - 1
+    assert remote.request.layer.channel == last.channels - 1
     panel.select("output")
-    assert remote.state.layer_name is None and panel.shown_info() is None  # "output" without FFT: the image
-    remote.state.fft = True
+    assert remote.request.layer.layer is None and panel.shown_info() is None  # "output" without FFT: the image
+    remote.request = remote.request.edit("fft", enabled=True)
     panel.select("output")
     shown = panel.shown_info()
     assert (shown.name, shown.width, shown.channels, shown.cutoff) == ("output", 32, 3, last.cutoff)
-    remote.state.layer_name = "no-such-layer"
+    remote.request = remote.request.edit("layer", layer="no-such-layer")
     panel.on_network()
-    assert remote.state.layer_name is None and remote.state.channel is None
+    assert remote.request.layer.layer is None and remote.request.layer.channel is None
 
 
 def test_spectra_panel_computes_through_the_context(sg3):
@@ -209,7 +207,7 @@ def test_spectra_panel_computes_through_the_context(sg3):
     G, info = sg3
     backend = AnalysesHere(G, info)
     ctx = FakeContext(info=info, backend=backend)
-    ctx.state.x = 3.0
+    ctx.request = ctx.request.edit("latent", x=3.0)
     panel = SpectraWidget(ctx)
     panel.on_network()
     assert panel.names == ["output", *info.layer_names]
@@ -250,13 +248,51 @@ def test_equivariance_metrics_run_on_the_backend(sg3):
             return {"eqt": 41.5, "eqt_frac": 30.25, "eqr": 12.0}
 
     ctx = FakeContext(info=info, backend=Backend())
-    ctx.state.x = 7.0
+    ctx.request = ctx.request.edit("latent", x=7.0)
     panel = EquivarianceWidget(ctx)
     assert panel.supported and panel.start_metrics()
     assert panel.job.wait(30)
     panel.update(0.0)
     assert calls == [("eq_metrics", 7, "tiny-sg3", {"seed": 0})]
     assert panel.metrics == {"eqt": 41.5, "eqt_frac": 30.25, "eqr": 12.0}
+
+
+def test_live_equivariance_follows_direction_moves_and_the_explicit_latent(sg3):
+    """The metrics are of the latent shown: a direction slider or a projected latent changes it, so live metrics
+    must be measured again (they went stale when the cache keyed on hand-picked seed-plane fields)."""
+    from sg3_explorer.widgets.equivariance import EquivarianceWidget
+    from stylegan3.documents.request import ExplicitLatent, LatentMove
+
+    G, info = sg3
+    seen = []
+
+    class Backend:
+        def analyze(self, name, request, progress, params=None):
+            seen.append((len(request.moves), request.explicit.label))
+            progress(1, 1)
+            return {"eqt": 40.0 + len(seen), "eqt_frac": 30.0, "eqr": 12.0}
+
+    ctx = FakeContext(info=info, backend=Backend())
+    ctx.request = ctx.request.edit("latent", x=2.0)
+    panel = EquivarianceWidget(ctx)
+    panel.live = True
+
+    def settle() -> None:
+        panel.update(0.0)  # starts a job when the metrics are not of the latent shown
+        assert panel.job.wait(30), panel.job.error
+        panel.update(0.0)  # takes its result
+
+    settle()
+    assert seen == [(0, "")] and panel.metrics["eqt"] == 41.0
+    ctx.request = ctx.request.replace(moves=(LatentMove(tuple([1.0] * info.w_dim), 1.5, label="smile"),))
+    settle()
+    assert seen == [(0, ""), (1, "")] and panel.metrics["eqt"] == 42.0
+    ctx.request = ctx.request.replace(explicit=ExplicitLatent(((0.5,) * info.w_dim,), "projection", (2.0, 0.0)))
+    settle()
+    assert seen == [(0, ""), (1, ""), (1, "projection")] and panel.metrics["eqt"] == 43.0
+    ctx.request = ctx.request.edit("transform", translate=(0.25, 0.0)).edit("untransform", enabled=True)
+    settle()  # the latent did not change (only the view of it): nothing measured again
+    assert len(seen) == 3 and panel.metrics["eqt"] == 43.0
 
 
 def test_a_failing_backend_is_the_panels_message(sg3):
@@ -298,22 +334,23 @@ def test_a_bookmark_becomes_a_keyframe_and_back(sg3):
     G, info = sg3
     ctx = FakeContext(info=info)
     marks, timeline = BookmarksWidget(ctx), TimelineWidget(ctx)
-    ctx.state.x, ctx.state.psi, ctx.state.translate = 5.0, 0.6, (0.25, 0.0)
+    ctx.request = ctx.request.edit("latent", x=5.0).edit("truncation", psi=0.6).edit("transform", translate=(0.25, 0.0))
     mark = marks.add("five")
     assert marks.to_timeline(0) is None and "no Timeline panel" in marks.message
     ctx.panels = {"bookmarks": marks, "timeline": timeline}
     assert marks.to_timeline(0) == 0 and timeline.timeline.keyframes[0].bookmark is mark
     assert "'five' is timeline key 0" in marks.message
-    ctx.state.x, ctx.state.psi = 9.0, 1.0
+    ctx.request = ctx.request.edit("latent", x=9.0).edit("truncation", psi=1.0)
     assert timeline.add_bookmark(label="nine") == 1
     kept = timeline.keep_as_bookmark(1)
     assert [b.name for b in marks.bookmarks] == ["five", "nine"] and marks.bookmarks[1] is kept
     assert kept.request.latent.x == 9.0
     timeline.go(0)
-    assert (ctx.state.x, ctx.state.psi, tuple(ctx.state.translate)) == (5.0, 0.6, (0.25, 0.0))
+    r = ctx.request
+    assert (r.latent.x, r.truncation.psi, r.transform.translate) == (5.0, 0.6, (0.25, 0.0))
     assert timeline.message == "back to 'five'"
     marks.go(1)
-    assert (ctx.state.x, ctx.state.psi) == (9.0, 1.0)
+    assert (ctx.request.latent.x, ctx.request.truncation.psi) == (9.0, 1.0)
     timeline.set_timeline(None)
     assert timeline.timeline.keyframes == []
 

@@ -11,7 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stylegan3.documents.request import (
+    NOISE_MODES,
     SCHEMA_VERSION,
+    UNTRANSFORM_VIEWS,
+    WINDOWS,
     ExplicitLatent,
     FFTView,
     Latent,
@@ -142,6 +145,43 @@ def test_defaults_and_schema():
                           "fft", "untransform", "synthesis", "explicit", "moves"]
     assert data["explicit"] == {"w": None, "label": "", "at": [0.0, 0.0]} and data["moves"] == []
     assert r.with_seed(7).latent == Latent(7.0, 0.0, 0) and r.with_seed(7).latent.seed == 7
+
+
+def test_panels_edit_one_section_of_a_frozen_request():
+    r = RenderRequest()
+    edited = r.edit("truncation", psi=0.7).edit("latent", x=3)
+    assert edited.truncation == Truncation(0.7) and edited.latent == Latent(3.0) and r == RenderRequest()
+    assert type(edited.latent.x) is float  # normalised: equal requests compare equal however they were edited
+    with pytest.raises(RequestError, match="Noise.mode"):
+        r.edit("noise", mode="loud")
+    assert (NOISE_MODES, WINDOWS, UNTRANSFORM_VIEWS) == (("const", "random", "none"), ("kaiser", "hann", "none"),
+                                                          ("warped", "difference"))
+
+
+def test_a_frame_sends_the_explicit_latent_only_where_it_applies():
+    pinned = ExplicitLatent(((0.5, -0.25),), "projection", (2.0, 0.0))
+    at = RenderRequest(latent=Latent(2.0), explicit=pinned)
+    assert at.for_frame() is at
+    away = at.edit("latent", x=3.0)
+    assert away.for_frame() == away.replace(explicit=ExplicitLatent()) and away.explicit == pinned
+    assert RenderRequest().for_frame() == RenderRequest()
+
+
+def test_the_latent_part_is_what_decides_the_ws_and_nothing_shown_after():
+    move = LatentMove((1.0, 0.0), 2.0)
+    r = RenderRequest(latent=Latent(2.0), explicit=ExplicitLatent(((0.5, -0.25),), "p", (2.0, 0.0)), moves=(move,))
+    key = r.latent_part()
+    for view in (r.edit("transform", translate=(0.25, 0.0)), r.edit("layer", layer="output", gain_db=6.0),
+                 r.edit("fft", enabled=True), r.edit("untransform", enabled=True), r.edit("noise", mode="random")):
+        assert view.latent_part() == key
+    for latent in (r.edit("latent", y=0.5), r.edit("mix", ws=(1,)), r.edit("truncation", psi=0.5),
+                   r.replace(moves=()), r.replace(moves=(move, move)), r.edit("synthesis", force_fp32=True),
+                   r.replace(explicit=ExplicitLatent(((0.5, 0.25),), "p", (2.0, 0.0))),
+                   r.replace(network=NetworkRef("other.pkl"))):
+        assert latent.latent_part() != key
+    # An explicit latent that no longer applies (another seed) is not part of it.
+    elsewhere = r.edit("latent", x=4.0)
+    assert elsewhere.latent_part() == elsewhere.replace(explicit=ExplicitLatent()).latent_part()
 
 
 def test_request_ws_matches_the_official_seed_to_w_path():

@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from sg3_explorer.visualizer.renderer import render_state, timed_render
-from sg3_explorer.visualizer.state import RenderState
-from stylegan3.documents.request import FFTView, LayerView, RenderRequest, Transform, Untransform
+from sg3_explorer.visualizer.renderer import render_image, timed_render
+from stylegan3.documents.request import FFTView, LayerView, NetworkRef, RenderRequest, Transform, Untransform
 from stylegan3.networks.info import describe
 from stylegan3.render.pipeline import render_request
 from tests.support.nets import tiny_net
@@ -58,9 +57,9 @@ def test_renderers_and_stages_do_not_write_the_buffer(G):
                     moved.replace(layer=LayerView("output"), fft=FFTView(True))):
         out = render_request(G, request, info)
         assert out.error is None and not np.array_equal(out.image, plain)
-    state = RenderState(translate=(0.25, -0.1), rotate=0.05)
-    assert not np.array_equal(render_state(G, state), render_state(G, RenderState()))
-    timed_render(G, state.copy(untransform=True, untransform_view="difference"))
+    state = RenderRequest(transform=Transform(translate=(0.25, -0.1), rotate=0.05))
+    assert not np.array_equal(render_image(G, state), render_image(G, RenderRequest()))
+    timed_render(G, state.edit("untransform", enabled=True, view="difference"))
     untouched(G)
 
 
@@ -104,10 +103,9 @@ def test_service_analyses_do_not_write_the_buffer(G):
 
 def test_app_jobs_do_not_write_the_buffer(G):
     from sg3_explorer.visualizer.network_jobs import equivariance_job, sticking_job, trace_job
-    from sg3_explorer.visualizer.request_adapter import request_from_state
     from stylegan3.service.thread_backend import ThreadBackend
 
-    request = request_from_state(RenderState(translate=(0.1, 0.2), rotate=0.03), "G")
+    request = RenderRequest(network=NetworkRef("G"), transform=Transform(translate=(0.1, 0.2), rotate=0.03))
     progress = lambda *a: None  # noqa: E731
     with ThreadBackend("cpu", loader=lambda ref, device: G) as backend:
         for job in (equivariance_job(request), sticking_job(request, 2, 0.2), trace_job(request, 3, 0.5, "pan:0.1,0"),

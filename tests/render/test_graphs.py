@@ -116,10 +116,10 @@ def test_registry_does_not_keep_networks_alive():
 
 def test_renderer_reports_eager_on_cpu():
     from sg3_explorer.visualizer.renderer import timed_render
-    from sg3_explorer.visualizer.state import RenderState
+    from stylegan3.documents.request import RenderRequest
 
     G = _tiny("SG3-T")
-    result = timed_render(G, RenderState())
+    result = timed_render(G, RenderRequest())
     from stylegan3.ops import backend
 
     assert result.error is None and result.impl == backend.active_impl("cpu") and "+graph" not in result.impl
@@ -258,18 +258,19 @@ def test_app_render_on_gpu_uses_graphs_and_matches_cpu(kind):
     """The app's render path on a GPU (kernels + graph replay, force_fp32) shows the CPU's image."""
     import numpy as np
 
-    from sg3_explorer.visualizer.renderer import render_state, timed_render
-    from sg3_explorer.visualizer.state import RenderState
+    from sg3_explorer.visualizer.renderer import render_image, timed_render
+    from stylegan3.documents.request import Latent, RenderRequest, Synthesis, Transform, Truncation
     from stylegan3.loading.demo import demo_network
 
-    state = RenderState(x=3.0, psi=0.7, force_fp32=True, translate=(0.05, -0.02), rotate=0.01)
-    cpu = render_state(demo_network(kind, "cpu"), state)
+    state = RenderRequest(latent=Latent(3.0), truncation=Truncation(0.7), transform=Transform((0.05, -0.02), 0.01),
+                          synthesis=Synthesis(force_fp32=True))
+    cpu = render_image(demo_network(kind, "cpu"), state)
     G = demo_network(kind, "cuda")
     old = torch.backends.cudnn.allow_tf32
     torch.backends.cudnn.allow_tf32 = False  # compare float32 with float32
     try:
         first = timed_render(G, state)
-        second = timed_render(G, state.copy(x=4.0))
+        second = timed_render(G, state.edit("latent", x=4.0))
         again = timed_render(G, state)
     finally:
         torch.backends.cudnn.allow_tf32 = old

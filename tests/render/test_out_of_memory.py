@@ -10,7 +10,7 @@ import torch
 from sg3_explorer.visualizer.backend_renderer import BackendRenderer, FrameChannels
 from sg3_explorer.visualizer.jobs import Job
 from sg3_explorer.visualizer.loader import NetworkLoader
-from sg3_explorer.visualizer.state import RenderState
+from stylegan3.documents.request import RenderRequest
 from stylegan3.render.memory import SUGGESTION, gpu_memory_line, is_out_of_memory, out_of_memory_message
 from stylegan3.service.thread_backend import ThreadBackend
 
@@ -51,14 +51,12 @@ def test_render_out_of_memory_keeps_the_worker_running(sg2, monkeypatch, exc):
     renderer = BackendRenderer(FrameChannels(backend))
     try:
         renderer.set_network("sg2", 1)
-        renderer.submit(RenderState())
+        renderer.submit(RenderRequest())
         res = _frame(renderer)
         assert res.image is None and res.error.startswith("out of ") and "while rendering" in res.error
         assert res.error.endswith(SUGGESTION)
         monkeypatch.setattr(sg2.synthesis, "forward", real)  # memory freed (smaller batch, fp16...): it renders
-        state = RenderState()
-        state.x = 3.0
-        renderer.submit(state)
+        renderer.submit(RenderRequest().edit("latent", x=3.0))
         res = _frame(renderer)
         assert res.error is None and res.image.shape == (sg2.img_resolution, sg2.img_resolution, 3)
     finally:

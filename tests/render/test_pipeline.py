@@ -1,4 +1,4 @@
-"""The request pipeline (stylegan3.render) draws exactly what the app's renderer draws for the same state."""
+"""The request pipeline (stylegan3.render) draws exactly what the app's renderer draws for the same request."""
 
 from __future__ import annotations
 
@@ -6,31 +6,42 @@ import numpy as np
 import pytest
 import torch
 
-from sg3_explorer.visualizer.renderer import render_state
-from sg3_explorer.visualizer.request_adapter import request_from_state, state_from_request
-from sg3_explorer.visualizer.state import RenderState
-from stylegan3.documents.request import FFTView, LayerView, RenderRequest, Transform, Untransform, from_json, to_json
+from sg3_explorer.visualizer.renderer import render_image
+from stylegan3.documents.request import (
+    FFTView,
+    Latent,
+    LayerView,
+    Noise,
+    RenderRequest,
+    StyleMix,
+    Transform,
+    Truncation,
+    Untransform,
+    from_json,
+    to_json,
+)
 from stylegan3.networks.info import NetworkInfo, describe
 from stylegan3.render.pipeline import build_pipeline, fft_stage, layer_view_stage, render_request, untransform_stage
 from tests.support.nets import KINDS, tiny_net
 
 STATES = {
-    "plain": RenderState(x=3),
-    "moved": RenderState(x=1, translate=(0.25, -0.125), rotate=0.05, psi=0.7),
-    "blend-mix": RenderState(x=2.5, y=0.25, mix_seed=4, mix_ws=(1, 2)),
-    "random-noise": RenderState(x=1, noise_mode="random", noise_seed=5),
-    "untransform": RenderState(x=1, translate=(0.1, 0.05), rotate=0.02, untransform=True),
-    "difference": RenderState(x=1, translate=(0.1, 0.0), untransform=True,
-                              untransform_view="difference", diff_gain_db=12.0),
-    "fft-output": RenderState(x=2, layer_name="output", fft=True, fft_window="hann"),
-    "bad-layer": RenderState(x=2, layer_name="nope"),
+    "plain": RenderRequest(latent=Latent(3)),
+    "moved": RenderRequest(latent=Latent(1), truncation=Truncation(0.7), transform=Transform((0.25, -0.125), 0.05)),
+    "blend-mix": RenderRequest(latent=Latent(2.5, y=0.25), mix=StyleMix(seed=4, ws=(1, 2))),
+    "random-noise": RenderRequest(latent=Latent(1), noise=Noise(mode="random", seed=5)),
+    "untransform": RenderRequest(latent=Latent(1), transform=Transform((0.1, 0.05), 0.02),
+                                 untransform=Untransform(True)),
+    "difference": RenderRequest(latent=Latent(1), transform=Transform((0.1, 0.0)),
+                                untransform=Untransform(True, "difference", 12.0)),
+    "fft-output": RenderRequest(latent=Latent(2), layer=LayerView("output"), fft=FFTView(True, "hann")),
+    "bad-layer": RenderRequest(latent=Latent(2), layer=LayerView(layer="nope")),
 }
 
 
-def _layer_state(G, fft: bool) -> RenderState:
+def _layer_request(G, fft: bool) -> RenderRequest:
     name = describe(G, "t").layers[2].name
-    return RenderState(x=1, translate=(0.2, 0.1), layer_name=name, channel=1 if fft else None, fft=fft,
-                       layer_gain_db=6.0, layer_normalize=True, fft_range_db=60.0)
+    return RenderRequest(latent=Latent(1), transform=Transform((0.2, 0.1)), fft=FFTView(fft, range_db=60.0),
+                         layer=LayerView(name, channel=1 if fft else None, normalize=True, gain_db=6.0))
 
 
 @pytest.mark.slow
@@ -38,29 +49,32 @@ def _layer_state(G, fft: bool) -> RenderState:
 def test_pipeline_pixels_equal_the_app_renderer(kind):
     G = tiny_net(kind, res=16)
     info = describe(G, kind)
-    from sg3_explorer.visualizer.explore import set_latent, set_moves
+    from sg3_explorer.visualizer.explore import with_latent, with_moves
+    from stylegan3.documents.request import NetworkRef
     from stylegan3.explore.directions import DirectionMove, Directions
 
-    states = dict(STATES, layer=_layer_state(G, False), fft=_layer_state(G, True))
-    projected = RenderState(x=4, psi=0.5)
-    set_latent(projected, torch.randn(1, G.num_ws, G.w_dim, generator=torch.Generator().manual_seed(1)), "p")
+    states = dict(STATES, layer=_layer_request(G, False), fft=_layer_request(G, True))
+    projected = RenderRequest(latent=Latent(4), truncation=Truncation(0.5))
+    projected = with_latent(projected, torch.randn(1, G.num_ws, G.w_dim, generator=torch.Generator().manual_seed(1)),
+                            "p")
     vecs = np.eye(2, G.w_dim, dtype=np.float32)
-    set_moves(projected, Directions(vecs, np.array([2.0, 1.0]), np.zeros(G.w_dim), kind="pca"),
-              (DirectionMove(0, 1.5, (0, 1)), DirectionMove(1, -3.0, None)))
+    projected = with_moves(projected, Directions(vecs, np.array([2.0, 1.0]), np.zeros(G.w_dim), kind="pca"),
+                           (DirectionMove(0, 1.5, (0, 1)), DirectionMove(1, -3.0, None)))
     states["explicit-moves"] = projected
-    states["explicit-left"] = projected.copy(x=5)  # another seed: the explicit latent no longer applies
+    states["explicit-left"] = projected.edit("latent", x=5.0)  # another seed: the explicit latent no longer applies
     for label, state in states.items():
-        request = from_json(to_json(request_from_state(state, kind)))  # as a child / server receives it
+        sent = state.for_frame().replace(network=NetworkRef(kind))
+        request = from_json(to_json(sent))  # as a child / server receives it
         out = render_request(G, request, info)
         assert out.error is None, (label, out.error)
-        expect = render_state(G, state)
+        expect = render_image(G, state)
         assert out.image.shape == expect.shape and out.image.dtype == np.uint8
         assert np.array_equal(out.image, expect), f"{kind} {label}: {np.abs(out.image.astype(int) - expect).max()}"
     # the layer view reported what it showed
-    out = render_request(G, request_from_state(states["layer"]), info)
+    out = render_request(G, states["layer"], info)
     assert out.stats.layer_shape is not None and out.stats.layer_shape[0] == info.layers[2].channels
     assert out.stats.layer_stats.all.std > 0
-    assert render_request(G, request_from_state(STATES["bad-layer"]), info).stats.layer_error == (
+    assert render_request(G, STATES["bad-layer"], info).stats.layer_error == (
         "this network has no layer 'nope'")
 
 
@@ -90,10 +104,7 @@ def test_difference_view_reports_the_residual_psnr():
     assert int(np.abs(identity.image.astype(int) - 128).max()) == 0  # no residual at all: flat grey
 
 
-def test_state_request_round_trip_and_info_json():
-    state = STATES["difference"].copy(mix_ws=(0, 3), cutoff=4, layer_name="L2", channel=2)
-    request = request_from_state(state, "net.pkl")
-    assert request_from_state(state_from_request(request), "net.pkl") == request
+def test_info_json_round_trip():
     info = describe(tiny_net("SG3-R"), "x")
     assert NetworkInfo.from_dict(info.to_dict()) == info
     assert info.kind == "SG3-R" and info.capabilities.input_transform and info.layers[0].name == "input"

@@ -115,18 +115,36 @@ def test_bad_timeline_params_are_refused_with_one_line(nets, server):
             analyses.resolve_timeline(client, wrong, request)
 
 
+def _local_trace(G, request, frames: int, row: float, spec: str):
+    """The trace the comparison panel recorded in-process before it became a backend analysis: the library's
+    W path from the seed to the next, one pixel row per frame, the transform path (or the view) for SG3."""
+    from stylegan3 import families
+    from stylegan3.explore.interpolation import path_ws, transform_path
+    from stylegan3.metrics.trace import record_trace, trace_to_uint8, verticality
+
+    seed = request.latent.seed
+    c_idx = request.latent.class_idx % int(G.c_dim) if int(G.c_dim) > 0 else None
+    ws = path_ws(G, [seed, seed + 1], frames - 1, psi=float(request.truncation.psi),
+                 cutoff=request.truncation.cutoff, class_idx=c_idx, device="cpu")
+    transforms = None
+    if families.capabilities(G).input_transform:
+        t = request.transform
+        view = (float(t.translate[0]), float(t.translate[1]), float(t.rotate))
+        if spec.strip():
+            transforms = transform_path(spec, frames, loop=False)
+        else:
+            transforms = np.tile(np.asarray(view, dtype=np.float64), (frames, 1))
+    px = min(int(row * int(G.img_resolution)), int(G.img_resolution) - 1)
+    trace = record_trace(G, ws, px, noise_mode=request.noise.mode, transforms=transforms)
+    return trace_to_uint8(trace), verticality(trace)
+
+
 @pytest.mark.parametrize(("kind", "spec"), [("SG3-T", ""), ("SG3-T", "pan:0.25,0+spin:0.1"), ("SG2", "pan:0.25,0")])
 def test_trace_equals_the_comparison_panels_job(nets, server, kind, spec):
-    from sg3_explorer.visualizer.comparison import TraceSettings, trace_job_fn
-
     source = nets[kind]
     request = RenderRequest(network=NetworkRef(str(source)), latent=Latent(4.0), truncation=Truncation(0.8, None),
                             transform=Transform((0.125, -0.0625), 0.03))
-    settings = TraceSettings(frames=6, row=0.3, transform_spec=spec)
-    G = _local(source)
-    from stylegan3 import families
-
-    want_image, want_v = trace_job_fn(G, families.variant(G), request, settings)(lambda d, t: None)
+    want_image, want_v = _local_trace(_local(source), request, 6, 0.3, spec)
     seen: list[tuple[int, int]] = []
     with RemoteBackend(server.address) as client, ThreadBackend("cpu") as thread:
         got = [analyses.trace(b, request, frames=6, row=0.3, transform_spec=spec,

@@ -60,13 +60,13 @@ def shown(window: np.ndarray, widget: Any, pane: Any, which: str, expected: np.n
 
 def check_panes(window: np.ndarray, app: Any, widget: Any) -> list[float]:
     """Every pane shows the headless render of its state, all at the same on-screen size."""
-    from sg3_explorer.visualizer.renderer import render_state
+    from sg3_explorer.visualizer.renderer import render_image
 
     diffs, sizes = [], set()
     for pane in widget.model.panes:
         from stylegan3.loading import load_network
 
-        expected = render_state(load_network(pane.source, device="cpu"), pane.request_for(app.state))
+        expected = render_image(load_network(pane.source, device="cpu"), pane.request_for(app.request))
         assert np.array_equal(pane.image, expected)
         diff = shown(window, widget, pane, "image", expected)
         assert diff < 2.0, f"{pane.label}: on-screen pane differs from the headless render by {diff:.2f}"
@@ -101,7 +101,7 @@ def imgui_vec(x: float, y: float) -> Any:
 
 def wait_panes(ctx: Any, app: Any, widget: Any, timeout: float = 60.0) -> None:
     """Until every pane shows the current state and is drawn: a check before that would compare a stale frame."""
-    ok = wait_until(ctx, lambda: widget.model.all_shown(app.state), timeout)
+    ok = wait_until(ctx, lambda: widget.model.all_shown(app.request), timeout)
     assert ok, [p.status for p in widget.model.panes]
     for _ in range(3):  # uploaded and drawn
         ctx.yield_()

@@ -136,10 +136,10 @@ def wait_until(ctx, cond, timeout: float = 30.0) -> bool:
     return True
 
 
-def wait_image_for_state(ctx, app, timeout: float = 30.0) -> None:
-    """Until the on-screen image was rendered from the app's current state and has been drawn."""
-    ok = wait_until(ctx, lambda: app.shown_state == app.state and not app.renderer.busy, timeout)
-    assert ok, f"no image for {app.state} within {timeout}s (status: {app.loader.status})"
+def wait_image_for_request(ctx, app, timeout: float = 30.0) -> None:
+    """Until the on-screen image was rendered from the app's current request and has been drawn."""
+    ok = wait_until(ctx, lambda: app.shown_request == app.request.for_frame() and not app.renderer.busy, timeout)
+    assert ok, f"no image for {app.request.latent} within {timeout}s (status: {app.loader.status})"
     for _ in range(2):
         ctx.yield_()
 
