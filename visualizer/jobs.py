@@ -25,6 +25,7 @@ _DOING = {
     "sticking": "analysing texture sticking",
     "trace": "tracing the comparison pane",
     "spectra": "computing spectra",
+    "paper spectrum": "computing the paper spectrum",
     "equivariance": "measuring equivariance",
 }
 

@@ -43,6 +43,20 @@ def spectra_job(request: RenderRequest, layers: Sequence[str], num_samples: int,
         backend, request, list(layers), int(num_samples), int(seed), float(psi), window, progress=progress))
 
 
+def paper_spectrum_job(request: RenderRequest, params: dict[str, Any], label: str = "") -> NetworkJob:
+    """The paper's spectrum of the output image (`stylegan3.analyses.spectra.paper_spectrum`: `params` are its
+    `PaperSpectrumParams` fields) as a `PaperSpectrum` labelled `label`: the numbers and file of
+    `spectra --paper` with the same arguments, wherever the network lives."""
+
+    def run(backend: RenderBackend, progress: Progress):
+        from stylegan3.analyses.spectra import paper_spectrum_from_plain
+
+        return paper_spectrum_from_plain(backend.analyze("paper_spectrum", request, progress, params=dict(params)),
+                                         label)
+
+    return NetworkJob("paper spectrum", run)
+
+
 def sticking_job(request: RenderRequest, samples: int, sigma: float, seed: int = 0) -> NetworkJob:
     """The texture-sticking measure of the request's latent and view: (average uint8 HxWx3, StickingResult)."""
 
@@ -129,6 +143,6 @@ def user_direction_job(request_from: RenderRequest, request_to: RenderRequest, s
 
 
 
-__all__ = ["NetworkJob", "equivariance_job", "pca_job", "projection_job", "record_job", "request_ws_job",
-           "resolve_timeline_job", "seed_set_direction_job", "spectra_job", "sticking_job", "timeline_export_job",
-           "trace_job", "user_direction_job"]
+__all__ = ["NetworkJob", "equivariance_job", "paper_spectrum_job", "pca_job", "projection_job", "record_job",
+           "request_ws_job", "resolve_timeline_job", "seed_set_direction_job", "spectra_job", "sticking_job",
+           "timeline_export_job", "trace_job", "user_direction_job"]

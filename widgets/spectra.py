@@ -1,5 +1,6 @@
 """Spectra panel (ImPlot): radially averaged power spectrum and 0 / 45 degree slices of a layer, with its
 cutoff, stopband and Nyquist marked; averaged over N latents on a background thread; a second layer overlaid.
+Its "paper" mode (`widgets.spectra_paper`) shows the output image's spectrum as the StyleGAN3 paper computes it.
 
 Latents are the seeds shown in the app (current seed .. seed + N - 1, current psi), so N = 1 is the image on
 screen. The numbers come from `stylegan3.metrics.spectra` (headless), computed by a job of the context
@@ -14,9 +15,11 @@ from imgui_bundle import imgui, implot
 from sg3_explorer.visualizer.jobs import JobSlot
 from sg3_explorer.visualizer.network_jobs import spectra_job
 from sg3_explorer.widgets.base import Widget
+from sg3_explorer.widgets.spectra_paper import PaperSpectrumView
 from stylegan3.documents.request import OUTPUT_LAYER, WINDOWS, FFTView
 from stylegan3.metrics.spectra import to_db
 
+MODES = ("layers", "paper")  # the layer estimator's plots, or the paper's heat map and slices of the output
 MARK_COLOURS = {"cutoff": (0.3, 1.0, 0.3, 1.0), "stopband": (1.0, 1.0, 0.3, 1.0), "nyquist": (1.0, 0.35, 0.35, 1.0)}
 
 
@@ -48,16 +51,23 @@ class SpectraWidget(Widget):
         self.curves: dict = {}
         self.computed_for = ""
         self.item_rects: dict[str, tuple[float, float, float, float]] = {}  # combo -> x0, y0, x1, y1 (GUI tests)
+        self.mode = "layers"
+        self.paper = PaperSpectrumView(app)
 
     def visible(self) -> bool:
         return self.app.info is not None
 
     @property
     def animating(self) -> bool:
-        return self.job.busy
+        return self.job.busy or self.paper.job.busy
+
+    def close(self) -> None:
+        self.job.cancel()
+        self.paper.close()
 
     def on_network(self) -> None:
         self.job.cancel()
+        self.paper.reset()
         info = self.app.info
         self.names = [OUTPUT_LAYER] + (list(info.layer_names) if info is not None else [])
         if self.layer_a not in self.names:
@@ -91,6 +101,7 @@ class SpectraWidget(Widget):
         if ok:
             self.spectra = result
             self.curves = plot_curves(result)
+        self.paper.update()
 
     def _combo(self, label: str, current: str | None) -> str | None:
         names = self.names
@@ -105,6 +116,14 @@ class SpectraWidget(Widget):
         self.item_rects[label] = (lo.x, lo.y, hi.x, hi.y)
 
     def draw(self) -> None:
+        for i, mode in enumerate(MODES):
+            if i:
+                imgui.same_line()
+            if imgui.radio_button(f"{mode}##specmode", self.mode == mode):
+                self.mode = mode
+        if self.mode == "paper":
+            self.paper.draw()
+            return
         self.layer_a = self._combo("Layer##specA", self.layer_a)
         imgui.same_line()
         if imgui.button("Shown##spec"):

@@ -222,6 +222,53 @@ def test_spectra_panel_computes_through_the_context(sg3):
     assert backend.calls == ["spectra"]
 
 
+def test_spectra_paper_mode_computes_through_the_context(sg3, tmp_path):
+    """Paper mode: the job runs the backend's `paper_spectrum` analysis; the spectrum, heat map and slices the panel
+    shows equal the library's own (`network_paper_spectrum`, `spectrum_plots`), and the saved file reads back."""
+    from sg3_explorer.widgets.spectra import SpectraWidget
+    from stylegan3.metrics.paper_spectrum import load_paper_spectrum, network_paper_spectrum
+    from stylegan3.metrics.spectrum_plots import heatmap_figure, slice_curves
+
+    G, info = sg3
+    backend = AnalysesHere(G, info)
+    ctx = FakeContext(info=info, backend=backend)
+    ctx.settings.capture_dir = str(tmp_path)
+    panel = SpectraWidget(ctx)
+    panel.on_network()
+    paper = panel.paper
+    paper.samples, paper.seed, paper.mean, paper.std, paper.interp = 3, 5, 120.0, 50.0, 2
+    assert paper.start()
+    assert panel.animating
+    assert paper.job.wait(120), paper.job.error
+    panel.update(0.0)
+    assert paper.job.error is None and backend.calls == ["paper_spectrum"]
+    want = network_paper_spectrum(G, 3, 120.0, 50.0, seed=5, beta=8.0, interp=2)
+    got = paper.result.spectrum
+    assert got.spectrum.shape == (64, 64) and got.image_size == 32 and got.num_images == 3
+    np.testing.assert_array_equal(got.spectrum, want.spectrum)
+    np.testing.assert_array_equal(paper.result.heatmap, heatmap_figure(got))
+    for angle, (f, db) in slice_curves(want).items():
+        np.testing.assert_array_equal(paper.result.slices[angle][0], f)
+        np.testing.assert_array_equal(paper.result.slices[angle][1], db)
+    back = load_paper_spectrum(paper.save())
+    assert back.image_size == 32 and back.num_images == 3
+    np.testing.assert_array_equal(back.spectrum, want.spectrum)
+    panel.on_network()  # another network: the old spectrum goes
+    assert paper.result is None
+
+
+def test_spectra_paper_mode_bad_values_are_the_panels_message(sg3):
+    from sg3_explorer.widgets.spectra import SpectraWidget
+
+    G, info = sg3
+    panel = SpectraWidget(FakeContext(info=info, backend=AnalysesHere(G, info)))
+    panel.paper.std = 0.0
+    assert panel.paper.start()
+    assert panel.paper.job.wait(60)
+    panel.update(0.0)
+    assert panel.paper.result is None and "std" in panel.paper.job.error
+
+
 class AnalysesHere:
     """A backend whose analyses run on a network of this process, as a server runs them next to its own."""
 
