@@ -25,11 +25,11 @@ from tests.support.nets import save_tiny
 pytestmark = pytest.mark.gui
 
 
-def make_app(tmp_path, networks, open_panels=()):
+def make_app(tmp_path, networks, open_panels=(), size=(960, 800)):
     """The app with only `open_panels` (widget module names) expanded, so the test needs no clicks for layout."""
     from sg3_explorer.visualizer.app import App, AppConfig
 
-    app = App(AppConfig(networks=networks, window_size=(960, 800), persist_settings=False))
+    app = App(AppConfig(networks=networks, window_size=size, persist_settings=False))
     app.settings.capture_dir = str(tmp_path / "captures")
     app.settings.panels_open = {w.key: w.key in open_panels for w in app.widgets}
     return app
@@ -302,3 +302,76 @@ def test_layers_fft_and_spectra_panels(app_env, artifacts_dir):
 
     run_driven(app, drive)
     assert set(seen["marks"]) == {"cutoff", "stopband", "nyquist"}
+
+
+def test_spectra_paper_mode(app_env, artifacts_dir):
+    """Paper mode of the Spectra panel: typed settings, Compute with progress, the heat map on screen equals the
+    library's figure pixel for pixel, the slice plot shows the library's 0 / 45 degree curves, Save writes the
+    paper's `.npz`, and Cancel stops a long run."""
+    from sg3_explorer.widgets.spectra_paper import fit_width
+    from stylegan3.metrics.paper_spectrum import load_paper_spectrum, network_paper_spectrum
+    from stylegan3.metrics.spectrum_plots import heatmap_figure, slice_curves
+
+    net = write_fast_sg3(app_env / "tiny_sg3.safetensors")
+    app = make_app(app_env, [str(net)], ["spectra"], size=(1000, 1000))  # tall: heat map and slices in view
+    seen = {}
+
+    def drive(ctx):
+        assert wait_until(ctx, lambda: app.network is not None, 30)
+        wait_image_for_request(ctx, app)
+        G = reference_network(app)
+        sp = app.widget("spectra")
+        ctx.item_click("**/paper##specmode")
+        assert sp.mode == "paper"
+        paper = sp.paper
+        ctx.item_input_value("**/Mean##paper", 120.0)
+        ctx.item_input_value("**/Std##paper", 50.0)
+        ctx.item_input_value("**/Images##paper", 4)
+        ctx.item_input_value("**/First seed##paper", 2)
+        ctx.item_input_value("**/Interp##paper", 2)
+        assert paper.params() == dict(samples=4, seed=2, mean=120.0, std=50.0, beta=8.0, interp=2, psi=1.0,
+                                      noise_mode="const")
+        ctx.item_click("**/Compute##paper")
+        assert wait_until(ctx, lambda: not paper.job.busy and paper.result is not None, 60), paper.job.error
+        for _ in range(3):
+            ctx.yield_()
+        pixels = grab_window(ctx, app)
+        Image.fromarray(pixels).save(artifacts_dir / "gui_analysis_spectra_paper.png")
+
+        ref = network_paper_spectrum(G, 4, 120.0, 50.0, seed=2, beta=8.0, interp=2)
+        np.testing.assert_array_equal(paper.result.spectrum.spectrum, ref.spectrum)
+        figure = heatmap_figure(paper.result.spectrum)
+        Image.fromarray(figure).save(artifacts_dir / "gui_analysis_spectra_paper_library_heatmap.png")
+        x, y, w, h = (int(round(v)) for v in paper.rects["heatmap"])
+        shown = pixels[y:y + h, x:x + w]
+        expected = fit_width(figure, w)
+        assert shown.shape == expected.shape
+        assert mean_abs_diff(shown, expected) < 1.0, mean_abs_diff(shown, expected)
+        for angle, (f, db) in slice_curves(ref).items():
+            np.testing.assert_array_equal(paper.result.slices[angle][0], f)
+            np.testing.assert_array_equal(paper.result.slices[angle][1], db)
+        # the slice plot is drawn: ImPlot's first two line colours are in its area
+        x, y, w, h = (int(round(v)) for v in paper.rects["slices"])
+        area = pixels[y:y + h, x:x + w].astype(np.int32)
+        for colour in ((76, 114, 176), (221, 132, 82)):
+            near = (np.abs(area - np.array(colour)).max(axis=2) < 40).sum()
+            assert near > 30, (colour, near)
+        seen["slices_area"] = (w, h)
+
+        ctx.item_click("**/Save .npz##paper")
+        assert paper.saved is not None and paper.saved.suffix == ".npz"
+        back = load_paper_spectrum(paper.saved)
+        np.testing.assert_array_equal(back.spectrum, ref.spectrum)
+        assert back.image_size == ref.image_size and back.num_images == 4
+
+        ctx.item_input_value("**/Images##paper", 5000)
+        ctx.item_click("**/Compute##paper")
+        assert paper.job.busy
+        ctx.item_click("**/Cancel##paper")
+        assert wait_until(ctx, lambda: not paper.job.busy, 30)
+        ctx.yield_()
+        assert paper.job.error == "cancelled"
+        assert paper.result is not None  # the last result stays on screen
+
+    run_driven(app, drive)
+    assert seen["slices_area"][0] > 100
