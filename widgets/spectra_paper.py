@@ -29,8 +29,9 @@ if TYPE_CHECKING:
     from sg3_explorer.widgets.context import PanelContext
 
 # Without the training data's statistics the analysis' defaults whiten by a mid-grey mean and a typical image's
-# spread (uint8 units), which keeps a network's spectrum inside the paper's -40 .. 20 dB levels; the numbers
-# compare with the paper's only with the dataset's own values (`spectra --images DATA --stats`).
+# spread (uint8 units): a stand-in that puts a network's spectrum about where whitened data would sit on the
+# plots' fixed dB scales (0 / 1 would lift it by ~36 dB); the numbers compare with the paper's only with the
+# dataset's own values (`spectra --images DATA --stats`).
 DEFAULTS = PaperSpectrumParams()
 
 
