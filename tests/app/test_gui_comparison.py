@@ -204,3 +204,65 @@ def test_comparison_official_sg2_vs_sg3t(app_env, artifacts_dir, fixtures_dir):
     run_driven(app, drive)
     assert max(seen["diffs"]) < 2.0
     print("sticking scores (K=2) SG2, SG3-T:", seen["scores"])
+
+
+def lineage_nets(folder) -> list[str]:
+    """ProGAN | StyleGAN | StyleGAN2 | StyleGAN3-R, tiny and untrained, all 32 px with z_dim 16: the first two as
+    TF-era pickles (read as data by the loaders), the last two as native files."""
+    from tests.support.tf_lineage_fakes import PROGAN_CONFIGS, V1_CONFIGS, progan_snapshot, v1_snapshot
+
+    (folder / "progan.pkl").write_bytes(progan_snapshot(PROGAN_CONFIGS["theano"]))
+    (folder / "stylegan.pkl").write_bytes(v1_snapshot(V1_CONFIGS["ffhq-small"]))
+    sg2 = save_tiny(folder / "sg2.safetensors", "sg2", z_dim=16, res=32, seed=0)
+    sg3r = save_tiny(folder / "sg3r.safetensors", "sg3-r", z_dim=16, res=32, seed=1)
+    return [str(folder / "progan.pkl"), str(folder / "stylegan.pkl"), str(sg2), str(sg3r)]
+
+
+def test_comparison_lineage_four_families(app_env, artifacts_dir):
+    """The lineage view: four panes of four families on the command line, moved in lockstep (only the SG3-R pane
+    follows the input path, the others say why), each equal to its headless render, each with a sticking score."""
+    nets = lineage_nets(app_env)
+    app = make_app(app_env, nets)
+    widget = app.widget("comparison")
+    seen = {}
+
+    def drive(ctx):
+        wait_panes(ctx, app, widget, timeout=90)
+        assert widget.window_open
+        panes = widget.model.panes
+        assert [p.info.kind for p in panes] == ["ProGAN", "SG1", "SG2", "SG3-R"]
+        app.request = app.request.edit("truncation", psi=0.7)
+        ctx.item_input_value("**/Seed", 3)
+        widget.set_motion_time(0.25)  # circle:0.1 at a quarter turn: translate (0, 0.1)
+        wait_panes(ctx, app, widget)
+        assert panes[3].shown_request.transform.translate == pytest.approx((0.0, 0.1))
+        for pane in panes[:3]:
+            assert pane.shown_request.transform.translate == (0.0, 0.0)
+            assert f"{pane.info.kind}: no input transform, ignores translate/rotate" in widget.model.notes(
+                pane, app.request)
+        assert any("no W space" in n for n in widget.model.notes(panes[0], app.request))
+        seen["frames"] = check_panes(grab_window(ctx, app), app, widget)
+
+        ctx.item_click("**/Sticking view")
+        ctx.item_input_value("**/K frames", 3)
+        ctx.item_click("**/Compute sticking")
+        assert wait_until(ctx, lambda: not widget.model.busy and all(
+            p.sticking_score is not None for p in panes), 120)
+        for _ in range(3):
+            ctx.yield_()
+        ctx.mouse_move_to_pos(imgui_vec(5, 5))  # no tooltip over the images
+        ctx.yield_()
+        shot = grab_window(ctx, app)
+        Image.fromarray(shot).save(artifacts_dir / "gui_comparison_lineage.png")
+        seen["frames_after"] = check_panes(shot, app, widget)
+        for pane in panes:
+            assert pane.sticking_request == pane.request_for(app.request)
+            assert pane.sticking_image.shape == pane.image.shape
+            assert shown(shot, widget, pane, "sticking", pane.sticking_image) < 2.0
+        seen["scores"] = {p.info.kind: p.sticking_score for p in panes}
+        seen["labels"] = [p.label for p in panes]
+
+    run_driven(app, drive)
+    assert max(seen["frames"] + seen["frames_after"]) < 2.0
+    assert all(0.0 <= s <= 1.0 for s in seen["scores"].values()), seen["scores"]
+    print("lineage sticking scores (K=3, untrained tiny nets):", seen["scores"])
