@@ -24,6 +24,7 @@ from tests.support.comparison import (
 )
 from tests.support.gui import grab_window, wait_image_for_request, wait_until
 from tests.support.nets import save_tiny
+from tests.support.tf_lineage_fakes import write_lineage_nets
 
 pytestmark = pytest.mark.gui
 
@@ -206,22 +207,10 @@ def test_comparison_official_sg2_vs_sg3t(app_env, artifacts_dir, fixtures_dir):
     print("sticking scores (K=2) SG2, SG3-T:", seen["scores"])
 
 
-def lineage_nets(folder) -> list[str]:
-    """ProGAN | StyleGAN | StyleGAN2 | StyleGAN3-R, tiny and untrained, all 32 px with z_dim 16: the first two as
-    TF-era pickles (read as data by the loaders), the last two as native files."""
-    from tests.support.tf_lineage_fakes import PROGAN_CONFIGS, V1_CONFIGS, progan_snapshot, v1_snapshot
-
-    (folder / "progan.pkl").write_bytes(progan_snapshot(PROGAN_CONFIGS["theano"]))
-    (folder / "stylegan.pkl").write_bytes(v1_snapshot(V1_CONFIGS["ffhq-small"]))
-    sg2 = save_tiny(folder / "sg2.safetensors", "sg2", z_dim=16, res=32, seed=0)
-    sg3r = save_tiny(folder / "sg3r.safetensors", "sg3-r", z_dim=16, res=32, seed=1)
-    return [str(folder / "progan.pkl"), str(folder / "stylegan.pkl"), str(sg2), str(sg3r)]
-
-
 def test_comparison_lineage_four_families(app_env, artifacts_dir):
     """The lineage view: four panes of four families on the command line, moved in lockstep (only the SG3-R pane
     follows the input path, the others say why), each equal to its headless render, each with a sticking score."""
-    nets = lineage_nets(app_env)
+    nets = [str(p) for p in write_lineage_nets(app_env)]
     app = make_app(app_env, nets)
     widget = app.widget("comparison")
     seen = {}
