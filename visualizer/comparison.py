@@ -392,8 +392,9 @@ class ComparisonModel:
             return
         spec_path = transform_spec.strip()
         note = ""
-        if spec_path and not all(has_transform(p.info) for p in panes):
-            spec_path, note = "", " (no motion: a pane without input transform)"
+        still = [p.info.kind for p in panes if not has_transform(p.info)]
+        if spec_path and still:
+            spec_path, note = "", f" (no motion: the {still[0]} pane has no input transform)"
         requests = [p.request_for(main) for p in panes]
         walk = float(max(2, seeds) - 1)
         total = max(2, round(walk * seconds_per_seed * fps) + 1)
