@@ -65,3 +65,27 @@ def test_directions_in_w_apply_to_stylegan_v1(lineage, tmp_path, monkeypatch):
     assert panel.start_pca(200) and panel.job.wait(120)
     panel.update(0.0)
     assert panel.directions is not None and panel.directions.samples == 200, panel.message
+
+
+def test_projection_in_w_plus_applies_to_stylegan_v1(lineage, tmp_path):
+    from PIL import Image
+
+    from sg3_explorer.visualizer.renderer import render_image
+    from sg3_explorer.widgets.projection import ProjectionWidget
+    from stylegan3.service.thread_backend import ThreadBackend
+
+    G, info = lineage["SG1"]
+    backend = ThreadBackend("cpu", loader=lambda ref, device: G)  # the projection job loads through the backend
+    ctx = FakeContext(info=info, backend=backend)
+    target = tmp_path / "target.png"
+    Image.fromarray(render_image(G, ctx.current_request().edit("latent", x=7.0))).save(target)
+    panel = ProjectionWidget(ctx)
+    panel.steps, panel.loss_kind = 4, "offline"
+    try:
+        assert panel.start(str(target)), panel.message
+        assert panel.job.wait(120)
+        ok, result = panel.job.poll()  # (what `update` takes; it also draws the dialog, which needs a window)
+    finally:
+        backend.close()
+    assert ok and result.step.steps == 4, panel.job.error
+    assert tuple(result.step.ws.shape[-2:]) == (info.num_ws, info.w_dim)  # W+: one w per layer
