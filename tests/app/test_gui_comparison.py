@@ -249,7 +249,21 @@ def test_comparison_lineage_four_families(app_env, artifacts_dir):
             assert pane.sticking_image.shape == pane.image.shape
             assert shown(shot, widget, pane, "sticking", pane.sticking_image) < 2.0
         seen["scores"] = {p.info.kind: p.sticking_score for p in panes}
-        seen["labels"] = [p.label for p in panes]
+
+        # Trace view: the middle row over the frames of the interpolation seed 3 -> 4, one per family.
+        ctx.item_click("**/Sticking view")
+        ctx.item_click("**/Trace view")
+        ctx.item_input_value("**/Trace frames", 4)
+        ctx.item_click("**/Record trace")
+        assert wait_until(ctx, lambda: not widget.model.busy and all(p.trace_image is not None for p in panes), 120)
+        for _ in range(3):
+            ctx.yield_()
+        shot = grab_window(ctx, app)
+        Image.fromarray(shot).save(artifacts_dir / "gui_comparison_lineage_trace.png")
+        for pane in panes:
+            assert pane.trace_image.shape == (4, 32, 3)
+            assert np.array_equal(pane.trace_image[0], pane.image[16])  # frame 0 = the shown image's middle row
+            assert shown(shot, widget, pane, "trace", pane.trace_image) < 2.0
 
     run_driven(app, drive)
     assert max(seen["frames"] + seen["frames_after"]) < 2.0
