@@ -5,6 +5,7 @@ networks without an input transform."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -41,3 +42,15 @@ def test_video_has_a_pane_per_network(lineage, tmp_path, capsys):
                  "--out", str(tmp_path / "moving.mp4")]) == 1
     err = capsys.readouterr().err
     assert "progan.pkl" in err and "stylegan.pkl" in err and "stylegan3-r" not in err
+
+
+def test_sticking_over_connect_gives_the_local_scores(lineage, capsys):
+    from tests.support.service import running_server
+
+    argv = ["sticking", *_networks(lineage), "--samples", "3", "--psi", "0.7"]
+    assert main([*argv, "--device", "cpu"]) == 0
+    local = re.findall(r"sticking ([0-9.]+)", capsys.readouterr().out)
+    with running_server([str(Path(lineage[0]).parent)]) as server:
+        assert main([*argv, "--connect", server.address.removeprefix("tcp://")]) == 0
+    remote = re.findall(r"sticking ([0-9.]+)", capsys.readouterr().out)
+    assert len(local) == 4 and remote == local
