@@ -53,14 +53,12 @@ class PaneOverrides:
     """Per-pane settings where the networks differ; FOLLOW / None keep the main view's value."""
 
     class_idx: int | None = None  # conditional nets: own label (wrapped to the pane's c_dim)
-    noise_mode: str = FOLLOW  # SG2 nets: 'const' | 'random' | 'none' or FOLLOW
+    noise_mode: str = FOLLOW  # nets with noise inputs (SG1, SG2): 'const' | 'random' | 'none' or FOLLOW
 
 
-def has_transform(kind: str) -> bool:
-    """Whether a network of this variant ('SG3-T', 'SG2', ...) has an input transform (translate / rotate)."""
-    from stylegan3.families import variant_capabilities
-
-    return variant_capabilities(kind).input_transform
+def has_transform(info: NetworkInfo) -> bool:
+    """Whether the network has an input transform (translate / rotate): only StyleGAN3's Fourier input does."""
+    return info.capabilities.input_transform
 
 
 def pane_request(main: RenderRequest, info: NetworkInfo, overrides: PaneOverrides | None = None,
@@ -80,7 +78,7 @@ def pane_request(main: RenderRequest, info: NetworkInfo, overrides: PaneOverride
         mix=main.mix.limited_to(info.num_ws),
         truncation=Truncation(main.truncation.psi, cutoff),
         noise=main.noise if o.noise_mode == FOLLOW else dataclasses.replace(main.noise, mode=o.noise_mode),
-        transform=main.transform if has_transform(info.kind) else Transform(),
+        transform=main.transform if has_transform(info) else Transform(),
         layer=LayerView(), fft=FFTView(), untransform=Untransform(), explicit=ExplicitLatent(), moves=(),
     )
 
@@ -91,8 +89,10 @@ def pane_notes(main: RenderRequest, info: NetworkInfo, reference: NetworkInfo | 
     if reference is not None and info.z_dim != reference.z_dim:
         notes.append(f"z_dim {info.z_dim} (not {reference.z_dim}): latent not shared, "
                      f"z drawn from the same seed at z_dim {info.z_dim}")
-    if not has_transform(info.kind) and not main.transform.is_identity:
-        notes.append("SG2: no input transform, ignores translate/rotate")
+    if not has_transform(info) and not main.transform.is_identity:
+        notes.append(f"{info.kind}: no input transform, ignores translate/rotate")
+    if not info.capabilities.w_space and (main.truncation.psi != 1.0 or main.mix.ws):
+        notes.append(f"{info.kind}: no W space, ignores truncation and style mixing")
     if main.mix.ws and any(i >= info.num_ws for i in main.mix.ws):
         notes.append(f"style mix limited to its {info.num_ws} ws")
     return notes
@@ -134,7 +134,7 @@ class StickingSettings:
 class TraceSettings:
     frames: int = 16  # frames of the interpolation from the current seed to the next one
     row: float = 0.5  # fraction of the image height
-    transform_spec: str = ""  # e.g. "pan:0.25,0"; SG3 panes only (SG2 panes record without it)
+    transform_spec: str = ""  # e.g. "pan:0.25,0"; SG3 panes only (panes without input transform ignore it)
 
 
 # -- the panes ------------------------------------------------------------------------------------------------
@@ -338,7 +338,7 @@ class ComparisonModel:
         for pane in self.loaded:
             if pane.trace is not None:
                 pane.trace.cancel()
-            spec = self.trace.transform_spec if has_transform(pane.info.kind) else ""
+            spec = self.trace.transform_spec if has_transform(pane.info) else ""
             job = trace_job(pane.request_for(main), max(2, int(self.trace.frames)), self.trace.row, spec)
             pane.trace = Job(lambda progress, run=job.run: run(self.backend, progress), "trace")
 
@@ -382,7 +382,8 @@ class ComparisonModel:
     def start_record(self, main: RenderRequest, out: str | Path, seconds_per_seed: float = 1.0,
                      seeds: int = 2, fps: float = 15.0, transform_spec: str = "") -> None:
         """Write an mp4 of the panes side by side walking `seeds` seeds from the current one (the backend's
-        `record` analysis on each pane's request); the panes move along `transform_spec` when every pane is SG3."""
+        `record` analysis on each pane's request); the panes move along
+        `transform_spec` when every pane has an input transform."""
         from stylegan3.explore.video import draw_label, write_video
         from stylegan3.service.analyses import record_frames
 
@@ -391,8 +392,9 @@ class ComparisonModel:
             return
         spec_path = transform_spec.strip()
         note = ""
-        if spec_path and not all(has_transform(p.info.kind) for p in panes):
-            spec_path, note = "", " (no motion: an SG2 pane has no input transform)"
+        still = [p.info.kind for p in panes if not has_transform(p.info)]
+        if spec_path and still:
+            spec_path, note = "", f" (no motion: the {still[0]} pane has no input transform)"
         requests = [p.request_for(main) for p in panes]
         walk = float(max(2, seeds) - 1)
         total = max(2, round(walk * seconds_per_seed * fps) + 1)

@@ -13,7 +13,7 @@ import math
 
 from imgui_bundle import imgui
 
-from sg3_explorer.visualizer.comparison import FOLLOW, ComparisonModel, Pane, has_transform
+from sg3_explorer.visualizer.comparison import FOLLOW, ComparisonModel, Pane
 from sg3_explorer.visualizer.texture import Texture
 from stylegan3.documents.request import NOISE_MODES, RenderRequest
 
@@ -77,7 +77,7 @@ class ComparisonView:
         panes = self.model.panes
         self.rects = {k: v for k, v in self.rects.items() if k[0] in {p.pane_id for p in panes}}
         if not panes:
-            imgui.text_disabled("no panes: add two or more networks above (e.g. an SG2 and an SG3 of one dataset)")
+            imgui.text_disabled("no panes: add two or more networks above (e.g. ProGAN, SG1, SG2, SG3 of one dataset)")
             return
         n = len(panes)
         split = split and n >= 2
@@ -195,7 +195,7 @@ class ComparisonView:
                 imgui.set_next_item_width(w)
                 _, c = imgui.input_int("Pane class", int(o.class_idx))
                 o.class_idx = int(c) % info.c_dim
-        if not has_transform(info.kind):
+        if info.capabilities.seeded_noise:  # noise inputs to override (SG1, SG2)
             imgui.set_next_item_width(w)
             idx = NOISE_CHOICES.index(o.noise_mode) if o.noise_mode in NOISE_CHOICES else 0
             changed, idx = imgui.combo("Pane noise", idx, list(NOISE_CHOICES))

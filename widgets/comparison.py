@@ -68,7 +68,7 @@ class ComparisonWidget(Widget):
             self.message = str(exc)
 
     def set_motion_time(self, t: float) -> None:
-        """Put every SG3 view at time `t` (cycles) of the motion path (SG2 panes ignore it)."""
+        """Put every SG3 view at time `t` (cycles) of the motion path (panes without input transform ignore it)."""
         self.motion_t = float(t)
         try:
             translate, rotate = transform_at(self.motion_spec, self.motion_t)
@@ -185,7 +185,7 @@ class ComparisonWidget(Widget):
         if changed:
             self.edit("transform", rotate=float(rot))
         imgui.same_line()
-        imgui.text_disabled("(SG3 panes in lockstep; SG2 panes ignore it)")
+        imgui.text_disabled("(SG3 panes in lockstep; panes without input transform ignore it)")
 
         if self.show_sticking:
             self._sticking_controls(font)
@@ -225,7 +225,7 @@ class ComparisonWidget(Widget):
         imgui.set_next_item_width(font * 7)
         _, tr.transform_spec = imgui.input_text("Trace motion", tr.transform_spec)
         if imgui.is_item_hovered():
-            imgui.set_tooltip("optional SG3 input path while tracing, e.g. pan:0.25,0 (SG2 panes trace without it)")
+            imgui.set_tooltip("optional SG3 input path while tracing, e.g. pan:0.25,0 (other panes trace without it)")
         imgui.same_line()
         if imgui.button("Record trace"):
             self.model.start_trace(self.request)

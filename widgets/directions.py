@@ -16,6 +16,7 @@ from imgui_bundle import imgui
 from sg3_explorer.visualizer.explore import with_moves
 from sg3_explorer.visualizer.jobs import JobSlot
 from sg3_explorer.visualizer.network_jobs import pca_job, seed_set_direction_job, user_direction_job
+from sg3_explorer.widgets.applicability import without_w
 from sg3_explorer.widgets.base import Widget
 
 RANGES = ("all", "coarse", "middle", "fine", "custom")
@@ -180,6 +181,10 @@ class DirectionsWidget(Widget):
     def draw(self) -> None:
         from stylegan3.explore.directions import default_samples
 
+        why = without_w(self.app.info, "there are no W directions to find or move along")
+        if why is not None:
+            imgui.text_wrapped(why)
+            return
         if not self.samples:
             self.samples = default_samples(self.app.device)
         imgui.set_next_item_width(imgui.get_font_size() * 7)

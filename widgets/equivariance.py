@@ -14,6 +14,7 @@ from imgui_bundle import imgui
 
 from sg3_explorer.visualizer.jobs import JobSlot
 from sg3_explorer.visualizer.network_jobs import equivariance_job
+from sg3_explorer.widgets.applicability import without_transform
 from sg3_explorer.widgets.base import Widget
 from stylegan3.documents.request import UNTRANSFORM_VIEWS, RenderRequest, Transform
 from stylegan3.metrics.equivariance import METRIC_LABELS, METRICS
@@ -104,9 +105,9 @@ class EquivarianceWidget(Widget):
 
     # -- drawing ----------------------------------------------------------------------------------------------
     def draw(self) -> None:
-        if not self.supported:
-            imgui.text_wrapped("Disabled: StyleGAN2 has no continuous (Fourier) input to translate or rotate, "
-                               "so its equivariance cannot be probed. Load a StyleGAN3 network.")
+        why = without_transform(self.app.info, "its equivariance cannot be probed")
+        if why is not None:
+            imgui.text_wrapped(why)
             return
         self._translate()
         imgui.separator()

@@ -15,6 +15,7 @@ from imgui_bundle import imgui
 from sg3_explorer.visualizer.explore import with_latent
 from sg3_explorer.visualizer.jobs import JobSlot
 from sg3_explorer.visualizer.network_jobs import projection_job
+from sg3_explorer.widgets.applicability import without_w
 from sg3_explorer.widgets.base import Widget
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
@@ -155,6 +156,10 @@ class ProjectionWidget(Widget):
 
     def draw(self) -> None:
         self._draw_options()
+        why = without_w(self.app.info, "there is no W / W+ to project an image into")
+        if why is not None:
+            imgui.text_wrapped(why)
+            return
         if self.job.busy:
             imgui.progress_bar(self.job.fraction, imgui.ImVec2(imgui.get_font_size() * 10, 0),
                                f"step {self.job.count}/{self.job.total}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from imgui_bundle import imgui
 
+from sg3_explorer.widgets.applicability import without_w
 from sg3_explorer.widgets.base import Widget
 from stylegan3.documents.request import StyleMix
 
@@ -46,6 +47,10 @@ class StyleMixWidget(Widget):
 
     def draw(self) -> None:
         mix = self.request.mix
+        why = without_w(self.app.info, "there are no styles to mix")
+        if why is not None:
+            imgui.text_wrapped(why)
+            return
         info = self.app.info
         num_ws = info.num_ws if info is not None else 0
         imgui.set_next_item_width(imgui.get_font_size() * 8)

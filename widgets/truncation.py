@@ -1,9 +1,11 @@
-"""Truncation & noise panel: psi, cutoff; noise mode and noise seed (SG2 has per-layer noise, SG3 none)."""
+"""Truncation & noise panel: psi, cutoff; noise mode and noise seed (SG1 / SG2 have per-layer noise, SG3
+and ProGAN none; ProGAN has no W to truncate in either)."""
 
 from __future__ import annotations
 
 from imgui_bundle import imgui
 
+from sg3_explorer.widgets.applicability import without_noise, without_w
 from sg3_explorer.widgets.base import Widget
 from stylegan3.documents.request import NOISE_MODES, Noise, Truncation
 
@@ -37,10 +39,8 @@ class TruncationWidget(Widget):
         if info is not None and cutoff is not None and cutoff >= info.num_ws:
             self.edit("truncation", cutoff=None)
 
-    def draw(self) -> None:
+    def _truncation(self, num_ws: int) -> None:
         r = self.request
-        info = self.app.info
-        num_ws = info.num_ws if info is not None else 1
         w = imgui.get_font_size() * 12
         imgui.set_next_item_width(w)
         changed, psi = imgui.slider_float("Psi", r.truncation.psi, -1.0, 2.0, "%.2f")
@@ -51,12 +51,22 @@ class TruncationWidget(Widget):
         changed, cut = imgui.slider_int("Cutoff", cut, 0, num_ws, "all ws" if cut >= num_ws else "first %d ws")
         if changed:
             self.edit("truncation", cutoff=cutoff_from_slider(cut, num_ws))
+
+    def draw(self) -> None:
+        info = self.app.info
+        num_ws = info.num_ws if info is not None else 1
+        why = without_w(info, "truncation does not apply")
+        if why is not None:
+            imgui.text_wrapped(why)
+        else:
+            self._truncation(num_ws)
         if imgui.button("Reset##trunc"):
             self.app.request = self.request.replace(truncation=Truncation(), noise=Noise())
             self.noise_anim = False
 
-        if info is not None and not info.capabilities.seeded_noise:
-            imgui.text_disabled("SG3 has no noise inputs")
+        why = without_noise(info)
+        if why is not None:
+            imgui.text_disabled(why)
             return
         imgui.text("Noise")
         noise = self.request.noise

@@ -308,7 +308,7 @@ def test_record_writes_the_panes_to_mp4(nets, tmp_path):
                            transform_spec="circle:0.1")
         assert model.wait_jobs(60)
         model.tick(main)
-        assert model.record_message.endswith("(no motion: an SG2 pane has no input transform)")
+        assert model.record_message.endswith("(no motion: the SG2 pane has no input transform)")
     finally:
         close(model)
 

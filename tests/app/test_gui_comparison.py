@@ -24,6 +24,7 @@ from tests.support.comparison import (
 )
 from tests.support.gui import grab_window, wait_image_for_request, wait_until
 from tests.support.nets import save_tiny
+from tests.support.tf_lineage_fakes import write_lineage_nets
 
 pytestmark = pytest.mark.gui
 
@@ -204,3 +205,67 @@ def test_comparison_official_sg2_vs_sg3t(app_env, artifacts_dir, fixtures_dir):
     run_driven(app, drive)
     assert max(seen["diffs"]) < 2.0
     print("sticking scores (K=2) SG2, SG3-T:", seen["scores"])
+
+
+def test_comparison_lineage_four_families(app_env, artifacts_dir):
+    """The lineage view: four panes of four families on the command line, moved in lockstep (only the SG3-R pane
+    follows the input path, the others say why), each equal to its headless render, each with a sticking score."""
+    nets = [str(p) for p in write_lineage_nets(app_env)]
+    app = make_app(app_env, nets)
+    widget = app.widget("comparison")
+    seen = {}
+
+    def drive(ctx):
+        wait_panes(ctx, app, widget, timeout=90)
+        assert widget.window_open
+        panes = widget.model.panes
+        assert [p.info.kind for p in panes] == ["ProGAN", "SG1", "SG2", "SG3-R"]
+        app.request = app.request.edit("truncation", psi=0.7)
+        ctx.item_input_value("**/Seed", 3)
+        widget.set_motion_time(0.25)  # circle:0.1 at a quarter turn: translate (0, 0.1)
+        wait_panes(ctx, app, widget)
+        assert panes[3].shown_request.transform.translate == pytest.approx((0.0, 0.1))
+        for pane in panes[:3]:
+            assert pane.shown_request.transform.translate == (0.0, 0.0)
+            assert f"{pane.info.kind}: no input transform, ignores translate/rotate" in widget.model.notes(
+                pane, app.request)
+        assert any("no W space" in n for n in widget.model.notes(panes[0], app.request))
+        seen["frames"] = check_panes(grab_window(ctx, app), app, widget)
+
+        ctx.item_click("**/Sticking view")
+        ctx.item_input_value("**/K frames", 3)
+        ctx.item_click("**/Compute sticking")
+        assert wait_until(ctx, lambda: not widget.model.busy and all(
+            p.sticking_score is not None for p in panes), 120)
+        for _ in range(3):
+            ctx.yield_()
+        ctx.mouse_move_to_pos(imgui_vec(5, 5))  # no tooltip over the images
+        ctx.yield_()
+        shot = grab_window(ctx, app)
+        Image.fromarray(shot).save(artifacts_dir / "gui_comparison_lineage.png")
+        seen["frames_after"] = check_panes(shot, app, widget)
+        for pane in panes:
+            assert pane.sticking_request == pane.request_for(app.request)
+            assert pane.sticking_image.shape == pane.image.shape
+            assert shown(shot, widget, pane, "sticking", pane.sticking_image) < 2.0
+        seen["scores"] = {p.info.kind: p.sticking_score for p in panes}
+
+        # Trace view: the middle row over the frames of the interpolation seed 3 -> 4, one per family.
+        ctx.item_click("**/Sticking view")
+        ctx.item_click("**/Trace view")
+        ctx.item_input_value("**/Trace frames", 4)
+        ctx.item_click("**/Record trace")
+        assert wait_until(ctx, lambda: not widget.model.busy and all(p.trace_image is not None for p in panes), 120)
+        for _ in range(3):
+            ctx.yield_()
+        shot = grab_window(ctx, app)
+        Image.fromarray(shot).save(artifacts_dir / "gui_comparison_lineage_trace.png")
+        for pane in panes:
+            assert pane.trace_image.shape == (4, 32, 3)
+            assert np.array_equal(pane.trace_image[0], pane.image[16])  # frame 0 = the shown image's middle row
+            assert shown(shot, widget, pane, "trace", pane.trace_image) < 2.0
+
+    run_driven(app, drive)
+    assert max(seen["frames"] + seen["frames_after"]) < 2.0
+    assert all(0.0 <= s <= 1.0 for s in seen["scores"].values()), seen["scores"]
+    print("lineage sticking scores (K=3, untrained tiny nets):", seen["scores"])

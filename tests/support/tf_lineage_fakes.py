@@ -20,6 +20,7 @@ import sys
 import types
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -286,3 +287,21 @@ PROGAN_CONFIGS: dict[str, ProConfig] = {
     "conditional": ProConfig(_pro(resolution=8, latent_size=6, label_size=4, fmap_base=32, fmap_max=8,
                                   use_leakyrelu=False, use_pixelnorm=False, num_channels=1), writer="tfutil"),
 }
+
+
+# --- the lineage ------------------------------------------------------------------------------------------------
+
+
+def write_lineage_nets(folder: Path) -> list[Path]:
+    """ProGAN | StyleGAN | StyleGAN2 | StyleGAN3-R in `folder`, tiny and untrained, all 32 px with z_dim 16 (one
+    shared latent): the first two as TF-era pickles (read as data by the loaders), the last two as native files.
+    What the lineage tests (comparison window, `sticking`, `video`) and the README picture compare."""
+    from tests.support.nets import save_tiny
+
+    folder.mkdir(parents=True, exist_ok=True)
+    progan, stylegan = folder / "progan.pkl", folder / "stylegan.pkl"
+    progan.write_bytes(progan_snapshot(PROGAN_CONFIGS["theano"]))
+    stylegan.write_bytes(v1_snapshot(V1_CONFIGS["ffhq-small"]))
+    sg2 = save_tiny(folder / "stylegan2.safetensors", "sg2", z_dim=16, res=32, seed=0)
+    sg3r = save_tiny(folder / "stylegan3-r.safetensors", "sg3-r", z_dim=16, res=32, seed=1)
+    return [progan, stylegan, sg2, sg3r]
