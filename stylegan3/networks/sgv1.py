@@ -15,7 +15,6 @@ Module names keep the TF scopes visible: `synthesis.b4.input` is `4x4/Const`, `s
 
 from __future__ import annotations
 
-import math
 from collections.abc import Collection
 from typing import Any
 
@@ -30,6 +29,7 @@ from stylegan3.networks.tf_era import (
     activate,
     blur,
     blur_kernel,
+    check_synthesis_args,
     faded_output,
     needed_rgb_levels,
     pixel_norm,
@@ -192,15 +192,7 @@ class SynthesisNetwork(torch.nn.Module):
                  activation: str = "lrelu", use_pixel_norm: bool = False, use_instance_norm: bool = True,
                  use_wscale: bool = True, lod: float = 0.0) -> None:
         super().__init__()
-        log2 = int(math.log2(img_resolution))
-        if img_resolution != 2**log2 or img_resolution < 4:
-            raise ValueError(f"img_resolution must be a power of two >= 4, got {img_resolution}")
-        if len(channels) != log2 - 1:
-            raise ValueError(f"channels must list {log2 - 1} counts (4x4 to {img_resolution}x{img_resolution})")
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
-        if not 0 <= lod <= log2 - 2:
-            raise ValueError(f"lod must be within 0..{log2 - 2}, got {lod}")
+        log2 = check_synthesis_args(img_resolution, channels, activation, lod)
         self.w_dim, self.img_resolution, self.img_channels, self.lod = w_dim, img_resolution, img_channels, float(lod)
         self.num_ws = 2 * log2 - 2
         self.block_resolutions = [2**i for i in range(2, log2 + 1)]

@@ -115,3 +115,21 @@ def needed_rgb_levels(resolution: int, lod: float) -> tuple[int, ...]:
     whole = math.floor(lod)
     res = 2 ** (log2 - whole)
     return (res // 2, res) if lod - whole > 0 else (res,)
+
+
+def check_synthesis_args(img_resolution: int, channels: list[int], activation: str, lod: float) -> int:
+    """Validate what every TF-era synthesis network (ProGAN, StyleGAN v1) takes and return log2(img_resolution).
+
+    Both lineages grow from 4x4 by doubling, list one channel count per level and fade between levels by `lod`,
+    so the same arguments are wrong in the same ways; one check keeps their messages identical.
+    """
+    log2 = int(math.log2(img_resolution))
+    if img_resolution != 2**log2 or img_resolution < 4:
+        raise ValueError(f"img_resolution must be a power of two >= 4, got {img_resolution}")
+    if len(channels) != log2 - 1:
+        raise ValueError(f"channels must list {log2 - 1} counts (4x4 to {img_resolution}x{img_resolution})")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+    if not 0 <= lod <= log2 - 2:
+        raise ValueError(f"lod must be within 0..{log2 - 2}, got {lod}")
+    return log2
