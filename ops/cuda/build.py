@@ -236,14 +236,23 @@ class Target:
     arch: str  # TORCH_CUDA_ARCH_LIST value used for the build, e.g. "9.0"
 
 
-def describe_target() -> Target:
-    """What the build would target; raises BuildUnavailable when there is no CUDA to build for."""
-    if os.environ.get(DISABLE_ENV, "1") == "0":
-        raise BuildUnavailable(f"disabled by {DISABLE_ENV}=0")
+def _torch_unless_disabled(env: str) -> ModuleType:
+    """torch, unless `env`=0 turns this build off or torch cannot be imported (BuildUnavailable either way).
+
+    The CUDA and the CPU build start from the same two refusals; only their switch differs.
+    """
+    if os.environ.get(env, "1") == "0":
+        raise BuildUnavailable(f"disabled by {env}=0")
     try:
         import torch
     except Exception as exc:  # noqa: BLE001
         raise BuildUnavailable(f"PyTorch cannot be imported ({exc})") from None
+    return torch
+
+
+def describe_target() -> Target:
+    """What the build would target; raises BuildUnavailable when there is no CUDA to build for."""
+    torch = _torch_unless_disabled(DISABLE_ENV)
     if torch.version.cuda is None:
         raise BuildUnavailable(f"PyTorch {torch.__version__} is a CPU-only build")
     if not torch.cuda.is_available():
@@ -385,12 +394,7 @@ def load_or_build(verbose: bool = False) -> ModuleType:
 
 def cpu_build_dir() -> Path:
     """Build folder of the CPU kernels for this torch, CPU and source tree (raises BuildUnavailable)."""
-    if os.environ.get(CPU_DISABLE_ENV, "1") == "0":
-        raise BuildUnavailable(f"disabled by {CPU_DISABLE_ENV}=0")
-    try:
-        import torch
-    except Exception as exc:  # noqa: BLE001
-        raise BuildUnavailable(f"PyTorch cannot be imported ({exc})") from None
+    torch = _torch_unless_disabled(CPU_DISABLE_ENV)
     return build_dir_for(cache_key(torch.__version__, "cpu", cpu_signature(), cpu_source_digest()))
 
 
