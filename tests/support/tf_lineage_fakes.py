@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import contextlib
 import pickle
-import sys
-import types
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from tests.support.fake_modules import fake_modules
 from tests.support.tf_fakes import Network, tf_module_names, tf_network
 
 STYLEGAN_SRC = "# stand-in for training/networks_stylegan.py, written for tests\ndef G_style(*a, **k):\n    pass\n"
@@ -44,19 +42,9 @@ TFUtilNetwork.__module__ = "tfutil"
 TFUtilNetwork.__name__ = TFUtilNetwork.__qualname__ = "Network"  # pickled as tfutil.Network
 
 
-@contextlib.contextmanager
-def tfutil_module_name() -> Iterator[None]:
-    fake = types.ModuleType("tfutil")
-    fake.Network = TFUtilNetwork
-    saved = sys.modules.get("tfutil")
-    sys.modules["tfutil"] = fake
-    try:
-        yield
-    finally:
-        if saved is None:
-            sys.modules.pop("tfutil", None)
-        else:
-            sys.modules["tfutil"] = saved
+def tfutil_module_name() -> contextlib.AbstractContextManager[None]:
+    """Make `tfutil.Network` resolvable by name while pickling only."""
+    return fake_modules({"tfutil": {"Network": TFUtilNetwork}})
 
 
 def dump(obj: Any, protocol: int = 4) -> bytes:
