@@ -338,18 +338,24 @@ def _put_ninja_on_path(ninja: Tool) -> None:
         os.environ["PATH"] = str(Path(ninja.path).parent) + os.pathsep + os.environ.get("PATH", "")
 
 
+def _cached_build(directory: Path, name: str, verbose: bool) -> ModuleType | None:
+    """The build already in `directory`, or None when there is none or it fails to import (then both the CUDA and
+    the CPU loader rebuild it rather than fail)."""
+    try:
+        return _import_built(directory, name)
+    except Exception as exc:  # noqa: BLE001 - a stale or foreign binary: rebuild below
+        if verbose:
+            print(f"sg3-explorer: cached build in {directory} failed to import ({exc}); rebuilding", file=sys.stderr)
+        return None
+
+
 def load_or_build(verbose: bool = False) -> ModuleType:
     """The compiled extension for the visible GPU; raises BuildUnavailable with a one-line reason."""
     target = describe_target()
     key = cache_key(target.torch_version, target.cuda_version, target.arch, source_digest())
     directory = build_dir_for(key)
     name = module_name(key)
-    try:
-        module = _import_built(directory, name)
-    except Exception as exc:  # noqa: BLE001 - a stale or foreign binary: rebuild below
-        module = None
-        if verbose:
-            print(f"sg3-explorer: cached build in {directory} failed to import ({exc}); rebuilding", file=sys.stderr)
+    module = _cached_build(directory, name, verbose)
     if module is not None:
         return module
 
@@ -402,12 +408,7 @@ def load_or_build_cpu(verbose: bool = False) -> ModuleType:
     """The CPU build of the kernels (C++ and OpenMP, no CUDA); raises BuildUnavailable with a one-line reason."""
     directory = cpu_build_dir()
     name = module_name(directory.name, "sg3_cpu_ops")
-    try:
-        module = _import_built(directory, name)
-    except Exception as exc:  # noqa: BLE001 - a stale or foreign binary: rebuild below
-        module = None
-        if verbose:
-            print(f"sg3-explorer: cached build in {directory} failed to import ({exc}); rebuilding", file=sys.stderr)
+    module = _cached_build(directory, name, verbose)
     if module is not None:
         return module
     ninja, cxx = find_ninja(), find_cxx()
