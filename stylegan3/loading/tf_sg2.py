@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -32,7 +31,7 @@ import torch
 from stylegan3.errors import UnsupportedNetworkError
 from stylegan3.loading.parsed import ParsedNetwork
 from stylegan3.loading.tf_legacy import TFNetwork
-from stylegan3.loading.tf_tables import conv_hwio, dense_t, first, first_two, same
+from stylegan3.loading.tf_tables import TableEntry, conv_hwio, dense_t, first, first_two, same
 from stylegan3.ops import setup_filter
 
 # G_main's defaults for the settings that shape the network (what a file leaves out).
@@ -58,14 +57,9 @@ REVISED_SYNTHESIS = "G_synthesis_stylegan_revised"
 _LISTED = 3
 
 
-@dataclass(frozen=True)
-class TFVariable:
-    """One expected TF variable: where it goes in our state dict and how its layout changes."""
-
-    tf_name: str
-    our_name: str
-    shape: tuple[int, ...]
-    convert: Callable[[np.ndarray], np.ndarray]
+# One expected TF variable: the record the other TF-era readers use; here its `note` stays empty, since
+# `LAYOUT_NOTES` names the layout change by converter.
+TFVariable = TableEntry
 
 
 def _conv_flipped(value: np.ndarray) -> np.ndarray:
