@@ -25,6 +25,7 @@ from stylegan3.networks.common import capture_set
 from stylegan3.networks.tf_era import (
     SQRT2,
     EqualizedConv,
+    ToRGB,
     activate,
     check_synthesis_args,
     faded_output,
@@ -91,18 +92,6 @@ class DenseInput(torch.nn.Module):
         x = (x @ (self.weight * self.scale).t()).reshape(-1, self.out_channels, 4, 4)
         x = activate(x + self.bias.view(1, -1, 1, 1), self.activation)
         return pixel_norm(x, self.eps) if self.use_pixelnorm else x
-
-
-class ToRGB(torch.nn.Module):
-    def __init__(self, in_channels: int, img_channels: int, resolution: int, tf_name: str, use_wscale: bool) -> None:
-        super().__init__()
-        self.in_channels, self.out_channels = in_channels, img_channels
-        self.resolution, self.tf_name = resolution, tf_name
-        self.conv = EqualizedConv(in_channels, img_channels, 1, 1.0, use_wscale)
-        self.bias = torch.nn.Parameter(torch.zeros([img_channels]))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(x, self.conv.scaled()) + self.bias.view(1, -1, 1, 1)
 
 
 class SynthesisNetwork(torch.nn.Module):

@@ -26,6 +26,7 @@ from stylegan3.networks.tf_era import (
     ACTIVATIONS,
     SQRT2,
     EqualizedConv,
+    ToRGB,
     activate,
     blur,
     blur_kernel,
@@ -142,20 +143,6 @@ class StyleLayer(torch.nn.Module):
         style = w @ (self.style.weight * self.style_scale).t() + self.style.bias
         scale, shift = style[:, : self.out_channels], style[:, self.out_channels :]
         return x * (scale[:, :, None, None] + 1) + shift[:, :, None, None]
-
-
-class ToRGB(torch.nn.Module):
-    """1x1 convolution to image channels (gain 1) plus bias: TF's `ToRGB_lod{k}`."""
-
-    def __init__(self, in_channels: int, img_channels: int, resolution: int, tf_name: str, use_wscale: bool) -> None:
-        super().__init__()
-        self.in_channels, self.out_channels = in_channels, img_channels
-        self.resolution, self.tf_name = resolution, tf_name
-        self.conv = EqualizedConv(in_channels, img_channels, 1, 1.0, use_wscale)
-        self.bias = torch.nn.Parameter(torch.zeros([img_channels]))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.nn.functional.conv2d(x, self.conv.scaled().to(x.dtype)) + self.bias.view(1, -1, 1, 1)
 
 
 class Block(torch.nn.Module):

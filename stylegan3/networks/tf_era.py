@@ -72,6 +72,23 @@ class EqualizedConv(torch.nn.Module):
         return self.weight * self.scale
 
 
+class ToRGB(torch.nn.Module):
+    """1x1 convolution to image channels (gain 1) plus bias: TF's `ToRGB_lod{k}`, the same in ProGAN and StyleGAN.
+
+    The weight follows the input's dtype, so a half-precision pass works; in fp32 the cast is a no-op.
+    """
+
+    def __init__(self, in_channels: int, img_channels: int, resolution: int, tf_name: str, use_wscale: bool) -> None:
+        super().__init__()
+        self.in_channels, self.out_channels = in_channels, img_channels
+        self.resolution, self.tf_name = resolution, tf_name
+        self.conv = EqualizedConv(in_channels, img_channels, 1, 1.0, use_wscale)
+        self.bias = torch.nn.Parameter(torch.zeros([img_channels]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, self.conv.scaled().to(x.dtype)) + self.bias.view(1, -1, 1, 1)
+
+
 def blur_kernel(taps: list[float] | None, channels: int) -> torch.Tensor | None:
     """StyleGAN's normalized separable low-pass filter as a depthwise kernel [C, 1, k, k], or None."""
     if not taps:
