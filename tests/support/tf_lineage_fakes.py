@@ -28,14 +28,11 @@ STYLEGAN_SRC = "# stand-in for training/networks_stylegan.py, written for tests\
 PROGAN_SRC = "# stand-in for networks.py, written for tests\ndef G_paper(*a, **k):\n    pass\n"
 
 
-class TFUtilNetwork:
-    """Pickles like tkarras' `tfutil.Network`: NEWOBJ, then BUILD with its version-2 state (no components)."""
+class TFUtilNetwork(Network):
+    """Pickles like tkarras' `tfutil.Network`: NEWOBJ, then BUILD with its version-2 state (no components).
 
-    def __init__(self, state: dict) -> None:
-        self._state = state
-
-    def __getstate__(self) -> dict:
-        return self._state
+    The pickling is dnnlib's `Network`'s; only the name the pickle records differs.
+    """
 
 
 TFUtilNetwork.__module__ = "tfutil"
