@@ -349,6 +349,19 @@ def _cached_build(directory: Path, name: str, verbose: bool) -> ModuleType | Non
         return None
 
 
+def _checked_and_marked(module: ModuleType, directory: Path, info: dict[str, object], start: float) -> ModuleType:
+    """`module`, once it is known to hold every kernel; the marker beside it records `info` plus the build time.
+
+    Both builds end the same way: a build missing a kernel is refused (BuildUnavailable), a good one is marked.
+    """
+    missing = [k for k in KERNEL_NAMES if not hasattr(module, k)]
+    if missing:
+        raise BuildUnavailable(f"built extension lacks {', '.join(missing)}")
+    info = {**info, "seconds": round(time.perf_counter() - start, 1), "built_at": time.strftime("%Y-%m-%d %H:%M:%S")}
+    (directory / MARKER).write_text(json.dumps(info, indent=2))
+    return module
+
+
 def load_or_build(verbose: bool = False) -> ModuleType:
     """The compiled extension for the visible GPU; raises BuildUnavailable with a one-line reason."""
     target = describe_target()
@@ -382,20 +395,14 @@ def load_or_build(verbose: bool = False) -> ModuleType:
     start = time.perf_counter()
     with _arch_env(target.arch):
         module = _compile(name, SOURCES, directory, BUILD_FLAGS, verbose)
-    missing = [k for k in KERNEL_NAMES if not hasattr(module, k)]
-    if missing:
-        raise BuildUnavailable(f"built extension lacks {', '.join(missing)}")
     info = {
         "torch": target.torch_version,
         "cuda": target.cuda_version,
         "arch": target.arch,
         "device": target.device_name,
         "nvcc": nvcc.version,
-        "seconds": round(time.perf_counter() - start, 1),
-        "built_at": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
-    (directory / MARKER).write_text(json.dumps(info, indent=2))
-    return module
+    return _checked_and_marked(module, directory, info, start)
 
 
 def cpu_build_dir() -> Path:
@@ -421,17 +428,7 @@ def load_or_build_cpu(verbose: bool = False) -> ModuleType:
     print("sg3-explorer: compiling the CPU kernels (first use only, under a minute)...", file=sys.stderr, flush=True)
     start = time.perf_counter()
     module = _compile(name, CPU_SOURCES, directory, CPU_BUILD_FLAGS, verbose)
-    missing = [k for k in KERNEL_NAMES if not hasattr(module, k)]
-    if missing:
-        raise BuildUnavailable(f"built extension lacks {', '.join(missing)}")
     import torch
 
-    info = {
-        "torch": torch.__version__,
-        "cpu": cpu_signature(),
-        "cxx": cxx.version,
-        "seconds": round(time.perf_counter() - start, 1),
-        "built_at": time.strftime("%Y-%m-%d %H:%M:%S"),
-    }
-    (directory / MARKER).write_text(json.dumps(info, indent=2))
-    return module
+    info = {"torch": torch.__version__, "cpu": cpu_signature(), "cxx": cxx.version}
+    return _checked_and_marked(module, directory, info, start)
