@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -25,6 +24,7 @@ import torch
 
 # The network configs live in the package (the `bench` command and the floor use them too).
 from stylegan3.networks.configs import NETS, TARGETS_MS, official_config, tiny_config  # noqa: F401 - re-exported
+from stylegan3.perf.bench import median_ms  # one timing loop for the scripts and the `bench` command
 
 
 @dataclass
@@ -45,24 +45,7 @@ class Timer:
         self.device, self.warmup, self.iters = device, warmup, iters
 
     def __call__(self, fn: Callable[[], Any]) -> float:
-        for _ in range(self.warmup):
-            fn()
-        times = []
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-            for _ in range(self.iters):
-                start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-                start.record()
-                fn()
-                end.record()
-                end.synchronize()
-                times.append(start.elapsed_time(end))
-        else:
-            for _ in range(self.iters):
-                t0 = time.perf_counter()
-                fn()
-                times.append((time.perf_counter() - t0) * 1000.0)
-        return statistics.median(times)
+        return median_ms(fn, self.device, self.warmup, self.iters)
 
 
 def to_uint8_hwc(img: torch.Tensor) -> np.ndarray:

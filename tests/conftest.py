@@ -92,3 +92,13 @@ def app_env(tmp_path, monkeypatch, display, artifacts_dir):
     """A display and a private settings folder: a GUI test never reads or writes the user's settings."""
     monkeypatch.setenv("SG3_CONFIG_DIR", str(tmp_path / "config"))
     return tmp_path
+
+
+@pytest.fixture
+def fresh_cuda_state():
+    """Forget the CUDA kernels' cached build result and reason before and after a test that probes them."""
+    import sg3_explorer.ops.cuda as cuda_ops
+
+    cuda_ops.reset()
+    yield
+    cuda_ops.reset()

@@ -236,14 +236,23 @@ class Target:
     arch: str  # TORCH_CUDA_ARCH_LIST value used for the build, e.g. "9.0"
 
 
-def describe_target() -> Target:
-    """What the build would target; raises BuildUnavailable when there is no CUDA to build for."""
-    if os.environ.get(DISABLE_ENV, "1") == "0":
-        raise BuildUnavailable(f"disabled by {DISABLE_ENV}=0")
+def _torch_unless_disabled(env: str) -> ModuleType:
+    """torch, unless `env`=0 turns this build off or torch cannot be imported (BuildUnavailable either way).
+
+    The CUDA and the CPU build start from the same two refusals; only their switch differs.
+    """
+    if os.environ.get(env, "1") == "0":
+        raise BuildUnavailable(f"disabled by {env}=0")
     try:
         import torch
     except Exception as exc:  # noqa: BLE001
         raise BuildUnavailable(f"PyTorch cannot be imported ({exc})") from None
+    return torch
+
+
+def describe_target() -> Target:
+    """What the build would target; raises BuildUnavailable when there is no CUDA to build for."""
+    torch = _torch_unless_disabled(DISABLE_ENV)
     if torch.version.cuda is None:
         raise BuildUnavailable(f"PyTorch {torch.__version__} is a CPU-only build")
     if not torch.cuda.is_available():
@@ -329,18 +338,37 @@ def _put_ninja_on_path(ninja: Tool) -> None:
         os.environ["PATH"] = str(Path(ninja.path).parent) + os.pathsep + os.environ.get("PATH", "")
 
 
+def _cached_build(directory: Path, name: str, verbose: bool) -> ModuleType | None:
+    """The build already in `directory`, or None when there is none or it fails to import (then both the CUDA and
+    the CPU loader rebuild it rather than fail)."""
+    try:
+        return _import_built(directory, name)
+    except Exception as exc:  # noqa: BLE001 - a stale or foreign binary: rebuild below
+        if verbose:
+            print(f"sg3-explorer: cached build in {directory} failed to import ({exc}); rebuilding", file=sys.stderr)
+        return None
+
+
+def _checked_and_marked(module: ModuleType, directory: Path, info: dict[str, object], start: float) -> ModuleType:
+    """`module`, once it is known to hold every kernel; the marker beside it records `info` plus the build time.
+
+    Both builds end the same way: a build missing a kernel is refused (BuildUnavailable), a good one is marked.
+    """
+    missing = [k for k in KERNEL_NAMES if not hasattr(module, k)]
+    if missing:
+        raise BuildUnavailable(f"built extension lacks {', '.join(missing)}")
+    info = {**info, "seconds": round(time.perf_counter() - start, 1), "built_at": time.strftime("%Y-%m-%d %H:%M:%S")}
+    (directory / MARKER).write_text(json.dumps(info, indent=2))
+    return module
+
+
 def load_or_build(verbose: bool = False) -> ModuleType:
     """The compiled extension for the visible GPU; raises BuildUnavailable with a one-line reason."""
     target = describe_target()
     key = cache_key(target.torch_version, target.cuda_version, target.arch, source_digest())
     directory = build_dir_for(key)
     name = module_name(key)
-    try:
-        module = _import_built(directory, name)
-    except Exception as exc:  # noqa: BLE001 - a stale or foreign binary: rebuild below
-        module = None
-        if verbose:
-            print(f"sg3-explorer: cached build in {directory} failed to import ({exc}); rebuilding", file=sys.stderr)
+    module = _cached_build(directory, name, verbose)
     if module is not None:
         return module
 
@@ -367,30 +395,19 @@ def load_or_build(verbose: bool = False) -> ModuleType:
     start = time.perf_counter()
     with _arch_env(target.arch):
         module = _compile(name, SOURCES, directory, BUILD_FLAGS, verbose)
-    missing = [k for k in KERNEL_NAMES if not hasattr(module, k)]
-    if missing:
-        raise BuildUnavailable(f"built extension lacks {', '.join(missing)}")
     info = {
         "torch": target.torch_version,
         "cuda": target.cuda_version,
         "arch": target.arch,
         "device": target.device_name,
         "nvcc": nvcc.version,
-        "seconds": round(time.perf_counter() - start, 1),
-        "built_at": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
-    (directory / MARKER).write_text(json.dumps(info, indent=2))
-    return module
+    return _checked_and_marked(module, directory, info, start)
 
 
 def cpu_build_dir() -> Path:
     """Build folder of the CPU kernels for this torch, CPU and source tree (raises BuildUnavailable)."""
-    if os.environ.get(CPU_DISABLE_ENV, "1") == "0":
-        raise BuildUnavailable(f"disabled by {CPU_DISABLE_ENV}=0")
-    try:
-        import torch
-    except Exception as exc:  # noqa: BLE001
-        raise BuildUnavailable(f"PyTorch cannot be imported ({exc})") from None
+    torch = _torch_unless_disabled(CPU_DISABLE_ENV)
     return build_dir_for(cache_key(torch.__version__, "cpu", cpu_signature(), cpu_source_digest()))
 
 
@@ -398,12 +415,7 @@ def load_or_build_cpu(verbose: bool = False) -> ModuleType:
     """The CPU build of the kernels (C++ and OpenMP, no CUDA); raises BuildUnavailable with a one-line reason."""
     directory = cpu_build_dir()
     name = module_name(directory.name, "sg3_cpu_ops")
-    try:
-        module = _import_built(directory, name)
-    except Exception as exc:  # noqa: BLE001 - a stale or foreign binary: rebuild below
-        module = None
-        if verbose:
-            print(f"sg3-explorer: cached build in {directory} failed to import ({exc}); rebuilding", file=sys.stderr)
+    module = _cached_build(directory, name, verbose)
     if module is not None:
         return module
     ninja, cxx = find_ninja(), find_cxx()
@@ -416,17 +428,7 @@ def load_or_build_cpu(verbose: bool = False) -> ModuleType:
     print("sg3-explorer: compiling the CPU kernels (first use only, under a minute)...", file=sys.stderr, flush=True)
     start = time.perf_counter()
     module = _compile(name, CPU_SOURCES, directory, CPU_BUILD_FLAGS, verbose)
-    missing = [k for k in KERNEL_NAMES if not hasattr(module, k)]
-    if missing:
-        raise BuildUnavailable(f"built extension lacks {', '.join(missing)}")
     import torch
 
-    info = {
-        "torch": torch.__version__,
-        "cpu": cpu_signature(),
-        "cxx": cxx.version,
-        "seconds": round(time.perf_counter() - start, 1),
-        "built_at": time.strftime("%Y-%m-%d %H:%M:%S"),
-    }
-    (directory / MARKER).write_text(json.dumps(info, indent=2))
-    return module
+    info = {"torch": torch.__version__, "cpu": cpu_signature(), "cxx": cxx.version}
+    return _checked_and_marked(module, directory, info, start)

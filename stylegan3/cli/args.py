@@ -45,6 +45,12 @@ def add_device_argument(parser: argparse.ArgumentParser, default_help: str = "cu
                         help=f"cpu, cuda, cuda:N or mps (default: {default_help})")
 
 
+def add_record_argument(parser: argparse.ArgumentParser, per: str, fields: str) -> None:
+    """`--record FILE.jsonl`: the metric commands' run log, one JSON line per `per` holding `fields`."""
+    parser.add_argument("--record", metavar="FILE.jsonl",
+                        help=f"append one JSON line per {per} ({fields})")
+
+
 def pick_device(name: str | None) -> torch.device:
     """`--device` value, or CUDA when available (one-line errors for unknown or unavailable devices)."""
     from stylegan3.loading.build import resolve_device

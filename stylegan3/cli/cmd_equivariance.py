@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+from stylegan3.cli.args import add_device_argument, add_record_argument
 from stylegan3.errors import SG3Error
 
 
@@ -36,13 +37,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--metrics", default="eqt,eqt_frac,eqr", help="comma-separated subset of eqt,eqt_frac,eqr")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of latents and transforms (0)")
     p.add_argument("--psi", type=float, default=1.0, help="truncation psi (1 = none, as in the paper)")
-    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
+    add_device_argument(p)
     p.add_argument("--json", metavar="FILE", help="also write the results (with per-sample PSNRs) as JSON")
     p.add_argument("--resume", metavar="FILE.jsonl",
                    help="results file: every finished latent is appended; run again with the same file to "
                    "continue an interrupted run where it stopped (or with a larger --samples to extend it)")
-    p.add_argument("--record", metavar="FILE.jsonl",
-                   help="append one JSON line per run (network hash, metrics, samples, settings, version, time)")
+    add_record_argument(p, "run", "network hash, metrics, samples, settings, version, time")
     from stylegan3.cli.remote import add_connect_arguments
 
     add_connect_arguments(p, frames=False)

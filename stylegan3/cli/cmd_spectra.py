@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from stylegan3.cli.args import add_device_argument, add_record_argument
 from stylegan3.errors import SG3Error
 
 PANEL = 320  # heat-map side in pixels
@@ -54,12 +55,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--beta", type=float, default=8.0, help="Kaiser window beta (8)")
     p.add_argument("--db-range", type=float, default=100.0, metavar="DB", help="dB shown below the peak (100)")
     p.add_argument("--out", default="spectrum.png", metavar="FILE.png", help="figure path (spectrum.png)")
-    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
+    add_device_argument(p)
     p.add_argument("--resume", metavar="FILE.npz",
                    help="checkpoint of the running sum, saved every 10 s: run again with the same file to continue "
                    "an interrupted run (same result bits), or with a larger --samples to extend a finished one")
-    p.add_argument("--record", metavar="FILE.jsonl",
-                   help="append one JSON line per run (network hash, marks, size, settings, version, time)")
+    add_record_argument(p, "run", "network hash, marks, size, settings, version, time")
     from stylegan3.cli.remote import add_connect_arguments
 
     add_connect_arguments(p, frames=False)

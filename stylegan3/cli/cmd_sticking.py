@@ -9,6 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from stylegan3.cli.args import add_device_argument, add_record_argument
 from stylegan3.documents.request import NOISE_MODES
 from stylegan3.errors import SG3Error
 
@@ -38,10 +39,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "and print its verticality (trace view, added to the figure)")
     p.add_argument("--batch", type=int, default=8, help="renders per batch (8)")
     p.add_argument("--size", type=int, default=None, metavar="PX", help="image size in the figure")
-    p.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
+    add_device_argument(p)
     p.add_argument("--out", default=None, metavar="FIG.png", help="write the figure here")
-    p.add_argument("--record", metavar="FILE.jsonl",
-                   help="append one JSON line per network (network hash, score, settings, version, time)")
+    add_record_argument(p, "network", "network hash, score, settings, version, time")
     from stylegan3.cli.remote import add_connect_arguments
 
     add_connect_arguments(p, frames=False)

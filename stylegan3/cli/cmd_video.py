@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from stylegan3.cli.args import load_networks, pick_device
+from stylegan3.cli.args import add_device_argument, load_networks, pick_device
 from stylegan3.documents.request import NOISE_MODES
 from stylegan3.errors import SG3Error
 
@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--fps", type=float, default=None, help="frames per second (30, or the session's)")
     p.add_argument("--bitrate", default="10M", help="H.264 bitrate (10M)")
     p.add_argument("--batch", type=int, default=4, help="frames rendered at once per network (4)")
-    p.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
+    add_device_argument(p)
     p.add_argument("--out", required=True, metavar="FILE.mp4", help="output video")
     p.add_argument("--session", metavar="FILE.json",
                    help="render a keyframe timeline (or the timeline of a session file) instead of a seed walk")

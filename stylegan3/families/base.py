@@ -7,6 +7,7 @@ instead of comparing display strings. Adding a family means one module next to t
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -37,3 +38,24 @@ class Family:
 
     def matches_state(self, keys: Any) -> bool:
         return any(k in keys for k in self.marker_keys)
+
+
+def lazy_generator(module: str) -> Callable[..., Any]:
+    """A `generator_class` that builds `module.Generator(**kwargs)`, importing the network module on first use.
+
+    Families are listed at import time, and naming one must not pull in every network's code (and torch) with it.
+    """
+
+    def build(**kwargs: Any) -> Any:
+        return importlib.import_module(module).Generator(**kwargs)
+
+    return build
+
+
+def single_variant(name: str) -> Callable[[Mapping[str, Any]], str]:
+    """The `variant_of` of a family with one variant: every network of it has the display name `name`."""
+
+    def variant(_init_kwargs: Mapping[str, Any]) -> str:
+        return name
+
+    return variant

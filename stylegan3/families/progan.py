@@ -6,28 +6,14 @@ truncation, style mixing and the W tools do not apply; no noise inputs either.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from stylegan3.families.base import Capabilities, Family
-
-
-def variant(_init_kwargs: Mapping[str, Any]) -> str:
-    return "ProGAN"
-
-
-def _generator(**kwargs: Any):
-    from stylegan3.networks.progan import Generator
-
-    return Generator(**kwargs)
-
+from stylegan3.families.base import Capabilities, Family, lazy_generator, single_variant
 
 FAMILY = Family(
     name="progan",
     title="Progressive GAN",
-    generator_class=_generator,
+    generator_class=lazy_generator("stylegan3.networks.progan"),
     capabilities=Capabilities(input_transform=False, seeded_noise=False, band_limits=False, w_space=False),
     marker_keys=("synthesis.b4_dense.weight",),
-    variant_of=variant,
+    variant_of=single_variant("ProGAN"),
     variants=("ProGAN",),
 )

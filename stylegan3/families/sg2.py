@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from stylegan3.families.base import Capabilities, Family
-
-
-def variant(_init_kwargs: Mapping[str, Any]) -> str:
-    return "SG2"
-
-
-def _generator(**kwargs: Any):
-    from stylegan3.networks.sg2 import Generator
-
-    return Generator(**kwargs)
-
+from stylegan3.families.base import Capabilities, Family, lazy_generator, single_variant
 
 FAMILY = Family(
     name="sg2",
     title="StyleGAN2",
-    generator_class=_generator,
+    generator_class=lazy_generator("stylegan3.networks.sg2"),
     capabilities=Capabilities(input_transform=False, seeded_noise=True, band_limits=False),
     marker_keys=("synthesis.b4.const",),
-    variant_of=variant,
+    variant_of=single_variant("SG2"),
     variants=("SG2",),
     training_only_kwargs=("fused_modconv_default", "magnitude_ema_beta"),
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from stylegan3.families.base import Capabilities, Family
+from stylegan3.families.base import Capabilities, Family, lazy_generator
 
 
 def variant(init_kwargs: Mapping[str, Any]) -> str:
@@ -14,16 +14,10 @@ def variant(init_kwargs: Mapping[str, Any]) -> str:
     return "SG3-R" if radial else "SG3-T"
 
 
-def _generator(**kwargs: Any):
-    from stylegan3.networks.sg3 import Generator
-
-    return Generator(**kwargs)
-
-
 FAMILY = Family(
     name="sg3",
     title="StyleGAN3",
-    generator_class=_generator,
+    generator_class=lazy_generator("stylegan3.networks.sg3"),
     capabilities=Capabilities(input_transform=True, seeded_noise=False, band_limits=True),
     marker_keys=("synthesis.input.freqs",),
     variant_of=variant,

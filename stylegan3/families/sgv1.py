@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from stylegan3.families.base import Capabilities, Family
-
-
-def variant(_init_kwargs: Mapping[str, Any]) -> str:
-    return "SG1"
-
-
-def _generator(**kwargs: Any):
-    from stylegan3.networks.sgv1 import Generator
-
-    return Generator(**kwargs)
-
+from stylegan3.families.base import Capabilities, Family, lazy_generator, single_variant
 
 FAMILY = Family(
     name="sgv1",
     title="StyleGAN",
-    generator_class=_generator,
+    generator_class=lazy_generator("stylegan3.networks.sgv1"),
     capabilities=Capabilities(input_transform=False, seeded_noise=True, band_limits=False),
     marker_keys=("synthesis.b4.input.const",),
-    variant_of=variant,
+    variant_of=single_variant("SG1"),
     variants=("SG1",),
 )

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -32,6 +31,7 @@ import torch
 from stylegan3.errors import UnsupportedNetworkError
 from stylegan3.loading.parsed import ParsedNetwork
 from stylegan3.loading.tf_legacy import TFNetwork
+from stylegan3.loading.tf_tables import TableEntry, conv_hwio, dense_t, first, first_two, same
 from stylegan3.ops import setup_filter
 
 # G_main's defaults for the settings that shape the network (what a file leaves out).
@@ -57,38 +57,13 @@ REVISED_SYNTHESIS = "G_synthesis_stylegan_revised"
 _LISTED = 3
 
 
-@dataclass(frozen=True)
-class TFVariable:
-    """One expected TF variable: where it goes in our state dict and how its layout changes."""
-
-    tf_name: str
-    our_name: str
-    shape: tuple[int, ...]
-    convert: Callable[[np.ndarray], np.ndarray]
-
-
-def _same(value: np.ndarray) -> np.ndarray:
-    return value
-
-
-def _dense(value: np.ndarray) -> np.ndarray:
-    return value.T  # [in, out] -> [out, in]
-
-
-def _conv(value: np.ndarray) -> np.ndarray:
-    return value.transpose(3, 2, 0, 1)  # [kh, kw, in, out] -> [out, in, kh, kw]
+# One expected TF variable: the record the other TF-era readers use; here its `note` stays empty, since
+# `LAYOUT_NOTES` names the layout change by converter.
+TFVariable = TableEntry
 
 
 def _conv_flipped(value: np.ndarray) -> np.ndarray:
     return value[::-1, ::-1].transpose(3, 2, 0, 1)
-
-
-def _batch_dropped(value: np.ndarray) -> np.ndarray:
-    return value[0]
-
-
-def _noise_image(value: np.ndarray) -> np.ndarray:
-    return value[0, 0]
 
 
 def _style_bias(value: np.ndarray) -> np.ndarray:
@@ -97,11 +72,11 @@ def _style_bias(value: np.ndarray) -> np.ndarray:
 
 # How each conversion changes a variable, for `info` (identity conversions are not listed).
 LAYOUT_NOTES: dict[Callable[[np.ndarray], np.ndarray], str] = {
-    _dense: "transposed",
-    _conv: "HWIO->OIHW",
+    dense_t: "transposed",
+    conv_hwio: "HWIO->OIHW",
     _conv_flipped: "flipped, HWIO->OIHW",
-    _batch_dropped: "[0]",
-    _noise_image: "[0, 0]",
+    first: "[0]",
+    first_two: "[0, 0]",
     _style_bias: "+1",
 }
 
@@ -275,17 +250,17 @@ def variable_table(init_kwargs: dict[str, Any], revised: bool = False) -> list[T
     embed = mapping["embed_features"] if c_dim > 0 else 0
     if c_dim > 0:
         table += [
-            TFVariable("mapping/LabelEmbed/weight", "mapping.embed.weight", (c_dim, embed), _dense),
-            TFVariable("mapping/LabelEmbed/bias", "mapping.embed.bias", (embed,), _same),
+            TFVariable("mapping/LabelEmbed/weight", "mapping.embed.weight", (c_dim, embed), dense_t),
+            TFVariable("mapping/LabelEmbed/bias", "mapping.embed.bias", (embed,), same),
         ]
     hidden = mapping["layer_features"] or w_dim
     features = [z_dim + embed] + [hidden] * (num_layers - 1) + [w_dim]
     for i in range(num_layers):
         table += [
-            TFVariable(f"mapping/Dense{i}/weight", f"mapping.fc{i}.weight", (features[i], features[i + 1]), _dense),
-            TFVariable(f"mapping/Dense{i}/bias", f"mapping.fc{i}.bias", (features[i + 1],), _same),
+            TFVariable(f"mapping/Dense{i}/weight", f"mapping.fc{i}.weight", (features[i], features[i + 1]), dense_t),
+            TFVariable(f"mapping/Dense{i}/bias", f"mapping.fc{i}.bias", (features[i + 1],), same),
         ]
-    table.append(TFVariable("dlatent_avg", "mapping.w_avg", (w_dim,), _same))
+    table.append(TFVariable("dlatent_avg", "mapping.w_avg", (w_dim,), same))
 
     resolution = init_kwargs["img_resolution"]
     log2 = int(np.log2(resolution))
@@ -295,22 +270,22 @@ def variable_table(init_kwargs: dict[str, Any], revised: bool = False) -> list[T
 
     def modulated(tf: str, ours: str, c_in: int, c_out: int, res: int, noise: int, up: bool) -> list[TFVariable]:
         rows = [
-            TFVariable(f"{tf}/weight", f"{ours}.weight", (3, 3, c_in, c_out), _conv_flipped if up else _conv),
-            TFVariable(f"{tf}/bias", f"{ours}.bias", (c_out,), _same),
-            TFVariable(f"{tf}/mod_weight", f"{ours}.affine.weight", (w_dim, c_in), _dense),
+            TFVariable(f"{tf}/weight", f"{ours}.weight", (3, 3, c_in, c_out), _conv_flipped if up else conv_hwio),
+            TFVariable(f"{tf}/bias", f"{ours}.bias", (c_out,), same),
+            TFVariable(f"{tf}/mod_weight", f"{ours}.affine.weight", (w_dim, c_in), dense_t),
             TFVariable(f"{tf}/mod_bias", f"{ours}.affine.bias", (c_in,), _style_bias),
         ]
         if init_kwargs["use_noise"]:
             rows += [
-                TFVariable(f"{tf}/noise_strength", f"{ours}.noise_strength", (), _same),
-                TFVariable(f"synthesis/noise{noise}", f"{ours}.noise_const", (1, 1, res, res), _noise_image),
+                TFVariable(f"{tf}/noise_strength", f"{ours}.noise_strength", (), same),
+                TFVariable(f"synthesis/noise{noise}", f"{ours}.noise_const", (1, 1, res, res), first_two),
             ]
         return rows
 
     architecture = init_kwargs["architecture"]
     img_channels = init_kwargs["img_channels"]
     table.append(TFVariable("synthesis/4x4/Const/const", "synthesis.b4.const", (1, channels(4), 4, 4),
-                            _batch_dropped))
+                            first))
     for k in range(2, log2 + 1):
         res = 2**k
         tf, ours = f"synthesis/{res}x{res}", f"synthesis.b{res}"
@@ -326,9 +301,9 @@ def variable_table(init_kwargs: dict[str, Any], revised: bool = False) -> list[T
         if architecture == "skip" or res == resolution:
             rgb = "synthesis/ToRGB_lod0" if revised else f"{tf}/ToRGB"
             table += [
-                TFVariable(f"{rgb}/weight", f"{ours}.torgb.weight", (1, 1, channels(res), img_channels), _conv),
-                TFVariable(f"{rgb}/bias", f"{ours}.torgb.bias", (img_channels,), _same),
-                TFVariable(f"{rgb}/mod_weight", f"{ours}.torgb.affine.weight", (w_dim, channels(res)), _dense),
+                TFVariable(f"{rgb}/weight", f"{ours}.torgb.weight", (1, 1, channels(res), img_channels), conv_hwio),
+                TFVariable(f"{rgb}/bias", f"{ours}.torgb.bias", (img_channels,), same),
+                TFVariable(f"{rgb}/mod_weight", f"{ours}.torgb.affine.weight", (w_dim, channels(res)), dense_t),
                 TFVariable(f"{rgb}/mod_bias", f"{ours}.torgb.affine.bias", (channels(res),), _style_bias),
             ]
     return table

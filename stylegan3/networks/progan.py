@@ -14,7 +14,6 @@ so with `Capabilities.w_space = False`.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Collection
 from typing import Any
 
@@ -24,10 +23,11 @@ import torch.nn.functional as F
 from stylegan3.networks.cancel import RenderCancelled, ShouldStop
 from stylegan3.networks.common import capture_set
 from stylegan3.networks.tf_era import (
-    ACTIVATIONS,
     SQRT2,
     EqualizedConv,
+    ToRGB,
     activate,
+    check_synthesis_args,
     faded_output,
     needed_rgb_levels,
     pixel_norm,
@@ -94,18 +94,6 @@ class DenseInput(torch.nn.Module):
         return pixel_norm(x, self.eps) if self.use_pixelnorm else x
 
 
-class ToRGB(torch.nn.Module):
-    def __init__(self, in_channels: int, img_channels: int, resolution: int, tf_name: str, use_wscale: bool) -> None:
-        super().__init__()
-        self.in_channels, self.out_channels = in_channels, img_channels
-        self.resolution, self.tf_name = resolution, tf_name
-        self.conv = EqualizedConv(in_channels, img_channels, 1, 1.0, use_wscale)
-        self.bias = torch.nn.Parameter(torch.zeros([img_channels]))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(x, self.conv.scaled()) + self.bias.view(1, -1, 1, 1)
-
-
 class SynthesisNetwork(torch.nn.Module):
     """The whole ProGAN generator on its input `[N, 1, z_dim + c_dim]`."""
 
@@ -114,15 +102,7 @@ class SynthesisNetwork(torch.nn.Module):
                  pixelnorm_epsilon: float = 1e-8, activation: str = "lrelu", use_wscale: bool = True,
                  lod: float = 0.0) -> None:
         super().__init__()
-        log2 = int(math.log2(img_resolution))
-        if img_resolution != 2**log2 or img_resolution < 4:
-            raise ValueError(f"img_resolution must be a power of two >= 4, got {img_resolution}")
-        if len(channels) != log2 - 1:
-            raise ValueError(f"channels must list {log2 - 1} counts (4x4 to {img_resolution}x{img_resolution})")
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
-        if not 0 <= lod <= log2 - 2:
-            raise ValueError(f"lod must be within 0..{log2 - 2}, got {lod}")
+        log2 = check_synthesis_args(img_resolution, channels, activation, lod)
         self.w_dim, self.img_resolution, self.img_channels = in_features, img_resolution, img_channels
         self.lod = float(lod)
         self.num_ws = 1

@@ -15,7 +15,6 @@ Module names keep the TF scopes visible: `synthesis.b4.input` is `4x4/Const`, `s
 
 from __future__ import annotations
 
-import math
 from collections.abc import Collection
 from typing import Any
 
@@ -27,9 +26,11 @@ from stylegan3.networks.tf_era import (
     ACTIVATIONS,
     SQRT2,
     EqualizedConv,
+    ToRGB,
     activate,
     blur,
     blur_kernel,
+    check_synthesis_args,
     faded_output,
     needed_rgb_levels,
     pixel_norm,
@@ -144,20 +145,6 @@ class StyleLayer(torch.nn.Module):
         return x * (scale[:, :, None, None] + 1) + shift[:, :, None, None]
 
 
-class ToRGB(torch.nn.Module):
-    """1x1 convolution to image channels (gain 1) plus bias: TF's `ToRGB_lod{k}`."""
-
-    def __init__(self, in_channels: int, img_channels: int, resolution: int, tf_name: str, use_wscale: bool) -> None:
-        super().__init__()
-        self.in_channels, self.out_channels = in_channels, img_channels
-        self.resolution, self.tf_name = resolution, tf_name
-        self.conv = EqualizedConv(in_channels, img_channels, 1, 1.0, use_wscale)
-        self.bias = torch.nn.Parameter(torch.zeros([img_channels]))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.nn.functional.conv2d(x, self.conv.scaled().to(x.dtype)) + self.bias.view(1, -1, 1, 1)
-
-
 class Block(torch.nn.Module):
     """The layers of one resolution (4x4: const + conv; above: conv0 (up) + conv1), plus its ToRGB if read."""
 
@@ -192,15 +179,7 @@ class SynthesisNetwork(torch.nn.Module):
                  activation: str = "lrelu", use_pixel_norm: bool = False, use_instance_norm: bool = True,
                  use_wscale: bool = True, lod: float = 0.0) -> None:
         super().__init__()
-        log2 = int(math.log2(img_resolution))
-        if img_resolution != 2**log2 or img_resolution < 4:
-            raise ValueError(f"img_resolution must be a power of two >= 4, got {img_resolution}")
-        if len(channels) != log2 - 1:
-            raise ValueError(f"channels must list {log2 - 1} counts (4x4 to {img_resolution}x{img_resolution})")
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
-        if not 0 <= lod <= log2 - 2:
-            raise ValueError(f"lod must be within 0..{log2 - 2}, got {lod}")
+        log2 = check_synthesis_args(img_resolution, channels, activation, lod)
         self.w_dim, self.img_resolution, self.img_channels, self.lod = w_dim, img_resolution, img_channels, float(lod)
         self.num_ws = 2 * log2 - 2
         self.block_resolutions = [2**i for i in range(2, log2 + 1)]

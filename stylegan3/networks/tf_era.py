@@ -72,6 +72,23 @@ class EqualizedConv(torch.nn.Module):
         return self.weight * self.scale
 
 
+class ToRGB(torch.nn.Module):
+    """1x1 convolution to image channels (gain 1) plus bias: TF's `ToRGB_lod{k}`, the same in ProGAN and StyleGAN.
+
+    The weight follows the input's dtype, so a half-precision pass works; in fp32 the cast is a no-op.
+    """
+
+    def __init__(self, in_channels: int, img_channels: int, resolution: int, tf_name: str, use_wscale: bool) -> None:
+        super().__init__()
+        self.in_channels, self.out_channels = in_channels, img_channels
+        self.resolution, self.tf_name = resolution, tf_name
+        self.conv = EqualizedConv(in_channels, img_channels, 1, 1.0, use_wscale)
+        self.bias = torch.nn.Parameter(torch.zeros([img_channels]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, self.conv.scaled().to(x.dtype)) + self.bias.view(1, -1, 1, 1)
+
+
 def blur_kernel(taps: list[float] | None, channels: int) -> torch.Tensor | None:
     """StyleGAN's normalized separable low-pass filter as a depthwise kernel [C, 1, k, k], or None."""
     if not taps:
@@ -115,3 +132,21 @@ def needed_rgb_levels(resolution: int, lod: float) -> tuple[int, ...]:
     whole = math.floor(lod)
     res = 2 ** (log2 - whole)
     return (res // 2, res) if lod - whole > 0 else (res,)
+
+
+def check_synthesis_args(img_resolution: int, channels: list[int], activation: str, lod: float) -> int:
+    """Validate what every TF-era synthesis network (ProGAN, StyleGAN v1) takes and return log2(img_resolution).
+
+    Both lineages grow from 4x4 by doubling, list one channel count per level and fade between levels by `lod`,
+    so the same arguments are wrong in the same ways; one check keeps their messages identical.
+    """
+    log2 = int(math.log2(img_resolution))
+    if img_resolution != 2**log2 or img_resolution < 4:
+        raise ValueError(f"img_resolution must be a power of two >= 4, got {img_resolution}")
+    if len(channels) != log2 - 1:
+        raise ValueError(f"channels must list {log2 - 1} counts (4x4 to {img_resolution}x{img_resolution})")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+    if not 0 <= lod <= log2 - 2:
+        raise ValueError(f"lod must be within 0..{log2 - 2}, got {lod}")
+    return log2

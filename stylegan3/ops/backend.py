@@ -12,6 +12,7 @@ module served in place of the automatic choice (`serving`: the self-check and te
 
 from __future__ import annotations
 
+import importlib
 import os
 import threading
 from collections.abc import Iterator
@@ -36,26 +37,28 @@ def force_impl(name: str | None) -> None:
     _forced = name
 
 
-def _cuda_module() -> Any | None:
+def _kernels_of(module_name: str) -> Any | None:
+    """`module_name.kernels()`, or None when the module is missing or its build fails.
+
+    Both kernel builds (CUDA and CPU) are reached the same way; a missing or broken build only means the reference
+    path, never an error while rendering.
+    """
     try:
-        import sg3_explorer.ops.cuda as cuda_ops
+        module = importlib.import_module(module_name)
     except ImportError:
         return None
     try:
-        return cuda_ops.kernels()
+        return module.kernels()
     except Exception:  # noqa: BLE001 - a broken build must never break rendering
         return None
+
+
+def _cuda_module() -> Any | None:
+    return _kernels_of("sg3_explorer.ops.cuda")
 
 
 def _cpu_module() -> Any | None:
-    try:
-        from sg3_explorer.ops.cuda import cpu as cpu_ops
-    except ImportError:
-        return None
-    try:
-        return cpu_ops.kernels()
-    except Exception:  # noqa: BLE001 - a broken build must never break rendering
-        return None
+    return _kernels_of("sg3_explorer.ops.cuda.cpu")
 
 
 def _kind(device: torch.device) -> str | None:

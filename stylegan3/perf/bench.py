@@ -152,8 +152,12 @@ def floor_ms(net: Network, precision: str, ceilings: Any, device: torch.device) 
     return float(summary["floors"][mm32]["layerwise_ms"])
 
 
-def _timed(fn: Callable[[], Any], device: torch.device, warmup: int, iters: int, tick: Progress, what: str) -> float:
-    """Median milliseconds of `fn` after `warmup` runs (CUDA events on a GPU, perf_counter elsewhere)."""
+def median_ms(fn: Callable[[], Any], device: torch.device, warmup: int, iters: int,
+              tick: Progress = lambda _what: None, what: str = "") -> float:
+    """Median milliseconds of `fn` after `warmup` runs (CUDA events on a GPU, perf_counter elsewhere).
+
+    Public so the scripts under benchmarks/ time exactly as the `bench` command does; `tick(what)` after each run.
+    """
     for _ in range(warmup):
         fn()
         tick(what)
@@ -212,7 +216,7 @@ def measure_row(
     try:
         with torch.inference_mode(), backend.serving(None, device) if impl == "reference" else nullcontext():
             ws = G.mapping(z, c, truncation_psi=1.0)
-            row.ms_per_frame = _timed(synth, device, warmup, iters, tick, what) / batch
+            row.ms_per_frame = median_ms(synth, device, warmup, iters, tick, what) / batch
         off = {op for op in backend.disabled(device) if op != "graphs"}
         if impl != "reference" and off:
             row.note = f"reference for {', '.join(sorted(off))} (self-check)"

@@ -127,3 +127,18 @@ class ResultSlot:
             self._cond.wait_for(lambda: self._result is not None and self._result.request_id > self._delivered,
                                 timeout)
         return self.poll()
+
+
+class SlotBackend(RenderBackend):
+    """A backend whose worker puts finished frames into `self._slot` (a ResultSlot made in `__init__`).
+
+    The thread and the remote backend both deliver that way, so poll and wait are the slot's, written once.
+    """
+
+    _slot: ResultSlot
+
+    def poll(self) -> FrameResult | None:
+        return self._slot.poll()
+
+    def wait_result(self, timeout: float) -> FrameResult | None:
+        return self._slot.wait(timeout)

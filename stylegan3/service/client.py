@@ -25,7 +25,7 @@ from stylegan3.networks.info import NetworkInfo
 from stylegan3.render.pipeline import FrameStats
 from stylegan3.service import codec, protocol
 from stylegan3.service.arrays import ArrayError, unpack
-from stylegan3.service.backend import BackendError, BackendStatus, FrameResult, RenderBackend, ResultSlot, as_ref
+from stylegan3.service.backend import BackendError, BackendStatus, FrameResult, ResultSlot, SlotBackend, as_ref
 
 PING_EVERY_S = 0.5
 DEAD_AFTER_S = 3.0
@@ -45,7 +45,7 @@ class _Analysis:
     arrived: threading.Event = field(default_factory=threading.Event)  # set by the I/O thread on news
 
 
-class RemoteBackend(RenderBackend):
+class RemoteBackend(SlotBackend):
     _can_restart = False  # the child backend restarts its peer; a remote server can only be reconnected to
 
     def __init__(self, address: str, token: str | None = None, frame_format: str = "raw", quality: int = 90,
@@ -167,12 +167,6 @@ class RemoteBackend(RenderBackend):
             self._cancel = False
         self._wake()
         return rid
-
-    def poll(self) -> FrameResult | None:
-        return self._slot.poll()
-
-    def wait_result(self, timeout: float) -> FrameResult | None:
-        return self._slot.wait(timeout)
 
     def cancel(self) -> None:
         with self._lock:

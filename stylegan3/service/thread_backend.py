@@ -9,11 +9,11 @@ import torch
 
 from stylegan3.documents.request import NetworkRef, RenderRequest
 from stylegan3.networks.info import NetworkInfo
-from stylegan3.service.backend import BackendError, BackendStatus, FrameResult, RenderBackend, ResultSlot, as_ref
+from stylegan3.service.backend import BackendError, BackendStatus, FrameResult, ResultSlot, SlotBackend, as_ref
 from stylegan3.service.owner import Loader, NetworkOwner, default_loader
 
 
-class ThreadBackend(RenderBackend):
+class ThreadBackend(SlotBackend):
     transport = "thread"
 
     def __init__(self, device: str | torch.device | None = None, loader: Loader = default_loader) -> None:
@@ -121,12 +121,6 @@ class ThreadBackend(RenderBackend):
             self._pending = (self._next_id, request, time.perf_counter())
             self._cond.notify_all()
             return self._next_id
-
-    def poll(self) -> FrameResult | None:
-        return self._slot.poll()
-
-    def wait_result(self, timeout: float) -> FrameResult | None:
-        return self._slot.wait(timeout)
 
     def cancel(self) -> None:
         with self._cond:

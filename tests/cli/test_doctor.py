@@ -11,12 +11,7 @@ import sg3_explorer.ops.cuda as cuda_ops
 from stylegan3.cli import cmd_doctor
 from stylegan3.cli.main import main
 
-
-@pytest.fixture(autouse=True)
-def fresh_state():
-    cuda_ops.reset()
-    yield
-    cuda_ops.reset()
+pytestmark = pytest.mark.usefixtures("fresh_cuda_state")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only report")

@@ -16,6 +16,7 @@ from safetensors.torch import save_file
 
 from stylegan3.errors import NetworkLoadError, UnsafePickleError, UnsupportedNetworkError
 from stylegan3.loading import load_network, read_network, read_official_pickle
+from tests.support.hostile import Reduce, load_error, write_file
 from tests.support.nets import tiny_net
 from tests.support.official_fakes import (
     SG3_MODULE_SRC,
@@ -33,80 +34,54 @@ def good_pickle() -> bytes:
     return official_pickle_bytes(tiny_net("SG2", res=16, c_dim=2, perturb=0.01))
 
 
-def _write(tmp_path, name: str, data: bytes):
-    path = tmp_path / name
-    path.write_bytes(data)
-    return path
-
-
-def _error(path, error_type=NetworkLoadError, **kwargs) -> str:
-    """Load `path`, expect `error_type`, check the one-line contract and return the message."""
-    with pytest.raises(error_type) as info:
-        load_network(path, device="cpu", **kwargs)
-    message = str(info.value)
-    assert "\n" not in message
-    assert message.startswith(f"{path}: ")
-    return message
-
-
-class _Reduce:
-    """Pickles as a call to `func(*args)`: the classic code-execution payload."""
-
-    def __init__(self, func, *args):
-        self.func, self.args = func, args
-
-    def __reduce__(self):
-        return (self.func, self.args)
-
-
 # --- not network files at all ---------------------------------------------------------------------
 
 
 def test_missing_file(tmp_path):
-    assert "no such file" in _error(tmp_path / "absent.pkl")
+    assert "no such file" in load_error(tmp_path / "absent.pkl")
 
 
 def test_directory(tmp_path):
-    assert "is a directory" in _error(tmp_path)
+    assert "is a directory" in load_error(tmp_path)
 
 
 def test_empty_file(tmp_path):
-    assert "the file is empty" in _error(_write(tmp_path, "empty.pkl", b""))
+    assert "the file is empty" in load_error(write_file(tmp_path, "empty.pkl", b""))
 
 
 def test_random_bytes(tmp_path):
     data = np.random.RandomState(0).bytes(4096)
     assert data[0] != 0x80
-    assert "unrecognised content" in _error(_write(tmp_path, "noise.pkl", data))
+    assert "unrecognised content" in load_error(write_file(tmp_path, "noise.pkl", data))
 
 
 def test_random_bytes_behind_a_pickle_header(tmp_path):
     data = b"\x80\x04" + np.random.RandomState(1).bytes(4096)
-    message = _error(_write(tmp_path, "noise.pkl", data))
+    message = load_error(write_file(tmp_path, "noise.pkl", data))
     assert "pickle" in message
 
 
 def test_text_file(tmp_path):
-    path = _write(tmp_path, "page.pkl", b"<!DOCTYPE html><html><body>404 Not Found</body></html>\n" * 4)
-    assert "a text file" in _error(path)
+    path = write_file(tmp_path, "page.pkl", b"<!DOCTYPE html><html><body>404 Not Found</body></html>\n" * 4)
+    assert "a text file" in load_error(path)
 
 
 def test_zip_checkpoint(tmp_path):
     path = tmp_path / "checkpoint.pt"
     torch.save({"w": torch.ones(2)}, path)
     assert zipfile.is_zipfile(path)
-    assert "zip archive" in _error(path)
+    assert "zip archive" in load_error(path)
 
 
 @pytest.mark.parametrize("fraction", [0.02, 0.1, 0.3, 0.5, 0.7, 0.9, 0.999])
 def test_truncated_pickle(tmp_path, good_pickle, fraction):
-    path = _write(tmp_path, "cut.pkl", good_pickle[: int(len(good_pickle) * fraction)])
-    message = _error(path)
+    path = write_file(tmp_path, "cut.pkl", good_pickle[: int(len(good_pickle) * fraction)])
+    message = load_error(path)
     assert "truncated" in message or "corrupt" in message
 
 
 def test_truncated_pickle_says_truncated(tmp_path, good_pickle):
-    assert "truncated pickle" in _error(_write(tmp_path, "cut.pkl", good_pickle[:-1]))
+    assert "truncated pickle" in load_error(write_file(tmp_path, "cut.pkl", good_pickle[:-1]))
 
 
 # --- code-execution attempts ---------------------------------------------------------------------
@@ -115,12 +90,12 @@ def test_truncated_pickle_says_truncated(tmp_path, good_pickle):
 @pytest.mark.parametrize(
     "payload, refused",
     [
-        (lambda marker: _Reduce(os.system, f"touch {marker}"), "system"),
-        (lambda marker: _Reduce(eval, f"open({str(marker)!r}, 'w')"), "builtins.eval"),
-        (lambda marker: _Reduce(exec, f"open({str(marker)!r}, 'w')"), "builtins.exec"),
-        (lambda marker: _Reduce(subprocess.Popen, ["touch", str(marker)]), "subprocess.Popen"),
-        (lambda marker: _Reduce(getattr, "text", "format"), "builtins.getattr"),
-        (lambda marker: _Reduce(__import__, "os"), "builtins.__import__"),
+        (lambda marker: Reduce(os.system, f"touch {marker}"), "system"),
+        (lambda marker: Reduce(eval, f"open({str(marker)!r}, 'w')"), "builtins.eval"),
+        (lambda marker: Reduce(exec, f"open({str(marker)!r}, 'w')"), "builtins.exec"),
+        (lambda marker: Reduce(subprocess.Popen, ["touch", str(marker)]), "subprocess.Popen"),
+        (lambda marker: Reduce(getattr, "text", "format"), "builtins.getattr"),
+        (lambda marker: Reduce(__import__, "os"), "builtins.__import__"),
     ],
 )
 def test_code_execution_payloads_are_refused(tmp_path, payload, refused):
@@ -128,8 +103,8 @@ def test_code_execution_payloads_are_refused(tmp_path, payload, refused):
     # The payload hides among legitimate data, inside the generator's constructor kwargs.
     tree = official_tree(tiny_net("SG2", res=16, c_dim=2, perturb=0.01))
     tree.meta["state"]["_init_kwargs"]["evil"] = payload(marker)
-    path = _write(tmp_path, "evil.pkl", dump_official(official_top(tree)))
-    message = _error(path, UnsafePickleError)
+    path = write_file(tmp_path, "evil.pkl", dump_official(official_top(tree)))
+    message = load_error(path, UnsafePickleError)
     assert refused in message and "refused to load" in message
     assert not marker.exists()
 
@@ -140,7 +115,7 @@ def test_hand_written_global_opcodes_are_refused(tmp_path, module):
     # protocol 2: GLOBAL 'module system', the argument tuple, REDUCE
     data = (b"\x80\x02c" + module + b"\nsystem\nX" + len(f"touch {marker}").to_bytes(4, "little")
             + f"touch {marker}".encode() + b"\x85R.")
-    message = _error(_write(tmp_path, "evil.pkl", data), UnsafePickleError)
+    message = load_error(write_file(tmp_path, "evil.pkl", data), UnsafePickleError)
     assert f"'{module.decode()}.system'" in message
     assert not marker.exists()
 
@@ -154,7 +129,7 @@ def test_planted_module_source_never_runs(tmp_path):
     assert check.exists()
 
     G = tiny_net("SG3-T", res=16, perturb=0.01)
-    path = _write(tmp_path, "planted.pkl", dump_official(official_top(official_tree(G, planted))))
+    path = write_file(tmp_path, "planted.pkl", dump_official(official_top(official_tree(G, planted))))
     loaded = load_network(path, device="cpu")
     assert not marker.exists()
     assert all(torch.equal(loaded.state_dict()[k], v) for k, v in G.state_dict().items())
@@ -163,10 +138,10 @@ def test_planted_module_source_never_runs(tmp_path):
 def test_hostile_storage_blob_is_refused(tmp_path):
     """A tensor's storage bytes are a torch.save blob: one carrying a payload must not run either."""
     marker = tmp_path / "pwned"
-    blob = pickle.dumps(_Reduce(os.system, f"touch {marker}"), protocol=2)
+    blob = pickle.dumps(Reduce(os.system, f"touch {marker}"), protocol=2)
     data = b"\x80\x04" + _short_str(b"torch.storage") + _short_str(b"_load_from_bytes") + b"\x93"
     data += _binbytes(blob) + b"\x85R."
-    message = _error(_write(tmp_path, "blob.pkl", data), UnsafePickleError)
+    message = load_error(write_file(tmp_path, "blob.pkl", data), UnsafePickleError)
     assert "refused a tensor storage that asks for 'posix.system'" in message
     assert not marker.exists()
 
@@ -181,76 +156,76 @@ def _binbytes(data: bytes) -> bytes:
 
 def test_persistent_ids_are_refused(tmp_path):
     data = b"\x80\x02X\x03\x00\x00\x00abcQ."  # BINPERSID
-    assert "persistent id" in _error(_write(tmp_path, "pid.pkl", data), UnsafePickleError)
+    assert "persistent id" in load_error(write_file(tmp_path, "pid.pkl", data), UnsafePickleError)
 
 
 def test_forged_tensor_size_does_not_allocate(tmp_path):
     data = pickle.dumps({"t": torch.ones(4)}, protocol=3)  # no framing, so bytes can be edited in place
     forged = data.replace(b"K\x04\x85", b"J\x00\xca\x9a\x3b\x85", 1)  # size (4,) -> (10**9,)
     assert forged != data
-    message = _error(_write(tmp_path, "big.pkl", forged))
+    message = load_error(write_file(tmp_path, "big.pkl", forged))
     assert "does not fit its storage" in message
 
 
 def test_object_dtype_numpy_is_refused(tmp_path):
     data = dump_official({"G_ema": np.array([1, "x"], dtype=object)})
-    assert "not a plain numeric type" in _error(_write(tmp_path, "obj.pkl", data))
+    assert "not a plain numeric type" in load_error(write_file(tmp_path, "obj.pkl", data))
 
 
 def test_self_referencing_data_is_refused(tmp_path):
     loop: list = []
     loop.append(loop)
-    assert "cyclic" in _error(_write(tmp_path, "loop.pkl", pickle.dumps({"G_ema": loop}, protocol=4)))
+    assert "cyclic" in load_error(write_file(tmp_path, "loop.pkl", pickle.dumps({"G_ema": loop}, protocol=4)))
 
 
 # --- readable but not a supported generator -------------------------------------------------------
 
 
 def test_dict_without_the_key(tmp_path):
-    path = _write(tmp_path, "other.pkl", pickle.dumps({"weights": [1, 2], "epoch": 3}, protocol=4))
-    message = _error(path, UnsupportedNetworkError)
+    path = write_file(tmp_path, "other.pkl", pickle.dumps({"weights": [1, 2], "epoch": 3}, protocol=4))
+    message = load_error(path, UnsupportedNetworkError)
     assert "no 'G_ema' in this pickle; it holds: 'weights', 'epoch'" in message
 
 
 def test_pickle_of_a_plain_value(tmp_path):
-    message = _error(_write(tmp_path, "list.pkl", pickle.dumps([1, 2, 3], protocol=4)), UnsupportedNetworkError)
+    message = load_error(write_file(tmp_path, "list.pkl", pickle.dumps([1, 2, 3], protocol=4)), UnsupportedNetworkError)
     assert "holds a list, not a dict of networks" in message
 
 
 def test_key_holding_a_discriminator(tmp_path, good_pickle):
-    message = _error(_write(tmp_path, "snap.pkl", good_pickle), UnsupportedNetworkError, key="D")
+    message = load_error(write_file(tmp_path, "snap.pkl", good_pickle), UnsupportedNetworkError, key="D")
     assert "'D' holds a Discriminator, not a generator" in message
 
 
 def test_generator_key_holding_another_class(tmp_path):
     data = dump_official({"G_ema": Persistent("AugmentPipe", module_state(torch.nn.Module()))})
-    assert "'G_ema' holds a AugmentPipe, not a generator" in _error(_write(tmp_path, "a.pkl", data),
+    assert "'G_ema' holds a AugmentPipe, not a generator" in load_error(write_file(tmp_path, "a.pkl", data),
                                                                     UnsupportedNetworkError)
 
 
 def test_unsupported_persistence_version(tmp_path):
     tree = official_tree(tiny_net("SG2", res=16, c_dim=2, perturb=0.01))
     tree.meta["state"]["_modules"]["mapping"].meta["version"] = 5
-    message = _error(_write(tmp_path, "v5.pkl", dump_official(official_top(tree))), UnsupportedNetworkError)
+    message = load_error(write_file(tmp_path, "v5.pkl", dump_official(official_top(tree))), UnsupportedNetworkError)
     assert "mapping: persistence version 5 is not supported (expected 6)" in message
 
 
 def test_non_class_persistent_object(tmp_path):
     data = dump_official({"G_ema": Persistent("Generator", {}, type_="module")})
-    assert "expected 'class'" in _error(_write(tmp_path, "m.pkl", data), UnsupportedNetworkError)
+    assert "expected 'class'" in load_error(write_file(tmp_path, "m.pkl", data), UnsupportedNetworkError)
 
 
 def test_foreign_submodule(tmp_path):
     tree = official_tree(tiny_net("SG2", res=16, c_dim=2, perturb=0.01))
     tree.meta["state"]["_modules"]["mapping"] = {"not": "a module"}
-    message = _error(_write(tmp_path, "f.pkl", dump_official(official_top(tree))), UnsupportedNetworkError)
+    message = load_error(write_file(tmp_path, "f.pkl", dump_official(official_top(tree))), UnsupportedNetworkError)
     assert "submodule mapping is a dict, not a network layer" in message
 
 
 def test_dotted_tensor_names_are_refused(tmp_path):
     tree = official_tree(tiny_net("SG2", res=16, c_dim=2, perturb=0.01))
     tree.meta["state"]["_parameters"]["synthesis.b4.const"] = torch.zeros(1)
-    message = _error(_write(tmp_path, "d.pkl", dump_official(official_top(tree))), UnsupportedNetworkError)
+    message = load_error(write_file(tmp_path, "d.pkl", dump_official(official_top(tree))), UnsupportedNetworkError)
     assert "invalid tensor or module name 'synthesis.b4.const'" in message
 
 
@@ -258,7 +233,7 @@ def test_tensorflow_tuple_that_is_not_a_snapshot(tmp_path):
     # A TF Network (dnnlib.tflib.network, NEWOBJ + BUILD with an empty state) in a 3-tuple with two Nones.
     # (Real TF-era files are covered in test_loading_tf*.py.)
     data = b"\x80\x04" + _short_str(b"dnnlib.tflib.network") + _short_str(b"Network") + b"\x93)\x81}bNN\x87."
-    message = _error(_write(tmp_path, "tf.pkl", data), UnsupportedNetworkError)
+    message = load_error(write_file(tmp_path, "tf.pkl", data), UnsupportedNetworkError)
     assert "a tuple of 3 items, not the (G, D, Gs) of a TensorFlow snapshot" in message
 
 
@@ -268,7 +243,7 @@ def test_tensorflow_tuple_that_is_not_a_snapshot(tmp_path):
 def test_safetensors_without_our_metadata(tmp_path):
     path = tmp_path / "foreign.safetensors"
     save_file({"w": torch.ones(2)}, str(path), metadata={"format": "pt"})
-    assert "without sg3-explorer network metadata" in _error(path, UnsupportedNetworkError)
+    assert "without sg3-explorer network metadata" in load_error(path, UnsupportedNetworkError)
 
 
 @pytest.mark.parametrize(
@@ -282,7 +257,7 @@ def test_safetensors_without_our_metadata(tmp_path):
 def test_safetensors_with_bad_metadata(tmp_path, metadata, problem):
     path = tmp_path / "bad.safetensors"
     save_file({"w": torch.ones(2)}, str(path), metadata=metadata)
-    assert problem in _error(path, UnsupportedNetworkError)
+    assert problem in load_error(path, UnsupportedNetworkError)
 
 
 def test_corrupt_safetensors(tmp_path):
@@ -290,7 +265,7 @@ def test_corrupt_safetensors(tmp_path):
     save_file({"w": torch.ones(64)}, str(path), metadata={"format": "sg3-explorer"})
     data = path.read_bytes()
     path.write_bytes(data[:-40])
-    assert "corrupt .safetensors file" in _error(path)
+    assert "corrupt .safetensors file" in load_error(path)
 
 
 def test_read_official_pickle_rejects_safetensors(tmp_path):
@@ -324,8 +299,8 @@ def test_build_cannot_modify_allowed_globals(tmp_path, module, name):
 
     target = ALLOWED_GLOBALS[(module.decode(), name.decode())]
     before = getattr(target, "__defaults__", None)
-    path = _write(tmp_path, "poison.pkl", _build_on_global(module, name, b"__defaults__"))
-    message = _error(path)
+    path = write_file(tmp_path, "poison.pkl", _build_on_global(module, name, b"__defaults__"))
+    message = load_error(path)
     assert "corrupt" in message
     assert getattr(target, "__defaults__", None) == before
 
@@ -343,15 +318,15 @@ def test_tensor_grown_by_build_is_refused(tmp_path):
     with pytest.warns(UserWarning):  # TypedStorage deprecation, while writing the file
         data = pickle.dumps({"G_ema": _GrowingTensor()}, protocol=4)
     assert len(data) < 5000
-    assert "claims more memory than the file holds" in _error(_write(tmp_path, "grow.pkl", data))
+    assert "claims more memory than the file holds" in load_error(write_file(tmp_path, "grow.pkl", data))
 
 
 def test_zero_stride_expansion_is_refused(tmp_path):
     data = pickle.dumps({"t": torch.ones(4)}, protocol=3)
     # size (4,) stride (1,) -> size (10**9,) stride (0,): a view that would grow to 4 GB when copied
     forged = data.replace(b"K\x04\x85", b"J\x00\xca\x9a\x3b\x85", 1).replace(b"K\x01\x85", b"K\x00\x85", 1)
-    assert "tensor view of size [1000000000] is larger than its storage of 4" in _error(
-        _write(tmp_path, "expand.pkl", forged))
+    assert "tensor view of size [1000000000] is larger than its storage of 4" in load_error(
+        write_file(tmp_path, "expand.pkl", forged))
 
 
 def test_shared_submodules_cannot_blow_up_the_tensor_walk(tmp_path):
@@ -364,7 +339,7 @@ def test_shared_submodules_cannot_blow_up_the_tensor_walk(tmp_path):
         state["_modules"]["b"] = child
         child = Persistent("SynthesisLayer", state, SG3_MODULE_SRC)
     tree.meta["state"]["_modules"]["bomb"] = child
-    path = _write(tmp_path, "shared.pkl", dump_official(official_top(tree)))
+    path = write_file(tmp_path, "shared.pkl", dump_official(official_top(tree)))
     with pytest.raises(UnsupportedNetworkError, match="appears more than once") as info:
         read_network(path)
     assert "shared.pkl" in str(info.value) and "\n" not in str(info.value)
@@ -377,7 +352,7 @@ def test_shared_lists_in_constructor_arguments_are_bounded(tmp_path):
     for _ in range(60):
         bomb = [bomb, bomb]
     tree.meta["state"]["_init_kwargs"]["mapping_kwargs"] = {"extra": bomb}
-    path = _write(tmp_path, "kwargs.pkl", dump_official(official_top(tree)))
+    path = write_file(tmp_path, "kwargs.pkl", dump_official(official_top(tree)))
     with pytest.raises(UnsupportedNetworkError, match="non-plain data|nested") as info:
         read_network(path)
     assert "kwargs.pkl" in str(info.value)
@@ -387,7 +362,7 @@ def test_absurd_sizes_are_refused_before_allocating(tmp_path):
     """A file with no weights but z_dim=w_dim=20000 would need gigabytes before the name check: refused first."""
     tree = official_tree(tiny_net("SG2", res=16, c_dim=2, perturb=0.01))
     tree.meta["state"]["_init_kwargs"].update(z_dim=20000, w_dim=20000)
-    path = _write(tmp_path, "huge.pkl", dump_official(official_top(tree)))
+    path = write_file(tmp_path, "huge.pkl", dump_official(official_top(tree)))
     with pytest.raises(UnsupportedNetworkError, match="w_dim=20000 is outside|z_dim=20000 is outside") as info:
         load_network(path, device="cpu")
     assert "huge.pkl" in str(info.value) and "\n" not in str(info.value)

@@ -16,6 +16,7 @@ from stylegan3 import families
 from stylegan3.loading import load_network, read_network, write_native
 from stylegan3.networks.layers import list_layers
 from tests.support import tf_lineage_reference as ref
+from tests.support.hostile import write_file
 from tests.support.tf_lineage_fakes import PROGAN_CONFIGS, ProConfig, progan_snapshot, progan_state
 
 TOL = 1e-4
@@ -26,9 +27,7 @@ def tf_variables(cfg: ProConfig, seed: int = 0) -> dict[str, np.ndarray]:
 
 
 def write(tmp_path, cfg: ProConfig, name: str = "net.pkl") -> str:
-    path = tmp_path / name
-    path.write_bytes(progan_snapshot(cfg))
-    return str(path)
+    return str(write_file(tmp_path, name, progan_snapshot(cfg)))
 
 
 def inputs(cfg: ProConfig, n: int = 3) -> tuple[torch.Tensor, torch.Tensor | None]:

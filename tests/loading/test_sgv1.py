@@ -15,6 +15,7 @@ from stylegan3.loading import load_network, read_network, write_native
 from stylegan3.loading.native import read_native
 from stylegan3.networks.layers import list_layers
 from tests.support import tf_lineage_reference as ref
+from tests.support.hostile import write_file
 from tests.support.tf_lineage_fakes import V1_CONFIGS, V1Config, v1_generator, v1_snapshot
 
 TOL = 1e-4
@@ -39,9 +40,7 @@ def reference(cfg: V1Config, z: torch.Tensor, c: torch.Tensor | None, psi: float
 
 
 def write(tmp_path, cfg: V1Config, name: str = "net.pkl") -> str:
-    path = tmp_path / name
-    path.write_bytes(v1_snapshot(cfg))
-    return str(path)
+    return str(write_file(tmp_path, name, v1_snapshot(cfg)))
 
 
 def inputs(cfg: V1Config, n: int = 2) -> tuple[torch.Tensor, torch.Tensor | None]:

@@ -11,36 +11,13 @@ import types
 import numpy as np
 import pytest
 
-from stylegan3.errors import NetworkLoadError, UnsafePickleError, UnsupportedNetworkError
+from stylegan3.errors import UnsafePickleError, UnsupportedNetworkError
 from stylegan3.loading import load_network
 from tests.support import tf_fakes
+from tests.support.hostile import Reduce, load_error, set_variable, write_file
 from tests.support.tf_fakes import CONFIGS, Network, dump_tf, tf_discriminator, tf_generator, tf_network, tf_snapshot
 
 CFG = CONFIGS["config-e-Gskip"]
-
-
-class _Reduce:
-    """Pickles as a call to `func(*args)`: the classic code-execution payload."""
-
-    def __init__(self, func, *args):
-        self.func, self.args = func, args
-
-    def __reduce__(self):
-        return (self.func, self.args)
-
-
-def _error(path, error_type=NetworkLoadError, **kwargs) -> str:
-    with pytest.raises(error_type) as info:
-        load_network(path, device="cpu", **kwargs)
-    message = str(info.value)
-    assert "\n" not in message and message.startswith(f"{path}: ")
-    return message
-
-
-def _write(tmp_path, name: str, data: bytes):
-    path = tmp_path / name
-    path.write_bytes(data)
-    return path
 
 
 def _snapshot_with(mutate, cfg=CFG) -> bytes:
@@ -49,15 +26,6 @@ def _snapshot_with(mutate, cfg=CFG) -> bytes:
     state = gs._state
     mutate(state, state["components"]["synthesis"]._state, state["components"]["mapping"]._state)
     return dump_tf((tf_generator(cfg, 100, "G"), tf_discriminator(cfg), gs))
-
-
-def _set_variable(state: dict, name: str, value) -> None:
-    variables = dict(state["variables"])
-    if value is None:
-        del variables[name]
-    else:
-        variables[name] = value
-    state["variables"] = list(variables.items())
 
 
 # --- code in the file never runs ----------------------------------------------------------------
@@ -72,7 +40,7 @@ def test_build_module_src_is_never_executed(tmp_path):
         for state in (gs, synthesis, mapping):
             state["build_module_src"] = src
 
-    path = _write(tmp_path, "src.pkl", _snapshot_with(plant))
+    path = write_file(tmp_path, "src.pkl", _snapshot_with(plant))
     before = set(sys.modules)
     G = load_network(path, device="cpu")
     assert G.img_resolution == 32
@@ -83,19 +51,19 @@ def test_build_module_src_is_never_executed(tmp_path):
 @pytest.mark.parametrize("where", ["static_kwargs", "variable", "build_module_src", "components"])
 def test_reduce_to_os_system_is_refused(tmp_path, where):
     marker = tmp_path / "pwned.txt"
-    payload = _Reduce(os.system, f"touch {marker}")
+    payload = Reduce(os.system, f"touch {marker}")
 
     def plant(gs, synthesis, mapping):
         if where == "static_kwargs":
             gs["static_kwargs"]["fmap_max"] = payload
         elif where == "variable":
-            _set_variable(synthesis, "4x4/Conv/weight", payload)
+            set_variable(synthesis, "4x4/Conv/weight", payload)
         elif where == "build_module_src":
             synthesis["build_module_src"] = payload
         else:
             gs["components"]["extra"] = payload
 
-    message = _error(_write(tmp_path, "evil.pkl", _snapshot_with(plant)), UnsafePickleError)
+    message = load_error(write_file(tmp_path, "evil.pkl", _snapshot_with(plant)), UnsafePickleError)
     assert "refused to load 'posix.system'" in message or "refused to load 'os.system'" in message
     assert not marker.exists()
 
@@ -104,9 +72,9 @@ def test_exec_of_the_source_is_refused(tmp_path):
     marker = tmp_path / "exec.txt"
 
     def plant(gs, synthesis, mapping):
-        synthesis["build_module_src"] = _Reduce(exec, f"open({str(marker)!r}, 'w')")
+        synthesis["build_module_src"] = Reduce(exec, f"open({str(marker)!r}, 'w')")
 
-    message = _error(_write(tmp_path, "exec.pkl", _snapshot_with(plant)), UnsafePickleError)
+    message = load_error(write_file(tmp_path, "exec.pkl", _snapshot_with(plant)), UnsafePickleError)
     assert "refused to load 'builtins.exec'" in message
     assert not marker.exists()
 
@@ -118,18 +86,18 @@ def test_network_built_by_a_call_with_arguments_is_refused(tmp_path):
 
     with tf_fakes.tf_module_names():
         data = pickle.dumps((Called(), None, None), protocol=4)
-    assert "TensorFlow Network created with arguments" in _error(_write(tmp_path, "call.pkl", data))
+    assert "TensorFlow Network created with arguments" in load_error(write_file(tmp_path, "call.pkl", data))
 
 
 def test_network_state_that_is_not_a_dict(tmp_path):
     data = dump_tf((tf_generator(CFG), tf_discriminator(CFG), Network(["not", "a", "dict"])))
-    assert "state that is not a dict" in _error(_write(tmp_path, "state.pkl", data))
+    assert "state that is not a dict" in load_error(write_file(tmp_path, "state.pkl", data))
 
 
 def test_network_that_contains_itself(tmp_path):
     gs = tf_generator(CFG)
     gs._state["components"]["synthesis"]._state["components"]["loop"] = gs
-    message = _error(_write(tmp_path, "cycle.pkl", dump_tf((gs, gs, gs))))
+    message = load_error(write_file(tmp_path, "cycle.pkl", dump_tf((gs, gs, gs))))
     assert "cyclic" in message or "appears more than once" in message
 
 
@@ -137,36 +105,37 @@ def test_network_that_contains_itself(tmp_path):
 
 
 def test_wrong_shape(tmp_path):
-    data = _snapshot_with(lambda gs, s, m: _set_variable(s, "8x8/Conv1/weight", np.zeros([3, 3, 16, 8], np.float32)))
-    message = _error(_write(tmp_path, "shape.pkl", data), UnsupportedNetworkError)
+    data = _snapshot_with(lambda gs, s, m: set_variable(s, "8x8/Conv1/weight", np.zeros([3, 3, 16, 8], np.float32)))
+    message = load_error(write_file(tmp_path, "shape.pkl", data), UnsupportedNetworkError)
     assert "TensorFlow variable synthesis/8x8/Conv1/weight has shape [3, 3, 16, 8], expected [3, 3, 16, 16]" in message
 
 
 def test_missing_variables(tmp_path):
     def drop(gs, synthesis, mapping):
-        _set_variable(synthesis, "noise3", None)
-        _set_variable(mapping, "Dense1/bias", None)
-        _set_variable(gs, "dlatent_avg", None)
+        set_variable(synthesis, "noise3", None)
+        set_variable(mapping, "Dense1/bias", None)
+        set_variable(gs, "dlatent_avg", None)
 
-    message = _error(_write(tmp_path, "missing.pkl", _snapshot_with(drop)), UnsupportedNetworkError)
+    message = load_error(write_file(tmp_path, "missing.pkl", _snapshot_with(drop)), UnsupportedNetworkError)
     assert "TensorFlow variables missing: mapping/Dense1/bias, dlatent_avg, synthesis/noise3" in message
 
 
 def test_unexpected_variable(tmp_path):
-    data = _snapshot_with(lambda gs, s, m: _set_variable(s, "64x64/Conv1/weight", np.zeros([3, 3, 4, 4], np.float32)))
-    message = _error(_write(tmp_path, "extra.pkl", data), UnsupportedNetworkError)
+    data = _snapshot_with(lambda gs, s, m: set_variable(s, "64x64/Conv1/weight", np.zeros([3, 3, 4, 4], np.float32)))
+    message = load_error(write_file(tmp_path, "extra.pkl", data), UnsupportedNetworkError)
     assert "unexpected TensorFlow variables for this configuration: synthesis/64x64/Conv1/weight" in message
 
 
 def test_non_finite_values(tmp_path):
     bad = np.full([16], np.nan, np.float32)
-    data = _snapshot_with(lambda gs, s, m: _set_variable(s, "8x8/Conv1/bias", bad))
-    assert "synthesis/8x8/Conv1/bias holds NaN" in _error(_write(tmp_path, "nan.pkl", data), UnsupportedNetworkError)
+    data = _snapshot_with(lambda gs, s, m: set_variable(s, "8x8/Conv1/bias", bad))
+    message = load_error(write_file(tmp_path, "nan.pkl", data), UnsupportedNetworkError)
+    assert "synthesis/8x8/Conv1/bias holds NaN" in message
 
 
 def test_non_numeric_variable(tmp_path):
-    data = _snapshot_with(lambda gs, s, m: _set_variable(s, "8x8/Conv1/bias", "sixteen"))
-    message = _error(_write(tmp_path, "str.pkl", data), UnsupportedNetworkError)
+    data = _snapshot_with(lambda gs, s, m: set_variable(s, "8x8/Conv1/bias", "sixteen"))
+    message = load_error(write_file(tmp_path, "str.pkl", data), UnsupportedNetworkError)
     assert "variable 8x8/Conv1/bias is not a numeric array" in message
 
 
@@ -186,32 +155,32 @@ def test_settings_we_cannot_honour(tmp_path, setting, value, problem):
     def change(gs, synthesis, mapping):
         gs["static_kwargs"][setting] = value
 
-    path = _write(tmp_path, "setting.pkl", _snapshot_with(change))
+    path = write_file(tmp_path, "setting.pkl", _snapshot_with(change))
     if problem is None:
         assert load_network(path, device="cpu").img_resolution == 32
     else:
-        assert problem in _error(path, UnsupportedNetworkError)
+        assert problem in load_error(path, UnsupportedNetworkError)
 
 
 def test_label_concat_conditioning_is_refused(tmp_path):
     def concat(gs, synthesis, mapping):
         gs["static_kwargs"]["label_size"] = 2
-        _set_variable(mapping, "LabelConcat/weight", np.zeros([2, 16], np.float32))
+        set_variable(mapping, "LabelConcat/weight", np.zeros([2, 16], np.float32))
 
-    message = _error(_write(tmp_path, "concat.pkl", _snapshot_with(concat)), UnsupportedNetworkError)
+    message = load_error(write_file(tmp_path, "concat.pkl", _snapshot_with(concat)), UnsupportedNetworkError)
     assert "original LabelConcat label input" in message
 
 
 def test_snapshot_taken_during_progressive_growing(tmp_path):
     cfg = CONFIGS["config-d"]
-    data = _snapshot_with(lambda gs, s, m: _set_variable(gs, "lod", np.float32(1.5)), cfg=cfg)
-    message = _error(_write(tmp_path, "growing.pkl", data), UnsupportedNetworkError)
+    data = _snapshot_with(lambda gs, s, m: set_variable(gs, "lod", np.float32(1.5)), cfg=cfg)
+    message = load_error(write_file(tmp_path, "growing.pkl", data), UnsupportedNetworkError)
     assert "saved during progressive growing (lod=1.5); only finished networks (lod 0)" in message
 
 
 def test_truncated_file(tmp_path):
     data = tf_snapshot(CFG)
-    assert "truncated pickle" in _error(_write(tmp_path, "cut.pkl", data[: len(data) // 2]))
+    assert "truncated pickle" in load_error(write_file(tmp_path, "cut.pkl", data[: len(data) // 2]))
 
 
 # --- other TensorFlow-era networks: read by their own readers (tests/loading/test_sgv1.py, test_progan.py);
@@ -227,7 +196,7 @@ def test_incomplete_stylegan_v1_pickle(tmp_path):
                           {"synthesis": synthesis, "mapping": mapping}, version=3)
 
     data = dump_tf((v1("G"), tf_network("D", "D_basic", {}, {}, version=3), v1("Gs")))
-    message = _error(_write(tmp_path, "karras2019stylegan-ffhq.pkl", data), UnsupportedNetworkError)
+    message = load_error(write_file(tmp_path, "karras2019stylegan-ffhq.pkl", data), UnsupportedNetworkError)
     assert "TensorFlow variables missing: mapping/Dense0/bias" in message
 
 
@@ -239,38 +208,39 @@ def test_incomplete_progan_pickle(tmp_path):
     ProGANNetwork.__module__, ProGANNetwork.__qualname__ = "tfutil", "Network"
     with _fake_module("tfutil", Network=ProGANNetwork):
         data = pickle.dumps((ProGANNetwork(), ProGANNetwork(), ProGANNetwork()), protocol=4)
-    message = _error(_write(tmp_path, "karras2018iclr-celebahq.pkl", data), UnsupportedNetworkError)
+    message = load_error(write_file(tmp_path, "karras2018iclr-celebahq.pkl", data), UnsupportedNetworkError)
     assert "TensorFlow variables missing: 4x4/Dense/weight" in message
 
 
 def test_incomplete_progan_network_in_a_dnnlib_file(tmp_path):
     net = tf_network("Gs", "G_paper", {"resolution": 32}, {"4x4/Dense/weight": np.zeros([8, 8], "f4")})
-    message = _error(_write(tmp_path, "progan.pkl", dump_tf((net, net, net))), UnsupportedNetworkError)
+    message = load_error(write_file(tmp_path, "progan.pkl", dump_tf((net, net, net))), UnsupportedNetworkError)
     assert "TensorFlow variables missing: 4x4/Dense/bias" in message
 
 
 def test_discriminator_only_file(tmp_path):
-    path = _write(tmp_path, "D.pkl", dump_tf(tf_discriminator(CFG)))
-    assert "a discriminator-only file (a discriminator (TensorFlow, D_stylegan2)), not a generator" in _error(path)
+    path = write_file(tmp_path, "D.pkl", dump_tf(tf_discriminator(CFG)))
+    assert "a discriminator-only file (a discriminator (TensorFlow, D_stylegan2)), not a generator" in load_error(path)
 
 
 def test_key_d_and_unknown_keys(tmp_path):
-    path = _write(tmp_path, "snap.pkl", tf_snapshot(CFG))
-    assert "'D' is a discriminator (TensorFlow, D_stylegan2), not a generator" in _error(path, key="D")
-    assert "no 'G_ema_x' in this TensorFlow pickle; it holds: 'G', 'D', 'Gs'" in _error(path, key="G_ema_x")
+    path = write_file(tmp_path, "snap.pkl", tf_snapshot(CFG))
+    assert "'D' is a discriminator (TensorFlow, D_stylegan2), not a generator" in load_error(path, key="D")
+    assert "no 'G_ema_x' in this TensorFlow pickle; it holds: 'G', 'D', 'Gs'" in load_error(path, key="G_ema_x")
 
 
 def test_old_network_version(tmp_path):
     gs = tf_generator(CFG)
     gs._state["version"] = 3
-    message = _error(_write(tmp_path, "v3.pkl", dump_tf((gs, tf_discriminator(CFG), gs))), UnsupportedNetworkError)
+    path = write_file(tmp_path, "v3.pkl", dump_tf((gs, tf_discriminator(CFG), gs)))
+    message = load_error(path, UnsupportedNetworkError)
     assert "TensorFlow network version 3 is not supported" in message
 
 
 def test_cli_reports_one_line(tmp_path, capsys):
     from stylegan3.cli.main import main
 
-    path = _write(tmp_path, "D.pkl", dump_tf(tf_discriminator(CFG)))
+    path = write_file(tmp_path, "D.pkl", dump_tf(tf_discriminator(CFG)))
     assert main(["info", str(path)]) == 1
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "discriminator-only file" in err
@@ -295,6 +265,6 @@ def _fake_module(name: str, **attrs):
 def test_only_the_chosen_network_is_read(tmp_path):
     """A snapshot whose D is malformed still gives its Gs (and refuses D when asked for it)."""
     broken_d = Network({"version": 4, "name": "D", "build_func_name": "D_stylegan2", "variables": "oops"})
-    path = _write(tmp_path, "odd_d.pkl", dump_tf((tf_generator(CFG, 100, "G"), broken_d, tf_generator(CFG))))
+    path = write_file(tmp_path, "odd_d.pkl", dump_tf((tf_generator(CFG, 100, "G"), broken_d, tf_generator(CFG))))
     assert load_network(path, device="cpu").img_resolution == 32
-    assert "variables is not a list" in _error(path, UnsupportedNetworkError, key="D")
+    assert "variables is not a list" in load_error(path, UnsupportedNetworkError, key="D")

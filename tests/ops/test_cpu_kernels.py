@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 import random
 
-import numpy as np
 import pytest
 import torch
 
@@ -19,6 +18,7 @@ from sg3_explorer.ops.cuda import cpu as cpu_ops
 from stylegan3.ops import backend, bias_act, filtered_lrelu, upfirdn2d
 from stylegan3.ops.bias_act import bias_act_ref
 from stylegan3.ops.filtered_lrelu import filtered_lrelu_ref
+from tests.support.dispatch import fixture_worst_diffs, reference, synthesis_vs_reference
 
 TOL = 1e-4  # the project's bar for float32 outputs; the kernels reach ~1e-6
 
@@ -56,13 +56,6 @@ def counting(kernels, monkeypatch):
     return spy
 
 
-def _ref(fn, *args, **kwargs):
-    backend.force_impl("ref")
-    try:
-        return fn(*args, **kwargs)
-    finally:
-        backend.force_impl(None)
-
 
 def _check(got: torch.Tensor, want: torch.Tensor, what) -> float:
     assert got.shape == want.shape, (what, got.shape, want.shape)
@@ -94,7 +87,7 @@ def test_upfirdn2d_random_shapes(counting):
         x = torch.randn(n, c, h, w)
         kwargs = dict(up=up, down=down, padding=pad, flip_filter=flip, gain=gain)
         try:
-            want = _ref(upfirdn2d, x, f, **kwargs)
+            want = reference(upfirdn2d, x, f, **kwargs)
         except RuntimeError:
             continue  # the padded input is smaller than the filter: no output to compare
         if min(want.shape) == 0:
@@ -205,14 +198,8 @@ def test_kernel_argument_errors_are_clear(kernels):
 
 @pytest.mark.parametrize("kind", ["sg3-t", "sg3-r", "sg2"])
 def test_our_networks_match_the_reference_path(counting, kind):
-    from tests.support.nets import tiny_net
-
     net = {"sg3-t": "SG3-T", "sg3-r": "SG3-R", "sg2": "SG2"}[kind]
-    G = tiny_net(net, res=32, official=True)
-    ws = torch.randn(2, G.num_ws, G.w_dim, generator=torch.Generator().manual_seed(8))
-    with torch.no_grad():
-        got = G.synthesis(ws, noise_mode="const")
-    want = _ref(G.synthesis, ws, noise_mode="const")
+    got, want = synthesis_vs_reference(net, seed=8)
     assert counting.calls["filtered_lrelu" if net != "SG2" else "bias_act"] > 0
     _check(got, want, net)
     assert float((got - want).abs().max()) < 1e-5
@@ -227,7 +214,7 @@ def test_app_networks_use_the_cpu_kernels(counting):
         c = torch.eye(2)[[0, 1, 1]] if kind == "sg2" else None
         with torch.no_grad():
             got = G(z, c, truncation_psi=0.7, noise_mode="const")
-        want = _ref(G, z, c, truncation_psi=0.7, noise_mode="const")
+        want = reference(G, z, c, truncation_psi=0.7, noise_mode="const")
         _check(got, want, kind)
     assert all(counting.calls[k] > 0 for k in ("bias_act", "filtered_lrelu", "upfirdn2d"))
 
@@ -235,24 +222,7 @@ def test_app_networks_use_the_cpu_kernels(counting):
 @pytest.mark.slow
 @pytest.mark.fixtures
 def test_nvidia_fixtures_through_the_cpu_kernels(counting, fixtures_dir, fixture_cases):
-    import stylegan3
-    from stylegan3.networks.latents import class_vector, z_from_seed
-    from stylegan3.networks.transform import set_input_transform
-
-    nets: dict[str, torch.nn.Module] = {}
-    worst: dict[str, float] = {}
-    for case in fixture_cases:
-        G = nets.setdefault(case["pickle"], stylegan3.load_network(str(fixtures_dir / case["pickle"]), device="cpu"))
-        z = torch.from_numpy(z_from_seed(case["seed"], G.z_dim))
-        with torch.no_grad():
-            ws = G.mapping(z, class_vector(G.c_dim, case.get("c_label")), truncation_psi=case["psi"],
-                           truncation_cutoff=case["cutoff"])
-            set_input_transform(G, tuple(case["translate"]), case["rotate"])
-            img = G.synthesis(ws, noise_mode=case["noise_mode"], force_fp32=True)
-        diff = float(np.abs(img.numpy() - np.load(fixtures_dir / case["output"])).max())
-        assert diff <= TOL, (case["output"], diff)
-        worst[case["pickle"]] = max(worst.get(case["pickle"], 0.0), diff)
-    assert set(worst) >= {"sg3t.pkl", "sg3r.pkl", "sg2.pkl"}
+    worst = fixture_worst_diffs(fixtures_dir, fixture_cases, TOL)
     assert counting.calls["filtered_lrelu"] > 0 and counting.calls["upfirdn2d"] > 0
     print("worst abs diff through the CPU kernels:", worst)
 

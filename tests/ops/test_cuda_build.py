@@ -26,15 +26,8 @@ from tests.support.host_kernels import CXX, build_harness
 # Fallback and reason.
 
 
-@pytest.fixture
-def fresh_state():
-    cuda_ops.reset()
-    yield
-    cuda_ops.reset()
-
-
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only fallback")
-def test_kernels_none_with_reason_on_cpu(fresh_state):
+def test_kernels_none_with_reason_on_cpu(fresh_cuda_state):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no CUDA device: nothing to fall back from, so no warning
         assert cuda_ops.kernels() is None
@@ -45,13 +38,13 @@ def test_kernels_none_with_reason_on_cpu(fresh_state):
     assert info["active"] == "ref" and info["built_kernels"] == [] and info["reason"] == reason
 
 
-def test_disable_env_gives_reason(fresh_state, monkeypatch):
+def test_disable_env_gives_reason(fresh_cuda_state, monkeypatch):
     monkeypatch.setenv(build.DISABLE_ENV, "0")
     assert cuda_ops.kernels() is None
     assert cuda_ops.unavailable_reason() == f"disabled by {build.DISABLE_ENV}=0"
 
 
-def test_fallback_warns_once_when_a_gpu_exists(fresh_state, monkeypatch):
+def test_fallback_warns_once_when_a_gpu_exists(fresh_cuda_state, monkeypatch):
     calls = []
 
     def failing_build(verbose=False):
@@ -70,7 +63,7 @@ def test_fallback_warns_once_when_a_gpu_exists(fresh_state, monkeypatch):
                         "(install the CUDA toolkit or set CUDA_HOME)"]
 
 
-def test_unexpected_exception_never_escapes(fresh_state, monkeypatch):
+def test_unexpected_exception_never_escapes(fresh_cuda_state, monkeypatch):
     def broken(verbose=False):
         raise ValueError("boom")
 
@@ -79,7 +72,7 @@ def test_unexpected_exception_never_escapes(fresh_state, monkeypatch):
     assert cuda_ops.unavailable_reason() == "unexpected ValueError: boom"
 
 
-def test_build_runs_once_across_threads(fresh_state, monkeypatch):
+def test_build_runs_once_across_threads(fresh_cuda_state, monkeypatch):
     calls = []
     sentinel = object()
 

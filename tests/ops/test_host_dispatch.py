@@ -8,13 +8,12 @@ computes. Results must match the reference path (and, with ../shared/fixtures, N
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
 from stylegan3.ops import backend, bias_act, filtered_lrelu, upfirdn2d
+from tests.support.dispatch import fixture_worst_diffs, reference, synthesis_vs_reference
 from tests.support.host_kernels import CXX, HostKernels, build_harness
-from tests.support.nets import tiny_net
 
 pytestmark = pytest.mark.skipif(CXX is None, reason="no C++ compiler to build the host harness")
 
@@ -37,13 +36,6 @@ def kernels(harness_lib, request, monkeypatch):
     monkeypatch.setattr(backend, "cuda_kernels_for", kernels_for)
     return host
 
-
-def _ref(fn, *args, **kwargs) -> torch.Tensor:
-    backend.force_impl("ref")
-    try:
-        return fn(*args, **kwargs)
-    finally:
-        backend.force_impl(None)
 
 
 def rel(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -80,7 +72,7 @@ def test_ops_through_the_dispatch(kernels, flip):
     for fn, args, kwargs in calls:
         with torch.no_grad():
             got = fn(*args, **kwargs)
-        want = _ref(fn, *args, **kwargs)
+        want = reference(fn, *args, **kwargs)
         assert got.shape == want.shape, (fn.__name__, kwargs)
         assert rel(got, want) < 1e-5, (fn.__name__, kwargs, rel(got, want))
     assert all(kernels.calls[k] >= 2 for k in ("upfirdn2d", "bias_act", "filtered_lrelu"))
@@ -88,11 +80,7 @@ def test_ops_through_the_dispatch(kernels, flip):
 
 @pytest.mark.parametrize("net", ["SG3-T", "SG3-R", "SG2"])
 def test_whole_networks_match_the_reference_path(kernels, net):
-    G = tiny_net(net, res=32, official=True)
-    ws = torch.randn(2, G.num_ws, G.w_dim, generator=torch.Generator().manual_seed(3))
-    with torch.no_grad():
-        got = G.synthesis(ws, noise_mode="const")
-        want = _ref(G.synthesis, ws, noise_mode="const")
+    got, want = synthesis_vs_reference(net, seed=3)
     assert kernels.calls["filtered_lrelu" if net != "SG2" else "bias_act"] > 0
     assert rel(got, want) < 1e-5, rel(got, want)
 
@@ -106,26 +94,5 @@ def test_fixture_networks_match_nvidia_through_the_kernels(kernels, fixtures_dir
     the GPU uses by default (the generic one meets whole networks in the test above)."""
     if kernels.specialize != 2:
         pytest.skip("fixture networks run once, with the default (register-blocked) kernel")
-    import stylegan3
-    from stylegan3.networks.latents import class_vector, z_from_seed
-    from stylegan3.networks.transform import set_input_transform
-
-    nets: dict[str, torch.nn.Module] = {}
-    worst: dict[str, float] = {}
-    for case in fixture_cases:
-        G = nets.setdefault(case["pickle"], stylegan3.load_network(str(fixtures_dir / case["pickle"]), device="cpu"))
-        z = torch.from_numpy(z_from_seed(case["seed"], G.z_dim))
-        with torch.no_grad():
-            ws = G.mapping(
-                z,
-                class_vector(G.c_dim, case.get("c_label")),
-                truncation_psi=case["psi"],
-                truncation_cutoff=case["cutoff"],
-            )
-            set_input_transform(G, tuple(case["translate"]), case["rotate"])
-            img = G.synthesis(ws, noise_mode=case["noise_mode"], force_fp32=True)
-        diff = float(np.abs(img.numpy() - np.load(fixtures_dir / case["output"])).max())
-        assert diff <= 1e-4, (case["output"], diff)
-        worst[case["pickle"]] = max(worst.get(case["pickle"], 0.0), diff)
-    assert set(worst) >= {"sg3t.pkl", "sg3r.pkl", "sg2.pkl"}
+    worst = fixture_worst_diffs(fixtures_dir, fixture_cases, 1e-4)
     print("worst abs diff through the host kernels:", worst)

@@ -27,27 +27,14 @@ from stylegan3.service import analyses, protocol
 from stylegan3.service.backend import BackendError
 from stylegan3.service.client import RemoteBackend
 from stylegan3.service.thread_backend import ThreadBackend
-from tests.support.nets import tiny_net, write_tiny_nets
+from tests.support.nets import save_slow_net
 from tests.support.service import running_server
-
-
-@pytest.fixture(scope="module")
-def nets(tmp_path_factory):
-    return write_tiny_nets(tmp_path_factory.mktemp("nets") / "allowed", res=16)
 
 
 @pytest.fixture(scope="module")
 def slow_net(nets):
     """A net whose spectra of thousands of latents would take minutes: a job that must be cancelled."""
-    from stylegan3.loading.native import save_native
-
-    return save_native(tiny_net("SG3-T", res=128), Path(nets["SG2"]).parent / "slow-sg3t-128.safetensors")
-
-
-@pytest.fixture()
-def server(nets):
-    with running_server([str(Path(nets["SG2"]).parent)]) as srv:
-        yield srv
+    return save_slow_net(nets, 128)
 
 
 def _request(source, **kw) -> RenderRequest:

@@ -18,13 +18,7 @@ from stylegan3.service import analyses, protocol
 from stylegan3.service.backend import BackendError
 from stylegan3.service.client import RemoteBackend
 from stylegan3.service.thread_backend import ThreadBackend
-from tests.support.nets import write_tiny_nets
 from tests.support.service import running_server
-
-
-@pytest.fixture(scope="module")
-def nets(tmp_path_factory):
-    return write_tiny_nets(tmp_path_factory.mktemp("nets") / "allowed", res=16)
 
 
 @pytest.fixture(autouse=True)

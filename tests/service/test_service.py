@@ -31,24 +31,16 @@ from stylegan3.documents.request import (
 from stylegan3.service import protocol
 from stylegan3.service.client import RemoteBackend
 from stylegan3.service.thread_backend import ThreadBackend
-from tests.support.nets import KINDS, write_tiny_nets
+from tests.support.nets import KINDS, save_slow_net
 from tests.support.service import HostileClient, free_port, running_server
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def nets(tmp_path_factory):
-    return write_tiny_nets(tmp_path_factory.mktemp("nets") / "allowed", res=16)
-
-
-@pytest.fixture(scope="module")
 def slow_net(nets):
     """A net that takes a few hundred ms or more per frame on a CPU, so a kill can land mid-render."""
-    from stylegan3.loading.native import save_native
-    from tests.support.nets import tiny_net
-
-    return save_native(tiny_net("SG3-T", res=256), Path(nets["SG2"]).parent / "slow-sg3t-256.safetensors")
+    return save_slow_net(nets, 256)
 
 
 def submit_and_kill_mid_render(backend, request: RenderRequest, kill) -> int:

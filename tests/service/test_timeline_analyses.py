@@ -5,8 +5,6 @@ and `--session`) writes the frames a local run writes. Tiny nets of our own (16 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -16,19 +14,6 @@ from stylegan3.service import analyses
 from stylegan3.service.backend import BackendError
 from stylegan3.service.client import RemoteBackend
 from stylegan3.service.thread_backend import ThreadBackend
-from tests.support.nets import write_tiny_nets
-from tests.support.service import running_server
-
-
-@pytest.fixture(scope="module")
-def nets(tmp_path_factory):
-    return write_tiny_nets(tmp_path_factory.mktemp("nets") / "allowed", res=16)
-
-
-@pytest.fixture()
-def server(nets):
-    with running_server([str(Path(nets["SG2"]).parent)]) as srv:
-        yield srv
 
 
 def _local(source):

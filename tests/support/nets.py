@@ -105,3 +105,12 @@ def write_tiny_nets(folder: Path, res: int = 32) -> dict[str, Path]:
     """One native file per kind in `folder` ({kind: path}): what the render service is allowed to load."""
     folder.mkdir(parents=True, exist_ok=True)
     return {kind: save_tiny(folder / f"tiny-{kind.lower()}.safetensors", kind, res=res) for kind in KINDS}
+
+
+def save_slow_net(nets, res: int) -> Path:
+    """An SG3-T net at `res` beside the `write_tiny_nets` files `nets`, so a server may load it.
+
+    Slow enough on a CPU for a test to cancel or kill it mid-job."""
+    from stylegan3.loading.native import save_native
+
+    return save_native(tiny_net("SG3-T", res=res), Path(nets["SG2"]).parent / f"slow-sg3t-{res}.safetensors")

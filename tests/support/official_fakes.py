@@ -14,15 +14,13 @@ import collections
 import contextlib
 import copy
 import pickle
-import sys
-import types
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import torch
 
 from stylegan3.loading.safe_unpickler import RestrictedUnpickler
+from tests.support.fake_modules import fake_modules
 
 SG3_MODULE_SRC = "# stand-in module source written for tests\nclass SynthesisInput:\n    pass\n"
 SG2_MODULE_SRC = "# stand-in module source written for tests\nclass SynthesisBlock:\n    pass\n"
@@ -40,27 +38,14 @@ _reconstruct_persistent_obj.__module__ = "torch_utils.persistence"
 EasyDict.__module__ = "dnnlib.util"
 
 
-@contextlib.contextmanager
-def official_module_names() -> Iterator[None]:
+def official_module_names() -> contextlib.AbstractContextManager[None]:
     """Temporarily make `torch_utils.persistence` and `dnnlib.util` importable by name for pickle."""
-    fakes = {
-        "torch_utils": types.ModuleType("torch_utils"),
-        "torch_utils.persistence": types.ModuleType("torch_utils.persistence"),
-        "dnnlib": types.ModuleType("dnnlib"),
-        "dnnlib.util": types.ModuleType("dnnlib.util"),
-    }
-    fakes["torch_utils.persistence"]._reconstruct_persistent_obj = _reconstruct_persistent_obj
-    fakes["dnnlib.util"].EasyDict = EasyDict
-    saved = {name: sys.modules.get(name) for name in fakes}
-    sys.modules.update(fakes)
-    try:
-        yield
-    finally:
-        for name, module in saved.items():
-            if module is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = module
+    return fake_modules({
+        "torch_utils": {},
+        "torch_utils.persistence": {"_reconstruct_persistent_obj": _reconstruct_persistent_obj},
+        "dnnlib": {},
+        "dnnlib.util": {"EasyDict": EasyDict},
+    })
 
 
 class Persistent:

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import contextlib
 import pickle
-import sys
-import types
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from tests.support.fake_modules import fake_modules
 
 SYNTHESIS_SRC = "# stand-in for training/networks_stylegan2.py, written for tests\ndef G_main(*a, **k):\n    pass\n"
 
@@ -40,21 +39,9 @@ class Network:
 Network.__module__ = "dnnlib.tflib.network"
 
 
-@contextlib.contextmanager
-def tf_module_names() -> Iterator[None]:
+def tf_module_names() -> contextlib.AbstractContextManager[None]:
     """Make `dnnlib.tflib.network.Network` resolvable by name while pickling only."""
-    fakes = {name: types.ModuleType(name) for name in ("dnnlib", "dnnlib.tflib", "dnnlib.tflib.network")}
-    fakes["dnnlib.tflib.network"].Network = Network
-    saved = {name: sys.modules.get(name) for name in fakes}
-    sys.modules.update(fakes)
-    try:
-        yield
-    finally:
-        for name, module in saved.items():
-            if module is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = module
+    return fake_modules({"dnnlib": {}, "dnnlib.tflib": {}, "dnnlib.tflib.network": {"Network": Network}})
 
 
 def tf_network(name: str, func: str, static_kwargs: dict, variables: dict[str, Any],

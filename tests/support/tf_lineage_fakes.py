@@ -16,48 +16,33 @@ from __future__ import annotations
 
 import contextlib
 import pickle
-import sys
-import types
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from tests.support.fake_modules import fake_modules
 from tests.support.tf_fakes import Network, tf_module_names, tf_network
 
 STYLEGAN_SRC = "# stand-in for training/networks_stylegan.py, written for tests\ndef G_style(*a, **k):\n    pass\n"
 PROGAN_SRC = "# stand-in for networks.py, written for tests\ndef G_paper(*a, **k):\n    pass\n"
 
 
-class TFUtilNetwork:
-    """Pickles like tkarras' `tfutil.Network`: NEWOBJ, then BUILD with its version-2 state (no components)."""
+class TFUtilNetwork(Network):
+    """Pickles like tkarras' `tfutil.Network`: NEWOBJ, then BUILD with its version-2 state (no components).
 
-    def __init__(self, state: dict) -> None:
-        self._state = state
-
-    def __getstate__(self) -> dict:
-        return self._state
+    The pickling is dnnlib's `Network`'s; only the name the pickle records differs.
+    """
 
 
 TFUtilNetwork.__module__ = "tfutil"
 TFUtilNetwork.__name__ = TFUtilNetwork.__qualname__ = "Network"  # pickled as tfutil.Network
 
 
-@contextlib.contextmanager
-def tfutil_module_name() -> Iterator[None]:
-    fake = types.ModuleType("tfutil")
-    fake.Network = TFUtilNetwork
-    saved = sys.modules.get("tfutil")
-    sys.modules["tfutil"] = fake
-    try:
-        yield
-    finally:
-        if saved is None:
-            sys.modules.pop("tfutil", None)
-        else:
-            sys.modules["tfutil"] = saved
+def tfutil_module_name() -> contextlib.AbstractContextManager[None]:
+    """Make `tfutil.Network` resolvable by name while pickling only."""
+    return fake_modules({"tfutil": {"Network": TFUtilNetwork}})
 
 
 def dump(obj: Any, protocol: int = 4) -> bytes:
