@@ -21,7 +21,8 @@ from imgui_bundle import imgui, implot
 from sg3_explorer.visualizer.jobs import JobSlot
 from sg3_explorer.visualizer.network_jobs import NetworkJob, paper_spectrum_job
 from stylegan3.analyses.spectra import PaperSpectrumParams
-from stylegan3.metrics.paper_spectrum import NOISE_MODES, PaperSpectrum
+from stylegan3.documents.request import NOISE_MODES
+from stylegan3.metrics.paper_spectrum import PaperSpectrum
 from stylegan3.metrics.spectrum_plots import SLICE_DB, heatmap_figure, slice_curves
 
 if TYPE_CHECKING:

@@ -21,7 +21,7 @@ from stylegan3.errors import SG3Error
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from stylegan3.metrics.paper_spectrum import NOISE_MODES
+    from stylegan3.documents.request import NOISE_MODES
 
     g = p.add_argument_group("the paper's estimator (docs/SPECTRA.md)")
     g.add_argument("--paper", action="store_true",

@@ -35,11 +35,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from stylegan3.documents.request import NOISE_MODES
 from stylegan3.errors import SG3Error
 from stylegan3.runs.distributed import SINGLE, Context, map_ordered
 
 __all__ = [
-    "NOISE_MODES",
     "PaperSpectrum",
     "DatasetStats",
     "quantize",
@@ -55,7 +55,6 @@ __all__ = [
     "load_paper_spectrum",
 ]
 
-NOISE_MODES = ("const", "random", "none")
 ProgressFn = Callable[[int, int], None]
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from stylegan3.documents.request import NOISE_MODES
 from stylegan3.networks.cancel import RenderCancelled, ShouldStop
 from stylegan3.networks.common import capture_set
 from stylegan3.networks.tf_era import (
@@ -37,8 +38,6 @@ from stylegan3.networks.tf_era import (
     up_conv,
     weight_scale,
 )
-
-NOISE_MODES = ("const", "random", "none")
 
 
 def instance_norm(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
