@@ -50,8 +50,8 @@ class Timer:
 
 def to_uint8_hwc(img: torch.Tensor) -> np.ndarray:
     """[1, C, H, W] -> HxWx3 uint8 on the host, through the app's own conversion and host copy."""
-    from sg3_explorer.visualizer.renderer import to_host
     from sg3_explorer.visualizer.renderer import to_uint8_hwc as app_uint8
+    from stylegan3.render.pipeline import to_host
 
     return to_host(app_uint8(img))
 

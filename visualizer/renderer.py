@@ -18,7 +18,6 @@ from stylegan3.networks.info import NetworkInfo, describe
 from stylegan3.ops import backend
 from stylegan3.render import pipeline
 from stylegan3.render.inputs import request_ws
-from stylegan3.render.pipeline import to_host  # noqa: F401 - to_host re-exported
 
 _INFO: weakref.WeakKeyDictionary[torch.nn.Module, tuple[str, NetworkInfo]] = weakref.WeakKeyDictionary()
 
