@@ -69,21 +69,28 @@ def record_frames(backend, request: RenderRequest, frames: int, path: str = "", 
                   progress: ProgressFn = None) -> Iterator[np.ndarray]:
     """HxWx3 uint8 frames of the recording, fetched `chunk` at a time (each reply bounded); lossless either way.
     `progress(done, frames)` counts frames received; it may raise to stop (the running chunk is cancelled)."""
+    params = dict(frames=int(frames), path=path, walk=float(walk), loop=bool(loop), format=frame_format)
+    yield from fetch_frames(backend, "record", request, params, int(frames), chunk, progress)
+
+
+def fetch_frames(backend, name: str, request: RenderRequest, params: dict, total: int, chunk: int,
+                 progress: ProgressFn) -> Iterator[np.ndarray]:
+    """Frames 0 .. total-1 of the frame-producing analysis `name`, asked for `chunk` at a time (`start` /
+    `count` added to `params`) so every reply stays bounded. `progress(done, total)` counts frames received,
+    within a chunk too; it may raise to stop (the running chunk is cancelled)."""
     start = 0
-    while start < frames:
-        params = dict(frames=int(frames), path=path, walk=float(walk), loop=bool(loop), start=start,
-                      count=int(min(chunk, frames - start)), format=frame_format)
-        base = start
+    while start < total:
 
-        def report(done: int, _total: int, base: int = base) -> None:
+        def report(done: int, _total: int, first: int = start) -> None:
             if progress is not None:
-                progress(base + done, frames)
+                progress(first + done, total)
 
-        got = chunk_images(backend.analyze("record", request, report, params=params), start, "record")
+        ask = dict(params, start=start, count=int(min(chunk, total - start)))
+        got = chunk_images(backend.analyze(name, request, report, params=ask), start, name)
         yield from got
         start += len(got)
         if progress is not None:
-            progress(start, frames)
+            progress(start, total)
 
 
 def record_video(backend, request: RenderRequest, out: str | Path, frames: int, fps: float = 30.0,
@@ -130,24 +137,10 @@ def timeline_frames(backend, timeline, fps: float | None = None, frames: int | N
 
     fps = float(fps or timeline.fps)
     total = int(frames or timeline.num_frames(fps))
-    request = _timeline_base(timeline, base)
-    document = timeline.to_dict()
-    start = 0
-    while start < total:
-        params = dict(timeline=document, fps=fps, frames=total, start=start, count=int(min(chunk, total - start)),
-                      format=frame_format)
-
-        def report(done: int, _total: int, base_k: int = start) -> None:
-            if progress is not None:
-                progress(base_k + done, total)
-
-        got = chunk_images(backend.analyze("timeline_frames", request, report, params=params), start,
-                           "timeline_frames")
-        for img in got:
-            yield pad_to_block(img)
-        start += len(got)
-        if progress is not None:
-            progress(start, total)
+    params = dict(timeline=timeline.to_dict(), fps=fps, frames=total, format=frame_format)
+    for img in fetch_frames(backend, "timeline_frames", _timeline_base(timeline, base), params, total, chunk,
+                            progress):
+        yield pad_to_block(img)
 
 
 def trace(backend, request: RenderRequest, frames: int = 16, row: float = 0.5, transform_spec: str = "",
