@@ -14,7 +14,7 @@ from typing import Any, Literal
 import torch
 
 from stylegan3.analyses.params import check_range, check_transform_path
-from stylegan3.documents.request import RenderRequest
+from stylegan3.documents.request import NoiseMode, RenderRequest
 from stylegan3.errors import SG3Error
 from stylegan3.networks.info import NetworkInfo
 
@@ -32,7 +32,7 @@ class WalkParams:
     psi: float = 1.0
     cutoff: int | None = None
     class_idx: int | None = None
-    noise_mode: Literal["const", "random", "none"] = "const"
+    noise_mode: NoiseMode = "const"
     translate_path: str = ""
     cell: int = 256
     batch_size: int = 4
