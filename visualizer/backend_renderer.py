@@ -23,8 +23,6 @@ from stylegan3.documents.request import NetworkRef, RenderRequest
 from stylegan3.render.pipeline import FrameStats
 from stylegan3.service.backend import FrameResult, RenderBackend
 
-LOST_AFTER_S = 2.0  # a request the backend reports idle on for this long is sent again (a restarted renderer)
-
 
 @dataclass
 class RenderResult:
@@ -109,7 +107,7 @@ class FrameChannels:
         self.backend = backend
         self.lock = threading.RLock()
         self._channels: list[FrameChannel] = []
-        self._flight: tuple[int, FrameChannel, RenderRequest, float] | None = None
+        self._flight: tuple[int, FrameChannel] | None = None  # (request id, its channel)
         self._turn = 0
 
     def channel(self) -> FrameChannel:
@@ -133,14 +131,6 @@ class FrameChannels:
                 if ch in self._channels:
                     ch.result = res
                 self._flight = None
-            if self._flight is not None:
-                rid, ch, request, t_sent = self._flight
-                if time.monotonic() - t_sent > LOST_AFTER_S and \
-                        self.backend.status().state not in ("busy", "restarting"):
-                    ch.in_flight = False  # never answered (a renderer that died and came back): send it again
-                    if ch.pending is None:
-                        ch.pending = request
-                    self._flight = None
             if self._flight is not None or not self._channels:
                 return
             n = len(self._channels)
@@ -149,7 +139,7 @@ class FrameChannels:
                 if ch.pending is not None:
                     request, ch.pending = ch.pending, None
                     ch.in_flight = True
-                    self._flight = (self.backend.submit(request), ch, request, time.monotonic())
+                    self._flight = (self.backend.submit(request), ch)
                     self._turn = (self._turn + k + 1) % n
                     return
 
