@@ -214,6 +214,8 @@ class App(Explorer):
             imgui.end_popup()
 
     def _placeholder(self) -> str:
+        if self.connection is not None and not self.connection.connected:
+            return self.connection.state.message
         status = self.loader.status
         if status.busy:
             return status.message
@@ -276,6 +278,10 @@ class App(Explorer):
 
     def _draw_banner(self) -> None:
         """Errors stay visible above the image (the app keeps running with the last good network)."""
+        connection = self.connection
+        if connection is not None and not connection.connected:
+            self._draw_connection(connection)
+            return
         status = self.loader.status
         msg = None
         if status.error:
@@ -287,10 +293,25 @@ class App(Explorer):
             imgui.text_wrapped(msg)
             imgui.pop_style_color()
 
+    def _draw_connection(self, connection) -> None:
+        """`--connect`: "connecting to ..." while the first answer is awaited, then the failure and a Retry button."""
+        state = connection.state
+        if state.state == "failed":
+            imgui.push_style_color(imgui.Col_.text, imgui.ImVec4(1.0, 0.45, 0.4, 1.0))
+            imgui.text_wrapped(state.message)
+            imgui.pop_style_color()
+            if imgui.button("Retry##connect"):
+                connection.retry()
+            if imgui.is_item_hovered():
+                imgui.set_tooltip(f"connect to {connection.address} again (start the server or the tunnel first)")
+        else:
+            imgui.text(state.message)
+
     def _screenshot_mode_tick(self) -> None:
         if self.config.screenshot is None:
             return
-        failed = self.loader.status.error is not None and not self.loader.busy
+        failed = (self.loader.status.error is not None and not self.loader.busy) or \
+            (self.connection is not None and self.connection.failed)
         timed_out = time.monotonic() - self._t_start > self.config.timeout_s
         # Two frames with the image drawn: the layout has settled and the texture is on screen.
         if self.frames_with_image >= 2 or failed or timed_out:
@@ -392,7 +413,12 @@ class App(Explorer):
             imgui.same_line()
             imgui.text_disabled("| rendering")
         st = self.backend.status()
-        if st.transport != "thread" or st.message:  # where the frames come from, and what went wrong last
+        if self.connection is not None and not self.connection.connected:
+            imgui.same_line()
+            failed = self.connection.failed
+            imgui.text_colored(imgui.ImVec4(1.0, 0.45, 0.4, 1.0) if failed else imgui.ImVec4(0.6, 0.6, 0.6, 1.0),
+                               f"| {self.connection.address} {'not connected' if failed else 'connecting ...'}")
+        elif st.transport != "thread" or st.message:  # where the frames come from, and what went wrong last
             imgui.same_line()
             colour = imgui.ImVec4(1.0, 0.45, 0.4, 1.0) if st.state in ("disconnected", "refused") else \
                 imgui.ImVec4(0.6, 0.6, 0.6, 1.0)

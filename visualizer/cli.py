@@ -85,7 +85,9 @@ def run(args: argparse.Namespace) -> int:
         if code == 0:
             print(f"screenshot saved to {args.screenshot}")
         else:
-            problem = app.loader.status.error or app.render_error or "no image was rendered in time"
+            connection = app.connection.state if app.connection is not None else None
+            problem = (connection.message if connection is not None and connection.state == "failed" else None) \
+                or app.loader.status.error or app.render_error or "no image was rendered in time"
             print(f"error: {problem} (screenshot of the window saved to {args.screenshot})", file=sys.stderr)
     if any(t.is_alive() for t in threading.enumerate() if t.name in ("sg3-load", "sg3-render")):
         # A network still loading (a download, a big pickle) cannot be interrupted; torch threads torn down

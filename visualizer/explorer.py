@@ -19,6 +19,7 @@ import numpy as np
 
 from sg3_explorer.visualizer.backend_renderer import BackendRenderer, FrameChannels, RenderResult
 from sg3_explorer.visualizer.capture import capture_name, save_png
+from sg3_explorer.visualizer.connection import Connection
 from sg3_explorer.visualizer.jobs import JobSlot
 from sg3_explorer.visualizer.loader import LoadedNetwork, LoadStatus, NetworkLoader
 from sg3_explorer.visualizer.network_jobs import NetworkJob
@@ -96,6 +97,11 @@ class Explorer:
         self.device = choose_device(self.config.cpu, self.config.device)
         # only the connect case needs no local device; a test may hand in its own backend (a fake loader)
         self.backend = backend if backend is not None else open_backend(self.config, self.device)
+        # with --connect, nothing is sent before the server answered (a few seconds at most, then one line)
+        self.connection: Connection | None = None
+        self._load_after_connect: str | None = None
+        if self.config.connect:
+            self.connection = Connection(self.backend, self.config.connect)
         self.frames = FrameChannels(self.backend)
         self.loader = NetworkLoader(self.backend)
         self.renderer = BackendRenderer(self.frames, device=self.device_description)
@@ -121,6 +127,10 @@ class Explorer:
 
     # -- what panels see ------------------------------------------------------------------------------------
     def load_network(self, source: str) -> None:
+        """Load in the background; with --connect, once the server has answered (the newest source wins)."""
+        if self.connection is not None and not self.connection.connected:
+            self._load_after_connect = str(source)
+            return
         self.loader.load(source)
 
     @property
@@ -229,6 +239,9 @@ class Explorer:
     # -- per frame -------------------------------------------------------------------------------------------
     def poll(self) -> None:
         """Take a finished load, submit the current request (a no-op when unchanged), take a finished frame."""
+        if self.connection is not None and self.connection.just_connected() and self._load_after_connect:
+            source, self._load_after_connect = self._load_after_connect, None
+            self.loader.load(source)
         loaded = self.loader.poll()
         if loaded is not None:
             self._on_network_loaded(loaded)

@@ -12,12 +12,12 @@ import zmq
 
 
 @contextlib.contextmanager
-def running_server(allow: list[str], token: str | None = None, host: str = "127.0.0.1"):
-    """A RenderServer on a free loopback port, served by a thread; stopped (and joined) on exit."""
+def running_server(allow: list[str], token: str | None = None, host: str = "127.0.0.1", port: int = 0):
+    """A RenderServer on `port` (default: a free loopback port), served by a thread; stopped (and joined) on exit."""
     from stylegan3.service.policy import AllowList
     from stylegan3.service.server import RenderServer
 
-    server = RenderServer(host, 0, AllowList.parse(allow), token=token, device="cpu")
+    server = RenderServer(host, port, AllowList.parse(allow), token=token, device="cpu")
     thread = threading.Thread(target=server.serve_forever, name="test-server", daemon=True)
     thread.start()
     try:
@@ -33,6 +33,17 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def silent_listener(port: int = 0):
+    """A TCP port that accepts connections and never answers (a firewall's tarpit, some other service): the
+    port number; closed on exit."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", port))
+        s.listen(16)
+        yield s.getsockname()[1]
 
 
 class HostileClient:

@@ -1,0 +1,71 @@
+"""`gui --connect` without a window: a port where nothing listens fails in about a second with one line, a port
+that accepts but never answers fails within the connect timeout, and Retry finds a server started afterwards."""
+
+from __future__ import annotations
+
+import time
+
+from sg3_explorer.visualizer.connection import Connection
+from stylegan3.service.client import RemoteBackend
+from stylegan3.service.reach import reach_problem
+from tests.support.service import free_port, running_server, silent_listener
+
+
+def _settle(conn: Connection, timeout: float = 20.0) -> float:
+    t0 = time.monotonic()
+    while conn.state.state == "connecting":
+        assert time.monotonic() - t0 < timeout, conn.state
+        time.sleep(0.02)
+    return time.monotonic() - t0
+
+
+def test_reach_problem_names_the_cause():
+    port = free_port()
+    assert reach_problem(f"127.0.0.1:{port}") == (
+        f"cannot reach 127.0.0.1:{port} (connection refused; is `sg3-explorer serve` running there, "
+        "or the SSH tunnel open?)"
+    )
+    assert reach_problem(f"tcp://127.0.0.1:{port}").startswith(f"cannot reach tcp://127.0.0.1:{port} (connection ")
+    with silent_listener() as open_port:
+        assert reach_problem(f"127.0.0.1:{open_port}") is None
+
+
+def test_refused_fails_at_once_and_retry_finds_the_server_started_later(tmp_path):
+    from tests.support.nets import save_tiny
+
+    save_tiny(tmp_path / "tiny.safetensors", kind="SG2", res=16)
+    port = free_port()
+    address = f"127.0.0.1:{port}"
+    backend = RemoteBackend(address)
+    try:
+        conn = Connection(backend, address, timeout_s=4.0)
+        took = _settle(conn)
+        assert conn.failed and took < 1.5, (conn.state, took)
+        assert conn.state.message.startswith(f"cannot reach {address} (connection refused;")
+        assert not conn.just_connected()
+        with running_server([str(tmp_path)], port=port):
+            conn.retry()
+            took = _settle(conn)
+            assert conn.connected, conn.state
+            assert took < 4.0
+            assert conn.just_connected() and not conn.just_connected()  # announced once
+            info = backend.load(str(tmp_path / "tiny.safetensors"), timeout=60)
+            assert info.kind == "SG2"
+    finally:
+        backend.close()
+
+
+def test_a_port_that_never_answers_fails_within_the_timeout():
+    with silent_listener() as port:
+        address = f"127.0.0.1:{port}"
+        backend = RemoteBackend(address)
+        try:
+            conn = Connection(backend, address, timeout_s=2.0)
+            assert conn.state.state == "connecting"
+            assert conn.state.message == f"connecting to {address} ..."
+            took = _settle(conn)
+            assert conn.failed and 1.9 < took < 4.0, (conn.state, took)
+            assert conn.state.message.startswith(f"cannot reach {address} (")
+            assert "serve` running there" in conn.state.message
+        finally:
+            backend.close()

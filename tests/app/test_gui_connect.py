@@ -1,0 +1,68 @@
+"""`gui --connect` to a port where nothing listens: the window opens at once, says it is connecting, shows the
+failure within seconds with a Retry button; Retry against a port that accepts but never answers shows
+"connecting ..." again and then that failure; Retry once the server runs connects, loads and shows the image."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from PIL import Image
+
+from tests.support.gui import assert_shows, grab_window, run_driven, wait_image_for_request, wait_until
+from tests.support.nets import tiny_net
+from tests.support.service import free_port, running_server, silent_listener
+
+pytestmark = pytest.mark.gui
+
+
+def test_connect_failure_is_shown_and_retry_connects(app_env, artifacts_dir):
+    from sg3_explorer.visualizer.app import App, AppConfig
+    from stylegan3.loading.native import save_native
+    from stylegan3.networks.info import describe
+    from stylegan3.render.pipeline import render_request
+
+    folder = app_env / "served"
+    folder.mkdir()
+    G = tiny_net("SG2", res=32)
+
+    net = save_native(G, folder / "sg2.safetensors")
+    port = free_port()
+    address = f"127.0.0.1:{port}"
+    t0 = time.monotonic()
+    app = App(AppConfig(networks=[str(net)], window_size=(1200, 800), connect=address, persist_settings=False))
+    assert time.monotonic() - t0 < 2.0  # nothing waits for the server before the window opens
+    seen = {}
+
+    def drive(ctx):
+        seen["first_frame_s"] = time.monotonic() - t0
+        conn = app.connection
+        assert wait_until(ctx, lambda: conn.failed, 10), conn.state
+        seen["failed_s"] = time.monotonic() - t0
+        assert conn.state.message.startswith(f"cannot reach {address} (connection refused;")
+        assert app.network is None and not app.loader.busy  # no load was sent to a dead address
+        assert ctx.item_exists("**/Retry##connect")
+        Image.fromarray(grab_window(ctx, app)).save(artifacts_dir / "gui_connect_refused.png")
+
+        with silent_listener(port):  # something listens now, but it is no render server
+            ctx.item_click("**/Retry##connect")
+            assert conn.state.state == "connecting"
+            assert app._placeholder() == f"connecting to {address} ..."
+            Image.fromarray(grab_window(ctx, app)).save(artifacts_dir / "gui_connect_connecting.png")
+            t1 = time.monotonic()
+            assert wait_until(ctx, lambda: conn.failed, 15), conn.state
+            seen["silent_s"] = time.monotonic() - t1
+            assert conn.state.message.startswith(f"cannot reach {address} (")
+        with running_server([str(folder)], port=port):
+            ctx.item_click("**/Retry##connect")
+            assert wait_until(ctx, lambda: app.network is not None, 60), (conn.state, app.loader.status)
+            assert conn.connected and not ctx.item_exists("**/Retry##connect")
+            wait_image_for_request(ctx, app, 60)
+            shot = grab_window(ctx, app)
+            Image.fromarray(shot).save(artifacts_dir / "gui_connect_retried.png")
+            assert_shows(shot, app, render_request(G, app.current_request(), describe(G, str(net))).image)
+
+    run_driven(app, drive)
+    assert seen["first_frame_s"] < 30  # the window's first frame does not wait for the connection
+    assert seen["failed_s"] < seen["first_frame_s"] + 3
+    assert seen["silent_s"] < 10
