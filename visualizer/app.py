@@ -22,8 +22,9 @@ from sg3_explorer.visualizer.explorer import AppConfig, Explorer
 from sg3_explorer.visualizer.image_view import ImageView
 from sg3_explorer.visualizer.loader import LoadedNetwork
 from sg3_explorer.visualizer.perf import TimeHistory
-from sg3_explorer.visualizer.settings import save_settings
+from sg3_explorer.visualizer.settings import UI_SCALE_RANGE, clamp_ui_scale, save_settings
 from sg3_explorer.visualizer.texture import Texture, read_framebuffer
+from sg3_explorer.widgets.sliders import slider_float
 from stylegan3.service.backend import RenderBackend
 
 FONT_PATH = ASSETS_DIR / "fonts" / "Roboto-Regular.ttf"
@@ -69,6 +70,17 @@ def display_problem() -> str | None:
     return "cannot open a window: " + (problems[0] if problems else "GLFW failed to initialise")
 
 
+def _scroll_into_view(top: float, bottom: float) -> None:
+    """Scroll the panel column so that a panel just opened (screen rows `top` to `bottom`) is in view: its end
+    when the whole panel fits, else its header at the top."""
+    view_top = imgui.get_window_pos().y
+    view_bottom = view_top + imgui.get_window_height()
+    if bottom <= view_bottom:
+        return
+    shift = top - view_top if bottom - top > view_bottom - view_top else bottom - view_bottom
+    imgui.set_scroll_y(imgui.get_scroll_y() + shift)
+
+
 class App(Explorer):
     """The window over the session: layout, menus, status bar, keyboard, capture, the imgui runner."""
 
@@ -91,6 +103,7 @@ class App(Explorer):
         self.window_title = WINDOW_TITLE
         self._allow_idling = True  # off while a test script drives the window (it needs every frame)
         self._applied_pacing: tuple[int, bool] | None = None
+        self._panels_scale: float | None = None  # the UI scale the panel column's width was set for
         self._t_start = time.monotonic()
         super().__init__(config, backend)
 
@@ -161,7 +174,9 @@ class App(Explorer):
             if not w.visible():
                 continue
             imgui.set_next_item_open(self.settings.panels_open.get(w.key, w.default_open), imgui.Cond_.once)
+            top = imgui.get_cursor_screen_pos().y
             is_open = imgui.collapsing_header(w.title)
+            just_opened = is_open and not self.settings.panels_open.get(w.key, w.default_open)
             self.settings.panels_open[w.key] = is_open
             if is_open:
                 imgui.push_id(w.key)
@@ -172,6 +187,8 @@ class App(Explorer):
                 else:
                     self.draw_guarded(w)
                 imgui.pop_id()
+                if just_opened:
+                    _scroll_into_view(top, imgui.get_cursor_screen_pos().y)
 
     def draw_guarded(self, w) -> None:
         """Draw one panel; if it raises, unwind whatever it left open in imgui and show the error instead."""
@@ -238,6 +255,9 @@ class App(Explorer):
         self._keyboard()
 
         panel_w = imgui.get_font_size() * 24
+        if self._panels_scale != self.settings.ui_scale:  # the column follows a new UI scale (else the user's width)
+            self._panels_scale = self.settings.ui_scale
+            imgui.set_next_window_size(imgui.ImVec2(panel_w, 0))
         imgui.begin_child("##panels", imgui.ImVec2(panel_w, 0), imgui.ChildFlags_.resize_x | imgui.ChildFlags_.borders)
         self._draw_panels()
         imgui.end_child()
@@ -382,21 +402,29 @@ class App(Explorer):
             if imgui.menu_item_simple("Actual size (1:1)", "1"):
                 self.image_view.view.set_one_to_one()
             imgui.separator()
-            if imgui.menu_item_simple("Larger text"):
-                self._set_font_scale(self.settings.font_scale * 1.1)
-            if imgui.menu_item_simple("Smaller text"):
-                self._set_font_scale(self.settings.font_scale / 1.1)
-            if imgui.menu_item_simple("Default text size"):
-                self._set_font_scale(1.0)
+            self._draw_ui_scale()
             imgui.end_menu()
         if imgui.begin_menu("Help"):
             if imgui.menu_item_simple("Keyboard shortcuts", "F1"):
                 self._show_help = True
             imgui.end_menu()
 
-    def _set_font_scale(self, scale: float) -> None:
-        self.settings.font_scale = float(min(max(scale, 0.5), 3.0))
-        imgui.get_style().font_scale_main = self.settings.font_scale
+    def _draw_ui_scale(self) -> None:
+        """View > UI scale: text and controls (panel widths follow the text), times the monitor's content scale."""
+        imgui.set_next_item_width(imgui.get_font_size() * 8)
+        lo, hi = UI_SCALE_RANGE
+        changed, scale = slider_float("UI scale", self.settings.ui_scale, lo, hi, "%.2f x")
+        if changed:
+            self.set_ui_scale(scale)
+        if imgui.is_item_hovered():
+            imgui.set_tooltip(f"times the monitor's content scale ({hello_imgui.dpi_window_size_factor():.2f} here)")
+        if imgui.menu_item_simple("Default UI scale"):
+            self.set_ui_scale(1.0)
+
+    def set_ui_scale(self, scale: float) -> None:
+        """Text and controls at `scale` times the monitor's content scale (kept in the settings)."""
+        self.settings.ui_scale = clamp_ui_scale(scale)
+        imgui.get_style().font_scale_main = self.settings.ui_scale
 
     def _status(self) -> None:
         status = self.loader.status
@@ -429,7 +457,7 @@ class App(Explorer):
             imgui.same_line()
             imgui.text(f"| pixel ({col}, {row}) = RGB {rgb}")
         imgui.same_line()
-        imgui.text_disabled(f"| {self.gui_times.fps():.0f} FPS")
+        imgui.text_disabled(f"| window {self.gui_times.fps():.0f} FPS")  # not the image rate (Performance panel)
 
     # -- setup and run -----------------------------------------------------------------------------------------
     def _load_fonts(self) -> None:
@@ -441,7 +469,7 @@ class App(Explorer):
     def _post_init(self) -> None:
         io = imgui.get_io()
         io.config_flags &= ~imgui.ConfigFlags_.nav_enable_keyboard  # arrows belong to the seed
-        imgui.get_style().font_scale_main = self.settings.font_scale
+        imgui.get_style().font_scale_main = self.settings.ui_scale
         try:
             import glfw
             from imgui_bundle.glfw_utils import glfw_window_hello_imgui

@@ -29,6 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     add_device_argument(p)
     p.add_argument("--size", type=_size, default=None, metavar="WxH", help="window size in pixels")
+    p.add_argument("--ui-scale", type=_ui_scale, default=None, metavar="X",
+                   help="size of text and controls, times the monitor's own scale (0.5 to 3; kept in the settings; "
+                   "also View > UI scale)")
     p.add_argument("--no-settings", action="store_true", help="neither read nor write the settings file")
     from stylegan3.cli.remote import add_connect_arguments
 
@@ -49,6 +52,18 @@ def _size(text: str) -> tuple[int, int]:
     if not (200 <= w <= 16384 and 200 <= h <= 16384):
         raise argparse.ArgumentTypeError(f"window size out of range: {text}")
     return w, h
+
+
+def _ui_scale(text: str) -> float:
+    from sg3_explorer.visualizer.settings import UI_SCALE_RANGE
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not UI_SCALE_RANGE[0] <= value <= UI_SCALE_RANGE[1]:
+        raise argparse.ArgumentTypeError(f"UI scale {text} is outside {UI_SCALE_RANGE[0]:g} to {UI_SCALE_RANGE[1]:g}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         request = request.edit("truncation", psi=float(args.psi))
     config = AppConfig(
         networks=list(args.networks), screenshot=args.screenshot, cpu=args.cpu, device=str(device),
-        window_size=args.size,
+        window_size=args.size, ui_scale=args.ui_scale,
         persist_settings=not args.no_settings, request=request, timeout_s=args.timeout,
         report_image_rect=bool(getattr(args, "debug", False)), session=args.session,
         connect=args.connect, token=args.token or os.environ.get("SG3_EXPLORER_TOKEN") or None,

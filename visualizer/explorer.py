@@ -24,7 +24,7 @@ from sg3_explorer.visualizer.jobs import JobSlot
 from sg3_explorer.visualizer.loader import LoadedNetwork, LoadStatus, NetworkLoader
 from sg3_explorer.visualizer.network_jobs import NetworkJob
 from sg3_explorer.visualizer.perf import TimeHistory
-from sg3_explorer.visualizer.settings import Settings, load_settings
+from sg3_explorer.visualizer.settings import Settings, clamp_ui_scale, load_settings
 from stylegan3.documents.request import NetworkRef, RenderRequest
 from stylegan3.errors import SG3Error
 from stylegan3.service.backend import RenderBackend
@@ -53,6 +53,7 @@ class AppConfig:
     frame_format: str = "raw"
     jpeg_quality: int = 90
     renderer: str = "thread"  # 'thread' (in this process) or 'child' (a child process that may crash and restart)
+    ui_scale: float | None = None  # `gui --ui-scale`: text and controls times the monitor's scale (kept in settings)
 
 
 def choose_device(cpu: bool = False, device: str | None = None) -> torch.device:
@@ -88,6 +89,8 @@ class Explorer:
     def __init__(self, config: AppConfig | None = None, backend: RenderBackend | None = None) -> None:
         self.config = config or AppConfig()
         self.settings: Settings = load_settings() if self.config.persist_settings else Settings()
+        if self.config.ui_scale is not None:
+            self.settings.ui_scale = clamp_ui_scale(self.config.ui_scale)
         request = self.config.request or RenderRequest()
         # What is shown: panels edit its frozen sections (`request.edit`); the renderer gets its `for_frame()`.
         # Its network section is not read: `current_request()` names the loaded network.

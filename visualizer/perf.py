@@ -31,3 +31,19 @@ class TimeHistory:
     def fps(self, last: int = 30) -> float:
         m = self.mean_ms(last)
         return 1000.0 / m if m > 0 else 0.0
+
+
+def image_rate_line(times: TimeHistory, last: int = 10) -> str:
+    """How fast new images arrive (the backend's render time): a CPU render may take seconds, so the rate is per
+    second and the time per image is in the unit that reads best. Not the window's frame rate."""
+    ms = times.mean_ms(last)
+    if ms <= 0:
+        return "image: no image yet"
+    per_image = f"{ms / 1000:.2f} s" if ms >= 1000 else f"{ms:.0f} ms" if ms >= 10 else f"{ms:.1f} ms"
+    rate = 1000.0 / ms
+    return f"image: {rate:.{1 if rate < 100 else 0}f} /s ({per_image} per image)"
+
+
+def window_rate_line(times: TimeHistory, build_ms: float) -> str:
+    """How often the window redraws (menus, sliders and the last image stay smooth while images take longer)."""
+    return f"window: {times.fps():.0f} FPS ({times.mean_ms():.1f} ms per frame, GUI build {build_ms:.2f} ms)"

@@ -68,4 +68,7 @@ def open_app_session(app, path: str | Path) -> Session:
     info = getattr(app, "info", None)
     session = load_session(Path(path).expanduser(), num_ws=info.num_ws if info is not None else None)
     apply_session(app, session)
+    marks = app.widget(BOOKMARKS_PANEL)
+    if marks is not None:  # the path field names the file shown (`gui --session FILE` included), not the default
+        marks.path = str(path)
     return session

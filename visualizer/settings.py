@@ -14,6 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 MAX_RECENT = 12
+UI_SCALE_RANGE = (0.5, 3.0)
+
+
+def clamp_ui_scale(scale: float) -> float:
+    """A UI scale the window can show (a typo in the settings file must not make the text unreadable)."""
+    return float(min(max(float(scale), UI_SCALE_RANGE[0]), UI_SCALE_RANGE[1]))
 
 
 def config_dir() -> Path:
@@ -39,7 +45,7 @@ class Settings:
     recent: list[str] = field(default_factory=list)
     panels_open: dict[str, bool] = field(default_factory=dict)
     capture_dir: str = field(default_factory=default_capture_dir)
-    font_scale: float = 1.0
+    ui_scale: float = 1.0  # times the monitor's content scale (which hello_imgui applies): View > UI scale
     fps_limit: int = 60
     vsync: bool = True
     force_fp32: bool = False
@@ -63,6 +69,8 @@ class Settings:
         s = cls()
         if not isinstance(data, dict):
             return s
+        if "ui_scale" not in data and "font_scale" in data:  # the name before the UI scale setting
+            data = {**data, "ui_scale": data["font_scale"]}
         for f in dataclasses.fields(cls):
             if f.name not in data:
                 continue
@@ -83,6 +91,7 @@ class Settings:
                 setattr(s, f.name, type(default)(value))
             elif isinstance(default, str) and isinstance(value, str):
                 setattr(s, f.name, value)
+        s.ui_scale = clamp_ui_scale(s.ui_scale)
         return s
 
 

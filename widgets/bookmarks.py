@@ -20,6 +20,7 @@ from stylegan3.errors import SG3Error
 
 class BookmarksWidget(Widget):
     title = "Session & bookmarks"
+    default_open = False  # the default layout fits 1280x800; opened, the column scrolls it into view
 
     def __init__(self, app) -> None:
         super().__init__(app)

@@ -18,6 +18,7 @@ from imgui_bundle import imgui
 from sg3_explorer.visualizer.comparison import MAX_PANES, ComparisonModel, transform_at
 from sg3_explorer.visualizer.comparison_view import ERROR_COLOR, ComparisonView
 from sg3_explorer.widgets.base import Widget
+from sg3_explorer.widgets.sliders import slider_float, slider_int
 from stylegan3.documents.request import Transform
 from stylegan3.errors import SG3Error
 
@@ -173,7 +174,7 @@ class ComparisonWidget(Widget):
             _, self.motion_spec = imgui.input_text("Motion path", self.motion_spec)
             imgui.same_line()
             imgui.set_next_item_width(font * 6)
-            _, self.motion_period = imgui.slider_float("Period", self.motion_period, 0.5, 20.0, "%.1f s")
+            _, self.motion_period = slider_float("Period", self.motion_period, 0.5, 20.0, "%.1f s")
         t = self.request.transform
         imgui.set_next_item_width(font * 7)
         changed, xy = imgui.drag_float2("Translate", list(t.translate), 0.005, -1.0, 1.0, "%.3f")
@@ -196,10 +197,10 @@ class ComparisonWidget(Widget):
     def _sticking_controls(self, font: float) -> None:
         st = self.model.sticking
         imgui.set_next_item_width(font * 6)
-        _, st.samples = imgui.slider_int("K frames", st.samples, 2, 64)
+        _, st.samples = slider_int("K frames", st.samples, 2, 64)
         imgui.same_line()
         imgui.set_next_item_width(font * 6)
-        _, st.sigma = imgui.slider_float("Perturbation", st.sigma, 0.01, 1.0, "%.2f",
+        _, st.sigma = slider_float("Perturbation", st.sigma, 0.01, 1.0, "%.2f",
                                          imgui.SliderFlags_.logarithmic)
         imgui.same_line()
         if imgui.button("Compute sticking"):
@@ -217,10 +218,10 @@ class ComparisonWidget(Widget):
     def _trace_controls(self, font: float) -> None:
         tr = self.model.trace
         imgui.set_next_item_width(font * 6)
-        _, tr.frames = imgui.slider_int("Trace frames", tr.frames, 4, 128)
+        _, tr.frames = slider_int("Trace frames", tr.frames, 4, 128)
         imgui.same_line()
         imgui.set_next_item_width(font * 6)
-        _, tr.row = imgui.slider_float("Trace row", tr.row, 0.0, 1.0, "%.2f of height")
+        _, tr.row = slider_float("Trace row", tr.row, 0.0, 1.0, "%.2f of height")
         imgui.same_line()
         imgui.set_next_item_width(font * 7)
         _, tr.transform_spec = imgui.input_text("Trace motion", tr.transform_spec)
@@ -250,10 +251,10 @@ class ComparisonWidget(Widget):
                                   "capture folder (SG3 panes follow the motion path when all panes are SG3)")
             imgui.same_line()
             imgui.set_next_item_width(font * 5)
-            _, self.record_seeds = imgui.slider_int("seeds", self.record_seeds, 2, 20)
+            _, self.record_seeds = slider_int("seeds", self.record_seeds, 2, 20)
             imgui.same_line()
             imgui.set_next_item_width(font * 5)
-            _, self.record_seconds = imgui.slider_float("s/seed", self.record_seconds, 0.2, 10.0, "%.1f")
+            _, self.record_seconds = slider_float("s/seed", self.record_seconds, 0.2, 10.0, "%.1f")
         if m.record_message:
             imgui.same_line()
             imgui.text_disabled(m.record_message)

@@ -18,6 +18,7 @@ from sg3_explorer.visualizer.jobs import JobSlot
 from sg3_explorer.visualizer.network_jobs import pca_job, seed_set_direction_job, user_direction_job
 from sg3_explorer.widgets.applicability import without_w
 from sg3_explorer.widgets.base import Widget
+from sg3_explorer.widgets.sliders import slider_float
 
 RANGES = ("all", "coarse", "middle", "fine", "custom")
 SLIDER_LIMIT = 5.0
@@ -226,7 +227,7 @@ class DirectionsWidget(Widget):
         for i in self.visible_indices():
             imgui.push_id(i)
             imgui.set_next_item_width(font * 9)
-            changed, value = imgui.slider_float(f"{d.labels[i]}", self.amounts.get(i, 0.0), -SLIDER_LIMIT,
+            changed, value = slider_float(f"{d.labels[i]}", self.amounts.get(i, 0.0), -SLIDER_LIMIT,
                                                 SLIDER_LIMIT, "%.2f")
             if imgui.is_item_hovered():
                 imgui.set_tooltip(f"{d.labels[i]}: 1.0 moves {d.sigmas[i]:.3g} in W (one sigma); right-click: 0")

@@ -16,6 +16,7 @@ from sg3_explorer.visualizer.jobs import JobSlot
 from sg3_explorer.visualizer.network_jobs import equivariance_job
 from sg3_explorer.widgets.applicability import without_transform
 from sg3_explorer.widgets.base import Widget
+from sg3_explorer.widgets.sliders import slider_float
 from stylegan3.documents.request import UNTRANSFORM_VIEWS, RenderRequest, Transform
 from stylegan3.metrics.equivariance import METRIC_LABELS, METRICS
 
@@ -153,7 +154,7 @@ class EquivarianceWidget(Widget):
         _, self.anim_t = imgui.checkbox("Anim##xlate", self.anim_t)
         imgui.same_line()
         imgui.set_next_item_width(imgui.get_font_size() * 9)
-        _, self.speed_t = imgui.slider_float("Speed##xlate", self.speed_t, 0.001, 1.0, "%.3f img/s",
+        _, self.speed_t = slider_float("Speed##xlate", self.speed_t, 0.001, 1.0, "%.3f img/s",
                                              imgui.SliderFlags_.logarithmic)
         res, (x, y) = self.app.info.resolution, self.request.transform.translate
         imgui.text_disabled(f"= ({x * res:.2f}, {y * res:.2f}) px")
@@ -173,8 +174,8 @@ class EquivarianceWidget(Widget):
         imgui.same_line()
         _, self.anim_r = imgui.checkbox("Anim##rot", self.anim_r)
         imgui.same_line()
-        imgui.set_next_item_width(imgui.get_font_size() * 7)
-        _, self.speed_r = imgui.slider_float("Speed##rot", self.speed_r, 0.001, 1.0, "%.3f turn/s",
+        imgui.set_next_item_width(imgui.get_font_size() * 5)  # its value and unit follow it
+        _, self.speed_r = slider_float("Speed##rot", self.speed_r, 0.001, 1.0, "%.3f turn/s",
                                              imgui.SliderFlags_.logarithmic)
 
     def _untransform(self) -> None:
@@ -191,7 +192,7 @@ class EquivarianceWidget(Widget):
                 self.edit("untransform", view=v)
         if ut.view == "difference":
             imgui.set_next_item_width(imgui.get_font_size() * 8)
-            changed, g = imgui.slider_float("Diff gain##ut", float(ut.diff_gain_db), 0.0, 60.0, "%.0f dB")
+            changed, g = slider_float("Diff gain##ut", float(ut.diff_gain_db), 0.0, 60.0, "%.0f dB")
             if changed:
                 self.edit("untransform", diff_gain_db=float(g))
             res = self.app.last_result

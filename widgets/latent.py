@@ -7,6 +7,7 @@ import math
 from imgui_bundle import imgui
 
 from sg3_explorer.widgets.base import Widget
+from sg3_explorer.widgets.sliders import slider_float
 
 DRAG_SEEDS_PER_PIXEL = 0.02  # mouse drag on the "Drag" button: 50 px move one seed
 
@@ -85,8 +86,8 @@ class LatentWidget(Widget):
         if imgui.is_item_hovered():
             imgui.set_tooltip("Hold and move the mouse: walk the seed plane (fractional positions blend seeds)")
         imgui.same_line()
-        imgui.set_next_item_width(w)
-        _, self.speed = imgui.slider_float("Speed", self.speed, 0.01, 5.0, "%.2f seeds/s",
+        imgui.set_next_item_width(imgui.get_font_size() * 5)  # its value and unit follow it
+        _, self.speed = slider_float("Speed", self.speed, 0.01, 5.0, "%.2f seeds/s",
                                            imgui.SliderFlags_.logarithmic)
 
         lat = self.request.latent

@@ -11,6 +11,7 @@ from __future__ import annotations
 from imgui_bundle import imgui
 
 from sg3_explorer.widgets.base import Widget
+from sg3_explorer.widgets.sliders import slider_float, slider_int
 from stylegan3.documents.request import OUTPUT_LAYER, WINDOWS, FFTView, LayerView
 from stylegan3.networks.layers import LayerInfo
 from stylegan3.render.pipeline import layer_info
@@ -74,7 +75,7 @@ class LayersWidget(Widget):
         if self.request.layer.channel is not None:
             imgui.same_line()
             imgui.set_next_item_width(imgui.get_font_size() * 6)
-            changed, ch = imgui.slider_int("Channel##ch", self.request.layer.channel, 0, max(channels - 1, 0))
+            changed, ch = slider_int("Channel##ch", self.request.layer.channel, 0, max(channels - 1, 0))
             if changed:
                 self.edit("layer", channel=min(max(int(ch), 0), max(channels - 1, 0)))
         changed, norm = imgui.checkbox("Normalize##layer", bool(lv.normalize))
@@ -82,7 +83,7 @@ class LayersWidget(Widget):
             self.edit("layer", normalize=bool(norm))
         imgui.same_line()
         imgui.set_next_item_width(imgui.get_font_size() * 8)
-        changed, gain = imgui.slider_float("Brightness##layer", float(lv.gain_db), -40.0, 40.0, "%+.1f dB")
+        changed, gain = slider_float("Brightness##layer", float(lv.gain_db), -40.0, 40.0, "%+.1f dB")
         if changed:
             self.edit("layer", gain_db=float(gain))
         if imgui.button("Reset##layer"):
@@ -159,7 +160,7 @@ class LayersWidget(Widget):
                 "layer", layer=fft_toggle(self.request.layer.layer, fft))
         imgui.same_line()
         imgui.set_next_item_width(imgui.get_font_size() * 8)
-        changed, rng = imgui.slider_float("Range##fft", float(fv.range_db), 20.0, 160.0, "%.0f dB")
+        changed, rng = slider_float("Range##fft", float(fv.range_db), 20.0, 160.0, "%.0f dB")
         if changed:
             self.edit("fft", range_db=float(rng))
         imgui.text("Window")

@@ -1,13 +1,15 @@
-"""Performance panel: GUI/render time with history graphs, FPS limit, vsync, force fp32, CUDA graphs, device/ops,
-GPU memory and the kernels' self-check."""
+"""Performance panel: the window's frame rate and the image rate (two different numbers, labelled so) with history
+graphs, FPS limit, vsync, force fp32, CUDA graphs (off, with the reason, where frames are not rendered on CUDA),
+device/ops, GPU memory and the kernels' self-check."""
 
 from __future__ import annotations
 
 import numpy as np
 from imgui_bundle import imgui, implot
 
-from sg3_explorer.visualizer.perf import TimeHistory
+from sg3_explorer.visualizer.perf import TimeHistory, image_rate_line, window_rate_line
 from sg3_explorer.widgets.base import Widget
+from sg3_explorer.widgets.sliders import slider_int
 
 
 def _plot(label: str, hist: TimeHistory, height: float) -> None:
@@ -32,17 +34,15 @@ class PerformanceWidget(Widget):
     def draw(self) -> None:
         app = self.app
         h = imgui.get_font_size() * 3
-        gui = app.gui_times
-        build = app.gui_build_times.mean_ms()
-        imgui.text(f"GUI     {gui.mean_ms():6.1f} ms  {gui.fps():6.1f} FPS   (build {build:.2f} ms)")
-        _plot("##gui_plot", gui, h)
-        rt = app.render_times
-        imgui.text(f"Render  {rt.mean_ms(10):6.1f} ms  {rt.fps(10):6.1f} FPS")
-        _plot("##render_plot", rt, h)
+        # two different rates: how often the window redraws, and how often a new image arrives (on a CPU, seconds)
+        imgui.text(window_rate_line(app.gui_times, app.gui_build_times.mean_ms()))
+        _plot("##gui_plot", app.gui_times, h)
+        imgui.text(image_rate_line(app.render_times))
+        _plot("##render_plot", app.render_times, h)
 
         w = imgui.get_font_size() * 10
         imgui.set_next_item_width(w)
-        _, app.settings.fps_limit = imgui.slider_int("FPS limit", app.settings.fps_limit, 5, 240)  # window applies
+        _, app.settings.fps_limit = slider_int("FPS limit", app.settings.fps_limit, 5, 240)  # window applies
         _, app.settings.vsync = imgui.checkbox("Vertical sync", app.settings.vsync)
         imgui.same_line()
         synthesis = app.request.synthesis
@@ -53,11 +53,18 @@ class PerformanceWidget(Widget):
             now = app.info.precision(force_fp32=app.request.synthesis.force_fp32)
             imgui.set_tooltip(f"float16 runs only on a CUDA GPU. Now: {now}")
         imgui.same_line()
-        changed, on = imgui.checkbox("CUDA graphs", synthesis.cuda_graphs)
+        why_not = cuda_graphs_unavailable(render_device(app))
+        imgui.begin_disabled(why_not is not None)
+        changed, on = imgui.checkbox("CUDA graphs", synthesis.cuda_graphs and why_not is None)
+        imgui.end_disabled()
         if changed:
             self.edit("synthesis", cuda_graphs=on)
-        if imgui.is_item_hovered():
+        if imgui.is_item_hovered(imgui.HoveredFlags_.allow_when_disabled):
             imgui.set_tooltip("Replay synthesis from a captured CUDA graph (GPU only): one launch per frame")
+        if why_not is not None:
+            imgui.push_style_color(imgui.Col_.text, imgui.get_style().color_(imgui.Col_.text_disabled))
+            imgui.text_wrapped(f"CUDA graphs off: {why_not}")
+            imgui.pop_style_color()
 
         imgui.text("Ops:")
         imgui.same_line()
@@ -77,6 +84,18 @@ class PerformanceWidget(Widget):
         if line:
             imgui.text_wrapped(line)
         _draw_health(app)
+
+
+def render_device(app) -> str:
+    """Where frames are rendered: the loaded network's device (a server's, with --connect), else this one's."""
+    return str(app.info.device) if app.info is not None else str(app.device)
+
+
+def cuda_graphs_unavailable(device: str) -> str | None:
+    """Why the CUDA graphs switch does nothing on `device` (one line), or None on a CUDA device."""
+    if device.startswith("cuda"):
+        return None
+    return f"they need a CUDA GPU, and frames are rendered on {device}"
 
 
 def transport_line(extras: dict) -> str | None:

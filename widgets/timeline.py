@@ -17,6 +17,7 @@ from sg3_explorer.visualizer.explore import latent_label, latent_of, without_lat
 from sg3_explorer.visualizer.jobs import JobSlot
 from sg3_explorer.visualizer.network_jobs import resolve_timeline_job, timeline_export_job
 from sg3_explorer.widgets.base import Widget
+from sg3_explorer.widgets.sliders import slider_float
 from stylegan3.documents.bookmarks import Bookmark
 from stylegan3.errors import SG3Error
 
@@ -262,7 +263,7 @@ class TimelineWidget(Widget):
         else:
             total = max(tl.total, 1e-6)
             imgui.set_next_item_width(font * 12)
-            changed, t = imgui.slider_float("Time", self.time, 0.0, total, "%.2f s")
+            changed, t = slider_float("Time", self.time, 0.0, total, "%.2f s")
             if changed:
                 self.preview(t)
             imgui.same_line()

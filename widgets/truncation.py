@@ -7,6 +7,7 @@ from imgui_bundle import imgui
 
 from sg3_explorer.widgets.applicability import without_noise, without_w
 from sg3_explorer.widgets.base import Widget
+from sg3_explorer.widgets.sliders import slider_float, slider_int
 from stylegan3.documents.request import NOISE_MODES, Noise, Truncation
 
 
@@ -43,12 +44,12 @@ class TruncationWidget(Widget):
         r = self.request
         w = imgui.get_font_size() * 12
         imgui.set_next_item_width(w)
-        changed, psi = imgui.slider_float("Psi", r.truncation.psi, -1.0, 2.0, "%.2f")
+        changed, psi = slider_float("Psi", r.truncation.psi, -1.0, 2.0, "%.2f")
         if changed:
             self.edit("truncation", psi=float(psi))
         imgui.set_next_item_width(w)
         cut = num_ws if r.truncation.cutoff is None else r.truncation.cutoff
-        changed, cut = imgui.slider_int("Cutoff", cut, 0, num_ws, "all ws" if cut >= num_ws else "first %d ws")
+        changed, cut = slider_int("Cutoff", cut, 0, num_ws, "all ws" if cut >= num_ws else "first %d ws")
         if changed:
             self.edit("truncation", cutoff=cutoff_from_slider(cut, num_ws))
 

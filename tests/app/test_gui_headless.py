@@ -384,7 +384,7 @@ def test_settings_roundtrip_and_bad_files(tmp_path, monkeypatch):
     s.add_recent("net3.pkl")
     s.add_recent("demo")
     assert s.recent[0] == "net3.pkl" and len(s.recent) == MAX_RECENT and s.recent.count("net3.pkl") == 1
-    s.window_size, s.panels_open, s.font_scale = (1000, 700), {"latent": False}, 1.25
+    s.window_size, s.panels_open, s.ui_scale = (1000, 700), {"latent": False}, 1.25
     assert save_settings(s)
     back = load_settings()
     assert back == s
@@ -396,6 +396,10 @@ def test_settings_roundtrip_and_bad_files(tmp_path, monkeypatch):
     odd = load_settings()
     assert odd.window_size == Settings().window_size and odd.recent == ["a.pkl"]
     assert odd.vsync is True and odd.fps_limit == 30
+    path.write_text(json.dumps({"font_scale": 1.5}))  # the UI scale's old name (text only) is read as the scale
+    assert load_settings().ui_scale == 1.5
+    path.write_text(json.dumps({"ui_scale": 40}))  # out of range: clamped, the window stays usable
+    assert load_settings().ui_scale == 3.0
 
 
 def test_capture_names_never_overwrite(tmp_path):

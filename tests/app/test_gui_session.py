@@ -43,6 +43,7 @@ def test_bookmarks_and_sessions(app_env, artifacts_dir):
         G = reference_network(app)
         ctx.item_input_value("**/Seed", 3)
         wait_image_for_request(ctx, app)
+        ctx.item_open("**/Session & bookmarks")  # closed at start
         ctx.item_input_value("**/##bookmark_name", "first")  # Enter adds it
         assert [b.name for b in panel.bookmarks] == ["first"]
         assert panel.bookmarks[0].request.latent.x == 3.0
@@ -109,6 +110,7 @@ def test_a_bookmark_goes_to_the_timeline_and_back(app_env, artifacts_dir):
         G = reference_network(app)
         ctx.item_input_value("**/Seed", 3)
         ctx.item_input_value("**/Psi", 0.5)
+        ctx.item_open("**/Session & bookmarks")  # closed at start
         ctx.item_input_value("**/##bookmark_name", "three")
         ctx.item_click("**/bm0/to timeline")
         assert [k.label for k in timeline.timeline.keyframes] == ["three"], marks.message

@@ -40,13 +40,14 @@ def _free_display() -> int:
 
 
 @contextlib.contextmanager
-def xvfb():
-    """Start Xvfb on a free display, point DISPLAY at it (Mesa software GL), and kill it afterwards."""
+def xvfb(screen: str = SCREEN):
+    """Start Xvfb on a free display (`screen` is WxHxDEPTH), point DISPLAY at it (Mesa software GL), and kill it
+    afterwards."""
     reason = gui_skip_reason()
     if reason:
         pytest.skip(reason)
     num = _free_display()
-    proc = subprocess.Popen(["Xvfb", f":{num}", "-screen", "0", SCREEN, "-nolisten", "tcp"],
+    proc = subprocess.Popen(["Xvfb", f":{num}", "-screen", "0", screen, "-nolisten", "tcp"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     sock = Path(f"/tmp/.X11-unix/X{num}")
     deadline = time.monotonic() + 10

@@ -1,0 +1,120 @@
+"""The window at 1280x800 (the default) and 2560x1440: every panel header inside the window, the Session panel
+scrolled into view when opened, its path field naming the `--session` file, slider values beside the sliders,
+the Performance panel's two rates and its CUDA-graphs box off on the CPU, and the UI scale sizing text and
+controls. Screenshots in tests/_artifacts (gui_layout_*.png)."""
+
+from __future__ import annotations
+
+import pytest
+from PIL import Image
+
+from tests.support.gui import grab_window, run_driven, wait_image_for_request, wait_until, xvfb
+from tests.support.nets import save_tiny
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture(scope="module")
+def display():
+    """A screen large enough for a 2560x1440 window (the default test screen is 1600x1000)."""
+    with xvfb(screen="2600x1500x24") as d:
+        yield d
+
+
+def _panel_titles(app) -> list[str]:
+    return [w.title for w in app.widgets if w.visible()]
+
+
+def _inside(rect, width: float, height: float) -> bool:
+    return rect.min.x >= 0 and rect.min.y >= 0 and rect.max.x <= width and rect.max.y <= height
+
+
+def test_layout_at_1280x800(app_env, artifacts_dir):
+    from imgui_bundle import imgui
+
+    from sg3_explorer.visualizer.app import App, AppConfig
+    from stylegan3.documents.request import NetworkRef, RenderRequest
+    from stylegan3.documents.session import Session, save_session
+
+    net = save_tiny(app_env / "tiny_sg3r.safetensors", kind="SG3-R", res=32)
+    session_file = app_env / "mine.sg3session.json"
+    shown = RenderRequest(network=NetworkRef(str(net))).with_seed(5).edit("truncation", psi=0.6)
+    save_session(session_file, Session(request=shown))
+    app = App(AppConfig(networks=[str(net)], window_size=(1280, 800), session=session_file))
+    seen = {}
+
+    def drive(ctx):
+        assert wait_until(ctx, lambda: app.network is not None, 60), app.loader.status
+        wait_image_for_request(ctx, app, 60)
+        assert app.request.latent.seed == 5
+        assert app.widget("bookmarks").path == str(session_file)  # not the default path
+        shot = grab_window(ctx, app)
+        Image.fromarray(shot).save(artifacts_dir / "gui_layout_1280_default.png")
+        h, w = shot.shape[:2]
+        assert (w, h) == (1280, 800)
+        # the default layout fits: every panel's header lies inside the window, above the status bar
+        for title in _panel_titles(app):
+            rect = ctx.item_info(f"**/{title}").rect_clipped
+            assert _inside(rect, w, h - 20) and rect.get_height() > 10, (title, rect.min, rect.max)
+        # opened, the Session panel scrolls into view: its buttons are on screen, not cut off
+        ctx.item_open("**/Session & bookmarks")
+        for _ in range(3):
+            ctx.yield_()
+        for item in ("**/##session_path", "**/Open session", "**/Add bookmark"):
+            info = ctx.item_info(item)
+            assert info.rect_clipped.get_height() == pytest.approx(info.rect_full.get_height()), item
+            assert _inside(info.rect_full, w, h - 20), (item, info.rect_full.min, info.rect_full.max)
+        Image.fromarray(grab_window(ctx, app)).save(artifacts_dir / "gui_layout_1280_session.png")
+        ctx.item_close("**/Session & bookmarks")
+        ctx.item_close("**/Network")
+        ctx.item_input_value("**/Psi", 0.75)  # typing into a slider still works (its format returns while typing)
+        assert app.request.truncation.psi == pytest.approx(0.75)
+        seen["psi"] = ctx.item_info("**/Psi").rect_full
+        ctx.item_open("**/Performance")
+        cuda = ctx.item_info("**/CUDA graphs")
+        assert cuda.item_flags & imgui.ItemFlags_.disabled  # frames are rendered on the CPU here
+        wait_image_for_request(ctx, app, 60)
+        for _ in range(12):  # a few render times for the image rate
+            ctx.yield_()
+        Image.fromarray(grab_window(ctx, app)).save(artifacts_dir / "gui_layout_1280_performance.png")
+        ctx.item_close("**/Performance")
+        ctx.item_open("**/Equivariance")
+        ctx.item_input_value("**/Speed##xlate", 0.25)
+        assert app.widget("equivariance").speed_t == pytest.approx(0.25)
+        for _ in range(3):
+            ctx.yield_()
+        Image.fromarray(grab_window(ctx, app)).save(artifacts_dir / "gui_layout_1280_panels.png")
+
+    run_driven(app, drive)
+    assert seen["psi"].max.x < 360  # the psi slider leaves room for its value and label in the 24-em column
+
+
+def test_layout_at_2560x1440_and_ui_scale(app_env, artifacts_dir):
+    from sg3_explorer.visualizer.app import App, AppConfig
+
+    net = save_tiny(app_env / "tiny_sg2.safetensors", kind="SG2", res=32)
+    app = App(AppConfig(networks=[str(net)], window_size=(2560, 1440), ui_scale=2.0))
+    seen = {}
+
+    def drive(ctx):
+        assert wait_until(ctx, lambda: app.network is not None, 60), app.loader.status
+        wait_image_for_request(ctx, app, 60)
+        shot = grab_window(ctx, app)
+        Image.fromarray(shot).save(artifacts_dir / "gui_layout_2560_scale2.png")
+        h, w = shot.shape[:2]
+        assert (w, h) == (2560, 1440)
+        for title in _panel_titles(app):
+            rect = ctx.item_info(f"**/{title}").rect_clipped
+            assert _inside(rect, w, h - 40), (title, rect.min, rect.max)
+        seen["header2"] = ctx.item_info("**/Network").rect_full
+        app.set_ui_scale(1.0)
+        for _ in range(3):
+            ctx.yield_()
+        seen["header1"] = ctx.item_info("**/Network").rect_full
+        Image.fromarray(grab_window(ctx, app)).save(artifacts_dir / "gui_layout_2560_scale1.png")
+
+    run_driven(app, drive)
+    big, small = seen["header2"], seen["header1"]
+    assert big.get_width() == pytest.approx(2 * small.get_width(), rel=0.05)  # the column is 24 em wide
+    assert big.get_height() > 1.5 * small.get_height()  # the text doubles, the frame padding does not
+    assert app.settings.ui_scale == 1.0
