@@ -231,8 +231,9 @@ class App(Explorer):
             imgui.end_popup()
 
     def _placeholder(self) -> str:
-        if self.connection is not None and not self.connection.connected:
-            return self.connection.state.message
+        connection = self.connection
+        if connection is not None and not connection.connected:  # the failure's whole line is above the image
+            return f"not connected to {connection.address}" if connection.failed else connection.state.message
         status = self.loader.status
         if status.busy:
             return status.message

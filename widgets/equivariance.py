@@ -174,7 +174,7 @@ class EquivarianceWidget(Widget):
         imgui.same_line()
         _, self.anim_r = imgui.checkbox("Anim##rot", self.anim_r)
         imgui.same_line()
-        imgui.set_next_item_width(imgui.get_font_size() * 5)  # its value and unit follow it
+        imgui.set_next_item_width(imgui.get_font_size() * 4)  # its value and unit follow it
         _, self.speed_r = slider_float("Speed##rot", self.speed_r, 0.001, 1.0, "%.3f turn/s",
                                              imgui.SliderFlags_.logarithmic)
 

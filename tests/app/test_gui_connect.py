@@ -66,3 +66,41 @@ def test_connect_failure_is_shown_and_retry_connects(app_env, artifacts_dir):
     assert seen["first_frame_s"] < 30  # the window's first frame does not wait for the connection
     assert seen["failed_s"] < seen["first_frame_s"] + 3
     assert seen["silent_s"] < 10
+
+
+def test_cli_screenshot_of_a_failed_connect_is_one_line(app_env, artifacts_dir):
+    """`gui --connect` to a closed port with `--screenshot`: exit 1 and one `error:` line naming the cause (the
+    window exits as soon as the connection fails, not after a load timeout)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    port = free_port()
+    out = app_env / "refused.png"
+    env = dict(os.environ, SG3_CONFIG_DIR=str(app_env / "cli_config"))
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sg3_explorer",
+            "gui",
+            "--connect",
+            f"127.0.0.1:{port}",
+            "--screenshot",
+            str(out),
+            "--size",
+            "900x600",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [
+        f"error: cannot reach 127.0.0.1:{port} (connection refused; is `sg3-explorer serve` running there, or the "
+        f"SSH tunnel open?) (screenshot of the window saved to {out})"
+    ]
+    Image.open(out).save(artifacts_dir / "gui_connect_cli_refused.png")

@@ -118,3 +118,12 @@ def test_layout_at_2560x1440_and_ui_scale(app_env, artifacts_dir):
     assert big.get_width() == pytest.approx(2 * small.get_width(), rel=0.05)  # the column is 24 em wide
     assert big.get_height() > 1.5 * small.get_height()  # the text doubles, the frame padding does not
     assert app.settings.ui_scale == 1.0
+
+
+def test_ui_scale_option_is_checked(capsys):
+    from sg3_explorer.visualizer.cli import main
+
+    assert main(["gui", "--ui-scale", "9", "--no-settings"]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "error: sg3-explorer gui: argument --ui-scale: UI scale 9 is outside 0.5 to 3 (see sg3-explorer gui --help)"
+    ]
