@@ -57,8 +57,13 @@ class Connection:
             self._start()
 
     def just_connected(self) -> bool:
-        """True once, on the first poll after an attempt succeeded (the window then sends its load)."""
+        """True once, on the first poll after an attempt succeeded (the window then sends its load). A server
+        that answered only after the attempt gave up (a slow hello) counts too: the backend kept trying."""
+        late = self.failed and self.backend.status().state in ("ready", "busy")
         with self._lock:
+            if late and self._state.state == "failed":
+                self._state = ConnectionState("connected", f"connected to {self.address}")
+                self._announce = True
             news, self._announce = self._announce, False
         return news
 

@@ -69,3 +69,24 @@ def test_a_port_that_never_answers_fails_within_the_timeout():
             assert "serve` running there" in conn.state.message
         finally:
             backend.close()
+
+
+def test_a_late_hello_still_connects(tmp_path):
+    """An attempt that gave up before the server answered: once the backend hears the hello, the next poll
+    connects (the window then sends its load) without a Retry."""
+    port = free_port()
+    address = f"127.0.0.1:{port}"
+    backend = RemoteBackend(address)
+    try:
+        conn = Connection(backend, address, timeout_s=1.0)
+        _settle(conn)
+        assert conn.failed and not conn.just_connected()
+        with running_server([str(tmp_path)], port=port):
+            t0 = time.monotonic()
+            while backend.status().state != "ready":  # the backend's own reconnect finds the server
+                assert time.monotonic() - t0 < 10, backend.status()
+                time.sleep(0.05)
+            assert conn.just_connected() and conn.connected
+            assert not conn.just_connected()
+    finally:
+        backend.close()
