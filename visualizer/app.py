@@ -70,6 +70,18 @@ def display_problem() -> str | None:
     return "cannot open a window: " + (problems[0] if problems else "GLFW failed to initialise")
 
 
+SCALED_STYLE_SIZES = ("window_padding", "frame_padding", "item_spacing", "item_inner_spacing", "cell_padding",
+                      "indent_spacing", "scrollbar_size", "grab_min_size", "frame_rounding", "grab_rounding")
+
+
+def _copy_size(value):
+    return (value.x, value.y) if hasattr(value, "x") else float(value)
+
+
+def _scaled_size(base, scale: float):
+    return imgui.ImVec2(base[0] * scale, base[1] * scale) if isinstance(base, tuple) else base * scale
+
+
 def _scroll_into_view(top: float, bottom: float) -> None:
     """Scroll the panel column so that a panel just opened (screen rows `top` to `bottom`) is in view: its end
     when the whole panel fits, else its header at the top."""
@@ -104,6 +116,7 @@ class App(Explorer):
         self._allow_idling = True  # off while a test script drives the window (it needs every frame)
         self._applied_pacing: tuple[int, bool] | None = None
         self._panels_scale: float | None = None  # the UI scale the panel column's width was set for
+        self._base_sizes: dict | None = None  # the theme's paddings and spacings at UI scale 1
         self._t_start = time.monotonic()
         super().__init__(config, backend)
 
@@ -423,9 +436,15 @@ class App(Explorer):
             self.set_ui_scale(1.0)
 
     def set_ui_scale(self, scale: float) -> None:
-        """Text and controls at `scale` times the monitor's content scale (kept in the settings)."""
+        """Text and controls at `scale` times the monitor's content scale (kept in the settings): the font, and
+        the paddings and spacings from the theme's own values (so repeated changes do not drift)."""
         self.settings.ui_scale = clamp_ui_scale(scale)
-        imgui.get_style().font_scale_main = self.settings.ui_scale
+        style = imgui.get_style()
+        if self._base_sizes is None:
+            self._base_sizes = {name: _copy_size(getattr(style, name)) for name in SCALED_STYLE_SIZES}
+        style.font_scale_main = self.settings.ui_scale
+        for name, base in self._base_sizes.items():
+            setattr(style, name, _scaled_size(base, self.settings.ui_scale))
 
     def _status(self) -> None:
         status = self.loader.status
@@ -470,7 +489,7 @@ class App(Explorer):
     def _post_init(self) -> None:
         io = imgui.get_io()
         io.config_flags &= ~imgui.ConfigFlags_.nav_enable_keyboard  # arrows belong to the seed
-        imgui.get_style().font_scale_main = self.settings.ui_scale
+        self.set_ui_scale(self.settings.ui_scale)
         try:
             import glfw
             from imgui_bundle.glfw_utils import glfw_window_hello_imgui

@@ -90,33 +90,39 @@ def test_layout_at_1280x800(app_env, artifacts_dir):
 
 
 def test_layout_at_2560x1440_and_ui_scale(app_env, artifacts_dir):
+    from imgui_bundle import imgui
+
     from sg3_explorer.visualizer.app import App, AppConfig
 
     net = save_tiny(app_env / "tiny_sg2.safetensors", kind="SG2", res=32)
-    app = App(AppConfig(networks=[str(net)], window_size=(2560, 1440), ui_scale=2.0))
+    # 1.75: 2560x1440 holds as much as 1463x823 at scale 1, more than the default window, so the layout fits
+    app = App(AppConfig(networks=[str(net)], window_size=(2560, 1440), ui_scale=1.75))
     seen = {}
 
     def drive(ctx):
         assert wait_until(ctx, lambda: app.network is not None, 60), app.loader.status
         wait_image_for_request(ctx, app, 60)
         shot = grab_window(ctx, app)
-        Image.fromarray(shot).save(artifacts_dir / "gui_layout_2560_scale2.png")
+        Image.fromarray(shot).save(artifacts_dir / "gui_layout_2560_scale175.png")
         h, w = shot.shape[:2]
         assert (w, h) == (2560, 1440)
         for title in _panel_titles(app):
             rect = ctx.item_info(f"**/{title}").rect_clipped
             assert _inside(rect, w, h - 40), (title, rect.min, rect.max)
-        seen["header2"] = ctx.item_info("**/Network").rect_full
+        seen["header_big"] = ctx.item_info("**/Network").rect_full
+        seen["padding_big"] = imgui.get_style().frame_padding.y
         app.set_ui_scale(1.0)
         for _ in range(3):
             ctx.yield_()
         seen["header1"] = ctx.item_info("**/Network").rect_full
+        seen["padding1"] = imgui.get_style().frame_padding.y
         Image.fromarray(grab_window(ctx, app)).save(artifacts_dir / "gui_layout_2560_scale1.png")
 
     run_driven(app, drive)
-    big, small = seen["header2"], seen["header1"]
-    assert big.get_width() == pytest.approx(2 * small.get_width(), rel=0.05)  # the column is 24 em wide
-    assert big.get_height() > 1.5 * small.get_height()  # the text doubles, the frame padding does not
+    big, small = seen["header_big"], seen["header1"]
+    assert big.get_width() == pytest.approx(1.75 * small.get_width(), rel=0.05)  # the column is 24 em wide
+    assert big.get_height() == pytest.approx(1.75 * small.get_height(), rel=0.1)  # text and padding scale
+    assert seen["padding_big"] == pytest.approx(1.75 * seen["padding1"])
     assert app.settings.ui_scale == 1.0
 
 
