@@ -226,7 +226,7 @@ class DirectionsWidget(Widget):
         changed_any = False
         for i in self.visible_indices():
             imgui.push_id(i)
-            imgui.set_next_item_width(font * 9)
+            imgui.set_next_item_width(font * 7)  # its label and value follow it
             changed, value = slider_float(f"{d.labels[i]}", self.amounts.get(i, 0.0), -SLIDER_LIMIT,
                                                 SLIDER_LIMIT, "%.2f")
             if imgui.is_item_hovered():
@@ -256,9 +256,10 @@ class DirectionsWidget(Widget):
         if changed_any:
             self.apply()
         hidden = len(d) - len(self.visible_indices())
-        if hidden and imgui.small_button(f"show more ({hidden} hidden)"):
-            self.shown += 8
-        imgui.same_line()
+        if hidden:
+            if imgui.small_button(f"show more ({hidden} hidden)"):
+                self.shown += 8
+            imgui.same_line()
         if imgui.small_button("Reset sliders"):
             self.reset()
 

@@ -84,6 +84,21 @@ def test_layout_at_1280x800(app_env, artifacts_dir):
         for _ in range(3):
             ctx.yield_()
         Image.fromarray(grab_window(ctx, app)).save(artifacts_dir / "gui_layout_1280_panels.png")
+        # direction sliders: a seed-set direction, its slider typed into, the value beside it
+        ctx.item_close("**/Equivariance")
+        ctx.item_close("**/Latent")
+        ctx.item_close("**/Truncation & noise")
+        ctx.item_open("**/Directions")
+        ctx.item_open("**/User directions")
+        ctx.item_click("**/Add mean difference A -> B")
+        directions = app.widget("directions")
+        assert directions.directions is not None, directions.message
+        label = directions.directions.labels[0]
+        ctx.item_input_value(f"**/{label}", 1.5)
+        assert directions.amounts[0] == pytest.approx(1.5)
+        for _ in range(3):
+            ctx.yield_()
+        Image.fromarray(grab_window(ctx, app)).save(artifacts_dir / "gui_layout_1280_directions.png")
 
     run_driven(app, drive)
     assert seen["psi"].max.x < 360  # the psi slider leaves room for its value and label in the 24-em column
