@@ -36,6 +36,7 @@ class Connection:
         self._attempt = 0
         self._state = ConnectionState("connecting", f"connecting to {address} ...")
         self._announce = False
+        self._listening = False  # the last attempt found something listening at the address
         self._start()
 
     @property
@@ -58,8 +59,9 @@ class Connection:
 
     def just_connected(self) -> bool:
         """True once, on the first poll after an attempt succeeded (the window then sends its load). A server
-        that answered only after the attempt gave up (a slow hello) counts too: the backend kept trying."""
-        late = self.failed and self.backend.status().state in ("ready", "busy")
+        that answered only after the attempt gave up (something listened, its hello was slow) counts too: the
+        backend kept trying. After a refused port the user starts the server and presses Retry."""
+        late = self._listening and self.failed and self.backend.status().state in ("ready", "busy")
         with self._lock:
             if late and self._state.state == "failed":
                 self._state = ConnectionState("connected", f"connected to {self.address}")
@@ -83,6 +85,7 @@ class Connection:
 
     def _attempt_once(self) -> ConnectionState:
         problem = reach_problem(self.address, timeout=min(2.0, self.timeout_s))
+        self._listening = problem is None
         if problem is not None:
             return ConnectionState("failed", problem)
         deadline = time.monotonic() + self.timeout_s

@@ -195,7 +195,10 @@ class RemoteBackend(SlotBackend):
             if self._closed:
                 return
             self._closed = True
-            self._wake_tx.send(b"", zmq.NOBLOCK)
+            try:
+                self._wake_tx.send(b"", zmq.NOBLOCK)
+            except zmq.Again:  # the I/O thread saw `_closed` first and closed its end: it is leaving anyway
+                pass
         self._thread.join(timeout=10)
         self._wake_tx.close(0)
         self._ctx.term()
