@@ -275,8 +275,8 @@ def test_failed_build_falls_back_with_one_line_reason(fresh_cpu_state, monkeypat
 
     assert main(["doctor"]) == 0
     out = capsys.readouterr().out
-    assert "cpu ops: reference PyTorch path (fallback): no C++ compiler found (c++, g++ or clang++)" in out
-    assert "cpu kernels    none" in out
+    assert "CPU kernels   none: no C++ compiler found (c++, g++ or clang++)" in out.splitlines()
+    assert "ops in use: reference ops on CPU (no C++ compiler found (c++, g++ or clang++))" in out.splitlines()
 
 
 def test_unexpected_build_error_never_raises(fresh_cpu_state, monkeypatch):
@@ -306,7 +306,7 @@ def test_doctor_reports_the_cpu_kernels(kernels, capsys):
     assert info["cpu"]["build_dir"] == str(build.cpu_build_dir())
     assert main(["doctor"]) == 0
     out = capsys.readouterr().out
-    assert "cpu ops: CPU kernels" in out and f"cpu cache      {build.cpu_build_dir()}" in out
+    assert "ops in use: CPU kernels (" in out and f"CPU cache     {build.cpu_build_dir()}" in out.splitlines()
 
 
 def test_cpu_cache_key_covers_sources_flags_and_cpu(tmp_path):
