@@ -43,12 +43,12 @@ class RunProgress:
         self.bar = None  # drawn at the first report, so a failure before any work (a refused connection) is alone
         self.last: int | None = None
 
-    def estimate_line(self, done: int) -> str | None:
-        """'estimate: ... for the remaining N units (first K took T)' from the time so far."""
+    def estimate_line(self, done: int, now: float | None = None) -> str | None:
+        """'estimate: ... for the remaining N units (first K took T)' from the time until `now` (default: now)."""
         new = done - self.start
         if new <= 0:
             return None
-        took = time.perf_counter() - self.t0
+        took = (time.perf_counter() if now is None else now) - self.t0
         left = self.total - done
         where = f" on {self.processes} processes" if self.processes > 1 else ""
         return (f"estimate: {format_duration(took / new * left)} for the remaining {left} {self.unit}{where} "
@@ -57,6 +57,7 @@ class RunProgress:
     def __call__(self, done: int, _total: int | None = None) -> None:
         if not self.enabled or done == self.last:
             return  # a remote analysis repeats its last report while it waits: nothing to redraw
+        now = time.perf_counter()  # before drawing: the first bar's set-up is no part of the work timed
         self.last = done
         if self.bar is None:
             from tqdm import tqdm
@@ -65,7 +66,7 @@ class RunProgress:
                             leave=False)
         self.bar.update(done - self.bar.n)  # first, so the bar and the estimate below name the same count
         if not self.estimated and done < self.total and done - self.start >= self.first_round:
-            line = self.estimate_line(done)
+            line = self.estimate_line(done, now)
             if line is not None:
                 self.estimated = True
                 self.bar.write(line, file=sys.stderr)
@@ -88,5 +89,6 @@ def end_progress_lines() -> None:
         from tqdm import tqdm
     except ImportError:
         return
-    for bar in list(getattr(tqdm, "_instances", ())):
+    # The lowest bar first: closing a bar drawn below another moves the cursor back up to it.
+    for bar in sorted(getattr(tqdm, "_instances", ()), key=lambda b: abs(getattr(b, "pos", 0)), reverse=True):
         bar.close()
