@@ -119,7 +119,10 @@ class RemoteBackend(SlotBackend):
     def _wake(self) -> None:
         with self._lock:
             if not self._closed:
-                self._wake_tx.send(b"", zmq.NOBLOCK)
+                try:
+                    self._wake_tx.send(b"", zmq.NOBLOCK)
+                except zmq.Again:  # the pipe is full of earlier wakes: the I/O thread sees this work with theirs
+                    pass  # (raised into the window as the raw "Again: Resource temporarily unavailable")
 
     def load(self, network: NetworkRef | str, timeout: float | None = 120.0) -> NetworkInfo:
         ref = as_ref(network)
@@ -225,7 +228,10 @@ class RemoteBackend(SlotBackend):
             if self._closed:
                 return
             self._closed = True
-            self._wake_tx.send(b"", zmq.NOBLOCK)
+            try:
+                self._wake_tx.send(b"", zmq.NOBLOCK)
+            except zmq.Again:
+                pass  # wakes already queued; the I/O thread sees `_closed` at the next one
         self._thread.join(timeout=10)
         self._wake_tx.close(0)
         self._ctx.term()

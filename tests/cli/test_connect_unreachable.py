@@ -130,3 +130,28 @@ def test_a_port_that_never_answers_is_given_up_after_the_hello_timeout(tmp_path,
         f"error: cannot reach 127.0.0.1:{port}: no answer from tcp://127.0.0.1:{port} for 3 s; {HINT}"
     )
     assert elapsed < 10.0
+
+
+def test_a_full_wake_pipe_is_not_an_error():
+    """The window submits every frame; with the I/O thread behind, the inproc wake pipe filled and `submit` raised
+    zmq's raw "Again: Resource temporarily unavailable" into the window."""
+    import zmq
+
+    from stylegan3.documents.request import RenderRequest
+    from stylegan3.service.client import RemoteBackend
+
+    class FullPipe:
+        def send(self, *_args):
+            raise zmq.Again()
+
+        def close(self, *_args):
+            pass
+
+    backend = RemoteBackend(f"127.0.0.1:{free_port()}")
+    real, backend._wake_tx = backend._wake_tx, FullPipe()
+    try:
+        backend.submit(RenderRequest())
+        backend.cancel()
+    finally:
+        backend._wake_tx = real
+        backend.close()
