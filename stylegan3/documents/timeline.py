@@ -215,8 +215,10 @@ class SeedKey:
 
 @dataclass(frozen=True)
 class TimelineFile:
-    """The file form (schema 3), also what the published JSON Schema is generated from (`documents.schemas`):
-    a field with a default may be left out; a key is a `Keyframe` (`{"bookmark", "duration"}`) or a `SeedKey`."""
+    """A timeline file (schema 3): keyframes and how to play them; a field with a default may be left out.
+    A key is a bookmark with a duration (`Keyframe`) or a seed (`SeedKey`).
+
+    This dataclass is also what the JSON Schema in docs/schemas is generated from (`documents.schemas`)."""
 
     schema: int = SCHEMA_VERSION
     network: str | None = None
@@ -274,6 +276,7 @@ def _read_current(data: dict, network: str | None) -> Timeline:
                 keys.append(jsoncodec.from_plain_all(Keyframe, raw, path, defaults=True))
         except jsoncodec.CodecProblems as exc:
             problems += exc.problems
+    problems += _value_problems(data, raws if isinstance(raws, list) else [])
     if doc is not None and not problems:
         timeline = Timeline(keyframes=keys, interp=doc.interp, loop=doc.loop, fps=doc.fps,
                             noise_mode=doc.noise_mode, network=doc.network)
@@ -281,6 +284,26 @@ def _read_current(data: dict, network: str | None) -> Timeline:
         if not problems:
             return timeline
     raise jsoncodec.CodecProblems(problems)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _value_problems(data: dict, raws: list) -> list[str]:
+    """The range checks of `Timeline.problems` on the raw values that have the right type, so that a file with
+    a misspelt field also hears about its zero fps and negative durations in the same run."""
+    out = []
+    fps = data.get("fps", 30.0)
+    if _number(fps) and not (math.isfinite(fps) and 0 < fps <= 1000):
+        out.append(f"fps: {fps} outside (0, 1000]")
+    if "keyframes" in data and isinstance(data["keyframes"], list) and not raws:
+        out.append("the timeline has no keyframes")
+    for i, raw in enumerate(raws):
+        duration = raw.get("duration", 2.0) if isinstance(raw, dict) else 2.0
+        if _number(duration) and not (math.isfinite(duration) and duration > 0):
+            out.append(f"keyframes[{i}].duration: must be a positive number of seconds")
+    return out
 
 
 # -- version 1 -----------------------------------------------------------------------------------------------------
