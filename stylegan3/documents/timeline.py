@@ -54,6 +54,7 @@ __all__ = [
     "TimelineFile",
     "save_timeline",
     "load_timeline",
+    "NeedsNetwork",
     "timeline_network",
 ]
 
@@ -306,6 +307,10 @@ def _value_problems(data: dict, raws: list) -> list[str]:
     return out
 
 
+class NeedsNetwork(SG3Error):
+    """A version-1 file that converts only with the network's number of ws (open it again with `num_ws`)."""
+
+
 # -- version 1 -----------------------------------------------------------------------------------------------------
 
 _NAMED_RANGES = ("coarse", "middle", "fine")
@@ -360,7 +365,7 @@ def _v1_keyframe(raw: dict, i: int, source: str, noise_mode: str, directions, nu
         if name.strip().lower() == "all":
             layers = None
         elif name.strip().lower() in _NAMED_RANGES and num_ws is None:
-            raise SG3Error(f"keyframe {i}: a version-1 move on the {name!r} ws needs the network's number of ws "
+            raise NeedsNetwork(f"keyframe {i}: a version-1 move on the {name!r} ws needs the network's number of ws "
                            "to convert (open it with a network loaded)")
         else:
             layers = ws_range(name, num_ws if num_ws is not None else 1 << 20)
@@ -428,6 +433,8 @@ def load_timeline(path: str | Path, num_ws: int | None = None, network: str | No
     data = _read_document(path)
     try:
         return Timeline.from_dict(data, base=path.parent, num_ws=num_ws, network=network)
+    except NeedsNetwork as exc:
+        raise NeedsNetwork(f"{path}: {exc}") from None
     except SG3Error as exc:
         raise SG3Error(f"{path}: {exc}") from None
 

@@ -88,7 +88,8 @@ BAD_LINE = (
 def test_every_problem_of_a_file_is_reported_at_once(tmp_path, capsys):
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(BAD))
-    assert main(["video", "--session", str(path), "--out", str(tmp_path / "v.mp4")]) == 1
+    missing = str(tmp_path / "missing.pkl")  # the file is checked before any network is loaded
+    assert main(["video", "--session", str(path), "--network", missing, "--out", str(tmp_path / "v.mp4")]) == 1
     err = capsys.readouterr().err
     assert err.splitlines()[0] == BAD_LINE.format(path=path) and len(err.splitlines()) == 1
     assert not (tmp_path / "v.mp4").exists()
