@@ -122,6 +122,12 @@ def request_ws_job(request: RenderRequest) -> NetworkJob:
     return NetworkJob("the latent of this view", lambda backend, _progress: analyses.request_ws(backend, request))
 
 
+def directions_fingerprint_job(request: RenderRequest) -> NetworkJob:
+    """The fingerprint direction files name the request's network by (a loaded file of another is refused)."""
+    return NetworkJob("the network's fingerprint",
+                      lambda backend, _progress: analyses.directions_fingerprint(backend, request))
+
+
 def resolve_timeline_job(timeline, base: RenderRequest) -> NetworkJob:
     """The timeline's keyframes resolved on `base`'s network (`ResolvedTimeline`; `request_at(t, base)` is the
     preview's frame request)."""

@@ -102,11 +102,14 @@ class NoParams:
 
 def fingerprint(G: torch.nn.Module, request: RenderRequest, info: NetworkInfo, progress: ProgressFn, *,
                 params: NoParams = NoParams()) -> dict[str, str]:  # noqa: B008 - frozen, never mutated
-    """SHA-256 of the weights (`stylegan3.runs.runlog.network_fingerprint`), for `--record` logs of remote runs."""
+    """SHA-256 of the weights (`stylegan3.runs.runlog.network_fingerprint`), for `--record` logs of remote runs,
+    and the short fingerprint direction files name their network by (`explore.directions.network_fingerprint`),
+    so a client can refuse a direction file made for another network."""
+    from stylegan3.explore.directions import network_fingerprint as directions_fingerprint
     from stylegan3.runs.runlog import network_fingerprint
 
     progress(0, 1)
-    return {"sha256": network_fingerprint(G)}
+    return {"sha256": network_fingerprint(G), "directions": directions_fingerprint(G)}
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "stylegan3.cli.cmd_equivariance",
     "stylegan3.cli.cmd_sticking",
     "stylegan3.cli.cmd_video",
+    "stylegan3.cli.cmd_timeline",
     "stylegan3.cli.cmd_directions",
     "stylegan3.cli.cmd_project",
     "stylegan3.cli.cmd_doctor",

@@ -66,23 +66,29 @@ def where(args: argparse.Namespace, info) -> str:
 def run_render(args: argparse.Namespace) -> int:
     """`render --connect`: the same requests as a local render (`cmd_render.seed_requests`), the same PNG bytes."""
     from stylegan3.cli.cmd_render import direction_moves, make_outdir, save_frame, seed_requests
-    from stylegan3.documents.request import NetworkRef
+    from stylegan3.documents.request import NetworkRef, RenderRequest
     from stylegan3.service.backend import BackendError
 
     backend = connect(args)
     try:
+        ref = NetworkRef(args.network)
         try:
-            info = backend.load(NetworkRef(args.network))
+            info = backend.load(ref)
         except BackendError as exc:
             raise SG3Error(str(exc)) from None
-        requests = seed_requests(args, info, direction_moves(args.direction, info))
+        fingerprint = None
+        if args.direction:  # the direction files' network check, with the fingerprint computed on the server
+            from stylegan3.service import analyses
+
+            fingerprint = analyze(lambda: analyses.directions_fingerprint(backend, RenderRequest(network=ref)))
+        requests = seed_requests(args, info, direction_moves(args.direction, info, fingerprint, args.force))
         make_outdir(args.outdir)
         for seed, request in requests:
             try:
                 result = backend.render(request, timeout=600)
             except BackendError as exc:
                 raise SG3Error(str(exc)) from None
-            save_frame(args.outdir, seed, result.image, result.error)
+            save_frame(args, seed, result.image, result.error)
     finally:
         backend.close()
     return 0

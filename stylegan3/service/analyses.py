@@ -42,6 +42,11 @@ def fingerprint(backend, request: RenderRequest) -> str:
     return str(backend.analyze("fingerprint", request)["sha256"])
 
 
+def directions_fingerprint(backend, request: RenderRequest) -> str:
+    """The short fingerprint direction files name the request's network by (`explore.directions`)."""
+    return str(backend.analyze("fingerprint", request)["directions"])
+
+
 def chunk_images(out: dict, start: int, what: str) -> list[np.ndarray]:
     """The HxWx3 uint8 frames of one chunk reply of a frame-producing analysis (`record`, `timeline_frames`),
     checked: it starts where asked, is not empty, and every frame has the announced shape."""
