@@ -22,6 +22,7 @@ from aiohttp import WSMsgType, web
 from sg3_explorer.visualizer.backend_renderer import FrameChannels
 from sg3_explorer.web.catalog import offered_networks
 from sg3_explorer.web.tab import MAX_MESSAGE_BYTES, Tab
+from stylegan3.documents.request import RenderRequest
 from stylegan3.service.backend import RenderBackend
 from stylegan3.service.policy import AllowList
 
@@ -60,6 +61,7 @@ class WebServer:
         self.channels = FrameChannels(backend)
         self.networks = offered_networks(config.allow, config.networks)
         self.tabs: set[Tab] = set()
+        self.last_request: RenderRequest | None = None  # the newest main-view request of any tab
         self._stop = threading.Event()
         self._runner: web.AppRunner | None = None
         self.port = config.port
@@ -128,9 +130,10 @@ class WebServer:
         while not self._stop.is_set():
             self.channels.wait(0.02)
             for tab in list(self.tabs):
-                res = tab.channel.poll()
-                if res is not None:
-                    tab.loop.call_soon_threadsafe(tab.frame_ready, res)
+                for channel in tab.channels.values():
+                    res = channel.poll()
+                    if res is not None:
+                        tab.loop.call_soon_threadsafe(tab.frame_ready, res)
 
     # --- running it
     async def start(self) -> str:

@@ -7,8 +7,10 @@ answered with `{"op": "error", "id", "error"}` and the tab (and the server) carr
 Messages from the page (JSON text, one object each):
   hello                                  -> hello {networks, formats, limits}
   load   {id, source}                    -> info {id, source, info (NetworkInfo as JSON)}
-  render {id, request, format, quality}  -> frame {id, format, width, height, bytes, render_ms, encode_ms,
-                                            round_trip_ms, stats}, then the image as one binary message
+  render {id, view, request, format, quality}
+                                         -> frame {id, view, format, width, height, bytes, render_ms, encode_ms,
+                                            round_trip_ms, stats}, then the image as one binary message; `view`
+                                            is "a" (default) or "b" (the compared network), each latest-wins
   spectrum {id, request}                 -> spectrum {id, layer, freqs, db, marks} (radial, the shown layer)
   export_session {id, request, bookmarks} -> session_text {id, text}
   import_session {id, text}              -> session {id, request, bookmarks}
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("sg3_explorer.web")
 
+VIEWS = ("a", "b")  # the main view and the network it is compared with, side by side
 FORMATS = ("png", "jpeg")  # what a browser decodes natively: PNG is lossless, JPEG the fast one
 MAX_MESSAGE_BYTES = 768 * 1024  # the render service's request bound: a W+ latent of a 1024^2 net is ~200 KiB
 MAX_ID = 2**53 - 1  # a JavaScript number stays exact up to here
@@ -76,8 +79,8 @@ class Tab:
         self.ws = ws
         self.peer = peer
         self.loop = asyncio.get_running_loop()
-        self.channel = server.channels.channel()
-        self._sent: dict[int, tuple[RenderRequest, int | None, str, int]] = {}  # id(request) -> (it, id, fmt, q)
+        self.channels = {view: server.channels.channel() for view in VIEWS}
+        self._sent: dict[int, tuple[RenderRequest, int | None, str, int, str]] = {}  # id(request) -> what it was
         self._send_lock = asyncio.Lock()  # a frame's header and its bytes go out together
         self.closed = False
 
@@ -103,6 +106,7 @@ class Tab:
                 "formats": FORMATS,
                 "limits": {"message_bytes": MAX_MESSAGE_BYTES},
                 "allowed": self.server.allow.describe(),
+                "request": to_dict(RenderRequest()),
             }
         )
 
@@ -119,6 +123,9 @@ class Tab:
 
     async def _op_render(self, msg: dict, msg_id: int | None) -> None:
         request = self._request(msg)
+        view = msg.get("view", "a")
+        if view not in VIEWS:
+            raise MessageError('render: \'view\' must be "a" or "b"')
         fmt = msg.get("format", "png")
         quality = msg.get("quality", 90)
         if fmt not in FORMATS:
@@ -126,10 +133,12 @@ class Tab:
         if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 100:
             raise MessageError("render: 'quality' must be a whole number from 1 to 100")
         sent = request.replace(network=self._allowed(request.network))
-        self._sent[id(sent)] = (sent, msg_id, fmt, quality)  # the request object is kept: its id stays unique
+        self._sent[id(sent)] = (sent, msg_id, fmt, quality, view)  # the request is kept: its id stays unique
         for old in list(self._sent)[:-64]:  # frames of these will never come (latest wins)
             del self._sent[old]
-        self.channel.submit(sent)
+        self.channels[view].submit(sent)
+        if view == "a":
+            self.server.last_request = request  # as the page named its network (a notebook's handle reads it)
 
     async def _op_spectrum(self, msg: dict, msg_id: int | None) -> None:
         from stylegan3.metrics.spectra import radial_average, to_db
@@ -139,8 +148,8 @@ class Tab:
         request = request.replace(network=self._allowed(request.network))
         info = await self.loop.run_in_executor(None, self.server.backend.load, request.network)
         layer = request.layer.layer
-        if layer is None or layer not in info.layer_names():
-            layer = info.layer_names()[-1]
+        if layer is None or layer not in info.layer_names:
+            layer = info.layer_names[-1]
         seed = request.latent.seed
         result = await self.loop.run_in_executor(
             None,
@@ -229,15 +238,16 @@ class Tab:
         sent = self._sent.pop(id(res.request), None)
         if sent is None or sent[0] is not res.request:
             return
-        _, msg_id, fmt, quality = sent
+        _, msg_id, fmt, quality, view = sent
         if res.error or res.image is None:
-            await self.send_json({"op": "error", "id": msg_id, "error": res.error or "no image"})
+            await self.send_json({"op": "error", "id": msg_id, "view": view, "error": res.error or "no image"})
             return
         payload, encode_ms = await self.loop.run_in_executor(None, encode, res.image, fmt, quality)
         h, w = res.image.shape[:2]
         header = {
             "op": "frame",
             "id": msg_id,
+            "view": view,
             "format": fmt,
             "width": w,
             "height": h,
@@ -268,7 +278,8 @@ class Tab:
     def close(self) -> None:
         """The tab is gone: its waiting request is dropped and its running frame stopped."""
         self.closed = True
-        self.server.channels.release(self.channel)
+        for channel in self.channels.values():
+            self.server.channels.release(channel)
         self._sent.clear()
 
 
