@@ -83,8 +83,10 @@
 
   function fillNetworks(select, names) {
     select.innerHTML = "";
-    for (const n of names) select.append(new Option(n, n));
+    for (const n of names) select.append(new Option(shortName(n), n));
   }
+
+  const shortName = (n) => (n.includes("/") && !/^https?:/.test(n) ? n.split("/").pop() : n);
 
   async function loadNetwork(source, view) {
     if (!source) return;
@@ -102,7 +104,7 @@
     if (view === "a") {
       S.info = reply.info;
       S.request.network.source = source;
-      if (![...$("network").options].some((o) => o.value === source)) $("network").append(new Option(source, source));
+      if (![...$("network").options].some((o) => o.value === source)) $("network").append(new Option(shortName(source), source));
       $("network").value = source;
       onInfo();
     } else {
@@ -206,7 +208,7 @@
     const moved = t.translate[0] || t.translate[1] || t.rotate
       ? ` · t (${t.translate[0].toFixed(3)}, ${t.translate[1].toFixed(3)}) r ${t.rotate.toFixed(3)}` : "";
     const st = stats && stats.layer_stats ? ` · mean ${stats.layer_stats.selected.mean.toFixed(3)} std ${stats.layer_stats.selected.std.toFixed(3)}` : "";
-    return `${req.network.source} · seed ${fmtNum(req.latent.x)}${req.latent.y ? "," + fmtNum(req.latent.y) : ""} · ψ ${req.truncation.psi.toFixed(2)} · ${l}${moved}${st}`;
+    return `${shortName(req.network.source)} · seed ${fmtNum(req.latent.x)}${req.latent.y ? "," + fmtNum(req.latent.y) : ""} · ψ ${req.truncation.psi.toFixed(2)} · ${l}${moved}${st}`;
   }
 
   const fmtNum = (v) => (Number.isInteger(v) ? String(v) : v.toFixed(2));
@@ -451,8 +453,8 @@
     $("bm-add").onclick = addBookmark;
     $("bm-name").addEventListener("keydown", (e) => { if (e.key === "Enter") addBookmark(); });
     $("bm-export").onclick = async () => {
-      const reply = await ask("export_session", { request: clone(S.request), bookmarks: S.bookmarks });
-      saveBlob(new Blob([reply.text], { type: "application/json" }), "explorer.sg3session.json");
+      const text = await S.exportSession();
+      saveBlob(new Blob([text], { type: "application/json" }), "explorer.sg3session.json");
     };
     $("bm-import").addEventListener("change", async () => {
       const file = $("bm-import").files[0];
@@ -464,6 +466,9 @@
       goTo(reply.request);
     });
   }
+
+  // The view and the bookmarks as our session file's text (written by the server's session codec).
+  S.exportSession = async () => (await ask("export_session", { request: clone(S.request), bookmarks: S.bookmarks })).text;
 
   function addBookmark() {
     const name = $("bm-name").value.trim() || `seed ${fmtNum(S.request.latent.x)} ψ ${S.request.truncation.psi.toFixed(2)}`;
