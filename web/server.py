@@ -45,6 +45,7 @@ class WebConfig:
     token: str | None = None
     networks: list[str] = field(default_factory=list)  # offered first in the picker; the first is opened
     device: str | None = None
+    origins: tuple[str, ...] = ()  # host suffixes of a trusted proxy whose pages may open the socket (Colab)
 
 
 class WebServer:
@@ -121,7 +122,9 @@ class WebServer:
         if origin is None:
             return  # not a browser (scripts, notebooks' kernels): nothing a foreign page can forge
         parts = urlsplit(origin)
-        if parts.scheme not in ("http", "https") or parts.netloc.lower() != request.host.lower():
+        host = (parts.hostname or "").lower()
+        proxied = any(host.endswith(suffix) for suffix in self.config.origins)
+        if parts.scheme not in ("http", "https") or (parts.netloc.lower() != request.host.lower() and not proxied):
             log.warning("web: refused a socket from origin %s (host %s)", origin[:200], request.host)
             raise web.HTTPForbidden(text="cross-origin WebSocket refused\n")
 
