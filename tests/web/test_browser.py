@@ -37,6 +37,7 @@ def served(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("nets")
     net = save_tiny(folder / "tiny-t.safetensors", "SG3-T", res=32)
+    save_tiny(folder / "tiny-sg2.safetensors", "SG2", res=32)  # the compared network
     server = BackgroundServer(WebServer(WebConfig(port=0, allow=AllowList.parse([str(folder)]), networks=[str(net)])))
     yield server, net
     server.close()
@@ -244,3 +245,32 @@ def test_bookmarks_export_and_import_as_a_session_file(served, driver, tmp_path)
     driver.find_element("id", "bm-import").send_keys(str(path))
     wait_for(lambda: driver.execute_script(SETTLED) == shown, 60, "the imported session's view")
     screenshot(driver, "web_bookmarks.png")
+
+
+def test_compare_in_lockstep_and_the_live_spectrum(served, driver):
+    from selenium.webdriver.support.ui import Select
+
+    server, net = served
+    open_page(driver, server.url)
+    other = str(net.parent / "tiny-sg2.safetensors")
+    driver.find_element("css selector", "#compare-box > summary").click()  # open the section
+    Select(driver.find_element("id", "network-b")).select_by_value(other)
+    driver.find_element("id", "compare").click()
+    driver.find_element("id", "seed-inc").click()
+    main = settled(driver)
+    compared = wait_for(
+        lambda: driver.execute_script(
+            "const b = window.sg3.shown.b; return b && b.request.latent.x === arguments[0] ? b.request : null;",
+            main["latent"]["x"],
+        ),
+        120,
+        "the compared view to follow the seed",
+    )
+    assert compared["network"]["source"] == other and compared["truncation"] == main["truncation"]
+    assert shown_pixels(driver, "img-b").shape == (32, 32, 3)
+    driver.find_element("id", "spectrum-live").click()
+    spectrum = wait_for(lambda: driver.execute_script("return window.sg3.spectrum || null"), 120, "the live spectrum")
+    assert spectrum["layer"] and len(spectrum["freqs"]) == len(spectrum["db"]) > 4
+    screenshot(driver, "web_compare_spectrum.png")
+    driver.find_element("id", "compare").click()
+    driver.find_element("id", "spectrum-live").click()

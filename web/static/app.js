@@ -423,6 +423,7 @@
   }
 
   function drawSpectrum(m) {
+    S.spectrum = m;
     const c = $("spectrum"), g = c.getContext("2d");
     c.width = c.clientWidth || 640;
     const W = c.width, H = c.height, L = 44, B = 18;
