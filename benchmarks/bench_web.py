@@ -1,8 +1,8 @@
-"""The web page on loopback, measured in the browser: frame-to-frame time at 256^2 and 1024^2, JPEG q90 and PNG.
+"""The web page on loopback, measured in the browser: frame-to-frame time at 256^2 and 1024^2, JPEG q90, PNG, raw.
 
 The renderer is `bench_remote`'s cheap stand-in network (a photo-like picture shifted by the seed, a few ms
 per frame), so the numbers are the transport's: request JSON over the WebSocket, encode, the bytes back,
-the browser's decode and the swap of the shown image. The page drives itself (`sg3.runBench`: each frame
+the browser's decode (raw: RGB bytes put into a canvas) and the swap of the shown image. The page drives itself (`sg3.runBench`: each frame
 shown sends the next seed) in Debian's headless chromium, as a person holding the "next seed" key would;
 `bench_remote` measures the same for `gui --connect` (pyzmq, raw / PNG / JPEG) on the same machine.
 
@@ -22,7 +22,7 @@ import torch
 
 from benchmarks.bench_remote import ToyGenerator
 
-MODES = (("png", True, 90), ("jpeg q90", False, 90))
+MODES = (("raw", True, 90, "raw"), ("png", True, 90, "png"), ("jpeg q90", False, 90, "png"))
 
 
 def measure(res: int, frames: int) -> list[dict]:
@@ -37,19 +37,21 @@ def measure(res: int, frames: int) -> list[dict]:
     try:
         driver.get(server.url)
         wait_for(lambda: driver.execute_script("return window.sg3.frames") >= 1, 120, "the first frame")
-        for label, lossless, quality in MODES:
+        for label, lossless, quality, lossless_format in MODES:
             driver.execute_async_script(  # warm-up: decoder, allocations
-                "const done = arguments[arguments.length - 1]; window.sg3.runBench(5, arguments[0], arguments[1])"
-                ".then(done);",
+                "const done = arguments[arguments.length - 1]; window.sg3.runBench(5, arguments[0], arguments[1], "
+                "arguments[2]).then(done);",
                 lossless,
                 quality,
+                lossless_format,
             )
             times = driver.execute_async_script(
                 "const done = arguments[arguments.length - 1]; window.sg3.runBench(arguments[2], arguments[0], "
-                "arguments[1]).then(done);",
+                "arguments[1], arguments[3]).then(done);",
                 lossless,
                 quality,
                 frames,
+                lossless_format,
             )
             header = driver.execute_script("return window.sg3.shown.a.header")
             decode = driver.execute_script("return window.sg3.shown.a.decode_ms")

@@ -33,7 +33,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("sg3_explorer.web")
 
 VIEWS = ("a", "b")  # the main view and the network it is compared with, side by side
-FORMATS = ("png", "jpeg")  # what a browser decodes natively: PNG is lossless, JPEG the fast one
+# PNG (lossless, small) and JPEG (quality 1..100) the browser decodes itself; raw RGB (lossless, no encoder:
+# fastest where the link is fast, e.g. loopback) the page puts into a canvas
+FORMATS = ("png", "jpeg", "raw")
 MAX_MESSAGE_BYTES = 768 * 1024  # the render service's request bound: a W+ latent of a 1024^2 net is ~200 KiB
 MAX_ID = 2**53 - 1  # a JavaScript number stays exact up to here
 SPECTRUM_SAMPLES = 1
@@ -129,7 +131,7 @@ class Tab:
         fmt = msg.get("format", "png")
         quality = msg.get("quality", 90)
         if fmt not in FORMATS:
-            raise MessageError(f"render: unknown format {str(fmt)[:20]!r} (expected png or jpeg)")
+            raise MessageError(f"render: unknown format {str(fmt)[:20]!r} (expected png, jpeg or raw)")
         if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 100:
             raise MessageError("render: 'quality' must be a whole number from 1 to 100")
         sent = request.replace(network=self._allowed(request.network))

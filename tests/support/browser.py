@@ -67,11 +67,11 @@ def wait_for(what: Callable[[], object], timeout: float = 60.0, message: str = "
     raise AssertionError(f"timed out waiting for {message} (last: {last!r})")
 
 
-# Draw the shown <img> into a canvas at its own size and read the pixels back (what the page shows).
+# Draw the shown <img> (or the raw frames' <canvas>) into a canvas at its own size and read the pixels back (what the page shows).
 READ_PIXELS = """
 const img = document.getElementById(arguments[0]);
 const c = document.createElement('canvas');
-c.width = img.naturalWidth; c.height = img.naturalHeight;
+c.width = img.naturalWidth || img.width; c.height = img.naturalHeight || img.height;
 const g = c.getContext('2d', {colorSpace: 'srgb', willReadFrequently: true});
 g.drawImage(img, 0, 0);
 const d = g.getImageData(0, 0, c.width, c.height).data;

@@ -128,6 +128,13 @@ def test_seed_drag_and_layer_show_the_cli_render_bit_for_bit(served, driver, tmp
     assert "layer_shape" in driver.execute_script("return window.sg3.shown.a.header.stats")
     screenshot(driver, "web_layer_view.png")
 
+    Select(driver.find_element("id", "lossless-format")).select_by_value("raw")  # lossless without an encoder
+    wait_for(lambda: driver.execute_script("return window.sg3.shown.a.header.format") == "raw", 60, "a raw frame")
+    assert settled(driver) == picked
+    assert driver.find_element("id", "img-a").get_attribute("hidden") is not None
+    assert np.array_equal(shown_pixels(driver, "raw-a"), layer_pixels)
+    Select(driver.find_element("id", "lossless-format")).select_by_value("png")
+
 
 def test_keyboard_psi_and_jpeg_switch(served, driver):
     server, _ = served

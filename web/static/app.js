@@ -11,7 +11,7 @@
     request: null, // the request shown in view a (network included)
     info: null, // NetworkInfo of view a's network
     networkB: null, infoB: null, compare: false,
-    lossless: true, quality: 90,
+    lossless: true, losslessFormat: "png", quality: 90,
     bookmarks: [],
     shown: { a: null, b: null }, // {request, header, blob} of the frame on screen
     frames: 0, lastFrameAt: 0, frameMs: [],
@@ -140,7 +140,7 @@
   }
 
   function sendRender() {
-    const fmt = S.lossless ? "png" : "jpeg";
+    const fmt = S.lossless ? S.losslessFormat : "jpeg";
     const req = clone(S.request);
     const id = send("render", { view: "a", request: req, format: fmt, quality: S.quality });
     remember(id, req, "a");
@@ -165,17 +165,32 @@
     if (!h) return;
     const out = sent.get(h.id);
     const view = h.view || "a";
-    const blob = new Blob([buf], { type: h.format === "png" ? "image/png" : "image/jpeg" });
-    const url = URL.createObjectURL(blob);
-    const img = $("img-" + view);
+    const img = $("img-" + view), canvas = $("raw-" + view);
     const t0 = performance.now();
-    const probe = new Image();
-    probe.src = url;
-    try { await probe.decode(); } catch (e) { URL.revokeObjectURL(url); return; }
+    let blob = null;
+    if (h.format === "raw") { // RGB bytes, lossless and without an encoder: the fastest on a fast link
+      const rgb = new Uint8Array(buf), n = h.width * h.height;
+      if (rgb.length !== n * 3) return;
+      const data = new ImageData(h.width, h.height);
+      const px = data.data;
+      for (let i = 0, j = 0; i < n; i++, j += 3) {
+        px[4 * i] = rgb[j]; px[4 * i + 1] = rgb[j + 1]; px[4 * i + 2] = rgb[j + 2]; px[4 * i + 3] = 255;
+      }
+      canvas.width = h.width; canvas.height = h.height;
+      canvas.getContext("2d").putImageData(data, 0, 0);
+      canvas.hidden = false; img.hidden = true;
+    } else {
+      blob = new Blob([buf], { type: h.format === "png" ? "image/png" : "image/jpeg" });
+      const url = URL.createObjectURL(blob);
+      const probe = new Image();
+      probe.src = url;
+      try { await probe.decode(); } catch (e) { URL.revokeObjectURL(url); return; }
+      const old = img.src;
+      img.src = url;
+      if (old.startsWith("blob:")) URL.revokeObjectURL(old);
+      img.hidden = false; canvas.hidden = true;
+    }
     const decodeMs = performance.now() - t0;
-    const old = img.src;
-    img.src = url;
-    if (old.startsWith("blob:")) URL.revokeObjectURL(old);
     S.shown[view] = { request: out ? out.req : null, header: h, blob, decode_ms: decodeMs };
     if (view === "a") frameShown(h, decodeMs, out);
     else $("cap-b").textContent = caption(S.infoB, out && out.req);
@@ -322,13 +337,13 @@
     });
     $("network-b").addEventListener("change", () => { if (S.compare) loadNetwork($("network-b").value, "b"); });
     $("lossless").addEventListener("change", () => { S.lossless = $("lossless").checked; render(); });
+    $("lossless-format").addEventListener("change", () => { S.losslessFormat = $("lossless-format").value; render(); });
     $("quality").addEventListener("change", () => {
       S.quality = Math.min(100, Math.max(1, Math.trunc(num("quality", 90)))); render();
     });
     $("download").onclick = downloadPng;
     $("animate").addEventListener("change", () => { S.animate = $("animate").checked; S.animLast = 0; render(); });
-    bindDrag($("img-a"));
-    bindDrag($("img-b"));
+    for (const id of ["img-a", "img-b", "raw-a", "raw-b"]) bindDrag($(id));
     bindPad();
     bindBookmarks();
     document.addEventListener("keydown", onKey);
@@ -336,7 +351,7 @@
 
   // ---------------------------------------------------------------- dragging on the image
   function shownSize(img) {
-    const nw = img.naturalWidth || 1, nh = img.naturalHeight || 1;
+    const nw = img.naturalWidth || img.width || 1, nh = img.naturalHeight || img.height || 1;
     const s = Math.min(img.clientWidth / nw, img.clientHeight / nh);
     return nw * s || 1;
   }
@@ -506,10 +521,14 @@
     const shown = S.shown.a;
     if (!shown) return;
     const name = `seed${Math.floor(shown.request.latent.x)}.png`;
-    if (shown.header.format === "png") { saveBlob(shown.blob, name); return; } // the exact pixels
-    const img = $("img-a"), c = document.createElement("canvas");
-    c.width = img.naturalWidth; c.height = img.naturalHeight;
-    c.getContext("2d").drawImage(img, 0, 0);
+    if (shown.header.format === "png") { saveBlob(shown.blob, name); return; } // the exact bytes
+    let c = $("raw-a");
+    if (shown.header.format !== "raw") { // JPEG: the decoded pixels
+      const img = $("img-a");
+      c = document.createElement("canvas");
+      c.width = img.naturalWidth; c.height = img.naturalHeight;
+      c.getContext("2d").drawImage(img, 0, 0);
+    }
     c.toBlob((b) => saveBlob(b, name), "image/png");
   }
 
@@ -549,10 +568,11 @@
   }
 
   // ---------------------------------------------------------------- frame-to-frame benchmark (benchmarks/)
-  // sg3.runBench(frames, lossless, quality): each frame shown sends the next seed; resolves with the
+  // sg3.runBench(frames, lossless, quality, losslessFormat): each frame shown sends the next seed; resolves with the
   // frame-to-frame times in ms as the page measured them (request sent -> the next frame decoded and shown).
-  S.runBench = (frames, lossless, quality = 90) => new Promise((resolve) => {
+  S.runBench = (frames, lossless, quality = 90, losslessFormat = "png") => new Promise((resolve) => {
     S.lossless = lossless; $("lossless").checked = lossless; S.quality = quality;
+    S.losslessFormat = losslessFormat; $("lossless-format").value = losslessFormat;
     const times = [];
     let last = 0;
     S.bench = {
