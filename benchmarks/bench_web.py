@@ -2,8 +2,9 @@
 
 The renderer is `bench_remote`'s cheap stand-in network (a photo-like picture shifted by the seed, a few ms
 per frame), so the numbers are the transport's: request JSON over the WebSocket, encode, the bytes back,
-the browser's decode (raw: RGB bytes put into a canvas) and the swap of the shown image. The page drives itself (`sg3.runBench`: each frame
-shown sends the next seed) in Debian's headless chromium, as a person holding the "next seed" key would;
+the browser's decode (raw: RGB bytes put into a canvas) and the swap of the shown image. The page drives
+itself (`sg3.runBench`: each frame shown sends the next seed) in Debian's headless chromium, as a person
+holding the "next seed" key would;
 `bench_remote` measures the same for `gui --connect` (pyzmq, raw / PNG / JPEG) on the same machine.
 
     PYTHONPATH=. python3 -m benchmarks.bench_web                    # 256 and 1024, 40 frames each

@@ -67,7 +67,8 @@ def wait_for(what: Callable[[], object], timeout: float = 60.0, message: str = "
     raise AssertionError(f"timed out waiting for {message} (last: {last!r})")
 
 
-# Draw the shown <img> (or the raw frames' <canvas>) into a canvas at its own size and read the pixels back (what the page shows).
+# Draw the shown <img> (or the raw frames' <canvas>) into a canvas at its own size and read the pixels back
+# (what the page shows).
 READ_PIXELS = """
 const img = document.getElementById(arguments[0]);
 const c = document.createElement('canvas');
