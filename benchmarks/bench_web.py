@@ -36,6 +36,7 @@ def measure(res: int, frames: int) -> list[dict]:
     driver = browser_or_skip()
     rows = []
     try:
+        driver.set_script_timeout(900)  # a slow mode (PNG at 1024^2 on a busy CPU) takes minutes
         driver.get(server.url)
         wait_for(lambda: driver.execute_script("return window.sg3.frames") >= 1, 120, "the first frame")
         for label, lossless, quality, lossless_format in MODES:
@@ -54,6 +55,7 @@ def measure(res: int, frames: int) -> list[dict]:
                 frames,
                 lossless_format,
             )
+            print(f"{res} {label}: median {statistics.median(times):.1f} ms", file=sys.stderr, flush=True)
             header = driver.execute_script("return window.sg3.shown.a.header")
             decode = driver.execute_script("return window.sg3.shown.a.decode_ms")
             rows.append(

@@ -85,7 +85,8 @@ class WebServer:
     async def _socket(self, request: web.Request) -> web.StreamResponse:
         self._check_token(request)
         self._check_origin(request)
-        ws = web.WebSocketResponse(max_msg_size=SOCKET_LIMIT, heartbeat=30.0)
+        # no permessage-deflate: frames are PNG / JPEG already, and deflating raw frames costs more than it saves
+        ws = web.WebSocketResponse(max_msg_size=SOCKET_LIMIT, heartbeat=30.0, compress=False)
         await ws.prepare(request)
         peer = request.remote or "?"
         tab = Tab(self, ws, peer)
