@@ -12,6 +12,8 @@ Messages from the page (JSON text, one object each):
                                             round_trip_ms, stats}, then the image as one binary message; `view`
                                             is "a" (default) or "b" (the compared network), each latest-wins
   spectrum {id, request}                 -> spectrum {id, layer, freqs, db, marks} (radial, the shown layer)
+  sticking {id, view, request}           -> sticking {id, view, score, ratio, samples, width, height}, then the
+                                            average of the perturbed renders as PNG (stuck detail stays sharp)
   export_session {id, request, bookmarks} -> session_text {id, text}
   import_session {id, text}              -> session {id, request, bookmarks}
   ping {id}                              -> pong {id}
@@ -39,6 +41,7 @@ FORMATS = ("png", "jpeg", "raw")
 MAX_MESSAGE_BYTES = 768 * 1024  # the render service's request bound: a W+ latent of a 1024^2 net is ~200 KiB
 MAX_ID = 2**53 - 1  # a JavaScript number stays exact up to here
 SPECTRUM_SAMPLES = 1
+STICKING_SAMPLES = 8  # the comparison panel's default: K perturbed renders averaged
 
 
 class MessageError(SG3Error):
@@ -70,7 +73,7 @@ def parse_message(text: str | bytes) -> dict:
     return msg
 
 
-OPS = ("hello", "load", "render", "spectrum", "export_session", "import_session", "ping")
+OPS = ("hello", "load", "render", "spectrum", "sticking", "export_session", "import_session", "ping")
 
 
 class Tab:
@@ -173,6 +176,43 @@ class Tab:
                 "marks": {k: float(v) for k, v in spectrum.marks.items()},
             }
         )
+
+    async def _op_sticking(self, msg: dict, msg_id: int | None) -> None:
+        import torch
+
+        from stylegan3.render.images import to_numpy_rgb
+        from stylegan3.service.analyses import sticking
+        from stylegan3.service.codec import encode
+
+        view = msg.get("view", "a")
+        if view not in VIEWS:
+            raise MessageError('sticking: \'view\' must be "a" or "b"')
+        request = self._request(msg)
+        request = request.replace(network=self._allowed(request.network))
+        await self.loop.run_in_executor(None, self.server.backend.load, request.network)
+        result = await self.loop.run_in_executor(
+            None, lambda: sticking(self.server.backend, request, samples=STICKING_SAMPLES)
+        )
+        image = to_numpy_rgb(torch.as_tensor(result.average)[None])
+        payload, _ = await self.loop.run_in_executor(None, encode, image, "png", 90)
+        header = {
+            "op": "sticking",
+            "id": msg_id,
+            "view": view,
+            "score": result.score,
+            "ratio": result.ratio,
+            "samples": result.samples,
+            "width": int(image.shape[1]),
+            "height": int(image.shape[0]),
+            "format": "png",
+        }
+        async with self._send_lock:
+            if not self.closed:
+                try:
+                    await self.ws.send_str(json.dumps(header))
+                    await self.ws.send_bytes(bytes(payload))
+                except (ConnectionError, RuntimeError):
+                    self.closed = True
 
     async def _op_export_session(self, msg: dict, msg_id: int | None) -> None:
         from stylegan3.documents.bookmarks import Bookmark

@@ -279,5 +279,14 @@ def test_compare_in_lockstep_and_the_live_spectrum(served, driver):
     spectrum = wait_for(lambda: driver.execute_script("return window.sg3.spectrum || null"), 120, "the live spectrum")
     assert spectrum["layer"] and len(spectrum["freqs"]) == len(spectrum["db"]) > 4
     screenshot(driver, "web_compare_spectrum.png")
+    driver.find_element("id", "sticking").click()
+    marks = wait_for(
+        lambda: driver.execute_script("const s = window.sg3.sticking; return s.a && s.b ? [s.a, s.b] : null;"),
+        180,
+        "the sticking view of both networks",
+    )
+    assert all(0.0 <= m["score"] <= 1.0 and m["samples"] == 8 for m in marks)
+    assert "sticking" in driver.find_element("id", "cap-b").text
+    screenshot(driver, "web_sticking.png")
     driver.find_element("id", "compare").click()
     driver.find_element("id", "spectrum-live").click()

@@ -14,6 +14,7 @@
     lossless: true, losslessFormat: "png", quality: 90,
     bookmarks: [],
     shown: { a: null, b: null }, // {request, header, blob} of the frame on screen
+    sticking: { a: null, b: null }, // the last sticking view's header per view
     frames: 0, lastFrameAt: 0, frameMs: [],
     animate: false, spectrumLive: false,
     connected: false,
@@ -67,7 +68,7 @@
     }
     if (w) { waiting.delete(m.id); w.resolve(m); }
     if (m.op === "hello") onHello(m);
-    else if (m.op === "frame") header = m;
+    else if (m.op === "frame" || m.op === "sticking") header = m;
     else if (m.op === "spectrum") drawSpectrum(m);
   }
 
@@ -163,8 +164,9 @@
     const h = header;
     header = null;
     if (!h) return;
-    const out = sent.get(h.id);
     const view = h.view || "a";
+    if (h.op === "sticking") { showSticking(h, buf, view); return; }
+    const out = sent.get(h.id);
     const img = $("img-" + view), canvas = $("raw-" + view);
     const t0 = performance.now();
     let blob = null;
@@ -194,6 +196,35 @@
     S.shown[view] = { request: out ? out.req : null, header: h, blob, decode_ms: decodeMs };
     if (view === "a") frameShown(h, decodeMs, out);
     else $("cap-b").textContent = caption(S.infoB, out && out.req);
+  }
+
+  // The sticking view: the average of K slightly perturbed renders; detail stuck to the pixel grid stays sharp
+  // (StyleGAN2), detail that moves with the content blurs (StyleGAN3). Shown until the next edit.
+  function showSticking(h, buf, view) {
+    const img = $("img-" + view);
+    const old = img.src;
+    img.src = URL.createObjectURL(new Blob([buf], { type: "image/png" }));
+    if (old.startsWith("blob:")) URL.revokeObjectURL(old);
+    img.hidden = false; $("raw-" + view).hidden = true;
+    S.sticking[view] = h;
+    const source = view === "a" ? S.request.network.source : S.networkB;
+    const cap = $("cap-" + view);
+    cap.textContent = `${shortName(source)} · sticking score ${h.score.toFixed(3)} · mean of ${h.samples} renders`;
+    cap.title = "Sticking view: the average of slightly perturbed renders; the score is the fraction of fine " +
+      "detail that stays fixed to the pixel grid (any edit returns to the live view)";
+  }
+
+  function askSticking() {
+    if (!S.request) return;
+    const req = clone(S.request);
+    send("sticking", { view: "a", request: req });
+    if (S.compare && S.infoB) {
+      const b = clone(req);
+      b.network.source = S.networkB;
+      b.layer.layer = null;
+      send("sticking", { view: "b", request: b });
+    }
+    $("cap-a").textContent = "sticking: rendering perturbed samples …";
   }
 
   function frameShown(h, decodeMs, out) {
@@ -336,6 +367,7 @@
       if (S.compare) loadNetwork($("network-b").value, "b"); else render();
     });
     $("network-b").addEventListener("change", () => { if (S.compare) loadNetwork($("network-b").value, "b"); });
+    $("sticking").onclick = askSticking;
     $("lossless").addEventListener("change", () => { S.lossless = $("lossless").checked; render(); });
     $("lossless-format").addEventListener("change", () => { S.losslessFormat = $("lossless-format").value; render(); });
     $("quality").addEventListener("change", () => {
