@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import socket
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,8 +154,8 @@ class WebServer:
 
     def url(self, host: str | None = None) -> str:
         host = host or self.config.host
-        if host in ("0.0.0.0", "::", ""):
-            host = "127.0.0.1"
+        if host in ("0.0.0.0", "::", ""):  # every interface: name the machine, as Jupyter does
+            host = socket.gethostname() or "127.0.0.1"
         shown = f"[{host}]" if ":" in host else host
         query = f"/?token={self.config.token}" if self.config.token else "/"
         return f"http://{shown}:{self.port}{query}"
