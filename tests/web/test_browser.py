@@ -290,3 +290,30 @@ def test_compare_in_lockstep_and_the_live_spectrum(served, driver):
     screenshot(driver, "web_sticking.png")
     driver.find_element("id", "compare").click()
     driver.find_element("id", "spectrum-live").click()
+
+
+def test_seed_pad_shift_drag_rotates_and_animation_walks(served, driver):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    server, _ = served
+    start = open_page(driver, server.url)
+    pad = driver.find_element("id", "pad")
+    ActionChains(driver).move_to_element_with_offset(pad, 40, 20).click().perform()  # right of and below centre
+    blended = settled(driver)
+    assert blended["latent"]["x"] > round(start["latent"]["x"]) + 0.5 and blended["latent"]["y"] > 0.2
+    image = driver.find_element("id", "img-a")
+    ActionChains(driver).key_down(Keys.SHIFT).move_to_element(image).click_and_hold().move_by_offset(
+        60, 0
+    ).release().key_up(Keys.SHIFT).perform()
+    rotated = settled(driver)
+    assert (
+        rotated["transform"]["rotate"] > 0.01 and rotated["transform"]["translate"] == blended["transform"]["translate"]
+    )
+    driver.find_element("tag name", "body").send_keys(" ")  # space: animate (walks along the seed plane)
+    x0 = rotated["latent"]["x"]
+    wait_for(lambda: driver.execute_script("return window.sg3.shown.a.request.latent.x") > x0 + 0.01, 60, "a walk")
+    driver.find_element("tag name", "body").send_keys(" ")
+    assert driver.execute_script("return window.sg3.animate") is False
+    driver.find_element("id", "reset-transform").click()
+    assert settled(driver)["transform"] == {"translate": [0, 0], "rotate": 0}
