@@ -74,6 +74,8 @@ def parse_message(text: str | bytes) -> dict:
 
 
 OPS = ("hello", "load", "render", "spectrum", "sticking", "export_session", "import_session", "ping")
+SLOW_OPS = ("load", "spectrum", "sticking")  # they wait for the backend: tasks, so renders are not held up
+MAX_SLOW_WAITING = 4
 
 
 class Tab:
@@ -87,14 +89,44 @@ class Tab:
         self.channels = {view: server.channels.channel() for view in VIEWS}
         self._sent: dict[int, tuple[RenderRequest, int | None, str, int, str]] = {}  # id(request) -> what it was
         self._send_lock = asyncio.Lock()  # a frame's header and its bytes go out together
+        self._slow_lock = asyncio.Lock()  # one load or analysis of this tab at a time, in arrival order
+        self._slow_waiting = 0
+        self._tasks: set[asyncio.Task] = set()
         self.closed = False
 
     # --- from the page
     async def handle(self, text: str | bytes) -> None:
+        """Answer one message. Loads and analyses run as tasks of their own (one at a time per tab, at most
+        `MAX_SLOW_WAITING` queued), so the tab's render requests keep flowing while a spectrum is computed."""
         msg_id = None
         try:
             msg = parse_message(text)
             msg_id = _msg_id(msg)
+            if msg["op"] in SLOW_OPS:
+                if self._slow_waiting >= MAX_SLOW_WAITING:
+                    raise MessageError(
+                        f"{msg['op']}: {MAX_SLOW_WAITING} loads or analyses of this tab are already "
+                        "waiting; try again when they are done"
+                    )
+                self._slow_waiting += 1
+                task = self.loop.create_task(self._slow(msg, msg_id))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+                return
+        except (MessageError, SG3Error) as exc:
+            await self.send_json({"op": "error", "id": msg_id, "error": _one_line(exc)})
+            return
+        await self._run(msg, msg_id)
+
+    async def _slow(self, msg: dict, msg_id: int | None) -> None:
+        try:
+            async with self._slow_lock:
+                await self._run(msg, msg_id)
+        finally:
+            self._slow_waiting -= 1
+
+    async def _run(self, msg: dict, msg_id: int | None) -> None:
+        try:
             await getattr(self, "_op_" + msg["op"])(msg, msg_id)
         except (MessageError, SG3Error) as exc:
             await self.send_json({"op": "error", "id": msg_id, "error": _one_line(exc)})
@@ -320,6 +352,8 @@ class Tab:
     def close(self) -> None:
         """The tab is gone: its waiting request is dropped and its running frame stopped."""
         self.closed = True
+        for task in list(self._tasks):  # work already handed to a thread finishes there; its answer is dropped
+            task.cancel()
         for channel in self.channels.values():
             self.server.channels.release(channel)
         self._sent.clear()

@@ -131,3 +131,30 @@ def test_web_command_errors_are_one_line(capsys, tmp_path):
     assert len(err) == 1 and err[0].startswith("error: --allow") and "missing" in err[0]
     assert main(["web", "--listen", "nohost:notaport"]) == 1
     assert capsys.readouterr().err.startswith("error: ")
+
+
+def test_analyses_run_beside_renders_and_a_burst_is_bounded(served, net):
+    from sg3_explorer.web.tab import MAX_SLOW_WAITING
+
+    request = to_dict(RenderRequest(network=NetworkRef(str(net))))
+
+    async def burst() -> tuple[list[str], list[str]]:
+        async with aiohttp.ClientSession() as session, session.ws_connect(ws_url(served)) as ws:
+            for k in range(MAX_SLOW_WAITING + 2):
+                await ws.send_str(json.dumps({"op": "sticking", "id": 100 + k, "request": request}))
+            await ws.send_str(json.dumps({"op": "render", "id": 1, "request": request}))
+            ops, errors = [], []
+            while ops.count("sticking") + len(errors) < MAX_SLOW_WAITING + 2 or "frame" not in ops:
+                msg = await ws.receive(timeout=120)
+                if msg.type == aiohttp.WSMsgType.BINARY:
+                    continue
+                reply = json.loads(msg.data)
+                ops.append(reply["op"])
+                if reply["op"] == "error":
+                    errors.append(reply["error"])
+            return ops, errors
+
+    ops, errors = asyncio.run(burst())
+    assert ops.count("sticking") >= MAX_SLOW_WAITING - 1 and errors  # the rest refused, not queued
+    assert all("already waiting" in e for e in errors)
+    assert ops.index("frame") < len(ops) - 1  # the render was answered before the last analysis finished
