@@ -228,6 +228,13 @@ def test_hostile_messages_get_errors_and_the_server_keeps_serving(served, driver
         assert needle in text
     driver.find_element("id", "seed-inc").click()  # the page's own socket still gets frames
     assert settled(driver)["latent"]["x"] == shown["latent"]["x"] + 1
+    driver.find_element("id", "network-custom").send_keys("/etc/passwd\n")  # a person typing a refused path
+    box = driver.find_element("id", "error")
+    wait_for(box.is_displayed, 30, "the error line")
+    assert box.text.startswith("refused: /etc/passwd: outside the folders")
+    screenshot(driver, "web_error.png")
+    assert driver.execute_script("return window.sg3.request.network.source") == shown["network"]["source"]
+    assert driver.find_element("id", "net-info").text.startswith("SG3-T · 32²")  # the shown network's line stays
 
 
 def test_bookmarks_export_and_import_as_a_session_file(served, driver, tmp_path):

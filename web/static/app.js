@@ -97,7 +97,7 @@
     try {
       reply = await ask("load", { source });
     } catch (e) {
-      $("net-info").textContent = "";
+      $(view === "a" ? "net-info" : "cap-b").textContent = view === "a" ? infoLine(S.info) : "";
       dot(S.connected ? "on" : "");
       return;
     }
@@ -115,9 +115,11 @@
     render();
   }
 
+  const infoLine = (i) => (i ? `${i.kind} · ${i.resolution}² · ${(i.num_params / 1e6).toFixed(1)} M params · ${i.device}` : "");
+
   function onInfo() {
     const i = S.info;
-    $("net-info").textContent = `${i.kind} · ${i.resolution}² · ${(i.num_params / 1e6).toFixed(1)} M params · ${i.device}`;
+    $("net-info").textContent = infoLine(i);
     const sel = $("layer");
     const keep = S.request.layer.layer;
     sel.innerHTML = "";
