@@ -103,6 +103,11 @@ def test_a_closed_tab_frees_its_channels(served, net):
         async with aiohttp.ClientSession() as session, session.ws_connect(ws_url(served)) as ws:
             request = RenderRequest(network=NetworkRef(str(net)))
             await ws.send_str(json.dumps({"op": "render", "id": 1, "request": to_dict(request)}))
+            await ws.send_str(json.dumps({"op": "ping", "id": 2}))
+            while True:  # the pong says the tab is set up
+                msg = await ws.receive(timeout=60)
+                if msg.type == aiohttp.WSMsgType.TEXT and json.loads(msg.data)["op"] == "pong":
+                    break
             return len(channels._channels)  # noqa: SLF001
 
     during = asyncio.run(open_render_close())
