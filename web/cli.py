@@ -46,6 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from stylegan3.cli.args import pick_device
     from stylegan3.errors import SG3Error
+    from stylegan3.loading.load import is_demo_source
     from stylegan3.service.policy import AllowList
     from stylegan3.service.protocol import is_loopback, parse_address
     from stylegan3.service.server import new_token
@@ -55,7 +56,10 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise SG3Error(f"the web page needs the 'web' extra (pip install 'sg3-explorer[web]'): {exc}") from None
     host, port = parse_address(args.listen)
-    allow = AllowList.parse([*args.allow, *(n for n in args.networks if not n.startswith("demo"))])
+    for name in args.networks:
+        if not _is_source(name):
+            raise SG3Error(f"{name}: no such network file, URL or catalog name")
+    allow = AllowList.parse([*args.allow, *(n for n in args.networks if not is_demo_source(n))])
     token = args.token or os.environ.get(TOKEN_ENV) or None
     generated = token is None and not is_loopback(host)
     if generated:
@@ -84,3 +88,15 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("sg3-explorer web: stopped", file=sys.stderr)
     return 0
+
+
+def _is_source(name: str) -> bool:
+    """A demo name, an http(s) URL, a catalog name or an existing file (what `--allow` can admit)."""
+    from pathlib import Path
+
+    from stylegan3.loading import catalog
+    from stylegan3.loading.load import is_demo_source
+
+    if is_demo_source(name) or name.lower().startswith(("http://", "https://")) or catalog.lookup(name):
+        return True
+    return Path(name).expanduser().is_file()

@@ -136,6 +136,10 @@ def test_web_command_errors_are_one_line(capsys, tmp_path):
     assert len(err) == 1 and err[0].startswith("error: --allow") and "missing" in err[0]
     assert main(["web", "--listen", "nohost:notaport"]) == 1
     assert capsys.readouterr().err.startswith("error: ")
+    assert main(["web", str(tmp_path / "nope.pkl")]) == 1
+    assert (
+        capsys.readouterr().err.strip() == f"error: {tmp_path / 'nope.pkl'}: no such network file, URL or catalog name"
+    )
 
 
 def test_analyses_run_beside_renders_and_a_burst_is_bounded(served, net):

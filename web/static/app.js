@@ -579,6 +579,7 @@
   function onKey(e) {
     const t = e.target;
     if (t && (t.tagName === "INPUT" || t.tagName === "SELECT") && t.type !== "checkbox" && t.type !== "range") return;
+    if (t && t.type === "range" && e.key.startsWith("Arrow")) return; // the slider moves itself
     if (e.ctrlKey || e.metaKey || e.altKey || !S.request) return;
     const r = S.request;
     const layers = ["", ...(S.info ? S.info.layers.map((l) => l.name) : [])];
