@@ -167,3 +167,25 @@ def test_analyses_run_beside_renders_and_a_burst_is_bounded(served, net):
     assert ops.count("sticking") >= MAX_SLOW_WAITING - 1 and errors  # the rest refused, not queued
     assert all("already waiting" in e for e in errors)
     assert ops.index("frame") < len(ops) - 1  # the render was answered before the last analysis finished
+
+
+def test_the_server_needs_no_gui_library():
+    """A GPU server without a screen installs `.[web]`, not `.[gui]`: serving imports no imgui, GLFW or OpenGL."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, sg3_explorer.web.server, sg3_explorer.web.notebook\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('imgui_bundle', 'glfw', 'OpenGL')))"
+    )
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "[]"
