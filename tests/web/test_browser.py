@@ -136,7 +136,7 @@ def test_seed_drag_and_layer_show_the_cli_render_bit_for_bit(served, driver, tmp
     Select(driver.find_element("id", "lossless-format")).select_by_value("png")
 
 
-def test_keyboard_psi_and_jpeg_switch(served, driver):
+def test_keyboard_psi_fft_and_jpeg_switch(served, driver, tmp_path):
     server, _ = served
     before = open_page(driver, server.url)
     body = driver.find_element("tag name", "body")
@@ -145,6 +145,14 @@ def test_keyboard_psi_and_jpeg_switch(served, driver):
     after = settled(driver)
     assert after["latent"]["x"] == before["latent"]["x"] + 1
     assert after["truncation"]["psi"] == pytest.approx(before["truncation"]["psi"] + 0.05)
+    body.send_keys("]")  # the next layer
+    body.send_keys("f")  # its FFT view
+    fft = settled(driver)
+    assert fft["fft"]["enabled"] and fft["layer"]["layer"]
+    assert np.array_equal(shown_pixels(driver), rendered_by_cli(fft, tmp_path))
+    body.send_keys("f")
+    body.send_keys("[")
+    assert settled(driver)["layer"]["layer"] is None
     body.send_keys("l")  # lossless off: JPEG frames
     wait_for(lambda: driver.execute_script("return window.sg3.shown.a.header.format") == "jpeg", 60, "a JPEG frame")
     body.send_keys("l")
