@@ -21,9 +21,9 @@ WHEEL_STEP = 1.2
 
 
 class ImageTool(Protocol):
-    """Clicks and drags on the image in image pixels (x = column, y = row, continuous: pixel k spans k .. k + 1),
-    and a drawing over the image. `to_screen(x, y)` maps image pixels to the screen; `scale` is screen pixels
-    per image pixel."""
+    """Clicks and drags on the image and a drawing over it. Positions are fractions of the image's width and
+    height (0 .. 1 from the top-left corner), whatever size the shown image has (an output or a layer view);
+    `to_screen(fx, fy)` maps them to the screen; `width` is the image's width on screen in pixels."""
 
     @property
     def edits(self) -> bool: ...
@@ -33,7 +33,7 @@ class ImageTool(Protocol):
     def drag(self, x: float, y: float, button: int) -> None: ...
 
     def overlay(self, dl: imgui.ImDrawList, to_screen: Callable[[float, float], imgui.ImVec2],
-                scale: float) -> None: ...
+                width: float) -> None: ...
 
 
 class ImageView:
@@ -73,7 +73,7 @@ class ImageView:
 
         x0, y0, scale = self.view.placement(rw, rh, iw, ih)
         if edits and hovered:
-            x, y = (mx - x0) / scale, (my - y0) / scale
+            x, y = (mx - x0) / (iw * scale), (my - y0) / (ih * scale)
             for button in (imgui.MouseButton_.left, imgui.MouseButton_.right):
                 if imgui.is_mouse_clicked(button):
                     tool.press(x, y, int(button))
@@ -85,7 +85,7 @@ class ImageView:
         dl.push_clip_rect(origin, imgui.ImVec2(origin.x + rw, origin.y + rh), True)
         dl.add_image(imgui.ImTextureRef(texture.tex_id), p0, p1)
         if tool is not None:
-            tool.overlay(dl, lambda x, y: imgui.ImVec2(p0.x + x * scale, p0.y + y * scale), scale)
+            tool.overlay(dl, lambda fx, fy: imgui.ImVec2(p0.x + fx * iw * scale, p0.y + fy * ih * scale), iw * scale)
         dl.pop_clip_rect()
         if hovered:
             px = self.view.pixel_at(mx, my, rw, rh, iw, ih)

@@ -73,8 +73,9 @@ class DragWidget(Widget):
     def edits(self) -> bool:
         return bool(self.mode) and not self.job.busy
 
-    def press(self, x: float, y: float, button: int) -> None:
+    def press(self, fx: float, fy: float, button: int) -> None:
         res = self.resolution
+        x, y = fx * res, fy * res  # network pixels, whatever size the view shows
         px, py = math.floor(x), math.floor(y)
         inside = 0 <= px < res and 0 <= py < res
         if self.mode == "mask":
@@ -84,26 +85,33 @@ class DragWidget(Widget):
         elif self.mode == "points" and button == 1:
             self.remove_nearest(x, y)
 
-    def drag(self, x: float, y: float, button: int) -> None:
+    def drag(self, fx: float, fy: float, button: int) -> None:
         if self.mode == "mask":
-            self.paint(x, y, button)
+            self.paint(fx * self.resolution, fy * self.resolution, button)
 
-    def overlay(self, dl, to_screen: Callable[[float, float], imgui.ImVec2], scale: float) -> None:
+    def overlay(self, dl, to_screen: Callable[[float, float], imgui.ImVec2], width: float) -> None:
+        res = self.resolution
+        if res <= 0:
+            return
+
+        def at(x: float, y: float) -> imgui.ImVec2:  # network pixels to the screen
+            return to_screen(x / res, y / res)
+
         if self.mask is not None:
-            self._draw_mask(dl, to_screen)
-        radius = max(4.0, scale * 0.6)
+            self._draw_mask(dl, at)
+        radius = max(4.0, width / res * 0.6)
         handles = self.tracked if (self.tracked is not None and len(self.tracked) == len(self.pairs)) else None
         for i, (hx, hy, tx, ty) in enumerate(self.pairs):
             if handles is not None:
                 hx, hy = handles[i]
-            a, b = to_screen(hx + 0.5, hy + 0.5), to_screen(tx + 0.5, ty + 0.5)
+            a, b = at(hx + 0.5, hy + 0.5), at(tx + 0.5, ty + 0.5)
             _arrow(dl, a, b, radius)
             dl.add_circle_filled(b, radius, TARGET)
             dl.add_circle_filled(a, radius, HANDLE)
         if self.pending is not None:
-            dl.add_circle_filled(to_screen(self.pending[0] + 0.5, self.pending[1] + 0.5), radius, HANDLE)
+            dl.add_circle_filled(at(self.pending[0] + 0.5, self.pending[1] + 0.5), radius, HANDLE)
 
-    def _draw_mask(self, dl, to_screen) -> None:
+    def _draw_mask(self, dl, at) -> None:
         """The mask as one translucent rectangle per run of painted pixels in a row."""
         for row in range(self.mask.shape[0]):
             line = self.mask[row]
@@ -111,7 +119,7 @@ class DragWidget(Widget):
                 continue
             edges = np.flatnonzero(np.diff(np.concatenate([[0], line.astype(np.int8), [0]])))
             for start, end in zip(edges[::2], edges[1::2], strict=True):
-                dl.add_rect_filled(to_screen(float(start), float(row)), to_screen(float(end), float(row + 1)), MASK)
+                dl.add_rect_filled(at(float(start), float(row)), at(float(end), float(row + 1)), MASK)
 
     # -- editing ------------------------------------------------------------------------------------------------
     def add_point(self, x: int, y: int) -> None:
