@@ -96,7 +96,8 @@ def test_bad_points_and_masks_are_one_line_errors():
 
 
 def _start(G) -> torch.Tensor:
-    return G.mapping(torch.randn(1, G.z_dim, generator=torch.Generator().manual_seed(1)), None)
+    z = torch.randn(1, G.z_dim, generator=torch.Generator().manual_seed(1))
+    return G.mapping(z.to(next(G.parameters()).device), None)
 
 
 def _moved_towards(first, last, target) -> float:
@@ -152,3 +153,13 @@ def test_stop_ends_at_the_last_step_shown():
 
     steps = list(drag(G, _start(G), [(12, 16)], [(20, 16)], steps=200, lr=0.01, should_stop=stop))
     assert [s.step for s in steps] == [0, 1, 2] and steps[-1].done and not steps[-1].reached
+
+
+@pytest.mark.gpu
+def test_a_drag_on_the_gpu_gets_half_way_too():
+    """The same drag as on the CPU, on CUDA (features, tracking and the update all on the device). Written
+    without a GPU at hand: untested here."""
+    G = tiny_net("SG2", res=32).to("cuda")
+    steps = list(drag(G, _start(G), [(12, 16)], [(20, 16)], steps=200, lr=0.01))
+    assert steps[-1].ws.device.type == "cpu" and steps[-1].image.device.type == "cpu"
+    assert _moved_towards((12, 16), steps[-1].points[0], (20, 16)) >= 4
