@@ -101,6 +101,16 @@ def projection_job(request: RenderRequest, target: Any, steps: int, space: str, 
         backend, request, target, int(steps), space, loss, on_step=on_step, progress=progress))
 
 
+def drag_job(request: RenderRequest, points, mask, steps: int, on_step: Callable[[Any], None], *,
+             lr: float = 0.002, layers: int = 6, mask_weight: float = 10.0, label: str = "drag") -> NetworkJob:
+    """Drag handles onto targets on the request's image (`points`: (x, y, target x, target y) in image pixels,
+    `mask`: HxW, nonzero = may change, or None); every step goes to `on_step` as it arrives (the panel shows
+    the image following). Returns the `DragResult`."""
+    return NetworkJob(label, lambda backend, progress: analyses.run_drag(
+        backend, request, points, mask, int(steps), on_step=on_step, progress=progress, lr=lr, layers=layers,
+        mask_weight=mask_weight))
+
+
 def timeline_export_job(timeline, base: RenderRequest, out: str | Path, fps: float, total: int) -> NetworkJob:
     """The timeline's frames at t = k / fps (the preview's requests `request_at(t, base)`, rendered there) into
     an mp4 written here; returns the frame count."""

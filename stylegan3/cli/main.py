@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "stylegan3.cli.cmd_timeline",
     "stylegan3.cli.cmd_directions",
     "stylegan3.cli.cmd_project",
+    "stylegan3.cli.cmd_drag",
     "stylegan3.cli.cmd_doctor",
     "stylegan3.cli.cmd_bench",
     "stylegan3.cli.cmd_serve",
