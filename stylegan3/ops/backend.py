@@ -21,6 +21,8 @@ from typing import Any
 
 import torch
 
+from stylegan3.ops import heap
+
 _forced: str | None = None
 _disabled: dict[tuple[str, str], str] = {}  # (device key, op or "graphs") -> one-line reason
 _local = threading.local()  # .served: (device key, kernels module or None = reference) for this thread
@@ -58,7 +60,10 @@ def _cuda_module() -> Any | None:
 
 
 def _cpu_module() -> Any | None:
-    return _kernels_of("sg3_explorer.ops.cuda.cpu")
+    module = _kernels_of("sg3_explorer.ops.cuda.cpu")
+    if module is not None:
+        heap.keep_freed_memory()  # frames on the CPU: reuse freed activations instead of fresh pages
+    return module
 
 
 def _kind(device: torch.device) -> str | None:
