@@ -206,8 +206,10 @@ def fmt_table(net: str, impl: str, res: dict[str, Any], gflops: float) -> str:
                                                             "img upsample"))  # fmt: skip
         fl = g_other / (gflops * 1e9 / 2)
         total_floor["other"] += fl * n
-        lines.append(f"| {layer} | other | | {other / n:.3f} | | {ls.faults / n / 1e3:.1f} (layer) | {g_other / 1e9:.2f} "
-                     f"| | {fl:.3f} | |")  # fmt: skip
+        lines.append(
+            f"| {layer} | other | | {other / n:.3f} | | {ls.faults / n / 1e3:.1f} (layer) | {g_other / 1e9:.2f} "
+            f"| | {fl:.3f} | |"
+        )
     lines += ["", "| op | calls | CPU s | share | faults k | floor s | x floor |", "|---|---|---|---|---|---|---|"]
     for op, s in totals.items():
         fl = total_floor[op] / n
@@ -218,6 +220,36 @@ def fmt_table(net: str, impl: str, res: dict[str, Any], gflops: float) -> str:
     return "\n".join(lines)
 
 
+def summary_row(net: str, resolution: int, frames: int, gflops: float) -> str:
+    """One row: a whole frame (kernels, warm) with wall, CPU, system time and faults, and the floor at `gflops`."""
+    from stylegan3.networks.configs import build_config_net
+    from stylegan3.perf import bench, floor
+
+    G = build_config_net(net, resolution, "cpu")
+    z = torch.randn([1, G.z_dim], generator=torch.Generator().manual_seed(0))
+    runs = []
+    with torch.inference_mode():
+        ws = G.mapping(z, torch.zeros([1, G.c_dim]), truncation_psi=1.0)
+        G.synthesis(ws, noise_mode="const")
+        for _ in range(frames):
+            r0 = resource.getrusage(resource.RUSAGE_SELF)
+            t0 = time.perf_counter()
+            G.synthesis(ws, noise_mode="const")
+            wall = time.perf_counter() - t0
+            r1 = resource.getrusage(resource.RUSAGE_SELF)
+            cpu = r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime
+            runs.append((cpu, wall, r1.ru_stime - r0.ru_stime, r1.ru_minflt - r0.ru_minflt))
+    cpu, wall, sys_s, faults = min(runs)
+    ceil = bench.quick_ceilings(torch.device("cpu"))[0]
+    ceil.fp32_tflops = ceil.tf32_tflops = ceil.fp16_tflops = gflops / 1e3
+    ceil.hfma2_tflops = 2 * gflops / 1e3
+    fl = floor.summarize(net, "fp32", floor.count_network(G, "fp32"), ceil)["floors"]["fp32"]["layerwise_ms"] / 1e3
+    return (
+        f"| {net} {resolution} | {torch.get_num_threads()} | {cpu:.2f} | {sys_s:.2f} | {wall:.2f} "
+        f"| {faults / 1e3:.0f}k | {fl:.2f} | {cpu / torch.get_num_threads() / fl:.1f}x | {' '.join(f'{v:.1f}' for v in os.getloadavg())} |"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--nets", default="SG3-R", help="comma-separated: SG3-T, SG3-R, SG2")
@@ -225,9 +257,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--impl", choices=("cpu", "ref"), default="cpu")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1: CPU time = the work, comparable)")
     ap.add_argument("--frames", type=int, default=1)
+    ap.add_argument("--summary", action="store_true", help="one row per net (whole frame vs floor), no profile")
+    ap.add_argument("--flrelu-mode", type=int, default=None, help="CPU filtered_lrelu kernel: 0 host layout "
+                    "(default), 1 generic, 2 blocked in the GPU's layout (the kernel before the host layout)")
+    ap.add_argument("--gflops", type=float, default=None, help="matmul rate per thread for the floor (default: "
+                    "measured now, best of 5)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    gflops = matmul_gflops()
+    if args.flrelu_mode is not None:
+        from stylegan3.ops import backend
+
+        backend.kernels_module("cpu").set_filtered_lrelu_mode(args.flrelu_mode)
+    gflops = args.gflops or max(matmul_gflops() for _ in range(5))
+    if args.summary:
+        print(f"matmul rate {gflops:.0f} GFLOP/s ({torch.get_num_threads()} threads); floor = layer-wise floor at it")
+        print("| net | threads | CPU s | of which sys | wall s | minor faults | floor s | CPU/threads vs floor "
+              "| load |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for net in args.nets.split(","):
+            print(summary_row(net.strip(), args.resolution, args.frames, gflops), flush=True)
+        return 0
     for net in args.nets.split(","):
         res = profile(net.strip(), args.resolution, args.impl, args.frames)
         print(fmt_table(net.strip(), args.impl, res, gflops), flush=True)
