@@ -244,9 +244,10 @@ def summary_row(net: str, resolution: int, frames: int, gflops: float) -> str:
     ceil.fp32_tflops = ceil.tf32_tflops = ceil.fp16_tflops = gflops / 1e3
     ceil.hfma2_tflops = 2 * gflops / 1e3
     fl = floor.summarize(net, "fp32", floor.count_network(G, "fp32"), ceil)["floors"]["fp32"]["layerwise_ms"] / 1e3
+    load = " ".join(f"{v:.1f}" for v in os.getloadavg())
     return (
         f"| {net} {resolution} | {torch.get_num_threads()} | {cpu:.2f} | {sys_s:.2f} | {wall:.2f} "
-        f"| {faults / 1e3:.0f}k | {fl:.2f} | {cpu / torch.get_num_threads() / fl:.1f}x | {' '.join(f'{v:.1f}' for v in os.getloadavg())} |"
+        f"| {faults / 1e3:.0f}k | {fl:.2f} | {cpu / torch.get_num_threads() / fl:.1f}x | {load} |"
     )
 
 
@@ -258,10 +259,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1: CPU time = the work, comparable)")
     ap.add_argument("--frames", type=int, default=1)
     ap.add_argument("--summary", action="store_true", help="one row per net (whole frame vs floor), no profile")
-    ap.add_argument("--flrelu-mode", type=int, default=None, help="CPU filtered_lrelu kernel: 0 host layout "
-                    "(default), 1 generic, 2 blocked in the GPU's layout (the kernel before the host layout)")
-    ap.add_argument("--gflops", type=float, default=None, help="matmul rate per thread for the floor (default: "
-                    "measured now, best of 5)")
+    ap.add_argument(
+        "--flrelu-mode",
+        type=int,
+        default=None,
+        help="CPU filtered_lrelu kernel: 0 host layout "
+        "(default), 1 generic, 2 blocked in the GPU's layout (the kernel before the host layout)",
+    )
+    ap.add_argument(
+        "--gflops",
+        type=float,
+        default=None,
+        help="matmul rate per thread for the floor (default: measured now, best of 5)",
+    )
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.flrelu_mode is not None:
@@ -271,8 +281,9 @@ def main(argv: list[str] | None = None) -> int:
     gflops = args.gflops or max(matmul_gflops() for _ in range(5))
     if args.summary:
         print(f"matmul rate {gflops:.0f} GFLOP/s ({torch.get_num_threads()} threads); floor = layer-wise floor at it")
-        print("| net | threads | CPU s | of which sys | wall s | minor faults | floor s | CPU/threads vs floor "
-              "| load |")
+        print(
+            "| net | threads | CPU s | of which sys | wall s | minor faults | floor s | CPU/threads vs floor | load |"
+        )
         print("|---|---|---|---|---|---|---|---|---|")
         for net in args.nets.split(","):
             print(summary_row(net.strip(), args.resolution, args.frames, gflops), flush=True)
