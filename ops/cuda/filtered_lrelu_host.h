@@ -235,9 +235,12 @@ SG3_VEC
         // R output rows x 2 runs at a time: 2 R independent accumulator chains (one chain of 144 dependent FMAs
         // per run would leave the FMA units waiting on their latency).
         constexpr int R = 4;
+        T* y_tile = y_plane + (int64_t)oy0 * p.out_w + ox0;
         int oyl = 0;
-        for (; oyl + R <= ny; oyl += R) flrelu_host_down2d_rows<T, R, DOWN, FDT>(h, s_mid, fd, oyl, runs_x, nx, y_plane + (int64_t)(oy0 + oyl) * p.out_w + ox0, p.out_w);
-        for (; oyl < ny; ++oyl) flrelu_host_down2d_rows<T, 1, DOWN, FDT>(h, s_mid, fd, oyl, runs_x, nx, y_plane + (int64_t)(oy0 + oyl) * p.out_w + ox0, p.out_w);
+        for (; oyl + R <= ny; oyl += R)
+            flrelu_host_down2d_rows<T, R, DOWN, FDT>(h, s_mid, fd, oyl, runs_x, nx, y_tile + oyl * p.out_w, p.out_w);
+        for (; oyl < ny; ++oyl)
+            flrelu_host_down2d_rows<T, 1, DOWN, FDT>(h, s_mid, fd, oyl, runs_x, nx, y_tile + oyl * p.out_w, p.out_w);
     }
 }
 
