@@ -223,6 +223,9 @@ def measure_row(
         off = {op for op in backend.disabled(device) if op != "graphs"}
         if impl != "reference" and off:
             row.note = f"reference for {', '.join(sorted(off))} (self-check)"
+        faster = backend.reference_faster(device)
+        if impl != "reference" and faster:
+            row.note = "; ".join(filter(None, [row.note, f"reference where faster: {len(faster)} call shape(s)"]))
     except Exception as exc:  # noqa: BLE001 - one failed row must not end the benchmark
         if is_out_of_memory(exc):
             release_cached_memory()

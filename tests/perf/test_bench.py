@@ -107,3 +107,17 @@ def test_bad_arguments_are_one_line(capsys):
 @pytest.mark.parametrize("text,name", [("sg3-t", "SG3-T"), ("SG2", "SG2"), ("demo", None), ("sg3r", None)])
 def test_config_names(text, name):
     assert bench.config_name(text) == name
+
+
+def test_kernels_row_says_where_the_reference_is_faster():
+    """A call shape the self-check gave to the reference (faster there) is named in the kernels row's note."""
+    G = build_config_net("SG2", 32, CPU, tiny=True)
+    net = bench.Network("SG2 (official config)", G, "SG2")
+    backend.prefer_reference(CPU, "upfirdn2d [4, 35, 35] float32", "reference faster (1 ms vs 3 ms)")
+    try:
+        row = bench.measure_row(net, "fp32", "kernels", None, CPU, 1, 0, 1, lambda _w: None)
+        ref = bench.measure_row(net, "fp32", "reference", None, CPU, 1, 0, 1, lambda _w: None)
+    finally:
+        backend.enable_all(CPU)
+    assert row.note == "reference where faster: 1 call shape(s)"
+    assert ref.note == ""
