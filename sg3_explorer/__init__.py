@@ -1,4 +1,4 @@
-"""The app's packages under one name: `sg3_explorer.visualizer`, `.widgets`, `.ops` (the kernels) and `.assets`.
+"""The app's packages under one name: `sg3_explorer.visualizer`, `.widgets`, `.ops` (the kernels), `.assets` and `.web`.
 
 Installed, they are real subfolders of this package, so the distribution puts only `stylegan3` and
 `sg3_explorer` at the top of site-packages (generic names such as `ops` or `widgets` would clash with other
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-APP_PACKAGES = ("visualizer", "widgets", "ops", "assets")
+APP_PACKAGES = ("visualizer", "widgets", "ops", "assets", "web")
 
 _here = Path(__file__).resolve().parent
 if not (_here / "visualizer").is_dir() and (_here.parent / "visualizer" / "__init__.py").is_file():

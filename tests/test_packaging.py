@@ -1,6 +1,6 @@
 """The installed distribution: only `stylegan3` and `sg3_explorer` at the top of site-packages.
 
-The repository keeps its folders (`visualizer/`, `widgets/`, `ops/`, `assets/`), the wheel puts them under
+The repository keeps its folders (`visualizer/`, `widgets/`, `ops/`, `assets/`, `web/`), the wheel puts them under
 `sg3_explorer`; these tests build the wheel from this tree and check it holds every module and data file of
 those folders under the right name, that an unpacked wheel imports without the source tree, and that no code
 imports the folders by their bare (generic) names, which would load a second copy of a module in a checkout.
@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-APP_FOLDERS = ("visualizer", "widgets", "ops", "assets")
-DATA_SUFFIXES = {".cu", ".cpp", ".h", ".cuh", ".ttf", ".txt"}
+APP_FOLDERS = ("visualizer", "widgets", "ops", "assets", "web")
+DATA_SUFFIXES = {".cu", ".cpp", ".h", ".cuh", ".ttf", ".txt", ".html", ".js", ".css"}
 
 
 def _source_files() -> list[Path]:
@@ -62,6 +62,7 @@ def test_wheel_top_level_names_are_only_the_library_and_the_app(wheel):
     assert missing == []  # a new subpackage must be added to pyproject's package list
     assert "sg3_explorer/ops/cuda/filtered_lrelu.cu" in names
     assert "sg3_explorer/assets/fonts/Roboto-Regular.ttf" in names
+    assert "sg3_explorer/web/static/index.html" in names  # the page is served from the package, no CDN
 
 
 @pytest.mark.slow

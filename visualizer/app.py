@@ -280,7 +280,7 @@ class App(Explorer):
                           imgui.WindowFlags_.no_scroll_with_mouse)
         self._draw_banner()
         self._draw_view_bar()
-        self.image_view.draw(self.texture, self.last_image, self._placeholder())
+        self.image_view.draw(self.texture, self.last_image, self._placeholder(), tool=self._image_tool())
         imgui.end_child()
         self._draw_help()
 
@@ -292,6 +292,14 @@ class App(Explorer):
         hello_imgui.get_runner_params().fps_idling.enable_idling = self._allow_idling and not animating
         self._screenshot_mode_tick()
         self.gui_build_times.add((time.perf_counter() - t0) * 1000.0)
+
+    def _image_tool(self):
+        """The `ImageTool` of the first panel that offers one now (the Drag panel while it has points or edits)."""
+        for w in self.widgets:
+            tool = getattr(w, "image_tool", None)
+            if tool is not None and (got := tool()) is not None:
+                return got
+        return None
 
     def _draw_view_bar(self) -> None:
         """Fit / 1:1 buttons and the current zoom, above the image."""

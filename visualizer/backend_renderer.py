@@ -121,10 +121,29 @@ class FrameChannels:
             if ch in self._channels:
                 self._channels.remove(ch)
 
+    def release(self, ch: FrameChannel) -> None:
+        """Remove a view that is gone for good (a closed browser tab) and stop its frame if it is the one being
+        rendered, so the next view's request goes at once (only for backends whose `cancel` touches renders
+        alone, as the thread backend's does)."""
+        ch.drop()
+        with self.lock:
+            self.remove(ch)
+            if self._flight is not None and self._flight[1] is ch:
+                self.backend.cancel()
+                self._flight = None
+        self.pump()
+
     def pump(self) -> None:
         """Route a finished frame to its channel and send the next waiting request (never blocks)."""
+        self._route(self.backend.poll())
+
+    def wait(self, timeout: float) -> None:
+        """As `pump`, but first wait up to `timeout` s for a frame (a server's frame thread, instead of polling;
+        the lock is not held while waiting, so views keep submitting)."""
+        self._route(self.backend.wait_result(timeout))
+
+    def _route(self, res: FrameResult | None) -> None:
         with self.lock:
-            res = self.backend.poll()
             if res is not None and self._flight is not None and res.request_id == self._flight[0]:
                 ch = self._flight[1]
                 ch.in_flight = False

@@ -101,6 +101,16 @@ def projection_job(request: RenderRequest, target: Any, steps: int, space: str, 
         backend, request, target, int(steps), space, loss, on_step=on_step, progress=progress))
 
 
+def drag_job(request: RenderRequest, points, mask, steps: int, on_step: Callable[[Any], None], *,
+             lr: float = 0.002, layers: int = 6, mask_weight: float = 10.0, label: str = "drag") -> NetworkJob:
+    """Drag handles onto targets on the request's image (`points`: (x, y, target x, target y) in image pixels,
+    `mask`: HxW, nonzero = may change, or None); every step goes to `on_step` as it arrives (the panel shows
+    the image following). Returns the `DragResult`."""
+    return NetworkJob(label, lambda backend, progress: analyses.run_drag(
+        backend, request, points, mask, int(steps), on_step=on_step, progress=progress, lr=lr, layers=layers,
+        mask_weight=mask_weight))
+
+
 def timeline_export_job(timeline, base: RenderRequest, out: str | Path, fps: float, total: int) -> NetworkJob:
     """The timeline's frames at t = k / fps (the preview's requests `request_at(t, base)`, rendered there) into
     an mp4 written here; returns the frame count."""
@@ -120,6 +130,12 @@ def timeline_export_job(timeline, base: RenderRequest, out: str | Path, fps: flo
 def request_ws_job(request: RenderRequest) -> NetworkJob:
     """The ws the request shows (seed blend, mixing, explicit latent, moves), as a [1, num_ws, w_dim] array."""
     return NetworkJob("the latent of this view", lambda backend, _progress: analyses.request_ws(backend, request))
+
+
+def directions_fingerprint_job(request: RenderRequest) -> NetworkJob:
+    """The fingerprint direction files name the request's network by (a loaded file of another is refused)."""
+    return NetworkJob("the network's fingerprint",
+                      lambda backend, _progress: analyses.directions_fingerprint(backend, request))
 
 
 def resolve_timeline_job(timeline, base: RenderRequest) -> NetworkJob:

@@ -30,6 +30,7 @@ OPTIONAL_MODULES = [
     "comparison",
     "directions",
     "projection",
+    "drag",
     "timeline",
     "bookmarks",
 ]

@@ -15,7 +15,12 @@ from imgui_bundle import imgui
 
 from sg3_explorer.visualizer.explore import with_moves
 from sg3_explorer.visualizer.jobs import JobSlot
-from sg3_explorer.visualizer.network_jobs import pca_job, seed_set_direction_job, user_direction_job
+from sg3_explorer.visualizer.network_jobs import (
+    directions_fingerprint_job,
+    pca_job,
+    seed_set_direction_job,
+    user_direction_job,
+)
 from sg3_explorer.widgets.applicability import without_w
 from sg3_explorer.widgets.base import Widget
 from sg3_explorer.widgets.sliders import slider_float
@@ -57,6 +62,7 @@ class DirectionsWidget(Widget):
         self.seeds_b = "10-19"
         self.bookmark_a, self.bookmark_b = 0, 1
         self.message = ""
+        self.mismatch = ""  # a file refused as another network's: the "Load anyway" button loads it
 
     def visible(self) -> bool:
         return self.app.info is not None
@@ -150,18 +156,27 @@ class DirectionsWidget(Widget):
         except Exception as exc:  # noqa: BLE001
             self.message = str(exc)
 
-    def load(self, path: str) -> None:
-        from stylegan3.explore.directions import load_directions
+    def load(self, path: str, force: bool = False) -> None:
+        """Load a direction file; one made for another network is refused (the message says so and a "Load
+        anyway" button appears) unless `force`."""
+        from stylegan3.explore.directions import DirectionsMismatch, check_network, load_directions
 
+        self.mismatch = ""
         try:
             d = load_directions(path)
             w_dim = self.app.info.w_dim if self.app.info is not None else d.w_dim
-            if d.w_dim != int(w_dim):
-                raise ValueError(f"{path}: {d.w_dim}-d directions, the network's w has {w_dim}")
+            fingerprint = self.app.compute(directions_fingerprint_job(self.app.current_request())) if d.network \
+                else None
+            forced = check_network(d, path, int(w_dim), fingerprint, force)
+        except DirectionsMismatch as exc:
+            self.message = f"not loaded: {exc}"
+            self.mismatch = path
+            return
         except Exception as exc:  # noqa: BLE001
             self.message = str(exc)
             return
-        self.set_directions(d, f"loaded {len(d)} directions ({d.kind}) from {path}")
+        note = " (made for another network, loaded anyway)" if forced else ""
+        self.set_directions(d, f"loaded {len(d)} directions ({d.kind}) from {path}{note}")
 
     # -- per frame -----------------------------------------------------------------------------------------------
     def on_network(self) -> None:
@@ -201,6 +216,8 @@ class DirectionsWidget(Widget):
             self.start_pca()
         if self.message:
             imgui.text_wrapped(self.message)
+        if self.mismatch and imgui.button("Load anyway##dirs"):
+            self.load(self.mismatch, force=True)
         self._draw_sliders()
         if imgui.tree_node("User directions"):
             self._draw_user()

@@ -38,7 +38,9 @@ DISABLE_ENV = "SG3_CUDA_BUILD"  # "0" disables building and loading
 # The CPU build of the same kernel bodies (cpu_binding.cpp): C++ only, no CUDA toolkit. -march=native
 # vectorizes for the user's own CPU, so the CPU's identity is part of its cache key.
 CPU_SOURCES = ("cpu_binding.cpp",)
-CPU_HEADERS = ("sg3_common.h", "upfirdn2d.h", "bias_act.h", "filtered_lrelu.h", "filtered_lrelu_sep.h")
+CPU_HEADERS = (
+    "sg3_common.h", "upfirdn2d.h", "bias_act.h", "filtered_lrelu.h", "filtered_lrelu_sep.h", "filtered_lrelu_host.h"
+)
 CPU_BUILD_FLAGS = {"cflags": ["-O3", "-march=native", "-fopenmp"], "ldflags": ["-fopenmp"]}
 CPU_DISABLE_ENV = "SG3_CPU_BUILD"  # "0" disables the CPU kernels
 

@@ -32,6 +32,7 @@ inline void store_f(c10::Half* p, float v) { *p = c10::Half(v); }
 #include "bias_act.h"
 #include "filtered_lrelu.h"
 #include "filtered_lrelu_sep.h"
+#include "filtered_lrelu_host.h"
 #include "upfirdn2d.h"
 
 namespace {
@@ -41,7 +42,9 @@ namespace {
 // on SG3's layer sizes, where a 64-wide tile wastes more on the image border than it saves on halos).
 int g_flrelu_smem_bytes = 48 * 1024;
 constexpr int kMaxSmemBytes = 16 * 1024 * 1024;
-int g_flrelu_mode = 0;  // 0: register-blocked kernel where it applies; 1: generic only (as binding.cpp)
+// 0: register-blocked kernel where it applies, in the host layout (filtered_lrelu_host.h); 1: generic only (as
+// binding.cpp); 2: the register-blocked kernel in the GPU's layout (flrelu_sep_block; benchmarks, tests).
+int g_flrelu_mode = 0;
 
 float* thread_scratch(size_t floats) {
     thread_local std::vector<float> buf;
@@ -254,6 +257,18 @@ void run_sep(const sg3::FlreluParams& p, const sg3::FlreluSepGeom& g, const T* x
     });
 }
 
+template <typename T, int UP, int DOWN, int FUT, int FDT, bool FD2D>
+void run_host(const sg3::FlreluParams& p, const sg3::FlreluSepGeom& g, const T* x, const float* fu, const float* fd,
+              const float* b, T* y) {
+    const int64_t blocks = p.planes * g.tiles_x * g.tiles_y;
+    const sg3::FlreluHostGeom h = sg3::flrelu_host_geom(g, UP);
+    parallel_chunks(blocks, 1, [&](int64_t b0, int64_t b1) {
+        float* smem = thread_scratch(size_t(h.floats));
+        for (int64_t blk = b0; blk < b1; ++blk)
+            sg3::flrelu_host_block<T, UP, DOWN, FUT, FDT, FD2D>(p, g, h, x, y, fu, fd, b, blk, smem);
+    });
+}
+
 template <typename T, int UP, int DOWN, int FUT, int FDT>
 void run_generic(const sg3::FlreluParams& p, const T* x, const float* fu, const float* fd, const float* b, T* y) {
     const int64_t blocks = p.planes * p.tiles_x * p.tiles_y;
@@ -267,8 +282,17 @@ void run_generic(const sg3::FlreluParams& p, const T* x, const float* fu, const 
 // Returns false when no fused tile fits the budget (the caller then runs the unfused path).
 template <typename T>
 bool run_filtered_lrelu(sg3::FlreluParams& p, const T* x, const float* fu, const float* fd, const float* b, T* y) {
-    const int variant = g_flrelu_mode == 0 ? sg3::flrelu_sep_variant(p) : sg3::kSepNone;
+    const int variant = g_flrelu_mode != 1 ? sg3::flrelu_sep_variant(p) : sg3::kSepNone;
     sg3::FlreluSepGeom g;
+    if (variant != sg3::kSepNone && g_flrelu_mode == 0 && sg3::flrelu_sep_plan(p, !p.fd_sep, g_flrelu_smem_bytes, g)) {
+        switch (variant) {
+            case sg3::kSepUp2Down2Taps12: run_host<T, 2, 2, 12, 12, false>(p, g, x, fu, fd, b, y); return true;
+            case sg3::kSepUp4Down2Taps24x12: run_host<T, 4, 2, 24, 12, false>(p, g, x, fu, fd, b, y); return true;
+            case sg3::kSepUp2Down2Taps12Fd2d: run_host<T, 2, 2, 12, 12, true>(p, g, x, fu, fd, b, y); return true;
+            case sg3::kSepUp4Down2Taps24x12Fd2d: run_host<T, 4, 2, 24, 12, true>(p, g, x, fu, fd, b, y); return true;
+            default: break;
+        }
+    }
     if (variant != sg3::kSepNone && sg3::flrelu_sep_plan(p, !p.fd_sep, g_flrelu_smem_bytes, g)) {
         switch (variant) {
             case sg3::kSepUp2Down2Taps12: run_sep<T, 2, 2, 12, 12, false>(p, g, x, fu, fd, b, y); return true;
@@ -341,7 +365,7 @@ std::vector<int64_t> filtered_lrelu_plan(int64_t in_h, int64_t in_w, int64_t up,
                                            fd_sep, 0, 1.f, 0.2f, -1.f);
     if (p.out_h <= 0 || p.out_w <= 0) return {0, 0, 0, 0};
     sg3::FlreluSepGeom g;
-    if (g_flrelu_mode == 0 && sg3::flrelu_sep_variant(p) != sg3::kSepNone &&
+    if (g_flrelu_mode != 1 && sg3::flrelu_sep_variant(p) != sg3::kSepNone &&
         sg3::flrelu_sep_plan(p, !p.fd_sep, g_flrelu_smem_bytes, g))
         return {g.tile_w, g.tile_h, int64_t(g.smem_floats) * 4, 1};
     if (!sg3::flrelu_plan(p, g_flrelu_smem_bytes)) return {0, 0, 0, 0};
@@ -349,7 +373,8 @@ std::vector<int64_t> filtered_lrelu_plan(int64_t in_h, int64_t in_w, int64_t up,
 }
 
 int64_t set_filtered_lrelu_mode(int64_t mode) {
-    TORCH_CHECK(mode == 0 || mode == 1, "filtered_lrelu mode must be 0 (auto) or 1 (generic)");
+    TORCH_CHECK(mode >= 0 && mode <= 2,
+                "filtered_lrelu mode must be 0 (auto), 1 (generic) or 2 (blocked kernel in the GPU's layout)");
     g_flrelu_mode = static_cast<int>(mode);
     return g_flrelu_mode;
 }
@@ -374,6 +399,6 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
     m.def("filtered_lrelu", &filtered_lrelu, "fused upsample, leaky ReLU, clamp, downsample");
     m.def("filtered_lrelu_plan", &filtered_lrelu_plan, "tile of the fused kernel for given arguments");
     m.def("set_filtered_lrelu_smem_bytes", &set_filtered_lrelu_smem_bytes, "scratch per thread of the fused kernel");
-    m.def("set_filtered_lrelu_mode", &set_filtered_lrelu_mode, "0: blocked kernel where it applies, 1: generic only");
+    m.def("set_filtered_lrelu_mode", &set_filtered_lrelu_mode, "0: blocked kernel (host layout) where it applies, 1: generic only, 2: blocked, GPU layout");
     m.def("build_info", &build_info, "what the extension was built for");
 }

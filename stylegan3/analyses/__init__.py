@@ -14,6 +14,8 @@ params, so a server can refuse bad params with one clear line before the work st
 - `pca`, `seed_set_direction`, `user_direction`: directions in W (the Directions panel, `sg3-explorer directions`);
 - `project`: a projection of a target image, streaming every step back (the Projection panel, `sg3-explorer
   project`);
+- `drag`: drag to edit (DragGAN): handles pulled onto targets, streaming every step back (the Drag panel,
+  `sg3-explorer drag`);
 - `equivariance_terms`: per-latent equivariance terms of a range of latents (`sg3-explorer equivariance
   --connect`; pooled by the caller);
 - `timeline_keys`, `timeline_frames`: a timeline's key latents, and chunks of its export's frames (the
@@ -36,6 +38,7 @@ import torch
 
 from stylegan3.analyses import (  # modules, one analysis each
     directions,
+    drag,
     equivariance,
     latents,
     project,
@@ -62,8 +65,8 @@ EmitFn = Callable[[Any], None]
 
 __all__ = ["ANALYSES", "Analysis", "EqParams", "NoParams", "ParamsError", "RecordParams", "SpectraParams",
            "StickingParams", "TimelineFramesParams", "TimelineParams", "TraceParams", "WalkParams",
-           "check_attachment", "directions", "eq_metrics", "equivariance", "fingerprint", "latents", "parse", "project",
-           "record", "run", "spectra", "sticking", "timeline", "trace", "walk"]
+           "check_attachment", "directions", "drag", "eq_metrics", "equivariance", "fingerprint", "latents", "parse",
+           "project", "record", "run", "spectra", "sticking", "timeline", "trace", "walk"]
 
 
 @dataclass(frozen=True)
@@ -102,11 +105,14 @@ class NoParams:
 
 def fingerprint(G: torch.nn.Module, request: RenderRequest, info: NetworkInfo, progress: ProgressFn, *,
                 params: NoParams = NoParams()) -> dict[str, str]:  # noqa: B008 - frozen, never mutated
-    """SHA-256 of the weights (`stylegan3.runs.runlog.network_fingerprint`), for `--record` logs of remote runs."""
+    """SHA-256 of the weights (`stylegan3.runs.runlog.network_fingerprint`), for `--record` logs of remote runs,
+    and the short fingerprint direction files name their network by (`explore.directions.network_fingerprint`),
+    so a client can refuse a direction file made for another network."""
+    from stylegan3.explore.directions import network_fingerprint as directions_fingerprint
     from stylegan3.runs.runlog import network_fingerprint
 
     progress(0, 1)
-    return {"sha256": network_fingerprint(G)}
+    return {"sha256": network_fingerprint(G), "directions": directions_fingerprint(G)}
 
 
 @dataclass(frozen=True)
@@ -143,6 +149,9 @@ ANALYSES.update({
     "project": Analysis(project.project, project.ProjectParams, streams=True, attachment=True),
     "equivariance_terms": Analysis(equivariance.equivariance_terms, equivariance.TermsParams, streams=True),
 })
+
+# Editing by gradients (issue 22): drag to edit; the mask is the attachment.
+ANALYSES["drag"] = Analysis(drag.drag, drag.DragParams, streams=True, attachment=True)
 
 
 def parse(name: object, params: object) -> Any:

@@ -2,7 +2,7 @@
 ("timeline_frames"), so the Timeline panel and `video --session` work the same in a thread, a child process
 and over `--connect`.
 
-The timeline travels as its version-2 JSON document (`Timeline.to_dict`: exact floats, requests by value), so
+The timeline travels as its JSON document (`Timeline.to_dict`: exact floats, requests by value), so
 whoever renders needs no file of the client's; the request that comes with the call names the network and the
 seed-plane position the frames' latents are pinned to (`ResolvedTimeline.request_at`). Frames come back in
 bounded chunks of a stateless call, like a recording (`stylegan3.analyses.record`): frame k is the pipeline's
@@ -27,7 +27,7 @@ MAX_FRAMES = 1_000_000
 
 
 def timeline_from_plain(data: dict[str, Any]) -> Timeline:
-    """The checked timeline of a version-2 document (version 1 names a direction file: convert it first)."""
+    """The checked timeline of a document (a version-1 file names a direction file: convert it first)."""
     if data.get("version") == 1:
         raise SG3Error("a version-1 timeline names a direction file: load it here and send its version-2 form")
     timeline = Timeline.from_dict(data)

@@ -20,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Read a network (pickle path, URL, catalog name or 'demo') safely and write it as .safetensors.",
     )
     parser.add_argument("input", help="network pickle: path, http(s) URL, catalog name or 'demo'")
-    parser.add_argument("output", help="where to write the .safetensors file")
+    parser.add_argument("output", help="where to write the .safetensors file (the name must end in .safetensors)")
     parser.add_argument("--key", default="G_ema", help="network to take from the pickle (default: G_ema)")
     parser.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
     from stylegan3.cli.args import add_device_argument
@@ -36,6 +36,9 @@ def run(args: argparse.Namespace) -> int:
     device = pick_device(args.device or "cpu")
 
     output = Path(args.output)
+    if output.suffix.lower() != ".safetensors":  # the name says the format: a .pkl must not hold safetensors
+        raise SG3Error(f"{output}: convert writes .safetensors files only (name it "
+                       f"{output.with_suffix('.safetensors').name})")
     if output.exists() and not args.force:
         raise SG3Error(f"{output}: already exists (use --force to overwrite)")
     if output.is_dir():

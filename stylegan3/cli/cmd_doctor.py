@@ -57,7 +57,7 @@ def gather(build_now: bool = True, device: Any = None) -> dict[str, Any]:
         info["self_check"] = self_check_lines(resolve_device(device), build_now)
         # Without --no-build this loads (or builds) the kernels for the device; with it, nothing compiles.
         info["dispatch"] = (backend.describe(resolve_device(device)) if build_now
-                            else "not decided (--no-build loads no kernels)")
+                            else "not decided (--no-build loads no kernels; run `sg3-explorer doctor`)")
     except Exception as exc:  # noqa: BLE001 - the report must come out even if the library is broken
         info["dispatch"] = f"unknown ({type(exc).__name__}: {exc})"
     from stylegan3.render.graphs import DISABLE_ENV, graphs_disabled
@@ -83,6 +83,19 @@ def backend_graphs_off(device: Any) -> str | None:
         return None
 
 
+def _kernels_row(build: dict[str, Any], kind: str) -> str:
+    """One build's row (`kind` 'cuda' or 'cpu'): what it holds, or why there is none; which ops render is said
+    once, by the dispatch, below the rows (a CPU-only torch has no CUDA kernels while the CPU kernels serve)."""
+    built = build.get("built_kernels") or []
+    if built:
+        return ", ".join(built) + (f" [{build['build_info']}]" if build.get("build_info") else "")
+    if build.get("reason"):
+        return f"none: {build['reason']}"
+    if build.get("tried"):
+        return "none"
+    return "not loaded (--no-build)" if kind == "cpu" else "not built (--no-build)"
+
+
 def format_report(info: dict[str, Any]) -> str:
     """Human-readable report, one fact per line."""
     dash = "-"
@@ -99,39 +112,16 @@ def format_report(info: dict[str, Any]) -> str:
         ("kernel cache", info.get("build_dir") or info.get("cache_dir")),
         ("target arch", info.get("arch") or dash),
     ]
-    built = info.get("built_kernels") or []
-    if built:
-        extra = f" [{info['build_info']}]" if info.get("build_info") else ""
-        rows.append(("kernels built", ", ".join(built) + extra))
-    elif info.get("tried"):
-        rows.append(("kernels built", "none"))
-    else:
-        rows.append(("kernels built", "not tried (--no-build)"))
+    rows.append(("CUDA kernels", _kernels_row(info, "cuda")))
     cpu = info.get("cpu") or {}
-    if cpu.get("built_kernels"):
-        rows.append(("cpu kernels", f"{', '.join(cpu['built_kernels'])} [{cpu.get('build_info')}]"))
-    elif cpu.get("tried"):
-        rows.append(("cpu kernels", "none"))
-    elif cpu:
-        rows.append(("cpu kernels", "not tried (--no-build)"))
+    if cpu:
+        rows.append(("CPU kernels", _kernels_row(cpu, "cpu")))
     if cpu.get("build_dir"):
-        rows.append(("cpu cache", cpu["build_dir"]))
+        rows.append(("CPU cache", cpu["build_dir"]))
     width = max(len(k) for k, _ in rows)
     lines = [f"{k.ljust(width)}  {v}" for k, v in rows]
-    if info.get("active") == "cuda":
-        lines.append(
-            "ops: CUDA kernels (filtered_lrelu: register-blocked for StyleGAN3 layer shapes, generic fused kernel "
-            "otherwise; upfirdn2d, bias_act)"
-        )
-    else:
-        reason = info.get("reason") or "kernels not built yet (run without --no-build)"
-        lines.append(f"ops: reference PyTorch path (fallback): {reason}")
-    if cpu.get("active") == "cpu":
-        lines.append("cpu ops: CPU kernels (the same kernel bodies, C++ with OpenMP over the cores)")
-    elif cpu:
-        lines.append(f"cpu ops: reference PyTorch path (fallback): {cpu.get('reason') or 'kernels not built yet'}")
-    if info.get("dispatch"):
-        lines.append(f"dispatch: {info['dispatch']}")
+    # The one account of what renders: the dispatch's own line for the device (the rows above are the builds).
+    lines.append(f"ops in use: {info.get('dispatch') or 'unknown'}")
     for line in info.get("self_check") or []:
         lines.append(f"self-check: {line}")
     if info.get("cuda_graphs"):

@@ -93,10 +93,9 @@ def catalog_listing() -> str:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    import stylegan3
     from stylegan3.cli.args import pick_device
     from stylegan3.loading import build_network, read_network
-    from stylegan3.loading.load import is_demo_source
+    from stylegan3.loading.load import is_demo_source, load_network
 
     if args.catalog:
         print(catalog_listing())
@@ -104,8 +103,8 @@ def run(args: argparse.Namespace) -> int:
     device = pick_device(args.device or "cpu")
     # What the precision line describes: the device asked for, else what a render here would use.
     here = device.type if args.device else ("cuda" if torch.cuda.is_available() else "cpu")
-    if is_demo_source(args.source):
-        G = stylegan3.load_network(args.source, device=device)
+    if is_demo_source(args.source):  # read only: no kernel build, no self-check (see load_network)
+        G = load_network(args.source, device=device, self_check=False)
         print(describe(G, getattr(G, "demo_name", str(args.source)), here))
         return 0
     parsed = read_network(args.source)

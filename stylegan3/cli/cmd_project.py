@@ -108,6 +108,10 @@ def run(args: argparse.Namespace) -> int:
             import imageio_ffmpeg  # noqa: F401
         except ImportError:
             raise SG3Error("--video needs imageio and imageio-ffmpeg: pip install 'sg3-explorer[video]'") from None
+    if args.loss == "lpips" and not args.connect:  # a server checks its own install
+        from stylegan3.explore.projection import check_perceptual
+
+        check_perceptual()
     with open_backend(args) as backend:
         info = load(backend, args.network)
         target = load_target(args.target, int(info.resolution), int(info.img_channels))  # a bad image fails here

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -30,7 +31,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--direction", action="append", default=[], metavar="FILE.npz:K=SIGMAS[@RANGE]",
                    help="move along direction K of a direction file by SIGMAS standard deviations, on the ws "
                    "RANGE (all, coarse, middle, fine, or e.g. 0-3; default all); repeatable")
-    p.add_argument("--outdir", type=Path, required=True, help="output folder (created if needed)")
+    p.add_argument("--force", action="store_true", help="apply --direction files made for another network")
+    p.add_argument("--outdir", type=Path, required=True,
+                   help="output folder (created if needed); files are named seedNNNN.png, plus every option that "
+                   "changes the image (e.g. seed0005-psi0.7-t0.25,0.png); .jpg with --connect --frame-format jpeg")
     add_device_argument(p)
     add_connect_arguments(p)
     add_session_arguments(p)
@@ -51,11 +55,12 @@ def run(args: argparse.Namespace) -> int:
 
     G = stylegan3.load_network(args.network, device=pick_device(args.device))
     info = describe(G, args.network)
-    requests = seed_requests(args, info, direction_moves(args.direction, info, network_fingerprint(G)))
+    fingerprint = network_fingerprint(G) if args.direction else None
+    requests = seed_requests(args, info, direction_moves(args.direction, info, fingerprint, args.force))
     make_outdir(args.outdir)
     for seed, request in requests:
         out = render_request(G, request, info)
-        save_frame(args.outdir, seed, out.image, out.error)
+        save_frame(args, seed, out.image, out.error)
     return 0
 
 
@@ -91,19 +96,67 @@ def make_outdir(outdir: Path) -> None:
         raise SG3Error(f"{outdir}: cannot create output folder ({exc.strerror})") from None
 
 
-def save_frame(outdir: Path, seed: int, image, error: str | None) -> None:
+def frame_name(args: argparse.Namespace, seed: int) -> str:
+    """`seed0005.png` for a plain render; every option that changes the image is added to the name
+    (`seed0005-psi0.7-t0.25,0-dirs3+2.5@coarse.png`), so renders with other settings into the same folder never
+    overwrite each other. Frames that came over `--connect` as JPEG are written as such: `.jpg`."""
+    from stylegan3.explore.directions import parse_direction_spec
+
+    parts = [f"seed{seed:04d}"]
+    if args.class_idx is not None:
+        parts.append(f"class{args.class_idx}")
+    if args.psi != 1.0:
+        parts.append(f"psi{args.psi:g}")
+    if args.cutoff is not None:
+        parts.append(f"cutoff{args.cutoff}")
+    if args.noise_mode != "const":
+        parts.append(f"noise-{args.noise_mode}")
+    if tuple(args.translate) != (0.0, 0.0):
+        parts.append(f"t{args.translate[0]:g},{args.translate[1]:g}")
+    if args.rotate:
+        parts.append(f"r{args.rotate:g}")
+    for spec in args.direction:
+        path, index, amount, layers = parse_direction_spec(spec)
+        parts.append(f"{_slug(Path(path).stem)}{index}{amount:+g}" + ("" if layers == "all" else f"@{_slug(layers)}"))
+    if args.force_fp32:
+        parts.append("fp32")
+    return "-".join(parts) + image_suffix(args)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.,_]+", "_", text).strip("_") or "d"
+
+
+def image_suffix(args: argparse.Namespace) -> str:
+    """`.jpg` where the frames came over `--connect` as JPEG (the pixels are JPEG's: a `.png` would hide that),
+    else `.png`."""
+    return ".jpg" if getattr(args, "connect", None) and getattr(args, "frame_format", "raw") == "jpeg" else ".png"
+
+
+def save_image(path: Path, image, args: argparse.Namespace) -> None:
+    """Write `image` in the format its name says (`image_suffix`): PNG, or JPEG at `--jpeg-quality`."""
+    if path.suffix == ".jpg":
+        Image.fromarray(image).save(path, format="JPEG", quality=int(getattr(args, "jpeg_quality", 90)))
+    else:
+        Image.fromarray(image).save(path, format="PNG")
+
+
+def save_frame(args: argparse.Namespace, seed: int, image, error: str | None) -> None:
     if error:
         raise SG3Error(f"seed {seed}: {error}")
-    path = outdir / f"seed{seed:04d}.png"
-    Image.fromarray(image).save(path)
+    path = args.outdir / frame_name(args, seed)
+    save_image(path, image, args)
     print(path)
 
 
-def direction_moves(specs: list[str], info, fingerprint: str | None = None) -> tuple:
+def direction_moves(specs: list[str], info, fingerprint: str | None = None, force: bool = False) -> tuple:
     """The `--direction` moves as the request carries them (unit vector by value, so `--connect` needs no file
-    on the server); every file and index is checked up front."""
+    on the server); every file and index is checked up front, and a file made for another network (its
+    `fingerprint` differs) is refused unless `force`."""
     from stylegan3.explore.directions import (
         DirectionMove,
+        DirectionsMismatch,
+        check_network,
         load_directions,
         parse_direction_spec,
         request_moves,
@@ -116,11 +169,12 @@ def direction_moves(specs: list[str], info, fingerprint: str | None = None) -> t
         path, index, amount, layers = parse_direction_spec(spec)
         if path not in files:
             files[path] = load_directions(path)
-            d = files[path]
-            if d.w_dim != info.w_dim:
-                raise SG3Error(f"{path}: directions are {d.w_dim}-dimensional but the network's w has {info.w_dim}")
-            if d.network and fingerprint is not None and d.network != fingerprint:
-                print(f"warning: {path} was made for another network ({d.network})", file=sys.stderr)
+            try:
+                forced = check_network(files[path], path, info.w_dim, fingerprint, force)
+            except DirectionsMismatch as exc:
+                raise SG3Error(f"{exc} (--force applies it anyway)") from None
+            if forced:
+                print(f"warning: {forced} (applied: --force)", file=sys.stderr)
         d = files[path]
         if index >= len(d):
             raise SG3Error(f"{path}: direction {index} out of range (the file has {len(d)}: 0..{len(d) - 1})")

@@ -44,15 +44,59 @@ def run(args: argparse.Namespace) -> int:
         if type(exc).__name__ == "ZMQError":
             raise SG3Error(f"cannot listen on {endpoint(host, port)}: {exc}") from None
         raise
-    shown = f"[{host}]" if ":" in host else host
     print(f"sg3-explorer serve: listening on {server.address} (renders on {server.owner.device})", flush=True)
     print(f"  allowed: {allow.describe()}", flush=True)
     if token is not None:
         print(f"  token{' (generated)' if generated else ''}: {token}", flush=True)
     hint = f" --token {token}" if token is not None else ""
-    print(f"  connect: sg3-explorer gui --connect {shown}:{server.port}{hint} NETWORK", flush=True)
+    hosts = client_hosts(host)
+    print(f"  connect: sg3-explorer gui --connect {_shown(hosts[0])}:{server.port}{hint} NETWORK", flush=True)
+    if hosts != [host]:  # a wildcard bind: no client can connect to 0.0.0.0 itself
+        others = ", ".join(_shown(h) for h in hosts[1:]) or "none found (`hostname -I` or `ip addr` lists them)"
+        print(f"  (clients use this machine's name or an address they can reach: {others})", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         print("sg3-explorer serve: stopped", file=sys.stderr)
     return 0
+
+
+def _shown(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def client_hosts(host: str) -> list[str]:
+    """Hosts a client can give `--connect` for a server bound to `host`: `host` itself, unless it is a wildcard
+    (0.0.0.0 or ::, every interface), which is no address to connect to; then this machine's name followed by
+    its non-loopback addresses of that family."""
+    import ipaddress
+    import socket
+
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return [host]
+    if not ip.is_unspecified:
+        return [host]
+    family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+    name = socket.gethostname()
+    found: set[str] = set()
+    try:
+        found.update(str(info[4][0]) for info in socket.getaddrinfo(name, None, family))
+    except OSError:
+        pass
+    try:  # the address of the default route: a UDP "connect" only picks the interface, it sends nothing
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
+            probe.connect(("2001:db8::1" if family == socket.AF_INET6 else "192.0.2.1", 9))
+            found.add(str(probe.getsockname()[0]))
+    except OSError:
+        pass
+    usable = []
+    for text in found:
+        try:
+            address = ipaddress.ip_address(text.split("%")[0])
+        except ValueError:
+            continue
+        if not (address.is_loopback or address.is_unspecified or address.is_link_local):
+            usable.append(str(address))
+    return [name, *sorted(usable, key=ipaddress.ip_address)]

@@ -16,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="write a seed-interpolation video, one pane per network",
         description="Interpolate in W between seeds and write an mp4 with one labelled pane per network, "
         "all panes in sync (each network gets z from the same seeds at its own z_dim). "
-        "Without --network the embedded demo net is used. Needs imageio + imageio-ffmpeg.",
+        "Without --network the embedded demo net is used. Writes .mp4 (needs imageio + imageio-ffmpeg) or .gif.",
     )
     p.add_argument("--network", action="append", metavar="SRC", help="path, URL, catalog name or 'demo' (repeat)")
     p.add_argument("--seeds", default="0-7", help="seed list, e.g. 0-7 or 1,5,9 (default: 0-7)")
@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--bitrate", default="10M", help="H.264 bitrate (10M)")
     p.add_argument("--batch", type=int, default=4, help="frames rendered at once per network (4)")
     add_device_argument(p)
-    p.add_argument("--out", required=True, metavar="FILE.mp4", help="output video")
+    p.add_argument("--out", required=True, metavar="FILE.mp4", help="output video: .mp4 (H.264) or .gif")
     p.add_argument("--session", metavar="FILE.json",
                    help="render a keyframe timeline (or the timeline of a session file) instead of a seed walk")
     p.add_argument("--frames", type=int, default=None, metavar="N", help="with --session: exactly N frames")
@@ -70,8 +70,9 @@ def _run_remote(args: argparse.Namespace, spec, total: int) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from stylegan3.explore.interpolation import parse_grid, parse_seeds, parse_transform_path
-    from stylegan3.explore.video import VideoSpec, iter_video_frames, video_frame_count, write_video
+    from stylegan3.explore.video import VideoSpec, check_video_path, iter_video_frames, video_frame_count, write_video
 
+    check_video_path(args.out)  # suffix, folder and encoder: before any loading or rendering
     if args.session:
         from stylegan3.cli.session_video import run_session
 

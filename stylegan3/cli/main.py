@@ -25,8 +25,10 @@ COMMAND_MODULES = [
     "stylegan3.cli.cmd_equivariance",
     "stylegan3.cli.cmd_sticking",
     "stylegan3.cli.cmd_video",
+    "stylegan3.cli.cmd_timeline",
     "stylegan3.cli.cmd_directions",
     "stylegan3.cli.cmd_project",
+    "stylegan3.cli.cmd_drag",
     "stylegan3.cli.cmd_doctor",
     "stylegan3.cli.cmd_bench",
     "stylegan3.cli.cmd_serve",
@@ -114,14 +116,18 @@ def main(argv: list[str] | None = None, *, extra_modules: Sequence[str] = (),
         print(f"error: {exc}", file=sys.stderr)
         return 1
     debug = args.debug
+    from stylegan3.cli.progress import end_progress_lines
+
     try:
         result = args.func(args)
     except SG3Error as exc:
         if debug:
             raise
+        end_progress_lines()
         print(f"error: {(str(exc).strip().splitlines() or [''])[0]}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        end_progress_lines()
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - the CLI promises one line, never a traceback dump
@@ -129,6 +135,7 @@ def main(argv: list[str] | None = None, *, extra_modules: Sequence[str] = (),
             raise
         from stylegan3.render.memory import is_out_of_memory, out_of_memory_message
 
+        end_progress_lines()
         if is_out_of_memory(exc):
             doing = f"running {args.command}"
             print(f"error: {out_of_memory_message(exc, doing)}", file=sys.stderr)

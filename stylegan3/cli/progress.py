@@ -35,37 +35,41 @@ class RunProgress:
 
     def __init__(self, total: int, desc: str, unit: str, enabled: bool = True, start: int = 0,
                  processes: int = 1, first_round: int = 1) -> None:
-        self.total, self.unit, self.enabled, self.start, self.processes = total, unit, enabled, start, processes
+        self.total, self.desc, self.unit, self.enabled, self.start = total, desc, unit, enabled, start
+        self.processes = processes
         self.first_round = max(1, int(first_round))
         self.t0 = time.perf_counter()
         self.estimated = False
-        self.bar = None
-        if enabled:
-            from tqdm import tqdm
+        self.bar = None  # drawn at the first report, so a failure before any work (a refused connection) is alone
+        self.last: int | None = None
 
-            self.bar = tqdm(total=total, initial=start, desc=desc, unit=unit, file=sys.stderr, leave=False)
-
-    def estimate_line(self, done: int) -> str | None:
-        """'estimate: ... for the remaining N units (first K took T)' from the time so far."""
+    def estimate_line(self, done: int, now: float | None = None) -> str | None:
+        """'estimate: ... for the remaining N units (first K took T)' from the time until `now` (default: now)."""
         new = done - self.start
         if new <= 0:
             return None
-        took = time.perf_counter() - self.t0
+        took = (time.perf_counter() if now is None else now) - self.t0
         left = self.total - done
         where = f" on {self.processes} processes" if self.processes > 1 else ""
         return (f"estimate: {format_duration(took / new * left)} for the remaining {left} {self.unit}{where} "
                 f"(first {new} took {format_duration(took)})")
 
     def __call__(self, done: int, _total: int | None = None) -> None:
-        if not self.enabled:
-            return
+        if not self.enabled or done == self.last:
+            return  # a remote analysis repeats its last report while it waits: nothing to redraw
+        now = time.perf_counter()  # before drawing: the first bar's set-up is no part of the work timed
+        self.last = done
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=self.total, initial=self.start, desc=self.desc, unit=self.unit, file=sys.stderr,
+                            leave=False)
+        self.bar.update(done - self.bar.n)  # first, so the bar and the estimate below name the same count
         if not self.estimated and done < self.total and done - self.start >= self.first_round:
-            line = self.estimate_line(done)
+            line = self.estimate_line(done, now)
             if line is not None:
                 self.estimated = True
-                (self.bar.write if self.bar is not None else print)(line, file=sys.stderr)
-        if self.bar is not None:
-            self.bar.update(done - self.bar.n)
+                self.bar.write(line, file=sys.stderr)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -76,3 +80,15 @@ class RunProgress:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def end_progress_lines() -> None:
+    """Close every progress bar still drawn (ours and tqdm's in the library), so the error printed next starts
+    on a line of its own instead of after a bar's last redraw."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return
+    # The lowest bar first: closing a bar drawn below another moves the cursor back up to it.
+    for bar in sorted(getattr(tqdm, "_instances", ()), key=lambda b: abs(getattr(b, "pos", 0)), reverse=True):
+        bar.close()

@@ -7,6 +7,8 @@ import os
 
 from stylegan3.errors import SG3Error
 
+_START_HINT = "is `sg3-explorer serve` running there, or the SSH tunnel open?"
+
 
 def add_connect_arguments(parser: argparse.ArgumentParser, frames: bool = True) -> None:
     """--connect / --token, and (for commands that fetch frames) --frame-format / --jpeg-quality."""
@@ -22,11 +24,15 @@ def add_connect_arguments(parser: argparse.ArgumentParser, frames: bool = True) 
 
 
 def connect(args: argparse.Namespace, timeout: float = 15.0):
-    """A ready RemoteBackend for `--connect`, or a one-line error."""
-    from stylegan3.service.client import RemoteBackend
+    """A ready RemoteBackend for `--connect`, or a one-line error within a few seconds (`probe` first: a port
+    where nothing listens is refused at once instead of after the hello's timeout)."""
+    from stylegan3.service.client import RemoteBackend, probe
     from stylegan3.service.codec import FrameCodecError
 
     token = args.token or os.environ.get("SG3_EXPLORER_TOKEN") or None
+    problem = probe(args.connect)
+    if problem is not None:
+        raise SG3Error(f"cannot reach {args.connect}: {problem}; {_START_HINT}")
     try:
         backend = RemoteBackend(args.connect, token=token, frame_format=getattr(args, "frame_format", "raw"),
                                 quality=getattr(args, "jpeg_quality", 90))
@@ -37,8 +43,7 @@ def connect(args: argparse.Namespace, timeout: float = 15.0):
         backend.close()
         if status.state == "refused":
             raise SG3Error(status.message)
-        raise SG3Error(f"cannot reach {args.connect} ({status.message or 'no answer'}; is `sg3-explorer serve` "
-                       "running there, or the SSH tunnel open?)")
+        raise SG3Error(f"cannot reach {args.connect}: {status.message or 'no answer'}; {_START_HINT}")
     return backend
 
 
@@ -61,23 +66,29 @@ def where(args: argparse.Namespace, info) -> str:
 def run_render(args: argparse.Namespace) -> int:
     """`render --connect`: the same requests as a local render (`cmd_render.seed_requests`), the same PNG bytes."""
     from stylegan3.cli.cmd_render import direction_moves, make_outdir, save_frame, seed_requests
-    from stylegan3.documents.request import NetworkRef
+    from stylegan3.documents.request import NetworkRef, RenderRequest
     from stylegan3.service.backend import BackendError
 
     backend = connect(args)
     try:
+        ref = NetworkRef(args.network)
         try:
-            info = backend.load(NetworkRef(args.network))
+            info = backend.load(ref)
         except BackendError as exc:
             raise SG3Error(str(exc)) from None
-        requests = seed_requests(args, info, direction_moves(args.direction, info))
+        fingerprint = None
+        if args.direction:  # the direction files' network check, with the fingerprint computed on the server
+            from stylegan3.service import analyses
+
+            fingerprint = analyze(lambda: analyses.directions_fingerprint(backend, RenderRequest(network=ref)))
+        requests = seed_requests(args, info, direction_moves(args.direction, info, fingerprint, args.force))
         make_outdir(args.outdir)
         for seed, request in requests:
             try:
                 result = backend.render(request, timeout=600)
             except BackendError as exc:
                 raise SG3Error(str(exc)) from None
-            save_frame(args.outdir, seed, result.image, result.error)
+            save_frame(args, seed, result.image, result.error)
     finally:
         backend.close()
     return 0

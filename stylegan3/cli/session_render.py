@@ -19,8 +19,7 @@ def _slug(name: str) -> str:
 
 
 def run_session(args: argparse.Namespace) -> int:
-    from PIL import Image
-
+    from stylegan3.cli.cmd_render import image_suffix, save_image
     from stylegan3.documents.session import load_session, session_stem
     from stylegan3.service.backend import BackendError
 
@@ -33,10 +32,10 @@ def run_session(args: argparse.Namespace) -> int:
         from stylegan3.service.thread_backend import ThreadBackend
 
         backend = ThreadBackend(args.device)
-    stem = session_stem(args.session)
-    jobs = [(f"{stem}.png", session.request)]
+    stem, suffix = session_stem(args.session), image_suffix(args)
+    jobs = [(f"{stem}{suffix}", session.request)]
     if args.bookmarks:
-        jobs += [(f"{stem}-{i:02d}-{_slug(b.name)}.png", b.request) for i, b in enumerate(session.bookmarks)]
+        jobs += [(f"{stem}-{i:02d}-{_slug(b.name)}{suffix}", b.request) for i, b in enumerate(session.bookmarks)]
     try:
         args.outdir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -51,7 +50,7 @@ def run_session(args: argparse.Namespace) -> int:
             if result.error:
                 raise SG3Error(f"{name}: {result.error}")
             path = args.outdir / name
-            Image.fromarray(result.image).save(path)
+            save_image(path, result.image, args)
             print(path)
     finally:
         backend.close()

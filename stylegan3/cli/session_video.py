@@ -14,7 +14,7 @@ def run_session(args: argparse.Namespace) -> int:
     from stylegan3.cli.args import pick_device
     from stylegan3.cli.remote import connect
     from stylegan3.documents.request import NetworkRef, RenderRequest
-    from stylegan3.documents.timeline import load_timeline, timeline_network
+    from stylegan3.documents.timeline import NeedsNetwork, load_timeline, timeline_network
     from stylegan3.explore.video import write_video
     from stylegan3.service import analyses
     from stylegan3.service.thread_backend import ThreadBackend
@@ -26,11 +26,15 @@ def run_session(args: argparse.Namespace) -> int:
     if args.network and len(args.network) > 1:
         raise SG3Error("--session renders one network: give --network once")
     source = args.network[0] if args.network else (timeline_network(args.session) or "demo")
+    try:  # every problem of the file is reported before anything is loaded
+        timeline = load_timeline(args.session, network=source)
+    except NeedsNetwork:  # a version-1 file's moves on named ws ranges convert with the network's number of ws
+        timeline = None
     backend = connect(args) if args.connect else ThreadBackend(pick_device(args.device))
     try:
-        # The network first: a version-1 timeline's moves on named ws ranges convert with its number of ws.
         info = backend.load(NetworkRef(source))
-        timeline = load_timeline(args.session, num_ws=info.num_ws, network=source)
+        if timeline is None:
+            timeline = load_timeline(args.session, num_ws=info.num_ws, network=source)
         timeline.check()
         fps = float(timeline.fps if args.fps is None else args.fps)
         total = int(args.frames or timeline.num_frames(fps))

@@ -5,6 +5,9 @@ equal object), accepts `True` where an int is meant, and reports a bad file as a
 constructor. Here every field of the JSON must be present, known and of the declared type, and the error
 names the dotted path of the field (`latent.mix_ws[2]: expected int, got 'a'`).
 
+`from_plain_all` is the forgiving reader of files people write by hand (timelines): it reports every problem
+at once instead of the first, and optionally lets fields with a default be left out.
+
 Supported field types: bool, int, float (ints accepted), str, `X | None`, `tuple[X, ...]`, `tuple[X, Y]`,
 `dict[str, X]`, `Literal[...]` and nested dataclasses. Non-finite floats are refused (JSON has no spelling).
 """
@@ -12,6 +15,7 @@ Supported field types: bool, int, float (ints accepted), str, `X | None`, `tuple
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import math
 import types
@@ -163,6 +167,86 @@ def _convert_dataclass(cls: type, value: Any, path: str) -> Any:
         raise CodecError(f"{path}: {exc}") from None
 
 
+class CodecProblems(CodecError):
+    """Every problem of one document (`problems`: one line each); the message lists them on one line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        count = f"{len(problems)} problems" if len(problems) > 1 else "1 problem"
+        super().__init__(f"{count}: " + "; ".join(problems))
+
+
+_BAD = object()  # a value that did not convert (its problem is already listed)
+
+
+def from_plain_all(cls: type[T], data: Any, path: str = "", *, defaults: bool = False) -> T:
+    """As `from_plain`, but every problem of `data` is collected and raised together (`CodecProblems`), and with
+    `defaults` a field that has a default may be missing (the default is used).
+
+    Why a second reader: a file written by hand has several mistakes at once, and learning them one run at a
+    time (each error naming one more rule) is what made timelines impossible to write from the docs."""
+    problems: list[str] = []
+    value = _collect(cls, data, path, problems, defaults)
+    if problems or value is _BAD:
+        raise CodecProblems(problems or [f"{path or cls.__name__}: invalid"])
+    return value
+
+
+def _child(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def has_default(f: dataclasses.Field) -> bool:
+    return f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+
+
+def _collect(tp: Any, value: Any, path: str, problems: list[str], defaults: bool) -> Any:
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            problems.append(str(_fail(path or tp.__name__, "an object", value)))
+            return _BAD
+        hints = _hints(tp)
+        fields = [f for f in dataclasses.fields(tp) if f.init]
+        names = [f.name for f in fields]
+        bad = False
+        for key in value:
+            if key not in names:
+                close = difflib.get_close_matches(str(key), names, n=1, cutoff=0.6)
+                hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(names)}"
+                problems.append(f"{_child(path, str(key))}: unknown field ({hint})")
+                bad = True
+        kwargs = {}
+        for f in fields:
+            if f.name not in value:
+                if not (defaults and has_default(f)):
+                    problems.append(f"{_child(path, f.name)}: missing")
+                    bad = True
+                continue
+            kwargs[f.name] = _collect(hints[f.name], value[f.name], _child(path, f.name), problems, defaults)
+            bad = bad or kwargs[f.name] is _BAD
+        if bad:
+            return _BAD
+        try:
+            return tp(**kwargs)
+        except (ValueError, TypeError, CodecError) as exc:
+            problems.append(f"{path or tp.__name__}: {exc}")
+            return _BAD
+    origin, args = get_origin(tp), get_args(tp)
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis and dataclasses.is_dataclass(args[0]) \
+            and isinstance(value, list):
+        items = [_collect(args[0], v, f"{path}[{i}]", problems, defaults) for i, v in enumerate(value)]
+        return _BAD if any(v is _BAD for v in items) else tuple(items)
+    if origin in (Union, types.UnionType) and value is not None:
+        options = [o for o in args if o is not type(None)]
+        if len(options) == 1 and dataclasses.is_dataclass(options[0]):
+            return _collect(options[0], value, path, problems, defaults)
+    try:
+        return _convert(tp, value, path or "value")
+    except CodecError as exc:
+        problems.append(str(exc))
+        return _BAD
+
+
 def check_fields(obj: Any, skip: tuple[str, ...] = ()) -> None:
     """Validate a dataclass built in code against its own hints (what `__post_init__`s call); fields named in
     `skip` were checked by the caller."""
@@ -195,4 +279,5 @@ def _prechecked(tp: Any, value: Any) -> bool:
     return False
 
 
-__all__ = ["CodecError", "check_fields", "dumps", "from_plain", "loads", "to_plain"]
+__all__ = ["CodecError", "CodecProblems", "check_fields", "dumps", "from_plain", "from_plain_all", "has_default",
+           "loads", "to_plain"]

@@ -28,11 +28,10 @@ from stylegan3.errors import SG3Error
 
 __all__ = ["Bookmark", "Session", "SessionError", "load_session", "save_session", "session_stem", "SUFFIX"]
 
-SESSION_SCHEMA = 2
+SESSION_SCHEMA = 3
 SUFFIX = ".sg3session.json"
 MAX_BYTES = 64 * 1024 * 1024  # a bookmark is ~1 KiB, or ~200 KiB with a projected W+ latent of a 1024 net
 MAX_BOOKMARKS = 10_000
-
 
 
 def _v1_to_v2(data: dict) -> dict:
@@ -41,8 +40,14 @@ def _v1_to_v2(data: dict) -> dict:
     return data
 
 
+def _v2_to_v3(data: dict) -> dict:
+    """Version 3 writes its timeline with a `schema` instead of `format` / `version` (the old form is still read):
+    nothing to change; the number tells an older program that it cannot read the new timeline form."""
+    return data
+
+
 # version N -> function turning a version-N document into version N + 1
-MIGRATIONS: dict[int, Callable[[dict], dict]] = {1: _v1_to_v2}
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 class SessionError(SG3Error):

@@ -6,11 +6,17 @@ come back to", and a timeline is also a clock. Only the latent and the transform
 network, noise mode and views are the timeline's (the request's network names where the bookmark came from;
 `--network` wins). Turning it into latents and frames is `stylegan3.render.timeline`.
 
-The timeline file is JSON with a `format` and `version` field. Version 2 (written now) stores each key as
-`{"bookmark": {"name", "request"}, "duration"}` with the request codec's exact floats. Version 1 stored seed
-or ws, psi, transform and moves by index into a direction file; it is still read and converted to requests
-exactly (`_v1_keyframes`: the direction file is read once, its vectors travel by value from then on). A
-session file holds a timeline under its `"timeline"` key; `load_timeline` reads either.
+The timeline file is JSON versioned like requests and sessions: an integer `schema` (3, written now; left
+out, the current one is meant). Each key is `{"bookmark": {"name", "request"}, "duration"}` with the request
+codec's exact floats; people writing a file by hand may give a key by seed (`{"seed": 5, "duration": 2}`,
+a `SeedKey`) and leave out any field that has a default (`TimelineFile`; also inside requests), and a bad
+file has all its problems reported at once. `docs/TIMELINES.md` is the reference, `docs/schemas/` the JSON
+Schemas generated from these dataclasses (`stylegan3.documents.schemas`).
+
+Older files said `{"format": "sg3-explorer timeline", "version": N}`. Version 2 is schema 3 but for those two
+names. Version 1 stored seed or ws, psi, transform and moves by index into a direction file; it is still read
+and converted to requests exactly (`_v1_keyframes`: the direction file is read once, its vectors travel by
+value from then on). A session file holds a timeline under its `"timeline"` key; `load_timeline` reads either.
 """
 
 from __future__ import annotations
@@ -20,31 +26,43 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 import torch
 
 from stylegan3.documents import jsoncodec
 from stylegan3.documents.bookmarks import Bookmark
-from stylegan3.documents.request import NOISE_MODES, Latent, NetworkRef, Noise, RenderRequest, Transform, Truncation
+from stylegan3.documents.request import (
+    NOISE_MODES,
+    Latent,
+    NetworkRef,
+    Noise,
+    NoiseMode,
+    RenderRequest,
+    Transform,
+    Truncation,
+)
 from stylegan3.errors import SG3Error
 
 __all__ = [
     "Keyframe",
     "Timeline",
     "INTERPOLATIONS",
-    "VERSION",
-    "READABLE_VERSIONS",
+    "SCHEMA_VERSION",
+    "SeedKey",
+    "TimelineFile",
     "save_timeline",
     "load_timeline",
+    "NeedsNetwork",
     "timeline_network",
 ]
 
-FORMAT = "sg3-explorer timeline"
-VERSION = 2
-READABLE_VERSIONS = (1, 2)  # 1: keys as seed / ws + moves by index into a direction file
-INTERPOLATIONS = ("linear", "spherical", "cubic")
+SCHEMA_VERSION = 3
+OLD_FORMAT = "sg3-explorer timeline"  # files before schema 3 said {"format": OLD_FORMAT, "version": 1 or 2}
+OLD_VERSIONS = (1, 2)  # 1: keys as seed / ws + moves by index into a direction file; 2: schema 3's fields
+Interpolation = Literal["linear", "spherical", "cubic"]
+INTERPOLATIONS: tuple[str, ...] = get_args(Interpolation)
 _MAX_KEYS = 10_000
 _MAX_SECONDS = 24 * 3600.0
 
@@ -128,67 +146,169 @@ class Timeline:
         n = round(self.total * fps)
         return max(1, n if self.loop or len(self.keyframes) == 1 else n + 1)
 
-    def check(self) -> None:
-        """Raise a one-line SG3Error for anything that cannot be rendered."""
+    def problems(self) -> list[str]:
+        """Everything that keeps this timeline from being rendered, one line each (empty: it renders)."""
+        out = []
         if not self.keyframes:
-            raise SG3Error("the timeline has no keyframes")
+            out.append("the timeline has no keyframes")
         if len(self.keyframes) > _MAX_KEYS:
-            raise SG3Error(f"the timeline has {len(self.keyframes)} keyframes (at most {_MAX_KEYS})")
+            out.append(f"the timeline has {len(self.keyframes)} keyframes (at most {_MAX_KEYS})")
         if self.interp not in INTERPOLATIONS:
-            raise SG3Error(f"unknown interpolation {self.interp!r} (one of {', '.join(INTERPOLATIONS)})")
+            out.append(f"unknown interpolation {self.interp!r} (one of {', '.join(INTERPOLATIONS)})")
         if not (math.isfinite(self.fps) and 0 < self.fps <= 1000):
-            raise SG3Error(f"fps {self.fps} outside (0, 1000]")
+            out.append(f"fps {self.fps} outside (0, 1000]")
         if self.noise_mode not in NOISE_MODES:
-            raise SG3Error(f"unknown noise mode {self.noise_mode!r}")
-        for i, k in enumerate(self.keyframes):
-            if not (math.isfinite(k.duration) and k.duration > 0):
-                raise SG3Error(f"keyframe {i}: duration must be a positive number of seconds")
-        if self.total > _MAX_SECONDS:
-            raise SG3Error(f"the timeline lasts {self.total:.0f} s (at most {_MAX_SECONDS:.0f})")
+            out.append(f"unknown noise mode {self.noise_mode!r} (one of {', '.join(NOISE_MODES)})")
+        bad = [i for i, k in enumerate(self.keyframes) if not (math.isfinite(k.duration) and k.duration > 0)]
+        for i in bad:
+            out.append(f"keyframes[{i}].duration: must be a positive number of seconds")
+        if not bad and self.keyframes and self.total > _MAX_SECONDS:
+            out.append(f"the timeline lasts {self.total:.0f} s (at most {_MAX_SECONDS:.0f})")
+        return out
+
+    def check(self) -> None:
+        """Raise one SG3Error listing everything that cannot be rendered (`problems`)."""
+        problems = self.problems()
+        if problems:
+            raise jsoncodec.CodecProblems(problems)
 
     # -- file form ---------------------------------------------------------------------------------------------
     def to_dict(self) -> dict:
-        return jsoncodec.to_plain(_TimelineFile(FORMAT, VERSION, self.interp, self.loop, float(self.fps),
-                                                self.noise_mode, self.network, tuple(self.keyframes)))
+        return jsoncodec.to_plain(TimelineFile(SCHEMA_VERSION, self.network, float(self.fps), self.interp,
+                                               self.loop, self.noise_mode, tuple(self.keyframes)))
 
     @staticmethod
     def from_dict(data: Any, base: str | Path | None = None, num_ws: int | None = None,
                   network: str | None = None) -> Timeline:
-        """Inverse of `to_dict`, also of a version-1 object (converted: `base` is the folder its direction file
-        is named relative to, `num_ws` the network's for moves on the named coarse / middle / fine ranges,
-        `network` the source its keys' requests name where the file names none; default 'demo').
-        A malformed object or an unknown version is a one-line SG3Error."""
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise SG3Error("not a timeline (no 'format': 'sg3-explorer timeline')")
-        version = data.get("version")
-        if isinstance(version, bool) or not isinstance(version, int):
-            raise SG3Error("timeline has no valid 'version'")
-        if version not in READABLE_VERSIONS:
-            newer = " (written by a newer sg3-explorer?)" if version > VERSION else ""
-            raise SG3Error(f"timeline version {version} is not supported{newer}: this program reads versions "
-                           f"{', '.join(map(str, READABLE_VERSIONS))}")
-        if version == 1:
-            return _from_v1(data, base, num_ws, network)
-        try:
-            doc = jsoncodec.from_plain(_TimelineFile, data, "timeline")
-        except jsoncodec.CodecError as exc:
-            raise SG3Error(f"malformed timeline ({exc})") from None
-        return Timeline(keyframes=list(doc.keyframes), interp=doc.interp, loop=doc.loop, fps=doc.fps,
-                        noise_mode=doc.noise_mode, network=doc.network)
+        """Inverse of `to_dict`; also reads what people write by hand (fields with a default left out, keys
+        given by seed) and the old `format` / `version` files (version 1 converted: `base` is the folder its
+        direction file is named relative to, `num_ws` the network's for moves on the named coarse / middle /
+        fine ranges). `network` is the source that keys given by seed (and version-1 keys) name where the file
+        names none; default 'demo'. Every problem of the object is raised at once (`CodecProblems`)."""
+        if not isinstance(data, dict):
+            raise SG3Error("not a timeline (expected a JSON object with 'keyframes')")
+        if "format" in data or "version" in data:
+            data = _old_format(data)
+            if data.get("version") == 1:
+                return _from_v1(data, base, num_ws, network)
+        schema = data.get("schema", SCHEMA_VERSION)
+        if isinstance(schema, bool) or not isinstance(schema, int):
+            raise SG3Error(f"timeline 'schema' must be an integer (this program writes {SCHEMA_VERSION})")
+        if schema > SCHEMA_VERSION:
+            raise SG3Error(f"timeline schema {schema} was written by a newer sg3-explorer (this program reads "
+                           f"up to {SCHEMA_VERSION}): update sg3-explorer to open it")
+        if schema != SCHEMA_VERSION:
+            raise SG3Error(f"timeline schema {schema} does not exist (schema {SCHEMA_VERSION}, or the older "
+                           "files with 'format' and 'version' 1 or 2)")
+        return _read_current(data, network)
 
 
 @dataclass(frozen=True)
-class _TimelineFile:
-    """The version-2 file form (read with the strict codec: unknown, missing or mistyped fields are named)."""
+class SeedKey:
+    """A keyframe given by seed, the shorthand of hand-written files: `{"seed": 5, "duration": 2}` is a bookmark
+    named "seed 5" of the default request at seed 5 (with `psi`, on the timeline's network)."""
 
-    format: str
-    version: int
-    interp: str
-    loop: bool
-    fps: float
-    noise_mode: str
-    network: str | None
-    keyframes: tuple[Keyframe, ...]
+    seed: int
+    duration: float = 2.0
+    psi: float = 1.0
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class TimelineFile:
+    """A timeline file (schema 3): keyframes and how to play them; a field with a default may be left out.
+    A key is a bookmark with a duration (`Keyframe`) or a seed (`SeedKey`).
+
+    This dataclass is also what the JSON Schema in docs/schemas is generated from (`documents.schemas`)."""
+
+    schema: int = SCHEMA_VERSION
+    network: str | None = None
+    fps: float = 30.0
+    interp: Interpolation = "cubic"
+    loop: bool = False
+    noise_mode: NoiseMode = "const"
+    keyframes: tuple[Keyframe | SeedKey, ...] = field(default=(), metadata={"required": True})
+
+
+def _old_format(data: dict) -> dict:
+    """A `format` / `version` file (the convention before timelines used `schema` like requests and sessions):
+    version 2 is schema 3 but for those two names; version 1 is returned for `_from_v1`."""
+    if data.get("format") != OLD_FORMAT:
+        raise SG3Error(f"not a timeline ('format' must be {OLD_FORMAT!r} in a 'format' / 'version' file)")
+    version = data.get("version")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise SG3Error("timeline has no valid 'version'")
+    if version not in OLD_VERSIONS:
+        newer = " (written by a newer sg3-explorer?)" if version > max(OLD_VERSIONS) else ""
+        raise SG3Error(f"timeline version {version} is not supported{newer}: this program reads versions "
+                       f"{', '.join(map(str, OLD_VERSIONS))} and schema {SCHEMA_VERSION}")
+    if version == 1:
+        return data
+    rest = {k: v for k, v in data.items() if k not in ("format", "version")}
+    return {"schema": SCHEMA_VERSION, **rest}
+
+
+def _read_current(data: dict, network: str | None) -> Timeline:
+    """A schema-3 object (defaults filled in, seed keys expanded) with every problem listed at once."""
+    from stylegan3.documents.request import upgrade_plain
+
+    problems: list[str] = []
+    raws = data.get("keyframes")
+    if "keyframes" not in data:
+        problems.append("keyframes: missing (a list of keys such as {\"seed\": 5, \"duration\": 2})")
+    elif not isinstance(raws, list):
+        problems.append(f"keyframes: expected a list, got {type(raws).__name__}")
+    try:
+        doc = jsoncodec.from_plain_all(TimelineFile, dict(data, keyframes=[]), defaults=True)
+    except jsoncodec.CodecProblems as exc:
+        problems += exc.problems
+        doc = None
+    source = (doc.network if doc is not None else None) or network or "demo"
+    keys: list[Keyframe] = []
+    for i, raw in enumerate(raws if isinstance(raws, list) else ()):
+        path = f"keyframes[{i}]"
+        try:
+            if isinstance(raw, dict) and "seed" in raw and "bookmark" not in raw:
+                k = jsoncodec.from_plain_all(SeedKey, raw, path, defaults=True)
+                keys.append(Keyframe.of_seed(k.seed, k.psi, duration=k.duration, label=k.name, network=source))
+            else:
+                if isinstance(raw, dict) and isinstance(raw.get("bookmark"), dict) and "request" in raw["bookmark"]:
+                    raw = dict(raw, bookmark=dict(raw["bookmark"], request=upgrade_plain(raw["bookmark"]["request"])))
+                keys.append(jsoncodec.from_plain_all(Keyframe, raw, path, defaults=True))
+        except jsoncodec.CodecProblems as exc:
+            problems += exc.problems
+    problems += _value_problems(data, raws if isinstance(raws, list) else [])
+    if doc is not None and not problems:
+        timeline = Timeline(keyframes=keys, interp=doc.interp, loop=doc.loop, fps=doc.fps,
+                            noise_mode=doc.noise_mode, network=doc.network)
+        problems += timeline.problems()
+        if not problems:
+            return timeline
+    raise jsoncodec.CodecProblems(problems)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _value_problems(data: dict, raws: list) -> list[str]:
+    """The range checks of `Timeline.problems` on the raw values that have the right type, so that a file with
+    a misspelt field also hears about its zero fps and negative durations in the same run."""
+    out = []
+    fps = data.get("fps", 30.0)
+    if _number(fps) and not (math.isfinite(fps) and 0 < fps <= 1000):
+        out.append(f"fps: {fps} outside (0, 1000]")
+    if "keyframes" in data and isinstance(data["keyframes"], list) and not raws:
+        out.append("the timeline has no keyframes")
+    for i, raw in enumerate(raws):
+        duration = raw.get("duration", 2.0) if isinstance(raw, dict) else 2.0
+        if _number(duration) and not (math.isfinite(duration) and duration > 0):
+            out.append(f"keyframes[{i}].duration: must be a positive number of seconds")
+    return out
+
+
+class NeedsNetwork(SG3Error):
+    """A version-1 file that converts only with the network's number of ws (open it again with `num_ws`)."""
 
 
 # -- version 1 -----------------------------------------------------------------------------------------------------
@@ -245,7 +365,7 @@ def _v1_keyframe(raw: dict, i: int, source: str, noise_mode: str, directions, nu
         if name.strip().lower() == "all":
             layers = None
         elif name.strip().lower() in _NAMED_RANGES and num_ws is None:
-            raise SG3Error(f"keyframe {i}: a version-1 move on the {name!r} ws needs the network's number of ws "
+            raise NeedsNetwork(f"keyframe {i}: a version-1 move on the {name!r} ws needs the network's number of ws "
                            "to convert (open it with a network loaded)")
         else:
             layers = ws_range(name, num_ws if num_ws is not None else 1 << 20)
@@ -292,7 +412,7 @@ def _read_document(path: Path) -> Any:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise SG3Error(f"{path}: not a JSON timeline ({type(exc).__name__})") from None
-    if isinstance(data, dict) and "timeline" in data and data.get("format") != FORMAT:
+    if isinstance(data, dict) and "timeline" in data and "keyframes" not in data:
         data = data["timeline"]
         if data is None:
             raise SG3Error(f"{path}: the session holds no timeline")
@@ -313,6 +433,8 @@ def load_timeline(path: str | Path, num_ws: int | None = None, network: str | No
     data = _read_document(path)
     try:
         return Timeline.from_dict(data, base=path.parent, num_ws=num_ws, network=network)
+    except NeedsNetwork as exc:
+        raise NeedsNetwork(f"{path}: {exc}") from None
     except SG3Error as exc:
         raise SG3Error(f"{path}: {exc}") from None
 

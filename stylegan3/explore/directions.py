@@ -36,6 +36,8 @@ __all__ = [
     "Directions",
     "DirectionMove",
     "network_fingerprint",
+    "check_network",
+    "DirectionsMismatch",
     "sample_w",
     "pca_directions",
     "user_direction",
@@ -331,6 +333,27 @@ def load_directions(path: str | Path) -> Directions:
     if len(d) == 0:
         raise SG3Error(f"{path}: the file holds no directions")
     return d
+
+
+def check_network(directions: Directions, path: str | Path, w_dim: int, fingerprint: str | None,
+                  force: bool = False) -> str:
+    """Refuse (one-line SG3Error) a direction file that cannot or should not move this network's w: another
+    w size always, another network (fingerprint) unless `force`. Returns the warning to show when forced.
+
+    Why refuse and not warn: PCA directions of another network point nowhere in particular in this one's W, so
+    the image changes in a way that looks like a result but means nothing; a warning scrolls by unread."""
+    if directions.w_dim != int(w_dim):
+        raise SG3Error(f"{path}: directions are {directions.w_dim}-dimensional but the network's w has {w_dim}")
+    if not directions.network or fingerprint is None or directions.network == fingerprint:
+        return ""
+    message = f"{path}: made for another network (fingerprint {directions.network}; this network is {fingerprint})"
+    if not force:
+        raise DirectionsMismatch(message)
+    return message
+
+
+class DirectionsMismatch(SG3Error):
+    """A direction file of another network (the caller says how to apply it anyway: `--force`, a button)."""
 
 
 def parse_direction_spec(spec: str) -> tuple[str, int, float, str]:

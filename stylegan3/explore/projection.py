@@ -38,6 +38,7 @@ __all__ = [
     "OfflineLoss",
     "PerceptualLoss",
     "perceptual_status",
+    "check_perceptual",
     "make_loss",
     "LOSS_CHOICES",
     "ProjectionStep",
@@ -148,7 +149,6 @@ class OfflineLoss:
             a, b = F.avg_pool2d(a, 2), F.avg_pool2d(b, 2)
 
 
-_LPIPS_HINT = "pip install 'sg3-explorer[perceptual]' (lpips, and a torchvision build matching your torch)"
 
 
 def _hub_dir() -> Path:
@@ -158,14 +158,32 @@ def _hub_dir() -> Path:
 
 
 def perceptual_status() -> tuple[bool, bool, str]:
-    """(importable, weights already cached, reason when not usable) for the LPIPS loss, without downloading."""
+    """(importable, weights already cached, reason when not usable) for the LPIPS loss, without downloading.
+
+    A torchvision made for another torch is named from the package versions before anything is imported (its
+    import fails with unrelated-looking errors); the reason carries the pip command that keeps the user's torch."""
+    from stylegan3.explore import torch_pairing
+
+    mismatch = torch_pairing.installed_problem()
+    if mismatch is not None:
+        return False, False, mismatch
     try:
         import lpips  # noqa: F401 - imports torchvision too
     except Exception as exc:  # noqa: BLE001 - a broken torchvision raises all sorts of errors on import
-        return False, False, f"the lpips package is not usable ({type(exc).__name__}: {exc}); {_LPIPS_HINT}"
+        first = (str(exc).strip().splitlines() or [""])[0]
+        hint = torch_pairing.install_hint(torch_pairing.installed_versions()[0] or "")
+        return False, False, f"the lpips package is not usable ({type(exc).__name__}: {first}); {hint}"
     checkpoints = _hub_dir() / "checkpoints"
     cached = checkpoints.is_dir() and any(p.name.startswith("vgg16") for p in checkpoints.iterdir())
     return True, cached, "" if cached else "its VGG16 weights are not downloaded yet (use loss 'lpips' once)"
+
+
+def check_perceptual() -> None:
+    """Raise the one-line SG3Error `--loss lpips` gives when lpips or a matching torchvision is missing; commands
+    call it before any work, the loss again where it is built (a server checks its own install)."""
+    importable, _, reason = perceptual_status()
+    if not importable:
+        raise SG3Error(f"perceptual loss unavailable: {reason}; or use the offline loss")
 
 
 class PerceptualLoss:
@@ -175,9 +193,7 @@ class PerceptualLoss:
     description = "perceptual: LPIPS (VGG16) + pixel MSE"
 
     def __init__(self, pixel_weight: float = 1.0, device: torch.device | str = "cpu") -> None:
-        importable, _, reason = perceptual_status()
-        if not importable:
-            raise SG3Error(f"perceptual loss unavailable: {reason}; or use the offline loss")
+        check_perceptual()
         import lpips
         import torch.hub
 

@@ -272,6 +272,40 @@ def iter_video_frames(
             yield from frames
 
 
+VIDEO_SUFFIXES = (".mp4", ".gif")  # H.264 through imageio-ffmpeg; animated GIF through imageio's Pillow plugin
+
+
+def check_video_path(out: str | Path) -> str:
+    """The format of `out` ('mp4' or 'gif', from its suffix) after checking that it can be written here: the
+    suffix, the folder and the libraries, so a bad `--out` is one line before any network loads or frame renders
+    (a `.gif` used to fail after the progress bar had started, with imageio's 'FFMPEG can not handle the given
+    uri')."""
+    out = Path(out)
+    suffix = out.suffix.lower()
+    if suffix not in VIDEO_SUFFIXES:
+        raise SG3Error(f"{out}: videos are written as .mp4 (H.264) or .gif, not {suffix or 'a file without suffix'}")
+    if not out.parent.is_dir():
+        raise SG3Error(f"output folder {out.parent} does not exist")
+    try:
+        import imageio.v2  # noqa: F401
+        if suffix == ".mp4":
+            import imageio_ffmpeg  # noqa: F401 - imageio only finds out at the first frame otherwise
+        else:
+            import PIL  # noqa: F401
+    except ImportError:
+        raise SG3Error("video export needs imageio and imageio-ffmpeg: pip install 'sg3-explorer[video]'") from None
+    return suffix[1:]
+
+
+def _writer(path: Path, kind: str, fps: float, bitrate: str):
+    import imageio.v2 as imageio
+
+    if kind == "gif":  # imageio >= 2.28's Pillow plugin: duration in milliseconds, loop 0 = forever
+        return imageio.get_writer(str(path), format="GIF", mode="I", duration=1000.0 / fps, loop=0)
+    return imageio.get_writer(str(path), format="FFMPEG", mode="I", fps=fps, codec="libx264", bitrate=bitrate,
+                              macro_block_size=VIDEO_BLOCK, pixelformat="yuv420p", ffmpeg_log_level="error")
+
+
 def write_video(
     frames: Iterator[np.ndarray],
     out: str | Path,
@@ -281,20 +315,15 @@ def write_video(
     progress: bool = True,
     on_frame: Callable[[int], None] | None = None,
 ) -> int:
-    """Encode uint8 frames to an H.264 mp4 through imageio-ffmpeg; returns the number of frames written.
+    """Encode uint8 frames to an H.264 mp4 (imageio-ffmpeg) or an animated GIF (`out`'s suffix, see
+    `check_video_path`); returns the number of frames written.
 
     The file is written to a temporary name and renamed at the end, so an interrupted run never leaves a
     truncated video where a good one was expected.
     """
-    try:
-        import imageio.v2 as imageio
-        import imageio_ffmpeg  # noqa: F401 - imageio only finds out at the first frame otherwise
-    except ImportError:
-        raise SG3Error("video export needs imageio and imageio-ffmpeg: pip install 'sg3-explorer[video]'") from None
+    kind = check_video_path(out)
     out = Path(out)
-    if not out.parent.is_dir():
-        raise SG3Error(f"output folder {out.parent} does not exist")
-    tmp = out.with_name(f".{out.stem}.partial{out.suffix or '.mp4'}")
+    tmp = out.with_name(f".{out.stem}.partial{out.suffix}")
     count = 0
     bar = None
     if progress:
@@ -302,9 +331,7 @@ def write_video(
 
         bar = tqdm(total=total, unit="frame", desc=out.name)
     try:
-        writer = imageio.get_writer(str(tmp), format="FFMPEG", mode="I", fps=fps, codec="libx264",
-                                    bitrate=bitrate, macro_block_size=VIDEO_BLOCK, pixelformat="yuv420p",
-                                    ffmpeg_log_level="error")
+        writer = _writer(tmp, kind, fps, bitrate)
         try:
             for frame in frames:
                 writer.append_data(frame)

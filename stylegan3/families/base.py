@@ -8,7 +8,7 @@ instead of comparing display strings. Adding a family means one module next to t
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +35,9 @@ class Family:
     variant_of: Callable[[Mapping[str, Any]], str]  # init kwargs -> 'SG3-T' / 'SG3-R' / 'SG2'
     variants: tuple[str, ...]
     training_only_kwargs: tuple[str, ...] = ()  # constructor kwargs tolerated and dropped
+    # The synthesis layer whose output drag-to-edit tracks and pulls (`stylegan3.explore.drag`), chosen from the
+    # network's layers (`networks.layers.list_layers`) and image resolution; None: the family offers no drag.
+    drag_layer: Callable[[Sequence[Any], int], str] | None = None
 
     def matches_state(self, keys: Any) -> bool:
         return any(k in keys for k in self.marker_keys)

@@ -29,18 +29,22 @@ def load_network(
     key: str = "G_ema",
     device: str | torch.device | None = None,
     progress: ProgressCallback | None = None,
+    self_check: bool = True,
 ) -> torch.nn.Module:
     """Load a generator from a path, http(s) URL, catalog name or 'demo', executing nothing from the file.
 
     Returns the module in eval mode with gradients off, on `device` (default: cuda if available,
-    else cpu). `progress(done_bytes, total_or_None)` reports download progress for URLs.
+    else cpu). `progress(done_bytes, total_or_None)` reports download progress for URLs. `self_check=False`
+    is for callers that only read the module (`info`): they never render, so the kernels are neither built
+    nor checked (a cold cache made `info` take 34 s for that).
     """
     text = _source_text(source)
     if _is_demo_name(text):
         G = _load_demo(text, device)
     else:
         G = build_network(read_network(text, key=key, progress=progress), device, label=text)
-    _first_use_check(G)
+    if self_check:
+        _first_use_check(G)
     return G
 
 

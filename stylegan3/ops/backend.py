@@ -21,8 +21,11 @@ from typing import Any
 
 import torch
 
+from stylegan3.ops import heap
+
 _forced: str | None = None
 _disabled: dict[tuple[str, str], str] = {}  # (device key, op or "graphs") -> one-line reason
+_faster_ref: dict[tuple[str, str], str] = {}  # (device key, call_key) -> why the reference computes those calls
 _local = threading.local()  # .served: (device key, kernels module or None = reference) for this thread
 _REFERENCE = object()
 
@@ -58,7 +61,10 @@ def _cuda_module() -> Any | None:
 
 
 def _cpu_module() -> Any | None:
-    return _kernels_of("sg3_explorer.ops.cuda.cpu")
+    module = _kernels_of("sg3_explorer.ops.cuda.cpu")
+    if module is not None:
+        heap.keep_freed_memory()  # frames on the CPU: reuse freed activations instead of fresh pages
+    return module
 
 
 def _kind(device: torch.device) -> str | None:
@@ -108,6 +114,26 @@ def enable_all(device: torch.device | str | None = None) -> None:
     key = None if device is None else device_key(device)
     for k in [k for k in _disabled if key is None or k[0] == key]:
         del _disabled[k]
+    for k in [k for k in _faster_ref if key is None or k[0] == key]:
+        del _faster_ref[k]
+
+
+def call_key(op: str, x_shape: tuple[int, ...] | torch.Size, dtype: torch.dtype) -> str:
+    """What the dispatch knows of a call when it chooses between kernels and reference by speed: the op, x's shape
+    without the batch (channels and size: what the cost depends on; a batch of frames keeps the choice made for
+    one) and dtype. E.g. 'filtered_lrelu [512, 148, 148] float32'."""
+    return f"{op} {list(x_shape[1:])} {str(dtype).replace('torch.', '')}"
+
+
+def prefer_reference(device: torch.device | str, key: str, reason: str) -> None:
+    """Let the reference compute the calls with this `call_key` on `device` (the self-check timed it faster)."""
+    _faster_ref[(device_key(device), key)] = reason
+
+
+def reference_faster(device: torch.device | str) -> dict[str, str]:
+    """{call_key: reason} of the calls the reference computes on `device` because it was faster there."""
+    key = device_key(device)
+    return {k: why for (dev, k), why in _faster_ref.items() if dev == key}
 
 
 @contextmanager
@@ -132,6 +158,8 @@ def kernels_for(x: torch.Tensor, op: str) -> Any | None:
     if (_forced or os.environ.get("SG3_OPS", "auto")) == "ref":
         return None  # checked here too, so a test that stands in for `cuda_kernels_for` still gets the reference
     if _disabled and (str(x.device), op) in _disabled:
+        return None
+    if _faster_ref and (str(x.device), call_key(op, x.shape, x.dtype)) in _faster_ref:
         return None
     return cuda_kernels_for(x)
 
@@ -185,7 +213,21 @@ def active_impl(device: torch.device | str | None = None) -> str:
 
 def _switched_off(dev: torch.device) -> str:
     ops_off = sorted(op for op in disabled(dev) if op != "graphs")
-    return f", reference for {', '.join(ops_off)} (self-check)" if ops_off else ""
+    text = f", reference for {', '.join(ops_off)} (self-check)" if ops_off else ""
+    return text + _faster_note(dev)
+
+
+def _faster_note(dev: torch.device) -> str:
+    """', reference where faster: filtered_lrelu at 2 shapes (self-check timing)', or ''."""
+    faster = reference_faster(dev)
+    if not faster:
+        return ""
+    per_op: dict[str, int] = {}
+    for key in faster:
+        op = key.split(" ", 1)[0]
+        per_op[op] = per_op.get(op, 0) + 1
+    what = ", ".join(f"{op} at {n} shape{'s' if n > 1 else ''}" for op, n in sorted(per_op.items()))
+    return f", reference where faster: {what} (self-check timing)"
 
 
 def describe(device: torch.device | str | None = None) -> str:

@@ -36,7 +36,7 @@ from stylegan3.ops import backend
 from stylegan3.ops.reference_kernels import OPS, ReferenceKernels
 
 DISABLE_ENV = "SG3_SELFCHECK"  # "0" skips the check (the kernels then render unchecked)
-CHECK_VERSION = 1  # bump when the check itself changes: cached verdicts are redone
+CHECK_VERSION = 3  # bump when the check itself changes: cached verdicts are redone (2-3: speed per call shape)
 FILE_NAME = "selfcheck.json"
 # Error measure: max |kernel - reference| / max(max |reference|, 1): relative for large outputs, absolute for small.
 OP_TOL = {"fp32": 1e-4, "fp16": 1e-2}
@@ -45,7 +45,12 @@ GRAPH_TOL = 1e-5  # a replay runs the same kernels as eager: only reduction orde
 CASES_PER_OP = 12  # distinct calls of one op checked per network (the first of each kind, then spread)
 SHAPES_PER_CALL = 2  # randomized shapes per call and precision, plus the layer's own size
 
+SPEED_MARGIN = 1.15  # the reference takes over a call shape only when the kernels take this much longer there
+SPEED_MIN_GAIN_S = 1e-3  # ... and at least this much longer per frame: below, noise decides and nothing is gained
+SPEED_CONFIRM_RUNS = 5  # a call shape that looked slower in the frame is timed again this often each way (min)
 Replay = Callable[[torch.nn.Module, torch.Tensor, bool], torch.Tensor]
+# timer(impl, op, x, run) -> (run's result, seconds): impl is "kernels" or "reference"; tests inject the seconds.
+Timer = Callable[[str, str, torch.Tensor, Callable[[], torch.Tensor]], tuple[torch.Tensor, float]]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -288,6 +293,125 @@ def _uses_fp16(G: torch.nn.Module, device: torch.device) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------------
+# Speed: which path is faster on the network's own calls.
+
+
+def clock(impl: str, op: str, x: torch.Tensor, run: Callable[[], torch.Tensor]) -> tuple[torch.Tensor, float]:
+    """The default Timer: wall seconds of one call (synchronized on CUDA)."""
+    del impl, op
+    if x.device.type == "cuda":
+        torch.cuda.synchronize(x.device)
+    t0 = time.perf_counter()
+    out = run()
+    if x.device.type == "cuda":
+        torch.cuda.synchronize(x.device)
+    return out, time.perf_counter() - t0
+
+
+class _Timed:
+    """A kernels module whose ops add their time to per-call-key totals."""
+
+    def __init__(self, kernels: Any, impl: str, timer: Timer, totals: dict[str, float], skip: set[str]) -> None:
+        self._kernels, self._impl, self._timer, self._totals, self._skip = kernels, impl, timer, totals, skip
+        self.examples: dict[str, tuple[str, torch.Tensor, tuple]] = {}  # key -> the first call (op, x, args)
+        self.counts: dict[str, int] = {}  # key -> calls in the frame
+
+    def _run(self, op: str, x: torch.Tensor, args: tuple) -> torch.Tensor:
+        if op in self._skip:
+            return getattr(self._kernels, op)(x, *args)
+        out, seconds = self._timer(self._impl, op, x, lambda: getattr(self._kernels, op)(x, *args))
+        key = backend.call_key(op, x.shape, x.dtype)
+        self._totals[key] = self._totals.get(key, 0.0) + seconds
+        self.examples.setdefault(key, (op, x, args))
+        self.counts[key] = self.counts.get(key, 0) + 1
+        return out
+
+    def upfirdn2d(self, x, *args):
+        return self._run("upfirdn2d", x, args)
+
+    def bias_act(self, x, *args):
+        return self._run("bias_act", x, args)
+
+    def filtered_lrelu(self, x, *args):
+        return self._run("filtered_lrelu", x, args)
+
+
+def time_calls(
+    kernels: Any,
+    device: torch.device,
+    G: torch.nn.Module,
+    ws: torch.Tensor,
+    timer: Timer | None = None,
+    skip: set[str] | None = None,
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Seconds per call key of one frame (the network's precision) on `kernels` and on the reference:
+    ({key: kernels s}, {key: reference s}); ops in `skip` run untimed on the kernels side. The kernels frame runs
+    after a warm-up frame (filter caches, first touch), so both sides are timed warm."""
+    timer = timer or clock
+    skip = skip or set()
+    mine: dict[str, float] = {}
+    ref: dict[str, float] = {}
+    timed = _Timed(kernels, "kernels", timer, mine, skip)
+    with torch.no_grad():
+        frame(G, ws, device, kernels, False)
+        frame(G, ws, device, timed, False)
+        frame(G, ws, device, _Timed(ReferenceKernels(), "reference", timer, ref, set()), False)
+    _last_calls.clear()
+    _last_calls.update({k: (ex, timed.counts[k]) for k, ex in timed.examples.items()})
+    return mine, ref
+
+
+# The kernels frame's calls of the latest time_calls: key -> ((op, x, args) of its first call, calls per frame).
+_last_calls: dict[str, tuple[tuple[str, torch.Tensor, tuple], int]] = {}
+
+
+def _confirm(kernels: Any, key: str, timer: Timer) -> tuple[float, float] | None:
+    """(kernels s, reference s) per frame for `key`: the min of SPEED_CONFIRM_RUNS runs of its first call on each
+    path, times its calls per frame. Why: one frame's timing of a small call can catch a stall (a thread waiting
+    for a core on a loaded machine); a shape goes to the reference only when repeated runs agree."""
+    found = _last_calls.get(key)
+    if found is None:
+        return None
+    (op, x, args), count = found
+    ref = ReferenceKernels()
+    with torch.no_grad():
+        k_s = min(timer("kernels", op, x, lambda: getattr(kernels, op)(x, *args))[1] for _ in range(SPEED_CONFIRM_RUNS))
+        r_s = min(timer("reference", op, x, lambda: getattr(ref, op)(x, *args))[1] for _ in range(SPEED_CONFIRM_RUNS))
+    return k_s * count, r_s * count
+
+
+def compare_speed(
+    kernels: Any,
+    device: torch.device,
+    G: torch.nn.Module,
+    ws: torch.Tensor,
+    off: set[str],
+    timer: Timer | None = None,
+) -> dict[str, str]:
+    """{call key: reason} where the reference was faster than the kernels by more than SPEED_MARGIN (and by at
+    least SPEED_MIN_GAIN_S per frame) on `G`'s own calls (ops already switched off are not timed: the reference
+    computes them anyway).
+
+    Why per call shape: a kernel that wins on large layers can lose on small ones (thread start-up, tile
+    halos), and the dispatch sees exactly the op and x when it chooses."""
+    timer = timer or clock
+    mine, ref = time_calls(_Mixed(kernels, off), device, G, ws, timer, skip=off)
+    slower = {}
+    for key, k_s in mine.items():
+        r_s = ref.get(key)
+        if key.split(" ", 1)[0] in off or r_s is None:
+            continue
+        if k_s > SPEED_MARGIN * r_s and k_s - r_s >= SPEED_MIN_GAIN_S:
+            again = _confirm(kernels, key, timer)
+            if again is None:
+                continue
+            k_s, r_s = again
+            if k_s > SPEED_MARGIN * r_s and k_s - r_s >= SPEED_MIN_GAIN_S:
+                slower[key] = f"reference faster on this network's calls ({r_s * 1e3:.3g} ms vs {k_s * 1e3:.3g} ms)"
+    return slower
+
+
+# ---------------------------------------------------------------------------------------------------
 # The verdict.
 
 
@@ -301,6 +425,7 @@ class Verdict:
     ops: dict[str, dict[str, Any]] = field(default_factory=dict)  # op -> {"cases", "worst"}
     frame: dict[str, float] = field(default_factory=dict)  # precision -> error of the first frame
     graphs: str = "not checked"  # "agree (error ...)", a reason it was not checked, or the mismatch
+    slower: dict[str, str] = field(default_factory=dict)  # backend.call_key -> why the reference computes it
     seconds: float = 0.0
     cached: bool = False
 
@@ -315,6 +440,9 @@ class Verdict:
             parts.append(f"{', '.join(unused)} not used by this network")
         if self.off:
             parts.append(f"turned off: {', '.join(sorted(self.off))}")
+        if self.slower:
+            ops = sorted({key.split(" ", 1)[0] for key in self.slower})
+            parts.append(f"reference faster at {len(self.slower)} call shape(s) of {', '.join(ops)}, used there")
         if "graphs" not in self.off:
             parts.append(f"CUDA graphs {self.graphs}")
         when = "cached verdict" if self.cached else "once per build"
@@ -329,7 +457,7 @@ class Verdict:
         return {k: getattr(self, k) for k in _STORED}
 
 
-_STORED = ("network", "off", "ops", "frame", "graphs", "seconds")
+_STORED = ("network", "off", "ops", "frame", "graphs", "slower", "seconds")
 
 
 def check(
@@ -339,8 +467,12 @@ def check(
     identity: dict[str, Any] | None = None,
     replay: Replay | None = None,
     seed: int = 0,
+    timer: Timer | None = None,
 ) -> Verdict:
     """Run the whole check of `kernels` on `device` with `G`'s own calls; switches nothing off itself.
+
+    Then times every call of one frame both ways (`compare_speed`; `timer` stands in for the clock in tests) and
+    lists in `slower` the call shapes where the reference is faster.
 
     `replay(G, ws, force_fp32)` gives a graph-replayed frame (default: a CUDA graph on CUDA devices; none
     elsewhere); tests pass their own to simulate a bad replay.
@@ -375,6 +507,7 @@ def check(
             for op in OPS:
                 verdict.off.setdefault(op, why)
             served = _Mixed(kernels, set(OPS))
+    verdict.slower = compare_speed(kernels, device, G, ws, set(verdict.off), timer)
     replay = replay or (cuda_graph_replay if device.type == "cuda" else None)
     if replay is None:
         verdict.graphs = "not applicable (no CUDA device)"
@@ -417,6 +550,8 @@ def network_signature(G: torch.nn.Module) -> str:
 def apply(verdict: Verdict, device: torch.device | str) -> None:
     for op, reason in verdict.off.items():
         backend.disable(device, op, reason)
+    for key, reason in verdict.slower.items():
+        backend.prefer_reference(device, key, reason)
 
 
 def load_cached(path: Path, identity: dict[str, Any]) -> dict[str, Any]:
@@ -506,9 +641,11 @@ def verdicts(device: torch.device | str) -> list[Verdict]:
 
 
 def status_lines(device: torch.device | str) -> list[str]:
-    """One line per switched-off op of `device` plus the latest summary (panel, doctor)."""
+    """One line per switched-off op of `device`, one per call shape the reference computes because it is faster
+    there, plus the latest summary (panel, doctor)."""
     found = verdicts(device)
     lines = [f"{op} switched off: {why}" for op, why in sorted(backend.disabled(device).items())]
+    lines += [f"reference used for {key}: {why}" for key, why in sorted(backend.reference_faster(device).items())]
     if found:
         lines.append(found[-1].summary())
     return lines
@@ -522,6 +659,7 @@ def ensure(
     folder: Path | None = None,
     replay: Replay | None = None,
     stream: TextIO | None = None,
+    timer: Timer | None = None,
 ) -> Verdict | None:
     """The first-use hook: check `G`'s calls once per (identity, architecture), apply the verdict, say so.
 
@@ -552,7 +690,7 @@ def ensure(
         if stored is not None:
             verdict = Verdict(identity=identity, cached=True, **{k: stored[k] for k in _STORED if k in stored})
         else:
-            verdict = check(kernels, device, G, identity=identity, replay=replay)
+            verdict = check(kernels, device, G, identity=identity, replay=replay, timer=timer)
             data["networks"][sig] = verdict.to_json()
             if path is not None:
                 _save(path, data)

@@ -1,10 +1,13 @@
-"""Per-frame synthesis time on the user's machine, next to the floor and NVIDIA's recorded numbers.
+"""Per-frame synthesis time on the user's machine, next to the floor at this machine's rates.
 
 Why: our kernels and graphs are first run by users. `sg3-explorer bench` gives them one table to paste into
 a bug report: for each network, precision and implementation available on the device (the reference ops,
 kernels, kernels + CUDA graphs, as `stylegan3.ops.backend.implementations` lists them), the median
-synthesis time per frame, the floor that frame's arithmetic and memory traffic set at this machine's
-measured rates (`stylegan3.perf.floor`), and what NVIDIA's code took where we recorded it.
+synthesis time per frame and the floor that frame's arithmetic and memory traffic set at this machine's
+measured rates (`stylegan3.perf.floor`). Every comparison is within the run: times taken by NVIDIA's code on
+other machines (`benchmarks/NOTES.md`) are not a column, since they compared other hardware and other ops.
+The one-time costs (building or loading the kernels, their first-use self-check) are timed apart
+(`prepare`) and reported in the header, never inside a row.
 """
 
 from __future__ import annotations
@@ -21,16 +24,6 @@ import torch
 
 from stylegan3.networks.configs import NETS, build_config_net
 
-# NVIDIA's code, timed by us: (config, resolution, device type, precision) -> (ms per frame, where).
-RECORDED: dict[tuple[str, int, str, str], tuple[float, str]] = {
-    ("SG3-T", 256, "cpu", "fp32"): (19000.0, "reference ops, 2-core CPU (issue 11)"),
-    ("SG3-R", 256, "cpu", "fp32"): (32800.0, "reference ops, 2-core CPU (issue 11)"),
-    ("SG2", 256, "cpu", "fp32"): (1000.0, "reference ops, 2-core CPU (issue 11)"),
-    ("SG3-T", 1024, "cuda", "fp16"): (13.8, "CUDA plugins, H100 (benchmarks/NOTES.md)"),
-    ("SG3-R", 1024, "cuda", "fp16"): (21.5, "CUDA plugins, H100 (benchmarks/NOTES.md)"),
-    ("SG2", 1024, "cuda", "fp16"): (24.3, "CUDA plugins, H100 (benchmarks/NOTES.md)"),
-}
-
 Progress = Callable[[str], None]  # called once per timed or warm-up run, with what is running
 
 
@@ -43,8 +36,6 @@ class Row:
     batch: int
     ms_per_frame: float | None = None
     floor_ms: float | None = None
-    nvidia_ms: float | None = None
-    nvidia_where: str = ""
     note: str = ""
 
 
@@ -71,22 +62,39 @@ def config_name(text: str) -> str | None:
 
 def networks(sources: list[str] | None, device: torch.device, resolution: int | None = None) -> list[Network]:
     """`--network` values: SG3-T / SG3-R / SG2 build the official config at `resolution` (random weights), anything
-    else loads as everywhere (path, URL, catalog name, demo). Default: the three official configs."""
-    from stylegan3 import load_network
-    from stylegan3.loading.load import network_name
-    from stylegan3.ops import selfcheck
+    else loads as everywhere (path, URL, catalog name, demo). Default: the three official configs. Nothing is
+    checked here: `prepare` times the one-time costs apart."""
+    from stylegan3.loading.load import load_network, network_name
 
     out = []
     for src in sources or list(NETS):
         config = config_name(src)
         if config is None:
-            out.append(Network(network_name(src), load_network(src, device=device)))
+            out.append(Network(network_name(src), load_network(src, device=device, self_check=False)))
             continue
         res = resolution or default_resolution(device)
-        G = build_config_net(config, res, device)
-        selfcheck.ensure_safe(G, device)  # as a loaded network would be: time what the user would get
-        out.append(Network(f"{config} (official config)", G, config))
+        out.append(Network(f"{config} (official config)", build_config_net(config, res, device), config))
     return out
+
+
+def prepare(nets: list[Network], device: torch.device) -> dict[str, float]:
+    """Pay the one-time costs before timing, and time them: building (or loading the cached build of) the kernels
+    for `device`, then their self-check on each network, as loading a network does (cached after the first run).
+    Returns {"kernels_s": seconds, "self_check_s": seconds}."""
+    from stylegan3.ops import backend, selfcheck
+
+    t0 = time.perf_counter()
+    backend.kernels_module(device)
+    t1 = time.perf_counter()
+    for net in nets:
+        selfcheck.ensure_safe(net.G, device)  # time what the user would get: switched-off ops stay off
+    return {"kernels_s": t1 - t0, "self_check_s": time.perf_counter() - t1}
+
+
+def setup_label(setup: dict[str, float]) -> str:
+    """The header line of `prepare`'s times."""
+    return (f"kernel build or load {setup['kernels_s']:.1f} s, self-check {setup['self_check_s']:.1f} s "
+            "(once per install and network; not in the times below)")
 
 
 def default_resolution(device: torch.device) -> int:
@@ -191,13 +199,8 @@ def measure_row(
 
     G = net.G
     row = Row(net.label, int(G.img_resolution), precision, impl, batch)
-    recorded = RECORDED.get((net.config, row.resolution, device.type, precision)) if net.config and batch == 1 else None
-    if recorded:
-        row.nvidia_ms, row.nvidia_where = recorded
     if why_not:
         row.note = f"n/a: {why_not}"
-        for _ in range(warmup + iters):
-            tick(f"{net.label} {precision} {impl} (n/a)")
         return row
     force_fp32 = precision == "fp32"
     z = torch.randn([batch, G.z_dim], generator=torch.Generator().manual_seed(0)).to(device)
@@ -220,6 +223,9 @@ def measure_row(
         off = {op for op in backend.disabled(device) if op != "graphs"}
         if impl != "reference" and off:
             row.note = f"reference for {', '.join(sorted(off))} (self-check)"
+        faster = backend.reference_faster(device)
+        if impl != "reference" and faster:
+            row.note = "; ".join(filter(None, [row.note, f"reference where faster: {len(faster)} call shape(s)"]))
     except Exception as exc:  # noqa: BLE001 - one failed row must not end the benchmark
         if is_out_of_memory(exc):
             release_cached_memory()
@@ -232,7 +238,7 @@ def measure_row(
     return row
 
 
-def machine_header(device: torch.device, ceilings_label: str, batch: int) -> dict[str, Any]:
+def machine_header(device: torch.device, ceilings_label: str, batch: int, setup: str = "") -> dict[str, Any]:
     from stylegan3 import __version__ as version
     from stylegan3.ops import backend
 
@@ -251,14 +257,17 @@ def machine_header(device: torch.device, ceilings_label: str, batch: int) -> dic
         "ops": backend.describe(device),
         "batch": batch,
         "floor ceilings": ceilings_label,
+        **({"one-time setup": setup} if setup else {}),
     }
 
 
 def run(
     nets: list[Network], device: torch.device, batch: int = 1, warmup: int | None = None, iters: int | None = None,
-    progress: Callable[[int, int, str], None] | None = None,
+    progress: Callable[[int, int, str], None] | None = None, setup: dict[str, float] | None = None,
 ) -> Report:
-    """Every row for `nets` on `device`; `progress(done, total, what)` after each run (the bar)."""
+    """Every row for `nets` on `device`; `progress(done, total, what)` after each timed or warm-up run (the bar:
+    its total counts the runs of the implementations available here only, so it never jumps); `setup`, the
+    times `prepare` took, goes in the header."""
     from stylegan3.ops import backend
 
     warmup = (5 if device.type == "cuda" else 1) if warmup is None else warmup
@@ -266,7 +275,7 @@ def run(
     ceilings, ceilings_label = quick_ceilings(device)
     impls = backend.implementations(device)
     precisions = precisions_for(device)
-    total = len(nets) * len(precisions) * len(impls) * (warmup + iters)
+    total = len(nets) * len(precisions) * sum(why is None for _, why in impls) * (warmup + iters)
     done = [0]
 
     def tick(what: str) -> None:
@@ -274,7 +283,7 @@ def run(
         if progress is not None:
             progress(done[0], total, what)
 
-    report = Report(header=machine_header(device, ceilings_label, batch))
+    report = Report(header=machine_header(device, ceilings_label, batch, setup_label(setup) if setup else ""))
     for net in nets:
         for precision in precisions:
             floor = floor_ms(net, precision, ceilings, device)
@@ -299,9 +308,8 @@ def format_report(report: Report) -> str:
     lines += [f"- {k}: {v}" for k, v in report.header.items()]
     lines += [
         "",
-        "| network | res | prec | ops | ms / frame | vs reference | floor ms | x floor | NVIDIA ms | vs NVIDIA "
-        "| note |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| network | res | prec | ops | ms / frame | vs reference | floor ms | x floor | note |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     ref = {(r.network, r.precision): r.ms_per_frame for r in report.rows if r.impl == "reference"}
     missing: dict[str, str] = {}
@@ -312,19 +320,20 @@ def format_report(report: Report) -> str:
         base = ref.get((r.network, r.precision))
         speed = f"{base / r.ms_per_frame:.2f}x" if base and r.ms_per_frame and r.impl != "reference" else ""
         over = f"{r.ms_per_frame / r.floor_ms:.1f}x" if r.ms_per_frame and r.floor_ms else ""
-        nvidia = f"{_ms(r.nvidia_ms)} ({r.nvidia_where})" if r.nvidia_ms else ""
-        versus = f"{r.nvidia_ms / r.ms_per_frame:.2f}x" if r.nvidia_ms and r.ms_per_frame else ""
         lines.append(
             f"| {r.network} | {r.resolution} | {r.precision} | {r.impl} | {_ms(r.ms_per_frame)} | {speed} | "
-            f"{_ms(r.floor_ms)} | {over} | {nvidia} | {versus} | {r.note} |"
+            f"{_ms(r.floor_ms)} | {over} | {r.note} |"
         )
     if missing:
         lines += ["", "Not available here: " + "; ".join(f"{impl} ({why})" for impl, why in missing.items()) + "."]
-    lines += ["", "vs reference / vs NVIDIA: how many times faster than that (above 1 = faster). floor: the frame's "
-              "arithmetic and memory traffic at the measured rates, layer by layer (stylegan3/perf/floor.py)."]
+    lines += ["", "vs reference: how many times faster than the reference ops in this run (above 1 = faster). "
+              "floor: the frame's arithmetic and memory traffic at the measured rates, layer by layer "
+              "(stylegan3/perf/floor.py)."]
     return "\n".join(lines)
 
 
 def report_from_json(doc: dict[str, Any]) -> Report:
     """A report written with `--json`, to print its table again."""
-    return Report(header=dict(doc["header"]), rows=[Row(**r) for r in doc["rows"]])
+    fields = set(Row.__dataclass_fields__)  # files of older versions carried NVIDIA's numbers from other machines
+    return Report(header=dict(doc["header"]), rows=[Row(**{k: v for k, v in r.items() if k in fields})
+                                                    for r in doc["rows"]])

@@ -42,6 +42,11 @@ def fingerprint(backend, request: RenderRequest) -> str:
     return str(backend.analyze("fingerprint", request)["sha256"])
 
 
+def directions_fingerprint(backend, request: RenderRequest) -> str:
+    """The short fingerprint direction files name the request's network by (`explore.directions`)."""
+    return str(backend.analyze("fingerprint", request)["directions"])
+
+
 def chunk_images(out: dict, start: int, what: str) -> list[np.ndarray]:
     """The HxWx3 uint8 frames of one chunk reply of a frame-producing analysis (`record`, `timeline_frames`),
     checked: it starts where asked, is not empty, and every frame has the announced shape."""
@@ -315,3 +320,56 @@ def equivariance_terms(backend, request: RenderRequest, start: int, count: int, 
     params = dict(start=int(start), count=int(count), metrics=list(metrics), seed=int(seed), psi=float(psi))
     out = backend.analyze("equivariance_terms", request, progress, params=params, on_partial=partial)
     return [(int(i), as_terms(t)) for i, t in out["terms"]]
+
+
+# --- editing by gradients: drag to edit (issue 22) --------------------------------------------------------------
+
+
+def _drag_step(data: dict, image=None):
+    """A streamed drag step (its image the 8-bit frame as floats in [-1, 1], as `_step_from_partial`), or the
+    result when `image` (the float image) is given."""
+    import torch
+
+    from stylegan3.explore.drag import DragStep
+
+    final = image is not None
+    if not final:
+        frame = np.asarray(data["frame"], dtype=np.uint8)
+        image = torch.from_numpy((frame.astype(np.float32) - 127.5) / 127.5).permute(2, 0, 1)[None].contiguous()
+    else:
+        image = torch.from_numpy(np.asarray(image, dtype=np.float32))
+    return DragStep(int(data["step"]), int(data["steps"]), float(data["loss"]), float(data["motion"]),
+                    [(int(p[0]), int(p[1])) for p in data["points"]],
+                    torch.from_numpy(np.asarray(data["ws"], dtype=np.float32)), image,
+                    done=final, reached=bool(data["reached"]))
+
+
+@dataclass
+class DragResult:
+    """A finished drag: the last step (float image, ws, tracked points, losses) and the network's fingerprint."""
+
+    step: object  # explore.drag.DragStep
+    network: str
+
+
+def run_drag(backend, request: RenderRequest, points, mask: np.ndarray | None = None, steps: int = 200,
+             on_step: Callable[[object], None] | None = None, progress: ProgressFn = None, *,
+             lr: float = 0.002, layers: int = 6, mask_weight: float = 10.0, reached: float = 1.0,
+             patch_radius: float = 0.0, track_radius: int = 0) -> DragResult:
+    """Drag on the request's image where its network lives: `points` are `(x, y, target x, target y)` in image
+    pixels, `mask` (HxW, nonzero = may change) or None; every step (a `DragStep`) arrives at `on_step` on this
+    thread as it is made. Cancel by raising from `progress` or `on_step`."""
+    from stylegan3.analyses.drag import encode_mask
+
+    info = backend.load(request.network)
+    attachment = encode_mask(mask, int(info.resolution))
+    params = dict(points=[[float(v) for v in p] for p in points], steps=int(steps), lr=float(lr),
+                  layers=int(layers), mask_weight=float(mask_weight), reached=float(reached),
+                  patch_radius=float(patch_radius), track_radius=int(track_radius))
+
+    def partial(data: dict) -> None:
+        if on_step is not None:
+            on_step(_drag_step(data))
+
+    out = backend.analyze("drag", request, progress, params=params, on_partial=partial, attachment=attachment)
+    return DragResult(_drag_step(out, out["image"]), str(out["network"]))

@@ -10,6 +10,7 @@ HOST:PORT for 3 s") and reconnected, the unfinished request sent again.
 from __future__ import annotations
 
 import itertools
+import socket
 import threading
 import time
 from collections import deque
@@ -29,6 +30,33 @@ from stylegan3.service.backend import BackendError, BackendStatus, FrameResult, 
 
 PING_EVERY_S = 0.5
 DEAD_AFTER_S = 3.0
+PROBE_TIMEOUT_S = 3.0
+
+
+def probe(address: str, timeout: float = PROBE_TIMEOUT_S) -> str | None:
+    """Why nothing can be reached at `address` (a refused TCP connection, an unknown host, silence), or None.
+
+    ZeroMQ connects lazily and queues messages for a peer that may appear later, so a client of a port where
+    nothing listens would only learn it from a missing answer. One plain TCP connection tells at once; callers
+    (the `--connect` commands, the window before and on each retry) ask this first so a wrong port or a closed
+    tunnel is one clear line within `timeout` seconds. `ipc://` addresses and a reachable port give None (the
+    server's hello is then awaited as usual)."""
+    if address.startswith("ipc://"):
+        return None
+    if address.startswith("tcp://"):
+        address = address[len("tcp://"):]
+    host, port = protocol.parse_address(address)
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return None
+    except ConnectionRefusedError:
+        return f"nothing listens on {host}:{port} (connection refused)"
+    except socket.gaierror:
+        return f"unknown host {host!r}"
+    except TimeoutError:
+        return f"no answer from {host}:{port} within {timeout:g} s"
+    except OSError as exc:
+        return f"cannot connect to {host}:{port} ({exc.strerror or exc})"
 
 
 @dataclass
@@ -91,7 +119,10 @@ class RemoteBackend(SlotBackend):
     def _wake(self) -> None:
         with self._lock:
             if not self._closed:
-                self._wake_tx.send(b"", zmq.NOBLOCK)
+                try:
+                    self._wake_tx.send(b"", zmq.NOBLOCK)
+                except zmq.Again:  # the pipe is full of earlier wakes: the I/O thread sees this work with theirs
+                    pass  # (raised into the window as the raw "Again: Resource temporarily unavailable")
 
     def load(self, network: NetworkRef | str, timeout: float | None = 120.0) -> NetworkInfo:
         ref = as_ref(network)
@@ -123,6 +154,7 @@ class RemoteBackend(SlotBackend):
             self._analyses[aid] = entry
         self._wake()
         deadline = time.monotonic() + timeout
+        reported = None
         while True:
             entry.arrived.wait(0.05)
             entry.arrived.clear()
@@ -131,7 +163,8 @@ class RemoteBackend(SlotBackend):
                 self._hand_partials(aid, entry, on_partial)
                 if not finished:
                     done, total = entry.progress
-                    if progress is not None and total:
+                    if progress is not None and total and (done, total) != reported:
+                        reported = (done, total)  # only news: a progress bar redraws on every call
                         progress(done, total)
                     if time.monotonic() > deadline:
                         raise BackendError(f"{name}: no result from {self.transport} within {timeout:g} s")
@@ -197,8 +230,8 @@ class RemoteBackend(SlotBackend):
             self._closed = True
             try:
                 self._wake_tx.send(b"", zmq.NOBLOCK)
-            except zmq.Again:  # the I/O thread saw `_closed` first and closed its end: it is leaving anyway
-                pass
+            except zmq.Again:
+                pass  # wakes already queued; the I/O thread sees `_closed` at the next one
         self._thread.join(timeout=10)
         self._wake_tx.close(0)
         self._ctx.term()

@@ -33,8 +33,9 @@ def test_render_writes_one_png_per_seed_matching_reference(fixtures_dir, fixture
         "--translate", "0.25,-0.1", "--rotate", "0.3", "--outdir", str(tmp_path),
     ])  # fmt: skip
     assert rc == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["seed0000.png", "seed0001.png"]
-    png = np.asarray(Image.open(tmp_path / "seed0000.png"))
+    names = ["seed0000-psi0.5-t0.25,-0.1-r0.3.png", "seed0001-psi0.5-t0.25,-0.1-r0.3.png"]  # the options in the name
+    assert sorted(p.name for p in tmp_path.iterdir()) == names
+    png = np.asarray(Image.open(tmp_path / names[0]))
     ref = np.load(fixtures_dir / case["output"])[0].transpose(1, 2, 0)
     expected = np.clip(ref * 127.5 + 128, 0, 255).astype(np.uint8)
     assert png.shape == (64, 64, 3)

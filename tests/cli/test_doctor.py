@@ -15,16 +15,25 @@ pytestmark = pytest.mark.usefixtures("fresh_cuda_state")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only report")
-def test_doctor_reports_fallback_on_cpu(capsys):
+def test_doctor_gives_one_account_on_cpu(capsys):
+    """Each build has its row and one line says what renders: a CPU-only torch printed `kernels built none` and
+    `ops: reference PyTorch path (fallback)` (the CUDA build's state, unlabelled) above `dispatch: CPU kernels`."""
+    from stylegan3.ops import backend
+
     assert main(["doctor"]) == 0
     out = capsys.readouterr().out
-    assert f"torch          {torch.__version__}" in out
-    assert "GPU            none visible" in out
-    assert "kernels built  none" in out
+    lines = out.splitlines()
+    assert f"torch         {torch.__version__}" in lines
+    assert "GPU           none visible" in lines
     reason = cuda_ops.unavailable_reason()
-    assert reason and f"ops: reference PyTorch path (fallback): {reason}" in out
+    assert reason and f"CUDA kernels  none: {reason}" in lines
+    in_use = [line for line in lines if line.startswith("ops")]
+    assert in_use == [f"ops in use: {backend.describe('cpu')}"]
+    if backend.active_impl("cpu") == "cpu":
+        assert any(line.startswith("CPU kernels   upfirdn2d, bias_act, filtered_lrelu [") for line in lines)
+        assert "fallback" not in out
     for label in ("nvcc", "ninja", "c++", "kernel cache"):
-        assert any(line.startswith(label) for line in out.splitlines()), label
+        assert any(line.startswith(label) for line in lines), label
 
 
 def test_doctor_json_no_build(capsys):
@@ -60,7 +69,15 @@ def test_report_when_kernels_are_built():
         "reason": None,
         "active": "cuda",
     }
+    info["dispatch"] = "CUDA kernels on NVIDIA H100"
     text = cmd_doctor.format_report(info)
-    assert "GPU            NVIDIA H100 (sm_90)" in text
-    assert "kernels built  upfirdn2d, bias_act, filtered_lrelu [cudart 13000]" in text
-    assert "ops: CUDA kernels" in text and "register-blocked" in text and "fallback" not in text
+    assert "GPU           NVIDIA H100 (sm_90)" in text
+    assert "CUDA kernels  upfirdn2d, bias_act, filtered_lrelu [cudart 13000]" in text
+    assert text.splitlines()[-1] == "ops in use: CUDA kernels on NVIDIA H100" and "fallback" not in text
+
+
+def test_no_build_says_nothing_was_loaded(capsys):
+    assert main(["doctor", "--no-build"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "ops in use: not decided (--no-build loads no kernels; run `sg3-explorer doctor`)" in lines
+    assert "self-check: not run (--no-build)" in lines

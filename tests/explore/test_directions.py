@@ -176,7 +176,7 @@ def test_cli_directions_and_render_with_directions(tmp_path, capsys):
     assert main(["render", "--network", net, "--seeds", "1", "--outdir", str(tmp_path / "moved"),
                  "--direction", f"{out}:0=3", "--direction", f"{out}:2=-2@fine"]) == 0
     plain = np.asarray(Image.open(tmp_path / "plain" / "seed0001.png")).astype(int)
-    moved = np.asarray(Image.open(tmp_path / "moved" / "seed0001.png")).astype(int)
+    moved = np.asarray(Image.open(tmp_path / "moved" / "seed0001-dirs0+3-dirs2-2@fine.png")).astype(int)
     # The CLI's image is the library's: map seed 1, add 3 sigma of PC0 everywhere and -2 sigma of PC2 on the fine ws.
     from stylegan3.explore.interpolation import seed_ws
     from stylegan3.render.images import to_numpy_rgb

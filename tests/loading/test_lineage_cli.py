@@ -44,4 +44,4 @@ def test_convert_and_render(files, tmp_path, name, capsys):
     assert ("SG1" if name == "v1" else "ProGAN") in capsys.readouterr().out
     assert main(["render", "--network", str(out), "--seeds", "0-1", "--psi", "0.7", "--outdir", str(tmp_path / "png"),
                  "--device", "cpu"]) == 0
-    assert sorted(p.name for p in (tmp_path / "png").iterdir()) == ["seed0000.png", "seed0001.png"]
+    assert sorted(p.name for p in (tmp_path / "png").iterdir()) == ["seed0000-psi0.7.png", "seed0001-psi0.7.png"]

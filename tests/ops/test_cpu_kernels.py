@@ -138,7 +138,7 @@ FLRELU_CASES = [
 ]
 
 
-@pytest.mark.parametrize("mode", [0, 1], ids=["blocked", "generic"])
+@pytest.mark.parametrize("mode", [0, 1, 2], ids=["blocked", "generic", "blocked-gpu-layout"])
 def test_filtered_lrelu_shapes(counting, kernels, mode):
     torch.manual_seed(3)
     kernels.set_filtered_lrelu_mode(mode)
@@ -157,6 +157,29 @@ def test_filtered_lrelu_shapes(counting, kernels, mode):
     finally:
         kernels.set_filtered_lrelu_mode(0)
     assert counting.calls["filtered_lrelu"] == 2 * len(FLRELU_CASES)
+
+
+@pytest.mark.parametrize("smem", [48 * 1024, 8 * 1024, 200 * 1024], ids=["32px", "small-tiles", "64px"])
+def test_host_layout_equals_the_gpu_layout(kernels, smem):
+    """The CPU's blocked kernel (filtered_lrelu_host.h) sums every output's taps in the order of the GPU's
+    (flrelu_sep_block, proven on the host harness): same values, for every tile size, edge tile and dtype."""
+    torch.manual_seed(5)
+    kernels.set_filtered_lrelu_smem_bytes(smem)
+    try:
+        for i, (fu_shape, fd_shape, up, down, pad) in enumerate(FLRELU_CASES[:5]):
+            x = torch.randn(1 + i % 2, 5, 29 + 3 * i, 41 - 2 * i)
+            fu, fd, b = torch.rand(fu_shape) + 0.1, torch.rand(fd_shape) + 0.1, torch.randn(5)
+            for dtype, clamp in ((torch.float32, -1.0), (torch.float32, 0.8), (torch.float16, 0.8)):
+                args = (x.to(dtype), fu, fd, b.to(dtype), up, down, *pad, 1.3, 0.2, clamp)
+                kernels.set_filtered_lrelu_mode(2)
+                want = kernels.filtered_lrelu(*args)
+                kernels.set_filtered_lrelu_mode(0)
+                got = kernels.filtered_lrelu(*args)
+                scale = float(want.float().abs().max())
+                assert float((got.float() - want.float()).abs().max()) <= 1e-6 * scale, (i, dtype, clamp, smem)
+    finally:
+        kernels.set_filtered_lrelu_mode(0)
+        kernels.set_filtered_lrelu_smem_bytes(48 * 1024)
 
 
 def test_filtered_lrelu_plan_and_unfused_fallback(kernels):
@@ -232,6 +255,7 @@ def test_nvidia_fixtures_through_the_cpu_kernels(counting, fixtures_dir, fixture
 
 
 def test_dispatch_rules_for_cpu_tensors(kernels, monkeypatch):
+    backend.enable_all("cpu")  # verdicts other tests' networks left (e.g. a call shape the reference was faster at)
     x = torch.randn(1, 2, 4, 4)
     assert backend.cuda_kernels_for(x) is kernels
     assert backend.active_impl("cpu") == "cpu"
@@ -275,8 +299,8 @@ def test_failed_build_falls_back_with_one_line_reason(fresh_cpu_state, monkeypat
 
     assert main(["doctor"]) == 0
     out = capsys.readouterr().out
-    assert "cpu ops: reference PyTorch path (fallback): no C++ compiler found (c++, g++ or clang++)" in out
-    assert "cpu kernels    none" in out
+    assert "CPU kernels   none: no C++ compiler found (c++, g++ or clang++)" in out.splitlines()
+    assert "ops in use: reference ops on CPU (no C++ compiler found (c++, g++ or clang++))" in out.splitlines()
 
 
 def test_unexpected_build_error_never_raises(fresh_cpu_state, monkeypatch):
@@ -306,7 +330,7 @@ def test_doctor_reports_the_cpu_kernels(kernels, capsys):
     assert info["cpu"]["build_dir"] == str(build.cpu_build_dir())
     assert main(["doctor"]) == 0
     out = capsys.readouterr().out
-    assert "cpu ops: CPU kernels" in out and f"cpu cache      {build.cpu_build_dir()}" in out
+    assert "ops in use: CPU kernels (" in out and f"CPU cache     {build.cpu_build_dir()}" in out.splitlines()
 
 
 def test_cpu_cache_key_covers_sources_flags_and_cpu(tmp_path):

@@ -156,7 +156,7 @@ def _timeline_params(G: torch.nn.Module) -> dict[str, object]:
 
 
 def _exploration_params(G: torch.nn.Module) -> dict[str, object]:
-    from stylegan3.analyses import directions, equivariance, latents, project
+    from stylegan3.analyses import directions, drag, equivariance, latents, project
 
     return {
         "ws": latents.WsParams(),
@@ -165,18 +165,23 @@ def _exploration_params(G: torch.nn.Module) -> dict[str, object]:
         "user_direction": directions.UserDirectionParams(to=RenderRequest(latent=Latent(5.0))),
         "project": project.ProjectParams(steps=2, loss="offline", init_samples=10),
         "equivariance_terms": equivariance.TermsParams(count=1),
+        "drag": drag.DragParams(points=((5.0, 8.0, 9.0, 8.0),), steps=2),
     }
 
 
 def _attachment(name: str, G: torch.nn.Module) -> bytes | None:
-    """The bytes an analysis takes beside its params: a projection's target (any image of the right size)."""
+    """The bytes an analysis takes beside its params: a projection's target (any image of the right size), a
+    drag's mask (the left half may change)."""
     import numpy as np
 
+    from stylegan3.analyses.drag import encode_mask
     from stylegan3.analyses.project import encode_target
 
     if not ANALYSES[name].attachment:
         return None
     res, channels = int(G.img_resolution), int(G.img_channels)
+    if name == "drag":
+        return encode_mask(np.arange(res)[None].repeat(res, 0) < res // 2, res)
     return encode_target(np.random.default_rng(0).integers(0, 256, (res, res, 3), dtype=np.uint8), res, channels)
 
 

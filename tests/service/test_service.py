@@ -137,9 +137,10 @@ def test_render_connect_writes_the_same_png_bytes(nets, tmp_path):
         with running_server([str(Path(source).parent)]) as server:
             host_port = server.address.removeprefix("tcp://")
             assert main(["render", *args, "--connect", host_port, "--outdir", str(tmp_path / "remote")]) == 0
+        named = "-d1+2.5@coarse-d0-1" if extra else ""  # the file names say what differs from a plain render
         for seed in (0, 5):
-            a = (tmp_path / "local" / f"seed{seed:04d}.png").read_bytes()
-            b = (tmp_path / "remote" / f"seed{seed:04d}.png").read_bytes()
+            a = (tmp_path / "local" / f"seed{seed:04d}-psi0.7-t0.1,-0.2-r0.03{named}.png").read_bytes()
+            b = (tmp_path / "remote" / f"seed{seed:04d}-psi0.7-t0.1,-0.2-r0.03{named}.png").read_bytes()
             assert a == b and len(a) > 100
 
 

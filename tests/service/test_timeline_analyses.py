@@ -87,7 +87,8 @@ def test_bad_timeline_params_are_refused_with_one_line(nets, server):
             with pytest.raises(BackendError, match="no timeline given"):
                 backend.analyze("timeline_keys", request)
             broken = dict(tl.to_dict(), interp="wiggly")
-            with pytest.raises(BackendError, match="timeline: unknown interpolation 'wiggly'"):
+            with pytest.raises(BackendError, match="timeline: 1 problem: interp: expected one of 'linear', "
+                                                   "'spherical', 'cubic', got 'wiggly'"):
                 backend.analyze("timeline_frames", request, params={"timeline": broken})
             with pytest.raises(BackendError, match="start 10 is past the export's 10 frames"):
                 backend.analyze("timeline_frames", request, params={"timeline": tl.to_dict(), "start": 10})

@@ -1,0 +1,247 @@
+// filtered_lrelu for the CPU build only: the register-blocked kernel's tile (filtered_lrelu_sep.h: same tiles,
+// same polyphase groups, the same sums in the same order for every output), laid out for a CPU core.
+//
+// Why a host layout: the GPU kernel gives each thread a run of 8 outputs down a column and gathers that column
+// into registers one value at a time; a CPU core runs the whole block alone, and there the vertical passes and
+// the stride-2 down passes cost shuffles and scalar loads per multiply-add (2-5 G MAC/s per core measured, about
+// 1/20 of the core's FMA rate). Here every pass is vectorized along x over contiguous memory:
+//   - the horizontal up pass writes its output split by column parity (h1 even / odd columns), which with an
+//     even up factor is its polyphase split, so the stores are contiguous;
+//   - the vertical up pass (+ nonlinearity) runs along a row of the mid tile, reading rows of h1, and writes the
+//     mid tile split by column parity as well;
+//   - the down passes read the parity halves, so a stride-2 tap becomes a contiguous, unaligned load.
+// Each output sums its taps in ascending order exactly as flrelu_sep_block does (lanes are independent), so both
+// give the same values up to the compiler's FMA contraction.
+#pragma once
+
+#include <algorithm>
+
+#include "filtered_lrelu_sep.h"
+
+namespace sg3 {
+
+// Scratch layout of one host tile (floats), from the blocked kernel's geometry.
+struct FlreluHostGeom {
+    int st_in, st_h1, st_mid, st_h2;  // row strides: input patch, h1 half, mid half, h2
+    int off_h1e, off_h1o, off_mide, off_mido, off_h2;
+    int floats;
+};
+
+inline int host_round16(int n) { return (n + 15) / 16 * 16; }
+
+inline FlreluHostGeom flrelu_host_geom(const FlreluSepGeom& g, int up) {
+    FlreluHostGeom h = {};
+    h.st_in = host_round16(g.in_w + 1);
+    h.st_h1 = host_round16(g.ngx * up / 2 + 1);
+    h.st_mid = host_round16((g.mid_w + 1) / 2 + 1);
+    h.st_h2 = host_round16(g.tile_w);
+    h.off_h1e = g.in_h * h.st_in;
+    h.off_h1o = h.off_h1e + g.in_h * h.st_h1;
+    h.off_mide = h.off_h1o + g.in_h * h.st_h1;
+    h.off_mido = h.off_mide + g.mid_h * h.st_mid;
+    h.off_h2 = h.off_mido + g.mid_h * h.st_mid;
+    h.floats = h.off_h2 + g.mid_h * h.st_h2 + 64;  // + reads past the last row by a run's unused lanes
+    return h;
+}
+
+// 2-D down pass for R consecutive output rows of a tile (from row oyl), two runs of S outputs at a time.
+// Every output sums its taps row by row (fy), each row's taps in ascending order, as sep_down_run_row does.
+template <typename T, int R, int DOWN, int FDT>
+inline void flrelu_host_down2d_rows(const FlreluHostGeom& h, float* const (&s_mid)[2], const float* fd, int oyl,
+                                    int runs_x, int nx, T* yr, int64_t out_w) {
+    constexpr int S = kSepRun;
+    for (int run = 0; run < runs_x; run += 2) {
+        float a[R][2][S];
+SG3_UNROLL
+        for (int r = 0; r < R; ++r) {
+SG3_UNROLL
+            for (int u = 0; u < 2; ++u) {
+SG3_VEC
+                for (int q = 0; q < S; ++q) a[r][u][q] = 0.f;
+            }
+        }
+SG3_NO_UNROLL
+        for (int fy = 0; fy < FDT; ++fy) {
+            const float* frow = fd + fy * FDT;
+SG3_UNROLL
+            for (int k = 0; k < FDT; ++k) {
+                const float tap = frow[k];
+SG3_UNROLL
+                for (int r = 0; r < R; ++r) {
+                    const float* sr = s_mid[k & 1] + ((oyl + r) * DOWN + fy) * h.st_mid + run * S + (k >> 1);
+SG3_UNROLL
+                    for (int u = 0; u < 2; ++u) {
+SG3_VEC
+                        for (int q = 0; q < S; ++q) a[r][u][q] += tap * sr[u * S + q];
+                    }
+                }
+            }
+        }
+SG3_UNROLL
+        for (int r = 0; r < R; ++r) {
+SG3_UNROLL
+            for (int u = 0; u < 2; ++u) {
+                const int o0 = (run + u) * S;
+                const int n = std::min(S, nx - o0);
+                for (int q = 0; q < n; ++q) store_f(yr + r * out_w + o0 + q, a[r][u][q]);
+            }
+        }
+    }
+}
+
+template <typename T, int UP, int DOWN, int FUT, int FDT, bool FD2D>
+void flrelu_host_block(const FlreluParams& p, const FlreluSepGeom& g, const FlreluHostGeom& h, const T* x, T* y,
+                       const float* fu, const float* fd, const float* bias, int64_t block, float* smem) {
+    constexpr int S = kSepRun;
+    constexpr int NU = FUT / UP;
+    static_assert(FUT % UP == 0, "up filter length must be a multiple of the up factor");
+    static_assert(UP % 2 == 0 && DOWN == 2, "host layout: even up factor, down 2");
+
+    const int64_t tiles = (int64_t)g.tiles_x * g.tiles_y;
+    const int64_t plane = block / tiles;
+    const int tile = (int)(block % tiles);
+    const int oy0 = (tile / g.tiles_x) * g.tile_h;
+    const int ox0 = (tile % g.tiles_x) * g.tile_w;
+    const int u0x = ox0 * DOWN - p.padx0, u0y = oy0 * DOWN - p.pady0;
+    const int g0x = floor_div(u0x, UP), g0y = floor_div(u0y, UP);
+    const int offx = u0x - g0x * UP, offy = u0y - g0y * UP;
+
+    float* s_in = smem;
+    float* s_h1[2] = {smem + h.off_h1e, smem + h.off_h1o};
+    float* s_mid[2] = {smem + h.off_mide, smem + h.off_mido};
+    float* s_h2 = smem + h.off_h2;
+
+    // Phase 1: input patch (+ bias; zero outside the image).
+    const float b = p.has_bias ? bias[plane % p.channels] : 0.f;
+    const T* x_plane = x + plane * (int64_t)p.in_h * p.in_w;
+    for (int r = 0; r < g.in_h; ++r) {
+        const int iy = g0y + r;
+        float* dst = s_in + r * h.st_in;
+        const bool row_in = iy >= 0 && iy < p.in_h;
+        const T* src = x_plane + (int64_t)iy * p.in_w;
+        for (int j = 0; j < g.in_w; ++j) {
+            const int ix = g0x + j;
+            dst[j] = (row_in && ix >= 0 && ix < p.in_w) ? load_f(src + ix) + b : 0.f;
+        }
+    }
+
+    // Phase 2a: horizontal up pass, one input row at a time; output column c = group * UP + ph goes to
+    // half (c & 1) at index c >> 1.
+    const float(&fu_a)[FUT] = *reinterpret_cast<const float(*)[FUT]>(fu);
+    for (int r = 0; r < g.in_h; ++r) {
+        const float* row = s_in + r * h.st_in;
+        float* he = s_h1[0] + r * h.st_h1;
+        float* ho = s_h1[1] + r * h.st_h1;
+        for (int run = 0; run < g.ngx / S; ++run) {
+            float acc[UP][S];
+            sep_up_run<UP, NU, FUT>(fu_a, row + run * S, acc);
+SG3_UNROLL
+            for (int ph = 0; ph < UP; ++ph) {
+                float* dst = (ph & 1) ? ho : he;
+SG3_UNROLL
+                for (int q = 0; q < S; ++q) dst[((run * S + q) * UP + ph) >> 1] = acc[ph][q];
+            }
+        }
+    }
+
+    // Phase 2b: vertical up pass and the nonlinearity, along rows of the mid tile (mid column m = 2j + par),
+    // S columns at a time (the last run may compute a few unused columns inside the row's stride).
+    const int halves[2] = {(g.mid_w + 1) / 2, g.mid_w / 2};
+    const float up_gain = p.up_gain, slope = p.slope, gain = p.gain, clamp = p.clamp;
+    for (int gy = 0; gy < g.ngy; ++gy) {
+SG3_NO_UNROLL
+        for (int ph = 0; ph < UP; ++ph) {
+            const int row = gy * UP + ph - offy;
+            if (row < 0 || row >= g.mid_h) continue;
+            float taps[NU];
+SG3_UNROLL
+            for (int k = 0; k < NU; ++k) taps[k] = fu[(UP - ph) % UP + UP * k];
+            const int r0 = gy + (ph > 0 ? 1 : 0);
+            for (int par = 0; par < 2; ++par) {
+                const int c = par + offx;  // h1 column of mid column par; + 2 per j
+                const float* src = s_h1[c & 1] + r0 * h.st_h1 + (c >> 1);
+                float* dst = s_mid[par] + row * h.st_mid;
+                for (int j0 = 0; j0 < halves[par]; j0 += S) {
+                    float a[S];
+SG3_VEC
+                    for (int q = 0; q < S; ++q) a[q] = 0.f;
+SG3_UNROLL
+                    for (int k = 0; k < NU; ++k) {
+                        const float tap = taps[k];
+                        const float* sr = src + k * h.st_h1 + j0;
+SG3_VEC
+                        for (int q = 0; q < S; ++q) a[q] += tap * sr[q];
+                    }
+SG3_VEC
+                    for (int q = 0; q < S; ++q) {
+                        float v = a[q] * up_gain;
+                        v = (v < 0.f) ? v * slope : v;
+                        v *= gain;
+                        if (clamp >= 0.f) v = (v > clamp) ? clamp : ((v < -clamp) ? -clamp : v);
+                        dst[j0 + q] = v;
+                    }
+                }
+            }
+        }
+    }
+
+    // Phase 3: down passes; mid column 2 * o + k lives in half (k & 1) at index o + (k >> 1).
+    T* y_plane = y + plane * (int64_t)p.out_h * p.out_w;
+    const int nx = std::min(g.tile_w, p.out_w - ox0);
+    const int ny = std::min(g.tile_h, p.out_h - oy0);
+    const int runs_x = (nx + S - 1) / S;
+    if (!FD2D) {
+        float f[FDT];
+SG3_UNROLL
+        for (int k = 0; k < FDT; ++k) f[k] = fd[k];
+        const int rows = std::min(g.mid_h, (ny - 1) * DOWN + FDT);
+        for (int r = 0; r < rows; ++r) {
+            const float* half[2] = {s_mid[0] + r * h.st_mid, s_mid[1] + r * h.st_mid};
+            for (int run = 0; run < runs_x; ++run) {
+                float a[S];
+SG3_VEC
+                for (int q = 0; q < S; ++q) a[q] = 0.f;
+SG3_UNROLL
+                for (int k = 0; k < FDT; ++k) {
+                    const float tap = f[k];
+                    const float* sr = half[k & 1] + run * S + (k >> 1);
+SG3_VEC
+                    for (int q = 0; q < S; ++q) a[q] += tap * sr[q];
+                }
+                float* dst = s_h2 + r * h.st_h2 + run * S;
+SG3_VEC
+                for (int q = 0; q < S; ++q) dst[q] = a[q];
+            }
+        }
+        for (int oyl = 0; oyl < ny; ++oyl) {
+            const float* src = s_h2 + oyl * DOWN * h.st_h2;
+            T* yr = y_plane + (int64_t)(oy0 + oyl) * p.out_w + ox0;
+            for (int run = 0; run < runs_x; ++run) {
+                float a[S];
+SG3_VEC
+                for (int q = 0; q < S; ++q) a[q] = 0.f;
+SG3_UNROLL
+                for (int k = 0; k < FDT; ++k) {
+                    const float tap = f[k];
+                    const float* sr = src + k * h.st_h2 + run * S;
+SG3_VEC
+                    for (int q = 0; q < S; ++q) a[q] += tap * sr[q];
+                }
+                const int n = std::min(S, nx - run * S);
+                for (int q = 0; q < n; ++q) store_f(yr + run * S + q, a[q]);
+            }
+        }
+    } else {
+        // R output rows x 2 runs at a time: 2 R independent accumulator chains (one chain of 144 dependent FMAs
+        // per run would leave the FMA units waiting on their latency).
+        constexpr int R = 4;
+        T* y_tile = y_plane + (int64_t)oy0 * p.out_w + ox0;
+        int oyl = 0;
+        for (; oyl + R <= ny; oyl += R)
+            flrelu_host_down2d_rows<T, R, DOWN, FDT>(h, s_mid, fd, oyl, runs_x, nx, y_tile + oyl * p.out_w, p.out_w);
+        for (; oyl < ny; ++oyl)
+            flrelu_host_down2d_rows<T, 1, DOWN, FDT>(h, s_mid, fd, oyl, runs_x, nx, y_tile + oyl * p.out_w, p.out_w);
+    }
+}
+
+}  // namespace sg3
