@@ -1,7 +1,7 @@
 """The window's link to an `sg3-explorer serve` (`gui --connect`): connecting, connected, or failed, and retry.
 
 The window opens at once and says it is connecting; a background thread checks that something listens at the
-address (`stylegan3.service.reach`, a refused port fails in milliseconds) and waits a few seconds for the
+address (`stylegan3.service.client.probe`, a refused port fails in milliseconds) and waits a few seconds for the
 server's hello. Only then does the window send its network load, so a wrong port or a closed tunnel is one
 visible line with a Retry button within seconds, never a load that waits two minutes for an answer.
 """
@@ -12,10 +12,16 @@ import threading
 import time
 from dataclasses import dataclass
 
+from stylegan3.cli.remote import _START_HINT  # the `--connect` commands' words, so the window says the same
 from stylegan3.service.backend import RenderBackend
-from stylegan3.service.reach import reach_problem, unreachable_line
+from stylegan3.service.client import probe
 
 CONNECT_TIMEOUT_S = 5.0
+
+
+def unreachable_line(address: str, reason: str) -> str:
+    """The line `render --connect` and the other commands print (less `error: `), for the window's banner."""
+    return f"cannot reach {address}: {reason}; {_START_HINT}"
 
 
 @dataclass(frozen=True)
@@ -84,10 +90,10 @@ class Connection:
                 self._announce = state.state == "connected"
 
     def _attempt_once(self) -> ConnectionState:
-        problem = reach_problem(self.address, timeout=min(2.0, self.timeout_s))
+        problem = probe(self.address, timeout=min(2.0, self.timeout_s))
         self._listening = problem is None
         if problem is not None:
-            return ConnectionState("failed", problem)
+            return ConnectionState("failed", unreachable_line(self.address, problem))
         deadline = time.monotonic() + self.timeout_s
         while True:  # the backend's own reconnect cycle may restart its socket meanwhile: ask until the deadline
             remaining = deadline - time.monotonic()

@@ -44,7 +44,10 @@ def test_connect_failure_is_shown_and_retry_connects(app_env, artifacts_dir):
         Image.fromarray(grab_window(ctx, app)).save(artifacts_dir / "gui_connect_connecting.png")
         assert wait_until(ctx, lambda: conn.failed, 15), conn.state
         seen["silent_s"] = time.monotonic() - t0
-        assert conn.state.message.startswith(f"cannot reach {address} (")
+        assert conn.state.message == (
+            f"cannot reach {address}: no answer from tcp://{address} for 3 s; is "
+            "`sg3-explorer serve` running there, or the SSH tunnel open?"
+        )
         assert app.network is None and not app.loader.busy  # no load was sent to an address that never answered
         Image.fromarray(grab_window(ctx, app)).save(artifacts_dir / "gui_connect_no_answer.png")
         listener.__exit__(None, None, None)
@@ -53,7 +56,7 @@ def test_connect_failure_is_shown_and_retry_connects(app_env, artifacts_dir):
         t1 = time.monotonic()
         assert wait_until(ctx, lambda: conn.failed, 10), conn.state
         seen["refused_s"] = time.monotonic() - t1
-        assert conn.state.message.startswith(f"cannot reach {address} (connection refused;")
+        assert conn.state.message.startswith(f"cannot reach {address}: nothing listens on {address} (connection")
         Image.fromarray(grab_window(ctx, app)).save(artifacts_dir / "gui_connect_refused.png")
 
         with running_server([str(folder)], port=port):  # the user starts the server, then presses Retry
@@ -105,7 +108,7 @@ def test_cli_screenshot_of_a_failed_connect_is_one_line(app_env, artifacts_dir):
     )
     assert proc.returncode == 1
     assert proc.stderr.splitlines() == [
-        f"error: cannot reach 127.0.0.1:{port} (connection refused; is `sg3-explorer serve` running there, or the "
-        f"SSH tunnel open?) (screenshot of the window saved to {out})"
+        f"error: cannot reach 127.0.0.1:{port}: nothing listens on 127.0.0.1:{port} (connection refused); is "
+        f"`sg3-explorer serve` running there, or the SSH tunnel open? (screenshot of the window saved to {out})"
     ]
     Image.open(out).save(artifacts_dir / "gui_connect_cli_refused.png")
