@@ -22,6 +22,7 @@ from sg3_explorer.visualizer.jobs import JobSlot
 from sg3_explorer.visualizer.network_jobs import drag_job
 from sg3_explorer.widgets.applicability import without_w
 from sg3_explorer.widgets.base import Widget
+from sg3_explorer.widgets.sliders import slider_int
 
 HANDLE = imgui.IM_COL32(235, 60, 50, 255)
 TARGET = imgui.IM_COL32(60, 130, 240, 255)
@@ -266,7 +267,7 @@ class DragWidget(Widget):
         )
         if self.mode == "mask":
             imgui.set_next_item_width(font * 8)
-            _, self.brush = imgui.slider_int("Brush", self.brush, 1, max(2, self.resolution // 4))
+            _, self.brush = slider_int("Brush", self.brush, 1, max(2, self.resolution // 4))
         imgui.text(
             f"{len(self.pairs)} pair(s)"
             + (", handle waiting for its target" if self.pending else "")

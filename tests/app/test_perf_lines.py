@@ -1,5 +1,6 @@
 """The Performance panel's two rates read apart: the image rate (seconds per image on a CPU) and the window's
-frame rate; the CUDA-graphs switch says why it is off where frames are not rendered on CUDA."""
+frame rate; the CUDA-graphs switch says why it is off where frames are not rendered on CUDA; slider values are
+written beside the sliders, by every panel."""
 
 from __future__ import annotations
 
@@ -36,3 +37,12 @@ def test_slider_value_text():
     assert value_text("first %d ws", 3) == "first 3 ws"
     assert value_text("all ws", 8) == "all ws"
     assert value_text("%+.1f dB", 2.0) == "+2.0 dB"
+
+
+def test_every_panel_slider_goes_through_the_helper():
+    """A slider drawn with imgui directly would put its value under the grab again (issue 20, item 9)."""
+    from pathlib import Path
+
+    widgets = Path(__file__).resolve().parents[2] / "widgets"
+    direct = [p.name for p in widgets.glob("*.py") if p.name != "sliders.py" and "imgui.slider_" in p.read_text()]
+    assert direct == []
