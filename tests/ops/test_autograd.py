@@ -288,6 +288,32 @@ def test_synthesis_gradient_on_kernels_equals_reference(kernels, kind, monkeypat
         assert "filtered_lrelu" not in spy.calls  # with autograd the fused inference kernel is not used
 
 
+@pytest.mark.slow  # two short projections of a tiny network
+def test_projection_runs_on_the_kernels_and_ends_where_the_reference_does(kernels, monkeypatch):
+    """`project` (the CLI's and the Projection panel's optimizer) needs nothing special: the dispatch serves its
+    forward and backward on the kernels, and the result matches the reference path's (same target, steps)."""
+    from stylegan3.explore.projection import project, psnr
+
+    G = tiny_net("SG3-T", res=32, official=True)
+    target = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(9)) * 2 - 1
+
+    def final():
+        *_, last = project(G, target, steps=4, init_samples=50)
+        return last
+
+    spy = Counting(kernels)
+    monkeypatch.setattr(backend, "_cpu_module", lambda: spy)
+    got = final()
+    assert spy.calls.get("filtered_lrelu_act_grad", 0) >= 4 * 5  # every step's backward, every layer
+    backend.force_impl("ref")
+    try:
+        want = final()
+    finally:
+        backend.force_impl(None)
+    assert abs(psnr(got.image, target) - psnr(want.image, target)) < 0.01
+    assert _rel(got.ws, want.ws) < 1e-3
+
+
 # ---------------------------------------------------------------------------------------------------
 # Dispatch and double backward.
 
