@@ -301,12 +301,13 @@ torch::Tensor filtered_lrelu_act_grad(torch::Tensor da, torch::Tensor code, doub
     return du;
 }
 
-// upfirdn2d with a 1-D (separable) filter as a horizontal then a vertical launch of the upfirdn2d kernel (2 *
-// taps / up multiply-adds per output instead of taps^2 / up^2), intermediate in float32; as cpu_binding.cpp.
-torch::Tensor upfirdn2d_sep(torch::Tensor x, torch::Tensor f, int64_t upx, int64_t upy, int64_t downx, int64_t downy,
-                            int64_t padx0, int64_t padx1, int64_t pady0, int64_t pady1, double gain) {
-    TORCH_CHECK(f.dim() == 1, "upfirdn2d_sep: a 1-D (separable) filter expected");
-    check_x(x, "upfirdn2d_sep", 4);
+// upfirdn2d in passes, as cpu_binding.cpp: a 1-D (separable) filter as a horizontal then a vertical launch of the
+// upfirdn2d kernel (2 * taps / up multiply-adds per output instead of taps^2 / up^2), intermediate in float32; a
+// 2-D filter as one upfirdn2d launch.
+torch::Tensor upfirdn2d_rows(torch::Tensor x, torch::Tensor f, int64_t upx, int64_t upy, int64_t downx, int64_t downy,
+                             int64_t padx0, int64_t padx1, int64_t pady0, int64_t pady1, double gain) {
+    if (f.dim() != 1) return upfirdn2d(x, f, upx, upy, downx, downy, padx0, padx1, pady0, pady1, gain);
+    check_x(x, "upfirdn2d_rows", 4);
     torch::Tensor t = upfirdn2d(x.to(at::kFloat), f.reshape({1, -1}), upx, 1, downx, 1, padx0, padx1, 0, 0, gain);
     return upfirdn2d(t, f.reshape({-1, 1}), 1, upy, 1, downy, 0, 0, pady0, pady1, 1.0).to(x.scalar_type());
 }
@@ -325,5 +326,5 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
     m.def("bias_act_grad", &bias_act_grad, "gradient of bias_act wrt x (bias gradient: its sum)");
     m.def("filtered_lrelu_act", &filtered_lrelu_act, "filtered_lrelu's nonlinearity and one code byte per sample");
     m.def("filtered_lrelu_act_grad", &filtered_lrelu_act_grad, "gradient through the nonlinearity from the codes");
-    m.def("upfirdn2d_sep", &upfirdn2d_sep, "upfirdn2d with a 1-D filter as two 1-D passes");
+    m.def("upfirdn2d_rows", &upfirdn2d_rows, "upfirdn2d in passes (1-D filter: separable)");
 }

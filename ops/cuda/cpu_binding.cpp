@@ -476,9 +476,10 @@ at::Tensor filtered_lrelu_act_grad(at::Tensor da, at::Tensor code, double gain, 
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------------
-// upfirdn2d_sep: upfirdn2d with a 1-D (separable) filter as a horizontal then a vertical 1-D pass, each
-// written so its inner loop runs over consecutive samples (vectorizes): the gradient passes' workhorse.
-// Same sums as upfirdn_element (taps that meet an inserted zero are skipped), in another order.
+// upfirdn2d_rows: upfirdn2d computed in row passes whose inner loops run over consecutive samples (vectorize):
+// the gradient path's workhorse. A 1-D filter is separable (a horizontal then a vertical 1-D pass); a 2-D filter
+// (SG3-R's radial down filter) sums horizontal passes of the filter rows that meet real input rows. Same sums as
+// upfirdn_element (taps that meet an inserted zero are skipped), in another order.
 namespace {
 
 // First e >= lo with e % down == r.
@@ -489,7 +490,7 @@ inline int pos_first(int lo, int r, int down) { return lo + sg3::pos_mod(r - lo,
 // consecutive inputs; for down > 1 (up 1) the input is split into `down` phase rows first.
 template <typename T>
 void sep_row_x(const T* x, int in_w, float* out, int out_w, const float* f, int taps, int up, int down, int pad0,
-               float gain, std::vector<float>& xe, std::vector<float>& acc) {
+               float gain, std::vector<float>& xe, std::vector<float>& acc, bool accumulate = false) {
     if (up > 1) {  // down == 1
         int lo = 0, hi_idx = in_w - 1;
         for (int ph = 0; ph < up; ++ph) {
@@ -517,7 +518,10 @@ void sep_row_x(const T* x, int in_w, float* out, int out_w, const float* f, int 
 #pragma omp simd
                 for (int m = 0; m < n_m; ++m) a[m] += tap * src[m];
             }
-            for (int m = 0; m < n_m; ++m) out[ph + up * m] = a[m] * gain;
+            if (accumulate)
+                for (int m = 0; m < n_m; ++m) out[ph + up * m] += a[m] * gain;
+            else
+                for (int m = 0; m < n_m; ++m) out[ph + up * m] = a[m] * gain;
         }
         return;
     }
@@ -541,7 +545,10 @@ void sep_row_x(const T* x, int in_w, float* out, int out_w, const float* f, int 
 #pragma omp simd
         for (int ox = 0; ox < out_w; ++ox) a[ox] += tap * src[ox];
     }
-    for (int ox = 0; ox < out_w; ++ox) out[ox] = a[ox] * gain;
+    if (accumulate)
+        for (int ox = 0; ox < out_w; ++ox) out[ox] += a[ox] * gain;
+    else
+        for (int ox = 0; ox < out_w; ++ox) out[ox] = a[ox] * gain;
 }
 
 // Horizontal pass over `rows` rows of src (T) into dst (float).
@@ -589,7 +596,7 @@ void sep_pass_y(const T* src, int64_t planes, int in_h, int w, U* dst, int out_h
     });
 }
 
-// Intermediate buffers of upfirdn2d_sep, kept between calls (per calling thread; two slots): the passes run
+// Intermediate buffers of upfirdn2d_rows, kept between calls (per calling thread; two slots): the passes run
 // every step of an optimization on the same shapes, and fresh pages cost as much as the arithmetic.
 float* scratch_floats(int64_t n, int slot) {
     thread_local std::vector<float> bufs[2];
@@ -598,7 +605,7 @@ float* scratch_floats(int64_t n, int slot) {
 }
 
 template <typename T>
-void run_upfirdn2d_sep(const T* x, T* y, int64_t planes, int in_h, int in_w, int out_h, int out_w, const float* f,
+void run_upfirdn2d_rows(const T* x, T* y, int64_t planes, int in_h, int in_w, int out_h, int out_w, const float* f,
                        int taps, int ux, int uy, int dx, int dy, int px0, int py0, float gain) {
     if (dy > 1) {
         // Decimating vertically: rows first, so the horizontal pass runs on out_h rows only.
@@ -618,32 +625,70 @@ void run_upfirdn2d_sep(const T* x, T* y, int64_t planes, int in_h, int in_w, int
     sep_pass_y(mid, planes, in_h, out_w, y, out_h, f, taps, uy, dy, py0, 1.f);
 }
 
-at::Tensor upfirdn2d_sep(at::Tensor x, at::Tensor f, int64_t upx, int64_t upy, int64_t downx, int64_t downy,
+// A 2-D filter: each output row sums, over the filter rows that meet a real input row, a horizontal pass of that
+// input row with that filter row (polyphase, vectorized as above).
+template <typename T>
+void run_upfirdn2d_rows2d(const T* x, T* y, int64_t planes, int in_h, int in_w, int out_h, int out_w, const float* f,
+                          int fw, int fh, int ux, int uy, int dx, int dy, int px0, int py0, float gain) {
+    parallel_chunks(planes * out_h, std::max<int64_t>(1, 65536 / std::max(1, out_w * fw * fh / (ux * uy))),
+                    [&](int64_t r0, int64_t r1) {
+        std::vector<float> xe, acc, row(static_cast<size_t>(out_w), 0.f);
+        for (int64_t r = r0; r < r1; ++r) {
+            const int64_t plane = r / out_h;
+            const int oy = int(r % out_h);
+            const int uy0 = oy * dy - py0;
+            float* o = row.data();
+            for (int ox = 0; ox < out_w; ++ox) o[ox] = 0.f;
+            for (int k = sg3::pos_mod(-uy0, uy); k < fh; k += uy) {
+                const int iy = (uy0 + k) / uy;
+                if (iy < 0 || iy >= in_h) continue;
+                sep_row_x(x + (plane * in_h + iy) * int64_t(in_w), in_w, o, out_w, f + int64_t(k) * fw, fw, ux, dx, px0,
+                          gain, xe, acc, true);
+            }
+            T* d = y + r * out_w;
+            for (int ox = 0; ox < out_w; ++ox) sg3::store_f(d + ox, o[ox]);
+        }
+    });
+}
+
+at::Tensor upfirdn2d_rows(at::Tensor x, at::Tensor f, int64_t upx, int64_t upy, int64_t downx, int64_t downy,
                          int64_t padx0, int64_t padx1, int64_t pady0, int64_t pady1, double gain) {
-    const char* op = "upfirdn2d_sep";
+    const char* op = "upfirdn2d_rows";
     check_x(x, op, 4);
     const int dtype = dtype_code(x, op);
     TORCH_CHECK(upx >= 1 && upy >= 1 && downx >= 1 && downy >= 1, op, ": up/down factors must be >= 1");
     f = filter_f32(f, op);
-    TORCH_CHECK(f.dim() == 1, op, ": a 1-D (separable) filter expected");
-    // A pass that both upsamples and downsamples has no vectorized form here: the general kernel does it.
-    if ((upx > 1 && downx > 1) || (upy > 1 && downy > 1))
+    // A horizontal pass that both upsamples and downsamples has no vectorized form here: the general kernel does
+    // it (also the vertical one for 1-D filters).
+    if ((upx > 1 && downx > 1) || (f.dim() == 1 && upy > 1 && downy > 1))
         return upfirdn2d(x, f, upx, upy, downx, downy, padx0, padx1, pady0, pady1, gain);
     x = x.contiguous();
-    const int taps = as_int(f.size(0), op, "filter size");
+    const int taps = as_int(f.size(-1), op, "filter size");
+    const int taps_y = as_int(f.size(0), op, "filter size");
     const int in_h = as_int(x.size(2), op, "height"), in_w = as_int(x.size(3), op, "width");
     const int out_w = sg3::upfirdn_out_size(in_w, int(upx), int(downx), int(padx0), int(padx1), taps);
-    const int out_h = sg3::upfirdn_out_size(in_h, int(upy), int(downy), int(pady0), int(pady1), taps);
+    const int out_h = sg3::upfirdn_out_size(in_h, int(upy), int(downy), int(pady0), int(pady1), taps_y);
     TORCH_CHECK(out_h > 0 && out_w > 0, op, ": the filter is larger than the padded, upsampled input");
     const int64_t planes = x.size(0) * x.size(1);
     at::Tensor y = at::empty({x.size(0), x.size(1), out_h, out_w}, x.options());
     if (y.numel() == 0) return y;
     const float* fp = f.data_ptr<float>();
+    if (f.dim() == 2) {
+        if (dtype == 0)
+            run_upfirdn2d_rows2d(x.data_ptr<float>(), y.data_ptr<float>(), planes, in_h, in_w, out_h, out_w, fp, taps,
+                                 taps_y, int(upx), int(upy), int(downx), int(downy), int(padx0), int(pady0),
+                                 static_cast<float>(gain));
+        else
+            run_upfirdn2d_rows2d(x.data_ptr<c10::Half>(), y.data_ptr<c10::Half>(), planes, in_h, in_w, out_h, out_w,
+                                 fp, taps, taps_y, int(upx), int(upy), int(downx), int(downy), int(padx0), int(pady0),
+                                 static_cast<float>(gain));
+        return y;
+    }
     if (dtype == 0)
-        run_upfirdn2d_sep(x.data_ptr<float>(), y.data_ptr<float>(), planes, in_h, in_w, out_h, out_w, fp, taps,
+        run_upfirdn2d_rows(x.data_ptr<float>(), y.data_ptr<float>(), planes, in_h, in_w, out_h, out_w, fp, taps,
                           int(upx), int(upy), int(downx), int(downy), int(padx0), int(pady0), static_cast<float>(gain));
     else
-        run_upfirdn2d_sep(x.data_ptr<c10::Half>(), y.data_ptr<c10::Half>(), planes, in_h, in_w, out_h, out_w, fp, taps,
+        run_upfirdn2d_rows(x.data_ptr<c10::Half>(), y.data_ptr<c10::Half>(), planes, in_h, in_w, out_h, out_w, fp, taps,
                           int(upx), int(upy), int(downx), int(downy), int(padx0), int(pady0), static_cast<float>(gain));
     return y;
 }
@@ -662,5 +707,5 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
     m.def("bias_act_grad", &bias_act_grad, "gradient of bias_act wrt x (bias gradient: its sum)");
     m.def("filtered_lrelu_act", &filtered_lrelu_act, "filtered_lrelu's nonlinearity and one code byte per sample");
     m.def("filtered_lrelu_act_grad", &filtered_lrelu_act_grad, "gradient through the nonlinearity from the codes");
-    m.def("upfirdn2d_sep", &upfirdn2d_sep, "upfirdn2d with a 1-D filter as two vectorized 1-D passes");
+    m.def("upfirdn2d_rows", &upfirdn2d_rows, "upfirdn2d in vectorized row passes (1-D filter: separable)");
 }

@@ -32,9 +32,9 @@ __all__ = ["run", "supports", "grad_padding", "needs_grad", "BACKWARD_NEEDS", "D
 
 # What each op's forward-with-gradient and backward call on a kernels module.
 BACKWARD_NEEDS: dict[str, tuple[str, ...]] = {
-    "upfirdn2d": ("upfirdn2d", "upfirdn2d_sep"),
+    "upfirdn2d": ("upfirdn2d", "upfirdn2d_rows"),
     "bias_act": ("bias_act", "bias_act_grad"),
-    "filtered_lrelu": ("upfirdn2d", "upfirdn2d_sep", "bias_act", "filtered_lrelu_act", "filtered_lrelu_act_grad"),
+    "filtered_lrelu": ("upfirdn2d", "upfirdn2d_rows", "bias_act", "filtered_lrelu_act", "filtered_lrelu_act_grad"),
 }
 
 
@@ -77,14 +77,14 @@ def _passes(
     py1: int,
     gain: float,
 ) -> torch.Tensor:
-    """One upfirdn2d on the kernels; a 1-D (separable) filter through `upfirdn2d_sep` (two 1-D passes).
+    """One upfirdn2d on the kernels, through `upfirdn2d_rows` for any filter with more than one tap.
 
-    `upfirdn2d` applies a 1-D filter as its 2-D outer product (taps^2 / up^2 multiply-adds per output); the two
-    1-D passes cost 2 * taps / up, and the filter passes, whose filters are all 1-D in StyleGAN2 and most of
-    StyleGAN3's, are most of a step with gradients.
+    `upfirdn2d` applies a 1-D filter as its 2-D outer product (taps^2 / up^2 multiply-adds per output), one output
+    at a time; `upfirdn2d_rows` makes it two 1-D passes (2 * taps / up) and, on the CPU, runs every pass (2-D
+    filters too) as row loops that vectorize. These passes are most of a step with gradients.
     """
-    if f.ndim == 1 and f.numel() > 1:
-        return kernels.upfirdn2d_sep(x, f, upx, upy, downx, downy, px0, px1, py0, py1, gain)
+    if f.numel() > 1:
+        return kernels.upfirdn2d_rows(x, f, upx, upy, downx, downy, px0, px1, py0, py1, gain)
     return kernels.upfirdn2d(x, f, upx, upy, downx, downy, px0, px1, py0, py1, gain)
 
 

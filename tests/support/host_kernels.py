@@ -169,8 +169,10 @@ class HostKernels:
 
     # --- the backward kernels (bias_act_grad.h, filtered_lrelu_grad.h) and the separable pass, as binding.cpp
 
-    def upfirdn2d_sep(self, x, f, upx, upy, downx, downy, padx0, padx1, pady0, pady1, gain) -> torch.Tensor:
-        """As binding.cpp: a horizontal then a vertical upfirdn2d launch, intermediate in float32."""
+    def upfirdn2d_rows(self, x, f, upx, upy, downx, downy, padx0, padx1, pady0, pady1, gain) -> torch.Tensor:
+        """As binding.cpp: a 1-D filter as a horizontal then a vertical upfirdn2d launch (float32 between)."""
+        if f.ndim != 1:
+            return self.upfirdn2d(x, f, upx, upy, downx, downy, padx0, padx1, pady0, pady1, gain)
         t = self.upfirdn2d(x.float(), f.reshape(1, -1), upx, 1, downx, 1, padx0, padx1, 0, 0, gain)
         return self.upfirdn2d(t, f.reshape(-1, 1), 1, upy, 1, downy, 0, 0, pady0, pady1, 1.0).to(x.dtype)
 
