@@ -28,6 +28,8 @@ from typing import Any
 
 import torch
 
+from stylegan3.ops.derived import DerivedCache
+
 __all__ = ["run", "supports", "grad_padding", "needs_grad", "BACKWARD_NEEDS", "DOUBLE_BACKWARD"]
 
 # What each op's forward-with-gradient and backward call on a kernels module.
@@ -84,8 +86,35 @@ def _passes(
     filters too) as row loops that vectorize. These passes are most of a step with gradients.
     """
     if f.numel() > 1:
-        return kernels.upfirdn2d_rows(x, f, upx, upy, downx, downy, px0, px1, py0, py1, gain)
+        return kernels.upfirdn2d_rows(x, _separable(f), upx, upy, downx, downy, px0, px1, py0, py1, gain)
     return kernels.upfirdn2d(x, f, upx, upy, downx, downy, px0, px1, py0, py1, gain)
+
+
+_SEPARABLE: DerivedCache[torch.Tensor] = DerivedCache()
+
+
+def _separable(f: torch.Tensor) -> torch.Tensor:
+    """A square 2-D filter that is the outer product of one 1-D filter with itself (StyleGAN2's [1, 3, 3, 1] blur,
+    built 2-D) as that 1-D filter, so its passes cost 2 * taps instead of taps^2; any other filter as it is.
+
+    For f = v v^T the row sums are v * sum(v) and their total is sum(v)^2, so v = rowsums / sqrt(total) when
+    sum(v) > 0 (a low-pass filter); the outer product is checked before the 1-D form is used. Cached per filter.
+    """
+    if f.ndim != 2 or f.shape[0] != f.shape[1] or f.shape[0] < 2:
+        return f
+
+    def make() -> torch.Tensor:
+        rows = f.double().sum(dim=1)
+        total = float(rows.sum())
+        if not total > 0:
+            return f
+        v = rows / total**0.5
+        scale = float(f.abs().max())
+        if float((torch.outer(v, v) - f.double()).abs().max()) > 1e-6 * scale:
+            return f
+        return v.to(f.dtype).contiguous()
+
+    return _SEPARABLE.get(f, "separable", make)
 
 
 def grad_padding(in_size: int, out_size: int, up: int, down: int, taps: int, pad0: int) -> tuple[int, int]:
