@@ -238,7 +238,7 @@ def test_dispatch_rules_for_cpu_tensors(kernels, monkeypatch):
     assert backend.describe("cpu") == f"CPU kernels ({torch.get_num_threads()} threads)"
     assert backend.cuda_kernels_for(x.double()) is None
     xg = x.clone().requires_grad_(True)
-    assert backend.cuda_kernels_for(xg) is kernels  # autograd too: the kernels' gradient path (tests/ops/test_autograd.py)
+    assert backend.cuda_kernels_for(xg) is kernels  # autograd too (tests/ops/test_autograd.py)
     for forced, want in (("ref", None), ("cuda", None), ("cpu", kernels)):
         backend.force_impl(forced)
         try:
