@@ -14,6 +14,7 @@
 
 #include "filtered_lrelu_sep.h"
 #include "launchers.h"
+#include "launchers_grad.h"
 
 namespace {
 
@@ -215,6 +216,104 @@ std::string build_info() {
 
 }  // namespace
 
+// ---------------------------------------------------------------------------------------------------
+// Backward kernels (bias_act_grad.h, filtered_lrelu_grad.h): what stylegan3/ops/autograd.py composes the
+// gradients of the three ops from, together with upfirdn2d above.
+namespace {
+
+int act_code(const std::string& act, const char* op) {
+    int code = -1;
+    if (act == "linear") code = sg3::kLinear;
+    if (act == "relu") code = sg3::kRelu;
+    if (act == "lrelu") code = sg3::kLrelu;
+    TORCH_CHECK(code >= 0, op, ": unsupported activation '", act, "' (linear, relu, lrelu)");
+    return code;
+}
+
+// dx of bias_act for upstream gradient dy, from the forward's input x and bias b (empty: none).
+torch::Tensor bias_act_grad(torch::Tensor dy, torch::Tensor x, torch::Tensor b, int64_t dim, const std::string& act,
+                            double alpha, double gain, double clamp) {
+    const char* op = "bias_act_grad";
+    check_x(x, op, -1);
+    const int dtype = dtype_code(x, op);
+    const int code = act_code(act, op);
+    TORCH_CHECK(dy.sizes() == x.sizes() && dy.scalar_type() == x.scalar_type() && dy.device() == x.device(), op,
+                ": dy must match x in shape, dtype and device");
+    const c10::cuda::CUDAGuard guard(x.device());
+    x = x.contiguous();
+    dy = dy.contiguous();
+    torch::Tensor bf;
+    int64_t step = 1;
+    int bias_size = 0;
+    if (b.numel() > 0) {
+        TORCH_CHECK(x.dim() > 0, op, ": a bias needs a tensor with at least one dimension");
+        if (dim < 0) dim += x.dim();
+        TORCH_CHECK(dim >= 0 && dim < x.dim(), op, ": dim out of range");
+        bf = bias_f32(b, x, x.size(dim), op);
+        for (int64_t i = dim + 1; i < x.dim(); ++i) step *= x.size(i);
+        bias_size = as_int(x.size(dim), op, "bias size");
+    }
+    torch::Tensor dx = torch::empty(x.sizes(), x.options());
+    if (dx.numel() == 0) return dx;
+    sg3::BiasActParams p = {x.numel(), step, bias_size, code, static_cast<float>(alpha), static_cast<float>(gain),
+                            static_cast<float>(clamp)};
+    check_status(sg3::launch_bias_act_grad(p, dtype, dy.data_ptr(), x.data_ptr(),
+                                           bias_size ? bf.data_ptr<float>() : nullptr, dx.data_ptr(),
+                                           c10::cuda::getCurrentCUDAStream().stream()),
+                 op);
+    return dx;
+}
+
+// [a, code]: the nonlinearity of filtered_lrelu on the upsampled u, and one uint8 code per sample.
+std::vector<torch::Tensor> filtered_lrelu_act(torch::Tensor u, double gain, double slope, double clamp) {
+    const char* op = "filtered_lrelu_act";
+    check_x(u, op, -1);
+    const int dtype = dtype_code(u, op);
+    const c10::cuda::CUDAGuard guard(u.device());
+    u = u.contiguous();
+    torch::Tensor a = torch::empty(u.sizes(), u.options());
+    torch::Tensor code = torch::empty(u.sizes(), u.options().dtype(at::kByte));
+    if (u.numel() == 0) return {a, code};
+    const sg3::FlreluActParams p = {u.numel(), static_cast<float>(gain), static_cast<float>(slope),
+                                    static_cast<float>(clamp)};
+    check_status(sg3::launch_filtered_lrelu_act(p, dtype, u.data_ptr(), a.data_ptr(), code.data_ptr<uint8_t>(),
+                                                c10::cuda::getCurrentCUDAStream().stream()),
+                 op);
+    return {a, code};
+}
+
+// du = da * (gain, gain * slope or 0, as code says).
+torch::Tensor filtered_lrelu_act_grad(torch::Tensor da, torch::Tensor code, double gain, double slope) {
+    const char* op = "filtered_lrelu_act_grad";
+    check_x(da, op, -1);
+    const int dtype = dtype_code(da, op);
+    TORCH_CHECK(code.scalar_type() == at::kByte && code.sizes() == da.sizes() && code.device() == da.device(), op,
+                ": code must be uint8 of da's shape on da's device");
+    const c10::cuda::CUDAGuard guard(da.device());
+    da = da.contiguous();
+    code = code.contiguous();
+    torch::Tensor du = torch::empty(da.sizes(), da.options());
+    if (du.numel() == 0) return du;
+    const sg3::FlreluActParams p = {da.numel(), static_cast<float>(gain), static_cast<float>(slope), -1.f};
+    check_status(sg3::launch_filtered_lrelu_act_grad(p, dtype, da.data_ptr(), code.data_ptr<uint8_t>(),
+                                                     du.data_ptr(), c10::cuda::getCurrentCUDAStream().stream()),
+                 op);
+    return du;
+}
+
+// upfirdn2d in passes, as cpu_binding.cpp: a 1-D (separable) filter as a horizontal then a vertical launch of the
+// upfirdn2d kernel (2 * taps / up multiply-adds per output instead of taps^2 / up^2), intermediate in float32; a
+// 2-D filter as one upfirdn2d launch.
+torch::Tensor upfirdn2d_rows(torch::Tensor x, torch::Tensor f, int64_t upx, int64_t upy, int64_t downx, int64_t downy,
+                             int64_t padx0, int64_t padx1, int64_t pady0, int64_t pady1, double gain) {
+    if (f.dim() != 1) return upfirdn2d(x, f, upx, upy, downx, downy, padx0, padx1, pady0, pady1, gain);
+    check_x(x, "upfirdn2d_rows", 4);
+    torch::Tensor t = upfirdn2d(x.to(at::kFloat), f.reshape({1, -1}), upx, 1, downx, 1, padx0, padx1, 0, 0, gain);
+    return upfirdn2d(t, f.reshape({-1, 1}), 1, upy, 1, downy, 0, 0, pady0, pady1, 1.0).to(x.scalar_type());
+}
+
+}  // namespace
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
     m.doc() = "SG3 Explorer CUDA kernels (inference only)";
     m.def("upfirdn2d", &upfirdn2d, "upsample, pad, correlate with a filter, downsample");
@@ -224,4 +323,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
     m.def("set_filtered_lrelu_smem_bytes", &set_filtered_lrelu_smem_bytes, "shared-memory budget of the fused kernel");
     m.def("set_filtered_lrelu_mode", &set_filtered_lrelu_mode, "0: blocked kernel where it applies, 1: generic only");
     m.def("build_info", &build_info, "CUDA runtime version the extension was compiled with");
+    m.def("bias_act_grad", &bias_act_grad, "gradient of bias_act wrt x (bias gradient: its sum)");
+    m.def("filtered_lrelu_act", &filtered_lrelu_act, "filtered_lrelu's nonlinearity and one code byte per sample");
+    m.def("filtered_lrelu_act_grad", &filtered_lrelu_act_grad, "gradient through the nonlinearity from the codes");
+    m.def("upfirdn2d_rows", &upfirdn2d_rows, "upfirdn2d in passes (1-D filter: separable)");
 }

@@ -28,7 +28,9 @@ from types import ModuleType
 
 SOURCE_DIR = Path(__file__).resolve().parent
 SOURCES = ("binding.cpp", "upfirdn2d.cu", "bias_act.cu", "filtered_lrelu.cu", "filtered_lrelu_sep.cu")
+SOURCES += ("bias_act_grad.cu", "filtered_lrelu_grad.cu")  # the backward kernels (stylegan3/ops/autograd.py)
 HEADERS = ("sg3_common.h", "launchers.h", "upfirdn2d.h", "bias_act.h", "filtered_lrelu.h", "filtered_lrelu_sep.h")
+HEADERS += ("launchers_grad.h", "bias_act_grad.h", "filtered_lrelu_grad.h")
 KERNEL_NAMES = ("upfirdn2d", "bias_act", "filtered_lrelu")
 BUILD_FLAGS = {"cflags": ["-O3"], "cuda_cflags": ["-O3"]}
 MARKER = "build.json"
@@ -41,6 +43,7 @@ CPU_SOURCES = ("cpu_binding.cpp",)
 CPU_HEADERS = (
     "sg3_common.h", "upfirdn2d.h", "bias_act.h", "filtered_lrelu.h", "filtered_lrelu_sep.h", "filtered_lrelu_host.h"
 )
+CPU_HEADERS += ("bias_act_grad.h", "filtered_lrelu_grad.h")
 CPU_BUILD_FLAGS = {"cflags": ["-O3", "-march=native", "-fopenmp"], "ldflags": ["-fopenmp"]}
 CPU_DISABLE_ENV = "SG3_CPU_BUILD"  # "0" disables the CPU kernels
 

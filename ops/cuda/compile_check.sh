@@ -12,7 +12,7 @@ trap 'rm -rf "$B"' EXIT
 CUDA_INC="${CUDA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v nvcc)")")")}/include"
 [ -f "$CUDA_INC/cuda_runtime.h" ] || CUDA_INC=/usr/local/cuda/include
 NVCC_DEFS="-D__CUDA_NO_HALF_OPERATORS__ -D__CUDA_NO_HALF_CONVERSIONS__ -D__CUDA_NO_BFLOAT16_CONVERSIONS__ -D__CUDA_NO_HALF2_OPERATORS__ --expt-relaxed-constexpr"
-for f in upfirdn2d bias_act filtered_lrelu filtered_lrelu_sep; do
+for f in upfirdn2d bias_act filtered_lrelu filtered_lrelu_sep bias_act_grad filtered_lrelu_grad; do
   nvcc -c -O3 -std=c++20 -gencode=arch=compute_$ARCH,code=sm_$ARCH -Werror all-warnings $NVCC_DEFS \
     --compiler-options -fPIC -I. "$f.cu" -o "$B/$f.o"
   echo "ok  nvcc $f.cu (sm_$ARCH, C++20)"

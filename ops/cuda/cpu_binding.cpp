@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <atomic>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #define SG3_HOST_UNROLL 1  // full unrolling of the blocked kernel's register windows (filtered_lrelu_sep.h)
@@ -34,6 +35,8 @@ inline void store_f(c10::Half* p, float v) { *p = c10::Half(v); }
 #include "filtered_lrelu_sep.h"
 #include "filtered_lrelu_host.h"
 #include "upfirdn2d.h"
+#include "bias_act_grad.h"
+#include "filtered_lrelu_grad.h"
 
 namespace {
 
@@ -392,6 +395,331 @@ std::string build_info() {
 
 }  // namespace
 
+// ---------------------------------------------------------------------------------------------------
+// Backward kernels (bias_act_grad.h, filtered_lrelu_grad.h), as binding.cpp: what stylegan3/ops/autograd.py
+// composes the gradients of the three ops from, together with upfirdn2d above.
+namespace {
+
+int act_code(const std::string& act, const char* op) {
+    int code = -1;
+    if (act == "linear") code = sg3::kLinear;
+    if (act == "relu") code = sg3::kRelu;
+    if (act == "lrelu") code = sg3::kLrelu;
+    TORCH_CHECK(code >= 0, op, ": unsupported activation '", act, "' (linear, relu, lrelu)");
+    return code;
+}
+
+template <typename T>
+void run_bias_act_grad(const sg3::BiasActParams& p, const T* dy, const T* x, const float* b, T* dx) {
+    parallel_chunks(p.numel, 32768, [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i) sg3::bias_act_grad_store(p, dy, x, b, dx, i);
+    });
+}
+
+at::Tensor bias_act_grad(at::Tensor dy, at::Tensor x, at::Tensor b, int64_t dim, const std::string& act, double alpha,
+                         double gain, double clamp) {
+    const char* op = "bias_act_grad";
+    check_x(x, op, -1);
+    const int dtype = dtype_code(x, op);
+    const int code = act_code(act, op);
+    TORCH_CHECK(dy.sizes() == x.sizes() && dy.scalar_type() == x.scalar_type() && dy.device() == x.device(), op,
+                ": dy must match x in shape, dtype and device");
+    x = x.contiguous();
+    dy = dy.contiguous();
+    at::Tensor bf;
+    int64_t step = 1;
+    int bias_size = 0;
+    if (b.numel() > 0) {
+        TORCH_CHECK(x.dim() > 0, op, ": a bias needs a tensor with at least one dimension");
+        if (dim < 0) dim += x.dim();
+        TORCH_CHECK(dim >= 0 && dim < x.dim(), op, ": dim out of range");
+        bf = bias_f32(b, x.size(dim), op);
+        for (int64_t i = dim + 1; i < x.dim(); ++i) step *= x.size(i);
+        bias_size = as_int(x.size(dim), op, "bias size");
+    }
+    at::Tensor dx = at::empty(x.sizes(), x.options());
+    if (dx.numel() == 0) return dx;
+    const sg3::BiasActParams p = {x.numel(), step, bias_size, code, static_cast<float>(alpha),
+                                  static_cast<float>(gain), static_cast<float>(clamp)};
+    const float* bp = bias_size ? bf.data_ptr<float>() : nullptr;
+    if (dtype == 0)
+        run_bias_act_grad(p, dy.data_ptr<float>(), x.data_ptr<float>(), bp, dx.data_ptr<float>());
+    else
+        run_bias_act_grad(p, dy.data_ptr<c10::Half>(), x.data_ptr<c10::Half>(), bp, dx.data_ptr<c10::Half>());
+    return dx;
+}
+
+std::vector<at::Tensor> filtered_lrelu_act(at::Tensor u, double gain, double slope, double clamp) {
+    const char* op = "filtered_lrelu_act";
+    check_x(u, op, -1);
+    const int dtype = dtype_code(u, op);
+    u = u.contiguous();
+    at::Tensor a = at::empty(u.sizes(), u.options());
+    at::Tensor code = at::empty(u.sizes(), u.options().dtype(at::kByte));
+    const sg3::FlreluActParams p = {u.numel(), static_cast<float>(gain), static_cast<float>(slope),
+                                    static_cast<float>(clamp)};
+    uint8_t* cp = code.data_ptr<uint8_t>();
+    parallel_chunks(p.numel, 32768, [&](int64_t i0, int64_t i1) {
+        if (dtype == 0) {
+            const float* up = u.data_ptr<float>();
+            float* ap = a.data_ptr<float>();
+            for (int64_t i = i0; i < i1; ++i) ap[i] = sg3::flrelu_act_value(p, up[i], cp + i);
+        } else {
+            const c10::Half* up = u.data_ptr<c10::Half>();
+            c10::Half* ap = a.data_ptr<c10::Half>();
+            for (int64_t i = i0; i < i1; ++i) sg3::store_f(ap + i, sg3::flrelu_act_value(p, sg3::load_f(up + i), cp + i));
+        }
+    });
+    return {a, code};
+}
+
+at::Tensor filtered_lrelu_act_grad(at::Tensor da, at::Tensor code, double gain, double slope) {
+    const char* op = "filtered_lrelu_act_grad";
+    check_x(da, op, -1);
+    const int dtype = dtype_code(da, op);
+    TORCH_CHECK(code.scalar_type() == at::kByte && code.sizes() == da.sizes() && code.device() == da.device(), op,
+                ": code must be uint8 of da's shape on da's device");
+    da = da.contiguous();
+    code = code.contiguous();
+    at::Tensor du = at::empty(da.sizes(), da.options());
+    const sg3::FlreluActParams p = {da.numel(), static_cast<float>(gain), static_cast<float>(slope), -1.f};
+    const uint8_t* cp = code.data_ptr<uint8_t>();
+    parallel_chunks(p.numel, 32768, [&](int64_t i0, int64_t i1) {
+        if (dtype == 0) {
+            const float* gp = da.data_ptr<float>();
+            float* op_ = du.data_ptr<float>();
+            for (int64_t i = i0; i < i1; ++i) op_[i] = gp[i] * sg3::flrelu_code_factor(p, cp[i]);
+        } else {
+            const c10::Half* gp = da.data_ptr<c10::Half>();
+            c10::Half* op_ = du.data_ptr<c10::Half>();
+            for (int64_t i = i0; i < i1; ++i) sg3::store_f(op_ + i, sg3::load_f(gp + i) * sg3::flrelu_code_factor(p, cp[i]));
+        }
+    });
+    return du;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------------
+// upfirdn2d_rows: upfirdn2d computed in row passes whose inner loops run over consecutive samples (vectorize):
+// the gradient path's workhorse. A 1-D filter is separable (a horizontal then a vertical 1-D pass); a 2-D filter
+// (SG3-R's radial down filter) sums horizontal passes of the filter rows that meet real input rows. Same sums as
+// upfirdn_element (taps that meet an inserted zero are skipped), in another order.
+namespace {
+
+// First e >= lo with e % down == r.
+inline int pos_first(int lo, int r, int down) { return lo + sg3::pos_mod(r - lo, down); }
+
+// One horizontal pass over one row: out[ox] = gain * sum_k f[k] * U[ox * down + k - pad0], U = the row
+// upsampled by `up` (zeros between samples). Polyphase: for up > 1 (down 1) the outputs of one phase read
+// consecutive inputs; for down > 1 (up 1) the input is split into `down` phase rows first.
+template <typename T>
+void sep_row_x(const T* x, int in_w, float* out, int out_w, const float* f, int taps, int up, int down, int pad0,
+               float gain, std::vector<float>& xe, std::vector<float>& acc, bool accumulate = false) {
+    if (up > 1) {  // down == 1
+        int lo = 0, hi_idx = in_w - 1;
+        for (int ph = 0; ph < up; ++ph) {
+            const int c = sg3::pos_mod(pad0 - ph, up);
+            const int base = (ph + c - pad0) / up;  // exact
+            const int n_m = (out_w - ph + up - 1) / up;
+            const int nt = c < taps ? (taps - c + up - 1) / up : 0;
+            if (n_m <= 0 || nt <= 0) continue;
+            lo = std::max(lo, -base);
+            hi_idx = std::max(hi_idx, base + n_m - 1 + nt - 1);
+        }
+        xe.assign(size_t(lo + hi_idx + 1), 0.f);
+        for (int i = 0; i < in_w; ++i) xe[size_t(lo + i)] = sg3::load_f(x + i);
+        acc.resize(size_t(out_w / up + 2));
+        for (int ph = 0; ph < up; ++ph) {
+            const int c = sg3::pos_mod(pad0 - ph, up);
+            const int base = (ph + c - pad0) / up;
+            const int n_m = (out_w - ph + up - 1) / up;
+            if (n_m <= 0) continue;
+            float* a = acc.data();
+            for (int m = 0; m < n_m; ++m) a[m] = 0.f;
+            for (int k = c; k < taps; k += up) {
+                const float tap = f[k];
+                const float* src = xe.data() + lo + base + (k - c) / up;
+#pragma omp simd
+                for (int m = 0; m < n_m; ++m) a[m] += tap * src[m];
+            }
+            if (accumulate)
+                for (int m = 0; m < n_m; ++m) out[ph + up * m] += a[m] * gain;
+            else
+                for (int m = 0; m < n_m; ++m) out[ph + up * m] = a[m] * gain;
+        }
+        return;
+    }
+    // up == 1: inputs x[ox * down + k - pad0]
+    const int lo = std::max(0, pad0);
+    const int hi = std::max(0, (out_w - 1) * down + taps - 1 - pad0 - (in_w - 1));
+    const int len = lo + in_w + hi;
+    const int plen = (len + down - 1) / down;
+    xe.assign(size_t(plen) * down, 0.f);
+    // Phase rows: P_r[m] = Xe[m * down + r], stored one after the other.
+    for (int r = 0; r < down; ++r) {
+        float* dst = xe.data() + size_t(r) * plen;
+        for (int e = pos_first(lo, r, down); e < lo + in_w; e += down) dst[e / down] = sg3::load_f(x + (e - lo));
+    }
+    acc.assign(size_t(out_w), 0.f);
+    float* a = acc.data();
+    for (int k = 0; k < taps; ++k) {
+        const int s = k - pad0 + lo;
+        const float tap = f[k];
+        const float* src = xe.data() + size_t(s % down) * plen + s / down;
+#pragma omp simd
+        for (int ox = 0; ox < out_w; ++ox) a[ox] += tap * src[ox];
+    }
+    if (accumulate)
+        for (int ox = 0; ox < out_w; ++ox) out[ox] += a[ox] * gain;
+    else
+        for (int ox = 0; ox < out_w; ++ox) out[ox] = a[ox] * gain;
+}
+
+// Horizontal pass over `rows` rows of src (T) into dst (float).
+template <typename T>
+void sep_pass_x(const T* src, int64_t rows, int in_w, float* dst, int out_w, const float* f, int taps, int up,
+                int down, int pad0, float gain) {
+    parallel_chunks(rows, std::max<int64_t>(1, 65536 / std::max(1, out_w * taps)), [&](int64_t r0, int64_t r1) {
+        std::vector<float> xe, acc;
+        for (int64_t r = r0; r < r1; ++r)
+            sep_row_x(src + r * in_w, in_w, dst + r * out_w, out_w, f, taps, up, down, pad0, gain, xe, acc);
+    });
+}
+
+// Vertical pass: each output row is a sum of whole input rows (the taps that meet a real sample).
+template <typename T, typename U>
+void sep_pass_y(const T* src, int64_t planes, int in_h, int w, U* dst, int out_h, const float* f, int taps, int up,
+                int down, int pad0, float gain) {
+    parallel_chunks(planes * out_h, std::max<int64_t>(1, 65536 / std::max(1, w * taps)), [&](int64_t r0, int64_t r1) {
+        std::vector<float> acc(static_cast<size_t>(w), 0.f);
+        std::vector<float> row(static_cast<size_t>(w), 0.f);
+        for (int64_t r = r0; r < r1; ++r) {
+            const int64_t plane = r / out_h;
+            const int oy = int(r % out_h);
+            const int uy0 = oy * down - pad0;
+            float* a = acc.data();
+            for (int ox = 0; ox < w; ++ox) a[ox] = 0.f;
+            for (int k = sg3::pos_mod(-uy0, up); k < taps; k += up) {
+                const int iy = (uy0 + k) / up;
+                if (iy < 0 || iy >= in_h) continue;
+                const float tap = f[k] * gain;
+                const T* s = src + (plane * in_h + iy) * int64_t(w);
+                if constexpr (std::is_same_v<T, float>) {
+#pragma omp simd
+                    for (int ox = 0; ox < w; ++ox) a[ox] += tap * s[ox];
+                } else {
+                    float* rb = row.data();
+                    for (int ox = 0; ox < w; ++ox) rb[ox] = sg3::load_f(s + ox);
+#pragma omp simd
+                    for (int ox = 0; ox < w; ++ox) a[ox] += tap * rb[ox];
+                }
+            }
+            U* d = dst + r * w;
+            for (int ox = 0; ox < w; ++ox) sg3::store_f(d + ox, a[ox]);
+        }
+    });
+}
+
+// Intermediate buffers of upfirdn2d_rows, kept between calls (per calling thread; two slots): the passes run
+// every step of an optimization on the same shapes, and fresh pages cost as much as the arithmetic.
+float* scratch_floats(int64_t n, int slot) {
+    thread_local std::vector<float> bufs[2];
+    if (int64_t(bufs[slot].size()) < n) bufs[slot].resize(size_t(n));
+    return bufs[slot].data();
+}
+
+template <typename T>
+void run_upfirdn2d_rows(const T* x, T* y, int64_t planes, int in_h, int in_w, int out_h, int out_w, const float* f,
+                       int taps, int ux, int uy, int dx, int dy, int px0, int py0, float gain) {
+    if (dy > 1) {
+        // Decimating vertically: rows first, so the horizontal pass runs on out_h rows only.
+        float* mid = scratch_floats(planes * out_h * in_w, 0);
+        sep_pass_y(x, planes, in_h, in_w, mid, out_h, f, taps, uy, dy, py0, gain);
+        float* out = std::is_same_v<T, float> ? reinterpret_cast<float*>(y) : scratch_floats(planes * out_h * out_w, 1);
+        sep_pass_x(mid, planes * out_h, in_w, out, out_w, f, taps, ux, dx, px0, 1.f);
+        if constexpr (!std::is_same_v<T, float>) {
+            parallel_chunks(planes * out_h * out_w, 65536, [&](int64_t i0, int64_t i1) {
+                for (int64_t i = i0; i < i1; ++i) sg3::store_f(y + i, out[i]);
+            });
+        }
+        return;
+    }
+    float* mid = scratch_floats(planes * in_h * out_w, 0);
+    sep_pass_x(x, planes * in_h, in_w, mid, out_w, f, taps, ux, dx, px0, gain);
+    sep_pass_y(mid, planes, in_h, out_w, y, out_h, f, taps, uy, dy, py0, 1.f);
+}
+
+// A 2-D filter: each output row sums, over the filter rows that meet a real input row, a horizontal pass of that
+// input row with that filter row (polyphase, vectorized as above).
+template <typename T>
+void run_upfirdn2d_rows2d(const T* x, T* y, int64_t planes, int in_h, int in_w, int out_h, int out_w, const float* f,
+                          int fw, int fh, int ux, int uy, int dx, int dy, int px0, int py0, float gain) {
+    parallel_chunks(planes * out_h, std::max<int64_t>(1, 65536 / std::max(1, out_w * fw * fh / (ux * uy))),
+                    [&](int64_t r0, int64_t r1) {
+        std::vector<float> xe, acc, row(static_cast<size_t>(out_w), 0.f);
+        for (int64_t r = r0; r < r1; ++r) {
+            const int64_t plane = r / out_h;
+            const int oy = int(r % out_h);
+            const int uy0 = oy * dy - py0;
+            float* o = row.data();
+            for (int ox = 0; ox < out_w; ++ox) o[ox] = 0.f;
+            for (int k = sg3::pos_mod(-uy0, uy); k < fh; k += uy) {
+                const int iy = (uy0 + k) / uy;
+                if (iy < 0 || iy >= in_h) continue;
+                sep_row_x(x + (plane * in_h + iy) * int64_t(in_w), in_w, o, out_w, f + int64_t(k) * fw, fw, ux, dx, px0,
+                          gain, xe, acc, true);
+            }
+            T* d = y + r * out_w;
+            for (int ox = 0; ox < out_w; ++ox) sg3::store_f(d + ox, o[ox]);
+        }
+    });
+}
+
+at::Tensor upfirdn2d_rows(at::Tensor x, at::Tensor f, int64_t upx, int64_t upy, int64_t downx, int64_t downy,
+                         int64_t padx0, int64_t padx1, int64_t pady0, int64_t pady1, double gain) {
+    const char* op = "upfirdn2d_rows";
+    check_x(x, op, 4);
+    const int dtype = dtype_code(x, op);
+    TORCH_CHECK(upx >= 1 && upy >= 1 && downx >= 1 && downy >= 1, op, ": up/down factors must be >= 1");
+    f = filter_f32(f, op);
+    // A horizontal pass that both upsamples and downsamples has no vectorized form here: the general kernel does
+    // it (also the vertical one for 1-D filters).
+    if ((upx > 1 && downx > 1) || (f.dim() == 1 && upy > 1 && downy > 1))
+        return upfirdn2d(x, f, upx, upy, downx, downy, padx0, padx1, pady0, pady1, gain);
+    x = x.contiguous();
+    const int taps = as_int(f.size(-1), op, "filter size");
+    const int taps_y = as_int(f.size(0), op, "filter size");
+    const int in_h = as_int(x.size(2), op, "height"), in_w = as_int(x.size(3), op, "width");
+    const int out_w = sg3::upfirdn_out_size(in_w, int(upx), int(downx), int(padx0), int(padx1), taps);
+    const int out_h = sg3::upfirdn_out_size(in_h, int(upy), int(downy), int(pady0), int(pady1), taps_y);
+    TORCH_CHECK(out_h > 0 && out_w > 0, op, ": the filter is larger than the padded, upsampled input");
+    const int64_t planes = x.size(0) * x.size(1);
+    at::Tensor y = at::empty({x.size(0), x.size(1), out_h, out_w}, x.options());
+    if (y.numel() == 0) return y;
+    const float* fp = f.data_ptr<float>();
+    if (f.dim() == 2) {
+        if (dtype == 0)
+            run_upfirdn2d_rows2d(x.data_ptr<float>(), y.data_ptr<float>(), planes, in_h, in_w, out_h, out_w, fp, taps,
+                                 taps_y, int(upx), int(upy), int(downx), int(downy), int(padx0), int(pady0),
+                                 static_cast<float>(gain));
+        else
+            run_upfirdn2d_rows2d(x.data_ptr<c10::Half>(), y.data_ptr<c10::Half>(), planes, in_h, in_w, out_h, out_w,
+                                 fp, taps, taps_y, int(upx), int(upy), int(downx), int(downy), int(padx0), int(pady0),
+                                 static_cast<float>(gain));
+        return y;
+    }
+    if (dtype == 0)
+        run_upfirdn2d_rows(x.data_ptr<float>(), y.data_ptr<float>(), planes, in_h, in_w, out_h, out_w, fp, taps,
+                          int(upx), int(upy), int(downx), int(downy), int(padx0), int(pady0), static_cast<float>(gain));
+    else
+        run_upfirdn2d_rows(x.data_ptr<c10::Half>(), y.data_ptr<c10::Half>(), planes, in_h, in_w, out_h, out_w, fp, taps,
+                          int(upx), int(upy), int(downx), int(downy), int(padx0), int(pady0), static_cast<float>(gain));
+    return y;
+}
+
+}  // namespace
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
     m.doc() = "SG3 Explorer kernels built for the CPU (inference only)";
     m.def("upfirdn2d", &upfirdn2d, "upsample, pad, correlate with a filter, downsample");
@@ -401,4 +729,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
     m.def("set_filtered_lrelu_smem_bytes", &set_filtered_lrelu_smem_bytes, "scratch per thread of the fused kernel");
     m.def("set_filtered_lrelu_mode", &set_filtered_lrelu_mode, "0: blocked kernel (host layout) where it applies, 1: generic only, 2: blocked, GPU layout");
     m.def("build_info", &build_info, "what the extension was built for");
+    m.def("bias_act_grad", &bias_act_grad, "gradient of bias_act wrt x (bias gradient: its sum)");
+    m.def("filtered_lrelu_act", &filtered_lrelu_act, "filtered_lrelu's nonlinearity and one code byte per sample");
+    m.def("filtered_lrelu_act_grad", &filtered_lrelu_act_grad, "gradient through the nonlinearity from the codes");
+    m.def("upfirdn2d_rows", &upfirdn2d_rows, "upfirdn2d in vectorized row passes (1-D filter: separable)");
 }

@@ -493,6 +493,80 @@ int sg3h_filtered_lrelu(const void* x, const float* fu, const float* fd, const f
 
 }  // extern "C"
 
+// ---------------------------------------------------------------------------------------------------
+// Backward kernels (bias_act_grad.h, filtered_lrelu_grad.h): their kernel bodies on the emulated launch, so the
+// self-check's backward part can be tested with the extension's own code (tests/ops/test_selfcheck.py).
+#include "bias_act_grad.h"
+#include "filtered_lrelu_grad.h"
+
+namespace {
+
+template <typename T>
+int run_bias_act_grad(const sg3::BiasActParams& p, const T* dy, const T* x, const float* b, T* dx) {
+    if (p.numel <= 0) return sg3::kOk;
+    const int64_t blocks = sg3::bias_act_blocks(p, threads_per_block(), grid_cap(sg3::kBiasActMaxBlocks));
+    return run_grid(blocks, 0, [&](int64_t blk, int tid, int nt, float*) {
+        sg3::bias_act_grad_block(p, dy, x, b, dx, blk, blocks, tid, nt);
+    });
+}
+
+template <typename T>
+int run_flrelu_act(const sg3::FlreluActParams& p, const T* u, T* a, uint8_t* code) {
+    if (p.numel <= 0) return sg3::kOk;
+    const int64_t blocks = sg3::flrelu_act_blocks(p.numel, threads_per_block(), grid_cap(sg3::kFlreluActMaxBlocks));
+    return run_grid(blocks, 0, [&](int64_t blk, int tid, int nt, float*) {
+        sg3::flrelu_act_block(p, u, a, code, blk, blocks, tid, nt);
+    });
+}
+
+template <typename T>
+int run_flrelu_act_grad(const sg3::FlreluActParams& p, const T* da, const uint8_t* code, T* du) {
+    if (p.numel <= 0) return sg3::kOk;
+    const int64_t blocks = sg3::flrelu_act_blocks(p.numel, threads_per_block(), grid_cap(sg3::kFlreluActMaxBlocks));
+    return run_grid(blocks, 0, [&](int64_t blk, int tid, int nt, float*) {
+        sg3::flrelu_act_grad_block(p, da, code, du, blk, blocks, tid, nt);
+    });
+}
+
+}  // namespace
+
+extern "C" {
+
+int sg3h_bias_act_grad(const void* dy, const void* x, const float* b, void* dx, int dtype, long long numel,
+                       long long step, int bias_size, int act, float alpha, float gain, float clamp) {
+    begin_run();
+    sg3::BiasActParams p = {numel, step, bias_size, act, alpha, gain, clamp};
+    if (dtype == kFloat32)
+        return run_bias_act_grad(p, static_cast<const float*>(dy), static_cast<const float*>(x), b,
+                                 static_cast<float*>(dx));
+    if (dtype == kFloat16)
+        return run_bias_act_grad(p, static_cast<const sg3::HostHalf*>(dy), static_cast<const sg3::HostHalf*>(x), b,
+                                 static_cast<sg3::HostHalf*>(dx));
+    return sg3::kBadArgument;
+}
+
+int sg3h_filtered_lrelu_act(const void* u, void* a, uint8_t* code, int dtype, long long numel, float gain, float slope,
+                            float clamp) {
+    begin_run();
+    const sg3::FlreluActParams p = {numel, gain, slope, clamp};
+    if (dtype == kFloat32) return run_flrelu_act(p, static_cast<const float*>(u), static_cast<float*>(a), code);
+    if (dtype == kFloat16)
+        return run_flrelu_act(p, static_cast<const sg3::HostHalf*>(u), static_cast<sg3::HostHalf*>(a), code);
+    return sg3::kBadArgument;
+}
+
+int sg3h_filtered_lrelu_act_grad(const void* da, const uint8_t* code, void* du, int dtype, long long numel, float gain,
+                                 float slope) {
+    begin_run();
+    const sg3::FlreluActParams p = {numel, gain, slope, -1.f};
+    if (dtype == kFloat32) return run_flrelu_act_grad(p, static_cast<const float*>(da), code, static_cast<float*>(du));
+    if (dtype == kFloat16)
+        return run_flrelu_act_grad(p, static_cast<const sg3::HostHalf*>(da), code, static_cast<sg3::HostHalf*>(du));
+    return sg3::kBadArgument;
+}
+
+}  // extern "C"
+
 #ifdef SG3H_RACE_MAIN
 // Stand-alone driver for ThreadSanitizer (tests/test_cuda_build.py builds it with -fsanitize=thread):
 // runs each op's block code on the free schedule, `threads` threads per block, optionally with one

@@ -1,13 +1,16 @@
 """The one dispatch point between the reference ops and our compiled kernels.
 
-Kernels are used only when autograd is off (the app renders, it never trains): the CUDA extension
-(`ops.cuda.kernels()`) for CUDA tensors, its CPU build (`ops.cuda.cpu.kernels()`, the same kernel bodies
-and the same functions) for CPU tensors, each when it built; everything else takes the reference path.
+Kernels serve float16/float32 tensors: the CUDA extension (`ops.cuda.kernels()`) for CUDA tensors, its CPU
+build (`ops.cuda.cpu.kernels()`, the same kernel bodies and the same functions) for CPU tensors, each when it
+built; everything else takes the reference path. With autograd recording, the kernels serve forward and
+backward through `stylegan3.ops.autograd` (projection, drag), when the module has the backward kernels.
 `SG3_OPS=ref` forces the reference path (tests compare both); `cuda` or `cpu` allows only that build.
 
-The ops ask `kernels_for(x, op)`: on top of that choice it honours the self-check's verdict (an op switched
-off for a device, with its reason: `disable` / `disabled`) and, for the calling thread only, a kernels
-module served in place of the automatic choice (`serving`: the self-check and tests).
+The ops ask `kernels_for(x, op, *others)` (others: tensors such as a bias that may ask for a gradient too): on
+top of that choice it honours the self-check's verdict (an op switched off for a device, with its reason:
+`disable` / `disabled`; an op's gradient alone is switched off as "<op>:backward", which sends only calls that
+need a gradient to the reference) and, for the calling thread only, a kernels module served in place of the
+automatic choice (`serving`: the self-check and tests).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Any
 
 import torch
 
-from stylegan3.ops import heap
+from stylegan3.ops import autograd, heap
 
 _forced: str | None = None
 _disabled: dict[tuple[str, str], str] = {}  # (device key, op or "graphs") -> one-line reason
@@ -79,8 +82,6 @@ def cuda_kernels_for(x: torch.Tensor) -> Any | None:
     """The compiled kernel module (CUDA or CPU build) if it should handle `x`, else None (reference path)."""
     kind = _kind(x.device)
     if kind is None or x.dtype not in (torch.float16, torch.float32):
-        return None
-    if torch.is_grad_enabled() and x.requires_grad:
         return None
     return _cuda_module() if kind == "cuda" else _cpu_module()
 
@@ -148,20 +149,30 @@ def serving(kernels: Any | None, device: torch.device | str) -> Iterator[None]:
         _local.served = previous
 
 
-def kernels_for(x: torch.Tensor, op: str) -> Any | None:
-    """The kernels module that should compute `op` on `x`, or None for the reference path."""
+def backward_key(op: str) -> str:
+    """The switch of `op`'s gradient path alone (self-check verdicts, `disable`)."""
+    return f"{op}:backward"
+
+
+def kernels_for(x: torch.Tensor, op: str, *others: torch.Tensor | None) -> Any | None:
+    """The kernels module that should compute `op` on `x`, or None for the reference path.
+
+    When autograd needs a gradient of `x` or of one of `others`, only a module with the op's backward kernels
+    qualifies (`autograd.supports`), and not where the op's backward is switched off."""
+    grad = autograd.needs_grad(x, *others)
     served = getattr(_local, "served", None)
     if served is not None and served[0] == str(x.device):
         if served[1] is _REFERENCE or x.dtype not in (torch.float16, torch.float32):
             return None
-        return None if torch.is_grad_enabled() and x.requires_grad else served[1]
+        return None if grad and not autograd.supports(served[1], op) else served[1]
     if (_forced or os.environ.get("SG3_OPS", "auto")) == "ref":
         return None  # checked here too, so a test that stands in for `cuda_kernels_for` still gets the reference
-    if _disabled and (str(x.device), op) in _disabled:
+    if _disabled and ((str(x.device), op) in _disabled or (grad and (str(x.device), backward_key(op)) in _disabled)):
         return None
     if _faster_ref and (str(x.device), call_key(op, x.shape, x.dtype)) in _faster_ref:
         return None
-    return cuda_kernels_for(x)
+    kernels = cuda_kernels_for(x)
+    return None if kernels is None or (grad and not autograd.supports(kernels, op)) else kernels
 
 
 def kernels_module(device: torch.device | str) -> Any | None:

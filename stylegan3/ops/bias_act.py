@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from stylegan3.ops import backend
+from stylegan3.ops import autograd, backend
 
 
 @dataclass(frozen=True)
@@ -73,12 +73,14 @@ def bias_act(
     gain: float | None = None,
     clamp: float | None = None,
 ) -> torch.Tensor:
-    """Dispatching entry point: CUDA kernels for CUDA inference tensors, reference otherwise."""
-    kernels = backend.kernels_for(x, "bias_act")
+    """Dispatching entry point: the kernels (with their gradient under autograd) where they serve, else reference."""
+    kernels = backend.kernels_for(x, "bias_act", b)
     if kernels is not None:
         spec = ACTIVATIONS[act]
         bias = b.to(x.dtype).contiguous() if b is not None else x.new_empty([0])
-        return kernels.bias_act(
+        return autograd.run(
+            kernels,
+            "bias_act",
             x.contiguous(),
             bias,
             dim,

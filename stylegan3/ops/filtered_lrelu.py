@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from stylegan3.ops import backend
+from stylegan3.ops import autograd, backend
 from stylegan3.ops.bias_act import bias_act_ref
 from stylegan3.ops.upfirdn2d import _cuda_filter, filter_size, parse_padding, upfirdn2d_ref
 
@@ -64,12 +64,15 @@ def filtered_lrelu(
     clamp: float | None = None,
     flip_filter: bool = False,
 ) -> torch.Tensor:
-    """Dispatching entry point: fused CUDA kernel for CUDA inference tensors, reference otherwise."""
-    kernels = backend.kernels_for(x, "filtered_lrelu")
+    """Dispatching entry point: the fused kernel where the kernels serve (under autograd: the kernels' gradient
+    path, `stylegan3.ops.autograd`), else the reference."""
+    kernels = backend.kernels_for(x, "filtered_lrelu", b)
     if kernels is not None:
         px0, px1, py0, py1 = parse_padding(padding)
         bias = b.to(x.dtype).contiguous() if b is not None else x.new_empty([0])
-        return kernels.filtered_lrelu(
+        return autograd.run(
+            kernels,
+            "filtered_lrelu",
             x.contiguous(),
             _cuda_filter(fu, x, flip_filter),
             _cuda_filter(fd, x, flip_filter),

@@ -32,11 +32,11 @@ from typing import Any, TextIO
 import numpy as np
 import torch
 
-from stylegan3.ops import backend
+from stylegan3.ops import autograd, backend
 from stylegan3.ops.reference_kernels import OPS, ReferenceKernels
 
 DISABLE_ENV = "SG3_SELFCHECK"  # "0" skips the check (the kernels then render unchecked)
-CHECK_VERSION = 3  # bump when the check itself changes: cached verdicts are redone (2-3: speed per call shape)
+CHECK_VERSION = 4  # bump when the check changes: cached verdicts are redone (3: speed per call shape; 4: gradients)
 FILE_NAME = "selfcheck.json"
 # Error measure: max |kernel - reference| / max(max |reference|, 1): relative for large outputs, absolute for small.
 OP_TOL = {"fp32": 1e-4, "fp16": 1e-2}
@@ -256,6 +256,78 @@ def check_ops(
 
 
 # ---------------------------------------------------------------------------------------------------
+# Backward: each op's gradient path (stylegan3.ops.autograd) against torch autograd of the reference.
+
+BACKWARD_TOL = 1e-4  # float32 gradients against the float64 reference, of max(|reference|, 1)
+
+
+def _bias_index(op: str) -> int | None:
+    return {"bias_act": 0, "filtered_lrelu": 2}.get(op)
+
+
+def _grads(fn: Callable[..., torch.Tensor], x: torch.Tensor, args: list, bias_at: int | None, dy_seed: int):
+    """(output, dx, db or None) of `fn(x, *args)` for a fixed random upstream gradient."""
+    x = x.detach().requires_grad_(True)
+    leaves = [x]
+    if bias_at is not None and args[bias_at].numel():
+        args[bias_at] = args[bias_at].detach().requires_grad_(True)
+        leaves.append(args[bias_at])
+    with torch.enable_grad():
+        y = fn(x, *args)
+        dy = torch.randn(y.shape, generator=torch.Generator().manual_seed(dy_seed)).to(y.device, y.dtype)
+        grads = torch.autograd.grad(y, leaves, dy)
+    return y.detach(), grads[0], grads[1] if len(grads) > 1 else None
+
+
+def check_backward(
+    kernels: Any, device: torch.device, calls: list[Call], seed: int = 0, ops: tuple[str, ...] = OPS
+) -> dict[str, OpResult]:
+    """Gradients wrt input and bias through `kernels` (float32) against the reference's autograd in float64, on
+    the recorded calls at the layer's own size and randomized ones. A module without an op's backward kernels
+    has no case for it (the dispatch never sends that op's gradients there)."""
+    rng = np.random.default_rng(seed + 1)
+    gen = torch.Generator().manual_seed(seed + 1)
+    ref = ReferenceKernels()
+    results = {op: OpResult(worst={"fp32": 0.0}) for op in ops}
+    for op in ops:
+        if not autograd.supports(kernels, op):
+            continue
+        mine = [c for c in calls if c.op == op]
+        if len(mine) > CASES_PER_OP:
+            mine = [mine[int(i)] for i in np.linspace(0, len(mine) - 1, CASES_PER_OP).round()]
+        result, bias_at = results[op], _bias_index(op)
+        for n, call in enumerate(mine):
+            for shape in _shapes(call, rng):
+                x = torch.randn(shape, generator=gen).to(device=device)
+                args = list(_args_for(call, shape, torch.float32, device))
+                want = _grads(getattr(ref, op), x.double(), [a.double() if i == bias_at else a
+                                                            for i, a in enumerate(args)], bias_at, n)
+                try:
+                    got = _grads(lambda x, *a, op=op: autograd.run(kernels, op, x, *a), x, args, bias_at, n)
+                except Exception as exc:  # noqa: BLE001 - a backward that refuses valid input fails
+                    err, note = float("inf"), f"raised {type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
+                else:
+                    err = max(error(g, w) for g, w in zip(got, want, strict=True) if w is not None)
+                    note = None
+                result.cases += 1
+                result.worst["fp32"] = max(result.worst["fp32"], err)
+                if err > BACKWARD_TOL and result.problem is None:
+                    detail = note or f"differs from the reference by {err:.2g} (tolerance {BACKWARD_TOL:g})"
+                    result.problem = f"{op} backward {detail} at {_describe_case(call, shape, 'fp32')}"
+    return results
+
+
+def check_backward_into(verdict: Verdict, kernels: Any, device: torch.device, calls: list[Call], seed: int) -> None:
+    """Record the backward check in `verdict` ("<op>:backward" entries); a failing gradient path is switched
+    off alone: the op's forward keeps the kernels, calls that need its gradient take the reference."""
+    for op, res in check_backward(kernels, device, calls, seed=seed).items():
+        key = backend.backward_key(op)
+        verdict.ops[key] = {"cases": res.cases, "worst": res.worst}
+        if res.problem:
+            verdict.off[key] = res.problem
+
+
+# ---------------------------------------------------------------------------------------------------
 # First frame and graph replay.
 
 
@@ -431,13 +503,18 @@ class Verdict:
 
     def summary(self) -> str:
         """One line: what agreed, what was switched off, and the check's cost (paid once per build)."""
-        good = [op for op in self.ops if op not in self.off and self.ops[op].get("cases")]
-        unused = [op for op in self.ops if op not in self.off and not self.ops[op].get("cases")]
+        forward = [op for op in self.ops if not op.endswith(":backward")]
+        good = [op for op in forward if op not in self.off and self.ops[op].get("cases")]
+        unused = [op for op in forward if op not in self.off and not self.ops[op].get("cases")]
+        grads = [op for op in forward if self.ops.get(backend.backward_key(op), {}).get("cases")
+                 and backend.backward_key(op) not in self.off]
         parts = []
         if good:
             parts.append(f"{', '.join(good)} agree with the reference")
         if unused:
             parts.append(f"{', '.join(unused)} not used by this network")
+        if grads:
+            parts.append(f"gradients of {', '.join(grads)} agree")
         if self.off:
             parts.append(f"turned off: {', '.join(sorted(self.off))}")
         if self.slower:
@@ -492,6 +569,7 @@ def check(
         verdict.ops[op] = {"cases": res.cases, "worst": res.worst}  # worst error per precision
         if res.problem:
             verdict.off[op] = res.problem
+    check_backward_into(verdict, kernels, device, calls, seed)
     precisions = [("fp32", True)] + ([("fp16", False)] if fp16 else [])
     served = _Mixed(kernels, set(verdict.off))
     for precision, force_fp32 in precisions:

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from stylegan3.ops import backend
+from stylegan3.ops import autograd, backend
 from stylegan3.ops.derived import DerivedCache
 
 
@@ -159,16 +159,15 @@ def upfirdn2d(
     flip_filter: bool = False,
     gain: float = 1.0,
 ) -> torch.Tensor:
-    """Dispatching entry point: CUDA kernels for CUDA inference tensors, reference otherwise."""
+    """Dispatching entry point: the kernels (with their gradient under autograd) where they serve, else reference."""
     kernels = backend.kernels_for(x, "upfirdn2d")
     if kernels is not None:
         upx, upy = _pair(up)
         downx, downy = _pair(down)
         px0, px1, py0, py1 = parse_padding(padding)
         # The kernels apply `gain` once in total, for 1-D (separable) and 2-D filters alike.
-        return kernels.upfirdn2d(
-            x.contiguous(), _cuda_filter(f, x, flip_filter), upx, upy, downx, downy, px0, px1, py0, py1, float(gain)
-        )
+        f_c, g = _cuda_filter(f, x, flip_filter), float(gain)
+        return autograd.run(kernels, "upfirdn2d", x.contiguous(), f_c, upx, upy, downx, downy, px0, px1, py0, py1, g)
     return upfirdn2d_ref(x, f, up=up, down=down, padding=padding, flip_filter=flip_filter, gain=gain)
 
 

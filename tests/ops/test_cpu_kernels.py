@@ -262,9 +262,7 @@ def test_dispatch_rules_for_cpu_tensors(kernels, monkeypatch):
     assert backend.describe("cpu") == f"CPU kernels ({torch.get_num_threads()} threads)"
     assert backend.cuda_kernels_for(x.double()) is None
     xg = x.clone().requires_grad_(True)
-    assert backend.cuda_kernels_for(xg) is None  # autograd: reference ops
-    with torch.no_grad():
-        assert backend.cuda_kernels_for(xg) is kernels
+    assert backend.cuda_kernels_for(xg) is kernels  # autograd too (tests/ops/test_autograd.py)
     for forced, want in (("ref", None), ("cuda", None), ("cpu", kernels)):
         backend.force_impl(forced)
         try:

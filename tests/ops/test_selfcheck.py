@@ -45,6 +45,13 @@ class ShiftedFilteredLrelu(HostKernels):
         return super().filtered_lrelu(x, fu, fd, b, up, down, padx0 + 1, padx1 - 1, pady0, pady1, gain, slope, clamp)
 
 
+class WrongFilteredLreluGradient(HostKernels):
+    """The kernels with a bug in the backward only: the nonlinearity's gradient factor is 1.5x too large."""
+
+    def filtered_lrelu_act_grad(self, da, code, gain, slope):
+        return super().filtered_lrelu_act_grad(da, code, gain * 1.5, slope)
+
+
 def _net(kind: str = "SG3-T") -> torch.nn.Module:
     return tiny_net(kind, res=32, official=True)
 
@@ -78,11 +85,14 @@ def test_correct_kernels_pass_on_the_networks_own_calls(harness_lib, tmp_path):
     # Every op met: both precisions and several shapes per distinct call of the network.
     assert v.ops["filtered_lrelu"]["cases"] >= 30 and v.ops["bias_act"]["cases"] >= 6, v.ops
     assert v.ops["upfirdn2d"]["cases"] == 0  # StyleGAN3 makes no upfirdn2d call (SG2 does, below)
+    for op in ("filtered_lrelu", "bias_act"):  # the backward too, on the same calls
+        assert v.ops[f"{op}:backward"]["cases"] >= 3 and v.ops[f"{op}:backward"]["worst"]["fp32"] < 1e-5, v.ops
     for op in ("filtered_lrelu", "bias_act"):
         assert v.ops[op]["worst"]["fp32"] < 1e-5 and 0 < v.ops[op]["worst"]["fp16"] < 1e-2, v.ops
     assert v.frame["fp32"] < 1e-5 and v.graphs.startswith("agree")
     text = out.getvalue()
     assert "bias_act, filtered_lrelu agree with the reference; upfirdn2d not used by this network" in text
+    assert "gradients of bias_act, filtered_lrelu agree" in text
     assert "saved in" in text and (tmp_path / selfcheck.FILE_NAME).is_file()
 
 
@@ -176,3 +186,45 @@ def test_doctor_shows_what_the_self_check_switched_off(monkeypatch, capsys):
     monkeypatch.setattr(backend, "_cpu_module", lambda: None)  # no kernels for the CPU (no compiler)
     assert main(["doctor", "--device", "cpu"]) == 0
     assert "self-check: not needed (reference ops: nothing to check)" in capsys.readouterr().out
+
+
+@pytest.mark.slow  # about 15 s of CPU: the harness runs the forward and the backward kernels block by block
+@needs_cxx
+def test_wrong_backward_is_switched_off_alone_with_its_reason(harness_lib, tmp_path, monkeypatch):
+    G = _net("SG3-T")
+    wrong = WrongFilteredLreluGradient(harness_lib)
+    _serve_everywhere(monkeypatch, wrong)
+    ws = torch.randn(1, G.num_ws, G.w_dim, generator=torch.Generator().manual_seed(3))
+
+    def ws_grad():
+        w = ws.clone().requires_grad_(True)
+        return torch.autograd.grad(G.synthesis(w, noise_mode="const", force_fp32=True).square().mean(), w)[0]
+
+    def ws_grad_ref():
+        backend.force_impl("ref")
+        try:
+            return ws_grad()
+        finally:
+            backend.force_impl(None)
+
+    want = ws_grad_ref()
+    assert float((ws_grad() - want).abs().max()) > 1e-3 * float(want.abs().max())  # the bug shows before the check
+
+    out = io.StringIO()
+    v = selfcheck.ensure(G, CPU, kernels=wrong, identity={"device": "host"}, folder=tmp_path, stream=out)
+    key = "filtered_lrelu:backward"
+    reason = v.off[key]
+    assert set(v.off) == {key}  # the forward of every op agreed and stays on
+    assert reason.startswith("filtered_lrelu backward differs from the reference by") and "pad [" in reason
+    assert v.ops[key]["cases"] >= 15 and v.ops["bias_act:backward"]["worst"]["fp32"] < 1e-5
+    assert backend.disabled(CPU) == {key: reason}
+    assert f"{key} switched off on host: filtered_lrelu backward differs" in out.getvalue()
+
+    # Gradients are right again (the op's gradient path takes the reference), inference stays on the kernels.
+    calls = dict(wrong.calls)
+    got = ws_grad()
+    assert float((got - want).abs().max()) <= 1e-4 * float(want.abs().max())
+    assert wrong.calls.get("filtered_lrelu_act_grad") == calls.get("filtered_lrelu_act_grad")
+    with torch.no_grad():
+        G.synthesis(ws, noise_mode="const")
+    assert wrong.calls["filtered_lrelu"] > calls["filtered_lrelu"]

@@ -166,3 +166,46 @@ class HostKernels:
         rc = self.lib.sg3h_filtered_lrelu(_ptr(xa), _ptr(fua), _ptr(fda), _ptr(ba), _ptr(y), *args)
         self._check(rc, "filtered_lrelu")
         return torch.from_numpy(y)
+
+    # --- the backward kernels (bias_act_grad.h, filtered_lrelu_grad.h) and the separable pass, as binding.cpp
+
+    def upfirdn2d_rows(self, x, f, upx, upy, downx, downy, padx0, padx1, pady0, pady1, gain) -> torch.Tensor:
+        """As binding.cpp: a 1-D filter as a horizontal then a vertical upfirdn2d launch (float32 between)."""
+        if f.ndim != 1:
+            return self.upfirdn2d(x, f, upx, upy, downx, downy, padx0, padx1, pady0, pady1, gain)
+        t = self.upfirdn2d(x.float(), f.reshape(1, -1), upx, 1, downx, 1, padx0, padx1, 0, 0, gain)
+        return self.upfirdn2d(t, f.reshape(-1, 1), 1, upy, 1, downy, 0, 0, pady0, pady1, 1.0).to(x.dtype)
+
+    def bias_act_grad(self, dy, x, b, dim, act, alpha, gain, clamp) -> torch.Tensor:
+        self.calls["bias_act_grad"] = self.calls.get("bias_act_grad", 0) + 1
+        xa, dya = _np(x), _np(dy.to(x.dtype))
+        ba = _np(b.to(torch.float32)) if b.numel() else None
+        dim = dim % xa.ndim if xa.ndim else 0
+        dx = np.empty_like(xa)
+        rc = self.lib.sg3h_bias_act_grad(
+            _ptr(dya), _ptr(xa), _ptr(ba), _ptr(dx), I(_dtype_code(xa)), LL(xa.size),
+            LL(int(np.prod(xa.shape[dim + 1 :]))), I(0 if ba is None else xa.shape[dim]), I(ACT_CODES[act]),
+            F(alpha), F(gain), F(clamp),
+        )  # fmt: skip
+        self._check(rc, "bias_act_grad")
+        return torch.from_numpy(dx)
+
+    def filtered_lrelu_act(self, u, gain, slope, clamp) -> list[torch.Tensor]:
+        self.calls["filtered_lrelu_act"] = self.calls.get("filtered_lrelu_act", 0) + 1
+        ua = _np(u)
+        a, code = np.empty_like(ua), np.empty(ua.shape, np.uint8)
+        rc = self.lib.sg3h_filtered_lrelu_act(
+            _ptr(ua), _ptr(a), _ptr(code), I(_dtype_code(ua)), LL(ua.size), F(gain), F(slope), F(clamp)
+        )
+        self._check(rc, "filtered_lrelu_act")
+        return [torch.from_numpy(a), torch.from_numpy(code)]
+
+    def filtered_lrelu_act_grad(self, da, code, gain, slope) -> torch.Tensor:
+        self.calls["filtered_lrelu_act_grad"] = self.calls.get("filtered_lrelu_act_grad", 0) + 1
+        daa, ca = _np(da), _np(code)
+        du = np.empty_like(daa)
+        rc = self.lib.sg3h_filtered_lrelu_act_grad(
+            _ptr(daa), _ptr(ca), _ptr(du), I(_dtype_code(daa)), LL(daa.size), F(gain), F(slope)
+        )
+        self._check(rc, "filtered_lrelu_act_grad")
+        return torch.from_numpy(du)
