@@ -5,8 +5,9 @@ to 150 MB). glibc serves every block above its mmap threshold (at most 32 MiB, a
 with a fresh `mmap` and gives it back with `munmap` on free, so the next frame faults in and zeroes every page
 again: about 300k minor page faults and 0.5 s of system time per SG3-R frame, ~14 % of the frame's CPU time
 (`benchmarks/NOTES.md`). With mmap off for malloc and a high trim threshold, freed blocks stay in the heap and the
-next frame reuses them: no faults after the first frame. The cost is that up to `trim_bytes` of freed memory stays
-mapped between frames; an explicit `malloc_trim(0)` still hands everything free back.
+next frames reuse them: no faults once the heap has settled (after the first two frames of a network). The cost
+is that up to `trim_bytes` of freed memory stays mapped between frames; an explicit `malloc_trim(0)` still
+hands everything free back.
 
 Applied once per process when the CPU kernels are first used (`stylegan3.ops.backend`); `SG3_KEEP_HEAP=0`
 leaves glibc's defaults alone. A no-op on other C libraries.

@@ -34,7 +34,9 @@ def _directions(w_dim: int, network: str) -> Directions:
     return Directions(vectors=vectors, sigmas=np.array([2.0, 1.0]), mean=np.zeros(w_dim), network=network)
 
 
-def test_a_direction_file_of_another_network_is_refused_unless_forced(tmp_path, capsys):
+def test_a_direction_file_of_another_network_is_refused_unless_forced(tmp_path, capsys, monkeypatch):
+    # the reference ops: a first use of the kernels would print the self-check's line before the answer under test
+    monkeypatch.setenv("SG3_OPS", "ref")
     net = save_tiny(tmp_path / "tiny.safetensors", "sg3", **SMALL_16PX)
     G = tiny_net("sg3", **SMALL_16PX)
     mine = save_directions(tmp_path / "mine.npz", _directions(G.w_dim, network_fingerprint(G)))

@@ -12,27 +12,29 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# Faults of the second of two 64 MiB fill-and-free cycles, before and after keep_freed_memory(), in a fresh process
-# (the allocator setting is process-wide).
+# Faults of a frame-like cycle (three 64 MiB activations and a 16 MiB one, allocated and freed) before and over six
+# cycles after keep_freed_memory(), in a fresh process (the allocator setting is process-wide). After the switch the
+# heap needs a few cycles to settle: a freed block is reused only once a neighbour's free space has merged with it
+# (posix_memalign asks for a little more than the block), so the steady state is the last cycle.
 PROBE = """
 import json, resource, torch
 from stylegan3.ops import heap
 
 def cycle():
     f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    t = torch.empty(16 << 20)
-    t.fill_(1.0)
-    del t
+    x = torch.empty(16 << 20)
+    x.fill_(1.0)
+    y = x * 2
+    z = torch.nn.functional.avg_pool2d((y + x).view(1, 1, 4096, 4096), 2)
+    del x, y, z
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0
 
 cycle()
 before = cycle()
 result = heap.keep_freed_memory()
-cycle()
-after = cycle()
+after = [cycle() for _ in range(6)]
 print(json.dumps(dict(before=before, after=after, result=result, again=heap.keep_freed_memory())))
 """
-
 
 def _probe(env_extra: dict[str, str]) -> dict:
     env = dict(os.environ, PYTHONPATH=str(ROOT), **env_extra)
@@ -49,8 +51,8 @@ def _glibc() -> bool:
 def test_freed_blocks_are_reused_without_page_faults():
     r = _probe({"SG3_KEEP_HEAP": "1"})
     pages = (64 << 20) // 4096
-    assert r["before"] >= pages // 2, r  # glibc default: a 64 MiB block is a fresh mmap every time
-    assert r["after"] < pages // 50, r  # reused from the heap
+    assert r["before"] >= 3 * pages, r  # glibc default: each 64 MiB block is a fresh mmap every time
+    assert r["after"][-1] < pages // 50, r  # steady state: reused from the heap
     assert r["result"].startswith("freed memory reused"), r
     assert r["again"] == r["result"]
 
@@ -60,4 +62,4 @@ def test_switch_off_leaves_the_defaults():
     r = _probe({"SG3_KEEP_HEAP": "0"})
     pages = (64 << 20) // 4096
     assert r["result"] == "glibc defaults (SG3_KEEP_HEAP=0)"
-    assert r["after"] >= pages // 2, r
+    assert min(r["after"]) >= 3 * pages, r

@@ -42,7 +42,9 @@ def test_cuda_index_and_absent_backends(monkeypatch):
 def test_every_command_takes_device():
     parser = build_parser()
     commands = next(a.choices for a in parser._actions if hasattr(a, "choices") and isinstance(a.choices, dict))
-    no_network = {"spectra-plot"}  # draws saved spectrum files: runs no network, so it has no device to choose
+    # spectra-plot draws saved spectrum files, timeline writes a file of keys: they run no network, so they
+    # have no device to choose
+    no_network = {"spectra-plot", "timeline"}
     missing = [name for name, sub in commands.items()
                if name not in no_network and not any("--device" in a.option_strings for a in sub._actions)]
     assert missing == []
