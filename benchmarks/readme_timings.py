@@ -76,8 +76,8 @@ README = Settings(
     equivariance=64,
     spectra=16,
     sticking=32,
-    video_seeds="0-7",
-    video_frames_per_seed=60,
+    video_seeds="0-3",
+    video_frames_per_seed=30,
     project_steps=(10, 30),
 )
 QUICK = Settings(
