@@ -18,9 +18,10 @@ import torch
 
 from stylegan3.documents.atomic import replace_atomically
 from stylegan3.networks import build_generator
+from stylegan3.ops import backend
 
 DEMO_SEED = 20211018
-DEMO_VERSION = 2  # bump when construction or calibration changes, to invalidate cached weights
+DEMO_VERSION = 3  # bump when construction or calibration changes, to invalidate cached weights (3: reference ops)
 
 DEMO_CONFIGS: dict[str, dict] = {
     "sg3-t": dict(
@@ -74,7 +75,9 @@ def _calibrate_sg2(G: torch.nn.Module, num_samples: int = 2) -> None:
 
 
 def _construct(kind: str) -> dict[str, torch.Tensor]:
-    with torch.random.fork_rng(devices=[]), torch.no_grad():
+    """Calibrate on the reference ops: the weights then do not depend on which kernels a machine has, and building
+    the demo (e.g. for `info demo` on a cold cache) compiles and self-checks nothing."""
+    with torch.random.fork_rng(devices=[]), torch.no_grad(), backend.serving(None, "cpu"):
         torch.manual_seed(DEMO_SEED)
         G = build_generator("sg2" if kind == "sg2" else "sg3", DEMO_CONFIGS[kind]).eval()
         (_calibrate_sg2 if kind == "sg2" else _calibrate_sg3)(G)

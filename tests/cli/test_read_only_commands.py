@@ -43,6 +43,21 @@ def test_info_of_a_demo_builds_and_checks_nothing(spies, capsys):
     assert spies == []
 
 
+def test_info_of_a_demo_on_a_cold_cache_builds_and_checks_nothing(spies, capsys, monkeypatch, tmp_path):
+    # the demo's weights are calibrated by running it once: on the reference ops, so no kernels are built for that
+    from stylegan3.loading import demo
+
+    monkeypatch.setenv("SG3_EXPLORER_CACHE", str(tmp_path / "cache"))
+    demo._build.cache_clear()
+    try:
+        assert main(["info", "demo-sg3-r"]) == 0
+    finally:
+        demo._build.cache_clear()
+    assert "kind        SG3-R" in capsys.readouterr().out
+    assert list((tmp_path / "cache" / "demo").glob("sg3-r-*.safetensors"))  # really built here, not reused
+    assert spies == []
+
+
 def test_info_of_a_file_and_convert_build_and_check_nothing(spies, tmp_path, capsys):
     out = tmp_path / "demo.safetensors"
     assert main(["convert", "demo", str(out)]) == 0
