@@ -9,7 +9,9 @@ backward through `stylegan3.ops.autograd` (projection, drag), when the module ha
 The ops ask `kernels_for(x, op, *others)` (others: tensors such as a bias that may ask for a gradient too): on
 top of that choice it honours the self-check's verdict (an op switched off for a device, with its reason:
 `disable` / `disabled`; an op's gradient alone is switched off as "<op>:backward", which sends only calls that
-need a gradient to the reference) and, for the calling thread only, a kernels module served in place of the
+need a gradient to the reference; call shapes the self-check timed slower on the kernels: `prefer_reference`,
+keyed by `call_key` of the op for inference and of "<op>:backward" for calls that need a gradient) and, for the
+calling thread only, a kernels module served in place of the
 automatic choice (`serving`: the self-check and tests).
 """
 
@@ -169,8 +171,8 @@ def kernels_for(x: torch.Tensor, op: str, *others: torch.Tensor | None) -> Any |
         return None  # checked here too, so a test that stands in for `cuda_kernels_for` still gets the reference
     if _disabled and ((str(x.device), op) in _disabled or (grad and (str(x.device), backward_key(op)) in _disabled)):
         return None
-    if _faster_ref and (str(x.device), call_key(op, x.shape, x.dtype)) in _faster_ref:
-        return None
+    if _faster_ref and (str(x.device), call_key(backward_key(op) if grad else op, x.shape, x.dtype)) in _faster_ref:
+        return None  # timed slower here: with a gradient its forward + backward, else its forward (own verdicts)
     kernels = cuda_kernels_for(x)
     return None if kernels is None or (grad and not autograd.supports(kernels, op)) else kernels
 
@@ -229,13 +231,15 @@ def _switched_off(dev: torch.device) -> str:
 
 
 def _faster_note(dev: torch.device) -> str:
-    """', reference where faster: filtered_lrelu at 2 shapes (self-check timing)', or ''."""
+    """', reference where faster: filtered_lrelu at 2 shapes, upfirdn2d gradients at 1 shape (self-check timing)',
+    or ''."""
     faster = reference_faster(dev)
     if not faster:
         return ""
     per_op: dict[str, int] = {}
     for key in faster:
         op = key.split(" ", 1)[0]
+        op = op.replace(":backward", " gradients")
         per_op[op] = per_op.get(op, 0) + 1
     what = ", ".join(f"{op} at {n} shape{'s' if n > 1 else ''}" for op, n in sorted(per_op.items()))
     return f", reference where faster: {what} (self-check timing)"

@@ -36,7 +36,8 @@ from stylegan3.ops import autograd, backend
 from stylegan3.ops.reference_kernels import OPS, ReferenceKernels
 
 DISABLE_ENV = "SG3_SELFCHECK"  # "0" skips the check (the kernels then render unchecked)
-CHECK_VERSION = 4  # bump when the check changes: cached verdicts are redone (3: speed per call shape; 4: gradients)
+CHECK_VERSION = 5  # bump when the check changes: cached verdicts are redone (3: speed per call shape; 4: gradients;
+# 5: speed of the gradient path per call shape)
 FILE_NAME = "selfcheck.json"
 # Error measure: max |kernel - reference| / max(max |reference|, 1): relative for large outputs, absolute for small.
 OP_TOL = {"fp32": 1e-4, "fp16": 1e-2}
@@ -300,8 +301,13 @@ def check_backward(
             for shape in _shapes(call, rng):
                 x = torch.randn(shape, generator=gen).to(device=device)
                 args = list(_args_for(call, shape, torch.float32, device))
-                want = _grads(getattr(ref, op), x.double(), [a.double() if i == bias_at else a
-                                                            for i, a in enumerate(args)], bias_at, n)
+                want = _grads(
+                    getattr(ref, op),
+                    x.double(),
+                    [a.double() if i == bias_at else a for i, a in enumerate(args)],
+                    bias_at,
+                    n,
+                )
                 try:
                     got = _grads(lambda x, *a, op=op: autograd.run(kernels, op, x, *a), x, args, bias_at, n)
                 except Exception as exc:  # noqa: BLE001 - a backward that refuses valid input fails
@@ -480,6 +486,66 @@ def compare_speed(
             k_s, r_s = again
             if k_s > SPEED_MARGIN * r_s and k_s - r_s >= SPEED_MIN_GAIN_S:
                 slower[key] = f"reference faster on this network's calls ({r_s * 1e3:.3g} ms vs {k_s * 1e3:.3g} ms)"
+    slower.update(compare_grad_speed(kernels, off, timer))
+    return slower
+
+
+def _with_grad(fn: Callable[..., torch.Tensor], x: torch.Tensor, args: tuple, dy: torch.Tensor) -> Callable:
+    """A run of forward + backward of `fn(x, *args)` wrt x, as projection and drag make it (the network's
+    weights and biases frozen: only x asks for a gradient)."""
+
+    def run() -> torch.Tensor:
+        xg = x.detach().requires_grad_(True)
+        with torch.enable_grad():
+            y = fn(xg, *args)
+            y.backward(dy)
+        return y.detach()
+
+    return run
+
+
+def _time_grad(kernels: Any, op: str, x: torch.Tensor, args: tuple, timer: Timer, runs: int) -> tuple[float, float]:
+    """(kernels s, reference s): the min of `runs` forward + backward runs of one call on each path."""
+    ref = ReferenceKernels()
+    with torch.no_grad():
+        shape = getattr(ref, op)(x, *args).shape
+    dy = torch.randn(shape, generator=torch.Generator().manual_seed(0)).to(device=x.device, dtype=x.dtype)
+    key = backend.backward_key(op)  # the timer sees "<op>:backward": tests tell the two paths apart
+    mine = _with_grad(lambda xg, *a: autograd.run(kernels, op, xg, *a), x, args, dy)
+    theirs = _with_grad(lambda xg, *a: getattr(ref, op)(xg, *a), x, args, dy)
+    k_s = min(timer("kernels", key, x, mine)[1] for _ in range(runs))
+    r_s = min(timer("reference", key, x, theirs)[1] for _ in range(runs))
+    return k_s, r_s
+
+
+def compare_grad_speed(kernels: Any, off: set[str], timer: Timer | None = None) -> dict[str, str]:
+    """{call key of "<op>:backward": reason} where the kernels' gradient path (forward + backward through
+    `stylegan3.ops.autograd`) was slower than the reference's autograd on the calls of the latest `time_calls`
+    frame, by the forward's rules (SPEED_MARGIN, SPEED_MIN_GAIN_S per frame, confirmed by SPEED_CONFIRM_RUNS).
+
+    Why separately: projection and drag run every call forward and backward, and the backward passes (transposed
+    filters, another layout) can lose where the forward wins, and win where it loses; the dispatch asks this
+    verdict only for calls that need a gradient. Ops whose gradient path is off or missing are not timed."""
+    timer = timer or clock
+    slower = {}
+    for (op, x, args), count in list(_last_calls.values()):
+        if op in off or backend.backward_key(op) in off or not autograd.supports(kernels, op):
+            continue
+        if x.dtype not in (torch.float16, torch.float32):
+            continue
+        try:  # screened on the min of two runs each (the first backward also fills the kernels' filter caches)
+            k_s, r_s = (t * count for t in _time_grad(kernels, op, x, args, timer, 2))
+            if not (k_s > SPEED_MARGIN * r_s and k_s - r_s >= SPEED_MIN_GAIN_S):
+                continue
+            k_s, r_s = (t * count for t in _time_grad(kernels, op, x, args, timer, SPEED_CONFIRM_RUNS))
+        except Exception:  # noqa: BLE001 - a path that cannot run here is timed by nothing; check_backward judges it
+            continue
+        if k_s > SPEED_MARGIN * r_s and k_s - r_s >= SPEED_MIN_GAIN_S:
+            grad_key = backend.call_key(backend.backward_key(op), x.shape, x.dtype)
+            slower[grad_key] = (
+                f"reference faster with gradients on this network's calls ({r_s * 1e3:.3g} ms vs {k_s * 1e3:.3g} ms "
+                "forward + backward)"
+            )
     return slower
 
 
@@ -506,8 +572,11 @@ class Verdict:
         forward = [op for op in self.ops if not op.endswith(":backward")]
         good = [op for op in forward if op not in self.off and self.ops[op].get("cases")]
         unused = [op for op in forward if op not in self.off and not self.ops[op].get("cases")]
-        grads = [op for op in forward if self.ops.get(backend.backward_key(op), {}).get("cases")
-                 and backend.backward_key(op) not in self.off]
+        grads = [
+            op
+            for op in forward
+            if self.ops.get(backend.backward_key(op), {}).get("cases") and backend.backward_key(op) not in self.off
+        ]
         parts = []
         if good:
             parts.append(f"{', '.join(good)} agree with the reference")
@@ -523,8 +592,10 @@ class Verdict:
         if "graphs" not in self.off:
             parts.append(f"CUDA graphs {self.graphs}")
         when = "cached verdict" if self.cached else "once per build"
-        return f"self-check on {self.identity.get('device', '?')} ({self.network}): {'; '.join(parts)} " \
-               f"[{self.seconds:.1f} s, {when}]"
+        return (
+            f"self-check on {self.identity.get('device', '?')} ({self.network}): {'; '.join(parts)} "
+            f"[{self.seconds:.1f} s, {when}]"
+        )
 
     def reasons(self) -> list[str]:
         where = self.identity.get("device", "?")
@@ -580,8 +651,10 @@ def check(
         verdict.frame[precision] = err
         if err > FRAME_TOL[precision]:
             # Each op agreed on its own, the frame does not: the dispatch or an interplay. Trust none.
-            why = f"the first frame ({precision}) differs from the reference by {err:.2g} (tolerance " \
-                  f"{FRAME_TOL[precision]:g})"
+            why = (
+                f"the first frame ({precision}) differs from the reference by {err:.2g} (tolerance "
+                f"{FRAME_TOL[precision]:g})"
+            )
             for op in OPS:
                 verdict.off.setdefault(op, why)
             served = _Mixed(kernels, set(OPS))
@@ -661,8 +734,13 @@ def _driver_version() -> str | None:
     if smi is None:
         return None
     try:
-        out = subprocess.run([smi, "--query-gpu=driver_version", "--format=csv,noheader"], capture_output=True,
-                             text=True, timeout=20, check=False)
+        out = subprocess.run(
+            [smi, "--query-gpu=driver_version", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return (out.stdout or "").strip().splitlines()[0] if (out.stdout or "").strip() else None

@@ -145,3 +145,88 @@ def test_switched_off_ops_are_not_timed():
     v = selfcheck.compare_speed(FakeKernels(), CPU, G, ws, {"upfirdn2d"}, timer)
     assert v and all(key.startswith("bias_act ") for key in v)
     assert ("kernels", "upfirdn2d") not in timed and ("reference", "upfirdn2d") in timed
+
+
+# The gradient path (projection, drag): timed forward + backward per call shape, its own verdict.
+
+
+def test_the_gradient_path_is_timed_per_call_shape_and_dispatched_apart(monkeypatch, tmp_path):
+    from tests.ops.test_autograd import Float64Kernels  # the kernels' API with the backward functions
+
+    G = tiny_net("SG3-T", res=32, official=True)
+    keys = _flrelu_keys(G)
+    fwd_slow, grad_slow = keys[0], backend.call_key("filtered_lrelu:backward", (1, *_shape_of(keys[1])), torch.float32)
+    seen: dict[tuple[str, str], int] = {}
+
+    def timer(impl, op, x, run):
+        """Reference 10 ms everywhere; kernels 5 ms, except 30 ms at `fwd_slow` inference and `grad_slow` with
+        gradients."""
+        out = run()
+        key = backend.call_key(op, x.shape, x.dtype)
+        seen[(impl, key)] = seen.get((impl, key), 0) + 1
+        if op.endswith(":backward"):
+            assert torch.is_grad_enabled()  # a real forward + backward ran
+        if impl == "reference":
+            return out, 1e-2
+        return out, 3e-2 if key in (fwd_slow, grad_slow) else 5e-3
+
+    fake = Float64Kernels()
+    monkeypatch.setattr(backend, "_cpu_module", lambda: fake)
+    out = io.StringIO()
+    v = selfcheck.ensure(G, CPU, kernels=fake, identity={"device": "fake"}, folder=tmp_path, stream=out, timer=timer)
+    assert not v.off
+    assert set(v.slower) == {fwd_slow, grad_slow}
+    # Every call shape of the synthesis frame was timed with gradients too, both ways; the slow one confirmed.
+    for impl in ("kernels", "reference"):
+        timed = {k for i, k in seen if i == impl and ":backward" not in k}
+        assert timed and {k.replace(":backward", "") for i, k in seen if i == impl and ":backward" in k} == timed
+    n = seen[("reference", keys[1])]  # calls of that shape per frame (its inference was not timed again)
+    assert seen[("kernels", grad_slow)] == seen[("reference", grad_slow)] == 2 + selfcheck.SPEED_CONFIRM_RUNS
+    assert v.slower[grad_slow] == (
+        f"reference faster with gradients on this network's calls ({10 * n:g} ms vs {30 * n:g} ms forward + backward)"
+    )
+    # The dispatch: with a gradient only the gradient verdict counts, without one only the inference verdict.
+    x_fwd = torch.zeros([1, *_shape_of(fwd_slow)])
+    x_grad = torch.zeros([1, *_shape_of(keys[1])])
+    assert backend.kernels_for(x_grad, "filtered_lrelu") is fake  # inference: the kernels
+    assert backend.kernels_for(x_grad.requires_grad_(True), "filtered_lrelu") is None  # with a gradient: reference
+    assert backend.kernels_for(x_fwd, "filtered_lrelu") is None  # inference: reference
+    assert backend.kernels_for(x_fwd.requires_grad_(True), "filtered_lrelu") is fake  # its gradient path is faster
+    with torch.no_grad():
+        assert backend.kernels_for(x_grad, "filtered_lrelu") is fake
+    # Shown where the forward's reasons are, and kept in the cached verdict.
+    assert backend.describe(CPU).endswith(
+        ", reference where faster: filtered_lrelu at 1 shape, filtered_lrelu gradients at 1 shape (self-check timing)"
+    )
+    assert f"reference used for {grad_slow}: {v.slower[grad_slow]}" in selfcheck.status_lines(CPU)
+    assert "reference faster at 2 call shape(s) of filtered_lrelu, filtered_lrelu:backward, used there" in (
+        out.getvalue()
+    )
+    selfcheck.reset()
+    backend.enable_all()
+    again = selfcheck.ensure(G, CPU, kernels=fake, identity={"device": "fake"}, folder=tmp_path, stream=io.StringIO())
+    assert again.cached and again.slower == v.slower
+    assert backend.kernels_for(torch.zeros([2, *_shape_of(keys[1])], requires_grad=True), "filtered_lrelu") is None
+
+
+def test_the_gradient_path_within_the_margin_or_unsupported_keeps_the_kernels():
+    from tests.ops.test_autograd import Float64Kernels
+
+    G = tiny_net("SG3-T", res=32, official=True)
+    ws = selfcheck.first_frame_ws(G, CPU)
+
+    def slower_grads(factor):
+        return lambda impl, op, x, run: (run(), 1e-2 * (factor if impl == "kernels" and ":" in op else 1.0))
+
+    assert selfcheck.compare_speed(Float64Kernels(), CPU, G, ws, set(), slower_grads(1.1)) == {}  # noise
+    found = selfcheck.compare_speed(Float64Kernels(), CPU, G, ws, set(), slower_grads(1.3))
+    assert found and all(k.split(" ", 1)[0].endswith(":backward") for k in found)
+    # A gradient path switched off (or a build without backward kernels) is not timed: the reference runs it anyway.
+    off = {backend.backward_key(op) for op in ("filtered_lrelu", "bias_act", "upfirdn2d")}
+    assert selfcheck.compare_speed(Float64Kernels(), CPU, G, ws, off, slower_grads(3.0)) == {}
+    assert selfcheck.compare_speed(FakeKernels(), CPU, G, ws, set(), slower_grads(3.0)) == {}
+
+
+def _shape_of(key: str) -> list[int]:
+    """[channels, h, w] of a call key 'op [c, h, w] dtype'."""
+    return eval(key.split(" ", 1)[1].rsplit(" ", 1)[0])
