@@ -38,6 +38,9 @@ CSP = (
 )
 
 
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})  # what a tokenless server answers to
+
+
 @dataclass
 class WebConfig:
     host: str = "127.0.0.1"
@@ -112,10 +115,20 @@ class WebServer:
     def _check_token(self, request: web.Request) -> None:
         token = self.config.token
         if token is None:
+            self._check_loopback_host(request)
             return
         given = request.query.get("token", "")
         if not hmac.compare_digest(given.encode(), token.encode()):
             raise web.HTTPForbidden(text="wrong or missing token: open the URL that sg3-explorer web printed\n")
+
+    def _check_loopback_host(self, request: web.Request) -> None:
+        """Without a token (loopback only) the request must name this machine by a loopback name: a foreign page
+        whose own host name resolves to 127.0.0.1 (DNS rebinding) would otherwise pass the Origin check, which
+        compares the page's host with the requested one, and both are then the attacker's name."""
+        host = (urlsplit("//" + request.host).hostname or "").lower()
+        if host not in LOOPBACK_NAMES and not any(host.endswith(suffix) for suffix in self.config.origins):
+            log.warning("web: refused a request for host %s", request.host[:200])
+            raise web.HTTPForbidden(text="this server answers to localhost / 127.0.0.1 only (or use a token)\n")
 
     def _check_origin(self, request: web.Request) -> None:
         """A page of another site must not drive this server through the visitor's browser (the token stops

@@ -212,6 +212,7 @@ def test_bias_act_backward_on_kernels(kernels):
 
 
 def test_filtered_lrelu_backward_on_kernels(kernels):
+    torch.manual_seed(6)  # the same tensors every run (a clamp boundary met by chance moves the worst case)
     rng = random.Random(6)
     worst, n = 0.0, 0
     for up, down, fu_kind, fd_kind in itertools.product((1, 2, 4), (1, 2), ("1d", "2d"), ("1d", "2d")):

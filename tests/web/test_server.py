@@ -95,6 +95,30 @@ def test_socket_from_another_origin_is_refused(served, net):
     assert header["op"] == "frame"
 
 
+def test_without_a_token_only_loopback_names_are_served(net):
+    # DNS rebinding: a page at evil.example whose name resolves to 127.0.0.1 sends Host and Origin evil.example
+    server = BackgroundServer(WebServer(WebConfig(port=0, allow=AllowList.parse([str(net.parent)]), token=None)))
+    try:
+        port = server.url.split("/")[2].rsplit(":", 1)[1]
+        base = f"http://127.0.0.1:{port}"
+
+        async def statuses() -> list[int]:
+            async with aiohttp.ClientSession() as session:
+                out = []
+                for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"evil.example:{port}"):
+                    async with session.get(base + "/", headers={"Host": host}) as reply:
+                        out.append(reply.status)
+                evil = {"Host": f"evil.example:{port}", "Origin": f"http://evil.example:{port}"}
+                with pytest.raises(aiohttp.WSServerHandshakeError) as err:
+                    await session.ws_connect(base.replace("http", "ws") + "/ws", headers=evil)
+                out.append(err.value.status)
+                return out
+
+        assert asyncio.run(statuses()) == [200, 200, 403, 403]
+    finally:
+        server.close()
+
+
 def test_a_closed_tab_frees_its_channels(served, net):
     channels = served.server.channels
     before = len(channels._channels)  # noqa: SLF001 - what the server holds per tab
