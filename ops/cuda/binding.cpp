@@ -62,6 +62,36 @@ int as_int(int64_t v, const char* op, const char* what) {
     return static_cast<int>(v);
 }
 
+// The bias of bias_act and of its gradient: float32 values on x's device, the stride of consecutive bias
+// elements along `dim` and their count (no bias: count 0).
+struct BiasLayout {
+    torch::Tensor values;
+    int64_t step = 1;
+    int size = 0;
+};
+
+BiasLayout bias_layout(const torch::Tensor& x, const torch::Tensor& b, int64_t dim, const char* op) {
+    BiasLayout l;
+    if (b.numel() == 0) return l;
+    TORCH_CHECK(x.dim() > 0, op, ": a bias needs a tensor with at least one dimension");
+    if (dim < 0) dim += x.dim();
+    TORCH_CHECK(dim >= 0 && dim < x.dim(), op, ": dim out of range");
+    l.values = bias_f32(b, x, x.size(dim), op);
+    for (int64_t i = dim + 1; i < x.dim(); ++i) l.step *= x.size(i);
+    l.size = as_int(x.size(dim), op, "bias size");
+    return l;
+}
+
+int act_code(const std::string& act, const char* op) {
+    int code = -1;
+    if (act == "linear") code = sg3::kLinear;
+    if (act == "relu") code = sg3::kRelu;
+    if (act == "lrelu") code = sg3::kLrelu;
+    TORCH_CHECK(code >= 0, op, ": unsupported activation '", act, "' (linear, relu, lrelu)");
+    return code;
+}
+
+
 torch::Tensor upfirdn2d(torch::Tensor x, torch::Tensor f, int64_t upx, int64_t upy, int64_t downx, int64_t downy,
                         int64_t padx0, int64_t padx1, int64_t pady0, int64_t pady1, double gain) {
     const char* op = "upfirdn2d";
@@ -92,29 +122,15 @@ torch::Tensor bias_act(torch::Tensor x, torch::Tensor b, int64_t dim, const std:
     const char* op = "bias_act";
     check_x(x, op, -1);
     const int dtype = dtype_code(x, op);
-    int code = -1;
-    if (act == "linear") code = sg3::kLinear;
-    if (act == "relu") code = sg3::kRelu;
-    if (act == "lrelu") code = sg3::kLrelu;
-    TORCH_CHECK(code >= 0, op, ": unsupported activation '", act, "' (linear, relu, lrelu)");
+    const int code = act_code(act, op);
     const c10::cuda::CUDAGuard guard(x.device());
     x = x.contiguous();
-    torch::Tensor bf;
-    int64_t step = 1;
-    int bias_size = 0;
-    if (b.numel() > 0) {
-        TORCH_CHECK(x.dim() > 0, op, ": a bias needs a tensor with at least one dimension");
-        if (dim < 0) dim += x.dim();
-        TORCH_CHECK(dim >= 0 && dim < x.dim(), op, ": dim out of range");
-        bf = bias_f32(b, x, x.size(dim), op);
-        for (int64_t i = dim + 1; i < x.dim(); ++i) step *= x.size(i);
-        bias_size = as_int(x.size(dim), op, "bias size");
-    }
+    const BiasLayout bl = bias_layout(x, b, dim, op);
     torch::Tensor y = torch::empty(x.sizes(), x.options());
     if (y.numel() == 0) return y;
-    sg3::BiasActParams p = {x.numel(), step, bias_size, code, static_cast<float>(alpha), static_cast<float>(gain),
+    sg3::BiasActParams p = {x.numel(), bl.step, bl.size, code, static_cast<float>(alpha), static_cast<float>(gain),
                             static_cast<float>(clamp)};
-    check_status(sg3::launch_bias_act(p, dtype, x.data_ptr(), bias_size ? bf.data_ptr<float>() : nullptr,
+    check_status(sg3::launch_bias_act(p, dtype, x.data_ptr(), bl.size ? bl.values.data_ptr<float>() : nullptr,
                                       y.data_ptr(), c10::cuda::getCurrentCUDAStream().stream()),
                  op);
     return y;
@@ -221,15 +237,6 @@ std::string build_info() {
 // gradients of the three ops from, together with upfirdn2d above.
 namespace {
 
-int act_code(const std::string& act, const char* op) {
-    int code = -1;
-    if (act == "linear") code = sg3::kLinear;
-    if (act == "relu") code = sg3::kRelu;
-    if (act == "lrelu") code = sg3::kLrelu;
-    TORCH_CHECK(code >= 0, op, ": unsupported activation '", act, "' (linear, relu, lrelu)");
-    return code;
-}
-
 // dx of bias_act for upstream gradient dy, from the forward's input x and bias b (empty: none).
 torch::Tensor bias_act_grad(torch::Tensor dy, torch::Tensor x, torch::Tensor b, int64_t dim, const std::string& act,
                             double alpha, double gain, double clamp) {
@@ -242,23 +249,13 @@ torch::Tensor bias_act_grad(torch::Tensor dy, torch::Tensor x, torch::Tensor b, 
     const c10::cuda::CUDAGuard guard(x.device());
     x = x.contiguous();
     dy = dy.contiguous();
-    torch::Tensor bf;
-    int64_t step = 1;
-    int bias_size = 0;
-    if (b.numel() > 0) {
-        TORCH_CHECK(x.dim() > 0, op, ": a bias needs a tensor with at least one dimension");
-        if (dim < 0) dim += x.dim();
-        TORCH_CHECK(dim >= 0 && dim < x.dim(), op, ": dim out of range");
-        bf = bias_f32(b, x, x.size(dim), op);
-        for (int64_t i = dim + 1; i < x.dim(); ++i) step *= x.size(i);
-        bias_size = as_int(x.size(dim), op, "bias size");
-    }
+    const BiasLayout bl = bias_layout(x, b, dim, op);
     torch::Tensor dx = torch::empty(x.sizes(), x.options());
     if (dx.numel() == 0) return dx;
-    sg3::BiasActParams p = {x.numel(), step, bias_size, code, static_cast<float>(alpha), static_cast<float>(gain),
+    sg3::BiasActParams p = {x.numel(), bl.step, bl.size, code, static_cast<float>(alpha), static_cast<float>(gain),
                             static_cast<float>(clamp)};
     check_status(sg3::launch_bias_act_grad(p, dtype, dy.data_ptr(), x.data_ptr(),
-                                           bias_size ? bf.data_ptr<float>() : nullptr, dx.data_ptr(),
+                                           bl.size ? bl.values.data_ptr<float>() : nullptr, dx.data_ptr(),
                                            c10::cuda::getCurrentCUDAStream().stream()),
                  op);
     return dx;

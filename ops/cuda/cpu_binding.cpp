@@ -107,6 +107,36 @@ int as_int(int64_t v, const char* op, const char* what) {
     return static_cast<int>(v);
 }
 
+// The bias of bias_act and of its gradient: float32 values, the stride of consecutive bias elements along `dim`
+// and their count (no bias: count 0).
+struct BiasLayout {
+    at::Tensor values;
+    int64_t step = 1;
+    int size = 0;
+};
+
+BiasLayout bias_layout(const at::Tensor& x, const at::Tensor& b, int64_t dim, const char* op) {
+    BiasLayout l;
+    if (b.numel() == 0) return l;
+    TORCH_CHECK(x.dim() > 0, op, ": a bias needs a tensor with at least one dimension");
+    if (dim < 0) dim += x.dim();
+    TORCH_CHECK(dim >= 0 && dim < x.dim(), op, ": dim out of range");
+    l.values = bias_f32(b, x.size(dim), op);
+    for (int64_t i = dim + 1; i < x.dim(); ++i) l.step *= x.size(i);
+    l.size = as_int(x.size(dim), op, "bias size");
+    return l;
+}
+
+int act_code(const std::string& act, const char* op) {
+    int code = -1;
+    if (act == "linear") code = sg3::kLinear;
+    if (act == "relu") code = sg3::kRelu;
+    if (act == "lrelu") code = sg3::kLrelu;
+    TORCH_CHECK(code >= 0, op, ": unsupported activation '", act, "' (linear, relu, lrelu)");
+    return code;
+}
+
+
 // ---------------------------------------------------------------------------------------------------
 // upfirdn2d: upfirdn_element per output; work items are output rows. Without upsampling or horizontal
 // decimation (StyleGAN2's blur after each up-convolution) the row form below does the same sums, in the
@@ -217,28 +247,14 @@ at::Tensor bias_act(at::Tensor x, at::Tensor b, int64_t dim, const std::string& 
     const char* op = "bias_act";
     check_x(x, op, -1);
     const int dtype = dtype_code(x, op);
-    int code = -1;
-    if (act == "linear") code = sg3::kLinear;
-    if (act == "relu") code = sg3::kRelu;
-    if (act == "lrelu") code = sg3::kLrelu;
-    TORCH_CHECK(code >= 0, op, ": unsupported activation '", act, "' (linear, relu, lrelu)");
+    const int code = act_code(act, op);
     x = x.contiguous();
-    at::Tensor bf;
-    int64_t step = 1;
-    int bias_size = 0;
-    if (b.numel() > 0) {
-        TORCH_CHECK(x.dim() > 0, op, ": a bias needs a tensor with at least one dimension");
-        if (dim < 0) dim += x.dim();
-        TORCH_CHECK(dim >= 0 && dim < x.dim(), op, ": dim out of range");
-        bf = bias_f32(b, x.size(dim), op);
-        for (int64_t i = dim + 1; i < x.dim(); ++i) step *= x.size(i);
-        bias_size = as_int(x.size(dim), op, "bias size");
-    }
+    const BiasLayout bl = bias_layout(x, b, dim, op);
     at::Tensor y = at::empty(x.sizes(), x.options());
     if (y.numel() == 0) return y;
-    const sg3::BiasActParams p = {x.numel(), step, bias_size, code, static_cast<float>(alpha),
+    const sg3::BiasActParams p = {x.numel(), bl.step, bl.size, code, static_cast<float>(alpha),
                                   static_cast<float>(gain), static_cast<float>(clamp)};
-    const float* bp = bias_size ? bf.data_ptr<float>() : nullptr;
+    const float* bp = bl.size ? bl.values.data_ptr<float>() : nullptr;
     if (dtype == 0)
         run_bias_act(p, x.data_ptr<float>(), bp, y.data_ptr<float>());
     else
@@ -400,15 +416,6 @@ std::string build_info() {
 // composes the gradients of the three ops from, together with upfirdn2d above.
 namespace {
 
-int act_code(const std::string& act, const char* op) {
-    int code = -1;
-    if (act == "linear") code = sg3::kLinear;
-    if (act == "relu") code = sg3::kRelu;
-    if (act == "lrelu") code = sg3::kLrelu;
-    TORCH_CHECK(code >= 0, op, ": unsupported activation '", act, "' (linear, relu, lrelu)");
-    return code;
-}
-
 template <typename T>
 void run_bias_act_grad(const sg3::BiasActParams& p, const T* dy, const T* x, const float* b, T* dx) {
     parallel_chunks(p.numel, 32768, [&](int64_t i0, int64_t i1) {
@@ -426,22 +433,12 @@ at::Tensor bias_act_grad(at::Tensor dy, at::Tensor x, at::Tensor b, int64_t dim,
                 ": dy must match x in shape, dtype and device");
     x = x.contiguous();
     dy = dy.contiguous();
-    at::Tensor bf;
-    int64_t step = 1;
-    int bias_size = 0;
-    if (b.numel() > 0) {
-        TORCH_CHECK(x.dim() > 0, op, ": a bias needs a tensor with at least one dimension");
-        if (dim < 0) dim += x.dim();
-        TORCH_CHECK(dim >= 0 && dim < x.dim(), op, ": dim out of range");
-        bf = bias_f32(b, x.size(dim), op);
-        for (int64_t i = dim + 1; i < x.dim(); ++i) step *= x.size(i);
-        bias_size = as_int(x.size(dim), op, "bias size");
-    }
+    const BiasLayout bl = bias_layout(x, b, dim, op);
     at::Tensor dx = at::empty(x.sizes(), x.options());
     if (dx.numel() == 0) return dx;
-    const sg3::BiasActParams p = {x.numel(), step, bias_size, code, static_cast<float>(alpha),
+    const sg3::BiasActParams p = {x.numel(), bl.step, bl.size, code, static_cast<float>(alpha),
                                   static_cast<float>(gain), static_cast<float>(clamp)};
-    const float* bp = bias_size ? bf.data_ptr<float>() : nullptr;
+    const float* bp = bl.size ? bl.values.data_ptr<float>() : nullptr;
     if (dtype == 0)
         run_bias_act_grad(p, dy.data_ptr<float>(), x.data_ptr<float>(), bp, dx.data_ptr<float>());
     else
