@@ -26,6 +26,7 @@ from stylegan3.networks.info import NetworkInfo
 from stylegan3.render.pipeline import FrameStats
 from stylegan3.service import codec, protocol
 from stylegan3.service.arrays import ArrayError, unpack
+from stylegan3.service.at_exit import close_at_exit
 from stylegan3.service.backend import BackendError, BackendStatus, FrameResult, ResultSlot, SlotBackend, as_ref
 
 PING_EVERY_S = 0.5
@@ -107,6 +108,7 @@ class RemoteBackend(SlotBackend):
         self._started = threading.Event()
         self._thread = threading.Thread(target=self._io_loop, name="sg3-remote", daemon=True)
         self._thread.start()
+        close_at_exit(self)  # the I/O thread leaves its sockets before the interpreter (and zmq) tear down
 
     @staticmethod
     def _endpoint_for(address: str) -> str:

@@ -23,6 +23,7 @@ import zmq
 from stylegan3.documents import jsoncodec
 from stylegan3.documents.request import NetworkRef, RenderRequest
 from stylegan3.service import codec, protocol
+from stylegan3.service.at_exit import close_at_exit
 from stylegan3.service.owner import Loader, NetworkOwner, default_loader
 from stylegan3.service.policy import AllowList, SourceRefused
 from stylegan3.service.protocol import Message, ProtocolError, error_reply, reply
@@ -83,6 +84,7 @@ class RenderServer:
         self._between: _Job | None = None  # a render served between two steps of the running analysis
         self._stopping = threading.Event()
         self._worker: threading.Thread | None = None
+        self._serving: threading.Thread | None = None  # the thread in serve_forever
         self.served = 0  # frames sent (tests, logs)
         self.refused = 0  # messages refused (auth, policy, malformed)
 
@@ -93,6 +95,8 @@ class RenderServer:
     # -- I/O thread -------------------------------------------------------------------------------------------
     def serve_forever(self) -> None:
         """Serve until `stop()` (from any thread) or KeyboardInterrupt."""
+        self._serving = threading.current_thread()
+        close_at_exit(self)  # a job still computing when Python exits would crash the process on its way out
         self._worker = threading.Thread(target=self._render_loop, name="sg3-serve-render", daemon=True)
         self._worker.start()
         poller = zmq.Poller()
@@ -122,6 +126,14 @@ class RenderServer:
         self._stopping.set()
         with self._cond:
             self._cond.notify_all()
+
+    def close(self) -> None:
+        """Stop serving and wait until the serving thread has shut down (its render worker joined). Idempotent;
+        called at exit too, when the server runs on a thread of its own (tests, an embedding app)."""
+        self.stop()
+        serving = self._serving
+        if serving is not None and serving is not threading.current_thread():
+            serving.join(timeout=15)
 
     def _shutdown(self) -> None:
         self.stop()

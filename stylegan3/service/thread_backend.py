@@ -9,6 +9,7 @@ import torch
 
 from stylegan3.documents.request import NetworkRef, RenderRequest
 from stylegan3.networks.info import NetworkInfo
+from stylegan3.service.at_exit import close_at_exit
 from stylegan3.service.backend import BackendError, BackendStatus, FrameResult, ResultSlot, SlotBackend, as_ref
 from stylegan3.service.owner import Loader, NetworkOwner, default_loader
 
@@ -28,6 +29,7 @@ class ThreadBackend(SlotBackend):
         self._net_lock = threading.Lock()  # one user of the networks at a time: a render or an analysis
         self._thread = threading.Thread(target=self._run, name="sg3-render", daemon=True)
         self._thread.start()
+        close_at_exit(self)  # a frame still rendering when Python exits would crash the process on its way out
 
     def load(self, network: NetworkRef | str, timeout: float | None = None) -> NetworkInfo:
         try:
@@ -61,6 +63,8 @@ class ThreadBackend(SlotBackend):
         holding = [False]
 
         def report(done: int, total: int) -> None:
+            if self._closed:  # stop between two steps: `close` waits for the network lock
+                raise BackendError("the render backend was closed")
             if holding[0]:
                 self._let_render_in()
             if progress is not None:
@@ -133,10 +137,14 @@ class ThreadBackend(SlotBackend):
         return BackendStatus(state, transport=self.transport)
 
     def close(self) -> None:
+        """Stop the worker (a frame in flight stops at its next stage) and any analysis running on a caller's
+        thread (at its next progress report), then free the networks. Idempotent; called at exit too."""
         with self._cond:
             self._closed = True
             self._cond.notify_all()
         self._thread.join(timeout=10)
+        if self._net_lock.acquire(timeout=10):  # held by an analysis until its next step sees `_closed`
+            self._net_lock.release()
         self._owner.close()
 
     def _should_stop(self, rid: int, request: RenderRequest):
