@@ -14,8 +14,9 @@ import numpy as np
 import torch
 
 from stylegan3.networks.cancel import RenderCancelled, ShouldStop
-from stylegan3.networks.common import FullyConnectedLayer, GeneratorBase, capture_set, grouped_conv, modulate_weights
+from stylegan3.networks.common import FullyConnectedLayer, GeneratorBase, capture_set
 from stylegan3.networks.filters import design_lowpass_filter
+from stylegan3.networks.modconv import modulated_conv
 from stylegan3.ops import filtered_lrelu
 
 
@@ -157,9 +158,7 @@ class SynthesisLayer(torch.nn.Module):
         self.magnitude_ema_beta = magnitude_ema_beta
 
         self.affine = FullyConnectedLayer(w_dim, in_channels, bias_init=1)
-        self.weight = torch.nn.Parameter(
-            torch.randn([out_channels, in_channels, self.conv_kernel, self.conv_kernel])
-        )
+        self.weight = torch.nn.Parameter(torch.randn([out_channels, in_channels, self.conv_kernel, self.conv_kernel]))
         self.bias = torch.nn.Parameter(torch.zeros([out_channels]))
         self.register_buffer("magnitude_ema", torch.ones([]))
 
@@ -207,8 +206,14 @@ class SynthesisLayer(torch.nn.Module):
         if self.is_torgb:
             styles = styles * (1 / np.sqrt(self.in_channels * (self.conv_kernel**2)))
         dtype = self.compute_dtype(x, force_fp32)
-        weights = modulate_weights(self.weight, styles, demodulate=not self.is_torgb, input_gain=input_gain)
-        x = grouped_conv(x.to(dtype), weights, padding=self.conv_kernel - 1)
+        x = modulated_conv(
+            x.to(dtype),
+            self.weight,
+            styles,
+            demodulate=not self.is_torgb,
+            input_gain=input_gain,
+            padding=self.conv_kernel - 1,
+        )
         gain = 1 if self.is_torgb else np.sqrt(2)
         slope = 1 if self.is_torgb else 0.2
         return filtered_lrelu(
