@@ -276,15 +276,15 @@ void run_sep(const sg3::FlreluParams& p, const sg3::FlreluSepGeom& g, const T* x
     });
 }
 
-template <typename T, int UP, int DOWN, int FUT, int FDT, bool FD2D>
+template <typename T, int UP, int DOWN, int FUT, int FDT, bool FD2D, bool CODES = false>
 void run_host(const sg3::FlreluParams& p, const sg3::FlreluSepGeom& g, const T* x, const float* fu, const float* fd,
-              const float* b, T* y) {
+              const float* b, T* y, sg3::FlreluCodes codes = {nullptr, 0, 0}) {
     const int64_t blocks = p.planes * g.tiles_x * g.tiles_y;
     const sg3::FlreluHostGeom h = sg3::flrelu_host_geom(g, UP);
     parallel_chunks(blocks, 1, [&](int64_t b0, int64_t b1) {
         float* smem = thread_scratch(size_t(h.floats));
         for (int64_t blk = b0; blk < b1; ++blk)
-            sg3::flrelu_host_block<T, UP, DOWN, FUT, FDT, FD2D>(p, g, h, x, y, fu, fd, b, blk, smem);
+            sg3::flrelu_host_block<T, UP, DOWN, FUT, FDT, FD2D, CODES>(p, g, h, x, y, fu, fd, b, blk, smem, codes);
     });
 }
 
@@ -343,12 +343,17 @@ at::Tensor filtered_lrelu_unfused(const at::Tensor& x, const at::Tensor& fu, con
     return t.to(x.scalar_type());
 }
 
-at::Tensor filtered_lrelu(at::Tensor x, at::Tensor fu, at::Tensor fd, at::Tensor b, int64_t up, int64_t down,
-                          int64_t padx0, int64_t padx1, int64_t pady0, int64_t pady1, double gain, double slope,
-                          double clamp) {
-    const char* op = "filtered_lrelu";
+// The checked arguments of one filtered_lrelu call (x contiguous, filters and bias as float32) and its parameters.
+struct FlreluCall {
+    at::Tensor x, fu, fd, bf;
+    sg3::FlreluParams p;
+};
+
+FlreluCall flrelu_call(const char* op, at::Tensor x, at::Tensor fu, at::Tensor fd, const at::Tensor& b, int64_t up,
+                       int64_t down, int64_t padx0, int64_t padx1, int64_t pady0, int64_t pady1, double gain,
+                       double slope, double clamp) {
     check_x(x, op, 4);
-    const int dtype = dtype_code(x, op);
+    dtype_code(x, op);
     TORCH_CHECK(up >= 1 && down >= 1, op, ": up/down factors must be >= 1");
     x = x.contiguous();
     fu = filter_f32(fu, op);
@@ -363,6 +368,17 @@ at::Tensor filtered_lrelu(at::Tensor x, at::Tensor fu, at::Tensor fd, at::Tensor
         as_int(fd.size(0), op, "fd size"), fd_sep, bf.defined() ? 1 : 0, static_cast<float>(gain),
         static_cast<float>(slope), static_cast<float>(clamp));
     TORCH_CHECK(p.out_h > 0 && p.out_w > 0, op, ": the filters are larger than the padded, upsampled input");
+    return {x, fu, fd, bf, p};
+}
+
+at::Tensor filtered_lrelu(at::Tensor x, at::Tensor fu, at::Tensor fd, at::Tensor b, int64_t up, int64_t down,
+                          int64_t padx0, int64_t padx1, int64_t pady0, int64_t pady1, double gain, double slope,
+                          double clamp) {
+    FlreluCall c = flrelu_call("filtered_lrelu", x, fu, fd, b, up, down, padx0, padx1, pady0, pady1, gain, slope, clamp);
+    x = c.x, fu = c.fu, fd = c.fd;
+    at::Tensor bf = c.bf;
+    sg3::FlreluParams& p = c.p;
+    const int dtype = dtype_code(x, "filtered_lrelu");
     at::Tensor y = at::empty({x.size(0), x.size(1), p.out_h, p.out_w}, x.options());
     if (y.numel() == 0) return y;
     const float* bp = bf.defined() ? bf.data_ptr<float>() : nullptr;
@@ -373,6 +389,45 @@ at::Tensor filtered_lrelu(at::Tensor x, at::Tensor fu, at::Tensor fd, at::Tensor
                            : run_filtered_lrelu(p, x.data_ptr<c10::Half>(), fup, fdp, bp, y.data_ptr<c10::Half>());
     if (!fused) return filtered_lrelu_unfused(x, fu, fd, bf, up, down, padx0, padx1, pady0, pady1, gain, slope, clamp);
     return y;
+}
+
+// The forward of filtered_lrelu's gradient path in one pass where the host kernel serves the call (float32, mode 0,
+// a register-blocked variant, a tile that fits): its output and the code byte of every upsampled sample, as the
+// unfused path's filtered_lrelu_act writes them for the backward. Why: unfused, the forward runs five passes over
+// the upsampled tensor (up pass, nonlinearity, down pass; the largest tensors of a step) and was a quarter of a
+// projection step; fused, it costs an inference frame's kernel plus one byte per upsampled sample.
+// Two empty tensors where the host kernel does not serve the call: the caller then runs the unfused path.
+std::vector<at::Tensor> filtered_lrelu_codes(at::Tensor x, at::Tensor fu, at::Tensor fd, at::Tensor b, int64_t up,
+                                             int64_t down, int64_t padx0, int64_t padx1, int64_t pady0, int64_t pady1,
+                                             double gain, double slope, double clamp) {
+    const char* op = "filtered_lrelu_codes";
+    FlreluCall c = flrelu_call(op, x, fu, fd, b, up, down, padx0, padx1, pady0, pady1, gain, slope, clamp);
+    const sg3::FlreluParams& p = c.p;
+    const at::Tensor none = at::empty({0}, c.x.options());
+    const int variant = sg3::flrelu_sep_variant(p);
+    sg3::FlreluSepGeom g;
+    if (c.x.scalar_type() != at::kFloat || g_flrelu_mode != 0 || variant == sg3::kSepNone ||
+        !sg3::flrelu_sep_plan(p, !p.fd_sep, g_flrelu_smem_bytes, g))
+        return {none, none};
+    const int code_w = sg3::upfirdn_out_size(p.in_w, p.up, 1, int(padx0), int(padx1), int(c.fu.size(-1)));
+    const int code_h = sg3::upfirdn_out_size(p.in_h, p.up, 1, int(pady0), int(pady1), int(c.fu.size(0)));
+    at::Tensor y = at::empty({c.x.size(0), c.x.size(1), p.out_h, p.out_w}, c.x.options());
+    at::Tensor code = at::empty({c.x.size(0), c.x.size(1), code_h, code_w}, c.x.options().dtype(at::kByte));
+    code.zero_();
+    const sg3::FlreluCodes codes = {code.data_ptr<uint8_t>(), code_h, code_w};
+    const float* xp = c.x.data_ptr<float>();
+    const float* bp = c.bf.defined() ? c.bf.data_ptr<float>() : nullptr;
+    const float* fup = c.fu.data_ptr<float>();
+    const float* fdp = c.fd.data_ptr<float>();
+    float* yp = y.data_ptr<float>();
+    switch (variant) {
+        case sg3::kSepUp2Down2Taps12: run_host<float, 2, 2, 12, 12, false, true>(p, g, xp, fup, fdp, bp, yp, codes); break;
+        case sg3::kSepUp4Down2Taps24x12: run_host<float, 4, 2, 24, 12, false, true>(p, g, xp, fup, fdp, bp, yp, codes); break;
+        case sg3::kSepUp2Down2Taps12Fd2d: run_host<float, 2, 2, 12, 12, true, true>(p, g, xp, fup, fdp, bp, yp, codes); break;
+        case sg3::kSepUp4Down2Taps24x12Fd2d: run_host<float, 4, 2, 24, 12, true, true>(p, g, xp, fup, fdp, bp, yp, codes); break;
+        default: return {none, none};
+    }
+    return {y, code};
 }
 
 // (tile_w, tile_h, scratch bytes, kernel: 1 blocked / 0 generic), or zeros for the unfused path; as binding.cpp.
@@ -507,6 +562,15 @@ namespace {
 // First e >= lo with e % down == r.
 inline int pos_first(int lo, int r, int down) { return lo + sg3::pos_mod(r - lo, down); }
 
+// The factor filtered_lrelu_act_grad applies, folded into the last store of a pass (code[i] scales output i): the
+// transposed down pass of filtered_lrelu's backward then writes du instead of da, one pass over the largest
+// tensor of the backward instead of three. nullptr: a plain pass.
+struct CodeScale {
+    const uint8_t* code;
+    float factor[3];  // by code: kFlreluCut, kFlreluNeg, kFlreluPos
+    float at(int64_t i) const { return factor[code[i] < 3 ? code[i] : 0]; }
+};
+
 // One horizontal pass over one row: out[ox] = gain * sum_k f[k] * U[ox * down + k - pad0], U = the row
 // upsampled by `up` (zeros between samples). Polyphase: for up > 1 (down 1) the outputs of one phase read
 // consecutive inputs; for down > 1 (up 1) the input is split into `down` phase rows first.
@@ -587,7 +651,7 @@ void sep_pass_x(const T* src, int64_t rows, int in_w, float* dst, int out_w, con
 // Vertical pass: each output row is a sum of whole input rows (the taps that meet a real sample).
 template <typename T, typename U>
 void sep_pass_y(const T* src, int64_t planes, int in_h, int w, U* dst, int out_h, const float* f, int taps, int up,
-                int down, int pad0, float gain) {
+                int down, int pad0, float gain, const CodeScale* cs = nullptr) {
     parallel_chunks(planes * out_h, std::max<int64_t>(1, 65536 / std::max(1, w * taps)), [&](int64_t r0, int64_t r1) {
         std::vector<float> acc(static_cast<size_t>(w), 0.f);
         std::vector<float> row(static_cast<size_t>(w), 0.f);
@@ -613,6 +677,8 @@ void sep_pass_y(const T* src, int64_t planes, int in_h, int w, U* dst, int out_h
                 }
             }
             U* d = dst + r * w;
+            if (cs != nullptr)
+                for (int ox = 0; ox < w; ++ox) a[ox] *= cs->at(r * w + ox);
             for (int ox = 0; ox < w; ++ox) sg3::store_f(d + ox, a[ox]);
         }
     });
@@ -628,7 +694,8 @@ float* scratch_floats(int64_t n, int slot) {
 
 template <typename T>
 void run_upfirdn2d_rows(const T* x, T* y, int64_t planes, int in_h, int in_w, int out_h, int out_w, const float* f,
-                       int taps, int ux, int uy, int dx, int dy, int px0, int py0, float gain) {
+                       int taps, int ux, int uy, int dx, int dy, int px0, int py0, float gain,
+                       const CodeScale* cs = nullptr) {
     if (dy > 1) {
         // Decimating vertically: rows first, so the horizontal pass runs on out_h rows only.
         float* mid = scratch_floats(planes * out_h * in_w, 0);
@@ -644,14 +711,15 @@ void run_upfirdn2d_rows(const T* x, T* y, int64_t planes, int in_h, int in_w, in
     }
     float* mid = scratch_floats(planes * in_h * out_w, 0);
     sep_pass_x(x, planes * in_h, in_w, mid, out_w, f, taps, ux, dx, px0, gain);
-    sep_pass_y(mid, planes, in_h, out_w, y, out_h, f, taps, uy, dy, py0, 1.f);
+    sep_pass_y(mid, planes, in_h, out_w, y, out_h, f, taps, uy, dy, py0, 1.f, cs);
 }
 
 // A 2-D filter: each output row sums, over the filter rows that meet a real input row, a horizontal pass of that
 // input row with that filter row (polyphase, vectorized as above).
 template <typename T>
 void run_upfirdn2d_rows2d(const T* x, T* y, int64_t planes, int in_h, int in_w, int out_h, int out_w, const float* f,
-                          int fw, int fh, int ux, int uy, int dx, int dy, int px0, int py0, float gain) {
+                          int fw, int fh, int ux, int uy, int dx, int dy, int px0, int py0, float gain,
+                          const CodeScale* cs = nullptr) {
     parallel_chunks(planes * out_h, std::max<int64_t>(1, 65536 / std::max(1, out_w * fw * fh / (ux * uy))),
                     [&](int64_t r0, int64_t r1) {
         std::vector<float> xe, acc, row(static_cast<size_t>(out_w), 0.f);
@@ -668,14 +736,20 @@ void run_upfirdn2d_rows2d(const T* x, T* y, int64_t planes, int in_h, int in_w, 
                           gain, xe, acc, true);
             }
             T* d = y + r * out_w;
+            if (cs != nullptr)
+                for (int ox = 0; ox < out_w; ++ox) o[ox] *= cs->at(r * out_w + ox);
             for (int ox = 0; ox < out_w; ++ox) sg3::store_f(d + ox, o[ox]);
         }
     });
 }
 
-at::Tensor upfirdn2d_rows(at::Tensor x, at::Tensor f, int64_t upx, int64_t upy, int64_t downx, int64_t downy,
-                         int64_t padx0, int64_t padx1, int64_t pady0, int64_t pady1, double gain) {
+// upfirdn2d_rows, with `cs` (when not null) folded into the last store where the pass ends in one (a 2-D filter, or
+// a 1-D filter that does not decimate vertically); `*scaled` says whether it was.
+at::Tensor upfirdn2d_rows_impl(at::Tensor x, at::Tensor f, int64_t upx, int64_t upy, int64_t downx, int64_t downy,
+                               int64_t padx0, int64_t padx1, int64_t pady0, int64_t pady1, double gain,
+                               const CodeScale* cs, bool* scaled) {
     const char* op = "upfirdn2d_rows";
+    *scaled = false;
     check_x(x, op, 4);
     const int dtype = dtype_code(x, op);
     TORCH_CHECK(upx >= 1 && upy >= 1 && downx >= 1 && downy >= 1, op, ": up/down factors must be >= 1");
@@ -699,20 +773,54 @@ at::Tensor upfirdn2d_rows(at::Tensor x, at::Tensor f, int64_t upx, int64_t upy, 
         if (dtype == 0)
             run_upfirdn2d_rows2d(x.data_ptr<float>(), y.data_ptr<float>(), planes, in_h, in_w, out_h, out_w, fp, taps,
                                  taps_y, int(upx), int(upy), int(downx), int(downy), int(padx0), int(pady0),
-                                 static_cast<float>(gain));
+                                 static_cast<float>(gain), cs);
         else
             run_upfirdn2d_rows2d(x.data_ptr<c10::Half>(), y.data_ptr<c10::Half>(), planes, in_h, in_w, out_h, out_w,
                                  fp, taps, taps_y, int(upx), int(upy), int(downx), int(downy), int(padx0), int(pady0),
-                                 static_cast<float>(gain));
+                                 static_cast<float>(gain), cs);
+        *scaled = cs != nullptr;
         return y;
     }
+    const CodeScale* last = downy > 1 ? nullptr : cs;  // decimating, the last pass is the horizontal one
     if (dtype == 0)
         run_upfirdn2d_rows(x.data_ptr<float>(), y.data_ptr<float>(), planes, in_h, in_w, out_h, out_w, fp, taps,
-                          int(upx), int(upy), int(downx), int(downy), int(padx0), int(pady0), static_cast<float>(gain));
+                          int(upx), int(upy), int(downx), int(downy), int(padx0), int(pady0), static_cast<float>(gain),
+                          last);
     else
         run_upfirdn2d_rows(x.data_ptr<c10::Half>(), y.data_ptr<c10::Half>(), planes, in_h, in_w, out_h, out_w, fp, taps,
-                          int(upx), int(upy), int(downx), int(downy), int(padx0), int(pady0), static_cast<float>(gain));
+                          int(upx), int(upy), int(downx), int(downy), int(padx0), int(pady0), static_cast<float>(gain),
+                          last);
+    *scaled = last != nullptr;
     return y;
+}
+
+at::Tensor upfirdn2d_rows(at::Tensor x, at::Tensor f, int64_t upx, int64_t upy, int64_t downx, int64_t downy,
+                         int64_t padx0, int64_t padx1, int64_t pady0, int64_t pady1, double gain) {
+    bool scaled;
+    return upfirdn2d_rows_impl(x, f, upx, upy, downx, downy, padx0, padx1, pady0, pady1, gain, nullptr, &scaled);
+}
+
+// filtered_lrelu's backward through its down pass and nonlinearity in one call: upfirdn2d_rows(dy, ...) times the
+// code factor (filtered_lrelu_act_grad), the factor applied as each output row is stored where the pass allows.
+at::Tensor upfirdn2d_rows_act_grad(at::Tensor dy, at::Tensor f, int64_t upx, int64_t upy, int64_t downx, int64_t downy,
+                                   int64_t padx0, int64_t padx1, int64_t pady0, int64_t pady1, double gain,
+                                   at::Tensor code, double act_gain, double slope) {
+    const char* op = "upfirdn2d_rows_act_grad";
+    TORCH_CHECK(code.scalar_type() == at::kByte && code.dim() == 4 && code.device() == dy.device(), op,
+                ": code must be a 4-D uint8 tensor on dy's device");
+    code = code.contiguous();
+    const float g = static_cast<float>(act_gain);
+    const CodeScale cs = {code.data_ptr<uint8_t>(), {0.f, g * static_cast<float>(slope), g}};
+    // The output's shape must be the code's before anything is written through it.
+    const int out_w = sg3::upfirdn_out_size(int(dy.size(3)), int(upx), int(downx), int(padx0), int(padx1),
+                                            int(f.size(-1)));
+    const int out_h = sg3::upfirdn_out_size(int(dy.size(2)), int(upy), int(downy), int(pady0), int(pady1),
+                                            int(f.size(0)));
+    TORCH_CHECK(code.size(0) == dy.size(0) && code.size(1) == dy.size(1) && code.size(2) == out_h &&
+                    code.size(3) == out_w, op, ": code must have the pass's output shape");
+    bool scaled;
+    at::Tensor da = upfirdn2d_rows_impl(dy, f, upx, upy, downx, downy, padx0, padx1, pady0, pady1, gain, &cs, &scaled);
+    return scaled ? da : filtered_lrelu_act_grad(da, code, act_gain, slope);
 }
 
 }  // namespace
@@ -729,5 +837,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
     m.def("bias_act_grad", &bias_act_grad, "gradient of bias_act wrt x (bias gradient: its sum)");
     m.def("filtered_lrelu_act", &filtered_lrelu_act, "filtered_lrelu's nonlinearity and one code byte per sample");
     m.def("filtered_lrelu_act_grad", &filtered_lrelu_act_grad, "gradient through the nonlinearity from the codes");
+    m.def("filtered_lrelu_codes", &filtered_lrelu_codes, "fused forward that also keeps the nonlinearity's codes");
+    m.def("upfirdn2d_rows_act_grad", &upfirdn2d_rows_act_grad, "upfirdn2d_rows times the nonlinearity's code factor");
     m.def("upfirdn2d_rows", &upfirdn2d_rows, "upfirdn2d in vectorized row passes (1-D filter: separable)");
 }

@@ -16,6 +16,7 @@
 
 #include <algorithm>
 
+#include "filtered_lrelu_grad.h"
 #include "filtered_lrelu_sep.h"
 
 namespace sg3 {
@@ -89,9 +90,19 @@ SG3_UNROLL
     }
 }
 
-template <typename T, int UP, int DOWN, int FUT, int FDT, bool FD2D>
+// Where the forward of autograd keeps the nonlinearity's code of each upsampled sample (filtered_lrelu_grad.h): the
+// [planes, h, w] bytes of the unfused up pass's output. A tile writes the codes of its own mid samples; the mid
+// samples that tiles share get the same code from each (same sums in the same order), and samples no output reads
+// keep the caller's zero (their gradient is zero whatever the code).
+struct FlreluCodes {
+    uint8_t* code;
+    int h, w;
+};
+
+template <typename T, int UP, int DOWN, int FUT, int FDT, bool FD2D, bool CODES = false>
 void flrelu_host_block(const FlreluParams& p, const FlreluSepGeom& g, const FlreluHostGeom& h, const T* x, T* y,
-                       const float* fu, const float* fd, const float* bias, int64_t block, float* smem) {
+                       const float* fu, const float* fd, const float* bias, int64_t block, float* smem,
+                       FlreluCodes codes = {nullptr, 0, 0}) {
     constexpr int S = kSepRun;
     constexpr int NU = FUT / UP;
     static_assert(FUT % UP == 0, "up filter length must be a multiple of the up factor");
@@ -179,6 +190,21 @@ SG3_VEC
                         v *= gain;
                         if (clamp >= 0.f) v = (v > clamp) ? clamp : ((v < -clamp) ? -clamp : v);
                         dst[j0 + q] = v;
+                    }
+                    if constexpr (CODES) {  // as flrelu_act_value: u > 0, else the slope side; the clamp cuts
+                        const int uy = oy0 * DOWN + row;
+                        if (uy < codes.h) {
+                            uint8_t* crow = codes.code + (plane * codes.h + uy) * (int64_t)codes.w;
+                            const int n = std::min(S, halves[par] - j0);
+                            for (int q = 0; q < n; ++q) {
+                                const int ux = ox0 * DOWN + 2 * (j0 + q) + par;
+                                if (ux >= codes.w) break;
+                                const float u = a[q] * up_gain;
+                                const float v = (u > 0.f ? u : u * slope) * gain;
+                                crow[ux] = (clamp >= 0.f && (v > clamp || v < -clamp)) ? kFlreluCut
+                                                                                      : (u > 0.f ? kFlreluPos : kFlreluNeg);
+                            }
+                        }
                     }
                 }
             }

@@ -149,6 +149,21 @@ def _upfirdn_grad(
     return _passes(kernels, dy.contiguous(), _flip(f), downx, downy, upx, upy, gx0, gx1, gy0, gy1, gain)
 
 
+def _down_pass_and_act_grad(kernels: Any, dy: torch.Tensor, fd: torch.Tensor, down: int, code: torch.Tensor,
+                            gain: float, slope: float) -> torch.Tensor:
+    """du of filtered_lrelu's backward: the down pass's transpose of dy times the nonlinearity's code factor. In one
+    call where the build has `upfirdn2d_rows_act_grad` (CPU: the factor applied as each row is stored, instead of
+    a separate pass that reads and writes the backward's largest tensor again), else in two."""
+    in_h, in_w = int(code.shape[2]), int(code.shape[3])
+    fused = getattr(kernels, "upfirdn2d_rows_act_grad", None)
+    if fused is None or fd.numel() <= 1:
+        da = _upfirdn_grad(kernels, dy, fd, 1, 1, down, down, 0, 0, 1.0, in_h, in_w)
+        return kernels.filtered_lrelu_act_grad(da, code, gain, slope)
+    gx0, gx1 = grad_padding(in_w, int(dy.shape[3]), 1, down, int(fd.shape[-1]), 0)
+    gy0, gy1 = grad_padding(in_h, int(dy.shape[2]), 1, down, int(fd.shape[0]), 0)
+    return fused(dy.contiguous(), _separable(_flip(fd)), down, down, 1, 1, gx0, gx1, gy0, gy1, 1.0, code, gain, slope)
+
+
 class _Upfirdn2d(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, kernels, f, upx, upy, downx, downy, px0, px1, py0, py1, gain):  # noqa: D102
@@ -186,15 +201,29 @@ class _BiasAct(torch.autograd.Function):
         return (dx if ctx.needs_input_grad[0] else None, db) + (None,) * 6
 
 
+def _fused_with_codes(kernels: Any, x, b, fu, fd, up, down, px0, px1, py0, py1, gain, slope, clamp):
+    """(output, codes) from the fused kernel that keeps the nonlinearity's codes (`filtered_lrelu_codes`, CPU
+    build), or (None, None) where it does not serve the call (another build, fp16, a layer without a blocked
+    variant): the same codes as the unfused forward's, in one pass instead of five over the upsampled tensor."""
+    fused = getattr(kernels, "filtered_lrelu_codes", None)
+    if fused is None:
+        return None, None
+    y, code = fused(x, fu, fd, b, up, down, px0, px1, py0, py1, gain, slope, clamp)
+    return (y, code) if code.numel() else (None, None)
+
+
 class _FilteredLrelu(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, b, kernels, fu, fd, up, down, px0, px1, py0, py1, gain, slope, clamp):  # noqa: D102
-        t = x.contiguous()
-        if b.numel():
-            t = kernels.bias_act(t, b, 1, "linear", 0.0, 1.0, -1.0)
-        u = _passes(kernels, t, fu, up, up, 1, 1, px0, px1, py0, py1, float(up * up))
-        a, code = kernels.filtered_lrelu_act(u, gain, slope, clamp)
-        del u
+        y, code = _fused_with_codes(kernels, x, b, fu, fd, up, down, px0, px1, py0, py1, gain, slope, clamp)
+        if y is None:
+            t = x.contiguous()
+            if b.numel():
+                t = kernels.bias_act(t, b, 1, "linear", 0.0, 1.0, -1.0)
+            u = _passes(kernels, t, fu, up, up, 1, 1, px0, px1, py0, py1, float(up * up))
+            a, code = kernels.filtered_lrelu_act(u, gain, slope, clamp)
+            del u
+            y = _passes(kernels, a, fd, 1, 1, down, down, 0, 0, 0, 0, 1.0)
         ctx.save_for_backward(code)
         ctx.op_name, ctx.kernels, ctx.fu, ctx.fd = "filtered_lrelu", kernels, fu, fd
         ctx.args = (
@@ -208,7 +237,7 @@ class _FilteredLrelu(torch.autograd.Function):
             b.numel() > 0,
             b.new_empty([0]),
         )
-        return _passes(kernels, a, fd, 1, 1, down, down, 0, 0, 0, 0, 1.0)
+        return y
 
     @staticmethod
     def backward(ctx, dy):  # noqa: D102
@@ -216,9 +245,7 @@ class _FilteredLrelu(torch.autograd.Function):
         (code,) = ctx.saved_tensors
         up, down, px0, py0, gain, slope, (in_h, in_w), has_bias, b_like = ctx.args
         k = ctx.kernels
-        da = _upfirdn_grad(k, dy, ctx.fd, 1, 1, down, down, 0, 0, 1.0, int(code.shape[2]), int(code.shape[3]))
-        du = k.filtered_lrelu_act_grad(da, code, gain, slope)
-        del da
+        du = _down_pass_and_act_grad(k, dy, ctx.fd, down, code, gain, slope)
         dt = _upfirdn_grad(k, du, ctx.fu, up, up, 1, 1, px0, py0, float(up * up), in_h, in_w)
         db = _bias_grad(dt, b_like, 1) if ctx.needs_input_grad[1] and has_bias else None
         return (dt if ctx.needs_input_grad[0] else None, db) + (None,) * 12

@@ -235,6 +235,68 @@ def test_filtered_lrelu_backward_on_kernels(kernels):
     assert n == 24 and worst < TOL, worst
 
 
+HOST_VARIANTS = [(2, 12, "1d"), (4, 24, "1d"), (2, 12, "2d"), (4, 24, "2d")]  # up, fu taps, fd: the SG3 layers
+
+
+@pytest.mark.parametrize("up, fu_taps, fd_kind", HOST_VARIANTS)
+@pytest.mark.parametrize("clamp", [-1.0, 0.5])
+def test_fused_forward_keeps_the_codes_of_the_unfused_one(kernels, up, fu_taps, fd_kind, clamp):
+    """`filtered_lrelu_codes` (the gradient path's forward in one pass): the same output as the unfused passes and,
+    on every upsampled sample an output reads, the same code byte as `filtered_lrelu_act`."""
+    g = torch.Generator().manual_seed(up + fu_taps + (fd_kind == "2d"))
+    x, b = torch.randn(2, 3, 23, 30, generator=g), torch.randn(3, generator=g)
+    fu = torch.randn(fu_taps, generator=g) / 4
+    fd = torch.randn(12, 12, generator=g) / 12 if fd_kind == "2d" else torch.randn(12, generator=g) / 4
+    pads = (11, 10, 9, 12)
+    y, code = kernels.filtered_lrelu_codes(x, fu, fd, b, up, 2, *pads, 1.4, 0.2, clamp)
+    t = kernels.bias_act(x, b, 1, "linear", 0.0, 1.0, -1.0)
+    u = autograd._passes(kernels, t, fu, up, up, 1, 1, *pads, float(up * up))
+    a, want_code = kernels.filtered_lrelu_act(u, 1.4, 0.2, clamp)
+    want_y = autograd._passes(kernels, a, fd, 1, 1, 2, 2, 0, 0, 0, 0, 1.0)
+    assert code.dtype == torch.uint8 and code.shape == want_code.shape
+    assert _rel(y, want_y) < 1e-5
+    used_h, used_w = (y.shape[2] - 1) * 2 + 12, (y.shape[3] - 1) * 2 + 12
+    assert torch.equal(code[..., :used_h, :used_w], want_code[..., :used_h, :used_w])
+    assert set(code.unique().tolist()) == ({1, 2} if clamp < 0 else {0, 1, 2})  # both sides (and the clamp) met
+
+
+@pytest.mark.parametrize("up, fu_taps, fd_kind", HOST_VARIANTS)
+def test_gradient_through_the_fused_forward_equals_reference(kernels, up, fu_taps, fd_kind, monkeypatch):
+    g = torch.Generator().manual_seed(3 * up + fu_taps)
+    x, b = torch.randn(1, 4, 19, 26, generator=g), torch.randn(4, generator=g)
+    fu = torch.randn(fu_taps, generator=g) / 4
+    fd = torch.randn(12, 12, generator=g) / 12 if fd_kind == "2d" else torch.randn(12, generator=g) / 4
+    kw = dict(up=up, down=2, padding=[11, 10, 9, 12], gain=1.4, slope=0.2, clamp=0.7)
+    spy = Counting(kernels)
+    monkeypatch.setattr(backend, "_cpu_module", lambda: spy)
+    worst = _compare(lambda x, b: filtered_lrelu(x, fu, fd, b, **kw),
+                     lambda x, b: filtered_lrelu_ref(x, fu.double(), fd.double(), b, **kw), x, b)
+    assert worst < TOL
+    assert spy.calls.get("filtered_lrelu_codes") == 1 and "filtered_lrelu_act" not in spy.calls
+
+
+@pytest.mark.parametrize("fd_shape, down", [((12,), 2), ((12, 12), 2), ((5, 5), 2), ((4,), 1), ((3, 3), 1)])
+def test_down_pass_with_the_code_factor_equals_the_two_steps(kernels, fd_shape, down):
+    """`upfirdn2d_rows_act_grad` (the backward's transposed down pass with the code factor applied as rows are
+    stored) gives exactly what the pass followed by `filtered_lrelu_act_grad` gives."""
+    g = torch.Generator().manual_seed(len(fd_shape) * 10 + down)
+    fd, dy = torch.randn(fd_shape, generator=g), torch.randn(2, 3, 10, 11, generator=g)
+    code = torch.randint(0, 3, (2, 3, 10 * down + fd_shape[0] - down, 11 * down + fd_shape[-1] - down), generator=g)
+    code = code.to(torch.uint8)
+    da = autograd._upfirdn_grad(kernels, dy, fd, 1, 1, down, down, 0, 0, 1.0, code.shape[2], code.shape[3])
+    want = kernels.filtered_lrelu_act_grad(da, code, 1.4, 0.2)
+    got = autograd._down_pass_and_act_grad(kernels, dy, fd, down, code, 1.4, 0.2)
+    assert torch.equal(got, want) and float(want.abs().max()) > 0
+
+
+def test_fused_forward_declines_what_it_does_not_serve(kernels):
+    x, fu, fd, b = torch.randn(1, 2, 12, 12), torch.randn(12), torch.randn(12), torch.randn(2)
+    y, code = kernels.filtered_lrelu_codes(x.half(), fu, fd, b.half(), 2, 2, 11, 10, 11, 10, 1.4, 0.2, -1.0)
+    assert y.numel() == 0 and code.numel() == 0  # float16: the unfused path keeps its codes
+    y, code = kernels.filtered_lrelu_codes(x, torch.randn(6), fd, b, 1, 2, 5, 5, 5, 5, 1.4, 0.2, -1.0)
+    assert y.numel() == 0 and code.numel() == 0  # no register-blocked variant for up 1
+
+
 @pytest.mark.parametrize("kind", ["SG3-T", "SG3-R", "SG2"])
 def test_backward_on_the_official_configs_calls(kernels, kind):
     """Every distinct call the official architecture makes (recorded as the self-check does), on its own size and
@@ -287,7 +349,9 @@ def test_synthesis_gradient_on_kernels_equals_reference(kernels, kind, monkeypat
     if kind == "SG2":  # the backward ran on the kernels
         assert spy.calls.get("bias_act_grad", 0) > 0 and spy.calls.get("upfirdn2d_rows", 0) > 0
     else:
-        assert spy.calls.get("filtered_lrelu_act", 0) > 0 and spy.calls.get("filtered_lrelu_act_grad", 0) > 0
+        forward = spy.calls.get("filtered_lrelu_act", 0) + spy.calls.get("filtered_lrelu_codes", 0)
+        backward = spy.calls.get("filtered_lrelu_act_grad", 0) + spy.calls.get("upfirdn2d_rows_act_grad", 0)
+        assert forward > 0 and backward > 0
         assert "filtered_lrelu" not in spy.calls  # with autograd the fused inference kernel is not used
 
 
@@ -307,7 +371,8 @@ def test_projection_runs_on_the_kernels_and_ends_where_the_reference_does(kernel
     spy = Counting(kernels)
     monkeypatch.setattr(backend, "_cpu_module", lambda: spy)
     got = final()
-    assert spy.calls.get("filtered_lrelu_act_grad", 0) >= 4 * 5  # every step's backward, every layer
+    backward_calls = spy.calls.get("filtered_lrelu_act_grad", 0) + spy.calls.get("upfirdn2d_rows_act_grad", 0)
+    assert backward_calls >= 4 * 5  # every step's backward, every layer
     backend.force_impl("ref")
     try:
         want = final()
