@@ -35,6 +35,9 @@ from benchmarks.tables import text_table
 NETS = ("SG3-T", "SG3-R", "SG2")
 DEMO = {"SG3-T": "sg3-t", "SG3-R": "sg3-r", "SG2": "sg2"}
 IMPLS = ("ref", "kernels")
+# "before": the reference ops with the fused modulated convolution (`stylegan3.networks.modconv.FACTORED` off):
+# projection as it ran before the kernels had gradients and before the factored form (`--with-before`).
+BEFORE = "before"
 
 
 @dataclass
@@ -84,10 +87,12 @@ def run_path(G: torch.nn.Module, target: torch.Tensor, impl: str, steps: int) ->
     """Project `steps` steps with `impl` ('ref' or 'kernels'), timing each step (the generator's step = one
     forward + loss, then the backward and the optimizer update at the next `next`)."""
     from stylegan3.explore.projection import project, psnr
+    from stylegan3.networks import modconv
     from stylegan3.ops import backend
 
     out = PathResult()
-    backend.force_impl("ref" if impl == "ref" else None)
+    backend.force_impl(None if impl == "kernels" else "ref")
+    modconv.FACTORED = impl != BEFORE
     try:
         it = project(G, target, steps=steps, init_samples=200, seed=0)
         step = next(it)  # forward of step 0 (mapping samples, first synthesis)
@@ -99,17 +104,22 @@ def run_path(G: torch.nn.Module, target: torch.Tensor, impl: str, steps: int) ->
         out.psnr = psnr(step.image, target)
     finally:
         backend.force_impl(None)
+        modconv.FACTORED = True
     out.load = os.getloadavg()[0]
     return out
 
 
 def format_rows(results: dict[str, dict[str, PathResult]]) -> list[str]:
+    before = any(BEFORE in paths for paths in results.values())
     head = ["net", "ref s/step (cpu)", "kernels s/step (cpu)", "speed-up wall", "speed-up cpu", "PSNR ref",
             "PSNR kernels", "dPSNR", "load"]  # fmt: skip
+    if before:
+        head[1:1] = ["before s/step (cpu)"]
+        head[6:6] = ["vs before wall", "vs before cpu"]
     rows = []
     for net, paths in results.items():
         ref, ker = paths["ref"], paths["kernels"]
-        rows.append([
+        row = [
             net,
             f"{ref.step_wall():.2f} ({ref.step_cpu():.2f})",
             f"{ker.step_wall():.2f} ({ker.step_cpu():.2f})",
@@ -117,9 +127,14 @@ def format_rows(results: dict[str, dict[str, PathResult]]) -> list[str]:
             f"{ref.step_cpu() / ker.step_cpu():.2f}x",
             f"{ref.psnr:.3f}",
             f"{ker.psnr:.3f}",
-            f"{abs(ref.psnr - ker.psnr):.3f}",
-            f"{max(ref.load, ker.load):.1f}",
-        ])  # fmt: skip
+            f"{max(abs(p.psnr - ker.psnr) for p in paths.values()):.3f}",
+            f"{max(p.load for p in paths.values()):.1f}",
+        ]
+        if before:
+            old = paths[BEFORE]
+            row[1:1] = [f"{old.step_wall():.2f} ({old.step_cpu():.2f})"]
+            row[6:6] = [f"{old.step_wall() / ker.step_wall():.2f}x", f"{old.step_cpu() / ker.step_cpu():.2f}x"]
+        rows.append(row)
     return text_table(head, rows)
 
 
@@ -129,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=6, help="projection steps per path (default 6)")
     parser.add_argument("--resolution", type=int, default=256)
     parser.add_argument("--demo", action="store_true", help="the bundled demo networks instead of official configs")
+    parser.add_argument("--with-before", action="store_true",
+                        help="also time the path before issue 22 (reference ops, fused modulated convolution)")
     args = parser.parse_args(argv)
 
     from stylegan3.ops import backend
@@ -144,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         target = target_of(G)
         label = f"{net} {'demo' if args.demo else 'official'} {G.img_resolution}"
         paths = {}
-        for impl in IMPLS:
+        for impl in ((BEFORE,) if args.with_before else ()) + IMPLS:
             paths[impl] = run_path(G, target, impl, args.steps)
             p = paths[impl]
             print(f"{label} {impl}: {p.step_wall():.2f} s/step wall, {p.step_cpu():.2f} s cpu, PSNR {p.psnr:.3f} dB, "
