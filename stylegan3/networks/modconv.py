@@ -1,4 +1,5 @@
-"""StyleGAN3's modulated convolution, in the form that suits the call.
+"""The modulated convolution (StyleGAN3's here; StyleGAN2's in `sg2.py` uses the same rule), in the form that suits
+the call.
 
 Rendering: one grouped convolution with each sample's modulated weight (`modulate_weights`, `grouped_conv`).
 
@@ -25,7 +26,7 @@ import torch
 
 from stylegan3.networks.common import _frozen_weight_stats, grouped_conv, modulate_weights
 
-__all__ = ["modulated_conv", "modulation_scales", "factored_applies", "FACTORED"]
+__all__ = ["modulated_conv", "modulation_scales", "plain_demodulation", "factored_applies", "FACTORED"]
 
 # The benchmarks turn this off to time the fused form with gradients (`benchmarks/bench_edit.py --fused-modconv`).
 FACTORED = True
@@ -62,6 +63,14 @@ def modulation_scales(
     if input_gain is not None:
         b = b * input_gain.expand(styles.shape[0], weight.shape[1])
     return b, a
+
+
+def plain_demodulation(weight: torch.Tensor, styles: torch.Tensor) -> torch.Tensor:
+    """StyleGAN2's demodulation factors [N, O] of weight * styles, without prenormalisation: the same sum of squares
+    as `modulate_weights(..., prenormalize=False)` takes over the modulated weight, regrouped as
+    styles^2 @ (the weight's squares summed over the kernel taps)."""
+    sq = weight.square().sum(dim=[2, 3])  # [O, I]
+    return (styles.square() @ sq.t() + 1e-8).rsqrt()
 
 
 def modulated_conv(

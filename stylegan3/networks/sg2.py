@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from stylegan3.networks.cancel import RenderCancelled, ShouldStop
 from stylegan3.networks.common import FullyConnectedLayer, GeneratorBase, capture_set, modulate_weights
+from stylegan3.networks.modconv import factored_applies, plain_demodulation
 from stylegan3.ops import bias_act, setup_filter, upfirdn2d, upsample2d
 from stylegan3.ops.upfirdn2d import filter_size
 
@@ -116,9 +117,16 @@ def modulated_conv2d(
     demodulate: bool = True,
     flip_weight: bool = True,
 ) -> torch.Tensor:
-    """Modulate/demodulate per sample and convolve the whole batch as one grouped convolution."""
+    """Modulate/demodulate per sample and convolve the whole batch as one grouped convolution; with gradients
+    through the frozen weight (projection, drag), in the factored form of `stylegan3.networks.modconv`."""
     batch = x.shape[0]
     in_channels, kh, kw = weight.shape[1:]
+    if factored_applies(x, weight, styles):
+        x = conv2d_resample(x * styles[:, :, None, None], weight, f=resample_filter, up=up, padding=padding,
+                            flip_weight=flip_weight)  # fmt: skip
+        if demodulate:
+            x = x * plain_demodulation(weight, styles)[:, :, None, None]
+        return x if noise is None else x + noise.to(x.dtype)
     if x.dtype == torch.float16 and demodulate:
         # Keep fp16 in range: scale weights and styles to unit max-norm (cancels in demodulation).
         weight = weight * (1 / np.sqrt(in_channels * kh * kw) / weight.norm(float("inf"), dim=[1, 2, 3], keepdim=True))
