@@ -5,8 +5,9 @@
 // "single-thread schedule" the host harness already proves equal to the threaded one.
 //
 // The Python API is binding.cpp's, function for function (names, argument order and meaning), so the
-// dispatch (stylegan3/ops/backend.py) treats either extension as "the kernels module". Inference only;
-// x is float32 or float16 on the CPU, computation in float32.
+// dispatch (stylegan3/ops/backend.py) treats either extension as "the kernels module"; two gradient-path
+// functions exist here only (filtered_lrelu_codes, upfirdn2d_rows_act_grad: stylegan3/ops/autograd.py uses them
+// where present). x is float32 or float16 on the CPU, computation in float32.
 #include <ATen/Parallel.h>
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/empty.h>
@@ -826,7 +827,7 @@ at::Tensor upfirdn2d_rows_act_grad(at::Tensor dy, at::Tensor f, int64_t upx, int
 }  // namespace
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-    m.doc() = "SG3 Explorer kernels built for the CPU (inference only)";
+    m.doc() = "SG3 Explorer kernels built for the CPU (inference and the gradient path)";
     m.def("upfirdn2d", &upfirdn2d, "upsample, pad, correlate with a filter, downsample");
     m.def("bias_act", &bias_act, "bias, activation, gain, clamp");
     m.def("filtered_lrelu", &filtered_lrelu, "fused upsample, leaky ReLU, clamp, downsample");

@@ -16,7 +16,10 @@ The backward passes, derived from each op's definition:
 - filtered_lrelu (bias -> up x `up` with fu -> lrelu * gain -> clamp -> fd, down x `down`): the forward runs the
   same steps as kernels (up pass, the nonlinearity that also writes one code byte per upsampled sample, down
   pass) and keeps only the codes; the backward is the down pass's transpose, the factor the code says (gain,
-  gain * slope or 0), and the up pass's transpose; the bias gradient is the sum of the last.
+  gain * slope or 0), and the up pass's transpose; the bias gradient is the sum of the last. Where a build offers
+  them (the CPU build), `filtered_lrelu_codes` does the forward as the fused kernel that also writes the codes, and
+  `upfirdn2d_rows_act_grad` applies the code factor inside the transposed down pass: the same values in fewer passes
+  over the upsampled tensor.
 First order only: a backward asked to build a graph of itself (`create_graph=True`, the first step of any double
 backward) raises one clear RuntimeError instead of returning gradients that would silently differentiate to zero;
 `backend.force_impl("ref")` (or `SG3_OPS=ref`) runs the reference ops, which support higher derivatives.
