@@ -91,9 +91,10 @@ SG3_UNROLL
 }
 
 // Where the forward of autograd keeps the nonlinearity's code of each upsampled sample (filtered_lrelu_grad.h): the
-// [planes, h, w] bytes of the unfused up pass's output. A tile writes the codes of its own mid samples; the mid
-// samples that tiles share get the same code from each (same sums in the same order), and samples no output reads
-// keep the caller's zero (their gradient is zero whatever the code).
+// [planes, h, w] bytes of the unfused up pass's output. Tiles overlap in the mid samples they compute; each writes
+// only the ones it owns (from its first output's sample up to the next tile's, the last tile to the end), so no byte
+// is written twice (no race between threads), and every sample an output reads is written once. A sample that no
+// tile computes keeps the caller's zero: no output reads it, so its gradient is zero whatever the code.
 struct FlreluCodes {
     uint8_t* code;
     int h, w;
@@ -159,6 +160,8 @@ SG3_UNROLL
     // S columns at a time (the last run may compute a few unused columns inside the row's stride).
     const int halves[2] = {(g.mid_w + 1) / 2, g.mid_w / 2};
     const float up_gain = p.up_gain, slope = p.slope, gain = p.gain, clamp = p.clamp;
+    [[maybe_unused]] const int code_row_end = (oy0 + g.tile_h >= p.out_h) ? codes.h : (oy0 + g.tile_h) * DOWN;
+    [[maybe_unused]] const int code_col_end = (ox0 + g.tile_w >= p.out_w) ? codes.w : (ox0 + g.tile_w) * DOWN;
     for (int gy = 0; gy < g.ngy; ++gy) {
 SG3_NO_UNROLL
         for (int ph = 0; ph < UP; ++ph) {
@@ -193,12 +196,12 @@ SG3_VEC
                     }
                     if constexpr (CODES) {  // as flrelu_act_value: u > 0, else the slope side; the clamp cuts
                         const int uy = oy0 * DOWN + row;
-                        if (uy < codes.h) {
+                        if (uy < code_row_end) {
                             uint8_t* crow = codes.code + (plane * codes.h + uy) * (int64_t)codes.w;
                             const int n = std::min(S, halves[par] - j0);
                             for (int q = 0; q < n; ++q) {
                                 const int ux = ox0 * DOWN + 2 * (j0 + q) + par;
-                                if (ux >= codes.w) break;
+                                if (ux >= code_col_end) break;
                                 const float u = a[q] * up_gain;
                                 const float v = (u > 0.f ? u : u * slope) * gain;
                                 crow[ux] = (clamp >= 0.f && (v > clamp || v < -clamp)) ? kFlreluCut
