@@ -824,6 +824,101 @@ at::Tensor upfirdn2d_rows_act_grad(at::Tensor dy, at::Tensor f, int64_t upx, int
     return scaled ? da : filtered_lrelu_act_grad(da, code, act_gain, slope);
 }
 
+// filtered_lrelu's backward through both filter passes and the nonlinearity, streamed by rows, one plane at a time:
+//   du = code factor * (transposed down pass of dy),   dt = transposed up pass of du.
+// Why: done as separate passes, da / du (the upsampled size, the backward's largest tensors) went through memory
+// three times, and the passes ran memory-bound at a third or less of their in-cache rate. Here each du row is made
+// when the up pass's window first needs it and lives in a ring of rows (the filter's length) that stays in cache;
+// for a 1-D down filter the horizontal half of the first pass is done once per dy row of the plane.
+// Same taps, same order per output as upfirdn2d_rows followed by upfirdn2d_rows (1-D second filter: vertical pass
+// first, as it does when decimating). float32; the caller passes the two passes' geometry (autograd.grad_padding).
+at::Tensor filtered_lrelu_grad_rows(at::Tensor dy, at::Tensor f1, int64_t up1, int64_t p1x0, int64_t p1y0,
+                                    at::Tensor code, double act_gain, double slope, at::Tensor f2, int64_t down2,
+                                    int64_t p2x0, int64_t p2y0, double gain2, int64_t out_h, int64_t out_w) {
+    const char* op = "filtered_lrelu_grad_rows";
+    check_x(dy, op, 4);
+    TORCH_CHECK(dy.scalar_type() == at::kFloat, op, ": dy must be float32");
+    TORCH_CHECK(code.scalar_type() == at::kByte && code.dim() == 4 && code.size(0) == dy.size(0) &&
+                    code.size(1) == dy.size(1), op, ": code must be uint8 [N, C, H, W] like dy");
+    f1 = filter_f32(f1, op);
+    f2 = filter_f32(f2, op);
+    TORCH_CHECK(f2.dim() == 1 && f1.size(-1) <= 64 && f1.size(0) <= 64 && f2.size(0) <= 64, op,
+                ": the second filter must be 1-D, filters at most 64 taps");
+    TORCH_CHECK(up1 >= 1 && down2 >= 1 && out_h > 0 && out_w > 0, op, ": bad geometry");
+    dy = dy.contiguous();
+    code = code.contiguous();
+    const int dh = int(dy.size(2)), dw = int(dy.size(3));
+    const int uh = int(code.size(2)), uw = int(code.size(3));
+    const int u1 = int(up1), d2 = int(down2);
+    const bool f1_2d = f1.dim() == 2;
+    const int t1x = int(f1.size(-1)), t1y = int(f1.size(0)), t2 = int(f2.size(0));
+    const float* fp1 = f1.data_ptr<float>();
+    const float* fp2 = f2.data_ptr<float>();
+    const float g = static_cast<float>(act_gain);
+    const CodeScale cs = {code.data_ptr<uint8_t>(), {0.f, g * static_cast<float>(slope), g}};
+    const int64_t planes = dy.size(0) * dy.size(1);
+    at::Tensor dt = at::empty({dy.size(0), dy.size(1), out_h, out_w}, dy.options());
+    const float* dyp = dy.data_ptr<float>();
+    float* dtp = dt.data_ptr<float>();
+    const int slots = t2 + d2;  // rows of du alive at once: the window of one output row and the step to the next
+    const float gain2f = static_cast<float>(gain2);
+    parallel_chunks(planes, 1, [&](int64_t pl0, int64_t pl1) {
+        std::vector<float> h1, xe, acc;
+        std::vector<float> ring(static_cast<size_t>(slots) * uw), v(static_cast<size_t>(uw));
+        std::vector<int> held(static_cast<size_t>(slots), -1);
+        for (int64_t pl = pl0; pl < pl1; ++pl) {
+            const float* dyplane = dyp + pl * int64_t(dh) * dw;
+            if (!f1_2d) {  // horizontal half of the first pass, once per dy row
+                h1.resize(size_t(dh) * uw);
+                for (int r = 0; r < dh; ++r)
+                    sep_row_x(dyplane + int64_t(r) * dw, dw, h1.data() + size_t(r) * uw, uw, fp1, t1x, u1, 1,
+                              int(p1x0), 1.f, xe, acc);
+            }
+            std::fill(held.begin(), held.end(), -1);
+            // du row r (0 <= r < uh) into its ring slot, made once.
+            auto du_row = [&](int r) -> const float* {
+                float* o = ring.data() + size_t(r % slots) * uw;
+                if (held[size_t(r % slots)] == r) return o;
+                held[size_t(r % slots)] = r;
+                const int uy0 = r - int(p1y0);
+                for (int x = 0; x < uw; ++x) o[x] = 0.f;
+                for (int k = sg3::pos_mod(-uy0, u1); k < t1y; k += u1) {
+                    const int iy = (uy0 + k) / u1;
+                    if (iy < 0 || iy >= dh) continue;
+                    if (f1_2d) {
+                        sep_row_x(dyplane + int64_t(iy) * dw, dw, o, uw, fp1 + int64_t(k) * t1x, t1x, u1, 1, int(p1x0),
+                                  1.f, xe, acc, true);
+                    } else {
+                        const float tap = fp1[k];
+                        const float* src = h1.data() + size_t(iy) * uw;
+#pragma omp simd
+                        for (int x = 0; x < uw; ++x) o[x] += tap * src[x];
+                    }
+                }
+                const int64_t base = (pl * uh + r) * int64_t(uw);
+                for (int x = 0; x < uw; ++x) o[x] *= cs.at(base + x);
+                return o;
+            };
+            float* dtplane = dtp + pl * out_h * out_w;
+            for (int oy = 0; oy < int(out_h); ++oy) {  // second pass: vertical (decimating) first, then horizontal
+                const int uy0 = oy * d2 - int(p2y0);
+                float* a = v.data();
+                for (int x = 0; x < uw; ++x) a[x] = 0.f;
+                for (int k = 0; k < t2; ++k) {
+                    const int iy = uy0 + k;
+                    if (iy < 0 || iy >= uh) continue;
+                    const float tap = fp2[k] * gain2f;
+                    const float* src = du_row(iy);
+#pragma omp simd
+                    for (int x = 0; x < uw; ++x) a[x] += tap * src[x];
+                }
+                sep_row_x(a, uw, dtplane + int64_t(oy) * out_w, int(out_w), fp2, t2, 1, d2, int(p2x0), 1.f, xe, acc);
+            }
+        }
+    });
+    return dt;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
@@ -840,5 +935,6 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
     m.def("filtered_lrelu_act_grad", &filtered_lrelu_act_grad, "gradient through the nonlinearity from the codes");
     m.def("filtered_lrelu_codes", &filtered_lrelu_codes, "fused forward that also keeps the nonlinearity's codes");
     m.def("upfirdn2d_rows_act_grad", &upfirdn2d_rows_act_grad, "upfirdn2d_rows times the nonlinearity's code factor");
+    m.def("filtered_lrelu_grad_rows", &filtered_lrelu_grad_rows, "filtered_lrelu's backward streamed by rows");
     m.def("upfirdn2d_rows", &upfirdn2d_rows, "upfirdn2d in vectorized row passes (1-D filter: separable)");
 }

@@ -215,6 +215,24 @@ def _fused_with_codes(kernels: Any, x, b, fu, fd, up, down, px0, px1, py0, py1, 
     return (y, code) if code.numel() else (None, None)
 
 
+def _streamed_backward(kernels: Any, dy, fd, fu, up, down, px0, py0, code, gain, slope, in_h, in_w):
+    """dt of filtered_lrelu's backward in one call, streamed by rows (`filtered_lrelu_grad_rows`, CPU build: the
+    upsampled-size gradients stay in cache), or None where the build lacks it or the call is not float32 with a
+    separable up filter (then the passes run one by one)."""
+    fused = getattr(kernels, "filtered_lrelu_grad_rows", None)
+    f2 = _separable(_flip(fu))
+    if fused is None or dy.dtype != torch.float32 or f2.ndim != 1 or fd.numel() <= 1 or fu.numel() <= 1:
+        return None
+    f1 = _separable(_flip(fd))
+    uh, uw = int(code.shape[2]), int(code.shape[3])
+    g1x0, _ = grad_padding(uw, int(dy.shape[3]), 1, down, int(fd.shape[-1]), 0)
+    g1y0, _ = grad_padding(uh, int(dy.shape[2]), 1, down, int(fd.shape[0]), 0)
+    g2x0, _ = grad_padding(in_w, uw, up, 1, int(fu.shape[-1]), px0)
+    g2y0, _ = grad_padding(in_h, uh, up, 1, int(fu.shape[0]), py0)
+    return fused(dy.contiguous(), f1, down, g1x0, g1y0, code, gain, slope, f2, up, g2x0, g2y0, float(up * up), in_h,
+                 in_w)  # fmt: skip
+
+
 class _FilteredLrelu(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, b, kernels, fu, fd, up, down, px0, px1, py0, py1, gain, slope, clamp):  # noqa: D102
@@ -248,8 +266,11 @@ class _FilteredLrelu(torch.autograd.Function):
         (code,) = ctx.saved_tensors
         up, down, px0, py0, gain, slope, (in_h, in_w), has_bias, b_like = ctx.args
         k = ctx.kernels
-        du = _down_pass_and_act_grad(k, dy, ctx.fd, down, code, gain, slope)
-        dt = _upfirdn_grad(k, du, ctx.fu, up, up, 1, 1, px0, py0, float(up * up), in_h, in_w)
+        dt = _streamed_backward(k, dy, ctx.fd, ctx.fu, up, down, px0, py0, code, gain, slope, in_h, in_w)
+        if dt is None:
+            du = _down_pass_and_act_grad(k, dy, ctx.fd, down, code, gain, slope)
+            dt = _upfirdn_grad(k, du, ctx.fu, up, up, 1, 1, px0, py0, float(up * up), in_h, in_w)
+            del du
         db = _bias_grad(dt, b_like, 1) if ctx.needs_input_grad[1] and has_bias else None
         return (dt if ctx.needs_input_grad[0] else None, db) + (None,) * 12
 

@@ -235,6 +235,9 @@ def test_filtered_lrelu_backward_on_kernels(kernels):
     assert n == 24 and worst < TOL, worst
 
 
+# What filtered_lrelu's backward may call for the code factor: the streamed backward, the down pass with the factor,
+# or the factor alone.
+BACKWARD_CALLS = ("filtered_lrelu_grad_rows", "upfirdn2d_rows_act_grad", "filtered_lrelu_act_grad")
 HOST_VARIANTS = [(2, 12, "1d"), (4, 24, "1d"), (2, 12, "2d"), (4, 24, "2d")]  # up, fu taps, fd: the SG3 layers
 
 
@@ -274,6 +277,7 @@ def test_gradient_through_the_fused_forward_equals_reference(kernels, up, fu_tap
                      lambda x, b: filtered_lrelu_ref(x, fu.double(), fd.double(), b, **kw), x, b)
     assert worst < TOL
     assert spy.calls.get("filtered_lrelu_codes") == 1 and "filtered_lrelu_act" not in spy.calls
+    assert spy.calls.get("filtered_lrelu_grad_rows") == 1  # and the streamed backward
 
 
 @pytest.mark.parametrize("fd_shape, down", [((12,), 2), ((12, 12), 2), ((5, 5), 2), ((4,), 1), ((3, 3), 1)])
@@ -288,6 +292,27 @@ def test_down_pass_with_the_code_factor_equals_the_two_steps(kernels, fd_shape, 
     want = kernels.filtered_lrelu_act_grad(da, code, 1.4, 0.2)
     got = autograd._down_pass_and_act_grad(kernels, dy, fd, down, code, 1.4, 0.2)
     assert torch.equal(got, want) and float(want.abs().max()) > 0
+
+
+@pytest.mark.parametrize("up, down, fd_kind, fu_taps", [(2, 2, "1d", 12), (4, 2, "1d", 24), (2, 2, "2d", 12),
+                                                    (4, 2, "2d", 24), (1, 1, "1d", 6), (2, 1, "1d", 8)])
+def test_streamed_backward_equals_the_passes_one_by_one(kernels, up, down, fd_kind, fu_taps):
+    """`filtered_lrelu_grad_rows` (du rows made on demand in a ring, the transposed up pass streaming over them)
+    against the same gradient pass by pass, on several planes and odd sizes, with the clamp's zero codes."""
+    g = torch.Generator().manual_seed(up * 10 + down + (fd_kind == "2d"))
+    fu = torch.randn(fu_taps, generator=g) / 4
+    fd = torch.randn(12, 12, generator=g) / 12 if fd_kind == "2d" else torch.randn(12 if down > 1 else 4, generator=g)
+    in_h, in_w, (px0, px1, py0, py1) = 19, 26, (11, 10, 9, 12)
+    uh = in_h * up + py0 + py1 - (fu_taps - 1)
+    uw = in_w * up + px0 + px1 - (fu_taps - 1)
+    taps = fd.shape[0]
+    dy = torch.randn(2, 3, (uh - taps + down) // down, (uw - taps + down) // down, generator=g)
+    code = torch.randint(0, 3, (2, 3, uh, uw), generator=g).to(torch.uint8)
+    got = autograd._streamed_backward(kernels, dy, fd, fu, up, down, px0, py0, code, 1.4, 0.2, in_h, in_w)
+    du = autograd._down_pass_and_act_grad(kernels, dy, fd, down, code, 1.4, 0.2)
+    want = autograd._upfirdn_grad(kernels, du, fu, up, up, 1, 1, px0, py0, float(up * up), in_h, in_w)
+    assert got is not None and got.shape == want.shape == (2, 3, in_h, in_w)
+    assert _rel(got, want) < 1e-6
 
 
 def test_fused_forward_declines_what_it_does_not_serve(kernels):
@@ -351,7 +376,7 @@ def test_synthesis_gradient_on_kernels_equals_reference(kernels, kind, monkeypat
         assert spy.calls.get("bias_act_grad", 0) > 0 and spy.calls.get("upfirdn2d_rows", 0) > 0
     else:
         forward = spy.calls.get("filtered_lrelu_act", 0) + spy.calls.get("filtered_lrelu_codes", 0)
-        backward = spy.calls.get("filtered_lrelu_act_grad", 0) + spy.calls.get("upfirdn2d_rows_act_grad", 0)
+        backward = sum(spy.calls.get(name, 0) for name in BACKWARD_CALLS)
         assert forward > 0 and backward > 0
         assert "filtered_lrelu" not in spy.calls  # with autograd the fused inference kernel is not used
 
@@ -372,7 +397,7 @@ def test_projection_runs_on_the_kernels_and_ends_where_the_reference_does(kernel
     spy = Counting(kernels)
     monkeypatch.setattr(backend, "_cpu_module", lambda: spy)
     got = final()
-    backward_calls = spy.calls.get("filtered_lrelu_act_grad", 0) + spy.calls.get("upfirdn2d_rows_act_grad", 0)
+    backward_calls = sum(spy.calls.get(name, 0) for name in BACKWARD_CALLS)
     assert backward_calls >= 4 * 5  # every step's backward, every layer
     backend.force_impl("ref")
     try:
