@@ -842,8 +842,7 @@ at::Tensor filtered_lrelu_grad_rows(at::Tensor dy, at::Tensor f1, int64_t up1, i
                     code.size(1) == dy.size(1), op, ": code must be uint8 [N, C, H, W] like dy");
     f1 = filter_f32(f1, op);
     f2 = filter_f32(f2, op);
-    TORCH_CHECK(f2.dim() == 1 && f1.size(-1) <= 64 && f1.size(0) <= 64 && f2.size(0) <= 64, op,
-                ": the second filter must be 1-D, filters at most 64 taps");
+    TORCH_CHECK(f2.dim() == 1, op, ": the second filter must be 1-D (separable)");
     TORCH_CHECK(up1 >= 1 && down2 >= 1 && out_h > 0 && out_w > 0, op, ": bad geometry");
     dy = dy.contiguous();
     code = code.contiguous();
