@@ -861,8 +861,27 @@ at::Tensor filtered_lrelu_grad_rows(at::Tensor dy, at::Tensor f1, int64_t up1, i
     float* dtp = dt.data_ptr<float>();
     const int slots = t2 + d2;  // rows of du alive at once: the window of one output row and the step to the next
     const float gain2f = static_cast<float>(gain2);
+    // 2-D first filter: the horizontal polyphase geometry of sep_row_x (upsampling by u1), once per call. Each dy
+    // row is padded once per plane; a du row sums, per phase, every tap of every filter row that meets a real dy
+    // row into one contiguous accumulator, then interleaves the phases once (instead of one scatter-add per filter
+    // row).
+    const size_t nph = static_cast<size_t>(u1);
+    std::vector<int> ph_c(nph), ph_base(nph), ph_n(nph);
+    int lo = 0, hi_idx = dw - 1;
+    for (int ph = 0; ph < u1; ++ph) {
+        const int c = sg3::pos_mod(int(p1x0) - ph, u1);
+        ph_c[size_t(ph)] = c;
+        ph_base[size_t(ph)] = (ph + c - int(p1x0)) / u1;
+        ph_n[size_t(ph)] = std::max(0, (uw - ph + u1 - 1) / u1);
+        const int nt = c < t1x ? (t1x - c + u1 - 1) / u1 : 0;
+        if (ph_n[size_t(ph)] <= 0 || nt <= 0) continue;
+        lo = std::max(lo, -ph_base[size_t(ph)]);
+        hi_idx = std::max(hi_idx, ph_base[size_t(ph)] + ph_n[size_t(ph)] - 1 + nt - 1);
+    }
+    const int pw = lo + hi_idx + 1;
+    const int n_max = (uw + u1 - 1) / u1;
     parallel_chunks(planes, 1, [&](int64_t pl0, int64_t pl1) {
-        std::vector<float> h1, xe, acc;
+        std::vector<float> h1, xe, acc, padded, phases;
         std::vector<float> ring(static_cast<size_t>(slots) * uw), v(static_cast<size_t>(uw));
         std::vector<int> held(static_cast<size_t>(slots), -1);
         for (int64_t pl = pl0; pl < pl1; ++pl) {
@@ -872,6 +891,11 @@ at::Tensor filtered_lrelu_grad_rows(at::Tensor dy, at::Tensor f1, int64_t up1, i
                 for (int r = 0; r < dh; ++r)
                     sep_row_x(dyplane + int64_t(r) * dw, dw, h1.data() + size_t(r) * uw, uw, fp1, t1x, u1, 1,
                               int(p1x0), 1.f, xe, acc);
+            } else {  // every dy row padded once
+                padded.assign(size_t(dh) * pw, 0.f);
+                for (int r = 0; r < dh; ++r)
+                    std::copy(dyplane + int64_t(r) * dw, dyplane + int64_t(r + 1) * dw, padded.data() + size_t(r) * pw + lo);
+                phases.resize(size_t(u1) * n_max);
             }
             std::fill(held.begin(), held.end(), -1);
             // du row r (0 <= r < uh) into its ring slot, made once.
@@ -880,14 +904,34 @@ at::Tensor filtered_lrelu_grad_rows(at::Tensor dy, at::Tensor f1, int64_t up1, i
                 if (held[size_t(r % slots)] == r) return o;
                 held[size_t(r % slots)] = r;
                 const int uy0 = r - int(p1y0);
-                for (int x = 0; x < uw; ++x) o[x] = 0.f;
-                for (int k = sg3::pos_mod(-uy0, u1); k < t1y; k += u1) {
-                    const int iy = (uy0 + k) / u1;
-                    if (iy < 0 || iy >= dh) continue;
-                    if (f1_2d) {
-                        sep_row_x(dyplane + int64_t(iy) * dw, dw, o, uw, fp1 + int64_t(k) * t1x, t1x, u1, 1, int(p1x0),
-                                  1.f, xe, acc, true);
-                    } else {
+                if (f1_2d) {
+                    float* ap = phases.data();
+                    std::fill(phases.begin(), phases.end(), 0.f);
+                    for (int k = sg3::pos_mod(-uy0, u1); k < t1y; k += u1) {
+                        const int iy = (uy0 + k) / u1;
+                        if (iy < 0 || iy >= dh) continue;
+                        const float* frow = fp1 + int64_t(k) * t1x;
+                        const float* xrow = padded.data() + size_t(iy) * pw + lo;
+                        for (int ph = 0; ph < u1; ++ph) {
+                            const int c = ph_c[size_t(ph)], n_m = ph_n[size_t(ph)];
+                            float* a = ap + size_t(ph) * n_max;
+                            for (int k2 = c; k2 < t1x; k2 += u1) {
+                                const float tap = frow[k2];
+                                const float* src = xrow + ph_base[size_t(ph)] + (k2 - c) / u1;
+#pragma omp simd
+                                for (int m = 0; m < n_m; ++m) a[m] += tap * src[m];
+                            }
+                        }
+                    }
+                    for (int ph = 0; ph < u1; ++ph) {
+                        const float* a = ap + size_t(ph) * n_max;
+                        for (int m = 0; m < ph_n[size_t(ph)]; ++m) o[ph + u1 * m] = a[m];
+                    }
+                } else {
+                    for (int x = 0; x < uw; ++x) o[x] = 0.f;
+                    for (int k = sg3::pos_mod(-uy0, u1); k < t1y; k += u1) {
+                        const int iy = (uy0 + k) / u1;
+                        if (iy < 0 || iy >= dh) continue;
                         const float tap = fp1[k];
                         const float* src = h1.data() + size_t(iy) * uw;
 #pragma omp simd
