@@ -830,8 +830,9 @@ at::Tensor upfirdn2d_rows_act_grad(at::Tensor dy, at::Tensor f, int64_t upx, int
 // three times, and the passes ran memory-bound at a third or less of their in-cache rate. Here each du row is made
 // when the up pass's window first needs it and lives in a ring of rows (the filter's length) that stays in cache;
 // for a 1-D down filter the horizontal half of the first pass is done once per dy row of the plane.
-// Same taps, same order per output as upfirdn2d_rows followed by upfirdn2d_rows (1-D second filter: vertical pass
-// first, as it does when decimating). float32; the caller passes the two passes' geometry (autograd.grad_padding).
+// Same taps as upfirdn2d_rows followed by upfirdn2d_rows, in the same order for a 1-D first filter (a 2-D one sums
+// per phase over all its rows: another order, equal to ~1e-7); the second pass vertical first, as upfirdn2d_rows
+// does when decimating. float32; the caller passes the two passes' geometry (autograd.grad_padding).
 at::Tensor filtered_lrelu_grad_rows(at::Tensor dy, at::Tensor f1, int64_t up1, int64_t p1x0, int64_t p1y0,
                                     at::Tensor code, double act_gain, double slope, at::Tensor f2, int64_t down2,
                                     int64_t p2x0, int64_t p2y0, double gain2, int64_t out_h, int64_t out_w) {
