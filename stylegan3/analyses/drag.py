@@ -146,27 +146,19 @@ def drag(
         transform=transform,
     ):
         last = step
-        emit(
-            {
-                "step": step.step,
-                "steps": step.steps,
-                "loss": step.loss,
-                "motion": step.motion,
-                "points": [list(p) for p in step.points],
-                "ws": step.ws.numpy().astype(np.float32),
-                "frame": frame_of(step.image),
-                "reached": step.reached,
-            }
-        )
+        emit({**_step_fields(step), "frame": frame_of(step.image)})
         progress(step.step, params.steps)
+    return {**_step_fields(last), "image": last.image.float().numpy(), "network": network_fingerprint(G)}
+
+
+def _step_fields(step) -> dict:
+    """What each streamed step and the final result say of a drag step (besides its picture)."""
     return {
-        "step": last.step,
-        "steps": last.steps,
-        "loss": last.loss,
-        "motion": last.motion,
-        "points": [list(p) for p in last.points],
-        "ws": last.ws.numpy().astype(np.float32),
-        "image": last.image.float().numpy(),
-        "reached": last.reached,
-        "network": network_fingerprint(G),
+        "step": step.step,
+        "steps": step.steps,
+        "loss": step.loss,
+        "motion": step.motion,
+        "points": [list(p) for p in step.points],
+        "ws": step.ws.numpy().astype(np.float32),
+        "reached": step.reached,
     }

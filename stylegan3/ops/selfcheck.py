@@ -66,14 +66,11 @@ class Call:
     args: tuple  # everything after x, as the dispatch passed it
 
 
-class _Recorder:
-    def __init__(self, kernels: Any) -> None:
-        self.kernels = kernels
-        self.calls: list[Call] = []
+class _OpWrapper:
+    """A kernels module stand-in whose three inference ops go through `_run(op, x, args)` (record, time, ...)."""
 
     def _run(self, op: str, x: torch.Tensor, args: tuple) -> torch.Tensor:
-        self.calls.append(Call(op, tuple(x.shape), _detach(args)))
-        return getattr(self.kernels, op)(x, *args)
+        raise NotImplementedError
 
     def upfirdn2d(self, x, *args):
         return self._run("upfirdn2d", x, args)
@@ -83,6 +80,16 @@ class _Recorder:
 
     def filtered_lrelu(self, x, *args):
         return self._run("filtered_lrelu", x, args)
+
+
+class _Recorder(_OpWrapper):
+    def __init__(self, kernels: Any) -> None:
+        self.kernels = kernels
+        self.calls: list[Call] = []
+
+    def _run(self, op: str, x: torch.Tensor, args: tuple) -> torch.Tensor:
+        self.calls.append(Call(op, tuple(x.shape), _detach(args)))
+        return getattr(self.kernels, op)(x, *args)
 
 
 def _detach(args: tuple) -> tuple:
@@ -386,7 +393,7 @@ def clock(impl: str, op: str, x: torch.Tensor, run: Callable[[], torch.Tensor]) 
     return out, time.perf_counter() - t0
 
 
-class _Timed:
+class _Timed(_OpWrapper):
     """A kernels module whose ops add their time to per-call-key totals."""
 
     def __init__(self, kernels: Any, impl: str, timer: Timer, totals: dict[str, float], skip: set[str]) -> None:
@@ -403,15 +410,6 @@ class _Timed:
         self.examples.setdefault(key, (op, x, args))
         self.counts[key] = self.counts.get(key, 0) + 1
         return out
-
-    def upfirdn2d(self, x, *args):
-        return self._run("upfirdn2d", x, args)
-
-    def bias_act(self, x, *args):
-        return self._run("bias_act", x, args)
-
-    def filtered_lrelu(self, x, *args):
-        return self._run("filtered_lrelu", x, args)
 
 
 def time_calls(
