@@ -176,6 +176,21 @@ def _frozen_weight_stats(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
     return _WEIGHT_STATS.get(weight, "prenormalized", make)
 
 
+def prenormalized_demodulation(
+    weight: torch.Tensor, styles: torch.Tensor, stats: tuple[torch.Tensor, torch.Tensor | None]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(styles normalised to unit mean square [N, I], per-output factor [N, O] = demodulation times the weight's
+    prenormalisation) of StyleGAN3's modulation, from the weight's stats (`_frozen_weight_stats`' form: per-output
+    gain, squared taps summed per input or None for 1x1). The modulated weight is weight * factor * styles; the
+    rendering form multiplies that into the weight, the gradient form (`modconv`) scales input and output."""
+    gain, sq = stats
+    if sq is None:  # 1x1: the sums are the squares themselves
+        sq = (weight[:, :, 0, 0] * gain[:, None]).square()
+    styles = styles * styles.square().mean().rsqrt()
+    dcoefs = (styles.square() @ sq.t() + 1e-8).rsqrt()  # [N, O]
+    return styles, dcoefs * gain
+
+
 def modulate_weights(
     weight: torch.Tensor,
     styles: torch.Tensor,
@@ -197,12 +212,8 @@ def modulate_weights(
     # StyleGAN3's form only (pre-normalised): StyleGAN2 keeps the plain order, closest to the official numbers.
     stats = _frozen_weight_stats(weight) if demodulate and prenormalize else None
     if stats is not None:
-        gain, sq = stats
-        if sq is None:  # 1x1: the sums are the squares themselves
-            sq = (weight[:, :, 0, 0] * gain[:, None]).square()
-        styles = styles * styles.square().mean().rsqrt()
-        dcoefs = (styles.square() @ sq.t() + 1e-8).rsqrt()  # [N, O]
-        scale = (dcoefs * gain).unsqueeze(2) * styles.unsqueeze(1)  # [N, O, I]
+        styles, out_scale = prenormalized_demodulation(weight, styles, stats)
+        scale = out_scale.unsqueeze(2) * styles.unsqueeze(1)  # [N, O, I]
         if input_gain is not None:
             scale = scale * input_gain.expand(batch, weight.shape[1]).unsqueeze(1)
         return weight.unsqueeze(0) * scale.reshape(batch, *scale.shape[1:], 1, 1)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import torch
 
-from stylegan3.networks.common import _frozen_weight_stats, grouped_conv, modulate_weights
+from stylegan3.networks.common import _frozen_weight_stats, grouped_conv, modulate_weights, prenormalized_demodulation
 
 __all__ = ["modulated_conv", "modulation_scales", "plain_demodulation", "factored_applies", "FACTORED"]
 
@@ -51,15 +51,10 @@ def modulation_scales(
     b, a = styles, None
     if demodulate:
         stats = _frozen_weight_stats(weight)
-        if stats is None:
+        if stats is None:  # not a frozen parameter: the same stats, computed here
             gain = weight.square().mean([1, 2, 3]).rsqrt()
-            sq = weight.square().sum(dim=[2, 3]) * gain.square()[:, None]
-        else:
-            gain, sq = stats
-            if sq is None:  # 1x1: the sums are the squares themselves
-                sq = (weight[:, :, 0, 0] * gain[:, None]).square()
-        b = styles * styles.square().mean().rsqrt()
-        a = (b.square() @ sq.t() + 1e-8).rsqrt() * gain
+            stats = (gain, weight.square().sum(dim=[2, 3]) * gain.square()[:, None])
+        b, a = prenormalized_demodulation(weight, styles, stats)
     if input_gain is not None:
         b = b * input_gain.expand(styles.shape[0], weight.shape[1])
     return b, a
