@@ -6,7 +6,7 @@
 //
 // The Python API is binding.cpp's, function for function (names, argument order and meaning), so the
 // dispatch (stylegan3/ops/backend.py) treats either extension as "the kernels module"; two gradient-path
-// functions exist here only (filtered_lrelu_codes, upfirdn2d_rows_act_grad: stylegan3/ops/autograd.py uses them
+// functions exist here only (filtered_lrelu_codes, filtered_lrelu_grad_rows: stylegan3/ops/autograd.py uses them
 // where present). x is float32 or float16 on the CPU, computation in float32.
 #include <ATen/Parallel.h>
 #include <ATen/core/Tensor.h>
@@ -563,9 +563,7 @@ namespace {
 // First e >= lo with e % down == r.
 inline int pos_first(int lo, int r, int down) { return lo + sg3::pos_mod(r - lo, down); }
 
-// The factor filtered_lrelu_act_grad applies, folded into the last store of a pass (code[i] scales output i): the
-// transposed down pass of filtered_lrelu's backward then writes du instead of da, one pass over the largest
-// tensor of the backward instead of three. nullptr: a plain pass.
+// The factor filtered_lrelu_act_grad applies, by code byte (code[i] scales sample i), for the streamed backward.
 struct CodeScale {
     const uint8_t* code;
     float factor[3];  // by code: kFlreluCut, kFlreluNeg, kFlreluPos
@@ -652,7 +650,7 @@ void sep_pass_x(const T* src, int64_t rows, int in_w, float* dst, int out_w, con
 // Vertical pass: each output row is a sum of whole input rows (the taps that meet a real sample).
 template <typename T, typename U>
 void sep_pass_y(const T* src, int64_t planes, int in_h, int w, U* dst, int out_h, const float* f, int taps, int up,
-                int down, int pad0, float gain, const CodeScale* cs = nullptr) {
+                int down, int pad0, float gain) {
     parallel_chunks(planes * out_h, std::max<int64_t>(1, 65536 / std::max(1, w * taps)), [&](int64_t r0, int64_t r1) {
         std::vector<float> acc(static_cast<size_t>(w), 0.f);
         std::vector<float> row(static_cast<size_t>(w), 0.f);
@@ -678,8 +676,6 @@ void sep_pass_y(const T* src, int64_t planes, int in_h, int w, U* dst, int out_h
                 }
             }
             U* d = dst + r * w;
-            if (cs != nullptr)
-                for (int ox = 0; ox < w; ++ox) a[ox] *= cs->at(r * w + ox);
             for (int ox = 0; ox < w; ++ox) sg3::store_f(d + ox, a[ox]);
         }
     });
@@ -695,8 +691,7 @@ float* scratch_floats(int64_t n, int slot) {
 
 template <typename T>
 void run_upfirdn2d_rows(const T* x, T* y, int64_t planes, int in_h, int in_w, int out_h, int out_w, const float* f,
-                       int taps, int ux, int uy, int dx, int dy, int px0, int py0, float gain,
-                       const CodeScale* cs = nullptr) {
+                       int taps, int ux, int uy, int dx, int dy, int px0, int py0, float gain) {
     if (dy > 1) {
         // Decimating vertically: rows first, so the horizontal pass runs on out_h rows only.
         float* mid = scratch_floats(planes * out_h * in_w, 0);
@@ -712,15 +707,14 @@ void run_upfirdn2d_rows(const T* x, T* y, int64_t planes, int in_h, int in_w, in
     }
     float* mid = scratch_floats(planes * in_h * out_w, 0);
     sep_pass_x(x, planes * in_h, in_w, mid, out_w, f, taps, ux, dx, px0, gain);
-    sep_pass_y(mid, planes, in_h, out_w, y, out_h, f, taps, uy, dy, py0, 1.f, cs);
+    sep_pass_y(mid, planes, in_h, out_w, y, out_h, f, taps, uy, dy, py0, 1.f);
 }
 
 // A 2-D filter: each output row sums, over the filter rows that meet a real input row, a horizontal pass of that
 // input row with that filter row (polyphase, vectorized as above).
 template <typename T>
 void run_upfirdn2d_rows2d(const T* x, T* y, int64_t planes, int in_h, int in_w, int out_h, int out_w, const float* f,
-                          int fw, int fh, int ux, int uy, int dx, int dy, int px0, int py0, float gain,
-                          const CodeScale* cs = nullptr) {
+                          int fw, int fh, int ux, int uy, int dx, int dy, int px0, int py0, float gain) {
     parallel_chunks(planes * out_h, std::max<int64_t>(1, 65536 / std::max(1, out_w * fw * fh / (ux * uy))),
                     [&](int64_t r0, int64_t r1) {
         std::vector<float> xe, acc, row(static_cast<size_t>(out_w), 0.f);
@@ -737,20 +731,14 @@ void run_upfirdn2d_rows2d(const T* x, T* y, int64_t planes, int in_h, int in_w, 
                           gain, xe, acc, true);
             }
             T* d = y + r * out_w;
-            if (cs != nullptr)
-                for (int ox = 0; ox < out_w; ++ox) o[ox] *= cs->at(r * out_w + ox);
             for (int ox = 0; ox < out_w; ++ox) sg3::store_f(d + ox, o[ox]);
         }
     });
 }
 
-// upfirdn2d_rows, with `cs` (when not null) folded into the last store where the pass ends in one (a 2-D filter, or
-// a 1-D filter that does not decimate vertically); `*scaled` says whether it was.
-at::Tensor upfirdn2d_rows_impl(at::Tensor x, at::Tensor f, int64_t upx, int64_t upy, int64_t downx, int64_t downy,
-                               int64_t padx0, int64_t padx1, int64_t pady0, int64_t pady1, double gain,
-                               const CodeScale* cs, bool* scaled) {
+at::Tensor upfirdn2d_rows(at::Tensor x, at::Tensor f, int64_t upx, int64_t upy, int64_t downx, int64_t downy,
+                         int64_t padx0, int64_t padx1, int64_t pady0, int64_t pady1, double gain) {
     const char* op = "upfirdn2d_rows";
-    *scaled = false;
     check_x(x, op, 4);
     const int dtype = dtype_code(x, op);
     TORCH_CHECK(upx >= 1 && upy >= 1 && downx >= 1 && downy >= 1, op, ": up/down factors must be >= 1");
@@ -774,54 +762,20 @@ at::Tensor upfirdn2d_rows_impl(at::Tensor x, at::Tensor f, int64_t upx, int64_t 
         if (dtype == 0)
             run_upfirdn2d_rows2d(x.data_ptr<float>(), y.data_ptr<float>(), planes, in_h, in_w, out_h, out_w, fp, taps,
                                  taps_y, int(upx), int(upy), int(downx), int(downy), int(padx0), int(pady0),
-                                 static_cast<float>(gain), cs);
+                                 static_cast<float>(gain));
         else
             run_upfirdn2d_rows2d(x.data_ptr<c10::Half>(), y.data_ptr<c10::Half>(), planes, in_h, in_w, out_h, out_w,
                                  fp, taps, taps_y, int(upx), int(upy), int(downx), int(downy), int(padx0), int(pady0),
-                                 static_cast<float>(gain), cs);
-        *scaled = cs != nullptr;
+                                 static_cast<float>(gain));
         return y;
     }
-    const CodeScale* last = downy > 1 ? nullptr : cs;  // decimating, the last pass is the horizontal one
     if (dtype == 0)
         run_upfirdn2d_rows(x.data_ptr<float>(), y.data_ptr<float>(), planes, in_h, in_w, out_h, out_w, fp, taps,
-                          int(upx), int(upy), int(downx), int(downy), int(padx0), int(pady0), static_cast<float>(gain),
-                          last);
+                          int(upx), int(upy), int(downx), int(downy), int(padx0), int(pady0), static_cast<float>(gain));
     else
         run_upfirdn2d_rows(x.data_ptr<c10::Half>(), y.data_ptr<c10::Half>(), planes, in_h, in_w, out_h, out_w, fp, taps,
-                          int(upx), int(upy), int(downx), int(downy), int(padx0), int(pady0), static_cast<float>(gain),
-                          last);
-    *scaled = last != nullptr;
+                          int(upx), int(upy), int(downx), int(downy), int(padx0), int(pady0), static_cast<float>(gain));
     return y;
-}
-
-at::Tensor upfirdn2d_rows(at::Tensor x, at::Tensor f, int64_t upx, int64_t upy, int64_t downx, int64_t downy,
-                         int64_t padx0, int64_t padx1, int64_t pady0, int64_t pady1, double gain) {
-    bool scaled;
-    return upfirdn2d_rows_impl(x, f, upx, upy, downx, downy, padx0, padx1, pady0, pady1, gain, nullptr, &scaled);
-}
-
-// filtered_lrelu's backward through its down pass and nonlinearity in one call: upfirdn2d_rows(dy, ...) times the
-// code factor (filtered_lrelu_act_grad), the factor applied as each output row is stored where the pass allows.
-at::Tensor upfirdn2d_rows_act_grad(at::Tensor dy, at::Tensor f, int64_t upx, int64_t upy, int64_t downx, int64_t downy,
-                                   int64_t padx0, int64_t padx1, int64_t pady0, int64_t pady1, double gain,
-                                   at::Tensor code, double act_gain, double slope) {
-    const char* op = "upfirdn2d_rows_act_grad";
-    TORCH_CHECK(code.scalar_type() == at::kByte && code.dim() == 4 && code.device() == dy.device(), op,
-                ": code must be a 4-D uint8 tensor on dy's device");
-    code = code.contiguous();
-    const float g = static_cast<float>(act_gain);
-    const CodeScale cs = {code.data_ptr<uint8_t>(), {0.f, g * static_cast<float>(slope), g}};
-    // The output's shape must be the code's before anything is written through it.
-    const int out_w = sg3::upfirdn_out_size(int(dy.size(3)), int(upx), int(downx), int(padx0), int(padx1),
-                                            int(f.size(-1)));
-    const int out_h = sg3::upfirdn_out_size(int(dy.size(2)), int(upy), int(downy), int(pady0), int(pady1),
-                                            int(f.size(0)));
-    TORCH_CHECK(code.size(0) == dy.size(0) && code.size(1) == dy.size(1) && code.size(2) == out_h &&
-                    code.size(3) == out_w, op, ": code must have the pass's output shape");
-    bool scaled;
-    at::Tensor da = upfirdn2d_rows_impl(dy, f, upx, upy, downx, downy, padx0, padx1, pady0, pady1, gain, &cs, &scaled);
-    return scaled ? da : filtered_lrelu_act_grad(da, code, act_gain, slope);
 }
 
 // filtered_lrelu's backward through both filter passes and the nonlinearity, streamed by rows, one plane at a time:
@@ -978,7 +932,6 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
     m.def("filtered_lrelu_act", &filtered_lrelu_act, "filtered_lrelu's nonlinearity and one code byte per sample");
     m.def("filtered_lrelu_act_grad", &filtered_lrelu_act_grad, "gradient through the nonlinearity from the codes");
     m.def("filtered_lrelu_codes", &filtered_lrelu_codes, "fused forward that also keeps the nonlinearity's codes");
-    m.def("upfirdn2d_rows_act_grad", &upfirdn2d_rows_act_grad, "upfirdn2d_rows times the nonlinearity's code factor");
     m.def("filtered_lrelu_grad_rows", &filtered_lrelu_grad_rows, "filtered_lrelu's backward streamed by rows");
     m.def("upfirdn2d_rows", &upfirdn2d_rows, "upfirdn2d in vectorized row passes (1-D filter: separable)");
 }

@@ -18,8 +18,8 @@ The backward passes, derived from each op's definition:
   pass) and keeps only the codes; the backward is the down pass's transpose, the factor the code says (gain,
   gain * slope or 0), and the up pass's transpose; the bias gradient is the sum of the last. Where a build offers
   them (the CPU build), `filtered_lrelu_codes` does the forward as the fused kernel that also writes the codes, and
-  `upfirdn2d_rows_act_grad` applies the code factor inside the transposed down pass: the same values in fewer passes
-  over the upsampled tensor.
+  `filtered_lrelu_grad_rows` the whole backward streamed by rows: the same values in fewer passes over the
+  upsampled tensor.
 First order only: a backward asked to build a graph of itself (`create_graph=True`, the first step of any double
 backward) raises one clear RuntimeError instead of returning gradients that would silently differentiate to zero;
 `backend.force_impl("ref")` (or `SG3_OPS=ref`) runs the reference ops, which support higher derivatives.
@@ -152,21 +152,6 @@ def _upfirdn_grad(
     return _passes(kernels, dy.contiguous(), _flip(f), downx, downy, upx, upy, gx0, gx1, gy0, gy1, gain)
 
 
-def _down_pass_and_act_grad(kernels: Any, dy: torch.Tensor, fd: torch.Tensor, down: int, code: torch.Tensor,
-                            gain: float, slope: float) -> torch.Tensor:
-    """du of filtered_lrelu's backward: the down pass's transpose of dy times the nonlinearity's code factor. In one
-    call where the build has `upfirdn2d_rows_act_grad` (CPU: the factor applied as each row is stored, instead of
-    a separate pass that reads and writes the backward's largest tensor again), else in two."""
-    in_h, in_w = int(code.shape[2]), int(code.shape[3])
-    fused = getattr(kernels, "upfirdn2d_rows_act_grad", None)
-    if fused is None or fd.numel() <= 1:
-        da = _upfirdn_grad(kernels, dy, fd, 1, 1, down, down, 0, 0, 1.0, in_h, in_w)
-        return kernels.filtered_lrelu_act_grad(da, code, gain, slope)
-    gx0, gx1 = grad_padding(in_w, int(dy.shape[3]), 1, down, int(fd.shape[-1]), 0)
-    gy0, gy1 = grad_padding(in_h, int(dy.shape[2]), 1, down, int(fd.shape[0]), 0)
-    return fused(dy.contiguous(), _separable(_flip(fd)), down, down, 1, 1, gx0, gx1, gy0, gy1, 1.0, code, gain, slope)
-
-
 class _Upfirdn2d(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, kernels, f, upx, upy, downx, downy, px0, px1, py0, py1, gain):  # noqa: D102
@@ -268,7 +253,9 @@ class _FilteredLrelu(torch.autograd.Function):
         k = ctx.kernels
         dt = _streamed_backward(k, dy, ctx.fd, ctx.fu, up, down, px0, py0, code, gain, slope, in_h, in_w)
         if dt is None:
-            du = _down_pass_and_act_grad(k, dy, ctx.fd, down, code, gain, slope)
+            da = _upfirdn_grad(k, dy, ctx.fd, 1, 1, down, down, 0, 0, 1.0, int(code.shape[2]), int(code.shape[3]))
+            du = k.filtered_lrelu_act_grad(da, code, gain, slope)
+            del da
             dt = _upfirdn_grad(k, du, ctx.fu, up, up, 1, 1, px0, py0, float(up * up), in_h, in_w)
             del du
         db = _bias_grad(dt, b_like, 1) if ctx.needs_input_grad[1] and has_bias else None

@@ -235,9 +235,8 @@ def test_filtered_lrelu_backward_on_kernels(kernels):
     assert n == 24 and worst < TOL, worst
 
 
-# What filtered_lrelu's backward may call for the code factor: the streamed backward, the down pass with the factor,
-# or the factor alone.
-BACKWARD_CALLS = ("filtered_lrelu_grad_rows", "upfirdn2d_rows_act_grad", "filtered_lrelu_act_grad")
+# What filtered_lrelu's backward may call for the code factor: the streamed backward, or the factor alone.
+BACKWARD_CALLS = ("filtered_lrelu_grad_rows", "filtered_lrelu_act_grad")
 HOST_VARIANTS = [(2, 12, "1d"), (4, 24, "1d"), (2, 12, "2d"), (4, 24, "2d")]  # up, fu taps, fd: the SG3 layers
 
 
@@ -280,20 +279,6 @@ def test_gradient_through_the_fused_forward_equals_reference(kernels, up, fu_tap
     assert spy.calls.get("filtered_lrelu_grad_rows") == 1  # and the streamed backward
 
 
-@pytest.mark.parametrize("fd_shape, down", [((12,), 2), ((12, 12), 2), ((5, 5), 2), ((4,), 1), ((3, 3), 1)])
-def test_down_pass_with_the_code_factor_equals_the_two_steps(kernels, fd_shape, down):
-    """`upfirdn2d_rows_act_grad` (the backward's transposed down pass with the code factor applied as rows are
-    stored) gives exactly what the pass followed by `filtered_lrelu_act_grad` gives."""
-    g = torch.Generator().manual_seed(len(fd_shape) * 10 + down)
-    fd, dy = torch.randn(fd_shape, generator=g), torch.randn(2, 3, 10, 11, generator=g)
-    code = torch.randint(0, 3, (2, 3, 10 * down + fd_shape[0] - down, 11 * down + fd_shape[-1] - down), generator=g)
-    code = code.to(torch.uint8)
-    da = autograd._upfirdn_grad(kernels, dy, fd, 1, 1, down, down, 0, 0, 1.0, code.shape[2], code.shape[3])
-    want = kernels.filtered_lrelu_act_grad(da, code, 1.4, 0.2)
-    got = autograd._down_pass_and_act_grad(kernels, dy, fd, down, code, 1.4, 0.2)
-    assert torch.equal(got, want) and float(want.abs().max()) > 0
-
-
 @pytest.mark.parametrize("up, down, fd_kind, fu_taps", [(2, 2, "1d", 12), (4, 2, "1d", 24), (2, 2, "2d", 12),
                                                     (4, 2, "2d", 24), (1, 1, "1d", 6), (2, 1, "1d", 8)])
 def test_streamed_backward_equals_the_passes_one_by_one(kernels, up, down, fd_kind, fu_taps):
@@ -309,7 +294,8 @@ def test_streamed_backward_equals_the_passes_one_by_one(kernels, up, down, fd_ki
     dy = torch.randn(2, 3, (uh - taps + down) // down, (uw - taps + down) // down, generator=g)
     code = torch.randint(0, 3, (2, 3, uh, uw), generator=g).to(torch.uint8)
     got = autograd._streamed_backward(kernels, dy, fd, fu, up, down, px0, py0, code, 1.4, 0.2, in_h, in_w)
-    du = autograd._down_pass_and_act_grad(kernels, dy, fd, down, code, 1.4, 0.2)
+    da = autograd._upfirdn_grad(kernels, dy, fd, 1, 1, down, down, 0, 0, 1.0, uh, uw)
+    du = kernels.filtered_lrelu_act_grad(da, code, 1.4, 0.2)
     want = autograd._upfirdn_grad(kernels, du, fu, up, up, 1, 1, px0, py0, float(up * up), in_h, in_w)
     assert got is not None and got.shape == want.shape == (2, 3, in_h, in_w)
     assert _rel(got, want) < 1e-6
