@@ -29,13 +29,7 @@ def harness_lib(tmp_path_factory):
     return build_harness(tmp_path_factory.mktemp("selfcheck"))
 
 
-@pytest.fixture(autouse=True)
-def clean_state():
-    selfcheck.reset()
-    backend.enable_all()
-    yield
-    selfcheck.reset()
-    backend.enable_all()
+pytestmark = pytest.mark.usefixtures("clean_selfcheck_state")
 
 
 class ShiftedFilteredLrelu(HostKernels):

@@ -18,13 +18,7 @@ from tests.support.nets import tiny_net
 CPU = torch.device("cpu")
 
 
-@pytest.fixture(autouse=True)
-def clean_state():
-    selfcheck.reset()
-    backend.enable_all()
-    yield
-    selfcheck.reset()
-    backend.enable_all()
+pytestmark = pytest.mark.usefixtures("clean_selfcheck_state")
 
 
 class FakeKernels(ReferenceKernels):
