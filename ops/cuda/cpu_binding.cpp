@@ -22,6 +22,10 @@
 #include <type_traits>
 #include <vector>
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
 #define SG3_HOST_UNROLL 1  // full unrolling of the blocked kernel's register windows (filtered_lrelu_sep.h)
 #include "sg3_common.h"
 
@@ -568,7 +572,64 @@ struct CodeScale {
     const uint8_t* code;
     float factor[3];  // by code: kFlreluCut, kFlreluNeg, kFlreluPos
     float at(int64_t i) const { return factor[code[i] < 3 ? code[i] : 0]; }
+
+    // o[x] *= the factor of code[base + x], x in [0, n). With AVX2 eight at a time: the bytes widened to lane
+    // indices into the three factors (a byte above 2 takes the cut's 0, as at() does).
+    void scale(float* o, int64_t base, int n) const {
+        int x = 0;
+#if defined(__AVX2__)
+        const __m256 table = _mm256_setr_ps(factor[0], factor[1], factor[2], factor[0], factor[0], factor[0],
+                                            factor[0], factor[0]);
+        const __m256i top = _mm256_set1_epi32(3);
+        for (; x + 8 <= n; x += 8) {
+            const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(code + base + x));
+            const __m256i idx = _mm256_min_epu32(_mm256_cvtepu8_epi32(bytes), top);
+            _mm256_storeu_ps(o + x, _mm256_mul_ps(_mm256_loadu_ps(o + x), _mm256_permutevar8x32_ps(table, idx)));
+        }
+#endif
+        for (; x < n; ++x) o[x] *= at(base + x);
+    }
 };
+
+// out[x] = sum_j w[j] * src[j][x] for x in [0, n), j ascending. Why this shape: a loop over rows outside the loop
+// over x loads and stores the accumulator row once per filter tap (two loads and a store per multiply-add, the
+// load/store ports' limit); here each run of outputs sums every row in registers and is stored once, with four
+// independent accumulators (32 outputs) to cover the FMA latency. Explicit AVX2: written as plain loops, the
+// compiler vectorized over the rows with gathers instead. Same sums in the same order as the row-by-row loop.
+inline void weighted_rows(const float* const* src, const float* w, int count, int n, float* out) {
+    int x0 = 0;
+#if defined(__AVX2__) && defined(__FMA__)
+    for (; x0 + 32 <= n; x0 += 32) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int j = 0; j < count; ++j) {
+            const __m256 t = _mm256_set1_ps(w[j]);
+            const float* sr = src[j] + x0;
+            a0 = _mm256_fmadd_ps(t, _mm256_loadu_ps(sr), a0);
+            a1 = _mm256_fmadd_ps(t, _mm256_loadu_ps(sr + 8), a1);
+            a2 = _mm256_fmadd_ps(t, _mm256_loadu_ps(sr + 16), a2);
+            a3 = _mm256_fmadd_ps(t, _mm256_loadu_ps(sr + 24), a3);
+        }
+        _mm256_storeu_ps(out + x0, a0);
+        _mm256_storeu_ps(out + x0 + 8, a1);
+        _mm256_storeu_ps(out + x0 + 16, a2);
+        _mm256_storeu_ps(out + x0 + 24, a3);
+    }
+    for (; x0 + 8 <= n; x0 += 8) {
+        __m256 a0 = _mm256_setzero_ps();
+        for (int j = 0; j < count; ++j) a0 = _mm256_fmadd_ps(_mm256_set1_ps(w[j]), _mm256_loadu_ps(src[j] + x0), a0);
+        _mm256_storeu_ps(out + x0, a0);
+    }
+#endif
+    for (; x0 < n; ++x0) {
+        float a = 0.f;
+        for (int j = 0; j < count; ++j) a += w[j] * src[j][x0];
+        out[x0] = a;
+    }
+}
+
+// Filter taps per axis the row passes take (their row pointers live on the stack); upfirdn2d_rows hands longer
+// filters to upfirdn2d, filtered_lrelu_grad_rows refuses them.
+constexpr int kMaxRows = 64;
 
 // One horizontal pass over one row: out[ox] = gain * sum_k f[k] * U[ox * down + k - pad0], U = the row
 // upsampled by `up` (zeros between samples). Polyphase: for up > 1 (down 1) the outputs of one phase read
@@ -596,13 +657,14 @@ void sep_row_x(const T* x, int in_w, float* out, int out_w, const float* f, int 
             const int n_m = (out_w - ph + up - 1) / up;
             if (n_m <= 0) continue;
             float* a = acc.data();
-            for (int m = 0; m < n_m; ++m) a[m] = 0.f;
-            for (int k = c; k < taps; k += up) {
-                const float tap = f[k];
-                const float* src = xe.data() + lo + base + (k - c) / up;
-#pragma omp simd
-                for (int m = 0; m < n_m; ++m) a[m] += tap * src[m];
+            const float* rows[kMaxRows];
+            float w[kMaxRows];
+            int count = 0;
+            for (int k = c; k < taps; k += up, ++count) {
+                w[count] = f[k];
+                rows[count] = xe.data() + lo + base + (k - c) / up;
             }
+            weighted_rows(rows, w, count, n_m, a);
             if (accumulate)
                 for (int m = 0; m < n_m; ++m) out[ph + up * m] += a[m] * gain;
             else
@@ -621,15 +683,15 @@ void sep_row_x(const T* x, int in_w, float* out, int out_w, const float* f, int 
         float* dst = xe.data() + size_t(r) * plen;
         for (int e = pos_first(lo, r, down); e < lo + in_w; e += down) dst[e / down] = sg3::load_f(x + (e - lo));
     }
-    acc.assign(size_t(out_w), 0.f);
+    acc.resize(size_t(out_w));
     float* a = acc.data();
-    for (int k = 0; k < taps; ++k) {
+    const float* rows[kMaxRows];
+    const int count = taps;
+    for (int k = 0; k < count; ++k) {
         const int s = k - pad0 + lo;
-        const float tap = f[k];
-        const float* src = xe.data() + size_t(s % down) * plen + s / down;
-#pragma omp simd
-        for (int ox = 0; ox < out_w; ++ox) a[ox] += tap * src[ox];
+        rows[k] = xe.data() + size_t(s % down) * plen + s / down;
     }
+    weighted_rows(rows, f, count, out_w, a);
     if (accumulate)
         for (int ox = 0; ox < out_w; ++ox) out[ox] += a[ox] * gain;
     else
@@ -744,8 +806,9 @@ at::Tensor upfirdn2d_rows(at::Tensor x, at::Tensor f, int64_t upx, int64_t upy, 
     TORCH_CHECK(upx >= 1 && upy >= 1 && downx >= 1 && downy >= 1, op, ": up/down factors must be >= 1");
     f = filter_f32(f, op);
     // A horizontal pass that both upsamples and downsamples has no vectorized form here: the general kernel does
-    // it (also the vertical one for 1-D filters).
-    if ((upx > 1 && downx > 1) || (f.dim() == 1 && upy > 1 && downy > 1))
+    // it (also the vertical one for 1-D filters), and filters longer than the row passes take (kMaxRows).
+    if ((upx > 1 && downx > 1) || (f.dim() == 1 && upy > 1 && downy > 1) || f.size(-1) > kMaxRows ||
+        f.size(0) > kMaxRows)
         return upfirdn2d(x, f, upx, upy, downx, downy, padx0, padx1, pady0, pady1, gain);
     x = x.contiguous();
     const int taps = as_int(f.size(-1), op, "filter size");
@@ -798,6 +861,8 @@ at::Tensor filtered_lrelu_grad_rows(at::Tensor dy, at::Tensor f1, int64_t up1, i
     f1 = filter_f32(f1, op);
     f2 = filter_f32(f2, op);
     TORCH_CHECK(f2.dim() == 1, op, ": the second filter must be 1-D (separable)");
+    TORCH_CHECK(f1.size(0) <= kMaxRows && f1.size(-1) <= kMaxRows && f2.size(0) <= kMaxRows, op,
+                ": filters of at most ", kMaxRows, " taps per axis");
     TORCH_CHECK(up1 >= 1 && down2 >= 1 && out_h > 0 && out_w > 0, op, ": bad geometry");
     dy = dy.contiguous();
     code = code.contiguous();
@@ -839,6 +904,8 @@ at::Tensor filtered_lrelu_grad_rows(at::Tensor dy, at::Tensor f1, int64_t up1, i
         std::vector<float> h1, xe, acc, padded, phases;
         std::vector<float> ring(static_cast<size_t>(slots) * uw), v(static_cast<size_t>(uw));
         std::vector<int> held(static_cast<size_t>(slots), -1);
+        std::vector<const float*> tap_rows(f1_2d ? size_t(t1y) * t1x : 0);  // 2-D first filter: (row, tap) pairs
+        std::vector<float> tap_w(tap_rows.size());
         for (int64_t pl = pl0; pl < pl1; ++pl) {
             const float* dyplane = dyp + pl * int64_t(dh) * dw;
             if (!f1_2d) {  // horizontal half of the first pass, once per dy row
@@ -861,55 +928,53 @@ at::Tensor filtered_lrelu_grad_rows(at::Tensor dy, at::Tensor f1, int64_t up1, i
                 const int uy0 = r - int(p1y0);
                 if (f1_2d) {
                     float* ap = phases.data();
-                    std::fill(phases.begin(), phases.end(), 0.f);
-                    for (int k = sg3::pos_mod(-uy0, u1); k < t1y; k += u1) {
-                        const int iy = (uy0 + k) / u1;
-                        if (iy < 0 || iy >= dh) continue;
-                        const float* frow = fp1 + int64_t(k) * t1x;
-                        const float* xrow = padded.data() + size_t(iy) * pw + lo;
-                        for (int ph = 0; ph < u1; ++ph) {
-                            const int c = ph_c[size_t(ph)], n_m = ph_n[size_t(ph)];
-                            float* a = ap + size_t(ph) * n_max;
-                            for (int k2 = c; k2 < t1x; k2 += u1) {
-                                const float tap = frow[k2];
-                                const float* src = xrow + ph_base[size_t(ph)] + (k2 - c) / u1;
-#pragma omp simd
-                                for (int m = 0; m < n_m; ++m) a[m] += tap * src[m];
+                    for (int ph = 0; ph < u1; ++ph) {  // every tap of every filter row that meets a dy row
+                        const int c = ph_c[size_t(ph)];
+                        int count = 0;
+                        for (int k = sg3::pos_mod(-uy0, u1); k < t1y; k += u1) {
+                            const int iy = (uy0 + k) / u1;
+                            if (iy < 0 || iy >= dh) continue;
+                            const float* xrow = padded.data() + size_t(iy) * pw + lo + ph_base[size_t(ph)];
+                            for (int k2 = c; k2 < t1x; k2 += u1, ++count) {
+                                tap_w[size_t(count)] = fp1[int64_t(k) * t1x + k2];
+                                tap_rows[size_t(count)] = xrow + (k2 - c) / u1;
                             }
                         }
+                        weighted_rows(tap_rows.data(), tap_w.data(), count, ph_n[size_t(ph)], ap + size_t(ph) * n_max);
                     }
                     for (int ph = 0; ph < u1; ++ph) {
                         const float* a = ap + size_t(ph) * n_max;
                         for (int m = 0; m < ph_n[size_t(ph)]; ++m) o[ph + u1 * m] = a[m];
                     }
                 } else {
-                    for (int x = 0; x < uw; ++x) o[x] = 0.f;
+                    const float* rows[kMaxRows];
+                    float w[kMaxRows];
+                    int count = 0;
                     for (int k = sg3::pos_mod(-uy0, u1); k < t1y; k += u1) {
                         const int iy = (uy0 + k) / u1;
                         if (iy < 0 || iy >= dh) continue;
-                        const float tap = fp1[k];
-                        const float* src = h1.data() + size_t(iy) * uw;
-#pragma omp simd
-                        for (int x = 0; x < uw; ++x) o[x] += tap * src[x];
+                        w[count] = fp1[k];
+                        rows[count++] = h1.data() + size_t(iy) * uw;
                     }
+                    weighted_rows(rows, w, count, uw, o);
                 }
-                const int64_t base = (pl * uh + r) * int64_t(uw);
-                for (int x = 0; x < uw; ++x) o[x] *= cs.at(base + x);
+                cs.scale(o, (pl * uh + r) * int64_t(uw), uw);
                 return o;
             };
             float* dtplane = dtp + pl * out_h * out_w;
             for (int oy = 0; oy < int(out_h); ++oy) {  // second pass: vertical (decimating) first, then horizontal
                 const int uy0 = oy * d2 - int(p2y0);
                 float* a = v.data();
-                for (int x = 0; x < uw; ++x) a[x] = 0.f;
+                const float* rows[kMaxRows];
+                float w[kMaxRows];
+                int count = 0;
                 for (int k = 0; k < t2; ++k) {
                     const int iy = uy0 + k;
                     if (iy < 0 || iy >= uh) continue;
-                    const float tap = fp2[k] * gain2f;
-                    const float* src = du_row(iy);
-#pragma omp simd
-                    for (int x = 0; x < uw; ++x) a[x] += tap * src[x];
+                    w[count] = fp2[k] * gain2f;
+                    rows[count++] = du_row(iy);
                 }
+                weighted_rows(rows, w, count, uw, a);
                 sep_row_x(a, uw, dtplane + int64_t(oy) * out_w, int(out_w), fp2, t2, 1, d2, int(p2x0), 1.f, xe, acc);
             }
         }

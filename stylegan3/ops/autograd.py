@@ -200,13 +200,18 @@ def _fused_with_codes(kernels: Any, x, b, fu, fd, up, down, px0, px1, py0, py1, 
     return (y, code) if code.numel() else (None, None)
 
 
+STREAMED_MAX_TAPS = 64  # cpu_binding.cpp: kMaxRows
+
+
 def _streamed_backward(kernels: Any, dy, fd, fu, up, down, px0, py0, code, gain, slope, in_h, in_w):
     """dt of filtered_lrelu's backward in one call, streamed by rows (`filtered_lrelu_grad_rows`, CPU build: the
     upsampled-size gradients stay in cache), or None where the build lacks it or the call is not float32 with a
-    separable up filter (then the passes run one by one)."""
+    separable up filter of at most STREAMED_MAX_TAPS taps per axis (then the passes run one by one)."""
     fused = getattr(kernels, "filtered_lrelu_grad_rows", None)
     f2 = _separable(_flip(fu))
     if fused is None or dy.dtype != torch.float32 or f2.ndim != 1 or fd.numel() <= 1 or fu.numel() <= 1:
+        return None
+    if max(fd.shape) > STREAMED_MAX_TAPS or fu.shape[0] > STREAMED_MAX_TAPS:
         return None
     f1 = _separable(_flip(fd))
     uh, uw = int(code.shape[2]), int(code.shape[3])

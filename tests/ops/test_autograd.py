@@ -301,6 +301,18 @@ def test_streamed_backward_equals_the_passes_one_by_one(kernels, up, down, fd_ki
     assert _rel(got, want) < 1e-6
 
 
+def test_row_passes_hand_filters_longer_than_their_limit_elsewhere(kernels):
+    """The row passes keep their filter rows on the stack (64 taps per axis): a longer filter still gives the
+    general kernel's result through upfirdn2d_rows, and the streamed backward declines it (the passes run)."""
+    g = torch.Generator().manual_seed(7)
+    x, f = torch.randn(1, 2, 90, 90, generator=g), torch.randn(70, generator=g) / 8
+    got = kernels.upfirdn2d_rows(x, f, 1, 1, 2, 1, 40, 40, 40, 40, 2.0)  # 70 taps in one horizontal sum
+    want = kernels.upfirdn2d(x, torch.outer(f, f), 1, 1, 2, 1, 40, 40, 40, 40, 2.0)
+    assert got.shape == want.shape == (1, 2, 90 + 80 - 69, (90 + 80 - 70) // 2 + 1) and _rel(got, want) < 1e-5
+    dy, code = torch.randn(1, 2, 10, 10, generator=g), torch.ones(1, 2, 30, 30, dtype=torch.uint8)
+    assert autograd._streamed_backward(kernels, dy, torch.randn(12), f, 2, 2, 30, 30, code, 1.4, 0.2, 5, 5) is None
+
+
 def test_fused_forward_declines_what_it_does_not_serve(kernels):
     x, fu, fd, b = torch.randn(1, 2, 12, 12), torch.randn(12), torch.randn(12), torch.randn(2)
     y, code = kernels.filtered_lrelu_codes(x.half(), fu, fd, b.half(), 2, 2, 11, 10, 11, 10, 1.4, 0.2, -1.0)
