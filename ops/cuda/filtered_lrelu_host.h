@@ -16,10 +16,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
-#if defined(__AVX2__)
-#include <immintrin.h>
-#endif
+#include "host_rows.h"
 
 #include "filtered_lrelu_grad.h"
 #include "filtered_lrelu_sep.h"
@@ -101,7 +100,7 @@ SG3_UNROLL
 // else the slope's; the clamp `cut` (infinity for none) cuts and gives kFlreluCut). Why explicit AVX: written as
 // plain loops, the compiler neither vectorized the byte codes next to the float values nor removed the branch on
 // each sample's sign, which mispredicts on half the samples: the kernel took 3x its inference time.
-inline void flrelu_host_act_codes(const float (&a)[kSepRun], float up_gain, float slope, float gain, float cut,
+inline void flrelu_host_act_codes(const float* a, float up_gain, float slope, float gain, float cut,
                                   float* dst, uint8_t* code) {
 #if defined(__AVX2__)
     static_assert(kSepRun == 8, "one AVX vector per run");
@@ -170,11 +169,14 @@ void flrelu_host_block(const FlreluParams& p, const FlreluSepGeom& g, const Flre
         const int iy = g0y + r;
         float* dst = s_in + r * h.st_in;
         const bool row_in = iy >= 0 && iy < p.in_h;
-        const T* src = x_plane + (int64_t)iy * p.in_w;
-        for (int j = 0; j < g.in_w; ++j) {
-            const int ix = g0x + j;
-            dst[j] = (row_in && ix >= 0 && ix < p.in_w) ? load_f(src + ix) + b : 0.f;
-        }
+        // Columns j_lo <= j < j_hi lie inside the image; the rest is zero padding.
+        const int j_lo = row_in ? std::min(std::max(-g0x, 0), g.in_w) : g.in_w;
+        const int j_hi = row_in ? std::max(std::min(p.in_w - g0x, g.in_w), j_lo) : g.in_w;
+        const T* src = x_plane + (int64_t)iy * p.in_w + g0x;
+        for (int j = 0; j < j_lo; ++j) dst[j] = 0.f;
+SG3_VEC
+        for (int j = j_lo; j < j_hi; ++j) dst[j] = load_f(src + j) + b;
+        for (int j = j_hi; j < g.in_w; ++j) dst[j] = 0.f;
     }
 
     // Phase 2a: horizontal up pass, one input row at a time; output column c = group * UP + ph goes to
@@ -196,8 +198,8 @@ SG3_UNROLL
         }
     }
 
-    // Phase 2b: vertical up pass and the nonlinearity, along rows of the mid tile (mid column m = 2j + par),
-    // S columns at a time (the last run may compute a few unused columns inside the row's stride).
+    // Phase 2b: vertical up pass (weighted_rows over the h1 rows) and the nonlinearity, along rows of the mid tile
+    // (mid column m = 2j + par).
     const int halves[2] = {(g.mid_w + 1) / 2, g.mid_w / 2};
     const float up_gain = p.up_gain, slope = p.slope, gain = p.gain, clamp = p.clamp;
     [[maybe_unused]] const int code_row_end = (oy0 + g.tile_h >= p.out_h) ? codes.h : (oy0 + g.tile_h) * DOWN;
@@ -221,23 +223,19 @@ SG3_UNROLL
                 const float* src = s_h1[c & 1] + r0 * h.st_h1 + (c >> 1);
                 float* dst = s_mid[par] + row * h.st_mid;
                 [[maybe_unused]] uint8_t* cdst = s_code[par];
-                for (int j0 = 0; j0 < halves[par]; j0 += S) {
-                    float a[S];
-SG3_VEC
-                    for (int q = 0; q < S; ++q) a[q] = 0.f;
+                // Whole runs (the last may compute a few unused columns inside the row's stride).
+                const int n = (halves[par] + S - 1) / S * S;
+                const float* rows[NU];
 SG3_UNROLL
-                    for (int k = 0; k < NU; ++k) {
-                        const float tap = taps[k];
-                        const float* sr = src + k * h.st_h1 + j0;
-SG3_VEC
-                        for (int q = 0; q < S; ++q) a[q] += tap * sr[q];
-                    }
+                for (int k = 0; k < NU; ++k) rows[k] = src + k * h.st_h1;
+                weighted_rows(rows, taps, NU, n, dst);
+                for (int j0 = 0; j0 < n; j0 += S) {
                     if constexpr (CODES) {
-                        flrelu_host_act_codes(a, up_gain, slope, gain, cut, dst + j0, cdst + j0);
+                        flrelu_host_act_codes(dst + j0, up_gain, slope, gain, cut, dst + j0, cdst + j0);
                     } else {
 SG3_VEC
                         for (int q = 0; q < S; ++q) {
-                            float v = a[q] * up_gain;
+                            float v = dst[j0 + q] * up_gain;
                             v = (v < 0.f) ? v * slope : v;
                             v *= gain;
                             if (clamp >= 0.f) v = (v > clamp) ? clamp : ((v < -clamp) ? -clamp : v);
@@ -274,40 +272,29 @@ SG3_VEC
 SG3_UNROLL
         for (int k = 0; k < FDT; ++k) f[k] = fd[k];
         const int rows = std::min(g.mid_h, (ny - 1) * DOWN + FDT);
-        for (int r = 0; r < rows; ++r) {
-            const float* half[2] = {s_mid[0] + r * h.st_mid, s_mid[1] + r * h.st_mid};
-            for (int run = 0; run < runs_x; ++run) {
-                float a[S];
-SG3_VEC
-                for (int q = 0; q < S; ++q) a[q] = 0.f;
+        const float* taps[FDT];
+        for (int r = 0; r < rows; ++r) {  // horizontal, whole runs
 SG3_UNROLL
-                for (int k = 0; k < FDT; ++k) {
-                    const float tap = f[k];
-                    const float* sr = half[k & 1] + run * S + (k >> 1);
-SG3_VEC
-                    for (int q = 0; q < S; ++q) a[q] += tap * sr[q];
-                }
-                float* dst = s_h2 + r * h.st_h2 + run * S;
-SG3_VEC
-                for (int q = 0; q < S; ++q) dst[q] = a[q];
-            }
+            for (int k = 0; k < FDT; ++k) taps[k] = s_mid[k & 1] + r * h.st_mid + (k >> 1);
+            weighted_rows(taps, f, FDT, runs_x * S, s_h2 + r * h.st_h2);
         }
-        for (int oyl = 0; oyl < ny; ++oyl) {
-            const float* src = s_h2 + oyl * DOWN * h.st_h2;
-            T* yr = y_plane + (int64_t)(oy0 + oyl) * p.out_w + ox0;
-            for (int run = 0; run < runs_x; ++run) {
-                float a[S];
-SG3_VEC
-                for (int q = 0; q < S; ++q) a[q] = 0.f;
+        constexpr int kChunk = 64;
+        float out[kChunk];
+        for (int oyl = 0; oyl < ny; ++oyl) {  // vertical, straight into the output row where it is float32
 SG3_UNROLL
-                for (int k = 0; k < FDT; ++k) {
-                    const float tap = f[k];
-                    const float* sr = src + k * h.st_h2 + run * S;
-SG3_VEC
-                    for (int q = 0; q < S; ++q) a[q] += tap * sr[q];
+            for (int k = 0; k < FDT; ++k) taps[k] = s_h2 + (oyl * DOWN + k) * h.st_h2;
+            T* yr = y_plane + (int64_t)(oy0 + oyl) * p.out_w + ox0;
+            if constexpr (std::is_same_v<T, float>) {
+                weighted_rows(taps, f, FDT, nx, yr);
+            } else {
+                for (int c0 = 0; c0 < nx; c0 += kChunk) {
+                    const int n = std::min(kChunk, nx - c0);
+                    const float* shifted[FDT];
+SG3_UNROLL
+                    for (int k = 0; k < FDT; ++k) shifted[k] = taps[k] + c0;
+                    weighted_rows(shifted, f, FDT, n, out);
+                    for (int q = 0; q < n; ++q) store_f(yr + c0 + q, out[q]);
                 }
-                const int n = std::min(S, nx - run * S);
-                for (int q = 0; q < n; ++q) store_f(yr + run * S + q, a[q]);
             }
         }
     } else {
