@@ -129,6 +129,26 @@ inline void flrelu_host_act_codes(const float* a, float up_gain, float slope, fl
 #endif
 }
 
+// Asks for the input patch of `block` (as flrelu_host_block's phase 1 reads it) to be brought into cache.
+template <typename T, int UP, int DOWN>
+inline void flrelu_host_prefetch_input(const FlreluParams& p, const FlreluSepGeom& g, const T* x, int64_t block) {
+    const int64_t tiles = (int64_t)g.tiles_x * g.tiles_y;
+    const int64_t plane = block / tiles;
+    const int tile = (int)(block % tiles);
+    const int g0x = floor_div((tile % g.tiles_x) * g.tile_w * DOWN - p.padx0, UP);
+    const int g0y = floor_div((tile / g.tiles_x) * g.tile_h * DOWN - p.pady0, UP);
+    const int c0 = std::max(g0x, 0), c1 = std::min(g0x + g.in_w, p.in_w);
+    if (c1 <= c0) return;
+    const T* x_plane = x + plane * (int64_t)p.in_h * p.in_w;
+    const int r0 = std::max(g0y, 0), r1 = std::min(g0y + g.in_h, p.in_h);
+    constexpr int kLine = 64 / int(sizeof(T));
+    for (int r = r0; r < r1; ++r) {
+        const T* row = x_plane + (int64_t)r * p.in_w;
+        for (int c = c0; c < c1; c += kLine) __builtin_prefetch(row + c, 0, 3);
+        __builtin_prefetch(row + c1 - 1, 0, 3);
+    }
+}
+
 // Where the forward of autograd keeps the nonlinearity's code of each upsampled sample (filtered_lrelu_grad.h): the
 // [planes, h, w] bytes of the unfused up pass's output. Tiles overlap in the mid samples they compute; each writes
 // only the ones it owns (from its first output's sample up to the next tile's, the last tile to the end), so no byte
