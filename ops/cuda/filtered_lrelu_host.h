@@ -298,15 +298,15 @@ SG3_UNROLL
             for (int k = 0; k < FDT; ++k) taps[k] = s_mid[k & 1] + r * h.st_mid + (k >> 1);
             weighted_rows(taps, f, FDT, runs_x * S, s_h2 + r * h.st_h2);
         }
-        constexpr int kChunk = 64;
-        float out[kChunk];
         for (int oyl = 0; oyl < ny; ++oyl) {  // vertical, straight into the output row where it is float32
 SG3_UNROLL
             for (int k = 0; k < FDT; ++k) taps[k] = s_h2 + (oyl * DOWN + k) * h.st_h2;
             T* yr = y_plane + (int64_t)(oy0 + oyl) * p.out_w + ox0;
             if constexpr (std::is_same_v<T, float>) {
                 weighted_rows(taps, f, FDT, nx, yr);
-            } else {
+            } else {  // float16 output: through a float row chunk
+                constexpr int kChunk = 64;
+                float out[kChunk];
                 for (int c0 = 0; c0 < nx; c0 += kChunk) {
                     const int n = std::min(kChunk, nx - c0);
                     const float* shifted[FDT];
