@@ -28,7 +28,7 @@ from stylegan3.networks.common import _frozen_weight_stats, grouped_conv, modula
 
 __all__ = ["modulated_conv", "modulation_scales", "plain_demodulation", "factored_applies", "FACTORED"]
 
-# The benchmarks turn this off to time the fused form with gradients (`benchmarks/bench_edit.py --fused-modconv`).
+# The benchmarks turn this off to time the fused form with gradients (`benchmarks/bench_edit.py --with-before`).
 FACTORED = True
 
 
