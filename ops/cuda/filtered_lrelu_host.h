@@ -129,18 +129,37 @@ inline void flrelu_host_act_codes(const float* a, float up_gain, float slope, fl
 #endif
 }
 
+// Where tile `block` lies: its plane, its first output (oy0, ox0), its input patch's first sample (g0y, g0x) and the
+// offset of its first upsampled sample within that sample's polyphase group (offy, offx).
+struct FlreluHostTile {
+    int64_t plane;
+    int oy0, ox0, g0y, g0x, offy, offx;
+};
+
+template <int UP, int DOWN>
+inline FlreluHostTile flrelu_host_tile(const FlreluParams& p, const FlreluSepGeom& g, int64_t block) {
+    FlreluHostTile t;
+    const int64_t tiles = (int64_t)g.tiles_x * g.tiles_y;
+    t.plane = block / tiles;
+    const int tile = (int)(block % tiles);
+    t.oy0 = (tile / g.tiles_x) * g.tile_h;
+    t.ox0 = (tile % g.tiles_x) * g.tile_w;
+    const int u0x = t.ox0 * DOWN - p.padx0, u0y = t.oy0 * DOWN - p.pady0;
+    t.g0x = floor_div(u0x, UP);
+    t.g0y = floor_div(u0y, UP);
+    t.offx = u0x - t.g0x * UP;
+    t.offy = u0y - t.g0y * UP;
+    return t;
+}
+
 // Asks for the input patch of `block` (as flrelu_host_block's phase 1 reads it) to be brought into cache.
 template <typename T, int UP, int DOWN>
 inline void flrelu_host_prefetch_input(const FlreluParams& p, const FlreluSepGeom& g, const T* x, int64_t block) {
-    const int64_t tiles = (int64_t)g.tiles_x * g.tiles_y;
-    const int64_t plane = block / tiles;
-    const int tile = (int)(block % tiles);
-    const int g0x = floor_div((tile % g.tiles_x) * g.tile_w * DOWN - p.padx0, UP);
-    const int g0y = floor_div((tile / g.tiles_x) * g.tile_h * DOWN - p.pady0, UP);
-    const int c0 = std::max(g0x, 0), c1 = std::min(g0x + g.in_w, p.in_w);
+    const FlreluHostTile t = flrelu_host_tile<UP, DOWN>(p, g, block);
+    const int c0 = std::max(t.g0x, 0), c1 = std::min(t.g0x + g.in_w, p.in_w);
     if (c1 <= c0) return;
-    const T* x_plane = x + plane * (int64_t)p.in_h * p.in_w;
-    const int r0 = std::max(g0y, 0), r1 = std::min(g0y + g.in_h, p.in_h);
+    const T* x_plane = x + t.plane * (int64_t)p.in_h * p.in_w;
+    const int r0 = std::max(t.g0y, 0), r1 = std::min(t.g0y + g.in_h, p.in_h);
     constexpr int kLine = 64 / int(sizeof(T));
     for (int r = r0; r < r1; ++r) {
         const T* row = x_plane + (int64_t)r * p.in_w;
@@ -168,14 +187,9 @@ void flrelu_host_block(const FlreluParams& p, const FlreluSepGeom& g, const Flre
     static_assert(FUT % UP == 0, "up filter length must be a multiple of the up factor");
     static_assert(UP % 2 == 0 && DOWN == 2, "host layout: even up factor, down 2");
 
-    const int64_t tiles = (int64_t)g.tiles_x * g.tiles_y;
-    const int64_t plane = block / tiles;
-    const int tile = (int)(block % tiles);
-    const int oy0 = (tile / g.tiles_x) * g.tile_h;
-    const int ox0 = (tile % g.tiles_x) * g.tile_w;
-    const int u0x = ox0 * DOWN - p.padx0, u0y = oy0 * DOWN - p.pady0;
-    const int g0x = floor_div(u0x, UP), g0y = floor_div(u0y, UP);
-    const int offx = u0x - g0x * UP, offy = u0y - g0y * UP;
+    const FlreluHostTile t = flrelu_host_tile<UP, DOWN>(p, g, block);
+    const int64_t plane = t.plane;
+    const int oy0 = t.oy0, ox0 = t.ox0, g0x = t.g0x, g0y = t.g0y, offx = t.offx, offy = t.offy;
 
     float* s_in = smem;
     float* s_h1[2] = {smem + h.off_h1e, smem + h.off_h1o};
