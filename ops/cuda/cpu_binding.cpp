@@ -597,6 +597,35 @@ struct CodeScale {
 // filters to upfirdn2d, filtered_lrelu_grad_rows refuses them.
 constexpr int kMaxRows = 64;
 
+// Phase `ph` of a row pass that upsamples by `up` (down 1): output ph + up * m (0 <= m < n) sums the taps c, c + up,
+// ... (nt of them), tap c + up * j reading input sample base + m + j.
+struct UpPhase {
+    int c, base, n, nt;
+};
+
+inline UpPhase up_phase(int ph, int up, int pad0, int taps, int out_w) {
+    UpPhase q;
+    q.c = sg3::pos_mod(pad0 - ph, up);
+    q.base = (ph + q.c - pad0) / up;  // exact
+    q.n = (out_w - ph + up - 1) / up;
+    q.nt = q.c < taps ? (taps - q.c + up - 1) / up : 0;
+    return q;
+}
+
+// The zeros before (lo) and after the input row that keep every phase's reads inside the padded row; returns the
+// padded row's length.
+inline int up_row_padding(int in_w, int out_w, int taps, int up, int pad0, int& lo) {
+    int hi_idx = in_w - 1;
+    lo = 0;
+    for (int ph = 0; ph < up; ++ph) {
+        const UpPhase q = up_phase(ph, up, pad0, taps, out_w);
+        if (q.n <= 0 || q.nt <= 0) continue;
+        lo = std::max(lo, -q.base);
+        hi_idx = std::max(hi_idx, q.base + q.n - 1 + q.nt - 1);
+    }
+    return lo + hi_idx + 1;
+}
+
 // One horizontal pass over one row: out[ox] = gain * sum_k f[k] * U[ox * down + k - pad0], U = the row
 // upsampled by `up` (zeros between samples). Polyphase: for up > 1 (down 1) the outputs of one phase read
 // consecutive inputs; for down > 1 (up 1) the input is split into `down` phase rows first.
@@ -604,23 +633,13 @@ template <typename T>
 void sep_row_x(const T* x, int in_w, float* out, int out_w, const float* f, int taps, int up, int down, int pad0,
                float gain, std::vector<float>& xe, std::vector<float>& acc, bool accumulate = false) {
     if (up > 1) {  // down == 1
-        int lo = 0, hi_idx = in_w - 1;
-        for (int ph = 0; ph < up; ++ph) {
-            const int c = sg3::pos_mod(pad0 - ph, up);
-            const int base = (ph + c - pad0) / up;  // exact
-            const int n_m = (out_w - ph + up - 1) / up;
-            const int nt = c < taps ? (taps - c + up - 1) / up : 0;
-            if (n_m <= 0 || nt <= 0) continue;
-            lo = std::max(lo, -base);
-            hi_idx = std::max(hi_idx, base + n_m - 1 + nt - 1);
-        }
-        xe.assign(size_t(lo + hi_idx + 1), 0.f);
+        int lo;
+        xe.assign(size_t(up_row_padding(in_w, out_w, taps, up, pad0, lo)), 0.f);
         for (int i = 0; i < in_w; ++i) xe[size_t(lo + i)] = sg3::load_f(x + i);
         acc.resize(size_t(out_w / up + 2));
         for (int ph = 0; ph < up; ++ph) {
-            const int c = sg3::pos_mod(pad0 - ph, up);
-            const int base = (ph + c - pad0) / up;
-            const int n_m = (out_w - ph + up - 1) / up;
+            const UpPhase q = up_phase(ph, up, pad0, taps, out_w);
+            const int c = q.c, base = q.base, n_m = q.n;
             if (n_m <= 0) continue;
             float* a = acc.data();
             const float* rows[kMaxRows];
@@ -851,20 +870,13 @@ at::Tensor filtered_lrelu_grad_rows(at::Tensor dy, at::Tensor f1, int64_t up1, i
     // row is padded once per plane; a du row sums, per phase, every tap of every filter row that meets a real dy
     // row into one contiguous accumulator, then interleaves the phases once (instead of one scatter-add per filter
     // row).
-    const size_t nph = static_cast<size_t>(u1);
-    std::vector<int> ph_c(nph), ph_base(nph), ph_n(nph);
-    int lo = 0, hi_idx = dw - 1;
+    std::vector<UpPhase> phs(static_cast<size_t>(u1));
     for (int ph = 0; ph < u1; ++ph) {
-        const int c = sg3::pos_mod(int(p1x0) - ph, u1);
-        ph_c[size_t(ph)] = c;
-        ph_base[size_t(ph)] = (ph + c - int(p1x0)) / u1;
-        ph_n[size_t(ph)] = std::max(0, (uw - ph + u1 - 1) / u1);
-        const int nt = c < t1x ? (t1x - c + u1 - 1) / u1 : 0;
-        if (ph_n[size_t(ph)] <= 0 || nt <= 0) continue;
-        lo = std::max(lo, -ph_base[size_t(ph)]);
-        hi_idx = std::max(hi_idx, ph_base[size_t(ph)] + ph_n[size_t(ph)] - 1 + nt - 1);
+        phs[size_t(ph)] = up_phase(ph, u1, int(p1x0), t1x, uw);
+        phs[size_t(ph)].n = std::max(0, phs[size_t(ph)].n);
     }
-    const int pw = lo + hi_idx + 1;
+    int lo;
+    const int pw = up_row_padding(dw, uw, t1x, u1, int(p1x0), lo);
     const int n_max = (uw + u1 - 1) / u1;
     parallel_chunks(planes, 1, [&](int64_t pl0, int64_t pl1) {
         std::vector<float> h1, xe, acc, padded, phases;
@@ -895,22 +907,23 @@ at::Tensor filtered_lrelu_grad_rows(at::Tensor dy, at::Tensor f1, int64_t up1, i
                 if (f1_2d) {
                     float* ap = phases.data();
                     for (int ph = 0; ph < u1; ++ph) {  // every tap of every filter row that meets a dy row
-                        const int c = ph_c[size_t(ph)];
+                        const UpPhase& q = phs[size_t(ph)];
+                        const int c = q.c;
                         int count = 0;
                         for (int k = sg3::pos_mod(-uy0, u1); k < t1y; k += u1) {
                             const int iy = (uy0 + k) / u1;
                             if (iy < 0 || iy >= dh) continue;
-                            const float* xrow = padded.data() + size_t(iy) * pw + lo + ph_base[size_t(ph)];
+                            const float* xrow = padded.data() + size_t(iy) * pw + lo + q.base;
                             for (int k2 = c; k2 < t1x; k2 += u1, ++count) {
                                 tap_w[size_t(count)] = fp1[int64_t(k) * t1x + k2];
                                 tap_rows[size_t(count)] = xrow + (k2 - c) / u1;
                             }
                         }
-                        weighted_rows(tap_rows.data(), tap_w.data(), count, ph_n[size_t(ph)], ap + size_t(ph) * n_max);
+                        weighted_rows(tap_rows.data(), tap_w.data(), count, q.n, ap + size_t(ph) * n_max);
                     }
                     for (int ph = 0; ph < u1; ++ph) {
                         const float* a = ap + size_t(ph) * n_max;
-                        for (int m = 0; m < ph_n[size_t(ph)]; ++m) o[ph + u1 * m] = a[m];
+                        for (int m = 0; m < phs[size_t(ph)].n; ++m) o[ph + u1 * m] = a[m];
                     }
                 } else {
                     const float* rows[kMaxRows];
