@@ -200,18 +200,14 @@ def _fused_with_codes(kernels: Any, x, b, fu, fd, up, down, px0, px1, py0, py1, 
     return (y, code) if code.numel() else (None, None)
 
 
-STREAMED_MAX_TAPS = 64  # cpu_binding.cpp: kMaxRows
-
-
 def _streamed_backward(kernels: Any, dy, fd, fu, up, down, px0, py0, code, gain, slope, in_h, in_w):
     """dt of filtered_lrelu's backward in one call, streamed by rows (`filtered_lrelu_grad_rows`, CPU build: the
     upsampled-size gradients stay in cache), or None where the build lacks it or the call is not float32 with a
-    separable up filter of at most STREAMED_MAX_TAPS taps per axis (then the passes run one by one)."""
+    separable up filter, or the build declines it (an empty result: filters longer than its row passes take); then
+    the passes run one by one."""
     fused = getattr(kernels, "filtered_lrelu_grad_rows", None)
     f2 = _separable(_flip(fu))
     if fused is None or dy.dtype != torch.float32 or f2.ndim != 1 or fd.numel() <= 1 or fu.numel() <= 1:
-        return None
-    if max(fd.shape) > STREAMED_MAX_TAPS or fu.shape[0] > STREAMED_MAX_TAPS:
         return None
     f1 = _separable(_flip(fd))
     uh, uw = int(code.shape[2]), int(code.shape[3])
@@ -219,8 +215,9 @@ def _streamed_backward(kernels: Any, dy, fd, fu, up, down, px0, py0, code, gain,
     g1y0, _ = grad_padding(uh, int(dy.shape[2]), 1, down, int(fd.shape[0]), 0)
     g2x0, _ = grad_padding(in_w, uw, up, 1, int(fu.shape[-1]), px0)
     g2y0, _ = grad_padding(in_h, uh, up, 1, int(fu.shape[0]), py0)
-    return fused(dy.contiguous(), f1, down, g1x0, g1y0, code, gain, slope, f2, up, g2x0, g2y0, float(up * up), in_h,
-                 in_w)  # fmt: skip
+    dt = fused(dy.contiguous(), f1, down, g1x0, g1y0, code, gain, slope, f2, up, g2x0, g2y0, float(up * up), in_h,
+               in_w)  # fmt: skip
+    return dt if dt.numel() else None
 
 
 class _FilteredLrelu(torch.autograd.Function):
